@@ -1,0 +1,22 @@
+# The two set-up commands (README): `make demo` runs the main job, `make test` runs the tests.
+# Both install what they need first.
+
+.PHONY: deps demo test bench-store clean
+
+deps:
+	scripts/setup.sh deps
+	scripts/setup.sh weights
+
+demo: deps
+	scripts/setup.sh build
+	scripts/demo.sh
+
+test: deps
+	swift test
+
+bench-store: deps
+	swift build -c release --product kindred-bench-store
+	.build/release/kindred-bench-store --n 100000 --d 1280
+
+clean:
+	rm -rf .build

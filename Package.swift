@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+// Kindred: a similarity database for image collections.
+// Module ownership follows Schema/README.md: C shims own nothing but a modulemap; KindredCore
+// owns shared value types; each Kindred* library owns one concern and takes a Logger.
+import PackageDescription
+
+/// Debian packages each system library comes from; `providers` lets SwiftPM tell a user what to
+/// install, and scripts/setup.sh installs exactly this list.
+func systemLibrary(_ name: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, providers: [.apt(apt)])
+}
+
+let package = Package(
+    name: "Kindred",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kindredd", targets: ["kindredd"]),
+        .executable(name: "kindred", targets: ["kindred"]),
+        .library(name: "KindredCore", targets: ["KindredCore"]),
+        .library(name: "KindredStore", targets: ["KindredStore"]),
+        .library(name: "KindredIndex", targets: ["KindredIndex"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        systemLibrary("CLMDB", apt: ["liblmdb-dev"]),
+        systemLibrary("COpenBLAS", apt: ["libopenblas-dev", "liblapacke-dev"]),
+        systemLibrary("CTurboJPEG", apt: ["libturbojpeg0-dev"]),
+        systemLibrary("CSPNG", apt: ["libspng-dev"]),
+        systemLibrary("CWebP", apt: ["libwebp-dev"]),
+
+        .target(
+            name: "KindredCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "KindredStore",
+            dependencies: [
+                "KindredCore", "CLMDB",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "KindredIndex",
+            dependencies: [
+                "KindredCore", "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Distance kernels are the hot loop of every search; they are built optimised even in
+            // debug builds so the recall tests run real-size workloads in seconds.
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+
+        .executableTarget(
+            name: "kindred",
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredIndex",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "kindredd",
+            dependencies: [
+                "KindredCore", "KindredStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // A child process for crash tests: writes to the store until it is killed.
+        .executableTarget(
+            name: "kindred-store-writer",
+            dependencies: ["KindredCore", "KindredStore"],
+            path: "Tests/Helpers/StoreWriter"
+        ),
+        .executableTarget(
+            name: "kindred-bench-store",
+            dependencies: ["KindredCore", "KindredStore"],
+            path: "Benchmarks/StoreBench"
+        ),
+
+        .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
+        .testTarget(
+            name: "KindredStoreTests",
+            dependencies: ["KindredCore", "KindredStore", "kindred-store-writer"]
+        ),
+    ]
+)

@@ -1,0 +1,3 @@
+// libjpeg-turbo's TurboJPEG API: JPEG decode with DCT scaling, and JPEG encode
+// (Debian: libturbojpeg0-dev).
+#include <turbojpeg.h>

@@ -1,0 +1,35 @@
+/// A dense row-major matrix of `Float`: the shape every vector set takes between the store, the
+/// index, the analysis and `.npy` files. Rows are contiguous so BLAS can take them as they are.
+public struct Matrix: Sendable, Equatable {
+    public private(set) var rows: Int
+    public let columns: Int
+    public var storage: [Float]
+
+    public init(rows: Int, columns: Int, storage: [Float]) {
+        precondition(storage.count == rows * columns, "storage holds \(storage.count) floats, not \(rows)×\(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.storage = storage
+    }
+
+    public init(rows: Int, columns: Int, repeating value: Float = 0) {
+        self.init(rows: rows, columns: columns, storage: [Float](repeating: value, count: rows * columns))
+    }
+
+    /// Calls `body` with row `i`; the buffer is valid only inside the call.
+    @inlinable
+    public func withRow<R>(_ i: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(i >= 0 && i < rows, "row \(i) out of 0..<\(rows)")
+        return try storage.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)]))
+        }
+    }
+
+    public func row(_ i: Int) -> [Float] { withRow(i) { Array($0) } }
+
+    public mutating func append(row: some Collection<Float>) {
+        precondition(row.count == columns, "row has \(row.count) values, matrix has \(columns) columns")
+        storage.append(contentsOf: row)
+        rows += 1
+    }
+}

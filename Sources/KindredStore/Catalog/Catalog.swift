@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import KindredCore
+import Logging
+
+/// The file catalog: SQLite in WAL mode through GRDB, so readers (including a user's own
+/// `sqlite3 -readonly`) never block the writer. The schema is Schema/catalog/*.sql.
+public final class Catalog: Sendable {
+    public let pool: DatabasePool
+    private let logger: Logger
+
+    public init(url: URL, logger: Logger) throws(CatalogError) {
+        self.logger = logger
+        var configuration = Configuration()
+        configuration.label = "kindred.catalog"
+        configuration.busyMode = .timeout(5)
+        configuration.foreignKeysEnabled = true
+        do {
+            pool = try DatabasePool(path: url.path, configuration: configuration)
+        } catch {
+            throw CatalogError(operation: "open \(url.path)", underlying: error)
+        }
+        try migrate()
+    }
+
+    /// Applies the migrations of Schema/catalog that this database has not seen, in order.
+    /// GRDB records applied ones in `grdb_migrations`.
+    private func migrate() throws(CatalogError) {
+        var migrator = DatabaseMigrator()
+        for migration in CatalogSchema.migrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        do {
+            let pending = try pool.read { try migrator.hasCompletedMigrations($0) } ? [] : CatalogSchema.migrations.map(\.name)
+            try migrator.migrate(pool)
+            if !pending.isEmpty { logger.info("catalog migrated", metadata: ["migrations": "\(pending)"]) }
+        } catch {
+            throw CatalogError(operation: "migrate", underlying: error)
+        }
+    }
+
+    // MARK: Roots
+
+    @discardableResult
+    public func addRoot(_ path: String, at now: Int64 = Catalog.now()) throws(CatalogError) -> CatalogRoot {
+        try write("add root \(path)") { db in
+            if var existing = try CatalogRoot.filter(Column("path") == path).fetchOne(db) {
+                existing.enabled = true
+                try existing.update(db)
+                return existing
+            }
+            var root = CatalogRoot(id: nil, path: path, addedAt: now, enabled: true)
+            try root.insert(db)
+            return root
+        }
+    }
+
+    /// Removes a root; its items stay until the caller removes them (their vectors must go too).
+    @discardableResult
+    public func removeRoot(_ path: String) throws(CatalogError) -> Bool {
+        try write("remove root \(path)") { db in try CatalogRoot.filter(Column("path") == path).deleteAll(db) > 0 }
+    }
+
+    public func roots() throws(CatalogError) -> [CatalogRoot] {
+        try read("list roots") { db in try CatalogRoot.order(Column("path")).fetchAll(db) }
+    }
+
+    // MARK: Items
+
+    /// Records a file as seen. A new path gets a new id; a known path whose size or mtime changed
+    /// goes back to `queued`. Returns the item and whether it needs extracting.
+    public func enqueue(path: String, size: Int64, mtimeNs: Int64, rootID: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> (item: CatalogItem, needsExtraction: Bool) {
+        try write("enqueue \(path)") { db in
+            if var item = try CatalogItem.filter(Column("path") == path).fetchOne(db) {
+                guard item.size != size || item.mtimeNs != mtimeNs || item.status == .queued else { return (item, false) }
+                item.size = size
+                item.mtimeNs = mtimeNs
+                item.rootID = rootID ?? item.rootID
+                item.status = .queued
+                item.error = nil
+                try item.update(db)
+                return (item, true)
+            }
+            var item = CatalogItem(id: nil, path: path, rootID: rootID, size: size, mtimeNs: mtimeNs, contentHash: nil,
+                                   width: nil, height: nil, format: nil, status: .queued, error: nil, firstSeen: now, lastIndexed: nil)
+            try item.insert(db)
+            return (item, true)
+        }
+    }
+
+    /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed.
+    public func markIndexed(_ id: ItemID, contentHash: String, width: Int, height: Int, format: String, at now: Int64 = Catalog.now()) throws(CatalogError) {
+        try write("mark \(id) indexed") { db in
+            try db.execute(sql: """
+                UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?
+                WHERE id = ?
+                """, arguments: [contentHash, width, height, format, now, Int64(id.rawValue)])
+        }
+    }
+
+    /// Records why an item could not be extracted; it is retried only when the file changes.
+    public func markFailed(_ id: ItemID, error message: String, contentHash: String? = nil) throws(CatalogError) {
+        try write("mark \(id) failed") { db in
+            try db.execute(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
+                           arguments: [message, contentHash, Int64(id.rawValue)])
+        }
+    }
+
+    /// Moves an item to a new path, keeping its id and vectors (a rename with unchanged content).
+    public func move(_ id: ItemID, to path: String) throws(CatalogError) {
+        try write("move \(id)") { db in
+            try db.execute(sql: "DELETE FROM items WHERE path = ? AND id != ?", arguments: [path, Int64(id.rawValue)])
+            try db.execute(sql: "UPDATE items SET path = ? WHERE id = ?", arguments: [path, Int64(id.rawValue)])
+        }
+    }
+
+    /// Step 1 of deletion (Schema/lmdb.md): the row goes first, then its vectors.
+    @discardableResult
+    public func removeItem(_ id: ItemID) throws(CatalogError) -> Bool {
+        try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: Int64(id.rawValue)) }
+    }
+
+    public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
+        try read("item \(id)") { db in try CatalogItem.fetchOne(db, key: Int64(id.rawValue)) }
+    }
+
+    public func item(path: String) throws(CatalogError) -> CatalogItem? {
+        try read("item \(path)") { db in try CatalogItem.filter(Column("path") == path).fetchOne(db) }
+    }
+
+    /// Ids in ascending order, optionally of one status.
+    public func itemIDs(status: ItemStatus? = nil) throws(CatalogError) -> [ItemID] {
+        try read("list item ids") { db in
+            let ids: [Int64]
+            if let status {
+                ids = try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE status = ? ORDER BY id", arguments: [status])
+            } else {
+                ids = try Int64.fetchAll(db, sql: "SELECT id FROM items ORDER BY id")
+            }
+            return ids.map { ItemID(UInt64($0)) }
+        }
+    }
+
+    /// How many items are in each status; every status is present, zero if none.
+    public func statusCounts() throws(CatalogError) -> [ItemStatus: Int] {
+        try read("count items") { db in
+            var counts = Dictionary(uniqueKeysWithValues: ItemStatus.allCases.map { ($0, 0) })
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM items GROUP BY status") {
+                if let status = ItemStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    /// The `sql` of every table and index the catalog defines, sorted: what the schema test
+    /// compares with Schema/catalog applied to an empty database.
+    public func schemaDefinitions() throws(CatalogError) -> [String] {
+        try read("read schema") { db in
+            try String.fetchAll(db, sql: """
+                SELECT sql FROM sqlite_master
+                WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'
+                ORDER BY sql
+                """)
+        }
+    }
+
+    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    private func read<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do { return try pool.read(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
+    }
+
+    private func write<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do { return try pool.write(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
+    }
+}

@@ -1,0 +1,53 @@
+import GRDB
+import KindredCore
+
+/// Where an item is in the pipeline. `queued` covers both "never extracted" and "changed since".
+public enum ItemStatus: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case queued, indexed, failed
+}
+
+/// A row of `items` (Schema/catalog/001_initial.sql documents every column).
+public struct CatalogItem: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "items"
+
+    public var id: Int64?
+    public var path: String
+    public var rootID: Int64?
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var contentHash: String?
+    public var width: Int?
+    public var height: Int?
+    public var format: String?
+    public var status: ItemStatus
+    public var error: String?
+    public var firstSeen: Int64
+    public var lastIndexed: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, size, width, height, format, status, error
+        case rootID = "root_id", mtimeNs = "mtime_ns", contentHash = "content_hash"
+        case firstSeen = "first_seen", lastIndexed = "last_indexed"
+    }
+
+    public var itemID: ItemID? { id.map { ItemID(UInt64($0)) } }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A row of `roots`: a watched directory.
+public struct CatalogRoot: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "roots"
+
+    public var id: Int64?
+    public var path: String
+    public var addedAt: Int64
+    public var enabled: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, enabled
+        case addedAt = "added_at"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

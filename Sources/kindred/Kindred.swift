@@ -1,0 +1,12 @@
+import ArgumentParser
+import KindredCore
+
+@main
+struct Kindred: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kindred",
+        abstract: "Query and maintain a Kindred image-similarity database, or run its pipeline stages offline on .npy files.",
+        version: KindredVersion.string,
+        subcommands: [StoreCommand.self, IndexCommand.self]
+    )
+}

