@@ -32,6 +32,9 @@ let package = Package(
         systemLibrary("CSPNG", apt: ["libspng-dev"]),
         systemLibrary("CWebP", apt: ["libwebp-dev"]),
 
+        // SIMD distance kernels with run-time CPU dispatch; why C is explained in its header.
+        .target(name: "CKindredKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         .target(
             name: "KindredCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "KindredIndex",
             dependencies: [
-                "KindredCore", "COpenBLAS",
+                "KindredCore", "COpenBLAS", "CKindredKernels",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Distance kernels are the hot loop of every search; they are built optimised even in
@@ -85,6 +88,7 @@ let package = Package(
         ),
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
+        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
         .testTarget(
             name: "KindredStoreTests",
             dependencies: ["KindredCore", "KindredStore", "kindred-store-writer"]

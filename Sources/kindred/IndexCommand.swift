@@ -1,9 +1,12 @@
 import ArgumentParser
+import KindredIndex
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
-        abstract: "Build and search HNSW indexes offline on .npy files.",
-        subcommands: []
+        abstract: "Build, search and check HNSW indexes offline on .npy files.",
+        subcommands: [IndexBuild.self, IndexSearch.self, IndexCheck.self]
     )
 }
+
+extension Metric: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import CLMDB
 import Foundation
+import KindredCore
 import Logging
 import Synchronization
 
@@ -162,26 +163,4 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
 public struct LMDBDatabase: Sendable, Hashable {
     let dbi: MDB_dbi
     public let name: String
-}
-
-/// A pthread read-write lock that prefers writers, so a stream of readers cannot starve growth.
-final class ReadWriteLock: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-
-    init() {
-        var attributes = pthread_rwlockattr_t()
-        pthread_rwlockattr_init(&attributes)
-        pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
-        pthread_rwlock_init(lock, &attributes)
-        pthread_rwlockattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
-    }
-
-    func lockShared() { pthread_rwlock_rdlock(lock) }
-    func lockExclusive() { pthread_rwlock_wrlock(lock) }
-    func unlock() { pthread_rwlock_unlock(lock) }
 }

@@ -1,0 +1,357 @@
+import CKindredKernels
+import Foundation
+import KindredCore
+import Logging
+import Synchronization
+
+/// Hierarchical Navigable Small World graph (Malkov & Yashunin, "Efficient and robust approximate
+/// nearest neighbor search using Hierarchical Navigable Small World graphs", 2018).
+///
+/// Layout, after hnswlib: internal ids are slots 0..<capacity, kept apart from the caller's labels.
+/// Vectors sit in one block, padded to a multiple of 16 floats. Layer-0 links sit in one block, each
+/// node a count word and 2·M slots; a node's upper layers are one small block of M + 1 words each.
+///
+/// Concurrency:
+/// - Searches run concurrently with each other and with inserts. They take `storage` shared and
+///   read link words atomically (acquire), so they see whole lists of fully linked nodes: a node's
+///   vector and own links are written before any other node links to it.
+/// - Inserts run concurrently with each other (the parallel build): each takes `storage` shared
+///   and locks a node's stripe while changing that node's links.
+/// - Growing capacity, removing deleted nodes (`compact`) and loading take `storage` exclusively.
+public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above for the discipline
+    public let dimension: Int
+    public let metric: Metric
+    public let parameters: HNSWParameters
+    let logger: Logger
+
+    /// Floats per stored vector: `dimension` rounded up to 16, zero-padded, so kernels need no tail.
+    let stride: Int
+    /// Links per node on layers ≥ 1 (M) and on layer 0 (2·M).
+    let maxLinks: Int
+    let maxLinks0: Int
+    /// m_L in the paper: 1 / ln(M).
+    let levelMultiplier: Double
+    let distanceKernel: kk_distance_fn
+    /// How much of each vector to prefetch: the first 256 bytes; the hardware prefetcher follows.
+    let prefetchFloats: Int
+
+    // Storage: reallocated only with `storage` held exclusively.
+    var capacity = 0
+    var vectors: UnsafeMutablePointer<Float>
+    var links0: UnsafeMutablePointer<Atomic<UInt32>>
+    var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
+    var levels: UnsafeMutablePointer<UInt8>
+    var labels: UnsafeMutablePointer<UInt64>
+    var states: UnsafeMutablePointer<Atomic<UInt8>>
+
+    let storage = ReadWriteLock()
+    let nodeLocks = StripedLocks()
+    /// Slots handed out so far: every id below it has been (or is being) initialised.
+    let slotsUsed = Atomic<Int>(0)
+    /// The entry point and top layer, packed so a reader sees both from one moment:
+    /// (top layer + 1) << 32 | id. Zero means the index is empty.
+    let entry = Atomic<UInt64>(0)
+    /// Held for a whole insert whose node may rise above the top layer (rare), as hnswlib does.
+    let topLayerLock = Mutex<Void>(())
+    let book = Mutex<Bookkeeping>(Bookkeeping())
+    private let contexts = Mutex<[SearchContext]>([])
+
+    struct Bookkeeping {
+        var slotByLabel: [UInt64: UInt32] = [:]
+        /// Slots of removed nodes that `compact` detached, ready for reuse.
+        var freeSlots: [UInt32] = []
+        var deletedCount = 0
+    }
+
+    enum NodeState: UInt8 {
+        case live = 0
+        /// Removed: never returned, still linked for navigation until `compact`.
+        case deleted = 1
+        /// Unlinked by `compact`; the slot waits in `freeSlots`.
+        case free = 2
+    }
+
+    public init(dimension: Int, metric: Metric, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024, logger: Logger) throws(IndexError) {
+        try parameters.validate(dimension: dimension)
+        self.dimension = dimension
+        self.metric = metric
+        self.parameters = parameters
+        self.logger = logger
+        stride = (dimension + 15) / 16 * 16
+        maxLinks = parameters.connectivity
+        maxLinks0 = 2 * parameters.connectivity
+        levelMultiplier = 1 / log(Double(max(parameters.connectivity, 2)))
+        distanceKernel = metric.kernel
+        prefetchFloats = min(stride, 64)
+        vectors = .allocate(capacity: 0)
+        links0 = .allocate(capacity: 0)
+        upperLinks = .allocate(capacity: 0)
+        levels = .allocate(capacity: 0)
+        labels = .allocate(capacity: 0)
+        states = .allocate(capacity: 0)
+        grow(to: max(capacity, 16))
+    }
+
+    deinit {
+        let used = slotsUsed.load(ordering: .relaxed)
+        for i in 0..<used { upperLinks[i]?.deallocate() }
+        vectors.deallocate()
+        links0.deallocate()
+        upperLinks.deallocate()
+        levels.deallocate()
+        labels.deallocate()
+        states.deallocate()
+    }
+
+    /// Live (searchable) nodes.
+    public var count: Int { book.withLock { $0.slotByLabel.count } }
+    /// Removed nodes still in the graph, waiting for `compact`.
+    public var deletedCount: Int { book.withLock { $0.deletedCount } }
+
+    public func contains(label: UInt64) -> Bool { book.withLock { $0.slotByLabel[label] != nil } }
+
+    // MARK: Storage
+
+    /// Reallocates every block to hold `newCapacity` nodes. Callers hold `storage` exclusively
+    /// (or own the index alone, as in init and load).
+    func grow(to newCapacity: Int) {
+        let old = capacity
+        guard newCapacity > old else { return }
+        func moved<T>(_ pointer: UnsafeMutablePointer<T>, _ perNode: Int, fill: (UnsafeMutablePointer<T>, Int) -> Void) -> UnsafeMutablePointer<T> {
+            let bigger = UnsafeMutablePointer<T>.allocate(capacity: newCapacity * perNode)
+            bigger.moveInitialize(from: pointer, count: old * perNode)
+            fill(bigger + old * perNode, (newCapacity - old) * perNode)
+            pointer.deallocate()
+            return bigger
+        }
+        vectors = moved(vectors, stride) { $0.initialize(repeating: 0, count: $1) }
+        let words = maxLinks0 + 1
+        let newLinks = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity * words)
+        for i in 0..<(old * words) { (newLinks + i).initialize(to: Atomic(links0[i].load(ordering: .relaxed))) }
+        for i in (old * words)..<(newCapacity * words) { (newLinks + i).initialize(to: Atomic(0)) }
+        links0.deallocate()
+        links0 = newLinks
+        upperLinks = moved(upperLinks, 1) { $0.initialize(repeating: nil, count: $1) }
+        levels = moved(levels, 1) { $0.initialize(repeating: 0, count: $1) }
+        labels = moved(labels, 1) { $0.initialize(repeating: 0, count: $1) }
+        let newStates = UnsafeMutablePointer<Atomic<UInt8>>.allocate(capacity: newCapacity)
+        for i in 0..<old { (newStates + i).initialize(to: Atomic(states[i].load(ordering: .relaxed))) }
+        for i in old..<newCapacity { (newStates + i).initialize(to: Atomic(NodeState.free.rawValue)) }
+        states.deallocate()
+        states = newStates
+        capacity = newCapacity
+    }
+
+    /// Makes room for `count` nodes in all, so a bulk build never reallocates.
+    public func reserve(_ count: Int) {
+        storage.withExclusive { grow(to: count) }
+    }
+
+    @inline(__always) func vector(_ id: UInt32) -> UnsafeMutablePointer<Float> { vectors + Int(id) * stride }
+
+    /// The link list of `id` on `layer`: word 0 is the count, then the slots.
+    @inline(__always) func linkList(_ id: UInt32, _ layer: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        layer == 0 ? links0 + Int(id) * (maxLinks0 + 1) : upperLinks[Int(id)]! + (layer - 1) * (maxLinks + 1)
+    }
+
+    @inline(__always) func maxLinks(onLayer layer: Int) -> Int { layer == 0 ? maxLinks0 : maxLinks }
+
+    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        let d = distanceKernel(a, b, stride)
+        return metric == .cosine ? 1 - d : d
+    }
+
+    @inline(__always) func isLive(_ id: UInt32) -> Bool { states[Int(id)].load(ordering: .relaxed) == NodeState.live.rawValue }
+
+    /// Copies `source` into `destination` (stride floats), normalising it for cosine. Returns false
+    /// for a zero or non-finite vector, which has no direction to compare.
+    func prepare(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<Float>) -> Bool {
+        var norm: Float = 0
+        for x in source { norm += x * x }
+        guard norm.isFinite, metric == .l2 || norm > 0 else { return false }
+        let scale = metric == .cosine ? 1 / norm.squareRoot() : 1
+        for i in 0..<dimension { destination[i] = source[i] * scale }
+        for i in dimension..<stride { destination[i] = 0 }
+        return true
+    }
+
+    /// The layer of a new node: ⌊−ln(U) · m_L⌋, with U drawn from a generator seeded by the build
+    /// seed and the slot, so the same build makes the same graph.
+    func randomLevel(for id: UInt32, salt: UInt64) -> Int {
+        var z = parameters.seed &+ (UInt64(id) &+ salt &* 0x9E37_79B9) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let uniform = (Double(z >> 11) + 1) / Double(1 << 53)
+        return min(Int(-log(uniform) * levelMultiplier), 30)
+    }
+
+    // MARK: Search contexts
+
+    func withContext<T>(_ body: (SearchContext) throws -> T) rethrows -> T {
+        let context = contexts.withLock { $0.popLast() } ?? SearchContext(capacity: capacity, stride: stride, maxLinks: maxLinks0)
+        defer { contexts.withLock { $0.append(context) } }
+        return try body(context)
+    }
+
+    // MARK: Search
+
+    /// Greedy descent through one upper layer (ef = 1), as in the paper's search for layers above 0.
+    @inline(__always)
+    func greedyClosest(_ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, layer: Int) -> (UInt32, Float) {
+        var current = start
+        var best = startDistance
+        var changed = true
+        let used = UInt32(slotsUsed.load(ordering: .acquiring))
+        while changed {
+            changed = false
+            let list = linkList(current, layer)
+            let n = min(Int(list[0].load(ordering: .acquiring)), maxLinks)
+            for j in 1..<(n + 1) {
+                let candidate = list[j].load(ordering: .acquiring)
+                guard candidate < used else { continue }
+                let d = distance(query, vector(candidate))
+                if d < best {
+                    best = d
+                    current = candidate
+                    changed = true
+                }
+            }
+        }
+        return (current, best)
+    }
+
+    /// SEARCH-LAYER of the paper: best-first from `start`, keeping the `ef` closest in
+    /// `context.results`. Nodes that `accept` rejects (deleted, filtered out) still guide the
+    /// search but are never results.
+    func searchLayer<Accept: NodeFilter>(_ context: SearchContext, _ query: UnsafePointer<Float>, start: UInt32, ef: Int, layer: Int,
+                                         accept: Accept) {
+        context.begin(capacity: capacity)
+        let used = UInt32(slotsUsed.load(ordering: .acquiring))
+        let startDistance = distance(query, vector(start))
+        var bound = Float.infinity
+        if accept.accepts(start) {
+            context.results.push(Candidate(distance: startDistance, id: start))
+            bound = startDistance
+        }
+        context.frontier.push(Candidate(distance: startDistance, id: start))
+        _ = context.visit(start)
+        let limit = maxLinks(onLayer: layer)
+
+        let pending = context.pending
+        while !context.frontier.isEmpty {
+            let nearest = context.frontier.top
+            if nearest.distance > bound && context.results.count >= ef { break }
+            context.frontier.pop()
+            if !context.frontier.isEmpty {
+                // The next node to expand: start fetching its link list now.
+                kk_prefetch(linkList(context.frontier.top.id, layer), 1)
+            }
+            // Gather the unvisited neighbours and prefetch their vectors, so the distance loop
+            // below has many memory loads in flight instead of one miss at a time.
+            let list = linkList(nearest.id, layer)
+            let n = min(Int(list[0].load(ordering: .acquiring)), limit)
+            var gathered = 0
+            for j in 1..<(n + 1) {
+                let neighbor = list[j].load(ordering: .acquiring)
+                guard neighbor < used, context.visit(neighbor) else { continue }
+                kk_prefetch(vector(neighbor), prefetchFloats)
+                pending[gathered] = neighbor
+                gathered += 1
+            }
+            for j in 0..<gathered {
+                let neighbor = pending[j]
+                let d = distance(query, vector(neighbor))
+                guard context.results.count < ef || d < bound else { continue }
+                context.frontier.push(Candidate(distance: d, id: neighbor))
+                if accept.accepts(neighbor) {
+                    context.results.push(Candidate(distance: d, id: neighbor))
+                    if context.results.count > ef { context.results.pop() }
+                    bound = context.results.top.distance
+                }
+            }
+        }
+    }
+
+    /// The `k` nearest live vectors to `query`, nearest first. `ef` is the candidate-list size
+    /// (ef in the paper; at least k is used). With `filter`, only labels it accepts are returned,
+    /// and if the graph walk finds fewer than k of them the search widens, then falls back to an
+    /// exact scan, so k results come back whenever k exist.
+    public func search(_ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil) throws(IndexError) -> [Neighbor] {
+        guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
+        guard k >= 1 else { throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour") }
+        storage.lockShared()
+        defer { storage.unlock() }
+        return withContext { context in
+            guard prepare(query, into: context.query) else { return [] }
+            let packed = entry.load(ordering: .acquiring)
+            guard packed != 0 else { return [] }
+            var current = UInt32(truncatingIfNeeded: packed)
+            let top = Int(packed >> 32) - 1
+            var currentDistance = distance(context.query, vector(current))
+            if top > 0 {
+                for layer in Swift.stride(from: top, to: 0, by: -1) {
+                    (current, currentDistance) = greedyClosest(context.query, from: current, distance: currentDistance, layer: layer)
+                }
+            }
+            guard let filter else {
+                searchLayer(context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self))
+                while context.results.count > k { context.results.pop() }
+                return context.results.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+            }
+            let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
+            var width = max(ef, k)
+            while true {
+                searchLayer(context, context.query, start: current, ef: width, layer: 0, accept: accept)
+                if context.results.count >= k || width >= slotsUsed.load(ordering: .relaxed) { break }
+                width *= 4
+            }
+            if context.results.count < k {
+                return exactScan(context.query, k: k, accept: accept.body)
+            }
+            while context.results.count > k { context.results.pop() }
+            return context.results.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+        }
+    }
+
+    public func search(_ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil) throws(IndexError) -> [Neighbor] {
+        try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in try search(buffer, k: k, ef: ef, filter: filter) }
+    }
+
+    /// Which nodes a layer search may return. A protocol rather than a closure so the common cases
+    /// are specialised and inlined into the search loop.
+    protocol NodeFilter {
+        func accepts(_ id: UInt32) -> Bool
+    }
+
+    /// Every node: linking during construction considers deleted nodes too, as hnswlib does.
+    struct AllNodes: NodeFilter {
+        @inline(__always) func accepts(_ id: UInt32) -> Bool { true }
+    }
+
+    struct LiveNodes: NodeFilter {
+        unowned(unsafe) let index: HNSWIndex
+        @inline(__always) func accepts(_ id: UInt32) -> Bool { index.isLive(id) }
+    }
+
+    struct Predicate: NodeFilter {
+        let body: (UInt32) -> Bool
+        init(_ body: @escaping (UInt32) -> Bool) { self.body = body }
+        @inline(__always) func accepts(_ id: UInt32) -> Bool { body(id) }
+    }
+
+    /// Every accepted node compared with the query: the exact answer, for filters too selective
+    /// for the graph walk.
+    func exactScan(_ query: UnsafePointer<Float>, k: Int, accept: (UInt32) -> Bool) -> [Neighbor] {
+        var best = CandidateHeap(maxOnTop: true, capacity: k + 1)
+        defer { best.free() }
+        for id in 0..<UInt32(slotsUsed.load(ordering: .acquiring)) where accept(id) {
+            let d = distance(query, vector(id))
+            if best.count < k { best.push(Candidate(distance: d, id: id)) } else if d < best.top.distance {
+                best.pop()
+                best.push(Candidate(distance: d, id: id))
+            }
+        }
+        return best.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+    }
+}

@@ -1,0 +1,32 @@
+import CKindredKernels
+
+/// How similar two vectors are. Cosine is stored as inner product on L2-normalised vectors, so a
+/// search computes one dot product per candidate.
+public enum Metric: String, Sendable, CaseIterable {
+    case cosine
+    case l2
+
+    var code: UInt8 { self == .cosine ? 1 : 2 }
+    init?(code: UInt8) {
+        switch code {
+        case 1: self = .cosine
+        case 2: self = .l2
+        default: return nil
+        }
+    }
+
+    /// The kernel used for this metric, chosen for this CPU once.
+    var kernel: kk_distance_fn {
+        self == .cosine ? Kernels.dot : Kernels.l2sq
+    }
+}
+
+enum Kernels {
+    static let dot: kk_distance_fn = kk_select_dot()
+    static let l2sq: kk_distance_fn = kk_select_l2sq()
+    /// The instruction set the kernels use here: "avx512", "avx2" or "scalar".
+    static var isa: String { String(cString: kk_isa()) }
+}
+
+/// The instruction set the distance kernels run with on this machine.
+public var distanceKernelISA: String { Kernels.isa }

@@ -1,0 +1,213 @@
+import Foundation
+import KindredCore
+import KindredIndex
+import Synchronization
+import Testing
+
+@Suite struct HNSWRecallTests {
+    /// The referee's data at the size where the graph's quality shows (100 points per centre).
+    @Test func recallAtEf64MatchesExactSearch() throws {
+        let (base, queries, truth) = try refereeVectors(n: 100_000, d: 256, queries: 200)
+        // Exact search through BLAS agrees with the referee's numpy truth.
+        let exact = try ExactSearch.search(base: base, queries: Matrix(rows: 20, columns: 256, storage: Array(queries.storage[0..<(20 * 256)])),
+                                           k: 10, metric: .cosine)
+        #expect(recall(exact.map { $0.map(\.label) }, Array(truth.prefix(20)), k: 10) >= 0.99)
+
+        let index = try HNSWIndex.build(base, metric: .cosine, threads: 2, logger: testLogger)
+        try index.checkIntegrity()
+        let found = try (0..<queries.rows).map { q in try index.search(queries.row(q), k: 10, ef: 64).map(\.label) }
+        let measured = recall(found, truth, k: 10)
+        #expect(measured >= 0.95, "recall@10 at ef=64 is \(measured)")
+    }
+
+    @Test func l2RecallOnClusteredData() throws {
+        let base = clusteredVectors(n: 4000, d: 48)
+        let queries = clusteredVectors(n: 100, d: 48, seed: 7)
+        let index = try HNSWIndex.build(base, metric: .l2, threads: 2, logger: testLogger)
+        let exact = try ExactSearch.search(base: base, queries: queries, k: 10, metric: .l2)
+        let found = try (0..<queries.rows).map { q in try index.search(queries.row(q), k: 10, ef: 64) }
+        #expect(recall(found.map { $0.map(\.label) }, exact.map { $0.map(\.label) }, k: 10) >= 0.95)
+        // Distances are squared L2, as exact search reports them.
+        #expect(abs(found[0][0].distance - exact[0][0].distance) < 1e-3 * max(1, exact[0][0].distance))
+    }
+}
+
+@Suite struct HNSWMutationTests {
+    let base = clusteredVectors(n: 3000, d: 32)
+    let queries = clusteredVectors(n: 100, d: 32, seed: 9)
+
+    func measuredRecall(_ index: HNSWIndex, liveRows: [Int]) throws -> Double {
+        let live = Matrix(rows: liveRows.count, columns: base.columns, storage: liveRows.flatMap { base.row($0) })
+        let exact = try ExactSearch.search(base: live, queries: queries, k: 10, metric: .cosine).map { $0.map { UInt64(liveRows[Int($0.label)]) } }
+        let found = try (0..<queries.rows).map { q in try index.search(queries.row(q), k: 10, ef: 64).map(\.label) }
+        return recall(found, exact, k: 10)
+    }
+
+    @Test func insertsDeletesAndUpdatesKeepTheGraphSoundAndRecallHigh() throws {
+        let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
+        for row in 0..<base.rows { try index.insert(base.row(row), label: UInt64(row)) }
+        index.ensureReachable()
+        try index.checkIntegrity()
+        let before = try measuredRecall(index, liveRows: Array(0..<base.rows))
+        #expect(before >= 0.95)
+
+        // Delete 30 %: never returned again, and the graph stays sound before and after compaction.
+        var rng = SplitMix(seed: 5)
+        let deleted = Set((0..<base.rows).filter { _ in rng.uniform() < 0.3 })
+        for row in deleted { #expect(index.remove(label: UInt64(row))) }
+        #expect(!index.remove(label: UInt64(deleted.first!)), "removing twice reports absence")
+        try index.checkIntegrity()
+        for q in 0..<queries.rows {
+            #expect(try index.search(queries.row(q), k: 10, ef: 64).allSatisfy { !deleted.contains(Int($0.label)) })
+        }
+        let report = index.compact()
+        #expect(report.detached == deleted.count)
+        try index.checkIntegrity()
+        #expect(index.count == base.rows - deleted.count && index.deletedCount == 0)
+        let afterDelete = try measuredRecall(index, liveRows: (0..<base.rows).filter { !deleted.contains($0) })
+        #expect(afterDelete >= 0.93, "recall after deleting 30 % and compacting: \(afterDelete)")
+
+        // Reinsert them (into the freed slots).
+        for row in deleted.sorted() { try index.insert(base.row(row), label: UInt64(row)) }
+        index.ensureReachable()
+        try index.checkIntegrity()
+        let afterReinsert = try measuredRecall(index, liveRows: Array(0..<base.rows))
+        #expect(afterReinsert >= before - 0.02, "recall after reinserting: \(afterReinsert), before: \(before)")
+
+        // Updating a vector re-links the node: the new vector finds it first.
+        for label in UInt64(0)..<50 {
+            let replacement = queries.row(Int(label) % queries.rows).map { $0 + 0.01 * Float(label) }
+            try index.insert(replacement, label: label)
+            #expect(try index.search(replacement, k: 1, ef: 64).first?.label == label)
+        }
+        #expect(index.count == base.rows)
+        index.compact()
+        try index.checkIntegrity()
+    }
+
+    @Test func filteredSearchReturnsKWhenKExist() throws {
+        let index = try HNSWIndex.build(base, metric: .cosine, threads: 2, logger: testLogger)
+        for q in 0..<20 {
+            let query = queries.row(q)
+            let everyTenth = try index.search(query, k: 10, ef: 32) { $0 % 10 == 3 }
+            #expect(everyTenth.count == 10 && everyTenth.allSatisfy { $0.label % 10 == 3 })
+            // Exactly the true nearest among the allowed labels, at least for the first.
+            let allowed = (0..<base.rows).filter { $0 % 10 == 3 }
+            let sub = Matrix(rows: allowed.count, columns: 32, storage: allowed.flatMap { base.row($0) })
+            let exact = try ExactSearch.search(base: sub, queries: Matrix(rows: 1, columns: 32, storage: query), k: 10, metric: .cosine)[0]
+            #expect(everyTenth[0].label == UInt64(allowed[Int(exact[0].label)]))
+        }
+        // A filter so selective the graph walk alone would miss: still k results, or all there are.
+        let rare: Set<UInt64> = [17, 517, 1017, 1517, 2017, 2517, 2999, 3, 4, 5, 6, 7]
+        #expect(try Set(index.search(queries.row(0), k: 10) { rare.contains($0) }.map(\.label)).isSubset(of: rare))
+        #expect(try index.search(queries.row(0), k: 10) { rare.contains($0) }.count == 10)
+        #expect(try index.search(queries.row(0), k: 20) { rare.contains($0) }.count == rare.count)
+    }
+
+    @Test func concurrentSearchesDuringInsertsSeeOnlyWholeNodes() throws {
+        let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
+        for row in 0..<500 { try index.insert(base.row(row), label: UInt64(row)) }
+        let inserted = Atomic<Int>(500)
+        let stop = Atomic<Bool>(false)
+        let problems = Mutex<[String]>([])
+        let readers = (0..<2).map { reader in
+            Thread {
+                var q = reader
+                while !stop.load(ordering: .relaxed) {
+                    let ceiling = inserted.load(ordering: .acquiring)
+                    do {
+                        let found = try index.search(self.queries.row(q % self.queries.rows), k: 10, ef: 32)
+                        let after = inserted.load(ordering: .acquiring)
+                        if found.count < 10 { problems.withLock { $0.append("\(found.count) results with \(ceiling) nodes") } }
+                        if let bad = found.first(where: { Int($0.label) >= max(after, ceiling) + 1 }) {
+                            problems.withLock { $0.append("label \(bad.label) returned before it was inserted") }
+                        }
+                    } catch { problems.withLock { $0.append("\(error)") } }
+                    q += 1
+                }
+            }
+        }
+        readers.forEach { $0.start() }
+        for row in 500..<base.rows {
+            try index.insert(base.row(row), label: UInt64(row))
+            inserted.store(row + 1, ordering: .releasing)
+        }
+        stop.store(true, ordering: .relaxed)
+        while readers.contains(where: { $0.isExecuting }) { usleep(1000) }
+        #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
+        index.ensureReachable()
+        try index.checkIntegrity()
+        #expect(index.count == base.rows)
+    }
+}
+
+@Suite struct HNSWFileTests {
+    @Test func roundTripKeepsEverything() throws {
+        let base = clusteredVectors(n: 2000, d: 40)
+        let index = try HNSWIndex.build(base, labels: (0..<2000).map { UInt64($0) * 7 + 1 }, metric: .cosine,
+                                        parameters: HNSWParameters(connectivity: 12, efConstruction: 100, seed: 3), threads: 2, logger: testLogger)
+        for label in stride(from: UInt64(1), to: 700, by: 7) { index.remove(label: label) }
+        let url = temporaryDirectory("hnsw").appendingPathComponent("index.hnsw")
+        try index.save(to: url)
+        let loaded = try HNSWIndex.load(from: url, logger: testLogger)
+        try loaded.checkIntegrity()
+        #expect(loaded.parameters == index.parameters && loaded.metric == .cosine && loaded.dimension == 40)
+        #expect(loaded.count == index.count && loaded.deletedCount == index.deletedCount)
+        for q in 0..<50 {
+            #expect(try loaded.search(base.row(q * 13), k: 10, ef: 50) == index.search(base.row(q * 13), k: 10, ef: 50))
+        }
+        // A loaded index takes inserts and compaction like a fresh one.
+        try loaded.insert(base.row(0), label: 999_999)
+        loaded.compact()
+        try loaded.checkIntegrity()
+    }
+
+    @Test func damagedAndForeignFilesAreRejectedClearly() throws {
+        let directory = temporaryDirectory("hnsw-bad")
+        let url = directory.appendingPathComponent("good.hnsw")
+        try HNSWIndex.build(clusteredVectors(n: 300, d: 16), metric: .l2, threads: 1, logger: testLogger).save(to: url)
+        let good = try Data(contentsOf: url)
+        func rejected(_ bytes: Data, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let bad = directory.appendingPathComponent(UUID().uuidString)
+            try bytes.write(to: bad)
+            #expect(sourceLocation: sourceLocation) { try HNSWIndex.load(from: bad, logger: testLogger) } throws: { error in
+                let text = "\(error)"
+                return text.contains(expected) && text.contains("Rebuild it with `kindred index build`")
+            }
+        }
+        try rejected(Data(), "shorter than the 64-byte header")
+        try rejected(Data("PK\u{3}\u{4} definitely a zip file, not an index at all, padded to sixty-four bytes..".utf8), "no KNDRHNSW magic")
+        try rejected(good.prefix(good.count - 100), "truncated or altered")
+        for offset in stride(from: 64, to: good.count, by: good.count / 7) {
+            var flipped = good
+            flipped[offset] ^= 0x40
+            try rejected(flipped, "checksum mismatch")
+        }
+        var version = good
+        version[8] = 9
+        try rejected(version, "format version 9")
+        var m = good
+        m[24] = 1
+        try rejected(m, "M (connectivity) = 1 is invalid")
+        var random = SplitMix(seed: 1)
+        try rejected(Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: random.next()) }), "no KNDRHNSW magic")
+        #expect(throws: IndexError.io(path: directory.appendingPathComponent("missing").path, errno: ENOENT)) {
+            try HNSWIndex.load(from: directory.appendingPathComponent("missing"), logger: testLogger)
+        }
+    }
+
+    @Test func badParametersSayWhatToDo() throws {
+        #expect { try HNSWIndex(dimension: 8, metric: .cosine, parameters: HNSWParameters(connectivity: 1), logger: testLogger) } throws: {
+            "\($0)" == "M (connectivity) = 1 is invalid: it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default"
+        }
+        #expect(throws: IndexError.self) { try HNSWIndex(dimension: 8, metric: .cosine, parameters: HNSWParameters(efConstruction: 0), logger: testLogger) }
+        #expect(throws: IndexError.self) { try HNSWIndex(dimension: 0, metric: .cosine, logger: testLogger) }
+        let index = try HNSWIndex(dimension: 8, metric: .cosine, logger: testLogger)
+        #expect { try index.insert([Float](repeating: 1, count: 9), label: 1) } throws: {
+            "\($0)".hasPrefix("vector has 9 components but the index holds 8-d vectors")
+        }
+        #expect(throws: IndexError.dimensionMismatch(expected: 8, got: 3)) { try index.search([1, 2, 3], k: 1) }
+        #expect { try index.insert([Float](repeating: 0, count: 8), label: 1) } throws: { "\($0)".contains("not all zeros") }
+        #expect(try index.search([Float](repeating: 1, count: 8), k: 5).isEmpty, "an empty index finds nothing")
+    }
+}
