@@ -1,7 +1,7 @@
 # The two set-up commands (README): `make demo` runs the main job, `make test` runs the tests.
 # Both install what they need first.
 
-.PHONY: deps demo test bench-store clean
+.PHONY: deps demo test bench-store bench-ann clean
 
 deps:
 	scripts/setup.sh deps
@@ -17,6 +17,10 @@ test: deps
 bench-store: deps
 	swift build -c release --product kindred-bench-store
 	.build/release/kindred-bench-store --n 100000 --d 1280
+
+# HNSW against hnswlib, FAISS and USearch (../shared/bench), 100k x 256.
+bench-ann: deps
+	Benchmarks/ann/run.sh 100000 256
 
 clean:
 	rm -rf .build

