@@ -6,9 +6,12 @@ import Foundation
 /// EfficientNet-Lite0 inference on OpenBLAS, NHWC, batched.
 ///
 /// 1×1 convolutions (expand, project, head) and the stem (through im2col) are single sgemm calls
-/// over the whole batch; depthwise convolutions, bias and ReLU6 run in the C kernels, split over
-/// threads by output rows. Buffers are allocated once for the largest batch and reused, so a
-/// forward pass allocates nothing. One instance is used by one thread at a time.
+/// over a batch of images; depthwise convolutions, bias and ReLU6 run in the C kernels. Threads
+/// split the images, each running single-threaded sgemm on its own buffers: splitting each layer
+/// instead left OpenBLAS's spinning threads and the depthwise workers fighting over the cores
+/// (2 threads ran 1.28× one thread; by images they run close to 2×). Buffers are allocated once
+/// per worker and reused, so a forward pass allocates nothing. One instance is used by one caller
+/// at a time.
 public final class EfficientNetLite0 {
     public static let inputSize = 224
     public static let featureDimension = 1280
@@ -30,7 +33,31 @@ public final class EfficientNetLite0 {
     public let batchSize: Int
     public let threads: Int
 
-    private var bufferA, bufferB, bufferExpand, bufferDepthwise, bufferColumns, bufferHead: UnsafeMutablePointer<Float>
+    private let workspaces: [Workspace]
+
+    /// One worker's activations, sized for the largest layer of a batch.
+    final class Workspace: @unchecked Sendable {  // used by one worker at a time
+        let a, b, expand, depthwise, columns, head: UnsafeMutablePointer<Float>
+
+        init(batchSize n: Int) {
+            var h = 112, main = 112 * 112 * 32, expanded = 0, depthwiseSize = 0
+            for block in Architecture.blocks {
+                expanded = max(expanded, h * h * block.expanded)
+                let out = (h + block.stride - 1) / block.stride
+                depthwiseSize = max(depthwiseSize, out * out * block.expanded)
+                main = max(main, out * out * block.output)
+                h = out
+            }
+            a = .allocate(capacity: n * main)
+            b = .allocate(capacity: n * main)
+            expand = .allocate(capacity: n * expanded)
+            depthwise = .allocate(capacity: n * depthwiseSize)
+            columns = .allocate(capacity: n * 112 * 112 * 27)
+            head = .allocate(capacity: n * 7 * 7 * 1280)
+        }
+
+        deinit { for buffer in [a, b, expand, depthwise, columns, head] { buffer.deallocate() } }
+    }
 
     public init(weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(WeightsError) {
         func get(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
@@ -57,50 +84,40 @@ public final class EfficientNetLite0 {
         self.batchSize = max(1, batchSize)
         self.threads = max(1, threads)
 
-        // Size every buffer for the largest activation it will hold, per image.
-        var h = 112, main = 112 * 112 * 32, expanded = 0, depthwise = 0
-        for b in Architecture.blocks {
-            expanded = max(expanded, h * h * b.expanded)
-            let out = (h + b.stride - 1) / b.stride
-            depthwise = max(depthwise, out * out * b.expanded)
-            main = max(main, out * out * b.output)
-            h = out
-        }
-        let n = self.batchSize
-        bufferA = .allocate(capacity: n * main)
-        bufferB = .allocate(capacity: n * main)
-        bufferExpand = .allocate(capacity: n * expanded)
-        bufferDepthwise = .allocate(capacity: n * depthwise)
-        bufferColumns = .allocate(capacity: n * 112 * 112 * 27)
-        bufferHead = .allocate(capacity: n * 7 * 7 * 1280)
-    }
-
-    deinit {
-        for buffer in [bufferA, bufferB, bufferExpand, bufferDepthwise, bufferColumns, bufferHead] { buffer.deallocate() }
+        workspaces = (0..<self.threads).map { _ in Workspace(batchSize: max(1, batchSize)) }
     }
 
     /// Runs `count` images. `input` holds them as count × 224 × 224 × 3 floats (NHWC), already
     /// normalised as (x − 127) / 128. Writes count × 1280 features (before any normalisation) and,
     /// if asked, count × 1000 ImageNet logits.
     public func run(_ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>? = nil) {
-        openblas_set_num_threads(Int32(threads))
-        var done = 0
-        while done < count {
-            let n = min(batchSize, count - done)
-            forward(input + done * 224 * 224 * 3, n, features + done * 1280, logits.map { $0 + done * 1000 })
-            done += n
+        openblas_set_num_threads(1)
+        let workers = min(threads, count)
+        let work = UnsafeSendableBox((input, features, logits))
+        let run = { (worker: Int) in
+            let (input, features, logits) = work.value
+            var done = count * worker / workers
+            let end = count * (worker + 1) / workers
+            while done < end {
+                let n = min(self.batchSize, end - done)
+                self.forward(self.workspaces[worker], input + done * 224 * 224 * 3, n, features + done * 1280, logits.map { $0 + done * 1000 })
+                done += n
+            }
         }
+        if workers <= 1 { return run(0) }
+        let task = UnsafeSendableBox(run)
+        DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
-    private func forward(_ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?) {
+    private func forward(_ space: Workspace, _ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?) {
         // Stem: 3×3 stride 2, 3 → 32, through im2col and one sgemm.
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
-        let columns = bufferColumns
-        parallelRows(images: n, rows: stemSize) { image, begin, end in
+        let columns = space.columns
+        for image in 0..<n {
             kk_im2col(input + image * 224 * 224 * 3, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize), Int32(stemSize),
-                      columns + image * stemSize * stemSize * 27, Int32(begin), Int32(end))
+                      columns + image * stemSize * stemSize * 27, 0, Int32(stemSize))
         }
-        var current = bufferA, other = bufferB
+        var current = space.a, other = space.b
         gemm(columns, rows: n * stemSize * stemSize, inner: 27, stem.weight, columns: 32, into: current)
         biasActivate(current, rows: n * stemSize * stemSize, columns: 32, bias: stem.bias, relu6: true)
 
@@ -109,31 +126,31 @@ public final class EfficientNetLite0 {
             let b = block.shape
             var source = UnsafePointer(current)
             if let expand = block.expand {
-                gemm(current, rows: n * size * size, inner: b.input, expand.weight, columns: b.expanded, into: bufferExpand)
-                biasActivate(bufferExpand, rows: n * size * size, columns: b.expanded, bias: expand.bias, relu6: true)
-                source = UnsafePointer(bufferExpand)
+                gemm(current, rows: n * size * size, inner: b.input, expand.weight, columns: b.expanded, into: space.expand)
+                biasActivate(space.expand, rows: n * size * size, columns: b.expanded, bias: expand.bias, relu6: true)
+                source = UnsafePointer(space.expand)
             }
             let (out, pad) = Self.same(size, kernel: b.kernel, stride: b.stride)
-            let depthwise = bufferDepthwise, inSize = size
+            let depthwise = space.depthwise, inSize = size
             block.depthwise.weight.withUnsafeBufferPointer { w in
                 block.depthwise.bias.withUnsafeBufferPointer { bias in
-                    parallelRows(images: n, rows: out) { image, begin, end in
+                    for image in 0..<n {
                         kk_depthwise(source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize), Int32(b.expanded),
                                      w.baseAddress!, bias.baseAddress!, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
-                                     depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, Int32(begin), Int32(end))
+                                     depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, 0, Int32(out))
                     }
                 }
             }
-            gemm(bufferDepthwise, rows: n * out * out, inner: b.expanded, block.project.weight, columns: b.output, into: other)
+            gemm(space.depthwise, rows: n * out * out, inner: b.expanded, block.project.weight, columns: b.output, into: other)
             biasActivate(other, rows: n * out * out, columns: b.output, bias: block.project.bias, relu6: false)
             if b.residual { kk_add(other, current, 0, n * out * out * b.output) }
             swap(&current, &other)
             size = out
         }
 
-        gemm(current, rows: n * size * size, inner: 320, head.weight, columns: 1280, into: bufferHead)
-        biasActivate(bufferHead, rows: n * size * size, columns: 1280, bias: head.bias, relu6: true)
-        for image in 0..<n { kk_mean_rows(bufferHead + image * size * size * 1280, Int32(size * size), 1280, features + image * 1280) }
+        gemm(current, rows: n * size * size, inner: 320, head.weight, columns: 1280, into: space.head)
+        biasActivate(space.head, rows: n * size * size, columns: 1280, bias: head.bias, relu6: true)
+        for image in 0..<n { kk_mean_rows(space.head + image * size * size * 1280, Int32(size * size), 1280, features + image * 1280) }
         if let logits {
             gemm(features, rows: n, inner: 1280, classifier.weight, columns: 1000, into: logits)
             biasActivate(logits, rows: n, columns: 1000, bias: classifier.bias, relu6: false)
@@ -158,30 +175,14 @@ public final class EfficientNetLite0 {
     private func biasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: [Float], relu6: Bool) {
         bias.withUnsafeBufferPointer { bp in
             let b = bp.baseAddress!
-            let chunks = min(threads * 4, rows)
-            let address = UInt(bitPattern: x), biasAddress = UInt(bitPattern: b)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                kk_bias_activate(UnsafeMutablePointer<Float>(bitPattern: address)!, Int32(columns), UnsafePointer<Float>(bitPattern: biasAddress)!,
-                                 relu6 ? 1 : 0, Int32(rows * chunk / chunks), Int32(rows * (chunk + 1) / chunks))
-            }
+            kk_bias_activate(x, Int32(columns), b, relu6 ? 1 : 0, 0, Int32(rows))
         }
     }
 
-    /// Splits `images` × `rows` output rows into contiguous ranges per image across the threads.
-    private func parallelRows(images: Int, rows: Int, _ body: (Int, Int, Int) -> Void) {
-        let perImage = max(1, min(rows, threads * 2 / max(1, images) + 1))
-        withoutActuallyEscaping(body) { body in
-            let task = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: images * perImage) { i in
-                let image = i / perImage, part = i % perImage
-                task.value(image, rows * part / perImage, rows * (part + 1) / perImage)
-            }
-        }
-    }
 }
 
-/// Carries a closure into `concurrentPerform`. The closures passed here write only disjoint
-/// ranges of buffers owned by the network for the duration of the call.
+/// Carries values into `concurrentPerform`: each worker writes only its own images' rows of the
+/// outputs and its own workspace, for the duration of the call.
 private struct UnsafeSendableBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
