@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KindredStore", targets: ["KindredStore"]),
         .library(name: "KindredIndex", targets: ["KindredIndex"]),
         .library(name: "KindredFeatures", targets: ["KindredFeatures"]),
+        .library(name: "KindredImaging", targets: ["KindredImaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,6 +60,11 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         .target(
+            name: "KindredImaging",
+            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        .target(
             name: "KindredFeatures",
             dependencies: ["KindredCore", "COpenBLAS", "CKindredKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
@@ -67,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "kindred",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -95,6 +101,7 @@ let package = Package(
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
+        .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "CTurboJPEG"]),
         .testTarget(
             name: "KindredFeaturesTests",
             dependencies: ["KindredCore", "KindredFeatures"],

@@ -6,22 +6,69 @@ import KindredFeatures
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Compute EfficientNet-Lite0 embeddings.",
-        discussion: "With --tensor, feeds a preprocessed N×3×224×224 (nchw) or N×224×224×3 (nhwc) float32 tensor, already (x − 127) / 128, straight into the CNN: the oracle check. Writes N × 1280 features before normalisation."
+        abstract: "Compute L2-normalised EfficientNet-Lite0 embeddings of images.",
+        discussion: """
+            Recurses into directories (hidden files skipped). Row i of FEATS is line i of PATHS. A file that cannot be \
+            read prints `path<TAB>reason` on stderr and the run continues; the exit status is 1 if any failed. \
+            With --tensor, feeds a preprocessed N×3×224×224 (nchw) or N×224×224×3 (nhwc) float32 tensor, already \
+            (x − 127) / 128, straight into the CNN and writes its raw (unnormalised) features: the oracle check.
+            """
     )
 
     enum Layout: String, ExpressibleByArgument { case nchw, nhwc }
 
     @OptionGroup var state: StateOptions
-    @Option(help: "A preprocessed input tensor (.npy).", completion: .file(extensions: ["npy"])) var tensor: String
-    @Option(help: "nchw or nhwc.") var layout: Layout = .nchw
-    @Option(help: "Where to write the N × 1280 features.") var out: String
-    @Option(name: .customLong("logits-out"), help: "Also write the N × 1000 ImageNet logits.") var logitsOut: String?
+    @Argument(help: "Image files and directories.", completion: .file()) var inputs: [String] = []
+    @Option(help: "Where to write the features (.npy).") var out: String
+    @Option(name: .customLong("paths-out"), help: "Where to write the paths, one per line.") var pathsOut: String?
+    @Option(help: "A preprocessed input tensor (.npy) instead of image files.", completion: .file(extensions: ["npy"])) var tensor: String?
+    @Option(help: "Layout of --tensor: nchw or nhwc.") var layout: Layout = .nchw
+    @Option(name: .customLong("logits-out"), help: "With --tensor, also write the N × 1000 ImageNet logits.") var logitsOut: String?
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .customLong("batch"), help: "Images per forward pass.") var batchSize = 8
+    @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
+
+    func validate() throws {
+        guard (tensor == nil) != inputs.isEmpty else { throw ValidationError("give image files or directories, or --tensor, not both") }
+        guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch must be at least 1") }
+    }
 
     func run() throws {
         let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+        if let tensor { return try runTensor(tensor, network) }
+
+        let (files, missing) = ImagePipeline.collect(inputs)
+        for path in missing { FileHandle.standardError.write(Data("\(path)\tno such file or directory\n".utf8)) }
+        let showProgress = isatty(STDERR_FILENO) == 1
+        let start = ContinuousClock.now
+        let result = ImagePipeline(network: network, threads: threads).run(files) { done, total in
+            if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        let seconds = elapsed(since: start)
+        for failure in result.failures { FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8)) }
+
+        var features = result.features
+        for i in 0..<result.paths.count {
+            var norm: Float = 0
+            for j in 0..<1280 { norm += features[i * 1280 + j] * features[i * 1280 + j] }
+            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+            for j in 0..<1280 { features[i * 1280 + j] *= scale }
+        }
+        try Npy.write(NpyArray(shape: [result.paths.count, 1280], values: features), to: URL(fileURLWithPath: out))
+        if let pathsOut {
+            try (result.paths.joined(separator: "\n") + (result.paths.isEmpty ? "" : "\n")).write(toFile: pathsOut, atomically: true, encoding: .utf8)
+        }
+        printJSONLine(["images": result.paths.count, "failed": result.failures.count + missing.count, "threads": threads, "wall_s": seconds,
+                       "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10])
+        if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
+    }
+
+    static func bar(_ done: Int, _ total: Int) -> String {
+        let width = 30, filled = total == 0 ? width : width * done / total
+        return "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(done)/\(total)"
+    }
+
+    private func runTensor(_ tensor: String, _ network: EfficientNetLite0) throws {
         let input = try Npy.read(URL(fileURLWithPath: tensor), as: Float.self)
         let expected = layout == .nchw ? [3, 224, 224] : [224, 224, 3]
         guard input.shape.count == 4, Array(input.shape[1...]) == expected else {

@@ -1,0 +1,70 @@
+import CTurboJPEG
+
+/// JPEG through libjpeg-turbo's TurboJPEG API, decoding at the smallest DCT scale (1/8, 1/4, 3/8,
+/// 1/2, …) whose shorter side still reaches the target, so a 6000×4000 artwork decodes at 750×500
+/// rather than 24 MP. Grayscale, progressive and CMYK/YCCK files are handled; warnings (such as
+/// truncated data) are errors, since a half-decoded image would be indexed as something it is not.
+enum JPEGDecoder {
+    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, targetShortSide: Int, pixelLimit: Int) throws(ImageError) -> DecodedImage {
+        guard let handle = tjInitDecompress() else { throw ImageError(path: path, kind: .unreadable, reason: "cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        func failure(_ what: String) -> ImageError {
+            let message = String(cString: tjGetErrorStr2(handle))
+            let truncated = message.contains("Premature end") || message.contains("ended prematurely")
+            return ImageError(path: path, kind: .corrupt, reason: truncated ? "truncated JPEG data (\(message))" : "corrupt JPEG: \(what): \(message)")
+        }
+        let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
+            throw failure("header")
+        }
+        guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "JPEG header gives size \(width)×\(height)") }
+
+        // The smallest scale whose shorter side still reaches the target.
+        var count: Int32 = 0
+        let factors = tjGetScalingFactors(&count)
+        var best = tjscalingfactor(num: 1, denom: 1)
+        var bestArea = Int.max
+        for i in 0..<Int(max(0, count)) {
+            let f = factors![i]
+            let w = (Int(width) * Int(f.num) + Int(f.denom) - 1) / Int(f.denom)
+            let h = (Int(height) * Int(f.num) + Int(f.denom) - 1) / Int(f.denom)
+            if min(w, h) >= min(targetShortSide, Int(min(width, height))) && w * h < bestArea {
+                best = f
+                bestArea = w * h
+            }
+        }
+        let w = (Int(width) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
+        let h = (Int(height) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
+        guard w * h <= pixelLimit else {
+            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(pixelLimit / 1_000_000) MP even at 1/8 scale")
+        }
+        let cmyk = colorspace == TJCS_CMYK.rawValue || colorspace == TJCS_YCCK.rawValue
+        let channels = cmyk ? 4 : 3
+        var decoded = [UInt8](repeating: 0, count: w * h * channels)
+        let flags = Int32(TJFLAG_STOPONWARNING | TJFLAG_ACCURATEDCT)
+        let status = decoded.withUnsafeMutableBufferPointer { out in
+            tjDecompress2(handle, source, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), cmyk ? TJPF_CMYK.rawValue : TJPF_RGB.rawValue, flags)
+        }
+        guard status == 0 else { throw failure("scan data") }
+
+        var image: RGBImage
+        if cmyk {
+            // Adobe writes CMYK JPEGs inverted; libjpeg hands them back as stored, so
+            // R = C·K/255 on the inverted values.
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            for i in 0..<(w * h) {
+                let k = Int(decoded[i * 4 + 3])
+                for c in 0..<3 { rgb[i * 3 + c] = UInt8(Int(decoded[i * 4 + c]) * k / 255) }
+            }
+            image = RGBImage(width: w, height: h, pixels: rgb)
+        } else {
+            image = RGBImage(width: w, height: h, pixels: decoded)
+        }
+        let orientation = EXIFOrientation.read(bytes)
+        image = image.oriented(orientation)
+        let transposed = orientation >= 5
+        return DecodedImage(image: image, format: .jpeg,
+                            originalWidth: Int(transposed ? height : width), originalHeight: Int(transposed ? width : height))
+    }
+}

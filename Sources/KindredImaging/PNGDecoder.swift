@@ -1,0 +1,73 @@
+import CSPNG
+
+/// PNG through libspng, in every bit depth and colour type (gray, palette, RGB, with alpha or
+/// tRNS), alpha composited on white. Non-interlaced images stream row by row into the area
+/// resampler, so memory is a few rows whatever the image's size; interlaced ones arrive pass by
+/// pass and are decoded whole, under the in-memory pixel limit.
+enum PNGDecoder {
+    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions) throws(ImageError) -> DecodedImage {
+        guard let ctx = spng_ctx_new(0) else { throw ImageError(path: path, kind: .unreadable, reason: "cannot start the PNG decoder") }
+        defer { spng_ctx_free(ctx) }
+        func check(_ code: Int32, _ stage: String) throws(ImageError) {
+            guard code != 0 else { return }
+            let message = String(cString: spng_strerror(code))
+            let reason: String
+            if message.contains("crc") || message.contains("CRC") || message.contains("checksum") { reason = "PNG CRC mismatch (\(stage))" }
+            else if code == Int32(SPNG_EOF.rawValue) || message.contains("end of") { reason = "truncated PNG data (\(stage))" }
+            else { reason = "corrupt PNG: \(stage): \(message)" }
+            throw ImageError(path: path, kind: .corrupt, reason: reason)
+        }
+        try check(spng_set_png_buffer(ctx, bytes.baseAddress, bytes.count), "buffer")
+        // Ancillary chunks (text, ICC profiles) are capped; image data is not limited here.
+        spng_set_chunk_limits(ctx, 64 << 20, 64 << 20)
+        var header = spng_ihdr()
+        try check(spng_get_ihdr(ctx, &header), "header")
+        let width = Int(header.width), height = Int(header.height)
+        let interlaced = header.interlace_method != 0
+        let pixels = width * height
+        if interlaced && pixels > options.pixelLimit || pixels > options.streamedPixelLimit {
+            let limit = interlaced ? options.pixelLimit : options.streamedPixelLimit
+            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(limit / 1_000_000) MP")
+        }
+
+        let scale = min(1, Double(options.targetShortSide) / Double(min(width, height)))
+        let outputWidth = max(1, Int((Double(width) * scale).rounded())), outputHeight = max(1, Int((Double(height) * scale).rounded()))
+        var resampler = AreaResampler(inputWidth: width, inputHeight: height, outputWidth: outputWidth, outputHeight: outputHeight)
+        let format = Int32(SPNG_FMT_RGBA8.rawValue)
+        let flags = Int32(SPNG_DECODE_TRNS.rawValue)
+        var rgb = [UInt8](repeating: 0, count: width * 3)
+
+        if interlaced {
+            var size = 0
+            try check(spng_decoded_image_size(ctx, format, &size), "size")
+            var rgba = [UInt8](repeating: 0, count: size)
+            try check(rgba.withUnsafeMutableBytes { spng_decode_image(ctx, $0.baseAddress, size, format, flags) }, "image data")
+            for y in 0..<height {
+                composite(rgba, offset: y * width * 4, width: width, into: &rgb)
+                rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
+            }
+        } else {
+            try check(spng_decode_image(ctx, nil, 0, format, flags | Int32(SPNG_DECODE_PROGRESSIVE.rawValue)), "image data")
+            var rgba = [UInt8](repeating: 0, count: width * 4)
+            for _ in 0..<height {
+                let code = rgba.withUnsafeMutableBytes { spng_decode_row(ctx, $0.baseAddress, width * 4) }
+                if code != 0 && code != Int32(SPNG_EOI.rawValue) { try check(code, "image data") }
+                composite(rgba, offset: 0, width: width, into: &rgb)
+                rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
+            }
+        }
+        // Read through to IEND: a file cut after its image data is still a truncated file.
+        try check(spng_decode_chunks(ctx), "after image data")
+        return DecodedImage(image: resampler.output, format: .png, originalWidth: width, originalHeight: height)
+    }
+
+    /// RGBA → RGB over white.
+    private static func composite(_ rgba: [UInt8], offset: Int, width: Int, into rgb: inout [UInt8]) {
+        for x in 0..<width {
+            let a = Int(rgba[offset + x * 4 + 3])
+            for c in 0..<3 {
+                rgb[x * 3 + c] = UInt8((Int(rgba[offset + x * 4 + c]) * a + 255 * (255 - a) + 127) / 255)
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// An 8-bit RGB image, rows top to bottom, 3 bytes a pixel.
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "\(pixels.count) bytes for \(width)×\(height) RGB")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    public init(width: Int, height: Int) {
+        self.init(width: width, height: height, pixels: [UInt8](repeating: 0, count: width * height * 3))
+    }
+}
+
+/// What a decode produced, and what the file said about itself.
+public struct DecodedImage: Sendable {
+    /// Scaled so its shorter side is at least the requested size, when the file allowed it.
+    public var image: RGBImage
+    public var format: ImageFormat
+    /// The size stored in the file, after EXIF orientation.
+    public var originalWidth: Int
+    public var originalHeight: Int
+}
+
+public enum ImageFormat: String, Sendable {
+    case jpeg, png, webp
+
+    /// Recognises a format by its first bytes, whatever the file is called.
+    public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ImageFormat? {
+        if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        if bytes.count >= 8, Array(bytes[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
+        if bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WEBP".utf8) { return .webp }
+        return nil
+    }
+}

@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+import KindredFeatures
+import KindredImaging
+import Synchronization
+
+/// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
+/// decoded on all threads, then go through the network as one batch. A file that fails is
+/// reported and skipped; the rest carry on.
+struct ImagePipeline {
+    let network: EfficientNetLite0
+    let threads: Int
+    var options = DecodeOptions()
+
+    struct Result {
+        var paths: [String] = []
+        var features: [Float] = []
+        var logits: [Float] = []
+        var failures: [(path: String, reason: String)] = []
+    }
+
+    func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
+        var result = Result()
+        let chunk = max(1, threads * network.batchSize)
+        var input = [Float](repeating: 0, count: chunk * 224 * 224 * 3)
+        for start in stride(from: 0, to: files.count, by: chunk) {
+            let slice = Array(files[start..<min(files.count, start + chunk)])
+            let outcomes = Mutex<[Int: String]>([:])  // failures by index
+            let options = self.options
+            input.withUnsafeMutableBufferPointer { buffer in
+                let base = UInt(bitPattern: buffer.baseAddress)
+                DispatchQueue.concurrentPerform(iterations: slice.count) { i in
+                    do throws(ImageError) {
+                        let decoded = try ImageDecoder.decode(file: URL(fileURLWithPath: slice[i]), options: options)
+                        decoded.image.cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * 224 * 224 * 3)
+                    } catch {
+                        outcomes.withLock { $0[i] = error.reason }
+                    }
+                }
+            }
+            let failed = outcomes.withLock { $0 }
+            // Pack the good images to the front of the buffer, in order.
+            var good: [Int] = []
+            for i in 0..<slice.count {
+                if let reason = failed[i] {
+                    result.failures.append((slice[i], reason))
+                    continue
+                }
+                if good.count != i {
+                    let to = good.count * 224 * 224 * 3, from = i * 224 * 224 * 3
+                    input.withUnsafeMutableBufferPointer { b in (b.baseAddress! + to).update(from: b.baseAddress! + from, count: 224 * 224 * 3) }
+                }
+                good.append(i)
+            }
+            var features = [Float](repeating: 0, count: good.count * 1280)
+            var logits = [Float](repeating: 0, count: wantLogits ? good.count * 1000 : 0)
+            if !good.isEmpty {
+                input.withUnsafeBufferPointer { x in
+                    features.withUnsafeMutableBufferPointer { f in
+                        logits.withUnsafeMutableBufferPointer { l in
+                            network.run(x.baseAddress!, count: good.count, features: f.baseAddress!, logits: wantLogits ? l.baseAddress! : nil)
+                        }
+                    }
+                }
+            }
+            result.paths += good.map { slice[$0] }
+            result.features += features
+            result.logits += logits
+            progress?(min(files.count, start + chunk), files.count)
+        }
+        return result
+    }
+
+    /// Regular files under the given files and directories, recursively, hidden ones skipped,
+    /// in path order so a run is reproducible.
+    static func collect(_ arguments: [String]) -> (files: [String], missing: [String]) {
+        var files: [String] = [], missing: [String] = []
+        let manager = FileManager.default
+        for argument in arguments {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: argument, isDirectory: &isDirectory) else {
+                missing.append(argument)
+                continue
+            }
+            guard isDirectory.boolValue else {
+                files.append(argument)
+                continue
+            }
+            let root = URL(fileURLWithPath: argument)
+            guard let walker = manager.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else { continue }
+            var found: [String] = []
+            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                found.append(url.path)
+            }
+            files += found.sorted()
+        }
+        return (files, missing)
+    }
+}
