@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "KindredFeatures",
-            dependencies: ["KindredCore", "COpenBLAS", "CKindredKernels"],
+            dependencies: ["KindredCore", "KindredImaging", "COpenBLAS", "CKindredKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
 
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "CTurboJPEG"]),
         .testTarget(
             name: "KindredFeaturesTests",
-            dependencies: ["KindredCore", "KindredFeatures"],
+            dependencies: ["KindredCore", "KindredFeatures", "KindredImaging"],
             exclude: ["Fixtures/make_oracle_fixture.py"],
             resources: [.copy("Fixtures/oracle_features.npy"), .copy("Fixtures/oracle_logits.npy")]
         ),

@@ -1,21 +1,35 @@
 #!/bin/sh
-# The main job, as far as Kindred does it today (image decoding and the CNN come next): vectors in
-# the LMDB store, the daemon opening and repairing the state, an HNSW index built from the store,
-# and "find similar" answered from it.
+# The main job, as far as Kindred does it today: real clip art from Debian's openclipart-png
+# embedded by the CNN, stored in the vector store, opened by kindredd, indexed with HNSW, and
+# "find similar" answered for sample images. (The daemon's watching and socket protocol come
+# next; then this script will start kindredd on the collection instead.)
 set -eu
 cd "$(dirname "$0")/.."
 bin=.build/release
 cache=${KINDRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred}
 state=$cache/demo-state
+collection=$cache/openclipart/usr/share/openclipart/png
+per_category=${DEMO_PER_CATEGORY:-40}
+
+if [ ! -d "$collection" ]; then
+  echo "== fetching the demo collection (openclipart-png, 131 MB) into $cache, no root needed"
+  mkdir -p "$cache/debs"
+  (cd "$cache/debs" && apt-get download openclipart-png >/dev/null)
+  dpkg -x "$cache"/debs/openclipart-png_*.deb "$cache/openclipart"
+fi
+
 rm -rf "$state"
 mkdir -p "$state"
+$bin/kindred model install --state "$state" >/dev/null
 
-echo "== 20,000 synthetic 256-d embedding-like vectors into the vector store"
-python3 scripts/synthetic_vectors.py "$cache/demo-vectors.npy" 20000 256
-$bin/kindred store import --state "$state" --space demo --in "$cache/demo-vectors.npy"
+echo "== embedding $per_category images from each of $(ls "$collection" | wc -l) categories"
+find "$collection" -name '*.png' | sort | awk -F/ -v n="$per_category" '{ c = $(NF-1); if (count[c]++ < n) print }' > "$cache/demo-files.txt"
+set -- $(cat "$cache/demo-files.txt")
+$bin/kindred embed --state "$state" --out "$cache/demo-cnn.npy" --paths-out "$cache/demo-paths.txt" "$@" || true
 
-echo "== kindredd opens the state, checks it against the catalog, and stops on SIGTERM"
-$bin/kindredd --state "$state" &
+echo "== into the vector store; kindredd opens and checks the state"
+$bin/kindred store import --state "$state" --space cnn --in "$cache/demo-cnn.npy"
+$bin/kindredd --state "$state" --log-level notice &
 pid=$!
 sleep 1
 $bin/kindred store info --state "$state"
@@ -23,13 +37,19 @@ kill -TERM $pid
 wait $pid
 
 echo "== an HNSW index over the stored vectors"
-$bin/kindred store export --state "$state" --space demo --out "$cache/demo-export.npy" --ids-out "$cache/demo-ids.npy"
+$bin/kindred store export --state "$state" --space cnn --out "$cache/demo-export.npy"
 $bin/kindred index build --vectors "$cache/demo-export.npy" --out "$state/index.hnsw"
-$bin/kindred index check --index "$state/index.hnsw"
 
-echo "== find similar: the 5 nearest stored vectors to rows 0, 1 and 2 (row numbers; row i is item i+1)"
-python3 -c "import numpy as np; np.save('$cache/demo-queries.npy', np.load('$cache/demo-export.npy')[:3])"
-$bin/kindred index search --index "$state/index.hnsw" --queries "$cache/demo-queries.npy" --k 5 --ef 64 --out "$cache/demo-neighbours.npy"
-python3 -c "
+echo "== find similar: the 5 nearest images to three samples"
+samples="$(sed -n '5p;120p;400p' "$cache/demo-paths.txt")"
+$bin/kindred embed --state "$state" --out "$cache/demo-queries.npy" $samples >/dev/null
+$bin/kindred index search --index "$state/index.hnsw" --queries "$cache/demo-queries.npy" --k 6 --ef 64 --out "$cache/demo-neighbours.npy" >/dev/null
+python3 - "$cache/demo-neighbours.npy" "$cache/demo-paths.txt" "$collection" $samples <<'PY'
+import sys
 import numpy as np
-for i, row in enumerate(np.load('$cache/demo-neighbours.npy')): print(f'row {i}:', ' '.join(map(str, row)))"
+neighbours, paths, root, samples = np.load(sys.argv[1]), open(sys.argv[2]).read().split('\n'), sys.argv[3] + '/', sys.argv[4:]
+for sample, row in zip(samples, neighbours):
+    print(sample.replace(root, ''))
+    for rank, i in enumerate(row[1:], 1):  # row[0] is the sample itself
+        print(f'   {rank}. {paths[i].replace(root, "")}')
+PY

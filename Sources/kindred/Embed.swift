@@ -6,9 +6,10 @@ import KindredFeatures
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Compute L2-normalised EfficientNet-Lite0 embeddings of images.",
+        abstract: "Compute image vectors: EfficientNet-Lite0 embeddings, style descriptors or perceptual hashes.",
         discussion: """
-            Recurses into directories (hidden files skipped). Row i of FEATS is line i of PATHS. A file that cannot be \
+            --space cnn (default) writes L2-normalised 1280-d float32 embeddings; style, 142-d float32 \
+            descriptors; phash, 64-bit perceptual hashes as N × 8 uint8. Recurses into directories (hidden files skipped). Row i of FEATS is line i of PATHS. A file that cannot be \
             read prints `path<TAB>reason` on stderr and the run continues; the exit status is 1 if any failed. \
             With --tensor, feeds a preprocessed N×3×224×224 (nchw) or N×224×224×3 (nhwc) float32 tensor, already \
             (x − 127) / 128, straight into the CNN and writes its raw (unnormalised) features: the oracle check.
@@ -18,6 +19,7 @@ struct Embed: ParsableCommand {
     enum Layout: String, ExpressibleByArgument { case nchw, nhwc }
 
     @OptionGroup var state: StateOptions
+    @Option(help: "cnn, style or phash.") var space: EmbeddingSpace = .cnn
     @Argument(help: "Image files and directories.", completion: .file()) var inputs: [String] = []
     @Option(help: "Where to write the features (.npy).") var out: String
     @Option(name: .customLong("paths-out"), help: "Where to write the paths, one per line.") var pathsOut: String?
@@ -33,32 +35,47 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
-        if let tensor { return try runTensor(tensor, network) }
-
+        if let tensor {
+            let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+            return try runTensor(tensor, network)
+        }
         let (files, missing) = ImagePipeline.collect(inputs)
         for path in missing { FileHandle.standardError.write(Data("\(path)\tno such file or directory\n".utf8)) }
         let showProgress = isatty(STDERR_FILENO) == 1
         let start = ContinuousClock.now
-        let result = ImagePipeline(network: network, threads: threads).run(files) { done, total in
-            if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
+        let result: ImagePipeline.Result
+        if space == .cnn {
+            let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+            result = ImagePipeline(network: network, threads: threads).run(files) { done, total in
+                if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
+            }
+        } else {
+            result = ImagePipeline.describe(files, space: space)
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)
         for failure in result.failures { FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8)) }
 
         var features = result.features
-        for i in 0..<result.paths.count {
-            var norm: Float = 0
-            for j in 0..<1280 { norm += features[i * 1280 + j] * features[i * 1280 + j] }
-            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-            for j in 0..<1280 { features[i * 1280 + j] *= scale }
+        let d = space.dimension
+        switch space {
+        case .phash:
+            try Npy.write(NpyArray(shape: [result.paths.count, 8], values: features.map { UInt8($0) }), to: URL(fileURLWithPath: out))
+        case .cnn, .style:
+            if space == .cnn {
+                for i in 0..<result.paths.count {
+                    var norm: Float = 0
+                    for j in 0..<d { norm += features[i * d + j] * features[i * d + j] }
+                    let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+                    for j in 0..<d { features[i * d + j] *= scale }
+                }
+            }
+            try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
         }
-        try Npy.write(NpyArray(shape: [result.paths.count, 1280], values: features), to: URL(fileURLWithPath: out))
         if let pathsOut {
             try (result.paths.joined(separator: "\n") + (result.paths.isEmpty ? "" : "\n")).write(toFile: pathsOut, atomically: true, encoding: .utf8)
         }
-        printJSONLine(["images": result.paths.count, "failed": result.failures.count + missing.count, "threads": threads, "wall_s": seconds,
+        printJSONLine(["space": space.rawValue, "images": result.paths.count, "failed": result.failures.count + missing.count, "threads": threads, "wall_s": seconds,
                        "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10])
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
     }

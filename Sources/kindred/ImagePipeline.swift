@@ -1,3 +1,4 @@
+import ArgumentParser
 import Dispatch
 import Foundation
 import KindredFeatures
@@ -7,6 +8,19 @@ import Synchronization
 /// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
 /// decoded on all threads, then go through the network as one batch. A file that fails is
 /// reported and skipped; the rest carry on.
+/// The vector spaces `kindred embed` computes.
+enum EmbeddingSpace: String, CaseIterable, ExpressibleByArgument {
+    case cnn, style, phash
+
+    var dimension: Int {
+        switch self {
+        case .cnn: EfficientNetLite0.featureDimension
+        case .style: StyleDescriptor.dimension
+        case .phash: 8
+        }
+    }
+}
+
 struct ImagePipeline {
     let network: EfficientNetLite0
     let threads: Int
@@ -67,6 +81,31 @@ struct ImagePipeline {
             result.features += features
             result.logits += logits
             progress?(min(files.count, start + chunk), files.count)
+        }
+        return result
+    }
+
+    /// Model-free descriptors: each file decoded and described on its own thread.
+    static func describe(_ files: [String], space: EmbeddingSpace, options: DecodeOptions = DecodeOptions()) -> Result {
+        let rows = Mutex<[Int: [Float]]>([:]), failures = Mutex<[Int: String]>([:])
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            do throws(ImageError) {
+                let image = try ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image
+                let row = space == .style ? StyleDescriptor.compute(image) : PerceptualHash.bytes(PerceptualHash.compute(image)).map(Float.init)
+                rows.withLock { $0[i] = row }
+            } catch {
+                failures.withLock { $0[i] = error.reason }
+            }
+        }
+        var result = Result()
+        let (described, failed) = (rows.withLock { $0 }, failures.withLock { $0 })
+        for i in files.indices {
+            if let row = described[i] {
+                result.paths.append(files[i])
+                result.features += row
+            } else if let reason = failed[i] {
+                result.failures.append((files[i], reason))
+            }
         }
         return result
     }
