@@ -6,15 +6,19 @@ import KindredStore
 struct StoreImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Write the rows of a float32 .npy matrix into a vector space.",
-        discussion: "Row i becomes item i+1 unless --ids names an int32 .npy of ids. A new space takes the file's width."
+        abstract: "Store the rows of a float32 .npy matrix as the vectors of the files they came from.",
+        discussion: """
+            Row i is the vector of the file on line i of --paths (as `kindred embed --paths-out` writes them). Each file \
+            gets a catalog row, in the commit order of Schema/lmdb.md: the row as queued, then the vectors, then the row \
+            marked indexed. A new space takes the file's width.
+            """
     )
 
     @OptionGroup var state: StateOptions
     @OptionGroup var logging: LoggingOptions
     @Option(help: "The vector space.") var space: String
     @Option(name: .customLong("in"), help: "An n × d float32 .npy file.", completion: .file(extensions: ["npy"])) var input: String
-    @Option(help: "An int32 .npy of n item ids (positive).", completion: .file(extensions: ["npy"])) var ids: String?
+    @Option(help: "A text file of n paths, one per line.", completion: .file()) var paths: String
     @Option(help: "Rows per transaction.") var batch = 1000
 
     func validate() throws {
@@ -25,29 +29,31 @@ struct StoreImport: ParsableCommand {
         let logger = logging.logger("kindred.store")
         let start = ContinuousClock.now
         let matrix = try Npy.readMatrix(URL(fileURLWithPath: input))
-        var itemIDs = (1...max(1, matrix.rows)).map { ItemID(UInt64($0)) }
-        if let ids {
-            let array = try Npy.read(URL(fileURLWithPath: ids), as: Int32.self)
-            guard array.values.count == matrix.rows, array.values.allSatisfy({ $0 > 0 }) else {
-                throw ValidationError("\(ids) must hold \(matrix.rows) positive ids, one per row of \(input)")
-            }
-            itemIDs = array.values.map { ItemID(UInt64($0)) }
+        let files = try String(contentsOfFile: paths, encoding: .utf8).split(separator: "\n").map { String($0) }
+        guard files.count == matrix.rows else {
+            throw ValidationError("\(paths) has \(files.count) paths but \(input) has \(matrix.rows) rows; give one path per row")
         }
         try state.paths.create()
-        let store = try VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
-        let target = store.spaces[space] ?? VectorSpace(name: space, dimension: matrix.columns)
-        let opened = store.spaces[space] != nil ? store : try VectorStore(directory: state.paths.vectors, spaces: [target], includeRegistered: true, logger: logger)
-        let loaded = elapsed(since: start)
-        let writeStart = ContinuousClock.now
-        try matrix.storage.withUnsafeBufferPointer { all in
-            for first in stride(from: 0, to: matrix.rows, by: batch) {
-                try opened.write { txn throws(VectorStoreError) in
-                    for row in first..<min(matrix.rows, first + batch) {
-                        try txn.put(itemIDs[row], UnsafeBufferPointer(rebasing: all[(row * matrix.columns)..<((row + 1) * matrix.columns)]), space: space)
-                    }
-                }
-            }
+        let catalog = try Catalog(url: state.paths.catalog, logger: logger)
+        var store = try VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
+        if store.spaces[space] == nil {
+            store = try VectorStore(directory: state.paths.vectors, spaces: [VectorSpace(name: space, dimension: matrix.columns)], includeRegistered: true, logger: logger)
         }
-        printJSONLine(["space": space, "rows": matrix.rows, "dimension": matrix.columns, "read_s": loaded, "write_s": elapsed(since: writeStart)])
+        for first in stride(from: 0, to: matrix.rows, by: batch) {
+            let rows = first..<min(matrix.rows, first + batch)
+            var ids: [ItemID] = []
+            for row in rows {
+                let path = URL(fileURLWithPath: files[row]).standardizedFileURL.path
+                let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+                let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+                let mtime = Int64(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1e9)
+                ids.append(try catalog.enqueue(path: path, size: size, mtimeNs: mtime).item.itemID!)
+            }
+            try store.write { txn throws(VectorStoreError) in
+                for (row, id) in zip(rows, ids) { try txn.put(id, matrix.row(row), space: space) }
+            }
+            for id in ids { try catalog.markIndexed(id, contentHash: "imported", width: nil, height: nil, format: nil) }
+        }
+        printJSONLine(["space": space, "rows": matrix.rows, "dimension": matrix.columns, "s": elapsed(since: start)])
     }
 }

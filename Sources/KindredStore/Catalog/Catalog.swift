@@ -89,7 +89,7 @@ public final class Catalog: Sendable {
     }
 
     /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed.
-    public func markIndexed(_ id: ItemID, contentHash: String, width: Int, height: Int, format: String, at now: Int64 = Catalog.now()) throws(CatalogError) {
+    public func markIndexed(_ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("mark \(id) indexed") { db in
             try db.execute(sql: """
                 UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?
