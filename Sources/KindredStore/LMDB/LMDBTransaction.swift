@@ -104,17 +104,11 @@ public struct LMDBCursor {
 
     /// The next entry in key order, or nil at the end. The bytes are valid until the transaction ends.
     public mutating func next() throws(LMDBError) -> (key: UInt64, value: UnsafeRawBufferPointer)? {
-        var key = MDB_val()
-        var value = MDB_val()
-        let code = mdb_cursor_get(handle, &key, &value, started ? MDB_NEXT : MDB_FIRST)
-        started = true
-        if code == MDB_NOTFOUND { return nil }
-        try check(code, "mdb_cursor_get", database.name)
-        guard key.mv_size == 8 else {
-            throw LMDBError(code: MDB_BAD_VALSIZE, operation: "mdb_cursor_get", context: "\(database.name): key of \(key.mv_size) bytes, not 8")
+        guard let (key, value) = try nextRaw() else { return nil }
+        guard key.count == 8 else {
+            throw LMDBError(code: MDB_BAD_VALSIZE, operation: "mdb_cursor_get", context: "\(database.name): key of \(key.count) bytes, not 8")
         }
-        let id = key.mv_data.loadUnaligned(as: UInt64.self)
-        return (id, UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+        return (key.loadUnaligned(as: UInt64.self), value)
     }
 
     /// The next entry with its key as raw bytes (for string-keyed databases).
