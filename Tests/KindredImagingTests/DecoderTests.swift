@@ -71,6 +71,25 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         #expect(Array(alpha.pixels[0..<3]) == Array(original.pixels[0..<3]))
     }
 
+    @Test func lowBitDepthGrayPNG() throws {
+        for bits: UInt8 in [1, 2, 4] {
+            let decoded = try decode(Fixtures.lowDepthGrayPNG(original, bits: bits), "g\(bits).png").image
+            #expect(decoded.width == 320 && decoded.height == 240)
+            // Levels are scaled to 0…255: 1 bit gives only black and white.
+            let levels = Set(stride(from: 0, to: decoded.pixels.count, by: 3).map { decoded.pixels[$0] })
+            #expect(levels.count <= 1 << Int(bits) && levels.contains(255), "\(bits)-bit: \(levels.sorted())")
+            #expect(decoded.pixels[0] == decoded.pixels[1] && decoded.pixels[1] == decoded.pixels[2])
+        }
+    }
+
+    @Test func animatedWebPGivesItsFirstFrame() throws {
+        let second = Fixtures.pattern(width: 320, height: 240).resized(width: 320, height: 240)
+        var inverted = second
+        for i in inverted.pixels.indices { inverted.pixels[i] = 255 - inverted.pixels[i] }
+        let decoded = try decode(Fixtures.animatedWebP([original, inverted]), "anim.webp")
+        #expect(decoded.image == original, "the first frame, losslessly")
+    }
+
     @Test func pngStreamsThroughTheResampler() throws {
         let wide = Fixtures.pattern(width: 3000, height: 1200)
         let decoded = try decode(Fixtures.png(wide, kind: .rgb8), "wide.png", target: 256)

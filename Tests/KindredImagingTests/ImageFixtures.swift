@@ -134,6 +134,56 @@ enum Fixtures {
         return Array(UnsafeBufferPointer(start: output, count: size))
     }
 
+    /// An animated WebP of the given frames, 100 ms each.
+    static func animatedWebP(_ frames: [RGBImage]) -> [UInt8] {
+        var options = WebPAnimEncoderOptions()
+        precondition(WebPAnimEncoderOptionsInit(&options) != 0)
+        let encoder = WebPAnimEncoderNew(Int32(frames[0].width), Int32(frames[0].height), &options)!
+        defer { WebPAnimEncoderDelete(encoder) }
+        var config = WebPConfig()
+        precondition(WebPConfigInit(&config) != 0)
+        config.lossless = 1
+        for (i, frame) in frames.enumerated() {
+            var picture = WebPPicture()
+            precondition(WebPPictureInit(&picture) != 0)
+            picture.width = Int32(frame.width)
+            picture.height = Int32(frame.height)
+            picture.use_argb = 1
+            _ = frame.pixels.withUnsafeBufferPointer { WebPPictureImportRGB(&picture, $0.baseAddress, Int32(frame.width * 3)) }
+            precondition(WebPAnimEncoderAdd(encoder, &picture, Int32(i * 100), &config) != 0)
+            WebPPictureFree(&picture)
+        }
+        WebPAnimEncoderAdd(encoder, nil, Int32(frames.count * 100), nil)
+        var data = WebPData()
+        precondition(WebPAnimEncoderAssemble(encoder, &data) != 0)
+        defer { WebPDataClear(&data) }
+        return Array(UnsafeBufferPointer(start: data.bytes, count: data.size))
+    }
+
+    /// A gray PNG of 1, 2 or 4 bits per pixel: the green channel quantised, packed MSB first.
+    static func lowDepthGrayPNG(_ image: RGBImage, bits: UInt8) -> [UInt8] {
+        let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
+        defer { spng_ctx_free(ctx) }
+        spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
+        var header = spng_ihdr(width: UInt32(image.width), height: UInt32(image.height), bit_depth: bits, color_type: 0,
+                               compression_method: 0, filter_method: 0, interlace_method: 0)
+        spng_set_ihdr(ctx, &header)
+        let levels = (1 << Int(bits)) - 1, perByte = 8 / Int(bits), rowBytes = (image.width + perByte - 1) / perByte
+        var data = [UInt8](repeating: 0, count: rowBytes * image.height)
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let level = min(levels, Int(image.pixels[(y * image.width + x) * 3 + 1]) * (levels + 1) / 256)
+                data[y * rowBytes + x / perByte] |= UInt8(level << (8 - Int(bits) * (x % perByte + 1)))
+            }
+        }
+        let status = data.withUnsafeBytes { spng_encode_image(ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue)) }
+        precondition(status == 0, String(cString: spng_strerror(status)))
+        var length = 0, error: Int32 = 0
+        let buffer = spng_get_png_buffer(ctx, &length, &error)!
+        defer { free(buffer) }
+        return Array(UnsafeRawBufferPointer(start: buffer, count: length))
+    }
+
     /// CRC-32 (PNG's), for forging headers that pass the chunk check.
     static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
