@@ -62,6 +62,58 @@ static inline __attribute__((always_inline)) void depthwise_body(
     }
 }
 
+static inline __attribute__((always_inline)) void pointwise_body(const float *restrict in, int rows, int k, const float *restrict w, int n,
+                                                                 const float *restrict bias, int relu6, float *restrict out) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *x0 = in + (size_t)r * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
+        float *o0 = out + (size_t)r * n, *o1 = o0 + n, *o2 = o1 + n, *o3 = o2 + n;
+        int j = 0;
+        for (; j + 16 <= n; j += 16) {
+            v8 b0 = load8(bias + j), b1 = load8(bias + j + 8);
+            v8 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+            for (int q = 0; q < k; q++) {
+                v8 w0 = load8(w + (size_t)q * n + j), w1 = load8(w + (size_t)q * n + j + 8);
+                a00 += w0 * x0[q]; a01 += w1 * x0[q];
+                a10 += w0 * x1[q]; a11 += w1 * x1[q];
+                a20 += w0 * x2[q]; a21 += w1 * x2[q];
+                a30 += w0 * x3[q]; a31 += w1 * x3[q];
+            }
+            if (relu6) {
+                a00 = clamp8(a00); a01 = clamp8(a01); a10 = clamp8(a10); a11 = clamp8(a11);
+                a20 = clamp8(a20); a21 = clamp8(a21); a30 = clamp8(a30); a31 = clamp8(a31);
+            }
+            store8(o0 + j, a00); store8(o0 + j + 8, a01); store8(o1 + j, a10); store8(o1 + j + 8, a11);
+            store8(o2 + j, a20); store8(o2 + j + 8, a21); store8(o3 + j, a30); store8(o3 + j + 8, a31);
+        }
+        for (; j + 8 <= n; j += 8) {
+            v8 b = load8(bias + j), a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int q = 0; q < k; q++) {
+                v8 wq = load8(w + (size_t)q * n + j);
+                a0 += wq * x0[q]; a1 += wq * x1[q]; a2 += wq * x2[q]; a3 += wq * x3[q];
+            }
+            if (relu6) { a0 = clamp8(a0); a1 = clamp8(a1); a2 = clamp8(a2); a3 = clamp8(a3); }
+            store8(o0 + j, a0); store8(o1 + j, a1); store8(o2 + j, a2); store8(o3 + j, a3);
+        }
+        for (; j < n; j++) {
+            for (int i = 0; i < 4; i++) {
+                const float *x = in + (size_t)(r + i) * k;
+                float a = bias[j];
+                for (int q = 0; q < k; q++) a += x[q] * w[(size_t)q * n + j];
+                out[(size_t)(r + i) * n + j] = relu6 ? relu6f(a) : a;
+            }
+        }
+    }
+    for (; r < rows; r++) {
+        const float *x = in + (size_t)r * k;
+        for (int j = 0; j < n; j++) {
+            float a = bias[j];
+            for (int q = 0; q < k; q++) a += x[q] * w[(size_t)q * n + j];
+            out[(size_t)r * n + j] = relu6 ? relu6f(a) : a;
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void bias_body(float *restrict x, int cols, const float *restrict bias, int relu6,
                                                             int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) {
@@ -78,12 +130,19 @@ static void depthwise_base(const float *in, int h, int w, int c, const float *wt
     depthwise_body(in, h, w, c, wt, b, k, s, pt, pl, out, oh, ow, r6, rb, re);
 }
 static void bias_base(float *x, int cols, const float *b, int r6, int rb, int re) { bias_body(x, cols, b, r6, rb, re); }
+static void pointwise_base(const float *in, int rows, int k, const float *w, int n, const float *b, int r6, float *out) {
+    pointwise_body(in, rows, k, w, n, b, r6, out);
+}
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma")))
 static void depthwise_avx2(const float *in, int h, int w, int c, const float *wt, const float *b, int k, int s, int pt, int pl,
                            float *out, int oh, int ow, int r6, int rb, int re) {
     depthwise_body(in, h, w, c, wt, b, k, s, pt, pl, out, oh, ow, r6, rb, re);
+}
+__attribute__((target("avx2,fma")))
+static void pointwise_avx2(const float *in, int rows, int k, const float *w, int n, const float *b, int r6, float *out) {
+    pointwise_body(in, rows, k, w, n, b, r6, out);
 }
 __attribute__((target("avx2,fma")))
 static void bias_avx2(float *x, int cols, const float *b, int r6, int rb, int re) { bias_body(x, cols, b, r6, rb, re); }
@@ -100,7 +159,12 @@ static int has_avx2(void) {
 static int has_avx2(void) { return 0; }
 #define depthwise_avx2 depthwise_base
 #define bias_avx2 bias_base
+#define pointwise_avx2 pointwise_base
 #endif
+
+void kk_pointwise(const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6, float *out) {
+    (has_avx2() ? pointwise_avx2 : pointwise_base)(in, rows, k, w, n, bias, relu6, out);
+}
 
 void kk_depthwise(const float *in, int h, int w, int c, const float *weights, const float *bias, int k, int stride,
                   int pad_top, int pad_left, float *out, int oh, int ow, int relu6, int row_begin, int row_end) {

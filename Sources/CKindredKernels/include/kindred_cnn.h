@@ -11,6 +11,11 @@
 void kk_depthwise(const float *in, int h, int w, int c, const float *weights, const float *bias, int k, int stride,
                   int pad_top, int pad_left, float *out, int oh, int ow, int relu6, int row_begin, int row_end);
 
+/// A 1×1 convolution: out[r][j] = act(bias[j] + Σ_q in[r][q] · w[q][j]) for rows × k inputs and
+/// n outputs (w is k×n, row-major). Blocks of 4 rows × 16 outputs stay in registers over all k,
+/// and bias and ReLU6 are applied as each block is stored, so each output is written once.
+void kk_pointwise(const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6, float *out);
+
 /// x[r][j] = act(x[r][j] + bias[j]) for rows [row_begin, row_end) of a rows×cols matrix.
 void kk_bias_activate(float *x, int cols, const float *bias, int relu6, int row_begin, int row_end);
 

@@ -126,8 +126,7 @@ public final class EfficientNetLite0 {
             let b = block.shape
             var source = UnsafePointer(current)
             if let expand = block.expand {
-                gemm(current, rows: n * size * size, inner: b.input, expand.weight, columns: b.expanded, into: space.expand)
-                biasActivate(space.expand, rows: n * size * size, columns: b.expanded, bias: expand.bias, relu6: true)
+                pointwise(current, rows: n * size * size, inner: b.input, expand, columns: b.expanded, relu6: true, into: space.expand)
                 source = UnsafePointer(space.expand)
             }
             let (out, pad) = Self.same(size, kernel: b.kernel, stride: b.stride)
@@ -141,15 +140,13 @@ public final class EfficientNetLite0 {
                     }
                 }
             }
-            gemm(space.depthwise, rows: n * out * out, inner: b.expanded, block.project.weight, columns: b.output, into: other)
-            biasActivate(other, rows: n * out * out, columns: b.output, bias: block.project.bias, relu6: false)
+            pointwise(space.depthwise, rows: n * out * out, inner: b.expanded, block.project, columns: b.output, relu6: false, into: other)
             if b.residual { kk_add(other, current, 0, n * out * out * b.output) }
             swap(&current, &other)
             size = out
         }
 
-        gemm(current, rows: n * size * size, inner: 320, head.weight, columns: 1280, into: space.head)
-        biasActivate(space.head, rows: n * size * size, columns: 1280, bias: head.bias, relu6: true)
+        pointwise(current, rows: n * size * size, inner: 320, head, columns: 1280, relu6: true, into: space.head)
         for image in 0..<n { kk_mean_rows(space.head + image * size * size * 1280, Int32(size * size), 1280, features + image * 1280) }
         if let logits {
             gemm(features, rows: n, inner: 1280, classifier.weight, columns: 1000, into: logits)
@@ -163,6 +160,27 @@ public final class EfficientNetLite0 {
         let total = max((output - 1) * stride + kernel - size, 0)
         return (output, total / 2)
     }
+
+    /// A 1×1 convolution with bias and activation. Below `pointwiseMaxInner` inputs the
+    /// register-blocked kernel wins (sgemm spends its time packing and zeroing such skinny
+    /// products); above it, sgemm's cache blocking does.
+    private func pointwise(_ a: UnsafePointer<Float>, rows: Int, inner: Int, _ layer: (weight: [Float], bias: [Float]), columns: Int,
+                           relu6: Bool, into c: UnsafeMutablePointer<Float>) {
+        if inner <= Self.pointwiseMaxInner {
+            layer.weight.withUnsafeBufferPointer { w in
+                layer.bias.withUnsafeBufferPointer { b in
+                    kk_pointwise(a, Int32(rows), Int32(inner), w.baseAddress!, Int32(columns), b.baseAddress!, relu6 ? 1 : 0, c)
+                }
+            }
+        } else {
+            gemm(a, rows: rows, inner: inner, layer.weight, columns: columns, into: c)
+            biasActivate(c, rows: rows, columns: columns, bias: layer.bias, relu6: relu6)
+        }
+    }
+
+    /// Measured against sgemm alone (Benchmarks/RESULTS.md): every expand layer (inner ≤ 192) and
+    /// the narrow projections go to the kernel; 200 beat 0, 64, 120, 320, 700 and all.
+    static let pointwiseMaxInner = 200
 
     /// C (rows × columns) = A (rows × inner) · B (inner × columns), row-major.
     private func gemm(_ a: UnsafePointer<Float>, rows: Int, inner: Int, _ b: [Float], columns: Int, into c: UnsafeMutablePointer<Float>) {
