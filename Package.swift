@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KindredIndex", targets: ["KindredIndex"]),
         .library(name: "KindredFeatures", targets: ["KindredFeatures"]),
         .library(name: "KindredImaging", targets: ["KindredImaging"]),
+        .library(name: "KindredProtocol", targets: ["KindredProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,6 +60,8 @@ let package = Package(
             // debug builds so the recall tests run real-size workloads in seconds.
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // The wire protocol, without NIO, so the CLI and the daemon share it.
+        .target(name: "KindredProtocol"),
         .target(
             name: "KindredImaging",
             dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP"],
@@ -101,6 +104,7 @@ let package = Package(
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
+        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredProtocol"]),
         .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "CTurboJPEG"]),
         .testTarget(
             name: "KindredFeaturesTests",

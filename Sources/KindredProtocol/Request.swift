@@ -1,0 +1,74 @@
+/// A parsed request line (Schema/protocol.md).
+public enum Request: Equatable, Sendable {
+    case ping
+    case help
+    case quit
+    case status
+    case similar(Target, k: Int, space: SearchSpace, within: String?)
+    /// The image's bytes follow the line.
+    case similarImage(byteCount: Int, k: Int, space: SearchSpace)
+    case info(Target)
+    case duplicates(maxDistance: Int)
+    case errors(limit: Int)
+    case rescan(directory: String?)
+    case watch(directory: String)
+    case unwatch(directory: String)
+    case format(OutputFormat)
+}
+
+/// What a request is about: an item id or an absolute path.
+public enum Target: Equatable, Sendable {
+    case id(UInt64)
+    case path(String)
+}
+
+public enum SearchSpace: String, Equatable, Sendable, CaseIterable {
+    case cnn, style
+}
+
+public enum OutputFormat: String, Equatable, Sendable, CaseIterable {
+    case text, json
+}
+
+/// The verbs, with the usage line `HELP` prints.
+public enum Verb: String, CaseIterable, Sendable {
+    case ping = "PING", help = "HELP", quit = "QUIT", status = "STATUS"
+    case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
+    case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
+
+    public var usage: String {
+        switch self {
+        case .ping: "PING"
+        case .help: "HELP"
+        case .quit: "QUIT"
+        case .status: "STATUS"
+        case .similar: "SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"
+        case .similarImage: "SIMILAR-IMAGE <nbytes> [k=10] [space=cnn|style], then the image's bytes"
+        case .info: "INFO <path|id>"
+        case .duplicates: "DUPLICATES [max_distance=6]"
+        case .errors: "ERRORS [limit=100]"
+        case .rescan: "RESCAN [dir]"
+        case .watch: "WATCH <dir>"
+        case .unwatch: "UNWATCH <dir>"
+        case .format: "FORMAT text|json"
+        }
+    }
+}
+
+/// A refusal, with the code and message the `ERR` line carries.
+public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case badRequest = "bad-request", unknownVerb = "unknown-verb", tooLong = "too-long"
+        case notFound = "not-found", forbidden = "forbidden", unavailable = "unavailable", internalError = "internal"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

@@ -1,0 +1,163 @@
+/// Turns one request line into a `Request`, or a `ProtocolError` that says exactly what is wrong.
+public struct RequestParser: Sendable {
+    /// The longest accepted line, in bytes, newline excluded.
+    public var maxLineLength: Int
+
+    public init(maxLineLength: Int = 64 * 1024) {
+        self.maxLineLength = maxLineLength
+    }
+
+    /// A word of the line: plain, or `key=value` when an unquoted `=` follows a lower-case key.
+    struct Word: Equatable {
+        var text: String
+        var key: String?
+    }
+
+    public func parse(_ line: String) throws(ProtocolError) -> Request {
+        guard line.utf8.count <= maxLineLength else {
+            throw ProtocolError(.tooLong, "request line of \(line.utf8.count) bytes exceeds the \(maxLineLength)-byte limit")
+        }
+        var words = try Self.split(line.hasSuffix("\r") ? String(line.dropLast()) : line)
+        guard !words.isEmpty else { throw ProtocolError(.badRequest, "empty request; HELP lists the verbs") }
+        let first = words.removeFirst()
+        guard first.key == nil, let verb = Verb(rawValue: first.text.uppercased()) else {
+            throw ProtocolError(.unknownVerb, "unknown verb '\(first.text)'; HELP lists the verbs")
+        }
+        var arguments = Arguments(verb: verb, positional: words.filter { $0.key == nil }.map(\.text))
+        for word in words where word.key != nil {
+            guard arguments.options.updateValue(word.text, forKey: word.key!) == nil else {
+                throw ProtocolError(.badRequest, "\(verb.rawValue): \(word.key!) given twice")
+            }
+        }
+        return try arguments.request()
+    }
+
+    /// Splits on spaces and tabs, honouring double quotes and their escapes.
+    static func split(_ line: String) throws(ProtocolError) -> [Word] {
+        var words: [Word] = []
+        var current = "", key: String?
+        var inWord = false, quoted = false, sawQuote = false
+        var characters = line.makeIterator()
+        func finish() {
+            if inWord { words.append(Word(text: current, key: key)) }
+            current = ""; key = nil; inWord = false; sawQuote = false
+        }
+        while let c = characters.next() {
+            if quoted {
+                switch c {
+                case "\"": quoted = false
+                case "\\":
+                    switch characters.next() {
+                    case "\"": current.append("\"")
+                    case "\\": current.append("\\")
+                    case "t": current.append("\t")
+                    case "n": current.append("\n")
+                    case let other?: throw ProtocolError(.badRequest, "unknown escape '\\\(other)' in a quoted word")
+                    case nil: throw ProtocolError(.badRequest, "the line ends inside a quoted word")
+                    }
+                default: current.append(c)
+                }
+                continue
+            }
+            switch c {
+            case " ", "\t": finish()
+            case "\"":
+                inWord = true; quoted = true; sawQuote = true
+            case "=" where key == nil && !sawQuote && !current.isEmpty && current.allSatisfy({ $0.isLowercase || $0 == "_" }):
+                key = current; current = ""; inWord = true
+            case "\n", "\r", "\0":
+                throw ProtocolError(.badRequest, "control character in the request line")
+            default:
+                inWord = true; current.append(c)
+            }
+        }
+        guard !quoted else { throw ProtocolError(.badRequest, "the line ends inside a quoted word") }
+        finish()
+        return words
+    }
+}
+
+/// A verb's arguments, consumed as they are interpreted so leftovers can be reported.
+private struct Arguments {
+    let verb: Verb
+    var positional: [String]
+    var options: [String: String] = [:]
+
+    init(verb: Verb, positional: [String]) {
+        self.verb = verb
+        self.positional = positional
+    }
+
+    func fail(_ message: String) -> ProtocolError { ProtocolError(.badRequest, "\(verb.rawValue): \(message); usage: \(verb.usage)") }
+
+    mutating func required(_ name: String) throws(ProtocolError) -> String {
+        guard !positional.isEmpty else { throw fail("missing \(name)") }
+        return positional.removeFirst()
+    }
+
+    mutating func optional() -> String? { positional.isEmpty ? nil : positional.removeFirst() }
+
+    mutating func integer(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(ProtocolError) -> Int {
+        guard let text = options.removeValue(forKey: key) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw fail("\(key)=\(text) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    mutating func space() throws(ProtocolError) -> SearchSpace {
+        guard let text = options.removeValue(forKey: "space") else { return .cnn }
+        guard let space = SearchSpace(rawValue: text) else { throw fail("space=\(text) is not one of cnn, style") }
+        return space
+    }
+
+    mutating func target() throws(ProtocolError) -> Target {
+        let text = try required("a path or id")
+        if let id = UInt64(text), !text.isEmpty, text.allSatisfy(\.isASCII) { return .id(id) }
+        guard text.hasPrefix("/") else { throw fail("'\(text)' is neither an item id nor an absolute path") }
+        return .path(text)
+    }
+
+    mutating func directory(required: Bool) throws(ProtocolError) -> String? {
+        guard let text = required ? try self.required("a directory") : optional() else { return nil }
+        guard text.hasPrefix("/") else { throw fail("'\(text)' is not an absolute path") }
+        return text
+    }
+
+    mutating func request() throws(ProtocolError) -> Request {
+        let request: Request
+        switch verb {
+        case .ping: request = .ping
+        case .help: request = .help
+        case .quit: request = .quit
+        case .status: request = .status
+        case .similar:
+            let target = try self.target()
+            let k = try integer("k", default: 10, in: 1...1000)
+            let space = try space()
+            var within: String?
+            if let text = options.removeValue(forKey: "within") {
+                guard text.hasPrefix("prefix:/") else { throw fail("within=\(text) must be prefix:/absolute/dir") }
+                within = String(text.dropFirst("prefix:".count))
+            }
+            request = .similar(target, k: k, space: space, within: within)
+        case .similarImage:
+            let text = try required("the image's byte count")
+            guard let count = Int(text), (1...(64 << 20)).contains(count) else { throw fail("byte count \(text) must be from 1 to 67108864") }
+            request = .similarImage(byteCount: count, k: try integer("k", default: 10, in: 1...1000), space: try space())
+        case .info: request = .info(try target())
+        case .duplicates: request = .duplicates(maxDistance: try integer("max_distance", default: 6, in: 0...64))
+        case .errors: request = .errors(limit: try integer("limit", default: 100, in: 1...100_000))
+        case .rescan: request = .rescan(directory: try directory(required: false))
+        case .watch: request = .watch(directory: try directory(required: true)!)
+        case .unwatch: request = .unwatch(directory: try directory(required: true)!)
+        case .format:
+            let text = try required("text or json")
+            guard let format = OutputFormat(rawValue: text.lowercased()) else { throw fail("'\(text)' is not text or json") }
+            request = .format(format)
+        }
+        if let extra = positional.first { throw fail("unexpected argument '\(extra)'") }
+        if let key = options.keys.sorted().first { throw fail("unknown option '\(key)'") }
+        return request
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// A successful answer: named columns and rows of fields.
+public struct Response: Equatable, Sendable {
+    public var columns: [String]
+    public var rows: [[String]]
+
+    public init(columns: [String], rows: [[String]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+/// Writes answers in the connection's format (Schema/protocol.md), each ending with a newline.
+public enum ResponseEncoder {
+    public static func encode(_ answer: Result<Response, ProtocolError>, as format: OutputFormat) -> String {
+        switch (answer, format) {
+        case (.success(let response), .text):
+            return "OK \(response.rows.count)\n" + response.rows.map { $0.map(escape).joined(separator: "\t") + "\n" }.joined()
+        case (.failure(let error), .text):
+            return "ERR \(error.code.rawValue) \(escape(error.message))\n"
+        case (.success(let response), .json):
+            return json(JSONSuccess(ok: true, columns: response.columns, rows: response.rows))
+        case (.failure(let error), .json):
+            return json(JSONFailure(ok: false, error: error.code.rawValue, message: error.message))
+        }
+    }
+
+    /// Tabs, newlines and backslashes in a field, escaped so a row stays one line of tab-separated fields.
+    public static func escape(_ field: String) -> String {
+        guard field.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\\" || $0 == "\r" }) else { return field }
+        var out = ""
+        for c in field {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// The inverse of `escape`, for clients.
+    public static func unescape(_ field: Substring) -> String {
+        guard field.contains("\\") else { return String(field) }
+        var out = "", escaping = false
+        for c in field {
+            if escaping {
+                out.append(c == "t" ? "\t" : c == "n" ? "\n" : c == "r" ? "\r" : c)
+                escaping = false
+            } else if c == "\\" {
+                escaping = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    private struct JSONSuccess: Encodable { let ok: Bool; let columns: [String]; let rows: [[String]] }
+    private struct JSONFailure: Encodable { let ok: Bool; let error: String; let message: String }
+
+    private static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(value), as: UTF8.self) + "\n"  // strings and arrays always encode
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import KindredProtocol
+import Testing
+
+@Suite struct RequestParserTests {
+    let parser = RequestParser()
+
+    @Test func everyVerbParses() throws {
+        let cases: [(String, Request)] = [
+            ("PING", .ping), ("ping", .ping), ("HELP", .help), ("QUIT", .quit), ("STATUS\r", .status),
+            ("SIMILAR 42", .similar(.id(42), k: 10, space: .cnn, within: nil)),
+            ("SIMILAR /art/a.jpg k=5 space=style within=prefix:/art/blue", .similar(.path("/art/a.jpg"), k: 5, space: .style, within: "/art/blue")),
+            (#"SIMILAR "/art/Blue Period/old guitarist.jpg" k=3"#, .similar(.path("/art/Blue Period/old guitarist.jpg"), k: 3, space: .cnn, within: nil)),
+            ("similar\t" + #""/a \"quoted\" \\ name.png"   within="prefix:/a b""#, .similar(.path(#"/a "quoted" \ name.png"#), k: 10, space: .cnn, within: "/a b")),
+            ("SIMILAR-IMAGE 81920 k=20", .similarImage(byteCount: 81920, k: 20, space: .cnn)),
+            ("INFO /x/y.png", .info(.path("/x/y.png"))), ("INFO 7", .info(.id(7))),
+            ("DUPLICATES", .duplicates(maxDistance: 6)), ("DUPLICATES max_distance=0", .duplicates(maxDistance: 0)),
+            ("ERRORS limit=5", .errors(limit: 5)), ("RESCAN", .rescan(directory: nil)), ("RESCAN /art", .rescan(directory: "/art")),
+            ("WATCH /art", .watch(directory: "/art")), (#"UNWATCH "/my art""#, .unwatch(directory: "/my art")),
+            ("FORMAT json", .format(.json)), ("FORMAT TEXT", .format(.text)),
+        ]
+        for (line, expected) in cases { #expect(try parser.parse(line) == expected, "\(line)") }
+    }
+
+    @Test func errorsSayExactlyWhatIsWrong() {
+        let cases: [(String, ProtocolError.Code, String)] = [
+            ("", .badRequest, "empty request"),
+            ("FROB x", .unknownVerb, "unknown verb 'FROB'"),
+            ("SIMILAR", .badRequest, "SIMILAR: missing a path or id"),
+            ("SIMILAR relative/a.jpg", .badRequest, "'relative/a.jpg' is neither an item id nor an absolute path"),
+            ("SIMILAR 1 k=0", .badRequest, "k=0 must be a whole number from 1 to 1000"),
+            ("SIMILAR 1 k=ten", .badRequest, "k=ten must be a whole number"),
+            ("SIMILAR 1 k=5 k=6", .badRequest, "k given twice"),
+            ("SIMILAR 1 colour=red", .badRequest, "unknown option 'colour'"),
+            ("SIMILAR 1 2", .badRequest, "unexpected argument '2'"),
+            ("SIMILAR 1 space=clip", .badRequest, "space=clip is not one of cnn, style"),
+            ("SIMILAR 1 within=/art", .badRequest, "must be prefix:/absolute/dir"),
+            (#"SIMILAR "/a.jpg"#, .badRequest, "ends inside a quoted word"),
+            (#"SIMILAR "/a\q.jpg""#, .badRequest, #"unknown escape '\q'"#),
+            ("SIMILAR-IMAGE 0", .badRequest, "byte count 0 must be from 1"),
+            ("SIMILAR-IMAGE 99999999999", .badRequest, "must be from 1 to 67108864"),
+            ("WATCH art", .badRequest, "'art' is not an absolute path"),
+            ("FORMAT xml", .badRequest, "'xml' is not text or json"),
+            ("PING\0", .badRequest, "control character"),
+        ]
+        for (line, code, fragment) in cases {
+            #expect { try parser.parse(line) } throws: { error in
+                let e = error as! ProtocolError
+                return e.code == code && e.message.contains(fragment)
+            }
+        }
+        // Usage is part of every argument error, so a shell user sees how to fix it.
+        #expect { try parser.parse("SIMILAR") } throws: { "\($0)".contains("usage: SIMILAR <path|id> [k=10]") }
+    }
+
+    @Test func lineLengthIsLimited() {
+        let small = RequestParser(maxLineLength: 16)
+        #expect(throws: ProtocolError(.tooLong, "request line of 17 bytes exceeds the 16-byte limit")) { try small.parse("PING " + String(repeating: "x", count: 12)) }
+        #expect(throws: Never.self) { try small.parse("PING") }
+    }
+
+    @Test func garbageNeverCrashes() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0...80, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = try? parser.parse(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
+
+@Suite struct ResponseEncoderTests {
+    @Test func textAnswersAreTabSeparatedLines() {
+        let response = Response(columns: ["rank", "score", "id", "path"], rows: [["1", "0.98", "7", "/a/b c.jpg"], ["2", "0.91", "9", "/tab\there"]])
+        #expect(ResponseEncoder.encode(.success(response), as: .text) == "OK 2\n1\t0.98\t7\t/a/b c.jpg\n2\t0.91\t9\t/tab\\there\n")
+        #expect(ResponseEncoder.encode(.failure(ProtocolError(.notFound, "no item 12")), as: .text) == "ERR not-found no item 12\n")
+        #expect(ResponseEncoder.unescape("/tab\\there\\\\x") == "/tab\there\\x")
+    }
+
+    @Test func jsonAnswersAreOneObjectPerLine() throws {
+        let line = ResponseEncoder.encode(.success(Response(columns: ["key", "value"], rows: [["indexed", "12"]])), as: .json)
+        #expect(line == #"{"columns":["key","value"],"ok":true,"rows":[["indexed","12"]]}"# + "\n")
+        let error = ResponseEncoder.encode(.failure(ProtocolError(.forbidden, "/etc/passwd is outside the watched roots")), as: .json)
+        let object = try JSONSerialization.jsonObject(with: Data(error.utf8)) as! [String: Any]
+        #expect(object["ok"] as? Bool == false && object["error"] as? String == "forbidden")
+    }
+}
