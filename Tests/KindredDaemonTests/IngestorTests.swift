@@ -1,0 +1,123 @@
+import Foundation
+import KindredCore
+import KindredDaemon
+import KindredFeatures
+import KindredImaging
+import KindredIndex
+import KindredStore
+import KindredTestSupport
+import Logging
+import Testing
+
+let logger = Logger(label: "kindred.daemon.tests")
+
+/// A state directory and a collection of images in several formats, plus two broken files.
+struct Collection {
+    let root: URL
+    let images: URL
+    let catalog: Catalog
+    let store: VectorStore
+    let ingestor: Ingestor
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-ingest-\(UUID().uuidString)")
+        images = root.appendingPathComponent("art")
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("sub dir"), withIntermediateDirectories: true)
+        for seed in UInt64(1)...6 {
+            let image = composition(width: 300 + Int(seed) * 20, height: 240, seed: seed)
+            let bytes = seed % 3 == 0 ? Fixtures.webp(image) : seed % 3 == 1 ? Fixtures.jpeg(image) : Fixtures.png(image, kind: .rgb8)
+            let name = "art\(seed)." + (seed % 3 == 0 ? "webp" : seed % 3 == 1 ? "jpg" : "png")
+            try Data(bytes).write(to: images.appendingPathComponent(seed == 6 ? "sub dir/" + name : name))
+        }
+        try Data("not an image".utf8).write(to: images.appendingPathComponent("notes.jpg"))
+        try Data(Fixtures.jpeg(composition(width: 64, height: 64, seed: 99)).prefix(300)).write(to: images.appendingPathComponent("truncated.jpg"))
+        let state = StatePaths(root: root.appendingPathComponent("state"))
+        try state.create()
+        catalog = try Catalog(url: state.catalog, logger: logger)
+        store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
+        let (index, _) = try LiveIndex.open(snapshot: state.index, store: store, space: "cnn", logger: logger)
+        ingestor = Ingestor(catalog: catalog, store: store, index: index, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
+                            threads: 2, logger: logger)
+    }
+
+    var files: [String] {
+        FileManager.default.enumerator(atPath: images.path)!.compactMap { $0 as? String }.map { images.appendingPathComponent($0).path }
+            .filter { !$0.hasSuffix("sub dir") }.sorted()
+    }
+}
+
+@Suite struct IngestorTests {
+    @Test func ingestsEveryFormatRecordsFailuresAndSkipsUnchangedFiles() throws {
+        let c = try Collection()
+        let report = try c.ingestor.ingest(c.files)
+        #expect(report == Ingestor.Report(indexed: 6, unchanged: 0, failed: 2, missing: 0))
+        #expect(try c.catalog.statusCounts() == [.indexed: 6, .failed: 2, .queued: 0])
+        for space in StandardSpaces.all { #expect(try c.store.count(space: space.name) == 6, "\(space.name)") }
+        #expect(c.ingestor.index.index.count == 6)
+        let notes = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path))
+        #expect(notes.status == .failed && notes.error == "not a JPEG, PNG or WebP file (unrecognised content)")
+        let truncated = try #require(try c.catalog.item(path: c.images.appendingPathComponent("truncated.jpg").path))
+        #expect(truncated.error?.contains("JPEG") == true)
+        let webp = try #require(try c.catalog.item(path: c.images.appendingPathComponent("art3.webp").path))
+        #expect(webp.format == "webp" && webp.width == 360 && webp.height == 240 && webp.contentHash != nil)
+
+        // Every indexed image finds itself first through the live index.
+        for id in try c.catalog.itemIDs(status: .indexed) {
+            let vector = try #require(try c.store.vector(id, space: "cnn"))
+            #expect(try c.ingestor.index.index.search(vector, k: 1).first?.label == id.rawValue)
+        }
+
+        // Nothing changed: nothing is extracted again, failures included.
+        #expect(try c.ingestor.ingest(c.files) == Ingestor.Report(indexed: 0, unchanged: 8, failed: 0, missing: 0))
+
+        // A changed file is extracted again under the same id.
+        let changed = c.images.appendingPathComponent("art1.jpg")
+        let before = try #require(try c.catalog.item(path: changed.path))
+        try Data(Fixtures.jpeg(composition(width: 200, height: 200, seed: 42))).write(to: changed)
+        #expect(try c.ingestor.ingest([changed.path]).indexed == 1)
+        let after = try #require(try c.catalog.item(path: changed.path))
+        #expect(after.id == before.id && after.width == 200 && after.contentHash != before.contentHash)
+        #expect(c.ingestor.index.index.count == 6)
+
+        // A missing path is counted, not failed.
+        #expect(try c.ingestor.ingest([c.images.appendingPathComponent("gone.png").path]).missing == 1)
+    }
+
+    @Test func removalTakesRowVectorsAndIndexEntry() throws {
+        let c = try Collection()
+        _ = try c.ingestor.ingest(c.files)
+        let path = c.images.appendingPathComponent("art2.png").path
+        let id = try #require(try c.catalog.item(path: path)?.itemID)
+        let vector = try #require(try c.store.vector(id, space: "cnn"))
+        #expect(try c.ingestor.remove(path: path))
+        #expect(try c.catalog.item(path: path) == nil)
+        for space in StandardSpaces.all { #expect(try c.store.vector(id, space: space.name, as: Float.self) == nil || space.element == .uint8) }
+        #expect(try c.store.vector(id, space: "phash", as: UInt8.self) == nil)
+        #expect(try c.ingestor.index.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
+        #expect(try !c.ingestor.remove(path: path))
+        #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+    }
+
+    @Test func liveIndexReconcilesASnapshotWithTheStore() throws {
+        let c = try Collection()
+        _ = try c.ingestor.ingest(c.files)
+        let snapshot = c.root.appendingPathComponent("index.hnsw")
+        try c.ingestor.index.index.save(to: snapshot)
+        // After the snapshot: one more item, one removed.
+        let removed = try #require(try c.catalog.itemIDs(status: .indexed).first)
+        try c.store.write { txn throws(VectorStoreError) in
+            _ = try txn.delete(removed)
+            try txn.put(ItemID(999), [Float](repeating: 0.03, count: 1280), space: "cnn")
+        }
+        let (reopened, report) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: logger)
+        #expect(report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false))
+        #expect(reopened.index.count == 6 && reopened.index.contains(label: 999) && !reopened.index.contains(label: removed.rawValue))
+        // A damaged snapshot is rebuilt from the store.
+        var bytes = try Data(contentsOf: snapshot)
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: snapshot)
+        let (rebuilt, second) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: logger)
+        #expect(second.rebuilt && !second.loadedSnapshot && rebuilt.index.count == 6)
+        try rebuilt.index.checkIntegrity()
+    }
+}
