@@ -14,7 +14,8 @@ import Synchronization
 /// the rows are marked indexed, and only then does the live index learn of them. A crash at any
 /// point leaves what `StateRepair` fixes at start-up. Files that fail are recorded with their
 /// reason and retried only when they change.
-public final class Ingestor {
+/// Owned by one ingestion thread at a time (the network inside keeps per-call buffers).
+public final class Ingestor: @unchecked Sendable {
     public let catalog: Catalog
     public let store: VectorStore
     public let index: LiveIndex

@@ -84,3 +84,20 @@ import Testing
         #expect(object["ok"] as? Bool == false && object["error"] as? String == "forbidden")
     }
 }
+
+@Suite struct LineFramerTests {
+    @Test func splitsLinesAcrossChunksAndStripsCarriageReturns() {
+        var framer = LineFramer()
+        #expect(framer.feed(Array("PI".utf8)).isEmpty)
+        #expect(framer.feed(Array("NG\r\nSTATUS\nSIM".utf8)) == [.line("PING"), .line("STATUS")])
+        #expect(framer.feed(Array("ILAR 1\n".utf8)) == [.line("SIMILAR 1")])
+    }
+
+    @Test func anOverlongLineIsReportedOnceAndTheConnectionRecovers() {
+        var framer = LineFramer(maxLineLength: 8)
+        var events = framer.feed(Array(repeating: UInt8(ascii: "x"), count: 10_000))
+        #expect(events.isEmpty && framer.buffered == 0, "memory stays bounded while the line goes on")
+        events = framer.feed(Array("xx\nPING\n".utf8))
+        #expect(events == [.tooLong(bytes: 10_002), .line("PING")])
+    }
+}

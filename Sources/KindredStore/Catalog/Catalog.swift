@@ -174,3 +174,29 @@ public final class Catalog: Sendable {
         do { return try pool.write(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
     }
 }
+
+extension Catalog {
+    /// Failed items, most recently seen first: path and reason.
+    public func failures(limit: Int) throws(CatalogError) -> [(path: String, reason: String)] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT path, error FROM items WHERE status = 'failed' ORDER BY first_seen DESC, id DESC LIMIT ?", arguments: [limit])
+                    .map { ($0["path"], $0["error"] ?? "") }
+            }
+        } catch {
+            throw CatalogError(operation: "list failures", underlying: error)
+        }
+    }
+
+    /// Ids of items whose path starts with `prefix` (a directory, so `/art` does not match `/artist`).
+    public func itemIDs(under prefix: String) throws(CatalogError) -> Set<UInt64> {
+        let directory = prefix.hasSuffix("/") ? prefix : prefix + "/"
+        do {
+            return try pool.read { db in
+                Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE substr(path, 1, ?) = ?", arguments: [directory.utf8.count, directory]).map { UInt64($0) })
+            }
+        } catch {
+            throw CatalogError(operation: "list items under \(prefix)", underlying: error)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import KindredCore
+import KindredIndex
+import KindredProtocol
+import KindredStore
+import Logging
+import Synchronization
+
+/// Answers parsed requests from the catalog, the store and the live index. Connection state
+/// (`FORMAT`, `QUIT`) belongs to the connection handler, not here.
+public final class CommandService: Sendable {
+    let catalog: Catalog
+    let store: VectorStore
+    let index: LiveIndex
+    let logger: Logger
+    let started = Date()
+    /// Progress the ingestion thread reports for STATUS.
+    public let progress = Mutex<Progress>(Progress())
+
+    public struct Progress: Sendable {
+        public var scanning = false
+        public var pending = 0
+        public var lastSnapshot: Date?
+        public init() {}
+    }
+
+    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.index = index
+        self.logger = logger
+    }
+
+    public func answer(_ request: Request) -> Result<Response, ProtocolError> {
+        do {
+            return .success(try respond(request))
+        } catch let error as ProtocolError {
+            return .failure(error)
+        } catch {
+            logger.error("request failed", metadata: ["request": "\(request)", "error": "\(error)"])
+            return .failure(ProtocolError(.internalError, "\(error)"))
+        }
+    }
+
+    private func respond(_ request: Request) throws -> Response {
+        switch request {
+        case .ping:
+            return Response(columns: ["reply"], rows: [["pong"]])
+        case .help:
+            return Response(columns: ["verb", "usage"], rows: Verb.allCases.map { [$0.rawValue, $0.usage] })
+        case .status:
+            return try status()
+        case .similar(let target, let k, let space, let within):
+            return try similar(target, k: k, space: space, within: within)
+        case .info(let target):
+            let item = try resolve(target)
+            let fields: [(String, String?)] = [
+                ("id", item.id.map(String.init)), ("path", item.path), ("status", item.status.rawValue), ("size", String(item.size)),
+                ("mtime_ns", String(item.mtimeNs)), ("content_hash", item.contentHash), ("width", item.width.map(String.init)),
+                ("height", item.height.map(String.init)), ("format", item.format), ("error", item.error),
+                ("first_seen", String(item.firstSeen)), ("last_indexed", item.lastIndexed.map(String.init)),
+            ]
+            return Response(columns: ["key", "value"], rows: fields.map { [$0.0, $0.1 ?? ""] })
+        case .errors(let limit):
+            return Response(columns: ["path", "reason"], rows: try catalog.failures(limit: limit).map { [$0.path, $0.reason] })
+        case .quit, .format:
+            // Connection state: the handler answers these itself.
+            return Response(columns: [], rows: [])
+        case .similarImage, .duplicates, .rescan, .watch, .unwatch:
+            throw ProtocolError(.unavailable, "\(String(describing: request).prefix(while: { $0 != "(" }).uppercased()) is not available in this build yet")
+        }
+    }
+
+    private func status() throws -> Response {
+        let counts = try catalog.statusCounts()
+        let progress = self.progress.withLock { $0 }
+        var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
+        rows.append(["pending", String(progress.pending)])
+        rows.append(["scanning", progress.scanning ? "yes" : "no"])
+        rows.append(["index_size", String(index.index.count)])
+        rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
+        rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
+        rows.append(["last_refit", ""])
+        rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
+        return Response(columns: ["key", "value"], rows: rows)
+    }
+
+    private func resolve(_ target: Target) throws -> CatalogItem {
+        switch target {
+        case .id(let id):
+            guard let item = try catalog.item(ItemID(id)) else { throw ProtocolError(.notFound, "no item with id \(id)") }
+            return item
+        case .path(let path):
+            let roots = try catalog.roots().map(\.path)
+            guard roots.contains(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+                throw ProtocolError(.forbidden, "\(path) is outside the watched roots")
+            }
+            guard let item = try catalog.item(path: path) else { throw ProtocolError(.notFound, "\(path) is not in the collection") }
+            return item
+        }
+    }
+
+    private func similar(_ target: Target, k: Int, space: SearchSpace, within: String?) throws -> Response {
+        let item = try resolve(target)
+        guard item.status == .indexed, let id = item.itemID else {
+            throw ProtocolError(item.status == .failed ? .notFound : .unavailable,
+                                item.status == .failed ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
+        }
+        guard let query = try store.vector(id, space: space.rawValue) else { throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet") }
+        let allowed = try within.map { try catalog.itemIDs(under: $0) }
+        let filter: ((UInt64) -> Bool)? = { label in label != id.rawValue && (allowed?.contains(label) ?? true) }
+        var neighbours: [Neighbor]
+        switch space {
+        case .cnn:
+            neighbours = try index.index.search(query, k: k, ef: max(64, 2 * k), filter: filter)
+        case .style:
+            // No graph over style vectors yet: an exact scan, fine for collections of some 100k.
+            let (ids, matrix) = try store.readMatrix(space: "style")
+            let exact = try ExactSearch.search(base: matrix, queries: Matrix(rows: 1, columns: matrix.columns, storage: query), k: min(ids.count, k + 1), metric: .cosine)[0]
+            neighbours = exact.map { Neighbor(label: ids[Int($0.label)].rawValue, distance: $0.distance) }.filter { filter!($0.label) }
+            neighbours = Array(neighbours.prefix(k))
+        }
+        var rows: [[String]] = []
+        for (rank, neighbour) in neighbours.enumerated() {
+            let path = try catalog.item(ItemID(neighbour.label))?.path ?? ""
+            rows.append([String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path])
+        }
+        return Response(columns: ["rank", "score", "id", "path"], rows: rows)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import KindredProtocol
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The Unix-socket server: one event loop, a line framer per connection, answers in order.
+public final class SocketServer: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let service: CommandService
+    let logger: Logger
+    let maxLineLength: Int
+
+    public init(service: CommandService, maxLineLength: Int = 64 * 1024, logger: Logger) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.service = service
+        self.logger = logger
+        self.maxLineLength = maxLineLength
+    }
+
+    /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting.
+    public func start(path: String) throws -> Channel {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+        let service = self.service, logger = self.logger, limit = maxLineLength
+        let channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, maxLineLength: limit, logger: logger))
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            .wait()
+        chmod(path, 0o660)
+        logger.info("listening", metadata: ["socket": "\(path)"])
+        return channel
+    }
+
+    public func shutdown() throws {
+        try group.syncShutdownGracefully()
+    }
+}
+
+/// One connection: bytes → lines → requests → answers, written in order.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let service: CommandService
+    let parser: RequestParser
+    let logger: Logger
+    var framer: LineFramer
+    var format = OutputFormat.text
+
+    init(service: CommandService, maxLineLength: Int, logger: Logger) {
+        self.service = service
+        parser = RequestParser(maxLineLength: maxLineLength)
+        framer = LineFramer(maxLineLength: maxLineLength)
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        for event in framer.feed(buffer.readableBytesView) {
+            switch event {
+            case .tooLong(let bytes):
+                send(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(framer.maxLineLength)-byte limit")), context)
+            case .line(let line):
+                let request: Request
+                do {
+                    request = try parser.parse(line)
+                } catch {
+                    send(.failure(error), context)
+                    continue
+                }
+                switch request {
+                case .quit:
+                    send(.success(Response(columns: [], rows: [])), context)
+                    context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+                    return
+                case .format(let newFormat):
+                    format = newFormat
+                    send(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
+                default:
+                    send(service.answer(request), context)
+                }
+            }
+        }
+        context.flush()
+    }
+
+    private func send(_ answer: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
+        let text = ResponseEncoder.encode(answer, as: format)
+        var out = context.channel.allocator.buffer(capacity: text.utf8.count)
+        out.writeString(text)
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}

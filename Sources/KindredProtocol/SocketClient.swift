@@ -1,0 +1,71 @@
+import Foundation
+
+/// A blocking client for the line protocol: send one request, read its whole answer.
+public final class SocketClient {
+    public enum Failure: Error, CustomStringConvertible {
+        case notRunning(path: String, errno: Int32)
+        case io(String)
+
+        public var description: String {
+            switch self {
+            case .notRunning(let path, let code):
+                return "kindredd is not running (cannot connect to \(path): \(String(cString: strerror(code)))); start it with `kindredd --watch DIR`"
+            case .io(let what): return "lost the connection to kindredd: \(what)"
+            }
+        }
+    }
+
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    public init(path: String) throws(Failure) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .io("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw .io("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard status == 0 else {
+            let code = errno
+            close(fd)
+            throw .notRunning(path: path, errno: code)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `request` and returns the answer's lines: for text, the `OK n` line and its n rows
+    /// (or the one `ERR` line); for JSON, the one line.
+    public func send(_ request: String, json: Bool = false) throws(Failure) -> [String] {
+        let line = Array((request + "\n").utf8)
+        var sent = 0
+        while sent < line.count {
+            let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + sent, line.count - sent) }
+            guard n > 0 else { throw .io("write: \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+        let first = try readLine()
+        guard !json, first.hasPrefix("OK "), let count = Int(first.dropFirst(3)) else { return [first] }
+        var lines = [first]
+        for _ in 0..<count { lines.append(try readLine()) }
+        return lines
+    }
+
+    private func readLine() throws(Failure) -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            guard n > 0 else { throw .io(n == 0 ? "closed by kindredd" : String(cString: strerror(errno))) }
+            buffer += chunk[..<n]
+        }
+    }
+}
