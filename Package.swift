@@ -61,6 +61,7 @@ let package = Package(
             // debug builds so the recall tests run real-size workloads in seconds.
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        .target(name: "KindredWatch", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The wire protocol, without NIO, so the CLI and the daemon share it.
         .target(name: "KindredProtocol"),
         .target(
@@ -95,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "kindredd",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredDaemon", "KindredFeatures",
+                "KindredCore", "KindredStore", "KindredDaemon", "KindredFeatures", "KindredWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -122,6 +123,7 @@ let package = Package(
             path: "Tests/Support"
         ),
         .testTarget(name: "KindredProtocolTests", dependencies: ["KindredProtocol"]),
+        .testTarget(name: "KindredWatchTests", dependencies: ["KindredWatch", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "KindredDaemonTests",
             dependencies: ["KindredDaemon", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredTestSupport"]

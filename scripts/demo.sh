@@ -1,7 +1,6 @@
 #!/bin/sh
-# The main job: kindredd indexes a demo collection of real clip art (Debian's openclipart-png)
-# and answers "find similar" over its Unix socket. Watching for later changes (inotify) comes
-# next; today kindredd indexes what is under its roots when it starts.
+# The main job: kindredd indexes a demo collection of real clip art (Debian's openclipart-png),
+# follows it for changes, and answers "find similar" over its Unix socket.
 set -eu
 cd "$(dirname "$0")/.."
 bin=.build/release
@@ -42,6 +41,12 @@ for sample in geography/astronomy/04_waxinggibbous_opencl_01.png animals/az-liza
   echo "-- $sample"
   $bin/kindred similar --socket "$socket" -k 5 "$collection/$sample" | sed "s|$collection/||"
 done
+
+echo "== a new image dropped into the collection is found seconds later"
+# The ninth moon-phase drawing, not among the eight copied per folder.
+cp "$source/geography/astronomy/08_waningcrescent_openc_01.png" "$collection/new-moon-drawing.png"
+sleep 3
+$bin/kindred similar --socket "$socket" -k 3 "$collection/new-moon-drawing.png" | sed "s|$collection/||"
 
 echo "== stopping kindredd (SIGTERM: finish the batch, write the index snapshot)"
 kill -TERM $pid

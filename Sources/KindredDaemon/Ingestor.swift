@@ -162,3 +162,55 @@ public final class Ingestor: @unchecked Sendable {
         return true
     }
 }
+
+extension Ingestor {
+    /// Removes an item by id: its row first, then its vectors, then the index entry.
+    func remove(id: ItemID) throws {
+        try catalog.removeItem(id)
+        try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
+        index.index.remove(label: id.rawValue)
+    }
+
+    /// Removes every item under a directory that was deleted or moved out of the roots.
+    @discardableResult
+    public func remove(directory: String) throws -> Int {
+        let ids = try catalog.itemIDs(under: directory)
+        for id in ids { try remove(id: ItemID(id)) }
+        return ids.count
+    }
+
+    /// Removes the items under `root` whose files are no longer there (changes while kindredd was down,
+    /// or lost events). Returns how many went.
+    @discardableResult
+    public func removeVanished(under root: String, present: Set<String>) throws -> Int {
+        var removed = 0
+        for id in try catalog.itemIDs(under: root) {
+            guard let item = try catalog.item(ItemID(id)), !present.contains(item.path) else { continue }
+            try remove(id: ItemID(id))
+            removed += 1
+        }
+        return removed
+    }
+
+    /// A file moved within the roots keeps its id and vectors when its size and modification time
+    /// are unchanged (a rename); otherwise it is removed and ingested afresh.
+    public func rename(from: String, to: String) throws {
+        if let item = try catalog.item(path: from), let id = item.itemID {
+            var info = stat()
+            if stat(to, &info) == 0, Int64(info.st_size) == item.size,
+               Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs {
+                try catalog.move(id, to: to)
+                return
+            }
+            try remove(id: id)
+        } else if try !catalog.itemIDs(under: from).isEmpty {
+            // A directory: move every item under it.
+            for id in try catalog.itemIDs(under: from) {
+                guard let item = try catalog.item(ItemID(id)) else { continue }
+                try catalog.move(ItemID(id), to: to + item.path.dropFirst(from.count))
+            }
+            return
+        }
+        _ = try ingest([to])
+    }
+}

@@ -6,12 +6,12 @@ import KindredDaemon
 import KindredFeatures
 import KindredProtocol
 import KindredStore
+import KindredWatch
 import Logging
 
 /// The daemon. It opens the state directory (repairing what an unclean stop left, Schema/lmdb.md),
-/// loads its index, answers the socket protocol (Schema/protocol.md), and ingests every image under
-/// the watched roots in the background. Watching for changes with inotify comes next; today a
-/// restart or a new `--watch` picks up changes, unchanged files costing one stat each.
+/// loads its index, answers the socket protocol (Schema/protocol.md), ingests every image under the
+/// watched roots in the background, then follows them with inotify.
 @main
 struct Kindredd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +28,9 @@ struct Kindredd: ParsableCommand {
 
     @Option(name: .customLong("socket"), help: "The socket path (default: $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR/kindred/kindred.sock).")
     var socket: String?
+
+    @Option(name: .customLong("settle"), help: "Seconds a changed file must stay quiet before it is read.")
+    var settleSeconds = 1.0
 
     @Option(name: .customLong("threads"), help: "Threads for extraction (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -69,27 +72,83 @@ struct Kindredd: ParsableCommand {
         let stopping = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let roots = try catalog.roots()
+        let settle = settleSeconds
         Thread {
             defer { finished.signal() }
-            service.progress.withLock { $0.scanning = true }
-            for root in roots {
-                let files = Self.scan(root.path)
-                service.progress.withLock { $0.pending += files.count }
-                var report = Ingestor.Report()
-                for start in stride(from: 0, to: files.count, by: 64) {
-                    if stopping.wait(timeout: .now()) == .success { stopping.signal(); return }
-                    let chunk = Array(files[start..<min(files.count, start + 64)])
-                    do {
-                        let r = try ingestor.ingest(chunk, rootID: root.id)
-                        report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed
-                    } catch {
-                        logger.error("ingestion failed", metadata: ["root": "\(root.path)", "error": "\(error)"])
-                    }
-                    service.progress.withLock { $0.pending -= chunk.count }
-                }
-                logger.info("root scanned", metadata: ["root": "\(root.path)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)", "failed": "\(report.failed)"])
+            // The watcher belongs to this thread.
+            let watcher: InotifyWatcher
+            do { watcher = try InotifyWatcher(logger: logger) } catch {
+                logger.critical("cannot start inotify; nothing will be indexed", metadata: ["error": "\(error)"])
+                return
             }
-            service.progress.withLock { $0.scanning = false }
+            func stopRequested() -> Bool {
+                guard stopping.wait(timeout: .now()) == .success else { return false }
+                stopping.signal()
+                return true
+            }
+            /// Ingests everything under the roots and drops what vanished: at start, and after an overflow.
+            func rescan() {
+                service.progress.withLock { $0.scanning = true }
+                for root in roots {
+                    let files = watcher.add(root: root.path)
+                    service.progress.withLock { $0.pending += files.count }
+                    var report = Ingestor.Report()
+                    do {
+                        let gone = try ingestor.removeVanished(under: root.path, present: Set(files))
+                        for start in stride(from: 0, to: files.count, by: 64) where !stopRequested() {
+                            let chunk = Array(files[start..<min(files.count, start + 64)])
+                            let r = try ingestor.ingest(chunk, rootID: root.id)
+                            report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed
+                            service.progress.withLock { $0.pending -= chunk.count }
+                        }
+                        logger.info("root scanned", metadata: ["root": "\(root.path)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
+                                                               "failed": "\(report.failed)", "removed": "\(gone)"])
+                    } catch {
+                        logger.error("scan failed", metadata: ["root": "\(root.path)", "error": "\(error)"])
+                    }
+                }
+                service.progress.withLock { $0.scanning = false; $0.pending = 0 }
+            }
+            rescan()
+            // Then follow the file system. Changed files wait until they have been quiet for the
+            // settle delay, so a file still being copied is read once, whole.
+            var settling: [String: Date] = [:]
+            var lastPoll = Date()
+            while !stopRequested() {
+                for event in watcher.next(timeout: 0.25) {
+                    do {
+                        switch event {
+                        case .changed(let path): settling[path] = Date().addingTimeInterval(settle)
+                        case .removed(let path):
+                            settling[path] = nil
+                            if try !ingestor.remove(path: path) { try ingestor.remove(directory: path) }
+                        case .renamed(let from, let to):
+                            settling[from] = nil
+                            try ingestor.rename(from: from, to: to)
+                        case .overflow:
+                            logger.warning("inotify queue overflowed; rescanning every root")
+                            settling.removeAll()
+                            rescan()
+                        }
+                    } catch {
+                        logger.error("event failed", metadata: ["event": "\(event)", "error": "\(error)"])
+                    }
+                }
+                let due = settling.filter { $0.value <= Date() }.map(\.key).sorted()
+                service.progress.withLock { $0.pending = settling.count }
+                if !due.isEmpty {
+                    for path in due { settling[path] = nil }
+                    do { _ = try ingestor.ingest(due) } catch { logger.error("ingestion failed", metadata: ["error": "\(error)"]) }
+                }
+                // Directories beyond the inotify limit are polled.
+                if !watcher.unwatched.isEmpty, Date().timeIntervalSince(lastPoll) > 30 {
+                    lastPoll = Date()
+                    for directory in watcher.unwatched {
+                        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { !$0.hasPrefix(".") }.map { directory + "/" + $0 } ?? []
+                        do { _ = try ingestor.ingest(files) } catch { logger.error("polling failed", metadata: ["error": "\(error)"]) }
+                    }
+                }
+            }
         }.start()
 
         signal(SIGTERM, SIG_IGN)
@@ -112,16 +171,5 @@ struct Kindredd: ParsableCommand {
         try store.environment.sync()
         unlink(socketPath)
         logger.info("stopped", metadata: ["snapshot": "\(paths.index.path)"])
-    }
-
-    /// Regular files under `root`, hidden ones skipped, in path order.
-    static func scan(_ root: String) -> [String] {
-        guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
-                                                          options: [.skipsHiddenFiles]) else { return [] }
-        var files: [String] = []
-        for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-            files.append(url.standardizedFileURL.path)
-        }
-        return files.sorted()
     }
 }

@@ -121,3 +121,40 @@ struct Collection {
         try rebuilt.index.checkIntegrity()
     }
 }
+
+@Suite struct FileSystemChangeTests {
+    @Test func renamesKeepTheirIdAndVectorsAndDirectoriesGoWhole() throws {
+        let c = try Collection()
+        _ = try c.ingestor.ingest(c.files)
+        let from = c.images.appendingPathComponent("art2.png").path, to = c.images.appendingPathComponent("renamed.png").path
+        let id = try #require(try c.catalog.item(path: from)?.itemID)
+        try FileManager.default.moveItem(atPath: from, toPath: to)
+        try c.ingestor.rename(from: from, to: to)
+        #expect(try c.catalog.item(path: to)?.itemID == id && c.catalog.item(path: from) == nil)
+        #expect(try c.store.vector(id, space: "cnn") != nil)
+
+        // Renamed and rewritten in between: extracted afresh under a new id.
+        let rewritten = c.images.appendingPathComponent("rewritten.jpg").path
+        try FileManager.default.moveItem(atPath: to, toPath: rewritten)
+        try Data(Fixtures.jpeg(composition(width: 100, height: 100, seed: 77))).write(to: URL(fileURLWithPath: rewritten))
+        try c.ingestor.rename(from: to, to: rewritten)
+        let fresh = try #require(try c.catalog.item(path: rewritten))
+        #expect(fresh.itemID != id && fresh.width == 100 && fresh.status == .indexed)
+        #expect(try c.store.vector(id, space: "cnn") == nil)
+
+        // A directory moved within the roots moves its items; deleted, it takes them all.
+        let sub = c.images.appendingPathComponent("sub dir").path, moved = c.images.appendingPathComponent("moved dir").path
+        try FileManager.default.moveItem(atPath: sub, toPath: moved)
+        try c.ingestor.rename(from: sub, to: moved)
+        #expect(try c.catalog.item(path: moved + "/art6.webp")?.status == .indexed)
+        try FileManager.default.removeItem(atPath: moved)
+        #expect(try c.ingestor.remove(directory: moved) == 1)
+
+        // Files that vanished while nobody watched are dropped by the start-up scan.
+        try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
+        #expect(try c.ingestor.removeVanished(under: c.images.path, present: Set(c.files)) == 1)
+        #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+        #expect(c.ingestor.index.index.count == 4)
+        try c.ingestor.index.index.checkIntegrity()
+    }
+}
