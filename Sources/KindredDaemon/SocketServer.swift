@@ -18,23 +18,34 @@ public final class SocketServer: Sendable {
         self.maxLineLength = maxLineLength
     }
 
-    /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting.
-    public func start(path: String) throws -> Channel {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+    /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting; or, given
+    /// the socket systemd opened (socket activation), accepts on that.
+    public func start(path: String, inheritedSocket: Int32? = nil) throws -> Channel {
         let service = self.service, logger = self.logger, limit = maxLineLength
-        let channel = try ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, maxLineLength: limit, logger: logger))
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
-            .wait()
+        if let inheritedSocket {
+            let channel = try bootstrap.withBoundSocket(inheritedSocket).wait()
+            logger.info("listening on the socket systemd passed", metadata: ["socket": "\(path)"])
+            return channel
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+        let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
         chmod(path, 0o660)
         logger.info("listening", metadata: ["socket": "\(path)"])
         return channel
+    }
+
+    /// Whether the event loop runs a task: what the systemd watchdog is fed on. A stuck loop blocks
+    /// this call, so no ping is sent and systemd restarts the daemon.
+    public func isResponsive() -> Bool {
+        (try? group.next().submit { true }.wait()) == true
     }
 
     public func shutdown() throws {

@@ -66,7 +66,15 @@ struct Kindredd: ParsableCommand {
         let service = CommandService(catalog: catalog, store: store, index: index, logger: logger)
         let server = SocketServer(service: service, logger: logger)
         let socketPath = SocketPath.resolve(explicit: socket)
-        _ = try server.start(path: socketPath)
+        _ = try server.start(path: socketPath, inheritedSocket: Systemd.listeningSocket())
+        if let interval = Systemd.watchdogInterval() {
+            Thread {
+                while true {
+                    Thread.sleep(forTimeInterval: interval)
+                    if server.isResponsive() { Systemd.notify("WATCHDOG=1") }
+                }
+            }.start()
+        }
 
         let ingestor = Ingestor(catalog: catalog, store: store, index: index, network: network, threads: threads, logger: logger)
         let stopping = DispatchSemaphore(value: 0)
@@ -99,7 +107,8 @@ struct Kindredd: ParsableCommand {
                             let chunk = Array(files[start..<min(files.count, start + 64)])
                             let r = try ingestor.ingest(chunk, rootID: root.id)
                             report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed
-                            service.progress.withLock { $0.pending -= chunk.count }
+                            let pending = service.progress.withLock { $0.pending -= chunk.count; return $0.pending }
+                            Systemd.notify("STATUS=scanning \(root.path): \(pending) files to go")
                         }
                         logger.info("root scanned", metadata: ["root": "\(root.path)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
                                                                "failed": "\(report.failed)", "removed": "\(gone)"])
@@ -108,6 +117,7 @@ struct Kindredd: ParsableCommand {
                     }
                 }
                 service.progress.withLock { $0.scanning = false; $0.pending = 0 }
+                Systemd.notify("STATUS=following \(roots.count) root\(roots.count == 1 ? "" : "s"), \(index.index.count) images indexed")
             }
             rescan()
             // Then follow the file system. Changed files wait until they have been quiet for the
@@ -161,9 +171,11 @@ struct Kindredd: ParsableCommand {
             return source
         }
         logger.notice("ready", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
+        Systemd.notify("READY=1\nSTATUS=answering; scanning the roots")
         signalled.wait()
         sources.forEach { $0.cancel() }
         logger.info("stopping: finishing the batch in flight")
+        Systemd.notify("STOPPING=1")
         stopping.signal()
         _ = finished.wait(timeout: .now() + 8)
         try server.shutdown()
