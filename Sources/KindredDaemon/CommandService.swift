@@ -1,5 +1,7 @@
 import Foundation
 import KindredCore
+import KindredFeatures
+import KindredImaging
 import KindredIndex
 import KindredProtocol
 import KindredStore
@@ -24,11 +26,46 @@ public final class CommandService: Sendable {
         public init() {}
     }
 
-    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, logger: Logger) {
+    /// The network for queries by image; separate from ingestion's, which another thread owns.
+    let network: Mutex<EfficientNetLite0?>
+
+    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: sending EfficientNetLite0? = nil, logger: Logger) {
         self.catalog = catalog
         self.store = store
         self.index = index
+        self.network = Mutex(network)
         self.logger = logger
+    }
+
+    /// SIMILAR-IMAGE: the nearest items to an image that need not be in the collection. The daemon
+    /// reads only the bytes the client sent, never a file the client names.
+    public func answerImage(_ bytes: [UInt8], k: Int, space: SearchSpace) -> Result<Response, ProtocolError> {
+        do {
+            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image") }.image
+            let query: [Float]
+            switch space {
+            case .style:
+                query = StyleDescriptor.compute(image)
+            case .cnn:
+                var input = [Float](repeating: 0, count: 224 * 224 * 3)
+                image.cnnInput(into: &input)
+                var features = [Float](repeating: 0, count: 1280)
+                let ran = network.withLock { network -> Bool in
+                    guard let network else { return false }
+                    network.run(input, count: 1, features: &features)
+                    return true
+                }
+                guard ran else { throw ProtocolError(.unavailable, "no network for queries by image") }
+                query = features
+            }
+            return .success(try rows(for: try neighbours(of: query, excluding: nil, k: k, space: space, within: nil)))
+        } catch let error as ProtocolError {
+            return .failure(error)
+        } catch let error as ImageError {
+            return .failure(ProtocolError(.badRequest, error.reason))
+        } catch {
+            return .failure(ProtocolError(.internalError, "\(error)"))
+        }
     }
 
     public func answer(_ request: Request) -> Result<Response, ProtocolError> {
@@ -66,7 +103,9 @@ public final class CommandService: Sendable {
         case .quit, .format:
             // Connection state: the handler answers these itself.
             return Response(columns: [], rows: [])
-        case .similarImage, .duplicates, .rescan, .watch, .unwatch:
+        case .similarImage:
+            throw ProtocolError(.badRequest, "SIMILAR-IMAGE needs its bytes after the line")
+        case .duplicates, .rescan, .watch, .unwatch:
             throw ProtocolError(.unavailable, "\(String(describing: request).prefix(while: { $0 != "(" }).uppercased()) is not available in this build yet")
         }
     }
@@ -107,19 +146,25 @@ public final class CommandService: Sendable {
                                 item.status == .failed ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
         }
         guard let query = try store.vector(id, space: space.rawValue) else { throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet") }
+        return try rows(for: try neighbours(of: query, excluding: id.rawValue, k: k, space: space, within: within))
+    }
+
+    private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: SearchSpace, within: String?) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: $0) }
-        let filter: ((UInt64) -> Bool)? = { label in label != id.rawValue && (allowed?.contains(label) ?? true) }
-        var neighbours: [Neighbor]
+        let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         switch space {
         case .cnn:
-            neighbours = try index.index.search(query, k: k, ef: max(64, 2 * k), filter: filter)
+            return try index.index.search(query, k: k, ef: max(64, 2 * k), filter: filter)
         case .style:
             // No graph over style vectors yet: an exact scan, fine for collections of some 100k.
             let (ids, matrix) = try store.readMatrix(space: "style")
+            guard !ids.isEmpty else { return [] }
             let exact = try ExactSearch.search(base: matrix, queries: Matrix(rows: 1, columns: matrix.columns, storage: query), k: min(ids.count, k + 1), metric: .cosine)[0]
-            neighbours = exact.map { Neighbor(label: ids[Int($0.label)].rawValue, distance: $0.distance) }.filter { filter!($0.label) }
-            neighbours = Array(neighbours.prefix(k))
+            return Array(exact.map { Neighbor(label: ids[Int($0.label)].rawValue, distance: $0.distance) }.filter { filter($0.label) }.prefix(k))
         }
+    }
+
+    private func rows(for neighbours: [Neighbor]) throws -> Response {
         var rows: [[String]] = []
         for (rank, neighbour) in neighbours.enumerated() {
             let path = try catalog.item(ItemID(neighbour.label))?.path ?? ""

@@ -63,6 +63,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     let logger: Logger
     var framer: LineFramer
     var format = OutputFormat.text
+    /// A SIMILAR-IMAGE whose bytes are still arriving.
+    var pendingImage: (k: Int, space: SearchSpace)?
 
     init(service: CommandService, maxLineLength: Int, logger: Logger) {
         self.service = service
@@ -73,32 +75,47 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        for event in framer.feed(buffer.readableBytesView) {
+        var closing = false
+        let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
+        framer.feed(buffer.readableBytesView) { event -> Int? in
+            guard !closing else { return nil }
             switch event {
             case .tooLong(let bytes):
-                send(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(framer.maxLineLength)-byte limit")), context)
+                send(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")), context)
+            case .payload(let bytes):
+                if let query = pendingImage { send(service.answerImage(bytes, k: query.k, space: query.space), context) }
+                pendingImage = nil
             case .line(let line):
                 let request: Request
-                do {
+                do throws(ProtocolError) {
                     request = try parser.parse(line)
                 } catch {
                     send(.failure(error), context)
-                    continue
+                    return nil
                 }
                 switch request {
                 case .quit:
                     send(.success(Response(columns: [], rows: [])), context)
-                    context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
-                    return
+                    closing = true
                 case .format(let newFormat):
                     format = newFormat
                     send(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
+                case .similarImage(let byteCount, let k, let space):
+                    pendingImage = (k, space)
+                    return byteCount
                 default:
                     send(service.answer(request), context)
                 }
             }
+            return nil
         }
-        context.flush()
+        if closing {
+            // Flush the answers, then close: the close is queued behind the writes on this loop.
+            context.flush()
+            context.close(promise: nil)
+        } else {
+            context.flush()
+        }
     }
 
     private func send(_ answer: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {

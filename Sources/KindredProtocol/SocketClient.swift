@@ -17,6 +17,7 @@ public final class SocketClient {
 
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private let chunk = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
 
     public init(path: String) throws(Failure) {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -24,27 +25,31 @@ public final class SocketClient {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw .io("socket path too long: \(path)") }
+        // On every failure below, deinit closes the socket and frees the buffer: an initializer
+        // that throws after setting all properties still runs deinit, so closing here too would
+        // close a descriptor number another thread may already have reused.
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .io("socket path too long: \(path)") }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard status == 0 else {
-            let code = errno
-            close(fd)
-            throw .notRunning(path: path, errno: code)
+            throw .notRunning(path: path, errno: errno)
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if fd >= 0 { close(fd) }
+        chunk.deallocate()
+    }
 
     /// Sends `request` and returns the answer's lines: for text, the `OK n` line and its n rows
     /// (or the one `ERR` line); for JSON, the one line.
-    public func send(_ request: String, json: Bool = false) throws(Failure) -> [String] {
-        let line = Array((request + "\n").utf8)
+    public func send(_ request: String, payload: [UInt8] = [], json: Bool = false) throws(Failure) -> [String] {
+        let line = Array((request + "\n").utf8) + payload
         var sent = 0
         while sent < line.count {
-            let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + sent, line.count - sent) }
+            let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + sent, line.count - sent) }
             guard n > 0 else { throw .io("write: \(String(cString: strerror(errno)))") }
             sent += n
         }
@@ -62,10 +67,9 @@ public final class SocketClient {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            let n = Glibc.read(fd, chunk, 65536)
             guard n > 0 else { throw .io(n == 0 ? "closed by kindredd" : String(cString: strerror(errno))) }
-            buffer += chunk[..<n]
+            buffer += UnsafeRawBufferPointer(start: chunk, count: n)
         }
     }
 }

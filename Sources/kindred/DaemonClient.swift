@@ -7,16 +7,24 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "kindredd's socket (default: $XDG_RUNTIME_DIR/kindred/kindred.sock).") var socket: String?
     @Flag(help: "Print kindredd's JSON answer, for jq.") var json = false
 
-    /// Sends `request`; prints the answer as an aligned table on a terminal, tab-separated rows
-    /// otherwise, or JSON. Exit status 1 for an `ERR` answer, 2 when kindredd is not running.
-    func ask(_ request: String, header: [String]) throws {
-        let client: SocketClient
-        do { client = try SocketClient(path: SocketPath.resolve(explicit: socket)) } catch {
+    func connect() throws -> SocketClient {
+        do { return try SocketClient(path: SocketPath.resolve(explicit: socket)) } catch {
             FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
             throw ExitCode(2)
         }
+    }
+
+    /// Sends `request` (and `payload` after it); prints the answer as an aligned table on a
+    /// terminal, tab-separated rows otherwise, or JSON. Exit status 1 for an `ERR` answer, 2 when
+    /// kindredd is not running.
+    func ask(_ request: String, header: [String]) throws {
+        let client = try connect()
         if json { _ = try client.send("FORMAT json") }
-        let lines = try client.send(request, json: json)
+        try show(try client.send(request, json: json), header: header)
+    }
+
+    /// Prints an answer (as `SocketClient.send` returns it) in the chosen form.
+    func show(_ lines: [String], header: [String]) throws {
         if json {
             print(lines[0])
             if lines[0].hasPrefix(#"{"error""#) || lines[0].contains(#""ok":false"#) { throw ExitCode(1) }

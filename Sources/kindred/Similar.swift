@@ -3,8 +3,12 @@ import Foundation
 
 struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ask kindredd for the images most similar to a collection file or an item id.",
-        discussion: "Prints rank, score (cosine similarity), id and path. Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running."
+        abstract: "Ask kindredd for the images most similar to a file or an item id.",
+        discussion: """
+            A file in the collection is looked up by path (SIMILAR); any other file is sent to kindredd as bytes \
+            (SIMILAR-IMAGE), so the daemon never opens files on a client's behalf. Prints rank, score (cosine \
+            similarity), id and path. Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -13,7 +17,22 @@ struct Similar: ParsableCommand {
     @Option(help: "cnn (the default) or style.") var space = "cnn"
 
     func run() throws {
-        let subject = target.allSatisfy(\.isNumber) ? target : URL(fileURLWithPath: target).standardizedFileURL.path
-        try daemon.ask("SIMILAR \(quoted(subject)) k=\(k) space=\(space)", header: ["rank", "score", "id", "path"])
+        let header = ["rank", "score", "id", "path"]
+        if target.allSatisfy(\.isNumber) {
+            return try daemon.ask("SIMILAR \(target) k=\(k) space=\(space)", header: header)
+        }
+        let path = URL(fileURLWithPath: target).standardizedFileURL.path
+        let client = try daemon.connect()
+        if daemon.json { _ = try client.send("FORMAT json") }
+        var answer = try client.send("SIMILAR \(quoted(path)) k=\(k) space=\(space)", json: daemon.json)
+        let outside = ["not-found", "forbidden"].contains { answer[0].hasPrefix("ERR \($0)") || answer[0].contains(#""error":"\#($0)""#) }
+        if outside {
+            let bytes: Data
+            do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+            }
+            answer = try client.send("SIMILAR-IMAGE \(bytes.count) k=\(k) space=\(space)", payload: Array(bytes), json: daemon.json)
+        }
+        try daemon.show(answer, header: header)
     }
 }

@@ -63,7 +63,8 @@ struct Kindredd: ParsableCommand {
             try catalog.addRoot(url.path)
         }
 
-        let service = CommandService(catalog: catalog, store: store, index: index, logger: logger)
+        let queryNetwork = try EfficientNetLite0(weights: try ModelFiles.load(from: paths), batchSize: 1, threads: 1)
+        let service = CommandService(catalog: catalog, store: store, index: index, network: queryNetwork, logger: logger)
         let server = SocketServer(service: service, logger: logger)
         let socketPath = SocketPath.resolve(explicit: socket)
         _ = try server.start(path: socketPath, inheritedSocket: Systemd.listeningSocket())

@@ -1,6 +1,8 @@
 import Foundation
 import KindredCore
 import KindredDaemon
+import KindredFeatures
+import KindredTestSupport
 import KindredIndex
 import KindredProtocol
 import KindredStore
@@ -12,7 +14,8 @@ import Testing
         let c = try Collection()
         try c.catalog.addRoot(c.images.path)
         _ = try c.ingestor.ingest(c.files)
-        let service = CommandService(catalog: c.catalog, store: c.store, index: c.ingestor.index, logger: logger)
+        let service = CommandService(catalog: c.catalog, store: c.store, index: c.ingestor.index,
+                                     network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: logger)
         let server = SocketServer(service: service, maxLineLength: 1024, logger: logger)
         let path = c.root.appendingPathComponent("k.sock").path
         _ = try server.start(path: path)
@@ -39,6 +42,14 @@ import Testing
         // Restricted to a folder, and by id.
         let within = try client.send(#"SIMILAR \#(queryID.rawValue) k=5 within="prefix:\#(c.images.path)/sub dir""#)
         #expect(within.count == 2 && within[1].hasSuffix("sub dir/art6.webp"))
+
+        // An image from outside the collection, sent as bytes: a copy of art4 finds art4 first.
+        let outside = try Data(contentsOf: c.images.appendingPathComponent("art4.jpg"))
+        let byImage = try client.send("SIMILAR-IMAGE \(outside.count) k=3", payload: Array(outside))
+        #expect(byImage.count == 4 && byImage[1].hasSuffix("/art4.jpg") && byImage[1].split(separator: "\t")[1] == "1.0000", "\(byImage)")
+        let garbage = Array("not an image, just bytes".utf8)
+        #expect(try client.send("SIMILAR-IMAGE \(garbage.count)", payload: garbage) == ["ERR bad-request not a JPEG, PNG or WebP file (unrecognised content)"])
+        #expect(try client.send("PING") == ["OK 1", "pong"], "line framing resumes after the bytes")
 
         // Errors: precise, and the connection stays usable; pipelined requests are answered in order.
         #expect(try client.send("SIMILAR /etc/passwd") == ["ERR forbidden /etc/passwd is outside the watched roots"])
