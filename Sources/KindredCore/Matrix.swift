@@ -33,3 +33,15 @@ public struct Matrix: Sendable, Equatable {
         rows += 1
     }
 }
+
+/// Scales each `dimension`-long row of `values` to unit length (zero rows stay zero): how every
+/// embedding is stored, so cosine similarity is an inner product.
+public func normalizeRows(_ values: inout [Float], dimension: Int) {
+    precondition(dimension > 0 && values.count % dimension == 0, "\(values.count) values are not rows of \(dimension)")
+    for row in 0..<(values.count / dimension) {
+        let range = (row * dimension)..<((row + 1) * dimension)
+        let norm = values[range].reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard norm > 0 else { continue }
+        for j in range { values[j] /= norm }
+    }
+}

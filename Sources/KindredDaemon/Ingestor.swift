@@ -128,12 +128,7 @@ public final class Ingestor: @unchecked Sendable {
         input.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { f in network.run(x.baseAddress!, count: good.count, features: f.baseAddress!) }
         }
-        for row in 0..<good.count {
-            var norm: Float = 0
-            for j in 0..<1280 { norm += features[row * 1280 + j] * features[row * 1280 + j] }
-            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-            for j in 0..<1280 { features[row * 1280 + j] *= scale }
-        }
+        normalizeRows(&features, dimension: 1280)
         // Step 2 of the commit order: every space of the batch in one LMDB transaction.
         try store.write { txn throws(VectorStoreError) in
             for (row, i) in good.enumerated() {

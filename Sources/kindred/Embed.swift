@@ -62,14 +62,7 @@ struct Embed: ParsableCommand {
         case .phash:
             try Npy.write(NpyArray(shape: [result.paths.count, 8], values: features.map { UInt8($0) }), to: URL(fileURLWithPath: out))
         case .cnn, .style:
-            if space == .cnn {
-                for i in 0..<result.paths.count {
-                    var norm: Float = 0
-                    for j in 0..<d { norm += features[i * d + j] * features[i * d + j] }
-                    let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-                    for j in 0..<d { features[i * d + j] *= scale }
-                }
-            }
+            if space == .cnn && !features.isEmpty { normalizeRows(&features, dimension: d) }
             try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
         }
         if let pathsOut {

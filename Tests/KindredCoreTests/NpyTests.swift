@@ -94,3 +94,11 @@ import Testing
         #expect(StatePaths.resolve(explicit: nil, environment: ["HOME": "/h"]).root.path == "/h/.local/state/kindred")
     }
 }
+
+@Suite struct MatrixTests {
+    @Test func rowsAreScaledToUnitLengthAndZeroRowsStayZero() {
+        var values: [Float] = [3, 4, 0, 0, 1, 0]
+        normalizeRows(&values, dimension: 2)
+        #expect(values == [0.6, 0.8, 0, 0, 1, 0])
+    }
+}
