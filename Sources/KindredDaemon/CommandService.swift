@@ -105,7 +105,13 @@ public final class CommandService: Sendable {
             return Response(columns: [], rows: [])
         case .similarImage:
             throw ProtocolError(.badRequest, "SIMILAR-IMAGE needs its bytes after the line")
-        case .duplicates, .rescan, .watch, .unwatch:
+        case .duplicates(let maxDistance):
+            var rows: [[String]] = []
+            for (group, members) in try Duplicates.groups(store: store, maxDistance: maxDistance).enumerated() {
+                for id in members { rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""]) }
+            }
+            return Response(columns: ["group", "id", "path"], rows: rows)
+        case .rescan, .watch, .unwatch:
             throw ProtocolError(.unavailable, "\(String(describing: request).prefix(while: { $0 != "(" }).uppercased()) is not available in this build yet")
         }
     }

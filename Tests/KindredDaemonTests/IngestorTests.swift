@@ -158,3 +158,18 @@ struct Collection {
         try c.ingestor.index.index.checkIntegrity()
     }
 }
+
+@Suite struct DuplicatesTests {
+    @Test func rescaledAndRecompressedCopiesGroupAndDistinctImagesDoNot() throws {
+        let c = try Collection()
+        // Near-duplicates of art1: a smaller PNG and a lower-quality JPEG of the same composition.
+        let original = composition(width: 320, height: 240, seed: 1)
+        try Data(Fixtures.png(original.resized(width: 160, height: 120), kind: .rgb8)).write(to: c.images.appendingPathComponent("art1-small.png"))
+        try Data(Fixtures.jpeg(original, quality: 60)).write(to: c.images.appendingPathComponent("art1-q60.jpg"))
+        _ = try c.ingestor.ingest(c.files)
+        let groups = try Duplicates.groups(store: c.store, maxDistance: 6)
+        let paths = try groups.map { try $0.map { try #require(try c.catalog.item($0)).path.split(separator: "/").last.map(String.init)! }.sorted() }
+        #expect(paths.contains(["art1-q60.jpg", "art1-small.png", "art1.jpg"]), "\(paths)")
+        #expect(paths.count == 1, "only the art1 family groups: \(paths)")
+    }
+}
