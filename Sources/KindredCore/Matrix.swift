@@ -26,12 +26,6 @@ public struct Matrix: Sendable, Equatable {
     }
 
     public func row(_ i: Int) -> [Float] { withRow(i) { Array($0) } }
-
-    public mutating func append(row: some Collection<Float>) {
-        precondition(row.count == columns, "row has \(row.count) values, matrix has \(columns) columns")
-        storage.append(contentsOf: row)
-        rows += 1
-    }
 }
 
 /// Scales each `dimension`-long row of `values` to unit length (zero rows stay zero): how every

@@ -142,11 +142,6 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         capacity = newCapacity
     }
 
-    /// Makes room for `count` nodes in all, so a bulk build never reallocates.
-    public func reserve(_ count: Int) {
-        storage.withExclusive { grow(to: count) }
-    }
-
     @inline(__always) func vector(_ id: UInt32) -> UnsafeMutablePointer<Float> { vectors + Int(id) * stride }
 
     /// The link list of `id` on `layer`: word 0 is the count, then the slots.

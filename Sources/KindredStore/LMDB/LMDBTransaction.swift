@@ -71,11 +71,6 @@ public struct LMDBTransaction {
         return stat.ms_entries
     }
 
-    /// Removes every entry of `db`, keeping the database.
-    public func clear(_ db: LMDBDatabase) throws(LMDBError) {
-        try check(mdb_drop(handle, db.dbi, 0), "mdb_drop", db.name)
-    }
-
     /// Deletes `db` itself; its handle must not be used afterwards.
     public func drop(_ db: LMDBDatabase) throws(LMDBError) {
         try check(mdb_drop(handle, db.dbi, 1), "mdb_drop", db.name)
@@ -120,10 +115,5 @@ public struct LMDBCursor {
         if code == MDB_NOTFOUND { return nil }
         try check(code, "mdb_cursor_get", database.name)
         return (UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size), UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
-    }
-
-    /// Deletes the entry the cursor is on.
-    public func deleteCurrent() throws(LMDBError) {
-        try check(mdb_cursor_del(handle, 0), "mdb_cursor_del", database.name)
     }
 }
