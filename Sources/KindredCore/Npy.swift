@@ -84,7 +84,7 @@ public enum Npy {
         defer { close(fd) }
 
         var prefix = [UInt8](repeating: 0, count: 10)
-        guard readFully(fd, &prefix, 10) == 10, Array(prefix[0..<6]) == magic else {
+        guard prefix.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == 10, Array(prefix[0..<6]) == magic else {
             throw NpyError(path: path, reason: .notNpy)
         }
         let major = prefix[6]
@@ -95,7 +95,7 @@ public enum Npy {
             headerLength = Int(prefix[8]) | Int(prefix[9]) << 8
         case 2, 3:
             var more = [UInt8](repeating: 0, count: 2)
-            guard readFully(fd, &more, 2) == 2 else { throw NpyError(path: path, reason: .malformedHeader("ends inside its length")) }
+            guard more.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == 2 else { throw NpyError(path: path, reason: .malformedHeader("ends inside its length")) }
             headerLength = Int(prefix[8]) | Int(prefix[9]) << 8 | Int(more[0]) << 16 | Int(more[1]) << 24
             headerStart = 12
         default:
@@ -105,7 +105,7 @@ public enum Npy {
             throw NpyError(path: path, reason: .malformedHeader("header length \(headerLength) is implausible"))
         }
         var headerBytes = [UInt8](repeating: 0, count: headerLength)
-        guard readFully(fd, &headerBytes, headerLength) == headerLength else {
+        guard headerBytes.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == headerLength else {
             throw NpyError(path: path, reason: .malformedHeader("ends before its stated length \(headerLength)"))
         }
         let header: NpyHeader
@@ -132,7 +132,7 @@ public enum Npy {
         var shortRead = false
         let values = [E](unsafeUninitializedCapacity: count) { buffer, initialised in
             let raw = UnsafeMutableRawPointer(buffer.baseAddress)
-            shortRead = byteCount > 0 && readFully(fd, raw!, byteCount) != byteCount
+            shortRead = byteCount > 0 && FileIO.read(fd, into: UnsafeMutableRawBufferPointer(start: raw, count: byteCount)) != byteCount
             initialised = shortRead ? 0 : count
         }
         guard !shortRead else { throw NpyError(path: path, reason: .truncated(expectedBytes: byteCount, foundBytes: 0)) }
@@ -169,9 +169,9 @@ public enum Npy {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw NpyError(path: path, reason: .cannotOpen(errno: errno)) }
-        var ok = writeFully(fd, bytes, bytes.count)
+        var ok = bytes.withUnsafeBytes { FileIO.write(fd, $0) }
         if ok {
-            ok = array.values.withUnsafeBytes { writeFully(fd, $0.baseAddress!, $0.count) }
+            ok = array.values.withUnsafeBytes { FileIO.write(fd, $0) }
         }
         let writeErrno = errno
         close(fd)
@@ -181,28 +181,6 @@ public enum Npy {
             throw NpyError(path: path, reason: .writeFailed(errno: code))
         }
     }
-}
-
-private func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    var done = 0
-    while done < count {
-        let n = Foundation.read(fd, buffer + done, count - done)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        done += n
-    }
-    return done
-}
-
-private func writeFully(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Bool {
-    var done = 0
-    while done < count {
-        let n = Foundation.write(fd, buffer + done, count - done)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        done += n
-    }
-    return true
 }
 
 /// The header is a Python dict literal, e.g. `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.

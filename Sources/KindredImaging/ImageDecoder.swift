@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 
 public struct DecodeOptions: Sendable {
     /// Decoders shrink (never enlarge) toward this shorter side, cheaply where the format allows.
@@ -33,12 +34,9 @@ public enum ImageDecoder {
             throw ImageError(path: path, kind: .tooLarge, reason: "file of \(size) bytes exceeds the \(options.maxFileBytes >> 20) MiB limit")
         }
         var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ImageError(path: path, kind: .unreadable, reason: "read failed after \(done) bytes: \(n < 0 ? String(cString: strerror(errno)) : "file shrank")") }
-            done += n
+        let read = bytes.withUnsafeMutableBytes { FileIO.read(fd, into: $0) }
+        guard read == size else {
+            throw ImageError(path: path, kind: .unreadable, reason: read < 0 ? "read failed: \(String(cString: strerror(errno)))" : "read failed after \(read) bytes: file shrank")
         }
         // Array's buffer accessors rethrow untyped errors; decode throws only ImageError.
         do { return try bytes.withUnsafeBytes { try decode($0, path: path, options: options) } } catch { throw error as! ImageError }

@@ -46,7 +46,7 @@ extension HNSWIndex {
             func putRaw(_ bytes: UnsafeRawBufferPointer) {
                 guard failed == 0 else { return }
                 checksum.update(bytes)
-                if !writeAll(fd, bytes, at: offset) { failed = errno == 0 ? EIO : errno }
+                if !FileIO.write(fd, bytes, at: offset) { failed = errno == 0 ? EIO : errno }
                 offset += bytes.count
             }
             /// A section, then zeros up to the next multiple of 8 bytes.
@@ -86,7 +86,7 @@ extension HNSWIndex {
                 h.storeBytes(of: UInt32(upperWords).littleEndian, toByteOffset: 52, as: UInt32.self)
                 h.storeBytes(of: checksum.value.littleEndian, toByteOffset: 56, as: UInt64.self)
             }
-            if failed == 0, !header.withUnsafeBytes({ writeAll(fd, $0, at: 0) }) { failed = errno == 0 ? EIO : errno }
+            if failed == 0, !header.withUnsafeBytes({ FileIO.write(fd, $0, at: 0) }) { failed = errno == 0 ? EIO : errno }
         }
         if failed == 0, fsync(fd) != 0 { failed = errno }
         close(fd)
@@ -108,7 +108,7 @@ extension HNSWIndex {
         func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
 
         var header = [UInt8](repeating: 0, count: headerSize)
-        guard header.withUnsafeMutableBytes({ readAll(fd, $0, at: 0) }) else { throw bad("shorter than the 64-byte header") }
+        guard header.withUnsafeMutableBytes({ FileIO.read(fd, into: $0, at: 0) }) == headerSize else { throw bad("shorter than the 64-byte header") }
         guard Array(header[0..<8]) == magic else { throw bad("no KNDRHNSW magic (not an index file)") }
         func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
         let version = u32(8)
@@ -136,7 +136,7 @@ extension HNSWIndex {
         var checksum = Checksum()
         var offset = headerSize
         func takeRaw(_ destination: UnsafeMutableRawBufferPointer) throws(IndexError) {
-            guard readAll(fd, destination, at: offset) else { throw .io(path: path, errno: errno == 0 ? EIO : errno) }
+            guard FileIO.read(fd, into: destination, at: offset) == destination.count else { throw .io(path: path, errno: errno == 0 ? EIO : errno) }
             checksum.update(UnsafeRawBufferPointer(destination))
             offset += destination.count
         }
@@ -201,26 +201,4 @@ extension HNSWIndex {
         index.book.withLock { $0 = book }
         return index
     }
-}
-
-private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
-    var done = 0
-    while done < bytes.count {
-        let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30), off_t(offset + done))
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        done += n
-    }
-    return true
-}
-
-private func readAll(_ fd: Int32, _ bytes: UnsafeMutableRawBufferPointer, at offset: Int) -> Bool {
-    var done = 0
-    while done < bytes.count {
-        let n = pread(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30), off_t(offset + done))
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        done += n
-    }
-    return true
 }
