@@ -75,17 +75,15 @@ public final class Ingestor: @unchecked Sendable {
     private struct Extracted {
         var hash = "", format = "", width = 0, height = 0
         var style: [Float] = [], phash: [UInt8] = []
+        var image: RGBImage?
         var failure: String?
     }
 
     private func ingestBatch(_ batch: [(id: ItemID, path: String)]) throws -> (indexed: Int, failed: Int) {
-        // Decode and describe on all threads; CNN inputs go straight into the batch buffer.
-        var input = [Float](repeating: 0, count: batch.count * 224 * 224 * 3)
+        // Decode and describe on all threads.
         let results = Mutex<[Int: Extracted]>([:])
         let options = decodeOptions
-        input.withUnsafeMutableBufferPointer { buffer in
-            let base = UInt(bitPattern: buffer.baseAddress)
-            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+        DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 var extracted = Extracted()
                 do {
                     let bytes = try Data(contentsOf: URL(fileURLWithPath: batch[i].path))
@@ -96,7 +94,7 @@ public final class Ingestor: @unchecked Sendable {
                     extracted.format = decoded.format.rawValue
                     extracted.width = decoded.originalWidth
                     extracted.height = decoded.originalHeight
-                    decoded.image.cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * 224 * 224 * 3)
+                    extracted.image = decoded.image
                     extracted.style = StyleDescriptor.compute(decoded.image)
                     extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
                 } catch let error as ImageError {
@@ -105,7 +103,6 @@ public final class Ingestor: @unchecked Sendable {
                     extracted.failure = "cannot read: \(error.localizedDescription)"
                 }
                 results.withLock { $0[i] = extracted }
-            }
         }
         let extracted = results.withLock { $0 }
         var good: [Int] = []
@@ -117,18 +114,10 @@ public final class Ingestor: @unchecked Sendable {
                 failed += 1
                 continue
             }
-            if good.count != i {
-                input.withUnsafeMutableBufferPointer { b in (b.baseAddress! + good.count * 150_528).update(from: b.baseAddress! + i * 150_528, count: 150_528) }
-            }
             good.append(i)
         }
         guard !good.isEmpty else { return (0, failed) }
-
-        var features = [Float](repeating: 0, count: good.count * 1280)
-        input.withUnsafeBufferPointer { x in
-            features.withUnsafeMutableBufferPointer { f in network.run(x.baseAddress!, count: good.count, features: f.baseAddress!) }
-        }
-        normalizeRows(&features, dimension: 1280)
+        let features = network.embed(good.map { extracted[$0]!.image! })
         // Step 2 of the commit order: every space of the batch in one LMDB transaction.
         try store.write { txn throws(VectorStoreError) in
             for (row, i) in good.enumerated() {

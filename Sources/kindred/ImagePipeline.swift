@@ -36,48 +36,31 @@ struct ImagePipeline {
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
         var result = Result()
         let chunk = max(1, threads * network.batchSize)
-        var input = [Float](repeating: 0, count: chunk * 224 * 224 * 3)
         for start in stride(from: 0, to: files.count, by: chunk) {
             let slice = Array(files[start..<min(files.count, start + chunk)])
-            let outcomes = Mutex<[Int: String]>([:])  // failures by index
+            let decoded = Mutex<[Int: Swift.Result<RGBImage, ImageError>]>([:])
             let options = self.options
-            input.withUnsafeMutableBufferPointer { buffer in
-                let base = UInt(bitPattern: buffer.baseAddress)
-                DispatchQueue.concurrentPerform(iterations: slice.count) { i in
-                    do throws(ImageError) {
-                        let decoded = try ImageDecoder.decode(file: URL(fileURLWithPath: slice[i]), options: options)
-                        decoded.image.cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * 224 * 224 * 3)
-                    } catch {
-                        outcomes.withLock { $0[i] = error.reason }
-                    }
+            DispatchQueue.concurrentPerform(iterations: slice.count) { i in
+                let outcome: Swift.Result<RGBImage, ImageError>
+                do throws(ImageError) {
+                    outcome = .success(try ImageDecoder.decode(file: URL(fileURLWithPath: slice[i]), options: options).image)
+                } catch {
+                    outcome = .failure(error)
+                }
+                decoded.withLock { $0[i] = outcome }
+            }
+            let outcomes = decoded.withLock { $0 }
+            var images: [RGBImage] = []
+            for i in slice.indices {
+                switch outcomes[i]! {
+                case .success(let image):
+                    images.append(image)
+                    result.paths.append(slice[i])
+                case .failure(let error):
+                    result.failures.append((slice[i], error.reason))
                 }
             }
-            let failed = outcomes.withLock { $0 }
-            // Pack the good images to the front of the buffer, in order.
-            var good: [Int] = []
-            for i in 0..<slice.count {
-                if let reason = failed[i] {
-                    result.failures.append((slice[i], reason))
-                    continue
-                }
-                if good.count != i {
-                    let to = good.count * 224 * 224 * 3, from = i * 224 * 224 * 3
-                    input.withUnsafeMutableBufferPointer { b in (b.baseAddress! + to).update(from: b.baseAddress! + from, count: 224 * 224 * 3) }
-                }
-                good.append(i)
-            }
-            var features = [Float](repeating: 0, count: good.count * 1280)
-            var logits = [Float](repeating: 0, count: wantLogits ? good.count * 1000 : 0)
-            if !good.isEmpty {
-                input.withUnsafeBufferPointer { x in
-                    features.withUnsafeMutableBufferPointer { f in
-                        logits.withUnsafeMutableBufferPointer { l in
-                            network.run(x.baseAddress!, count: good.count, features: f.baseAddress!, logits: wantLogits ? l.baseAddress! : nil)
-                        }
-                    }
-                }
-            }
-            result.paths += good.map { slice[$0] }
+            let (features, logits) = network.run(images: images, logits: wantLogits)
             result.features += features
             result.logits += logits
             progress?(min(files.count, start + chunk), files.count)

@@ -1,0 +1,38 @@
+import Dispatch
+import KindredCore
+import KindredImaging
+
+extension EfficientNetLite0 {
+    /// Runs decoded images through the network: each resized and centre-cropped to the input (in
+    /// parallel), then one batched run. Returns the raw features (1280 a row) and, if asked, the
+    /// ImageNet logits (1000 a row), in image order.
+    public func run(images: [RGBImage], logits wantLogits: Bool = false) -> (features: [Float], logits: [Float]) {
+        guard !images.isEmpty else { return ([], []) }
+        let size = Self.inputSize * Self.inputSize * 3
+        var input = [Float](repeating: 0, count: images.count * size)
+        input.withUnsafeMutableBufferPointer { buffer in
+            let base = UInt(bitPattern: buffer.baseAddress)
+            // Each image fills only its own slice of the buffer.
+            DispatchQueue.concurrentPerform(iterations: images.count) { i in
+                images[i].cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * size)
+            }
+        }
+        var features = [Float](repeating: 0, count: images.count * Self.featureDimension)
+        var logits = [Float](repeating: 0, count: wantLogits ? images.count * Self.classCount : 0)
+        input.withUnsafeBufferPointer { x in
+            features.withUnsafeMutableBufferPointer { f in
+                logits.withUnsafeMutableBufferPointer { l in
+                    run(x.baseAddress!, count: images.count, features: f.baseAddress!, logits: wantLogits ? l.baseAddress! : nil)
+                }
+            }
+        }
+        return (features, logits)
+    }
+
+    /// The L2-normalised embeddings of decoded images, one 1280-float row each: how they are stored.
+    public func embed(_ images: [RGBImage]) -> [Float] {
+        var features = run(images: images).features
+        normalizeRows(&features, dimension: Self.featureDimension)
+        return features
+    }
+}
