@@ -16,24 +16,26 @@ public final class CommandService: Sendable {
     let index: LiveIndex
     let logger: Logger
     let started = Date()
-    /// Progress the ingestion thread reports for STATUS.
-    public let progress = Mutex<Progress>(Progress())
-
-    public struct Progress: Sendable {
-        public var scanning = false
-        public var pending = 0
-        public var lastSnapshot: Date?
-        public init() {}
-    }
+    /// What the ingestion thread reports, for STATUS.
+    public let progress: IngestProgress
+    /// The ingestion thread, which RESCAN, WATCH and UNWATCH are handed to; nil when no thread
+    /// runs (tests of the query side), and those verbs answer `unavailable`.
+    let control: WatchLoop?
+    /// Candidate-list size for searches; raised to 2·k when k is larger.
+    let efSearch: Int
 
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
 
-    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: sending EfficientNetLite0? = nil, logger: Logger) {
+    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: sending EfficientNetLite0? = nil,
+                progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64, logger: Logger) {
         self.catalog = catalog
         self.store = store
         self.index = index
         self.network = Mutex(network)
+        self.progress = progress
+        self.control = control
+        self.efSearch = efSearch
         self.logger = logger
     }
 
@@ -111,14 +113,18 @@ public final class CommandService: Sendable {
                 for id in members { rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""]) }
             }
             return Response(columns: ["group", "id", "path"], rows: rows)
-        case .rescan, .watch, .unwatch:
-            throw ProtocolError(.unavailable, "\(String(describing: request).prefix(while: { $0 != "(" }).uppercased()) is not available in this build yet")
+        case .rescan(let directory):
+            return try rescan(directory)
+        case .watch(let directory):
+            return try watch(directory)
+        case .unwatch(let directory):
+            return try unwatch(directory)
         }
     }
 
     private func status() throws -> Response {
         let counts = try catalog.statusCounts()
-        let progress = self.progress.withLock { $0 }
+        let progress = self.progress.current
         var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
@@ -160,7 +166,7 @@ public final class CommandService: Sendable {
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         switch space {
         case .cnn:
-            return try index.index.search(query, k: k, ef: max(64, 2 * k), filter: filter)
+            return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
         case .style:
             // No graph over style vectors yet: an exact scan, fine for collections of some 100k.
             let (ids, matrix) = try store.readMatrix(space: "style")
@@ -177,5 +183,69 @@ public final class CommandService: Sendable {
             rows.append([String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path])
         }
         return Response(columns: ["rank", "score", "id", "path"], rows: rows)
+    }
+
+    // MARK: Roots
+
+    private func requireControl(_ verb: String) throws -> WatchLoop {
+        guard let control else { throw ProtocolError(.unavailable, "\(verb) needs the ingestion thread, which this server does not run") }
+        return control
+    }
+
+    /// A directory named in a request, with symbolic links and `..` resolved and no trailing slash.
+    private func canonical(_ directory: String) throws -> String {
+        var info = stat()
+        guard stat(directory, &info) == 0 else { throw ProtocolError(.notFound, "\(directory): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw ProtocolError(.badRequest, "\(directory) is not a directory") }
+        guard let resolved = realpath(directory, nil) else { throw ProtocolError(.notFound, "\(directory): \(String(cString: strerror(errno)))") }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private func rescan(_ directory: String?) throws -> Response {
+        let control = try requireControl("RESCAN")
+        let roots = try catalog.roots().map(\.path)
+        guard let directory else {
+            control.submit(.rescan(nil))
+            return Response(columns: ["rescanning"], rows: roots.map { [$0] })
+        }
+        let path = try canonical(directory)
+        guard roots.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) else {
+            throw ProtocolError(.forbidden, "\(path) is outside the watched roots")
+        }
+        control.submit(.rescan(path))
+        return Response(columns: ["rescanning"], rows: [[path]])
+    }
+
+    private func watch(_ directory: String) throws -> Response {
+        let control = try requireControl("WATCH")
+        let path = try canonical(directory)
+        let roots = try catalog.roots().map(\.path)
+        if roots.contains(path) { return Response(columns: ["watching"], rows: [[path]]) }
+        if let outer = roots.first(where: { path.hasPrefix($0 + "/") }) {
+            throw ProtocolError(.badRequest, "\(path) is already watched as part of \(outer)")
+        }
+        if let inner = roots.first(where: { $0.hasPrefix(path + "/") }) {
+            throw ProtocolError(.badRequest, "\(path) contains the watched root \(inner); UNWATCH it first")
+        }
+        try catalog.addRoot(path)
+        control.submit(.watch(path))
+        logger.info("watching", metadata: ["root": "\(path)"])
+        return Response(columns: ["watching"], rows: [[path]])
+    }
+
+    private func unwatch(_ directory: String) throws -> Response {
+        let control = try requireControl("UNWATCH")
+        // The directory may be gone already, so match the name as given as well as resolved.
+        let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let roots = try catalog.roots().map(\.path)
+        guard let root = roots.first(where: { $0 == trimmed }) ?? (try? canonical(directory)).flatMap({ resolved in roots.first { $0 == resolved } }) else {
+            throw ProtocolError(.notFound, "\(directory) is not a watched root (roots: \(roots.joined(separator: ", ")))")
+        }
+        let items = try catalog.itemIDs(under: root).count
+        try catalog.removeRoot(root)
+        control.submit(.unwatch(root))
+        logger.info("unwatched", metadata: ["root": "\(root)", "items": "\(items)"])
+        return Response(columns: ["unwatched", "items_removed"], rows: [[root, String(items)]])
     }
 }

@@ -23,6 +23,8 @@ public final class Ingestor: @unchecked Sendable {
     let threads: Int
     let logger: Logger
     public var decodeOptions = DecodeOptions()
+    /// Counts changes to the index (items added, replaced or removed): a snapshot is due when it moved.
+    public private(set) var changes = 0
 
     public struct Report: Sendable, Equatable {
         public var indexed = 0
@@ -133,6 +135,7 @@ public final class Ingestor: @unchecked Sendable {
             try catalog.markIndexed(batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
             try index.index.insert(Array(features[(row * 1280)..<((row + 1) * 1280)]), label: batch[i].id.rawValue)
         }
+        changes += good.count
         return (good.count, failed)
     }
 
@@ -140,9 +143,7 @@ public final class Ingestor: @unchecked Sendable {
     @discardableResult
     public func remove(path: String) throws -> Bool {
         guard let id = try catalog.item(path: path)?.itemID else { return false }
-        try catalog.removeItem(id)
-        try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
-        index.index.remove(label: id.rawValue)
+        try remove(id: id)
         return true
     }
 }
@@ -153,6 +154,7 @@ extension Ingestor {
         try catalog.removeItem(id)
         try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
         index.index.remove(label: id.rawValue)
+        changes += 1
     }
 
     /// Removes every item under a directory that was deleted or moved out of the roots.

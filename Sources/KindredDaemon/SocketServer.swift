@@ -4,15 +4,22 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// The Unix-socket server: one event loop, a line framer per connection, answers in order.
+/// The Unix-socket server: one event loop does the I/O and framing; requests that touch the
+/// catalog, the store or the index run on a thread pool, so a slow one (an image to embed, a
+/// duplicate search) never holds up other connections. Each connection's answers are written in
+/// the order its requests came.
 public final class SocketServer: Sendable {
     let group: MultiThreadedEventLoopGroup
+    let pool: NIOThreadPool
     let service: CommandService
     let logger: Logger
     let maxLineLength: Int
 
-    public init(service: CommandService, maxLineLength: Int = 64 * 1024, logger: Logger) {
+    public init(service: CommandService, maxLineLength: Int = 64 * 1024, workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+                logger: Logger) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        pool = NIOThreadPool(numberOfThreads: workers)
+        pool.start()
         self.service = service
         self.logger = logger
         self.maxLineLength = maxLineLength
@@ -21,12 +28,12 @@ public final class SocketServer: Sendable {
     /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting; or, given
     /// the socket systemd opened (socket activation), accepts on that.
     public func start(path: String, inheritedSocket: Int32? = nil) throws -> Channel {
-        let service = self.service, logger = self.logger, limit = maxLineLength
+        let service = self.service, logger = self.logger, limit = maxLineLength, pool = self.pool
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, maxLineLength: limit, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, pool: pool, maxLineLength: limit, logger: logger))
                 }
             }
         if let inheritedSocket {
@@ -50,6 +57,7 @@ public final class SocketServer: Sendable {
 
     public func shutdown() throws {
         try group.syncShutdownGracefully()
+        try pool.syncShutdownGracefully()
     }
 }
 
@@ -59,15 +67,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let service: CommandService
+    let pool: NIOThreadPool
     let parser: RequestParser
     let logger: Logger
     var framer: LineFramer
     var format = OutputFormat.text
     /// A SIMILAR-IMAGE whose bytes are still arriving.
     var pendingImage: (k: Int, space: SearchSpace)?
+    /// Completes when every answer so far has been written; nil when none is outstanding.
+    var tail: EventLoopFuture<Void>?
 
-    init(service: CommandService, maxLineLength: Int, logger: Logger) {
+    init(service: CommandService, pool: NIOThreadPool, maxLineLength: Int, logger: Logger) {
         self.service = service
+        self.pool = pool
         parser = RequestParser(maxLineLength: maxLineLength)
         framer = LineFramer(maxLineLength: maxLineLength)
         self.logger = logger
@@ -77,48 +89,83 @@ final class ConnectionHandler: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         var closing = false
         let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
+        let service = self.service
         framer.feed(buffer.readableBytesView) { event -> Int? in
             guard !closing else { return nil }
             switch event {
             case .tooLong(let bytes):
-                send(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")), context)
+                answer(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")), context)
             case .payload(let bytes):
-                if let query = pendingImage { send(service.answerImage(bytes, k: query.k, space: query.space), context) }
+                if let query = pendingImage { answer(on: context) { service.answerImage(bytes, k: query.k, space: query.space) } }
                 pendingImage = nil
             case .line(let line):
                 let request: Request
                 do throws(ProtocolError) {
                     request = try parser.parse(line)
                 } catch {
-                    send(.failure(error), context)
+                    answer(.failure(error), context)
                     return nil
                 }
                 switch request {
                 case .quit:
-                    send(.success(Response(columns: [], rows: [])), context)
+                    answer(.success(Response(columns: [], rows: [])), context)
                     closing = true
                 case .format(let newFormat):
-                    format = newFormat
-                    send(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
+                    // Takes effect for this answer and those after it, in order.
+                    after(context) { handler, _ in handler.format = newFormat }
+                    answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
                 case .similarImage(let byteCount, let k, let space):
                     pendingImage = (k, space)
                     return byteCount
+                case .ping, .help:
+                    // Answered on the event loop: PING measures the loop's own responsiveness.
+                    answer(service.answer(request), context)
                 default:
-                    send(service.answer(request), context)
+                    answer(on: context) { service.answer(request) }
                 }
             }
             return nil
         }
         if closing {
-            // Flush the answers, then close: the close is queued behind the writes on this loop.
+            // Flush the answers, then close once every outstanding one is written.
+            after(context) { _, context in context.close(promise: nil) }
+        }
+        context.flush()
+    }
+
+    /// Runs `body` on this loop once every answer queued so far is written.
+    private func after(_ context: ChannelHandlerContext, _ body: @escaping (ConnectionHandler, ChannelHandlerContext) -> Void) {
+        guard let previous = tail else { return body(self, context) }
+        let bound = NIOLoopBound((self, context, body), eventLoop: context.eventLoop)
+        chain(previous.map { bound.value.2(bound.value.0, bound.value.1) }, context)
+    }
+
+    /// Writes an answer that is ready now, behind any still being computed.
+    private func answer(_ result: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
+        after(context) { handler, context in handler.write(result, context) }
+    }
+
+    /// Computes an answer on the pool and writes it in turn.
+    private func answer(on context: ChannelHandlerContext, _ work: @escaping @Sendable () -> Result<Response, ProtocolError>) {
+        let computed = pool.runIfActive(eventLoop: context.eventLoop, work)
+        let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        chain(previous.and(computed).map { _, result in
+            let (handler, context) = bound.value
+            handler.write(result, context)
             context.flush()
-            context.close(promise: nil)
-        } else {
-            context.flush()
+        }, context)
+    }
+
+    private func chain(_ future: EventLoopFuture<Void>, _ context: ChannelHandlerContext) {
+        tail = future
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        future.whenComplete { _ in
+            if bound.value.tail === future { bound.value.tail = nil }
         }
     }
 
-    private func send(_ answer: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
+    private func write(_ answer: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
         let text = ResponseEncoder.encode(answer, as: format)
         var out = context.channel.allocator.buffer(capacity: text.utf8.count)
         out.writeString(text)

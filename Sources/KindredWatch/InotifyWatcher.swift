@@ -16,12 +16,17 @@ public enum FileEvent: Equatable, Sendable {
 
 /// Recursive watching with Linux inotify. Each directory gets its own watch (inotify is not
 /// recursive); directories created later are watched as they appear, and files already inside
-/// them by then are reported as changed, since their events came before the watch. Hidden files
-/// and directories are ignored. When the kernel's watch limit runs out it warns once and lists the
+/// them by then are reported as changed, since their events came before the watch. Only what the
+/// `PathFilter` accepts is reported. A symbolic link to a file is followed when its target lies
+/// inside a watched root; links to directories are not descended (they would report files twice
+/// and can form loops). When the kernel's watch limit runs out it warns once and lists the
 /// directories it could not watch in `unwatched`, for the caller to poll.
 public final class InotifyWatcher {
     private let fd: Int32
     private let logger: Logger
+    public let filter: PathFilter
+    /// The roots, without a trailing slash.
+    public private(set) var roots: [String] = []
     private var directories: [Int32: String] = [:]
     private var watchByPath: [String: Int32] = [:]
     private var warnedAboutLimit = false
@@ -30,31 +35,64 @@ public final class InotifyWatcher {
 
     static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF)
 
-    public init(logger: Logger) throws {
+    public init(filter: PathFilter = PathFilter(), logger: Logger) throws {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        self.filter = filter
         self.logger = logger
     }
 
     deinit { close(fd) }
 
-    /// Watches `root` and every directory below it; returns the files found in directories that
-    /// were not watched before (so a caller adding a new root can ingest them).
+    /// Watches `root` and every directory below it, and returns the files in them (so a caller
+    /// adding a root, or rescanning one, can ingest them).
     @discardableResult
     public func add(root: String) -> [String] {
+        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        if !roots.contains(where: { root == $0 || root.hasPrefix($0 + "/") }) { roots.append(root) }
+        return scan(root)
+    }
+
+    /// Stops watching `root` and everything below it.
+    public func remove(root: String) {
+        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        roots.removeAll { $0 == root }
+        forget(directoryTree: root)
+        unwatched = unwatched.filter { $0 != root && !$0.hasPrefix(root + "/") }
+    }
+
+    /// The path below its root, or nil when `path` is under no root.
+    private func relative(_ path: String) -> Substring? {
+        for root in roots where path.hasPrefix(root + "/") { return path.dropFirst(root.count + 1) }
+        return nil
+    }
+
+    /// Whether a file event or listing entry at `path` is reported.
+    private func accepts(file path: String) -> Bool {
+        guard let below = relative(path), filter.accepts(file: below) else { return false }
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return true }
+        // A link counts only when it resolves to a regular file inside a root.
+        guard let resolved = realpath(path, nil) else { return false }
+        defer { free(resolved) }
+        let target = String(cString: resolved)
+        return stat(target, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && relative(target) != nil
+    }
+
+    private func scan(_ top: String) -> [String] {
         var files: [String] = []
-        var stack = [root]
+        var stack = [top]
         while let directory = stack.popLast() {
             watch(directory)
             guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
-            for name in entries.sorted() where !name.hasPrefix(".") {
+            for name in entries.sorted() {
                 let path = directory + "/" + name
                 var info = stat()
                 guard lstat(path, &info) == 0 else { continue }
                 switch info.st_mode & S_IFMT {
-                case S_IFDIR: stack.append(path)
-                case S_IFREG: files.append(path)
-                default: continue  // symlinks are not followed out of the roots
+                case S_IFDIR: if let relative = relative(path), filter.accepts(directory: relative) { stack.append(path) }
+                case S_IFREG, S_IFLNK: if accepts(file: path) { files.append(path) }
+                default: continue
                 }
             }
         }
@@ -77,6 +115,16 @@ public final class InotifyWatcher {
         }
         directories[wd] = directory
         watchByPath[directory] = wd
+        unwatched.remove(directory)
+    }
+
+    /// Lists the files under the directories that could not be watched (trying to watch them
+    /// again), so the caller can ingest new and changed ones and drop vanished ones.
+    public func pollUnwatched() -> [(directory: String, files: [String])] {
+        let directories = unwatched.sorted()
+        // The topmost only: a scan covers everything below it.
+        let tops = directories.filter { directory in !directories.contains { directory.hasPrefix($0 + "/") } }
+        return tops.map { ($0, scan($0)) }
     }
 
     /// Waits up to `timeout` seconds for events and returns them, renames paired.
@@ -109,9 +157,17 @@ public final class InotifyWatcher {
                     watchByPath[directory] = nil
                     continue
                 }
-                guard !name.isEmpty, !name.hasPrefix(".") else { continue }
+                guard !name.isEmpty else { continue }
                 let path = directory + "/" + name
                 let isDirectory = mask & UInt32(IN_ISDIR) != 0
+                if isDirectory {
+                    guard let relative = relative(path), filter.accepts(directory: relative) else { continue }
+                } else if mask & UInt32(IN_DELETE | IN_MOVED_FROM) == 0 {
+                    guard accepts(file: path) else { continue }
+                } else {
+                    // Gone already, so only the name can be judged.
+                    guard let relative = relative(path), filter.accepts(file: relative) else { continue }
+                }
                 if mask & UInt32(IN_MOVED_FROM) != 0 {
                     movedFrom[cookie] = path
                 } else if mask & UInt32(IN_MOVED_TO) != 0 {
@@ -119,12 +175,18 @@ public final class InotifyWatcher {
                         events.append(.renamed(from: from, to: path))
                         if isDirectory { rename(directory: from, to: path) }
                     } else if isDirectory {
-                        events += add(root: path).map(FileEvent.changed)
+                        events += scan(path).map(FileEvent.changed)
                     } else {
                         events.append(.changed(path))
                     }
                 } else if mask & UInt32(IN_CREATE) != 0 {
-                    if isDirectory { events += add(root: path).map(FileEvent.changed) }
+                    if isDirectory {
+                        events += scan(path).map(FileEvent.changed)
+                    } else {
+                        // A new symbolic link is complete when created (no close_write follows).
+                        var info = stat()
+                        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK { events.append(.changed(path)) }
+                    }
                 } else if mask & UInt32(IN_CLOSE_WRITE) != 0 {
                     events.append(.changed(path))
                 } else if mask & UInt32(IN_DELETE) != 0 {

@@ -1,0 +1,203 @@
+import Foundation
+import KindredIndex
+import TOMLKit
+
+/// kindredd's settings: `Schema/kindred.toml` documents every key with its default, and
+/// `ConfigurationTests` checks that file parses to exactly `Configuration()`. Command-line flags
+/// override the file. Unknown keys are errors, not silently ignored, so a typo is caught at start.
+public struct Configuration: Sendable, Equatable {
+    // [daemon]
+    public var stateDirectory: String?
+    public var socket: String?
+    public var logLevel = "info"
+    /// Threads for extraction and index builds; 0 means one per core.
+    public var threads = 0
+
+    // [watch]
+    public var roots: [String] = []
+    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp"]
+    public var exclude: [String] = []
+    public var hidden = false
+    public var settleSeconds = 1.0
+    public var pollSeconds = 30.0
+
+    // [ingest]
+    public var batchSize = 8
+    public var maxPixels = 150_000_000
+    public var maxFileBytes = 1 << 30
+
+    // [index]
+    public var connectivity = 16
+    public var efConstruction = 200
+    public var efSearch = 64
+    public var snapshotSeconds = 300.0
+
+    // [protocol]
+    public var maxLineBytes = 64 * 1024
+
+    public init() {}
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Reads a TOML file over the defaults.
+    public static func load(file: URL) throws(ConfigurationError) -> Configuration {
+        let text: String
+        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+            throw ConfigurationError(key: nil, reason: "cannot read \(file.path): \(error.localizedDescription)")
+        }
+        return try parse(text, source: file.path)
+    }
+
+    /// Parses TOML text over the defaults, then validates the result.
+    public static func parse(_ text: String, source: String = "configuration") throws(ConfigurationError) -> Configuration {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw ConfigurationError(key: nil, reason: "\(source) line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigurationError(key: nil, reason: "\(source): \(error)")
+        }
+        var configuration = Configuration()
+        var reader = Reader(table: table)
+        try reader.section("daemon") { (r) throws(ConfigurationError) in
+            configuration.stateDirectory = try r.string("state").flatMap { $0.isEmpty ? nil : $0 } ?? configuration.stateDirectory
+            configuration.socket = try r.string("socket").flatMap { $0.isEmpty ? nil : $0 } ?? configuration.socket
+            configuration.logLevel = try r.string("log_level") ?? configuration.logLevel
+            configuration.threads = try r.integer("threads") ?? configuration.threads
+        }
+        try reader.section("watch") { (r) throws(ConfigurationError) in
+            configuration.roots = try r.strings("roots") ?? configuration.roots
+            configuration.include = try r.strings("include") ?? configuration.include
+            configuration.exclude = try r.strings("exclude") ?? configuration.exclude
+            configuration.hidden = try r.bool("hidden") ?? configuration.hidden
+            configuration.settleSeconds = try r.number("settle_seconds") ?? configuration.settleSeconds
+            configuration.pollSeconds = try r.number("poll_seconds") ?? configuration.pollSeconds
+        }
+        try reader.section("ingest") { (r) throws(ConfigurationError) in
+            configuration.batchSize = try r.integer("batch_size") ?? configuration.batchSize
+            configuration.maxPixels = try r.integer("max_pixels") ?? configuration.maxPixels
+            configuration.maxFileBytes = try r.integer("max_file_bytes") ?? configuration.maxFileBytes
+        }
+        try reader.section("index") { (r) throws(ConfigurationError) in
+            configuration.connectivity = try r.integer("m") ?? configuration.connectivity
+            configuration.efConstruction = try r.integer("ef_construction") ?? configuration.efConstruction
+            configuration.efSearch = try r.integer("ef_search") ?? configuration.efSearch
+            configuration.snapshotSeconds = try r.number("snapshot_seconds") ?? configuration.snapshotSeconds
+        }
+        try reader.section("protocol") { (r) throws(ConfigurationError) in
+            configuration.maxLineBytes = try r.integer("max_line_bytes") ?? configuration.maxLineBytes
+        }
+        try reader.rejectUnknown()
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Every rule a value must meet, with the key that breaks it.
+    public func validate() throws(ConfigurationError) {
+        func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(key: key, reason: reason) }
+        }
+        try require(Self.logLevels.contains(logLevel), "daemon.log_level", "'\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
+        try require((0...1024).contains(threads), "daemon.threads", "\(threads) must be 0 (one per core) to 1024")
+        for root in roots { try require(root.hasPrefix("/"), "watch.roots", "'\(root)' must be an absolute path") }
+        for pattern in include + exclude { try require(!pattern.isEmpty, "watch.include/exclude", "an empty pattern matches nothing") }
+        try require(settleSeconds >= 0 && settleSeconds <= 3600, "watch.settle_seconds", "\(settleSeconds) must be 0 to 3600")
+        try require(pollSeconds >= 1 && pollSeconds <= 86_400, "watch.poll_seconds", "\(pollSeconds) must be 1 to 86400")
+        try require((1...256).contains(batchSize), "ingest.batch_size", "\(batchSize) must be 1 to 256")
+        try require(maxPixels >= 1_000_000, "ingest.max_pixels", "\(maxPixels) must be at least 1000000")
+        try require(maxFileBytes >= 1 << 20, "ingest.max_file_bytes", "\(maxFileBytes) must be at least 1048576")
+        do { try HNSWParameters(connectivity: connectivity, efConstruction: efConstruction).validate(dimension: 1280) } catch {
+            throw ConfigurationError(key: "index.m/ef_construction", reason: "\(error)")
+        }
+        try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
+        try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
+        try require((1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes", "\(maxLineBytes) must be 1024 to 16777216")
+    }
+
+    public var hnswParameters: HNSWParameters { HNSWParameters(connectivity: connectivity, efConstruction: efConstruction) }
+    public var effectiveThreads: Int { threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads }
+}
+
+/// A configuration that cannot be used: the key (as `section.name`) and why.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let key: String?
+    public let reason: String
+
+    public init(key: String?, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { key.map { "configuration key \($0): \(reason)" } ?? "configuration: \(reason)" }
+}
+
+/// Typed access to one TOML table that remembers which keys were read, so the rest can be
+/// reported as unknown.
+private struct Reader {
+    let table: TOMLTable
+    let prefix: String
+    var seen: Set<String> = []
+
+    init(table: TOMLTable, prefix: String = "") {
+        self.table = table
+        self.prefix = prefix
+    }
+
+    private func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
+
+    mutating func section(_ name: String, _ body: (inout Reader) throws(ConfigurationError) -> Void) throws(ConfigurationError) {
+        seen.insert(name)
+        guard let value = table[name] else { return }
+        guard let child = value.table else { throw ConfigurationError(key: name, reason: "must be a table ([\(name)])") }
+        var reader = Reader(table: child, prefix: name)
+        try body(&reader)
+        try reader.rejectUnknown()
+    }
+
+    func rejectUnknown() throws(ConfigurationError) {
+        if let unknown = table.keys.sorted().first(where: { !seen.contains($0) }) {
+            throw ConfigurationError(key: key(unknown), reason: "unknown key (Schema/kindred.toml lists every key)")
+        }
+    }
+
+    private mutating func value(_ name: String) -> TOMLValueConvertible? {
+        seen.insert(name)
+        return table[name]
+    }
+
+    mutating func string(_ name: String) throws(ConfigurationError) -> String? {
+        guard let value = value(name) else { return nil }
+        guard let string = value.string else { throw ConfigurationError(key: key(name), reason: "must be a string") }
+        return string
+    }
+
+    mutating func integer(_ name: String) throws(ConfigurationError) -> Int? {
+        guard let value = value(name) else { return nil }
+        guard let integer = value.int else { throw ConfigurationError(key: key(name), reason: "must be an integer") }
+        return integer
+    }
+
+    /// A float or an integer (TOML keeps them apart; a user writing `settle_seconds = 2` means 2.0).
+    mutating func number(_ name: String) throws(ConfigurationError) -> Double? {
+        guard let value = value(name) else { return nil }
+        if let double = value.double { return double }
+        if let integer = value.int { return Double(integer) }
+        throw ConfigurationError(key: key(name), reason: "must be a number")
+    }
+
+    mutating func bool(_ name: String) throws(ConfigurationError) -> Bool? {
+        guard let value = value(name) else { return nil }
+        guard let bool = value.bool else { throw ConfigurationError(key: key(name), reason: "must be true or false") }
+        return bool
+    }
+
+    mutating func strings(_ name: String) throws(ConfigurationError) -> [String]? {
+        guard let value = value(name) else { return nil }
+        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of strings") }
+        var strings: [String] = []
+        for element in array {
+            guard let string = element.string else { throw ConfigurationError(key: key(name), reason: "must be an array of strings") }
+            strings.append(string)
+        }
+        return strings
+    }
+}

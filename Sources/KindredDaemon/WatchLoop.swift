@@ -1,0 +1,229 @@
+import Foundation
+import KindredStore
+import KindredWatch
+import Logging
+import Synchronization
+
+/// What the ingestion thread is doing, shared with STATUS and systemd's STATUS= line.
+public final class IngestProgress: Sendable {
+    public struct State: Sendable {
+        public var scanning = false
+        /// Files seen but not yet read: a scan's remainder plus changed files settling.
+        public var pending = 0
+        public var lastSnapshot: Date?
+        public init() {}
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var current: State { state.withLock { $0 } }
+
+    public func update<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
+}
+
+/// Requests the socket forwards to the ingestion thread, which owns the watcher and the ingestor.
+public enum ControlCommand: Sendable, Equatable {
+    /// Reconcile every root (nil) or one directory inside a root with the disk.
+    case rescan(String?)
+    /// Start following a root the catalog already lists.
+    case watch(String)
+    /// Stop following a root and drop its items.
+    case unwatch(String)
+}
+
+/// The ingestion thread: scans the roots at start (catching what changed while kindredd was down),
+/// then follows inotify. A changed file waits until it has been quiet for the settle delay, so a
+/// file still being copied is read once, whole. Directories beyond the inotify limit are polled.
+/// It also applies `ControlCommand`s and writes the index snapshot periodically, between batches,
+/// so a snapshot never sees a half-applied batch.
+public final class WatchLoop: Sendable {
+    let configuration: Configuration
+    let catalog: Catalog
+    let ingestor: Ingestor
+    let progress: IngestProgress
+    let snapshot: URL
+    let logger: Logger
+    private let inbox = Mutex<[ControlCommand]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Files per ingestion call: small enough that a stop request is seen within one batch.
+    static let chunk = 64
+
+    public init(configuration: Configuration, ingestor: Ingestor, progress: IngestProgress, snapshot: URL, logger: Logger) {
+        self.configuration = configuration
+        self.catalog = ingestor.catalog
+        self.ingestor = ingestor
+        self.progress = progress
+        self.snapshot = snapshot
+        self.logger = logger
+    }
+
+    public func start() {
+        Thread { [self] in
+            defer { finished.signal() }
+            run()
+        }.start()
+    }
+
+    public func submit(_ command: ControlCommand) {
+        inbox.withLock { $0.append(command) }
+    }
+
+    /// Asks the thread to stop after the batch in flight; returns whether it did within `seconds`.
+    public func stop(within seconds: Double) -> Bool {
+        stopping.store(true, ordering: .releasing)
+        return finished.wait(timeout: .now() + seconds) == .success
+    }
+
+    private var stopRequested: Bool { stopping.load(ordering: .acquiring) }
+
+    /// Writes the index snapshot to its file (atomically: a temporary file, then a rename).
+    public func writeSnapshot() throws {
+        try ingestor.index.index.save(to: snapshot)
+        let now = Date()
+        progress.update { $0.lastSnapshot = now }
+    }
+
+    private func run() {
+        let filter = PathFilter(include: configuration.include, exclude: configuration.exclude, hidden: configuration.hidden)
+        let watcher: InotifyWatcher
+        do { watcher = try InotifyWatcher(filter: filter, logger: logger) } catch {
+            logger.critical("cannot start inotify; nothing will be indexed", metadata: ["error": "\(error)"])
+            return
+        }
+        var roots: [CatalogRoot] = []
+        func refreshRoots() {
+            do { roots = try catalog.roots() } catch { logger.error("cannot list roots", metadata: ["error": "\(error)"]) }
+        }
+        func rootID(of path: String) -> Int64? {
+            roots.first { path.hasPrefix($0.path + "/") }?.id
+        }
+
+        /// Ingests `files` in chunks, stopping early when asked to.
+        func ingest(_ files: [String]) -> Ingestor.Report {
+            var report = Ingestor.Report()
+            for start in stride(from: 0, to: files.count, by: Self.chunk) where !stopRequested {
+                let chunk = Array(files[start..<min(files.count, start + Self.chunk)])
+                for (id, paths) in Dictionary(grouping: chunk, by: rootID(of:)) {
+                    do {
+                        let r = try ingestor.ingest(paths, rootID: id)
+                        report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed; report.missing += r.missing
+                    } catch {
+                        logger.error("ingestion failed", metadata: ["files": "\(paths.count)", "error": "\(error)"])
+                    }
+                }
+                let pending = progress.update { $0.pending = max(0, $0.pending - chunk.count); return $0.pending }
+                Systemd.notify("STATUS=indexing: \(pending) files to go")
+            }
+            return report
+        }
+
+        /// Reconciles `directory` (a root or a directory inside one) with the disk.
+        func rescan(_ directory: String) {
+            progress.update { $0.scanning = true }
+            defer { progress.update { $0.scanning = false } }
+            let files = watcher.add(root: directory)
+            progress.update { $0.pending += files.count }
+            do {
+                let gone = try ingestor.removeVanished(under: directory, present: Set(files))
+                let report = ingest(files)
+                logger.info("scanned", metadata: ["directory": "\(directory)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
+                                                  "failed": "\(report.failed)", "removed": "\(gone)"])
+            } catch {
+                logger.error("scan failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
+            }
+        }
+
+        func rescanAll() {
+            refreshRoots()
+            for root in roots where !stopRequested { rescan(root.path) }
+            progress.update { $0.pending = 0 }
+        }
+
+        var settling: [String: Date] = [:]
+        func apply(_ command: ControlCommand) {
+            switch command {
+            case .rescan(let directory):
+                if let directory { rescan(directory) } else { rescanAll() }
+            case .watch(let root):
+                refreshRoots()
+                rescan(root)
+            case .unwatch(let root):
+                watcher.remove(root: root)
+                settling = settling.filter { !$0.key.hasPrefix(root + "/") }
+                do {
+                    let removed = try ingestor.remove(directory: root)
+                    logger.info("unwatched", metadata: ["root": "\(root)", "removed": "\(removed)"])
+                } catch {
+                    logger.error("unwatch failed", metadata: ["root": "\(root)", "error": "\(error)"])
+                }
+                refreshRoots()
+            }
+        }
+
+        rescanAll()
+        notifyFollowing(roots: roots.count)
+        var lastPoll = Date()
+        var snapshotChanges = ingestor.changes
+        var lastSnapshot = Date()
+        while !stopRequested {
+            for command in inbox.withLock({ commands in defer { commands.removeAll() }; return commands }) {
+                apply(command)
+                notifyFollowing(roots: roots.count)
+            }
+            for event in watcher.next(timeout: 0.25) {
+                do {
+                    switch event {
+                    case .changed(let path): settling[path] = Date().addingTimeInterval(configuration.settleSeconds)
+                    case .removed(let path):
+                        settling[path] = nil
+                        if try !ingestor.remove(path: path) { try ingestor.remove(directory: path) }
+                    case .renamed(let from, let to):
+                        settling[from] = nil
+                        try ingestor.rename(from: from, to: to)
+                    case .overflow:
+                        logger.warning("inotify queue overflowed; rescanning every root")
+                        settling.removeAll()
+                        rescanAll()
+                    }
+                } catch {
+                    logger.error("event failed", metadata: ["event": "\(event)", "error": "\(error)"])
+                }
+            }
+            let now = Date()
+            let due = settling.filter { $0.value <= now }.map(\.key).sorted()
+            progress.update { $0.pending = settling.count }
+            if !due.isEmpty {
+                for path in due { settling[path] = nil }
+                _ = ingest(due)
+            }
+            if !watcher.unwatched.isEmpty, now.timeIntervalSince(lastPoll) >= configuration.pollSeconds {
+                lastPoll = now
+                for (directory, files) in watcher.pollUnwatched() {
+                    do { try ingestor.removeVanished(under: directory, present: Set(files)) } catch {
+                        logger.error("polling failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
+                    }
+                    _ = ingest(files)
+                }
+            }
+            if ingestor.changes != snapshotChanges, now.timeIntervalSince(lastSnapshot) >= configuration.snapshotSeconds {
+                do {
+                    try writeSnapshot()
+                    snapshotChanges = ingestor.changes
+                    lastSnapshot = now
+                    logger.debug("snapshot written", metadata: ["items": "\(ingestor.index.index.count)"])
+                } catch {
+                    logger.error("cannot write the index snapshot", metadata: ["error": "\(error)"])
+                    lastSnapshot = now  // retried after another interval, not on every turn
+                }
+            }
+        }
+    }
+
+    private func notifyFollowing(roots: Int) {
+        Systemd.notify("STATUS=following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.index.index.count) images indexed")
+    }
+}

@@ -1,0 +1,40 @@
+import Glibc
+
+/// Which files under a root belong to the collection: include and exclude globs (fnmatch, case
+/// insensitive) and whether hidden names count. A pattern without `/` matches the file or
+/// directory name; one with `/` matches the path relative to its root. Exclusions win, and an
+/// excluded directory is not descended into.
+public struct PathFilter: Sendable, Equatable {
+    public var include: [String]
+    public var exclude: [String]
+    public var hidden: Bool
+
+    /// Everything but hidden names.
+    public init(include: [String] = ["*"], exclude: [String] = [], hidden: Bool = false) {
+        self.include = include
+        self.exclude = exclude
+        self.hidden = hidden
+    }
+
+    /// Whether the file at `relativePath` (below its root, no leading `/`) is in the collection.
+    public func accepts(file relativePath: Substring) -> Bool {
+        guard passes(relativePath) else { return false }
+        return include.contains { matches($0, relativePath) }
+    }
+
+    /// Whether a directory at `relativePath` is descended into.
+    public func accepts(directory relativePath: Substring) -> Bool { passes(relativePath) }
+
+    private func passes(_ relativePath: Substring) -> Bool {
+        if !hidden, relativePath.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { return false }
+        return !exclude.contains { matches($0, relativePath) }
+    }
+
+    private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
+        let subject = pattern.contains("/") ? relativePath : (relativePath.split(separator: "/").last ?? relativePath)
+        return fnmatch(pattern, String(subject), Self.caseFold) == 0
+    }
+
+    /// glibc's FNM_CASEFOLD, which Swift does not import because it sits behind _GNU_SOURCE.
+    private static let caseFold: Int32 = 1 << 4
+}
