@@ -128,7 +128,10 @@ let package = Package(
         .testTarget(name: "KindredWatchTests", dependencies: ["KindredWatch", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "KindredDaemonTests",
-            dependencies: ["KindredDaemon", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredTestSupport"]
+            dependencies: [
+                "KindredCore", "KindredDaemon", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
+                "KindredTestSupport", "kindred", "kindredd",
+            ]
         ),
         .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport"]),
         .testTarget(

@@ -31,6 +31,9 @@ public final class SocketServer: Sendable {
         let service = self.service, logger = self.logger, limit = maxLineLength, pool = self.pool
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
+            // A client may send its requests and shut down its writing side (`nc -U -N`, a
+            // script's here-document); it still gets every answer before the close.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, pool: pool, maxLineLength: limit, logger: logger))
@@ -126,18 +129,22 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
             return nil
         }
+        context.flush()
         if closing {
-            // Flush the answers, then close once every outstanding one is written.
+            // Close once every outstanding answer is written.
             after(context) { _, context in context.close(promise: nil) }
         }
-        context.flush()
     }
 
     /// Runs `body` on this loop once every answer queued so far is written.
     private func after(_ context: ChannelHandlerContext, _ body: @escaping (ConnectionHandler, ChannelHandlerContext) -> Void) {
         guard let previous = tail else { return body(self, context) }
         let bound = NIOLoopBound((self, context, body), eventLoop: context.eventLoop)
-        chain(previous.map { bound.value.2(bound.value.0, bound.value.1) }, context)
+        chain(previous.map {
+            let (handler, context, body) = bound.value
+            body(handler, context)
+            context.flush()  // the read that queued it has flushed long ago
+        }, context)
     }
 
     /// Writes an answer that is ready now, behind any still being computed.
@@ -170,6 +177,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         var out = context.channel.allocator.buffer(capacity: text.utf8.count)
         out.writeString(text)
         context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .some(ChannelEvent.inputClosed) = event as? ChannelEvent else { return context.fireUserInboundEventTriggered(event) }
+        after(context) { _, context in context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -2,7 +2,7 @@ import Glibc
 
 /// Which files under a root belong to the collection: include and exclude globs (fnmatch, case
 /// insensitive) and whether hidden names count. A pattern without `/` matches the file or
-/// directory name; one with `/` matches the path relative to its root. Exclusions win, and an
+/// directory name; one with `/` matches the path relative to its root, `*` not crossing a `/`. Exclusions win, and an
 /// excluded directory is not descended into.
 public struct PathFilter: Sendable, Equatable {
     public var include: [String]
@@ -31,8 +31,9 @@ public struct PathFilter: Sendable, Equatable {
     }
 
     private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
-        let subject = pattern.contains("/") ? relativePath : (relativePath.split(separator: "/").last ?? relativePath)
-        return fnmatch(pattern, String(subject), Self.caseFold) == 0
+        guard pattern.contains("/") else { return fnmatch(pattern, String(relativePath.split(separator: "/").last ?? relativePath), Self.caseFold) == 0 }
+        // A `*` in a path pattern stays within one directory level, as in a shell.
+        return fnmatch(pattern, String(relativePath), Self.caseFold | FNM_PATHNAME) == 0
     }
 
     /// glibc's FNM_CASEFOLD, which Swift does not import because it sits behind _GNU_SOURCE.

@@ -21,7 +21,7 @@ struct Similar: ParsableCommand {
         if target.allSatisfy(\.isNumber) {
             return try daemon.ask("SIMILAR \(target) k=\(k) space=\(space)", header: header)
         }
-        let path = URL(fileURLWithPath: target).standardizedFileURL.path
+        let path = absolute(target)
         let client = try daemon.connect()
         if daemon.json { _ = try client.send("FORMAT json") }
         var answer = try client.send("SIMILAR \(quoted(path)) k=\(k) space=\(space)", json: daemon.json)

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+
+// The commands that forward one request to kindredd and print its answer (Schema/protocol.md).
+// Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
+
+/// An absolute path for a request line: kindredd resolves nothing relative to the client.
+func absolute(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
+}
+
+/// A path or an item id, as SIMILAR and INFO take them.
+func target(_ word: String) -> String {
+    word.allSatisfy(\.isNumber) ? word : quoted(absolute(word))
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what kindredd knows of one item: id, path, status, size, dimensions, format, error.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "A file in the collection, or an item id.") var item: String
+
+    func run() throws {
+        try daemon.ask("INFO \(target(item))", header: ["key", "value"])
+    }
+}
+
+struct Duplicates: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List groups of near-duplicate images: perceptual hashes within a distance, confirmed by CNN similarity."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "The most differing perceptual-hash bits (of 64) for two images to be duplicates.") var maxDistance = 6
+
+    func run() throws {
+        try daemon.ask("DUPLICATES max_distance=\(maxDistance)", header: ["group", "id", "path"])
+    }
+}
+
+struct Errors: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the files kindredd could not read, with the reason. Each is retried when it changes.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "At most this many.") var limit = 100
+
+    func run() throws {
+        try daemon.ask("ERRORS limit=\(limit)", header: ["path", "reason"])
+    }
+}
+
+struct Rescan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Have kindredd compare a directory (default: every root) with its catalog: new and changed files are indexed, vanished ones dropped."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "A directory inside a watched root.") var directory: String?
+
+    func run() throws {
+        try daemon.ask(directory.map { "RESCAN \(quoted(absolute($0)))" } ?? "RESCAN", header: ["rescanning"])
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add a directory to kindredd's roots: its images are indexed and followed, across restarts.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The directory.") var directory: String
+
+    func run() throws {
+        try daemon.ask("WATCH \(quoted(absolute(directory)))", header: ["watching"])
+    }
+}
+
+struct Unwatch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove a root: kindredd stops following it and drops its items from the catalog, the store and the index.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The root, as WATCH or STATUS lists it.") var directory: String
+
+    func run() throws {
+        try daemon.ask("UNWATCH \(quoted(absolute(directory)))", header: ["unwatched", "items_removed"])
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import KindredCore
+import KindredFeatures
+import KindredIndex
+import KindredProtocol
+import KindredTestSupport
+import Testing
+
+/// The directory holding the built executables (the test bundle sits beside them).
+let productsDirectory: URL = {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: executable).deletingLastPathComponent()
+}()
+
+/// A real kindredd process on a temporary state directory, asked through its real socket.
+final class DaemonProcess {
+    let state: URL
+    let socket: String
+    let roots: [URL]
+    private(set) var process: Process?
+    let log: URL
+
+    init(state: URL, roots: [URL]) throws {
+        self.state = state
+        self.roots = roots
+        socket = state.deletingLastPathComponent().appendingPathComponent("k.sock").path
+        log = state.deletingLastPathComponent().appendingPathComponent("kindredd.log")
+        let paths = StatePaths(root: state)
+        try paths.create()
+        if !FileManager.default.fileExists(atPath: ModelFiles.installed(in: paths).path) {
+            try FileManager.default.createDirectory(at: paths.weights, withIntermediateDirectories: true)
+            try convertedWeights.write(to: ModelFiles.installed(in: paths))
+        }
+    }
+
+    func start(extra: [String] = []) throws {
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("kindredd")
+        process.arguments = ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
+            + roots.flatMap { ["--watch", $0.path] } + extra
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        try process.run()
+        self.process = process
+        try waitFor("the socket to answer") { (try? SocketClient(path: socket).send("PING")) == ["OK 1", "pong"] }
+    }
+
+    func ask(_ request: String, payload: [UInt8] = []) throws -> [String] {
+        try SocketClient(path: socket).send(request, payload: payload)
+    }
+
+    /// STATUS as a dictionary.
+    func status() throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try ask("STATUS").dropFirst().map {
+            let fields = $0.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            return (fields[0], fields.count > 1 ? fields[1] : "")
+        })
+    }
+
+    /// Waits until nothing is pending or scanning and the item counts are as expected.
+    func waitUntilIdle(indexed: Int, failed: Int? = nil, queued: Int = 0) throws {
+        try waitFor("indexed=\(indexed) failed=\(failed.map(String.init) ?? "any") queued=\(queued)") {
+            let s = try status()
+            return s["pending"] == "0" && s["scanning"] == "no" && s["indexed"] == String(indexed) && s["queued"] == String(queued)
+                && (failed == nil || s["failed"] == String(failed!)) && s["index_size"] == String(indexed)
+        }
+    }
+
+    func waitFor(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            if let process, !process.isRunning { throw DaemonTestError("kindredd exited (\(process.terminationStatus)) while waiting for \(what); log:\n\(logText)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw DaemonTestError("timed out waiting for \(what); status: \((try? status()) ?? [:]); log:\n\(logText)")
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits for the exit; returns the status and the seconds it took.
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM) throws -> (status: Int32, seconds: Double) {
+        guard let process else { return (0, 0) }
+        let start = Date()
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        self.process = nil
+        return (process.terminationStatus, Date().timeIntervalSince(start))
+    }
+
+    deinit { if let process, process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+}
+
+struct DaemonTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Neighbour ids of every item, by path: what a restart must reproduce.
+func allAnswers(_ daemon: DaemonProcess, paths: [String]) throws -> [String: [String]] {
+    var answers: [String: [String]] = [:]
+    for path in paths {
+        let answer = try daemon.ask(#"SIMILAR "\#(path)" k=5"#)
+        answers[path] = Array(answer.dropFirst().map { $0.split(separator: "\t").dropFirst(2).joined(separator: "\t") })
+    }
+    return answers
+}
+
+func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent(executable)
+    process.arguments = arguments
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+@Suite(.serialized) struct DaemonTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-daemon-\(UUID().uuidString)")
+
+    func image(_ seed: UInt64, _ name: String, in directory: URL, width: Int = 320) throws {
+        let picture = composition(width: width, height: 256, seed: seed)
+        let bytes = name.hasSuffix(".png") ? Fixtures.png(picture, kind: .rgb8) : name.hasSuffix(".webp") ? Fixtures.webp(picture) : Fixtures.jpeg(picture)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Written beside and renamed in, as a careful copier does; the plain case is covered by the settle delay.
+        try Data(bytes).write(to: directory.appendingPathComponent(name))
+    }
+
+    @Test func followsTheFileSystemAndAgreesWithOfflineEmbedding() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...5 { try image(seed, "art\(seed)." + ["jpg", "png", "webp"][Int(seed) % 3], in: art) }
+        try Data("not an image".utf8).write(to: art.appendingPathComponent("broken.jpg"))
+        try Data("ignored: not an image name".utf8).write(to: art.appendingPathComponent("notes.txt"))
+        try Data("hidden".utf8).write(to: art.appendingPathComponent(".hidden.jpg"))
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        try daemon.start()
+
+        // Files present at start: indexed, the broken one recorded with its reason; the rest not taken.
+        try daemon.waitUntilIdle(indexed: 5, failed: 1)
+        #expect(try daemon.ask("ERRORS") == ["OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG or WebP file (unrecognised content)"])
+
+        // SIMILAR agrees with `kindred embed` + exact search.
+        let features = root.appendingPathComponent("f.npy").path, pathList = root.appendingPathComponent("p.txt").path
+        #expect(try run("kindred", ["embed", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1, "broken.jpg fails")
+        let offline = try Npy.readMatrix(URL(fileURLWithPath: features))
+        let offlinePaths = try String(contentsOfFile: pathList, encoding: .utf8).split(separator: "\n").map(String.init)
+        let exact = try ExactSearch.search(base: offline, queries: offline, k: 5, metric: .cosine)
+        for (row, path) in offlinePaths.enumerated() {
+            let expected = exact[row].map { offlinePaths[Int($0.label)] }.filter { $0 != path }
+            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4"#).dropFirst().map { String($0.split(separator: "\t")[3]) }
+            #expect(answer == expected, "\(path)")
+        }
+
+        // A new file, an overwrite, a rename, a new subdirectory, a deletion.
+        try image(11, "new.jpg", in: art)
+        let art1ID = try daemon.ask("INFO \(art.path)/art1.png")[1].split(separator: "\t")[1]
+        try image(12, "art2.webp", in: art, width: 400)
+        try FileManager.default.moveItem(at: art.appendingPathComponent("art1.png"), to: art.appendingPathComponent("renamed.png"))
+        try image(13, "deep.png", in: art.appendingPathComponent("new folder/inner"))
+        try FileManager.default.removeItem(at: art.appendingPathComponent("art3.jpg"))
+        try daemon.waitUntilIdle(indexed: 6, failed: 1)
+        #expect(try daemon.ask("INFO \(art.path)/renamed.png")[1] == "id\t\(art1ID)", "a rename keeps the id")
+        #expect(try daemon.ask("INFO \(art.path)/art3.jpg")[0].hasPrefix("ERR not-found"))
+        #expect(try daemon.ask("INFO \"\(art.path)/new folder/inner/deep.png\"").contains("status\tindexed"))
+        let overwritten = try Data(contentsOf: art.appendingPathComponent("art2.webp"))
+        let byImage = try daemon.ask("SIMILAR-IMAGE \(overwritten.count) k=1", payload: Array(overwritten))
+        #expect(byImage.count == 2 && byImage[1].hasSuffix("\t\(art.path)/art2.webp") && byImage[1].contains("\t1.0000\t"), "the overwrite was re-extracted: \(byImage)")
+        #expect(try daemon.ask("INFO \(art.path)/art2.webp").contains("width\t400"))
+
+        // WATCH a second root, then UNWATCH it; RESCAN; protocol errors.
+        let more = root.appendingPathComponent("more")
+        try image(21, "m1.jpg", in: more)
+        try image(22, "m2.png", in: more)
+        #expect(try daemon.ask("WATCH \(more.path)") == ["OK 1", more.path])
+        try daemon.waitUntilIdle(indexed: 8, failed: 1)
+        #expect(try daemon.ask("WATCH \"\(art.path)/new folder\"")[0] == "ERR bad-request \(art.path)/new folder is already watched as part of \(art.path)")
+        #expect(try daemon.ask("UNWATCH \(more.path)") == ["OK 1", "\(more.path)\t2"])
+        try daemon.waitUntilIdle(indexed: 6, failed: 1)
+        #expect(try daemon.ask("UNWATCH /nowhere")[0].hasPrefix("ERR not-found /nowhere is not a watched root"))
+        #expect(try daemon.ask("RESCAN") == ["OK 1", art.path])
+        #expect(try daemon.ask("RESCAN /etc") == ["ERR forbidden /etc is outside the watched roots"])
+        #expect(try daemon.ask("SIMILAR") == ["ERR bad-request SIMILAR: missing a path or id; usage: SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"])
+        try daemon.waitUntilIdle(indexed: 6, failed: 1)
+
+        // Clean restart: SIGTERM exits 0 promptly with a snapshot, and the answers are identical.
+        let paths = try daemon.ask("SIMILAR-IMAGE \(overwritten.count) k=100", payload: Array(overwritten)).dropFirst().map { String($0.split(separator: "\t")[3]) }
+        #expect(paths.count == 6)
+        let before = try allAnswers(daemon, paths: paths)
+        let stopped = try daemon.stop()
+        #expect(stopped.status == 0 && stopped.seconds < 10)
+        #expect(FileManager.default.fileExists(atPath: daemon.state.appendingPathComponent("index.hnsw").path))
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 6, failed: 1)
+        #expect(try allAnswers(daemon, paths: paths) == before)
+        #expect(daemon.logText.contains("snapshot=true"), "the snapshot was loaded, not rebuilt")
+
+        // The CLI's exit statuses: 0 answered, 1 refused, 2 kindredd not running.
+        #expect(try run("kindred", ["errors", "--socket", daemon.socket]) == 0)
+        #expect(try run("kindred", ["info", "--socket", daemon.socket, art.appendingPathComponent("art3.jpg").path]) == 1)
+        try daemon.stop()
+        #expect(try run("kindred", ["status", "--socket", daemon.socket]) == 2)
+    }
+
+    @Test func killedMidIngestionItRestartsConsistentWithACleanRebuild() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...6 { try image(seed, "a\(seed).jpg", in: art) }
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 6)
+        // Changes, and a SIGKILL while they are being ingested; more changes while it is down.
+        for seed in UInt64(7)...30 { try image(seed, "b\(seed).png", in: art, width: 300 + Int(seed)) }
+        Thread.sleep(forTimeInterval: 0.6)
+        #expect(try daemon.stop(SIGKILL).status == SIGKILL)
+        try FileManager.default.removeItem(at: art.appendingPathComponent("a1.jpg"))
+        try FileManager.default.moveItem(at: art.appendingPathComponent("a2.jpg"), to: art.appendingPathComponent("moved.jpg"))
+        try image(40, "c40.webp", in: art)
+
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 30)
+        let paths = try FileManager.default.contentsOfDirectory(atPath: art.path).map { art.appendingPathComponent($0).path }.sorted()
+        #expect(paths.count == 30)
+        let afterKill = try allAnswers(daemon, paths: paths)
+        #expect(afterKill.values.allSatisfy { $0.count == 5 })
+        try daemon.stop()
+
+        // A clean rebuild (no snapshot) answers the same.
+        try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index.hnsw"))
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 30)
+        #expect(try allAnswers(daemon, paths: paths) == afterKill)
+    }
+}
