@@ -51,9 +51,12 @@ public final class Ingestor: @unchecked Sendable {
     }
 
     /// Ingests `paths` (absolute): new or changed files are extracted, unchanged ones skipped.
-    public func ingest(_ paths: [String], rootID: Int64? = nil) throws -> Report {
+    /// `shouldStop` is asked between batches; what a stop leaves is still `queued` in the catalog,
+    /// so the next scan picks it up. `batchDone` hears how many files each batch settled.
+    public func ingest(_ paths: [String], rootID: Int64? = nil, shouldStop: () -> Bool = { false },
+                       batchDone: (Int) -> Void = { _ in }) throws -> Report {
         var report = Report()
-        var work: [(id: ItemID, path: String)] = []
+        var seen: [Catalog.SeenFile] = []
         for path in paths {
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
@@ -61,78 +64,84 @@ public final class Ingestor: @unchecked Sendable {
                 continue
             }
             let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-            let (item, needed) = try catalog.enqueue(path: path, size: Int64(info.st_size), mtimeNs: mtime, rootID: rootID)
-            if needed { work.append((item.itemID!, path)) } else { report.unchanged += 1 }
+            seen.append(Catalog.SeenFile(path: path, size: Int64(info.st_size), mtimeNs: mtime))
         }
-        let chunk = max(1, threads * network.batchSize)
-        for start in stride(from: 0, to: work.count, by: chunk) {
-            let batch = Array(work[start..<min(work.count, start + chunk)])
-            let (indexed, failed) = try ingestBatch(batch)
+        var work: [(id: ItemID, path: String)] = []
+        for (item, needed) in try catalog.enqueue(seen, rootID: rootID) {
+            if needed { work.append((item.itemID!, item.path)) } else { report.unchanged += 1 }
+        }
+        batchDone(paths.count - work.count)
+        // Reading and decoding the next chunk overlaps the CNN and the commit of this one.
+        let options = decodeOptions
+        try ChunkPipeline.run(work, chunkSize: max(1, threads * network.batchSize), threads: threads,
+                              prepare: { Self.extract($0.path, options: options) }) { (extracted, range) throws(any Error) in
+            let (indexed, failed) = try commit(Array(work[range]), extracted)
             report.indexed += indexed
             report.failed += failed
+            batchDone(range.count)
+        } shouldStop: {
+            shouldStop()
         }
         return report
     }
 
-    private struct Extracted {
+    /// What the CPU-heavy first stage makes of one file.
+    private struct Extracted: Sendable {
         var hash = "", format = "", width = 0, height = 0
         var style: [Float] = [], phash: [UInt8] = []
         var image: RGBImage?
         var failure: String?
     }
 
-    private func ingestBatch(_ batch: [(id: ItemID, path: String)]) throws -> (indexed: Int, failed: Int) {
-        // Decode and describe on all threads.
-        let results = Mutex<[Int: Extracted]>([:])
-        let options = decodeOptions
-        DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-                var extracted = Extracted()
-                do {
-                    let bytes = try Data(contentsOf: URL(fileURLWithPath: batch[i].path))
-                    var checksum = Checksum()
-                    bytes.withUnsafeBytes { checksum.update($0) }
-                    extracted.hash = String(checksum.value, radix: 16)
-                    let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: batch[i].path, options: options) }
-                    extracted.format = decoded.format.rawValue
-                    extracted.width = decoded.originalWidth
-                    extracted.height = decoded.originalHeight
-                    extracted.image = decoded.image
-                    extracted.style = StyleDescriptor.compute(decoded.image)
-                    extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
-                } catch let error as ImageError {
-                    extracted.failure = error.reason
-                } catch {
-                    extracted.failure = "cannot read: \(error.localizedDescription)"
-                }
-                results.withLock { $0[i] = extracted }
+    /// Reads, hashes, decodes and describes one file (any thread).
+    private static func extract(_ path: String, options: DecodeOptions) -> Extracted {
+        var extracted = Extracted()
+        do {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            var checksum = Checksum()
+            bytes.withUnsafeBytes { checksum.update($0) }
+            extracted.hash = String(checksum.value, radix: 16)
+            let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: path, options: options) }
+            extracted.format = decoded.format.rawValue
+            extracted.width = decoded.originalWidth
+            extracted.height = decoded.originalHeight
+            extracted.image = decoded.image
+            extracted.style = StyleDescriptor.compute(decoded.image)
+            extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
+        } catch let error as ImageError {
+            extracted.failure = error.reason
+        } catch {
+            extracted.failure = "cannot read: \(error.localizedDescription)"
         }
-        let extracted = results.withLock { $0 }
-        var good: [Int] = []
-        var failed = 0
-        for i in batch.indices {
-            if let reason = extracted[i]?.failure {
-                try catalog.markFailed(batch[i].id, error: reason, contentHash: extracted[i]!.hash.isEmpty ? nil : extracted[i]!.hash)
-                logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(reason)"])
-                failed += 1
-                continue
-            }
-            good.append(i)
+        return extracted
+    }
+
+    /// The second stage: failures recorded, the CNN over the rest, then the commit.
+    private func commit(_ batch: [(id: ItemID, path: String)], _ extracted: [Extracted]) throws -> (indexed: Int, failed: Int) {
+        let good = batch.indices.filter { extracted[$0].failure == nil }
+        let failures = batch.indices.filter { extracted[$0].failure != nil }.map { i in
+            logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(extracted[i].failure!)"])
+            return (batch[i].id, extracted[i].failure!, extracted[i].hash.isEmpty ? nil : extracted[i].hash)
         }
+        try catalog.markFailed(failures)
+        let failed = failures.count
         guard !good.isEmpty else { return (0, failed) }
-        let features = network.embed(good.map { extracted[$0]!.image! })
+        let features = network.embed(good.map { extracted[$0].image! })
         // Step 2 of the commit order: every space of the batch in one LMDB transaction.
         try store.write { txn throws(VectorStoreError) in
             for (row, i) in good.enumerated() {
                 let id = batch[i].id
                 try txn.put(id, Array(features[(row * 1280)..<((row + 1) * 1280)]), space: StandardSpaces.cnn.name)
-                try txn.put(id, extracted[i]!.style, space: StandardSpaces.style.name)
-                try txn.put(id, extracted[i]!.phash, space: StandardSpaces.phash.name)
+                try txn.put(id, extracted[i].style, space: StandardSpaces.style.name)
+                try txn.put(id, extracted[i].phash, space: StandardSpaces.phash.name)
             }
         }
         // Step 3, then the index.
+        try catalog.markIndexed(good.map { i in
+            let e = extracted[i]
+            return Catalog.Extraction(id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
+        })
         for (row, i) in good.enumerated() {
-            let e = extracted[i]!
-            try catalog.markIndexed(batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
             try index.index.insert(Array(features[(row * 1280)..<((row + 1) * 1280)]), label: batch[i].id.rawValue)
         }
         changes += good.count

@@ -49,9 +49,6 @@ public final class WatchLoop: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Files per ingestion call: small enough that a stop request is seen within one batch.
-    static let chunk = 64
-
     public init(configuration: Configuration, ingestor: Ingestor, progress: IngestProgress, snapshot: URL, logger: Logger) {
         self.configuration = configuration
         self.catalog = ingestor.catalog
@@ -102,21 +99,19 @@ public final class WatchLoop: Sendable {
             roots.first { path.hasPrefix($0.path + "/") }?.id
         }
 
-        /// Ingests `files` in chunks, stopping early when asked to.
+        /// Ingests `files`, root by root, stopping between batches when asked to.
         func ingest(_ files: [String]) -> Ingestor.Report {
             var report = Ingestor.Report()
-            for start in stride(from: 0, to: files.count, by: Self.chunk) where !stopRequested {
-                let chunk = Array(files[start..<min(files.count, start + Self.chunk)])
-                for (id, paths) in Dictionary(grouping: chunk, by: rootID(of:)) {
-                    do {
-                        let r = try ingestor.ingest(paths, rootID: id)
-                        report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed; report.missing += r.missing
-                    } catch {
-                        logger.error("ingestion failed", metadata: ["files": "\(paths.count)", "error": "\(error)"])
+            for (id, paths) in Dictionary(grouping: files, by: rootID(of:)).sorted(by: { ($0.key ?? 0) < ($1.key ?? 0) }) where !stopRequested {
+                do {
+                    let r = try ingestor.ingest(paths.sorted(), rootID: id, shouldStop: { stopRequested }) { settled in
+                        let pending = progress.update { $0.pending = max(0, $0.pending - settled); return $0.pending }
+                        Systemd.notify("STATUS=indexing: \(pending) files to go")
                     }
+                    report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed; report.missing += r.missing
+                } catch {
+                    logger.error("ingestion failed", metadata: ["files": "\(paths.count)", "error": "\(error)"])
                 }
-                let pending = progress.update { $0.pending = max(0, $0.pending - chunk.count); return $0.pending }
-                Systemd.notify("STATUS=indexing: \(pending) files to go")
             }
             return report
         }

@@ -5,10 +5,14 @@
 /// Enlarging is done elsewhere (bilinear); this type only shrinks (or keeps) each axis.
 struct AreaResampler {
     let inputWidth, inputHeight, outputWidth, outputHeight: Int
-    /// Per output column: the first input column and the weights of the columns it covers.
+    /// Per output column: the first input column, and where its weights start in `columnWeights`
+    /// (one weight per input column it covers; the last entry is the end of the last column's).
     private let columnStart: [Int]
-    private let columnWeights: [[Float]]
-    private var accumulators: [[Float]]  // two output rows in progress, RGB floats
+    private let weightStart: [Int]
+    private let columnWeights: [Float]
+    /// Two input-width RGB rows of vertically weighted sums, for the output rows in progress
+    /// (an input row can straddle two output rows).
+    private var accumulators: [Float]
     private var nextInputRow = 0
     private(set) var output: RGBImage
 
@@ -19,54 +23,78 @@ struct AreaResampler {
         self.outputWidth = outputWidth
         self.outputHeight = outputHeight
         let scale = Double(inputWidth) / Double(outputWidth)
-        var starts: [Int] = [], weights: [[Float]] = []
+        var starts: [Int] = [], offsets: [Int] = [0], weights: [Float] = []
         for ox in 0..<outputWidth {
             let from = Double(ox) * scale, to = Double(ox + 1) * scale
             let first = Int(from), last = min(inputWidth - 1, Int((to - 1e-9).rounded(.down)))
             starts.append(first)
-            weights.append((first...last).map { x in Float((min(to, Double(x + 1)) - max(from, Double(x))) / scale) })
+            weights += (first...last).map { x in Float((min(to, Double(x + 1)) - max(from, Double(x))) / scale) }
+            offsets.append(weights.count)
         }
         columnStart = starts
+        weightStart = offsets
         columnWeights = weights
-        accumulators = [[Float](repeating: 0, count: outputWidth * 3), [Float](repeating: 0, count: outputWidth * 3)]
+        accumulators = [Float](repeating: 0, count: 2 * inputWidth * 3)
         output = RGBImage(width: outputWidth, height: outputHeight)
     }
 
-    /// Adds the next input row (inputWidth × 3 bytes, RGB).
+    /// Adds the next input row (inputWidth × 3 bytes, RGB). The vertical pass runs on every input
+    /// row (a contiguous multiply-add the compiler vectorises); the horizontal pass only once per
+    /// output row, which is what makes large reductions cheap.
     mutating func add(row: UnsafePointer<UInt8>) {
         let y = nextInputRow
         nextInputRow += 1
-        // Horizontal pass into one output-width row.
-        var shrunk = [Float](repeating: 0, count: outputWidth * 3)
-        for ox in 0..<outputWidth {
-            var r: Float = 0, g: Float = 0, b: Float = 0
-            let start = columnStart[ox]
-            for (i, w) in columnWeights[ox].enumerated() {
-                let p = (start + i) * 3
-                r += Float(row[p]) * w
-                g += Float(row[p + 1]) * w
-                b += Float(row[p + 2]) * w
-            }
-            shrunk[ox * 3] = r
-            shrunk[ox * 3 + 1] = g
-            shrunk[ox * 3 + 2] = b
-        }
-        // Vertical pass: this row covers [y, y+1) of input, i.e. part of one or two output rows.
+        let n = inputWidth * 3
         let scale = Double(inputHeight) / Double(outputHeight)
         let top = Double(y) / scale, bottom = Double(y + 1) / scale
         var oy = Int(top)
+        // Moved out while in use, so `emit` may mutate self without copying the buffer.
+        var accumulators: [Float] = []
+        swap(&accumulators, &self.accumulators)
+        defer { swap(&accumulators, &self.accumulators) }
         while oy < outputHeight, Double(oy) < bottom {
-            let weight = Float((min(bottom, Double(oy + 1)) - max(top, Double(oy))))
-            let slot = oy & 1
-            for i in 0..<(outputWidth * 3) { accumulators[slot][i] += shrunk[i] * weight }
-            // An output row is done when the input has passed its bottom edge.
-            if Double(oy + 1) <= bottom + 1e-9 || y == inputHeight - 1 {
-                for i in 0..<(outputWidth * 3) {
-                    output.pixels[oy * outputWidth * 3 + i] = UInt8(max(0, min(255, accumulators[slot][i].rounded())))
-                    accumulators[slot][i] = 0
+            let weight = Float(min(bottom, Double(oy + 1)) - max(top, Double(oy)))
+            let finished = Double(oy + 1) <= bottom + 1e-9 || y == inputHeight - 1
+            let outputRow = oy
+            accumulators.withUnsafeMutableBufferPointer { all in
+                let sums = all.baseAddress! + (outputRow & 1) * n
+                for i in 0..<n { sums[i] += Float(row[i]) * weight }
+                // An output row is done when the input has passed its bottom edge.
+                if finished {
+                    emit(row: outputRow, from: sums)
+                    sums.update(repeating: 0, count: n)
                 }
             }
             oy += 1
+        }
+    }
+
+    /// The horizontal pass for one finished output row.
+    private mutating func emit(row oy: Int, from sums: UnsafePointer<Float>) {
+        let width = outputWidth
+        columnStart.withUnsafeBufferPointer { starts in
+            weightStart.withUnsafeBufferPointer { offsets in
+                columnWeights.withUnsafeBufferPointer { weights in
+                    output.pixels.withUnsafeMutableBufferPointer { pixels in
+                        let out = pixels.baseAddress! + oy * width * 3
+                        for ox in 0..<width {
+                            var r: Float = 0, g: Float = 0, b: Float = 0
+                            var p = sums + starts[ox] * 3
+                            for k in offsets[ox]..<offsets[ox + 1] {
+                                let w = weights[k]
+                                r += p[0] * w
+                                g += p[1] * w
+                                b += p[2] * w
+                                p += 3
+                            }
+                            // Sums are non-negative, so adding ½ and truncating rounds to nearest.
+                            out[ox * 3] = UInt8(min(255, r + 0.5))
+                            out[ox * 3 + 1] = UInt8(min(255, g + 0.5))
+                            out[ox * 3 + 2] = UInt8(min(255, b + 0.5))
+                        }
+                    }
+                }
+            }
         }
     }
 }

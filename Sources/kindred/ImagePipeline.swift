@@ -1,13 +1,11 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KindredCore
 import KindredFeatures
 import KindredImaging
 import Synchronization
 
-/// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
-/// decoded on all threads, then go through the network as one batch. A file that fails is
-/// reported and skipped; the rest carry on.
 /// The vector spaces `kindred embed` computes.
 enum EmbeddingSpace: String, CaseIterable, ExpressibleByArgument {
     case cnn, style, phash
@@ -21,6 +19,9 @@ enum EmbeddingSpace: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
+/// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
+/// decoded on all threads while the network works on the chunk before. A file that fails is
+/// reported and skipped; the rest carry on.
 struct ImagePipeline {
     let network: EfficientNetLite0
     let threads: Int
@@ -35,35 +36,25 @@ struct ImagePipeline {
 
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
         var result = Result()
-        let chunk = max(1, threads * network.batchSize)
-        for start in stride(from: 0, to: files.count, by: chunk) {
-            let slice = Array(files[start..<min(files.count, start + chunk)])
-            let decoded = Mutex<[Int: Swift.Result<RGBImage, ImageError>]>([:])
-            let options = self.options
-            DispatchQueue.concurrentPerform(iterations: slice.count) { i in
-                let outcome: Swift.Result<RGBImage, ImageError>
-                do throws(ImageError) {
-                    outcome = .success(try ImageDecoder.decode(file: URL(fileURLWithPath: slice[i]), options: options).image)
-                } catch {
-                    outcome = .failure(error)
-                }
-                decoded.withLock { $0[i] = outcome }
-            }
-            let outcomes = decoded.withLock { $0 }
+        let options = self.options
+        // Decoding the next chunk overlaps the network's work on this one.
+        ChunkPipeline.run(files, chunkSize: max(1, threads * network.batchSize), threads: threads, prepare: { path in
+            Swift.Result<RGBImage, ImageError> { () throws(ImageError) in try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image }
+        }) { (outcomes, range) throws(Never) in
             var images: [RGBImage] = []
-            for i in slice.indices {
-                switch outcomes[i]! {
+            for (path, outcome) in zip(files[range], outcomes) {
+                switch outcome {
                 case .success(let image):
                     images.append(image)
-                    result.paths.append(slice[i])
+                    result.paths.append(path)
                 case .failure(let error):
-                    result.failures.append((slice[i], error.reason))
+                    result.failures.append((path, error.reason))
                 }
             }
             let (features, logits) = network.run(images: images, logits: wantLogits)
             result.features += features
             result.logits += logits
-            progress?(min(files.count, start + chunk), files.count)
+            progress?(range.upperBound, files.count)
         }
         return result
     }

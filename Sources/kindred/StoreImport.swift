@@ -41,18 +41,18 @@ struct StoreImport: ParsableCommand {
         }
         for first in stride(from: 0, to: matrix.rows, by: batch) {
             let rows = first..<min(matrix.rows, first + batch)
-            var ids: [ItemID] = []
-            for row in rows {
+            let seen = rows.map { row in
                 let path = URL(fileURLWithPath: files[row]).standardizedFileURL.path
                 let attributes = try? FileManager.default.attributesOfItem(atPath: path)
                 let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
                 let mtime = Int64(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1e9)
-                ids.append(try catalog.enqueue(path: path, size: size, mtimeNs: mtime).item.itemID!)
+                return Catalog.SeenFile(path: path, size: size, mtimeNs: mtime)
             }
+            let ids = try catalog.enqueue(seen).map { $0.item.itemID! }
             try store.write { txn throws(VectorStoreError) in
                 for (row, id) in zip(rows, ids) { try txn.put(id, matrix.row(row), space: space) }
             }
-            for id in ids { try catalog.markIndexed(id, contentHash: "imported", width: nil, height: nil, format: nil) }
+            try catalog.markIndexed(ids.map { Catalog.Extraction(id: $0, contentHash: "imported", width: nil, height: nil, format: nil) })
         }
         printJSONLine(["space": space, "rows": matrix.rows, "dimension": matrix.columns, "s": elapsed(since: start)])
     }

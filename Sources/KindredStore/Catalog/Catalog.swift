@@ -67,42 +67,93 @@ public final class Catalog: Sendable {
 
     // MARK: Items
 
+    /// A file as `stat` saw it.
+    public struct SeenFile: Sendable, Equatable {
+        public var path: String
+        public var size: Int64
+        public var mtimeNs: Int64
+
+        public init(path: String, size: Int64, mtimeNs: Int64) {
+            self.path = path
+            self.size = size
+            self.mtimeNs = mtimeNs
+        }
+    }
+
+    /// What extraction learnt of an item, recorded when it is marked indexed.
+    public struct Extraction: Sendable, Equatable {
+        public var id: ItemID
+        public var contentHash: String
+        public var width: Int?
+        public var height: Int?
+        public var format: String?
+
+        public init(id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?) {
+            self.id = id
+            self.contentHash = contentHash
+            self.width = width
+            self.height = height
+            self.format = format
+        }
+    }
+
     /// Records a file as seen. A new path gets a new id; a known path whose size or mtime changed
     /// goes back to `queued`. Returns the item and whether it needs extracting.
     public func enqueue(path: String, size: Int64, mtimeNs: Int64, rootID: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> (item: CatalogItem, needsExtraction: Bool) {
-        try write("enqueue \(path)") { db in
-            if var item = try CatalogItem.filter(Column("path") == path).fetchOne(db) {
-                guard item.size != size || item.mtimeNs != mtimeNs || item.status == .queued else { return (item, false) }
-                item.size = size
-                item.mtimeNs = mtimeNs
-                item.rootID = rootID ?? item.rootID
-                item.status = .queued
-                item.error = nil
-                try item.update(db)
+        try enqueue([SeenFile(path: path, size: size, mtimeNs: mtimeNs)], rootID: rootID, at: now)[0]
+    }
+
+    /// `enqueue` for many files in one transaction (one disk sync, not one per file).
+    public func enqueue(_ files: [SeenFile], rootID: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> [(item: CatalogItem, needsExtraction: Bool)] {
+        try write("enqueue \(files.count) files") { db in
+            try files.map { file in
+                if var item = try CatalogItem.filter(Column("path") == file.path).fetchOne(db) {
+                    guard item.size != file.size || item.mtimeNs != file.mtimeNs || item.status == .queued else { return (item, false) }
+                    item.size = file.size
+                    item.mtimeNs = file.mtimeNs
+                    item.rootID = rootID ?? item.rootID
+                    item.status = .queued
+                    item.error = nil
+                    try item.update(db)
+                    return (item, true)
+                }
+                var item = CatalogItem(id: nil, path: file.path, rootID: rootID, size: file.size, mtimeNs: file.mtimeNs, contentHash: nil,
+                                       width: nil, height: nil, format: nil, status: .queued, error: nil, firstSeen: now, lastIndexed: nil)
+                try item.insert(db)
                 return (item, true)
             }
-            var item = CatalogItem(id: nil, path: path, rootID: rootID, size: size, mtimeNs: mtimeNs, contentHash: nil,
-                                   width: nil, height: nil, format: nil, status: .queued, error: nil, firstSeen: now, lastIndexed: nil)
-            try item.insert(db)
-            return (item, true)
         }
     }
 
     /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed.
     public func markIndexed(_ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()) throws(CatalogError) {
-        try write("mark \(id) indexed") { db in
-            try db.execute(sql: """
+        try markIndexed([Extraction(id: id, contentHash: contentHash, width: width, height: height, format: format)], at: now)
+    }
+
+    /// `markIndexed` for a batch, in one transaction.
+    public func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
+        try write("mark \(extractions.count) items indexed") { db in
+            let statement = try db.cachedStatement(sql: """
                 UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?
                 WHERE id = ?
-                """, arguments: [contentHash, width, height, format, now, Int64(id.rawValue)])
+                """)
+            for e in extractions {
+                try statement.execute(arguments: [e.contentHash, e.width, e.height, e.format, now, Int64(e.id.rawValue)])
+            }
         }
     }
 
     /// Records why an item could not be extracted; it is retried only when the file changes.
     public func markFailed(_ id: ItemID, error message: String, contentHash: String? = nil) throws(CatalogError) {
-        try write("mark \(id) failed") { db in
-            try db.execute(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
-                           arguments: [message, contentHash, Int64(id.rawValue)])
+        try markFailed([(id, message, contentHash)])
+    }
+
+    /// `markFailed` for a batch, in one transaction.
+    public func markFailed(_ failures: [(id: ItemID, error: String, contentHash: String?)]) throws(CatalogError) {
+        guard !failures.isEmpty else { return }
+        try write("mark \(failures.count) items failed") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?")
+            for f in failures { try statement.execute(arguments: [f.error, f.contentHash, Int64(f.id.rawValue)]) }
         }
     }
 

@@ -1,0 +1,65 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Two stages with a bounded queue between them: a background thread prepares chunks of items
+/// (each chunk's items in parallel, e.g. read and decode images) while the caller consumes the
+/// chunks before them, in order (e.g. the CNN and the commit). At most `ahead` prepared chunks
+/// wait in the queue, so memory stays bounded whatever the consumer's pace (backpressure), and
+/// neither stage idles while the other works, which matters most when one item of a chunk is
+/// slow to prepare (a huge PNG) and the rest would otherwise wait for it.
+public enum ChunkPipeline {
+    /// Runs `prepare` on every item and hands the results to `consume` chunk by chunk, in order.
+    /// `consume` gets the chunk's index range in `items`. Stops early, without preparing further
+    /// chunks, once `shouldStop` says so or `consume` throws (which is rethrown).
+    public static func run<Item: Sendable, Prepared: Sendable, Failure: Error>(
+        _ items: [Item], chunkSize: Int, ahead: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        prepare: @escaping @Sendable (Item) -> Prepared,
+        consume: ([Prepared], Range<Int>) throws(Failure) -> Void,
+        shouldStop: () -> Bool = { false }
+    ) throws(Failure) {
+        precondition(chunkSize > 0 && ahead > 0 && threads > 0)
+        let ranges = stride(from: 0, to: items.count, by: chunkSize).map { $0..<min(items.count, $0 + chunkSize) }
+        guard !ranges.isEmpty else { return }
+        let queue = Mutex<[[Prepared]]>([])
+        let ready = DispatchSemaphore(value: 0)
+        let free = DispatchSemaphore(value: ahead)
+        let cancelled = Atomic<Bool>(false)
+        let producerDone = DispatchSemaphore(value: 0)
+        Thread {
+            defer { producerDone.signal() }
+            for range in ranges {
+                free.wait()
+                guard !cancelled.load(ordering: .acquiring) else { return }
+                let results = Mutex<[Prepared?]>(Array(repeating: nil, count: range.count))
+                let width = min(threads, range.count)
+                // Items are dealt out in turn, so one slow item delays only its own thread.
+                let next = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: width) { _ in
+                    while true {
+                        let i = next.add(1, ordering: .relaxed).oldValue
+                        guard i < range.count else { return }
+                        let prepared = prepare(items[range.lowerBound + i])
+                        results.withLock { $0[i] = prepared }
+                    }
+                }
+                let chunk = results.withLock { $0.map { $0! } }
+                queue.withLock { $0.append(chunk) }
+                ready.signal()
+            }
+        }.start()
+        defer {
+            // Unblock and wait for the producer, so no thread outlives the call.
+            cancelled.store(true, ordering: .releasing)
+            for _ in 0..<ahead { free.signal() }
+            producerDone.wait()
+        }
+        for range in ranges {
+            guard !shouldStop() else { return }
+            ready.wait()
+            let chunk = queue.withLock { $0.removeFirst() }
+            free.signal()
+            try consume(chunk, range)
+        }
+    }
+}
