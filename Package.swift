@@ -111,6 +111,11 @@ let package = Package(
             path: "Tests/Helpers/StoreWriter"
         ),
         .executableTarget(
+            name: "kindred-bench-preload",
+            dependencies: ["KindredCore", "KindredStore", "KindredDaemon", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/Preload"
+        ),
+        .executableTarget(
             name: "kindred-bench-store",
             dependencies: ["KindredCore", "KindredStore"],
             path: "Benchmarks/StoreBench"

@@ -26,8 +26,8 @@ public struct StatePaths: Sendable, Equatable {
     public var vectors: URL { root.appendingPathComponent("vectors") }
     /// The SQLite catalog, in WAL mode.
     public var catalog: URL { root.appendingPathComponent("catalog.sqlite") }
-    /// The HNSW snapshot.
-    public var index: URL { root.appendingPathComponent("index.hnsw") }
+    /// The HNSW snapshot of one vector space's index.
+    public func index(space: String) -> URL { root.appendingPathComponent("index-\(space).hnsw") }
     /// Converted model weights.
     public var weights: URL { root.appendingPathComponent("weights") }
 

@@ -13,7 +13,7 @@ import Synchronization
 public final class CommandService: Sendable {
     let catalog: Catalog
     let store: VectorStore
-    let index: LiveIndex
+    let indexes: LiveIndexes
     let logger: Logger
     let started = Date()
     /// What the ingestion thread reports, for STATUS.
@@ -27,11 +27,11 @@ public final class CommandService: Sendable {
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
 
-    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: sending EfficientNetLite0? = nil,
+    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, network: sending EfficientNetLite0? = nil,
                 progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64, logger: Logger) {
         self.catalog = catalog
         self.store = store
-        self.index = index
+        self.indexes = indexes
         self.network = Mutex(network)
         self.progress = progress
         self.control = control
@@ -128,7 +128,7 @@ public final class CommandService: Sendable {
         var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
-        rows.append(["index_size", String(index.index.count)])
+        rows.append(["index_size", String(indexes.cnn.index.count)])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
         rows.append(["last_refit", ""])
@@ -164,16 +164,8 @@ public final class CommandService: Sendable {
     private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: SearchSpace, within: String?) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: $0) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
-        switch space {
-        case .cnn:
-            return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
-        case .style:
-            // No graph over style vectors yet: an exact scan, fine for collections of some 100k.
-            let (ids, matrix) = try store.readMatrix(space: "style")
-            guard !ids.isEmpty else { return [] }
-            let exact = try ExactSearch.search(base: matrix, queries: Matrix(rows: 1, columns: matrix.columns, storage: query), k: min(ids.count, k + 1), metric: .cosine)[0]
-            return Array(exact.map { Neighbor(label: ids[Int($0.label)].rawValue, distance: $0.distance) }.filter { filter($0.label) }.prefix(k))
-        }
+        guard let index = indexes(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
+        return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
     }
 
     private func rows(for neighbours: [Neighbor]) throws -> Response {

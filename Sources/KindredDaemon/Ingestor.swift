@@ -18,7 +18,7 @@ import Synchronization
 public final class Ingestor: @unchecked Sendable {
     public let catalog: Catalog
     public let store: VectorStore
-    public let index: LiveIndex
+    public let indexes: LiveIndexes
     let network: EfficientNetLite0
     let threads: Int
     let logger: Logger
@@ -40,11 +40,11 @@ public final class Ingestor: @unchecked Sendable {
         }
     }
 
-    public init(catalog: Catalog, store: VectorStore, index: LiveIndex, network: EfficientNetLite0,
+    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, network: EfficientNetLite0,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) {
         self.catalog = catalog
         self.store = store
-        self.index = index
+        self.indexes = indexes
         self.network = network
         self.threads = threads
         self.logger = logger
@@ -142,7 +142,7 @@ public final class Ingestor: @unchecked Sendable {
             return Catalog.Extraction(id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
         })
         for (row, i) in good.enumerated() {
-            try index.index.insert(Array(features[(row * 1280)..<((row + 1) * 1280)]), label: batch[i].id.rawValue)
+            try indexes.insert(cnn: Array(features[(row * 1280)..<((row + 1) * 1280)]), style: extracted[i].style, label: batch[i].id.rawValue)
         }
         changes += good.count
         return (good.count, failed)
@@ -162,7 +162,7 @@ extension Ingestor {
     func remove(id: ItemID) throws {
         try catalog.removeItem(id)
         try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
-        index.index.remove(label: id.rawValue)
+        indexes.remove(label: id.rawValue)
         changes += 1
     }
 

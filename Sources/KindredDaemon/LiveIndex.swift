@@ -68,3 +68,46 @@ public final class LiveIndex: Sendable {
         return (LiveIndex(index: index, space: space), report)
     }
 }
+
+/// One live index per searchable space: CNN embeddings (the default) and style descriptors.
+/// Each has its own snapshot file in the state directory (`index-<space>.hnsw`).
+public struct LiveIndexes: Sendable {
+    public let cnn: LiveIndex
+    public let style: LiveIndex
+
+    public init(cnn: LiveIndex, style: LiveIndex) {
+        self.cnn = cnn
+        self.style = style
+    }
+
+    public var all: [LiveIndex] { [cnn, style] }
+
+    public func callAsFunction(_ space: String) -> LiveIndex? { all.first { $0.space == space } }
+
+    /// Opens every space's index as `LiveIndex.open` does.
+    public static func open(paths: StatePaths, store: VectorStore, parameters: HNSWParameters = HNSWParameters(),
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
+        var reports: [String: LiveIndex.OpenReport] = [:]
+        func open(_ space: String) throws -> LiveIndex {
+            let (index, report) = try LiveIndex.open(snapshot: paths.index(space: space), store: store, space: space,
+                                                     parameters: parameters, threads: threads, logger: logger)
+            reports[space] = report
+            return index
+        }
+        return (LiveIndexes(cnn: try open(StandardSpaces.cnn.name), style: try open(StandardSpaces.style.name)), reports)
+    }
+
+    /// Writes every snapshot (each atomically: a temporary file, then a rename).
+    public func save(in paths: StatePaths) throws {
+        for index in all { try index.index.save(to: paths.index(space: index.space)) }
+    }
+
+    func insert(cnn cnnVector: [Float], style styleVector: [Float], label: UInt64) throws {
+        try cnn.index.insert(cnnVector, label: label)
+        try style.index.insert(styleVector, label: label)
+    }
+
+    func remove(label: UInt64) {
+        for index in all { index.index.remove(label: label) }
+    }
+}

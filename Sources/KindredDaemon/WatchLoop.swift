@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 import KindredStore
 import KindredWatch
 import Logging
@@ -43,18 +44,18 @@ public final class WatchLoop: Sendable {
     let catalog: Catalog
     let ingestor: Ingestor
     let progress: IngestProgress
-    let snapshot: URL
+    let paths: StatePaths
     let logger: Logger
     private let inbox = Mutex<[ControlCommand]>([])
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(configuration: Configuration, ingestor: Ingestor, progress: IngestProgress, snapshot: URL, logger: Logger) {
+    public init(configuration: Configuration, ingestor: Ingestor, progress: IngestProgress, paths: StatePaths, logger: Logger) {
         self.configuration = configuration
         self.catalog = ingestor.catalog
         self.ingestor = ingestor
         self.progress = progress
-        self.snapshot = snapshot
+        self.paths = paths
         self.logger = logger
     }
 
@@ -77,9 +78,9 @@ public final class WatchLoop: Sendable {
 
     private var stopRequested: Bool { stopping.load(ordering: .acquiring) }
 
-    /// Writes the index snapshot to its file (atomically: a temporary file, then a rename).
+    /// Writes the index snapshots (each atomically: a temporary file, then a rename).
     public func writeSnapshot() throws {
-        try ingestor.index.index.save(to: snapshot)
+        try ingestor.indexes.save(in: paths)
         let now = Date()
         progress.update { $0.lastSnapshot = now }
     }
@@ -209,7 +210,7 @@ public final class WatchLoop: Sendable {
                     try writeSnapshot()
                     snapshotChanges = ingestor.changes
                     lastSnapshot = now
-                    logger.debug("snapshot written", metadata: ["items": "\(ingestor.index.index.count)"])
+                    logger.debug("snapshot written", metadata: ["items": "\(ingestor.indexes.cnn.index.count)"])
                 } catch {
                     logger.error("cannot write the index snapshot", metadata: ["error": "\(error)"])
                     lastSnapshot = now  // retried after another interval, not on every turn
@@ -219,6 +220,6 @@ public final class WatchLoop: Sendable {
     }
 
     private func notifyFollowing(roots: Int) {
-        Systemd.notify("STATUS=following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.index.index.count) images indexed")
+        Systemd.notify("STATUS=following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.indexes.cnn.index.count) images indexed")
     }
 }

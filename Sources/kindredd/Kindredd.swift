@@ -81,18 +81,19 @@ struct Kindredd: ParsableCommand {
             try catalog.addRoot((root as NSString).resolvingSymlinksInPath)
         }
         let network = try EfficientNetLite0(weights: try ModelFiles.load(from: paths), batchSize: configuration.batchSize, threads: threads)
-        let (index, opened) = try LiveIndex.open(snapshot: paths.index, store: store, space: StandardSpaces.cnn.name,
-                                                 parameters: configuration.hnswParameters, threads: threads, logger: logger)
-        logger.info("index ready", metadata: ["size": "\(index.index.count)", "snapshot": "\(opened.loadedSnapshot)", "added": "\(opened.added)",
-                                              "removed": "\(opened.removed)"])
+        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, parameters: configuration.hnswParameters, threads: threads, logger: logger)
+        for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
+            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
+                                                  "added": "\(report.added)", "removed": "\(report.removed)"])
+        }
 
-        let ingestor = Ingestor(catalog: catalog, store: store, index: index, network: network, threads: threads, logger: logger)
+        let ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes, network: network, threads: threads, logger: logger)
         ingestor.decodeOptions.pixelLimit = configuration.maxPixels
         ingestor.decodeOptions.maxFileBytes = configuration.maxFileBytes
         let progress = IngestProgress()
-        let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, snapshot: paths.index, logger: logger)
+        let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
         let queryNetwork = try EfficientNetLite0(weights: try ModelFiles.load(from: paths), batchSize: 1, threads: 1)
-        let service = CommandService(catalog: catalog, store: store, index: index, network: queryNetwork, progress: progress, control: loop,
+        let service = CommandService(catalog: catalog, store: store, indexes: indexes, network: queryNetwork, progress: progress, control: loop,
                                      efSearch: configuration.efSearch, logger: logger)
         let server = SocketServer(service: service, maxLineLength: configuration.maxLineBytes, logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)
@@ -127,6 +128,6 @@ struct Kindredd: ParsableCommand {
         try loop.writeSnapshot()
         try store.environment.sync()
         unlink(socketPath)
-        logger.info("stopped", metadata: ["snapshot": "\(paths.index.path)"])
+        logger.info("stopped", metadata: ["snapshots": "\(paths.root.path)/index-*.hnsw"])
     }
 }

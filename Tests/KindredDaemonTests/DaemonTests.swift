@@ -156,6 +156,16 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             #expect(answer == expected, "\(path)")
         }
 
+        // And in the style space, against `kindred embed --space style`.
+        #expect(try run("kindred", ["embed", "--space", "style", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1)
+        let styles = try Npy.readMatrix(URL(fileURLWithPath: features))
+        let exactStyle = try ExactSearch.search(base: styles, queries: styles, k: 5, metric: .cosine)
+        for (row, path) in offlinePaths.enumerated() {
+            let expected = exactStyle[row].map { offlinePaths[Int($0.label)] }.filter { $0 != path }
+            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4 space=style"#).dropFirst().map { String($0.split(separator: "\t")[3]) }
+            #expect(answer == expected, "style: \(path)")
+        }
+
         // A new file, an overwrite, a rename, a new subdirectory, a deletion.
         try image(11, "new.jpg", in: art)
         let art1ID = try daemon.ask("INFO \(art.path)/art1.png")[1].split(separator: "\t")[1]
@@ -193,7 +203,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let before = try allAnswers(daemon, paths: paths)
         let stopped = try daemon.stop()
         #expect(stopped.status == 0 && stopped.seconds < 10)
-        #expect(FileManager.default.fileExists(atPath: daemon.state.appendingPathComponent("index.hnsw").path))
+        #expect(FileManager.default.fileExists(atPath: daemon.state.appendingPathComponent("index-cnn.hnsw").path))
+        #expect(FileManager.default.fileExists(atPath: daemon.state.appendingPathComponent("index-style.hnsw").path))
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
         #expect(try allAnswers(daemon, paths: paths) == before)
@@ -230,7 +241,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.stop()
 
         // A clean rebuild (no snapshot) answers the same.
-        try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index.hnsw"))
+        for space in ["cnn", "style"] { try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index-\(space).hnsw")) }
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 30)
         #expect(try allAnswers(daemon, paths: paths) == afterKill)

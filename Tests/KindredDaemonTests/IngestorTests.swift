@@ -35,8 +35,8 @@ struct Collection {
         try state.create()
         catalog = try Catalog(url: state.catalog, logger: logger)
         store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
-        let (index, _) = try LiveIndex.open(snapshot: state.index, store: store, space: "cnn", logger: logger)
-        ingestor = Ingestor(catalog: catalog, store: store, index: index, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
+        let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: logger)
+        ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
                             threads: 2, logger: logger)
     }
 
@@ -53,7 +53,7 @@ struct Collection {
         #expect(report == Ingestor.Report(indexed: 6, unchanged: 0, failed: 2, missing: 0))
         #expect(try c.catalog.statusCounts() == [.indexed: 6, .failed: 2, .queued: 0])
         for space in StandardSpaces.all { #expect(try c.store.count(space: space.name) == 6, "\(space.name)") }
-        #expect(c.ingestor.index.index.count == 6)
+        #expect(c.ingestor.indexes.cnn.index.count == 6)
         let notes = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path))
         #expect(notes.status == .failed && notes.error == "not a JPEG, PNG or WebP file (unrecognised content)")
         let truncated = try #require(try c.catalog.item(path: c.images.appendingPathComponent("truncated.jpg").path))
@@ -64,7 +64,7 @@ struct Collection {
         // Every indexed image finds itself first through the live index.
         for id in try c.catalog.itemIDs(status: .indexed) {
             let vector = try #require(try c.store.vector(id, space: "cnn"))
-            #expect(try c.ingestor.index.index.search(vector, k: 1).first?.label == id.rawValue)
+            #expect(try c.ingestor.indexes.cnn.index.search(vector, k: 1).first?.label == id.rawValue)
         }
 
         // Nothing changed: nothing is extracted again, failures included.
@@ -77,7 +77,7 @@ struct Collection {
         #expect(try c.ingestor.ingest([changed.path]).indexed == 1)
         let after = try #require(try c.catalog.item(path: changed.path))
         #expect(after.id == before.id && after.width == 200 && after.contentHash != before.contentHash)
-        #expect(c.ingestor.index.index.count == 6)
+        #expect(c.ingestor.indexes.cnn.index.count == 6)
 
         // A missing path is counted, not failed.
         #expect(try c.ingestor.ingest([c.images.appendingPathComponent("gone.png").path]).missing == 1)
@@ -93,7 +93,7 @@ struct Collection {
         #expect(try c.catalog.item(path: path) == nil)
         for space in StandardSpaces.all { #expect(try c.store.vector(id, space: space.name, as: Float.self) == nil || space.element == .uint8) }
         #expect(try c.store.vector(id, space: "phash", as: UInt8.self) == nil)
-        #expect(try c.ingestor.index.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
+        #expect(try c.ingestor.indexes.cnn.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
         #expect(try !c.ingestor.remove(path: path))
         #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
     }
@@ -102,7 +102,7 @@ struct Collection {
         let c = try Collection()
         _ = try c.ingestor.ingest(c.files)
         let snapshot = c.root.appendingPathComponent("index.hnsw")
-        try c.ingestor.index.index.save(to: snapshot)
+        try c.ingestor.indexes.cnn.index.save(to: snapshot)
         // After the snapshot: one more item, one removed.
         let removed = try #require(try c.catalog.itemIDs(status: .indexed).first)
         try c.store.write { txn throws(VectorStoreError) in
@@ -154,8 +154,8 @@ struct Collection {
         try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
         #expect(try c.ingestor.removeVanished(under: c.images.path, present: Set(c.files)) == 1)
         #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
-        #expect(c.ingestor.index.index.count == 4)
-        try c.ingestor.index.index.checkIntegrity()
+        #expect(c.ingestor.indexes.cnn.index.count == 4)
+        try c.ingestor.indexes.cnn.index.checkIntegrity()
     }
 }
 

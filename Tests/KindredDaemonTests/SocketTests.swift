@@ -14,7 +14,7 @@ import Testing
         let c = try Collection()
         try c.catalog.addRoot(c.images.path)
         _ = try c.ingestor.ingest(c.files)
-        let service = CommandService(catalog: c.catalog, store: c.store, index: c.ingestor.index,
+        let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
                                      network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: logger)
         let server = SocketServer(service: service, maxLineLength: 1024, logger: logger)
         let path = c.root.appendingPathComponent("k.sock").path

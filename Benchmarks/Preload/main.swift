@@ -1,0 +1,48 @@
+// Fills a state directory with n synthetic items, for daemon benchmarks at a scale no image
+// collection here reaches: catalog rows (paths /synthetic/NNNNNNN.jpg) and vectors in every
+// standard space, written in the commit order of Schema/lmdb.md (rows queued, then the vectors,
+// then the rows marked indexed). CNN vectors come from a float32 .npy (n × 1280, e.g. from
+// Benchmarks/ann/vectors_chunked.py); style vectors and hashes are derived from them, so items
+// are complete and kindredd serves them as it would real ones.
+//
+// usage: kindred-bench-preload --state DIR --in X.npy [--batch 2000]
+import Foundation
+import KindredCore
+import KindredDaemon
+import KindredStore
+import Logging
+
+func argument(_ name: String, _ fallback: String?) -> String {
+    let arguments = CommandLine.arguments
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else {
+        guard let fallback else { fatalError("usage: kindred-bench-preload --state DIR --in X.npy [--batch 2000]") }
+        return fallback
+    }
+    return arguments[i + 1]
+}
+
+let logger = Logger(label: "kindred.bench.preload")
+let paths = StatePaths(root: URL(fileURLWithPath: argument("--state", nil)))
+let batch = Int(argument("--batch", "2000"))!
+let vectors = try Npy.readMatrix(URL(fileURLWithPath: argument("--in", nil)))
+precondition(vectors.columns == StandardSpaces.cnn.dimension, "the CNN space is \(StandardSpaces.cnn.dimension)-d")
+try paths.create()
+let catalog = try Catalog(url: paths.catalog, logger: logger)
+let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: logger)
+let start = ContinuousClock.now
+for first in stride(from: 0, to: vectors.rows, by: batch) {
+    let rows = first..<min(vectors.rows, first + batch)
+    let ids = try catalog.enqueue(rows.map { Catalog.SeenFile(path: String(format: "/synthetic/%07d.jpg", $0), size: 1, mtimeNs: 1) }).map { $0.item.itemID! }
+    try store.write { txn throws(VectorStoreError) in
+        for (row, id) in zip(rows, ids) {
+            let cnn = vectors.row(row)
+            try txn.put(id, cnn, space: StandardSpaces.cnn.name)
+            try txn.put(id, Array(cnn.prefix(StandardSpaces.style.dimension)), space: StandardSpaces.style.name)
+            try txn.put(id, (0..<8).map { byte in UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) }) },
+                        space: StandardSpaces.phash.name)
+        }
+    }
+    try catalog.markIndexed(ids.map { Catalog.Extraction(id: $0, contentHash: "synthetic", width: nil, height: nil, format: nil) })
+}
+let t = ContinuousClock.now - start
+print("{\"items\":\(vectors.rows),\"s\":\(Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18)}")

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import KindredCore
+import KindredProtocol
+import KindredStore
+import Logging
+import Synchronization
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure a running kindredd.",
+        subcommands: [BenchLoad.self]
+    )
+}
+
+/// Closed-loop load over the socket: each client sends one request, waits for the whole answer,
+/// and sends the next, so latency includes the socket, parsing, the search and the encoding.
+struct BenchLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Send requests from concurrent clients and report QPS and latency percentiles.",
+        discussion: """
+            Each client cycles through --mix. SIMILAR queries items by id, drawn at random from the catalog's \
+            indexed items when --state names kindredd's state directory (read-only), else from 1…index_size. \
+            Prints one JSON line: requests, errors, qps, and p50/p99/p999 in milliseconds, overall and per verb.
+            """
+    )
+
+    enum Kind: String, CaseIterable, ExpressibleByArgument { case similar, status, ping, info }
+
+    @Option(help: "kindredd's socket (default: $XDG_RUNTIME_DIR/kindred/kindred.sock).") var socket: String?
+    @Option(name: .customLong("state"), help: "kindredd's state directory, to draw item ids from its catalog.") var stateDirectory: String?
+    @Option(help: "Concurrent connections.") var clients = 8
+    @Option(help: "How long to run.") var seconds = 30.0
+    @Option(help: "Comma-separated request kinds: similar, status, ping, info.") var mix = "similar"
+    @Option(name: .short, help: "Neighbours per SIMILAR.") var k = 10
+    @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
+
+    func validate() throws {
+        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1 else { throw ValidationError("--clients 1…4096, --seconds > 0 and -k ≥ 1") }
+        for kind in mix.split(separator: ",") where Kind(rawValue: String(kind)) == nil {
+            throw ValidationError("--mix: '\(kind)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let path = SocketPath.resolve(explicit: socket)
+        let kinds = mix.split(separator: ",").map { Kind(rawValue: String($0))! }
+        let ids = try itemIDs(path)
+        guard !ids.isEmpty || !kinds.contains(where: { $0 == .similar || $0 == .info }) else {
+            throw ValidationError("kindredd has no indexed items to query")
+        }
+        // Connect everyone first, so connection set-up is not timed.
+        var connections: [SocketClient] = []
+        for _ in 0..<clients {
+            do { connections.append(try SocketClient(path: path)) } catch {
+                FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let latencies = Mutex<[Kind: [Double]]>([:])
+        let errors = Atomic<Int>(0)
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let start = ContinuousClock.now
+        let boxed = UnsafeSendable(connections)
+        DispatchQueue.concurrentPerform(iterations: clients) { client in
+            let connection = boxed.value[client]
+            var random = SplitMix64(seed: seed &+ UInt64(client))
+            var mine: [Kind: [Double]] = [:]
+            var turn = 0
+            while ContinuousClock.now < deadline {
+                let kind = kinds[turn % kinds.count]
+                turn += 1
+                let request: String
+                switch kind {
+                case .similar: request = "SIMILAR \(ids[Int(random.next() % UInt64(ids.count))]) k=\(k)"
+                case .info: request = "INFO \(ids[Int(random.next() % UInt64(ids.count))])"
+                case .status: request = "STATUS"
+                case .ping: request = "PING"
+                }
+                let sent = ContinuousClock.now
+                let answer = try? connection.send(request)
+                let took = ContinuousClock.now - sent
+                if answer?.first?.hasPrefix("OK") != true { errors.add(1, ordering: .relaxed) }
+                mine[kind, default: []].append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+            }
+            latencies.withLock { all in for (kind, values) in mine { all[kind, default: []] += values } }
+        }
+        let wall = elapsed(since: start)
+        let byKind = latencies.withLock { $0 }
+        let all = byKind.values.flatMap { $0 }.sorted()
+        var result: [String: Any] = [
+            "clients": clients, "seconds": wall, "requests": all.count, "errors": errors.load(ordering: .relaxed),
+            "qps": (Double(all.count) / wall).rounded(), "items": ids.count, "mix": mix,
+        ]
+        result.merge(Self.percentiles(all)) { $1 }
+        for (kind, values) in byKind { result[kind.rawValue] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 } }
+        printJSONLine(result)
+    }
+
+    private func itemIDs(_ path: String) throws -> [UInt64] {
+        if let stateDirectory {
+            let catalog = try Catalog(url: StatePaths(root: URL(fileURLWithPath: stateDirectory)).catalog, logger: Logger(label: "kindred.bench"))
+            return try catalog.itemIDs(status: .indexed).map(\.rawValue)
+        }
+        let status = try SocketClient(path: path).send("STATUS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        let size = status.first { $0.first == "index_size" }.flatMap { UInt64($0.last ?? "") } ?? 0
+        return size == 0 ? [] : Array(1...size)
+    }
+
+    static func percentiles(_ sorted: [Double]) -> [String: Any] {
+        guard !sorted.isEmpty else { return [:] }
+        func at(_ q: Double) -> Double { (sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] * 1000).rounded() / 1000 }
+        return ["p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999), "max_ms": (sorted.last! * 1000).rounded() / 1000]
+    }
+}
+
+/// Hands values that are only ever used by one thread each to `concurrentPerform`.
+private struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A small, fast, seedable generator (Steele, Lea & Flood's SplitMix64).
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
