@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "KindredFeatures", targets: ["KindredFeatures"]),
         .library(name: "KindredImaging", targets: ["KindredImaging"]),
         .library(name: "KindredProtocol", targets: ["KindredProtocol"]),
+        .library(name: "KindredAnalysis", targets: ["KindredAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,6 +76,12 @@ let package = Package(
             dependencies: ["KindredCore", "KindredImaging", "COpenBLAS", "CKindredKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // PCA, UMAP, HDBSCAN, k-means and clustering metrics, on BLAS/LAPACK.
+        .target(
+            name: "KindredAnalysis",
+            dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
         // The daemon's core: ingestion and the live index (the socket server builds on it).
         .target(
             name: "KindredDaemon",
@@ -90,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "kindred",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol", "KindredAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -122,6 +129,7 @@ let package = Package(
         ),
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
+        .testTarget(name: "KindredAnalysisTests", dependencies: ["KindredCore", "KindredAnalysis"]),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
         // Image encoders and the converted weights, shared by the test targets.
         .target(

@@ -21,16 +21,12 @@ public enum ChunkPipeline {
         precondition(chunkSize > 0 && ahead > 0 && threads > 0)
         let ranges = stride(from: 0, to: items.count, by: chunkSize).map { $0..<min(items.count, $0 + chunkSize) }
         guard !ranges.isEmpty else { return }
-        let queue = Mutex<[[Prepared]]>([])
-        let ready = DispatchSemaphore(value: 0)
-        let free = DispatchSemaphore(value: ahead)
-        let cancelled = Atomic<Bool>(false)
+        let shared = Handoff<Prepared>()
         let producerDone = DispatchSemaphore(value: 0)
         Thread {
             defer { producerDone.signal() }
             for range in ranges {
-                free.wait()
-                guard !cancelled.load(ordering: .acquiring) else { return }
+                guard shared.waitForRoom(limit: ahead) else { return }
                 let results = Mutex<[Prepared?]>(Array(repeating: nil, count: range.count))
                 let width = min(threads, range.count)
                 // Items are dealt out in turn, so one slow item delays only its own thread.
@@ -43,23 +39,57 @@ public enum ChunkPipeline {
                         results.withLock { $0[i] = prepared }
                     }
                 }
-                let chunk = results.withLock { $0.map { $0! } }
-                queue.withLock { $0.append(chunk) }
-                ready.signal()
+                shared.put(results.withLock { $0.map { $0! } })
             }
         }.start()
         defer {
-            // Unblock and wait for the producer, so no thread outlives the call.
-            cancelled.store(true, ordering: .releasing)
-            for _ in 0..<ahead { free.signal() }
+            // Release and wait for the producer, so no thread outlives the call.
+            shared.cancel()
             producerDone.wait()
         }
         for range in ranges {
             guard !shouldStop() else { return }
-            ready.wait()
-            let chunk = queue.withLock { $0.removeFirst() }
-            free.signal()
-            try consume(chunk, range)
+            try consume(shared.take(), range)
         }
+    }
+}
+
+/// The bounded queue between the two stages: a condition variable rather than counting
+/// semaphores, because a stop leaves the counts anywhere and libdispatch refuses to free a
+/// semaphore below its initial value.
+private final class Handoff<Prepared>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [[Prepared]] = []  // guarded by `condition`
+    private var cancelled = false
+
+    /// Waits until fewer than `limit` chunks are queued; false once cancelled.
+    func waitForRoom(limit: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= limit && !cancelled { condition.wait() }
+        return !cancelled
+    }
+
+    func put(_ chunk: [Prepared]) {
+        condition.lock()
+        queue.append(chunk)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take() -> [Prepared] {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty { condition.wait() }
+        let chunk = queue.removeFirst()
+        condition.broadcast()
+        return chunk
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

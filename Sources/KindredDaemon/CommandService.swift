@@ -13,30 +13,47 @@ import Synchronization
 public final class CommandService: Sendable {
     let catalog: Catalog
     let store: VectorStore
-    let indexes: LiveIndexes
     let logger: Logger
     let started = Date()
     /// What the ingestion thread reports, for STATUS.
     public let progress: IngestProgress
-    /// The ingestion thread, which RESCAN, WATCH and UNWATCH are handed to; nil when no thread
-    /// runs (tests of the query side), and those verbs answer `unavailable`.
-    let control: WatchLoop?
     /// Candidate-list size for searches; raised to 2·k when k is larger.
     let efSearch: Int
-
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
 
-    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, network: sending EfficientNetLite0? = nil,
+    /// The indexes, and the ingestion thread that RESCAN, WATCH and UNWATCH are handed to. The
+    /// socket answers before they exist (building indexes for a large collection without a
+    /// snapshot takes minutes), so queries that need them answer `unavailable` until `attach`.
+    private let live = Mutex<Live?>(nil)
+
+    struct Live: Sendable {
+        var indexes: LiveIndexes
+        /// nil when no ingestion thread runs (tests of the query side).
+        var control: WatchLoop?
+    }
+
+    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
                 progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64, logger: Logger) {
         self.catalog = catalog
         self.store = store
-        self.indexes = indexes
         self.network = Mutex(network)
         self.progress = progress
-        self.control = control
         self.efSearch = efSearch
         self.logger = logger
+        if let indexes { attach(indexes: indexes, control: control) }
+    }
+
+    /// Makes the indexes (and the ingestion thread) available to requests.
+    public func attach(indexes: LiveIndexes, control: WatchLoop?) {
+        live.withLock { $0 = Live(indexes: indexes, control: control) }
+    }
+
+    private func requireIndexes() throws -> LiveIndexes {
+        guard let indexes = live.withLock({ $0?.indexes }) else {
+            throw ProtocolError(.unavailable, "the index is still being loaded or built; STATUS shows progress")
+        }
+        return indexes
     }
 
     /// SIMILAR-IMAGE: the nearest items to an image that need not be in the collection. The daemon
@@ -128,7 +145,7 @@ public final class CommandService: Sendable {
         var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
-        rows.append(["index_size", String(indexes.cnn.index.count)])
+        rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
         rows.append(["last_refit", ""])
@@ -164,7 +181,7 @@ public final class CommandService: Sendable {
     private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: SearchSpace, within: String?) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: $0) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
-        guard let index = indexes(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
+        guard let index = try requireIndexes()(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
         return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
     }
 
@@ -180,7 +197,10 @@ public final class CommandService: Sendable {
     // MARK: Roots
 
     private func requireControl(_ verb: String) throws -> WatchLoop {
-        guard let control else { throw ProtocolError(.unavailable, "\(verb) needs the ingestion thread, which this server does not run") }
+        _ = try requireIndexes()
+        guard let control = live.withLock({ $0?.control }) else {
+            throw ProtocolError(.unavailable, "\(verb) needs the ingestion thread, which this server does not run")
+        }
         return control
     }
 

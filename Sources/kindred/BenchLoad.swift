@@ -66,7 +66,7 @@ struct BenchLoad: ParsableCommand {
         let boxed = UnsafeSendable(connections)
         DispatchQueue.concurrentPerform(iterations: clients) { client in
             let connection = boxed.value[client]
-            var random = SplitMix64(seed: seed &+ UInt64(client))
+            var random = SeededRandom(seed: seed &+ UInt64(client))
             var mine: [Kind: [Double]] = [:]
             var turn = 0
             while ContinuousClock.now < deadline {
@@ -74,8 +74,8 @@ struct BenchLoad: ParsableCommand {
                 turn += 1
                 let request: String
                 switch kind {
-                case .similar: request = "SIMILAR \(ids[Int(random.next() % UInt64(ids.count))]) k=\(k)"
-                case .info: request = "INFO \(ids[Int(random.next() % UInt64(ids.count))])"
+                case .similar: request = "SIMILAR \(ids[random.below(ids.count)]) k=\(k)"
+                case .info: request = "INFO \(ids[random.below(ids.count)])"
                 case .status: request = "STATUS"
                 case .ping: request = "PING"
                 }
@@ -120,17 +120,4 @@ struct BenchLoad: ParsableCommand {
 private struct UnsafeSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
-}
-
-/// A small, fast, seedable generator (Steele, Lea & Flood's SplitMix64).
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

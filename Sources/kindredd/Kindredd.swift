@@ -8,6 +8,7 @@ import KindredProtocol
 import KindredStore
 import KindredWatch
 import Logging
+import Synchronization
 
 /// The daemon. It opens the state directory (repairing what an unclean stop left, Schema/lmdb.md),
 /// loads its index, answers the socket protocol (Schema/protocol.md), ingests every image under the
@@ -80,21 +81,10 @@ struct Kindredd: ParsableCommand {
             }
             try catalog.addRoot((root as NSString).resolvingSymlinksInPath)
         }
-        let network = try EfficientNetLite0(weights: try ModelFiles.load(from: paths), batchSize: configuration.batchSize, threads: threads)
-        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, parameters: configuration.hnswParameters, threads: threads, logger: logger)
-        for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
-            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
-                                                  "added": "\(report.added)", "removed": "\(report.removed)"])
-        }
-
-        let ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes, network: network, threads: threads, logger: logger)
-        ingestor.decodeOptions.pixelLimit = configuration.maxPixels
-        ingestor.decodeOptions.maxFileBytes = configuration.maxFileBytes
+        let weights = try ModelFiles.load(from: paths)
         let progress = IngestProgress()
-        let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
-        let queryNetwork = try EfficientNetLite0(weights: try ModelFiles.load(from: paths), batchSize: 1, threads: 1)
-        let service = CommandService(catalog: catalog, store: store, indexes: indexes, network: queryNetwork, progress: progress, control: loop,
-                                     efSearch: configuration.efSearch, logger: logger)
+        let service = CommandService(catalog: catalog, store: store, network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
+                                     progress: progress, efSearch: configuration.efSearch, logger: logger)
         let server = SocketServer(service: service, maxLineLength: configuration.maxLineBytes, logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)
         _ = try server.start(path: socketPath, inheritedSocket: Systemd.listeningSocket())
@@ -106,19 +96,47 @@ struct Kindredd: ParsableCommand {
                 }
             }.start()
         }
-        loop.start()
 
+        // Signals: until the indexes are loaded nothing has changed on disk, so a stop then is an
+        // immediate exit; afterwards the main thread stops the ingestion thread and snapshots.
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let signalled = DispatchSemaphore(value: 0)
-        let sources = [SIGTERM, SIGINT].map { number in
+        let loaded = Atomic<Bool>(false)
+        let sources = [SIGTERM, SIGINT].map { (number: Int32) -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { signalled.signal() }
+            source.setEventHandler {
+                if !loaded.load(ordering: .acquiring) {
+                    logger.notice("stopped while loading the index")
+                    unlink(socketPath)
+                    Glibc.exit(0)
+                }
+                signalled.signal()
+            }
             source.resume()
             return source
         }
-        logger.notice("ready", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
-        Systemd.notify("READY=1\nSTATUS=answering; scanning the roots")
+        // Answer (PING, STATUS, INFO…) while the indexes load: building them for a large collection
+        // without snapshots takes minutes, longer than systemd waits for READY.
+        logger.notice("answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
+        Systemd.notify("READY=1\nSTATUS=answering; loading the index")
+
+        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, parameters: configuration.hnswParameters, threads: threads, logger: logger)
+        for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
+            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
+                                                  "added": "\(report.added)", "removed": "\(report.removed)"])
+        }
+        let ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes,
+                                network: try EfficientNetLite0(weights: weights, batchSize: configuration.batchSize, threads: threads),
+                                threads: threads, logger: logger)
+        ingestor.decodeOptions.pixelLimit = configuration.maxPixels
+        ingestor.decodeOptions.maxFileBytes = configuration.maxFileBytes
+        let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
+        service.attach(indexes: indexes, control: loop)
+        loaded.store(true, ordering: .releasing)
+        loop.start()
+        logger.notice("ready", metadata: ["items": "\(indexes.cnn.index.count)"])
+        Systemd.notify("STATUS=answering; scanning the roots")
         signalled.wait()
         sources.forEach { $0.cancel() }
         logger.info("stopping: finishing the batch in flight")

@@ -36,8 +36,15 @@ import Testing
     }
 
     @Test func stopsBetweenChunksWhenAsked() {
-        var consumed = 0
-        ChunkPipeline.run(Array(0..<100), chunkSize: 10, prepare: { $0 }) { (_, _) throws(Never) in consumed += 1 } shouldStop: { consumed == 3 }
-        #expect(consumed == 3)
+        // A slow consumer, so the producer is blocked on a full queue when the stop comes (the
+        // case that once crashed: a counting semaphore freed below its initial value).
+        for ahead in 1...3 {
+            var consumed = 0
+            ChunkPipeline.run(Array(0..<100), chunkSize: 10, ahead: ahead, prepare: { $0 }) { (_, _) throws(Never) in
+                consumed += 1
+                Thread.sleep(forTimeInterval: 0.02)
+            } shouldStop: { consumed == 3 }
+            #expect(consumed == 3)
+        }
     }
 }

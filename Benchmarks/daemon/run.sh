@@ -1,0 +1,51 @@
+#!/bin/bash
+# kindredd at 100k items: first start (index build), SIMILAR load from 8 clients with and without
+# ingestion running, resident memory, clean stop, and restart-to-serving from the snapshots.
+#
+# usage: Benchmarks/daemon/run.sh [N]   (N = 100000; needs Benchmarks/data/v100k-1280/base.npy from
+#   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v100k-1280 --n 100000 --d 1280 --q 100
+# and the demo collection from `make demo` for the ingestion-under-load run)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=${1:-100000}
+bin=.build/release
+swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+swift build -c release --product kindred-bench-preload >/dev/null
+work=Benchmarks/data/daemon-$n; rm -rf "$work"; mkdir -p "$work/state/weights" "$work/incoming"
+cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
+cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
+python3 -c "import numpy as np; np.save('$work/base.npy', np.load('Benchmarks/data/v100k-1280/base.npy', mmap_mode='r')[:$n])"
+echo "== preload $n synthetic items"; $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
+sock=$work/k.sock
+
+serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
+  local t0; t0=$(date +%s.%N)
+  $bin/kindredd --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
+  pid=$!
+  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  local t1; t1=$(date +%s.%N)
+  # SIMILAR answers `unavailable` until the indexes are loaded (or built).
+  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  local t2; t2=$(date +%s.%N)
+  echo "{\"to_ping_s\":$(echo "$t1 - $t0" | bc),\"to_similar_s\":$(echo "$t2 - $t0" | bc)}"
+}
+# Resident memory, split into anonymous (the indexes, the catalog cache) and file-backed (LMDB's
+# mapped vectors: page cache, shared and reclaimable).
+rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+
+echo "== first start (builds both indexes from the store)"; serve; rss
+echo "== SIMILAR, 8 clients, 30 s, idle daemon"
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar
+echo "== SIMILAR + STATUS, 8 clients, 30 s"
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar,status
+echo "== SIMILAR, 8 clients, 30 s, while ingesting the demo collection"
+cp -r "$cache/demo-collection/." "$work/incoming/"
+$bin/kindred watch --socket "$sock" "$work/incoming" >/dev/null
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar
+$bin/kindred status --socket "$sock" | grep -E "^(indexed|pending)"
+rss
+echo "== clean stop"; t0=$(date +%s.%N); kill -TERM $pid; wait $pid; echo "stopped in $(echo "$(date +%s.%N) - $t0" | bc) s"
+ls -la "$work/state/"index-*.hnsw
+echo "== restart from the snapshots"; serve; rss
+kill -TERM $pid; wait $pid
+grep -E "index ready" "$work/kindredd.log" | tail -4
