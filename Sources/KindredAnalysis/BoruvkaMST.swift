@@ -18,8 +18,10 @@ struct BoruvkaMST {
     init(_ x: Matrix, minSamples: Int, threads: Int) {
         tree = KDTree(x)
         self.threads = threads
-        let nearest = tree.nearestDistances(k: minSamples, threads: threads)  // by original row
-        core = tree.order.map { nearest[$0 * minSamples + minSamples - 1].squareRoot() }
+        // The point itself comes first, at distance 0; the core distance is to the minSamples-th other.
+        let k = minSamples + 1
+        let nearest = tree.nearestDistances(k: k, threads: threads)  // by original row
+        core = tree.order.map { nearest[$0 * k + k - 1].squareRoot() }
     }
 
     func edges() -> [HDBSCAN.Edge] {

@@ -30,7 +30,8 @@ public struct HDBSCAN: Sendable {
 
     public struct Options: Sendable {
         public var minClusterSize = 25
-        /// Neighbours (the point itself included) that set a point's core distance; nil: minClusterSize.
+        /// A point's core distance is to its minSamples-th nearest other point (the hdbscan library's
+        /// convention; scikit-learn's HDBSCAN counts the point itself). nil: minClusterSize.
         public var minSamples: Int? = 10
         public var selection = Selection.eom
         public var allowSingleCluster = false
@@ -102,7 +103,7 @@ public struct HDBSCAN: Sendable {
                 var row = Array(distances[(i * n)..<((i + 1) * n)])
                 row[first + i] = 0
                 row.sort()
-                core[first + i] = row[min(n - 1, minSamples - 1)].squareRoot()
+                core[first + i] = row[min(n - 1, minSamples)].squareRoot()
             }
         }
         return core

@@ -1,0 +1,317 @@
+import COpenBLAS
+import Foundation
+import KindredCore
+import KindredIndex
+
+/// UMAP (McInnes, Healy & Melville 2018), following umap-learn's choices so results are
+/// comparable: the fuzzy simplicial set from a k-neighbour graph (σ by binary search to log₂ k,
+/// ρ the nearest distance, fuzzy union), a spectral initialisation (random when the graph is
+/// disconnected), then SGD with negative sampling for 500 epochs up to 10,000 points, else 200.
+/// a and b are fitted to min_dist and spread as umap-learn does. The SGD runs on one thread, so a
+/// fixed seed gives the same layout every time.
+public struct UMAP: Sendable {
+    public let embedding: Matrix
+    public let a: Float, b: Float
+    public let epochs: Int
+    /// How the layout was started: "spectral" or "random" (disconnected graph).
+    public let initialisation: String
+
+    public struct Options: Sendable {
+        public var neighbors = 15
+        public var minDist: Float = 0.1
+        public var spread: Float = 1
+        public var dimensions = 2
+        public var metric = Metric.cosine
+        public var epochs: Int?
+        public var learningRate: Float = 1
+        public var negativeSampleRate = 5
+        public var repulsionStrength: Float = 1
+        public var seed: UInt64 = 0
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public init() {}
+    }
+
+    public static func fit(_ x: Matrix, options: Options = Options()) throws(AnalysisError) -> UMAP {
+        try validate(options)
+        // umap-learn counts the point itself among its n_neighbors.
+        let graph = try NeighborGraph.build(x, k: options.neighbors - 1, metric: options.metric, threads: options.threads)
+        return try fit(graph: graph, options: options)
+    }
+
+    /// From a neighbour graph built elsewhere (the daemon's HNSW index).
+    public static func fit(graph: NeighborGraph, options: Options = Options()) throws(AnalysisError) -> UMAP {
+        try validate(options)
+        let n = graph.count
+        guard n > options.dimensions + 1 else { throw .tooFewPoints(needed: options.dimensions + 2, got: n, step: "UMAP") }
+        let fuzzy = FuzzySet(graph)
+        let epochs = options.epochs ?? (n <= 10_000 ? 500 : 200)
+        var random = SeededRandom(seed: options.seed)
+        var (layout, initialisation) = spectralLayout(fuzzy, dimensions: options.dimensions, random: &random)
+        let (a, b) = fitCurve(minDist: options.minDist, spread: options.spread)
+        optimise(&layout, fuzzy, n: n, dimensions: options.dimensions, epochs: epochs, a: a, b: b, options: options, random: &random)
+        return UMAP(embedding: Matrix(rows: n, columns: options.dimensions, storage: layout), a: a, b: b, epochs: epochs, initialisation: initialisation)
+    }
+
+    static func validate(_ options: Options) throws(AnalysisError) {
+        guard (2...200).contains(options.neighbors) else { throw .invalidParameter(name: "neighbors", value: "\(options.neighbors)", requirement: "2 to 200; 10 to 15 suits most collections") }
+        guard options.minDist >= 0, options.minDist <= options.spread else { throw .invalidParameter(name: "min-dist", value: "\(options.minDist)", requirement: "0 to spread (\(options.spread))") }
+        guard (1...16).contains(options.dimensions) else { throw .invalidParameter(name: "dims", value: "\(options.dimensions)", requirement: "1 to 16") }
+        if let epochs = options.epochs, epochs < 1 { throw .invalidParameter(name: "epochs", value: "\(epochs)", requirement: "at least 1") }
+    }
+
+    // MARK: The fuzzy simplicial set
+
+    /// The symmetric fuzzy graph as directed edges (both directions of every pair), with weights.
+    struct FuzzySet {
+        var heads: [Int32] = [], tails: [Int32] = [], weights: [Float] = []
+
+        init(_ graph: NeighborGraph) {
+            let n = graph.count, k = graph.k
+            let target = log2(Float(k + 1))
+            let meanDistance = graph.distances.reduce(0, +) / Float(max(1, graph.distances.count))
+            var directed: [(Int64, Float)] = []
+            directed.reserveCapacity(n * k)
+            for i in 0..<n {
+                let row = graph.distances[(i * k)..<((i + 1) * k)]
+                let rho = row.first { $0 > 0 } ?? 0
+                // σ such that Σ exp(−(d − ρ)/σ) = log₂(k + 1), by bisection (umap-learn's smooth_knn_dist).
+                var lo: Float = 0, hi = Float.infinity, mid: Float = 1
+                for _ in 0..<64 {
+                    var sum: Float = 0
+                    for d in row { let e = d - rho; sum += e > 0 ? expf(-e / mid) : 1 }
+                    if abs(sum - target) < 1e-5 { break }
+                    if sum > target { hi = mid; mid = (lo + hi) / 2 } else { lo = mid; mid = hi.isInfinite ? mid * 2 : (lo + hi) / 2 }
+                }
+                let localMean = row.reduce(0, +) / Float(k + 1)  // the point itself counts, at distance 0
+                let sigma = max(mid, 1e-3 * (rho > 0 ? localMean : meanDistance))
+                for j in 0..<k {
+                    let neighbour = Int(graph.indices[i * k + j])
+                    guard neighbour != i else { continue }
+                    let e = row[row.startIndex + j] - rho
+                    directed.append((Int64(i) << 32 | Int64(neighbour), e <= 0 ? 1 : expf(-e / sigma)))
+                }
+            }
+            // Fuzzy union: w = a + b − a·b over the two directions of each pair.
+            var pairs: [Int64: Float] = [:]
+            pairs.reserveCapacity(directed.count * 2)
+            for (key, w) in directed { pairs[key] = w }
+            var symmetric: [(Int64, Float)] = []
+            symmetric.reserveCapacity(directed.count * 2)
+            for (key, w) in directed {
+                let reverse = (key & 0xFFFF_FFFF) << 32 | key >> 32
+                if let back = pairs[reverse] {
+                    symmetric.append((key, w + back - w * back))
+                } else {
+                    let union = w
+                    symmetric.append((key, union))
+                    symmetric.append((reverse, union))
+                }
+            }
+            symmetric.sort { $0.0 < $1.0 }
+            for (key, w) in symmetric {
+                heads.append(Int32(key >> 32))
+                tails.append(Int32(key & 0xFFFF_FFFF))
+                weights.append(w)
+            }
+        }
+    }
+
+    // MARK: Initialisation
+
+    /// The eigenvectors of the normalised Laplacian for its smallest non-trivial eigenvalues, found
+    /// as the top eigenvectors of D^-½ W D^-½ (shifted to be positive semi-definite) by subspace
+    /// iteration with Rayleigh–Ritz; scaled to [0, 10] per axis as umap-learn does. A disconnected
+    /// graph has no meaningful spectral layout, so it starts uniformly at random instead.
+    static func spectralLayout(_ fuzzy: FuzzySet, dimensions: Int, random: inout SeededRandom) -> ([Float], String) {
+        let n = (fuzzy.heads.map(Int.init).max() ?? 0) + 1
+        var layout = [Float](repeating: 0, count: n * dimensions)
+        var degree = [Double](repeating: 0, count: n)
+        for (h, w) in zip(fuzzy.heads, fuzzy.weights) { degree[Int(h)] += Double(w) }
+        guard isConnected(fuzzy, n: n), degree.allSatisfy({ $0 > 0 }) else {
+            for i in layout.indices { layout[i] = random.unit() * 20 - 10 }
+            return (normalised(layout, dimensions: dimensions, random: &random), "random")
+        }
+        let block = min(n, dimensions + 1 + 8)
+        let inverseRoot = degree.map { 1 / $0.squareRoot() }
+        let normalisedWeights = zip(zip(fuzzy.heads, fuzzy.tails), fuzzy.weights).map { pair, w in Double(w) * inverseRoot[Int(pair.0)] * inverseRoot[Int(pair.1)] }
+        var v = [Double](repeating: 0, count: n * block)  // column-major: column c at c·n
+        let total = degree.reduce(0, +)
+        for i in 0..<n { v[i] = (degree[i] / total).squareRoot() }  // the known top eigenvector
+        for i in n..<(n * block) { v[i] = Double(random.normal()) }
+        orthonormalise(&v, n: n, columns: block)
+        var product = [Double](repeating: 0, count: n * block)
+        // Enough sweeps to settle the leading vectors, within a fixed budget of multiply-adds.
+        let sweeps = max(30, min(600, 3_000_000_000 / max(1, fuzzy.weights.count * block)))
+        for sweep in 0..<sweeps {
+            // product = ((M + I) / 2) v
+            for i in 0..<(n * block) { product[i] = v[i] / 2 }
+            for e in 0..<normalisedWeights.count {
+                let h = Int(fuzzy.heads[e]), t = Int(fuzzy.tails[e]), w = normalisedWeights[e] / 2
+                for c in 0..<block { product[c * n + h] += w * v[c * n + t] }
+            }
+            swap(&v, &product)
+            orthonormalise(&v, n: n, columns: block)
+            if sweep % 10 == 9 || sweep == sweeps - 1 { rayleighRitz(&v, normalisedWeights, fuzzy, n: n, columns: block) }
+        }
+        // Columns 1…dimensions: the smallest non-trivial Laplacian eigenvalues.
+        var maxAbs = 0.0
+        for c in 1...dimensions { for i in 0..<n { maxAbs = max(maxAbs, abs(v[c * n + i])) } }
+        let expansion = maxAbs > 0 ? 10 / maxAbs : 1
+        for i in 0..<n { for c in 0..<dimensions { layout[i * dimensions + c] = Float(v[(c + 1) * n + i] * expansion) + 0.0001 * random.normal() } }
+        return (normalised(layout, dimensions: dimensions, random: &random), "spectral")
+    }
+
+    /// Rescales each axis to [0, 10], as umap-learn does before optimising.
+    static func normalised(_ layout: [Float], dimensions: Int, random: inout SeededRandom) -> [Float] {
+        var out = layout
+        let n = layout.count / dimensions
+        for c in 0..<dimensions {
+            var lo = Float.infinity, hi = -Float.infinity
+            for i in 0..<n { lo = min(lo, layout[i * dimensions + c]); hi = max(hi, layout[i * dimensions + c]) }
+            let scale = hi > lo ? 10 / (hi - lo) : 1
+            for i in 0..<n { out[i * dimensions + c] = (layout[i * dimensions + c] - lo) * scale }
+        }
+        return out
+    }
+
+    static func isConnected(_ fuzzy: FuzzySet, n: Int) -> Bool {
+        var parent = Array(0..<n)
+        func find(_ i: Int) -> Int {
+            var r = i
+            while parent[r] != r { parent[r] = parent[parent[r]]; r = parent[r] }
+            return r
+        }
+        var components = n
+        for (h, t) in zip(fuzzy.heads, fuzzy.tails) {
+            let a = find(Int(h)), b = find(Int(t))
+            if a != b { parent[a] = b; components -= 1 }
+        }
+        return components == 1
+    }
+
+    /// Modified Gram–Schmidt on the columns (column-major, n rows).
+    static func orthonormalise(_ v: inout [Double], n: Int, columns: Int) {
+        v.withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            for c in 0..<columns {
+                let column = base + c * n
+                for previous in 0..<c {
+                    let other = base + previous * n
+                    let dot = cblas_ddot(Int32(n), column, 1, other, 1)
+                    cblas_daxpy(Int32(n), -dot, other, 1, column, 1)
+                }
+                let norm = cblas_dnrm2(Int32(n), column, 1)
+                if norm > 1e-300 { cblas_dscal(Int32(n), 1 / norm, column, 1) }
+            }
+        }
+    }
+
+    /// Rotates the block to the eigenvectors of its projection, ordered by decreasing eigenvalue.
+    static func rayleighRitz(_ v: inout [Double], _ weights: [Double], _ fuzzy: FuzzySet, n: Int, columns: Int) {
+        var mv = [Double](repeating: 0, count: n * columns)
+        for e in 0..<weights.count {
+            let h = Int(fuzzy.heads[e]), t = Int(fuzzy.tails[e]), w = weights[e]
+            for c in 0..<columns { mv[c * n + h] += w * v[c * n + t] }
+        }
+        // T = vᵀ M v (columns × columns), symmetric.
+        var t = [Double](repeating: 0, count: columns * columns)
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(n), 1, v, Int32(n), mv, Int32(n), 0, &t, Int32(columns))
+        var eigenvalues = [Double](repeating: 0, count: columns)
+        guard LAPACKE_dsyev(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(columns), &t, Int32(columns), &eigenvalues) == 0 else { return }
+        // Ascending from LAPACK; reverse the columns so the largest comes first.
+        var rotation = [Double](repeating: 0, count: columns * columns)
+        for c in 0..<columns { for r in 0..<columns { rotation[c * columns + r] = t[(columns - 1 - c) * columns + r] } }
+        var rotated = [Double](repeating: 0, count: n * columns)
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns), Int32(columns), 1, v, Int32(n), rotation, Int32(columns), 0, &rotated, Int32(n))
+        v = rotated
+    }
+
+    // MARK: a and b
+
+    /// Fits 1 / (1 + a·x^(2b)) to the target curve (1 below min_dist, then exp(−(x − min_dist) /
+    /// spread)) on 300 points over [0, 3·spread] by least squares (Levenberg–Marquardt), as
+    /// umap-learn's find_ab_params does with scipy's curve_fit.
+    public static func fitCurve(minDist: Float, spread: Float) -> (a: Float, b: Float) {
+        let xs = (0..<300).map { Double($0) * 3 * Double(spread) / 299 }
+        let ys = xs.map { $0 < Double(minDist) ? 1 : exp(-($0 - Double(minDist)) / Double(spread)) }
+        var a = 1.0, b = 1.0, damping = 1e-3
+        func residuals(_ a: Double, _ b: Double) -> Double {
+            zip(xs, ys).reduce(0) { sum, p in let r = 1 / (1 + a * pow(p.0, 2 * b)) - p.1; return sum + r * r }
+        }
+        var cost = residuals(a, b)
+        for _ in 0..<500 {
+            var jtj = [0.0, 0.0, 0.0], jtr = [0.0, 0.0]
+            for (x, y) in zip(xs, ys) where x > 0 {
+                let p = pow(x, 2 * b), f = 1 / (1 + a * p)
+                let da = -p * f * f, db = -a * p * 2 * log(x) * f * f
+                let r = f - y
+                jtj[0] += da * da; jtj[1] += da * db; jtj[2] += db * db
+                jtr[0] += da * r; jtr[1] += db * r
+            }
+            let m0 = jtj[0] * (1 + damping), m2 = jtj[2] * (1 + damping), det = m0 * m2 - jtj[1] * jtj[1]
+            guard det != 0 else { break }
+            let stepA = (m2 * jtr[0] - jtj[1] * jtr[1]) / det, stepB = (m0 * jtr[1] - jtj[1] * jtr[0]) / det
+            let candidate = residuals(a - stepA, b - stepB)
+            if candidate < cost {
+                a -= stepA; b -= stepB
+                if cost - candidate < 1e-14 { cost = candidate; break }
+                cost = candidate
+                damping /= 10
+            } else {
+                damping *= 10
+                if damping > 1e10 { break }
+            }
+        }
+        return (Float(a), Float(b))
+    }
+
+    // MARK: Optimisation
+
+    static func optimise(_ layout: inout [Float], _ fuzzy: FuzzySet, n: Int, dimensions: Int, epochs: Int, a: Float, b: Float,
+                         options: Options, random: inout SeededRandom) {
+        let maxWeight = fuzzy.weights.max() ?? 1
+        // Edges too weak to be sampled even once are dropped, as umap-learn does.
+        let kept = fuzzy.weights.indices.filter { fuzzy.weights[$0] >= maxWeight / Float(epochs) }
+        let heads = kept.map { Int(fuzzy.heads[$0]) }, tails = kept.map { Int(fuzzy.tails[$0]) }
+        let epochsPerSample = kept.map { maxWeight / fuzzy.weights[$0] }
+        let rate = Float(options.negativeSampleRate)
+        let epochsPerNegative = epochsPerSample.map { $0 / rate }
+        var nextSample = epochsPerSample
+        var nextNegative = epochsPerNegative
+        let gamma = options.repulsionStrength
+        layout.withUnsafeMutableBufferPointer { embedding in
+            let y = embedding.baseAddress!
+            for epoch in 0..<epochs {
+                let alpha = options.learningRate * (1 - Float(epoch) / Float(epochs))
+                let now = Float(epoch)
+                for e in 0..<heads.count where nextSample[e] <= now {
+                    let current = y + heads[e] * dimensions
+                    var other = y + tails[e] * dimensions
+                    var distance: Float = 0
+                    for d in 0..<dimensions { let delta = current[d] - other[d]; distance += delta * delta }
+                    let attraction = distance > 0 ? -2 * a * b * powf(distance, b - 1) / (a * powf(distance, b) + 1) : 0
+                    for d in 0..<dimensions {
+                        let g = min(4, max(-4, attraction * (current[d] - other[d]))) * alpha
+                        current[d] += g
+                        other[d] -= g
+                    }
+                    nextSample[e] += epochsPerSample[e]
+                    let negatives = Int((now - nextNegative[e]) / epochsPerNegative[e])
+                    for _ in 0..<max(0, negatives) {
+                        let k = random.below(n)
+                        other = y + k * dimensions
+                        distance = 0
+                        for d in 0..<dimensions { let delta = current[d] - other[d]; distance += delta * delta }
+                        if distance <= 0 && k == heads[e] { continue }
+                        let repulsion = distance > 0 ? 2 * gamma * b / ((0.001 + distance) * (a * powf(distance, b) + 1)) : 0
+                        for d in 0..<dimensions {
+                            let g = repulsion > 0 ? min(4, max(-4, repulsion * (current[d] - other[d]))) : 4
+                            current[d] += g * alpha
+                        }
+                    }
+                    nextNegative[e] += Float(max(0, negatives)) * epochsPerNegative[e]
+                }
+            }
+        }
+    }
+}
