@@ -129,7 +129,11 @@ let package = Package(
         ),
 
         .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
-        .testTarget(name: "KindredAnalysisTests", dependencies: ["KindredCore", "KindredAnalysis"]),
+        .testTarget(
+            name: "KindredAnalysisTests",
+            dependencies: ["KindredCore", "KindredAnalysis"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
         // Image encoders and the converted weights, shared by the test targets.
         .target(

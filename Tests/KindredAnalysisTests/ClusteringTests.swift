@@ -1,0 +1,140 @@
+import Foundation
+import KindredAnalysis
+import KindredCore
+import Testing
+
+@Suite struct HDBSCANTests {
+    @Test func agreesWithTheHdbscanLibraryOnBlobsWithNoise() throws {
+        let x = try fixtureMatrix("blobs.npy")
+        var options = HDBSCAN.Options()
+        options.minClusterSize = 25
+        options.minSamples = 10
+        let ours = try HDBSCAN.fit(x, options: options)
+        let reference = try fixtureLabels("blobs_hdbscan.npy")
+        // The same five clusters. The two disagree on 16 of 910 boundary points: each leaves the tree
+        // at exactly the λ where its cluster splits (mutual-reachability weights tie at core
+        // distances), and which side it lands on depends on the order tied MST edges are merged,
+        // which in the hdbscan library is an accident of its Borůvka traversal. Kindred's order is
+        // fixed (weight, then edge) and its Prim and Borůvka paths agree exactly.
+        #expect(ours.clusterCount == 5)
+        #expect(adjustedRand(ours.labels, reference) > 0.97, "ARI against hdbscan 0.8: \(adjustedRand(ours.labels, reference))")
+        #expect(adjustedRand(ours.labels, try fixtureLabels("blobs_truth.npy")) > 0.9)
+        // Probabilities and outlier scores: in range, noise has probability 0, and the injected
+        // uniform noise (the last 60 rows) scores as more outlying than the blob points.
+        #expect(ours.probabilities.allSatisfy { (0...1).contains($0) } && ours.outlierScores.allSatisfy { (0...1).contains($0) })
+        #expect(zip(ours.labels, ours.probabilities).allSatisfy { $0.0 >= 0 || $0.1 == 0 })
+        let blobScore = ours.outlierScores.prefix(850).reduce(0, +) / 850, noiseScore = ours.outlierScores.suffix(60).reduce(0, +) / 60
+        #expect(noiseScore > 2 * blobScore)
+
+        options.selection = .leaf
+        let leaf = try HDBSCAN.fit(x, options: options)
+        #expect(leaf.clusterCount == 6)
+        #expect(adjustedRand(leaf.labels, try fixtureLabels("blobs_hdbscan_leaf.npy")) > 0.94)
+    }
+
+    @Test func highDimensionalDataTakesThePrimPathAndFindsTheBlobs() throws {
+        let (x, truth) = blobs(sizes: [120, 100, 80], d: 24, separation: 12)
+        var options = HDBSCAN.Options()
+        options.minClusterSize = 20
+        options.minSamples = 5
+        let result = try HDBSCAN.fit(x, options: options)
+        #expect(result.clusterCount == 3 && adjustedRand(result.labels, truth) > 0.95)
+    }
+
+    @Test func oneClusterIsNoiseUnlessASingleClusterIsAllowed() throws {
+        let (x, _) = blobs(sizes: [300], d: 2, separation: 0)
+        var options = HDBSCAN.Options()
+        options.minClusterSize = 200
+        #expect(try HDBSCAN.fit(x, options: options).clusterCount == 0)
+        options.allowSingleCluster = true
+        let single = try HDBSCAN.fit(x, options: options)
+        #expect(single.clusterCount == 1 && single.labels.filter { $0 == 0 }.count > 0)
+    }
+}
+
+@Suite struct KMeansAndMetricsTests {
+    @Test func silhouetteAndDaviesBouldinMatchScikitLearn() throws {
+        let x = try fixtureMatrix("blobs.npy")
+        let metrics = try ClusterMetrics.compute(x, labels: try fixtureLabels("blobs_truth.npy"))
+        // scikit-learn on the same points, noise removed (make_fixtures.py prints them).
+        #expect(abs(metrics.silhouette - 0.8082837) < 1e-4)
+        #expect(abs(metrics.daviesBouldin - 0.2606011) < 1e-4)
+        #expect(metrics.sampleSize == 850 && metrics.clusteredPoints == 850 && metrics.silhouetteByCluster.count == 5)
+    }
+
+    @Test func kIsChosenBySilhouetteAndTheBlobsAreRecovered() throws {
+        let (x, truth) = blobs(sizes: [150, 120, 100, 90], d: 8, separation: 10)
+        let selection = try KSelection.choose(x, ks: 2...8)
+        #expect(selection.bestK == 4)
+        #expect(adjustedRand(selection.best.labels, truth) > 0.99)
+        let inertias = selection.candidates.map(\.inertia)
+        #expect(zip(inertias, inertias.dropFirst()).allSatisfy { $0.0 >= $0.1 * 0.98 }, "inertia falls with k (the elbow curve)")
+    }
+
+    @Test func aSampledSilhouetteIsCloseToTheFullOne() throws {
+        let (x, truth) = blobs(sizes: [400, 400, 400], d: 6, separation: 3)
+        let full = try ClusterMetrics.compute(x, labels: truth)
+        let sampled = try ClusterMetrics.compute(x, labels: truth, sampleLimit: 300)
+        #expect(sampled.sampleSize == 300 && abs(sampled.silhouette - full.silhouette) < 0.03)
+    }
+}
+
+@Suite struct UMAPTests {
+    @Test func curveParametersMatchUmapLearn() {
+        // umap-learn's find_ab_params(1.0, 0.1) gives a = 1.5769, b = 0.8951.
+        let (a, b) = UMAP.fitCurve(minDist: 0.1, spread: 1)
+        #expect(abs(a - 1.5769) < 2e-3 && abs(b - 0.8951) < 2e-3, "\(a), \(b)")
+    }
+
+    @Test func separableDataStaysSeparatedAndTrustworthy() throws {
+        let (x, truth) = blobs(sizes: [150, 150, 150, 150], d: 16, separation: 8, seed: 3)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.seed = 7
+        options.threads = 1
+        let umap = try UMAP.fit(x, options: options)
+        #expect(umap.epochs == 500)
+        #expect(trustworthiness(x, umap.embedding, k: 10) > 0.9)
+        var hdbscan = HDBSCAN.Options()
+        hdbscan.minClusterSize = 30
+        #expect(adjustedRand(try HDBSCAN.fit(umap.embedding, options: hdbscan).labels, truth) > 0.95, "the clusters survive the layout")
+        // Reproducible for a fixed seed on one thread.
+        #expect(try UMAP.fit(x, options: options).embedding == umap.embedding)
+        options.dimensions = 3
+        #expect(try UMAP.fit(x, options: options).embedding.columns == 3)
+    }
+
+    @Test func aConnectedGraphStartsFromItsSpectralLayout() throws {
+        // A noisy closed curve in 10-d: one connected manifold, whose first two Laplacian
+        // eigenvectors lay it out as a ring.
+        var random = SeededRandom(seed: 2)
+        let n = 400
+        var values: [Float] = []
+        for i in 0..<n {
+            let t = 2 * Float.pi * Float(i) / Float(n)
+            values += [cosf(t), sinf(t)] + (0..<8).map { _ in 0.02 * random.normal() }
+        }
+        let x = Matrix(rows: n, columns: 10, storage: values)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.epochs = 1  // barely moved from the initial layout
+        let umap = try UMAP.fit(x, options: options)
+        #expect(umap.initialisation == "spectral")
+        // Neighbours along the curve stay neighbours: consecutive points are far closer than average.
+        let y = umap.embedding
+        func distance(_ i: Int, _ j: Int) -> Float { ((y.storage[2 * i] - y.storage[2 * j]) * (y.storage[2 * i] - y.storage[2 * j]) + (y.storage[2 * i + 1] - y.storage[2 * j + 1]) * (y.storage[2 * i + 1] - y.storage[2 * j + 1])).squareRoot() }
+        let consecutive = (0..<n).map { distance($0, ($0 + 1) % n) }.reduce(0, +) / Float(n)
+        let opposite = (0..<n).map { distance($0, ($0 + n / 2) % n) }.reduce(0, +) / Float(n)
+        #expect(consecutive * 10 < opposite, "\(consecutive) vs \(opposite)")
+    }
+
+    @Test func aDisconnectedGraphStartsAtRandom() throws {
+        // Two groups far apart with 5 neighbours each: no edge joins them.
+        let (x, _) = blobs(sizes: [40, 40], d: 4, separation: 1000, spread: 1)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.neighbors = 5
+        let umap = try UMAP.fit(x, options: options)
+        #expect(umap.initialisation == "random" && umap.embedding.storage.allSatisfy(\.isFinite))
+    }
+}
