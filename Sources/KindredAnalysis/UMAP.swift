@@ -44,6 +44,11 @@ public struct UMAP: Sendable {
         let n = graph.count
         guard n > options.dimensions + 1 else { throw .tooFewPoints(needed: options.dimensions + 2, got: n, step: "UMAP") }
         let fuzzy = FuzzySet(graph)
+        // What follows is single-threaded or small level-1 BLAS; OpenBLAS's idle workers would
+        // spin against it for the second core.
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
         let epochs = options.epochs ?? (n <= 10_000 ? 500 : 200)
         var random = SeededRandom(seed: options.seed)
         var (layout, initialisation) = spectralLayout(fuzzy, dimensions: options.dimensions, random: &random)
@@ -134,20 +139,26 @@ public struct UMAP: Sendable {
         let block = min(n, dimensions + 1 + 8)
         let inverseRoot = degree.map { 1 / $0.squareRoot() }
         let normalisedWeights = zip(zip(fuzzy.heads, fuzzy.tails), fuzzy.weights).map { pair, w in Double(w) * inverseRoot[Int(pair.0)] * inverseRoot[Int(pair.1)] }
-        var v = [Double](repeating: 0, count: n * block)  // column-major: column c at c·n
+        var v = [Double](repeating: 0, count: n * block)  // row-major: point i's block at i·block
         let total = degree.reduce(0, +)
-        for i in 0..<n { v[i] = (degree[i] / total).squareRoot() }  // the known top eigenvector
-        for i in n..<(n * block) { v[i] = Double(random.normal()) }
+        for i in 0..<n {
+            v[i * block] = (degree[i] / total).squareRoot()  // the known top eigenvector
+            for c in 1..<block { v[i * block + c] = Double(random.normal()) }
+        }
         orthonormalise(&v, n: n, columns: block)
         var product = [Double](repeating: 0, count: n * block)
         // Enough sweeps to settle the leading vectors, within a fixed budget of multiply-adds.
         let sweeps = max(30, min(600, 3_000_000_000 / max(1, fuzzy.weights.count * block)))
         for sweep in 0..<sweeps {
             // product = ((M + I) / 2) v
-            for i in 0..<(n * block) { product[i] = v[i] / 2 }
-            for e in 0..<normalisedWeights.count {
-                let h = Int(fuzzy.heads[e]), t = Int(fuzzy.tails[e]), w = normalisedWeights[e] / 2
-                for c in 0..<block { product[c * n + h] += w * v[c * n + t] }
+            for i in 0..<(n * block) { product[i] = v[i] / 2 }  // the ½ I of the shift
+            v.withUnsafeBufferPointer { source in
+                product.withUnsafeMutableBufferPointer { target in
+                    for e in 0..<normalisedWeights.count {
+                        let h = Int(fuzzy.heads[e]) * block, t = Int(fuzzy.tails[e]) * block, w = normalisedWeights[e] / 2
+                        for c in 0..<block { target[h + c] += w * source[t + c] }
+                    }
+                }
             }
             swap(&v, &product)
             orthonormalise(&v, n: n, columns: block)
@@ -155,9 +166,9 @@ public struct UMAP: Sendable {
         }
         // Columns 1…dimensions: the smallest non-trivial Laplacian eigenvalues.
         var maxAbs = 0.0
-        for c in 1...dimensions { for i in 0..<n { maxAbs = max(maxAbs, abs(v[c * n + i])) } }
+        for i in 0..<n { for c in 1...dimensions { maxAbs = max(maxAbs, abs(v[i * block + c])) } }
         let expansion = maxAbs > 0 ? 10 / maxAbs : 1
-        for i in 0..<n { for c in 0..<dimensions { layout[i * dimensions + c] = Float(v[(c + 1) * n + i] * expansion) + 0.0001 * random.normal() } }
+        for i in 0..<n { for c in 0..<dimensions { layout[i * dimensions + c] = Float(v[i * block + c + 1] * expansion) + 0.0001 * random.normal() } }
         return (normalised(layout, dimensions: dimensions, random: &random), "spectral")
     }
 
@@ -189,19 +200,20 @@ public struct UMAP: Sendable {
         return components == 1
     }
 
-    /// Modified Gram–Schmidt on the columns (column-major, n rows).
+    /// Modified Gram–Schmidt on the columns of a row-major n × columns block.
     static func orthonormalise(_ v: inout [Double], n: Int, columns: Int) {
+        let stride = Int32(columns)
         v.withUnsafeMutableBufferPointer { p in
             let base = p.baseAddress!
             for c in 0..<columns {
-                let column = base + c * n
+                let column = base + c
                 for previous in 0..<c {
-                    let other = base + previous * n
-                    let dot = cblas_ddot(Int32(n), column, 1, other, 1)
-                    cblas_daxpy(Int32(n), -dot, other, 1, column, 1)
+                    let other = base + previous
+                    let dot = cblas_ddot(Int32(n), column, stride, other, stride)
+                    cblas_daxpy(Int32(n), -dot, other, stride, column, stride)
                 }
-                let norm = cblas_dnrm2(Int32(n), column, 1)
-                if norm > 1e-300 { cblas_dscal(Int32(n), 1 / norm, column, 1) }
+                let norm = cblas_dnrm2(Int32(n), column, stride)
+                if norm > 1e-300 { cblas_dscal(Int32(n), 1 / norm, column, stride) }
             }
         }
     }
@@ -210,19 +222,21 @@ public struct UMAP: Sendable {
     static func rayleighRitz(_ v: inout [Double], _ weights: [Double], _ fuzzy: FuzzySet, n: Int, columns: Int) {
         var mv = [Double](repeating: 0, count: n * columns)
         for e in 0..<weights.count {
-            let h = Int(fuzzy.heads[e]), t = Int(fuzzy.tails[e]), w = weights[e]
-            for c in 0..<columns { mv[c * n + h] += w * v[c * n + t] }
+            let h = Int(fuzzy.heads[e]) * columns, t = Int(fuzzy.tails[e]) * columns, w = weights[e]
+            for c in 0..<columns { mv[h + c] += w * v[t + c] }
         }
-        // T = vᵀ M v (columns × columns), symmetric.
+        // T = vᵀ M v (columns × columns), symmetric; v is n × columns row-major, i.e. its
+        // transpose in column-major terms.
         var t = [Double](repeating: 0, count: columns * columns)
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(n), 1, v, Int32(n), mv, Int32(n), 0, &t, Int32(columns))
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(n), 1, v, Int32(columns), mv, Int32(columns), 0, &t, Int32(columns))
         var eigenvalues = [Double](repeating: 0, count: columns)
         guard LAPACKE_dsyev(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(columns), &t, Int32(columns), &eigenvalues) == 0 else { return }
-        // Ascending from LAPACK; reverse the columns so the largest comes first.
+        // Eigenvectors are T's columns (column-major), ascending; rotation[r][c] is the r-th entry
+        // of the c-th largest, so v · rotation puts the largest first.
         var rotation = [Double](repeating: 0, count: columns * columns)
-        for c in 0..<columns { for r in 0..<columns { rotation[c * columns + r] = t[(columns - 1 - c) * columns + r] } }
+        for c in 0..<columns { for r in 0..<columns { rotation[r * columns + c] = t[(columns - 1 - c) * columns + r] } }
         var rotated = [Double](repeating: 0, count: n * columns)
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns), Int32(columns), 1, v, Int32(n), rotation, Int32(columns), 0, &rotated, Int32(n))
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns), Int32(columns), 1, v, Int32(columns), rotation, Int32(columns), 0, &rotated, Int32(columns))
         v = rotated
     }
 
@@ -289,7 +303,9 @@ public struct UMAP: Sendable {
                     var other = y + tails[e] * dimensions
                     var distance: Float = 0
                     for d in 0..<dimensions { let delta = current[d] - other[d]; distance += delta * delta }
-                    let attraction = distance > 0 ? -2 * a * b * powf(distance, b - 1) / (a * powf(distance, b) + 1) : 0
+                    // d^(b−1) as d^b / d: one powf per edge, the loop's dominant cost.
+                    let power = distance > 0 ? powf(distance, b) : 0
+                    let attraction = distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
                     for d in 0..<dimensions {
                         let g = min(4, max(-4, attraction * (current[d] - other[d]))) * alpha
                         current[d] += g
