@@ -187,8 +187,9 @@ public final class CommandService: Sendable {
 
     private func rows(for neighbours: [Neighbor]) throws -> Response {
         var rows: [[String]] = []
+        let paths = try catalog.paths(of: neighbours.map { ItemID($0.label) })
         for (rank, neighbour) in neighbours.enumerated() {
-            let path = try catalog.item(ItemID(neighbour.label))?.path ?? ""
+            let path = paths[ItemID(neighbour.label)] ?? ""
             rows.append([String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path])
         }
         return Response(columns: ["rank", "score", "id", "path"], rows: rows)

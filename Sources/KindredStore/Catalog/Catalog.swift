@@ -171,6 +171,17 @@ public final class Catalog: Sendable {
         try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: Int64(id.rawValue)) }
     }
 
+    /// The paths of many items in one query (ids not in the catalog are absent).
+    public func paths(of ids: [ItemID]) throws(CatalogError) -> [ItemID: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try read("paths of \(ids.count) items") { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let rows = try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))",
+                                        arguments: StatementArguments(ids.map { Int64($0.rawValue) }))
+            return Dictionary(uniqueKeysWithValues: rows.map { (ItemID(UInt64($0["id"] as Int64)), $0["path"] as String) })
+        }
+    }
+
     public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
         try read("item \(id)") { db in try CatalogItem.fetchOne(db, key: Int64(id.rawValue)) }
     }
