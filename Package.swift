@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "KindredDaemon",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredWatch",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredWatch", "KindredAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),

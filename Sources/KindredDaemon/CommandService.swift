@@ -31,6 +31,7 @@ public final class CommandService: Sendable {
         var indexes: LiveIndexes
         /// nil when no ingestion thread runs (tests of the query side).
         var control: WatchLoop?
+        var refits: RefitScheduler?
     }
 
     public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
@@ -45,8 +46,32 @@ public final class CommandService: Sendable {
     }
 
     /// Makes the indexes (and the ingestion thread) available to requests.
-    public func attach(indexes: LiveIndexes, control: WatchLoop?) {
-        live.withLock { $0 = Live(indexes: indexes, control: control) }
+    public func attach(indexes: LiveIndexes, control: WatchLoop?, refits: RefitScheduler? = nil) {
+        live.withLock { $0 = Live(indexes: indexes, control: control, refits: refits) }
+    }
+
+    /// REFIT: starts a refit; with `wait`, `completion` hears the finished run (from the refit's
+    /// thread), otherwise at once that it is queued.
+    public func refit(wait: Bool, completion: @escaping @Sendable (Result<Response, ProtocolError>) -> Void) {
+        guard let refits = live.withLock({ $0?.refits }) else {
+            return completion(.failure(ProtocolError(.unavailable, "refits need the index, which is still loading")))
+        }
+        guard wait else {
+            refits.request()
+            return completion(.success(Response(columns: ["refit"], rows: [[refits.isRunning ? "queued behind the running refit" : "started"]])))
+        }
+        refits.request { outcome in
+            switch outcome {
+            case .success(let report):
+                completion(.success(Response(columns: ["key", "value"], rows: [
+                    ["run", String(report.run)], ["items", String(report.items)], ["clusters", String(report.clusters)],
+                    ["noise_fraction", String(format: "%.4f", report.noiseFraction)], ["silhouette", report.silhouette.map { String(format: "%.4f", $0) } ?? ""],
+                    ["new_clusters", String(report.born)], ["vanished_clusters", String(report.vanished)], ["seconds", String(report.seconds)],
+                ])))
+            case .failure(let error):
+                completion(.failure(ProtocolError(.unavailable, "the refit failed: \(error)")))
+            }
+        }
     }
 
     private func requireIndexes() throws -> LiveIndexes {
@@ -136,6 +161,16 @@ public final class CommandService: Sendable {
             return try watch(directory)
         case .unwatch(let directory):
             return try unwatch(directory)
+        case .refit:
+            throw ProtocolError(.badRequest, "REFIT is answered by the connection, through refit(wait:completion:)")
+        case .runs(let limit):
+            return try runs(limit: limit)
+        case .clusters:
+            return try clusters()
+        case .cluster(let id, let limit):
+            return try cluster(id, limit: limit)
+        case .map(let dimensions):
+            return try map(dimensions: dimensions)
         }
     }
 
@@ -148,7 +183,10 @@ public final class CommandService: Sendable {
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
-        rows.append(["last_refit", ""])
+        let current = try catalog.currentRun()
+        rows.append(["last_refit", current?.finishedAt.map(String.init) ?? ""])
+        rows.append(["refit_running", live.withLock { $0?.refits?.isRunning ?? false } ? "yes" : "no"])
+        rows.append(["clusters", current?.clusterCount.map(String.init) ?? ""])
         rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
         return Response(columns: ["key", "value"], rows: rows)
     }
@@ -260,5 +298,57 @@ public final class CommandService: Sendable {
         control.submit(.unwatch(root))
         logger.info("unwatched", metadata: ["root": "\(root)", "items": "\(items)"])
         return Response(columns: ["unwatched", "items_removed"], rows: [[root, String(items)]])
+    }
+
+    // MARK: Runs and clusters
+
+    private func currentRun() throws -> RefitRun {
+        guard let run = try catalog.currentRun() else { throw ProtocolError(.unavailable, "no refit has finished yet; REFIT wait starts one") }
+        return run
+    }
+
+    private func runs(limit: Int) throws -> Response {
+        Response(columns: ["run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise_fraction", "silhouette", "error"],
+                 rows: try catalog.runs(limit: limit).map { run in
+                     [String(run.id), run.status, run.isCurrent ? "yes" : "no", String(run.startedAt), run.finishedAt.map(String.init) ?? "", run.algorithm,
+                      run.itemCount.map(String.init) ?? "", run.clusterCount.map(String.init) ?? "", run.noiseFraction.map { String(format: "%.4f", $0) } ?? "",
+                      run.silhouette.map { String(format: "%.4f", $0) } ?? "", run.error ?? ""]
+                 })
+    }
+
+    private func clusters() throws -> Response {
+        let run = try currentRun()
+        let ages = try catalog.clusterAges(run: run.id)
+        let facts = try catalog.clusters(run: run.id)
+        let paths = try catalog.paths(of: facts.compactMap(\.exemplar))
+        return Response(columns: ["id", "size", "exemplar", "silhouette", "age_runs"], rows: facts.map { c in
+            [String(c.cluster), String(c.size), c.exemplar.flatMap { paths[$0] } ?? "", c.silhouette.map { String(format: "%.4f", $0) } ?? "",
+             String(ages[c.cluster] ?? 1)]
+        })
+    }
+
+    /// A cluster's members, nearest its centre (on the 2-D map) first.
+    private func cluster(_ id: Int, limit: Int) throws -> Response {
+        let run = try currentRun()
+        let members = try catalog.assignments(run: run.id, cluster: id)
+        guard !members.isEmpty else { throw ProtocolError(.notFound, "no cluster \(id) in run \(run.id); CLUSTERS lists them") }
+        let cx = members.reduce(0) { $0 + $1.assignment.map2.0 } / Float(members.count)
+        let cy = members.reduce(0) { $0 + $1.assignment.map2.1 } / Float(members.count)
+        func distance(_ a: Assignment) -> Float { (a.map2.0 - cx) * (a.map2.0 - cx) + (a.map2.1 - cy) * (a.map2.1 - cy) }
+        let ordered = members.sorted { (distance($0.assignment), $0.assignment.item) < (distance($1.assignment), $1.assignment.item) }.prefix(limit)
+        return Response(columns: ["rank", "id", "path", "probability", "outlier_score"], rows: ordered.enumerated().map { rank, member in
+            [String(rank + 1), String(member.assignment.item.rawValue), member.path, member.assignment.probability.map { String(format: "%.4f", $0) } ?? "",
+             member.assignment.outlierScore.map { String(format: "%.4f", $0) } ?? ""]
+        })
+    }
+
+    private func map(dimensions: Int) throws -> Response {
+        let run = try currentRun()
+        let columns = dimensions == 3 ? ["id", "path", "x", "y", "z", "cluster"] : ["id", "path", "x", "y", "cluster"]
+        return Response(columns: columns, rows: try catalog.assignments(run: run.id).map { a, path in
+            let m = a
+            let coordinates = dimensions == 3 ? [m.map3.0, m.map3.1, m.map3.2] : [m.map2.0, m.map2.1]
+            return [String(m.item.rawValue), path] + coordinates.map { String(format: "%.5f", $0) } + [String(m.cluster)]
+        })
     }
 }

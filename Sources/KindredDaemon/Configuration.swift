@@ -35,6 +35,9 @@ public struct Configuration: Sendable, Equatable {
     // [protocol]
     public var maxLineBytes = 64 * 1024
 
+    // [refit]
+    public var refit = RefitSettings()
+
     public init() {}
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -86,6 +89,24 @@ public struct Configuration: Sendable, Equatable {
         try reader.section("protocol") { (r) throws(ConfigurationError) in
             configuration.maxLineBytes = try r.integer("max_line_bytes") ?? configuration.maxLineBytes
         }
+        try reader.section("refit") { (r) throws(ConfigurationError) in
+            var refit = configuration.refit
+            refit.schedule = try r.string("schedule") ?? refit.schedule
+            refit.afterNewFraction = try r.number("after_new_fraction") ?? refit.afterNewFraction
+            refit.algorithm = try r.string("algorithm") ?? refit.algorithm
+            refit.variance = try r.number("variance") ?? refit.variance
+            refit.maxComponents = try r.integer("max_components") ?? refit.maxComponents
+            refit.neighbors = try r.integer("neighbors") ?? refit.neighbors
+            refit.minDist = try r.number("min_dist").map(Float.init) ?? refit.minDist
+            refit.clusterDimensions = try r.integer("cluster_dims") ?? refit.clusterDimensions
+            refit.minClusterSize = try r.integer("min_cluster_size") ?? refit.minClusterSize
+            refit.minSamples = try r.integer("min_samples") ?? refit.minSamples
+            refit.kRange = try r.string("k") ?? refit.kRange
+            refit.keepRuns = try r.integer("keep_runs") ?? refit.keepRuns
+            refit.matchJaccard = try r.number("match_jaccard") ?? refit.matchJaccard
+            refit.seed = try r.integer("seed").map { UInt64(max(0, $0)) } ?? refit.seed
+            configuration.refit = refit
+        }
         try reader.rejectUnknown()
         try configuration.validate()
         return configuration
@@ -111,6 +132,7 @@ public struct Configuration: Sendable, Equatable {
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
         try require((1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes", "\(maxLineBytes) must be 1024 to 16777216")
+        try refit.validate()
     }
 
     public var hnswParameters: HNSWParameters { HNSWParameters(connectivity: connectivity, efConstruction: efConstruction) }
@@ -199,5 +221,62 @@ private struct Reader {
             strings.append(string)
         }
         return strings
+    }
+}
+
+/// The [refit] section: when the collection is regrouped and how (Schema/kindred.toml).
+public struct RefitSettings: Sendable, Equatable {
+    /// A daily local time, "HH:MM"; empty for none.
+    public var schedule = "03:00"
+    /// Refit when this fraction of the collection is new since the last run; 0 for never.
+    public var afterNewFraction = 0.2
+    /// "hdbscan" (on a UMAP layout) or "kmeans" (on the PCA projection, k by silhouette).
+    public var algorithm = "hdbscan"
+    public var variance = 0.9
+    public var maxComponents = 128
+    public var neighbors = 15
+    public var minDist: Float = 0.1
+    /// Dimensions of the UMAP layout HDBSCAN clusters (the maps are 2-D and 3-D).
+    public var clusterDimensions = 5
+    public var minClusterSize = 50
+    public var minSamples = 10
+    public var kRange = "2..20"
+    public var keepRuns = 5
+    public var matchJaccard = 0.3
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// The daily time as minutes after midnight, nil when none is set.
+    public var scheduleMinutes: Int? {
+        let parts = schedule.split(separator: ":").map { Int($0) }
+        guard parts.count == 2, let h = parts[0], let m = parts[1], (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return h * 60 + m
+    }
+
+    public var ks: ClosedRange<Int>? {
+        let parts = kRange.components(separatedBy: "..").map { Int($0) }
+        if parts.count == 1, let k = parts[0], k >= 2 { return k...k }
+        if parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 2, lo <= hi { return lo...hi }
+        return nil
+    }
+
+    func validate() throws(ConfigurationError) {
+        func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(key: "refit." + key, reason: reason) }
+        }
+        try require(schedule.isEmpty || scheduleMinutes != nil, "schedule", "'\(schedule)' is not a time of day as HH:MM (or \"\" for none)")
+        try require(afterNewFraction >= 0 && afterNewFraction <= 10, "after_new_fraction", "\(afterNewFraction) must be 0 (off) to 10")
+        try require(["hdbscan", "kmeans"].contains(algorithm), "algorithm", "'\(algorithm)' is not hdbscan or kmeans")
+        try require(variance > 0 && variance <= 1, "variance", "\(variance) must be a fraction in (0, 1]")
+        try require((2...1024).contains(maxComponents), "max_components", "\(maxComponents) must be 2 to 1024")
+        try require((2...200).contains(neighbors), "neighbors", "\(neighbors) must be 2 to 200")
+        try require(minDist >= 0 && minDist <= 1, "min_dist", "\(minDist) must be 0 to 1")
+        try require((2...16).contains(clusterDimensions), "cluster_dims", "\(clusterDimensions) must be 2 to 16")
+        try require(minClusterSize >= 2, "min_cluster_size", "\(minClusterSize) must be at least 2")
+        try require(minSamples >= 1, "min_samples", "\(minSamples) must be at least 1")
+        try require(ks != nil, "k", "'\(kRange)' is not k or lo..hi with 2 ≤ lo ≤ hi")
+        try require((1...1000).contains(keepRuns), "keep_runs", "\(keepRuns) must be 1 to 1000")
+        try require(matchJaccard > 0 && matchJaccard <= 1, "match_jaccard", "\(matchJaccard) must be in (0, 1]")
     }
 }

@@ -120,6 +120,8 @@ final class ConnectionHandler: ChannelInboundHandler {
                 case .similarImage(let byteCount, let k, let space):
                     pendingImage = (k, space)
                     return byteCount
+                case .refit(let wait):
+                    answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
                 case .ping, .help:
                     // Answered on the event loop: PING measures the loop's own responsiveness.
                     answer(service.answer(request), context)
@@ -154,7 +156,17 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Computes an answer on the pool and writes it in turn.
     private func answer(on context: ChannelHandlerContext, _ work: @escaping @Sendable () -> Result<Response, ProtocolError>) {
-        let computed = pool.runIfActive(eventLoop: context.eventLoop, work)
+        write(pool.runIfActive(eventLoop: context.eventLoop, work), in: context)
+    }
+
+    /// An answer some other thread completes (a REFIT that waits for its run), written in turn.
+    private func answer(on context: ChannelHandlerContext, _ start: (EventLoopPromise<Result<Response, ProtocolError>>) -> Void) {
+        let promise = context.eventLoop.makePromise(of: Result<Response, ProtocolError>.self)
+        start(promise)
+        write(promise.futureResult, in: context)
+    }
+
+    private func write(_ computed: EventLoopFuture<Result<Response, ProtocolError>>, in context: ChannelHandlerContext) {
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         chain(previous.and(computed).map { _, result in

@@ -14,6 +14,12 @@ public enum Request: Equatable, Sendable {
     case watch(directory: String)
     case unwatch(directory: String)
     case format(OutputFormat)
+    /// Start a refit; with `wait`, answer when it is done.
+    case refit(wait: Bool)
+    case runs(limit: Int)
+    case clusters
+    case cluster(id: Int, limit: Int)
+    case map(dimensions: Int)
 }
 
 /// What a request is about: an item id or an absolute path.
@@ -35,6 +41,7 @@ public enum Verb: String, CaseIterable, Sendable {
     case ping = "PING", help = "HELP", quit = "QUIT", status = "STATUS"
     case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
+    case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP"
 
     public var usage: String {
         switch self {
@@ -51,6 +58,11 @@ public enum Verb: String, CaseIterable, Sendable {
         case .watch: "WATCH <dir>"
         case .unwatch: "UNWATCH <dir>"
         case .format: "FORMAT text|json"
+        case .refit: "REFIT [wait]"
+        case .runs: "RUNS [limit=20]"
+        case .clusters: "CLUSTERS"
+        case .cluster: "CLUSTER <id> [limit=50]"
+        case .map: "MAP [dims=2|3]"
         }
     }
 }

@@ -151,6 +151,17 @@ private struct Arguments {
         case .rescan: request = .rescan(directory: try directory(required: false))
         case .watch: request = .watch(directory: try directory(required: true)!)
         case .unwatch: request = .unwatch(directory: try directory(required: true)!)
+        case .refit:
+            let word = optional()
+            guard word == nil || word?.lowercased() == "wait" else { throw fail("'\(word!)' is not 'wait'") }
+            request = .refit(wait: word != nil)
+        case .runs: request = .runs(limit: try integer("limit", default: 20, in: 1...1000))
+        case .clusters: request = .clusters
+        case .cluster:
+            let text = try required("a cluster id")
+            guard let id = Int(text), id >= 0 else { throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)") }
+            request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
+        case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
         case .format:
             let text = try required("text or json")
             guard let format = OutputFormat(rawValue: text.lowercased()) else { throw fail("'\(text)' is not text or json") }

@@ -74,6 +74,7 @@ struct Kindredd: ParsableCommand {
         let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
         let catalog = try Catalog(url: paths.catalog, logger: logger)
         _ = try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.all.map(\.name), logger: logger)
+        if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
         for root in configuration.roots {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -132,15 +133,20 @@ struct Kindredd: ParsableCommand {
         ingestor.decodeOptions.pixelLimit = configuration.maxPixels
         ingestor.decodeOptions.maxFileBytes = configuration.maxFileBytes
         let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
-        service.attach(indexes: indexes, control: loop)
+        let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: configuration.refit,
+                                                       threads: threads, logger: logger),
+                                    settings: configuration.refit, logger: logger)
+        service.attach(indexes: indexes, control: loop, refits: refits)
         loaded.store(true, ordering: .releasing)
         loop.start()
+        refits.start()
         logger.notice("ready", metadata: ["items": "\(indexes.cnn.index.count)"])
         Systemd.notify("STATUS=answering; scanning the roots")
         signalled.wait()
         sources.forEach { $0.cancel() }
         logger.info("stopping: finishing the batch in flight")
         Systemd.notify("STOPPING=1")
+        refits.stop()  // a refit in progress is abandoned; the next start marks its run failed
         if !loop.stop(within: 8) { logger.warning("the batch in flight did not finish in 8 s; the snapshot may miss it (start-up reconciles)") }
         try server.shutdown()
         try loop.writeSnapshot()

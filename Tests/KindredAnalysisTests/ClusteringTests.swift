@@ -138,3 +138,21 @@ import Testing
         #expect(umap.initialisation == "random" && umap.embedding.storage.allSatisfy(\.isFinite))
     }
 }
+
+@Suite struct ClusterMatchingTests {
+    @Test func matchedClustersKeepTheirIdsOthersAreBornOrVanish() {
+        let previous: [Int: Set<UInt64>] = [4: Set(1...10), 7: Set(11...20), 9: Set(21...30)]
+        // Label 0 is cluster 4 with two members swapped; label 1 merges 7 and 9 (a tie broken
+        // toward the better overlap); label 2 is new; cluster 9 has no successor of its own.
+        let new: [Int: Set<UInt64>] = [0: Set(1...8).union([31, 32]), 1: Set(11...20).union(21...24), 2: Set(40...44)]
+        let result = ClusterMatching.match(new: new, previous: previous, threshold: 0.3, firstNewID: 10)
+        #expect(result.ids == [0: 4, 1: 7, 2: 10])
+        #expect(abs(result.jaccard[0]! - 8.0 / 12.0) < 1e-9 && abs(result.jaccard[1]! - 10.0 / 14.0) < 1e-9)
+        #expect(result.born == [2] && result.vanished == [9])
+    }
+
+    @Test func overlapBelowTheThresholdIsANewCluster() {
+        let result = ClusterMatching.match(new: [0: Set(1...10)], previous: [3: Set(8...40)], threshold: 0.3, firstNewID: 4)
+        #expect(result.ids == [0: 4] && result.vanished == [3])
+    }
+}

@@ -246,4 +246,73 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 30)
         #expect(try allAnswers(daemon, paths: paths) == afterKill)
     }
+
+    /// Ten variants (sizes, JPEG qualities) of one picture: a group the CNN sees as one.
+    func group(_ seed: UInt64, in directory: URL) throws {
+        let base = composition(width: 480, height: 360, seed: seed)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for variant in 0..<10 {
+            let scaled = base.resized(width: 200 + 25 * variant, height: 150 + 19 * variant)
+            try Data(Fixtures.jpeg(scaled, quality: Int32(60 + 3 * variant))).write(to: directory.appendingPathComponent("g\(seed)-\(variant).jpg"))
+        }
+    }
+
+    @Test func refitsGroupTheCollectionAndKeepClusterIdentities() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...3 { try group(seed * 7, in: art) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try Data("""
+            [refit]
+            schedule = ""
+            after_new_fraction = 0
+            neighbors = 5
+            min_cluster_size = 5
+            min_samples = 3
+            cluster_dims = 2
+            """.utf8).write(to: config)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        try daemon.start(extra: ["--config", config.path])
+        try daemon.waitUntilIdle(indexed: 30)
+        #expect(try daemon.ask("CLUSTERS") == ["ERR unavailable no refit has finished yet; REFIT wait starts one"])
+
+        let first = try daemon.ask("REFIT wait")
+        #expect(first.contains("clusters\t3") && first.contains("items\t30") && first.contains("new_clusters\t3"), "\(first)")
+        let clusters = try daemon.ask("CLUSTERS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(clusters.count == 3 && clusters.allSatisfy { $0[1] == "10" && $0[2].hasPrefix(art.path) && $0[4] == "1" })
+        // Each cluster is one picture's variants.
+        for row in clusters {
+            let members = try daemon.ask("CLUSTER \(row[0]) limit=100").dropFirst().map { String($0.split(separator: "\t")[2]) }
+            let pictures = Set(members.map { URL(fileURLWithPath: $0).lastPathComponent.prefix { $0 != "-" } })
+            #expect(members.count == 10 && pictures.count == 1, "\(members)")
+        }
+        let map2 = try daemon.ask("MAP"), map3 = try daemon.ask("MAP dims=3")
+        #expect(map2.count == 31 && map2.dropFirst().allSatisfy { $0.split(separator: "\t").count == 5 })
+        #expect(map3.count == 31 && map3.dropFirst().allSatisfy { $0.split(separator: "\t").count == 6 })
+
+        // A fourth group arrives; the next run keeps the three ids and adds one.
+        try group(99, in: art.appendingPathComponent("later"))
+        try daemon.waitUntilIdle(indexed: 40)
+        let second = try daemon.ask("REFIT wait")
+        #expect(second.contains("clusters\t4") && second.contains("new_clusters\t1") && second.contains("vanished_clusters\t0"), "\(second)")
+        let after = try daemon.ask("CLUSTERS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let kept = Set(clusters.map { $0[0] })
+        #expect(Set(after.map { $0[0] }).isSuperset(of: kept))
+        #expect(after.filter { kept.contains($0[0]) }.allSatisfy { $0[4] == "2" }, "old clusters are two runs old")
+        #expect(try daemon.ask("RUNS").count == 3)
+        #expect(try daemon.ask("STATUS").contains("clusters\t4"))
+
+        // The CLI: clusters as JSON objects; the map exported as CSV.
+        let json = Process(), pipe = Pipe()
+        json.executableURL = productsDirectory.appendingPathComponent("kindred")
+        json.arguments = ["clusters", "--json", "--socket", daemon.socket]
+        json.standardOutput = pipe
+        try json.run()
+        json.waitUntilExit()
+        let objects = try JSONSerialization.jsonObject(with: pipe.fileHandleForReading.readDataToEndOfFile()) as? [[String: Any]]
+        #expect(objects?.count == 4 && objects?.allSatisfy { $0["id"] is Int && $0["size"] is Int && $0["exemplar"] is String && $0["silhouette"] is Double } == true)
+        let csv = root.appendingPathComponent("map.csv")
+        #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
+        #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)
+    }
 }

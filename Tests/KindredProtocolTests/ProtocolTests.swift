@@ -18,6 +18,9 @@ import Testing
             ("ERRORS limit=5", .errors(limit: 5)), ("RESCAN", .rescan(directory: nil)), ("RESCAN /art", .rescan(directory: "/art")),
             ("WATCH /art", .watch(directory: "/art")), (#"UNWATCH "/my art""#, .unwatch(directory: "/my art")),
             ("FORMAT json", .format(.json)), ("FORMAT TEXT", .format(.text)),
+            ("REFIT", .refit(wait: false)), ("REFIT wait", .refit(wait: true)), ("RUNS", .runs(limit: 20)), ("RUNS limit=3", .runs(limit: 3)),
+            ("CLUSTERS", .clusters), ("CLUSTER 12", .cluster(id: 12, limit: 50)), ("CLUSTER 0 limit=5", .cluster(id: 0, limit: 5)),
+            ("MAP", .map(dimensions: 2)), ("MAP dims=3", .map(dimensions: 3)),
         ]
         for (line, expected) in cases { #expect(try parser.parse(line) == expected, "\(line)") }
     }
@@ -41,6 +44,9 @@ import Testing
             ("SIMILAR-IMAGE 99999999999", .badRequest, "must be from 1 to 67108864"),
             ("WATCH art", .badRequest, "'art' is not an absolute path"),
             ("FORMAT xml", .badRequest, "'xml' is not text or json"),
+            ("REFIT now", .badRequest, "'now' is not 'wait'"),
+            ("CLUSTER -1", .badRequest, "'-1' is not a cluster id"),
+            ("MAP dims=4", .badRequest, "dims=4 must be a whole number from 2 to 3"),
             ("PING\0", .badRequest, "control character"),
         ]
         for (line, code, fragment) in cases {

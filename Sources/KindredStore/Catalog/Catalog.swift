@@ -228,11 +228,11 @@ public final class Catalog: Sendable {
 
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
-    private func read<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
+    func read<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
         do { return try pool.read(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
     }
 
-    private func write<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
+    func write<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
         do { return try pool.write(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
     }
 }

@@ -1,0 +1,235 @@
+import Dispatch
+import Foundation
+import KindredAnalysis
+import KindredCore
+import KindredIndex
+import KindredStore
+import Logging
+import Synchronization
+
+/// One refit: the CNN vectors as they are now → PCA → a neighbour graph from the live HNSW index
+/// → UMAP maps (2-D, 3-D) → HDBSCAN on a UMAP layout of `cluster_dims` dimensions, or k-means on
+/// the PCA projection → metrics, exemplars, stable cluster ids → one catalog transaction that
+/// makes the run current. Runs on the caller's thread; `RefitScheduler` gives it one of its own.
+public final class Refitter: Sendable {
+    let catalog: Catalog
+    let store: VectorStore
+    let indexes: LiveIndexes
+    let settings: RefitSettings
+    let threads: Int
+    let logger: Logger
+
+    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.indexes = indexes
+        self.settings = settings
+        self.threads = threads
+        self.logger = logger
+    }
+
+    public struct Report: Sendable {
+        public var run: Int64
+        public var items: Int
+        public var clusters: Int
+        public var noiseFraction: Double
+        public var silhouette: Double?
+        public var born: Int
+        public var vanished: Int
+        public var seconds: Double
+    }
+
+    public func run() throws -> Report {
+        let started = ContinuousClock.now
+        let parameters: [String: Any] = [
+            "variance": settings.variance, "max_components": settings.maxComponents, "neighbors": settings.neighbors, "min_dist": settings.minDist,
+            "cluster_dims": settings.clusterDimensions, "min_cluster_size": settings.minClusterSize, "min_samples": settings.minSamples,
+            "k": settings.kRange, "seed": settings.seed, "match_jaccard": settings.matchJaccard,
+        ]
+        let runID = try catalog.beginRun(algorithm: settings.algorithm, parameters: json(parameters))
+        do {
+            let report = try fit(runID, started: started)
+            logger.notice("refit done", metadata: ["run": "\(runID)", "items": "\(report.items)", "clusters": "\(report.clusters)",
+                                                   "noise": "\(report.noiseFraction)", "seconds": "\(report.seconds)"])
+            return report
+        } catch {
+            try? catalog.failRun(runID, error: "\(error)")
+            logger.error("refit failed", metadata: ["run": "\(runID)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func fit(_ runID: Int64, started: ContinuousClock.Instant) throws -> Report {
+        var timings: [String: Double] = [:]
+        var clock = ContinuousClock.now
+        func lap(_ stage: String) {
+            timings[stage] = seconds(since: clock)
+            clock = .now
+        }
+        let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
+        let n = ids.count
+        let needed = max(settings.neighbors + 2, settings.algorithm == "hdbscan" ? 2 * settings.minClusterSize : 3)
+        guard n >= needed else { throw RefitError.tooFewItems(have: n, need: needed) }
+        lap("read")
+
+        let pca = try PCA.fit(x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
+        let projected = pca.transform(x)
+        lap("pca")
+
+        let graph = try neighbourGraph(ids: ids, x: x)
+        lap("neighbours")
+
+        var umap = UMAP.Options()
+        umap.neighbors = settings.neighbors
+        umap.minDist = settings.minDist
+        umap.seed = settings.seed
+        umap.threads = threads
+        umap.dimensions = 2
+        let map2 = try UMAP.fit(graph: graph, options: umap).embedding
+        umap.dimensions = 3
+        let map3 = try UMAP.fit(graph: graph, options: umap).embedding
+        lap("umap_maps")
+
+        // Cluster.
+        let space: Matrix
+        var labels: [Int32], probabilities: [Float]?, outliers: [Float]?
+        var extra: [String: Any] = [:]
+        if settings.algorithm == "kmeans" {
+            var options = KMeans.Options()
+            options.seed = settings.seed
+            let selection = try KSelection.choose(projected, ks: settings.ks!, options: options)
+            space = projected
+            labels = selection.best.labels
+            extra["k_candidates"] = selection.candidates.map { ["k": $0.k, "silhouette": $0.silhouette, "inertia": $0.inertia] }
+        } else {
+            umap.dimensions = settings.clusterDimensions
+            umap.minDist = 0
+            space = try UMAP.fit(graph: graph, options: umap).embedding
+            lap("umap_cluster_layout")
+            var options = HDBSCAN.Options()
+            options.minClusterSize = settings.minClusterSize
+            options.minSamples = settings.minSamples
+            options.threads = threads
+            let result = try HDBSCAN.fit(space, options: options)
+            labels = result.labels
+            probabilities = result.probabilities
+            outliers = result.outlierScores
+        }
+        lap("cluster")
+
+        let clusterLabels = Set(labels.filter { $0 >= 0 }).sorted()
+        let metrics = clusterLabels.count >= 2 ? try ClusterMetrics.compute(space, labels: labels, seed: settings.seed) : nil
+        lap("metrics")
+
+        // Stable ids against the current run.
+        var members: [Int: Set<UInt64>] = [:]
+        for (row, label) in labels.enumerated() where label >= 0 { members[Int(label), default: []].insert(ids[row].rawValue) }
+        let previous = try catalog.currentRun().map { try catalog.memberships(run: $0.id) } ?? [:]
+        let previousFacts = try catalog.currentRun().map { try catalog.clusters(run: $0.id) } ?? []
+        let born = Dictionary(uniqueKeysWithValues: previousFacts.map { ($0.cluster, $0.bornRunID) })
+        let matching = ClusterMatching.match(new: members, previous: previous, threshold: settings.matchJaccard,
+                                             firstNewID: try catalog.largestClusterID() + 1)
+        let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
+
+        let assignments = (0..<n).map { row in
+            Assignment(item: ids[row], cluster: stable(labels[row]), probability: probabilities?[row], outlierScore: outliers?[row],
+                       map2: (map2.storage[row * 2], map2.storage[row * 2 + 1]),
+                       map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]))
+        }
+        let facts = clusterLabels.map { label -> ClusterFacts in
+            let rows = (0..<n).filter { labels[$0] == label }
+            let id = matching.ids[Int(label)]!
+            return ClusterFacts(cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: space)],
+                                silhouette: metrics?.silhouetteByCluster[Int(label)], bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
+                                matchedJaccard: matching.jaccard[Int(label)])
+        }
+        let noise = Double(labels.filter { $0 < 0 }.count) / Double(n)
+        var summaryMetrics: [String: Any] = extra
+        summaryMetrics["pca_components"] = pca.components.rows
+        summaryMetrics["pca_explained"] = pca.explained
+        summaryMetrics["pca_scree"] = Array(pca.cumulativeVarianceRatio.prefix(256))
+        summaryMetrics["variance_target"] = settings.variance
+        if let metrics {
+            summaryMetrics["davies_bouldin"] = metrics.daviesBouldin
+            summaryMetrics["silhouette_sample"] = metrics.sampleSize
+            summaryMetrics["silhouette_by_cluster"] = Dictionary(uniqueKeysWithValues: metrics.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
+        }
+        summaryMetrics["born"] = matching.born.map { matching.ids[$0]! }
+        summaryMetrics["vanished"] = matching.vanished
+        timings["total"] = seconds(since: started)
+        try catalog.finishRun(runID, summary: RunSummary(itemCount: n, clusterCount: clusterLabels.count, noiseFraction: noise,
+                                                         silhouette: metrics?.silhouette, metrics: json(summaryMetrics), timings: json(timings)),
+                              assignments: assignments, clusters: facts, keep: settings.keepRuns)
+        return Report(run: runID, items: n, clusters: clusterLabels.count, noiseFraction: noise, silhouette: metrics?.silhouette,
+                      born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
+    }
+
+    /// Each item's neighbours from the live CNN index (cosine, the point itself left out), as
+    /// UMAP's graph: the daemon already answers these queries, so no second index is built.
+    private func neighbourGraph(ids: [ItemID], x: Matrix) throws -> NeighborGraph {
+        let k = settings.neighbors - 1
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
+        var indices = [Int32](repeating: 0, count: ids.count * k), distances = [Float](repeating: 0, count: ids.count * k)
+        let index = indexes.cnn.index
+        let failure = Mutex<String?>(nil)
+        indices.withUnsafeMutableBufferPointer { indexBuffer in
+            distances.withUnsafeMutableBufferPointer { distanceBuffer in
+                let (ib, db) = (UInt(bitPattern: indexBuffer.baseAddress), UInt(bitPattern: distanceBuffer.baseAddress))
+                DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                    for row in stride(from: worker, to: ids.count, by: threads) {
+                        do {
+                            // A few spare in case items were removed since the vectors were read.
+                            let found = try index.search(x.row(row), k: k + 4, ef: max(64, 4 * k)).compactMap { neighbour in
+                                rowOf[neighbour.label].flatMap { $0 == Int32(row) ? nil : ($0, max(0, neighbour.distance)) }
+                            }
+                            guard let last = found.last else { throw RefitError.isolated(ids[row]) }
+                            for j in 0..<k {
+                                let (neighbour, distance) = j < found.count ? found[j] : last
+                                UnsafeMutablePointer<Int32>(bitPattern: ib)![row * k + j] = neighbour
+                                UnsafeMutablePointer<Float>(bitPattern: db)![row * k + j] = distance
+                            }
+                        } catch {
+                            failure.withLock { $0 = "\(error)" }
+                        }
+                    }
+                }
+            }
+        }
+        if let reason = failure.withLock({ $0 }) { throw RefitError.neighbours(reason) }
+        return NeighborGraph(count: ids.count, k: k, indices: indices, distances: distances)
+    }
+
+    /// The member nearest the members' mean.
+    private func exemplar(_ rows: [Int], in space: Matrix) -> Int {
+        let d = space.columns
+        var mean = [Float](repeating: 0, count: d)
+        for row in rows { for c in 0..<d { mean[c] += space.storage[row * d + c] / Float(rows.count) } }
+        return rows.min { a, b in
+            (0..<d).reduce(Float(0)) { $0 + (space.storage[a * d + $1] - mean[$1]) * (space.storage[a * d + $1] - mean[$1]) }
+                < (0..<d).reduce(Float(0)) { $0 + (space.storage[b * d + $1] - mean[$1]) * (space.storage[b * d + $1] - mean[$1]) }
+        }!
+    }
+}
+
+public enum RefitError: Error, CustomStringConvertible {
+    case tooFewItems(have: Int, need: Int)
+    case isolated(ItemID)
+    case neighbours(String)
+
+    public var description: String {
+        switch self {
+        case .tooFewItems(let have, let need): "a refit needs at least \(need) indexed items (refit.min_cluster_size × 2 for HDBSCAN), the collection has \(have)"
+        case .isolated(let id): "item \(id) has no neighbours in the index"
+        case .neighbours(let reason): "the neighbour graph failed: \(reason)"
+        }
+    }
+}
+
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let t = ContinuousClock.now - start
+    return ((Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) * 1000).rounded() / 1000
+}
+
+func json(_ object: Any) -> String {
+    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+}

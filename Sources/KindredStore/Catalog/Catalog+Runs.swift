@@ -1,0 +1,219 @@
+import Foundation
+import GRDB
+import KindredCore
+
+/// One refit, as `runs` records it (Schema/catalog/001_initial.sql).
+public struct RefitRun: Sendable, Equatable {
+    public var id: Int64
+    public var startedAt: Int64
+    public var finishedAt: Int64?
+    public var status: String
+    public var isCurrent: Bool
+    public var algorithm: String
+    public var parameters: String
+    public var itemCount: Int?
+    public var clusterCount: Int?
+    public var noiseFraction: Double?
+    public var silhouette: Double?
+    public var metrics: String
+    public var timings: String
+    public var error: String?
+}
+
+/// One item's place in a run.
+public struct Assignment: Sendable, Equatable {
+    public var item: ItemID
+    public var cluster: Int
+    public var probability: Float?
+    public var outlierScore: Float?
+    public var map2: (Float, Float)
+    public var map3: (Float, Float, Float)
+
+    public init(item: ItemID, cluster: Int, probability: Float?, outlierScore: Float?, map2: (Float, Float), map3: (Float, Float, Float)) {
+        self.item = item
+        self.cluster = cluster
+        self.probability = probability
+        self.outlierScore = outlierScore
+        self.map2 = map2
+        self.map3 = map3
+    }
+
+    public static func == (a: Assignment, b: Assignment) -> Bool {
+        a.item == b.item && a.cluster == b.cluster && a.probability == b.probability && a.outlierScore == b.outlierScore
+            && a.map2 == b.map2 && a.map3 == b.map3
+    }
+}
+
+/// One cluster of a run.
+public struct ClusterFacts: Sendable, Equatable {
+    public var cluster: Int
+    public var size: Int
+    public var exemplar: ItemID?
+    public var silhouette: Double?
+    public var bornRunID: Int64
+    public var matchedJaccard: Double?
+
+    public init(cluster: Int, size: Int, exemplar: ItemID?, silhouette: Double?, bornRunID: Int64, matchedJaccard: Double?) {
+        self.cluster = cluster
+        self.size = size
+        self.exemplar = exemplar
+        self.silhouette = silhouette
+        self.bornRunID = bornRunID
+        self.matchedJaccard = matchedJaccard
+    }
+}
+
+/// What a finished run records besides its assignments and clusters.
+public struct RunSummary: Sendable {
+    public var itemCount: Int
+    public var clusterCount: Int
+    public var noiseFraction: Double
+    public var silhouette: Double?
+    public var metrics: String
+    public var timings: String
+
+    public init(itemCount: Int, clusterCount: Int, noiseFraction: Double, silhouette: Double?, metrics: String, timings: String) {
+        self.itemCount = itemCount
+        self.clusterCount = clusterCount
+        self.noiseFraction = noiseFraction
+        self.silhouette = silhouette
+        self.metrics = metrics
+        self.timings = timings
+    }
+}
+
+extension Catalog {
+    /// Records a run as started; returns its id.
+    public func beginRun(algorithm: String, parameters: String, at now: Int64 = Catalog.now()) throws(CatalogError) -> Int64 {
+        try write("begin a refit run") { db in
+            try db.execute(sql: "INSERT INTO runs (started_at, status, algorithm, parameters) VALUES (?, 'running', ?, ?)",
+                           arguments: [now, algorithm, parameters])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Writes a run's results and makes it the current run, in one transaction: readers see the
+    /// previous run or this one whole, never a mixture. Then keeps only the newest `keep` finished
+    /// runs (their assignments and clusters go with them).
+    public func finishRun(_ id: Int64, summary: RunSummary, assignments: [Assignment], clusters: [ClusterFacts], keep: Int,
+                          at now: Int64 = Catalog.now()) throws(CatalogError) {
+        try write("finish refit run \(id)") { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
+                """)
+            for a in assignments {
+                let item = Int64(a.item.rawValue)
+                try insert.execute(arguments: [id, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
+                                               Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2), item])
+            }
+            let cluster = try db.cachedStatement(sql: """
+                INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard)
+                VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
+                """)
+            for c in clusters {
+                try cluster.execute(arguments: [id, c.cluster, c.size, c.exemplar.map { Int64($0.rawValue) }, c.silhouette, c.bornRunID, c.matchedJaccard])
+            }
+            try db.execute(sql: "UPDATE runs SET is_current = 0 WHERE is_current = 1")
+            try db.execute(sql: """
+                UPDATE runs SET status = 'done', is_current = 1, finished_at = ?, item_count = ?, cluster_count = ?, noise_fraction = ?,
+                    silhouette = ?, metrics = ?, timings = ? WHERE id = ?
+                """, arguments: [now, summary.itemCount, summary.clusterCount, summary.noiseFraction, summary.silhouette,
+                                 summary.metrics, summary.timings, id])
+            try db.execute(sql: """
+                DELETE FROM runs WHERE status != 'running' AND id NOT IN (SELECT id FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT ?)
+                """, arguments: [max(1, keep)])
+        }
+    }
+
+    public func failRun(_ id: Int64, error message: String, at now: Int64 = Catalog.now()) throws(CatalogError) {
+        try write("fail refit run \(id)") { db in
+            try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?", arguments: [now, message, id])
+        }
+    }
+
+    /// Runs a crash left marked `running` are failed at start-up.
+    @discardableResult
+    public func failInterruptedRuns() throws(CatalogError) -> Int {
+        try write("fail interrupted runs") { db in
+            try db.execute(sql: "UPDATE runs SET status = 'failed', error = 'interrupted: kindredd stopped during the refit' WHERE status = 'running'")
+            return db.changesCount
+        }
+    }
+
+    public func runs(limit: Int = 100) throws(CatalogError) -> [RefitRun] {
+        try read("list runs") { db in try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.run) }
+    }
+
+    public func currentRun() throws(CatalogError) -> RefitRun? {
+        try read("current run") { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE is_current = 1").map(Self.run) }
+    }
+
+    public func run(_ id: Int64) throws(CatalogError) -> RefitRun? {
+        try read("run \(id)") { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.run) }
+    }
+
+    private static func run(_ row: Row) -> RefitRun {
+        RefitRun(id: row["id"], startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"], isCurrent: row["is_current"],
+                 algorithm: row["algorithm"], parameters: row["parameters"], itemCount: row["item_count"], clusterCount: row["cluster_count"],
+                 noiseFraction: row["noise_fraction"], silhouette: row["silhouette"], metrics: row["metrics"], timings: row["timings"], error: row["error"])
+    }
+
+    public func clusters(run: Int64) throws(CatalogError) -> [ClusterFacts] {
+        try read("clusters of run \(run)") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM clusters WHERE run_id = ? ORDER BY size DESC, cluster", arguments: [run]).map { row in
+                ClusterFacts(cluster: row["cluster"], size: row["size"], exemplar: (row["exemplar"] as Int64?).map { ItemID(UInt64($0)) },
+                             silhouette: row["silhouette"], bornRunID: row["born_run_id"], matchedJaccard: row["matched_jaccard"])
+            }
+        }
+    }
+
+    /// The members of each non-noise cluster of a run: what the next run's clusters are matched against.
+    public func memberships(run: Int64) throws(CatalogError) -> [Int: Set<UInt64>] {
+        try read("memberships of run \(run)") { db in
+            var members: [Int: Set<UInt64>] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT item_id, cluster FROM assignments WHERE run_id = ? AND cluster >= 0", arguments: [run]) {
+                members[row["cluster"], default: []].insert(UInt64(row["item_id"] as Int64))
+            }
+            return members
+        }
+    }
+
+    /// The largest cluster id any kept run used, so new clusters get ids never seen before.
+    public func largestClusterID() throws(CatalogError) -> Int {
+        try read("largest cluster id") { db in try Int.fetchOne(db, sql: "SELECT max(cluster) FROM clusters") ?? -1 }
+    }
+
+    /// A run's assignments with paths: all of them (MAP), or one cluster's (CLUSTER).
+    public func assignments(run: Int64, cluster: Int? = nil) throws(CatalogError) -> [(assignment: Assignment, path: String)] {
+        try read("assignments of run \(run)") { db in
+            let filter = cluster == nil ? "" : " AND a.cluster = ?"
+            var arguments: StatementArguments = [run]
+            if let cluster { _ = arguments.append(contentsOf: [cluster]) }
+            return try Row.fetchAll(db, sql: """
+                SELECT a.*, i.path FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.run_id = ?\(filter) ORDER BY a.item_id
+                """, arguments: arguments).map { row in
+                (Assignment(item: ItemID(UInt64(row["item_id"] as Int64)), cluster: row["cluster"],
+                            probability: (row["probability"] as Double?).map(Float.init), outlierScore: (row["outlier_score"] as Double?).map(Float.init),
+                            map2: (Float(row["x2"] as Double? ?? 0), Float(row["y2"] as Double? ?? 0)),
+                            map3: (Float(row["x3"] as Double? ?? 0), Float(row["y3"] as Double? ?? 0), Float(row["z3"] as Double? ?? 0))),
+                 row["path"] as String)
+            }
+        }
+    }
+
+    /// How many runs, newest first, include `cluster` without a gap: its age in runs.
+    public func clusterAges(run: Int64) throws(CatalogError) -> [Int: Int] {
+        try read("cluster ages") { db in
+            var ages: [Int: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT c.cluster, count(*) AS age FROM clusters c JOIN runs r ON r.id = c.run_id
+                WHERE r.status = 'done' AND c.run_id <= ? AND c.run_id >= (SELECT born_run_id FROM clusters WHERE run_id = ? AND cluster = c.cluster)
+                GROUP BY c.cluster
+                """, arguments: [run, run]) {
+                ages[row["cluster"]] = row["age"]
+            }
+            return ages
+        }
+    }
+}

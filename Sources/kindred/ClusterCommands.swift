@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import KindredCore
+import KindredProtocol
+
+// The refit and cluster commands: each forwards a request to kindredd (Schema/protocol.md).
+
+struct Refit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Regroup the collection now: PCA → UMAP → HDBSCAN (or k-means), in kindredd's background.",
+        discussion: "With --wait, prints the finished run (items, clusters, noise, silhouette, new and vanished clusters); the systemd timer runs exactly this."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Flag(help: "Wait for the run to finish.") var wait = false
+
+    func run() throws {
+        try daemon.ask(wait ? "REFIT wait" : "REFIT", header: wait ? ["key", "value"] : ["refit"])
+    }
+}
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List refit runs, newest first.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "At most this many.") var limit = 20
+
+    func run() throws {
+        try daemon.ask("RUNS limit=\(limit)", header: ["run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise", "silhouette", "error"])
+    }
+}
+
+struct Clusters: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the current run's clusters: id, size, exemplar (the member nearest the centre), mean silhouette, age in runs.",
+        discussion: "With --json: an array of objects with id, size, exemplar, silhouette and age_runs."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() throws {
+        let header = ["id", "size", "exemplar", "silhouette", "age_runs"]
+        guard daemon.json else { return try daemon.ask("CLUSTERS", header: header) }
+        let lines = try daemon.connect().send("CLUSTERS")
+        guard lines.first?.hasPrefix("OK") == true else {
+            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
+            throw ExitCode(1)
+        }
+        let objects = lines.dropFirst().map { line -> [String: Any] in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) }
+            return [
+                "id": Int(fields[0]) ?? -1, "size": Int(fields[1]) ?? 0, "exemplar": fields[2],
+                "silhouette": Double(fields[3]) as Any? ?? NSNull(), "age_runs": Int(fields[4]) ?? 1,
+            ]
+        }
+        let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct Cluster: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List one cluster's members, nearest its centre first.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The cluster id, as `kindred clusters` lists it.") var id: Int
+    @Option(help: "At most this many.") var limit = 50
+
+    func run() throws {
+        try daemon.ask("CLUSTER \(id) limit=\(limit)", header: ["rank", "id", "path", "probability", "outlier"])
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the current run's map coordinates and cluster labels, for other tools.",
+        discussion: """
+            csv: id,path,x,y[,z],cluster with a header line. npy: --out gets the n × dims float32 coordinates, \
+            --labels-out the int32 labels (−1 noise), --ids-out the int32 item ids, row for row.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument { case csv, npy }
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "csv or npy.") var format = Format.csv
+    @Option(help: "Where to write (csv: the table; npy: the coordinates).") var out: String
+    @Option(help: "2 or 3.") var dims = 2
+    @Option(name: .customLong("labels-out"), help: "npy: where to write the labels.") var labelsOut: String?
+    @Option(name: .customLong("ids-out"), help: "npy: where to write the item ids (int32).") var idsOut: String?
+
+    func validate() throws {
+        guard dims == 2 || dims == 3 else { throw ValidationError("--dims is 2 or 3") }
+    }
+
+    func run() throws {
+        let lines = try daemon.connect().send("MAP dims=\(dims)")
+        guard lines.first?.hasPrefix("OK") == true else {
+            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
+            throw ExitCode(1)
+        }
+        let rows = lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+        switch format {
+        case .csv:
+            func field(_ text: String) -> String {
+                text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+            }
+            var text = (dims == 3 ? "id,path,x,y,z,cluster\n" : "id,path,x,y,cluster\n")
+            for row in rows { text += row.map(field).joined(separator: ",") + "\n" }
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+        case .npy:
+            let coordinates = rows.flatMap { row in row[2..<(2 + dims)].map { Float($0) ?? .nan } }
+            try Npy.write(Matrix(rows: rows.count, columns: dims, storage: coordinates), to: URL(fileURLWithPath: out))
+            if let labelsOut { try Npy.write(NpyArray(shape: [rows.count], values: rows.map { Int32($0[2 + dims]) ?? -1 }), to: URL(fileURLWithPath: labelsOut)) }
+            if let idsOut { try Npy.write(NpyArray(shape: [rows.count], values: rows.map { Int32($0[0]) ?? -1 }), to: URL(fileURLWithPath: idsOut)) }
+        }
+        FileHandle.standardError.write(Data("kindred: wrote \(rows.count) items to \(out)\n".utf8))
+    }
+}
