@@ -13,6 +13,12 @@ struct BoruvkaMST {
     let tree: KDTree
     /// Core distances by tree position.
     let core: [Float]
+    /// Core distances by original row.
+    var coreByRow: [Float] {
+        var out = [Float](repeating: 0, count: core.count)
+        for (position, row) in tree.order.enumerated() { out[row] = core[position] }
+        return out
+    }
     let threads: Int
 
     init(_ x: Matrix, minSamples: Int, threads: Int) {

@@ -8,7 +8,7 @@ import KindredCore
 /// linkage, the tree condensed at `minClusterSize`, clusters chosen by excess of mass or as leaves.
 /// Also membership probabilities and GLOSH outlier scores. Noise is −1.
 public struct HDBSCAN: Sendable {
-    public let labels: [Int32]
+    public var labels: [Int32]
     /// How strongly each point belongs to its cluster, 0…1 (0 for noise).
     public let probabilities: [Float]
     /// GLOSH outlier scores, 0…1: how much of an outlier each point is within its part of the tree.
@@ -19,6 +19,9 @@ public struct HDBSCAN: Sendable {
     public let condensedTree: [CondensedEdge]
     /// The selected clusters' ids in the condensed tree, in label order.
     public let selectedClusters: [Int]
+    /// Each training point's core distance, and the core-distance neighbour count, for `approximatePredict`.
+    public var coreDistances: [Float] = []
+    public var minSamples = 0
 
     public struct CondensedEdge: Sendable, Equatable {
         public var parent: Int, child: Int
@@ -44,13 +47,25 @@ public struct HDBSCAN: Sendable {
         let minSamples = options.minSamples ?? options.minClusterSize
         guard options.minClusterSize >= 2 else { throw .invalidParameter(name: "min-cluster-size", value: "\(options.minClusterSize)", requirement: "at least 2") }
         guard minSamples >= 1 else { throw .invalidParameter(name: "min-samples", value: "\(minSamples)", requirement: "at least 1") }
-        guard n > minSamples else { throw .tooFewPoints(needed: minSamples + 1, got: n, step: "HDBSCAN") }
-        let edges = x.columns <= 16
-            ? BoruvkaMST(x, minSamples: minSamples, threads: options.threads).edges()
-            : primMST(x, minSamples: minSamples)
+        guard n > minSamples else {
+            throw .invalidParameter(name: "min-samples", value: "\(minSamples)", requirement: "it must be below the number of points (\(n)); lower --min-samples or add data")
+        }
+        try x.validateForAnalysis(step: "HDBSCAN")
+        let edges: [Edge], core: [Float]
+        if x.columns <= 16 {
+            let mst = BoruvkaMST(x, minSamples: minSamples, threads: options.threads)
+            edges = mst.edges()
+            core = mst.coreByRow
+        } else {
+            core = exactCoreDistances(x, minSamples: minSamples)
+            edges = primMST(x, core: core)
+        }
         let linkage = singleLinkage(edges, n: n)
         let tree = condense(linkage, n: n, minClusterSize: options.minClusterSize)
-        return select(tree, n: n, options: options)
+        var result = select(tree, n: n, options: options)
+        result.coreDistances = core
+        result.minSamples = minSamples
+        return result
     }
 
     // MARK: Minimum spanning tree
@@ -58,9 +73,8 @@ public struct HDBSCAN: Sendable {
     struct Edge { var a: Int, b: Int, weight: Float }
 
     /// Prim's algorithm on the dense mutual-reachability graph: O(n²) distances, for high dimension.
-    static func primMST(_ x: Matrix, minSamples: Int) -> [Edge] {
+    static func primMST(_ x: Matrix, core: [Float]) -> [Edge] {
         let n = x.rows, d = x.columns
-        let core = exactCoreDistances(x, minSamples: minSamples)
         var inTree = [Bool](repeating: false, count: n)
         var best = [Float](repeating: .infinity, count: n), from = [Int](repeating: 0, count: n)
         var edges: [Edge] = []
@@ -262,5 +276,63 @@ public struct HDBSCAN: Sendable {
         }
         return HDBSCAN(labels: labels, probabilities: probabilities, outlierScores: outliers, clusterCount: order.count,
                        condensedTree: tree, selectedClusters: order)
+    }
+
+    // MARK: Prediction
+
+    /// Labels and membership probabilities for new points without refitting (the hdbscan
+    /// library's `approximate_predict`): each new point gets a core distance from its neighbours
+    /// among the training points, joins the training point it is nearest to in mutual
+    /// reachability, at λ = 1 / that distance, and takes the cluster that neighbour's branch of
+    /// the condensed tree belongs to at that λ. Points that land where only noise is are −1.
+    public func approximatePredict(_ points: Matrix, training: Matrix) -> (labels: [Int32], probabilities: [Float]) {
+        precondition(points.columns == training.columns && training.rows == coreDistances.count, "predict in the space the model was fitted in")
+        let n = training.rows, root = n
+        var parentOf: [Int: Int] = [:], birth: [Int: Double] = [root: 0], pointParent = [Int](repeating: root, count: n)
+        var pointLambda = [Double](repeating: 0, count: n), deaths: [Int: Double] = [:]
+        for edge in condensedTree {
+            if edge.size > 1 { parentOf[edge.child] = edge.parent; birth[edge.child] = edge.lambda } else { pointParent[edge.child] = edge.parent; pointLambda[edge.child] = edge.lambda }
+            if edge.lambda.isFinite { deaths[edge.parent] = max(deaths[edge.parent] ?? 0, edge.lambda) }
+        }
+        let selected = Dictionary(uniqueKeysWithValues: selectedClusters.enumerated().map { ($1, Int32($0)) })
+        let k = max(1, minSamples)
+        var labels = [Int32](repeating: -1, count: points.rows), probabilities = [Float](repeating: 0, count: points.rows)
+        let trainingNorms = training.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: n, columns: training.columns) }
+        let pointNorms = points.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: points.rows, columns: points.columns) }
+        var distances = [Float](repeating: 0, count: n)
+        for i in 0..<points.rows {
+            points.storage.withUnsafeBufferPointer { p in
+                training.storage.withUnsafeBufferPointer { t in
+                    trainingNorms.withUnsafeBufferPointer { tn in
+                        pointNorms.withUnsafeBufferPointer { pn in
+                            distances.withUnsafeMutableBufferPointer { out in
+                                Distances.squared(p.baseAddress! + i * points.columns, pn.baseAddress! + i, n: 1, t.baseAddress!, tn.baseAddress!, m: n,
+                                                  columns: training.columns, into: out.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            let order = distances.indices.sorted { distances[$0] < distances[$1] }
+            let core = distances[order[min(k, n) - 1]].squareRoot()
+            // The nearest training point in mutual reachability, among the nearest 2k by distance.
+            var nearest = order[0], best = Float.infinity
+            for j in order.prefix(2 * k) {
+                let reach = max(distances[j].squareRoot(), core, coreDistances[j])
+                if reach < best { best = reach; nearest = j }
+            }
+            let lambda = best > 0 ? 1 / Double(best) : .infinity
+            // The neighbour's branch at that λ: climb while the branch was born after it.
+            var cluster = pointParent[nearest]
+            if pointLambda[nearest] > lambda {
+                while let up = parentOf[cluster], (birth[cluster] ?? 0) > lambda { cluster = up }
+            }
+            while selected[cluster] == nil, let up = parentOf[cluster] { cluster = up }
+            guard let label = selected[cluster], cluster != root || selectedClusters.contains(root) else { continue }
+            labels[i] = label
+            let death = deaths[cluster] ?? 0
+            probabilities[i] = death > 0 && lambda.isFinite ? Float(min(lambda, death) / death) : 1
+        }
+        return (labels, probabilities)
     }
 }

@@ -24,6 +24,7 @@ public struct KMeans: Sendable {
     public static func fit(_ x: Matrix, k: Int, options: Options = Options()) throws(AnalysisError) -> KMeans {
         guard k >= 1 else { throw .invalidParameter(name: "k", value: "\(k)", requirement: "at least 1") }
         guard x.rows >= k else { throw .tooFewPoints(needed: k, got: x.rows, step: "k-means with k = \(k)") }
+        try x.validateForAnalysis(step: "k-means")
         let norms = x.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: x.rows, columns: x.columns) }
         let means = PCA.columnMeans(x)
         var variance = 0.0

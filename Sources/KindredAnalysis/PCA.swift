@@ -42,6 +42,9 @@ public struct PCA: Sendable {
 
     public static func fit(_ x: Matrix, options: Options = Options()) throws(AnalysisError) -> PCA {
         guard x.rows >= 2 else { throw .tooFewPoints(needed: 2, got: x.rows, step: "PCA") }
+        for (i, value) in x.storage.enumerated() where !value.isFinite {
+            throw .badInput(step: "PCA", reason: "row \(i / x.columns) has a NaN or infinite value in column \(i % x.columns); drop or impute such rows first")
+        }
         guard options.varianceTarget > 0, options.varianceTarget <= 1 else {
             throw .invalidParameter(name: "variance", value: "\(options.varianceTarget)", requirement: "a fraction in (0, 1]")
         }

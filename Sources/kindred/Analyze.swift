@@ -59,7 +59,7 @@ struct AnalyzeUMAP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "umap",
         abstract: "A UMAP layout of the rows (exact neighbours up to 20,000 rows, HNSW above).",
-        discussion: "With --threads 1 and a fixed --seed the layout is the same on every run."
+        discussion: "A fixed --seed and --threads give the same layout on every run (for the same neighbour graph: exact below 20,000 rows)."
     )
 
     enum MetricName: String, ExpressibleByArgument { case cosine, euclidean }
@@ -70,7 +70,7 @@ struct AnalyzeUMAP: ParsableCommand {
     @Option(help: "Output dimensions.") var dims = 2
     @Option(help: "cosine or euclidean.") var metric = MetricName.cosine
     @Option(help: "Seeds the initialisation and the negative sampling.") var seed: UInt64 = 0
-    @Option(help: "Threads for the neighbour graph (the optimisation runs on one).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads for the neighbour graph and the optimisation.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Optimisation epochs (default: 500 up to 10,000 rows, else 200).") var epochs: Int?
 
     func run() throws {

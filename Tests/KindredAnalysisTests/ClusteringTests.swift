@@ -98,8 +98,15 @@ import Testing
         var hdbscan = HDBSCAN.Options()
         hdbscan.minClusterSize = 30
         #expect(adjustedRand(try HDBSCAN.fit(umap.embedding, options: hdbscan).labels, truth) > 0.95, "the clusters survive the layout")
-        // Reproducible for a fixed seed on one thread.
-        #expect(try UMAP.fit(x, options: options).embedding == umap.embedding)
+        // Reproducible for a fixed seed and thread count, given the same neighbour graph. (The
+        // exact graph comes from sgemm, whose last bits can depend on how many threads OpenBLAS
+        // uses, which other code in this process changes; the layout amplifies any difference.)
+        let graph = try NeighborGraph.build(x, k: options.neighbors - 1, metric: .l2)
+        let once = try UMAP.fit(graph: graph, options: options).embedding
+        #expect(try UMAP.fit(graph: graph, options: options).embedding == once)
+        options.threads = 2
+        let twoThreads = try UMAP.fit(graph: graph, options: options).embedding
+        #expect(try UMAP.fit(graph: graph, options: options).embedding == twoThreads)
         options.dimensions = 3
         #expect(try UMAP.fit(x, options: options).embedding.columns == 3)
     }
@@ -154,5 +161,71 @@ import Testing
     @Test func overlapBelowTheThresholdIsANewCluster() {
         let result = ClusterMatching.match(new: [0: Set(1...10)], previous: [3: Set(8...40)], threshold: 0.3, firstNewID: 4)
         #expect(result.ids == [0: 4] && result.vanished == [3])
+    }
+}
+
+@Suite struct PredictionTests {
+    @Test func approximatePredictAgreesWithRefitting() throws {
+        let x = try fixtureMatrix("blobs.npy")
+        // Hold out every tenth point, fit on the rest, predict the held-out ones.
+        let held = Array(stride(from: 0, to: x.rows, by: 10)), kept = (0..<x.rows).filter { $0 % 10 != 0 }
+        func rows(_ indices: [Int]) -> Matrix { Matrix(rows: indices.count, columns: 2, storage: indices.flatMap { x.row($0) }) }
+        var options = HDBSCAN.Options()
+        options.minClusterSize = 25
+        options.minSamples = 10
+        let model = try HDBSCAN.fit(rows(kept), options: options)
+        let (predicted, probabilities) = model.approximatePredict(rows(held), training: rows(kept))
+        // Refit on everything; map the model's labels to the refit's by majority over the kept points.
+        let full = try HDBSCAN.fit(x, options: options)
+        var votes: [Int32: [Int32: Int]] = [:]
+        for (i, row) in kept.enumerated() { votes[model.labels[i], default: [:]][full.labels[row], default: 0] += 1 }
+        let mapping = votes.mapValues { $0.max { $0.value < $1.value }!.key }
+        let agree = zip(held, predicted).filter { row, label in (label < 0 ? -1 : mapping[label]!) == full.labels[row] }.count
+        #expect(Double(agree) / Double(held.count) >= 0.95, "\(agree) of \(held.count)")
+        #expect(zip(predicted, probabilities).allSatisfy { $0.0 >= 0 ? (0...1).contains($0.1) : $0.1 == 0 })
+    }
+}
+
+@Suite struct TransformAndBadInputTests {
+    @Test func newPointsLandAmongTheirNeighbours() throws {
+        let (x, truth) = blobs(sizes: [120, 120, 120], d: 8, separation: 10, seed: 4)
+        let held = Array(stride(from: 0, to: x.rows, by: 12)), kept = (0..<x.rows).filter { $0 % 12 != 0 }
+        func rows(_ indices: [Int]) -> Matrix { Matrix(rows: indices.count, columns: 8, storage: indices.flatMap { x.row($0) }) }
+        var options = UMAP.Options()
+        options.metric = .l2
+        let training = rows(kept)
+        let umap = try UMAP.fit(training, options: options)
+        // The new points' neighbours among the fitted ones, as the daemon's index would give them.
+        let neighbours = try ExactNeighbours.of(rows(held), in: training, k: 14)
+        let placed = umap.transform(graph: neighbours)
+        // Each new point lands nearest to the centre of its own blob's fitted points.
+        var centres: [Int32: (Float, Float, Int)] = [:]
+        for (i, row) in kept.enumerated() {
+            let c = centres[truth[row]] ?? (0, 0, 0)
+            centres[truth[row]] = (c.0 + umap.embedding.storage[2 * i], c.1 + umap.embedding.storage[2 * i + 1], c.2 + 1)
+        }
+        for (i, row) in held.enumerated() {
+            let p = (placed.storage[2 * i], placed.storage[2 * i + 1])
+            let nearest = centres.min { a, b in
+                let da = (p.0 - a.value.0 / Float(a.value.2)) * (p.0 - a.value.0 / Float(a.value.2)) + (p.1 - a.value.1 / Float(a.value.2)) * (p.1 - a.value.1 / Float(a.value.2))
+                let db = (p.0 - b.value.0 / Float(b.value.2)) * (p.0 - b.value.0 / Float(b.value.2)) + (p.1 - b.value.1 / Float(b.value.2)) * (p.1 - b.value.1 / Float(b.value.2))
+                return da < db
+            }!.key
+            #expect(nearest == truth[row], "held-out point \(row)")
+        }
+    }
+
+    @Test func badInputIsRejectedWithWhatToDo() {
+        var withNaN = blobs(sizes: [20, 20], d: 3, separation: 5).0
+        withNaN.storage[17 * 3 + 1] = .nan
+        #expect { try UMAP.fit(withNaN) } throws: { "\($0)" == "UMAP: row 17 has a NaN or infinite value in column 1; drop or impute such rows first" }
+        #expect { try PCA.fit(withNaN) } throws: { "\($0)".contains("row 17 has a NaN") }
+        #expect { try KMeans.fit(withNaN, k: 2) } throws: { "\($0)".contains("row 17 has a NaN") }
+        let constant = Matrix(rows: 30, columns: 4, repeating: 1)
+        #expect { try UMAP.fit(constant) } throws: { "\($0)" == "UMAP: all 30 rows are identical, so there is nothing to lay out or cluster" }
+        #expect { try HDBSCAN.fit(constant) } throws: { "\($0)".contains("all 30 rows are identical") }
+        let few = blobs(sizes: [5, 5], d: 3, separation: 5).0
+        #expect { try UMAP.fit(few) } throws: { "\($0)" == "neighbors = 15 is invalid: it must be below the number of points (10); lower --neighbors or add data" }
+        #expect { try HDBSCAN.fit(few) } throws: { "\($0)".contains("lower --min-samples or add data") }
     }
 }

@@ -50,3 +50,20 @@ func trustworthiness(_ high: Matrix, _ low: Matrix, k: Int) -> Double {
     }
     return 1 - 2 / (Double(n) * Double(k) * (2 * Double(n) - 3 * Double(k) - 1)) * penalty
 }
+
+import KindredAnalysis
+
+/// Exact k nearest fitted rows (Euclidean) of each query row, as a `NeighborGraph` whose indices
+/// are rows of `fitted`.
+enum ExactNeighbours {
+    static func of(_ queries: Matrix, in fitted: Matrix, k: Int) throws -> NeighborGraph {
+        var indices: [Int32] = [], distances: [Float] = []
+        for q in 0..<queries.rows {
+            let d = (0..<fitted.rows).map { r in (0..<fitted.columns).reduce(Float(0)) { $0 + (queries.storage[q * fitted.columns + $1] - fitted.storage[r * fitted.columns + $1]) * (queries.storage[q * fitted.columns + $1] - fitted.storage[r * fitted.columns + $1]) }.squareRoot() }
+            let nearest = d.indices.sorted { d[$0] < d[$1] }.prefix(k)
+            indices += nearest.map { Int32($0) }
+            distances += nearest.map { d[$0] }
+        }
+        return NeighborGraph(count: queries.rows, k: k, indices: indices, distances: distances)
+    }
+}

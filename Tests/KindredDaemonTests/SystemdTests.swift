@@ -31,6 +31,10 @@ import Testing
             .replacingOccurrences(of: "/usr/local/bin/kindredd", with: "/bin/true")
         try service.write(to: directory.appendingPathComponent("kindredd.service"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(at: root.appendingPathComponent("systemd/kindredd.socket"), to: directory.appendingPathComponent("kindredd.socket"))
+        let refit = try String(contentsOf: root.appendingPathComponent("systemd/kindred-refit.service"), encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/kindred ", with: "/bin/true ")
+        try refit.write(to: directory.appendingPathComponent("kindred-refit.service"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("systemd/kindred-refit.timer"), to: directory.appendingPathComponent("kindred-refit.timer"))
         func run(_ arguments: [String]) throws -> (Int32, String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -44,10 +48,13 @@ import Testing
             process.waitUntilExit()
             return (process.terminationStatus, output)
         }
-        let (verified, verifyOutput) = try run(["systemd-analyze", "verify", "kindredd.socket", "kindredd.service"])
+        let (verified, verifyOutput) = try run(["systemd-analyze", "verify", "kindredd.socket", "kindredd.service", "kindred-refit.service", "kindred-refit.timer"])
         #expect(verified == 0 && verifyOutput.isEmpty, "\(verifyOutput)")
         let (_, security) = try run(["systemd-analyze", "security", "--offline=true", "kindredd.service"])
         let score = security.split(separator: "\n").last { $0.contains("Overall exposure level") }
         #expect(score?.contains("SAFE") == true, "\(score ?? "no score")")
+        let (_, refitSecurity) = try run(["systemd-analyze", "security", "--offline=true", "kindred-refit.service"])
+        let refitScore = refitSecurity.split(separator: "\n").last { $0.contains("Overall exposure level") }
+        #expect(refitScore?.contains("SAFE") == true, "\(refitScore ?? "no score")")
     }
 }
