@@ -7,7 +7,8 @@ import Synchronization
 /// that thread alone), so queries and ingestion keep their share. Triggers: the daily
 /// `refit.schedule`, `refit.after_new_fraction` of the collection being new since the last run,
 /// and `REFIT` requests (which may wait for the result). One refit at a time; requests that come
-/// while one runs are answered by the next run.
+/// while one runs are answered by the next run. Every few seconds it also places items indexed
+/// since the last run into that run's maps and clusters.
 public final class RefitScheduler: Sendable {
     let refitter: Refitter
     let catalog: Catalog
@@ -65,8 +66,10 @@ public final class RefitScheduler: Sendable {
         var lastCheck = Date()
         while true {
             wake.lock()
-            _ = wake.wait(until: Date().addingTimeInterval(30))
+            _ = wake.wait(until: Date().addingTimeInterval(5))
             wake.unlock()
+            // Between refits, items indexed since the last run join its map and clusters.
+            do { _ = try refitter.placeNewItems() } catch { logger.warning("cannot place new items", metadata: ["error": "\(error)"]) }
             let (requested, stopping) = state.withLock { ($0.requested, $0.stopping) }
             if stopping { return }
             let now = Date()

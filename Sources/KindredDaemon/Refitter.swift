@@ -18,6 +18,24 @@ public final class Refitter: Sendable {
     let settings: RefitSettings
     let threads: Int
     let logger: Logger
+    /// What the last run fitted, kept to place items indexed after it (not kept across restarts:
+    /// until the next run, items indexed after a restart wait unplaced).
+    private let model = Mutex<PlacementModel?>(nil)
+
+    /// The fitted maps and clustering of one run.
+    struct PlacementModel: Sendable {
+        let run: Int64
+        let rowOf: [UInt64: Int32]
+        let map2: UMAP, map3: UMAP
+        let clustering: Clustering
+        /// Run labels → stable cluster ids.
+        let stable: [Int32: Int]
+
+        enum Clustering: Sendable {
+            case hdbscan(layout: UMAP, model: HDBSCAN)
+            case kmeans(pca: PCA, centroids: Matrix)
+        }
+    }
 
     public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int, logger: Logger) {
         self.catalog = catalog
@@ -85,26 +103,30 @@ public final class Refitter: Sendable {
         umap.seed = settings.seed
         umap.threads = threads
         umap.dimensions = 2
-        let map2 = try UMAP.fit(graph: graph, options: umap).embedding
+        let fitted2 = try UMAP.fit(graph: graph, options: umap)
         umap.dimensions = 3
-        let map3 = try UMAP.fit(graph: graph, options: umap).embedding
+        let fitted3 = try UMAP.fit(graph: graph, options: umap)
+        let (map2, map3) = (fitted2.embedding, fitted3.embedding)
         lap("umap_maps")
 
         // Cluster.
         let space: Matrix
         var labels: [Int32], probabilities: [Float]?, outliers: [Float]?
         var extra: [String: Any] = [:]
+        let clustering: PlacementModel.Clustering
         if settings.algorithm == "kmeans" {
             var options = KMeans.Options()
             options.seed = settings.seed
             let selection = try KSelection.choose(projected, ks: settings.ks!, options: options)
             space = projected
             labels = selection.best.labels
+            clustering = .kmeans(pca: pca, centroids: selection.best.centroids)
             extra["k_candidates"] = selection.candidates.map { ["k": $0.k, "silhouette": $0.silhouette, "inertia": $0.inertia] }
         } else {
             umap.dimensions = settings.clusterDimensions
             umap.minDist = 0
-            space = try UMAP.fit(graph: graph, options: umap).embedding
+            let layout = try UMAP.fit(graph: graph, options: umap)
+            space = layout.embedding
             lap("umap_cluster_layout")
             var options = HDBSCAN.Options()
             options.minClusterSize = settings.minClusterSize
@@ -114,6 +136,7 @@ public final class Refitter: Sendable {
             labels = result.labels
             probabilities = result.probabilities
             outliers = result.outlierScores
+            clustering = .hdbscan(layout: layout, model: result)
         }
         lap("cluster")
 
@@ -160,6 +183,9 @@ public final class Refitter: Sendable {
         try catalog.finishRun(runID, summary: RunSummary(itemCount: n, clusterCount: clusterLabels.count, noiseFraction: noise,
                                                          silhouette: metrics?.silhouette, metrics: json(summaryMetrics), timings: json(timings)),
                               assignments: assignments, clusters: facts, keep: settings.keepRuns)
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
+        let stableIDs = Dictionary(uniqueKeysWithValues: clusterLabels.map { ($0, stable($0)) })
+        model.withLock { $0 = PlacementModel(run: runID, rowOf: rowOf, map2: fitted2, map3: fitted3, clustering: clustering, stable: stableIDs) }
         return Report(run: runID, items: n, clusters: clusterLabels.count, noiseFraction: noise, silhouette: metrics?.silhouette,
                       born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
     }
@@ -197,6 +223,58 @@ public final class Refitter: Sendable {
         }
         if let reason = failure.withLock({ $0 }) { throw RefitError.neighbours(reason) }
         return NeighborGraph(count: ids.count, k: k, indices: indices, distances: distances)
+    }
+
+    /// Places items indexed since the last run (in this process): map coordinates through UMAP's
+    /// `transform`, a cluster through HDBSCAN's `approximatePredict` on the clustering layout (or
+    /// the nearest k-means centroid in the run's PCA space). Returns how many were placed.
+    public func placeNewItems(limit: Int = 2000) throws -> Int {
+        guard let model = model.withLock({ $0 }) else { return 0 }
+        let items = try catalog.unplacedItems(run: model.run, limit: limit)
+        guard !items.isEmpty else { return 0 }
+        var vectors: [[Float]] = []
+        var placed: [ItemID] = []
+        for item in items {
+            guard let vector = try store.vector(item, space: StandardSpaces.cnn.name) else { continue }
+            vectors.append(vector)
+            placed.append(item)
+        }
+        guard !placed.isEmpty else { return 0 }
+        // Neighbours among the run's items, from the live index.
+        let k = settings.neighbors - 1
+        var indices: [Int32] = [], distances: [Float] = []
+        for vector in vectors {
+            let found = try indexes.cnn.index.search(vector, k: k + 8, ef: max(64, 4 * k)).compactMap { n in model.rowOf[n.label].map { ($0, max(0, n.distance)) } }
+            guard let last = found.last else { throw RefitError.neighbours("no fitted item near a new one") }
+            for j in 0..<k { let (row, distance) = j < found.count ? found[j] : last; indices.append(row); distances.append(distance) }
+        }
+        let graph = NeighborGraph(count: placed.count, k: k, indices: indices, distances: distances)
+        let map2 = model.map2.transform(graph: graph), map3 = model.map3.transform(graph: graph)
+        var clusters = [Int](repeating: -1, count: placed.count)
+        var probabilities: [Float?] = Array(repeating: nil, count: placed.count)
+        switch model.clustering {
+        case .hdbscan(let layout, let hdbscan):
+            let (labels, strengths) = hdbscan.approximatePredict(layout.transform(graph: graph), training: layout.embedding)
+            for i in placed.indices {
+                clusters[i] = labels[i] < 0 ? -1 : model.stable[labels[i]] ?? -1
+                probabilities[i] = strengths[i]
+            }
+        case .kmeans(let pca, let centroids):
+            let projected = pca.transform(Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }))
+            for i in placed.indices {
+                let nearest = (0..<centroids.rows).min { a, b in
+                    (0..<centroids.columns).reduce(Float(0)) { let e = projected.storage[i * centroids.columns + $1] - centroids.storage[a * centroids.columns + $1]; return $0 + e * e }
+                        < (0..<centroids.columns).reduce(Float(0)) { let e = projected.storage[i * centroids.columns + $1] - centroids.storage[b * centroids.columns + $1]; return $0 + e * e }
+                }!
+                clusters[i] = model.stable[Int32(nearest)] ?? -1
+            }
+        }
+        try catalog.addAssignments(run: model.run, placed.indices.map { i in
+            Assignment(item: placed[i], cluster: clusters[i], probability: probabilities[i], outlierScore: nil,
+                       map2: (map2.storage[2 * i], map2.storage[2 * i + 1]), map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]))
+        })
+        logger.debug("placed items between refits", metadata: ["run": "\(model.run)", "items": "\(placed.count)"])
+        return placed.count
     }
 
     /// The member nearest the members' mean.

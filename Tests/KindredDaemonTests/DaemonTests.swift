@@ -314,5 +314,18 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)
+
+        // Between refits, new items join the current run: placed on the map, in their picture's cluster.
+        let base = composition(width: 480, height: 360, seed: 7)
+        try FileManager.default.createDirectory(at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
+        for variant in 0..<3 {
+            try Data(Fixtures.jpeg(base.resized(width: 230 + 40 * variant, height: 170 + 30 * variant), quality: 85)).write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
+        }
+        try daemon.waitUntilIdle(indexed: 43)
+        try daemon.waitFor("the new items on the map", seconds: 30) { try daemon.ask("MAP").count == 44 }
+        let rows = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+        let clusterOf7 = Set(rows.filter { $0[1].contains("/g7-") }.map { $0[4] })
+        let clusterOfNew = Set(rows.filter { $0[1].contains("/x7-") }.map { $0[4] })
+        #expect(clusterOf7.count == 1 && clusterOfNew == clusterOf7, "\(clusterOf7) \(clusterOfNew)")
     }
 }

@@ -216,4 +216,29 @@ extension Catalog {
             return ages
         }
     }
+
+    /// Indexed items the run has no assignment for: those indexed since it read its vectors.
+    public func unplacedItems(run: Int64, limit: Int) throws(CatalogError) -> [ItemID] {
+        try read("unplaced items of run \(run)") { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM items WHERE status = 'indexed' AND NOT EXISTS (SELECT 1 FROM assignments WHERE run_id = ? AND item_id = items.id)
+                ORDER BY id LIMIT ?
+                """, arguments: [run, limit]).map { ItemID(UInt64($0)) }
+        }
+    }
+
+    /// Adds (or replaces) assignments of a finished run: items placed between refits.
+    public func addAssignments(run: Int64, _ assignments: [Assignment]) throws(CatalogError) {
+        try write("place \(assignments.count) items in run \(run)") { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?) AND EXISTS (SELECT 1 FROM runs WHERE id = ?)
+                """)
+            for a in assignments {
+                let item = Int64(a.item.rawValue)
+                try insert.execute(arguments: [run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
+                                               Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2), item, run])
+            }
+        }
+    }
 }
