@@ -33,14 +33,7 @@ struct BoruvkaMST {
     func edges() -> [HDBSCAN.Edge] {
         let n = tree.order.count
         var component = Array(0..<n)  // by tree position: the component's representative
-        var parent = Array(0..<n)
-        func find(_ i: Int) -> Int {
-            var root = i
-            while parent[root] != root { root = parent[root] }
-            var j = i
-            while parent[j] != root { let next = parent[j]; parent[j] = root; j = next }
-            return root
-        }
+        var sets = UnionFind(count: n)
         // Per node: its smallest core distance (fixed), and its one component or −1 (per round).
         var nodeCore = [Float](repeating: .infinity, count: tree.nodes.count)
         for node in (0..<tree.nodes.count).reversed() {
@@ -84,13 +77,13 @@ struct BoruvkaMST {
             guard !cheapest.isEmpty else { break }
             for c in cheapest.keys.sorted() {
                 let edge = cheapest[c]!
-                let a = find(edge.from), b = find(edge.to)
+                let a = sets.find(edge.from), b = sets.find(edge.to)
                 guard a != b else { continue }
-                parent[max(a, b)] = min(a, b)
+                sets.attach(max(a, b), to: min(a, b))
                 components -= 1
                 result.append(HDBSCAN.Edge(a: tree.order[edge.from], b: tree.order[edge.to], weight: edge.weight))
             }
-            for p in 0..<n { component[p] = find(p) }
+            for p in 0..<n { component[p] = sets.find(p) }
         }
         return result
     }

@@ -130,23 +130,16 @@ public struct HDBSCAN: Sendable {
 
     static func singleLinkage(_ edges: [Edge], n: Int) -> [Merge] {
         let sorted = edges.enumerated().sorted { ($0.element.weight, $0.offset) < ($1.element.weight, $1.offset) }.map(\.element)
-        var parent = Array(0..<(2 * n - 1)), size = [Int](repeating: 1, count: 2 * n - 1)
-        func find(_ i: Int) -> Int {
-            var root = i
-            while parent[root] != root { root = parent[root] }
-            var j = i
-            while parent[j] != root { let next = parent[j]; parent[j] = root; j = next }
-            return root
-        }
+        var sets = UnionFind(count: 2 * n - 1), size = [Int](repeating: 1, count: 2 * n - 1)
         var merges: [Merge] = []
         merges.reserveCapacity(n - 1)
         for edge in sorted {
-            let a = find(edge.a), b = find(edge.b)
+            let a = sets.find(edge.a), b = sets.find(edge.b)
             guard a != b else { continue }
             let node = n + merges.count
             merges.append(Merge(left: a, right: b, distance: Double(edge.weight), size: size[a] + size[b]))
-            parent[a] = node
-            parent[b] = node
+            sets.attach(a, to: node)
+            sets.attach(b, to: node)
             size[node] = size[a] + size[b]
         }
         return merges

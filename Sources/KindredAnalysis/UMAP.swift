@@ -254,16 +254,11 @@ public struct UMAP: Sendable {
     }
 
     static func isConnected(_ fuzzy: FuzzySet, n: Int) -> Bool {
-        var parent = Array(0..<n)
-        func find(_ i: Int) -> Int {
-            var r = i
-            while parent[r] != r { parent[r] = parent[parent[r]]; r = parent[r] }
-            return r
-        }
+        var sets = UnionFind(count: n)
         var components = n
         for (h, t) in zip(fuzzy.heads, fuzzy.tails) {
-            let a = find(Int(h)), b = find(Int(t))
-            if a != b { parent[a] = b; components -= 1 }
+            let a = sets.find(Int(h)), b = sets.find(Int(t))
+            if a != b { sets.attach(a, to: b); components -= 1 }
         }
         return components == 1
     }
