@@ -33,7 +33,18 @@ echo "== kindredd indexes it"
 $bin/kindredd --state "$state" --watch "$collection" --socket "$socket" --log-level notice &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-until $bin/kindred status --socket "$socket" 2>/dev/null | grep -q '^scanning	no'; do sleep 1; done
+total=$(find "$collection" -type f | wc -l)
+# Progress until every file is indexed or failed (STATUS is tab-separated key/value rows).
+while true; do
+  status=$($bin/kindred status --socket "$socket" 2>/dev/null || true)
+  get() { echo "$status" | awk -F'\t' -v k="$1" '$1==k{print $2}'; }
+  indexed=$(get indexed); failed=$(get failed)
+  if [ -n "$indexed" ]; then
+    echo "   indexed $indexed of $total (failed ${failed:-0}, index: $(get index_size))"
+    [ "$(get scanning)" = "no" ] && [ "$(get pending)" = "0" ] && [ $((indexed + failed)) -ge "$total" ] && break
+  fi
+  sleep 2
+done
 $bin/kindred status --socket "$socket"
 
 echo "== find similar"
@@ -41,6 +52,10 @@ for sample in geography/astronomy/04_waxinggibbous_opencl_01.png animals/az-liza
   echo "-- $sample"
   $bin/kindred similar --socket "$socket" -k 5 "$collection/$sample" | sed "s|$collection/||"
 done
+
+echo "== regrouping the collection: PCA → UMAP → HDBSCAN (the nightly refit, run now)"
+$bin/kindred refit --wait --socket "$socket"
+$bin/kindred clusters --socket "$socket" | sed "s|$collection/||" | head -12
 
 echo "== a new image dropped into the collection is found seconds later"
 # The ninth moon-phase drawing, not among the eight copied per folder.

@@ -14,6 +14,9 @@ public final class RefitScheduler: Sendable {
     let catalog: Catalog
     let settings: RefitSettings
     let logger: Logger
+    /// Whether ingestion is busy (a scan running or files waiting): the new-items trigger waits
+    /// for it, or a first scan of a large collection would refit at every 20 % along the way.
+    let ingestionBusy: @Sendable () -> Bool
 
     public typealias Completion = @Sendable (Result<Refitter.Report, any Error>) -> Void
 
@@ -27,10 +30,11 @@ public final class RefitScheduler: Sendable {
     private let state = Mutex(State())
     private let wake = NSCondition()
 
-    public init(refitter: Refitter, settings: RefitSettings, logger: Logger) {
+    public init(refitter: Refitter, settings: RefitSettings, ingestionBusy: @escaping @Sendable () -> Bool = { false }, logger: Logger) {
         self.refitter = refitter
         self.catalog = refitter.catalog
         self.settings = settings
+        self.ingestionBusy = ingestionBusy
         self.logger = logger
     }
 
@@ -103,7 +107,7 @@ public final class RefitScheduler: Sendable {
 
     /// Enough new items since the last run (or none yet and the collection big enough).
     private func newItemsReason() -> String? {
-        guard settings.afterNewFraction > 0 else { return nil }
+        guard settings.afterNewFraction > 0, !ingestionBusy() else { return nil }
         guard let indexed = try? catalog.statusCounts()[.indexed] else { return nil }
         let last = (try? catalog.currentRun())??.itemCount ?? 0
         let needed = max(2 * settings.minClusterSize, settings.neighbors + 2)

@@ -135,7 +135,8 @@ struct Kindredd: ParsableCommand {
         let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
         let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: configuration.refit,
                                                        threads: threads, logger: logger),
-                                    settings: configuration.refit, logger: logger)
+                                    settings: configuration.refit,
+                                    ingestionBusy: { progress.current.scanning || progress.current.pending > 0 }, logger: logger)
         service.attach(indexes: indexes, control: loop, refits: refits)
         loaded.store(true, ordering: .releasing)
         loop.start()
