@@ -41,14 +41,8 @@ struct Clusters: ParsableCommand {
     func run() throws {
         let header = ["id", "size", "exemplar", "silhouette", "age_runs"]
         guard daemon.json else { return try daemon.ask("CLUSTERS", header: header) }
-        let lines = try daemon.connect().send("CLUSTERS")
-        guard lines.first?.hasPrefix("OK") == true else {
-            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
-            throw ExitCode(1)
-        }
-        let objects = lines.dropFirst().map { line -> [String: Any] in
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) }
-            return [
+        let objects = try daemon.rows("CLUSTERS").map { fields -> [String: Any] in
+            [
                 "id": Int(fields[0]) ?? -1, "size": Int(fields[1]) ?? 0, "exemplar": fields[2],
                 "silhouette": Double(fields[3]) as Any? ?? NSNull(), "age_runs": Int(fields[4]) ?? 1,
             ]
@@ -93,12 +87,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let lines = try daemon.connect().send("MAP dims=\(dims)")
-        guard lines.first?.hasPrefix("OK") == true else {
-            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
-            throw ExitCode(1)
-        }
-        let rows = lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+        let rows = try daemon.rows("MAP dims=\(dims)")
         switch format {
         case .csv:
             func field(_ text: String) -> String {

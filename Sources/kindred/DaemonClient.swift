@@ -23,6 +23,17 @@ struct DaemonOptions: ParsableArguments {
         try show(try client.send(request, json: json), header: header)
     }
 
+    /// Sends `request` and returns the answer's rows, fields unescaped; an `ERR` answer goes to
+    /// stderr with exit status 1.
+    func rows(_ request: String) throws -> [[String]] {
+        let lines = try connect().send(request)
+        guard lines.first?.hasPrefix("OK") == true else {
+            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
+            throw ExitCode(1)
+        }
+        return lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+    }
+
     /// Prints an answer (as `SocketClient.send` returns it) in the chosen form.
     func show(_ lines: [String], header: [String]) throws {
         if json {
