@@ -87,16 +87,37 @@ public struct KMeans: Sendable {
         return (0..<rows.count).map { j in (0..<x.rows).map { block[$0 * rows.count + j] } }
     }
 
-    /// n × k squared distances.
+    /// n × k squared distances, straight from the coordinates: with few centres (k-means' k, or
+    /// k-means++'s handful of candidates) sgemm spends its time packing the n × d operand and
+    /// its idle threads spin; one SIMD pass over the rows, the centres held in cache, does the
+    /// same arithmetic without either, on all threads.
     static func blockDistances(_ x: Matrix, norms: [Float], centres: Matrix) -> [Float] {
-        let k = centres.rows
-        let centreNorms = centres.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: k, columns: centres.columns) }
-        var out = [Float](repeating: 0, count: x.rows * k)
-        x.storage.withUnsafeBufferPointer { a in
-            norms.withUnsafeBufferPointer { an in
-                centres.storage.withUnsafeBufferPointer { c in
-                    out.withUnsafeMutableBufferPointer { o in
-                        Distances.squared(a.baseAddress!, an.baseAddress!, n: x.rows, c.baseAddress!, centreNorms, m: k, columns: x.columns, into: o.baseAddress!)
+        let n = x.rows, k = centres.rows, d = x.columns
+        var out = [Float](repeating: 0, count: n * k)
+        let lanes = d / 8 * 8
+        x.storage.withUnsafeBufferPointer { points in
+            centres.storage.withUnsafeBufferPointer { centre in
+                out.withUnsafeMutableBufferPointer { result in
+                    let shared = UnsafeSendable((points.baseAddress!, centre.baseAddress!, result.baseAddress!))
+                    let blocks = (n + 1023) / 1024
+                    DispatchQueueConcurrent.perform(workers: ProcessInfo.processInfo.activeProcessorCount, items: blocks) { block in
+                        let (p, c, o) = shared.value
+                        for i in (block * 1024)..<min(n, (block + 1) * 1024) {
+                            let row = p + i * d
+                            for j in 0..<k {
+                                let other = c + j * d
+                                var sum = SIMD8<Float>()
+                                var t = 0
+                                while t < lanes {
+                                    let delta = SIMD8<Float>(UnsafeBufferPointer(start: row + t, count: 8)) - SIMD8<Float>(UnsafeBufferPointer(start: other + t, count: 8))
+                                    sum += delta * delta
+                                    t += 8
+                                }
+                                var total = sum.sum()
+                                while t < d { let delta = row[t] - other[t]; total += delta * delta; t += 1 }
+                                o[i * k + j] = total
+                            }
+                        }
                     }
                 }
             }
