@@ -20,14 +20,16 @@ struct AnalysisFiles: ParsableArguments {
     func read() throws -> Matrix { try Npy.readMatrix(URL(fileURLWithPath: input)) }
 }
 
-/// Runs `body`, then prints its statistics with n, d and wall_s as one JSON line.
-func reportStep(_ step: String, _ x: Matrix, _ body: () throws -> [String: Any]) throws {
+/// Runs `body`, then prints its statistics with n, d and wall_s as one JSON line. `scores`, if
+/// given, adds statistics computed after the clock stops (the peers' timings exclude them too).
+func reportStep(_ step: String, _ x: Matrix, _ body: () throws -> [String: Any], scores: () throws -> [String: Any] = { [:] }) throws {
     let start = ContinuousClock.now
     var fields = try body()
+    fields["wall_s"] = elapsed(since: start)
+    fields.merge(try scores()) { $1 }
     fields["step"] = step
     fields["n"] = x.rows
     fields["d"] = x.columns
-    fields["wall_s"] = elapsed(since: start)
     printJSONLine(fields)
 }
 
@@ -110,7 +112,8 @@ struct AnalyzeHDBSCAN: ParsableCommand {
 
     func run() throws {
         let x = try files.read()
-        try reportStep("hdbscan", x) {
+        var labels: [Int32] = [], clusters = 0
+        try reportStep("hdbscan", x, {
             var options = HDBSCAN.Options()
             options.minClusterSize = minClusterSize
             options.minSamples = minSamples
@@ -121,15 +124,14 @@ struct AnalyzeHDBSCAN: ParsableCommand {
             try Npy.write(NpyArray(shape: [x.rows], values: result.labels), to: URL(fileURLWithPath: files.out))
             if let probabilitiesOut { try Npy.write(NpyArray(shape: [x.rows], values: result.probabilities), to: URL(fileURLWithPath: probabilitiesOut)) }
             if let outliersOut { try Npy.write(NpyArray(shape: [x.rows], values: result.outlierScores), to: URL(fileURLWithPath: outliersOut)) }
+            (labels, clusters) = (result.labels, result.clusterCount)
             let noise = Double(result.labels.filter { $0 < 0 }.count) / Double(max(1, x.rows))
-            var fields: [String: Any] = ["clusters": result.clusterCount, "noise": rounded(noise)]
-            if result.clusterCount >= 2 {
-                let metrics = try ClusterMetrics.compute(x, labels: result.labels)
-                fields["silhouette"] = rounded(metrics.silhouette)
-                fields["silhouette_sample"] = metrics.sampleSize
-            }
-            return fields
-        }
+            return ["clusters": result.clusterCount, "noise": rounded(noise)]
+        }, scores: {
+            guard clusters >= 2 else { return [:] }
+            let metrics = try ClusterMetrics.compute(x, labels: labels)
+            return ["silhouette": rounded(metrics.silhouette), "silhouette_sample": metrics.sampleSize]
+        })
     }
 }
 
