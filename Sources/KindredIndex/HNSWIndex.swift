@@ -37,6 +37,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     // Storage: reallocated only with `storage` held exclusively.
     var capacity = 0
+    /// Vectors live in `arena`; `vectors` is its base, kept for the hot path.
+    var arena: VectorArena
     var vectors: UnsafeMutablePointer<Float>
     var links0: UnsafeMutablePointer<Atomic<UInt32>>
     var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
@@ -83,7 +85,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         levelMultiplier = 1 / log(Double(max(parameters.connectivity, 2)))
         distanceKernel = metric.kernel
         prefetchFloats = min(stride, 64)
-        vectors = .allocate(capacity: 0)
+        arena = VectorArena(floats: max(capacity, 16) * stride)
+        vectors = arena.base
         links0 = .allocate(capacity: 0)
         upperLinks = .allocate(capacity: 0)
         levels = .allocate(capacity: 0)
@@ -95,7 +98,6 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     deinit {
         let used = slotsUsed.load(ordering: .relaxed)
         for i in 0..<used { upperLinks[i]?.deallocate() }
-        vectors.deallocate()
         links0.deallocate()
         upperLinks.deallocate()
         levels.deallocate()
@@ -112,8 +114,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     // MARK: Storage
 
-    /// Reallocates every block to hold `newCapacity` nodes. Callers hold `storage` exclusively
-    /// (or own the index alone, as in init and load).
+    /// Reallocates every block to hold `newCapacity` nodes (the vectors only when they outgrow
+    /// their arena's reservation). Callers hold `storage` exclusively (or own the index alone,
+    /// as in init and load).
     func grow(to newCapacity: Int) {
         let old = capacity
         guard newCapacity > old else { return }
@@ -124,7 +127,12 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             pointer.deallocate()
             return bigger
         }
-        vectors = moved(vectors, stride) { $0.initialize(repeating: 0, count: $1) }
+        if newCapacity * stride > arena.capacity {
+            let bigger = VectorArena(floats: newCapacity * stride)
+            bigger.base.update(from: vectors, count: old * stride)
+            arena = bigger
+            vectors = bigger.base
+        }
         let words = maxLinks0 + 1
         let newLinks = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity * words)
         for i in 0..<(old * words) { (newLinks + i).initialize(to: Atomic(links0[i].load(ordering: .relaxed))) }
