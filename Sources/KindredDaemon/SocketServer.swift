@@ -88,6 +88,21 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
+    /// Logs who connected: the peer's pid, uid and gid from the kernel (SO_PEERCRED), which a
+    /// client cannot forge, so an operator can tell which user or script asked what.
+    func channelActive(context: ChannelHandlerContext) {
+        if let provider = context.channel as? SocketOptionProvider {
+            let logger = self.logger
+            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).whenComplete { (result: Result<PeerCredentials, any Error>) in
+                switch result {
+                case .success(let peer): logger.info("connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
+                case .failure(let error): logger.info("connection", metadata: ["peer": "unknown (\(error))"])
+                }
+            }
+        }
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         var closing = false
@@ -200,4 +215,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         logger.debug("connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
+}
+
+/// glibc's `struct ucred` (pid_t, uid_t, gid_t), which Swift does not import because it sits
+/// behind _GNU_SOURCE; the kernel fills it for SO_PEERCRED.
+struct PeerCredentials: Sendable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
 }

@@ -209,6 +209,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
         #expect(try allAnswers(daemon, paths: paths) == before)
         #expect(daemon.logText.contains("snapshot=true"), "the snapshot was loaded, not rebuilt")
+        // Each connection is logged with the peer's credentials from the kernel.
+        #expect(daemon.logText.contains("uid=\(getuid())") && daemon.logText.contains("pid="), "SO_PEERCRED in the log")
 
         // The CLI's exit statuses: 0 answered, 1 refused, 2 kindredd not running.
         #expect(try run("kindred", ["errors", "--socket", daemon.socket]) == 0)
