@@ -17,10 +17,12 @@ cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
 python3 -c "import numpy as np; np.save('$work/base.npy', np.load('Benchmarks/data/v100k-1280/base.npy', mmap_mode='r')[:$n])"
 echo "== preload $n synthetic items"; $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
 sock=$work/k.sock
+# Refits off: a first refit of 100k items would otherwise start once the daemon is idle.
+printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n' > "$work/kindred.toml"
 
 serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
   local t0; t0=$(date +%s.%N)
-  $bin/kindredd --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
+  $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
   pid=$!
   until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
   local t1; t1=$(date +%s.%N)
