@@ -66,23 +66,32 @@ public final class Ingestor: @unchecked Sendable {
             let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
             seen.append(Catalog.SeenFile(path: path, size: Int64(info.st_size), mtimeNs: mtime))
         }
-        var work: [(id: ItemID, path: String)] = []
+        var work: [WorkItem] = []
         for (item, needed) in try catalog.enqueue(seen, rootID: rootID) {
-            if needed { work.append((item.itemID!, item.path)) } else { report.unchanged += 1 }
+            if needed { work.append(WorkItem(id: item.itemID!, path: item.path, previous: item)) } else { report.unchanged += 1 }
         }
         batchDone(paths.count - work.count)
         // Reading and decoding the next chunk overlaps the CNN and the commit of this one.
         let options = decodeOptions
         try ChunkPipeline.run(work, chunkSize: max(1, threads * network.batchSize), threads: threads,
-                              prepare: { Self.extract($0.path, options: options) }) { (extracted, range) throws(any Error) in
-            let (indexed, failed) = try commit(Array(work[range]), extracted)
+                              prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }) { (extracted, range) throws(any Error) in
+            let (indexed, failed, unchanged) = try commit(Array(work[range]), extracted, options: options)
             report.indexed += indexed
             report.failed += failed
+            report.unchanged += unchanged
             batchDone(range.count)
         } shouldStop: {
             shouldStop()
         }
         return report
+    }
+
+    /// A file whose size or modification time differs from the catalog's (or that is new).
+    private struct WorkItem: Sendable {
+        var id: ItemID
+        var path: String
+        /// The catalog row as it was: its content hash says whether the bytes really changed.
+        var previous: CatalogItem
     }
 
     /// What the CPU-heavy first stage makes of one file.
@@ -91,16 +100,23 @@ public final class Ingestor: @unchecked Sendable {
         var style: [Float] = [], phash: [UInt8] = []
         var image: RGBImage?
         var failure: String?
+        /// The bytes hash as before (a touch, a copy with new times): nothing was decoded.
+        var sameContent = false
     }
 
-    /// Reads, hashes, decodes and describes one file (any thread).
-    private static func extract(_ path: String, options: DecodeOptions) -> Extracted {
+    /// Reads, hashes, decodes and describes one file (any thread). When the hash equals
+    /// `knownHash` the file's content is what was already extracted, so decoding is skipped.
+    private static func extract(_ path: String, knownHash: String?, options: DecodeOptions) -> Extracted {
         var extracted = Extracted()
         do {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
             var checksum = Checksum()
             bytes.withUnsafeBytes { checksum.update($0) }
             extracted.hash = String(checksum.value, radix: 16)
+            if extracted.hash == knownHash {
+                extracted.sameContent = true
+                return extracted
+            }
             let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: path, options: options) }
             extracted.format = decoded.format.rawValue
             extracted.width = decoded.originalWidth
@@ -116,16 +132,30 @@ public final class Ingestor: @unchecked Sendable {
         return extracted
     }
 
-    /// The second stage: failures recorded, the CNN over the rest, then the commit.
-    private func commit(_ batch: [(id: ItemID, path: String)], _ extracted: [Extracted]) throws -> (indexed: Int, failed: Int) {
-        let good = batch.indices.filter { extracted[$0].failure == nil }
-        let failures = batch.indices.filter { extracted[$0].failure != nil }.map { i in
+    /// The second stage: files whose content is unchanged and still has its vectors are marked
+    /// indexed as they are; failures recorded; the CNN over the rest, then the commit.
+    private func commit(_ batch: [WorkItem], _ given: [Extracted], options: DecodeOptions) throws -> (indexed: Int, failed: Int, unchanged: Int) {
+        var extracted = given
+        var confirmed: [Catalog.Extraction] = []
+        for i in batch.indices where extracted[i].sameContent {
+            let previous = batch[i].previous
+            if try store.vector(batch[i].id, space: StandardSpaces.cnn.name) != nil, indexes.cnn.index.contains(label: batch[i].id.rawValue) {
+                confirmed.append(Catalog.Extraction(id: batch[i].id, contentHash: extracted[i].hash, width: previous.width, height: previous.height, format: previous.format))
+            } else {
+                // Same bytes but no vectors (it failed before, or they were lost): extract after all.
+                extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options)
+            }
+        }
+        try catalog.markIndexed(confirmed)
+        let pending = batch.indices.filter { !(extracted[$0].sameContent) }
+        let good = pending.filter { extracted[$0].failure == nil }
+        let failures = pending.filter { extracted[$0].failure != nil }.map { i in
             logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(extracted[i].failure!)"])
             return (batch[i].id, extracted[i].failure!, extracted[i].hash.isEmpty ? nil : extracted[i].hash)
         }
         try catalog.markFailed(failures)
         let failed = failures.count
-        guard !good.isEmpty else { return (0, failed) }
+        guard !good.isEmpty else { return (0, failed, confirmed.count) }
         let features = network.embed(good.map { extracted[$0].image! })
         // Step 2 of the commit order: every space of the batch in one LMDB transaction.
         try store.write { txn throws(VectorStoreError) in
@@ -144,12 +174,12 @@ public final class Ingestor: @unchecked Sendable {
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
         let failure = Mutex<(any Error)?>(nil)
-        let indexes = self.indexes
+        let indexes = self.indexes, styles = good.map { extracted[$0].style }
         DispatchQueue.concurrentPerform(iterations: min(threads, good.count)) { worker in
             for row in stride(from: worker, to: good.count, by: threads) {
                 let i = good[row]
                 do {
-                    try indexes.insert(cnn: Array(features[(row * 1280)..<((row + 1) * 1280)]), style: extracted[i].style, label: batch[i].id.rawValue)
+                    try indexes.insert(cnn: Array(features[(row * 1280)..<((row + 1) * 1280)]), style: styles[row], label: batch[i].id.rawValue)
                 } catch {
                     failure.withLock { $0 = error }
                 }
@@ -157,7 +187,7 @@ public final class Ingestor: @unchecked Sendable {
         }
         if let error = failure.withLock({ $0 }) { throw error }
         changes += good.count
-        return (good.count, failed)
+        return (good.count, failed, confirmed.count)
     }
 
     /// Removes a file from the collection: its row first, then its vectors, then the index.
@@ -199,17 +229,17 @@ extension Ingestor {
         return removed
     }
 
-    /// A file moved within the roots keeps its id and vectors when its size and modification time
-    /// are unchanged (a rename); otherwise it is removed and ingested afresh.
+    /// A file moved within the roots keeps its id. When its size and modification time are as
+    /// before, that is all; otherwise it is ingested again, where its content hash decides
+    /// whether the vectors still hold (a move that touched the times) or it is extracted anew.
     public func rename(from: String, to: String) throws {
         if let item = try catalog.item(path: from), let id = item.itemID {
+            try catalog.move(id, to: to)
             var info = stat()
             if stat(to, &info) == 0, Int64(info.st_size) == item.size,
                Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs {
-                try catalog.move(id, to: to)
                 return
             }
-            try remove(id: id)
         } else if try !catalog.itemIDs(under: from).isEmpty {
             // A directory: move every item under it.
             for id in try catalog.itemIDs(under: from) {

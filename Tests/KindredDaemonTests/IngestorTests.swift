@@ -133,14 +133,29 @@ struct Collection {
         #expect(try c.catalog.item(path: to)?.itemID == id && c.catalog.item(path: from) == nil)
         #expect(try c.store.vector(id, space: "cnn") != nil)
 
-        // Renamed and rewritten in between: extracted afresh under a new id.
+        // A touch (new modification time, same bytes) is confirmed by the content hash: nothing is
+        // extracted again, and a rename that touched the times keeps the id the same way.
+        let before = try #require(try c.store.vector(id, space: "cnn"))
+        var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 0), timespec(tv_sec: 1_700_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, to, &times, 0) == 0)
+        #expect(try c.ingestor.ingest([to]) == Ingestor.Report(indexed: 0, unchanged: 1))
+        let touched = c.images.appendingPathComponent("touched.png").path
+        try FileManager.default.moveItem(atPath: to, toPath: touched)
+        times = [timespec(tv_sec: 1_710_000_000, tv_nsec: 0), timespec(tv_sec: 1_710_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, touched, &times, 0) == 0)
+        try c.ingestor.rename(from: to, to: touched)
+        let kept = try #require(try c.catalog.item(path: touched))
+        #expect(kept.itemID == id && kept.status == .indexed && kept.mtimeNs == 1_710_000_000_000_000_000 && kept.width != nil)
+        #expect(try c.store.vector(id, space: "cnn") == before)
+
+        // Renamed and rewritten in between: the same id, extracted afresh.
         let rewritten = c.images.appendingPathComponent("rewritten.jpg").path
-        try FileManager.default.moveItem(atPath: to, toPath: rewritten)
+        try FileManager.default.moveItem(atPath: touched, toPath: rewritten)
         try Data(Fixtures.jpeg(composition(width: 100, height: 100, seed: 77))).write(to: URL(fileURLWithPath: rewritten))
-        try c.ingestor.rename(from: to, to: rewritten)
+        try c.ingestor.rename(from: touched, to: rewritten)
         let fresh = try #require(try c.catalog.item(path: rewritten))
-        #expect(fresh.itemID != id && fresh.width == 100 && fresh.status == .indexed)
-        #expect(try c.store.vector(id, space: "cnn") == nil)
+        #expect(fresh.itemID == id && fresh.width == 100 && fresh.status == .indexed)
+        #expect(try c.store.vector(id, space: "cnn") != before)
 
         // A directory moved within the roots moves its items; deleted, it takes them all.
         let sub = c.images.appendingPathComponent("sub dir").path, moved = c.images.appendingPathComponent("moved dir").path
