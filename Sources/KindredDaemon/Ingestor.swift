@@ -202,17 +202,26 @@ public final class Ingestor: @unchecked Sendable {
 extension Ingestor {
     /// Removes an item by id: its row first, then its vectors, then the index entry.
     func remove(id: ItemID) throws {
-        try catalog.removeItem(id)
-        try store.write { txn throws(VectorStoreError) in _ = try txn.delete(id) }
-        indexes.remove(label: id.rawValue)
-        changes += 1
+        try remove(ids: [id])
+    }
+
+    /// Removes items in the deletion order of Schema/lmdb.md, a batch per transaction (one
+    /// disk sync for a whole directory, not one per file).
+    func remove(ids: [ItemID]) throws {
+        for start in stride(from: 0, to: ids.count, by: 5000) {
+            let batch = Array(ids[start..<min(ids.count, start + 5000)])
+            try catalog.removeItems(batch)
+            try store.write { txn throws(VectorStoreError) in for id in batch { _ = try txn.delete(id) } }
+            for id in batch { indexes.remove(label: id.rawValue) }
+            changes += batch.count
+        }
     }
 
     /// Removes every item under a directory that was deleted or moved out of the roots.
     @discardableResult
     public func remove(directory: String) throws -> Int {
-        let ids = try catalog.itemIDs(under: directory)
-        for id in ids { try remove(id: ItemID(id)) }
+        let ids = try catalog.itemIDs(under: directory).sorted().map { ItemID($0) }
+        try remove(ids: ids)
         return ids.count
     }
 
@@ -220,13 +229,13 @@ extension Ingestor {
     /// or lost events). Returns how many went.
     @discardableResult
     public func removeVanished(under root: String, present: Set<String>) throws -> Int {
-        var removed = 0
-        for id in try catalog.itemIDs(under: root) {
+        var gone: [ItemID] = []
+        for id in try catalog.itemIDs(under: root).sorted() {
             guard let item = try catalog.item(ItemID(id)), !present.contains(item.path) else { continue }
-            try remove(id: ItemID(id))
-            removed += 1
+            gone.append(ItemID(id))
         }
-        return removed
+        try remove(ids: gone)
+        return gone.count
     }
 
     /// A file moved within the roots keeps its id. When its size and modification time are as

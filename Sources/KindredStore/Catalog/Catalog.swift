@@ -171,6 +171,15 @@ public final class Catalog: Sendable {
         try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: Int64(id.rawValue)) }
     }
 
+    /// `removeItem` for many, in one transaction.
+    public func removeItems(_ ids: [ItemID]) throws(CatalogError) {
+        guard !ids.isEmpty else { return }
+        try write("remove \(ids.count) items") { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM items WHERE id = ?")
+            for id in ids { try statement.execute(arguments: [Int64(id.rawValue)]) }
+        }
+    }
+
     /// The paths of many items in one query (ids not in the catalog are absent).
     public func paths(of ids: [ItemID]) throws(CatalogError) -> [ItemID: String] {
         guard !ids.isEmpty else { return [:] }
