@@ -61,6 +61,13 @@ struct Kindredd: ParsableCommand {
     }
 
     func run() throws {
+        // Each client is a file descriptor; take all the kernel allows this process (systemd's
+        // default soft limit is 1,024).
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let configuration = try configuration()
         let logger = { () -> Logger in
             var logger = Logger(label: "kindredd") { StreamLogHandler.standardError(label: $0) }

@@ -1,0 +1,127 @@
+import Foundation
+import KindredProtocol
+import Testing
+
+/// kindredd under hostile clients, through its real socket: it must keep answering everyone
+/// else quickly and keep its memory bounded.
+@Suite(.serialized) struct ProtocolAbuseTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-abuse-\(UUID().uuidString)")
+
+    /// A raw connection, for clients that misbehave in ways `SocketClient` would not.
+    final class RawConnection: Sendable {
+        let fd: Int32
+        init(_ path: String) throws {
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard connected == 0 else { throw DaemonTestError("connect: \(String(cString: strerror(errno)))") }
+        }
+        func send(_ bytes: [UInt8]) {
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + sent, bytes.count - sent) }
+                if n <= 0 { return }
+                sent += n
+            }
+        }
+        /// Reads until `lines` newlines have arrived (or the peer closes).
+        func read(lines: Int) -> [String] {
+            var buffer: [UInt8] = [], count = 0
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while count < lines {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, 65536) }
+                if n <= 0 { break }
+                buffer += chunk[0..<n]
+                count += chunk[0..<n].filter { $0 == 0x0A }.count
+            }
+            return String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        deinit { close(fd) }
+    }
+
+    func pingLatencies(_ socket: String, count: Int) throws -> [Double] {
+        let client = try SocketClient(path: socket)
+        var latencies: [Double] = []
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            let answer = try client.send("PING")
+            let t = ContinuousClock.now - start
+            #expect(answer == ["OK 1", "pong"])
+            latencies.append(Double(t.components.attoseconds) / 1e15 + Double(t.components.seconds) * 1000)
+        }
+        return latencies
+    }
+
+    func p99(_ values: [Double]) -> Double { values.sorted()[Int(Double(values.count) * 0.99)] }
+
+    func residentMB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+
+    @Test func staysResponsiveWithBoundedMemory() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        try FileManager.default.createDirectory(at: art, withIntermediateDirectories: true)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 0)
+        let pid = daemon.process!.processIdentifier
+
+        // 1,000 idle connections, a client sending one byte per 100 ms, and one sending binary garbage.
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = max(limit.rlim_cur, min(limit.rlim_max, 4096))
+        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let idle = try (0..<1000).map { _ in try RawConnection(daemon.socket) }
+        let slow = try RawConnection(daemon.socket)
+        let trickle = Thread {
+            for byte in Array("PING".utf8) { slow.send([byte]); Thread.sleep(forTimeInterval: 0.1) }
+            slow.send([0x0A])
+        }
+        trickle.start()
+        let garbage = try RawConnection(daemon.socket)
+        var random = SystemRandomNumberGenerator()
+        garbage.send((0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) } + [0x0A])
+
+        let latencies = try pingLatencies(daemon.socket, count: 300)
+        #expect(p99(latencies) < 10, "PING p99 \(p99(latencies)) ms with 1,000 connections open")
+        #expect(slow.read(lines: 2) == ["OK 1", "pong"], "the trickling client is answered once its line is whole")
+        #expect(!garbage.read(lines: 1).isEmpty, "garbage gets an answer, not a crash")
+
+        // A 10 MB line with no newline: one ERR, then the connection is usable again.
+        let long = try RawConnection(daemon.socket)
+        long.send([UInt8](repeating: 0x41, count: 10 << 20))
+        long.send(Array("\nPING\n".utf8))
+        let answers = long.read(lines: 3)
+        #expect(answers.first?.hasPrefix("ERR too-long") == true && Array(answers.dropFirst()) == ["OK 1", "pong"], "\(answers.prefix(3))")
+
+        // 10,000 pipelined requests, answered in order.
+        let pipelined = try RawConnection(daemon.socket)
+        pipelined.send(Array((0..<10_000).map { $0 % 2 == 0 ? "PING\n" : "HELP\n" }.joined().utf8))
+        let help = Verb.allCases.count
+        let lines = pipelined.read(lines: 5_000 * 2 + 5_000 * (help + 1))
+        #expect(lines.count == 5_000 * 2 + 5_000 * (help + 1))
+        #expect(lines.prefix(2) == ["OK 1", "pong"] && lines[2] == "OK \(help)")
+
+        // Clients that vanish mid-answer: ask for a large answer and close at once, many times.
+        for _ in 0..<200 {
+            let vanishing = try RawConnection(daemon.socket)
+            vanishing.send(Array((String(repeating: "HELP\n", count: 50)).utf8))
+        }
+        let after = try pingLatencies(daemon.socket, count: 200)
+        #expect(p99(after) < 10, "PING p99 \(p99(after)) ms after the abuse")
+        #expect(residentMB(pid) < 400, "resident memory \(residentMB(pid)) MB")
+        print(String(format: "protocol abuse: PING p99 %.2f ms with 1,000 idle connections, %.2f ms after; kindredd resident %d MB",
+                     p99(latencies), p99(after), residentMB(pid)))
+        withExtendedLifetime(idle) {}
+        #expect(try daemon.stop().status == 0)
+    }
+}
