@@ -43,6 +43,7 @@ public enum ImageDecoder {
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions = DecodeOptions()) throws(ImageError) -> DecodedImage {
+        guard !bytes.isEmpty else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard let format = ImageFormat.sniff(bytes) else {
             throw ImageError(path: path, kind: .unsupportedFormat, reason: "not a JPEG, PNG or WebP file (unrecognised content)")
         }
