@@ -1,7 +1,7 @@
 # The two set-up commands (README): `make demo` runs the main job, `make test` runs the tests.
 # Both install what they need first.
 
-.PHONY: deps demo test bench-store bench-ann clean
+.PHONY: deps demo test soak bench-store bench-ann clean
 
 deps:
 	scripts/setup.sh deps
@@ -13,6 +13,10 @@ demo: deps
 
 test: deps
 	swift test
+
+# The long versions of the reliability tests: 200 SIGKILLs in the crash loop.
+soak: deps
+	KINDRED_CRASH_LOOPS=200 swift test --filter CrashLoopTests
 
 bench-store: deps
 	swift build -c release --product kindred-bench-store
