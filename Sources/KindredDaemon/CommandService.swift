@@ -180,6 +180,7 @@ public final class CommandService: Sendable {
         var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
+        rows.append(["ingest_problem", progress.problem ?? ""])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])

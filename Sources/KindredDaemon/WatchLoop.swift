@@ -12,6 +12,9 @@ public final class IngestProgress: Sendable {
         /// Files seen but not yet read: a scan's remainder plus changed files settling.
         public var pending = 0
         public var lastSnapshot: Date?
+        /// Why ingestion is paused (a full disk, say); nil while it works. Retried every
+        /// `retrySeconds` with a rescan, which picks up whatever the failure left queued.
+        public var problem: String?
         public init() {}
     }
 
@@ -78,6 +81,9 @@ public final class WatchLoop: Sendable {
 
     private var stopRequested: Bool { stopping.load(ordering: .acquiring) }
 
+    /// Seconds between retries while ingestion is paused by a failed write.
+    static let retrySeconds = 10.0
+
     /// Writes the index snapshots (each atomically: a temporary file, then a rename).
     public func writeSnapshot() throws {
         try ingestor.indexes.save(in: paths)
@@ -110,8 +116,18 @@ public final class WatchLoop: Sendable {
                         Systemd.notify("STATUS=indexing: \(pending) files to go")
                     }
                     report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed; report.missing += r.missing
+                    if progress.update({ state in defer { state.problem = nil }; return state.problem != nil }) {
+                        logger.notice("ingestion resumed")
+                    }
                 } catch {
-                    logger.error("ingestion failed", metadata: ["files": "\(paths.count)", "error": "\(error)"])
+                    // The catalog and the store refused a write (a full disk, most likely): what was
+                    // not committed stays queued, and a rescan retries it.
+                    // LMDB reports a short write on a full disk as an I/O error, so say how full it is.
+                    var fs = statvfs()
+                    let free = statvfs(self.paths.root.path, &fs) == 0 ? " (\(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >> 20) MB free on the state directory's file system)" : ""
+                    let first = progress.update { state in defer { state.problem = "\(error)\(free)" }; return state.problem == nil }
+                    if first { logger.error("ingestion paused", metadata: ["files": "\(paths.count)", "error": "\(error)"]) }
+                    Systemd.notify("STATUS=ingestion paused: \(error)")
                 }
             }
             return report
@@ -163,6 +179,7 @@ public final class WatchLoop: Sendable {
         rescanAll()
         notifyFollowing(roots: roots.count)
         var lastPoll = Date()
+        var lastRetry = Date()
         var snapshotChanges = ingestor.changes
         var lastSnapshot = Date()
         while !stopRequested {
@@ -195,6 +212,10 @@ public final class WatchLoop: Sendable {
             if !due.isEmpty {
                 for path in due { settling[path] = nil }
                 _ = ingest(due)
+            }
+            if progress.current.problem != nil, now.timeIntervalSince(lastRetry) >= Self.retrySeconds {
+                lastRetry = now
+                rescanAll()
             }
             if !watcher.unwatched.isEmpty, now.timeIntervalSince(lastPoll) >= configuration.pollSeconds {
                 lastPoll = now
