@@ -1,6 +1,5 @@
 import Dispatch
 import KindredCore
-import Synchronization
 
 /// The minimum spanning tree of the mutual-reachability graph, max(core(a), core(b), d(a, b)), by
 /// Borůvka's algorithm over a k-d tree: each round, every point finds its nearest point in another
@@ -59,7 +58,7 @@ struct BoruvkaMST {
             let search = Search(tree: tree, core: core, nodeCore: nodeCore, component: component, nodeComponent: nodeComponent)
             found.withUnsafeMutableBufferPointer { out in
                 let base = UInt(bitPattern: out.baseAddress)
-                DispatchQueueConcurrent.perform(workers: threads, items: n) { p in
+                performDealt(items: n, workers: threads) { p in
                     let slot = UnsafeMutablePointer<(to: Int, weight: Float)>(bitPattern: base)! + p
                     slot.pointee = search.nearestOutside(p)
                 }

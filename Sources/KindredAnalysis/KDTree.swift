@@ -1,6 +1,5 @@
 import Dispatch
 import KindredCore
-import Synchronization
 
 /// A k-d tree over low-dimensional points (a UMAP layout), for HDBSCAN's core distances and its
 /// Borůvka minimum spanning tree. Nodes split at the median of their widest dimension; leaves hold
@@ -76,7 +75,7 @@ struct KDTree {
         var result = [Float](repeating: 0, count: n * k)
         let base = UInt(bitPattern: result.withUnsafeMutableBufferPointer { $0.baseAddress })
         let tree = self
-        DispatchQueueConcurrent.perform(workers: threads, items: n) { position in
+        performDealt(items: n, workers: threads) { position in
             var heap = [Float](repeating: .infinity, count: k)  // ascending; heap[k-1] is the bound
             tree.points.withUnsafeBufferPointer { all in
                 let query = all.baseAddress! + position * tree.dimension
@@ -107,23 +106,4 @@ struct KDTree {
         searchNearest(near, query, &best)
         searchNearest(far, query, &best)
     }
-}
-
-/// `concurrentPerform` over items dealt out in turn (a slow item delays only its own worker).
-enum DispatchQueueConcurrent {
-    static func perform(workers: Int, items: Int, _ body: @Sendable (Int) -> Void) {
-        let next = AtomicCounter()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, items))) { _ in
-            while true {
-                let i = next.increment()
-                guard i < items else { return }
-                body(i)
-            }
-        }
-    }
-}
-
-final class AtomicCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    func increment() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }

@@ -98,9 +98,9 @@ public struct KMeans: Sendable {
         x.storage.withUnsafeBufferPointer { points in
             centres.storage.withUnsafeBufferPointer { centre in
                 out.withUnsafeMutableBufferPointer { result in
-                    let shared = UnsafeSendable((points.baseAddress!, centre.baseAddress!, result.baseAddress!))
+                    let shared = UnsafeSendableBox((points.baseAddress!, centre.baseAddress!, result.baseAddress!))
                     let blocks = (n + 1023) / 1024
-                    DispatchQueueConcurrent.perform(workers: ProcessInfo.processInfo.activeProcessorCount, items: blocks) { block in
+                    performDealt(items: blocks, workers: ProcessInfo.processInfo.activeProcessorCount) { block in
                         let (p, c, o) = shared.value
                         for i in (block * 1024)..<min(n, (block + 1) * 1024) {
                             let row = p + i * d

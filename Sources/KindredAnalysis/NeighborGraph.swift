@@ -44,7 +44,7 @@ public struct NeighborGraph: Sendable {
                 let index = try HNSWIndex.build(x, metric: metric, threads: threads, logger: logger)
                 let results = Mutex<[Int: [Neighbor]]>([:])
                 let failure = Mutex<String?>(nil)
-                DispatchQueueConcurrent.perform(workers: threads, items: x.rows) { row in
+                performDealt(items: x.rows, workers: threads) { row in
                     do throws(IndexError) {
                         let found = try index.search(x.row(row), k: k + 1, ef: max(4 * k, 64))
                         results.withLock { $0[row] = found }

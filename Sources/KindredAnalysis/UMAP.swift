@@ -380,7 +380,7 @@ public struct UMAP: Sendable {
                 snapshot.withUnsafeBufferPointer { frozen in
                     nextSample.withUnsafeMutableBufferPointer { nextSample in
                         nextNegative.withUnsafeMutableBufferPointer { nextNegative in
-                            let shared = UnsafeSendable((embedding.baseAddress!, frozen.baseAddress!, nextSample.baseAddress!, nextNegative.baseAddress!))
+                            let shared = UnsafeSendableBox((embedding.baseAddress!, frozen.baseAddress!, nextSample.baseAddress!, nextNegative.baseAddress!))
                             let work: @Sendable (Int) -> Void = { worker in
                                 let (y, old, nextSample, nextNegative) = shared.value
                                 var random = SeededRandom(seed: seeds[worker] &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
@@ -422,12 +422,6 @@ public struct UMAP: Sendable {
             }
         }
     }
-}
-
-/// Hands pointers to `concurrentPerform` workers that touch disjoint parts of what they point to.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 extension Array where Element: Comparable {

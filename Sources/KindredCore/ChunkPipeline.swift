@@ -28,16 +28,9 @@ public enum ChunkPipeline {
             for range in ranges {
                 guard shared.waitForRoom(limit: ahead) else { return }
                 let results = Mutex<[Prepared?]>(Array(repeating: nil, count: range.count))
-                let width = min(threads, range.count)
-                // Items are dealt out in turn, so one slow item delays only its own thread.
-                let next = Atomic<Int>(0)
-                DispatchQueue.concurrentPerform(iterations: width) { _ in
-                    while true {
-                        let i = next.add(1, ordering: .relaxed).oldValue
-                        guard i < range.count else { return }
-                        let prepared = prepare(items[range.lowerBound + i])
-                        results.withLock { $0[i] = prepared }
-                    }
+                performDealt(items: range.count, workers: threads) { i in
+                    let prepared = prepare(items[range.lowerBound + i])
+                    results.withLock { $0[i] = prepared }
                 }
                 shared.put(results.withLock { $0.map { $0! } })
             }

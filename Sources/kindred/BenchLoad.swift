@@ -63,7 +63,7 @@ struct BenchLoad: ParsableCommand {
         let errors = Atomic<Int>(0)
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let start = ContinuousClock.now
-        let boxed = UnsafeSendable(connections)
+        let boxed = UnsafeSendableBox(connections)
         DispatchQueue.concurrentPerform(iterations: clients) { client in
             let connection = boxed.value[client]
             var random = SeededRandom(seed: seed &+ UInt64(client))
@@ -114,10 +114,4 @@ struct BenchLoad: ParsableCommand {
         func at(_ q: Double) -> Double { (sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] * 1000).rounded() / 1000 }
         return ["p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999), "max_ms": (sorted.last! * 1000).rounded() / 1000]
     }
-}
-
-/// Hands values that are only ever used by one thread each to `concurrentPerform`.
-private struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -2,6 +2,7 @@ import CKindredKernels
 import COpenBLAS
 import Dispatch
 import Foundation
+import KindredCore
 
 /// EfficientNet-Lite0 inference on OpenBLAS, NHWC, batched.
 ///
@@ -197,11 +198,4 @@ public final class EfficientNetLite0 {
         }
     }
 
-}
-
-/// Carries values into `concurrentPerform`: each worker writes only its own images' rows of the
-/// outputs and its own workspace, for the duration of the call.
-private struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
