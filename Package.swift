@@ -6,8 +6,8 @@ import PackageDescription
 
 /// Debian packages each system library comes from; `providers` lets SwiftPM tell a user what to
 /// install, and scripts/setup.sh installs exactly this list.
-func systemLibrary(_ name: String, apt: [String]) -> Target {
-    .systemLibrary(name: name, providers: [.apt(apt)])
+func systemLibrary(_ name: String, apt: [String], pkgConfig: String? = nil) -> Target {
+    .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt(apt)])
 }
 
 let package = Package(
@@ -37,6 +37,7 @@ let package = Package(
         systemLibrary("CTurboJPEG", apt: ["libturbojpeg0-dev"]),
         systemLibrary("CSPNG", apt: ["libspng-dev"]),
         systemLibrary("CWebP", apt: ["libwebp-dev"]),
+        systemLibrary("CFreeType", apt: ["libfreetype-dev", "fonts-dejavu-core"], pkgConfig: "freetype2"),
 
         // SIMD distance kernels with run-time CPU dispatch; why C is explained in its header.
         .target(name: "CKindredKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -82,6 +83,12 @@ let package = Package(
             dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // What people look at: the map page, the refit report and contact sheets.
+        .target(
+            name: "KindredVisuals",
+            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "CFreeType", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Web"]
+        ),
         // The daemon's core: ingestion and the live index (the socket server builds on it).
         .target(
             name: "KindredDaemon",
@@ -97,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "kindred",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol", "KindredAnalysis",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol", "KindredAnalysis", "KindredVisuals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

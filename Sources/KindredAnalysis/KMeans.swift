@@ -42,6 +42,18 @@ public struct KMeans: Sendable {
         return best!
     }
 
+    /// The nearest of `centroids` for each row of `x`: how items that arrive after a fit are placed.
+    public static func nearest(_ x: Matrix, centroids: Matrix) -> [Int32] {
+        precondition(x.columns == centroids.columns, "points and centroids in one space")
+        let k = centroids.rows
+        let distances = blockDistances(x, centres: centroids)
+        return (0..<x.rows).map { i in
+            var best = 0
+            for j in 1..<max(1, k) where distances[i * k + j] < distances[i * k + best] { best = j }
+            return Int32(best)
+        }
+    }
+
     /// Greedy k-means++: each new centre is the best (by resulting potential) of a few candidates
     /// drawn with probability proportional to the squared distance to the nearest centre so far.
     static func plusPlus(_ x: Matrix, norms: [Float], k: Int, random: inout SeededRandom) -> Matrix {
@@ -83,7 +95,7 @@ public struct KMeans: Sendable {
     static func distancesTo(_ x: Matrix, norms: [Float], rows: [Int]) -> [[Float]] {
         var centres = Matrix(rows: rows.count, columns: x.columns)
         for (i, row) in rows.enumerated() { x.withRow(row) { for c in 0..<x.columns { centres.storage[i * x.columns + c] = $0[c] } } }
-        let block = blockDistances(x, norms: norms, centres: centres)
+        let block = blockDistances(x, centres: centres)
         return (0..<rows.count).map { j in (0..<x.rows).map { block[$0 * rows.count + j] } }
     }
 
@@ -91,7 +103,7 @@ public struct KMeans: Sendable {
     /// k-means++'s handful of candidates) sgemm spends its time packing the n × d operand and
     /// its idle threads spin; one SIMD pass over the rows, the centres held in cache, does the
     /// same arithmetic without either, on all threads.
-    static func blockDistances(_ x: Matrix, norms: [Float], centres: Matrix) -> [Float] {
+    static func blockDistances(_ x: Matrix, centres: Matrix) -> [Float] {
         let n = x.rows, k = centres.rows, d = x.columns
         var out = [Float](repeating: 0, count: n * k)
         let lanes = d / 8 * 8
@@ -133,7 +145,7 @@ public struct KMeans: Sendable {
         var iteration = 0
         while iteration < maxIterations {
             iteration += 1
-            let distances = blockDistances(x, norms: norms, centres: centroids)
+            let distances = blockDistances(x, centres: centroids)
             inertia = 0
             var farthest = (row: 0, distance: Float(-1))
             for i in 0..<n {
@@ -169,7 +181,7 @@ public struct KMeans: Sendable {
             if shift <= tolerance { break }
         }
         // Labels and inertia for the final centroids.
-        let distances = blockDistances(x, norms: norms, centres: centroids)
+        let distances = blockDistances(x, centres: centroids)
         inertia = 0
         for i in 0..<n {
             var best = 0, bestDistance = Float.infinity

@@ -147,8 +147,9 @@ public final class Refitter: Sendable {
         // Stable ids against the current run.
         var members: [Int: Set<UInt64>] = [:]
         for (row, label) in labels.enumerated() where label >= 0 { members[Int(label), default: []].insert(ids[row].rawValue) }
-        let previous = try catalog.currentRun().map { try catalog.memberships(run: $0.id) } ?? [:]
-        let previousFacts = try catalog.currentRun().map { try catalog.clusters(run: $0.id) } ?? []
+        let current = try catalog.currentRun()
+        let previous = try current.map { try catalog.memberships(run: $0.id) } ?? [:]
+        let previousFacts = try current.map { try catalog.clusters(run: $0.id) } ?? []
         let born = Dictionary(uniqueKeysWithValues: previousFacts.map { ($0.cluster, $0.bornRunID) })
         let matching = ClusterMatching.match(new: members, previous: previous, threshold: settings.matchJaccard,
                                              firstNewID: try catalog.largestClusterID() + 1)
@@ -157,10 +158,13 @@ public final class Refitter: Sendable {
         let assignments = (0..<n).map { row in
             Assignment(item: ids[row], cluster: stable(labels[row]), probability: probabilities?[row], outlierScore: outliers?[row],
                        map2: (map2.storage[row * 2], map2.storage[row * 2 + 1]),
-                       map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]))
+                       map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]),
+                       neighbours: Self.keptNeighbours(graph, row: row).map { ids[Int($0)] })
         }
+        var rowsOf: [Int32: [Int]] = [:]
+        for (row, label) in labels.enumerated() where label >= 0 { rowsOf[label, default: []].append(row) }
         let facts = clusterLabels.map { label -> ClusterFacts in
-            let rows = (0..<n).filter { labels[$0] == label }
+            let rows = rowsOf[label]!
             let id = matching.ids[Int(label)]!
             return ClusterFacts(cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: space)],
                                 silhouette: metrics?.silhouetteByCluster[Int(label)], bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
@@ -176,6 +180,7 @@ public final class Refitter: Sendable {
             summaryMetrics["davies_bouldin"] = metrics.daviesBouldin
             summaryMetrics["silhouette_sample"] = metrics.sampleSize
             summaryMetrics["silhouette_by_cluster"] = Dictionary(uniqueKeysWithValues: metrics.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
+            summaryMetrics["silhouette_knife"] = Self.knife(metrics.samples, stable: { stable(Int32($0)) })
         }
         summaryMetrics["born"] = matching.born.map { matching.ids[$0]! }
         summaryMetrics["vanished"] = matching.vanished
@@ -242,9 +247,11 @@ public final class Refitter: Sendable {
         guard !placed.isEmpty else { return 0 }
         // Neighbours among the run's items, from the live index.
         let k = settings.neighbors - 1
-        var indices: [Int32] = [], distances: [Float] = []
-        for vector in vectors {
-            let found = try indexes.cnn.index.search(vector, k: k + 8, ef: max(64, 4 * k)).compactMap { n in model.rowOf[n.label].map { ($0, max(0, n.distance)) } }
+        var indices: [Int32] = [], distances: [Float] = [], neighbours: [[ItemID]] = []
+        for (item, vector) in zip(placed, vectors) {
+            let hits = try indexes.cnn.index.search(vector, k: k + 8, ef: max(64, 4 * k))
+            neighbours.append(Array(hits.lazy.map { ItemID($0.label) }.filter { $0 != item }.prefix(Self.keptNeighbourCount)))
+            let found = hits.compactMap { n in model.rowOf[n.label].map { ($0, max(0, n.distance)) } }
             guard let last = found.last else { throw RefitError.neighbours("no fitted item near a new one") }
             for j in 0..<k { let (row, distance) = j < found.count ? found[j] : last; indices.append(row); distances.append(distance) }
         }
@@ -261,20 +268,44 @@ public final class Refitter: Sendable {
             }
         case .kmeans(let pca, let centroids):
             let projected = pca.transform(Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }))
-            for i in placed.indices {
-                let nearest = (0..<centroids.rows).min { a, b in
-                    (0..<centroids.columns).reduce(Float(0)) { let e = projected.storage[i * centroids.columns + $1] - centroids.storage[a * centroids.columns + $1]; return $0 + e * e }
-                        < (0..<centroids.columns).reduce(Float(0)) { let e = projected.storage[i * centroids.columns + $1] - centroids.storage[b * centroids.columns + $1]; return $0 + e * e }
-                }!
-                clusters[i] = model.stable[Int32(nearest)] ?? -1
-            }
+            for (i, nearest) in KMeans.nearest(projected, centroids: centroids).enumerated() { clusters[i] = model.stable[nearest] ?? -1 }
         }
         try catalog.addAssignments(run: model.run, placed.indices.map { i in
             Assignment(item: placed[i], cluster: clusters[i], probability: probabilities[i], outlierScore: nil,
-                       map2: (map2.storage[2 * i], map2.storage[2 * i + 1]), map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]))
+                       map2: (map2.storage[2 * i], map2.storage[2 * i + 1]), map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]),
+                       neighbours: neighbours[i])
         })
         logger.debug("placed items between refits", metadata: ["run": "\(model.run)", "items": "\(placed.count)"])
         return placed.count
+    }
+
+    /// How many neighbours each assignment keeps for the map's click-through list.
+    static let keptNeighbourCount = 8
+
+    /// The first distinct neighbours of a graph row (the graph repeats its last neighbour when a
+    /// search found fewer than k).
+    static func keptNeighbours(_ graph: NeighborGraph, row: Int) -> [Int32] {
+        var kept: [Int32] = []
+        for j in 0..<graph.k where kept.count < keptNeighbourCount {
+            let neighbour = graph.indices[row * graph.k + j]
+            if !kept.contains(neighbour) { kept.append(neighbour) }
+        }
+        return kept
+    }
+
+    /// The knife plot's data: each cluster's silhouettes, sorted high to low, cut to at most 200
+    /// evenly spaced quantiles so a large run's metrics stay small; with the cluster's sample size.
+    static func knife(_ samples: [(row: Int, label: Int, value: Double)], stable: (Int) -> Int) -> [String: Any] {
+        var byCluster: [Int: [Double]] = [:]
+        for sample in samples { byCluster[sample.label, default: []].append(sample.value) }
+        var result: [String: Any] = [:]
+        for (label, values) in byCluster {
+            let sorted = values.sorted(by: >)
+            let count = min(200, sorted.count)
+            let quantiles = (0..<count).map { i in sorted[count == 1 ? 0 : i * (sorted.count - 1) / (count - 1)] }
+            result[String(stable(label))] = ["n": sorted.count, "values": quantiles.map { ($0 * 1000).rounded() / 1000 }]
+        }
+        return result
     }
 
     /// The member nearest the members' mean.

@@ -21,18 +21,23 @@ struct Similar: ParsableCommand {
         if target.allSatisfy(\.isNumber) {
             return try daemon.ask("SIMILAR \(target) k=\(k) space=\(space)", header: header)
         }
-        let path = absolute(target)
-        let client = try daemon.connect()
-        if daemon.json { _ = try client.send("FORMAT json") }
-        var answer = try client.send("SIMILAR \(quoted(path)) k=\(k) space=\(space)", json: daemon.json)
-        let outside = ["not-found", "forbidden"].contains { answer[0].hasPrefix("ERR \($0)") || answer[0].contains(#""error":"\#($0)""#) }
-        if outside {
-            let bytes: Data
-            do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw ValidationError("cannot read \(path): \(error.localizedDescription)")
-            }
-            answer = try client.send("SIMILAR-IMAGE \(bytes.count) k=\(k) space=\(space)", payload: Array(bytes), json: daemon.json)
-        }
+        let answer = try askSimilar(daemon, file: target, k: k, space: space)
         try daemon.show(answer, header: header)
     }
+}
+
+/// SIMILAR for a file: by path when it is in the collection, else as bytes (SIMILAR-IMAGE), so
+/// kindredd never opens a file on a client's behalf. Returns the answer's lines.
+func askSimilar(_ daemon: DaemonOptions, file: String, k: Int, space: String) throws -> [String] {
+    let path = absolute(file)
+    let client = try daemon.connect()
+    if daemon.json { _ = try client.send("FORMAT json") }
+    let answer = try client.send("SIMILAR \(quoted(path)) k=\(k) space=\(space)", json: daemon.json)
+    let outside = ["not-found", "forbidden"].contains { answer[0].hasPrefix("ERR \($0)") || answer[0].contains(#""error":"\#($0)""#) }
+    guard outside else { return answer }
+    let bytes: Data
+    do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+    }
+    return try client.send("SIMILAR-IMAGE \(bytes.count) k=\(k) space=\(space)", payload: Array(bytes), json: daemon.json)
 }

@@ -28,19 +28,40 @@ public struct Assignment: Sendable, Equatable {
     public var outlierScore: Float?
     public var map2: (Float, Float)
     public var map3: (Float, Float, Float)
+    /// Nearest items in the CNN space, nearest first, itself left out (empty when not known).
+    public var neighbours: [ItemID]
 
-    public init(item: ItemID, cluster: Int, probability: Float?, outlierScore: Float?, map2: (Float, Float), map3: (Float, Float, Float)) {
+    public init(item: ItemID, cluster: Int, probability: Float?, outlierScore: Float?, map2: (Float, Float), map3: (Float, Float, Float),
+                neighbours: [ItemID] = []) {
         self.item = item
         self.cluster = cluster
         self.probability = probability
         self.outlierScore = outlierScore
         self.map2 = map2
         self.map3 = map3
+        self.neighbours = neighbours
     }
 
     public static func == (a: Assignment, b: Assignment) -> Bool {
         a.item == b.item && a.cluster == b.cluster && a.probability == b.probability && a.outlierScore == b.outlierScore
-            && a.map2 == b.map2 && a.map3 == b.map3
+            && a.map2 == b.map2 && a.map3 == b.map3 && a.neighbours == b.neighbours
+    }
+
+    /// `assignments.neighbours` (migration 003): little-endian int64 ids.
+    var neighboursBlob: Data? {
+        guard !neighbours.isEmpty else { return nil }
+        var data = Data(capacity: neighbours.count * 8)
+        for id in neighbours { withUnsafeBytes(of: Int64(id.rawValue).littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func neighbours(fromBlob data: Data?) -> [ItemID] {
+        guard let data else { return [] }
+        return stride(from: 0, to: data.count - 7, by: 8).map { offset in
+            var raw: Int64 = 0
+            withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: data[(data.startIndex + offset)..<(data.startIndex + offset + 8)]) }
+            return ItemID(UInt64(Int64(littleEndian: raw)))
+        }
     }
 }
 
@@ -98,15 +119,7 @@ extension Catalog {
     public func finishRun(_ id: Int64, summary: RunSummary, assignments: [Assignment], clusters: [ClusterFacts], keep: Int,
                           at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("finish refit run \(id)") { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
-                """)
-            for a in assignments {
-                let item = Int64(a.item.rawValue)
-                try insert.execute(arguments: [id, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
-                                               Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2), item])
-            }
+            try Self.insert(assignments, run: id, in: db)
             let cluster = try db.cachedStatement(sql: """
                 INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard)
                 VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
@@ -196,7 +209,8 @@ extension Catalog {
                 (Assignment(item: ItemID(UInt64(row["item_id"] as Int64)), cluster: row["cluster"],
                             probability: (row["probability"] as Double?).map(Float.init), outlierScore: (row["outlier_score"] as Double?).map(Float.init),
                             map2: (Float(row["x2"] as Double? ?? 0), Float(row["y2"] as Double? ?? 0)),
-                            map3: (Float(row["x3"] as Double? ?? 0), Float(row["y3"] as Double? ?? 0), Float(row["z3"] as Double? ?? 0))),
+                            map3: (Float(row["x3"] as Double? ?? 0), Float(row["y3"] as Double? ?? 0), Float(row["z3"] as Double? ?? 0)),
+                            neighbours: Assignment.neighbours(fromBlob: row["neighbours"])),
                  row["path"] as String)
             }
         }
@@ -230,15 +244,22 @@ extension Catalog {
     /// Adds (or replaces) assignments of a finished run: items placed between refits.
     public func addAssignments(run: Int64, _ assignments: [Assignment]) throws(CatalogError) {
         try write("place \(assignments.count) items in run \(run)") { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?) AND EXISTS (SELECT 1 FROM runs WHERE id = ?)
-                """)
-            for a in assignments {
-                let item = Int64(a.item.rawValue)
-                try insert.execute(arguments: [run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
-                                               Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2), item, run])
-            }
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [run]) == true else { return }
+            try Self.insert(assignments, run: run, in: db)
+        }
+    }
+
+    /// Inserts (or replaces) assignments, skipping items deleted since the run read them.
+    private static func insert(_ assignments: [Assignment], run: Int64, in db: Database) throws {
+        let insert = try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3, neighbours)
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
+            """)
+        for a in assignments {
+            let item = Int64(a.item.rawValue)
+            try insert.execute(arguments: [run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
+                                           Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2),
+                                           a.neighboursBlob, item])
         }
     }
 }

@@ -9,18 +9,35 @@ public final class Catalog: Sendable {
     public let pool: DatabasePool
     private let logger: Logger
 
-    public init(url: URL, logger: Logger) throws(CatalogError) {
+    /// Opens (creating and migrating as needed) the catalog at `url`. `readOnly` opens an
+    /// existing catalog for readers beside a running kindredd (`kindred map`, `report`): it never
+    /// writes, and refuses a catalog whose schema is older than this build's.
+    public init(url: URL, readOnly: Bool = false, logger: Logger) throws(CatalogError) {
         self.logger = logger
         var configuration = Configuration()
         configuration.label = "kindred.catalog"
         configuration.busyMode = .timeout(5)
         configuration.foreignKeysEnabled = true
+        configuration.readonly = readOnly
         do {
             pool = try DatabasePool(path: url.path, configuration: configuration)
         } catch {
             throw CatalogError(operation: "open \(url.path)", underlying: error)
         }
-        try migrate()
+        if readOnly { try requireCurrentSchema() } else { try migrate() }
+    }
+
+    private struct OutdatedSchema: Error, CustomStringConvertible {
+        let missing: [String]
+        var description: String { "schema lacks migrations \(missing.joined(separator: ", ")); start kindredd once to migrate it" }
+    }
+
+    private func requireCurrentSchema() throws(CatalogError) {
+        let applied = try read("read the schema version") { db in
+            try db.tableExists("grdb_migrations") ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+        }
+        let missing = CatalogSchema.migrations.map(\.name).filter { !applied.contains($0) }
+        guard missing.isEmpty else { throw CatalogError(operation: "open read-only", underlying: OutdatedSchema(missing: missing)) }
     }
 
     /// Applies the migrations of Schema/catalog that this database has not seen, in order.

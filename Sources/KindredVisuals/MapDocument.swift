@@ -1,0 +1,123 @@
+import Foundation
+import KindredCore
+import KindredStore
+import Logging
+
+/// `kindred map`: one self-contained HTML file that draws a run's 2-D or 3-D map, with the
+/// items' thumbnails in sprite atlases, their clusters and their nearest neighbours, all inline.
+/// The page's code is Web/map.js (and .css, .html); this type gathers and encodes the data.
+public struct MapDocument: Sendable {
+    public struct Options: Sendable {
+        public var run: Int64?
+        public var dimensions = 2
+        /// Thumbnail cell side in pixels; 0 leaves thumbnails out (a much smaller file).
+        public var thumbnailSize = 64
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public init() {}
+    }
+
+    public let html: String
+    public let run: Int64
+    public let points: Int
+    public let atlasCount: Int
+    public let thumbnailFailures: [(path: String, reason: String)]
+
+    public static func make(catalog: Catalog, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
+        guard options.dimensions == 2 || options.dimensions == 3 else {
+            throw .invalidOption(name: "dims", value: "\(options.dimensions)", requirement: "2 or 3")
+        }
+        let run = try catalog.finishedRun(options.run)
+        let members: [(assignment: Assignment, path: String)]
+        let clusters: [ClusterFacts]
+        do {
+            members = try catalog.assignments(run: run.id)
+            clusters = try catalog.clusters(run: run.id)
+        } catch { throw .catalog(error) }
+
+        let n = members.count, dims = options.dimensions
+        var coords = [Float](repeating: 0, count: n * dims)
+        var labels = [Int32](repeating: -1, count: n)
+        let neighbourCount = members.map(\.assignment.neighbours.count).max() ?? 0
+        var neighbours = [Int32](repeating: -1, count: n * neighbourCount)
+        let rowOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.assignment.item, Int32($0)) })
+        var directories: [String] = [], directoryIndex: [String: Int32] = [:]
+        var dirOf = [Int32](repeating: 0, count: n), names = [String](), ids = [UInt64]()
+        names.reserveCapacity(n)
+        ids.reserveCapacity(n)
+        for (row, member) in members.enumerated() {
+            let a = member.assignment
+            if dims == 2 {
+                coords[row * 2] = a.map2.0
+                coords[row * 2 + 1] = a.map2.1
+            } else {
+                coords[row * 3] = a.map3.0
+                coords[row * 3 + 1] = a.map3.1
+                coords[row * 3 + 2] = a.map3.2
+            }
+            labels[row] = Int32(a.cluster)
+            // Neighbours outside the run (indexed since, or deleted) are left out.
+            var slot = 0
+            for neighbour in a.neighbours { if let r = rowOf[neighbour] { neighbours[row * neighbourCount + slot] = r; slot += 1 } }
+            // Paths are stored as a directory table plus names: a collection has few directories.
+            let slash = member.path.lastIndex(of: "/")
+            let directory = slash.map { String(member.path[..<$0]) } ?? ""
+            let index = directoryIndex[directory] ?? {
+                directories.append(directory)
+                directoryIndex[directory] = Int32(directories.count - 1)
+                return Int32(directories.count - 1)
+            }()
+            dirOf[row] = index
+            names.append(slash.map { String(member.path[member.path.index(after: $0)...]) } ?? member.path)
+            ids.append(a.item.rawValue)
+        }
+
+        var atlases: [String] = [], failures: [(path: String, reason: String)] = []
+        var atlasLayout: [String: Int] = ["cell": 0, "perRow": 1]
+        if options.thumbnailSize > 0 {
+            let atlas = try ThumbnailAtlas.build(paths: members.map(\.path), cell: options.thumbnailSize, threads: options.threads, logger: logger)
+            atlases = atlas.atlases.map { "data:image/jpeg;base64," + Data($0).base64EncodedString() }
+            failures = atlas.failures
+            atlasLayout = ["cell": atlas.cell, "perRow": atlas.perRow]
+        }
+        let payload: [String: Any] = [
+            "run": run.id, "dims": dims, "count": n, "algorithm": run.algorithm,
+            "clusters": clusters.map { ["id": $0.cluster, "size": $0.size] },
+            "coords": base64(coords), "labels": base64(labels), "dirOf": base64(dirOf),
+            "neighbourCount": neighbourCount, "neighbours": base64(neighbours),
+            "dirs": directories, "names": names, "ids": ids,
+            "atlas": atlasLayout, "atlases": atlases,
+        ]
+        // JSONSerialization escapes "/" as "\/", so no "</script>" can end the data block early.
+        let json = String(decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
+        let title = "Kindred map · run \(run.id)"
+        let html = WebPage.fill("map.html", [
+            "TITLE": WebPage.escape(title), "CSS": WebAssets.files["map.css"]!, "DATA": json, "SCRIPT": WebAssets.files["map.js"]!,
+        ])
+        return MapDocument(html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures)
+    }
+
+    private static func base64<T>(_ values: [T]) -> String {
+        values.withUnsafeBytes { Data($0).base64EncodedString() }
+    }
+}
+
+/// The page templates of Web/: `{{NAME}}` placeholders filled once each.
+enum WebPage {
+    /// One pass over the template, so a value that happens to contain `{{…}}` stays as it is.
+    static func fill(_ template: String, _ values: [String: String]) -> String {
+        let page = WebAssets.files[template]!
+        var result = "", rest = page[...]
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            result += rest[..<open.lowerBound]
+            let name = String(rest[open.upperBound..<close.lowerBound])
+            result += values[name] ?? "{{\(name)}}"
+            rest = rest[close.upperBound...]
+        }
+        return result + rest
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

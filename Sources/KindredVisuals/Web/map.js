@@ -1,0 +1,449 @@
+// kindred map: points drawn by a small software rasteriser into one ImageData per frame (with a
+// depth buffer in 3-D), thumbnails from sprite atlases once few enough points are on screen.
+// Writing pixels from typed arrays keeps 100k points at a few milliseconds a frame without
+// WebGL, which headless and GPU-less machines may lack. Everything the page needs is in
+// #kindred-data; nothing is fetched.
+"use strict";
+(function () {
+  const data = JSON.parse(document.getElementById("kindred-data").textContent);
+  const n = data.count, dims = data.dims;
+
+  function decode(base64, Type) {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    return new Type(bytes.buffer);
+  }
+  const coords = decode(data.coords, Float32Array);
+  const labels = decode(data.labels, Int32Array);
+  const dirOf = decode(data.dirOf, Int32Array);
+  const neighbours = decode(data.neighbours, Int32Array); // n × data.neighbourCount rows, −1 padded
+  const pathOf = (i) => data.dirs[dirOf[i]] + "/" + data.names[i];
+
+  // Centre the view on the box holding the middle 98 % of each axis, and scale that box to fill
+  // it: UMAP places small disconnected groups far out, and fitting those would shrink the rest
+  // to a dot. "Fit all" zooms out to every point.
+  const centre = new Float64Array(dims);
+  let bulkRadius = 1e-9, fullRadius = 1e-9;
+  const column = new Float32Array(n);
+  for (let d = 0; d < dims && n > 0; d++) {
+    for (let i = 0; i < n; i++) column[i] = coords[i * dims + d];
+    column.sort();
+    const lo = column[Math.floor(0.01 * (n - 1))], hi = column[Math.ceil(0.99 * (n - 1))];
+    centre[d] = (lo + hi) / 2;
+    bulkRadius = Math.max(bulkRadius, 0.55 * (hi - lo));
+    fullRadius = Math.max(fullRadius, centre[d] - column[0], column[n - 1] - centre[d]);
+  }
+  const fitAllZoom = Math.min(1, bulkRadius / fullRadius * 0.98);
+  const unit = new Float32Array(n * dims);
+  for (let i = 0; i < n * dims; i++) unit[i] = (coords[i] - centre[i % dims]) / bulkRadius;
+
+  // Colours: clusters by golden-angle hues, noise grey. Packed as ABGR for a little-endian Uint32 view.
+  const clusterIndex = new Map(data.clusters.map((c, k) => [c.id, k]));
+  function hsl(h, s, l) {
+    const a = s * Math.min(l, 1 - l);
+    const f = (k) => { const m = (k + h / 30) % 12; return Math.round(255 * (l - a * Math.max(-1, Math.min(m - 3, 9 - m, 1)))); };
+    return [f(0), f(8), f(4)];
+  }
+  const clusterRGB = data.clusters.map((_, k) => hsl((k * 137.508) % 360, 0.7, k % 2 ? 0.62 : 0.55));
+  const noiseRGB = [120, 124, 132];
+  const rgbOf = (i) => labels[i] < 0 ? noiseRGB : clusterRGB[clusterIndex.get(labels[i])];
+  const css = (rgb) => `rgb(${rgb[0]},${rgb[1]},${rgb[2]})`;
+  const packed = new Uint32Array(n);
+  for (let i = 0; i < n; i++) { const c = rgbOf(i); packed[i] = (255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]; }
+
+  // What is shown: cluster filter, noise toggle, search.
+  const hiddenClusters = new Set();
+  let showNoise = true, query = "", matches = null;
+  const visible = new Uint8Array(n);
+  let visibleCount = n;
+  function updateVisibility() {
+    visibleCount = 0;
+    for (let i = 0; i < n; i++) {
+      const l = labels[i];
+      visible[i] = (l < 0 ? showNoise : !hiddenClusters.has(l)) && (matches === null || matches.has(i)) ? 1 : 0;
+      visibleCount += visible[i];
+    }
+  }
+
+  // View state. 2-D: pan and zoom. 3-D: yaw, pitch, zoom and pan.
+  const canvas = document.getElementById("map"), ctx = canvas.getContext("2d");
+  let W = 0, H = 0, image = null, pixels = null, depth = null;
+  const view = { zoom: 1, panX: 0, panY: 0, yaw: 0.6, pitch: -0.35 };
+  const screenX = new Float32Array(n), screenY = new Float32Array(n), screenZ = new Float32Array(n);
+  let hovered = -1, selected = -1, drawnPoints = 0, frames = 0, firstRenderMs = null, dirty = true;
+  const background = (255 << 24) | (0x1c << 16) | (0x17 << 8) | 0x15;
+
+  function resize() {
+    const box = canvas.getBoundingClientRect();
+    W = Math.max(1, Math.floor(box.width));
+    H = Math.max(1, Math.floor(box.height));
+    canvas.width = W;
+    canvas.height = H;
+    image = ctx.createImageData(W, H);
+    pixels = new Uint32Array(image.data.buffer);
+    depth = dims === 3 ? new Float32Array(W * H) : null;
+    dirty = true;
+  }
+
+  const baseScale = () => Math.min(W, H) * 0.46;
+  function project(i) {
+    const o = i * dims, s = baseScale() * view.zoom;
+    if (dims === 2) {
+      screenX[i] = W / 2 + view.panX + unit[o] * s;
+      screenY[i] = H / 2 + view.panY - unit[o + 1] * s;
+      screenZ[i] = 0;
+      return;
+    }
+    const cy = Math.cos(view.yaw), sy = Math.sin(view.yaw), cp = Math.cos(view.pitch), sp = Math.sin(view.pitch);
+    const x = unit[o], y = unit[o + 1], z = unit[o + 2];
+    const x1 = cy * x + sy * z, z1 = -sy * x + cy * z;
+    const y2 = cp * y - sp * z1, z2 = sp * y + cp * z1;
+    const distance = 3.2 + z2, perspective = 3.2 / distance;
+    screenX[i] = W / 2 + view.panX + x1 * s * perspective;
+    screenY[i] = H / 2 + view.panY - y2 * s * perspective;
+    screenZ[i] = distance;
+  }
+
+  function pointSize() {
+    const base = n > 50000 ? 2 : n > 5000 ? 3 : 4;
+    return Math.max(base, Math.min(9, Math.round(base * Math.sqrt(view.zoom))));
+  }
+
+  function render() {
+    dirty = false;
+    pixels.fill(background);
+    if (depth) depth.fill(Infinity);
+    const size = pointSize(), half = size >> 1;
+    let drawn = 0;
+    const onScreen = [];
+    for (let i = 0; i < n; i++) {
+      project(i);
+      if (!visible[i]) { screenX[i] = NaN; continue; }
+      const x0 = Math.round(screenX[i]) - half, y0 = Math.round(screenY[i]) - half;
+      if (x0 + size <= 0 || y0 + size <= 0 || x0 >= W || y0 >= H || (dims === 3 && screenZ[i] <= 0.1)) { screenX[i] = NaN; continue; }
+      drawn++;
+      if (onScreen.length <= thumbnailLimit) onScreen.push(i);
+      const colour = packed[i], z = screenZ[i];
+      for (let y = Math.max(0, y0); y < Math.min(H, y0 + size); y++) {
+        let p = y * W + Math.max(0, x0);
+        const end = y * W + Math.min(W, x0 + size);
+        if (depth) { for (; p < end; p++) if (z < depth[p]) { depth[p] = z; pixels[p] = colour; } }
+        else pixels.fill(colour, p, end);
+      }
+    }
+    ctx.putImageData(image, 0, 0);
+    drawnPoints = drawn;
+    if (drawn <= thumbnailLimit) drawThumbnails(onScreen);
+    drawMarks();
+    frames++;
+    if (firstRenderMs === null) {
+      firstRenderMs = performance.now();
+      document.body.dataset.firstRenderMs = firstRenderMs.toFixed(1);
+    }
+    document.body.dataset.drawnPoints = String(drawn);
+    document.getElementById("status").textContent =
+      `${drawn.toLocaleString()} of ${n.toLocaleString()} points drawn` + (drawn <= thumbnailLimit && atlasesReady ? " · thumbnails" : "") +
+      (drawn < visibleCount ? ` · ${(visibleCount - drawn).toLocaleString()} off screen (Fit all shows them)` : "");
+  }
+
+  // Level of detail: when few points are on screen, each is drawn as its thumbnail.
+  const thumbnailLimit = 600;
+  const atlases = data.atlases.map((url) => { const img = new Image(); img.src = url; return img; });
+  let atlasesReady = false;
+  Promise.all(atlases.map((img) => img.decode().catch(() => null))).then(() => { atlasesReady = atlases.length > 0; dirty = true; });
+  function cellOf(i) {
+    const a = data.atlas, perAtlas = a.perRow * a.perRow, cell = i % perAtlas;
+    return { atlas: Math.floor(i / perAtlas), x: (cell % a.perRow) * a.cell, y: Math.floor(cell / a.perRow) * a.cell };
+  }
+  function drawThumbnails(items) {
+    if (!atlasesReady) return;
+    const side = Math.max(24, Math.min(data.atlas.cell, 16 * view.zoom));
+    if (dims === 3) items.sort((a, b) => screenZ[b] - screenZ[a]);
+    for (const i of items) {
+      const c = cellOf(i), img = atlases[c.atlas];
+      if (!img || !img.complete) continue;
+      ctx.drawImage(img, c.x, c.y, data.atlas.cell, data.atlas.cell, screenX[i] - side / 2, screenY[i] - side / 2, side, side);
+      ctx.strokeStyle = css(rgbOf(i));
+      ctx.lineWidth = 2;
+      ctx.strokeRect(screenX[i] - side / 2, screenY[i] - side / 2, side, side);
+    }
+  }
+  function ring(i, colour, r) {
+    if (i < 0 || Number.isNaN(screenX[i])) return;
+    ctx.beginPath();
+    ctx.arc(screenX[i], screenY[i], r, 0, 2 * Math.PI);
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.stroke();
+  }
+  function drawMarks() {
+    if (selected >= 0) {
+      for (const j of neighboursOf(selected)) ring(j, "#ffd54a", 5);
+      ring(selected, "#ffffff", 8);
+    }
+    ring(hovered, "#ffffff", 6);
+  }
+
+  function neighboursOf(i) {
+    const k = data.neighbourCount, out = [];
+    for (let j = 0; j < k; j++) { const m = neighbours[i * k + j]; if (m >= 0) out.push(m); }
+    return out;
+  }
+
+  // Picking: the nearest drawn point within 8 px of the cursor (the front one in 3-D on ties).
+  function pick(mx, my) {
+    let best = -1, bestD = 64;
+    for (let i = 0; i < n; i++) {
+      const dx = screenX[i] - mx;
+      if (!(dx * dx < bestD)) continue;  // NaN (hidden or culled) fails too
+      const dy = screenY[i] - my, d = dx * dx + dy * dy;
+      if (d < bestD || (d === bestD && screenZ[i] < screenZ[best])) { best = i; bestD = d; }
+    }
+    return best;
+  }
+
+  // Thumbnails in the DOM: a cell of the atlas as a background image.
+  function thumbnail(i) {
+    const div = document.createElement("div");
+    div.className = "thumb";
+    if (!data.atlases.length) return div;
+    const c = cellOf(i), scale = 64 / data.atlas.cell, side = data.atlas.cell * data.atlas.perRow * scale;
+    div.style.backgroundImage = `url(${data.atlases[c.atlas]})`;
+    div.style.backgroundSize = `${side}px auto`;
+    div.style.backgroundPosition = `-${c.x * scale}px -${c.y * scale}px`;
+    return div;
+  }
+  const clusterText = (i) => labels[i] < 0 ? "noise" : `cluster ${labels[i]}`;
+
+  const tooltip = document.getElementById("tooltip");
+  function showTooltip(i, mx, my) {
+    hovered = i;
+    if (i < 0) { tooltip.style.display = "none"; return; }
+    tooltip.replaceChildren();
+    const row = document.createElement("div");
+    row.className = "row";
+    const text = document.createElement("div");
+    const path = document.createElement("div");
+    path.className = "path";
+    path.textContent = pathOf(i);
+    const cluster = document.createElement("div");
+    cluster.className = "hint";
+    cluster.textContent = clusterText(i);
+    text.append(path, cluster);
+    row.append(thumbnail(i), text);
+    tooltip.append(row);
+    tooltip.style.display = "block";
+    const box = tooltip.getBoundingClientRect();
+    tooltip.style.left = Math.min(mx + 14, W - box.width - 4) + "px";
+    tooltip.style.top = Math.min(my + 14, H - box.height - 4) + "px";
+  }
+
+  function listItem(i, onClick) {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = css(rgbOf(i));
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = data.names[i];
+    name.title = pathOf(i);
+    li.append(swatch, name);
+    li.addEventListener("click", () => onClick(i));
+    return li;
+  }
+
+  function select(i) {
+    selected = i;
+    const box = document.getElementById("selection");
+    box.replaceChildren();
+    if (i >= 0) {
+      const head = document.createElement("div");
+      head.className = "row";
+      const text = document.createElement("div");
+      const path = document.createElement("div");
+      path.className = "path";
+      path.textContent = pathOf(i);
+      const cluster = document.createElement("div");
+      cluster.className = "hint";
+      cluster.textContent = `${clusterText(i)} · item ${data.ids[i]}`;
+      text.append(path, cluster);
+      head.append(thumbnail(i), text);
+      const title = document.createElement("h2");
+      title.textContent = "Nearest neighbours";
+      title.style.marginTop = "8px";
+      const list = document.createElement("ul");
+      list.className = "list";
+      list.id = "neighbours";
+      for (const j of neighboursOf(i)) list.append(listItem(j, (k) => { select(k); centreOn(k); }));
+      box.append(head, title, list);
+    } else {
+      const hint = document.createElement("div");
+      hint.className = "hint";
+      hint.textContent = "Click a point to list its nearest neighbours.";
+      box.append(hint);
+    }
+    dirty = true;
+  }
+
+  function centreOn(i) {
+    project(i);
+    view.panX += W / 2 - screenX[i];
+    view.panY += H / 2 - screenY[i];
+    dirty = true;
+  }
+
+  // Legend and cluster filter.
+  function buildLegend() {
+    const legend = document.getElementById("legend");
+    const noiseCount = labels.reduce((s, l) => s + (l < 0 ? 1 : 0), 0);
+    const entries = data.clusters.map((c, k) => ({ id: c.id, label: `cluster ${c.id}`, size: c.size, rgb: clusterRGB[k] }));
+    if (noiseCount > 0) entries.push({ id: -1, label: "noise", size: noiseCount, rgb: noiseRGB });
+    for (const e of entries) {
+      const li = document.createElement("li");
+      li.dataset.cluster = String(e.id);
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = css(e.rgb);
+      const name = document.createElement("span");
+      name.textContent = e.label;
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = e.size.toLocaleString();
+      li.append(swatch, name, count);
+      li.addEventListener("click", (event) => {
+        if (event.shiftKey) {  // solo
+          hiddenClusters.clear();
+          for (const c of data.clusters) if (c.id !== e.id) hiddenClusters.add(c.id);
+          showNoise = e.id === -1;
+        } else if (e.id === -1) showNoise = !showNoise;
+        else if (hiddenClusters.has(e.id)) hiddenClusters.delete(e.id);
+        else hiddenClusters.add(e.id);
+        refreshFilter();
+      });
+      legend.append(li);
+    }
+    document.getElementById("all").addEventListener("click", () => { hiddenClusters.clear(); showNoise = true; refreshFilter(); });
+    document.getElementById("none").addEventListener("click", () => {
+      for (const c of data.clusters) hiddenClusters.add(c.id);
+      showNoise = false;
+      refreshFilter();
+    });
+    document.getElementById("noise").addEventListener("click", () => { showNoise = !showNoise; refreshFilter(); });
+  }
+  function refreshFilter() {
+    for (const li of document.querySelectorAll("#legend li")) {
+      const id = Number(li.dataset.cluster);
+      li.classList.toggle("off", id < 0 ? !showNoise : hiddenClusters.has(id));
+    }
+    updateVisibility();
+    showTooltip(-1);
+    dirty = true;
+  }
+
+  // Filename search: matching items stay, the rest are hidden; the first 100 are listed.
+  function search(text) {
+    query = text.trim().toLowerCase();
+    const list = document.getElementById("matches");
+    list.replaceChildren();
+    if (!query) { matches = null; refreshFilter(); return; }
+    matches = new Set();
+    for (let i = 0; i < n; i++) if (pathOf(i).toLowerCase().includes(query)) matches.add(i);
+    let listed = 0;
+    for (const i of matches) {
+      if (listed++ === 100) break;
+      list.append(listItem(i, (k) => { select(k); centreOn(k); }));
+    }
+    document.getElementById("match-count").textContent = `${matches.size.toLocaleString()} match${matches.size === 1 ? "" : "es"}`;
+    refreshFilter();
+  }
+
+  // Pointer: drag pans (2-D) or rotates (3-D; with shift, pans); the wheel zooms about the cursor.
+  let drag = null;
+  canvas.addEventListener("mousedown", (e) => { drag = { x: e.offsetX, y: e.offsetY, moved: false, shift: e.shiftKey }; });
+  window.addEventListener("mouseup", (e) => {
+    if (drag && !drag.moved && e.target === canvas) select(pick(e.offsetX, e.offsetY));
+    drag = null;
+    canvas.classList.remove("dragging");
+  });
+  canvas.addEventListener("mousemove", (e) => {
+    if (drag && (e.buttons & 1)) {
+      const dx = e.offsetX - drag.x, dy = e.offsetY - drag.y;
+      if (!drag.moved && dx * dx + dy * dy < 9) return;
+      drag.moved = true;
+      canvas.classList.add("dragging");
+      if (dims === 3 && !drag.shift) {
+        view.yaw += dx * 0.008;
+        view.pitch = Math.max(-1.5, Math.min(1.5, view.pitch + dy * 0.008));
+      } else {
+        view.panX += dx;
+        view.panY += dy;
+      }
+      drag.x = e.offsetX;
+      drag.y = e.offsetY;
+      showTooltip(-1);
+      dirty = true;
+      return;
+    }
+    const i = pick(e.offsetX, e.offsetY);
+    if (i !== hovered) { showTooltip(i, e.offsetX, e.offsetY); dirty = true; }
+  });
+  canvas.addEventListener("mouseleave", () => { showTooltip(-1); dirty = true; });
+  canvas.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const factor = Math.exp(-e.deltaY * 0.0015), zoom = Math.max(Math.min(0.2, fitAllZoom / 2), Math.min(400, view.zoom * factor)), ratio = zoom / view.zoom;
+    const ox = e.offsetX - W / 2, oy = e.offsetY - H / 2;
+    view.panX = ox - (ox - view.panX) * ratio;
+    view.panY = oy - (oy - view.panY) * ratio;
+    view.zoom = zoom;
+    showTooltip(-1);
+    dirty = true;
+  }, { passive: false });
+  function resetView(all) {
+    Object.assign(view, { zoom: all ? fitAllZoom : 1, panX: 0, panY: 0, yaw: 0.6, pitch: -0.35 });
+    dirty = true;
+  }
+  document.getElementById("reset").addEventListener("click", () => resetView(false));
+  document.getElementById("fit-all").addEventListener("click", () => resetView(true));
+  document.getElementById("search").addEventListener("input", (e) => search(e.target.value));
+  window.addEventListener("resize", resize);
+
+  function frame() {
+    if (dirty) render();
+    requestAnimationFrame(frame);
+  }
+
+  document.getElementById("summary").textContent =
+    `${n.toLocaleString()} items · ${data.clusters.length} clusters · run ${data.run} · ${dims}-D`;
+  document.getElementById("hint").textContent = dims === 3
+    ? "Drag to rotate, shift-drag to pan, wheel to zoom. Shift-click a legend entry to show only it."
+    : "Drag to pan, wheel to zoom. Shift-click a legend entry to show only it.";
+  buildLegend();
+  updateVisibility();
+  select(-1);
+  resize();
+  render();
+  requestAnimationFrame(frame);
+
+  // For scripts and tests: counts, the selection and the screen position of any item.
+  window.kindredMap = {
+    get pointCount() { return n; },
+    get drawnPoints() { return drawnPoints; },
+    get frames() { return frames; },
+    get firstRenderMs() { return firstRenderMs; },
+    get hovered() { return hovered; },
+    get selected() { return selected; },
+    get thumbnailsReady() { return atlasesReady; },
+    dims,
+    pathOf,
+    neighboursOf,
+    rowOfItem: (id) => data.ids.indexOf(id),
+    screenPosition(i) {
+      project(i);
+      const box = canvas.getBoundingClientRect();
+      return { x: box.left + screenX[i], y: box.top + screenY[i] };
+    },
+    select,
+    search,
+    resetView,
+  };
+  document.body.dataset.pointCount = String(n);
+})();

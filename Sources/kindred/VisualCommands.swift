@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import KindredCore
+import KindredProtocol
+import KindredStore
+import KindredVisuals
+
+// What people look at: the map page and the refit report read the catalog directly (read-only,
+// beside a running kindredd or without one); contact sheets ask kindredd for their images.
+
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Write a refit run's map as one self-contained HTML page: thumbnails, clusters, neighbours, search.",
+        discussion: """
+            The page opens without a network connection and draws 100k points smoothly. Hover shows an item's \
+            thumbnail, path and cluster; a click lists its nearest neighbours; the legend filters clusters and hides \
+            noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, seconds.
+            """
+    )
+
+    @OptionGroup var state: StateOptions
+    @OptionGroup var logging: LoggingOptions
+    @Option(help: "Where to write the HTML.") var out: String
+    @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
+    @Option(help: "2 or 3.") var dims = 2
+    @Option(name: .customLong("thumb-size"), help: "Thumbnail side in pixels, 8–512; 0 for none.") var thumbSize = 64
+
+    func run() throws {
+        let started = ContinuousClock.now
+        let logger = logging.logger("kindred.map")
+        let catalog = try Catalog(url: state.paths.catalog, readOnly: true, logger: logger)
+        var options = MapDocument.Options()
+        options.run = runID
+        options.dimensions = dims
+        options.thumbnailSize = thumbSize
+        let map = try MapDocument.make(catalog: catalog, options: options, logger: logger)
+        let bytes = try writeAtomically(Data(map.html.utf8), to: out)
+        for failure in map.thumbnailFailures.prefix(10) { logger.warning("no thumbnail", metadata: ["path": "\(failure.path)", "reason": "\(failure.reason)"]) }
+        printJSONLine(["out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes,
+                       "thumbnail_failures": map.thumbnailFailures.count, "seconds": elapsed(since: started)])
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a refit run's report as HTML with inline SVG charts: PCA scree, silhouette per cluster, sizes, k selection.",
+        discussion: "Also the run's parameters, timings, noise fraction and scores. Prints one JSON line: out, run, charts, bytes."
+    )
+
+    @OptionGroup var state: StateOptions
+    @OptionGroup var logging: LoggingOptions
+    @Option(help: "Where to write the HTML.") var out: String
+    @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
+
+    func run() throws {
+        let catalog = try Catalog(url: state.paths.catalog, readOnly: true, logger: logging.logger("kindred.report"))
+        let report = try ReportDocument.make(catalog: catalog, run: runID)
+        let bytes = try writeAtomically(Data(report.html.utf8), to: out)
+        printJSONLine(["out": out, "run": report.run, "charts": report.charts, "bytes": bytes])
+    }
+}
+
+struct SheetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sheet",
+        abstract: "Write a contact sheet (JPEG): a cluster's members nearest its centre, or the images most similar to a file.",
+        discussion: "Asks kindredd for the images (CLUSTER or SIMILAR). Prints one JSON line: out, images, failures, width, height."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "A cluster id (kindred clusters).") var cluster: Int?
+    @Option(help: "An image file: its most similar images.") var similar: String?
+    @Option(help: "Where to write the JPEG.") var out: String
+    @Option(help: "How many images.") var count = 24
+    @Option(help: "Cell side in pixels.") var cell = 240
+    @Option(help: "Columns (default: about square).") var columns: Int?
+    @Option(help: "A TrueType font for the captions.") var font = CaptionFont.defaultPath
+
+    func validate() throws {
+        guard (cluster == nil) != (similar == nil) else { throw ValidationError("give one of --cluster and --similar") }
+        guard (1...400).contains(count) else { throw ValidationError("--count is 1 to 400") }
+    }
+
+    func run() throws {
+        let entries: [ContactSheet.Entry], title: String
+        if let cluster {
+            // rank, id, path, probability, outlier_score
+            let rows = try daemon.rows("CLUSTER \(cluster) limit=\(count)")
+            entries = rows.map { ContactSheet.Entry(path: $0[2], caption: ($0[2] as NSString).lastPathComponent,
+                                                    detail: "#\($0[0]) · item \($0[1])" + (Double($0[3]).map { String(format: " · p %.2f", $0) } ?? "")) }
+            title = "Cluster \(cluster): the \(entries.count) members nearest its centre"
+        } else {
+            var plain = daemon
+            plain.json = false
+            let lines = try askSimilar(plain, file: similar!, k: count, space: "cnn")
+            guard lines[0].hasPrefix("OK") else { throw ValidationError("kindredd: \(lines[0].dropFirst(4))") }
+            // rank, score, id, path
+            entries = lines.dropFirst().map { line in
+                let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) }
+                return ContactSheet.Entry(path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
+            }
+            title = "Most similar to \((similar! as NSString).lastPathComponent)"
+        }
+        var options = ContactSheet.Options()
+        options.cell = cell
+        options.columns = columns
+        options.fontPath = font
+        let sheet = try ContactSheet.render(title: title, entries: entries, options: options)
+        _ = try writeAtomically(Data(try sheet.jpeg(quality: options.quality)), to: out)
+        printJSONLine(["out": out, "images": entries.count, "failures": sheet.failures.count, "width": sheet.image.width, "height": sheet.image.height])
+    }
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a page; returns the size.
+func writeAtomically(_ data: Data, to path: String) throws -> Int {
+    do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+    return data.count
+}
