@@ -165,6 +165,10 @@ let package = Package(
             resources: [.copy("Fixtures/oracle_features.npy"), .copy("Fixtures/oracle_logits.npy")]
         ),
         .testTarget(
+            name: "KindredVisualsTests",
+            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredVisuals", "KindredTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "KindredStoreTests",
             dependencies: ["KindredCore", "KindredStore", "kindred-store-writer"]
         ),

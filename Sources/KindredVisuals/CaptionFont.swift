@@ -16,16 +16,16 @@ public final class CaptionFont {
         self.path = path
         self.pixelSize = pixelSize
         guard FT_Init_FreeType(&library) == 0 else { throw .font(path: path, reason: "FreeType could not start") }
+        // On a throw from here on, deinit releases the library.
         guard FT_New_Face(library, path, 0, &face) == 0, face != nil else {
-            FT_Done_FreeType(library)
             throw .font(path: path, reason: "not a readable font (install fonts-dejavu-core, or pass --font)")
         }
         FT_Set_Pixel_Sizes(face, 0, FT_UInt(pixelSize))
     }
 
     deinit {
-        FT_Done_Face(face)
-        FT_Done_FreeType(library)
+        if let face { FT_Done_Face(face) }
+        if let library { FT_Done_FreeType(library) }
     }
 
     /// Pixels from the baseline up to the top of capitals, and the line height.

@@ -30,6 +30,12 @@ public struct ContactSheet {
     /// with the reason in their caption).
     public let image: RGBImage
     public let failures: [(path: String, reason: String)]
+    /// Where each entry went: its image cell and the caption strip under it, in pixels.
+    public let frames: [Frame]
+
+    public struct Frame: Sendable {
+        public var x, y, side, captionHeight: Int
+    }
 
     public static let background: (UInt8, UInt8, UInt8) = (24, 26, 31)
     static let cellBackground: (UInt8, UInt8, UInt8) = (14, 15, 18)
@@ -48,10 +54,11 @@ public struct ContactSheet {
         titleFont.draw(titleFont.fitted(title, maxWidth: width - 2 * margin), into: &sheet, x: margin, y: margin + titleFont.ascent, colour: (235, 238, 243))
 
         let thumbs = Thumbnails.decode(entries.map(\.path), side: options.cell, threads: options.threads)
-        var failures: [(path: String, reason: String)] = []
+        var failures: [(path: String, reason: String)] = [], frames: [Frame] = []
         for (i, entry) in entries.enumerated() {
             let x = margin + (i % columns) * (options.cell + gap)
             let y = margin + header + (i / columns) * (options.cell + captionHeight + gap)
+            frames.append(Frame(x: x, y: y, side: options.cell, captionHeight: captionHeight))
             sheet.fill(x: x, y: y, width: options.cell, height: options.cell, rgb: cellBackground)
             var detail = entry.detail
             switch thumbs[i] {
@@ -64,7 +71,7 @@ public struct ContactSheet {
             font.draw(font.fitted(entry.caption, maxWidth: options.cell), into: &sheet, x: x, y: baseline, colour: (225, 228, 234))
             font.draw(font.fitted(detail, maxWidth: options.cell), into: &sheet, x: x, y: baseline + font.lineHeight, colour: (139, 147, 161))
         }
-        return ContactSheet(image: sheet, failures: failures)
+        return ContactSheet(image: sheet, failures: failures, frames: frames)
     }
 
     public func jpeg(quality: Int = 90) throws(VisualsError) -> [UInt8] {

@@ -329,5 +329,34 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let clusterOf7 = Set(rows.filter { $0[1].contains("/g7-") }.map { $0[4] })
         let clusterOfNew = Set(rows.filter { $0[1].contains("/x7-") }.map { $0[4] })
         #expect(clusterOf7.count == 1 && clusterOfNew == clusterOf7, "\(clusterOf7) \(clusterOfNew)")
+
+        // What people look at, from the live state: the map (every item, every thumbnail, each
+        // new item's neighbours its own picture's variants), the report, a contact sheet.
+        let page = root.appendingPathComponent("map.html")
+        let map = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
+        #expect(map["points"] as? Int == 43 && map["thumbnail_failures"] as? Int == 0, "\(map)")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.contains("\"neighbourCount\":8") && html.contains("x7-0.jpg"))
+        let report = try jsonLine("kindred", ["report", "--state", daemon.state.path, "--out", root.appendingPathComponent("report.html").path])
+        #expect(report["charts"] as? [String] == ["scree", "knife", "sizes"], "\(report)")
+        let sheet = try jsonLine("kindred", ["sheet", "--socket", daemon.socket, "--cluster", clusterOf7.first!, "--count", "6",
+                                             "--out", root.appendingPathComponent("sheet.jpg").path])
+        #expect(sheet["images"] as? Int == 6 && sheet["failures"] as? Int == 0, "\(sheet)")
+        let similar = try jsonLine("kindred", ["sheet", "--socket", daemon.socket, "--similar", art.appendingPathComponent("extra/x7-1.jpg").path,
+                                               "--count", "4", "--out", root.appendingPathComponent("similar.jpg").path])
+        #expect(similar["images"] as? Int == 4, "\(similar)")
     }
+}
+
+/// Runs a kindred command that ends with one JSON line, and parses it.
+func jsonLine(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
+    let process = Process(), output = Pipe()
+    process.executableURL = productsDirectory.appendingPathComponent(executable)
+    process.arguments = arguments
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(executable) \(arguments)")
+    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
 }

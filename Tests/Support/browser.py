@@ -4,7 +4,7 @@
 Talks the DevTools protocol over --remote-debugging-pipe (fd 3 in, fd 4 out, messages ending in
 NUL), so it needs nothing beyond Python's standard library and Debian's `chromium`.
 
-    browser.py PAGE.html --screenshot OUT.png [--hover ROW] [--click ROW] [--search TEXT]
+    browser.py PAGE.html --screenshot OUT.png [--before JS] [--hover ROW] [--click ROW] [--search TEXT]
                [--eval JS] [--width 1280 --height 800] [--wait-for JS]
 
 Prints {"console": [...errors...], "exceptions": [...], "eval": ..., "hover": {...}, ...}.
@@ -91,7 +91,8 @@ def main():
     parser.add_argument("--hover", type=int)
     parser.add_argument("--click", type=int)
     parser.add_argument("--search")
-    parser.add_argument("--eval", action="append", default=[])
+    parser.add_argument("--before", action="append", default=[], help="JS run after load, before any input")
+    parser.add_argument("--eval", action="append", default=[], help="JS run after the input; results in order")
     parser.add_argument("--wait-for", default="document.readyState === 'complete'")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
@@ -122,6 +123,8 @@ def main():
                 raise TimeoutError(f"page never satisfied: {options.wait_for}")
             time.sleep(0.05)
         result["load_seconds"] = round(time.time() - started, 3)
+        for expression in options.before:
+            evaluate(expression)
         evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
         def mouse(kind, row):
@@ -148,7 +151,7 @@ def main():
             browser.send("Runtime.evaluate", {"expression": "document.getElementById('search').focus()"}, session=session)
             browser.send("Input.insertText", {"text": options.search}, session=session)
             evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-            result["search"] = {"matches": evaluate("[...document.querySelectorAll('#matches li')].map(li => li.title || li.innerText)"),
+            result["search"] = {"matches": evaluate("[...document.querySelectorAll('#matches li')].map(li => (li.querySelector('[title]') || li).title || li.innerText)"),
                                 "drawn": evaluate("kindredMap.drawnPoints")}
         result["eval"] = [evaluate(expression) for expression in options.eval]
         if options.screenshot:
