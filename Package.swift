@@ -130,6 +130,11 @@ let package = Package(
             path: "Benchmarks/Preload"
         ),
         .executableTarget(
+            name: "kindred-bench-maprun",
+            dependencies: ["KindredCore", "KindredStore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/MapRun"
+        ),
+        .executableTarget(
             name: "kindred-bench-store",
             dependencies: ["KindredCore", "KindredStore"],
             path: "Benchmarks/StoreBench"

@@ -57,6 +57,14 @@ echo "== regrouping the collection: PCA → UMAP → HDBSCAN (the nightly refit,
 $bin/kindred refit --wait --socket "$socket"
 $bin/kindred clusters --socket "$socket" | sed "s|$collection/||" | head -12
 
+echo "== what to look at: the map (2-D and 3-D), the refit report, a contact sheet of the largest cluster"
+$bin/kindred map --state "$state" --out "$cache/demo-map.html"
+$bin/kindred map --state "$state" --out "$cache/demo-map-3d.html" --dims 3
+$bin/kindred report --state "$state" --out "$cache/demo-report.html"
+largest=$($bin/kindred clusters --socket "$socket" | head -1 | cut -f1)
+$bin/kindred sheet --socket "$socket" --cluster "$largest" --out "$cache/demo-cluster-$largest.jpg"
+echo "   open $cache/demo-map.html in a browser: it is one file and needs no network"
+
 echo "== a new image dropped into the collection is found seconds later"
 # The ninth moon-phase drawing, not among the eight copied per folder.
 cp "$source/geography/astronomy/08_waningcrescent_openc_01.png" "$collection/new-moon-drawing.png"

@@ -526,6 +526,16 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     select,
     search,
     resetView,
+    // Mean milliseconds per full redraw over `count` frames, turning (3-D) or panning (2-D) a
+    // little each frame as a drag does: what interaction costs at this collection's size.
+    timeFrames(count) {
+      const started = performance.now();
+      for (let f = 0; f < count; f++) {
+        if (dims === 3) view.yaw += 0.01; else view.panX += 1;
+        render();
+      }
+      return (performance.now() - started) / count;
+    },
   };
   document.body.dataset.pointCount = String(n);
 })();
