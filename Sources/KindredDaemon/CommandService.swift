@@ -181,6 +181,8 @@ public final class CommandService: Sendable {
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
         rows.append(["ingest_problem", progress.problem ?? ""])
+        rows.append(["polled_dirs", String(progress.polledDirectories)])
+        rows.append(["inotify_overflows", String(progress.overflows)])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])

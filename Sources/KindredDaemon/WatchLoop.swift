@@ -15,6 +15,10 @@ public final class IngestProgress: Sendable {
         /// Why ingestion is paused (a full disk, say); nil while it works. Retried every
         /// `retrySeconds` with a rescan, which picks up whatever the failure left queued.
         public var problem: String?
+        /// Directories inotify could not watch (the kernel's watch limit), polled instead.
+        public var polledDirectories = 0
+        /// How often the kernel's event queue overflowed, each answered by a full rescan.
+        public var overflows = 0
         public init() {}
     }
 
@@ -199,6 +203,7 @@ public final class WatchLoop: Sendable {
                         try ingestor.rename(from: from, to: to)
                     case .overflow:
                         logger.warning("inotify queue overflowed; rescanning every root")
+                        progress.update { $0.overflows += 1 }
                         settling.removeAll()
                         rescanAll()
                     }
@@ -208,7 +213,10 @@ public final class WatchLoop: Sendable {
             }
             let now = Date()
             let due = settling.filter { $0.value <= now }.map(\.key).sorted()
-            progress.update { $0.pending = settling.count }
+            progress.update {
+                $0.pending = settling.count
+                $0.polledDirectories = watcher.unwatched.count
+            }
             if !due.isEmpty {
                 for path in due { settling[path] = nil }
                 _ = ingest(due)

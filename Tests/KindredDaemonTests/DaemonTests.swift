@@ -19,6 +19,9 @@ final class DaemonProcess {
     let roots: [URL]
     private(set) var process: Process?
     let log: URL
+    /// A command kindredd is started through (`unshare …`), which must exec it in place so
+    /// signals reach kindredd itself.
+    var launcher: [String] = []
 
     init(state: URL, roots: [URL]) throws {
         self.state = state
@@ -35,9 +38,16 @@ final class DaemonProcess {
 
     func start(extra: [String] = []) throws {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("kindredd")
-        process.arguments = ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
+        let kindredd = productsDirectory.appendingPathComponent("kindredd")
+        let arguments = ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
             + roots.flatMap { ["--watch", $0.path] } + extra
+        if launcher.isEmpty {
+            process.executableURL = kindredd
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [kindredd.path] + arguments
+        }
         if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
