@@ -11,12 +11,16 @@ demo: deps
 	scripts/setup.sh build
 	scripts/demo.sh
 
+# The suite, then a short run of each libFuzzer target (Fuzz/) from its kept corpus.
 test: deps
 	swift test
+	Fuzz/run.sh 15
 
-# The long versions of the reliability tests: 200 SIGKILLs in the crash loop.
+# The long versions of the reliability tests: 200 SIGKILLs in the crash loop, ten minutes of
+# each fuzz target.
 soak: deps
 	KINDRED_CRASH_LOOPS=200 swift test --filter CrashLoopTests
+	Fuzz/run.sh 600
 
 bench-store: deps
 	swift build -c release --product kindred-bench-store

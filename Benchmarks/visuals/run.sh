@@ -7,7 +7,8 @@
 # usage: Benchmarks/visuals/run.sh [sizes...]   (default: 10000 100000)
 set -eu
 cd "$(dirname "$0")/../.."
-swift build -c release --product kindred --product kindred-bench-maprun >&2
+swift build -c release --product kindred >&2
+swift build -c release --product kindred-bench-maprun >&2
 bin=.build/release
 images=${OPENCLIPART:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred/openclipart/usr/share/openclipart/png}
 out=Benchmarks/data/visuals

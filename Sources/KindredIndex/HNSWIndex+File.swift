@@ -123,15 +123,21 @@ extension HNSWIndex {
         let storedChecksum = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 56, as: UInt64.self) })
         guard n < Int(UInt32.max) else { throw bad("node count \(n) too large") }
 
-        let index = try HNSWIndex(dimension: dimension, metric: metric, parameters: parameters, capacity: max(n, 16), logger: logger)
+        // The file's length is checked against the header before anything is allocated, so a
+        // header claiming billions of nodes costs nothing (found by Fuzz/fuzz-snapshot).
+        let stride = (dimension + 15) / 16 * 16, maxLinks0 = 2 * parameters.connectivity
         let padded = { (bytes: Int) in (bytes + 7) / 8 * 8 }
-        let expected = headerSize + padded(n * 8) + 2 * padded(n) + padded(n * index.stride * 4)
-            + padded(n * (index.maxLinks0 + 1) * 4) + padded(upperWords * 4)
+        let (expected, overflow) = { () -> (Int, Bool) in
+            let parts = [headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4), padded(upperWords * 4)]
+            return parts.reduce((0, false)) { let (s, o) = $0.0.addingReportingOverflow($1); return (s, $0.1 || o) }
+        }()
         var info = stat()
         fstat(fd, &info)
-        guard Int(info.st_size) == expected else {
+        guard !overflow, Int(info.st_size) == expected else {
             throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
         }
+        let index = try HNSWIndex(dimension: dimension, metric: metric, parameters: parameters, capacity: max(n, 16), logger: logger)
+        precondition(index.stride == stride && index.maxLinks0 == maxLinks0, "the layout above must match HNSWIndex's")
 
         var checksum = Checksum()
         var offset = headerSize

@@ -60,6 +60,16 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
         try rejected(flipped, "checksum mismatch")
         try rejected(good.prefix(good.count - 1000), "checksum mismatch")
         try rejected(Data("not weights at all, just text that is long enough".utf8), "no KNDRWGTS magic")
+        // A shape whose element count times 4 overflows, behind a valid checksum (Fuzz/fuzz-weights
+        // found this allocating exabytes).
+        var huge = Array("KNDRWGTS".utf8)
+        for word: UInt32 in [1, 0, 1, 1] { withUnsafeBytes(of: word.littleEndian) { huge += $0 } }
+        huge += Array("w".utf8)
+        for word: UInt32 in [2, 0xFFFF_FFFF, 0x4000_0001] { withUnsafeBytes(of: word.littleEndian) { huge += $0 } }
+        var checksum = Checksum()
+        huge.withUnsafeBytes { checksum.update($0) }
+        withUnsafeBytes(of: checksum.value.littleEndian) { huge += $0 }
+        try rejected(Data(huge), "tensor w runs past the end")
         #expect { try ModelFiles.load(from: StatePaths(root: directory.appendingPathComponent("empty"))) } throws: {
             "\($0)".contains("weights are not installed. Run `kindred model install`")
         }

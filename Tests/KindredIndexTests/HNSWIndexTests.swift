@@ -178,6 +178,11 @@ import Testing
         try rejected(Data(), "shorter than the 64-byte header")
         try rejected(Data("PK\u{3}\u{4} definitely a zip file, not an index at all, padded to sixty-four bytes..".utf8), "no KNDRHNSW magic")
         try rejected(good.prefix(good.count - 100), "truncated or altered")
+        // A header claiming 2^31 nodes is refused by the length check, before any allocation
+        // (Fuzz/fuzz-snapshot found the loader allocating 78 GB).
+        var claims = good
+        claims.replaceSubrange(40..<44, with: [0, 0, 0, 0x80])
+        try rejected(claims, "truncated or altered")
         for offset in stride(from: 64, to: good.count, by: good.count / 7) {
             var flipped = good
             flipped[offset] ^= 0x40

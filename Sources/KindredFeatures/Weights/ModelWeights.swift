@@ -66,6 +66,11 @@ public struct ModelWeights: Sendable, Equatable {
         let path = url.path
         func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         guard FileManager.default.fileExists(atPath: path) else { throw bad("no weight file here") }
+        // Sized first: shorter than the smallest file is an error, and Foundation's reader leaks its
+        // buffer on an empty file (LeakSanitizer, under Fuzz/fuzz-weights).
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw bad("cannot read: \(String(cString: strerror(errno)))") }
+        guard info.st_size >= 28 else { throw bad("\(info.st_size) bytes, too short for a weight file") }
         let bytes: [UInt8]
         do { bytes = Array(try Data(contentsOf: url)) } catch { throw bad("cannot read: \(error.localizedDescription)") }
         guard bytes.count >= 28, Array(bytes[0..<8]) == magic else { throw bad("not a Kindred weight file (no KNDRWGTS magic)") }
@@ -102,7 +107,9 @@ public struct ModelWeights: Sendable, Equatable {
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !overflow, at + elements * 4 <= body else { throw bad("tensor \(name) runs past the end") }
+            // Compared by division: this module is built -Ounchecked, where `elements * 4` would
+            // wrap silently (found by Fuzz/fuzz-weights).
+            guard !overflow, elements <= (body - at) / 4 else { throw bad("tensor \(name) runs past the end") }
             let values = bytes[at..<(at + elements * 4)].withUnsafeBytes { raw in
                 (0..<elements).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
             }

@@ -1,0 +1,24 @@
+// swift-tools-version: 6.0
+// libFuzzer targets for the parsers that read untrusted bytes: the socket protocol, the image
+// decoders, the weight file and the index snapshot. A separate package because every module
+// must be built with -sanitize=fuzzer (coverage) and address; `Fuzz/run.sh` builds and runs them.
+import PackageDescription
+
+let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+
+func target(_ name: String, _ dependencies: [String]) -> Target {
+    .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies.map { .product(name: $0, package: "Kindred") }, swiftSettings: fuzzer)
+}
+
+let package = Package(
+    name: "KindredFuzz",
+    dependencies: [.package(name: "Kindred", path: "..")],
+    targets: [
+        .target(name: "CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer"]),
+        target("fuzz-protocol", ["KindredProtocol"]),
+        target("fuzz-decoders", ["KindredImaging"]),
+        target("fuzz-weights", ["KindredFeatures"]),
+        target("fuzz-snapshot", ["KindredIndex", "KindredCore"]),
+    ]
+)

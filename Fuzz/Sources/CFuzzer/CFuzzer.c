@@ -1,0 +1,1 @@
+// The declarations in include/CFuzzer.h are defined by libFuzzer (-sanitize=fuzzer).

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the libFuzzer targets (Fuzz/): small valid inputs of every kind each
+parser takes, so mutations start from deep inside the formats. Images come from Python's zlib
+(PNG) and Debian's cjpeg (libjpeg-turbo-progs) and cwebp (webp); the weight file is written here
+from its format; index snapshots by the debug build of `kindred index build` (run `swift build`
+first). Rerun after a format changes: python3 Tests/FuzzCorpus/make-seeds.py"""
+import os
+import struct
+import subprocess
+import zlib
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(target, name, data):
+    os.makedirs(os.path.join(here, target), exist_ok=True)
+    with open(os.path.join(here, target, name), "wb") as f:
+        f.write(data)
+
+
+# Protocol: one request of each verb, pipelined lines, a SIMILAR-IMAGE with its payload.
+lines = [
+    b"PING\n", b"STATUS\n", b"HELP\n", b'SIMILAR "/art/a b.jpg" k=5 space=style within=prefix:/art\n', b"SIMILAR 42 k=3\n",
+    b"INFO 7\n", b"DUPLICATES max-distance=6\n", b"ERRORS limit=5\n", b"RESCAN /art\n", b"WATCH /x\nUNWATCH /x\n",
+    b"REFIT wait\n", b"RUNS limit=3\n", b"CLUSTERS\n", b"CLUSTER 2 limit=9\n", b"MAP dims=3\n", b"FORMAT json\nPING\n",
+    b"SIMILAR-IMAGE 4 k=2\nabcdPING\n", b"QUIT\n",
+]
+for i, line in enumerate(lines):
+    put("fuzz-protocol", f"request-{i:02d}", bytes([len(line) // 2]) + line)
+
+
+def png(width, height, colour_type, depth, rows, palette=None, interlace=0):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, interlace))
+    if palette:
+        out += chunk(b"PLTE", palette)
+    return out + chunk(b"IDAT", zlib.compress(b"".join(b"\x00" + r for r in rows))) + chunk(b"IEND", b"")
+
+
+w, h = 8, 6
+rgb = [b"".join(bytes((x * 30 % 256, y * 40 % 256, 90)) for x in range(w)) for y in range(h)]
+put("fuzz-decoders", "rgb8.png", png(w, h, 2, 8, rgb))
+put("fuzz-decoders", "rgba8.png", png(w, h, 6, 8, [b"".join(bytes((x * 30, y * 40, 90, 128 + x)) for x in range(w)) for y in range(h)]))
+put("fuzz-decoders", "gray16.png", png(w, h, 0, 16, [b"".join(struct.pack(">H", x * 8000 + y) for x in range(w)) for y in range(h)]))
+put("fuzz-decoders", "palette.png", png(w, h, 3, 8, [bytes((x + y) % 4 for x in range(w)) for y in range(h)], palette=bytes(range(12))))
+put("fuzz-decoders", "interlaced.png", png(w, h, 2, 8, rgb, interlace=1))
+ppm = b"P6\n%d %d\n255\n" % (w, h) + b"".join(rgb)
+for name, args in (("baseline.jpg", []), ("progressive.jpg", ["-progressive"]), ("gray.jpg", ["-grayscale"])):
+    put("fuzz-decoders", name, subprocess.run(["cjpeg", "-quality", "80"] + args, input=ppm, capture_output=True, check=True).stdout)
+tmp = os.path.join(here, "seed.ppm")
+with open(tmp, "wb") as f:
+    f.write(ppm)
+for name, args in (("lossy.webp", ["-q", "70"]), ("lossless.webp", ["-lossless"])):
+    out = os.path.join(here, "fuzz-decoders", name)
+    subprocess.run(["cwebp", "-quiet"] + args + [tmp, "-o", out], check=True)
+os.remove(tmp)
+
+# Weights (Sources/KindredFeatures/Weights/ModelWeights.swift): two small tensors. The trailing
+# checksum is left zero: the fuzz target recomputes it for every input.
+def text(s):
+    return struct.pack("<I", len(s)) + s.encode()
+
+
+weights = b"KNDRWGTS" + struct.pack("<I", 1) + text("efficientnet-lite0") + struct.pack("<I", 2)
+weights += text("stem.conv.weight") + struct.pack("<I4I", 4, 2, 3, 1, 1) + struct.pack("<6f", *[0.5] * 6)
+weights += text("stem.bn.bias") + struct.pack("<II", 1, 2) + struct.pack("<2f", 0.1, -0.1)
+put("fuzz-weights", "two-tensors", weights + b"\0" * 8)
+
+# Index snapshots: `kindred index build` over 24 small vectors, at both metrics.
+import tempfile
+bin_dir = os.path.join(here, "..", "..", ".build", "debug")
+with tempfile.TemporaryDirectory() as scratch:
+    vectors = os.path.join(scratch, "v.npy")
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (24, 4), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(vectors, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<96f", *[((i * 7 + j * 3) % 11) / 11.0 for i in range(24) for j in range(4)]))
+    for metric in ("cosine", "l2"):
+        out = os.path.join(scratch, metric)
+        subprocess.run([os.path.join(bin_dir, "kindred"), "index", "build", "--vectors", vectors, "--out", out, "--metric", metric,
+                        "--M", "4", "--ef-construction", "16"], check=True, capture_output=True)
+        with open(out, "rb") as f:
+            put("fuzz-snapshot", f"24x4-{metric}.hnsw", f.read())
