@@ -196,6 +196,15 @@ public struct KMeans: Sendable {
 /// k chosen over a range by silhouette (noise-free, sampled for large n), with inertia kept so
 /// the elbow can be read off too.
 public struct KSelection: Sendable {
+    /// "k" or "lo..hi" (2 ≤ lo ≤ hi), as the configuration and `kindred analyze kmeans --k` write
+    /// it; nil for anything else.
+    public static func range(parsing text: String) -> ClosedRange<Int>? {
+        let parts = text.components(separatedBy: "..").map { Int($0) }
+        if parts.count == 1, let k = parts[0], k >= 2 { return k...k }
+        if parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 2, lo <= hi { return lo...hi }
+        return nil
+    }
+
     public struct Candidate: Sendable {
         public let k: Int
         public let silhouette: Double

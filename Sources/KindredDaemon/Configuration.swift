@@ -1,4 +1,5 @@
 import Foundation
+import KindredAnalysis
 import KindredIndex
 import TOMLKit
 
@@ -254,12 +255,7 @@ public struct RefitSettings: Sendable, Equatable {
         return h * 60 + m
     }
 
-    public var ks: ClosedRange<Int>? {
-        let parts = kRange.components(separatedBy: "..").map { Int($0) }
-        if parts.count == 1, let k = parts[0], k >= 2 { return k...k }
-        if parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 2, lo <= hi { return lo...hi }
-        return nil
-    }
+    public var ks: ClosedRange<Int>? { KSelection.range(parsing: kRange) }
 
     func validate() throws(ConfigurationError) {
         func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {

@@ -35,7 +35,7 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   border: 1px solid #3a3f4b; border-radius: 5px; box-shadow: 0 2px 8px rgba(0, 0, 0, .5); }
 #tooltip .row { display: flex; gap: 8px; align-items: flex-start; }
 #tooltip .path { word-break: break-all; }
-#status { position: absolute; left: 8px; bottom: 6px; color: #8b93a1; font-size: 11px; pointer-events: none; }
+#status { position: absolute; left: 0; bottom: 0; padding: 3px 8px; background: rgba(21, 23, 28, .85); color: #8b93a1; font-size: 11px; pointer-events: none; }
 
 """#,
         "map.html": #"""
@@ -526,6 +526,10 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     select,
     search,
     resetView,
+    zoomTo(i, zoom) {
+      view.zoom = zoom;
+      centreOn(i);
+    },
     // Mean milliseconds per full redraw over `count` frames, turning (3-D) or panning (2-D) a
     // little each frame as a drag does: what interaction costs at this collection's size.
     timeFrames(count) {

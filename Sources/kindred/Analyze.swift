@@ -151,12 +151,7 @@ struct AnalyzeKMeans: ParsableCommand {
         guard range != nil else { throw ValidationError("--k: give a number or lo..hi with 2 ≤ lo ≤ hi, not '\(k)'") }
     }
 
-    var range: ClosedRange<Int>? {
-        let parts = k.components(separatedBy: "..").map { Int($0) }
-        if parts.count == 1, let one = parts[0], one >= 2 { return one...one }
-        if parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 2, lo <= hi { return lo...hi }
-        return nil
-    }
+    var range: ClosedRange<Int>? { KSelection.range(parsing: k) }
 
     func run() throws {
         let x = try files.read()

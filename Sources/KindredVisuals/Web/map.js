@@ -444,6 +444,10 @@
     select,
     search,
     resetView,
+    zoomTo(i, zoom) {
+      view.zoom = zoom;
+      centreOn(i);
+    },
     // Mean milliseconds per full redraw over `count` frames, turning (3-D) or panning (2-D) a
     // little each frame as a drag does: what interaction costs at this collection's size.
     timeFrames(count) {
