@@ -15,10 +15,10 @@ let package = Package(
     dependencies: [.package(name: "Kindred", path: "..")],
     targets: [
         .target(name: "CFuzzer"),
-        .target(name: "FuzzSupport", dependencies: ["CFuzzer"]),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer", .product(name: "KindredCore", package: "Kindred")]),
         target("fuzz-protocol", ["KindredProtocol"]),
         target("fuzz-decoders", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
-        target("fuzz-snapshot", ["KindredIndex", "KindredCore"]),
+        target("fuzz-snapshot", ["KindredIndex"]),
     ]
 )

@@ -296,23 +296,26 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   }
   const clusterText = (i) => labels[i] < 0 ? "noise" : `cluster ${labels[i]}`;
 
+  function element(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  // An item as the tooltip and the selection show it: thumbnail, path, and a line under it.
+  function itemCard(i, detail) {
+    const text = element("div");
+    text.append(element("div", "path", pathOf(i)), element("div", "hint", detail));
+    const row = element("div", "row");
+    row.append(thumbnail(i), text);
+    return row;
+  }
+
   const tooltip = document.getElementById("tooltip");
   function showTooltip(i, mx, my) {
     hovered = i;
     if (i < 0) { tooltip.style.display = "none"; return; }
-    tooltip.replaceChildren();
-    const row = document.createElement("div");
-    row.className = "row";
-    const text = document.createElement("div");
-    const path = document.createElement("div");
-    path.className = "path";
-    path.textContent = pathOf(i);
-    const cluster = document.createElement("div");
-    cluster.className = "hint";
-    cluster.textContent = clusterText(i);
-    text.append(path, cluster);
-    row.append(thumbnail(i), text);
-    tooltip.append(row);
+    tooltip.replaceChildren(itemCard(i, clusterText(i)));
     tooltip.style.display = "block";
     const box = tooltip.getBoundingClientRect();
     tooltip.style.left = Math.min(mx + 14, W - box.width - 4) + "px";
@@ -320,13 +323,10 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   }
 
   function listItem(i, onClick) {
-    const li = document.createElement("li");
-    const swatch = document.createElement("span");
-    swatch.className = "swatch";
+    const li = element("li");
+    const swatch = element("span", "swatch");
     swatch.style.background = css(rgbOf(i));
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = data.names[i];
+    const name = element("span", "name", data.names[i]);
     name.title = pathOf(i);
     li.append(swatch, name);
     li.addEventListener("click", () => onClick(i));
@@ -338,30 +338,14 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     const box = document.getElementById("selection");
     box.replaceChildren();
     if (i >= 0) {
-      const head = document.createElement("div");
-      head.className = "row";
-      const text = document.createElement("div");
-      const path = document.createElement("div");
-      path.className = "path";
-      path.textContent = pathOf(i);
-      const cluster = document.createElement("div");
-      cluster.className = "hint";
-      cluster.textContent = `${clusterText(i)} · item ${data.ids[i]}`;
-      text.append(path, cluster);
-      head.append(thumbnail(i), text);
-      const title = document.createElement("h2");
-      title.textContent = "Nearest neighbours";
+      const title = element("h2", null, "Nearest neighbours");
       title.style.marginTop = "8px";
-      const list = document.createElement("ul");
-      list.className = "list";
+      const list = element("ul", "list");
       list.id = "neighbours";
       for (const j of neighboursOf(i)) list.append(listItem(j, (k) => { select(k); centreOn(k); }));
-      box.append(head, title, list);
+      box.append(itemCard(i, `${clusterText(i)} · item ${data.ids[i]}`), title, list);
     } else {
-      const hint = document.createElement("div");
-      hint.className = "hint";
-      hint.textContent = "Click a point to list its nearest neighbours.";
-      box.append(hint);
+      box.append(element("div", "hint", "Click a point to list its nearest neighbours."));
     }
     dirty = true;
   }

@@ -1,5 +1,6 @@
 import CFuzzer
 import Foundation
+import KindredCore
 
 /// The loaders under test read files, so each input is written to one scratch file per process,
 /// in /dev/shm (memory) when there is one.
@@ -26,4 +27,14 @@ public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
     var count = argc
     var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
     return LLVMFuzzerRunDriver(&count, &arguments, test)
+}
+
+/// `bytes` with Kindred's checksum of `covered` written little-endian at `offset`: the weight and
+/// snapshot targets recompute it so mutations get past the check to the parsers behind it.
+public func withChecksum(_ bytes: [UInt8], of covered: Range<Int>, at offset: Int) -> [UInt8] {
+    var checksum = Checksum()
+    bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[covered])) }
+    var patched = bytes
+    for i in 0..<8 { patched[offset + i] = UInt8(truncatingIfNeeded: checksum.value >> (8 * UInt64(i))) }
+    return patched
 }

@@ -1,5 +1,4 @@
 import Foundation
-import KindredCore
 import KindredIndex
 import FuzzSupport
 import Logging
@@ -14,11 +13,7 @@ public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer
 
 func fuzzSnapshot(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    if bytes.count >= 64 {
-        var checksum = Checksum()
-        bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[64...])) }
-        for i in 0..<8 { bytes[56 + i] = UInt8(truncatingIfNeeded: checksum.value >> (8 * UInt64(i))) }
-    }
+    if bytes.count >= 64 { bytes = withChecksum(bytes, of: 64..<bytes.count, at: 56) }
     guard let index = try? HNSWIndex.load(from: scratch.write(bytes), logger: Logger(label: "fuzz")) else { return 0 }
     _ = try? index.search([Float](repeating: 0.5, count: index.dimension), k: 5, ef: 16)
     return 0

@@ -1,5 +1,4 @@
 import Foundation
-import KindredCore
 import KindredFeatures
 import FuzzSupport
 
@@ -13,11 +12,7 @@ public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer
 
 func fuzzWeights(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    if bytes.count >= 16 {
-        var checksum = Checksum()
-        bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)])) }
-        for i in 0..<8 { bytes[bytes.count - 8 + i] = UInt8(truncatingIfNeeded: checksum.value >> (8 * UInt64(i))) }
-    }
+    if bytes.count >= 16 { bytes = withChecksum(bytes, of: 0..<(bytes.count - 8), at: bytes.count - 8) }
     _ = try? ModelWeights.read(from: scratch.write(bytes))
     return 0
 }
