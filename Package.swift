@@ -131,7 +131,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "kindred-bench-maprun",
-            dependencies: ["KindredCore", "KindredStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredDaemon", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/MapRun"
         ),
         .executableTarget(

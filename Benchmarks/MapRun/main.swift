@@ -2,11 +2,16 @@
 // benchmarks at sizes no refit here reaches quickly: n items in 40 Gaussian clusters on the 2-D
 // and 3-D maps (10 % noise), 8 neighbours each (drawn from the item's own cluster), and the
 // metrics a refit stores. With --images, item paths are symlinks (in DIR/images) cycling through
-// the image files under that folder, so the map gets real thumbnails; else /synthetic/NNNNNNN.jpg.
+// the image files under that folder, so the map gets real thumbnails, and each item also gets
+// the 32-pixel thumbnail kindredd would have stored (the `thumb` space; each distinct file is
+// decoded once); else /synthetic/NNNNNNN.jpg.
 //
 // usage: kindred-bench-maprun --state DIR --n N [--images DIR]
 import Foundation
+import Dispatch
 import KindredCore
+import KindredDaemon
+import KindredImaging
 import KindredStore
 import Logging
 
@@ -49,6 +54,28 @@ for first in stride(from: 0, to: n, by: 5000) {
     let batch = try catalog.enqueue(files).map { $0.item.itemID! }
     try catalog.markIndexed(batch.map { Catalog.Extraction(id: $0, contentHash: "synthetic", width: 1, height: 1, format: "jpeg") })
     ids += batch
+}
+if !images.isEmpty {
+    // The thumbnails ingestion would have stored, one decode per distinct file.
+    let side = StandardSpaces.thumbSide
+    let thumbs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: images.count)
+    thumbs.initialize(repeating: [])
+    let shared = UnsafeSendableBox(thumbs)
+    let files = images
+    performDealt(items: files.count, workers: ProcessInfo.processInfo.activeProcessorCount) { i in
+        var options = DecodeOptions()
+        options.targetShortSide = side
+        let image = (try? ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image) ?? RGBImage(width: side, height: side)
+        shared.value[i] = image.squareThumbnail(side: side).pixels
+    }
+    let store = try VectorStore(directory: paths.vectors, spaces: [StandardSpaces.thumb], logger: Logger(label: "kindred.bench.maprun"))
+    for first in stride(from: 0, to: n, by: 5000) {
+        try store.write { txn throws(VectorStoreError) in
+            for row in first..<min(n, first + 5000) { try txn.put(ids[row], thumbs[row % files.count], space: StandardSpaces.thumb.name) }
+        }
+    }
+    thumbs.deinitialize()
+    thumbs.deallocate()
 }
 let gauss = { (r: inout SeededRandom) -> Float in Float(r.unit()) + Float(r.unit()) + Float(r.unit()) - 1.5 }
 var members = [[Int]](repeating: [], count: clusterCount)

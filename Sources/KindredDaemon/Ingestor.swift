@@ -97,7 +97,7 @@ public final class Ingestor: @unchecked Sendable {
     /// What the CPU-heavy first stage makes of one file.
     private struct Extracted: Sendable {
         var hash = "", format = "", width = 0, height = 0
-        var style: [Float] = [], phash: [UInt8] = []
+        var style: [Float] = [], phash: [UInt8] = [], thumb: [UInt8] = []
         var image: RGBImage?
         var failure: String?
         /// The bytes hash as before (a touch, a copy with new times): nothing was decoded.
@@ -124,6 +124,7 @@ public final class Ingestor: @unchecked Sendable {
             extracted.image = decoded.image
             extracted.style = StyleDescriptor.compute(decoded.image)
             extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
+            extracted.thumb = decoded.image.squareThumbnail(side: StandardSpaces.thumbSide).pixels
         } catch let error as ImageError {
             extracted.failure = error.reason
         } catch {
@@ -164,6 +165,7 @@ public final class Ingestor: @unchecked Sendable {
                 try txn.put(id, Array(features[(row * 1280)..<((row + 1) * 1280)]), space: StandardSpaces.cnn.name)
                 try txn.put(id, extracted[i].style, space: StandardSpaces.style.name)
                 try txn.put(id, extracted[i].phash, space: StandardSpaces.phash.name)
+                try txn.put(id, extracted[i].thumb, space: StandardSpaces.thumb.name)
             }
         }
         // Step 3, then the index.

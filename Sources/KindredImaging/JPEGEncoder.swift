@@ -28,6 +28,16 @@ extension RGBImage {
         return resized(width: max(1, Int((Double(width) * scale).rounded())), height: max(1, Int((Double(height) * scale).rounded())))
     }
 
+    /// A `side` × `side` thumbnail: this image fitted and centred on `background`. The daemon
+    /// stores one per item (the `thumb` space) so maps of large collections need no decoding.
+    public func squareThumbnail(side: Int, background: (UInt8, UInt8, UInt8) = (14, 15, 18)) -> RGBImage {
+        let fitted = fitted(within: side)
+        var square = RGBImage(width: side, height: side)
+        square.fill(x: 0, y: 0, width: side, height: side, rgb: background)
+        square.paste(fitted, x: (side - fitted.width) / 2, y: (side - fitted.height) / 2)
+        return square
+    }
+
     /// Copies `other` into this image with its top-left corner at (`x`, `y`), clipped to the edges.
     public mutating func paste(_ other: RGBImage, x: Int, y: Int) {
         let x0 = max(0, x), x1 = min(width, x + other.width)

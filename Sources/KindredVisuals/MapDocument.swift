@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredImaging
 import KindredStore
 import Logging
 
@@ -10,8 +11,11 @@ public struct MapDocument: Sendable {
     public struct Options: Sendable {
         public var run: Int64?
         public var dimensions = 2
-        /// Thumbnail cell side in pixels; 0 leaves thumbnails out (a much smaller file).
-        public var thumbnailSize = 64
+        /// Thumbnail cell side in pixels; 0 leaves thumbnails out (a much smaller file). nil
+        /// chooses: 64 (decoded from the files) up to `largeMap` points, above that the 32-pixel
+        /// thumbnails kindredd keeps, so a 100k map takes seconds, not minutes, and stays small.
+        public var thumbnailSize: Int?
+        public static let largeMap = 20_000
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public init() {}
     }
@@ -21,8 +25,12 @@ public struct MapDocument: Sendable {
     public let points: Int
     public let atlasCount: Int
     public let thumbnailFailures: [(path: String, reason: String)]
+    public let thumbnailSize: Int
+    /// Thumbnails taken from the store rather than decoded.
+    public let storedThumbnails: Int
 
-    public static func make(catalog: Catalog, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
+    /// `thumbnails` gives an item's stored thumbnail and its side in pixels (kindredd's `thumb` space).
+    public static func make(catalog: Catalog, thumbnails: StoredThumbnails? = nil, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
         guard options.dimensions == 2 || options.dimensions == 3 else {
             throw .invalidOption(name: "dims", value: "\(options.dimensions)", requirement: "2 or 3")
         }
@@ -71,10 +79,14 @@ public struct MapDocument: Sendable {
             ids.append(a.item.rawValue)
         }
 
-        var atlases: [String] = [], failures: [(path: String, reason: String)] = []
+        var atlases: [String] = [], failures: [(path: String, reason: String)] = [], storedCount = 0
         var atlasLayout: [String: Int] = ["cell": 0, "perRow": 1]
-        if options.thumbnailSize > 0 {
-            let atlas = try ThumbnailAtlas.build(paths: members.map(\.path), cell: options.thumbnailSize, threads: options.threads, logger: logger)
+        let side = options.thumbnailSize ?? (n > Options.largeMap ? thumbnails?.side ?? 32 : 64)
+        if side > 0 {
+            let items = members.map(\.assignment.item)
+            let stored = { (row: Int) -> RGBImage? in thumbnails?.side == side ? thumbnails?.image(items[row]) : nil }
+            let atlas = try ThumbnailAtlas.build(paths: members.map(\.path), cell: side, stored: stored, threads: options.threads, logger: logger)
+            storedCount = atlas.storedCount
             atlases = atlas.atlases.map { "data:image/jpeg;base64," + Data($0).base64EncodedString() }
             failures = atlas.failures
             atlasLayout = ["cell": atlas.cell, "perRow": atlas.perRow]
@@ -93,7 +105,8 @@ public struct MapDocument: Sendable {
         let html = WebPage.fill("map.html", [
             "TITLE": WebPage.escape(title), "CSS": WebAssets.files["map.css"]!, "DATA": json, "SCRIPT": WebAssets.files["map.js"]!,
         ])
-        return MapDocument(html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures)
+        return MapDocument(html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures, thumbnailSize: side,
+                           storedThumbnails: storedCount)
     }
 
     private static func base64<T>(_ values: [T]) -> String {

@@ -15,23 +15,31 @@ public struct ThumbnailAtlas: Sendable {
     public let atlases: [[UInt8]]
     /// Files that could not be read or decoded; their cells are left blank.
     public let failures: [(path: String, reason: String)]
+    /// How many cells came from stored thumbnails rather than decoding their file.
+    public let storedCount: Int
 
     public var perAtlas: Int { perRow * perRow }
 
-    public static func build(paths: [String], cell: Int, atlasSide: Int = 2048, quality: Int = 82, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                             logger: Logger) throws(VisualsError) -> ThumbnailAtlas {
+    /// `stored(i)` gives item `i`'s thumbnail when one of exactly `cell` pixels was kept at
+    /// ingestion; the others are decoded from their files.
+    public static func build(paths: [String], cell: Int, stored: (Int) -> RGBImage? = { _ in nil }, atlasSide: Int = 2048, quality: Int = 82,
+                             threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws(VisualsError) -> ThumbnailAtlas {
         guard (8...512).contains(cell) else { throw .invalidOption(name: "thumb-size", value: "\(cell)", requirement: "8 to 512 pixels") }
         let perRow = max(1, atlasSide / cell)
         let perAtlas = perRow * perRow
         var atlases: [[UInt8]] = []
         var failures: [(path: String, reason: String)] = []
+        var storedCount = 0
         for first in stride(from: 0, to: paths.count, by: perAtlas) {
             let count = min(perAtlas, paths.count - first)
             let rows = (count + perRow - 1) / perRow
-            let thumbs = Thumbnails.decode(Array(paths[first..<(first + count)]), side: cell, threads: threads)
+            var thumbs: [Result<RGBImage, ImageError>?] = (first..<(first + count)).map { stored($0).map { .success($0) } }
+            let missing = thumbs.indices.filter { thumbs[$0] == nil }
+            storedCount += count - missing.count
+            for (k, decoded) in zip(missing, Thumbnails.decode(missing.map { paths[first + $0] }, side: cell, threads: threads)) { thumbs[k] = decoded }
             var sheet = RGBImage(width: perRow * cell, height: rows * cell)
             sheet.fill(x: 0, y: 0, width: sheet.width, height: sheet.height, rgb: (14, 15, 18))
-            for (k, thumb) in thumbs.enumerated() {
+            for (k, thumb) in thumbs.map({ $0! }).enumerated() {
                 let x = (k % perRow) * cell, y = (k / perRow) * cell
                 switch thumb {
                 case .success(let thumb): sheet.paste(thumb, x: x + (cell - thumb.width) / 2, y: y + (cell - thumb.height) / 2)
@@ -42,6 +50,6 @@ public struct ThumbnailAtlas: Sendable {
             }
             do { atlases.append(try JPEGEncoder.encode(sheet, quality: quality)) } catch { throw .image(error) }
         }
-        return ThumbnailAtlas(cell: cell, perRow: perRow, atlases: atlases, failures: failures)
+        return ThumbnailAtlas(cell: cell, perRow: perRow, atlases: atlases, failures: failures, storedCount: storedCount)
     }
 }

@@ -24,7 +24,8 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Where to write the HTML.") var out: String
     @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
     @Option(help: "2 or 3.") var dims = 2
-    @Option(name: .customLong("thumb-size"), help: "Thumbnail side in pixels, 8–512; 0 for none.") var thumbSize = 64
+    @Option(name: .customLong("thumb-size"), help: ArgumentHelp("Thumbnail side in pixels, 8–512; 0 for none.",
+            discussion: "Default: 64, decoded from the files, up to 20,000 points; above that the 32-pixel thumbnails kindredd keeps.")) var thumbSize: Int?
 
     func run() throws {
         let started = ContinuousClock.now
@@ -34,11 +35,13 @@ struct MapCommand: ParsableCommand {
         options.run = runID
         options.dimensions = dims
         options.thumbnailSize = thumbSize
-        let map = try MapDocument.make(catalog: catalog, options: options, logger: logger)
+        // kindredd's stored thumbnails, read beside it (LMDB readers never block its writer).
+        let store = try? VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
+        let map = try MapDocument.make(catalog: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options, logger: logger)
         let bytes = try writeAtomically(Data(map.html.utf8), to: out)
         for failure in map.thumbnailFailures.prefix(10) { logger.warning("no thumbnail", metadata: ["path": "\(failure.path)", "reason": "\(failure.reason)"]) }
-        printJSONLine(["out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes,
-                       "thumbnail_failures": map.thumbnailFailures.count, "seconds": elapsed(since: started)])
+        printJSONLine(["out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes, "thumb_size": map.thumbnailSize,
+                       "thumbnails_stored": map.storedThumbnails, "thumbnail_failures": map.thumbnailFailures.count, "seconds": elapsed(since: started)])
     }
 }
 

@@ -80,7 +80,7 @@ struct Kindredd: ParsableCommand {
         try paths.create()
         let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
         let catalog = try Catalog(url: paths.catalog, logger: logger)
-        _ = try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.all.map(\.name), logger: logger)
+        _ = try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
         if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
         for root in configuration.roots {
             var isDirectory: ObjCBool = false

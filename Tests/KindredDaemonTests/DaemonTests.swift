@@ -345,6 +345,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let page = root.appendingPathComponent("map.html")
         let map = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
         #expect(map["points"] as? Int == 43 && map["thumbnail_failures"] as? Int == 0, "\(map)")
+        // At 32 px the thumbnails kindredd kept at ingestion serve, read beside the running daemon.
+        let stored = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
+        #expect(stored["thumbnails_stored"] as? Int == 43 && stored["thumbnail_failures"] as? Int == 0, "\(stored)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("\"neighbourCount\":8") && html.contains("x7-0.jpg"))
         let report = try jsonLine("kindred", ["report", "--state", daemon.state.path, "--out", root.appendingPathComponent("report.html").path])
