@@ -45,7 +45,7 @@
   }
   const clusterRGB = data.clusters.map((_, k) => hsl((k * 137.508) % 360, 0.7, k % 2 ? 0.62 : 0.55));
   const noiseRGB = [120, 124, 132];
-  const rgbOf = (i) => labels[i] < 0 ? noiseRGB : clusterRGB[clusterIndex.get(labels[i])];
+  const rgbOf = (i) => (labels[i] < 0 ? noiseRGB : clusterRGB[clusterIndex.get(labels[i])]) || noiseRGB;
   const css = (rgb) => `rgb(${rgb[0]},${rgb[1]},${rgb[2]})`;
   const packed = new Uint32Array(n);
   for (let i = 0; i < n; i++) { const c = rgbOf(i); packed[i] = (255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]; }
