@@ -23,13 +23,27 @@ echo "== kindredd, from start to everything indexed"
 start=$(date +%s.%N)
 $bin/kindredd --state "$state" --socket "$state/k.sock" --watch "$dir" --threads "$threads" --log-level warning 2>"$state/log" &
 pid=$!
-while true; do
-  sleep 0.2
-  s=$($bin/kindred status --socket "$state/k.sock" 2>/dev/null || true)
-  get() { echo "$s" | awk -F'\t' -v k="$1" '$1==k{print $2}'; }
-  idx=$(get indexed); failed=$(get failed)
-  if [ -n "$idx" ] && [ "$(get scanning)" = "no" ] && [ $((idx + failed)) -ge "$total" ]; then break; fi
-done
+# Poll STATUS every 0.1 s over one connection: spawning `kindred status` each time cost 22 ms of
+# CPU per call, ~5 % of the 2 cores this measures.
+read -r idx failed < <(python3 - "$state/k.sock" "$total" <<'PY'
+import socket, sys, time
+path, total = sys.argv[1], int(sys.argv[2])
+while True:
+    try:
+        s = socket.socket(socket.AF_UNIX); s.connect(path); break
+    except OSError:
+        time.sleep(0.05)
+reader = s.makefile("r")
+while True:
+    s.sendall(b"STATUS\n")
+    n = int(reader.readline().split()[1])
+    status = dict(reader.readline().rstrip("\n").split("\t", 1) for _ in range(n))
+    idx, failed = int(status.get("indexed", 0)), int(status.get("failed", 0))
+    if status.get("scanning") == "no" and idx + failed >= total:
+        print(idx, failed); break
+    time.sleep(0.1)
+PY
+)
 end=$(date +%s.%N)
 rss=$(awk '/VmHWM/{print int($2/1024)}' /proc/$pid/status)
 kill -TERM $pid; wait $pid
