@@ -146,7 +146,7 @@ let package = Package(
             dependencies: ["KindredCore", "KindredAnalysis"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex"]),
+        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS"]),
         // Image encoders and the converted weights, shared by the test targets.
         .target(
             name: "KindredTestSupport",

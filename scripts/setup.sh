@@ -25,10 +25,6 @@ deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
   fi
-  # The index tests and the demo make their vectors with numpy (the referee's vectors.py).
-  if ! python3 -c "import numpy" 2>/dev/null; then
-    python3 -m pip install -q numpy >&2 || { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-numpy >&2; }
-  fi
 }
 
 weights() {

@@ -1,11 +1,10 @@
+import COpenBLAS
 import Foundation
 import KindredCore
 import KindredIndex
 import Logging
 
 let testLogger = Logger(label: "kindred.index.tests")
-
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 func temporaryDirectory(_ label: String) -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-\(label)-\(UUID().uuidString)")
@@ -49,29 +48,58 @@ func recall(_ found: [[UInt64]], _ truth: [[UInt64]], k: Int) -> Double {
     return Double(hits) / Double(k * truth.count)
 }
 
-/// The referee's vector set (../shared/bench/vectors.py), generated once and cached.
-func refereeVectors(n: Int, d: Int, queries: Int) throws -> (base: Matrix, queries: Matrix, truth: [[UInt64]]) {
-    let script = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/bench/vectors.py")
-    guard FileManager.default.fileExists(atPath: script.path) else {
-        throw TestSetupError("the referee's vectors.py is not at \(script.path); these tests need ../shared beside the checkout")
+/// Vectors shaped like image embeddings, with exact ground truth: the referee's recipe
+/// (../shared/bench/vectors.py, which the benchmarks use) made here, because CI has nothing beside
+/// the checkout. Points lie near `centres` centres of Pareto-distributed sizes, each centre with
+/// its own rank-24 spread, plus isotropic noise, then L2-normalised: clustered and anisotropic
+/// like CNN features. The last `queries` rows are the queries; `truth` is their exact cosine
+/// top 10 through BLAS (the test checks that against a scalar loop).
+func embeddingLikeVectors(n: Int, d: Int, queries: Int, centres: Int = 2000, rank: Int = 24,
+                          seed: UInt64 = 7) throws -> (base: Matrix, queries: Matrix, truth: [[UInt64]]) {
+    var rng = SplitMix(seed: seed)
+    let total = n + queries
+    let centre = (0..<(centres * d)).map { _ in rng.normal() }
+    let scale = 1 / Float(d).squareRoot()
+    let basis = (0..<(centres * rank * d)).map { _ in rng.normal() * scale }  // centres × rank × d
+    // Pareto(1.5) weights: a few large clusters and a long tail of small ones.
+    var cumulative = (0..<centres).map { _ in pow(1 - rng.uniform(), -1 / Float(1.5)) }
+    for c in 1..<centres { cumulative[c] += cumulative[c - 1] }
+    let spread = (0..<centres).map { _ in 0.3 + 1.2 * rng.uniform() }
+
+    var storage = [Float](repeating: 0, count: total * d)
+    var coefficients = [Float](repeating: 0, count: rank)
+    storage.withUnsafeMutableBufferPointer { x in
+        basis.withUnsafeBufferPointer { basis in
+            for i in 0..<total {
+                let target = rng.uniform() * cumulative[centres - 1]
+                var lo = 0, hi = centres - 1  // the first centre whose cumulative weight exceeds target
+                while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > target { hi = mid } else { lo = mid + 1 } }
+                let c = lo
+                for r in 0..<rank { coefficients[r] = 2 * spread[c] * rng.normal() }
+                let row = x.baseAddress! + i * d
+                for j in 0..<d { row[j] = centre[c * d + j] + rng.normal() }
+                // row += coefficientsᵀ · basis[c], the centre's own low-rank spread.
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rank), Int32(d), 1, basis.baseAddress! + c * rank * d, Int32(d),
+                            coefficients, 1, 1, row, 1)
+            }
+        }
     }
-    let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"]
-        ?? (NSHomeDirectory() + "/.cache/kindred")).appendingPathComponent("test-vectors/\(n)x\(d)q\(queries)")
-    if !FileManager.default.fileExists(atPath: cache.appendingPathComponent("truth.npy").path) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, cache.path, "--n", "\(n)", "--d", "\(d)", "--q", "\(queries)"]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError("vectors.py failed (exit \(process.terminationStatus)); it needs python3 with numpy") }
-    }
-    let truth = try Npy.read(cache.appendingPathComponent("truth.npy"), as: Int32.self)
-    let width = truth.shape[1]
-    return (try Npy.readMatrix(cache.appendingPathComponent("base.npy")), try Npy.readMatrix(cache.appendingPathComponent("queries.npy")),
-            (0..<truth.shape[0]).map { q in truth.values[(q * width)..<((q + 1) * width)].map { UInt64($0) } })
+    normalizeRows(&storage, dimension: d)
+    let base = Matrix(rows: n, columns: d, storage: Array(storage[0..<(n * d)]))
+    let query = Matrix(rows: queries, columns: d, storage: Array(storage[(n * d)...]))
+    let truth = try ExactSearch.search(base: base, queries: query, k: 10, metric: .cosine).map { $0.map(\.label) }
+    return (base, query, truth)
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// The `k` rows of `base` with the largest inner product with `query`, by a plain loop in Double:
+/// an oracle for `ExactSearch` that shares none of its code.
+func scalarTopK(_ base: Matrix, _ query: [Float], k: Int) -> [UInt64] {
+    let scores = base.storage.withUnsafeBufferPointer { b in
+        (0..<base.rows).map { row in
+            var dot = 0.0
+            for j in 0..<base.columns { dot += Double(b[row * base.columns + j]) * Double(query[j]) }
+            return dot
+        }
+    }
+    return scores.indices.sorted { scores[$0] > scores[$1] }.prefix(k).map { UInt64($0) }
 }
