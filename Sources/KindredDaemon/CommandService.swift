@@ -123,12 +123,16 @@ public final class CommandService: Sendable {
         }
     }
 
+    /// HELP's answer: every verb and its usage. It never changes, so the socket server encodes it
+    /// once per format.
+    public static let help = Response(columns: ["verb", "usage"], rows: Verb.allCases.map { [$0.rawValue, $0.usage] })
+
     private func respond(_ request: Request) throws -> Response {
         switch request {
         case .ping:
             return Response(columns: ["reply"], rows: [["pong"]])
         case .help:
-            return Response(columns: ["verb", "usage"], rows: Verb.allCases.map { [$0.rawValue, $0.usage] })
+            return Self.help
         case .status:
             return try status()
         case .similar(let target, let k, let space, let within):
