@@ -64,9 +64,9 @@ let package = Package(
             // debug builds so the recall tests run real-size workloads in seconds.
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
-        .target(name: "KindredWatch", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "KindredWatch", dependencies: ["KindredCore", .product(name: "Logging", package: "swift-log")]),
         // The wire protocol, without NIO, so the CLI and the daemon share it.
-        .target(name: "KindredProtocol"),
+        .target(name: "KindredProtocol", dependencies: ["KindredCore"]),
         .target(
             name: "KindredImaging",
             dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP"],
@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "kindredd",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredDaemon", "KindredFeatures", "KindredWatch",
+                "KindredCore", "KindredStore", "KindredDaemon", "KindredFeatures", "KindredImaging", "KindredWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -153,8 +153,8 @@ let package = Package(
             dependencies: ["KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP"],
             path: "Tests/Support"
         ),
-        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredProtocol"]),
-        .testTarget(name: "KindredWatchTests", dependencies: ["KindredWatch", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol"]),
+        .testTarget(name: "KindredWatchTests", dependencies: ["KindredCore", "KindredWatch", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "KindredDaemonTests",
             dependencies: [

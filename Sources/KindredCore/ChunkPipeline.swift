@@ -11,9 +11,11 @@ import Synchronization
 public enum ChunkPipeline {
     /// Runs `prepare` on every item and hands the results to `consume` chunk by chunk, in order.
     /// `consume` gets the chunk's index range in `items`. Stops early, without preparing further
-    /// chunks, once `shouldStop` says so or `consume` throws (which is rethrown).
+    /// chunks, once `shouldStop` says so or `consume` throws (which is rethrown). `willPrepare`
+    /// hears each chunk's range on the producer thread just before its items are prepared.
     public static func run<Item: Sendable, Prepared: Sendable, Failure: Error>(
         _ items: [Item], chunkSize: Int, ahead: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        willPrepare: @escaping @Sendable (Range<Int>) -> Void = { _ in },
         prepare: @escaping @Sendable (Item) -> Prepared,
         consume: ([Prepared], Range<Int>) throws(Failure) -> Void,
         shouldStop: () -> Bool = { false }
@@ -27,6 +29,7 @@ public enum ChunkPipeline {
             defer { producerDone.signal() }
             for range in ranges {
                 guard shared.waitForRoom(limit: ahead) else { return }
+                willPrepare(range)
                 let results = Mutex<[Prepared?]>(Array(repeating: nil, count: range.count))
                 performDealt(items: range.count, workers: threads) { i in
                     let prepared = prepare(items[range.lowerBound + i])

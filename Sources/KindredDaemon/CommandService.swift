@@ -21,6 +21,10 @@ public final class CommandService: Sendable {
     let efSearch: Int
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
+    /// Who may use the admin verbs, and where WATCH may add roots.
+    public let policy: AccessPolicy
+    /// The size rules for images sent with SIMILAR-IMAGE: the same as for the collection's files.
+    let decodeOptions: DecodeOptions
 
     /// The indexes, and the ingestion thread that RESCAN, WATCH and UNWATCH are handed to. The
     /// socket answers before they exist (building indexes for a large collection without a
@@ -35,7 +39,10 @@ public final class CommandService: Sendable {
     }
 
     public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
-                progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64, logger: Logger) {
+                progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64,
+                policy: AccessPolicy = AccessPolicy(), decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger) {
+        self.policy = policy
+        self.decodeOptions = decodeOptions
         self.catalog = catalog
         self.store = store
         self.network = Mutex(network)
@@ -85,7 +92,7 @@ public final class CommandService: Sendable {
     /// reads only the bytes the client sent, never a file the client names.
     public func answerImage(_ bytes: [UInt8], k: Int, space: SearchSpace) -> Result<Response, ProtocolError> {
         do {
-            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image") }.image
+            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image", options: decodeOptions) }.image
             let query: [Float]
             switch space {
             case .style:
@@ -112,11 +119,19 @@ public final class CommandService: Sendable {
         }
     }
 
+    /// Refuses an admin verb to a peer that is not an admin (AccessPolicy). The connection asks
+    /// this once per request, before anything else is done with it.
+    public func authorize(_ request: Request, peer: Peer?) throws(ProtocolError) {
+        try policy.authorize(request, peer: peer)
+    }
+
     public func answer(_ request: Request) -> Result<Response, ProtocolError> {
         do {
             return .success(try respond(request))
         } catch let error as ProtocolError {
             return .failure(error)
+        } catch let error as PathError {
+            return .failure(ProtocolError(error))
         } catch {
             logger.error("request failed", metadata: ["request": "\(request)", "error": "\(error)"])
             return .failure(ProtocolError(.internalError, "\(error)"))
@@ -189,6 +204,8 @@ public final class CommandService: Sendable {
         rows.append(["inotify_overflows", String(progress.overflows)])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
+        rows.append(["paused_roots", progress.pausedRoots.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")])
+        rows.append(["skipped_names", String(progress.skippedNames)])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
         let current = try catalog.currentRun()
         rows.append(["last_refit", current?.finishedAt.map(String.init) ?? ""])
@@ -201,14 +218,14 @@ public final class CommandService: Sendable {
     private func resolve(_ target: Target) throws -> CatalogItem {
         switch target {
         case .id(let id):
-            guard let item = try catalog.item(ItemID(id)) else { throw ProtocolError(.notFound, "no item with id \(id)") }
+            guard let item = try catalog.item(id) else { throw ProtocolError(.notFound, "no item with id \(id)") }
             return item
-        case .path(let path):
-            let roots = try catalog.roots().map(\.path)
-            guard roots.contains(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-                throw ProtocolError(.forbidden, "\(path) is outside the watched roots")
-            }
-            guard let item = try catalog.item(path: path) else { throw ProtocolError(.notFound, "\(path) is not in the collection") }
+        case .path(let text):
+            // Lexical only: a question about a path outside the roots gets the same answer
+            // whether or not it exists, so the socket is no oracle for the file system.
+            let path = try CollectionPath(text)
+            guard try catalog.rootSet().covers(path) else { throw ProtocolError(.forbidden, "\(text) is outside the watched roots") }
+            guard let item = try catalog.item(path: path.string) else { throw ProtocolError(.notFound, "\(text) is not in the collection") }
             return item
         }
     }
@@ -224,7 +241,7 @@ public final class CommandService: Sendable {
     }
 
     private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: SearchSpace, within: String?) throws -> [Neighbor] {
-        let allowed = try within.map { try catalog.itemIDs(under: $0) }
+        let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         guard let index = try requireIndexes()(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
         return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
@@ -250,61 +267,49 @@ public final class CommandService: Sendable {
         return control
     }
 
-    /// A directory named in a request, with symbolic links and `..` resolved and no trailing slash.
-    private func canonical(_ directory: String) throws -> String {
-        var info = stat()
-        guard stat(directory, &info) == 0 else { throw ProtocolError(.notFound, "\(directory): \(String(cString: strerror(errno)))") }
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw ProtocolError(.badRequest, "\(directory) is not a directory") }
-        guard let resolved = realpath(directory, nil) else { throw ProtocolError(.notFound, "\(directory): \(String(cString: strerror(errno)))") }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
     private func rescan(_ directory: String?) throws -> Response {
         let control = try requireControl("RESCAN")
-        let roots = try catalog.roots().map(\.path)
+        let roots = try catalog.rootSet()
         guard let directory else {
             control.submit(.rescan(nil))
-            return Response(columns: ["rescanning"], rows: roots.map { [$0] })
+            return Response(columns: ["rescanning"], rows: roots.roots.map { [$0.string] })
         }
-        let path = try canonical(directory)
-        guard roots.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) else {
-            throw ProtocolError(.forbidden, "\(path) is outside the watched roots")
-        }
+        let path = try CollectionPath.resolvingDirectory(directory)
+        guard roots.covers(path) else { throw ProtocolError(.forbidden, "\(path) is outside the watched roots") }
         control.submit(.rescan(path))
-        return Response(columns: ["rescanning"], rows: [[path]])
+        return Response(columns: ["rescanning"], rows: [[path.string]])
     }
 
     private func watch(_ directory: String) throws -> Response {
         let control = try requireControl("WATCH")
-        let path = try canonical(directory)
-        let roots = try catalog.roots().map(\.path)
-        if roots.contains(path) { return Response(columns: ["watching"], rows: [[path]]) }
-        if let outer = roots.first(where: { path.hasPrefix($0 + "/") }) {
-            throw ProtocolError(.badRequest, "\(path) is already watched as part of \(outer)")
-        }
-        if let inner = roots.first(where: { $0.hasPrefix(path + "/") }) {
-            throw ProtocolError(.badRequest, "\(path) contains the watched root \(inner); UNWATCH it first")
-        }
-        try catalog.addRoot(path)
+        // Refused by name before the file system is asked anything, then again once resolved (a
+        // symbolic link may lead out of the allowed directories).
+        let roots = try catalog.rootSet()
+        try roots.validateNew(try CollectionPath(directory), allowedPrefixes: policy.watchPrefixes)
+        let path = try CollectionPath.resolvingDirectory(directory)
+        try roots.validateNew(path, allowedPrefixes: policy.watchPrefixes)
+        if roots.roots.contains(path) { return Response(columns: ["watching"], rows: [[path.string]]) }
+        var info = stat()
+        try catalog.addRoot(path, device: stat(path.string, &info) == 0 ? Int64(bitPattern: UInt64(info.st_dev)) : nil)
         control.submit(.watch(path))
         logger.info("watching", metadata: ["root": "\(path)"])
-        return Response(columns: ["watching"], rows: [[path]])
+        return Response(columns: ["watching"], rows: [[path.string]])
     }
 
     private func unwatch(_ directory: String) throws -> Response {
         let control = try requireControl("UNWATCH")
         // The directory may be gone already, so match the name as given as well as resolved.
-        let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        let roots = try catalog.roots().map(\.path)
-        guard let root = roots.first(where: { $0 == trimmed }) ?? (try? canonical(directory)).flatMap({ resolved in roots.first { $0 == resolved } }) else {
-            throw ProtocolError(.notFound, "\(directory) is not a watched root (roots: \(roots.joined(separator: ", ")))")
+        let roots = try catalog.rootSet()
+        let named = try CollectionPath(directory)
+        guard let root = roots.roots.first(where: { $0 == named })
+            ?? (try? CollectionPath.resolvingDirectory(directory)).flatMap({ resolved in roots.roots.first { $0 == resolved } }) else {
+            throw ProtocolError(.notFound, "\(directory) is not a watched root (roots: \(roots.roots.map(\.string).joined(separator: ", ")))")
         }
         let items = try catalog.itemIDs(under: root).count
         try catalog.removeRoot(root)
         control.submit(.unwatch(root))
         logger.info("unwatched", metadata: ["root": "\(root)", "items": "\(items)"])
-        return Response(columns: ["unwatched", "items_removed"], rows: [[root, String(items)]])
+        return Response(columns: ["unwatched", "items_removed"], rows: [[root.string, String(items)]])
     }
 
     // MARK: Runs and clusters
@@ -357,5 +362,16 @@ public final class CommandService: Sendable {
             let coordinates = dimensions == 3 ? [m.map3.0, m.map3.1, m.map3.2] : [m.map2.0, m.map2.1]
             return [String(m.item.rawValue), path] + coordinates.map { String(format: "%.5f", $0) } + [String(m.cluster)]
         })
+    }
+}
+
+extension ProtocolError {
+    /// A refused path, as the protocol's error codes say it.
+    init(_ error: PathError) {
+        switch error.kind {
+        case .malformed, .overlapping: self.init(.badRequest, error.description)
+        case .notFound: self.init(.notFound, error.description)
+        case .refused: self.init(.forbidden, error.description)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KindredAnalysis
+import KindredCore
 import KindredIndex
 import TOMLKit
 
@@ -21,6 +22,9 @@ public struct Configuration: Sendable, Equatable {
     public var hidden = false
     public var settleSeconds = 1.0
     public var pollSeconds = 30.0
+    /// Directories under which WATCH may add roots; empty: any directory but `/` and the kernel's
+    /// pseudo file systems (RootSet.forbidden).
+    public var allowedPrefixes: [String] = []
 
     // [ingest]
     public var batchSize = 8
@@ -35,6 +39,16 @@ public struct Configuration: Sendable, Equatable {
 
     // [protocol]
     public var maxLineBytes = 64 * 1024
+    /// Peers (besides kindredd's own user and root) allowed the admin verbs, by uid and by group name.
+    public var adminUIDs: [Int] = []
+    public var adminGroups: [String] = []
+    public var maxConnections = 1024
+    /// Requests one connection may have unanswered before kindredd stops reading from it.
+    public var maxInFlight = 64
+    /// Heavy requests (SIMILAR-IMAGE, DUPLICATES, CLUSTER, MAP, SIMILAR with within=) run on this
+    /// many threads of their own; at most `heavyQueue` wait, beyond which they are refused.
+    public var heavyWorkers = 1
+    public var heavyQueue = 16
 
     // [refit]
     public var refit = RefitSettings()
@@ -75,6 +89,7 @@ public struct Configuration: Sendable, Equatable {
             configuration.hidden = try r.bool("hidden") ?? configuration.hidden
             configuration.settleSeconds = try r.number("settle_seconds") ?? configuration.settleSeconds
             configuration.pollSeconds = try r.number("poll_seconds") ?? configuration.pollSeconds
+            configuration.allowedPrefixes = try r.strings("allowed_prefixes") ?? configuration.allowedPrefixes
         }
         try reader.section("ingest") { (r) throws(ConfigurationError) in
             configuration.batchSize = try r.integer("batch_size") ?? configuration.batchSize
@@ -89,6 +104,12 @@ public struct Configuration: Sendable, Equatable {
         }
         try reader.section("protocol") { (r) throws(ConfigurationError) in
             configuration.maxLineBytes = try r.integer("max_line_bytes") ?? configuration.maxLineBytes
+            configuration.adminUIDs = try r.integers("admin_uids") ?? configuration.adminUIDs
+            configuration.adminGroups = try r.strings("admin_groups") ?? configuration.adminGroups
+            configuration.maxConnections = try r.integer("max_connections") ?? configuration.maxConnections
+            configuration.maxInFlight = try r.integer("max_in_flight") ?? configuration.maxInFlight
+            configuration.heavyWorkers = try r.integer("heavy_workers") ?? configuration.heavyWorkers
+            configuration.heavyQueue = try r.integer("heavy_queue") ?? configuration.heavyQueue
         }
         try reader.section("refit") { (r) throws(ConfigurationError) in
             var refit = configuration.refit
@@ -121,6 +142,9 @@ public struct Configuration: Sendable, Equatable {
         try require(Self.logLevels.contains(logLevel), "daemon.log_level", "'\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
         try require((0...1024).contains(threads), "daemon.threads", "\(threads) must be 0 (one per core) to 1024")
         for root in roots { try require(root.hasPrefix("/"), "watch.roots", "'\(root)' must be an absolute path") }
+        for prefix in allowedPrefixes {
+            try require((try? CollectionPath(prefix)) != nil, "watch.allowed_prefixes", "'\(prefix)' must be an absolute path without . or .. components")
+        }
         for pattern in include + exclude { try require(!pattern.isEmpty, "watch.include/exclude", "an empty pattern matches nothing") }
         try require(settleSeconds >= 0 && settleSeconds <= 3600, "watch.settle_seconds", "\(settleSeconds) must be 0 to 3600")
         try require(pollSeconds >= 1 && pollSeconds <= 86_400, "watch.poll_seconds", "\(pollSeconds) must be 1 to 86400")
@@ -133,6 +157,12 @@ public struct Configuration: Sendable, Equatable {
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
         try require((1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes", "\(maxLineBytes) must be 1024 to 16777216")
+        for uid in adminUIDs { try require((0...Int(UInt32.max - 1)).contains(uid), "protocol.admin_uids", "\(uid) is not a uid") }
+        for group in adminGroups { try require(getgrnam(group) != nil, "protocol.admin_groups", "no group named '\(group)'") }
+        try require((1...1_000_000).contains(maxConnections), "protocol.max_connections", "\(maxConnections) must be 1 to 1000000")
+        try require((1...10_000).contains(maxInFlight), "protocol.max_in_flight", "\(maxInFlight) must be 1 to 10000")
+        try require((1...64).contains(heavyWorkers), "protocol.heavy_workers", "\(heavyWorkers) must be 1 to 64")
+        try require((0...10_000).contains(heavyQueue), "protocol.heavy_queue", "\(heavyQueue) must be 0 to 10000")
         try refit.validate()
     }
 
@@ -222,6 +252,17 @@ private struct Reader {
             strings.append(string)
         }
         return strings
+    }
+
+    mutating func integers(_ name: String) throws(ConfigurationError) -> [Int]? {
+        guard let value = value(name) else { return nil }
+        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of integers") }
+        var integers: [Int] = []
+        for element in array {
+            guard let integer = element.int else { throw ConfigurationError(key: key(name), reason: "must be an array of integers") }
+            integers.append(integer)
+        }
+        return integers
     }
 }
 

@@ -4,6 +4,7 @@ import KindredCore
 import KindredFeatures
 import KindredImaging
 import KindredStore
+import KindredWatch
 import Logging
 import Synchronization
 
@@ -23,6 +24,8 @@ public final class Ingestor: @unchecked Sendable {
     let threads: Int
     let logger: Logger
     public var decodeOptions = DecodeOptions()
+    /// Decodes files suspected of killing the process in a child first (kindredd sets it).
+    public var probe: DecodeProbe?
     /// Counts changes to the index (items added, replaced or removed): a snapshot is due when it moved.
     public private(set) var changes = 0
 
@@ -66,14 +69,54 @@ public final class Ingestor: @unchecked Sendable {
             let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
             seen.append(Catalog.SeenFile(path: path, size: Int64(info.st_size), mtimeNs: mtime))
         }
-        var work: [WorkItem] = []
+        // A file whose decode was attempted before and never ended (Schema/catalog/004_trust.sql)
+        // killed the process or shared a batch with one that did, or was in flight when kindredd
+        // was killed for another reason. With a probe, each such suspect is decoded first in a
+        // child process: only a file that kills the child is marked failed. Without one (an
+        // ingestor inside a test), suspects go one at a time and a second death marks the file.
+        var work: [WorkItem] = [], suspects: [WorkItem] = [], killers: [(ItemID, String)] = []
         for (item, needed) in try catalog.enqueue(seen, rootID: rootID) {
-            if needed { work.append(WorkItem(id: item.itemID!, path: item.path, previous: item)) } else { report.unchanged += 1 }
+            guard needed else { report.unchanged += 1; continue }
+            let entry = WorkItem(id: item.itemID!, path: item.path, previous: item)
+            switch item.attempts {
+            case 0: work.append(entry)
+            case 1: suspects.append(entry)
+            default: if probe == nil { killers.append((entry.id, Self.killedReason)) } else { suspects.append(entry) }
+            }
         }
-        batchDone(paths.count - work.count)
-        // Reading and decoding the next chunk overlaps the CNN and the commit of this one.
         let options = decodeOptions
+        var cleared: [WorkItem] = []
+        for suspect in suspects where !shouldStop() {
+            guard let probe else { cleared.append(suspect); continue }
+            if let death = probe.run(suspect.path, options: options) {
+                logger.error("a file kills the decoder; it is marked failed", metadata: ["path": "\(suspect.path)", "probe": "\(death)"])
+                killers.append((suspect.id, "the decoder crashed or ran out of memory on this file (\(death)); it is retried when the file changes"))
+            } else {
+                cleared.append(suspect)
+            }
+        }
+        if !killers.isEmpty {
+            try catalog.markFailed(killers.map { ($0.0, $0.1, nil) })
+            report.failed += killers.count
+        }
+        batchDone(paths.count - work.count - cleared.count)
+        // Suspects one at a time with nothing prepared ahead, so a death names one file.
+        for suspect in cleared where !shouldStop() {
+            try catalog.markAttempted([suspect.id])
+            let extracted = Self.extract(suspect.path, knownHash: suspect.previous.contentHash, options: options)
+            let (indexed, failed, unchanged) = try commit([suspect], [extracted], options: options)
+            report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
+            batchDone(1)
+        }
+        // Reading and decoding the next chunk overlaps the CNN and the commit of this one. Each
+        // chunk is recorded as attempted before it is read.
+        let catalog = self.catalog, logger = self.logger, ids = work.map(\.id)
         try ChunkPipeline.run(work, chunkSize: max(1, threads * network.batchSize), threads: threads,
+                              willPrepare: { range in
+                                  do { try catalog.markAttempted(Array(ids[range])) } catch {
+                                      logger.warning("cannot record decode attempts", metadata: ["error": "\(error)"])
+                                  }
+                              },
                               prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }) { (extracted, range) throws(any Error) in
             let (indexed, failed, unchanged) = try commit(Array(work[range]), extracted, options: options)
             report.indexed += indexed
@@ -85,6 +128,13 @@ public final class Ingestor: @unchecked Sendable {
         }
         return report
     }
+
+    /// Fault injection for the crash-quarantine tests: decoding a file of this name kills the
+    /// process, as a decoder crash or the OOM killer would. Read once from the environment.
+    static let faultAbortName = ProcessInfo.processInfo.environment["KINDRED_FAULT_ABORT_ON"]
+
+    /// Why a file that killed the process twice (with no probe to ask) is not tried again.
+    static let killedReason = "the decoder crashed or ran out of memory on this file (twice); it is retried when the file changes"
 
     /// A file whose size or modification time differs from the catalog's (or that is new).
     private struct WorkItem: Sendable {
@@ -106,7 +156,14 @@ public final class Ingestor: @unchecked Sendable {
 
     /// Reads, hashes, decodes and describes one file (any thread). When the hash equals
     /// `knownHash` the file's content is what was already extracted, so decoding is skipped.
+    /// What a decode probe runs: the same read, decode and description as ingestion, in the child.
+    /// Exit status 0 when the file decoded, 3 when it was refused with a reason.
+    public static func probeDecode(_ path: String, options: DecodeOptions) -> Int32 {
+        extract(path, knownHash: nil, options: options).failure == nil ? 0 : 3
+    }
+
     private static func extract(_ path: String, knownHash: String?, options: DecodeOptions) -> Extracted {
+        if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
         var extracted = Extracted()
         do {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -221,21 +278,19 @@ extension Ingestor {
 
     /// Removes every item under a directory that was deleted or moved out of the roots.
     @discardableResult
-    public func remove(directory: String) throws -> Int {
+    public func remove(directory: CollectionPath) throws -> Int {
         let ids = try catalog.itemIDs(under: directory).sorted().map { ItemID($0) }
         try remove(ids: ids)
         return ids.count
     }
 
-    /// Removes the items under `root` whose files are no longer there (changes while kindredd was down,
-    /// or lost events). Returns how many went.
+    /// Removes the items under `directory` whose files are no longer there (changes while
+    /// kindredd was down, or lost events). Items in a subdirectory the listing could not read are
+    /// kept: a failed listing is never taken as a deletion. Returns how many went.
     @discardableResult
-    public func removeVanished(under root: String, present: Set<String>) throws -> Int {
-        var gone: [ItemID] = []
-        for id in try catalog.itemIDs(under: root).sorted() {
-            guard let item = try catalog.item(ItemID(id)), !present.contains(item.path) else { continue }
-            gone.append(ItemID(id))
-        }
+    public func removeVanished(under directory: CollectionPath, present: Set<String>, unknown: Listing = Listing()) throws -> Int {
+        let paths = try catalog.paths(under: directory)
+        let gone = paths.filter { !present.contains($0.value) && !unknown.isUnknown($0.value) }.keys.sorted()
         try remove(ids: gone)
         return gone.count
     }
@@ -243,22 +298,69 @@ extension Ingestor {
     /// A file moved within the roots keeps its id. When its size and modification time are as
     /// before, that is all; otherwise it is ingested again, where its content hash decides
     /// whether the vectors still hold (a move that touched the times) or it is extracted anew.
+    /// A file already at the destination (a rename over it) is removed first, vectors and index
+    /// node included, so nothing is left keyed by its id.
     public func rename(from: String, to: String) throws {
         if let item = try catalog.item(path: from), let id = item.itemID {
+            if let displaced = try catalog.item(path: to)?.itemID, displaced != id { try remove(id: displaced) }
             try catalog.move(id, to: to)
             var info = stat()
             if stat(to, &info) == 0, Int64(info.st_size) == item.size,
                Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs {
                 return
             }
-        } else if try !catalog.itemIDs(under: from).isEmpty {
+        } else if let source = try? CollectionPath(from), let destination = try? CollectionPath(to),
+                  case let items = try catalog.paths(under: source), !items.isEmpty {
             // A directory: move every item under it.
-            for id in try catalog.itemIDs(under: from) {
-                guard let item = try catalog.item(ItemID(id)) else { continue }
-                try catalog.move(ItemID(id), to: to + item.path.dropFirst(from.count))
+            for (id, path) in items {
+                guard let moved = (try? CollectionPath(path))?.moved(from: source, to: destination) else { continue }
+                try catalog.move(id, to: moved.string)
             }
             return
         }
         _ = try ingest([to])
+    }
+}
+
+/// Decodes a file in a child process (kindredd re-executed with `--probe-decode`), under a memory
+/// limit, to learn whether the file itself kills the decoder. A crash or an out-of-memory death of
+/// the child names the file exactly; a kill of kindredd while the file was in flight does not.
+public struct DecodeProbe: Sendable {
+    public var executable: URL
+    /// The child's address-space limit: a decode needing more dies as an out-of-memory would.
+    public var memoryLimit: Int
+
+    public init(executable: URL, memoryLimit: Int = 4 << 30) {
+        self.executable = executable
+        self.memoryLimit = memoryLimit
+    }
+
+    /// nil when the child survived (decoded or refused the file); otherwise how it died.
+    public func run(_ path: String, options: DecodeOptions) -> String? {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["--probe-decode", path, "--probe-limits", "\(options.pixelLimit):\(options.maxFileBytes):\(memoryLimit)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }  // no probe to be had: treat the file as innocent
+        process.waitUntilExit()
+        switch process.terminationReason {
+        case .uncaughtSignal: return "signal \(process.terminationStatus) in a decode probe"
+        case .exit: return process.terminationStatus == 0 || process.terminationStatus == 3 ? nil : "exit \(process.terminationStatus) of a decode probe"
+        @unknown default: return nil
+        }
+    }
+
+    /// The child's side: parses `--probe-limits`, caps its address space, decodes, exits.
+    public static func runChild(path: String, limits: String) -> Never {
+        let parts = limits.split(separator: ":").compactMap { Int($0) }
+        var options = DecodeOptions()
+        if parts.count == 3 {
+            options.pixelLimit = parts[0]
+            options.maxFileBytes = parts[1]
+            var cap = rlimit(rlim_cur: rlim_t(parts[2]), rlim_max: rlim_t(parts[2]))
+            setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &cap)
+        }
+        exit(Ingestor.probeDecode(path, options: options))
     }
 }

@@ -20,11 +20,14 @@ public final class LiveIndex: Sendable {
     public struct OpenReport: Sendable, Equatable {
         public var loadedSnapshot = false
         public var added = 0
+        /// Items in the snapshot whose vectors were re-extracted after it was taken.
+        public var updated = 0
         public var removed = 0
         public var rebuilt = false
 
-        public init(loadedSnapshot: Bool = false, added: Int = 0, removed: Int = 0, rebuilt: Bool = false) {
+        public init(loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false) {
             self.loadedSnapshot = loadedSnapshot
+            self.updated = updated
             self.added = added
             self.removed = removed
             self.rebuilt = rebuilt
@@ -32,8 +35,11 @@ public final class LiveIndex: Sendable {
     }
 
     /// Opens the index for `space` from `snapshot` and the store, as described above.
+    /// `changedSince` names the items whose vectors were written at or after a time (the catalog's
+    /// `last_indexed`): those re-extracted after the snapshot was taken get their new vectors.
     public static func open(snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
-                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws -> (LiveIndex, OpenReport) {
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                            changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, logger: Logger) throws -> (LiveIndex, OpenReport) {
         var report = OpenReport()
         let (ids, matrix) = try store.readMatrix(space: space)
         var index: HNSWIndex?
@@ -57,9 +63,13 @@ public final class LiveIndex: Sendable {
             return (LiveIndex(index: built, space: space), report)
         }
         let present = Set(ids.map(\.rawValue))
-        for (row, id) in ids.enumerated() where !index.contains(label: id.rawValue) {
+        // Whole seconds, and a second's margin: re-inserting an unchanged vector costs only time.
+        let taken = (try? FileManager.default.attributesOfItem(atPath: snapshot.path)[.modificationDate] as? Date) ?? .distantPast
+        let changed = try changedSince(taken.addingTimeInterval(-2))
+        for (row, id) in ids.enumerated() where !index.contains(label: id.rawValue) || changed.contains(id.rawValue) {
+            let known = index.contains(label: id.rawValue)
             try matrix.withRow(row) { try index.insert($0, label: id.rawValue) }
-            report.added += 1
+            if known { report.updated += 1 } else { report.added += 1 }
         }
         for label in index.liveLabels() where !present.contains(label) {
             index.remove(label: label)
@@ -85,12 +95,19 @@ public struct LiveIndexes: Sendable {
     public func callAsFunction(_ space: String) -> LiveIndex? { all.first { $0.space == space } }
 
     /// Opens every space's index as `LiveIndex.open` does.
-    public static func open(paths: StatePaths, store: VectorStore, parameters: HNSWParameters = HNSWParameters(),
+    /// Temporary snapshot files a killed process left behind are removed first.
+    public static func open(paths: StatePaths, store: VectorStore, catalog: Catalog? = nil, parameters: HNSWParameters = HNSWParameters(),
                             threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
         var reports: [String: LiveIndex.OpenReport] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.root.path)) ?? []
+        where name.hasPrefix("index-") && name.contains(".hnsw.tmp-") {
+            try? FileManager.default.removeItem(at: paths.root.appendingPathComponent(name))
+            logger.notice("removed a snapshot left half-written", metadata: ["file": "\(name)"])
+        }
+        let changedSince = { (time: Date) throws -> Set<UInt64> in try catalog?.itemIDs(indexedSince: time) ?? [] }
         func open(_ space: String) throws -> LiveIndex {
             let (index, report) = try LiveIndex.open(snapshot: paths.index(space: space), store: store, space: space,
-                                                     parameters: parameters, threads: threads, logger: logger)
+                                                     parameters: parameters, threads: threads, changedSince: changedSince, logger: logger)
             reports[space] = report
             return index
         }

@@ -3,40 +3,71 @@ import KindredProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The Unix-socket server: one event loop does the I/O and framing; requests that touch the
-/// catalog, the store or the index run on a thread pool, so a slow one (an image to embed, a
-/// duplicate search) never holds up other connections. Each connection's answers are written in
-/// the order its requests came.
+/// catalog, the store or the index run on a thread pool, and heavy ones (`Request.isHeavy`) on a
+/// smaller pool of their own with a bounded queue, so a flood of them never holds up the light
+/// ones or PING. Answers are encoded on those pools too; the loop only copies bytes. Each
+/// connection's answers are written in the order its requests came.
+///
+/// Limits (Schema/kindred.toml, [protocol]): connections at once; requests unanswered per
+/// connection, past which kindredd stops reading from it; bytes waiting to be written to a
+/// client, past which it stops reading too (write water marks), so a client that never reads its
+/// answers cannot grow kindredd's memory.
 public final class SocketServer: Sendable {
+    public struct Limits: Sendable {
+        public var maxLineLength = 64 * 1024
+        public var maxConnections = 1024
+        public var maxInFlight = 64
+        public var heavyWorkers = 1
+        public var heavyQueue = 16
+        /// Unwritten answer bytes per connection: reading stops above `high`, resumes below `low`.
+        public var writeLow = 256 * 1024
+        public var writeHigh = 1024 * 1024
+
+        public init() {}
+
+        public init(_ configuration: Configuration) {
+            maxLineLength = configuration.maxLineBytes
+            maxConnections = configuration.maxConnections
+            maxInFlight = configuration.maxInFlight
+            heavyWorkers = configuration.heavyWorkers
+            heavyQueue = configuration.heavyQueue
+        }
+    }
+
     let group: MultiThreadedEventLoopGroup
     let pool: NIOThreadPool
+    let heavy: HeavyPool
     let service: CommandService
     let logger: Logger
-    let maxLineLength: Int
+    let limits: Limits
+    let connections = Atomic<Int>(0)
 
-    public init(service: CommandService, maxLineLength: Int = 64 * 1024, workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+    public init(service: CommandService, limits: Limits = Limits(), workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 logger: Logger) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pool = NIOThreadPool(numberOfThreads: workers)
         pool.start()
+        heavy = HeavyPool(threads: limits.heavyWorkers, queue: limits.heavyQueue)
         self.service = service
         self.logger = logger
-        self.maxLineLength = maxLineLength
+        self.limits = limits
     }
 
     /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting; or, given
     /// the socket systemd opened (socket activation), accepts on that.
     public func start(path: String, inheritedSocket: Int32? = nil) throws -> Channel {
-        let service = self.service, logger = self.logger, limit = maxLineLength, pool = self.pool
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             // A client may send its requests and shut down its writing side (`nc -U -N`, a
             // script's here-document); it still gets every answer before the close.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.writeLow, high: limits.writeHigh))
+            .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, pool: pool, maxLineLength: limit, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: self))
                 }
             }
         if let inheritedSocket {
@@ -61,7 +92,39 @@ public final class SocketServer: Sendable {
     public func shutdown() throws {
         try group.syncShutdownGracefully()
         try pool.syncShutdownGracefully()
+        heavy.shutdown()
     }
+}
+
+/// The heavy requests' own threads, with a bounded queue: past it a request is refused at once
+/// (`ERR unavailable`), not queued without limit.
+final class HeavyPool: Sendable {
+    private let pool: NIOThreadPool
+    private let waiting = Atomic<Int>(0)
+    let threads: Int
+    let queue: Int
+
+    init(threads: Int, queue: Int) {
+        pool = NIOThreadPool(numberOfThreads: threads)
+        pool.start()
+        self.threads = threads
+        self.queue = queue
+    }
+
+    /// Runs `work` on the pool, or fails at once when `threads + queue` are already taken.
+    func run<T: Sendable>(on eventLoop: EventLoop, _ work: @escaping @Sendable () -> T, busy: @Sendable () -> T) -> EventLoopFuture<T> {
+        let taken = waiting.wrappingAdd(1, ordering: .relaxed).newValue
+        guard taken <= threads + queue else {
+            waiting.wrappingSubtract(1, ordering: .relaxed)
+            return eventLoop.makeSucceededFuture(busy())
+        }
+        return pool.runIfActive(eventLoop: eventLoop) { [self] in
+            defer { waiting.wrappingSubtract(1, ordering: .relaxed) }
+            return work()
+        }
+    }
+
+    func shutdown() { try? pool.syncShutdownGracefully() }
 }
 
 /// One connection: bytes → lines → requests → answers, written in order.
@@ -69,33 +132,54 @@ final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let service: CommandService
-    let pool: NIOThreadPool
+    let server: SocketServer
     let parser: RequestParser
-    let logger: Logger
     var framer: LineFramer
+    /// The format answers are written in: FORMAT changes it for the requests after it, so it is
+    /// tracked in request order here, and each answer is encoded (off the loop) in its own.
     var format = OutputFormat.text
-    /// A SIMILAR-IMAGE whose bytes are still arriving.
-    var pendingImage: (k: Int, space: SearchSpace)?
+    /// A SIMILAR-IMAGE whose bytes are still arriving, with the format of its answer.
+    var pendingImage: (k: Int, space: SearchSpace, format: OutputFormat)?
     /// Completes when every answer so far has been written; nil when none is outstanding.
     var tail: EventLoopFuture<Void>?
+    /// The peer's credentials; nil until read (or when they cannot be).
+    var peer: Peer?
+    /// Requests read and not yet answered; reading pauses at `maxInFlight`.
+    var inFlight = 0
+    var counted = false
+    var closing = false
+    var readingPaused = false
 
-    init(service: CommandService, pool: NIOThreadPool, maxLineLength: Int, logger: Logger) {
-        self.service = service
-        self.pool = pool
-        parser = RequestParser(maxLineLength: maxLineLength)
-        framer = LineFramer(maxLineLength: maxLineLength)
-        self.logger = logger
+    var service: CommandService { server.service }
+    var logger: Logger { server.logger }
+
+    init(server: SocketServer) {
+        self.server = server
+        parser = RequestParser(maxLineLength: server.limits.maxLineLength)
+        framer = LineFramer(maxLineLength: server.limits.maxLineLength)
     }
 
-    /// Logs who connected: the peer's pid, uid and gid from the kernel (SO_PEERCRED), which a
-    /// client cannot forge, so an operator can tell which user or script asked what.
+    /// Reads the peer's credentials from the kernel (SO_PEERCRED) for the admin checks and the
+    /// log, and turns away a connection past `maxConnections`.
     func channelActive(context: ChannelHandlerContext) {
+        let open = server.connections.wrappingAdd(1, ordering: .relaxed).newValue
+        counted = true
+        if open > server.limits.maxConnections {
+            logger.warning("too many connections; refusing one", metadata: ["open": "\(open - 1)", "limit": "\(server.limits.maxConnections)"])
+            write(text: ResponseEncoder.encode(.failure(ProtocolError(.unavailable, "too many connections (\(server.limits.maxConnections)); try again later")), as: .text), context)
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
         if let provider = context.channel as? SocketOptionProvider {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let logger = self.logger
             provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).whenComplete { (result: Result<PeerCredentials, any Error>) in
                 switch result {
-                case .success(let peer): logger.info("connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
+                case .success(let credentials):
+                    let peer = Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+                    bound.value.peer = peer
+                    logger.info("connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
                 case .failure(let error): logger.info("connection", metadata: ["peer": "unknown (\(error))"])
                 }
             }
@@ -103,9 +187,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        if counted { server.connections.wrappingSubtract(1, ordering: .relaxed) }
+        counted = false
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        var closing = false
         let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
         let service = self.service
         framer.feed(buffer.readableBytesView) { event -> Int? in
@@ -114,12 +203,15 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .tooLong(let bytes):
                 answer(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")), context)
             case .payload(let bytes):
-                if let query = pendingImage { answer(on: context) { service.answerImage(bytes, k: query.k, space: query.space) } }
+                if let query = pendingImage {
+                    answer(heavy: true, context, format: query.format) { service.answerImage(bytes, k: query.k, space: query.space) }
+                }
                 pendingImage = nil
             case .line(let line):
                 let request: Request
                 do throws(ProtocolError) {
                     request = try parser.parse(line)
+                    try service.authorize(request, peer: peer)
                 } catch {
                     answer(.failure(error), context)
                     return nil
@@ -129,11 +221,10 @@ final class ConnectionHandler: ChannelInboundHandler {
                     answer(.success(Response(columns: [], rows: [])), context)
                     closing = true
                 case .format(let newFormat):
-                    // Takes effect for this answer and those after it, in order.
-                    after(context) { handler, _ in handler.format = newFormat }
+                    format = newFormat  // this answer and those after it
                     answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
                 case .similarImage(let byteCount, let k, let space):
-                    pendingImage = (k, space)
+                    pendingImage = (k, space, format)
                     return byteCount
                 case .refit(let wait):
                     answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
@@ -141,9 +232,10 @@ final class ConnectionHandler: ChannelInboundHandler {
                     // Answered on the event loop: PING measures the loop's own responsiveness.
                     answer(service.answer(request), context)
                 case .help:
-                    after(context) { handler, context in handler.write(text: Self.encodedHelp[handler.format]!, context) }
+                    let text = Self.encodedHelp[format]!
+                    write(encoded: context.eventLoop.makeSucceededFuture(text), in: context)
                 default:
-                    answer(on: context) { service.answer(request) }
+                    answer(heavy: request.isHeavy, context, format: format) { service.answer(request) }
                 }
             }
             return nil
@@ -153,6 +245,22 @@ final class ConnectionHandler: ChannelInboundHandler {
             // Close once every outstanding answer is written.
             after(context) { _, context in context.close(promise: nil) }
         }
+        updateReading(context)
+    }
+
+    /// Reading goes on while fewer than `maxInFlight` answers are outstanding and the client
+    /// reads what is written to it; otherwise the kernel's socket buffer fills and the client waits.
+    private func updateReading(_ context: ChannelHandlerContext) {
+        let wanted = inFlight < server.limits.maxInFlight && context.channel.isWritable
+        guard wanted == readingPaused else { return }
+        readingPaused = !wanted
+        context.channel.setOption(.autoRead, value: wanted).whenComplete { _ in }
+        if wanted { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(context)
+        context.fireChannelWritabilityChanged()
     }
 
     /// Runs `body` on this loop once every answer queued so far is written.
@@ -168,28 +276,39 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Writes an answer that is ready now, behind any still being computed.
     private func answer(_ result: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
-        after(context) { handler, context in handler.write(result, context) }
+        write(encoded: context.eventLoop.makeSucceededFuture(ResponseEncoder.encode(result, as: format)), in: context)
     }
 
-    /// Computes an answer on the pool and writes it in turn.
-    private func answer(on context: ChannelHandlerContext, _ work: @escaping @Sendable () -> Result<Response, ProtocolError>) {
-        write(pool.runIfActive(eventLoop: context.eventLoop, work), in: context)
+    /// Computes and encodes an answer on a pool (the heavy one when `heavy`) and writes it in turn.
+    private func answer(heavy: Bool, _ context: ChannelHandlerContext, format: OutputFormat,
+                        _ work: @escaping @Sendable () -> Result<Response, ProtocolError>) {
+        let encoded: @Sendable () -> String = { ResponseEncoder.encode(work(), as: format) }
+        if heavy {
+            let refusal = ProtocolError(.unavailable, "busy: \(server.heavy.threads + server.heavy.queue) heavy requests are running or waiting; try again shortly")
+            write(encoded: server.heavy.run(on: context.eventLoop, encoded) { ResponseEncoder.encode(.failure(refusal), as: format) }, in: context)
+        } else {
+            write(encoded: server.pool.runIfActive(eventLoop: context.eventLoop, encoded), in: context)
+        }
     }
 
     /// An answer some other thread completes (a REFIT that waits for its run), written in turn.
     private func answer(on context: ChannelHandlerContext, _ start: (EventLoopPromise<Result<Response, ProtocolError>>) -> Void) {
         let promise = context.eventLoop.makePromise(of: Result<Response, ProtocolError>.self)
         start(promise)
-        write(promise.futureResult, in: context)
+        let format = self.format
+        write(encoded: promise.futureResult.map { ResponseEncoder.encode($0, as: format) }, in: context)
     }
 
-    private func write(_ computed: EventLoopFuture<Result<Response, ProtocolError>>, in context: ChannelHandlerContext) {
+    private func write(encoded computed: EventLoopFuture<String>, in context: ChannelHandlerContext) {
+        inFlight += 1
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        chain(previous.and(computed).map { _, result in
+        chain(previous.and(computed).map { _, text in
             let (handler, context) = bound.value
-            handler.write(result, context)
+            handler.write(text: text, context)
             context.flush()
+            handler.inFlight -= 1
+            handler.updateReading(context)
         }, context)
     }
 
@@ -199,10 +318,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         future.whenComplete { _ in
             if bound.value.tail === future { bound.value.tail = nil }
         }
-    }
-
-    private func write(_ answer: Result<Response, ProtocolError>, _ context: ChannelHandlerContext) {
-        write(text: ResponseEncoder.encode(answer, as: format), context)
     }
 
     /// HELP, encoded once per format. It is answered on the loop, and encoding its rows each time

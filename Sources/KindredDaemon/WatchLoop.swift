@@ -19,6 +19,11 @@ public final class IngestProgress: Sendable {
         public var polledDirectories = 0
         /// How often the kernel's event queue overflowed, each answered by a full rescan.
         public var overflows = 0
+        /// Roots that are not scanned, with why (gone, unreadable, on another device): their items
+        /// are kept, and they are checked again every `retrySeconds`.
+        public var pausedRoots: [String: String] = [:]
+        /// Names skipped because they are not valid UTF-8, since start.
+        public var skippedNames = 0
         public init() {}
     }
 
@@ -33,12 +38,13 @@ public final class IngestProgress: Sendable {
 
 /// Requests the socket forwards to the ingestion thread, which owns the watcher and the ingestor.
 public enum ControlCommand: Sendable, Equatable {
-    /// Reconcile every root (nil) or one directory inside a root with the disk.
-    case rescan(String?)
+    /// Reconcile every root (nil) or one directory inside a root with the disk. Naming a root
+    /// that is paused because it now lives on another device accepts that device.
+    case rescan(CollectionPath?)
     /// Start following a root the catalog already lists.
-    case watch(String)
+    case watch(CollectionPath)
     /// Stop following a root and drop its items.
-    case unwatch(String)
+    case unwatch(CollectionPath)
 }
 
 /// The ingestion thread: scans the roots at start (catching what changed while kindredd was down),
@@ -103,11 +109,18 @@ public final class WatchLoop: Sendable {
             return
         }
         var roots: [CatalogRoot] = []
+        var rootSet = RootSet()
         func refreshRoots() {
-            do { roots = try catalog.roots() } catch { logger.error("cannot list roots", metadata: ["error": "\(error)"]) }
+            do {
+                roots = try catalog.roots()
+                rootSet = RootSet(roots.compactMap { try? CollectionPath($0.path) })
+            } catch {
+                logger.error("cannot list roots", metadata: ["error": "\(error)"])
+            }
         }
         func rootID(of path: String) -> Int64? {
-            roots.first { path.hasPrefix($0.path + "/") }?.id
+            guard let path = try? CollectionPath(path), let root = rootSet.root(containing: path) else { return nil }
+            return roots.first { $0.path == root.string }?.id
         }
 
         /// Ingests `files`, root by root, stopping between batches when asked to.
@@ -137,17 +150,36 @@ public final class WatchLoop: Sendable {
             return report
         }
 
-        /// Reconciles `directory` (a root or a directory inside one) with the disk.
-        func rescan(_ directory: String) {
+        /// Reconciles `directory` (a root or a directory inside one) with the disk. Nothing is
+        /// removed on a listing's say-so unless the listing is known to be whole: a root that is
+        /// gone, unreadable or on another device is paused with its items kept, and items under a
+        /// subdirectory that could not be listed stay.
+        func rescan(_ directory: CollectionPath, acceptingDevice: Bool = false) {
+            refreshRoots()  // a root's device may have been recorded since
+            guard let root = roots.first(where: { (try? CollectionPath($0.path)).map { directory.isWithin($0) } ?? false }) else {
+                logger.warning("not rescanning a directory outside the roots", metadata: ["directory": "\(directory)"])
+                return
+            }
+            if let problem = RootHealth.check(root, catalog: catalog, acceptingDevice: acceptingDevice, logger: logger) {
+                let first = progress.update { state in defer { state.pausedRoots[root.path] = problem }; return state.pausedRoots[root.path] == nil }
+                if first { logger.error("root paused; its items are kept", metadata: ["root": "\(root.path)", "reason": "\(problem)"]) }
+                return
+            }
+            if progress.update({ $0.pausedRoots.removeValue(forKey: root.path) }) != nil {
+                logger.notice("root resumed", metadata: ["root": "\(root.path)"])
+            }
             progress.update { $0.scanning = true }
             defer { progress.update { $0.scanning = false } }
-            let files = watcher.add(root: directory)
-            progress.update { $0.pending += files.count }
+            let listing = watcher.add(root: directory)
+            progress.update { $0.pending += listing.files.count; $0.skippedNames += listing.skippedNames.count }
+            if let whole = listing.unlisted.first(where: { $0.directory == directory.string }) {
+                progress.update { $0.pausedRoots[root.path] = "\(directory) cannot be listed: \(whole.reason)" }
+            }
             do {
-                let gone = try ingestor.removeVanished(under: directory, present: Set(files))
-                let report = ingest(files)
+                let gone = try ingestor.removeVanished(under: directory, present: Set(listing.files), unknown: listing)
+                let report = ingest(listing.files)
                 logger.info("scanned", metadata: ["directory": "\(directory)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
-                                                  "failed": "\(report.failed)", "removed": "\(gone)"])
+                                                  "failed": "\(report.failed)", "removed": "\(gone)", "unlisted": "\(listing.unlisted.count)"])
             } catch {
                 logger.error("scan failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
             }
@@ -155,7 +187,7 @@ public final class WatchLoop: Sendable {
 
         func rescanAll() {
             refreshRoots()
-            for root in roots where !stopRequested { rescan(root.path) }
+            for root in rootSet.roots where !stopRequested { rescan(root) }
             progress.update { $0.pending = 0 }
         }
 
@@ -163,13 +195,14 @@ public final class WatchLoop: Sendable {
         func apply(_ command: ControlCommand) {
             switch command {
             case .rescan(let directory):
-                if let directory { rescan(directory) } else { rescanAll() }
+                if let directory { rescan(directory, acceptingDevice: rootSet.roots.contains(directory)) } else { rescanAll() }
             case .watch(let root):
                 refreshRoots()
                 rescan(root)
             case .unwatch(let root):
                 watcher.remove(root: root)
-                settling = settling.filter { !$0.key.hasPrefix(root + "/") }
+                settling = settling.filter { (try? CollectionPath($0.key))?.isWithin(root) != true }
+                progress.update { _ = $0.pausedRoots.removeValue(forKey: root.string) }
                 do {
                     let removed = try ingestor.remove(directory: root)
                     logger.info("unwatched", metadata: ["root": "\(root)", "removed": "\(removed)"])
@@ -197,7 +230,7 @@ public final class WatchLoop: Sendable {
                     case .changed(let path): settling[path] = Date().addingTimeInterval(configuration.settleSeconds)
                     case .removed(let path):
                         settling[path] = nil
-                        if try !ingestor.remove(path: path) { try ingestor.remove(directory: path) }
+                        if try !ingestor.remove(path: path) { try ingestor.remove(directory: CollectionPath(path)) }
                     case .renamed(let from, let to):
                         settling[from] = nil
                         try ingestor.rename(from: from, to: to)
@@ -221,17 +254,22 @@ public final class WatchLoop: Sendable {
                 for path in due { settling[path] = nil }
                 _ = ingest(due)
             }
-            if progress.current.problem != nil, now.timeIntervalSince(lastRetry) >= Self.retrySeconds {
+            let current = progress.current
+            if current.problem != nil || !current.pausedRoots.isEmpty, now.timeIntervalSince(lastRetry) >= Self.retrySeconds {
                 lastRetry = now
-                rescanAll()
+                if current.problem != nil {
+                    rescanAll()
+                } else {
+                    for root in current.pausedRoots.keys.sorted() { if let root = try? CollectionPath(root) { rescan(root) } }
+                }
             }
             if !watcher.unwatched.isEmpty, now.timeIntervalSince(lastPoll) >= configuration.pollSeconds {
                 lastPoll = now
-                for (directory, files) in watcher.pollUnwatched() {
-                    do { try ingestor.removeVanished(under: directory, present: Set(files)) } catch {
+                for (directory, listing) in watcher.pollUnwatched() {
+                    do { try ingestor.removeVanished(under: CollectionPath(directory), present: Set(listing.files), unknown: listing) } catch {
                         logger.error("polling failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
                     }
-                    _ = ingest(files)
+                    _ = ingest(listing.files)
                 }
             }
             if ingestor.changes != snapshotChanges, now.timeIntervalSince(lastSnapshot) >= configuration.snapshotSeconds {
@@ -250,5 +288,30 @@ public final class WatchLoop: Sendable {
 
     private func notifyFollowing(roots: Int) {
         Systemd.notify("STATUS=following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.indexes.cnn.index.count) images indexed")
+    }
+}
+
+/// Whether a root can be scanned now. A root that is missing, not a directory, unreadable, or on
+/// another device than when it was added (an unmounted share shows the mount point's parent file
+/// system) is not: scanning it would take every item for deleted, and re-extracting them when the
+/// share returns costs hours of CNN time at a million items.
+enum RootHealth {
+    /// nil when the root is fine; otherwise why it is paused. Records the device of a root added
+    /// before devices were kept, and accepts a new one when `acceptingDevice` (an explicit RESCAN).
+    static func check(_ root: CatalogRoot, catalog: Catalog, acceptingDevice: Bool, logger: Logger) -> String? {
+        var info = stat()
+        guard stat(root.path, &info) == 0 else { return "\(root.path) is not reachable (\(String(cString: strerror(errno)))); its items are kept" }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(root.path) is no longer a directory; its items are kept" }
+        guard access(root.path, R_OK | X_OK) == 0 else { return "\(root.path) cannot be read (\(String(cString: strerror(errno)))); its items are kept" }
+        let device = Int64(bitPattern: UInt64(info.st_dev))
+        guard let path = try? CollectionPath(root.path) else { return "\(root.path) is not a canonical path" }
+        if root.device == nil || (acceptingDevice && root.device != device) {
+            do { try catalog.setDevice(device, ofRoot: path) } catch { logger.error("cannot record the root's device", metadata: ["error": "\(error)"]) }
+            return nil
+        }
+        guard root.device == device else {
+            return "\(root.path) is on another device than when it was added (\(device), was \(root.device!)): unmounted? Its items are kept; RESCAN it to accept the new device"
+        }
+        return nil
     }
 }

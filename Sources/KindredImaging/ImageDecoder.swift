@@ -1,19 +1,49 @@
 import Foundation
 import KindredCore
 
+/// How large an image may be, and how far it is shrunk. This is the one owner of the size rules:
+/// every decoder asks `admit` before allocating anything a header's numbers size, and `outputSize`
+/// for what it produces, so a header can only ever be refused, never trusted.
 public struct DecodeOptions: Sendable {
     /// Decoders shrink (never enlarge) toward this shorter side, cheaply where the format allows.
     public var targetShortSide = 256
+    /// The longest side of a decoded image. An extreme aspect ratio (a 1,000,000 × 1 strip)
+    /// would otherwise keep its long side at full size while the short side meets the target.
+    public var maxOutputSide = 4096
+    /// The longest side a header may claim. Row buffers and resampler weights scale with it.
+    public var maxSide = 1 << 18
     /// The most pixels held in memory at once (JPEG after DCT scaling, WebP after scaling,
     /// interlaced PNG).
     public var pixelLimit = 150_000_000
-    /// The most pixels a non-interlaced PNG may stream through (memory stays a few rows; this
-    /// bounds the time a decompression bomb can take).
+    /// The most pixels a file may claim in all: what a streamed decode reads through (memory stays
+    /// a few rows; this bounds the time a decompression bomb can take).
     public var streamedPixelLimit = 1_000_000_000
     /// Files larger than this are refused before reading.
     public var maxFileBytes = 1 << 30
 
     public init() {}
+
+    /// Refuses a claimed size before anything is allocated for it: zero or negative sides, a side
+    /// over `maxSide`, more than `streamedPixelLimit` pixels in all, or (for an image decoded whole)
+    /// more than `pixelLimit` pixels held at once.
+    public func admit(width: Int, height: Int, heldWhole: Bool = false, path: String) throws(ImageError) {
+        guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "header gives size \(width)×\(height)") }
+        guard width <= maxSide, height <= maxSide else {
+            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds the \(maxSide)-pixel side limit")
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        let limit = heldWhole ? pixelLimit : streamedPixelLimit
+        guard !overflow, pixels <= limit else {
+            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(limit / 1_000_000) MP")
+        }
+    }
+
+    /// The size an admitted image is shrunk to: the shorter side toward `targetShortSide`, the
+    /// longer side at most `maxOutputSide`, never larger than the input on either axis.
+    public func outputSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        let scale = min(1, Double(targetShortSide) / Double(min(width, height)), Double(maxOutputSide) / Double(max(width, height)))
+        return (min(width, max(1, Int((Double(width) * scale).rounded()))), min(height, max(1, Int((Double(height) * scale).rounded()))))
+    }
 }
 
 /// Decodes JPEG, PNG and WebP files, recognised by content rather than name. Every failure is an
@@ -48,7 +78,7 @@ public enum ImageDecoder {
             throw ImageError(path: path, kind: .unsupportedFormat, reason: "not a JPEG, PNG or WebP file (unrecognised content)")
         }
         switch format {
-        case .jpeg: return try JPEGDecoder.decode(bytes, path: path, targetShortSide: options.targetShortSide, pixelLimit: options.pixelLimit)
+        case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)
         case .png: return try PNGDecoder.decode(bytes, path: path, options: options)
         case .webp: return try WebPDecoder.decode(bytes, path: path, options: options)
         }

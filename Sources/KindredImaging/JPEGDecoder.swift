@@ -5,7 +5,8 @@ import CTurboJPEG
 /// rather than 24 MP. Grayscale, progressive and CMYK/YCCK files are handled; warnings (such as
 /// truncated data) are errors, since a half-decoded image would be indexed as something it is not.
 enum JPEGDecoder {
-    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, targetShortSide: Int, pixelLimit: Int) throws(ImageError) -> DecodedImage {
+    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions) throws(ImageError) -> DecodedImage {
+        let targetShortSide = options.targetShortSide
         guard let handle = tjInitDecompress() else { throw ImageError(path: path, kind: .unreadable, reason: "cannot start the JPEG decoder") }
         defer { tjDestroy(handle) }
         func failure(_ what: String) -> ImageError {
@@ -18,7 +19,8 @@ enum JPEGDecoder {
         guard tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
             throw failure("header")
         }
-        guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "JPEG header gives size \(width)×\(height)") }
+        // The unscaled size bounds the work (every coefficient is entropy-decoded whatever the scale).
+        try options.admit(width: Int(width), height: Int(height), path: path)
 
         // The smallest scale whose shorter side still reaches the target.
         var count: Int32 = 0
@@ -36,13 +38,15 @@ enum JPEGDecoder {
         }
         let w = (Int(width) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
         let h = (Int(height) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
-        guard w * h <= pixelLimit else {
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(pixelLimit / 1_000_000) MP even at 1/8 scale")
+        do { try options.admit(width: w, height: h, heldWhole: true, path: path) } catch {
+            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(options.pixelLimit / 1_000_000) MP even at 1/8 scale")
         }
         let cmyk = colorspace == TJCS_CMYK.rawValue || colorspace == TJCS_YCCK.rawValue
         let channels = cmyk ? 4 : 3
         var decoded = [UInt8](repeating: 0, count: w * h * channels)
-        let flags = Int32(TJFLAG_STOPONWARNING | TJFLAG_ACCURATEDCT)
+        // LIMITSCANS refuses a progressive file of more than 500 scans: each scan re-reads every
+        // coefficient, so a small file of many empty scans costs minutes of CPU (CVE-2018-11813's kind).
+        let flags = Int32(TJFLAG_STOPONWARNING | TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS)
         let status = decoded.withUnsafeMutableBufferPointer { out in
             tjDecompress2(handle, source, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), cmyk ? TJPF_CMYK.rawValue : TJPF_RGB.rawValue, flags)
         }

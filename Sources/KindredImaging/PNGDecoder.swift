@@ -24,14 +24,8 @@ enum PNGDecoder {
         try check(spng_get_ihdr(ctx, &header), "header")
         let width = Int(header.width), height = Int(header.height)
         let interlaced = header.interlace_method != 0
-        let pixels = width * height
-        if interlaced && pixels > options.pixelLimit || pixels > options.streamedPixelLimit {
-            let limit = interlaced ? options.pixelLimit : options.streamedPixelLimit
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(limit / 1_000_000) MP")
-        }
-
-        let scale = min(1, Double(options.targetShortSide) / Double(min(width, height)))
-        let outputWidth = max(1, Int((Double(width) * scale).rounded())), outputHeight = max(1, Int((Double(height) * scale).rounded()))
+        try options.admit(width: width, height: height, heldWhole: interlaced, path: path)
+        let (outputWidth, outputHeight) = options.outputSize(width: width, height: height)
         var resampler = AreaResampler(inputWidth: width, inputHeight: height, outputWidth: outputWidth, outputHeight: outputHeight)
         let format = Int32(SPNG_FMT_RGBA8.rawValue)
         let flags = Int32(SPNG_DECODE_TRNS.rawValue)

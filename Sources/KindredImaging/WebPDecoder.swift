@@ -25,15 +25,12 @@ enum WebPDecoder {
             }
         }
         let width = Int(features.width), height = Int(features.height)
-        guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "WebP header gives size \(width)×\(height)") }
-        let scale = min(1, Double(options.targetShortSide) / Double(min(width, height)))
-        let w = max(1, Int((Double(width) * scale).rounded())), h = max(1, Int((Double(height) * scale).rounded()))
-        guard w * h <= options.pixelLimit else {
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(options.pixelLimit / 1_000_000) MP")
-        }
+        try options.admit(width: width, height: height, path: path)
+        let (w, h) = options.outputSize(width: width, height: height)
+        try options.admit(width: w, height: h, heldWhole: true, path: path)
         var config = WebPDecoderConfig()
         guard WebPInitDecoderConfig(&config) != 0 else { throw ImageError(path: path, kind: .unreadable, reason: "libwebp version mismatch") }
-        config.options.use_scaling = scale < 1 ? 1 : 0
+        config.options.use_scaling = (w, h) != (width, height) ? 1 : 0
         config.options.scaled_width = Int32(w)
         config.options.scaled_height = Int32(h)
         config.output.colorspace = MODE_RGBA

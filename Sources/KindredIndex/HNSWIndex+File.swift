@@ -31,15 +31,18 @@ extension HNSWIndex {
     static let formatVersion: UInt32 = 1
     static let headerSize = 64
 
-    /// Writes the index to `url` atomically (a temporary file, fsync, rename). Holds the index
-    /// exclusively while it writes, so the file is one consistent moment.
+    /// Writes the index to `url` atomically (a temporary file, fsync, rename, fsync of the
+    /// directory so the rename itself survives a power cut). It excludes inserts and removes while
+    /// it writes (`mutations`), so the file is one consistent moment, but not searches.
     public func save(to url: URL) throws(IndexError) {
         let path = url.path
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io(path: temporary, errno: errno) }
         var failed: Int32 = 0
-        storage.withExclusive {
+        mutations.lockExclusive()
+        defer { mutations.unlock() }
+        storage.withShared {
             let n = slotsUsed.load(ordering: .relaxed)
             var checksum = Checksum()
             var offset = Self.headerSize
@@ -91,6 +94,13 @@ extension HNSWIndex {
         if failed == 0, fsync(fd) != 0 { failed = errno }
         close(fd)
         if failed == 0, rename(temporary, path) != 0 { failed = errno }
+        if failed == 0 {
+            let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                if fsync(directory) != 0 { failed = errno }
+                close(directory)
+            }
+        }
         if failed != 0 {
             unlink(temporary)
             throw .io(path: path, errno: failed)

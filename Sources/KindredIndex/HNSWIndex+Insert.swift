@@ -7,6 +7,8 @@ extension HNSWIndex {
     /// the new vector linked afresh, so the node's neighbours reflect the new vector.
     public func insert(_ vector: UnsafeBufferPointer<Float>, label: UInt64) throws(IndexError) {
         guard vector.count == dimension else { throw .dimensionMismatch(expected: dimension, got: vector.count) }
+        mutations.lockShared()
+        defer { mutations.unlock() }
         storage.lockShared()
         var claimed = claimSlot()
         while claimed == nil {
@@ -59,11 +61,13 @@ extension HNSWIndex {
     /// `compact` unlinks it. Returns whether the label was present.
     @discardableResult
     public func remove(label: UInt64) -> Bool {
-        book.withLock { book in
-            guard let id = book.slotByLabel.removeValue(forKey: label) else { return false }
-            states[Int(id)].store(NodeState.deleted.rawValue, ordering: .releasing)
-            book.deletedCount += 1
-            return true
+        mutations.withShared {
+            book.withLock { book in
+                guard let id = book.slotByLabel.removeValue(forKey: label) else { return false }
+                states[Int(id)].store(NodeState.deleted.rawValue, ordering: .releasing)
+                book.deletedCount += 1
+                return true
+            }
         }
     }
 

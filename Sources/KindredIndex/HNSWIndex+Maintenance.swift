@@ -17,6 +17,8 @@ extension HNSWIndex {
     /// runs; the work is spread over all cores.
     @discardableResult
     public func compact() -> CompactionReport {
+        mutations.lockExclusive()
+        defer { mutations.unlock() }
         let report: CompactionReport = storage.withExclusive {
             let n = slotsUsed.load(ordering: .relaxed)
             let deletedState = NodeState.deleted.rawValue
@@ -57,7 +59,7 @@ extension HNSWIndex {
             logger.debug("compacted index", metadata: ["detached": "\(report.detached)", "relinked": "\(report.relinked)"])
             return report
         }
-        if report.detached > 0 { ensureReachable() }
+        if report.detached > 0 { linkInUnreachable() }
         return report
     }
 
@@ -171,7 +173,14 @@ extension HNSWIndex {
     /// nodes it linked in.
     @discardableResult
     public func ensureReachable() -> Int {
-        storage.withExclusive {
+        mutations.withExclusive { linkInUnreachable() }
+    }
+
+    /// `ensureReachable` for a caller holding `mutations` exclusively. Searches go on meanwhile:
+    /// each link is one atomic store, published the way inserts publish theirs.
+    @discardableResult
+    func linkInUnreachable() -> Int {
+        storage.withShared {
             let n = slotsUsed.load(ordering: .relaxed)
             let packed = entry.load(ordering: .relaxed)
             guard packed != 0 else { return 0 }

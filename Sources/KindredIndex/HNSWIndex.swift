@@ -18,6 +18,10 @@ import Synchronization
 /// - Inserts run concurrently with each other (the parallel build): each takes `storage` shared
 ///   and locks a node's stripe while changing that node's links.
 /// - Growing capacity, removing deleted nodes (`compact`) and loading take `storage` exclusively.
+/// - `mutations` orders whole changes against whole-index readers: inserts and removes take it
+///   shared (they run together); `save`, `compact` and `ensureReachable` take it exclusively, so
+///   a snapshot is one consistent moment. Searches never take it, so a snapshot of a million
+///   items (seconds of writing) holds up ingestion, not queries. Order: `mutations`, then `storage`.
 public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above for the discipline
     public let dimension: Int
     public let metric: Metric
@@ -47,6 +51,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     var states: UnsafeMutablePointer<Atomic<UInt8>>
 
     let storage = ReadWriteLock()
+    let mutations = ReadWriteLock()
     let nodeLocks = StripedLocks()
     /// Slots handed out so far: every id below it has been (or is being) initialised.
     let slotsUsed = Atomic<Int>(0)

@@ -1,3 +1,5 @@
+import KindredCore
+
 /// A parsed request line (Schema/protocol.md).
 public enum Request: Equatable, Sendable {
     case ping
@@ -22,9 +24,41 @@ public enum Request: Equatable, Sendable {
     case map(dimensions: Int)
 }
 
-/// What a request is about: an item id or an absolute path.
+extension Request {
+    /// The verb this request was made with.
+    public var verb: Verb {
+        switch self {
+        case .ping: .ping
+        case .help: .help
+        case .quit: .quit
+        case .status: .status
+        case .similar: .similar
+        case .similarImage: .similarImage
+        case .info: .info
+        case .duplicates: .duplicates
+        case .errors: .errors
+        case .rescan: .rescan
+        case .watch: .watch
+        case .unwatch: .unwatch
+        case .format: .format
+        case .refit: .refit
+        case .runs: .runs
+        case .clusters: .clusters
+        case .cluster: .cluster
+        case .map: .map
+        }
+    }
+
+    /// Heavy by verb, or a SIMILAR narrowed by `within=` (which lists the items under a directory).
+    public var isHeavy: Bool {
+        if case .similar(_, _, _, let within) = self, within != nil { return true }
+        return verb.isHeavy
+    }
+}
+
+/// What a request is about: an item id (1…Int64.max, checked by the parser) or an absolute path.
 public enum Target: Equatable, Sendable {
-    case id(UInt64)
+    case id(ItemID)
     case path(String)
 }
 
@@ -42,6 +76,24 @@ public enum Verb: String, CaseIterable, Sendable {
     case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
     case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP"
+
+    /// Verbs that change what the daemon holds or does (its roots, its items, a refit): only
+    /// peers the configuration names as admins may use them (Schema/protocol.md, "Who may ask").
+    public var requiresAdmin: Bool {
+        switch self {
+        case .watch, .unwatch, .rescan, .refit: true
+        default: false
+        }
+    }
+
+    /// Verbs whose cost grows with the collection or the payload; they run on threads of their
+    /// own with a bounded queue, so they cannot starve the light ones.
+    public var isHeavy: Bool {
+        switch self {
+        case .similarImage, .duplicates, .cluster, .map: true
+        default: false
+        }
+    }
 
     public var usage: String {
         switch self {

@@ -1,3 +1,5 @@
+import KindredCore
+
 /// Turns one request line into a `Request`, or a `ProtocolError` that says exactly what is wrong.
 public struct RequestParser: Sendable {
     /// The longest accepted line, in bytes, newline excluded.
@@ -113,7 +115,10 @@ private struct Arguments {
 
     mutating func target() throws(ProtocolError) -> Target {
         let text = try required("a path or id")
-        if let id = UInt64(text), !text.isEmpty, text.allSatisfy(\.isASCII) { return .id(id) }
+        if let id = ItemID(validating: text) { return .id(id) }
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            throw fail("item id \(text) is out of range: ids are 1 to \(Int64.max)")
+        }
         guard text.hasPrefix("/") else { throw fail("'\(text)' is neither an item id nor an absolute path") }
         return .path(text)
     }
@@ -159,7 +164,7 @@ private struct Arguments {
         case .clusters: request = .clusters
         case .cluster:
             let text = try required("a cluster id")
-            guard let id = Int(text), id >= 0 else { throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)") }
+            guard let id = Int(text), (0...Int(Int32.max)).contains(id) else { throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)") }
             request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
         case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
         case .format:

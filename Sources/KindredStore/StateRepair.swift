@@ -49,7 +49,7 @@ extension Catalog {
     func enqueueAgain(_ id: ItemID) throws(CatalogError) -> Bool {
         do {
             return try pool.write { db in
-                try db.execute(sql: "UPDATE items SET status = 'queued' WHERE id = ?", arguments: [Int64(id.rawValue)])
+                try db.execute(sql: "UPDATE items SET status = 'queued' WHERE id = ?", arguments: [id.sqlValue])
                 return db.changesCount > 0
             }
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KindredCore
 import Logging
 
 /// What happened to a file under a watched root.
@@ -14,6 +15,30 @@ public enum FileEvent: Equatable, Sendable {
     case overflow
 }
 
+/// What a scan of a directory tree found. A directory that could not be listed (EACCES, EMFILE,
+/// an I/O error) is reported, never taken as empty: what lies below it is unknown, not gone.
+public struct Listing: Sendable, Equatable {
+    public var files: [String] = []
+    /// Directories whose entries could not be read, with the reason.
+    public var unlisted: [Unlisted] = []
+    /// Entries whose names are not valid UTF-8 (shown with U+FFFD): Kindred's paths are UTF-8 text
+    /// in the catalog and the protocol, so such files are skipped and logged, not mangled.
+    public var skippedNames: [String] = []
+
+    public struct Unlisted: Sendable, Equatable {
+        public var directory: String
+        public var reason: String
+    }
+
+    public init() {}
+
+    /// Whether `path` lies in (or is) a directory that could not be listed.
+    public func isUnknown(_ path: String) -> Bool {
+        guard let path = try? CollectionPath(path) else { return false }
+        return unlisted.contains { entry in (try? CollectionPath(entry.directory)).map { path.isWithin($0) } ?? false }
+    }
+}
+
 /// Recursive watching with Linux inotify. Each directory gets its own watch (inotify is not
 /// recursive); directories created later are watched as they appear, and files already inside
 /// them by then are reported as changed, since their events came before the watch. Only what the
@@ -25,8 +50,8 @@ public final class InotifyWatcher {
     private let fd: Int32
     private let logger: Logger
     public let filter: PathFilter
-    /// The roots, without a trailing slash.
-    public private(set) var roots: [String] = []
+    /// The roots (canonical: no trailing slash, never nested).
+    public private(set) var roots = RootSet()
     private var directories: [Int32: String] = [:]
     private var watchByPath: [String: Int32] = [:]
     private var warnedAboutLimit = false
@@ -44,27 +69,25 @@ public final class InotifyWatcher {
 
     deinit { close(fd) }
 
-    /// Watches `root` and every directory below it, and returns the files in them (so a caller
-    /// adding a root, or rescanning one, can ingest them).
+    /// Watches `root` and every directory below it, and returns what they hold (so a caller
+    /// adding a root, or rescanning one, can ingest the files, and knows what could not be read).
     @discardableResult
-    public func add(root: String) -> [String] {
-        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
-        if !roots.contains(where: { root == $0 || root.hasPrefix($0 + "/") }) { roots.append(root) }
-        return scan(root)
+    public func add(root: CollectionPath) -> Listing {
+        if !roots.covers(root) { roots.insert(root) }
+        return scan(root.string)
     }
 
     /// Stops watching `root` and everything below it.
-    public func remove(root: String) {
-        let root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
-        roots.removeAll { $0 == root }
-        forget(directoryTree: root)
-        unwatched = unwatched.filter { $0 != root && !$0.hasPrefix(root + "/") }
+    public func remove(root: CollectionPath) {
+        roots.remove(root)
+        forget(directoryTree: root.string)
+        unwatched = unwatched.filter { (try? CollectionPath($0))?.isWithin(root) != true }
     }
 
     /// The path below its root, or nil when `path` is under no root.
     private func relative(_ path: String) -> Substring? {
-        for root in roots where path.hasPrefix(root + "/") { return path.dropFirst(root.count + 1) }
-        return nil
+        guard let path = try? CollectionPath(path), let root = roots.root(containing: path) else { return nil }
+        return path.relative(to: root)
     }
 
     /// Whether a file event or listing entry at `path` is reported.
@@ -79,24 +102,64 @@ public final class InotifyWatcher {
         return stat(target, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && relative(target) != nil
     }
 
-    private func scan(_ top: String) -> [String] {
-        var files: [String] = []
+    private func scan(_ top: String) -> Listing {
+        var listing = Listing()
         var stack = [top]
         while let directory = stack.popLast() {
             watch(directory)
-            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
-            for name in entries.sorted() {
+            let names: [String]
+            switch Self.entries(of: directory) {
+            case .failure(let error):
+                logger.warning("cannot list directory; its items are kept", metadata: ["path": "\(directory)", "error": "\(error.reason)"])
+                listing.unlisted.append(Listing.Unlisted(directory: directory, reason: error.reason))
+                continue
+            case .success(let read):
+                names = read.names
+                for bad in read.undecodable {
+                    logger.warning("skipping a name that is not valid UTF-8", metadata: ["directory": "\(directory)", "name": "\(bad)"])
+                    listing.skippedNames.append(directory + "/" + bad)
+                }
+            }
+            for name in names.sorted() {
                 let path = directory + "/" + name
                 var info = stat()
                 guard lstat(path, &info) == 0 else { continue }
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR: if let relative = relative(path), filter.accepts(directory: relative) { stack.append(path) }
-                case S_IFREG, S_IFLNK: if accepts(file: path) { files.append(path) }
+                case S_IFREG, S_IFLNK: if accepts(file: path) { listing.files.append(path) }
                 default: continue
                 }
             }
         }
-        return files
+        return listing
+    }
+
+    private struct ListingError: Error { let reason: String }
+
+    /// A directory's entries with readdir, which (unlike FileManager) says when reading failed
+    /// part-way and leaves invalid UTF-8 names for the caller to report.
+    private static func entries(of directory: String) -> Result<(names: [String], undecodable: [String]), ListingError> {
+        guard let handle = opendir(directory) else { return .failure(ListingError(reason: String(cString: strerror(errno)))) }
+        defer { closedir(handle) }
+        var names: [String] = [], undecodable: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { return .failure(ListingError(reason: "reading entries: \(String(cString: strerror(errno)))")) }
+                break
+            }
+            let name: String? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let bytes = raw.prefix { $0 != 0 }
+                if bytes.elementsEqual(".".utf8) || bytes.elementsEqual("..".utf8) { return nil }
+                guard let decoded = String(validating: bytes, as: UTF8.self) else {
+                    undecodable.append(String(decoding: bytes, as: UTF8.self))
+                    return nil
+                }
+                return decoded
+            }
+            if let name { names.append(name) }
+        }
+        return .success((names, undecodable))
     }
 
     private func watch(_ directory: String) {
@@ -120,11 +183,11 @@ public final class InotifyWatcher {
 
     /// Lists the files under the directories that could not be watched (trying to watch them
     /// again), so the caller can ingest new and changed ones and drop vanished ones.
-    public func pollUnwatched() -> [(directory: String, files: [String])] {
-        let directories = unwatched.sorted()
+    public func pollUnwatched() -> [(directory: String, listing: Listing)] {
+        let directories = unwatched.compactMap { try? CollectionPath($0) }.sorted()
         // The topmost only: a scan covers everything below it.
-        let tops = directories.filter { directory in !directories.contains { directory.hasPrefix($0 + "/") } }
-        return tops.map { ($0, scan($0)) }
+        let tops = directories.filter { directory in !directories.contains { directory.isStrictlyInside($0) } }
+        return tops.map { ($0.string, scan($0.string)) }
     }
 
     /// Waits up to `timeout` seconds for events and returns them, renames paired.
@@ -145,7 +208,11 @@ public final class InotifyWatcher {
                 }
                 let nameStart = offset + MemoryLayout<inotify_event>.size
                 let nameBytes = buffer[nameStart..<min(n, nameStart + length)].prefix { $0 != 0 }
-                let name = String(decoding: nameBytes, as: UTF8.self)
+                guard let name = String(validating: nameBytes, as: UTF8.self) else {
+                    offset = nameStart + length
+                    logger.warning("skipping a name that is not valid UTF-8", metadata: ["name": "\(String(decoding: nameBytes, as: UTF8.self))"])
+                    continue
+                }
                 offset = nameStart + length
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                     events.append(.overflow)
@@ -175,13 +242,13 @@ public final class InotifyWatcher {
                         events.append(.renamed(from: from, to: path))
                         if isDirectory { rename(directory: from, to: path) }
                     } else if isDirectory {
-                        events += scan(path).map(FileEvent.changed)
+                        events += scan(path).files.map(FileEvent.changed)
                     } else {
                         events.append(.changed(path))
                     }
                 } else if mask & UInt32(IN_CREATE) != 0 {
                     if isDirectory {
-                        events += scan(path).map(FileEvent.changed)
+                        events += scan(path).files.map(FileEvent.changed)
                     } else {
                         // A new symbolic link is complete when created (no close_write follows).
                         var info = stat()
@@ -204,8 +271,9 @@ public final class InotifyWatcher {
 
     /// Keeps the watch descriptors of a renamed directory tree pointing at its new paths.
     private func rename(directory from: String, to: String) {
-        for (wd, path) in directories where path == from || path.hasPrefix(from + "/") {
-            let renamed = to + path.dropFirst(from.count)
+        guard let from = try? CollectionPath(from), let to = try? CollectionPath(to) else { return }
+        for (wd, path) in directories {
+            guard let renamed = (try? CollectionPath(path))?.moved(from: from, to: to)?.string else { continue }
             directories[wd] = renamed
             watchByPath[path] = nil
             watchByPath[renamed] = wd
@@ -213,7 +281,8 @@ public final class InotifyWatcher {
     }
 
     private func forget(directoryTree path: String) {
-        for (wd, directory) in directories where directory == path || directory.hasPrefix(path + "/") {
+        guard let top = try? CollectionPath(path) else { return }
+        for (wd, directory) in directories where (try? CollectionPath(directory))?.isWithin(top) == true {
             inotify_rm_watch(fd, wd)
             directories[wd] = nil
             watchByPath[directory] = nil

@@ -4,6 +4,7 @@ import Foundation
 import KindredCore
 import KindredDaemon
 import KindredFeatures
+import KindredImaging
 import KindredProtocol
 import KindredStore
 import KindredWatch
@@ -42,6 +43,10 @@ struct Kindredd: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
+    /// kindredd re-executes itself with these to decode a suspect file in a child (DecodeProbe).
+    @Option(name: .customLong("probe-decode"), help: .hidden) var probeDecode: String?
+    @Option(name: .customLong("probe-limits"), help: .hidden) var probeLimits: String?
+
     /// The file's settings with the flags on top.
     func configuration() throws -> Configuration {
         var configuration = Configuration()
@@ -61,6 +66,7 @@ struct Kindredd: ParsableCommand {
     }
 
     func run() throws {
+        if let probeDecode { DecodeProbe.runChild(path: probeDecode, limits: probeLimits ?? "") }
         // Each client is a file descriptor; take all the kernel allows this process (systemd's
         // default soft limit is 1,024).
         var limit = rlimit()
@@ -82,20 +88,35 @@ struct Kindredd: ParsableCommand {
         let catalog = try Catalog(url: paths.catalog, logger: logger)
         _ = try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
         if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
+        // Roots from the flags and the file: resolved, then held to the rules WATCH follows
+        // (never `/`, never nested); refused ones stop the start with the reason.
+        var roots = try catalog.rootSet()
         for root in configuration.roots {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("watch root \(root): not a directory")
+            do {
+                let path = try CollectionPath.resolvingDirectory(root)
+                try roots.validateNew(path)
+                var info = stat()
+                try catalog.addRoot(path, device: stat(path.string, &info) == 0 ? Int64(bitPattern: UInt64(info.st_dev)) : nil)
+                roots.insert(path)
+            } catch let error as PathError {
+                throw ValidationError("watch root \(error)")
             }
-            try catalog.addRoot((root as NSString).resolvingSymlinksInPath)
         }
         let weights = try ModelFiles.load(from: paths)
         let progress = IngestProgress()
+        var decodeOptions = DecodeOptions()
+        decodeOptions.pixelLimit = configuration.maxPixels
+        decodeOptions.maxFileBytes = configuration.maxFileBytes
         let service = CommandService(catalog: catalog, store: store, network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
-                                     progress: progress, efSearch: configuration.efSearch, logger: logger)
-        let server = SocketServer(service: service, maxLineLength: configuration.maxLineBytes, logger: logger)
+                                     progress: progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
+                                     decodeOptions: decodeOptions, logger: logger)
+        let server = SocketServer(service: service, limits: SocketServer.Limits(configuration), logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)
-        _ = try server.start(path: socketPath, inheritedSocket: Systemd.listeningSocket())
+        // A socket systemd passed (LISTEN_FDS) is systemd's: kindredd never unlinks its path, or
+        // socket activation would break after the first restart.
+        let inherited = Systemd.listeningSocket()
+        let ownsSocketPath = inherited == nil
+        _ = try server.start(path: socketPath, inheritedSocket: inherited)
         if let interval = Systemd.watchdogInterval() {
             Thread {
                 while true {
@@ -116,7 +137,7 @@ struct Kindredd: ParsableCommand {
             source.setEventHandler {
                 if !loaded.load(ordering: .acquiring) {
                     logger.notice("stopped while loading the index")
-                    unlink(socketPath)
+                    if ownsSocketPath { unlink(socketPath) }
                     Glibc.exit(0)
                 }
                 signalled.signal()
@@ -129,16 +150,18 @@ struct Kindredd: ParsableCommand {
         logger.notice("answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
         Systemd.notify("READY=1\nSTATUS=answering; loading the index")
 
-        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, parameters: configuration.hnswParameters, threads: threads, logger: logger)
+        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, catalog: catalog, parameters: configuration.hnswParameters, threads: threads, logger: logger)
         for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
             logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
-                                                  "added": "\(report.added)", "removed": "\(report.removed)"])
+                                                  "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)"])
         }
         let ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes,
                                 network: try EfficientNetLite0(weights: weights, batchSize: configuration.batchSize, threads: threads),
                                 threads: threads, logger: logger)
-        ingestor.decodeOptions.pixelLimit = configuration.maxPixels
-        ingestor.decodeOptions.maxFileBytes = configuration.maxFileBytes
+        ingestor.decodeOptions = decodeOptions
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            ingestor.probe = DecodeProbe(executable: URL(fileURLWithPath: executable))
+        }
         let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
         let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: configuration.refit,
                                                        threads: threads, logger: logger),
@@ -159,7 +182,7 @@ struct Kindredd: ParsableCommand {
         try server.shutdown()
         try loop.writeSnapshot()
         try store.environment.sync()
-        unlink(socketPath)
+        if ownsSocketPath { unlink(socketPath) }
         logger.info("stopped", metadata: ["snapshots": "\(paths.root.path)/index-*.hnsw"])
     }
 }

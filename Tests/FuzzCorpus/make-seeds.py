@@ -56,6 +56,32 @@ for name, args in (("lossy.webp", ["-q", "70"]), ("lossless.webp", ["-lossless"]
     subprocess.run(["cwebp", "-quiet"] + args + [tmp, "-o", out], check=True)
 os.remove(tmp)
 
+# Header bombs: a few bytes claiming enormous sizes, for every format, so the fuzzer starts at the
+# size checks (DecodeOptions.admit) and mutates around them.
+def header_bombs():
+    one_row = [b"\x00\x00\x00"]
+    put("fuzz-decoders", "bomb-strip.png", png(1_000_000_000, 1, 2, 8, one_row))
+    put("fuzz-decoders", "bomb-tall.png", png(1, 2_000_000_000, 2, 8, one_row))
+    put("fuzz-decoders", "bomb-interlaced.png", png(40_000, 40_000, 2, 8, one_row, interlace=1))
+    put("fuzz-decoders", "bomb-wide.png", png(262_144, 4_000, 6, 16, one_row))
+    for name in ("baseline.jpg", "progressive.jpg"):
+        with open(os.path.join(here, "fuzz-decoders", name), "rb") as f:
+            jpeg = bytearray(f.read())
+        for i in range(len(jpeg) - 9):
+            if jpeg[i] == 0xFF and jpeg[i + 1] in (0xC0, 0xC2):
+                jpeg[i + 5:i + 9] = struct.pack(">HH", 65535, 65535)
+                break
+        put("fuzz-decoders", "bomb-" + name, bytes(jpeg))
+    with open(os.path.join(here, "fuzz-decoders", "lossless.webp"), "rb") as f:
+        webp = bytearray(f.read())
+    # VP8L: 14-bit width-1 and height-1 after the signature byte at offset 20.
+    bits = (16383 - 1) | ((16383 - 1) << 14) | (int.from_bytes(webp[21:25], "little") & ~((1 << 28) - 1))
+    webp[21:25] = bits.to_bytes(4, "little")
+    put("fuzz-decoders", "bomb-16383.webp", bytes(webp))
+
+
+header_bombs()
+
 # Weights (Sources/KindredFeatures/Weights/ModelWeights.swift): two small tensors. The trailing
 # checksum is left zero: the fuzz target recomputes it for every input.
 def text(s):

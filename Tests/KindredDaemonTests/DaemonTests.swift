@@ -22,6 +22,10 @@ final class DaemonProcess {
     /// A command kindredd is started through (`unshare …`), which must exec it in place so
     /// signals reach kindredd itself.
     var launcher: [String] = []
+    /// Variables added to kindredd's environment (fault injection).
+    var environment: [String: String] = [:]
+    /// Arguments added to every start (`--config FILE`).
+    var extraArguments: [String] = []
 
     init(state: URL, roots: [URL]) throws {
         self.state = state
@@ -40,7 +44,7 @@ final class DaemonProcess {
         let process = Process()
         let kindredd = productsDirectory.appendingPathComponent("kindredd")
         let arguments = ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
-            + roots.flatMap { ["--watch", $0.path] } + extra
+            + roots.flatMap { ["--watch", $0.path] } + extraArguments + extra
         if launcher.isEmpty {
             process.executableURL = kindredd
             process.arguments = arguments
@@ -48,6 +52,7 @@ final class DaemonProcess {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = launcher + [kindredd.path] + arguments
         }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -101,6 +106,16 @@ final class DaemonProcess {
         return (process.terminationStatus, Date().timeIntervalSince(start))
     }
 
+    /// Waits for kindredd to exit by itself; its status, or nil if it still runs after `seconds`.
+    func waitForExit(seconds: Double) -> Int32? {
+        guard let process else { return nil }
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard !process.isRunning else { return nil }
+        self.process = nil
+        return process.terminationStatus
+    }
+
     deinit { if let process, process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
 }
 
@@ -117,6 +132,29 @@ func allAnswers(_ daemon: DaemonProcess, paths: [String]) throws -> [String: [St
         answers[path] = Array(answer.dropFirst().map { $0.split(separator: "\t").dropFirst(2).joined(separator: "\t") })
     }
     return answers
+}
+
+/// PING round trips over one connection, in milliseconds.
+func pingLatencies(_ socket: String, count: Int) throws -> [Double] {
+    let client = try SocketClient(path: socket)
+    var latencies: [Double] = []
+    for _ in 0..<count {
+        let start = ContinuousClock.now
+        let answer = try client.send("PING")
+        let t = ContinuousClock.now - start
+        #expect(answer == ["OK 1", "pong"])
+        latencies.append(Double(t.components.attoseconds) / 1e15 + Double(t.components.seconds) * 1000)
+    }
+    return latencies
+}
+
+func p99(_ values: [Double]) -> Double { values.sorted()[Int(Double(values.count) * 0.99)] }
+
+/// A process's resident memory in MB (`VmRSS`), or its peak so far with `field: "VmHWM"`.
+func residentMB(_ pid: Int32, field: String = "VmRSS") -> Int {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
 func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
@@ -198,7 +236,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try image(22, "m2.png", in: more)
         #expect(try daemon.ask("WATCH \(more.path)") == ["OK 1", more.path])
         try daemon.waitUntilIdle(indexed: 8, failed: 1)
-        #expect(try daemon.ask("WATCH \"\(art.path)/new folder\"")[0] == "ERR bad-request \(art.path)/new folder is already watched as part of \(art.path)")
+        #expect(try daemon.ask("WATCH \"\(art.path)/new folder\"")[0] == "ERR bad-request \(art.path)/new folder: already watched as part of \(art.path)")
         #expect(try daemon.ask("UNWATCH \(more.path)") == ["OK 1", "\(more.path)\t2"])
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
         #expect(try daemon.ask("UNWATCH /nowhere")[0].hasPrefix("ERR not-found /nowhere is not a watched root"))

@@ -8,26 +8,6 @@ import Testing
 @Suite(.serialized) struct HostileFilesTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-hostile-\(UUID().uuidString)")
 
-    /// A small JPEG whose frame header claims `width` × `height`.
-    func jpegClaiming(width: UInt16, height: UInt16) -> [UInt8] {
-        var bytes = Fixtures.jpeg(composition(width: 64, height: 48, seed: 3))
-        for i in 0..<(bytes.count - 9) where bytes[i] == 0xFF && (bytes[i + 1] == 0xC0 || bytes[i + 1] == 0xC2) {
-            bytes[i + 5] = UInt8(height >> 8); bytes[i + 6] = UInt8(height & 0xFF)
-            bytes[i + 7] = UInt8(width >> 8); bytes[i + 8] = UInt8(width & 0xFF)
-            break
-        }
-        return bytes
-    }
-
-    /// A small PNG whose IHDR claims `side` × `side`, with a correct CRC so only the size is wrong.
-    func pngClaiming(side: UInt32) -> [UInt8] {
-        var bytes = Fixtures.png(composition(width: 64, height: 48, seed: 4), kind: .rgb8)
-        for (offset, value) in [(16, side), (20, side)] { for b in 0..<4 { bytes[offset + b] = UInt8((value >> (24 - 8 * UInt32(b))) & 0xFF) } }
-        let crc = Fixtures.crc32(bytes[12..<29])
-        for b in 0..<4 { bytes[29 + b] = UInt8((crc >> (24 - 8 * UInt32(b))) & 0xFF) }
-        return bytes
-    }
-
     @Test func everyFileEndsIndexedOrExplainedAndTheDaemonStaysUp() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
@@ -54,8 +34,8 @@ import Testing
             ("random.png", (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }, "not a JPEG, PNG or WebP file"),
             ("cut-200.jpg", Array(jpeg.prefix(200)), "corrupt JPEG"), ("cut-2000.jpg", Array(jpeg.prefix(2000)), "truncated JPEG"),
             ("cut-half.jpg", Array(jpeg.prefix(jpeg.count / 2)), "truncated JPEG"),
-            ("huge.jpg", jpegClaiming(width: 65535, height: 65535), "65500 pixels"),
-            ("huge.png", pngClaiming(side: 100_000), "exceeds pixel limit"),
+            ("huge.jpg", Fixtures.jpegClaiming(width: 65535, height: 65535), "65500 pixels"),
+            ("huge.png", Fixtures.pngClaiming(width: 100_000, height: 100_000), "exceeds pixel limit"),
             ("bad-crc.png", badCRC, "corrupt PNG"),
         ]
         for (name, bytes, _) in broken { try put(name, bytes) }

@@ -163,11 +163,11 @@ struct Collection {
         try c.ingestor.rename(from: sub, to: moved)
         #expect(try c.catalog.item(path: moved + "/art6.webp")?.status == .indexed)
         try FileManager.default.removeItem(atPath: moved)
-        #expect(try c.ingestor.remove(directory: moved) == 1)
+        #expect(try c.ingestor.remove(directory: CollectionPath(moved)) == 1)
 
         // Files that vanished while nobody watched are dropped by the start-up scan.
         try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
-        #expect(try c.ingestor.removeVanished(under: c.images.path, present: Set(c.files)) == 1)
+        #expect(try c.ingestor.removeVanished(under: CollectionPath(c.images.path), present: Set(c.files)) == 1)
         #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
         #expect(c.ingestor.indexes.cnn.index.count == 4)
         try c.ingestor.indexes.cnn.index.checkIntegrity()

@@ -47,27 +47,6 @@ import Testing
         deinit { close(fd) }
     }
 
-    func pingLatencies(_ socket: String, count: Int) throws -> [Double] {
-        let client = try SocketClient(path: socket)
-        var latencies: [Double] = []
-        for _ in 0..<count {
-            let start = ContinuousClock.now
-            let answer = try client.send("PING")
-            let t = ContinuousClock.now - start
-            #expect(answer == ["OK 1", "pong"])
-            latencies.append(Double(t.components.attoseconds) / 1e15 + Double(t.components.seconds) * 1000)
-        }
-        return latencies
-    }
-
-    func p99(_ values: [Double]) -> Double { values.sorted()[Int(Double(values.count) * 0.99)] }
-
-    func residentMB(_ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
-    }
-
     @Test func staysResponsiveWithBoundedMemory() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")

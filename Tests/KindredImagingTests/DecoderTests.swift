@@ -169,6 +169,29 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         }
     }
 
+    /// The size rules (DecodeOptions, their one owner) refuse a header before anything is
+    /// allocated for it, and an extreme aspect ratio is shrunk on its long side too.
+    @Test func headerBombsAreRefusedBeforeAllocating() throws {
+        let options = DecodeOptions()
+        let bombs: [(String, [UInt8], String)] = [
+            ("strip.png", Fixtures.pngClaiming(width: 1_000_000_000, height: 1), "exceeds the 262144-pixel side limit"),
+            ("tall.png", Fixtures.pngClaiming(width: 1, height: 2_000_000_000), "exceeds the 262144-pixel side limit"),
+            ("square.png", Fixtures.pngClaiming(width: 40_000, height: 40_000), "exceeds pixel limit 1000 MP"),
+        ]
+        for (name, bytes, reason) in bombs {
+            #expect { try ImageDecoder.decode(file: Fixtures.write(bytes, name), options: options) } throws: { error in
+                (error as? ImageError)?.reason.contains(reason) == true
+            }
+        }
+        #expect(options.outputSize(width: 262_144, height: 100) == (4096, 2))
+        #expect(options.outputSize(width: 6000, height: 4000) == (384, 256))
+        #expect(options.outputSize(width: 100, height: 80) == (100, 80), "never enlarged")
+        #expect(throws: ImageError.self) { try options.admit(width: Int.max, height: 2, path: "overflow") }
+        // A real strip (40,000 × 2) decodes to at most 4,096 wide, not 40,000.
+        let strip = try ImageDecoder.decode(file: Fixtures.write(Fixtures.png(Fixtures.pattern(width: 40_000, height: 2), kind: .rgb8), "real-strip.png"))
+        #expect(strip.image.width == 4096 && strip.image.height == 1 && strip.originalWidth == 40_000)
+    }
+
     @Test func lyingHeadersAndBadChecksums() {
         // A PNG whose IHDR (with a valid CRC) claims 100000×100000.
         var png = Fixtures.png(Fixtures.pattern(width: 8, height: 8), kind: .rgb8)

@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 import KindredProtocol
 import Testing
 
@@ -8,12 +9,12 @@ import Testing
     @Test func everyVerbParses() throws {
         let cases: [(String, Request)] = [
             ("PING", .ping), ("ping", .ping), ("HELP", .help), ("QUIT", .quit), ("STATUS\r", .status),
-            ("SIMILAR 42", .similar(.id(42), k: 10, space: .cnn, within: nil)),
+            ("SIMILAR 42", .similar(.id(ItemID(42)), k: 10, space: .cnn, within: nil)),
             ("SIMILAR /art/a.jpg k=5 space=style within=prefix:/art/blue", .similar(.path("/art/a.jpg"), k: 5, space: .style, within: "/art/blue")),
             (#"SIMILAR "/art/Blue Period/old guitarist.jpg" k=3"#, .similar(.path("/art/Blue Period/old guitarist.jpg"), k: 3, space: .cnn, within: nil)),
             ("similar\t" + #""/a \"quoted\" \\ name.png"   within="prefix:/a b""#, .similar(.path(#"/a "quoted" \ name.png"#), k: 10, space: .cnn, within: "/a b")),
             ("SIMILAR-IMAGE 81920 k=20", .similarImage(byteCount: 81920, k: 20, space: .cnn)),
-            ("INFO /x/y.png", .info(.path("/x/y.png"))), ("INFO 7", .info(.id(7))),
+            ("INFO /x/y.png", .info(.path("/x/y.png"))), ("INFO 7", .info(.id(ItemID(7)))),
             ("DUPLICATES", .duplicates(maxDistance: 6)), ("DUPLICATES max_distance=0", .duplicates(maxDistance: 0)),
             ("ERRORS limit=5", .errors(limit: 5)), ("RESCAN", .rescan(directory: nil)), ("RESCAN /art", .rescan(directory: "/art")),
             ("WATCH /art", .watch(directory: "/art")), (#"UNWATCH "/my art""#, .unwatch(directory: "/my art")),
@@ -57,6 +58,33 @@ import Testing
         }
         // Usage is part of every argument error, so a shell user sees how to fix it.
         #expect { try parser.parse("SIMILAR") } throws: { "\($0)".contains("usage: SIMILAR <path|id> [k=10]") }
+    }
+
+    /// Every number a client can send, at and past each edge: in range it parses to exactly that
+    /// value, out of range it is refused by the parser, so nothing downstream sees it.
+    @Test func hostileNumbersAreRefusedAtTheBorder() throws {
+        let refused: [(String, String)] = [
+            ("INFO 9223372036854775808", "item id 9223372036854775808 is out of range"),
+            ("INFO 18446744073709551616", "is out of range"), ("INFO 0", "item id 0 is out of range"),
+            ("SIMILAR 99999999999999999999999", "is out of range"), ("INFO -1", "neither an item id nor an absolute path"),
+            ("INFO +5", "neither an item id"), ("INFO ４２", "neither an item id"), ("INFO 0x10", "neither an item id"),
+            ("SIMILAR 1 k=1001", "from 1 to 1000"), ("SIMILAR 1 k=-1", "from 1 to 1000"), ("SIMILAR 1 k=1e3", "whole number"),
+            ("SIMILAR 1 k=9223372036854775808", "whole number"), ("SIMILAR-IMAGE 67108865", "from 1 to 67108864"),
+            ("SIMILAR-IMAGE -1", "from 1 to 67108864"), ("SIMILAR-IMAGE 18446744073709551615", "from 1 to 67108864"),
+            ("DUPLICATES max_distance=65", "from 0 to 64"), ("DUPLICATES max_distance=-1", "from 0 to 64"),
+            ("ERRORS limit=0", "from 1 to 100000"), ("ERRORS limit=100001", "from 1 to 100000"), ("RUNS limit=1001", "from 1 to 1000"),
+            ("CLUSTER 2147483648", "not a cluster id"), ("CLUSTER 1 limit=1000001", "from 1 to 1000000"), ("MAP dims=1", "from 2 to 3"),
+        ]
+        for (line, fragment) in refused {
+            #expect { try parser.parse(line) } throws: { error in
+                let e = error as! ProtocolError
+                return e.code == .badRequest && e.message.contains(fragment)
+            }
+        }
+        #expect(try parser.parse("INFO 9223372036854775807") == .info(.id(ItemID(UInt64(Int64.max)))))
+        #expect(try parser.parse("INFO 1") == .info(.id(ItemID(1))))
+        #expect(try parser.parse("CLUSTER 2147483647 limit=1000000") == .cluster(id: 2_147_483_647, limit: 1_000_000))
+        #expect(try parser.parse("SIMILAR-IMAGE 67108864 k=1000") == .similarImage(byteCount: 67_108_864, k: 1000, space: .cnn))
     }
 
     @Test func lineLengthIsLimited() {

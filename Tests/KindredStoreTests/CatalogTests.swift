@@ -29,8 +29,34 @@ import Testing
             try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY sql")
         }
         #expect(try catalog.schemaDefinitions() == expected)
-        #expect(expected.contains { $0.hasPrefix("CREATE TABLE items") })
+        // Migration 004 rebuilt `items` (AUTOINCREMENT), and SQLite quotes a renamed table's name.
+        #expect(expected.contains { $0.hasPrefix("CREATE TABLE \"items\"") && $0.contains("AUTOINCREMENT") })
         #expect(try catalog.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
+    /// A catalog written before migration 004 keeps its items, their ids and what refers to them
+    /// (assignments cascade from items, so a careless rebuild would have emptied them).
+    @Test func migration004KeepsRowsAndReferences() throws {
+        let url = temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite")
+        do {
+            let old = try DatabaseQueue(path: url.path)
+            var migrator = DatabaseMigrator()
+            for migration in CatalogSchema.migrations.prefix(3) { migrator.registerMigration(migration.name) { try $0.execute(sql: migration.sql) } }
+            try migrator.migrate(old)
+            try old.write { db in
+                try db.execute(sql: "INSERT INTO roots (id, path, added_at) VALUES (1, '/art', 1)")
+                try db.execute(sql: "INSERT INTO items (id, path, root_id, size, mtime_ns, status, first_seen) VALUES (7, '/art/a.jpg', 1, 1, 1, 'indexed', 1), (9, '/art/b.jpg', 1, 1, 1, 'queued', 1)")
+                try db.execute(sql: "INSERT INTO runs (id, started_at, status, algorithm) VALUES (1, 1, 'done', 'hdbscan')")
+                try db.execute(sql: "INSERT INTO assignments (run_id, item_id, cluster) VALUES (1, 7, 0), (1, 9, 1)")
+            }
+        }
+        let catalog = try Catalog(url: url, logger: testLogger)
+        #expect(try catalog.item(path: "/art/a.jpg")?.id == 7 && catalog.item(path: "/art/b.jpg")?.attempts == 0)
+        #expect(try catalog.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM assignments") } == 2)
+        try catalog.removeItem(ItemID(9))
+        #expect(try catalog.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM assignments") } == 1, "the cascade still works")
+        #expect(try catalog.enqueue(path: "/art/c.jpg", size: 1, mtimeNs: 1).item.id == 10, "9 is not handed out again")
+        #expect(try catalog.roots().first?.device == nil)
     }
 
     @Test func migratingTwiceIsANoOpAndKeepsData() throws {
@@ -44,8 +70,8 @@ import Testing
 
     @Test func itemLifecycle() throws {
         let catalog = try Catalog(url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
-        let root = try catalog.addRoot("/art")
-        #expect(try catalog.addRoot("/art").id == root.id)
+        let root = try catalog.addRoot(CollectionPath("/art"))
+        #expect(try catalog.addRoot(CollectionPath("/art")).id == root.id)
         let (item, fresh) = try catalog.enqueue(path: "/art/a.jpg", size: 10, mtimeNs: 5, rootID: root.id, at: 1000)
         #expect(fresh && item.status == .queued && item.firstSeen == 1000)
         let id = try #require(item.itemID)
@@ -61,8 +87,50 @@ import Testing
         #expect(try catalog.statusCounts() == [.queued: 0, .indexed: 0, .failed: 1])
         #expect(try catalog.removeItem(id))
         #expect(try catalog.itemIDs().isEmpty)
-        #expect(try catalog.removeRoot("/art"))
+        #expect(try catalog.removeRoot(CollectionPath("/art")))
         #expect(try catalog.roots().isEmpty)
+    }
+
+    /// Prefix queries compare bytes: a folder with accents finds exactly its items (the old
+    /// query compared a UTF-8 byte count with characters and missed them), `/art` never matches
+    /// `/artist`, and the NFD spelling of a name is a different folder, as on disk.
+    @Test func itemsUnderADirectoryAreFoundByteForByte() throws {
+        let catalog = try Catalog(url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        let nfc = "/art/Mus\u{E9}e", nfd = "/art/Muse\u{301}e"
+        let paths = [nfc + "/a.jpg", nfc + "/deeper/b.png", nfd + "/c.jpg", "/art/Mus\u{E9}e0/d.jpg", "/artist/e.jpg", "/art/f.jpg", nfc + ".jpg"]
+        var ids: [String: UInt64] = [:]
+        for path in paths { ids[path] = try #require(try catalog.enqueue(path: path, size: 1, mtimeNs: 1).item.itemID).rawValue }
+        #expect(try catalog.itemIDs(under: CollectionPath(nfc)) == [ids[nfc + "/a.jpg"]!, ids[nfc + "/deeper/b.png"]!])
+        #expect(try catalog.itemIDs(under: CollectionPath(nfd)) == [ids[nfd + "/c.jpg"]!])
+        #expect(try catalog.itemIDs(under: CollectionPath("/art")).count == 6)
+        #expect(try catalog.itemIDs(under: CollectionPath("/")).count == paths.count)
+    }
+
+    /// A deleted item's id is never handed to a new file, even when it was the largest.
+    @Test func idsAreNeverReused() throws {
+        let catalog = try Catalog(url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        let first = try #require(try catalog.enqueue(path: "/a.jpg", size: 1, mtimeNs: 1).item.itemID)
+        let second = try #require(try catalog.enqueue(path: "/b.jpg", size: 1, mtimeNs: 1).item.itemID)
+        try catalog.removeItem(second)
+        let third = try #require(try catalog.enqueue(path: "/c.jpg", size: 1, mtimeNs: 1).item.itemID)
+        #expect(third > second && second > first)
+    }
+
+    /// The attempt count rises before each decode and clears with an outcome or a change.
+    @Test func attemptsAreCountedUntilAnOutcome() throws {
+        let catalog = try Catalog(url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        let id = try #require(try catalog.enqueue(path: "/a.jpg", size: 1, mtimeNs: 1).item.itemID)
+        try catalog.markAttempted([id])
+        try catalog.markAttempted([id])
+        #expect(try catalog.item(id)?.attempts == 2)
+        #expect(try catalog.enqueue(path: "/a.jpg", size: 1, mtimeNs: 1).item.attempts == 2, "unchanged: the count stays")
+        #expect(try catalog.enqueue(path: "/a.jpg", size: 2, mtimeNs: 1).item.attempts == 0, "changed: a fresh start")
+        try catalog.markAttempted([id])
+        try catalog.markFailed(id, error: "x")
+        #expect(try catalog.item(id)?.attempts == 0)
+        try catalog.markAttempted([id])
+        try catalog.markIndexed(id, contentHash: "h", width: 1, height: 1, format: "png")
+        #expect(try catalog.item(id)?.attempts == 0)
     }
 
     @Test func constraintsHoldForUsersWritingSQL() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 import KindredWatch
 import Logging
 import Testing
@@ -16,7 +17,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/a/b", withIntermediateDirectories: true)
         try Data("old".utf8).write(to: URL(fileURLWithPath: root + "/a/b/existing.png"))
         let watcher = try InotifyWatcher(logger: Logger(label: "watch.tests"))
-        #expect(watcher.add(root: root) == [root + "/a/b/existing.png"])
+        #expect(watcher.add(root: try CollectionPath(root)).files == [root + "/a/b/existing.png"])
         #expect(watcher.watchedDirectories == 3)
 
         try Data("new".utf8).write(to: URL(fileURLWithPath: root + "/a/new.png"))
@@ -65,7 +66,7 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: root + "/loop", withDestinationPath: root)
         try FileManager.default.createSymbolicLink(atPath: root + "/dangling.jpg", withDestinationPath: root + "/nowhere.jpg")
         let watcher = try InotifyWatcher(filter: PathFilter(include: ["*.jpg"], exclude: ["skip"]), logger: Logger(label: "watch.tests"))
-        #expect(watcher.add(root: root).sorted() == [root + "/inside-link.jpg", root + "/keep/a.jpg"])
+        #expect(watcher.add(root: try CollectionPath(root)).files.sorted() == [root + "/inside-link.jpg", root + "/keep/a.jpg"])
 
         // Events obey the same filter: only the .jpg in a kept directory is reported.
         for file in [root + "/keep/e.jpg", root + "/keep/f.txt", root + "/skip/g.jpg"] { try Data("x".utf8).write(to: URL(fileURLWithPath: file)) }

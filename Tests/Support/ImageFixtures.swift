@@ -184,6 +184,27 @@ public enum Fixtures {
         return Array(UnsafeRawBufferPointer(start: buffer, count: length))
     }
 
+    /// A small JPEG whose frame header claims `width` × `height`: a header bomb.
+    public static func jpegClaiming(width: UInt16, height: UInt16) -> [UInt8] {
+        var bytes = jpeg(composition(width: 64, height: 48, seed: 3))
+        for i in 0..<(bytes.count - 9) where bytes[i] == 0xFF && (bytes[i + 1] == 0xC0 || bytes[i + 1] == 0xC2) {
+            bytes[i + 5] = UInt8(height >> 8); bytes[i + 6] = UInt8(height & 0xFF)
+            bytes[i + 7] = UInt8(width >> 8); bytes[i + 8] = UInt8(width & 0xFF)
+            break
+        }
+        return bytes
+    }
+
+    /// A small PNG whose IHDR claims `width` × `height`, with a correct CRC so only the size is
+    /// wrong: a header bomb (1,000,000,000 × 1 is 74 bytes of file).
+    public static func pngClaiming(width: UInt32, height: UInt32) -> [UInt8] {
+        var bytes = png(composition(width: 64, height: 48, seed: 4), kind: .rgb8)
+        for (offset, value) in [(16, width), (20, height)] { for b in 0..<4 { bytes[offset + b] = UInt8((value >> (24 - 8 * UInt32(b))) & 0xFF) } }
+        let crc = crc32(bytes[12..<29])
+        for b in 0..<4 { bytes[29 + b] = UInt8((crc >> (24 - 8 * UInt32(b))) & 0xFF) }
+        return bytes
+    }
+
     /// CRC-32 (PNG's), for forging headers that pass the chunk check.
     public static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF

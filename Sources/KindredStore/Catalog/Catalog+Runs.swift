@@ -51,7 +51,7 @@ public struct Assignment: Sendable, Equatable {
     var neighboursBlob: Data? {
         guard !neighbours.isEmpty else { return nil }
         var data = Data(capacity: neighbours.count * 8)
-        for id in neighbours { withUnsafeBytes(of: Int64(id.rawValue).littleEndian) { data.append(contentsOf: $0) } }
+        for id in neighbours { withUnsafeBytes(of: id.sqlValue.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 
@@ -125,7 +125,7 @@ extension Catalog {
                 VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
                 """)
             for c in clusters {
-                try cluster.execute(arguments: [id, c.cluster, c.size, c.exemplar.map { Int64($0.rawValue) }, c.silhouette, c.bornRunID, c.matchedJaccard])
+                try cluster.execute(arguments: [id, c.cluster, c.size, c.exemplar.map { $0.sqlValue }, c.silhouette, c.bornRunID, c.matchedJaccard])
             }
             try db.execute(sql: "UPDATE runs SET is_current = 0 WHERE is_current = 1")
             try db.execute(sql: """
@@ -256,7 +256,7 @@ extension Catalog {
             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
             """)
         for a in assignments {
-            let item = Int64(a.item.rawValue)
+            let item = a.item.sqlValue
             try insert.execute(arguments: [run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
                                            Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2),
                                            a.neighboursBlob, item])

@@ -19,6 +19,10 @@ public final class Catalog: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.foreignKeysEnabled = true
         configuration.readonly = readOnly
+        // Acknowledged changes (a WATCH, an UNWATCH, items marked indexed) survive a power cut:
+        // in WAL mode FULL syncs the log at every commit (NORMAL would lose the last ones). Commits
+        // are per batch of images, so this costs a few fsyncs a second at most.
+        if !readOnly { configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") } }
         do {
             pool = try DatabasePool(path: url.path, configuration: configuration)
         } catch {
@@ -58,28 +62,47 @@ public final class Catalog: Sendable {
 
     // MARK: Roots
 
+    /// Records `path` as a root (re-enabling it if known). `device` is its st_dev, kept so a root
+    /// that later shows another device (an unmounted share) is paused rather than emptied.
     @discardableResult
-    public func addRoot(_ path: String, at now: Int64 = Catalog.now()) throws(CatalogError) -> CatalogRoot {
+    public func addRoot(_ path: CollectionPath, device: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> CatalogRoot {
         try write("add root \(path)") { db in
-            if var existing = try CatalogRoot.filter(Column("path") == path).fetchOne(db) {
+            if var existing = try CatalogRoot.filter(Column("path") == path.string).fetchOne(db) {
                 existing.enabled = true
+                // A known root keeps the device it was added on: a start while its share is
+                // unmounted must not adopt the mount point's device (RootHealth would then
+                // see nothing wrong). An operator accepts a new device with setDevice.
+                existing.device = existing.device ?? device
                 try existing.update(db)
                 return existing
             }
-            var root = CatalogRoot(id: nil, path: path, addedAt: now, enabled: true)
+            var root = CatalogRoot(id: nil, path: path.string, addedAt: now, enabled: true, device: device)
             try root.insert(db)
             return root
         }
     }
 
+    /// Accepts the device a root now lives on (an operator's RESCAN of a paused root).
+    public func setDevice(_ device: Int64, ofRoot path: CollectionPath) throws(CatalogError) {
+        try write("set the device of root \(path)") { db in
+            try db.execute(sql: "UPDATE roots SET device = ? WHERE path = ?", arguments: [device, path.string])
+        }
+    }
+
     /// Removes a root; its items stay until the caller removes them (their vectors must go too).
     @discardableResult
-    public func removeRoot(_ path: String) throws(CatalogError) -> Bool {
-        try write("remove root \(path)") { db in try CatalogRoot.filter(Column("path") == path).deleteAll(db) > 0 }
+    public func removeRoot(_ path: CollectionPath) throws(CatalogError) -> Bool {
+        try write("remove root \(path)") { db in try CatalogRoot.filter(Column("path") == path.string).deleteAll(db) > 0 }
     }
 
     public func roots() throws(CatalogError) -> [CatalogRoot] {
         try read("list roots") { db in try CatalogRoot.order(Column("path")).fetchAll(db) }
+    }
+
+    /// The roots as the set that owns the nesting rules. A stored path that is not canonical (none
+    /// is written so) is left out rather than trusted.
+    public func rootSet() throws(CatalogError) -> RootSet {
+        RootSet(try roots().compactMap { try? CollectionPath($0.path) })
     }
 
     // MARK: Items
@@ -126,9 +149,10 @@ public final class Catalog: Sendable {
             try files.map { file in
                 if var item = try CatalogItem.filter(Column("path") == file.path).fetchOne(db) {
                     guard item.size != file.size || item.mtimeNs != file.mtimeNs || item.status == .queued else { return (item, false) }
+                    item.rootID = rootID ?? item.rootID
+                    if item.size != file.size || item.mtimeNs != file.mtimeNs { item.attempts = 0 }  // new bytes, a fresh start
                     item.size = file.size
                     item.mtimeNs = file.mtimeNs
-                    item.rootID = rootID ?? item.rootID
                     item.status = .queued
                     item.error = nil
                     try item.update(db)
@@ -151,11 +175,11 @@ public final class Catalog: Sendable {
     public func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("mark \(extractions.count) items indexed") { db in
             let statement = try db.cachedStatement(sql: """
-                UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?
+                UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?, attempts = 0
                 WHERE id = ?
                 """)
             for e in extractions {
-                try statement.execute(arguments: [e.contentHash, e.width, e.height, e.format, now, Int64(e.id.rawValue)])
+                try statement.execute(arguments: [e.contentHash, e.width, e.height, e.format, now, e.id.sqlValue])
             }
         }
     }
@@ -169,23 +193,33 @@ public final class Catalog: Sendable {
     public func markFailed(_ failures: [(id: ItemID, error: String, contentHash: String?)]) throws(CatalogError) {
         guard !failures.isEmpty else { return }
         try write("mark \(failures.count) items failed") { db in
-            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?")
-            for f in failures { try statement.execute(arguments: [f.error, f.contentHash, Int64(f.id.rawValue)]) }
+            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash), attempts = 0 WHERE id = ?")
+            for f in failures { try statement.execute(arguments: [f.error, f.contentHash, f.id.sqlValue]) }
+        }
+    }
+
+    /// Records that decoding these items is about to start, committed before the decoder runs.
+    /// A process that dies decoding leaves the count raised; `markIndexed` and `markFailed` clear it.
+    public func markAttempted(_ ids: [ItemID]) throws(CatalogError) {
+        guard !ids.isEmpty else { return }
+        try write("mark \(ids.count) items attempted") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE items SET attempts = attempts + 1 WHERE id = ?")
+            for id in ids { try statement.execute(arguments: [id.sqlValue]) }
         }
     }
 
     /// Moves an item to a new path, keeping its id and vectors (a rename with unchanged content).
     public func move(_ id: ItemID, to path: String) throws(CatalogError) {
         try write("move \(id)") { db in
-            try db.execute(sql: "DELETE FROM items WHERE path = ? AND id != ?", arguments: [path, Int64(id.rawValue)])
-            try db.execute(sql: "UPDATE items SET path = ? WHERE id = ?", arguments: [path, Int64(id.rawValue)])
+            try db.execute(sql: "DELETE FROM items WHERE path = ? AND id != ?", arguments: [path, id.sqlValue])
+            try db.execute(sql: "UPDATE items SET path = ? WHERE id = ?", arguments: [path, id.sqlValue])
         }
     }
 
     /// Step 1 of deletion (Schema/lmdb.md): the row goes first, then its vectors.
     @discardableResult
     public func removeItem(_ id: ItemID) throws(CatalogError) -> Bool {
-        try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: Int64(id.rawValue)) }
+        try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: id.sqlValue) }
     }
 
     /// `removeItem` for many, in one transaction.
@@ -193,7 +227,7 @@ public final class Catalog: Sendable {
         guard !ids.isEmpty else { return }
         try write("remove \(ids.count) items") { db in
             let statement = try db.cachedStatement(sql: "DELETE FROM items WHERE id = ?")
-            for id in ids { try statement.execute(arguments: [Int64(id.rawValue)]) }
+            for id in ids { try statement.execute(arguments: [id.sqlValue]) }
         }
     }
 
@@ -203,13 +237,13 @@ public final class Catalog: Sendable {
         return try read("paths of \(ids.count) items") { db in
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
             let rows = try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))",
-                                        arguments: StatementArguments(ids.map { Int64($0.rawValue) }))
+                                        arguments: StatementArguments(ids.map { $0.sqlValue }))
             return Dictionary(uniqueKeysWithValues: rows.map { (ItemID(UInt64($0["id"] as Int64)), $0["path"] as String) })
         }
     }
 
     public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
-        try read("item \(id)") { db in try CatalogItem.fetchOne(db, key: Int64(id.rawValue)) }
+        try read("item \(id)") { db in try CatalogItem.fetchOne(db, key: id.sqlValue) }
     }
 
     public func item(path: String) throws(CatalogError) -> CatalogItem? {
@@ -276,15 +310,36 @@ extension Catalog {
         }
     }
 
-    /// Ids of items whose path starts with `prefix` (a directory, so `/art` does not match `/artist`).
-    public func itemIDs(under prefix: String) throws(CatalogError) -> Set<UInt64> {
-        let directory = prefix.hasSuffix("/") ? prefix : prefix + "/"
+    /// Items whose vectors were written at or after `time` (`last_indexed`).
+    public func itemIDs(indexedSince time: Date) throws(CatalogError) -> Set<UInt64> {
+        try read("items indexed since \(time)") { db in
+            Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE last_indexed >= ?", arguments: [Int64(time.timeIntervalSince1970)]).map { UInt64($0) })
+        }
+    }
+
+    /// The id and path of every item strictly inside `directory` (byte-exact, as `itemIDs(under:)`).
+    public func paths(under directory: CollectionPath) throws(CatalogError) -> [ItemID: String] {
+        let range = directory.descendantRange
+        return try read("list paths under \(directory)") { db in
+            var paths: [ItemID: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper]) {
+                paths[ItemID(UInt64(row["id"] as Int64))] = row["path"]
+            }
+            return paths
+        }
+    }
+
+    /// Ids of the items strictly inside `directory`, compared byte for byte
+    /// (`CollectionPath.descendantRange`), so `/art` does not match `/artist` and a name with
+    /// accents matches exactly the bytes on disk.
+    public func itemIDs(under directory: CollectionPath) throws(CatalogError) -> Set<UInt64> {
+        let range = directory.descendantRange
         do {
             return try pool.read { db in
-                Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE substr(path, 1, ?) = ?", arguments: [directory.utf8.count, directory]).map { UInt64($0) })
+                Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper]).map { UInt64($0) })
             }
         } catch {
-            throw CatalogError(operation: "list items under \(prefix)", underlying: error)
+            throw CatalogError(operation: "list items under \(directory)", underlying: error)
         }
     }
 }

@@ -23,9 +23,12 @@ public struct CatalogItem: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var error: String?
     public var firstSeen: Int64
     public var lastIndexed: Int64?
+    /// Decodes started since the last outcome (Schema/catalog/004_trust.sql): non-zero at start-up
+    /// means the process died on this file or beside it.
+    public var attempts: Int = 0
 
     enum CodingKeys: String, CodingKey {
-        case id, path, size, width, height, format, status, error
+        case id, path, size, width, height, format, status, error, attempts
         case rootID = "root_id", mtimeNs = "mtime_ns", contentHash = "content_hash"
         case firstSeen = "first_seen", lastIndexed = "last_indexed"
     }
@@ -43,9 +46,11 @@ public struct CatalogRoot: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var path: String
     public var addedAt: Int64
     public var enabled: Bool
+    /// st_dev when the root was added (nil for roots older than migration 004).
+    public var device: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case id, path, enabled
+        case id, path, enabled, device
         case addedAt = "added_at"
     }
 
