@@ -16,10 +16,11 @@ test: deps
 	swift test
 	Fuzz/run.sh 15
 
-# The long versions of the reliability tests: 200 SIGKILLs in the crash loop, ten minutes of
-# each fuzz target.
+# The long versions of the reliability tests: 200 SIGKILLs in the crash loop, 2,000 request
+# sequences through the command service, ten minutes of each fuzz target.
 soak: deps
 	KINDRED_CRASH_LOOPS=200 swift test --filter CrashLoopTests
+	KINDRED_FUZZ_SEQUENCES=2000 swift test --filter CommandServiceFuzzTests
 	Fuzz/run.sh 600
 
 bench-store: deps

@@ -212,6 +212,14 @@ public final class Ingestor: @unchecked Sendable {
             return (batch[i].id, extracted[i].failure!, extracted[i].hash.isEmpty ? nil : extracted[i].hash)
         }
         try catalog.markFailed(failures)
+        // A file that changed into something unreadable loses the vectors of what it was, or
+        // SIMILAR would keep answering with a picture that is no longer there.
+        let stale = failures.map(\.0).filter { self.indexes.cnn.index.contains(label: $0.rawValue) || (try? store.vector($0, space: StandardSpaces.cnn.name)) != nil }
+        if !stale.isEmpty {
+            try store.write { txn throws(VectorStoreError) in for id in stale { _ = try txn.delete(id) } }
+            for id in stale { self.indexes.remove(label: id.rawValue) }
+            changes += stale.count
+        }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
         let features = network.embed(good.map { extracted[$0].image! })
@@ -282,6 +290,15 @@ extension Ingestor {
         let ids = try catalog.itemIDs(under: directory).sorted().map { ItemID($0) }
         try remove(ids: ids)
         return ids.count
+    }
+
+    /// Removes the items no root covers any more: UNWATCH drops the root first and its items
+    /// after, so a stop in between leaves these. Run at start, before the first scan.
+    @discardableResult
+    public func removeOutsideRoots() throws -> Int {
+        let orphans = try catalog.itemsOutsideRoots(try catalog.rootSet())
+        try remove(ids: orphans)
+        return orphans.count
     }
 
     /// Removes the items under `directory` whose files are no longer there (changes while

@@ -213,6 +213,12 @@ public final class WatchLoop: Sendable {
             }
         }
 
+        do {
+            let orphans = try ingestor.removeOutsideRoots()
+            if orphans > 0 { logger.notice("removed the items of a root unwatched before the last stop", metadata: ["items": "\(orphans)"]) }
+        } catch {
+            logger.error("cannot remove items outside the roots", metadata: ["error": "\(error)"])
+        }
         rescanAll()
         notifyFollowing(roots: roots.count)
         var lastPoll = Date()

@@ -3,7 +3,8 @@ import Logging
 
 /// What start-up repair found and fixed.
 public struct RepairReport: Sendable, Equatable {
-    /// Vector records whose item has no catalog row (a crash between deleting the row and its vectors).
+    /// Vector records whose item has no catalog row, or a failed one (a crash between the row
+    /// changing and its vectors going).
     public var orphanVectorsDeleted = 0
     /// Items marked indexed that lack a vector in a required space; they go back to the queue.
     public var itemsRequeued = 0
@@ -13,12 +14,13 @@ public struct RepairReport: Sendable, Equatable {
 /// Restores the invariant between the catalog and the vector store after a crash, following the
 /// commit order in Schema/lmdb.md:
 ///   - an `indexed` row has a vector in every required space;
-///   - every vector has a row.
+///   - every vector has a row, and no `failed` row has vectors (a file that changed into an
+///     unreadable one is marked failed first, then its old vectors go).
 /// A `queued` row may or may not have vectors; re-extraction overwrites them.
 public enum StateRepair {
     public static func run(catalog: Catalog, store: VectorStore, requiredSpaces: [String], logger: Logger) throws -> RepairReport {
         var report = RepairReport()
-        let known = Set(try catalog.itemIDs())
+        let known = Set(try catalog.itemIDs()).subtracting(try catalog.itemIDs(status: .failed))
         var orphans = Set<ItemID>()
         var present: [String: Set<ItemID>] = [:]
         for space in store.spaces.keys {

@@ -1,7 +1,9 @@
 import Foundation
 import KindredCore
 import KindredProtocol
+import KindredStore
 import KindredTestSupport
+import Logging
 import Testing
 
 /// What a careless or hostile client, file or file system does to a real kindredd: each class of
@@ -228,6 +230,30 @@ import Testing
         #expect(shell("umount \"\(art.path)\"") == 0)
         try daemon.waitFor("the root to resume", seconds: 30) { try daemon.status()["paused_roots"] == "" }
         try daemon.waitUntilIdle(indexed: 3)
+    }
+
+    /// UNWATCH drops the root's row, then its items in the background; a stop in between (here
+    /// the first step done by hand on a stopped kindredd) is repaired at the next start: the
+    /// items leave the catalog, the store and the index, and nothing else does.
+    @Test func aStopBetweenUnwatchStepsIsRepaired() throws {
+        defer { try? FileManager.default.removeItem(at: base) }
+        let kept = base.appendingPathComponent("kept"), dropped = base.appendingPathComponent("dropped")
+        try image(1, kept.appendingPathComponent("a.jpg"))
+        try image(2, dropped.appendingPathComponent("b.jpg"))
+        try image(3, dropped.appendingPathComponent("c.jpg"))
+        let daemon = try daemon([kept])
+        try daemon.start()
+        #expect(try daemon.ask("WATCH \(dropped.path)") == ["OK 1", dropped.path])
+        try daemon.waitUntilIdle(indexed: 3)
+        try daemon.stop()
+        do {
+            let catalog = try Catalog(url: StatePaths(root: daemon.state).catalog, logger: Logger(label: "test"))
+            #expect(try catalog.removeRoot(CollectionPath(dropped.path)))
+        }
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 1)
+        #expect(try daemon.ask("SIMILAR \(kept.path)/a.jpg k=5") == ["OK 0"])
+        #expect(daemon.logText.contains("removed the items of a root unwatched before the last stop"))
     }
 
     /// The admin verbs are refused to a peer that is not an admin: a second user account, made by

@@ -310,6 +310,18 @@ extension Catalog {
         }
     }
 
+    /// Items whose root is gone from `roots` (the row removed by UNWATCH, or its `root_id`
+    /// cleared) and whose path no root covers: what a stop between UNWATCH's two steps leaves.
+    public func itemsOutsideRoots(_ roots: RootSet) throws(CatalogError) -> [ItemID] {
+        try read("items outside the roots") { db in
+            try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE root_id IS NULL OR root_id NOT IN (SELECT id FROM roots)").compactMap { row in
+                let path: String = row["path"]
+                guard let canonical = try? CollectionPath(path), roots.covers(canonical) else { return ItemID(UInt64(row["id"] as Int64)) }
+                return nil
+            }
+        }
+    }
+
     /// Items whose vectors were written at or after `time` (`last_indexed`).
     public func itemIDs(indexedSince time: Date) throws(CatalogError) -> Set<UInt64> {
         try read("items indexed since \(time)") { db in
