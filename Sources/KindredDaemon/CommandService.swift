@@ -190,6 +190,14 @@ public final class CommandService: Sendable {
             return try cluster(id, limit: limit)
         case .map(let dimensions):
             return try map(dimensions: dimensions)
+        case .backup(let directory):
+            let control = try requireControl("BACKUP")
+            let reply = Handover<Result<[[String]], any Error>>()
+            control.submit(.backup(try CollectionPath(directory), reply: reply))
+            switch reply.wait() {
+            case .success(let rows): return Response(columns: ["part", "bytes"], rows: rows)
+            case .failure(let error): throw ProtocolError(.badRequest, "backup to \(directory) failed: \(error)")
+            }
         }
     }
 

@@ -37,7 +37,7 @@ public final class IngestProgress: Sendable {
 }
 
 /// Requests the socket forwards to the ingestion thread, which owns the watcher and the ingestor.
-public enum ControlCommand: Sendable, Equatable {
+public enum ControlCommand: Sendable {
     /// Reconcile every root (nil) or one directory inside a root with the disk. Naming a root
     /// that is paused because it now lives on another device accepts that device.
     case rescan(CollectionPath?)
@@ -45,6 +45,8 @@ public enum ControlCommand: Sendable, Equatable {
     case watch(CollectionPath)
     /// Stop following a root and drop its items.
     case unwatch(CollectionPath)
+    /// Copy the state into a new directory between batches (StateBackup); the rows go to `reply`.
+    case backup(CollectionPath, reply: Handover<Result<[[String]], any Error>>)
 }
 
 /// The ingestion thread: scans the roots at start (catching what changed while kindredd was down),
@@ -76,6 +78,7 @@ public final class WatchLoop: Sendable {
         Thread { [self] in
             defer { finished.signal() }
             run()
+            refuseQueued()
         }.start()
     }
 
@@ -128,7 +131,8 @@ public final class WatchLoop: Sendable {
             var report = Ingestor.Report()
             for (id, paths) in Dictionary(grouping: files, by: rootID(of:)).sorted(by: { ($0.key ?? 0) < ($1.key ?? 0) }) where !stopRequested {
                 do {
-                    let r = try ingestor.ingest(paths.sorted(), rootID: id, shouldStop: { stopRequested }) { settled in
+                    // Between batches: a backup waits for no scan (it may take hours), only for the batch in flight.
+                    let r = try ingestor.ingest(paths.sorted(), rootID: id, shouldStop: { runBackups(); return stopRequested }) { settled in
                         let pending = progress.update { $0.pending = max(0, $0.pending - settled); return $0.pending }
                         Systemd.notify("STATUS=indexing: \(pending) files to go")
                     }
@@ -191,6 +195,16 @@ public final class WatchLoop: Sendable {
             progress.update { $0.pending = 0 }
         }
 
+        /// Runs the queued backups now, leaving other commands for the loop.
+        func runBackups() {
+            let backups = inbox.withLock { commands -> [ControlCommand] in
+                let picked = commands.filter { if case .backup = $0 { true } else { false } }
+                commands.removeAll { if case .backup = $0 { true } else { false } }
+                return picked
+            }
+            for backup in backups { apply(backup) }
+        }
+
         var settling: [String: Date] = [:]
         func apply(_ command: ControlCommand) {
             switch command {
@@ -210,6 +224,11 @@ public final class WatchLoop: Sendable {
                     logger.error("unwatch failed", metadata: ["root": "\(root)", "error": "\(error)"])
                 }
                 refreshRoots()
+            case .backup(let destination, let reply):
+                reply.fulfil(Result {
+                    try StateBackup.write(to: destination, catalog: catalog, store: ingestor.store, indexes: ingestor.indexes, paths: paths)
+                })
+                logger.notice("backup written", metadata: ["directory": "\(destination)"])
             }
         }
 
@@ -289,6 +308,13 @@ public final class WatchLoop: Sendable {
                     lastSnapshot = now  // retried after another interval, not on every turn
                 }
             }
+        }
+    }
+
+    /// Answers the commands still queued when the thread stops, so no caller waits for ever.
+    private func refuseQueued() {
+        for command in inbox.withLock({ commands in defer { commands.removeAll() }; return commands }) {
+            if case .backup(_, let reply) = command { reply.fulfil(.failure(StateBackup.Failure(description: "kindredd is stopping"))) }
         }
     }
 

@@ -22,6 +22,8 @@ public enum Request: Equatable, Sendable {
     case clusters
     case cluster(id: Int, limit: Int)
     case map(dimensions: Int)
+    /// An online copy of the whole state into a new directory.
+    case backup(directory: String)
 }
 
 extension Request {
@@ -46,6 +48,7 @@ extension Request {
         case .clusters: .clusters
         case .cluster: .cluster
         case .map: .map
+        case .backup: .backup
         }
     }
 
@@ -75,13 +78,13 @@ public enum Verb: String, CaseIterable, Sendable {
     case ping = "PING", help = "HELP", quit = "QUIT", status = "STATUS"
     case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
-    case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP"
+    case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP", backup = "BACKUP"
 
     /// Verbs that change what the daemon holds or does (its roots, its items, a refit): only
     /// peers the configuration names as admins may use them (Schema/protocol.md, "Who may ask").
     public var requiresAdmin: Bool {
         switch self {
-        case .watch, .unwatch, .rescan, .refit: true
+        case .watch, .unwatch, .rescan, .refit, .backup: true
         default: false
         }
     }
@@ -90,7 +93,7 @@ public enum Verb: String, CaseIterable, Sendable {
     /// own with a bounded queue, so they cannot starve the light ones.
     public var isHeavy: Bool {
         switch self {
-        case .similarImage, .duplicates, .cluster, .map: true
+        case .similarImage, .duplicates, .cluster, .map, .backup: true
         default: false
         }
     }
@@ -115,6 +118,7 @@ public enum Verb: String, CaseIterable, Sendable {
         case .clusters: "CLUSTERS"
         case .cluster: "CLUSTER <id> [limit=50]"
         case .map: "MAP [dims=2|3]"
+        case .backup: "BACKUP <new-dir>"
         }
     }
 }

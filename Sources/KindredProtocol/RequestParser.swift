@@ -167,6 +167,7 @@ private struct Arguments {
             guard let id = Int(text), (0...Int(Int32.max)).contains(id) else { throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)") }
             request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
         case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
+        case .backup: request = .backup(directory: try directory(required: true)!)
         case .format:
             let text = try required("text or json")
             guard let format = OutputFormat(rawValue: text.lowercased()) else { throw fail("'\(text)' is not text or json") }

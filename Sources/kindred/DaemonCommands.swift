@@ -73,6 +73,20 @@ struct Watch: ParsableCommand {
     }
 }
 
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Have kindredd copy its whole state (vectors, catalog, index snapshots, weights) into a new directory while it runs.",
+        discussion: "The copy is a state directory: `kindredd --state DIR` starts on it. To restore, stop kindredd and start it on the copy (or move the copy where the state directory was)."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "A directory that does not exist yet, or an empty one.") var directory: String
+
+    func run() throws {
+        try daemon.ask("BACKUP \(quoted(absolute(directory)))", header: ["part", "bytes"])
+    }
+}
+
 struct Unwatch: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove a root: kindredd stops following it and drops its items from the catalog, the store and the index.")
 

@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredDaemon
 import KindredProtocol
 import KindredStore
 import KindredTestSupport
@@ -254,6 +255,42 @@ import Testing
         try daemon.waitUntilIdle(indexed: 1)
         #expect(try daemon.ask("SIMILAR \(kept.path)/a.jpg k=5") == ["OK 0"])
         #expect(daemon.logText.contains("removed the items of a root unwatched before the last stop"))
+    }
+
+    /// BACKUP while files are being ingested: the copy is complete up to the moment it was taken
+    /// (every indexed row has its vectors, every vector its row: repair finds nothing), and a
+    /// kindredd started on it catches up with the files and answers as the original does.
+    @Test func backupWhileIngestingThenRestore() throws {
+        defer { try? FileManager.default.removeItem(at: base) }
+        let art = base.appendingPathComponent("art")
+        for i in 0..<40 { try image(UInt64(300 + i), art.appendingPathComponent(String(format: "img%02d.jpg", i))) }
+        let daemon = try daemon([art])
+        try daemon.start()
+        try daemon.waitFor("ingestion under way") { Int(try daemon.status()["indexed"] ?? "0")! >= 4 }
+        let copy = base.appendingPathComponent("backup")
+        let answer = try daemon.ask("BACKUP \(copy.path)")
+        let during = try daemon.status()
+        #expect(answer.first == "OK 5" && answer.dropFirst().map { $0.split(separator: "\t")[0] } == ["vectors", "catalog", "index-cnn", "index-style", "weights"], "\(answer)")
+        print("backup taken with \(during["indexed"]!) of 40 indexed and \(during["pending"]!) pending")
+        #expect(try daemon.ask("BACKUP \(copy.path)").first?.hasPrefix("ERR bad-request backup to \(copy.path) failed: \(copy.path) exists and is not an empty directory") == true)
+        #expect(try daemon.ask("BACKUP \(daemon.state.path)/inside").first?.contains("overlaps the state directory") == true)
+        do {
+            let paths = StatePaths(root: copy)
+            let catalog = try Catalog(url: paths.catalog, logger: Logger(label: "test"))
+            let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: Logger(label: "test"))
+            #expect(try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: Logger(label: "test")) == RepairReport())
+            let indexed = try catalog.itemIDs(status: .indexed).count
+            let vectors = try store.count(space: "cnn")
+            #expect(indexed >= 4 && indexed == vectors, "\(indexed) indexed in the copy")
+        }
+        try daemon.waitUntilIdle(indexed: 40)
+        let paths = (0..<40).map { art.appendingPathComponent(String(format: "img%02d.jpg", $0)).path }
+        let original = try allAnswers(daemon, paths: paths)
+        try daemon.stop()
+        let restored = try DaemonProcess(state: copy, roots: [art])
+        try restored.start()
+        try restored.waitUntilIdle(indexed: 40)
+        #expect(try allAnswers(restored, paths: paths) == original)
     }
 
     /// The admin verbs are refused to a peer that is not an admin: a second user account, made by

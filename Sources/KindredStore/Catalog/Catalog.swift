@@ -60,6 +60,18 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Writes a consistent copy of the catalog to `url` (a new file) with SQLite's online backup
+    /// API: readers and the writer go on while it copies.
+    public func backup(to url: URL) throws(CatalogError) {
+        do {
+            let destination = try DatabaseQueue(path: url.path)
+            try pool.backup(to: destination)
+            try destination.close()
+        } catch {
+            throw CatalogError(operation: "back up to \(url.path)", underlying: error)
+        }
+    }
+
     // MARK: Roots
 
     /// Records `path` as a root (re-enabling it if known). `device` is its st_dev, kept so a root

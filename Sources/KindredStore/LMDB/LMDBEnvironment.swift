@@ -152,6 +152,13 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         logger.info("grew vector store map", metadata: ["from": "\(current)", "to": "\(next)", "path": "\(path)"])
     }
 
+    /// Copies the environment into the existing empty directory `directory` with LMDB's own copy
+    /// (a read transaction, so writers go on; compacted: free pages are left out and the copy is
+    /// renumbered), as `mdb_copy -c` does.
+    public func copy(to directory: String) throws(LMDBError) {
+        try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2", directory)
+    }
+
     /// Flushes to disk. Commits are already durable; this is for environments opened with
     /// relaxed sync flags.
     public func sync() throws(LMDBError) {
