@@ -50,6 +50,14 @@ import Testing
         }
         let (verified, verifyOutput) = try run(["systemd-analyze", "verify", "kindredd.socket", "kindredd.service", "kindred-refit.service", "kindred-refit.timer"])
         #expect(verified == 0 && verifyOutput.isEmpty, "\(verifyOutput)")
+        // The user units (systemctl --user), verified the same way in a directory of their own.
+        let user = directory.appendingPathComponent("user")
+        try FileManager.default.createDirectory(at: user, withIntermediateDirectories: true)
+        try String(contentsOf: root.appendingPathComponent("systemd/user/kindredd.service"), encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/kindredd", with: "/bin/true").write(to: user.appendingPathComponent("kindredd.service"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("systemd/user/kindredd.socket"), to: user.appendingPathComponent("kindredd.socket"))
+        let (userVerified, userOutput) = try run(["systemd-analyze", "verify", "user/kindredd.socket", "user/kindredd.service"])
+        #expect(userVerified == 0 && userOutput.isEmpty, "\(userOutput)")
         let (_, security) = try run(["systemd-analyze", "security", "--offline=true", "kindredd.service"])
         let score = security.split(separator: "\n").last { $0.contains("Overall exposure level") }
         #expect(score?.contains("SAFE") == true, "\(score ?? "no score")")
