@@ -36,14 +36,27 @@ let paths = StatePaths(root: URL(fileURLWithPath: state))
 try paths.create()
 let links = state + "/images"
 if !images.isEmpty { try FileManager.default.createDirectory(atPath: links, withIntermediateDirectories: true) }
-let catalog = try Catalog(url: paths.catalog, logger: Logger(label: "kindred.bench.maprun"))
+let stateStore = try StateStore(paths: paths, spaces: [StandardSpaces.thumb], logger: Logger(label: "kindred.bench.maprun"))
+let catalog = stateStore.catalog
 var random = SeededRandom(seed: 11)
 let clusterCount = 40
 let centres = (0..<clusterCount).map { _ in (Float(random.unit()) * 40, Float(random.unit()) * 40, Float(random.unit()) * 40) }
 var labels: [Int] = [], points: [(Float, Float, Float)] = [], ids: [ItemID] = []
+// The thumbnails ingestion would have stored, one decode per distinct file.
+let side = StandardSpaces.thumbSide
+let thumbs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: max(1, images.count))
+thumbs.initialize(repeating: [])
+let shared = UnsafeSendableBox(thumbs)
+let files = images
+performDealt(items: files.count, workers: ProcessInfo.processInfo.activeProcessorCount) { i in
+    var options = DecodeOptions()
+    options.targetShortSide = side
+    let image = (try? ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image) ?? RGBImage(width: side, height: side)
+    shared.value[i] = image.squareThumbnail(side: side).pixels
+}
 for first in stride(from: 0, to: n, by: 5000) {
     let rows = first..<min(n, first + 5000)
-    let files = try rows.map { row in
+    let seen = try rows.map { row in
         guard !images.isEmpty else { return Catalog.SeenFile(path: String(format: "/synthetic/%07d.jpg", row), size: 1, mtimeNs: 1) }
         let source = images[row % images.count]
         let link = links + String(format: "/%07d.", row) + (source as NSString).pathExtension
@@ -51,32 +64,13 @@ for first in stride(from: 0, to: n, by: 5000) {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: source)
         return Catalog.SeenFile(path: link, size: 1, mtimeNs: 1)
     }
-    let batch = try catalog.enqueue(files).map { $0.item.itemID! }
-    try catalog.markIndexed(batch.map { Catalog.Extraction(id: $0, contentHash: "synthetic", width: 1, height: 1, format: "jpeg") })
-    ids += batch
-}
-if !images.isEmpty {
-    // The thumbnails ingestion would have stored, one decode per distinct file.
-    let side = StandardSpaces.thumbSide
-    let thumbs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: images.count)
-    thumbs.initialize(repeating: [])
-    let shared = UnsafeSendableBox(thumbs)
-    let files = images
-    performDealt(items: files.count, workers: ProcessInfo.processInfo.activeProcessorCount) { i in
-        var options = DecodeOptions()
-        options.targetShortSide = side
-        let image = (try? ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image) ?? RGBImage(width: side, height: side)
-        shared.value[i] = image.squareThumbnail(side: side).pixels
+    // Only the thumbnails: the map reads nothing else of an item.
+    ids += try stateStore.importItems(seen, contentHash: "synthetic") { offset in
+        images.isEmpty ? [] : [(StandardSpaces.thumb.name, .bytes(thumbs[(rows.lowerBound + offset) % images.count]))]
     }
-    let store = try VectorStore(directory: paths.vectors, spaces: [StandardSpaces.thumb], logger: Logger(label: "kindred.bench.maprun"))
-    for first in stride(from: 0, to: n, by: 5000) {
-        try store.write { txn throws(VectorStoreError) in
-            for row in first..<min(n, first + 5000) { try txn.put(ids[row], thumbs[row % files.count], space: StandardSpaces.thumb.name) }
-        }
-    }
-    thumbs.deinitialize()
-    thumbs.deallocate()
 }
+thumbs.deinitialize()
+thumbs.deallocate()
 let gauss = { (r: inout SeededRandom) -> Float in Float(r.unit()) + Float(r.unit()) + Float(r.unit()) - 1.5 }
 var members = [[Int]](repeating: [], count: clusterCount)
 for row in 0..<n {

@@ -27,22 +27,17 @@ let batch = Int(argument("--batch", "2000"))!
 let vectors = try Npy.readMatrix(URL(fileURLWithPath: argument("--in", nil)))
 precondition(vectors.columns == StandardSpaces.cnn.dimension, "the CNN space is \(StandardSpaces.cnn.dimension)-d")
 try paths.create()
-let catalog = try Catalog(url: paths.catalog, logger: logger)
-let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: logger)
+let state = try StateStore(paths: paths, spaces: StandardSpaces.all, logger: logger)
 let start = ContinuousClock.now
 for first in stride(from: 0, to: vectors.rows, by: batch) {
     let rows = first..<min(vectors.rows, first + batch)
-    let ids = try catalog.enqueue(rows.map { Catalog.SeenFile(path: String(format: "/synthetic/%07d.jpg", $0), size: 1, mtimeNs: 1) }).map { $0.item.itemID! }
-    try store.write { txn throws(VectorStoreError) in
-        for (row, id) in zip(rows, ids) {
-            let cnn = vectors.row(row)
-            try txn.put(id, cnn, space: StandardSpaces.cnn.name)
-            try txn.put(id, Array(cnn.prefix(StandardSpaces.style.dimension)), space: StandardSpaces.style.name)
-            try txn.put(id, (0..<8).map { byte in UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) }) },
-                        space: StandardSpaces.phash.name)
-        }
+    let files = rows.map { Catalog.SeenFile(path: String(format: "/synthetic/%07d.jpg", $0), size: 1, mtimeNs: 1) }
+    try state.importItems(files, contentHash: "synthetic") { offset in
+        let cnn = vectors.row(rows.lowerBound + offset)
+        let phash = (0..<8).map { byte in UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) }) }
+        return [(StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(Array(cnn.prefix(StandardSpaces.style.dimension)))),
+                (StandardSpaces.phash.name, .bytes(phash))]
     }
-    try catalog.markIndexed(ids.map { Catalog.Extraction(id: $0, contentHash: "synthetic", width: nil, height: nil, format: nil) })
 }
 let t = ContinuousClock.now - start
 print("{\"items\":\(vectors.rows),\"s\":\(Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18)}")

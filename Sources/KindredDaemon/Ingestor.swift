@@ -17,8 +17,10 @@ import Synchronization
 /// reason and retried only when they change.
 /// Owned by one ingestion thread at a time (the network inside keeps per-call buffers).
 public final class Ingestor: @unchecked Sendable {
-    public let catalog: Catalog
-    public let store: VectorStore
+    /// The catalog and the vectors, and the order they are committed in.
+    public let state: StateStore
+    public var catalog: Catalog { state.catalog }
+    public var store: VectorStore { state.vectors }
     public let indexes: LiveIndexes
     let network: EfficientNetLite0
     let threads: Int
@@ -43,10 +45,9 @@ public final class Ingestor: @unchecked Sendable {
         }
     }
 
-    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, network: EfficientNetLite0,
+    public init(state: StateStore, indexes: LiveIndexes, network: EfficientNetLite0,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) {
-        self.catalog = catalog
-        self.store = store
+        self.state = state
         self.indexes = indexes
         self.network = network
         self.threads = threads
@@ -96,7 +97,7 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if !killers.isEmpty {
-            try catalog.markFailed(killers.map { ($0.0, $0.1, nil) })
+            for id in try state.fail(killers.map { ($0.0, $0.1, nil) }) { indexes.remove(label: id.rawValue) }
             report.failed += killers.count
         }
         batchDone(paths.count - work.count - cleared.count)
@@ -204,39 +205,32 @@ public final class Ingestor: @unchecked Sendable {
                 extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options)
             }
         }
-        try catalog.markIndexed(confirmed)
+        try state.confirm(confirmed)
         let pending = batch.indices.filter { !(extracted[$0].sameContent) }
         let good = pending.filter { extracted[$0].failure == nil }
         let failures = pending.filter { extracted[$0].failure != nil }.map { i in
             logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(extracted[i].failure!)"])
             return (batch[i].id, extracted[i].failure!, extracted[i].hash.isEmpty ? nil : extracted[i].hash)
         }
-        try catalog.markFailed(failures)
-        // A file that changed into something unreadable loses the vectors of what it was, or
-        // SIMILAR would keep answering with a picture that is no longer there.
-        let stale = failures.map(\.0).filter { self.indexes.cnn.index.contains(label: $0.rawValue) || (try? store.vector($0, space: StandardSpaces.cnn.name)) != nil }
-        if !stale.isEmpty {
-            try store.write { txn throws(VectorStoreError) in for id in stale { _ = try txn.delete(id) } }
-            for id in stale { self.indexes.remove(label: id.rawValue) }
-            changes += stale.count
+        // A file that changed into something unreadable loses the vectors of what it was, in the
+        // store and then in the index, or SIMILAR would keep answering with a picture that is gone.
+        try state.fail(failures)
+        for (id, _, _) in failures where self.indexes.cnn.index.contains(label: id.rawValue) {
+            self.indexes.remove(label: id.rawValue)
+            changes += 1
         }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
         let features = network.embed(good.map { extracted[$0].image! })
-        // Step 2 of the commit order: every space of the batch in one LMDB transaction.
-        try store.write { txn throws(VectorStoreError) in
-            for (row, i) in good.enumerated() {
-                let id = batch[i].id
-                try txn.put(id, Array(features[(row * 1280)..<((row + 1) * 1280)]), space: StandardSpaces.cnn.name)
-                try txn.put(id, extracted[i].style, space: StandardSpaces.style.name)
-                try txn.put(id, extracted[i].phash, space: StandardSpaces.phash.name)
-                try txn.put(id, extracted[i].thumb, space: StandardSpaces.thumb.name)
-            }
-        }
-        // Step 3, then the index.
-        try catalog.markIndexed(good.map { i in
+        // Steps 2 and 3 of the commit order (StateStore), then the index.
+        let dimension = StandardSpaces.cnn.dimension
+        try state.index(good.enumerated().map { row, i in
             let e = extracted[i]
-            return Catalog.Extraction(id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format)
+            return StateStore.Indexed(
+                extraction: Catalog.Extraction(id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format),
+                vectors: [(StandardSpaces.cnn.name, .floats(Array(features[(row * dimension)..<((row + 1) * dimension)]))),
+                          (StandardSpaces.style.name, .floats(e.style)), (StandardSpaces.phash.name, .bytes(e.phash)),
+                          (StandardSpaces.thumb.name, .bytes(e.thumb))])
         })
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
@@ -246,7 +240,7 @@ public final class Ingestor: @unchecked Sendable {
             for row in stride(from: worker, to: good.count, by: threads) {
                 let i = good[row]
                 do {
-                    try indexes.insert(cnn: Array(features[(row * 1280)..<((row + 1) * 1280)]), style: styles[row], label: batch[i].id.rawValue)
+                    try indexes.insert(cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row], label: batch[i].id.rawValue)
                 } catch {
                     failure.withLock { $0 = error }
                 }
@@ -275,10 +269,7 @@ extension Ingestor {
     /// Removes items in the deletion order of Schema/lmdb.md, a batch per transaction (one
     /// disk sync for a whole directory, not one per file).
     func remove(ids: [ItemID]) throws {
-        for start in stride(from: 0, to: ids.count, by: 5000) {
-            let batch = Array(ids[start..<min(ids.count, start + 5000)])
-            try catalog.removeItems(batch)
-            try store.write { txn throws(VectorStoreError) in for id in batch { _ = try txn.delete(id) } }
+        try state.remove(ids) { batch in
             for id in batch { indexes.remove(label: id.rawValue) }
             changes += batch.count
         }
@@ -319,8 +310,10 @@ extension Ingestor {
     /// node included, so nothing is left keyed by its id.
     public func rename(from: String, to: String) throws {
         if let item = try catalog.item(path: from), let id = item.itemID {
-            if let displaced = try catalog.item(path: to)?.itemID, displaced != id { try remove(id: displaced) }
-            try catalog.move(id, to: to)
+            if let displaced = try state.move(id, to: to) {
+                indexes.remove(label: displaced.rawValue)
+                changes += 1
+            }
             var info = stat()
             if stat(to, &info) == 0, Int64(info.st_size) == item.size,
                Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs {
@@ -331,7 +324,10 @@ extension Ingestor {
             // A directory: move every item under it.
             for (id, path) in items {
                 guard let moved = (try? CollectionPath(path))?.moved(from: source, to: destination) else { continue }
-                try catalog.move(id, to: moved.string)
+                if let displaced = try state.move(id, to: moved.string) {
+                    indexes.remove(label: displaced.rawValue)
+                    changes += 1
+                }
             }
             return
         }

@@ -20,10 +20,10 @@ enum StateBackup {
     }
 
     /// Writes the backup and returns one row per part: what, bytes.
-    static func write(to destination: CollectionPath, catalog: Catalog, store: VectorStore, indexes: LiveIndexes, paths: StatePaths) throws -> [[String]] {
-        let state = try CollectionPath(paths.root.standardizedFileURL.path)
-        guard !destination.isWithin(state), !state.isWithin(destination) else {
-            throw Failure(description: "\(destination) overlaps the state directory \(state)")
+    static func write(to destination: CollectionPath, state: StateStore, indexes: LiveIndexes, paths: StatePaths) throws -> [[String]] {
+        let directory = try CollectionPath(paths.root.standardizedFileURL.path)
+        guard !destination.isWithin(directory), !directory.isWithin(destination) else {
+            throw Failure(description: "\(destination) overlaps the state directory \(directory)")
         }
         var info = stat()
         if stat(destination.string, &info) == 0 {
@@ -35,9 +35,7 @@ enum StateBackup {
         }
         let copy = StatePaths(root: URL(fileURLWithPath: destination.string))
         try copy.create()
-        try FileManager.default.createDirectory(at: copy.vectors, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try store.environment.copy(to: copy.vectors.path)
-        try catalog.backup(to: copy.catalog)
+        try state.backup(to: copy)
         try indexes.save(in: copy)
         let weights = ModelFiles.installed(in: paths)
         if FileManager.default.fileExists(atPath: weights.path) {

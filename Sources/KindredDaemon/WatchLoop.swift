@@ -226,7 +226,7 @@ public final class WatchLoop: Sendable {
                 refreshRoots()
             case .backup(let destination, let reply):
                 reply.fulfil(Result {
-                    try StateBackup.write(to: destination, catalog: catalog, store: ingestor.store, indexes: ingestor.indexes, paths: paths)
+                    try StateBackup.write(to: destination, state: ingestor.state, indexes: ingestor.indexes, paths: paths)
                 })
                 logger.notice("backup written", metadata: ["directory": "\(destination)"])
             }

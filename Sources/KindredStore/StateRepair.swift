@@ -17,7 +17,7 @@ public struct RepairReport: Sendable, Equatable {
 ///   - every vector has a row, and no `failed` row has vectors (a file that changed into an
 ///     unreadable one is marked failed first, then its old vectors go).
 /// A `queued` row may or may not have vectors; re-extraction overwrites them.
-public enum StateRepair {
+enum StateRepair {
     public static func run(catalog: Catalog, store: VectorStore, requiredSpaces: [String], logger: Logger) throws -> RepairReport {
         var report = RepairReport()
         let known = Set(try catalog.itemIDs()).subtracting(try catalog.itemIDs(status: .failed))

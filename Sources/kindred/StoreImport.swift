@@ -39,6 +39,7 @@ struct StoreImport: ParsableCommand {
         if store.spaces[space] == nil {
             store = try VectorStore(directory: state.paths.vectors, spaces: [VectorSpace(name: space, dimension: matrix.columns)], includeRegistered: true, logger: logger)
         }
+        let target = StateStore(catalog: catalog, vectors: store)
         for first in stride(from: 0, to: matrix.rows, by: batch) {
             let rows = first..<min(matrix.rows, first + batch)
             let seen = rows.map { row in
@@ -48,11 +49,7 @@ struct StoreImport: ParsableCommand {
                 let mtime = Int64(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1e9)
                 return Catalog.SeenFile(path: path, size: size, mtimeNs: mtime)
             }
-            let ids = try catalog.enqueue(seen).map { $0.item.itemID! }
-            try store.write { txn throws(VectorStoreError) in
-                for (row, id) in zip(rows, ids) { try txn.put(id, matrix.row(row), space: space) }
-            }
-            try catalog.markIndexed(ids.map { Catalog.Extraction(id: $0, contentHash: "imported", width: nil, height: nil, format: nil) })
+            try target.importItems(seen, contentHash: "imported") { [(space, .floats(matrix.row(rows.lowerBound + $0)))] }
         }
         printJSONLine(["space": space, "rows": matrix.rows, "dimension": matrix.columns, "s": elapsed(since: start)])
     }

@@ -84,9 +84,9 @@ struct Kindredd: ParsableCommand {
 
         let paths = StatePaths.resolve(explicit: configuration.stateDirectory)
         try paths.create()
-        let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
-        let catalog = try Catalog(url: paths.catalog, logger: logger)
-        _ = try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
+        let state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
+        let catalog = state.catalog, store = state.vectors
+        _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
         if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
         // Roots from the flags and the file: resolved, then held to the rules WATCH follows
         // (never `/`, never nested); refused ones stop the start with the reason.
@@ -155,7 +155,7 @@ struct Kindredd: ParsableCommand {
             logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
                                                   "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)"])
         }
-        let ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes,
+        let ingestor = Ingestor(state: state, indexes: indexes,
                                 network: try EfficientNetLite0(weights: weights, batchSize: configuration.batchSize, threads: threads),
                                 threads: threads, logger: logger)
         ingestor.decodeOptions = decodeOptions
@@ -181,7 +181,7 @@ struct Kindredd: ParsableCommand {
         if !loop.stop(within: 8) { logger.warning("the batch in flight did not finish in 8 s; the snapshot may miss it (start-up reconciles)") }
         try server.shutdown()
         try loop.writeSnapshot()
-        try store.environment.sync()
+        try state.sync()
         if ownsSocketPath { unlink(socketPath) }
         logger.info("stopped", metadata: ["snapshots": "\(paths.root.path)/index-*.hnsw"])
     }

@@ -63,6 +63,6 @@ import Testing
             let ids = Set(try store.ids(space: space.name))
             #expect(ids == indexed, "\(space.name)")
         }
-        #expect(try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger) == RepairReport())
     }
 }

@@ -36,7 +36,7 @@ struct Collection {
         catalog = try Catalog(url: state.catalog, logger: logger)
         store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
         let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: logger)
-        ingestor = Ingestor(catalog: catalog, store: store, indexes: indexes, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
+        ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
                             threads: 2, logger: logger)
     }
 
@@ -95,7 +95,7 @@ struct Collection {
         #expect(try c.store.vector(id, space: "phash", as: UInt8.self) == nil)
         #expect(try c.ingestor.indexes.cnn.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
         #expect(try !c.ingestor.remove(path: path))
-        #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
     }
 
     @Test func liveIndexReconcilesASnapshotWithTheStore() throws {
@@ -168,7 +168,7 @@ struct Collection {
         // Files that vanished while nobody watched are dropped by the start-up scan.
         try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
         #expect(try c.ingestor.removeVanished(under: CollectionPath(c.images.path), present: Set(c.files)) == 1)
-        #expect(try StateRepair.run(catalog: c.catalog, store: c.store, requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
         #expect(c.ingestor.indexes.cnn.index.count == 4)
         try c.ingestor.indexes.cnn.index.checkIntegrity()
     }

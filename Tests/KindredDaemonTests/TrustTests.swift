@@ -278,7 +278,7 @@ import Testing
             let paths = StatePaths(root: copy)
             let catalog = try Catalog(url: paths.catalog, logger: Logger(label: "test"))
             let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: Logger(label: "test"))
-            #expect(try StateRepair.run(catalog: catalog, store: store, requiredSpaces: StandardSpaces.required.map(\.name), logger: Logger(label: "test")) == RepairReport())
+            #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: Logger(label: "test")) == RepairReport())
             let indexed = try catalog.itemIDs(status: .indexed).count
             let vectors = try store.count(space: "cnn")
             #expect(indexed >= 4 && indexed == vectors, "\(indexed) indexed in the copy")

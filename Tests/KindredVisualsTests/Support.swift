@@ -46,7 +46,11 @@ struct RunFixture {
             }
         }
         let items = try catalog.enqueue(files).map { $0.item.itemID! }
-        try catalog.markIndexed(items.map { Catalog.Extraction(id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png") })
+        // Marked indexed through the owner of the commit order; the map reads no vectors of them.
+        let vectors = try VectorStore(directory: directory.appendingPathComponent("vectors"), spaces: [], logger: Logger(label: "test"))
+        try StateStore(catalog: catalog, vectors: vectors).index(items.map {
+            StateStore.Indexed(extraction: Catalog.Extraction(id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png"), vectors: [])
+        })
         // Neighbours by exact search on the 3-D map, the item itself left out.
         let neighbours = points.indices.map { i in
             points.indices.filter { $0 != i }.sorted { a, b in

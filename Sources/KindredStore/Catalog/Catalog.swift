@@ -6,7 +6,8 @@ import Logging
 /// The file catalog: SQLite in WAL mode through GRDB, so readers (including a user's own
 /// `sqlite3 -readonly`) never block the writer. The schema is Schema/catalog/*.sql.
 public final class Catalog: Sendable {
-    public let pool: DatabasePool
+    /// Internal: tests read through it; item status changes go through `StateStore`.
+    let pool: DatabasePool
     private let logger: Logger
 
     /// Opens (creating and migrating as needed) the catalog at `url`. `readOnly` opens an
@@ -178,13 +179,14 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed.
-    public func markIndexed(_ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()) throws(CatalogError) {
+    /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed
+    /// (so only by `StateStore`, as are the other status changes below).
+    func markIndexed(_ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()) throws(CatalogError) {
         try markIndexed([Extraction(id: id, contentHash: contentHash, width: width, height: height, format: format)], at: now)
     }
 
     /// `markIndexed` for a batch, in one transaction.
-    public func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
+    func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("mark \(extractions.count) items indexed") { db in
             let statement = try db.cachedStatement(sql: """
                 UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?, attempts = 0
@@ -197,12 +199,12 @@ public final class Catalog: Sendable {
     }
 
     /// Records why an item could not be extracted; it is retried only when the file changes.
-    public func markFailed(_ id: ItemID, error message: String, contentHash: String? = nil) throws(CatalogError) {
+    func markFailed(_ id: ItemID, error message: String, contentHash: String? = nil) throws(CatalogError) {
         try markFailed([(id, message, contentHash)])
     }
 
     /// `markFailed` for a batch, in one transaction.
-    public func markFailed(_ failures: [(id: ItemID, error: String, contentHash: String?)]) throws(CatalogError) {
+    func markFailed(_ failures: [(id: ItemID, error: String, contentHash: String?)]) throws(CatalogError) {
         guard !failures.isEmpty else { return }
         try write("mark \(failures.count) items failed") { db in
             let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash), attempts = 0 WHERE id = ?")
@@ -221,7 +223,9 @@ public final class Catalog: Sendable {
     }
 
     /// Moves an item to a new path, keeping its id and vectors (a rename with unchanged content).
-    public func move(_ id: ItemID, to path: String) throws(CatalogError) {
+    /// A row already at `path` is deleted here only as a last resort: `StateStore.move` removes it
+    /// first with its vectors.
+    func move(_ id: ItemID, to path: String) throws(CatalogError) {
         try write("move \(id)") { db in
             try db.execute(sql: "DELETE FROM items WHERE path = ? AND id != ?", arguments: [path, id.sqlValue])
             try db.execute(sql: "UPDATE items SET path = ? WHERE id = ?", arguments: [path, id.sqlValue])
@@ -230,12 +234,12 @@ public final class Catalog: Sendable {
 
     /// Step 1 of deletion (Schema/lmdb.md): the row goes first, then its vectors.
     @discardableResult
-    public func removeItem(_ id: ItemID) throws(CatalogError) -> Bool {
+    func removeItem(_ id: ItemID) throws(CatalogError) -> Bool {
         try write("remove \(id)") { db in try CatalogItem.deleteOne(db, key: id.sqlValue) }
     }
 
     /// `removeItem` for many, in one transaction.
-    public func removeItems(_ ids: [ItemID]) throws(CatalogError) {
+    func removeItems(_ ids: [ItemID]) throws(CatalogError) {
         guard !ids.isEmpty else { return }
         try write("remove \(ids.count) items") { db in
             let statement = try db.cachedStatement(sql: "DELETE FROM items WHERE id = ?")

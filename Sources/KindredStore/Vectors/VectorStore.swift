@@ -8,7 +8,8 @@ import Logging
 /// Writes go through `write`, one transaction per batch, so a batch of items is durable or absent
 /// as a whole. Reads see a consistent snapshot and never wait for the writer.
 public final class VectorStore: Sendable {
-    public let environment: LMDBEnvironment
+    /// Internal: copies and syncs go through `StateStore`, which owns the order of commits.
+    let environment: LMDBEnvironment
     /// The spaces this store was opened with, by name.
     public let spaces: [String: VectorSpace]
     private let databases: [String: LMDBDatabase]
@@ -221,6 +222,16 @@ public final class VectorStore: Sendable {
         let current = try lookup(name, item: nil).0.producer
         return try scan(space: name) { $0.producer != current }
     }
+
+    /// Whether item `id` has a vector in any space (a key lookup per space; nothing is copied).
+    public func hasAny(_ id: ItemID) throws(VectorStoreError) -> Bool {
+        try Self.mapErrors(space: nil, item: id) {
+            try environment.read { txn in try databases.values.contains { try txn.get($0, id.rawValue) != nil } }
+        }
+    }
+
+    /// The size of the memory map, in bytes (what `kindred store info` reports).
+    public var mapSize: Int { environment.mapSize }
 
     public func count(space name: String) throws(VectorStoreError) -> Int {
         let db = try lookup(name, item: nil).1
