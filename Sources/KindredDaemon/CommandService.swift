@@ -190,6 +190,19 @@ public final class CommandService: Sendable {
             return try cluster(id, limit: limit)
         case .map(let dimensions):
             return try map(dimensions: dimensions)
+        case .run(let id):
+            guard let run = try id.map({ try catalog.run($0) }) ?? catalog.currentRun() else {
+                throw ProtocolError(.notFound, id.map { "no run \($0); RUNS lists them" } ?? "no refit has finished yet; REFIT wait starts one")
+            }
+            return Response(columns: RunRows.runColumns, rows: [RunRows.row(run)])
+        case .runClusters(let run):
+            guard try catalog.run(run) != nil else { throw ProtocolError(.notFound, "no run \(run); RUNS lists them") }
+            return Response(columns: RunRows.clusterColumns, rows: try catalog.clusters(run: run).map(RunRows.row))
+        case .runMembers(let run, let after, let limit):
+            guard try catalog.run(run) != nil else { throw ProtocolError(.notFound, "no run \(run); RUNS lists them") }
+            return Response(columns: RunRows.memberColumns, rows: try catalog.assignments(run: run, after: after, limit: limit).map(RunRows.row))
+        case .thumbs(let after, let limit):
+            return try thumbs(after: after, limit: limit)
         case .backup(let directory):
             let control = try requireControl("BACKUP")
             let reply = Handover<Result<[[String]], any Error>>()
@@ -318,6 +331,20 @@ public final class CommandService: Sendable {
         control.submit(.unwatch(root))
         logger.info("unwatched", metadata: ["root": "\(root)", "items": "\(items)"])
         return Response(columns: ["unwatched", "items_removed"], rows: [[root.string, String(items)]])
+    }
+
+    /// The stored thumbnails after item `after`, `limit` of them: id, side, base64 of the RGB bytes.
+    private func thumbs(after: UInt64, limit: Int) throws -> Response {
+        let space = StandardSpaces.thumb
+        guard store.spaces[space.name] != nil else { return Response(columns: ["id", "side", "rgb_base64"], rows: []) }
+        let ids = try store.ids(space: space.name)
+        let start = ids.firstIndex { $0.rawValue > after } ?? ids.endIndex
+        var rows: [[String]] = []
+        for id in ids[start...].prefix(limit) {
+            guard let pixels = try store.vector(id, space: space.name, as: UInt8.self) else { continue }
+            rows.append([String(id.rawValue), String(StandardSpaces.thumbSide), Data(pixels).base64EncodedString()])
+        }
+        return Response(columns: ["id", "side", "rgb_base64"], rows: rows)
     }
 
     // MARK: Runs and clusters

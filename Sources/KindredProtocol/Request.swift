@@ -24,6 +24,14 @@ public enum Request: Equatable, Sendable {
     case map(dimensions: Int)
     /// An online copy of the whole state into a new directory.
     case backup(directory: String)
+    /// A run's record (nil: the current run), for maps and reports drawn through the socket.
+    case run(id: Int64?)
+    /// A run's clusters as the refit stored them.
+    case runClusters(run: Int64)
+    /// A run's members in item-id order, a page at a time: ids above `after`, at most `limit`.
+    case runMembers(run: Int64, after: UInt64, limit: Int)
+    /// The stored thumbnails (the `thumb` space), a page at a time.
+    case thumbs(after: UInt64, limit: Int)
 }
 
 extension Request {
@@ -49,6 +57,10 @@ extension Request {
         case .cluster: .cluster
         case .map: .map
         case .backup: .backup
+        case .run: .run
+        case .runClusters: .runClusters
+        case .runMembers: .runMembers
+        case .thumbs: .thumbs
         }
     }
 
@@ -79,6 +91,7 @@ public enum Verb: String, CaseIterable, Sendable {
     case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
     case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP", backup = "BACKUP"
+    case run = "RUN", runClusters = "RUN-CLUSTERS", runMembers = "RUN-MEMBERS", thumbs = "THUMBS"
 
     /// Verbs that change what the daemon holds or does (its roots, its items, a refit): only
     /// peers the configuration names as admins may use them (Schema/protocol.md, "Who may ask").
@@ -93,7 +106,7 @@ public enum Verb: String, CaseIterable, Sendable {
     /// own with a bounded queue, so they cannot starve the light ones.
     public var isHeavy: Bool {
         switch self {
-        case .similarImage, .duplicates, .cluster, .map, .backup: true
+        case .similarImage, .duplicates, .cluster, .map, .backup, .runMembers, .thumbs: true
         default: false
         }
     }
@@ -119,6 +132,10 @@ public enum Verb: String, CaseIterable, Sendable {
         case .cluster: "CLUSTER <id> [limit=50]"
         case .map: "MAP [dims=2|3]"
         case .backup: "BACKUP <new-dir>"
+        case .run: "RUN [id]"
+        case .runClusters: "RUN-CLUSTERS <run>"
+        case .runMembers: "RUN-MEMBERS <run> [after=0] [limit=10000]"
+        case .thumbs: "THUMBS [after=0] [limit=1000]"
         }
     }
 }

@@ -107,6 +107,11 @@ private struct Arguments {
         return number
     }
 
+    func runID(_ text: String) throws(ProtocolError) -> Int64 {
+        guard let id = Int64(text), id >= 1 else { throw fail("'\(text)' is not a run id (1 to \(Int64.max), as RUNS lists them)") }
+        return id
+    }
+
     mutating func space() throws(ProtocolError) -> SearchSpace {
         guard let text = options.removeValue(forKey: "space") else { return .cnn }
         guard let space = SearchSpace(rawValue: text) else { throw fail("space=\(text) is not one of cnn, style") }
@@ -168,6 +173,14 @@ private struct Arguments {
             request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
         case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
         case .backup: request = .backup(directory: try directory(required: true)!)
+        case .run: request = .run(id: try optional().map { (text) throws(ProtocolError) in try runID(text) })
+        case .runClusters: request = .runClusters(run: try runID(try required("a run id")))
+        case .runMembers:
+            let run = try runID(try required("a run id"))
+            request = .runMembers(run: run, after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))),
+                                  limit: try integer("limit", default: 10_000, in: 1...100_000))
+        case .thumbs:
+            request = .thumbs(after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))), limit: try integer("limit", default: 1000, in: 1...10_000))
         case .format:
             let text = try required("text or json")
             guard let format = OutputFormat(rawValue: text.lowercased()) else { throw fail("'\(text)' is not text or json") }

@@ -30,17 +30,17 @@ public struct MapDocument: Sendable {
     public let storedThumbnails: Int
 
     /// `thumbnails` gives an item's stored thumbnail and its side in pixels (kindredd's `thumb` space).
-    public static func make(catalog: Catalog, thumbnails: StoredThumbnails? = nil, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
+    public static func make(source: some RunSource, thumbnails: (any ThumbnailSource)? = nil, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
         guard options.dimensions == 2 || options.dimensions == 3 else {
             throw .invalidOption(name: "dims", value: "\(options.dimensions)", requirement: "2 or 3")
         }
-        let run = try catalog.finishedRun(options.run)
+        let run = try source.finishedRun(options.run)
         let members: [(assignment: Assignment, path: String)]
         let clusters: [ClusterFacts]
         do {
-            members = try catalog.assignments(run: run.id)
-            clusters = try catalog.clusters(run: run.id)
-        } catch { throw .catalog(error) }
+            members = try source.members(run: run.id)
+            clusters = try source.clusters(run: run.id)
+        } catch { throw .source("\(error)") }
 
         let n = members.count, dims = options.dimensions
         var coords = [Float](repeating: 0, count: n * dims)

@@ -10,10 +10,10 @@ public struct ReportDocument: Sendable {
     /// The charts drawn, by name (scree, knife, sizes, k_selection).
     public let charts: [String]
 
-    public static func make(catalog: Catalog, run id: Int64?) throws(VisualsError) -> ReportDocument {
-        let run = try catalog.finishedRun(id)
+    public static func make(source: some RunSource, run id: Int64?) throws(VisualsError) -> ReportDocument {
+        let run = try source.finishedRun(id)
         let clusters: [ClusterFacts]
-        do { clusters = try catalog.clusters(run: run.id) } catch { throw .catalog(error) }
+        do { clusters = try source.clusters(run: run.id) } catch { throw .source("\(error)") }
         let metrics = object(run.metrics), parameters = object(run.parameters), timings = object(run.timings)
         let colourOf = Dictionary(uniqueKeysWithValues: clusters.enumerated().map { ($1.cluster, clusterColour($0)) })
 

@@ -4,7 +4,7 @@ import KindredStore
 
 /// The thumbnails kindredd keeps for every item it indexes (the `thumb` space: `side` × `side`
 /// RGB, Schema/lmdb.md), read for `kindred map` so large maps need no image decoding.
-public struct StoredThumbnails: Sendable {
+public struct StoredThumbnails: ThumbnailSource, Sendable {
     public let store: VectorStore
     public let space: String
     public let side: Int

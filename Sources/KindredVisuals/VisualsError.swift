@@ -7,6 +7,8 @@ public enum VisualsError: Error, CustomStringConvertible, Sendable {
     case runNotDone(id: Int64, status: String)
     case invalidOption(name: String, value: String, requirement: String)
     case catalog(CatalogError)
+    /// Reading the run failed (the catalog, or kindredd through its socket).
+    case source(String)
     case image(ImageError)
     case font(path: String, reason: String)
     case write(path: String, reason: String)
@@ -19,6 +21,7 @@ public enum VisualsError: Error, CustomStringConvertible, Sendable {
         case .runNotDone(let id, let status): "run \(id) is \(status), not done"
         case .invalidOption(let name, let value, let requirement): "--\(name) \(value): must be \(requirement)"
         case .catalog(let error): "\(error)"
+        case .source(let reason): reason
         case .image(let error): "\(error)"
         case .font(let path, let reason): "font \(path): \(reason)"
         case .write(let path, let reason): "cannot write \(path): \(reason)"

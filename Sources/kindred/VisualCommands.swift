@@ -6,7 +6,24 @@ import KindredStore
 import KindredVisuals
 
 // What people look at: the map page and the refit report read the catalog directly (read-only,
-// beside a running kindredd or without one); contact sheets ask kindredd for their images.
+// beside a running kindredd or without one) when the state directory is readable, and otherwise
+// ask kindredd through its socket (RUN, RUN-CLUSTERS, RUN-MEMBERS, THUMBS), so a member of the
+// socket's group needs no access to the state; contact sheets always ask kindredd.
+
+/// Where `map` and `report` read the run: `--socket`, or an unreadable catalog, means kindredd.
+struct RunSourceOptions: ParsableArguments {
+    @OptionGroup var state: StateOptions
+    @Option(help: "Ask kindredd at this socket instead of reading the state directory (the default when it cannot be read).")
+    var socket: String?
+
+    var usesDaemon: Bool { socket != nil || access(state.paths.catalog.path, R_OK) != 0 }
+
+    func daemon() throws -> DaemonRunSource {
+        do { return DaemonRunSource(client: try SocketClient(path: SocketPath.resolve(explicit: socket))) } catch {
+            throw ValidationError("cannot read \(state.paths.catalog.path) and cannot reach kindredd: \(error)")
+        }
+    }
+}
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +36,7 @@ struct MapCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var state: StateOptions
+    @OptionGroup var source: RunSourceOptions
     @OptionGroup var logging: LoggingOptions
     @Option(help: "Where to write the HTML.") var out: String
     @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
@@ -30,14 +47,20 @@ struct MapCommand: ParsableCommand {
     func run() throws {
         let started = ContinuousClock.now
         let logger = logging.logger("kindred.map")
-        let catalog = try Catalog(url: state.paths.catalog, readOnly: true, logger: logger)
         var options = MapDocument.Options()
         options.run = runID
         options.dimensions = dims
         options.thumbnailSize = thumbSize
-        // kindredd's stored thumbnails, read beside it (LMDB readers never block its writer).
-        let store = try? VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
-        let map = try MapDocument.make(catalog: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options, logger: logger)
+        let map: MapDocument
+        if source.usesDaemon {
+            let daemon = try source.daemon()
+            map = try MapDocument.make(source: daemon, thumbnails: DaemonThumbnails(source: daemon), options: options, logger: logger)
+        } else {
+            let catalog = try Catalog(url: source.state.paths.catalog, readOnly: true, logger: logger)
+            // kindredd's stored thumbnails, read beside it (LMDB readers never block its writer).
+            let store = try? VectorStore(directory: source.state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
+            map = try MapDocument.make(source: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options, logger: logger)
+        }
         let bytes = try writeAtomically(Data(map.html.utf8), to: out)
         for failure in map.thumbnailFailures.prefix(10) { logger.warning("no thumbnail", metadata: ["path": "\(failure.path)", "reason": "\(failure.reason)"]) }
         printJSONLine(["out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes, "thumb_size": map.thumbnailSize,
@@ -52,14 +75,15 @@ struct ReportCommand: ParsableCommand {
         discussion: "Also the run's parameters, timings, noise fraction and scores. Prints one JSON line: out, run, charts, bytes."
     )
 
-    @OptionGroup var state: StateOptions
+    @OptionGroup var source: RunSourceOptions
     @OptionGroup var logging: LoggingOptions
     @Option(help: "Where to write the HTML.") var out: String
     @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
 
     func run() throws {
-        let catalog = try Catalog(url: state.paths.catalog, readOnly: true, logger: logging.logger("kindred.report"))
-        let report = try ReportDocument.make(catalog: catalog, run: runID)
+        let report = source.usesDaemon
+            ? try ReportDocument.make(source: try source.daemon(), run: runID)
+            : try ReportDocument.make(source: try Catalog(url: source.state.paths.catalog, readOnly: true, logger: logging.logger("kindred.report")), run: runID)
         let bytes = try writeAtomically(Data(report.html.utf8), to: out)
         printJSONLine(["out": out, "run": report.run, "charts": report.charts, "bytes": bytes])
     }

@@ -134,6 +134,27 @@ func allAnswers(_ daemon: DaemonProcess, paths: [String]) throws -> [String: [St
     return answers
 }
 
+/// Ten variants (sizes, JPEG qualities) of one picture: a group the CNN sees as one.
+func variantGroup(_ seed: UInt64, in directory: URL) throws {
+    let base = composition(width: 480, height: 360, seed: seed)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    for variant in 0..<10 {
+        let scaled = base.resized(width: 200 + 25 * variant, height: 150 + 19 * variant)
+        try Data(Fixtures.jpeg(scaled, quality: Int32(60 + 3 * variant))).write(to: directory.appendingPathComponent("g\(seed)-\(variant).jpg"))
+    }
+}
+
+/// Refit settings small collections can cluster with (three groups of ten).
+let smallRefitConfiguration = """
+    [refit]
+    schedule = ""
+    after_new_fraction = 0
+    neighbors = 5
+    min_cluster_size = 5
+    min_samples = 3
+    cluster_dims = 2
+    """
+
 /// PING round trips over one connection, in milliseconds.
 func pingLatencies(_ socket: String, count: Int) throws -> [Double] {
     let client = try SocketClient(path: socket)
@@ -297,30 +318,14 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try allAnswers(daemon, paths: paths) == afterKill)
     }
 
-    /// Ten variants (sizes, JPEG qualities) of one picture: a group the CNN sees as one.
-    func group(_ seed: UInt64, in directory: URL) throws {
-        let base = composition(width: 480, height: 360, seed: seed)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for variant in 0..<10 {
-            let scaled = base.resized(width: 200 + 25 * variant, height: 150 + 19 * variant)
-            try Data(Fixtures.jpeg(scaled, quality: Int32(60 + 3 * variant))).write(to: directory.appendingPathComponent("g\(seed)-\(variant).jpg"))
-        }
-    }
+    func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }
 
     @Test func refitsGroupTheCollectionAndKeepClusterIdentities() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
         for seed in UInt64(1)...3 { try group(seed * 7, in: art) }
         let config = root.appendingPathComponent("kindred.toml")
-        try Data("""
-            [refit]
-            schedule = ""
-            after_new_fraction = 0
-            neighbors = 5
-            min_cluster_size = 5
-            min_samples = 3
-            cluster_dims = 2
-            """.utf8).write(to: config)
+        try Data(smallRefitConfiguration.utf8).write(to: config)
         let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
         try daemon.start(extra: ["--config", config.path])
         try daemon.waitUntilIdle(indexed: 30)

@@ -329,6 +329,56 @@ import Testing
         #expect(ask("RESCAN", on: daemon).hasPrefix("OK 1"))
     }
 
+    /// A member of the socket's group who cannot read the state directory runs what people look
+    /// at: `map` and `report` fall back to reading the run through the socket (RUN, RUN-CLUSTERS,
+    /// RUN-MEMBERS, THUMBS), `sheet`, `similar` and `export` always ask kindredd.
+    @Test func aGroupMemberWithoutTheStateDirectoryUsesEveryCommand() throws {
+        guard isRoot else { return print("not root: cannot make a second user account") }
+        defer { try? FileManager.default.removeItem(at: base) }
+        let name = "kindred-peer"
+        _ = shell("id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
+        let uid = try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let art = base.appendingPathComponent("art")
+        for seed in UInt64(1)...3 { try variantGroup(seed * 7, in: art) }
+        let daemon = try daemon([art], config: smallRefitConfiguration)
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 30)
+        #expect(try daemon.ask("REFIT wait").contains("clusters\t3"))
+        chmod(base.path, 0o755)
+        chmod(daemon.state.path, 0o700)
+        let out = base.appendingPathComponent("peer")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        chmod(out.path, 0o777)
+        // The peer runs a copy of kindred it can reach (the build folder may not be).
+        let kindred = base.appendingPathComponent("kindred-bin")
+        try FileManager.default.copyItem(at: productsDirectory.appendingPathComponent("kindred"), to: kindred)
+        chmod(kindred.path, 0o755)
+        func peer(_ arguments: String) -> (status: Int32, json: [String: Any]) {
+            let output = shellOutput("setpriv --reuid=\(uid) --regid=0 --clear-groups \(kindred.path) \(arguments); echo \"exit=$?\"")
+            let lines = output.split(separator: "\n")
+            let status = Int32(lines.last?.dropFirst("exit=".count) ?? "") ?? -1
+            let json = lines.dropLast().last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+            return (status, json)
+        }
+        #expect(shell("setpriv --reuid=\(uid) --regid=0 --clear-groups test -r \(daemon.state.path)/catalog.sqlite") != 0, "the peer cannot read the state")
+        let state = "--state \(daemon.state.path) --socket \(daemon.socket)"
+        let map = peer("map \(state) --out \(out.path)/map.html")
+        #expect(map.status == 0 && map.json["points"] as? Int == 30 && map.json["thumbnail_failures"] as? Int == 0, "\(map)")
+        let small = peer("map \(state) --out \(out.path)/map32.html --thumb-size 32")
+        #expect(small.status == 0 && small.json["thumbnails_stored"] as? Int == 30, "stored thumbnails through THUMBS: \(small)")
+        let report = peer("report \(state) --out \(out.path)/report.html")
+        #expect(report.status == 0 && report.json["charts"] as? [String] == ["scree", "knife", "sizes"], "\(report)")
+        let cluster = try daemon.ask("CLUSTERS").dropFirst().first!.split(separator: "\t")[0]
+        let sheet = peer("sheet --socket \(daemon.socket) --cluster \(cluster) --count 6 --out \(out.path)/sheet.jpg")
+        #expect(sheet.status == 0 && sheet.json["images"] as? Int == 6 && sheet.json["failures"] as? Int == 0, "\(sheet)")
+        #expect(peer("similar --socket \(daemon.socket) \(art.path)/g7-3.jpg").status == 0)
+        #expect(peer("export --socket \(daemon.socket) --format csv --out \(out.path)/map.csv").status == 0)
+        // The page read through the socket equals the one read from the catalog.
+        let local = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", base.appendingPathComponent("local.html").path])
+        #expect(local["points"] as? Int == 30)
+        #expect(try String(contentsOf: base.appendingPathComponent("local.html"), encoding: .utf8) == String(contentsOf: out.appendingPathComponent("map.html"), encoding: .utf8))
+    }
+
     /// With socket activation (systemd-socket-activate passes the listening socket as LISTEN_FDS),
     /// kindredd leaves the socket's path alone when it stops, so the next activation works.
     @Test func anInheritedSocketOutlivesTheDaemon() throws {

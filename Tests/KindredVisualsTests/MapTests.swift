@@ -13,7 +13,7 @@ struct MapTests {
         var options = MapDocument.Options()
         options.dimensions = dims
         options.thumbnailSize = thumbnails
-        let map = try MapDocument.make(catalog: fixture.catalog, options: options, logger: Logger(label: "test"))
+        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test"))
         let url = fixture.directory.appendingPathComponent("map-\(dims)d.html")
         try Data(map.html.utf8).write(to: url)
         return (url, map)
@@ -115,17 +115,17 @@ struct MapTests {
         let fixture = try RunFixture(items: 40)
         var options = MapDocument.Options()
         options.run = 999
-        #expect(throws: VisualsError.self) { try MapDocument.make(catalog: fixture.catalog, options: options, logger: Logger(label: "test")) }
-        do { _ = try MapDocument.make(catalog: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
+        #expect(throws: VisualsError.self) { try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) }
+        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
             #expect("\(error)".contains("run 999 does not exist"))
         }
         options.run = nil
         options.dimensions = 4
-        do { _ = try MapDocument.make(catalog: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
+        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
             #expect("\(error)" == "--dims 4: must be 2 or 3")
         }
         let empty = try Catalog(url: fixture.directory.appendingPathComponent("empty.sqlite"), logger: Logger(label: "test"))
-        do { _ = try ReportDocument.make(catalog: empty, run: nil) } catch {
+        do { _ = try ReportDocument.make(source: empty, run: nil) } catch {
             #expect("\(error)".contains("no finished refit yet"))
         }
     }

@@ -8,7 +8,7 @@ import Testing
 struct ReportAndSheetTests {
     @Test func reportChartsRenderInChromium() throws {
         let fixture = try RunFixture(items: 90, algorithm: "kmeans")
-        let report = try ReportDocument.make(catalog: fixture.catalog, run: nil)
+        let report = try ReportDocument.make(source: fixture.catalog, run: nil)
         #expect(report.charts == ["scree", "knife", "sizes", "k_selection"])
         let page = fixture.directory.appendingPathComponent("report.html")
         try Data(report.html.utf8).write(to: page)

@@ -18,6 +18,24 @@ public struct RefitRun: Sendable, Equatable {
     public var metrics: String
     public var timings: String
     public var error: String?
+
+    public init(id: Int64, startedAt: Int64, finishedAt: Int64?, status: String, isCurrent: Bool, algorithm: String, parameters: String,
+                itemCount: Int?, clusterCount: Int?, noiseFraction: Double?, silhouette: Double?, metrics: String, timings: String, error: String?) {
+        self.id = id
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.isCurrent = isCurrent
+        self.algorithm = algorithm
+        self.parameters = parameters
+        self.itemCount = itemCount
+        self.clusterCount = clusterCount
+        self.noiseFraction = noiseFraction
+        self.silhouette = silhouette
+        self.metrics = metrics
+        self.timings = timings
+        self.error = error
+    }
 }
 
 /// One item's place in a run.
@@ -198,13 +216,16 @@ extension Catalog {
     }
 
     /// A run's assignments with paths: all of them (MAP), or one cluster's (CLUSTER).
-    public func assignments(run: Int64, cluster: Int? = nil) throws(CatalogError) -> [(assignment: Assignment, path: String)] {
+    /// With `after` and `limit`, a page: items with ids above `after`, at most `limit` (RUN-MEMBERS).
+    public func assignments(run: Int64, cluster: Int? = nil, after: UInt64 = 0, limit: Int? = nil) throws(CatalogError) -> [(assignment: Assignment, path: String)] {
         try read("assignments of run \(run)") { db in
             let filter = cluster == nil ? "" : " AND a.cluster = ?"
-            var arguments: StatementArguments = [run]
+            var arguments: StatementArguments = [run, Int64(clamping: after)]
             if let cluster { _ = arguments.append(contentsOf: [cluster]) }
+            _ = arguments.append(contentsOf: [limit ?? -1])
             return try Row.fetchAll(db, sql: """
-                SELECT a.*, i.path FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.run_id = ?\(filter) ORDER BY a.item_id
+                SELECT a.*, i.path FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.run_id = ? AND a.item_id > ?\(filter)
+                ORDER BY a.item_id LIMIT ?
                 """, arguments: arguments).map { row in
                 (Assignment(item: ItemID(UInt64(row["item_id"] as Int64)), cluster: row["cluster"],
                             probability: (row["probability"] as Double?).map(Float.init), outlierScore: (row["outlier_score"] as Double?).map(Float.init),

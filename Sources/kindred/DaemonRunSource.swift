@@ -1,0 +1,76 @@
+import Foundation
+import KindredCore
+import KindredImaging
+import KindredProtocol
+import KindredStore
+import KindredVisuals
+
+/// A refit run read through kindredd's socket (RUN, RUN-CLUSTERS, RUN-MEMBERS, THUMBS), for a
+/// member of the socket's group who may not read the state directory. The rows are decoded by
+/// `RunRows`, beside the encoder the daemon uses.
+struct DaemonRunSource: RunSource {
+    let client: SocketClient
+
+    struct Refused: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The answer's rows, fields unescaped; `nil` for `ERR not-found`.
+    func rows(_ request: String) throws -> [[String]]? {
+        let lines = try client.send(request)
+        guard let first = lines.first else { throw Refused(description: "kindredd closed the connection") }
+        if first.hasPrefix("ERR not-found") { return nil }
+        guard first.hasPrefix("OK ") else { throw Refused(description: "kindredd: \(first.dropFirst(4))") }
+        return lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+    }
+
+    func run(_ id: Int64?) throws -> RefitRun? {
+        try rows(id.map { "RUN \($0)" } ?? "RUN")?.first.map(RunRows.run)
+    }
+
+    func clusters(run: Int64) throws -> [ClusterFacts] {
+        try (rows("RUN-CLUSTERS \(run)") ?? []).map(RunRows.cluster)
+    }
+
+    func members(run: Int64) throws -> [(assignment: Assignment, path: String)] {
+        var members: [(assignment: Assignment, path: String)] = []
+        while true {
+            let after = members.last?.assignment.item.rawValue ?? 0
+            let page = try (rows("RUN-MEMBERS \(run) after=\(after) limit=10000") ?? []).map(RunRows.member)
+            members += page
+            if page.count < 10000 { return members }
+        }
+    }
+}
+
+/// kindredd's stored thumbnails through THUMBS, a page at a time. The map asks for items in
+/// ascending id order, so one page is held at once.
+final class DaemonThumbnails: ThumbnailSource {
+    let source: DaemonRunSource
+    let side: Int
+    private var page: [UInt64: [UInt8]] = [:]
+    private var fetchedThrough: UInt64 = 0
+    private var exhausted = false
+
+    /// nil when kindredd keeps no thumbnails.
+    init?(source: DaemonRunSource) {
+        guard let first = try? source.rows("THUMBS limit=1")?.first, first.count == 3, let side = Int(first[1]) else { return nil }
+        self.source = source
+        self.side = side
+    }
+
+    func image(_ item: ItemID) -> RGBImage? {
+        while item.rawValue > fetchedThrough && !exhausted {
+            guard let rows = try? source.rows("THUMBS after=\(fetchedThrough) limit=1000") else { exhausted = true; break }
+            page = [:]
+            for row in rows where row.count == 3 {
+                guard let id = UInt64(row[0]), let bytes = Data(base64Encoded: row[2]) else { continue }
+                page[id] = Array(bytes)
+                fetchedThrough = max(fetchedThrough, id)
+            }
+            if rows.count < 1000 { exhausted = true }
+        }
+        guard let pixels = page[item.rawValue], pixels.count == side * side * 3 else { return nil }
+        return RGBImage(width: side, height: side, pixels: pixels)
+    }
+}
