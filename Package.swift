@@ -10,6 +10,13 @@ func systemLibrary(_ name: String, apt: [String], pkgConfig: String? = nil) -> T
     .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt(apt)])
 }
 
+/// Optimised even in debug builds (the tests decode, embed and index real-size inputs), but with
+/// Swift's bounds and overflow checks kept: these modules take sizes from files (image headers,
+/// weight files, .npy arrays), and a check that traps is a crash where -Ounchecked
+/// would be a heap overrun. Measured at the cost of 0-3 % (Benchmarks/RESULTS.md, "Checked
+/// optimisation"); the hot kernels that take no size from a file are C (CKindredKernels).
+let optimisedChecked: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
 let package = Package(
     name: "Kindred",
     platforms: [.macOS(.v15)],
@@ -23,6 +30,8 @@ let package = Package(
         .library(name: "KindredImaging", targets: ["KindredImaging"]),
         .library(name: "KindredProtocol", targets: ["KindredProtocol"]),
         .library(name: "KindredAnalysis", targets: ["KindredAnalysis"]),
+        // For the fuzz package's command-service target.
+        .library(name: "KindredDaemon", targets: ["KindredDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,7 +70,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Distance kernels are the hot loop of every search; they are built optimised even in
-            // debug builds so the recall tests run real-size workloads in seconds.
+            // debug builds so the recall tests run real-size workloads in seconds. This module keeps
+            // -Ounchecked, alone of those that read files: its graph walk costs 25 % more
+            // instructions with Swift's checks (callgrind, Benchmarks/RESULTS.md "Checked
+            // optimisation"), and its one reader of outside sizes, the snapshot loader, bounds every
+            // header field explicitly (n < 2^32, parameters validated) before any arithmetic, checks
+            // the file's length before allocating, and is fuzzed (Fuzz/fuzz-snapshot).
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
         .target(name: "KindredWatch", dependencies: ["KindredCore", .product(name: "Logging", package: "swift-log")]),
@@ -70,18 +84,18 @@ let package = Package(
         .target(
             name: "KindredImaging",
             dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+            swiftSettings: optimisedChecked
         ),
         .target(
             name: "KindredFeatures",
             dependencies: ["KindredCore", "KindredImaging", "COpenBLAS", "CKindredKernels"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+            swiftSettings: optimisedChecked
         ),
         // PCA, UMAP, HDBSCAN, k-means and clustering metrics, on BLAS/LAPACK.
         .target(
             name: "KindredAnalysis",
             dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+            swiftSettings: optimisedChecked
         ),
         // What people look at: the map page, the refit report and contact sheets.
         .target(

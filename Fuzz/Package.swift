@@ -1,18 +1,19 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for the parsers that read untrusted bytes: the socket protocol, the image
-// decoders, the weight file and the index snapshot. A separate package because every module
+// decoders, the weight file and the index snapshot; and for what the daemon's command service
+// does with parsed requests. A separate package because every module
 // must be built with -sanitize=fuzzer (coverage) and address; `Fuzz/run.sh` builds and runs them.
 import PackageDescription
 
 let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 
 func target(_ name: String, _ dependencies: [String]) -> Target {
-    .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies.map { .product(name: $0, package: "Kindred") }, swiftSettings: fuzzer)
+    .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies.map { .product(name: $0, package: "Kindred") } + [.product(name: "Logging", package: "swift-log")], swiftSettings: fuzzer)
 }
 
 let package = Package(
     name: "KindredFuzz",
-    dependencies: [.package(name: "Kindred", path: "..")],
+    dependencies: [.package(name: "Kindred", path: ".."), .package(url: "https://github.com/apple/swift-log", from: "1.16.2")],
     targets: [
         .target(name: "CFuzzer"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzer", .product(name: "KindredCore", package: "Kindred")]),
@@ -20,5 +21,6 @@ let package = Package(
         target("fuzz-decoders", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
+        target("fuzz-service", ["KindredDaemon", "KindredProtocol", "KindredStore"]),
     ]
 )

@@ -75,4 +75,21 @@ import Testing
         while Date() < deadline { seen += watcher.next(timeout: 0.1) }
         #expect(seen == [.changed(root + "/keep/e.jpg")])
     }
+
+    /// A name that is not valid UTF-8 is skipped and reported (Kindred's paths are UTF-8 text in
+    /// the catalog and the protocol); its neighbours are listed as usual.
+    @Test func namesThatAreNotUTF8AreSkippedAndReported() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-watch-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/good.jpg"))
+        let bad = Array(root.utf8) + Array("/bad-".utf8) + [0xFF, 0xFE] + Array(".jpg".utf8) + [0]
+        let fd = bad.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        let watcher = try InotifyWatcher(logger: Logger(label: "watch.tests"))
+        let listing = watcher.add(root: try CollectionPath(root))
+        #expect(listing.files == [root + "/good.jpg"])
+        #expect(listing.skippedNames.count == 1 && listing.skippedNames[0].hasPrefix(root + "/bad-"))
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
