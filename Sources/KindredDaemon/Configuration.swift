@@ -244,25 +244,23 @@ private struct Reader {
     }
 
     mutating func strings(_ name: String) throws(ConfigurationError) -> [String]? {
-        guard let value = value(name) else { return nil }
-        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of strings") }
-        var strings: [String] = []
-        for element in array {
-            guard let string = element.string else { throw ConfigurationError(key: key(name), reason: "must be an array of strings") }
-            strings.append(string)
-        }
-        return strings
+        try array(name, "strings") { $0.string }
     }
 
     mutating func integers(_ name: String) throws(ConfigurationError) -> [Int]? {
+        try array(name, "integers") { $0.int }
+    }
+
+    /// An array whose every element `element` accepts.
+    private mutating func array<T>(_ name: String, _ kind: String, _ element: (TOMLValueConvertible) -> T?) throws(ConfigurationError) -> [T]? {
         guard let value = value(name) else { return nil }
-        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of integers") }
-        var integers: [Int] = []
-        for element in array {
-            guard let integer = element.int else { throw ConfigurationError(key: key(name), reason: "must be an array of integers") }
-            integers.append(integer)
+        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)") }
+        var values: [T] = []
+        for item in array {
+            guard let converted = element(item) else { throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)") }
+            values.append(converted)
         }
-        return integers
+        return values
     }
 }
 

@@ -30,6 +30,23 @@ import Testing
 
     var isRoot: Bool { getuid() == 0 }
 
+    /// A root of `images` JPEGs (img0.jpg…), and a kindredd that has indexed them.
+    func startedCollection(images: Int, seed: UInt64) throws -> (art: URL, daemon: DaemonProcess) {
+        let art = base.appendingPathComponent("art")
+        for i in 0..<images { try image(seed + UInt64(i), art.appendingPathComponent("img\(i).jpg")) }
+        let daemon = try daemon([art])
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: images)
+        return (art, daemon)
+    }
+
+    /// The uid of a second account for peer tests, made if missing (root only).
+    func peerUID() throws -> Int {
+        let name = "kindred-peer"
+        _ = shell("id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
+        return try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
     /// Numbers past every edge on every verb that takes one: refused by the parser with the range,
     /// and kindredd still answers. `INFO 9223372036854775808` used to trap in the catalog.
     @Test func hostileNumbersOnEveryVerb() throws {
@@ -299,11 +316,7 @@ import Testing
     /// answers then equal those of a kindredd built from scratch on the same files.
     @Test func reextractedAndRenamedOverItemsAreRightAfterAKill() throws {
         defer { try? FileManager.default.removeItem(at: base) }
-        let art = base.appendingPathComponent("art")
-        for i in 0..<8 { try image(UInt64(400 + i), art.appendingPathComponent("img\(i).jpg")) }
-        let daemon = try daemon([art])
-        try daemon.start()
-        try daemon.waitUntilIdle(indexed: 8)
+        let (art, daemon) = try startedCollection(images: 8, seed: 400)
         try daemon.stop()  // SIGTERM: a snapshot of all eight
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 8)
@@ -343,9 +356,7 @@ import Testing
     @Test func adminVerbsNeedAnAdminPeer() throws {
         guard isRoot else { return print("not root: cannot make a second user account") }
         defer { try? FileManager.default.removeItem(at: base) }
-        let name = "kindred-peer"
-        _ = shell("id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
-        let uid = try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let uid = try peerUID()
         let art = base.appendingPathComponent("art")
         try image(1, art.appendingPathComponent("a.jpg"))
         chmod(base.path, 0o755)
@@ -379,9 +390,7 @@ import Testing
     @Test func aGroupMemberWithoutTheStateDirectoryUsesEveryCommand() throws {
         guard isRoot else { return print("not root: cannot make a second user account") }
         defer { try? FileManager.default.removeItem(at: base) }
-        let name = "kindred-peer"
-        _ = shell("id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
-        let uid = try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let uid = try peerUID()
         let art = base.appendingPathComponent("art")
         for seed in UInt64(1)...3 { try variantGroup(seed * 7, in: art) }
         let daemon = try daemon([art], config: smallRefitConfiguration)
@@ -444,11 +453,7 @@ import Testing
     /// benchmark figure (printed; RESULTS.md keeps it); the test asserts no stall.
     @Test func pingStaysFastUnderHeavyVerbAbuse() throws {
         defer { try? FileManager.default.removeItem(at: base) }
-        let art = base.appendingPathComponent("art")
-        for i in 0..<12 { try image(UInt64(100 + i), art.appendingPathComponent("img\(i).jpg")) }
-        let daemon = try daemon([art])
-        try daemon.start()
-        try daemon.waitUntilIdle(indexed: 12)
+        let (art, daemon) = try startedCollection(images: 12, seed: 100)
         let pid = daemon.process!.processIdentifier
         let query = Fixtures.jpeg(composition(width: 1600, height: 1200, seed: 5))
         let stop = Date().addingTimeInterval(6)
@@ -486,11 +491,7 @@ import Testing
     /// everyone else is still answered.
     @Test func aClientThatNeverReadsCannotGrowTheDaemon() throws {
         defer { try? FileManager.default.removeItem(at: base) }
-        let art = base.appendingPathComponent("art")
-        for i in 0..<4 { try image(UInt64(200 + i), art.appendingPathComponent("img\(i).jpg")) }
-        let daemon = try daemon([art])
-        try daemon.start()
-        try daemon.waitUntilIdle(indexed: 4)
+        let (art, daemon) = try startedCollection(images: 4, seed: 200)
         let pid = daemon.process!.processIdentifier
         let before = residentMB(pid)
         let hog = try ProtocolAbuseTests.RawConnection(daemon.socket)

@@ -2,6 +2,7 @@ import Foundation
 import FuzzSupport
 import KindredCore
 import KindredDaemon
+import KindredImaging
 import KindredProtocol
 import KindredStore
 import Logging
