@@ -224,6 +224,7 @@ public final class CommandService: Sendable {
         rows.append(["polled_dirs", String(progress.polledDirectories)])
         rows.append(["inotify_overflows", String(progress.overflows)])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
+        rows.append(["deleted_nodes", live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? ""])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append(["paused_roots", progress.pausedRoots.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")])
         rows.append(["skipped_names", String(progress.skippedNames)])

@@ -127,4 +127,19 @@ public struct LiveIndexes: Sendable {
     func remove(label: UInt64) {
         for index in all { index.index.remove(label: label) }
     }
+
+    /// Compacts each index whose deleted nodes (tombstones of removed and re-extracted items)
+    /// are at least `fraction` of its live ones and at least `minimum` in number: they cost memory
+    /// and searches walk through them, and left alone they only grow. Searches wait while an index
+    /// compacts (it relinks the graph on every core). Returns the nodes detached, by space.
+    @discardableResult
+    public func compactIfWorthIt(fraction: Double = 0.1, minimum: Int = 1000) -> [String: Int] {
+        var detached: [String: Int] = [:]
+        for live in all {
+            let deleted = live.index.deletedCount
+            guard deleted >= minimum, Double(deleted) >= fraction * Double(max(1, live.index.count)) else { continue }
+            detached[live.space] = live.index.compact().detached
+        }
+        return detached
+    }
 }

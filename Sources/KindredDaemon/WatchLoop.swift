@@ -298,6 +298,9 @@ public final class WatchLoop: Sendable {
                 }
             }
             if ingestor.changes != snapshotChanges, now.timeIntervalSince(lastSnapshot) >= configuration.snapshotSeconds {
+                // Between batches, before the snapshot: the snapshot then holds no tombstones.
+                let detached = ingestor.indexes.compactIfWorthIt()
+                if !detached.isEmpty { logger.info("compacted the indexes", metadata: ["detached": "\(detached)"]) }
                 do {
                     try writeSnapshot()
                     snapshotChanges = ingestor.changes

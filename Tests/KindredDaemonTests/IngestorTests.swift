@@ -98,6 +98,25 @@ struct Collection {
         #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
     }
 
+    /// Removed items leave tombstones in the live indexes; once they are worth it, compaction
+    /// detaches them and every remaining item is still found, by itself first.
+    @Test func tombstonesAreCompactedWhenTheyAreWorthIt() throws {
+        let c = try Collection()
+        _ = try c.ingestor.ingest(c.files)
+        let ids = try c.catalog.itemIDs(status: .indexed)
+        for id in ids.prefix(4) { #expect(try c.ingestor.remove(path: try #require(try c.catalog.item(id)?.path))) }
+        #expect(c.ingestor.indexes.cnn.index.deletedCount == 4)
+        #expect(c.ingestor.indexes.compactIfWorthIt(fraction: 0.1, minimum: 5).isEmpty, "below the minimum: left alone")
+        #expect(c.ingestor.indexes.compactIfWorthIt(fraction: 0.1, minimum: 1) == ["cnn": 4, "style": 4])
+        for live in c.ingestor.indexes.all {
+            #expect(live.index.deletedCount == 0 && live.index.count == 2)
+            for id in ids.dropFirst(4) {
+                let vector = try #require(try c.store.vector(id, space: live.space))
+                #expect(try live.index.search(vector, k: 1).first?.label == id.rawValue, "\(live.space) finds \(id) after compaction")
+            }
+        }
+    }
+
     @Test func liveIndexReconcilesASnapshotWithTheStore() throws {
         let c = try Collection()
         _ = try c.ingestor.ingest(c.files)
