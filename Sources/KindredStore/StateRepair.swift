@@ -47,6 +47,16 @@ enum StateRepair {
 }
 
 extension Catalog {
+    /// Puts items back in the queue with their content hash cleared, so they are extracted again
+    /// even though their bytes have not changed (`StateStore.requeueStale`).
+    func requeueForExtraction(_ ids: [ItemID]) throws(CatalogError) {
+        guard !ids.isEmpty else { return }
+        try write("requeue \(ids.count) items for extraction") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'queued', content_hash = NULL WHERE id = ?")
+            for id in ids { try statement.execute(arguments: [id.sqlValue]) }
+        }
+    }
+
     /// Puts an item back in the queue without touching its other fields.
     func enqueueAgain(_ id: ItemID) throws(CatalogError) -> Bool {
         do {

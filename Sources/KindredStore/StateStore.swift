@@ -116,6 +116,18 @@ public final class StateStore: Sendable {
         return ids
     }
 
+    /// Items whose vector in one of `spaces` an older producer made (a model or descriptor
+    /// upgrade): put back in the queue with their content hash cleared, so the next scan
+    /// extracts them again instead of taking their unchanged bytes for done. Their old vectors
+    /// keep answering until the new ones replace them. Returns how many.
+    @discardableResult
+    public func requeueStale(spaces: [String]) throws -> Int {
+        var stale = Set<ItemID>()
+        for space in spaces where vectors.spaces[space] != nil { stale.formUnion(try vectors.staleItems(space: space)) }
+        try catalog.requeueForExtraction(Array(stale))
+        return stale.count
+    }
+
     /// Start-up repair after an unclean stop (StateRepair): what the commit order can leave is
     /// put right.
     public func repair(requiredSpaces: [String], logger: Logger) throws -> RepairReport {

@@ -87,6 +87,9 @@ struct Kindredd: ParsableCommand {
         let state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
         let catalog = state.catalog, store = state.vectors
         _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
+        // A new model or descriptor version makes older vectors stale: the first scan re-extracts them.
+        let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
+        if stale > 0 { logger.notice("vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"]) }
         if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
         // Roots from the flags and the file: resolved, then held to the rules WATCH follows
         // (never `/`, never nested); refused ones stop the start with the reason.

@@ -117,6 +117,33 @@ struct Collection {
         }
     }
 
+    /// A newer build whose style descriptor has a new producer version: every item's style
+    /// vector is stale, so the items go back to the queue with their content hash cleared and
+    /// the next scan extracts them again, although their files did not change.
+    @Test func aProducerVersionBumpReextracts() throws {
+        let c = try Collection()
+        let files = c.files
+        _ = try c.ingestor.ingest(files)
+        var bumped = StandardSpaces.all
+        bumped[1].producer += 1
+        #expect(bumped[1].name == "style")
+        // The Collection's store stays open; a second environment on the same files in this
+        // process is what LMDB forbids, so the check reads through a copy of the state.
+        let copy = StatePaths(root: c.root.appendingPathComponent("copy"))
+        try c.ingestor.state.backup(to: copy)
+        let store = try VectorStore(directory: copy.vectors, spaces: bumped, logger: logger)
+        let catalog = try Catalog(url: copy.catalog, logger: logger)
+        #expect(try store.staleItems(space: "style").count == 6 && store.staleItems(space: "cnn").isEmpty)
+        let (indexes, _) = try LiveIndexes.open(paths: copy, store: store, logger: logger)
+        let ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
+                                network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2, logger: logger)
+        #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
+        #expect(try catalog.statusCounts()[.queued] == 6)
+        let report = try ingestor.ingest(files)
+        #expect(report.indexed == 6 && report.unchanged == 2, "the six re-extracted, the two broken files unchanged: \(report)")
+        #expect(try store.staleItems(space: "style").isEmpty && catalog.statusCounts()[.indexed] == 6)
+    }
+
     @Test func liveIndexReconcilesASnapshotWithTheStore() throws {
         let c = try Collection()
         _ = try c.ingestor.ingest(c.files)
