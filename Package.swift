@@ -108,6 +108,7 @@ let package = Package(
             name: "KindredDaemon",
             dependencies: [
                 "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredWatch", "KindredAnalysis",
+                "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import COpenBLAS
 import KindredCore
 import KindredStore
 
@@ -38,7 +39,7 @@ public enum Duplicates {
                         let (i, j) = (members[a], members[b])
                         guard root(i) != root(j), (hashes[i] ^ hashes[j]).nonzeroBitCount <= maxDistance,
                               let x = try embedding(ids[i]), let y = try embedding(ids[j]),
-                              zip(x, y).reduce(0, { $0 + $1.0 * $1.1 }) >= minimumCosine else { continue }
+                              cblas_sdot(Int32(x.count), x, 1, y, 1) >= minimumCosine else { continue }
                         parent[root(i)] = root(j)
                     }
                 }

@@ -20,7 +20,7 @@ public struct LineFramer: Sendable {
     }
 
     /// Feeds bytes; returns the complete lines (or overflows) they finish, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [Event] {
+    public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
         var events: [Event] = []
         feed(bytes) { events.append($0); return nil }
         return events
@@ -29,17 +29,24 @@ public struct LineFramer: Sendable {
     /// Feeds bytes, calling `handle` for each event as it completes. A handler that returns a
     /// byte count for a `.line` makes the next that many bytes arrive as one `.payload`, whatever
     /// they contain, before line framing resumes.
-    public mutating func feed(_ bytes: some Sequence<UInt8>, _ handle: (Event) -> Int?) {
-        for byte in bytes {
+    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ handle: (Event) -> Int?) {
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
             if payloadRemaining > 0 {
-                pending.append(byte)
-                payloadRemaining -= 1
+                // A payload (an image) is copied in slices, not byte by byte: it may be megabytes,
+                // and this runs on the event loop.
+                let end = bytes.index(index, offsetBy: payloadRemaining, limitedBy: bytes.endIndex) ?? bytes.endIndex
+                pending.append(contentsOf: bytes[index..<end])
+                payloadRemaining -= bytes.distance(from: index, to: end)
+                index = end
                 if payloadRemaining == 0 {
                     _ = handle(.payload(pending))
                     pending.removeAll()
                 }
                 continue
             }
+            let byte = bytes[index]
+            index = bytes.index(after: index)
             if byte == 0x0A {
                 if discarding {
                     _ = handle(.tooLong(bytes: discarded))

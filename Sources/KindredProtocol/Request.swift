@@ -35,6 +35,9 @@ public enum Request: Equatable, Sendable {
 }
 
 extension Request {
+    /// The largest `max_distance` (differing pHash bits) DUPLICATES accepts.
+    public static let maxDuplicateDistance = 16
+
     /// The verb this request was made with.
     public var verb: Verb {
         switch self {

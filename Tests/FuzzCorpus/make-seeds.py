@@ -33,7 +33,7 @@ for i, line in enumerate(lines):
 # target's fixture (items 1-60, a root under /dev/shm or the temporary directory).
 service = [
     b"\x00SIMILAR 5 k=7\nSIMILAR 9 space=style\nINFO 60\nINFO 61\n", b"\x01RESCAN\nWATCH /tmp\nSTATUS\n",
-    b"\x00DUPLICATES max_distance=64\nERRORS limit=3\nRUNS\nCLUSTERS\nRUN\nTHUMBS after=3 limit=2\n",
+    b"\x00DUPLICATES max_distance=16\nERRORS limit=3\nRUNS\nCLUSTERS\nRUN\nTHUMBS after=3 limit=2\n",
     b"\x00SIMILAR 3 within=prefix:/dev/shm\nSIMILAR /etc/passwd\nSIMILAR-IMAGE 8 space=style\n\x89PNG\r\n\x1a\n",
     b"\x00RUN-MEMBERS 1 after=10 limit=5\nRUN-CLUSTERS 1\nCLUSTER 0\nMAP dims=3\nINFO 9223372036854775807\n",
 ]

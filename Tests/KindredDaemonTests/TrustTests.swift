@@ -59,7 +59,7 @@ import Testing
         let refused = [
             "INFO 9223372036854775808", "SIMILAR 18446744073709551615", "INFO 0", "INFO 99999999999999999999999999",
             "SIMILAR 1 k=1001", "SIMILAR 1 k=-5", "SIMILAR 1 k=9223372036854775808", "SIMILAR-IMAGE 0",
-            "SIMILAR-IMAGE 99999999999999999999", "SIMILAR-IMAGE -1", "DUPLICATES max_distance=65", "ERRORS limit=999999999999",
+            "SIMILAR-IMAGE 99999999999999999999", "SIMILAR-IMAGE -1", "DUPLICATES max_distance=17", "ERRORS limit=999999999999",
             "RUNS limit=0", "CLUSTER 99999999999999999999", "CLUSTER 1 limit=0", "MAP dims=9223372036854775807",
             "SIMILAR //etc/../etc/passwd",
         ]
@@ -466,7 +466,7 @@ import Testing
                     let reply: [String]?
                     switch client % 4 {
                     case 0: reply = try? connection.send("SIMILAR-IMAGE \(query.count) k=10", payload: query)
-                    case 1: reply = try? connection.send("DUPLICATES max_distance=64")
+                    case 1: reply = try? connection.send("DUPLICATES max_distance=16")
                     case 2: reply = try? connection.send("SIMILAR \(art.path)/img0.jpg k=10 within=prefix:\(art.path)")
                     default: reply = try? connection.send("SIMILAR-IMAGE \(query.count) space=style", payload: query)
                     }

@@ -71,7 +71,7 @@ import Testing
             ("SIMILAR 1 k=1001", "from 1 to 1000"), ("SIMILAR 1 k=-1", "from 1 to 1000"), ("SIMILAR 1 k=1e3", "whole number"),
             ("SIMILAR 1 k=9223372036854775808", "whole number"), ("SIMILAR-IMAGE 67108865", "from 1 to 67108864"),
             ("SIMILAR-IMAGE -1", "from 1 to 67108864"), ("SIMILAR-IMAGE 18446744073709551615", "from 1 to 67108864"),
-            ("DUPLICATES max_distance=65", "from 0 to 64"), ("DUPLICATES max_distance=-1", "from 0 to 64"),
+            ("DUPLICATES max_distance=17", "from 0 to 16"), ("DUPLICATES max_distance=-1", "from 0 to 16"),
             ("ERRORS limit=0", "from 1 to 100000"), ("ERRORS limit=100001", "from 1 to 100000"), ("RUNS limit=1001", "from 1 to 1000"),
             ("CLUSTER 2147483648", "not a cluster id"), ("CLUSTER 1 limit=1000001", "from 1 to 1000000"), ("MAP dims=1", "from 2 to 3"),
         ]
