@@ -109,6 +109,8 @@ public final class InotifyWatcher {
             watch(directory)
             let names: [String]
             switch Self.entries(of: directory) {
+            case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
+                continue  // gone since it was seen: what was under it went with it
             case .failure(let error):
                 logger.warning("cannot list directory; its items are kept", metadata: ["path": "\(directory)", "error": "\(error.reason)"])
                 listing.unlisted.append(Listing.Unlisted(directory: directory, reason: error.reason))
@@ -134,18 +136,21 @@ public final class InotifyWatcher {
         return listing
     }
 
-    private struct ListingError: Error { let reason: String }
+    private struct ListingError: Error {
+        let code: Int32
+        var reason: String { String(cString: strerror(code)) }
+    }
 
     /// A directory's entries with readdir, which (unlike FileManager) says when reading failed
     /// part-way and leaves invalid UTF-8 names for the caller to report.
     private static func entries(of directory: String) -> Result<(names: [String], undecodable: [String]), ListingError> {
-        guard let handle = opendir(directory) else { return .failure(ListingError(reason: String(cString: strerror(errno)))) }
+        guard let handle = opendir(directory) else { return .failure(ListingError(code: errno)) }
         defer { closedir(handle) }
         var names: [String] = [], undecodable: [String] = []
         while true {
             errno = 0
             guard let entry = readdir(handle) else {
-                if errno != 0 { return .failure(ListingError(reason: "reading entries: \(String(cString: strerror(errno)))")) }
+                if errno != 0 { return .failure(ListingError(code: errno)) }
                 break
             }
             let name: String? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
