@@ -36,9 +36,6 @@ public struct PathError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let string: String
 
-    /// `/`: never a root, but the parent of everything.
-    public static let fileSystemRoot = CollectionPath(unchecked: "/")
-
     private init(unchecked string: String) { self.string = string }
 
     /// The canonical form of `text`, lexically: repeated and trailing slashes are dropped; a
@@ -68,6 +65,13 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
     }
 
     public var description: String { string }
+
+    /// The file system device (`st_dev`) the path is on now, or nil when it cannot be stat'ed:
+    /// what a root records, so a share unmounted under it is noticed (Schema/catalog/004).
+    public var device: Int64? {
+        var info = stat()
+        return stat(string, &info) == 0 ? Int64(bitPattern: UInt64(info.st_dev)) : nil
+    }
     public var isFileSystemRoot: Bool { string == "/" }
 
     /// Whether this path is `directory` or lies below it.
@@ -88,11 +92,6 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
         guard isStrictlyInside(directory) else { return nil }
         let skip = directory.isFileSystemRoot ? 1 : directory.string.utf8.count + 1
         return string[string.utf8.index(string.utf8.startIndex, offsetBy: skip)...]
-    }
-
-    /// `name` below this directory; `name` is one component (no `/`, not `.` or `..`).
-    public func appending(_ name: String) throws(PathError) -> CollectionPath {
-        try CollectionPath(isFileSystemRoot ? "/" + name : string + "/" + name)
     }
 
     /// This path with the leading `from` replaced by `to` (a renamed directory's descendants).

@@ -196,10 +196,10 @@ public final class CommandService: Sendable {
             }
             return Response(columns: RunRows.runColumns, rows: [RunRows.row(run)])
         case .runClusters(let run):
-            guard try catalog.run(run) != nil else { throw ProtocolError(.notFound, "no run \(run); RUNS lists them") }
+            try requireRun(run)
             return Response(columns: RunRows.clusterColumns, rows: try catalog.clusters(run: run).map(RunRows.row))
         case .runMembers(let run, let after, let limit):
-            guard try catalog.run(run) != nil else { throw ProtocolError(.notFound, "no run \(run); RUNS lists them") }
+            try requireRun(run)
             return Response(columns: RunRows.memberColumns, rows: try catalog.assignments(run: run, after: after, limit: limit).map(RunRows.row))
         case .thumbs(let after, let limit):
             return try thumbs(after: after, limit: limit)
@@ -311,8 +311,7 @@ public final class CommandService: Sendable {
         let path = try CollectionPath.resolvingDirectory(directory)
         try roots.validateNew(path, allowedPrefixes: policy.watchPrefixes)
         if roots.roots.contains(path) { return Response(columns: ["watching"], rows: [[path.string]]) }
-        var info = stat()
-        try catalog.addRoot(path, device: stat(path.string, &info) == 0 ? Int64(bitPattern: UInt64(info.st_dev)) : nil)
+        try catalog.addRoot(path, device: path.device)
         control.submit(.watch(path))
         logger.info("watching", metadata: ["root": "\(path)"])
         return Response(columns: ["watching"], rows: [[path.string]])
@@ -332,6 +331,10 @@ public final class CommandService: Sendable {
         control.submit(.unwatch(root))
         logger.info("unwatched", metadata: ["root": "\(root)", "items": "\(items)"])
         return Response(columns: ["unwatched", "items_removed"], rows: [[root.string, String(items)]])
+    }
+
+    private func requireRun(_ id: Int64) throws {
+        guard try catalog.run(id) != nil else { throw ProtocolError(.notFound, "no run \(id); RUNS lists them") }
     }
 
     /// The stored thumbnails after item `after`, `limit` of them: id, side, base64 of the RGB bytes.

@@ -42,6 +42,11 @@ public enum ResponseEncoder {
         return out
     }
 
+    /// One text answer row's fields, unescaped: the inverse of how rows are written, for clients.
+    public static func fields(_ row: String) -> [String] {
+        row.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
+    }
+
     /// The inverse of `escape`, for clients.
     public static func unescape(_ field: Substring) -> String {
         guard field.contains("\\") else { return String(field) }

@@ -31,7 +31,7 @@ struct DaemonOptions: ParsableArguments {
             FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
             throw ExitCode(1)
         }
-        return lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+        return lines.dropFirst().map(ResponseEncoder.fields)
     }
 
     /// Prints an answer (as `SocketClient.send` returns it) in the chosen form.
@@ -45,7 +45,7 @@ struct DaemonOptions: ParsableArguments {
             FileHandle.standardError.write(Data("kindred: \(lines[0].dropFirst(4))\n".utf8))
             throw ExitCode(1)
         }
-        let rows = lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+        let rows = lines.dropFirst().map(ResponseEncoder.fields)
         guard isatty(STDOUT_FILENO) == 1 else {
             for row in rows { print(row.joined(separator: "\t")) }
             return

@@ -21,7 +21,7 @@ struct DaemonRunSource: RunSource {
         guard let first = lines.first else { throw Refused(description: "kindredd closed the connection") }
         if first.hasPrefix("ERR not-found") { return nil }
         guard first.hasPrefix("OK ") else { throw Refused(description: "kindredd: \(first.dropFirst(4))") }
-        return lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) } }
+        return lines.dropFirst().map(ResponseEncoder.fields)
     }
 
     func run(_ id: Int64?) throws -> RefitRun? {

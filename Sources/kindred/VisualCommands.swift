@@ -125,7 +125,7 @@ struct SheetCommand: ParsableCommand {
             guard lines[0].hasPrefix("OK") else { throw ValidationError("kindredd: \(lines[0].dropFirst(4))") }
             // rank, score, id, path
             entries = lines.dropFirst().map { line in
-                let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { ResponseEncoder.unescape($0) }
+                let f = ResponseEncoder.fields(line)
                 return ContactSheet.Entry(path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
             }
             title = "Most similar to \((similar! as NSString).lastPathComponent)"

@@ -98,8 +98,7 @@ struct Kindredd: ParsableCommand {
             do {
                 let path = try CollectionPath.resolvingDirectory(root)
                 try roots.validateNew(path)
-                var info = stat()
-                try catalog.addRoot(path, device: stat(path.string, &info) == 0 ? Int64(bitPattern: UInt64(info.st_dev)) : nil)
+                try catalog.addRoot(path, device: path.device)
                 roots.insert(path)
             } catch let error as PathError {
                 throw ValidationError("watch root \(error)")
