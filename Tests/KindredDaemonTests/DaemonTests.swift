@@ -308,14 +308,16 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let paths = try FileManager.default.contentsOfDirectory(atPath: art.path).map { art.appendingPathComponent($0).path }.sorted()
         #expect(paths.count == 30)
         let afterKill = try allAnswers(daemon, paths: paths)
-        #expect(afterKill.values.allSatisfy { $0.count == 5 })
+        let errors = (try? daemon.ask("ERRORS")) ?? []
+        #expect(afterKill.values.allSatisfy { $0.count == 5 }, "\(afterKill.filter { $0.value.count != 5 }); \(errors)")
         try daemon.stop()
 
         // A clean rebuild (no snapshot) answers the same.
         for space in ["cnn", "style"] { try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index-\(space).hnsw")) }
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 30)
-        #expect(try allAnswers(daemon, paths: paths) == afterKill)
+        let rebuilt = try allAnswers(daemon, paths: paths)
+        #expect(rebuilt == afterKill, "\(rebuilt.filter { afterKill[$0.key] != $0.value }) vs \(afterKill.filter { rebuilt[$0.key] != $0.value })")
     }
 
     func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }
