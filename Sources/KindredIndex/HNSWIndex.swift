@@ -101,8 +101,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     deinit {
-        let used = slotsUsed.load(ordering: .relaxed)
-        for i in 0..<used { upperLinks[i]?.deallocate() }
+        // Every slot up to `capacity` is initialised (nil when unused), and a load that throws
+        // part-way has blocks past `slotsUsed`, so all of them are walked.
+        for i in 0..<capacity { upperLinks[i]?.deallocate() }
         links0.deallocate()
         upperLinks.deallocate()
         levels.deallocate()

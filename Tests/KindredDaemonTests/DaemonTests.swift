@@ -310,6 +310,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let afterKill = try allAnswers(daemon, paths: paths)
         let errors = (try? daemon.ask("ERRORS")) ?? []
         #expect(afterKill.values.allSatisfy { $0.count == 5 }, "\(afterKill.filter { $0.value.count != 5 }); \(errors)")
+        let statusAfterKill = try daemon.status()
         try daemon.stop()
 
         // A clean rebuild (no snapshot) answers the same.
@@ -317,7 +318,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 30)
         let rebuilt = try allAnswers(daemon, paths: paths)
-        #expect(rebuilt == afterKill, "\(rebuilt.filter { afterKill[$0.key] != $0.value }) vs \(afterKill.filter { rebuilt[$0.key] != $0.value })")
+        #expect(rebuilt == afterKill, "\(rebuilt.filter { afterKill[$0.key] != $0.value }) vs \(afterKill.filter { rebuilt[$0.key] != $0.value }); status \(statusAfterKill); log:\n\(daemon.logText)")
     }
 
     func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }

@@ -84,6 +84,27 @@ import Testing
         try index.checkIntegrity()
     }
 
+    /// A file deleted and added back under another name: a new label whose vector equals (or
+    /// differs in the last bits from) a removed node's. The live copy must not lose its in-links
+    /// to its own tombstone.
+    @Test func reAddedTwinsOfRemovedNodesStayReachable() throws {
+        let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
+        for row in 0..<base.rows { try index.insert(base.row(row), label: UInt64(row)) }
+        let twins = Array(stride(from: 0, to: base.rows, by: 10))
+        for row in twins { #expect(index.remove(label: UInt64(row))) }
+        var rng = SplitMix(seed: 11)
+        for row in twins {
+            // Half exact copies, half as a re-run of the CNN might give them (a few ulps apart).
+            let vector = base.row(row).map { row % 20 == 0 ? $0 : $0 * (1 + 1e-7 * (rng.uniform() - 0.5)) }
+            try index.insert(vector, label: UInt64(100_000 + row))
+        }
+        try index.checkIntegrity()
+        let lost = try twins.filter { row in
+            try index.search(base.row(row), k: 1, ef: 64).first?.label != UInt64(100_000 + row)
+        }
+        #expect(lost.isEmpty, "\(lost.count) of \(twins.count) re-added twins not found by their own vector")
+    }
+
     @Test func filteredSearchReturnsKWhenKExist() throws {
         let index = try HNSWIndex.build(base, metric: .cosine, threads: 2, logger: testLogger)
         for q in 0..<20 {
