@@ -155,21 +155,25 @@ let package = Package(
             path: "Benchmarks/StoreBench"
         ),
 
-        .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore"]),
+        .testTarget(name: "KindredCoreTests", dependencies: ["KindredCore", "KindredTestSupport"]),
         .testTarget(
             name: "KindredAnalysisTests",
-            dependencies: ["KindredCore", "KindredAnalysis"],
+            dependencies: ["KindredCore", "KindredAnalysis", "KindredTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS"]),
-        // Image encoders and the converted weights, shared by the test targets.
+        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", "KindredTestSupport"]),
+        // What the test targets share: temporary directories, the logger, the products directory,
+        // image encoders and the converted weights. Helpers are defined here once.
         .target(
             name: "KindredTestSupport",
-            dependencies: ["KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP"],
+            dependencies: [
+                "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/Support"
         ),
-        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol"]),
-        .testTarget(name: "KindredWatchTests", dependencies: ["KindredCore", "KindredWatch", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol", "KindredTestSupport"]),
+        .testTarget(name: "KindredWatchTests", dependencies: ["KindredCore", "KindredWatch", "KindredTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "KindredDaemonTests",
             dependencies: [
@@ -190,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KindredStoreTests",
-            dependencies: ["KindredCore", "KindredStore", "kindred-store-writer"]
+            dependencies: ["KindredCore", "KindredStore", "KindredTestSupport", "kindred-store-writer"]
         ),
     ]
 )

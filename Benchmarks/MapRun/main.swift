@@ -43,7 +43,7 @@ let clusterCount = 40
 let centres = (0..<clusterCount).map { _ in (Float(random.unit()) * 40, Float(random.unit()) * 40, Float(random.unit()) * 40) }
 var labels: [Int] = [], points: [(Float, Float, Float)] = [], ids: [ItemID] = []
 // The thumbnails ingestion would have stored, one decode per distinct file.
-let side = StandardSpaces.thumbSide
+let side = Space.thumbnailSide
 let thumbs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: max(1, images.count))
 thumbs.initialize(repeating: [])
 let shared = UnsafeSendableBox(thumbs)

@@ -90,7 +90,7 @@ public final class CommandService: Sendable {
 
     /// SIMILAR-IMAGE: the nearest items to an image that need not be in the collection. The daemon
     /// reads only the bytes the client sent, never a file the client names.
-    public func answerImage(_ bytes: [UInt8], k: Int, space: SearchSpace) -> Result<Response, ProtocolError> {
+    public func answerImage(_ bytes: [UInt8], k: Int, space: Space) -> Result<Response, ProtocolError> {
         do {
             let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image", options: decodeOptions) }.image
             let query: [Float]
@@ -98,9 +98,9 @@ public final class CommandService: Sendable {
             case .style:
                 query = StyleDescriptor.compute(image)
             case .cnn:
-                var input = [Float](repeating: 0, count: 224 * 224 * 3)
+                var input = [Float](repeating: 0, count: CNNInput.count)
                 image.cnnInput(into: &input)
-                var features = [Float](repeating: 0, count: 1280)
+                var features = [Float](repeating: 0, count: Space.cnn.dimension)
                 let ran = network.withLock { network -> Bool in
                     guard let network else { return false }
                     network.run(input, count: 1, features: &features)
@@ -108,6 +108,8 @@ public final class CommandService: Sendable {
                 }
                 guard ran else { throw ProtocolError(.unavailable, "no network for queries by image") }
                 query = features
+            case .phash, .thumb:
+                throw ProtocolError(.badRequest, "space=\(space) has no index; \(Space.searchable.map(\.name).joined(separator: " and ")) do")
             }
             return .success(try rows(for: try neighbours(of: query, excluding: nil, k: k, space: space, within: nil)))
         } catch let error as ProtocolError {
@@ -217,7 +219,8 @@ public final class CommandService: Sendable {
     private func status() throws -> Response {
         let counts = try catalog.statusCounts()
         let progress = self.progress.current
-        var rows: [[String]] = ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
+        var rows: [[String]] = [["state", progress.phase.rawValue]]
+        rows += ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
         rows.append(["pending", String(progress.pending)])
         rows.append(["scanning", progress.scanning ? "yes" : "no"])
         rows.append(["ingest_problem", progress.problem ?? ""])
@@ -252,7 +255,7 @@ public final class CommandService: Sendable {
         }
     }
 
-    private func similar(_ target: Target, k: Int, space: SearchSpace, within: String?) throws -> Response {
+    private func similar(_ target: Target, k: Int, space: Space, within: String?) throws -> Response {
         let item = try resolve(target)
         guard item.status == .indexed, let id = item.itemID else {
             throw ProtocolError(item.status == .failed ? .notFound : .unavailable,
@@ -262,7 +265,7 @@ public final class CommandService: Sendable {
         return try rows(for: try neighbours(of: query, excluding: id.rawValue, k: k, space: space, within: within))
     }
 
-    private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: SearchSpace, within: String?) throws -> [Neighbor] {
+    private func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         guard let index = try requireIndexes()(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
@@ -346,7 +349,7 @@ public final class CommandService: Sendable {
         var rows: [[String]] = []
         for id in ids[start...].prefix(limit) {
             guard let pixels = try store.vector(id, space: space.name, as: UInt8.self) else { continue }
-            rows.append([String(id.rawValue), String(StandardSpaces.thumbSide), Data(pixels).base64EncodedString()])
+            rows.append([String(id.rawValue), String(Space.thumbnailSide), Data(pixels).base64EncodedString()])
         }
         return Response(columns: ["id", "side", "rgb_base64"], rows: rows)
     }

@@ -151,7 +151,7 @@ public struct Configuration: Sendable, Equatable {
         try require((1...256).contains(batchSize), "ingest.batch_size", "\(batchSize) must be 1 to 256")
         try require(maxPixels >= 1_000_000, "ingest.max_pixels", "\(maxPixels) must be at least 1000000")
         try require(maxFileBytes >= 1 << 20, "ingest.max_file_bytes", "\(maxFileBytes) must be at least 1048576")
-        do { try HNSWParameters(connectivity: connectivity, efConstruction: efConstruction).validate(dimension: 1280) } catch {
+        do { try HNSWParameters(connectivity: connectivity, efConstruction: efConstruction).validate(dimension: Space.cnn.dimension) } catch {
             throw ConfigurationError(key: "index.m/ef_construction", reason: "\(error)")
         }
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")

@@ -182,7 +182,7 @@ public final class Ingestor: @unchecked Sendable {
             extracted.image = decoded.image
             extracted.style = StyleDescriptor.compute(decoded.image)
             extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
-            extracted.thumb = decoded.image.squareThumbnail(side: StandardSpaces.thumbSide).pixels
+            extracted.thumb = decoded.image.squareThumbnail(side: Space.thumbnailSide).pixels
         } catch let error as ImageError {
             extracted.failure = error.reason
         } catch {

@@ -1,3 +1,4 @@
+import KindredCore
 import Foundation
 import KindredProtocol
 import Logging
@@ -139,7 +140,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// tracked in request order here, and each answer is encoded (off the loop) in its own.
     var format = OutputFormat.text
     /// A SIMILAR-IMAGE whose bytes are still arriving, with the format of its answer.
-    var pendingImage: (k: Int, space: SearchSpace, format: OutputFormat)?
+    var pendingImage: (k: Int, space: Space, format: OutputFormat)?
     /// Completes when every answer so far has been written; nil when none is outstanding.
     var tail: EventLoopFuture<Void>?
     /// The peer's credentials; nil until read (or when they cannot be).

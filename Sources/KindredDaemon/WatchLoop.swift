@@ -5,9 +5,29 @@ import KindredWatch
 import Logging
 import Synchronization
 
+/// Where the collection is in its life: one phase at a time, moving forward only. STATUS reports
+/// it as `state`; a client that waits for kindredd to settle waits for `watching`, since before
+/// the first scan ends the catalog still lists files deleted while kindredd was down.
+public enum EnginePhase: String, Sendable, Comparable, CaseIterable {
+    /// Opening the state directory and repairing what an unclean stop left.
+    case starting
+    /// Loading the index snapshots, or building the indexes from the store.
+    case loading
+    /// The first scan of every root: catching up with what changed while kindredd was down.
+    case scanning
+    /// Following the roots with inotify.
+    case watching
+    /// Finishing the batch in flight and writing the snapshots.
+    case draining
+    case stopped
+
+    public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
 /// What the ingestion thread is doing, shared with STATUS and systemd's STATUS= line.
 public final class IngestProgress: Sendable {
     public struct State: Sendable {
+        public var phase = EnginePhase.starting
         public var scanning = false
         /// Files seen but not yet read: a scan's remainder plus changed files settling.
         public var pending = 0
@@ -34,6 +54,12 @@ public final class IngestProgress: Sendable {
     public var current: State { state.withLock { $0 } }
 
     public func update<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
+
+    /// Moves to `phase` unless the collection is already past it (a stop during the first scan
+    /// stays `draining`).
+    public func advance(to phase: EnginePhase) {
+        update { if $0.phase < phase { $0.phase = phase } }
+    }
 }
 
 /// Requests the socket forwards to the ingestion thread, which owns the watcher and the ingestor.
@@ -75,6 +101,7 @@ public final class WatchLoop: Sendable {
     }
 
     public func start() {
+        progress.advance(to: .scanning)
         Thread { [self] in
             defer { finished.signal() }
             run()
@@ -239,6 +266,7 @@ public final class WatchLoop: Sendable {
             logger.error("cannot remove items outside the roots", metadata: ["error": "\(error)"])
         }
         rescanAll()
+        progress.advance(to: .watching)
         notifyFollowing(roots: roots.count)
         var lastPoll = Date()
         var lastRetry = Date()

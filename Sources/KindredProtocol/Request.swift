@@ -6,9 +6,9 @@ public enum Request: Equatable, Sendable {
     case help
     case quit
     case status
-    case similar(Target, k: Int, space: SearchSpace, within: String?)
+    case similar(Target, k: Int, space: Space, within: String?)
     /// The image's bytes follow the line.
-    case similarImage(byteCount: Int, k: Int, space: SearchSpace)
+    case similarImage(byteCount: Int, k: Int, space: Space)
     case info(Target)
     case duplicates(maxDistance: Int)
     case errors(limit: Int)
@@ -78,10 +78,6 @@ extension Request {
 public enum Target: Equatable, Sendable {
     case id(ItemID)
     case path(String)
-}
-
-public enum SearchSpace: String, Equatable, Sendable, CaseIterable {
-    case cnn, style
 }
 
 public enum OutputFormat: String, Equatable, Sendable, CaseIterable {

@@ -112,9 +112,11 @@ private struct Arguments {
         return id
     }
 
-    mutating func space() throws(ProtocolError) -> SearchSpace {
+    mutating func space() throws(ProtocolError) -> Space {
         guard let text = options.removeValue(forKey: "space") else { return .cnn }
-        guard let space = SearchSpace(rawValue: text) else { throw fail("space=\(text) is not one of cnn, style") }
+        guard let space = Space(rawValue: text), space.isSearchable else {
+            throw fail("space=\(text) is not one of \(Space.searchable.map(\.name).joined(separator: ", "))")
+        }
         return space
     }
 

@@ -64,6 +64,18 @@ public enum ResponseEncoder {
         return out
     }
 
+    /// A text answer (the `OK n` line and its rows, or the `ERR` line) as a client sees it: the
+    /// rows with their fields unescaped, or the refusal with its code. The inverse of `encode`.
+    public static func decode(_ lines: [String]) -> Result<[[String]], ProtocolError> {
+        guard let first = lines.first else { return .failure(ProtocolError(.internalError, "no answer")) }
+        if first.hasPrefix("OK ") { return .success(lines.dropFirst().map(fields)) }
+        guard first.hasPrefix("ERR ") else { return .failure(ProtocolError(.internalError, "not an answer: \(first.prefix(200))")) }
+        let rest = first.dropFirst(4)
+        let code = rest.prefix { $0 != " " }
+        let message = rest.dropFirst(code.count + 1)
+        return .failure(ProtocolError(ProtocolError.Code(rawValue: String(code)) ?? .internalError, unescape(message)))
+    }
+
     private struct JSONSuccess: Encodable { let ok: Bool; let columns: [String]; let rows: [[String]] }
     private struct JSONFailure: Encodable { let ok: Bool; let error: String; let message: String }
 

@@ -60,6 +60,12 @@ public final class SocketClient {
         return lines
     }
 
+    /// Sends `request` (and `payload` after it) and returns the answer: its rows, fields
+    /// unescaped, or kindredd's refusal with its code. Connection trouble throws.
+    public func ask(_ request: Request, payload: [UInt8] = []) throws(Failure) -> Result<[[String]], ProtocolError> {
+        ResponseEncoder.decode(try send(RequestEncoder.line(request), payload: payload))
+    }
+
     private func readLine() throws(Failure) -> String {
         while true {
             if let newline = buffer.firstIndex(of: 0x0A) {

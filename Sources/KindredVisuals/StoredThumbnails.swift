@@ -10,7 +10,7 @@ public struct StoredThumbnails: ThumbnailSource, Sendable {
     public let side: Int
 
     /// nil when the store has no thumbnail space (made before kindredd kept them).
-    public init?(store: VectorStore, space: String = "thumb") {
+    public init?(store: VectorStore, space: String = Space.thumb.name) {
         guard let registered = try? store.registeredSpaces().first(where: { $0.name == space }), registered.element == .uint8 else { return nil }
         let side = Int(Double(registered.dimension / 3).squareRoot())
         guard side * side * 3 == registered.dimension else { return nil }

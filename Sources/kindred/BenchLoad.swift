@@ -72,17 +72,17 @@ struct BenchLoad: ParsableCommand {
             while ContinuousClock.now < deadline {
                 let kind = kinds[turn % kinds.count]
                 turn += 1
-                let request: String
+                let request: Request
                 switch kind {
-                case .similar: request = "SIMILAR \(ids[random.below(ids.count)]) k=\(k)"
-                case .info: request = "INFO \(ids[random.below(ids.count)])"
-                case .status: request = "STATUS"
-                case .ping: request = "PING"
+                case .similar: request = .similar(.id(ItemID(ids[random.below(ids.count)])), k: k, space: .cnn, within: nil)
+                case .info: request = .info(.id(ItemID(ids[random.below(ids.count)])))
+                case .status: request = .status
+                case .ping: request = .ping
                 }
                 let sent = ContinuousClock.now
-                let answer = try? connection.send(request)
+                let answer = try? connection.ask(request)
                 let took = ContinuousClock.now - sent
-                if answer?.first?.hasPrefix("OK") != true { errors.add(1, ordering: .relaxed) }
+                if case .success = answer {} else { errors.add(1, ordering: .relaxed) }
                 mine[kind, default: []].append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             }
             latencies.withLock { all in for (kind, values) in mine { all[kind, default: []] += values } }
@@ -104,7 +104,7 @@ struct BenchLoad: ParsableCommand {
             let catalog = try Catalog(url: StatePaths(root: URL(fileURLWithPath: stateDirectory)).catalog, logger: Logger(label: "kindred.bench"))
             return try catalog.itemIDs(status: .indexed).map(\.rawValue)
         }
-        let status = try SocketClient(path: path).send("STATUS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        let status = (try? SocketClient(path: path).ask(.status).get()) ?? []
         let size = status.first { $0.first == "index_size" }.flatMap { UInt64($0.last ?? "") } ?? 0
         return size == 0 ? [] : Array(1...size)
     }

@@ -15,7 +15,7 @@ struct Refit: ParsableCommand {
     @Flag(help: "Wait for the run to finish.") var wait = false
 
     func run() throws {
-        try daemon.ask(wait ? "REFIT wait" : "REFIT", header: wait ? ["key", "value"] : ["refit"])
+        try daemon.ask(.refit(wait: wait), header: wait ? ["key", "value"] : ["refit"])
     }
 }
 
@@ -26,7 +26,7 @@ struct Runs: ParsableCommand {
     @Option(help: "At most this many.") var limit = 20
 
     func run() throws {
-        try daemon.ask("RUNS limit=\(limit)", header: ["run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise", "silhouette", "error"])
+        try daemon.ask(.runs(limit: limit), header: ["run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise", "silhouette", "error"])
     }
 }
 
@@ -40,8 +40,8 @@ struct Clusters: ParsableCommand {
 
     func run() throws {
         let header = ["id", "size", "exemplar", "silhouette", "age_runs"]
-        guard daemon.json else { return try daemon.ask("CLUSTERS", header: header) }
-        let objects = try daemon.rows("CLUSTERS").map { fields -> [String: Any] in
+        guard daemon.json else { return try daemon.ask(.clusters, header: header) }
+        let objects = try daemon.rows(.clusters).map { fields -> [String: Any] in
             [
                 "id": Int(fields[0]) ?? -1, "size": Int(fields[1]) ?? 0, "exemplar": fields[2],
                 "silhouette": Double(fields[3]) as Any? ?? NSNull(), "age_runs": Int(fields[4]) ?? 1,
@@ -60,7 +60,7 @@ struct Cluster: ParsableCommand {
     @Option(help: "At most this many.") var limit = 50
 
     func run() throws {
-        try daemon.ask("CLUSTER \(id) limit=\(limit)", header: ["rank", "id", "path", "probability", "outlier"])
+        try daemon.ask(.cluster(id: id, limit: limit), header: ["rank", "id", "path", "probability", "outlier"])
     }
 }
 
@@ -87,7 +87,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let rows = try daemon.rows("MAP dims=\(dims)")
+        let rows = try daemon.rows(.map(dimensions: dims))
         switch format {
         case .csv:
             func field(_ text: String) -> String {

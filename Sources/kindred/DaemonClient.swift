@@ -14,38 +14,40 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
-    /// Sends `request` (and `payload` after it); prints the answer as an aligned table on a
-    /// terminal, tab-separated rows otherwise, or JSON. Exit status 1 for an `ERR` answer, 2 when
-    /// kindredd is not running.
-    func ask(_ request: String, header: [String]) throws {
+    /// Sends `request`; prints the answer as an aligned table on a terminal, tab-separated rows
+    /// otherwise, or kindredd's JSON. Exit status 1 for a refusal, 2 when kindredd is not running.
+    func ask(_ request: Request, header: [String]) throws {
         let client = try connect()
-        if json { _ = try client.send("FORMAT json") }
-        try show(try client.send(request, json: json), header: header)
+        guard json else { return try show(try client.ask(request), header: header) }
+        _ = try client.send(RequestEncoder.line(.format(.json)))
+        try showJSON(try client.send(RequestEncoder.line(request), json: true))
     }
 
-    /// Sends `request` and returns the answer's rows, fields unescaped; an `ERR` answer goes to
-    /// stderr with exit status 1.
-    func rows(_ request: String) throws -> [[String]] {
-        let lines = try connect().send(request)
-        guard lines.first?.hasPrefix("OK") == true else {
-            FileHandle.standardError.write(Data("kindred: \(lines.first?.dropFirst(4) ?? "no answer")\n".utf8))
-            throw ExitCode(1)
-        }
-        return lines.dropFirst().map(ResponseEncoder.fields)
+    /// Sends `request` and returns the answer's rows, fields unescaped; a refusal goes to stderr
+    /// with exit status 1.
+    func rows(_ request: Request) throws -> [[String]] {
+        try refusing(try connect().ask(request))
     }
 
-    /// Prints an answer (as `SocketClient.send` returns it) in the chosen form.
-    func show(_ lines: [String], header: [String]) throws {
-        if json {
-            print(lines[0])
-            if lines[0].hasPrefix(#"{"error""#) || lines[0].contains(#""ok":false"#) { throw ExitCode(1) }
-            return
-        }
-        guard lines[0].hasPrefix("OK ") else {
-            FileHandle.standardError.write(Data("kindred: \(lines[0].dropFirst(4))\n".utf8))
+    /// The rows of an answer, or its refusal on stderr and exit status 1.
+    func refusing(_ answer: Result<[[String]], ProtocolError>) throws -> [[String]] {
+        switch answer {
+        case .success(let rows): return rows
+        case .failure(let error):
+            FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let rows = lines.dropFirst().map(ResponseEncoder.fields)
+    }
+
+    /// kindredd's JSON answer line, as it came; exit status 1 when it is a refusal.
+    func showJSON(_ lines: [String]) throws {
+        print(lines[0])
+        if lines[0].contains(#""ok":false"#) { throw ExitCode(1) }
+    }
+
+    /// Prints an answer's rows in the chosen form, or its refusal.
+    func show(_ answer: Result<[[String]], ProtocolError>, header: [String]) throws {
+        let rows = try refusing(answer)
         guard isatty(STDOUT_FILENO) == 1 else {
             for row in rows { print(row.joined(separator: "\t")) }
             return
@@ -57,11 +59,4 @@ struct DaemonOptions: ParsableArguments {
                 .joined(separator: "  "))
         }
     }
-}
-
-/// Quotes a word for a request line when it needs it.
-func quoted(_ word: String) -> String {
-    guard word.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" }) else { return word }
-    return "\"" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\t", with: "\\t") + "\""
 }

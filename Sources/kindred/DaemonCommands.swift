@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import KindredCore
+import KindredProtocol
 
 // The commands that forward one request to kindredd and print its answer (Schema/protocol.md).
 // Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
@@ -10,8 +12,8 @@ func absolute(_ path: String) -> String {
 }
 
 /// A path or an item id, as SIMILAR and INFO take them.
-func target(_ word: String) -> String {
-    word.allSatisfy(\.isNumber) ? word : quoted(absolute(word))
+func target(_ word: String) -> Target {
+    ItemID(validating: word).map(Target.id) ?? .path(absolute(word))
 }
 
 struct Info: ParsableCommand {
@@ -21,7 +23,7 @@ struct Info: ParsableCommand {
     @Argument(help: "A file in the collection, or an item id.") var item: String
 
     func run() throws {
-        try daemon.ask("INFO \(target(item))", header: ["key", "value"])
+        try daemon.ask(.info(target(item)), header: ["key", "value"])
     }
 }
 
@@ -34,7 +36,7 @@ struct Duplicates: ParsableCommand {
     @Option(help: "The most differing perceptual-hash bits (of 64) for two images to be duplicates.") var maxDistance = 6
 
     func run() throws {
-        try daemon.ask("DUPLICATES max_distance=\(maxDistance)", header: ["group", "id", "path"])
+        try daemon.ask(.duplicates(maxDistance: maxDistance), header: ["group", "id", "path"])
     }
 }
 
@@ -45,7 +47,7 @@ struct Errors: ParsableCommand {
     @Option(help: "At most this many.") var limit = 100
 
     func run() throws {
-        try daemon.ask("ERRORS limit=\(limit)", header: ["path", "reason"])
+        try daemon.ask(.errors(limit: limit), header: ["path", "reason"])
     }
 }
 
@@ -58,7 +60,7 @@ struct Rescan: ParsableCommand {
     @Argument(help: "A directory inside a watched root.") var directory: String?
 
     func run() throws {
-        try daemon.ask(directory.map { "RESCAN \(quoted(absolute($0)))" } ?? "RESCAN", header: ["rescanning"])
+        try daemon.ask(.rescan(directory: directory.map(absolute)), header: ["rescanning"])
     }
 }
 
@@ -69,7 +71,7 @@ struct Watch: ParsableCommand {
     @Argument(help: "The directory.") var directory: String
 
     func run() throws {
-        try daemon.ask("WATCH \(quoted(absolute(directory)))", header: ["watching"])
+        try daemon.ask(.watch(directory: absolute(directory)), header: ["watching"])
     }
 }
 
@@ -83,7 +85,7 @@ struct Backup: ParsableCommand {
     @Argument(help: "A directory that does not exist yet, or an empty one.") var directory: String
 
     func run() throws {
-        try daemon.ask("BACKUP \(quoted(absolute(directory)))", header: ["part", "bytes"])
+        try daemon.ask(.backup(directory: absolute(directory)), header: ["part", "bytes"])
     }
 }
 
@@ -94,6 +96,6 @@ struct Unwatch: ParsableCommand {
     @Argument(help: "The root, as WATCH or STATUS lists it.") var directory: String
 
     func run() throws {
-        try daemon.ask("UNWATCH \(quoted(absolute(directory)))", header: ["unwatched", "items_removed"])
+        try daemon.ask(.unwatch(directory: absolute(directory)), header: ["unwatched", "items_removed"])
     }
 }

@@ -15,28 +15,28 @@ struct DaemonRunSource: RunSource {
         let description: String
     }
 
-    /// The answer's rows, fields unescaped; `nil` for `ERR not-found`.
-    func rows(_ request: String) throws -> [[String]]? {
-        let lines = try client.send(request)
-        guard let first = lines.first else { throw Refused(description: "kindredd closed the connection") }
-        if first.hasPrefix("ERR not-found") { return nil }
-        guard first.hasPrefix("OK ") else { throw Refused(description: "kindredd: \(first.dropFirst(4))") }
-        return lines.dropFirst().map(ResponseEncoder.fields)
+    /// The answer's rows, fields unescaped; `nil` when kindredd has no such thing (`not-found`).
+    func rows(_ request: Request) throws -> [[String]]? {
+        switch try client.ask(request) {
+        case .success(let rows): return rows
+        case .failure(let refusal) where refusal.code == .notFound: return nil
+        case .failure(let refusal): throw Refused(description: "kindredd: \(refusal)")
+        }
     }
 
     func run(_ id: Int64?) throws -> RefitRun? {
-        try rows(id.map { "RUN \($0)" } ?? "RUN")?.first.map(RunRows.run)
+        try rows(.run(id: id))?.first.map(RunRows.run)
     }
 
     func clusters(run: Int64) throws -> [ClusterFacts] {
-        try (rows("RUN-CLUSTERS \(run)") ?? []).map(RunRows.cluster)
+        try (rows(.runClusters(run: run)) ?? []).map(RunRows.cluster)
     }
 
     func members(run: Int64) throws -> [(assignment: Assignment, path: String)] {
         var members: [(assignment: Assignment, path: String)] = []
         while true {
             let after = members.last?.assignment.item.rawValue ?? 0
-            let page = try (rows("RUN-MEMBERS \(run) after=\(after) limit=10000") ?? []).map(RunRows.member)
+            let page = try (rows(.runMembers(run: run, after: after, limit: 10000)) ?? []).map(RunRows.member)
             members += page
             if page.count < 10000 { return members }
         }
@@ -54,14 +54,14 @@ final class DaemonThumbnails: ThumbnailSource {
 
     /// nil when kindredd keeps no thumbnails.
     init?(source: DaemonRunSource) {
-        guard let first = try? source.rows("THUMBS limit=1")?.first, first.count == 3, let side = Int(first[1]) else { return nil }
+        guard let first = try? source.rows(.thumbs(after: 0, limit: 1))?.first, first.count == 3, let side = Int(first[1]) else { return nil }
         self.source = source
         self.side = side
     }
 
     func image(_ item: ItemID) -> RGBImage? {
         while item.rawValue > fetchedThrough && !exhausted {
-            guard let rows = try? source.rows("THUMBS after=\(fetchedThrough) limit=1000") else { exhausted = true; break }
+            guard let rows = try? source.rows(.thumbs(after: fetchedThrough, limit: 1000)) else { exhausted = true; break }
             page = [:]
             for row in rows where row.count == 3 {
                 guard let id = UInt64(row[0]), let bytes = Data(base64Encoded: row[2]) else { continue }

@@ -19,7 +19,7 @@ struct Embed: ParsableCommand {
     enum Layout: String, ExpressibleByArgument { case nchw, nhwc }
 
     @OptionGroup var state: StateOptions
-    @Option(help: "cnn, style or phash.") var space: EmbeddingSpace = .cnn
+    @Option(help: "cnn, style or phash.") var space: Space = .cnn
     @Argument(help: "Image files and directories.", completion: .file()) var inputs: [String] = []
     @Option(help: "Where to write the features (.npy).") var out: String
     @Option(name: .customLong("paths-out"), help: "Where to write the paths, one per line.") var pathsOut: String?
@@ -30,6 +30,7 @@ struct Embed: ParsableCommand {
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
 
     func validate() throws {
+        guard space != .thumb else { throw ValidationError("--space is cnn, style or phash") }
         guard (tensor == nil) != inputs.isEmpty else { throw ValidationError("give image files or directories, or --tensor, not both") }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch must be at least 1") }
     }
@@ -59,8 +60,8 @@ struct Embed: ParsableCommand {
         var features = result.features
         let d = space.dimension
         switch space {
-        case .phash:
-            try Npy.write(NpyArray(shape: [result.paths.count, 8], values: features.map { UInt8($0) }), to: URL(fileURLWithPath: out))
+        case .phash, .thumb:
+            try Npy.write(NpyArray(shape: [result.paths.count, d], values: features.map { UInt8($0) }), to: URL(fileURLWithPath: out))
         case .cnn, .style:
             if space == .cnn && !features.isEmpty { normalizeRows(&features, dimension: d) }
             try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
@@ -86,7 +87,7 @@ struct Embed: ParsableCommand {
         }
         let n = input.shape[0]
         let nhwc = layout == .nhwc ? input.values : Self.toNHWC(input.values, count: n)
-        var features = [Float](repeating: 0, count: n * 1280)
+        var features = [Float](repeating: 0, count: n * Space.cnn.dimension)
         var logits = [Float](repeating: 0, count: n * 1000)
         let start = ContinuousClock.now
         nhwc.withUnsafeBufferPointer { x in
@@ -97,7 +98,7 @@ struct Embed: ParsableCommand {
             }
         }
         let seconds = elapsed(since: start)
-        try Npy.write(NpyArray(shape: [n, 1280], values: features), to: URL(fileURLWithPath: out))
+        try Npy.write(NpyArray(shape: [n, Space.cnn.dimension], values: features), to: URL(fileURLWithPath: out))
         if let logitsOut { try Npy.write(NpyArray(shape: [n, 1000], values: logits), to: URL(fileURLWithPath: logitsOut)) }
         printJSONLine(["images": n, "threads": threads, "batch": batchSize, "cnn_s": seconds, "images_per_s": (Double(n) / max(seconds, 1e-9) * 10).rounded() / 10])
     }

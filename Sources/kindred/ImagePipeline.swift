@@ -6,18 +6,7 @@ import KindredFeatures
 import KindredImaging
 import Synchronization
 
-/// The vector spaces `kindred embed` computes.
-enum EmbeddingSpace: String, CaseIterable, ExpressibleByArgument {
-    case cnn, style, phash
-
-    var dimension: Int {
-        switch self {
-        case .cnn: EfficientNetLite0.featureDimension
-        case .style: StyleDescriptor.dimension
-        case .phash: 8
-        }
-    }
-}
+extension Space: ExpressibleByArgument {}
 
 /// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
 /// decoded on all threads while the network works on the chunk before. A file that fails is
@@ -60,7 +49,7 @@ struct ImagePipeline {
     }
 
     /// Model-free descriptors: each file decoded and described on its own thread.
-    static func describe(_ files: [String], space: EmbeddingSpace, options: DecodeOptions = DecodeOptions()) -> Result {
+    static func describe(_ files: [String], space: Space, options: DecodeOptions = DecodeOptions()) -> Result {
         let rows = Mutex<[Int: [Float]]>([:]), failures = Mutex<[Int: String]>([:])
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
             do throws(ImageError) {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import KindredCore
+import KindredProtocol
 
 struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,30 +16,37 @@ struct Similar: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
     @Argument(help: "A file in the collection, or an item id.") var target: String
     @Option(name: .short, help: "How many neighbours.") var k = 10
-    @Option(help: "cnn (the default) or style.") var space = "cnn"
+    @Option(help: "cnn (the default) or style.") var space: Space = .cnn
+
+    func validate() throws {
+        guard space.isSearchable else { throw ValidationError("--space is cnn or style") }
+    }
 
     func run() throws {
         let header = ["rank", "score", "id", "path"]
-        if target.allSatisfy(\.isNumber) {
-            return try daemon.ask("SIMILAR \(target) k=\(k) space=\(space)", header: header)
+        if let id = ItemID(validating: target) {
+            return try daemon.ask(.similar(.id(id), k: k, space: space, within: nil), header: header)
         }
-        let answer = try askSimilar(daemon, file: target, k: k, space: space)
-        try daemon.show(answer, header: header)
+        let (client, request, payload) = try similarRequest(daemon, file: target, k: k, space: space)
+        guard daemon.json else { return try daemon.show(try client.ask(request, payload: payload), header: header) }
+        _ = try client.send(RequestEncoder.line(.format(.json)))
+        try daemon.showJSON(try client.send(RequestEncoder.line(request), payload: payload, json: true))
     }
 }
 
 /// SIMILAR for a file: by path when it is in the collection, else as bytes (SIMILAR-IMAGE), so
-/// kindredd never opens a file on a client's behalf. Returns the answer's lines.
-func askSimilar(_ daemon: DaemonOptions, file: String, k: Int, space: String) throws -> [String] {
+/// kindredd never opens a file on a client's behalf. Returns the request that applies, on the
+/// connection it was decided on.
+func similarRequest(_ daemon: DaemonOptions, file: String, k: Int, space: Space) throws -> (SocketClient, Request, [UInt8]) {
     let path = absolute(file)
     let client = try daemon.connect()
-    if daemon.json { _ = try client.send("FORMAT json") }
-    let answer = try client.send("SIMILAR \(quoted(path)) k=\(k) space=\(space)", json: daemon.json)
-    let outside = ["not-found", "forbidden"].contains { answer[0].hasPrefix("ERR \($0)") || answer[0].contains(#""error":"\#($0)""#) }
-    guard outside else { return answer }
+    let byPath = Request.similar(.path(path), k: k, space: space, within: nil)
+    guard case .failure(let refusal) = try client.ask(.info(.path(path))), [.notFound, .forbidden].contains(refusal.code) else {
+        return (client, byPath, [])
+    }
     let bytes: Data
     do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw ValidationError("cannot read \(path): \(error.localizedDescription)")
     }
-    return try client.send("SIMILAR-IMAGE \(bytes.count) k=\(k) space=\(space)", payload: Array(bytes), json: daemon.json)
+    return (client, .similarImage(byteCount: bytes.count, k: k, space: space), Array(bytes))
 }

@@ -6,6 +6,6 @@ struct Status: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func run() throws {
-        try daemon.ask("STATUS", header: ["key", "value"])
+        try daemon.ask(.status, header: ["key", "value"])
     }
 }

@@ -114,18 +114,14 @@ struct SheetCommand: ParsableCommand {
         let entries: [ContactSheet.Entry], title: String
         if let cluster {
             // rank, id, path, probability, outlier_score
-            let rows = try daemon.rows("CLUSTER \(cluster) limit=\(count)")
+            let rows = try daemon.rows(.cluster(id: cluster, limit: count))
             entries = rows.map { ContactSheet.Entry(path: $0[2], caption: ($0[2] as NSString).lastPathComponent,
                                                     detail: "#\($0[0]) · item \($0[1])" + (Double($0[3]).map { String(format: " · p %.2f", $0) } ?? "")) }
             title = "Cluster \(cluster): the \(entries.count) members nearest its centre"
         } else {
-            var plain = daemon
-            plain.json = false
-            let lines = try askSimilar(plain, file: similar!, k: count, space: "cnn")
-            guard lines[0].hasPrefix("OK") else { throw ValidationError("kindredd: \(lines[0].dropFirst(4))") }
+            let (client, request, payload) = try similarRequest(daemon, file: similar!, k: count, space: .cnn)
             // rank, score, id, path
-            entries = lines.dropFirst().map { line in
-                let f = ResponseEncoder.fields(line)
+            entries = try daemon.refusing(try client.ask(request, payload: payload)).map { f in
                 return ContactSheet.Entry(path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
             }
             title = "Most similar to \((similar! as NSString).lastPathComponent)"

@@ -152,6 +152,7 @@ struct Kindredd: ParsableCommand {
         logger.notice("answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
         Systemd.notify("READY=1\nSTATUS=answering; loading the index")
 
+        progress.advance(to: .loading)
         let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, catalog: catalog, parameters: configuration.hnswParameters, threads: threads, logger: logger)
         for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
             logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
@@ -178,6 +179,7 @@ struct Kindredd: ParsableCommand {
         signalled.wait()
         sources.forEach { $0.cancel() }
         logger.info("stopping: finishing the batch in flight")
+        progress.advance(to: .draining)
         Systemd.notify("STOPPING=1")
         refits.stop()  // a refit in progress is abandoned; the next start marks its run failed
         if !loop.stop(within: 8) { logger.warning("the batch in flight did not finish in 8 s; the snapshot may miss it (start-up reconciles)") }
@@ -185,6 +187,7 @@ struct Kindredd: ParsableCommand {
         try loop.writeSnapshot()
         try state.sync()
         if ownsSocketPath { unlink(socketPath) }
+        progress.advance(to: .stopped)
         logger.info("stopped", metadata: ["snapshots": "\(paths.root.path)/index-*.hnsw"])
     }
 }

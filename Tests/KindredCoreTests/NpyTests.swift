@@ -1,10 +1,11 @@
 import Foundation
 import KindredCore
+import KindredTestSupport
 import Testing
 
 @Suite struct NpyTests {
     let directory: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-npy-\(UUID().uuidString)")
+        let url = temporaryDirectory("npy")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()

@@ -63,10 +63,10 @@ import Testing
         // A watch loop that is never started: RESCAN, WATCH and UNWATCH are validated and queued
         // to it, so the checks before the hand-over are what the sequences exercise.
         let control = WatchLoop(configuration: Configuration(), ingestor: c.ingestor, progress: IngestProgress(),
-                                paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: logger)
+                                paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: testLogger)
         let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
                                      network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1),
-                                     control: control, logger: logger)
+                                     control: control, logger: testLogger)
         let parser = RequestParser()
         let admin = Peer(pid: 1, uid: getuid(), gid: getgid()), stranger = Peer(pid: 2, uid: 4242, gid: 4242)
         let bomb = Fixtures.pngClaiming(width: 1_000_000_000, height: 1)

@@ -11,7 +11,7 @@ import Testing
 /// and deleted between restarts; after the last restart nothing may be lost, doubled or orphaned.
 /// (`KINDRED_CRASH_LOOPS` raises the count for a soak; the suite runs 20.)
 @Suite(.serialized) struct CrashLoopTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-crash-\(UUID().uuidString)")
+    let root = temporaryDirectory("crash")
 
     @Test func killedAtRandomItRecoversToExactlyTheFilesOnDisk() throws {
         defer { try? FileManager.default.removeItem(at: root) }
@@ -50,11 +50,10 @@ import Testing
         #expect(try daemon.stop().status == 0)
 
         // Exactly the files on disk, each once; no vectors without a row or rows without vectors.
-        let logger = Logger(label: "kindred.crash-loop.tests")
         let state = StatePaths(root: daemon.state)
         do {
-            let catalog = try Catalog(url: state.catalog, logger: logger)
-            let store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
+            let catalog = try Catalog(url: state.catalog, logger: testLogger)
+            let store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: testLogger)
             let indexed = try catalog.itemIDs(status: .indexed)
             let paths = Set(try indexed.compactMap { try catalog.item($0)?.path })
             let allItems = try catalog.itemIDs()
@@ -65,7 +64,7 @@ import Testing
                 #expect(ids == Set(indexed), "\(space.name)")
             }
             // The snapshot written at the clean stop: sound, and exactly the indexed items.
-            let snapshot = try HNSWIndex.load(from: state.index(space: "cnn"), logger: logger)
+            let snapshot = try HNSWIndex.load(from: state.index(space: "cnn"), logger: testLogger)
             try snapshot.checkIntegrity()
             #expect(Set(snapshot.liveLabels()) == Set(indexed.map(\.rawValue)))
         }

@@ -7,10 +7,6 @@ import KindredTestSupport
 import Testing
 
 /// The directory holding the built executables (the test bundle sits beside them).
-let productsDirectory: URL = {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: executable).deletingLastPathComponent()
-}()
 
 /// A real kindredd process on a temporary state directory, asked through its real socket.
 final class DaemonProcess {
@@ -78,7 +74,8 @@ final class DaemonProcess {
     func waitUntilIdle(indexed: Int, failed: Int? = nil, queued: Int = 0) throws {
         try waitFor("indexed=\(indexed) failed=\(failed.map(String.init) ?? "any") queued=\(queued)") {
             let s = try status()
-            return s["pending"] == "0" && s["scanning"] == "no" && s["indexed"] == String(indexed) && s["queued"] == String(queued)
+            // `watching`: the first scan is over, so what changed while kindredd was down is known.
+            return s["state"] == "watching" && s["pending"] == "0" && s["scanning"] == "no" && s["indexed"] == String(indexed) && s["queued"] == String(queued)
                 && (failed == nil || s["failed"] == String(failed!)) && s["index_size"] == String(indexed)
         }
     }
@@ -189,7 +186,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 }
 
 @Suite(.serialized) struct DaemonTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-daemon-\(UUID().uuidString)")
+    let root = temporaryDirectory("daemon")
 
     func image(_ seed: UInt64, _ name: String, in directory: URL, width: Int = 320) throws {
         let picture = composition(width: width, height: 256, seed: seed)

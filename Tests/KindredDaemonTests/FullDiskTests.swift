@@ -10,7 +10,7 @@ import Testing
 /// the reason in STATUS, nothing is corrupted, and it resumes by itself when space returns.
 /// Mounting a tmpfs needs root, so the test runs only as root (as CI does here).
 @Suite(.serialized) struct FullDiskTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-full-\(UUID().uuidString)")
+    let root = temporaryDirectory("full")
 
     func mount(_ arguments: [String]) throws -> Int32 {
         let process = Process()
@@ -53,16 +53,15 @@ import Testing
         #expect(try daemon.stop().status == 0)
 
         // Nothing half-written: the catalog and every vector space agree.
-        let logger = Logger(label: "kindred.full-disk.tests")
         let state = StatePaths(root: daemon.state)
-        let catalog = try Catalog(url: state.catalog, logger: logger)
-        let store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
+        let catalog = try Catalog(url: state.catalog, logger: testLogger)
+        let store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: testLogger)
         let indexed = Set(try catalog.itemIDs(status: .indexed))
         #expect(indexed.count == 400)
         for space in StandardSpaces.all {
             let ids = Set(try store.ids(space: space.name))
             #expect(ids == indexed, "\(space.name)")
         }
-        #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// Broken, hostile and unusual files dropped into a watched root: each ends as a correct index
 /// entry or a failure with its reason in ERRORS, kindredd stays up, and its memory stays bounded.
 @Suite(.serialized) struct HostileFilesTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-hostile-\(UUID().uuidString)")
+    let root = temporaryDirectory("hostile")
 
     @Test func everyFileEndsIndexedOrExplainedAndTheDaemonStaysUp() throws {
         defer { try? FileManager.default.removeItem(at: root) }

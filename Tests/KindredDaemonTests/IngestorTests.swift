@@ -9,7 +9,6 @@ import KindredTestSupport
 import Logging
 import Testing
 
-let logger = Logger(label: "kindred.daemon.tests")
 
 /// A state directory and a collection of images in several formats, plus two broken files.
 struct Collection {
@@ -20,7 +19,7 @@ struct Collection {
     let ingestor: Ingestor
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-ingest-\(UUID().uuidString)")
+        root = temporaryDirectory("ingest")
         images = root.appendingPathComponent("art")
         try FileManager.default.createDirectory(at: images.appendingPathComponent("sub dir"), withIntermediateDirectories: true)
         for seed in UInt64(1)...6 {
@@ -33,11 +32,11 @@ struct Collection {
         try Data(Fixtures.jpeg(composition(width: 64, height: 64, seed: 99)).prefix(300)).write(to: images.appendingPathComponent("truncated.jpg"))
         let state = StatePaths(root: root.appendingPathComponent("state"))
         try state.create()
-        catalog = try Catalog(url: state.catalog, logger: logger)
-        store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: logger)
-        let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: logger)
+        catalog = try Catalog(url: state.catalog, logger: testLogger)
+        store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: testLogger)
+        let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: testLogger)
         ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
-                            threads: 2, logger: logger)
+                            threads: 2, logger: testLogger)
     }
 
     var files: [String] {
@@ -95,7 +94,7 @@ struct Collection {
         #expect(try c.store.vector(id, space: "phash", as: UInt8.self) == nil)
         #expect(try c.ingestor.indexes.cnn.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
         #expect(try !c.ingestor.remove(path: path))
-        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
     }
 
     /// Removed items leave tombstones in the live indexes; once they are worth it, compaction
@@ -131,12 +130,12 @@ struct Collection {
         // process is what LMDB forbids, so the check reads through a copy of the state.
         let copy = StatePaths(root: c.root.appendingPathComponent("copy"))
         try c.ingestor.state.backup(to: copy)
-        let store = try VectorStore(directory: copy.vectors, spaces: bumped, logger: logger)
-        let catalog = try Catalog(url: copy.catalog, logger: logger)
+        let store = try VectorStore(directory: copy.vectors, spaces: bumped, logger: testLogger)
+        let catalog = try Catalog(url: copy.catalog, logger: testLogger)
         #expect(try store.staleItems(space: "style").count == 6 && store.staleItems(space: "cnn").isEmpty)
-        let (indexes, _) = try LiveIndexes.open(paths: copy, store: store, logger: logger)
+        let (indexes, _) = try LiveIndexes.open(paths: copy, store: store, logger: testLogger)
         let ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
-                                network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2, logger: logger)
+                                network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2, logger: testLogger)
         #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
         #expect(try catalog.statusCounts()[.queued] == 6)
         let report = try ingestor.ingest(files)
@@ -155,14 +154,14 @@ struct Collection {
             _ = try txn.delete(removed)
             try txn.put(ItemID(999), [Float](repeating: 0.03, count: 1280), space: "cnn")
         }
-        let (reopened, report) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: logger)
+        let (reopened, report) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
         #expect(report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false))
         #expect(reopened.index.count == 6 && reopened.index.contains(label: 999) && !reopened.index.contains(label: removed.rawValue))
         // A damaged snapshot is rebuilt from the store.
         var bytes = try Data(contentsOf: snapshot)
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: snapshot)
-        let (rebuilt, second) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: logger)
+        let (rebuilt, second) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
         #expect(second.rebuilt && !second.loadedSnapshot && rebuilt.index.count == 6)
         try rebuilt.index.checkIntegrity()
     }
@@ -214,7 +213,7 @@ struct Collection {
         // Files that vanished while nobody watched are dropped by the start-up scan.
         try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
         #expect(try c.ingestor.removeVanished(under: CollectionPath(c.images.path), present: Set(c.files)) == 1)
-        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: logger) == RepairReport())
+        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
         #expect(c.ingestor.indexes.cnn.index.count == 4)
         try c.ingestor.indexes.cnn.index.checkIntegrity()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KindredProtocol
+import KindredTestSupport
 import Testing
 
 /// kindredd under hostile clients, through its real socket: it must keep answering everyone
@@ -7,7 +8,7 @@ import Testing
 /// keeps it); what the test asserts is that no hostile client stalls the others, with a bound far
 /// above a busy machine's scheduling delays and far below the stall a blocking server would show.
 @Suite(.serialized) struct ProtocolAbuseTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-abuse-\(UUID().uuidString)")
+    let root = temporaryDirectory("abuse")
 
     /// A raw connection, for clients that misbehave in ways `SocketClient` would not.
     final class RawConnection: Sendable {

@@ -15,10 +15,10 @@ import Testing
         try c.catalog.addRoot(CollectionPath(c.images.path))
         _ = try c.ingestor.ingest(c.files)
         let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
-                                     network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: logger)
+                                     network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger)
         var limits = SocketServer.Limits()
         limits.maxLineLength = 1024
-        let server = SocketServer(service: service, limits: limits, logger: logger)
+        let server = SocketServer(service: service, limits: limits, logger: testLogger)
         let path = c.root.appendingPathComponent("k.sock").path
         _ = try server.start(path: path)
         defer { try? server.shutdown() }

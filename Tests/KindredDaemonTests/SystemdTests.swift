@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KindredDaemon
+import KindredTestSupport
 import Testing
 
 @Suite struct SystemdTests {
@@ -24,7 +25,7 @@ import Testing
 
     @Test func unitsPassSystemdAnalyzeVerifyAndScoreSafe() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-units-\(UUID().uuidString)")
+        let directory = temporaryDirectory("units")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // verify checks that ExecStart exists; point it at any executable present on every machine.
         let service = try String(contentsOf: root.appendingPathComponent("systemd/kindredd.service"), encoding: .utf8)

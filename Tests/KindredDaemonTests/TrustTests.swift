@@ -11,7 +11,7 @@ import Testing
 /// bad input is refused with a specific error, kindredd stays up with bounded memory, and nothing
 /// it holds is lost or corrupted.
 @Suite(.serialized) struct TrustTests {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-trust-\(UUID().uuidString)")
+    let base = temporaryDirectory("trust")
 
     func image(_ seed: UInt64, _ url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -265,7 +265,7 @@ import Testing
         try daemon.waitUntilIdle(indexed: 3)
         try daemon.stop()
         do {
-            let catalog = try Catalog(url: StatePaths(root: daemon.state).catalog, logger: Logger(label: "test"))
+            let catalog = try Catalog(url: StatePaths(root: daemon.state).catalog, logger: testLogger)
             #expect(try catalog.removeRoot(CollectionPath(dropped.path)))
         }
         try daemon.start()
@@ -293,9 +293,9 @@ import Testing
         #expect(try daemon.ask("BACKUP \(daemon.state.path)/inside").first?.contains("overlaps the state directory") == true)
         do {
             let paths = StatePaths(root: copy)
-            let catalog = try Catalog(url: paths.catalog, logger: Logger(label: "test"))
-            let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: Logger(label: "test"))
-            #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: Logger(label: "test")) == RepairReport())
+            let catalog = try Catalog(url: paths.catalog, logger: testLogger)
+            let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: testLogger)
+            #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
             let indexed = try catalog.itemIDs(status: .indexed).count
             let vectors = try store.count(space: "cnn")
             #expect(indexed >= 4 && indexed == vectors, "\(indexed) indexed in the copy")
@@ -491,7 +491,7 @@ import Testing
     /// everyone else is still answered.
     @Test func aClientThatNeverReadsCannotGrowTheDaemon() throws {
         defer { try? FileManager.default.removeItem(at: base) }
-        let (art, daemon) = try startedCollection(images: 4, seed: 200)
+        let (_, daemon) = try startedCollection(images: 4, seed: 200)
         let pid = daemon.process!.processIdentifier
         let before = residentMB(pid)
         let hog = try ProtocolAbuseTests.RawConnection(daemon.socket)

@@ -5,7 +5,7 @@ import Testing
 /// The watcher's resource faults through a real kindredd: the inotify watch limit (lowered for
 /// kindredd alone, in a user namespace of its own) and the kernel's event queue overflowing.
 @Suite(.serialized) struct WatchFaultTests {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-watchfault-\(UUID().uuidString)")
+    let root = temporaryDirectory("watchfault")
 
     func image(_ seed: UInt64, at url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -45,7 +45,7 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
     }
 
     @Test func weightFileRoundTripsAndRejectsDamage() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-weights-\(UUID().uuidString)")
+        let directory = temporaryDirectory("weights")
         let url = directory.appendingPathComponent("w.kw")
         try convertedWeights.write(to: url)
         #expect(try ModelWeights.read(from: url) == convertedWeights)

@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
 import KindredIndex
+import KindredTestSupport
 import Synchronization
 import Testing
 
@@ -51,8 +52,8 @@ import Testing
         #expect(before >= 0.95)
 
         // Delete 30 %: never returned again, and the graph stays sound before and after compaction.
-        var rng = SplitMix(seed: 5)
-        let deleted = Set((0..<base.rows).filter { _ in rng.uniform() < 0.3 })
+        var rng = SeededRandom(seed: 5)
+        let deleted = Set((0..<base.rows).filter { _ in rng.unit() < 0.3 })
         for row in deleted { #expect(index.remove(label: UInt64(row))) }
         #expect(!index.remove(label: UInt64(deleted.first!)), "removing twice reports absence")
         try index.checkIntegrity()
@@ -92,10 +93,10 @@ import Testing
         for row in 0..<base.rows { try index.insert(base.row(row), label: UInt64(row)) }
         let twins = Array(stride(from: 0, to: base.rows, by: 10))
         for row in twins { #expect(index.remove(label: UInt64(row))) }
-        var rng = SplitMix(seed: 11)
+        var rng = SeededRandom(seed: 11)
         for row in twins {
             // Half exact copies, half as a re-run of the CNN might give them (a few ulps apart).
-            let vector = base.row(row).map { row % 20 == 0 ? $0 : $0 * (1 + 1e-7 * (rng.uniform() - 0.5)) }
+            let vector = base.row(row).map { row % 20 == 0 ? $0 : $0 * (1 + 1e-7 * (rng.unit() - 0.5)) }
             try index.insert(vector, label: UInt64(100_000 + row))
         }
         try index.checkIntegrity()
@@ -214,7 +215,7 @@ import Testing
         var m = good
         m[24] = 1
         try rejected(m, "M (connectivity) = 1 is invalid")
-        var random = SplitMix(seed: 1)
+        var random = SeededRandom(seed: 1)
         try rejected(Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: random.next()) }), "no KNDRHNSW magic")
         #expect(throws: IndexError.io(path: directory.appendingPathComponent("missing").path, errno: ENOENT)) {
             try HNSWIndex.load(from: directory.appendingPathComponent("missing"), logger: testLogger)

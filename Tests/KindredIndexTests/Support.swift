@@ -4,17 +4,9 @@ import KindredCore
 import KindredIndex
 import Logging
 
-let testLogger = Logger(label: "kindred.index.tests")
-
-func temporaryDirectory(_ label: String) -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-\(label)-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// Clustered vectors: `clusters` Gaussian blobs, deterministic for a seed.
 func clusteredVectors(n: Int, d: Int, clusters: Int = 40, spread: Float = 0.35, seed: UInt64 = 42) -> Matrix {
-    var rng = SplitMix(seed: seed)
+    var rng = SeededRandom(seed: seed)
     let centres = (0..<(clusters * d)).map { _ in rng.normal() }
     var storage = [Float](repeating: 0, count: n * d)
     for i in 0..<n {
@@ -22,23 +14,6 @@ func clusteredVectors(n: Int, d: Int, clusters: Int = 40, spread: Float = 0.35, 
         for j in 0..<d { storage[i * d + j] = centres[c * d + j] + spread * rng.normal() }
     }
     return Matrix(rows: n, columns: d, storage: storage)
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func normal() -> Float {
-        let u = max(uniform(), 1e-7), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
 }
 
 /// recall@k of `found` against `truth`, both lists of labels per query.
@@ -56,22 +31,22 @@ func recall(_ found: [[UInt64]], _ truth: [[UInt64]], k: Int) -> Double {
 /// top 10 through BLAS (the test checks that against a scalar loop).
 func embeddingLikeVectors(n: Int, d: Int, queries: Int, centres: Int = 2000, rank: Int = 24,
                           seed: UInt64 = 7) throws -> (base: Matrix, queries: Matrix, truth: [[UInt64]]) {
-    var rng = SplitMix(seed: seed)
+    var rng = SeededRandom(seed: seed)
     let total = n + queries
     let centre = (0..<(centres * d)).map { _ in rng.normal() }
     let scale = 1 / Float(d).squareRoot()
     let basis = (0..<(centres * rank * d)).map { _ in rng.normal() * scale }  // centres × rank × d
     // Pareto(1.5) weights: a few large clusters and a long tail of small ones.
-    var cumulative = (0..<centres).map { _ in pow(1 - rng.uniform(), -1 / Float(1.5)) }
+    var cumulative = (0..<centres).map { _ in pow(1 - rng.unit(), -1 / Float(1.5)) }
     for c in 1..<centres { cumulative[c] += cumulative[c - 1] }
-    let spread = (0..<centres).map { _ in 0.3 + 1.2 * rng.uniform() }
+    let spread = (0..<centres).map { _ in 0.3 + 1.2 * rng.unit() }
 
     var storage = [Float](repeating: 0, count: total * d)
     var coefficients = [Float](repeating: 0, count: rank)
     storage.withUnsafeMutableBufferPointer { x in
         basis.withUnsafeBufferPointer { basis in
             for i in 0..<total {
-                let target = rng.uniform() * cumulative[centres - 1]
+                let target = rng.unit() * cumulative[centres - 1]
                 var lo = 0, hi = centres - 1  // the first centre whose cumulative weight exceeds target
                 while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > target { hi = mid } else { lo = mid + 1 } }
                 let c = lo

@@ -1,7 +1,8 @@
+@testable import KindredStore
 import Foundation
 import GRDB
 import KindredCore
-@testable import KindredStore
+import KindredTestSupport
 import Testing
 
 @Suite struct CatalogTests {

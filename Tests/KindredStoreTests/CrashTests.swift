@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
 import KindredStore
+import KindredTestSupport
 import Testing
 
 /// A writer killed with SIGKILL mid-transaction leaves the last committed state intact.

@@ -1,7 +1,8 @@
+@testable import KindredStore
 import CLMDB
 import Foundation
 import KindredCore
-@testable import KindredStore
+import KindredTestSupport
 import Testing
 
 @Suite struct VectorStoreTests {

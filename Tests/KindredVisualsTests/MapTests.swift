@@ -1,7 +1,8 @@
+@testable import KindredVisuals
 import Foundation
 import KindredImaging
 import KindredStore
-@testable import KindredVisuals
+import KindredTestSupport
 import Logging
 import Testing
 
@@ -13,7 +14,7 @@ struct MapTests {
         var options = MapDocument.Options()
         options.dimensions = dims
         options.thumbnailSize = thumbnails
-        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test"))
+        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger)
         let url = fixture.directory.appendingPathComponent("map-\(dims)d.html")
         try Data(map.html.utf8).write(to: url)
         return (url, map)
@@ -115,16 +116,16 @@ struct MapTests {
         let fixture = try RunFixture(items: 40)
         var options = MapDocument.Options()
         options.run = 999
-        #expect(throws: VisualsError.self) { try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) }
-        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
+        #expect(throws: VisualsError.self) { try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger) }
+        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger) } catch {
             #expect("\(error)".contains("run 999 does not exist"))
         }
         options.run = nil
         options.dimensions = 4
-        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: Logger(label: "test")) } catch {
+        do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger) } catch {
             #expect("\(error)" == "--dims 4: must be 2 or 3")
         }
-        let empty = try Catalog(url: fixture.directory.appendingPathComponent("empty.sqlite"), logger: Logger(label: "test"))
+        let empty = try Catalog(url: fixture.directory.appendingPathComponent("empty.sqlite"), logger: testLogger)
         do { _ = try ReportDocument.make(source: empty, run: nil) } catch {
             #expect("\(error)".contains("no finished refit yet"))
         }

@@ -23,9 +23,9 @@ struct RunFixture {
     static let clusterCentres: [(Float, Float, Float)] = [(0, 0, 0), (10, 0, 4), (5, 8, -4)]
 
     init(items n: Int = 300, algorithm: String = "hdbscan") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-visuals-\(UUID().uuidString)")
+        directory = temporaryDirectory("visuals")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        catalog = try Catalog(url: directory.appendingPathComponent("catalog.sqlite"), logger: Logger(label: "test"))
+        catalog = try Catalog(url: directory.appendingPathComponent("catalog.sqlite"), logger: testLogger)
         var random = SeededRandom(seed: 7)
         var files: [Catalog.SeenFile] = [], labels: [Int] = [], points: [(Float, Float, Float)] = []
         for i in 0..<n {
@@ -47,7 +47,7 @@ struct RunFixture {
         }
         let items = try catalog.enqueue(files).map { $0.item.itemID! }
         // Marked indexed through the owner of the commit order; the map reads no vectors of them.
-        let vectors = try VectorStore(directory: directory.appendingPathComponent("vectors"), spaces: [], logger: Logger(label: "test"))
+        let vectors = try VectorStore(directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
         try StateStore(catalog: catalog, vectors: vectors).index(items.map {
             StateStore.Indexed(extraction: Catalog.Extraction(id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png"), vectors: [])
         })

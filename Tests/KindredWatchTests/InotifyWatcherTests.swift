@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredTestSupport
 import KindredWatch
 import Logging
 import Testing
@@ -13,10 +14,10 @@ import Testing
     }
 
     @Test func seesNewChangedRenamedAndDeletedFilesRecursively() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-watch-\(UUID().uuidString)").path
+        let root = temporaryDirectory("watch").path
         try FileManager.default.createDirectory(atPath: root + "/a/b", withIntermediateDirectories: true)
         try Data("old".utf8).write(to: URL(fileURLWithPath: root + "/a/b/existing.png"))
-        let watcher = try InotifyWatcher(logger: Logger(label: "watch.tests"))
+        let watcher = try InotifyWatcher(logger: testLogger)
         #expect(watcher.add(root: try CollectionPath(root)).files == [root + "/a/b/existing.png"])
         #expect(watcher.watchedDirectories == 3)
 
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func scansApplyTheFilterAndFollowFileLinksOnlyWithinTheRoots() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-filter-\(UUID().uuidString)").path
+        let base = temporaryDirectory("filter").path
         defer { try? FileManager.default.removeItem(atPath: base) }
         let root = base + "/root", outside = base + "/outside"
         for directory in [root + "/keep", root + "/skip", outside] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
@@ -65,7 +66,7 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: root + "/outside-link.jpg", withDestinationPath: outside + "/d.jpg")
         try FileManager.default.createSymbolicLink(atPath: root + "/loop", withDestinationPath: root)
         try FileManager.default.createSymbolicLink(atPath: root + "/dangling.jpg", withDestinationPath: root + "/nowhere.jpg")
-        let watcher = try InotifyWatcher(filter: PathFilter(include: ["*.jpg"], exclude: ["skip"]), logger: Logger(label: "watch.tests"))
+        let watcher = try InotifyWatcher(filter: PathFilter(include: ["*.jpg"], exclude: ["skip"]), logger: testLogger)
         #expect(watcher.add(root: try CollectionPath(root)).files.sorted() == [root + "/inside-link.jpg", root + "/keep/a.jpg"])
 
         // Events obey the same filter: only the .jpg in a kept directory is reported.
@@ -79,14 +80,14 @@ import Testing
     /// A name that is not valid UTF-8 is skipped and reported (Kindred's paths are UTF-8 text in
     /// the catalog and the protocol); its neighbours are listed as usual.
     @Test func namesThatAreNotUTF8AreSkippedAndReported() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-watch-\(UUID().uuidString)").path
+        let root = temporaryDirectory("watch").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/good.jpg"))
         let bad = Array(root.utf8) + Array("/bad-".utf8) + [0xFF, 0xFE] + Array(".jpg".utf8) + [0]
         let fd = bad.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
         #expect(fd >= 0)
         close(fd)
-        let watcher = try InotifyWatcher(logger: Logger(label: "watch.tests"))
+        let watcher = try InotifyWatcher(logger: testLogger)
         let listing = watcher.add(root: try CollectionPath(root))
         #expect(listing.files == [root + "/good.jpg"])
         #expect(listing.skippedNames.count == 1 && listing.skippedNames[0].hasPrefix(root + "/bad-"))

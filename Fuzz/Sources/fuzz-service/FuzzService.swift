@@ -59,7 +59,7 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let (service, state, indexes) = fixture
     let peer = data[0] % 2 == 0 ? admin : stranger
     var framer = LineFramer(maxLineLength: 4096)
-    var pending: (k: Int, space: SearchSpace)?
+    var pending: (k: Int, space: Space)?
     framer.feed(UnsafeBufferPointer(start: data + 1, count: size - 1)) { event -> Int? in
         switch event {
         case .tooLong: return nil

@@ -1,3 +1,4 @@
+import KindredCore
 import Foundation
 
 /// EfficientNet-Lite0's shape (Tan & Le 2019, the "lite" variant: no squeeze-excite, ReLU6).
@@ -27,7 +28,7 @@ enum EfficientNetLite0Architecture {
         return blocks
     }()
 
-    static let stemChannels = 32, headChannels = 1280, classes = 1000
+    static let stemChannels = 32, headChannels = Space.cnn.dimension, classes = CNNInput.classes
     static let batchNormEpsilon: Float = 1e-3
     static let modelName = "efficientnet-lite0"
 }

@@ -14,9 +14,12 @@ import KindredCore
 /// per worker and reused, so a forward pass allocates nothing. One instance is used by one caller
 /// at a time.
 public final class EfficientNetLite0 {
-    public static let inputSize = 224
-    public static let featureDimension = 1280
-    public static let classCount = 1000
+    public static let inputSize = CNNInput.side
+    public static let featureDimension = Space.cnn.dimension
+    public static let classCount = CNNInput.classes
+    /// The version of what the network's vectors mean (weights, preprocessing, pooling): raising
+    /// it re-extracts every collection's `cnn` space in the background.
+    public static let producerVersion: UInt32 = 1
 
     typealias Architecture = EfficientNetLite0Architecture
     struct BlockWeights {
@@ -54,7 +57,7 @@ public final class EfficientNetLite0 {
             expand = .allocate(capacity: n * expanded)
             depthwise = .allocate(capacity: n * depthwiseSize)
             columns = .allocate(capacity: n * 112 * 112 * 27)
-            head = .allocate(capacity: n * 7 * 7 * 1280)
+            head = .allocate(capacity: n * 7 * 7 * EfficientNetLite0.featureDimension)
         }
 
         deinit { for buffer in [a, b, expand, depthwise, columns, head] { buffer.deallocate() } }
@@ -101,7 +104,7 @@ public final class EfficientNetLite0 {
             let end = count * (worker + 1) / workers
             while done < end {
                 let n = min(self.batchSize, end - done)
-                self.forward(self.workspaces[worker], input + done * 224 * 224 * 3, n, features + done * 1280, logits.map { $0 + done * 1000 })
+                self.forward(self.workspaces[worker], input + done * CNNInput.count, n, features + done * Self.featureDimension, logits.map { $0 + done * 1000 })
                 done += n
             }
         }
@@ -115,7 +118,7 @@ public final class EfficientNetLite0 {
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
         let columns = space.columns
         for image in 0..<n {
-            kk_im2col(input + image * 224 * 224 * 3, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize), Int32(stemSize),
+            kk_im2col(input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize), Int32(stemSize),
                       columns + image * stemSize * stemSize * 27, 0, Int32(stemSize))
         }
         var current = space.a, other = space.b
@@ -147,10 +150,10 @@ public final class EfficientNetLite0 {
             size = out
         }
 
-        pointwise(current, rows: n * size * size, inner: 320, head, columns: 1280, relu6: true, into: space.head)
-        for image in 0..<n { kk_mean_rows(space.head + image * size * size * 1280, Int32(size * size), 1280, features + image * 1280) }
+        pointwise(current, rows: n * size * size, inner: 320, head, columns: Self.featureDimension, relu6: true, into: space.head)
+        for image in 0..<n { kk_mean_rows(space.head + image * size * size * Self.featureDimension, Int32(size * size), Int32(Self.featureDimension), features + image * Self.featureDimension) }
         if let logits {
-            gemm(features, rows: n, inner: 1280, classifier.weight, columns: 1000, into: logits)
+            gemm(features, rows: n, inner: Self.featureDimension, classifier.weight, columns: Self.classCount, into: logits)
             biasActivate(logits, rows: n, columns: 1000, bias: classifier.bias, relu6: false)
         }
     }

@@ -1,3 +1,4 @@
+import KindredCore
 import Foundation
 import KindredImaging
 
@@ -20,7 +21,7 @@ import KindredImaging
 /// because composition is what separates artworks that share a palette; edges and texture weigh
 /// less because JPEG artefacts and scaling disturb them most.
 public enum StyleDescriptor {
-    public static let dimension = 142
+    public static let dimension = Space.style.dimension
     public static let producerVersion: UInt32 = 1
     static let side = 128
 

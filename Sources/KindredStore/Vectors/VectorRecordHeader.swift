@@ -52,4 +52,5 @@ public struct VectorRecordHeader: Equatable, Sendable {
     }
 }
 
+import KindredCore
 import Foundation  // String(format:)

@@ -1,15 +1,5 @@
 import KindredCore
 
-/// How a space's components are stored.
-public enum VectorElement: UInt8, Sendable, Codable, CustomStringConvertible {
-    case float32 = 1
-    /// Raw bytes, e.g. the 8 bytes of a 64-bit perceptual hash.
-    case uint8 = 2
-
-    public var byteSize: Int { self == .float32 ? 4 : 1 }
-    public var description: String { self == .float32 ? "float32" : "uint8" }
-}
-
 /// A named kind of vector (`cnn`, `style`, `phash`): one LMDB database, fixed dimension and
 /// element type. `producer` is the version of the model or feature code that makes the vectors;
 /// raising it marks every existing record of the space stale without deleting it.
@@ -24,6 +14,11 @@ public struct VectorSpace: Sendable, Hashable, Codable, CustomStringConvertible 
         self.dimension = dimension
         self.element = element
         self.producer = producer
+    }
+
+    /// One of the standard spaces (`Space`), with the version of its producer.
+    public init(_ space: Space, producer: UInt32) {
+        self.init(name: space.name, dimension: space.dimension, element: space.element, producer: producer)
     }
 
     public var description: String { "\(name) (\(dimension) × \(element), producer v\(producer))" }

@@ -1,0 +1,57 @@
+/// How a space's components are stored.
+public enum VectorElement: UInt8, Sendable, Codable, CustomStringConvertible {
+    case float32 = 1
+    /// Raw bytes, e.g. the 8 bytes of a 64-bit perceptual hash.
+    case uint8 = 2
+
+    public var byteSize: Int { self == .float32 ? 4 : 1 }
+    public var description: String { self == .float32 ? "float32" : "uint8" }
+}
+
+/// The vector spaces Kindred keeps for every image: the one list of their names, lengths and
+/// element types. The daemon, the CLI, the visuals and the protocol all take them from here; the
+/// producers (the network, the descriptors) check that they make vectors of these lengths, and
+/// the store pairs each with its producer version (`StandardSpaces`).
+public enum Space: String, CaseIterable, Sendable, Codable {
+    /// EfficientNet-Lite0's pooled features.
+    case cnn
+    /// Value, hue, texture and layout descriptors.
+    case style
+    /// A 64-bit perceptual hash, as 8 bytes.
+    case phash
+    /// A `thumbnailSide`² RGB thumbnail (3 KB), for maps of large collections.
+    case thumb
+
+    public var name: String { rawValue }
+
+    public var dimension: Int {
+        switch self {
+        case .cnn: 1280
+        case .style: 142
+        case .phash: 8
+        case .thumb: Self.thumbnailSide * Self.thumbnailSide * 3
+        }
+    }
+
+    public var element: VectorElement {
+        switch self {
+        case .cnn, .style: .float32
+        case .phash, .thumb: .uint8
+        }
+    }
+
+    /// The spaces with an HNSW index, which `SIMILAR space=` may name.
+    public static let searchable: [Space] = [.cnn, .style]
+    public var isSearchable: Bool { Self.searchable.contains(self) }
+
+    public static let thumbnailSide = 32
+}
+
+/// The CNN's input: a square RGB image of `side` pixels, as `count` floats (HWC).
+public enum CNNInput {
+    public static let side = 224
+    public static let channels = 3
+    public static let count = side * side * channels
+    /// The classifier head's ImageNet classes.
+    public static let classes = 1000
+}

@@ -1,0 +1,56 @@
+/// Writes a `Request` as the line `RequestParser` reads back to the same request: the protocol's
+/// encoder beside its parser, as clients (the CLI, benchmarks, tests) use it. Every option is
+/// written out, defaults included, so the line says exactly what was asked.
+public enum RequestEncoder {
+    public static func line(_ request: Request) -> String {
+        ([request.verb.rawValue] + arguments(request)).joined(separator: " ")
+    }
+
+    private static func arguments(_ request: Request) -> [String] {
+        switch request {
+        case .ping, .help, .quit, .status, .clusters: []
+        case .similar(let target, let k, let space, let within):
+            [word(target), "k=\(k)", "space=\(space.name)"] + (within.map { ["within=" + word("prefix:" + $0)] } ?? [])
+        case .similarImage(let count, let k, let space): [String(count), "k=\(k)", "space=\(space.name)"]
+        case .info(let target): [word(target)]
+        case .duplicates(let maxDistance): ["max_distance=\(maxDistance)"]
+        case .errors(let limit): ["limit=\(limit)"]
+        case .rescan(let directory): directory.map { [word($0)] } ?? []
+        case .watch(let directory), .unwatch(let directory), .backup(let directory): [word(directory)]
+        case .format(let format): [format.rawValue]
+        case .refit(let wait): wait ? ["wait"] : []
+        case .runs(let limit): ["limit=\(limit)"]
+        case .cluster(let id, let limit): [String(id), "limit=\(limit)"]
+        case .map(let dimensions): ["dims=\(dimensions)"]
+        case .run(let id): id.map { [String($0)] } ?? []
+        case .runClusters(let run): [String(run)]
+        case .runMembers(let run, let after, let limit): [String(run), "after=\(after)", "limit=\(limit)"]
+        case .thumbs(let after, let limit): ["after=\(after)", "limit=\(limit)"]
+        }
+    }
+
+    private static func word(_ target: Target) -> String {
+        switch target {
+        case .id(let id): String(id.rawValue)
+        case .path(let path): word(path)
+        }
+    }
+
+    /// A word as the parser splits it: bare when it can be, else in double quotes with `\"`, `\\`,
+    /// `\t` and `\n` escaped. Quoting also keeps a word such as `a=b` from reading as an option.
+    public static func word(_ text: String) -> String {
+        let bare = !text.isEmpty && !text.contains { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\r" || $0 == "\0" || $0 == "=" }
+        if bare { return text }
+        var out = "\""
+        for c in text {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out + "\""
+    }
+}
