@@ -1,7 +1,7 @@
 # The two set-up commands (README): `make demo` runs the main job, `make test` runs the tests.
 # Both install what they need first.
 
-.PHONY: deps demo test soak bench-store bench-ann clean
+.PHONY: deps demo test format soak bench-store bench-ann clean
 
 deps:
 	scripts/setup.sh deps
@@ -11,10 +11,18 @@ demo: deps
 	scripts/setup.sh build
 	scripts/demo.sh
 
-# The suite, then a short run of each libFuzzer target (Fuzz/) from its kept corpus.
+# The module graph and the formatting (.swift-format), the suite, then a short run of each
+# libFuzzer target (Fuzz/) from its kept corpus. `make format` applies the formatting.
 test: deps
+	scripts/check-imports.sh
+	swift format lint --strict --recursive --parallel $(SWIFT_SOURCES)
 	swift test
 	Fuzz/run.sh 15
+
+SWIFT_SOURCES = Package.swift Sources Tests Benchmarks Fuzz/Package.swift Fuzz/Sources
+
+format:
+	swift format format --in-place --recursive --parallel $(SWIFT_SOURCES)
 
 # The long versions of the reliability tests: 200 SIGKILLs in the crash loop, 2,000 request
 # sequences through the command service, ten minutes of each fuzz target.

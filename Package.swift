@@ -31,7 +31,8 @@ let package = Package(
         .library(name: "KindredProtocol", targets: ["KindredProtocol"]),
         .library(name: "KindredAnalysis", targets: ["KindredAnalysis"]),
         // For the fuzz package's command-service target.
-        .library(name: "KindredDaemon", targets: ["KindredDaemon"]),
+        .library(name: "KindredEngine", targets: ["KindredEngine"]),
+        .library(name: "KindredServer", targets: ["KindredServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -103,12 +104,22 @@ let package = Package(
             dependencies: ["KindredCore", "KindredStore", "KindredImaging", "CFreeType", .product(name: "Logging", package: "swift-log")],
             exclude: ["Web"]
         ),
-        // The daemon's core: ingestion and the live index (the socket server builds on it).
+        // The engine: one collection (ingestion, live indexes, refits, placement), drivable
+        // without a socket.
         .target(
-            name: "KindredDaemon",
+            name: "KindredEngine",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredWatch", "KindredAnalysis",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredWatch", "KindredAnalysis",
                 "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The server: the socket, connections, the verbs, configuration and systemd, over the engine.
+        .target(
+            name: "KindredServer",
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredEngine",
+                "KindredAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "kindredd",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredDaemon", "KindredFeatures", "KindredImaging", "KindredWatch",
+                "KindredCore", "KindredStore", "KindredEngine", "KindredServer", "KindredFeatures", "KindredImaging", "KindredWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -141,12 +152,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "kindred-bench-preload",
-            dependencies: ["KindredCore", "KindredStore", "KindredDaemon", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KindredCore", "KindredStore", "KindredEngine", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/Preload"
         ),
         .executableTarget(
             name: "kindred-bench-maprun",
-            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredDaemon", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredEngine", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/MapRun"
         ),
         .executableTarget(
@@ -177,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "KindredDaemonTests",
             dependencies: [
-                "KindredCore", "KindredDaemon", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
+                "KindredCore", "KindredEngine", "KindredServer", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
                 "KindredTestSupport", "kindred", "kindredd",
             ]
         ),

@@ -21,6 +21,6 @@ let package = Package(
         target("fuzz-decoders", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
-        target("fuzz-service", ["KindredDaemon", "KindredImaging", "KindredProtocol", "KindredStore"]),
+        target("fuzz-service", ["KindredEngine", "KindredServer", "KindredImaging", "KindredProtocol", "KindredStore"]),
     ]
 )

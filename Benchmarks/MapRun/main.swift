@@ -10,7 +10,7 @@
 import Foundation
 import Dispatch
 import KindredCore
-import KindredDaemon
+import KindredEngine
 import KindredImaging
 import KindredStore
 import Logging

@@ -8,7 +8,7 @@
 // usage: kindred-bench-preload --state DIR --in X.npy [--batch 2000]
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
 import KindredStore
 import Logging
 

@@ -116,38 +116,10 @@ extension HNSWIndex {
         guard fd >= 0 else { throw .io(path: path, errno: errno) }
         defer { close(fd) }
         func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
-
-        var header = [UInt8](repeating: 0, count: headerSize)
-        guard header.withUnsafeMutableBytes({ FileIO.read(fd, into: $0, at: 0) }) == headerSize else { throw bad("shorter than the 64-byte header") }
-        guard Array(header[0..<8]) == magic else { throw bad("no KNDRHNSW magic (not an index file)") }
-        func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
-        let version = u32(8)
-        guard version == Int(formatVersion) else { throw bad("format version \(version); this build reads version \(formatVersion)") }
-        guard u32(12) == headerSize else { throw bad("header size \(u32(12)), expected \(headerSize)") }
-        guard let metric = Metric(code: header[16]) else { throw bad("unknown metric code \(header[16])") }
-        let seed = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) })
-        let parameters = HNSWParameters(connectivity: u32(24), efConstruction: u32(28), seed: seed)
-        let dimension = u32(20)
-        do throws(IndexError) { try parameters.validate(dimension: dimension) } catch { throw bad("header holds invalid parameters: \(error)") }
-        let n = u32(40), entryID = u32(44), topPlusOne = u32(48), upperWords = u32(52)
-        let storedChecksum = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 56, as: UInt64.self) })
-        guard n < Int(UInt32.max) else { throw bad("node count \(n) too large") }
-
-        // The file's length is checked against the header before anything is allocated, so a
-        // header claiming billions of nodes costs nothing (found by Fuzz/fuzz-snapshot).
-        let stride = (dimension + 15) / 16 * 16, maxLinks0 = 2 * parameters.connectivity
-        let padded = { (bytes: Int) in (bytes + 7) / 8 * 8 }
-        let (expected, overflow) = { () -> (Int, Bool) in
-            let parts = [headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4), padded(upperWords * 4)]
-            return parts.reduce((0, false)) { let (s, o) = $0.0.addingReportingOverflow($1); return (s, $0.1 || o) }
-        }()
-        var info = stat()
-        fstat(fd, &info)
-        guard !overflow, Int(info.st_size) == expected else {
-            throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
-        }
-        let index = try HNSWIndex(dimension: dimension, metric: metric, parameters: parameters, capacity: max(n, 16), logger: logger)
-        precondition(index.stride == stride && index.maxLinks0 == maxLinks0, "the layout above must match HNSWIndex's")
+        let header = try SnapshotHeader.read(fd, path: path)
+        let (n, upperWords) = (header.nodes, header.upperWords)
+        let index = try HNSWIndex(dimension: header.dimension, metric: header.metric, parameters: header.parameters, capacity: max(n, 16), logger: logger)
+        precondition(index.stride == header.stride && index.maxLinks0 == header.maxLinks0, "SnapshotHeader's layout must match HNSWIndex's")
 
         var checksum = Checksum()
         var offset = headerSize
@@ -174,9 +146,18 @@ extension HNSWIndex {
         try take(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(index.links0), count: n * (index.maxLinks0 + 1) * 4))
         var upper = [UInt32](repeating: 0, count: upperWords)
         do { try upper.withUnsafeMutableBytes { try take($0) } } catch { throw error as! IndexError }
-        guard checksum.value == storedChecksum else { throw bad("checksum mismatch (the file is damaged)") }
+        guard checksum.value == header.checksum else { throw bad("checksum mismatch (the file is damaged)") }
 
-        // Structure: every level, state and link in range, before anything follows a link.
+        try index.adopt(states: stateBytes, upper: upper, header: header, path: path)
+        return index
+    }
+
+    /// Takes the node states and upper-layer links just read, checking the structure first: every
+    /// level, state and link in range, before anything follows a link.
+    private func adopt(states stateBytes: [UInt8], upper: [UInt32], header: SnapshotHeader, path: String) throws(IndexError) {
+        func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
+        let (n, upperWords, entryID, topPlusOne) = (header.nodes, header.upperWords, header.entryID, header.topPlusOne)
+        let index = self
         var cursor = 0
         var book = Bookkeeping()
         for id in 0..<n {
@@ -215,6 +196,56 @@ extension HNSWIndex {
         }
         index.slotsUsed.store(n, ordering: .relaxed)
         index.book.withLock { $0 = book }
-        return index
+    }
+}
+
+/// The 64-byte header of a snapshot (Schema/hnsw.md), every field checked, and the file's length
+/// checked against what the header implies before anything is allocated.
+struct SnapshotHeader {
+    var metric: Metric
+    var parameters: HNSWParameters
+    var dimension: Int
+    var nodes: Int
+    var entryID: Int
+    var topPlusOne: Int
+    var upperWords: Int
+    var checksum: UInt64
+    var stride: Int
+    var maxLinks0: Int
+
+    static func read(_ fd: Int32, path: String) throws(IndexError) -> SnapshotHeader {
+        func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
+        let headerSize = HNSWIndex.headerSize
+        var header = [UInt8](repeating: 0, count: headerSize)
+        guard header.withUnsafeMutableBytes({ FileIO.read(fd, into: $0, at: 0) }) == headerSize else { throw bad("shorter than the 64-byte header") }
+        guard Array(header[0..<8]) == HNSWIndex.magic else { throw bad("no KNDRHNSW magic (not an index file)") }
+        func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
+        let version = u32(8)
+        guard version == Int(HNSWIndex.formatVersion) else { throw bad("format version \(version); this build reads version \(HNSWIndex.formatVersion)") }
+        guard u32(12) == headerSize else { throw bad("header size \(u32(12)), expected \(headerSize)") }
+        guard let metric = Metric(code: header[16]) else { throw bad("unknown metric code \(header[16])") }
+        let seed = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) })
+        let parameters = HNSWParameters(connectivity: u32(24), efConstruction: u32(28), seed: seed)
+        let dimension = u32(20)
+        do throws(IndexError) { try parameters.validate(dimension: dimension) } catch { throw bad("header holds invalid parameters: \(error)") }
+        let n = u32(40), entryID = u32(44), topPlusOne = u32(48), upperWords = u32(52)
+        let storedChecksum = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 56, as: UInt64.self) })
+        guard n < Int(UInt32.max) else { throw bad("node count \(n) too large") }
+
+        // The file's length is checked against the header before anything is allocated, so a
+        // header claiming billions of nodes costs nothing (found by Fuzz/fuzz-snapshot).
+        let stride = (dimension + 15) / 16 * 16, maxLinks0 = 2 * parameters.connectivity
+        let padded = { (bytes: Int) in (bytes + 7) / 8 * 8 }
+        let (expected, overflow) = { () -> (Int, Bool) in
+            let parts = [headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4), padded(upperWords * 4)]
+            return parts.reduce((0, false)) { let (s, o) = $0.0.addingReportingOverflow($1); return (s, $0.1 || o) }
+        }()
+        var info = stat()
+        fstat(fd, &info)
+        guard !overflow, Int(info.st_size) == expected else {
+            throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
+        }
+        return SnapshotHeader(metric: metric, parameters: parameters, dimension: dimension, nodes: n, entryID: entryID, topPlusOne: topPlusOne,
+                              upperWords: upperWords, checksum: storedChecksum, stride: stride, maxLinks0: maxLinks0)
     }
 }

@@ -2,7 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredFeatures
 import KindredImaging
 import KindredProtocol
@@ -67,51 +68,27 @@ struct Kindredd: ParsableCommand {
 
     func run() throws {
         if let probeDecode { DecodeProbe.runChild(path: probeDecode, limits: probeLimits ?? "") }
-        // Each client is a file descriptor; take all the kernel allows this process (systemd's
-        // default soft limit is 1,024).
-        var limit = rlimit()
-        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        }
+        Self.raiseFileLimit()
         let configuration = try configuration()
         let logger = { () -> Logger in
             var logger = Logger(label: "kindredd") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
             return logger
         }()
-        let threads = configuration.effectiveThreads
 
+        let settings = configuration.collectionSettings
         let paths = StatePaths.resolve(explicit: configuration.stateDirectory)
-        try paths.create()
-        let state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
-        let catalog = state.catalog, store = state.vectors
-        _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
-        // A new model or descriptor version makes older vectors stale: the first scan re-extracts them.
-        let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
-        if stale > 0 { logger.notice("vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"]) }
-        if try catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
-        // Roots from the flags and the file: resolved, then held to the rules WATCH follows
-        // (never `/`, never nested); refused ones stop the start with the reason.
-        var roots = try catalog.rootSet()
-        for root in configuration.roots {
-            do {
-                let path = try CollectionPath.resolvingDirectory(root)
-                try roots.validateNew(path)
-                try catalog.addRoot(path, device: path.device)
-                roots.insert(path)
-            } catch let error as PathError {
-                throw ValidationError("watch root \(error)")
-            }
+        let collection: Collection
+        do {
+            collection = try Collection(paths: paths, settings: settings, roots: configuration.roots, logger: logger)
+        } catch let error as PathError {
+            throw ValidationError("watch root \(error)")
         }
         let weights = try ModelFiles.load(from: paths)
-        let progress = IngestProgress()
-        var decodeOptions = DecodeOptions()
-        decodeOptions.pixelLimit = configuration.maxPixels
-        decodeOptions.maxFileBytes = configuration.maxFileBytes
-        let service = CommandService(catalog: catalog, store: store, network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
-                                     progress: progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
-                                     decodeOptions: decodeOptions, logger: logger)
+        let service = CommandService(catalog: collection.catalog, store: collection.store,
+                                     network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
+                                     progress: collection.progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
+                                     decodeOptions: settings.decode, logger: logger)
         let server = SocketServer(service: service, limits: SocketServer.Limits(configuration), logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)
         // A socket systemd passed (LISTEN_FDS) is systemd's: kindredd never unlinks its path, or
@@ -119,14 +96,7 @@ struct Kindredd: ParsableCommand {
         let inherited = Systemd.listeningSocket()
         let ownsSocketPath = inherited == nil
         _ = try server.start(path: socketPath, inheritedSocket: inherited)
-        if let interval = Systemd.watchdogInterval() {
-            Thread {
-                while true {
-                    Thread.sleep(forTimeInterval: interval)
-                    if server.isResponsive() { Systemd.notify("WATCHDOG=1") }
-                }
-            }.start()
-        }
+        Self.feedWatchdog(server)
 
         // Signals: until the indexes are loaded nothing has changed on disk, so a stop then is an
         // immediate exit; afterwards the main thread stops the ingestion thread and snapshots.
@@ -152,42 +122,41 @@ struct Kindredd: ParsableCommand {
         logger.notice("answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
         Systemd.notify("READY=1\nSTATUS=answering; loading the index")
 
-        progress.advance(to: .loading)
-        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, catalog: catalog, parameters: configuration.hnswParameters, threads: threads, logger: logger)
-        for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
-            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
-                                                  "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)"])
-        }
-        let ingestor = Ingestor(state: state, indexes: indexes,
-                                network: try EfficientNetLite0(weights: weights, batchSize: configuration.batchSize, threads: threads),
-                                threads: threads, logger: logger)
-        ingestor.decodeOptions = decodeOptions
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            ingestor.probe = DecodeProbe(executable: URL(fileURLWithPath: executable))
-        }
-        let loop = WatchLoop(configuration: configuration, ingestor: ingestor, progress: progress, paths: paths, logger: logger)
-        let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: configuration.refit,
-                                                       threads: threads, logger: logger),
-                                    settings: configuration.refit,
-                                    ingestionBusy: { progress.current.scanning || progress.current.pending > 0 }, logger: logger)
-        service.attach(indexes: indexes, control: loop, refits: refits)
+        let probe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { DecodeProbe(executable: URL(fileURLWithPath: $0)) }
+        let running = try collection.load(weights: weights, probe: probe, report: { Systemd.notify("STATUS=" + $0) })
+        service.attach(indexes: running.indexes, control: running.loop, refits: running.refits)
         loaded.store(true, ordering: .releasing)
-        loop.start()
-        refits.start()
-        logger.notice("ready", metadata: ["items": "\(indexes.cnn.index.count)"])
+        collection.start()
+        logger.notice("ready", metadata: ["items": "\(running.indexes.cnn.index.count)"])
         Systemd.notify("STATUS=answering; scanning the roots")
         signalled.wait()
         sources.forEach { $0.cancel() }
         logger.info("stopping: finishing the batch in flight")
-        progress.advance(to: .draining)
         Systemd.notify("STOPPING=1")
-        refits.stop()  // a refit in progress is abandoned; the next start marks its run failed
-        if !loop.stop(within: 8) { logger.warning("the batch in flight did not finish in 8 s; the snapshot may miss it (start-up reconciles)") }
+        try collection.stop(within: 8)  // answers queued BACKUPs (refused) before the connections close
         try server.shutdown()
-        try loop.writeSnapshot()
-        try state.sync()
         if ownsSocketPath { unlink(socketPath) }
-        progress.advance(to: .stopped)
         logger.info("stopped", metadata: ["snapshots": "\(paths.root.path)/index-*.hnsw"])
+    }
+
+    /// Each client is a file descriptor; take all the kernel allows this process (systemd's
+    /// default soft limit is 1,024).
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// Pings systemd's watchdog (when it set one) while the event loop answers.
+    static func feedWatchdog(_ server: SocketServer) {
+        guard let interval = Systemd.watchdogInterval() else { return }
+        Thread {
+            while true {
+                Thread.sleep(forTimeInterval: interval)
+                if server.isResponsive() { Systemd.notify("WATCHDOG=1") }
+            }
+        }.start()
     }
 }

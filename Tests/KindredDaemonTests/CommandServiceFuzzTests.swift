@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredFeatures
 import KindredProtocol
 import KindredStore
@@ -57,12 +58,12 @@ import Testing
     }
 
     @Test func requestSequencesKeepTheCollectionConsistent() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         try c.catalog.addRoot(CollectionPath(c.images.path))
         _ = try c.ingestor.ingest(c.files)
         // A watch loop that is never started: RESCAN, WATCH and UNWATCH are validated and queued
         // to it, so the checks before the hand-over are what the sequences exercise.
-        let control = WatchLoop(configuration: Configuration(), ingestor: c.ingestor, progress: IngestProgress(),
+        let control = WatchLoop(settings: WatchSettings(), ingestor: c.ingestor, progress: IngestProgress(),
                                 paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: testLogger)
         let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
                                      network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1),
@@ -123,7 +124,7 @@ import Testing
         #expect(answered > sequences * 3 && refused.count >= 3, "the sequences reach both answers and refusals")
     }
 
-    func expectConsistent(_ c: Collection, after step: String) throws {
+    func expectConsistent(_ c: IngestFixture, after step: String) throws {
         let indexed = Set(try c.catalog.itemIDs(status: .indexed).map(\.rawValue))
         for space in StandardSpaces.required {
             #expect(Set(try c.store.ids(space: space.name).map(\.rawValue)) == indexed, "\(step): store \(space.name) = catalog")

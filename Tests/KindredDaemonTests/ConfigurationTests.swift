@@ -1,5 +1,6 @@
 import Foundation
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import Testing
 
 @Suite struct ConfigurationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredIndex
 import KindredStore
 import KindredTestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredFeatures
 import KindredImaging
 import KindredIndex
@@ -11,7 +12,7 @@ import Testing
 
 
 /// A state directory and a collection of images in several formats, plus two broken files.
-struct Collection {
+struct IngestFixture {
     let root: URL
     let images: URL
     let catalog: Catalog
@@ -47,7 +48,7 @@ struct Collection {
 
 @Suite struct IngestorTests {
     @Test func ingestsEveryFormatRecordsFailuresAndSkipsUnchangedFiles() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         let report = try c.ingestor.ingest(c.files)
         #expect(report == Ingestor.Report(indexed: 6, unchanged: 0, failed: 2, missing: 0))
         #expect(try c.catalog.statusCounts() == [.indexed: 6, .failed: 2, .queued: 0])
@@ -83,7 +84,7 @@ struct Collection {
     }
 
     @Test func removalTakesRowVectorsAndIndexEntry() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
         let path = c.images.appendingPathComponent("art2.png").path
         let id = try #require(try c.catalog.item(path: path)?.itemID)
@@ -100,7 +101,7 @@ struct Collection {
     /// Removed items leave tombstones in the live indexes; once they are worth it, compaction
     /// detaches them and every remaining item is still found, by itself first.
     @Test func tombstonesAreCompactedWhenTheyAreWorthIt() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
         let ids = try c.catalog.itemIDs(status: .indexed)
         for id in ids.prefix(4) { #expect(try c.ingestor.remove(path: try #require(try c.catalog.item(id)?.path))) }
@@ -120,13 +121,13 @@ struct Collection {
     /// vector is stale, so the items go back to the queue with their content hash cleared and
     /// the next scan extracts them again, although their files did not change.
     @Test func aProducerVersionBumpReextracts() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         let files = c.files
         _ = try c.ingestor.ingest(files)
         var bumped = StandardSpaces.all
         bumped[1].producer += 1
         #expect(bumped[1].name == "style")
-        // The Collection's store stays open; a second environment on the same files in this
+        // The fixture's store stays open; a second environment on the same files in this
         // process is what LMDB forbids, so the check reads through a copy of the state.
         let copy = StatePaths(root: c.root.appendingPathComponent("copy"))
         try c.ingestor.state.backup(to: copy)
@@ -144,7 +145,7 @@ struct Collection {
     }
 
     @Test func liveIndexReconcilesASnapshotWithTheStore() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
         let snapshot = c.root.appendingPathComponent("index.hnsw")
         try c.ingestor.indexes.cnn.index.save(to: snapshot)
@@ -169,7 +170,7 @@ struct Collection {
 
 @Suite struct FileSystemChangeTests {
     @Test func renamesKeepTheirIdAndVectorsAndDirectoriesGoWhole() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
         let from = c.images.appendingPathComponent("art2.png").path, to = c.images.appendingPathComponent("renamed.png").path
         let id = try #require(try c.catalog.item(path: from)?.itemID)
@@ -221,7 +222,7 @@ struct Collection {
 
 @Suite struct DuplicatesTests {
     @Test func rescaledAndRecompressedCopiesGroupAndDistinctImagesDoNot() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         // Near-duplicates of art1: a smaller PNG and a lower-quality JPEG of the same composition.
         let original = composition(width: 320, height: 240, seed: 1)
         try Data(Fixtures.png(original.resized(width: 160, height: 120), kind: .rgb8)).write(to: c.images.appendingPathComponent("art1-small.png"))

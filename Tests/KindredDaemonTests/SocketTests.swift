@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredFeatures
 import KindredTestSupport
 import KindredIndex
@@ -11,7 +12,7 @@ import Testing
 /// The protocol through a real Unix socket, against a collection ingested by the real pipeline.
 @Suite struct SocketTests {
     @Test func answersOverTheSocketAgreeWithExactSearch() throws {
-        let c = try Collection()
+        let c = try IngestFixture()
         try c.catalog.addRoot(CollectionPath(c.images.path))
         _ = try c.ingestor.ingest(c.files)
         let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,

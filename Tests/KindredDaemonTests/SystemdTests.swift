@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredTestSupport
 import Testing
 

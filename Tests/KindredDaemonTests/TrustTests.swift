@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredProtocol
 import KindredStore
 import KindredTestSupport

@@ -131,6 +131,9 @@ import Testing
         let inserted = Atomic<Int>(500)
         let stop = Atomic<Bool>(false)
         let problems = Mutex<[String]>([])
+        // Searches during which at least one insert completed, and those that returned a node
+        // inserted after they began: evidence the two really overlapped.
+        let overlapped = Atomic<Int>(0), sawNewer = Atomic<Int>(0), searches = Atomic<Int>(0)
         let readers = (0..<2).map { reader in
             Thread {
                 var q = reader
@@ -139,6 +142,9 @@ import Testing
                     do {
                         let found = try index.search(self.queries.row(q % self.queries.rows), k: 10, ef: 32)
                         let after = inserted.load(ordering: .acquiring)
+                        searches.add(1, ordering: .relaxed)
+                        if after > ceiling { overlapped.add(1, ordering: .relaxed) }
+                        if found.contains(where: { Int($0.label) >= ceiling }) { sawNewer.add(1, ordering: .relaxed) }
                         if found.count < 10 { problems.withLock { $0.append("\(found.count) results with \(ceiling) nodes") } }
                         if let bad = found.first(where: { Int($0.label) >= max(after, ceiling) + 1 }) {
                             problems.withLock { $0.append("label \(bad.label) returned before it was inserted") }
@@ -149,6 +155,7 @@ import Testing
             }
         }
         readers.forEach { $0.start() }
+        while searches.load(ordering: .relaxed) < 2 { usleep(100) }
         for row in 500..<base.rows {
             try index.insert(base.row(row), label: UInt64(row))
             inserted.store(row + 1, ordering: .releasing)
@@ -156,6 +163,8 @@ import Testing
         stop.store(true, ordering: .relaxed)
         while readers.contains(where: { $0.isExecuting }) { usleep(1000) }
         #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
+        #expect(overlapped.load(ordering: .relaxed) > 0 && sawNewer.load(ordering: .relaxed) > 0,
+                "searches overlapping an insert: \(overlapped.load(ordering: .relaxed)), returning a newer node: \(sawNewer.load(ordering: .relaxed))")
         index.ensureReachable()
         try index.checkIntegrity()
         #expect(index.count == base.rows)

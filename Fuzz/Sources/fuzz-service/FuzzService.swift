@@ -1,7 +1,8 @@
 import Foundation
 import FuzzSupport
 import KindredCore
-import KindredDaemon
+import KindredEngine
+import KindredServer
 import KindredImaging
 import KindredProtocol
 import KindredStore

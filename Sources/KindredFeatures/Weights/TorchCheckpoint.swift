@@ -25,7 +25,19 @@ enum TorchCheckpoint {
         func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         let bytes: [UInt8]
         do { bytes = Array(try Data(contentsOf: url)) } catch { throw bad("cannot read: \(error.localizedDescription)") }
+        let (stateDict, keys, end) = try pickles(bytes, path: path)
+        let records = try tensorRecords(stateDict, path: path)
+        let storages = try storages(bytes, from: end, keys: keys, records: records, path: path)
+        return try tensors(records, storages: storages, path: path)
+    }
 
+    /// Where a tensor's values lie: its storage, whether that holds floats, offset, shape, strides.
+    struct TensorRecord { let storage: String; let floats: Bool; let offset: Int; let shape: [Int]; let strides: [Int] }
+
+    /// The five pickles: magic, protocol version, system info, the state dict, the storage keys.
+    /// Returns the state dict, the keys, and where the storages begin.
+    static func pickles(_ bytes: [UInt8], path: String) throws(WeightsError) -> (PickleDict, [String], Int) {
+        func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         var unpickler = Unpickler(bytes: bytes)
         let stateDict: PickleDict
         let keys: [String]
@@ -49,8 +61,12 @@ enum TorchCheckpoint {
             throw bad(error.message)
         }
 
-        // Which storages hold floats, from the persistent ids inside the state dict.
-        struct TensorRecord { let storage: String; let floats: Bool; let offset: Int; let shape: [Int]; let strides: [Int] }
+        return (stateDict, keys, unpickler.position)
+    }
+
+    /// Which storages hold floats, from the persistent ids inside the state dict.
+    static func tensorRecords(_ stateDict: PickleDict, path: String) throws(WeightsError) -> [(name: String, record: TensorRecord)] {
+        func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         var records: [(name: String, record: TensorRecord)] = []
         for (key, value) in stateDict.items {
             guard let name = key.string else { throw bad("a state-dict key is not a string") }
@@ -64,10 +80,16 @@ enum TorchCheckpoint {
             }
             records.append((name, TensorRecord(storage: storageKey, floats: storageType == "FloatStorage", offset: offset, shape: shape, strides: strides)))
         }
-        let elementSize: [String: Int] = Dictionary(records.map { ($0.record.storage, $0.record.floats ? 4 : 8) }, uniquingKeysWith: { a, _ in a })
 
-        // The storages follow the last pickle, in key-list order: an 8-byte count, then the data.
-        var position = unpickler.position
+        return records
+    }
+
+    /// The storages follow the last pickle, in key-list order: an 8-byte count, then the data.
+    static func storages(_ bytes: [UInt8], from start: Int, keys: [String], records: [(name: String, record: TensorRecord)],
+                         path: String) throws(WeightsError) -> [String: ArraySlice<UInt8>] {
+        func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
+        let elementSize: [String: Int] = Dictionary(records.map { ($0.record.storage, $0.record.floats ? 4 : 8) }, uniquingKeysWith: { a, _ in a })
+        var position = start
         var storages: [String: ArraySlice<UInt8>] = [:]
         for key in keys {
             guard position + 8 <= bytes.count else { throw bad("truncated before storage \(key)") }
@@ -79,6 +101,13 @@ enum TorchCheckpoint {
             position += count * size
         }
 
+        return storages
+    }
+
+    /// Each float tensor's values, gathered through its strides.
+    static func tensors(_ records: [(name: String, record: TensorRecord)], storages: [String: ArraySlice<UInt8>],
+                        path: String) throws(WeightsError) -> [String: WeightTensor] {
+        func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         var tensors: [String: WeightTensor] = [:]
         for (name, record) in records where record.floats {
             guard let storage = storages[record.storage] else { throw bad("tensor \(name) names storage \(record.storage), which the file lacks") }

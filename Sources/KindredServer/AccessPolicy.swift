@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredEngine
 import KindredProtocol
 
 /// Who is asking: the peer's process, user and group as the kernel gave them (SO_PEERCRED), which

@@ -1,132 +1,11 @@
 import KindredCore
+import KindredEngine
 import Foundation
 import KindredProtocol
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
-
-/// The Unix-socket server: one event loop does the I/O and framing; requests that touch the
-/// catalog, the store or the index run on a thread pool, and heavy ones (`Request.isHeavy`) on a
-/// smaller pool of their own with a bounded queue, so a flood of them never holds up the light
-/// ones or PING. Answers are encoded on those pools too; the loop only copies bytes. Each
-/// connection's answers are written in the order its requests came.
-///
-/// Limits (Schema/kindred.toml, [protocol]): connections at once; requests unanswered per
-/// connection, past which kindredd stops reading from it; bytes waiting to be written to a
-/// client, past which it stops reading too (write water marks), so a client that never reads its
-/// answers cannot grow kindredd's memory.
-public final class SocketServer: Sendable {
-    public struct Limits: Sendable {
-        public var maxLineLength = 64 * 1024
-        public var maxConnections = 1024
-        public var maxInFlight = 64
-        public var heavyWorkers = 1
-        public var heavyQueue = 16
-        /// Unwritten answer bytes per connection: reading stops above `high`, resumes below `low`.
-        public var writeLow = 256 * 1024
-        public var writeHigh = 1024 * 1024
-
-        public init() {}
-
-        public init(_ configuration: Configuration) {
-            maxLineLength = configuration.maxLineBytes
-            maxConnections = configuration.maxConnections
-            maxInFlight = configuration.maxInFlight
-            heavyWorkers = configuration.heavyWorkers
-            heavyQueue = configuration.heavyQueue
-        }
-    }
-
-    let group: MultiThreadedEventLoopGroup
-    let pool: NIOThreadPool
-    let heavy: HeavyPool
-    let service: CommandService
-    let logger: Logger
-    let limits: Limits
-    let connections = Atomic<Int>(0)
-
-    public init(service: CommandService, limits: Limits = Limits(), workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
-                logger: Logger) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        pool = NIOThreadPool(numberOfThreads: workers)
-        pool.start()
-        heavy = HeavyPool(threads: limits.heavyWorkers, queue: limits.heavyQueue)
-        self.service = service
-        self.logger = logger
-        self.limits = limits
-    }
-
-    /// Binds `path` (replacing a stale socket file), mode 0660, and starts accepting; or, given
-    /// the socket systemd opened (socket activation), accepts on that.
-    public func start(path: String, inheritedSocket: Int32? = nil) throws -> Channel {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            // A client may send its requests and shut down its writing side (`nc -U -N`, a
-            // script's here-document); it still gets every answer before the close.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.writeLow, high: limits.writeHigh))
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: self))
-                }
-            }
-        if let inheritedSocket {
-            let channel = try bootstrap.withBoundSocket(inheritedSocket).wait()
-            logger.info("listening on the socket systemd passed", metadata: ["socket": "\(path)"])
-            return channel
-        }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
-        let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
-        chmod(path, 0o660)
-        logger.info("listening", metadata: ["socket": "\(path)"])
-        return channel
-    }
-
-    /// Whether the event loop runs a task: what the systemd watchdog is fed on. A stuck loop blocks
-    /// this call, so no ping is sent and systemd restarts the daemon.
-    public func isResponsive() -> Bool {
-        (try? group.next().submit { true }.wait()) == true
-    }
-
-    public func shutdown() throws {
-        try group.syncShutdownGracefully()
-        try pool.syncShutdownGracefully()
-        heavy.shutdown()
-    }
-}
-
-/// The heavy requests' own threads, with a bounded queue: past it a request is refused at once
-/// (`ERR unavailable`), not queued without limit.
-final class HeavyPool: Sendable {
-    private let pool: NIOThreadPool
-    private let waiting = Atomic<Int>(0)
-    let threads: Int
-    let queue: Int
-
-    init(threads: Int, queue: Int) {
-        pool = NIOThreadPool(numberOfThreads: threads)
-        pool.start()
-        self.threads = threads
-        self.queue = queue
-    }
-
-    /// Runs `work` on the pool, or fails at once when `threads + queue` are already taken.
-    func run<T: Sendable>(on eventLoop: EventLoop, _ work: @escaping @Sendable () -> T, busy: @Sendable () -> T) -> EventLoopFuture<T> {
-        let taken = waiting.wrappingAdd(1, ordering: .relaxed).newValue
-        guard taken <= threads + queue else {
-            waiting.wrappingSubtract(1, ordering: .relaxed)
-            return eventLoop.makeSucceededFuture(busy())
-        }
-        return pool.runIfActive(eventLoop: eventLoop) { [self] in
-            defer { waiting.wrappingSubtract(1, ordering: .relaxed) }
-            return work()
-        }
-    }
-
-    func shutdown() { try? pool.syncShutdownGracefully() }
-}
 
 /// One connection: bytes → lines → requests → answers, written in order.
 final class ConnectionHandler: ChannelInboundHandler {
@@ -325,7 +204,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// cost ~20 µs (release): 200 clients pipelining 50 HELPs each and hanging up held a newcomer's
     /// first PING for 224 ms; a flood of HELPs now costs what a flood of PINGs does.
     static let encodedHelp = Dictionary(uniqueKeysWithValues: OutputFormat.allCases.map {
-        ($0, ResponseEncoder.encode(.success(CommandService.help), as: $0))
+        ($0, ResponseEncoder.encode(.success(VerbRegistry.help), as: $0))
     })
 
     private func write(text: String, _ context: ChannelHandlerContext) {

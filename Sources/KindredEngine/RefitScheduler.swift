@@ -13,6 +13,7 @@ public final class RefitScheduler: Sendable {
     let refitter: Refitter
     let catalog: Catalog
     let settings: RefitSettings
+    let triggers: RefitTriggers
     let logger: Logger
     /// Whether ingestion is busy (a scan running or files waiting): the new-items trigger waits
     /// for it, or a first scan of a large collection would refit at every 20 % along the way.
@@ -30,10 +31,15 @@ public final class RefitScheduler: Sendable {
     private let state = Mutex(State())
     private let wake = NSCondition()
 
-    public init(refitter: Refitter, settings: RefitSettings, ingestionBusy: @escaping @Sendable () -> Bool = { false }, logger: Logger) {
+    let statusLine: StatusLine
+
+    public init(refitter: Refitter, settings: RefitSettings, ingestionBusy: @escaping @Sendable () -> Bool = { false },
+                report: @escaping StatusLine = { _ in }, logger: Logger) {
+        self.statusLine = report
         self.refitter = refitter
         self.catalog = refitter.catalog
         self.settings = settings
+        triggers = RefitTriggers(settings: settings)
         self.ingestionBusy = ingestionBusy
         self.logger = logger
     }
@@ -77,7 +83,9 @@ public final class RefitScheduler: Sendable {
             let (requested, stopping) = state.withLock { ($0.requested, $0.stopping) }
             if stopping { return }
             let now = Date()
-            let reason = requested ? "requested" : scheduledReason(since: lastCheck, now: now) ?? newItemsReason()
+            let reason = triggers.reason(requested: requested, lastCheck: lastCheck, now: now,
+                                         indexed: { try? catalog.statusCounts()[.indexed] ?? 0 },
+                                         lastRunItems: { (try? catalog.currentRun())??.itemCount ?? 0 }, ingestionBusy: ingestionBusy())
             lastCheck = now
             guard let reason else { continue }
             let waiters = state.withLock { state -> [Completion] in
@@ -87,33 +95,44 @@ public final class RefitScheduler: Sendable {
                 return state.waiters
             }
             logger.info("refit starting", metadata: ["reason": "\(reason)"])
-            Systemd.notify("STATUS=refitting (\(reason))")
+            statusLine("refitting (\(reason))")
             let outcome: Result<Refitter.Report, any Error>
             do { outcome = .success(try refitter.run()) } catch { outcome = .failure(error) }
             state.withLock { $0.running = false }
-            Systemd.notify("STATUS=answering")
+            statusLine("answering")
             for waiter in waiters { waiter(outcome) }
         }
     }
+}
 
-    /// The daily time, if it passed between the last check and now.
-    private func scheduledReason(since last: Date, now: Date) -> String? {
-        guard let minutes = settings.scheduleMinutes else { return nil }
-        let calendar = Calendar.current
-        let today = calendar.startOfDay(for: now).addingTimeInterval(Double(minutes) * 60)
-        let due = today <= now ? today : today.addingTimeInterval(-86_400)
-        return due > last && due <= now ? "schedule \(settings.schedule)" : nil
+/// Why a refit is due, if it is: the decision the scheduler's loop makes every few seconds, kept
+/// apart from the loop so each trigger can be tested on its own.
+public struct RefitTriggers: Sendable {
+    public let settings: RefitSettings
+    public var calendar: Calendar
+
+    public init(settings: RefitSettings, calendar: Calendar = .current) {
+        self.settings = settings
+        self.calendar = calendar
     }
 
-    /// Enough new items since the last run (or none yet and the collection big enough).
-    private func newItemsReason() -> String? {
-        guard settings.afterNewFraction > 0, !ingestionBusy() else { return nil }
-        guard let indexed = try? catalog.statusCounts()[.indexed] else { return nil }
-        let last = (try? catalog.currentRun())??.itemCount ?? 0
-        let needed = max(2 * settings.minClusterSize, settings.neighbors + 2)
-        guard indexed >= needed else { return nil }
+    /// The reason to refit now, or nil. `indexed` and `lastRunItems` are asked only when the
+    /// new-items trigger is on and ingestion is idle.
+    public func reason(requested: Bool, lastCheck: Date, now: Date, indexed: () -> Int?, lastRunItems: () -> Int, ingestionBusy: Bool) -> String? {
+        if requested { return "requested" }
+        if let scheduled = scheduledReason(since: lastCheck, now: now) { return scheduled }
+        guard settings.afterNewFraction > 0, !ingestionBusy, let indexed = indexed(), indexed >= settings.minimumItems else { return nil }
+        let last = lastRunItems()
         if last == 0 { return "no run yet, \(indexed) items" }
         let fraction = Double(indexed - last) / Double(last)
         return fraction >= settings.afterNewFraction ? String(format: "%.0f%% new items", fraction * 100) : nil
+    }
+
+    /// The daily time, if it passed between the last check and now.
+    func scheduledReason(since last: Date, now: Date) -> String? {
+        guard let minutes = settings.scheduleMinutes else { return nil }
+        let today = calendar.startOfDay(for: now).addingTimeInterval(Double(minutes) * 60)
+        let due = today <= now ? today : today.addingTimeInterval(-86_400)
+        return due > last && due <= now ? "schedule \(settings.scheduleText)" : nil
     }
 }

@@ -57,14 +57,29 @@ public final class Refitter: Sendable {
         public var seconds: Double
     }
 
+    /// The parameters a run records (the catalog's `parameters`), as the algorithm used them.
+    struct RunParameters: Encodable {
+        var algorithm: String
+        var variance: Double, maxComponents: Int, neighbors: Int, minDist: Float, seed: UInt64, matchJaccard: Double
+        var clusterDims: Int?, minClusterSize: Int?, minSamples: Int?
+        var k: String?
+
+        init(_ settings: RefitSettings) {
+            algorithm = settings.algorithm.name
+            (variance, maxComponents, neighbors, minDist) = (settings.variance, settings.maxComponents, settings.neighbors, settings.minDist)
+            (seed, matchJaccard) = (settings.seed, settings.matchJaccard)
+            switch settings.algorithm {
+            case .hdbscan(let minClusterSize, let minSamples, let dimensions):
+                (self.minClusterSize, self.minSamples, clusterDims) = (minClusterSize, minSamples, dimensions)
+            case .kmeans(let ks):
+                k = "\(ks.lowerBound)..\(ks.upperBound)"
+            }
+        }
+    }
+
     public func run() throws -> Report {
         let started = ContinuousClock.now
-        let parameters: [String: Any] = [
-            "variance": settings.variance, "max_components": settings.maxComponents, "neighbors": settings.neighbors, "min_dist": settings.minDist,
-            "cluster_dims": settings.clusterDimensions, "min_cluster_size": settings.minClusterSize, "min_samples": settings.minSamples,
-            "k": settings.kRange, "seed": settings.seed, "match_jaccard": settings.matchJaccard,
-        ]
-        let runID = try catalog.beginRun(algorithm: settings.algorithm, parameters: json(parameters))
+        let runID = try catalog.beginRun(algorithm: settings.algorithm.name, parameters: try Self.json(RunParameters(settings)))
         do {
             let report = try fit(runID, started: started)
             logger.notice("refit done", metadata: ["run": "\(runID)", "items": "\(report.items)", "clusters": "\(report.clusters)",
@@ -77,6 +92,9 @@ public final class Refitter: Sendable {
         }
     }
 
+    /// The stages of one run, in order, each timed: read, PCA, the neighbour graph, the 2-D and
+    /// 3-D maps, the clustering, its metrics, then stable ids and the one transaction that
+    /// records the run.
     private func fit(_ runID: Int64, started: ContinuousClock.Instant) throws -> Report {
         var timings: [String: Double] = [:]
         var clock = ContinuousClock.now
@@ -85,114 +103,124 @@ public final class Refitter: Sendable {
             clock = .now
         }
         let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
-        let n = ids.count
-        let needed = max(settings.neighbors + 2, settings.algorithm == "hdbscan" ? 2 * settings.minClusterSize : 3)
-        guard n >= needed else { throw RefitError.tooFewItems(have: n, need: needed) }
+        guard ids.count >= settings.minimumItems else { throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems) }
         lap("read")
-
         let pca = try PCA.fit(x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
         let projected = pca.transform(x)
         lap("pca")
-
         let graph = try neighbourGraph(ids: ids, x: x)
         lap("neighbours")
-
-        var umap = UMAP.Options()
-        umap.neighbors = settings.neighbors
-        umap.minDist = settings.minDist
-        umap.seed = settings.seed
-        umap.threads = threads
-        umap.dimensions = 2
-        let fitted2 = try UMAP.fit(graph: graph, options: umap)
-        umap.dimensions = 3
-        let fitted3 = try UMAP.fit(graph: graph, options: umap)
-        let (map2, map3) = (fitted2.embedding, fitted3.embedding)
+        let (map2, map3) = (try layout(graph, dimensions: 2, minDist: settings.minDist), try layout(graph, dimensions: 3, minDist: settings.minDist))
         lap("umap_maps")
+        let clustered = try cluster(graph: graph, projected: projected, pca: pca, lap: lap)
+        lap("cluster")
+        let clusterLabels = Set(clustered.labels.filter { $0 >= 0 }).sorted()
+        let scores = clusterLabels.count >= 2 ? try ClusterMetrics.compute(clustered.space, labels: clustered.labels, seed: settings.seed) : nil
+        lap("metrics")
+        let matching = try stableIDs(clustered.labels, ids: ids)
+        let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
+        var metrics = RunMetrics()
+        metrics.kCandidates = clustered.kCandidates
+        metrics.pcaComponents = pca.components.rows
+        metrics.pcaExplained = pca.explained
+        metrics.pcaScree = Array(pca.cumulativeVarianceRatio.prefix(256))
+        metrics.varianceTarget = settings.variance
+        if let scores {
+            metrics.daviesBouldin = scores.daviesBouldin
+            metrics.silhouetteSample = scores.sampleSize
+            metrics.silhouetteByCluster = Dictionary(uniqueKeysWithValues: scores.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
+            metrics.silhouetteKnife = Self.knife(scores.samples, stable: { stable(Int32($0)) })
+        }
+        metrics.born = matching.born.map { matching.ids[$0]! }
+        metrics.vanished = matching.vanished
+        timings["total"] = seconds(since: started)
+        let noise = try record(runID, ids: ids, clustered: clustered, maps: (map2.embedding, map3.embedding), graph: graph, matching: matching,
+                               scores: scores, metrics: metrics, timings: timings)
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
+        let stableIDs = Dictionary(uniqueKeysWithValues: clusterLabels.map { ($0, stable($0)) })
+        model.withLock { $0 = PlacementModel(run: runID, rowOf: rowOf, map2: map2, map3: map3, clustering: clustered.model, stable: stableIDs) }
+        return Report(run: runID, items: ids.count, clusters: clusterLabels.count, noiseFraction: noise, silhouette: scores?.silhouette,
+                      born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
+    }
 
-        // Cluster.
-        let space: Matrix
-        var labels: [Int32], probabilities: [Float]?, outliers: [Float]?
-        var extra: [String: Any] = [:]
-        let clustering: PlacementModel.Clustering
-        if settings.algorithm == "kmeans" {
+    /// A UMAP layout of the neighbour graph.
+    private func layout(_ graph: NeighborGraph, dimensions: Int, minDist: Float) throws -> UMAP {
+        var options = UMAP.Options()
+        options.neighbors = settings.neighbors
+        options.minDist = minDist
+        options.seed = settings.seed
+        options.threads = threads
+        options.dimensions = dimensions
+        return try UMAP.fit(graph: graph, options: options)
+    }
+
+    /// What the clustering stage gives: a label per row (−1 noise), in the space it clustered.
+    struct Clustered {
+        var space: Matrix
+        var labels: [Int32]
+        var probabilities: [Float]?
+        var outliers: [Float]?
+        var model: PlacementModel.Clustering
+        var kCandidates: [RunMetrics.KCandidate]?
+    }
+
+    private func cluster(graph: NeighborGraph, projected: Matrix, pca: PCA, lap: (String) -> Void) throws -> Clustered {
+        switch settings.algorithm {
+        case .kmeans(let ks):
             var options = KMeans.Options()
             options.seed = settings.seed
-            let selection = try KSelection.choose(projected, ks: settings.ks!, options: options)
-            space = projected
-            labels = selection.best.labels
-            clustering = .kmeans(pca: pca, centroids: selection.best.centroids)
-            extra["k_candidates"] = selection.candidates.map { ["k": $0.k, "silhouette": $0.silhouette, "inertia": $0.inertia] }
-        } else {
-            umap.dimensions = settings.clusterDimensions
-            umap.minDist = 0
-            let layout = try UMAP.fit(graph: graph, options: umap)
-            space = layout.embedding
+            let selection = try KSelection.choose(projected, ks: ks, options: options)
+            return Clustered(space: projected, labels: selection.best.labels, model: .kmeans(pca: pca, centroids: selection.best.centroids),
+                             kCandidates: selection.candidates.map { RunMetrics.KCandidate(k: $0.k, silhouette: $0.silhouette, inertia: $0.inertia) })
+        case .hdbscan(let minClusterSize, let minSamples, let dimensions):
+            let layout = try layout(graph, dimensions: dimensions, minDist: 0)
             lap("umap_cluster_layout")
             var options = HDBSCAN.Options()
-            options.minClusterSize = settings.minClusterSize
-            options.minSamples = settings.minSamples
+            options.minClusterSize = minClusterSize
+            options.minSamples = minSamples
             options.threads = threads
-            let result = try HDBSCAN.fit(space, options: options)
-            labels = result.labels
-            probabilities = result.probabilities
-            outliers = result.outlierScores
-            clustering = .hdbscan(layout: layout, model: result)
+            let result = try HDBSCAN.fit(layout.embedding, options: options)
+            return Clustered(space: layout.embedding, labels: result.labels, probabilities: result.probabilities, outliers: result.outlierScores,
+                             model: .hdbscan(layout: layout, model: result))
         }
-        lap("cluster")
+    }
 
-        let clusterLabels = Set(labels.filter { $0 >= 0 }).sorted()
-        let metrics = clusterLabels.count >= 2 ? try ClusterMetrics.compute(space, labels: labels, seed: settings.seed) : nil
-        lap("metrics")
-
-        // Stable ids against the current run.
+    /// This run's clusters matched to the current run's, so a cluster that persists keeps its id.
+    private func stableIDs(_ labels: [Int32], ids: [ItemID]) throws -> ClusterMatching.Result {
         var members: [Int: Set<UInt64>] = [:]
         for (row, label) in labels.enumerated() where label >= 0 { members[Int(label), default: []].insert(ids[row].rawValue) }
         let current = try catalog.currentRun()
         let previous = try current.map { try catalog.memberships(run: $0.id) } ?? [:]
-        let previousFacts = try current.map { try catalog.clusters(run: $0.id) } ?? []
-        let born = Dictionary(uniqueKeysWithValues: previousFacts.map { ($0.cluster, $0.bornRunID) })
-        let matching = ClusterMatching.match(new: members, previous: previous, threshold: settings.matchJaccard,
-                                             firstNewID: try catalog.largestClusterID() + 1)
-        let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
+        return ClusterMatching.match(new: members, previous: previous, threshold: settings.matchJaccard, firstNewID: try catalog.largestClusterID() + 1)
+    }
 
-        let assignments = (0..<n).map { row in
-            Assignment(item: ids[row], cluster: stable(labels[row]), probability: probabilities?[row], outlierScore: outliers?[row],
+    /// Every item's placement and every cluster's facts, in the one catalog transaction that makes
+    /// the run current. Returns the noise fraction.
+    private func record(_ runID: Int64, ids: [ItemID], clustered: Clustered, maps: (Matrix, Matrix), graph: NeighborGraph,
+                        matching: ClusterMatching.Result, scores: ClusterMetrics?, metrics: RunMetrics, timings: [String: Double]) throws -> Double {
+        let labels = clustered.labels, (map2, map3) = maps
+        let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
+        let assignments = ids.indices.map { row in
+            Assignment(item: ids[row], cluster: stable(labels[row]), probability: clustered.probabilities?[row], outlierScore: clustered.outliers?[row],
                        map2: (map2.storage[row * 2], map2.storage[row * 2 + 1]),
                        map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]),
                        neighbours: Self.keptNeighbours(graph, row: row).map { ids[Int($0)] })
         }
+        let born = Dictionary(uniqueKeysWithValues: try (catalog.currentRun().map { try catalog.clusters(run: $0.id) } ?? []).map { ($0.cluster, $0.bornRunID) })
         var rowsOf: [Int32: [Int]] = [:]
         for (row, label) in labels.enumerated() where label >= 0 { rowsOf[label, default: []].append(row) }
-        let facts = clusterLabels.map { label -> ClusterFacts in
+        let facts = rowsOf.keys.sorted().map { label -> ClusterFacts in
             let rows = rowsOf[label]!
             let id = matching.ids[Int(label)]!
-            return ClusterFacts(cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: space)],
-                                silhouette: metrics?.silhouetteByCluster[Int(label)], bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
+            return ClusterFacts(cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: clustered.space)],
+                                silhouette: scores?.silhouetteByCluster[Int(label)], bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
                                 matchedJaccard: matching.jaccard[Int(label)])
         }
-        let noise = Double(labels.filter { $0 < 0 }.count) / Double(n)
-        var summaryMetrics: [String: Any] = extra
-        summaryMetrics["pca_components"] = pca.components.rows
-        summaryMetrics["pca_explained"] = pca.explained
-        summaryMetrics["pca_scree"] = Array(pca.cumulativeVarianceRatio.prefix(256))
-        summaryMetrics["variance_target"] = settings.variance
-        if let metrics {
-            summaryMetrics["davies_bouldin"] = metrics.daviesBouldin
-            summaryMetrics["silhouette_sample"] = metrics.sampleSize
-            summaryMetrics["silhouette_by_cluster"] = Dictionary(uniqueKeysWithValues: metrics.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
-            summaryMetrics["silhouette_knife"] = Self.knife(metrics.samples, stable: { stable(Int32($0)) })
-        }
-        summaryMetrics["born"] = matching.born.map { matching.ids[$0]! }
-        summaryMetrics["vanished"] = matching.vanished
-        timings["total"] = seconds(since: started)
-        try catalog.finishRun(runID, summary: RunSummary(itemCount: n, clusterCount: clusterLabels.count, noiseFraction: noise,
-                                                         silhouette: metrics?.silhouette, metrics: json(summaryMetrics), timings: json(timings)),
+        let noise = Double(labels.filter { $0 < 0 }.count) / Double(ids.count)
+        try catalog.finishRun(runID, summary: RunSummary(itemCount: ids.count, clusterCount: facts.count, noiseFraction: noise,
+                                                         silhouette: scores?.silhouette, metrics: try metrics.json(), timings: try Self.json(timings)),
                               assignments: assignments, clusters: facts, keep: settings.keepRuns)
-        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
-        let stableIDs = Dictionary(uniqueKeysWithValues: clusterLabels.map { ($0, stable($0)) })
-        model.withLock { $0 = PlacementModel(run: runID, rowOf: rowOf, map2: fitted2, map3: fitted3, clustering: clustering, stable: stableIDs) }
-        return Report(run: runID, items: n, clusters: clusterLabels.count, noiseFraction: noise, silhouette: metrics?.silhouette,
-                      born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
+        return noise
     }
 
     /// Each item's neighbours from the live CNN index (cosine, the point itself left out), as
@@ -295,15 +323,15 @@ public final class Refitter: Sendable {
 
     /// The knife plot's data: each cluster's silhouettes, sorted high to low, cut to at most 200
     /// evenly spaced quantiles so a large run's metrics stay small; with the cluster's sample size.
-    static func knife(_ samples: [(row: Int, label: Int, value: Double)], stable: (Int) -> Int) -> [String: Any] {
+    static func knife(_ samples: [(row: Int, label: Int, value: Double)], stable: (Int) -> Int) -> [String: RunMetrics.Knife] {
         var byCluster: [Int: [Double]] = [:]
         for sample in samples { byCluster[sample.label, default: []].append(sample.value) }
-        var result: [String: Any] = [:]
+        var result: [String: RunMetrics.Knife] = [:]
         for (label, values) in byCluster {
             let sorted = values.sorted(by: >)
             let count = min(200, sorted.count)
             let quantiles = (0..<count).map { i in sorted[count == 1 ? 0 : i * (sorted.count - 1) / (count - 1)] }
-            result[String(stable(label))] = ["n": sorted.count, "values": quantiles.map { ($0 * 1000).rounded() / 1000 }]
+            result[String(stable(label))] = RunMetrics.Knife(n: sorted.count, values: quantiles.map { ($0 * 1000).rounded() / 1000 })
         }
         return result
     }
@@ -320,6 +348,17 @@ public final class Refitter: Sendable {
     }
 }
 
+extension Refitter {
+    /// Run parameters and timings as JSON; an encoding failure fails the run rather than
+    /// recording an empty object.
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
 public enum RefitError: Error, CustomStringConvertible {
     case tooFewItems(have: Int, need: Int)
     case isolated(ItemID)
@@ -327,7 +366,8 @@ public enum RefitError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .tooFewItems(let have, let need): "a refit needs at least \(need) indexed items (refit.min_cluster_size × 2 for HDBSCAN), the collection has \(have)"
+        case .tooFewItems(let have, let need):
+            "a refit needs at least \(need) indexed items (refit.neighbors + 2, and refit.min_cluster_size × 2 for HDBSCAN), the collection has \(have)"
         case .isolated(let id): "item \(id) has no neighbours in the index"
         case .neighbours(let reason): "the neighbour graph failed: \(reason)"
         }
@@ -339,6 +379,3 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
     return ((Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) * 1000).rounded() / 1000
 }
 
-func json(_ object: Any) -> String {
-    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-}

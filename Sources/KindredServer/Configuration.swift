@@ -1,6 +1,8 @@
 import Foundation
 import KindredAnalysis
 import KindredCore
+import KindredEngine
+import KindredImaging
 import KindredIndex
 import TOMLKit
 
@@ -51,7 +53,7 @@ public struct Configuration: Sendable, Equatable {
     public var heavyQueue = 16
 
     // [refit]
-    public var refit = RefitSettings()
+    public var refit = RefitSection()
 
     public init() {}
 
@@ -166,6 +168,31 @@ public struct Configuration: Sendable, Equatable {
         try refit.validate()
     }
 
+    /// What the engine is given.
+    public var collectionSettings: Collection.Settings {
+        var settings = Collection.Settings()
+        settings.watch = watchSettings
+        settings.refit = refit.settings
+        settings.hnsw = hnswParameters
+        settings.threads = effectiveThreads
+        settings.batchSize = batchSize
+        settings.decode.pixelLimit = maxPixels
+        settings.decode.maxFileBytes = maxFileBytes
+        return settings
+    }
+
+    /// What the ingestion thread is given.
+    public var watchSettings: WatchSettings {
+        var settings = WatchSettings()
+        settings.include = include
+        settings.exclude = exclude
+        settings.hidden = hidden
+        settings.settleSeconds = settleSeconds
+        settings.pollSeconds = pollSeconds
+        settings.snapshotSeconds = snapshotSeconds
+        return settings
+    }
+
     public var hnswParameters: HNSWParameters { HNSWParameters(connectivity: connectivity, efConstruction: efConstruction) }
     public var effectiveThreads: Int { threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads }
 }
@@ -264,8 +291,9 @@ private struct Reader {
     }
 }
 
-/// The [refit] section: when the collection is regrouped and how (Schema/kindred.toml).
-public struct RefitSettings: Sendable, Equatable {
+/// The [refit] section as written (Schema/kindred.toml): when the collection is regrouped and
+/// how. `settings` is what the engine is given once it is checked.
+public struct RefitSection: Sendable, Equatable {
     /// A daily local time, "HH:MM"; empty for none.
     public var schedule = "03:00"
     /// Refit when this fraction of the collection is new since the last run; 0 for never.
@@ -295,6 +323,24 @@ public struct RefitSettings: Sendable, Equatable {
     }
 
     public var ks: ClosedRange<Int>? { KSelection.range(parsing: kRange) }
+
+    /// The engine's settings, with the algorithm carrying only its own parameters. Call after
+    /// `validate`.
+    public var settings: RefitSettings {
+        var settings = RefitSettings()
+        settings.scheduleMinutes = scheduleMinutes
+        settings.afterNewFraction = afterNewFraction
+        settings.algorithm = algorithm == "kmeans" ? .kmeans(ks: ks ?? 2...20)
+            : .hdbscan(minClusterSize: minClusterSize, minSamples: minSamples, layoutDimensions: clusterDimensions)
+        settings.variance = variance
+        settings.maxComponents = maxComponents
+        settings.neighbors = neighbors
+        settings.minDist = minDist
+        settings.keepRuns = keepRuns
+        settings.matchJaccard = matchJaccard
+        settings.seed = seed
+        return settings
+    }
 
     func validate() throws(ConfigurationError) {
         func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {

@@ -1,0 +1,119 @@
+import Foundation
+import KindredCore
+import KindredFeatures
+import KindredImaging
+import KindredIndex
+import KindredStore
+import Logging
+import Synchronization
+
+/// One image collection, whole: its state directory (the catalog and the vectors, committed in
+/// `StateStore`'s order), its live indexes, the ingestion thread that follows its roots, and the
+/// refit thread. What kindredd runs, and what a test drives without a socket.
+///
+/// Its life is one phase at a time (`EnginePhase`, in `progress`): `open` repairs and is
+/// `starting`; `load` builds the indexes (`loading`); `start` begins the first scan (`scanning`,
+/// then `watching`); `stop` drains and snapshots (`draining`, then `stopped`).
+public final class Collection: Sendable {
+    /// What the engine is given, from the configuration.
+    public struct Settings: Sendable {
+        public var watch = WatchSettings()
+        public var refit = RefitSettings()
+        public var hnsw = HNSWParameters()
+        /// Threads for extraction, index building and refits.
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public var batchSize = 8
+        public var decode = DecodeOptions()
+
+        public init() {}
+    }
+
+    public let paths: StatePaths
+    public let state: StateStore
+    public var catalog: Catalog { state.catalog }
+    public var store: VectorStore { state.vectors }
+    public let progress: IngestProgress
+    let settings: Settings
+    let logger: Logger
+    private let running = Mutex<Running?>(nil)
+
+    /// What `load` makes.
+    public struct Running: Sendable {
+        public let indexes: LiveIndexes
+        public let loop: WatchLoop
+        public let refits: RefitScheduler
+    }
+
+    /// Opens (and creates) the state directory: repairs what an unclean stop left, re-queues items
+    /// whose vectors an older producer made, marks an interrupted refit failed, and adds `roots`
+    /// (resolved, then held to the rules WATCH follows: never `/`, never nested).
+    public init(paths: StatePaths, settings: Settings, roots: [String] = [], logger: Logger) throws {
+        self.paths = paths
+        self.settings = settings
+        self.logger = logger
+        progress = IngestProgress()
+        try paths.create()
+        state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
+        _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
+        let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
+        if stale > 0 { logger.notice("vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"]) }
+        if try state.catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
+        var rootSet = try state.catalog.rootSet()
+        for root in roots {
+            let path = try CollectionPath.resolvingDirectory(root)
+            try rootSet.validateNew(path)
+            try state.catalog.addRoot(path, device: path.device)
+            rootSet.insert(path)
+        }
+    }
+
+    /// Loads the indexes (their snapshots, reconciled with the store, or built from it) and makes
+    /// the ingestion and refit threads, not yet started. `probe`: where suspect files are decoded
+    /// first (kindredd's own executable); `report`: one-line summaries of what the threads do.
+    public func load(weights: ModelWeights, probe: DecodeProbe? = nil, report: @escaping StatusLine = { _ in }) throws -> Running {
+        progress.advance(to: .loading)
+        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, catalog: catalog, parameters: settings.hnsw,
+                                                     threads: settings.threads, logger: logger)
+        for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
+            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
+                                                  "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)"])
+        }
+        let ingestor = Ingestor(state: state, indexes: indexes,
+                                network: try EfficientNetLite0(weights: weights, batchSize: settings.batchSize, threads: settings.threads),
+                                threads: settings.threads, logger: logger)
+        ingestor.decodeOptions = settings.decode
+        ingestor.probe = probe
+        let progress = self.progress
+        let loop = WatchLoop(settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, report: report, logger: logger)
+        let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: settings.refit,
+                                                       threads: settings.threads, logger: logger),
+                                    settings: settings.refit, ingestionBusy: { progress.current.scanning || progress.current.pending > 0 },
+                                    report: report, logger: logger)
+        let made = Running(indexes: indexes, loop: loop, refits: refits)
+        running.withLock { $0 = made }
+        return made
+    }
+
+    /// Starts following the roots (the first scan, then inotify) and the refit schedule.
+    public func start() {
+        guard let running = running.withLock({ $0 }) else { return }
+        running.loop.start()
+        running.refits.start()
+    }
+
+    /// Stops the threads (a refit in progress is abandoned: the next open marks it failed; the
+    /// batch in flight gets `seconds` to finish), writes the index snapshots and syncs the store.
+    /// Returns whether the batch finished in time.
+    @discardableResult
+    public func stop(within seconds: Double = 8) throws -> Bool {
+        progress.advance(to: .draining)
+        defer { progress.advance(to: .stopped) }
+        guard let running = running.withLock({ $0 }) else { return true }
+        running.refits.stop()
+        let finished = running.loop.stop(within: seconds)
+        if !finished { logger.warning("the batch in flight did not finish in time; the snapshot may miss it (start-up reconciles)") }
+        try running.loop.writeSnapshot()
+        try state.sync()
+        return finished
+    }
+}

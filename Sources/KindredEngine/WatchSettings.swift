@@ -1,0 +1,17 @@
+/// How the ingestion thread follows the roots (the [watch] section of Schema/kindred.toml, and
+/// `index.snapshot_seconds`), checked by the configuration before it gets here.
+public struct WatchSettings: Sendable, Equatable {
+    /// Glob patterns a file name must match (any) and must not match (none).
+    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp"]
+    public var exclude: [String] = []
+    /// Whether hidden files and directories are followed.
+    public var hidden = false
+    /// How long a changed file must stay quiet before it is read.
+    public var settleSeconds = 1.0
+    /// How often directories past the inotify watch limit are polled.
+    public var pollSeconds = 30.0
+    /// The least time between index snapshots, written only when the index changed.
+    public var snapshotSeconds = 300.0
+
+    public init() {}
+}

@@ -1,0 +1,149 @@
+import Foundation
+import KindredCore
+import KindredEngine
+import KindredFeatures
+import KindredImaging
+import KindredIndex
+import KindredProtocol
+import KindredStore
+
+// Queries: what the collection holds and what resembles what: STATUS, SIMILAR, SIMILAR-IMAGE's
+// answer, INFO, ERRORS, DUPLICATES, THUMBS.
+
+extension CommandService {
+    func status() throws -> Response {
+        let counts = try catalog.statusCounts()
+        let progress = self.progress.current
+        var rows: [[String]] = [["state", progress.phase.rawValue], ["server", serverPhase.withLock { $0.rawValue }]]
+        rows += ItemStatus.allCases.map { [$0.rawValue, String(counts[$0] ?? 0)] }
+        rows.append(["pending", String(progress.pending)])
+        rows.append(["scanning", progress.scanning ? "yes" : "no"])
+        rows.append(["ingest_problem", progress.problem ?? ""])
+        rows.append(["polled_dirs", String(progress.polledDirectories)])
+        rows.append(["inotify_overflows", String(progress.overflows)])
+        rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
+        rows.append(["deleted_nodes", live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? ""])
+        rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
+        rows.append(["paused_roots", progress.pausedRoots.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")])
+        rows.append(["skipped_names", String(progress.skippedNames)])
+        rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
+        let current = try catalog.currentRun()
+        rows.append(["last_refit", current?.finishedAt.map(String.init) ?? ""])
+        rows.append(["refit_running", live.withLock { $0?.refits?.isRunning ?? false } ? "yes" : "no"])
+        rows.append(["clusters", current?.clusterCount.map(String.init) ?? ""])
+        rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
+        return Response(columns: ["key", "value"], rows: rows)
+    }
+
+    func resolve(_ target: Target) throws -> CatalogItem {
+        switch target {
+        case .id(let id):
+            guard let item = try catalog.item(id) else { throw ProtocolError(.notFound, "no item with id \(id)") }
+            return item
+        case .path(let text):
+            // Lexical only: a question about a path outside the roots gets the same answer
+            // whether or not it exists, so the socket is no oracle for the file system.
+            let path = try CollectionPath(text)
+            guard try catalog.rootSet().covers(path) else { throw ProtocolError(.forbidden, "\(text) is outside the watched roots") }
+            guard let item = try catalog.item(path: path.string) else { throw ProtocolError(.notFound, "\(text) is not in the collection") }
+            return item
+        }
+    }
+
+    func similar(_ target: Target, k: Int, space: Space, within: String?) throws -> Response {
+        let item = try resolve(target)
+        guard item.status == .indexed, let id = item.itemID else {
+            throw ProtocolError(item.status == .failed ? .notFound : .unavailable,
+                                item.status == .failed ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
+        }
+        guard let query = try store.vector(id, space: space.rawValue) else { throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet") }
+        return try rows(for: try neighbours(of: query, excluding: id.rawValue, k: k, space: space, within: within))
+    }
+
+    /// SIMILAR-IMAGE: the nearest items to an image that need not be in the collection. The daemon
+    /// reads only the bytes the client sent, never a file the client names.
+    public func answerImage(_ bytes: [UInt8], k: Int, space: Space) -> Result<Response, ProtocolError> {
+        do {
+            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image", options: decodeOptions) }.image
+            let query: [Float]
+            switch space {
+            case .style:
+                query = StyleDescriptor.compute(image)
+            case .cnn:
+                var input = [Float](repeating: 0, count: CNNInput.count)
+                image.cnnInput(into: &input)
+                var features = [Float](repeating: 0, count: Space.cnn.dimension)
+                let ran = network.withLock { network -> Bool in
+                    guard let network else { return false }
+                    network.run(input, count: 1, features: &features)
+                    return true
+                }
+                guard ran else { throw ProtocolError(.unavailable, "no network for queries by image") }
+                query = features
+            case .phash, .thumb:
+                throw ProtocolError(.badRequest, "space=\(space) has no index; \(Space.searchable.map(\.name).joined(separator: " and ")) do")
+            }
+            return .success(try rows(for: try neighbours(of: query, excluding: nil, k: k, space: space, within: nil)))
+        } catch let error as ProtocolError {
+            return .failure(error)
+        } catch let error as ImageError {
+            return .failure(ProtocolError(.badRequest, error.reason))
+        } catch {
+            return .failure(ProtocolError(.internalError, "\(error)"))
+        }
+    }
+
+    func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?) throws -> [Neighbor] {
+        let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
+        let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
+        guard let index = try requireIndexes()(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
+        return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
+    }
+
+    func rows(for neighbours: [Neighbor]) throws -> Response {
+        var rows: [[String]] = []
+        let paths = try catalog.paths(of: neighbours.map { ItemID($0.label) })
+        for (rank, neighbour) in neighbours.enumerated() {
+            let path = paths[ItemID(neighbour.label)] ?? ""
+            rows.append([String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path])
+        }
+        return Response(columns: ["rank", "score", "id", "path"], rows: rows)
+    }
+
+    /// The stored thumbnails after item `after`, `limit` of them: id, side, base64 of the RGB bytes.
+    func thumbs(after: UInt64, limit: Int) throws -> Response {
+        let space = StandardSpaces.thumb
+        guard store.spaces[space.name] != nil else { return Response(columns: ["id", "side", "rgb_base64"], rows: []) }
+        let ids = try store.ids(space: space.name)
+        let start = ids.firstIndex { $0.rawValue > after } ?? ids.endIndex
+        var rows: [[String]] = []
+        for id in ids[start...].prefix(limit) {
+            guard let pixels = try store.vector(id, space: space.name, as: UInt8.self) else { continue }
+            rows.append([String(id.rawValue), String(Space.thumbnailSide), Data(pixels).base64EncodedString()])
+        }
+        return Response(columns: ["id", "side", "rgb_base64"], rows: rows)
+    }
+
+    func info(_ target: Target) throws -> Response {
+        let item = try resolve(target)
+        let fields: [(String, String?)] = [
+            ("id", item.id.map(String.init)), ("path", item.path), ("status", item.status.rawValue), ("size", String(item.size)),
+            ("mtime_ns", String(item.mtimeNs)), ("content_hash", item.contentHash), ("width", item.width.map(String.init)),
+            ("height", item.height.map(String.init)), ("format", item.format), ("error", item.error),
+            ("first_seen", String(item.firstSeen)), ("last_indexed", item.lastIndexed.map(String.init)),
+        ]
+        return Response(columns: ["key", "value"], rows: fields.map { [$0.0, $0.1 ?? ""] })
+    }
+
+    func errors(limit: Int) throws -> Response {
+        Response(columns: ["path", "reason"], rows: try catalog.failures(limit: limit).map { [$0.path, $0.reason] })
+    }
+
+    func duplicates(maxDistance: Int) throws -> Response {
+        var rows: [[String]] = []
+        for (group, members) in try Duplicates.groups(store: store, maxDistance: maxDistance).enumerated() {
+            for id in members { rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""]) }
+        }
+        return Response(columns: ["group", "id", "path"], rows: rows)
+    }
+}
