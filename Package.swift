@@ -95,13 +95,18 @@ let package = Package(
         // PCA, UMAP, HDBSCAN, k-means and clustering metrics, on BLAS/LAPACK.
         .target(
             name: "KindredAnalysis",
-            dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KindredCore", "KindredIndex", "COpenBLAS", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: optimisedChecked
         ),
         // What people look at: the map page, the refit report and contact sheets.
         .target(
             name: "KindredVisuals",
-            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "CFreeType", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredImaging", "CFreeType",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Web"]
         ),
         // The engine: one collection (ingestion, live indexes, refits, placement), drivable
@@ -109,7 +114,8 @@ let package = Package(
         .target(
             name: "KindredEngine",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredWatch", "KindredAnalysis",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredWatch",
+                "KindredAnalysis",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -118,7 +124,8 @@ let package = Package(
         .target(
             name: "KindredServer",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol", "KindredEngine",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
+                "KindredEngine",
                 "KindredAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -130,7 +137,8 @@ let package = Package(
         .executableTarget(
             name: "kindred",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol", "KindredAnalysis", "KindredVisuals",
+                "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol",
+                "KindredAnalysis", "KindredVisuals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -138,7 +146,8 @@ let package = Package(
         .executableTarget(
             name: "kindredd",
             dependencies: [
-                "KindredCore", "KindredStore", "KindredEngine", "KindredServer", "KindredFeatures", "KindredImaging", "KindredWatch",
+                "KindredCore", "KindredStore", "KindredEngine", "KindredServer", "KindredFeatures", "KindredImaging",
+                "KindredWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,12 +161,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "kindred-bench-preload",
-            dependencies: ["KindredCore", "KindredStore", "KindredEngine", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredEngine", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/Preload"
         ),
         .executableTarget(
             name: "kindred-bench-maprun",
-            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredEngine", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredImaging", "KindredEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/MapRun"
         ),
         .executableTarget(
@@ -172,7 +186,8 @@ let package = Package(
             dependencies: ["KindredCore", "KindredAnalysis", "KindredTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", "KindredTestSupport"]),
+        .testTarget(
+            name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", "KindredTestSupport"]),
         // What the test targets share: temporary directories, the logger, the products directory,
         // image encoders and the converted weights. Helpers are defined here once.
         .target(
@@ -183,16 +198,23 @@ let package = Package(
             ],
             path: "Tests/Support"
         ),
-        .testTarget(name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol", "KindredTestSupport"]),
-        .testTarget(name: "KindredWatchTests", dependencies: ["KindredCore", "KindredWatch", "KindredTestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol", "KindredTestSupport"]),
+        .testTarget(
+            name: "KindredWatchTests",
+            dependencies: [
+                "KindredCore", "KindredWatch", "KindredTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "KindredDaemonTests",
             dependencies: [
-                "KindredCore", "KindredEngine", "KindredServer", "KindredStore", "KindredIndex", "KindredImaging", "KindredFeatures", "KindredProtocol",
+                "KindredCore", "KindredEngine", "KindredServer", "KindredStore", "KindredIndex", "KindredImaging",
+                "KindredFeatures", "KindredProtocol",
                 "KindredTestSupport", "kindred", "kindredd",
             ]
         ),
-        .testTarget(name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport"]),
+        .testTarget(
+            name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport"]),
         .testTarget(
             name: "KindredFeaturesTests",
             dependencies: ["KindredCore", "KindredFeatures", "KindredImaging", "KindredTestSupport"],
@@ -201,7 +223,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KindredVisualsTests",
-            dependencies: ["KindredCore", "KindredStore", "KindredImaging", "KindredVisuals", "KindredTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "KindredCore", "KindredStore", "KindredImaging", "KindredVisuals", "KindredTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "KindredStoreTests",

@@ -8,12 +8,18 @@ import PackageDescription
 let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 
 func target(_ name: String, _ dependencies: [String]) -> Target {
-    .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies.map { .product(name: $0, package: "Kindred") } + [.product(name: "Logging", package: "swift-log")], swiftSettings: fuzzer)
+    .executableTarget(
+        name: name,
+        dependencies: ["FuzzSupport"] + dependencies.map { .product(name: $0, package: "Kindred") } + [
+            .product(name: "Logging", package: "swift-log")
+        ], swiftSettings: fuzzer)
 }
 
 let package = Package(
     name: "KindredFuzz",
-    dependencies: [.package(name: "Kindred", path: ".."), .package(url: "https://github.com/apple/swift-log", from: "1.16.2")],
+    dependencies: [
+        .package(name: "Kindred", path: ".."), .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         .target(name: "CFuzzer"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzer", .product(name: "KindredCore", package: "Kindred")]),
@@ -21,6 +27,7 @@ let package = Package(
         target("fuzz-decoders", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
-        target("fuzz-service", ["KindredEngine", "KindredServer", "KindredImaging", "KindredProtocol", "KindredStore"]),
+        target(
+            "fuzz-service", ["KindredEngine", "KindredServer", "KindredImaging", "KindredProtocol", "KindredStore"]),
     ]
 )

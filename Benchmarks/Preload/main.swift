@@ -34,9 +34,14 @@ for first in stride(from: 0, to: vectors.rows, by: batch) {
     let files = rows.map { Catalog.SeenFile(path: String(format: "/synthetic/%07d.jpg", $0), size: 1, mtimeNs: 1) }
     try state.importItems(files, contentHash: "synthetic") { offset in
         let cnn = vectors.row(rows.lowerBound + offset)
-        let phash = (0..<8).map { byte in UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) }) }
-        return [(StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(Array(cnn.prefix(StandardSpaces.style.dimension)))),
-                (StandardSpaces.phash.name, .bytes(phash))]
+        let phash = (0..<8).map { byte in
+            UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) })
+        }
+        return [
+            (StandardSpaces.cnn.name, .floats(cnn)),
+            (StandardSpaces.style.name, .floats(Array(cnn.prefix(StandardSpaces.style.dimension)))),
+            (StandardSpaces.phash.name, .bytes(phash)),
+        ]
     }
 }
 let t = ContinuousClock.now - start

@@ -29,51 +29,65 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
 }
 func report(_ what: String, _ s: Double) {
-    print(String(format: #"{"what": "%@", "n": %d, "d": %d, "seconds": %.3f, "mb_per_s": %.0f}"#, what, n, d, s, megabytes / s))
+    print(
+        String(
+            format: #"{"what": "%@", "n": %d, "d": %d, "seconds": %.3f, "mb_per_s": %.0f}"#, what, n, d, s,
+            megabytes / s))
 }
 
 var generator = SystemRandomNumberGenerator()
 let data = (0..<(n * d)).map { _ in Float.random(in: -1...1, using: &generator) }
 
-let store = try VectorStore(directory: directory.appendingPathComponent("vectors"), spaces: [VectorSpace(name: "cnn", dimension: d)],
-                            logger: Logger(label: "bench"))
-report("lmdb bulk write (\(batch)/txn, durable commits)", try seconds {
-    try data.withUnsafeBufferPointer { all in
-        for first in stride(from: 0, to: n, by: batch) {
-            try store.write { txn throws(VectorStoreError) in
-                for row in first..<min(n, first + batch) {
-                    try txn.put(ItemID(UInt64(row + 1)), UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]), space: "cnn")
+let store = try VectorStore(
+    directory: directory.appendingPathComponent("vectors"), spaces: [VectorSpace(name: "cnn", dimension: d)],
+    logger: Logger(label: "bench"))
+report(
+    "lmdb bulk write (\(batch)/txn, durable commits)",
+    try seconds {
+        try data.withUnsafeBufferPointer { all in
+            for first in stride(from: 0, to: n, by: batch) {
+                try store.write { txn throws(VectorStoreError) in
+                    for row in first..<min(n, first + batch) {
+                        try txn.put(
+                            ItemID(UInt64(row + 1)), UnsafeBufferPointer(rebasing: all[(row * d)..<((row + 1) * d)]),
+                            space: "cnn")
+                    }
                 }
             }
         }
-    }
-})
+    })
 for round in 1...3 {
     var rows = 0
-    report("lmdb bulk read into one buffer (round \(round))", try seconds { rows = try store.readMatrix(space: "cnn").matrix.rows })
+    report(
+        "lmdb bulk read into one buffer (round \(round))",
+        try seconds { rows = try store.readMatrix(space: "cnn").matrix.rows })
     precondition(rows == n)
 }
 
 let file = directory.appendingPathComponent("raw.f32").path
-report("file write + fsync", seconds {
-    let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    data.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count { done += write(fd, raw.baseAddress! + done, min(1 << 24, raw.count - done)) }
-    }
-    fsync(fd)
-    close(fd)
-})
-for round in 1...3 {
-    report("file sequential read (round \(round))", seconds {
-        var buffer = [Float](repeating: 0, count: n * d)
-        let fd = open(file, O_RDONLY)
-        buffer.withUnsafeMutableBytes { raw in
+report(
+    "file write + fsync",
+    seconds {
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        data.withUnsafeBytes { raw in
             var done = 0
-            while done < raw.count { done += read(fd, raw.baseAddress! + done, min(1 << 24, raw.count - done)) }
+            while done < raw.count { done += write(fd, raw.baseAddress! + done, min(1 << 24, raw.count - done)) }
         }
+        fsync(fd)
         close(fd)
-        precondition(buffer.count == n * d)
     })
+for round in 1...3 {
+    report(
+        "file sequential read (round \(round))",
+        seconds {
+            var buffer = [Float](repeating: 0, count: n * d)
+            let fd = open(file, O_RDONLY)
+            buffer.withUnsafeMutableBytes { raw in
+                var done = 0
+                while done < raw.count { done += read(fd, raw.baseAddress! + done, min(1 << 24, raw.count - done)) }
+            }
+            close(fd)
+            precondition(buffer.count == n * d)
+        })
 }
 try? FileManager.default.removeItem(at: directory)

@@ -24,13 +24,16 @@ extension Matrix {
     func validateForAnalysis(step: String) throws(AnalysisError) {
         for row in 0..<rows {
             for c in 0..<columns where !storage[row * columns + c].isFinite {
-                throw .badInput(step: step, reason: "row \(row) has a NaN or infinite value in column \(c); drop or impute such rows first")
+                throw .badInput(
+                    step: step,
+                    reason: "row \(row) has a NaN or infinite value in column \(c); drop or impute such rows first")
             }
         }
         guard rows > 1 else { return }
         let first = storage[0..<columns]
         if (1..<rows).allSatisfy({ storage[($0 * columns)..<(($0 + 1) * columns)].elementsEqual(first) }) {
-            throw .badInput(step: step, reason: "all \(rows) rows are identical, so there is nothing to lay out or cluster")
+            throw .badInput(
+                step: step, reason: "all \(rows) rows are identical, so there is nothing to lay out or cluster")
         }
     }
 }

@@ -37,7 +37,8 @@ struct BoruvkaMST {
         var nodeCore = [Float](repeating: .infinity, count: tree.nodes.count)
         for node in (0..<tree.nodes.count).reversed() {
             let box = tree.nodes[node]
-            nodeCore[node] = box.left < 0 ? core[box.start..<box.end].min()! : min(nodeCore[box.left], nodeCore[box.right])
+            nodeCore[node] =
+                box.left < 0 ? core[box.start..<box.end].min()! : min(nodeCore[box.left], nodeCore[box.right])
         }
         var result: [HDBSCAN.Edge] = []
         var components = n
@@ -55,7 +56,8 @@ struct BoruvkaMST {
             }
             // Each point's cheapest edge out of its component.
             var found = [(to: Int, weight: Float)](repeating: (-1, .infinity), count: n)
-            let search = Search(tree: tree, core: core, nodeCore: nodeCore, component: component, nodeComponent: nodeComponent)
+            let search = Search(
+                tree: tree, core: core, nodeCore: nodeCore, component: component, nodeComponent: nodeComponent)
             found.withUnsafeMutableBufferPointer { out in
                 let base = UInt(bitPattern: out.baseAddress)
                 performDealt(items: n, workers: threads) { p in
@@ -68,7 +70,10 @@ struct BoruvkaMST {
                 let c = component[p], candidate = (from: p, to: found[p].to, weight: found[p].weight)
                 if let current = cheapest[c] {
                     if (candidate.weight, min(candidate.from, candidate.to), max(candidate.from, candidate.to))
-                        < (current.weight, min(current.from, current.to), max(current.from, current.to)) { cheapest[c] = candidate }
+                        < (current.weight, min(current.from, current.to), max(current.from, current.to))
+                    {
+                        cheapest[c] = candidate
+                    }
                 } else {
                     cheapest[c] = candidate
                 }
@@ -104,7 +109,8 @@ struct BoruvkaMST {
             return best
         }
 
-        private func visit(_ node: Int, _ p: Int, _ query: UnsafePointer<Float>, _ best: inout (to: Int, weight: Float)) {
+        private func visit(_ node: Int, _ p: Int, _ query: UnsafePointer<Float>, _ best: inout (to: Int, weight: Float))
+        {
             let own = component[p], ownCore = core[p]
             if best.weight <= ownCore { return }  // nothing beats an edge at p's own core distance
             if nodeComponent[node] == own { return }
@@ -119,7 +125,9 @@ struct BoruvkaMST {
                 }
                 return
             }
-            let (near, far) = tree.boxDistance(box.left, query) <= tree.boxDistance(box.right, query) ? (box.left, box.right) : (box.right, box.left)
+            let (near, far) =
+                tree.boxDistance(box.left, query) <= tree.boxDistance(box.right, query)
+                ? (box.left, box.right) : (box.right, box.left)
             visit(near, p, query, &best)
             visit(far, p, query, &best)
         }

@@ -18,7 +18,9 @@ public enum ClusterMatching {
     /// `threshold` 0.3: a cluster that kept under a third of its members' union is a different
     /// cluster for a collection manager's purposes; at 0.5 ordinary refit noise (UMAP seeds,
     /// 20 % new items) split identities that users see as the same group.
-    public static func match(new: [Int: Set<UInt64>], previous: [Int: Set<UInt64>], threshold: Double = 0.3, firstNewID: Int) -> Result {
+    public static func match(
+        new: [Int: Set<UInt64>], previous: [Int: Set<UInt64>], threshold: Double = 0.3, firstNewID: Int
+    ) -> Result {
         var owner: [UInt64: Int] = [:]
         for (id, members) in previous { for item in members { owner[item] = id } }
         var pairs: [(label: Int, id: Int, jaccard: Double)] = []
@@ -39,7 +41,8 @@ public enum ClusterMatching {
             taken.insert(pair.id)
         }
         var next = firstNewID
-        for label in new.keys.sorted(by: { (new[$0]!.count, -$0) > (new[$1]!.count, -$1) }) where result.ids[label] == nil {
+        for label in new.keys.sorted(by: { (new[$0]!.count, -$0) > (new[$1]!.count, -$1) })
+        where result.ids[label] == nil {
             result.ids[label] = next
             result.born.append(label)
             next += 1

@@ -17,19 +17,24 @@ public struct ClusterMetrics: Sendable, Equatable {
     public var clusteredPoints: Int
 
     public static func == (a: ClusterMetrics, b: ClusterMetrics) -> Bool {
-        a.silhouette == b.silhouette && a.silhouetteByCluster == b.silhouetteByCluster && a.daviesBouldin == b.daviesBouldin
+        a.silhouette == b.silhouette && a.silhouetteByCluster == b.silhouetteByCluster
+            && a.daviesBouldin == b.daviesBouldin
             && a.sampleSize == b.sampleSize && a.clusteredPoints == b.clusteredPoints
     }
 
     /// Scores `labels` (one per row of `x`; −1 is noise). The silhouette of more than
     /// `sampleLimit` non-noise points is computed on a seeded uniform sample of that size, as
     /// scikit-learn's `silhouette_score(sample_size=…)` does; Davies–Bouldin uses every point.
-    public static func compute(_ x: Matrix, labels: [Int32], sampleLimit: Int = 10_000, seed: UInt64 = 0) throws(AnalysisError) -> ClusterMetrics {
+    public static func compute(
+        _ x: Matrix, labels: [Int32], sampleLimit: Int = 10_000, seed: UInt64 = 0
+    ) throws(AnalysisError) -> ClusterMetrics {
         precondition(labels.count == x.rows, "one label per row")
         let clustered = (0..<x.rows).filter { labels[$0] >= 0 }
         let clusterCount = Set(clustered.map { labels[$0] }).count
         guard clusterCount >= 2 else {
-            throw .invalidParameter(name: "labels", value: "\(clusterCount) cluster\(clusterCount == 1 ? "" : "s")", requirement: "silhouette needs at least 2 clusters")
+            throw .invalidParameter(
+                name: "labels", value: "\(clusterCount) cluster\(clusterCount == 1 ? "" : "s")",
+                requirement: "silhouette needs at least 2 clusters")
         }
         var rows = clustered
         if rows.count > sampleLimit {
@@ -39,7 +44,9 @@ public struct ClusterMetrics: Sendable, Equatable {
         }
         let samples = silhouettes(x, labels: labels, rows: rows)
         var byCluster: [Int: (sum: Double, count: Int)] = [:]
-        for s in samples { byCluster[s.label, default: (0, 0)].sum += s.value; byCluster[s.label, default: (0, 0)].count += 1 }
+        for s in samples {
+            byCluster[s.label, default: (0, 0)].sum += s.value; byCluster[s.label, default: (0, 0)].count += 1
+        }
         return ClusterMetrics(
             silhouette: samples.reduce(0) { $0 + $1.value } / Double(samples.count),
             silhouetteByCluster: byCluster.mapValues { $0.sum / Double($0.count) },
@@ -69,8 +76,10 @@ public struct ClusterMetrics: Sendable, Equatable {
             points.withUnsafeBufferPointer { p in
                 norms.withUnsafeBufferPointer { nrm in
                     distances.withUnsafeMutableBufferPointer { out in
-                        Distances.squared(p.baseAddress! + first * d, nrm.baseAddress! + first, n: count, p.baseAddress!, nrm.baseAddress!, m: m, columns: d,
-                                          into: out.baseAddress!)
+                        Distances.squared(
+                            p.baseAddress! + first * d, nrm.baseAddress! + first, n: count, p.baseAddress!,
+                            nrm.baseAddress!, m: m, columns: d,
+                            into: out.baseAddress!)
                     }
                 }
             }
@@ -111,7 +120,9 @@ public struct ClusterMetrics: Sendable, Equatable {
         for row in rows {
             let label = Int(labels[row])
             let c = centroids[label]!
-            let distance = x.withRow(row) { values in (0..<d).reduce(0.0) { $0 + (Double(values[$1]) - c[$1]) * (Double(values[$1]) - c[$1]) }.squareRoot() }
+            let distance = x.withRow(row) { values in
+                (0..<d).reduce(0.0) { $0 + (Double(values[$1]) - c[$1]) * (Double(values[$1]) - c[$1]) }.squareRoot()
+            }
             scatter[label, default: 0] += distance
         }
         for (label, count) in counts { scatter[label]! /= Double(count) }
@@ -120,7 +131,8 @@ public struct ClusterMetrics: Sendable, Equatable {
         for i in ids {
             var worst = 0.0
             for j in ids where j != i {
-                let separation = zip(centroids[i]!, centroids[j]!).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+                let separation = zip(centroids[i]!, centroids[j]!).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+                    .squareRoot()
                 worst = max(worst, separation > 0 ? (scatter[i]! + scatter[j]!) / separation : .infinity)
             }
             total += worst

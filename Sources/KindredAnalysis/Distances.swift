@@ -13,9 +13,14 @@ enum Distances {
     }
 
     /// out[i·m + j] = ‖a_i − b_j‖² for i < n, j < m (clamped at 0 against rounding).
-    static func squared(_ a: UnsafePointer<Float>, _ aNorms: UnsafePointer<Float>, n: Int,
-                        _ b: UnsafePointer<Float>, _ bNorms: UnsafePointer<Float>, m: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(columns), -2, a, Int32(columns), b, Int32(columns), 0, out, Int32(m))
+    static func squared(
+        _ a: UnsafePointer<Float>, _ aNorms: UnsafePointer<Float>, n: Int,
+        _ b: UnsafePointer<Float>, _ bNorms: UnsafePointer<Float>, m: Int, columns: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(columns), -2, a, Int32(columns), b,
+            Int32(columns), 0, out, Int32(m))
         for i in 0..<n {
             let row = out + i * m
             let ai = aNorms[i]

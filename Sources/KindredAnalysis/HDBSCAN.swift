@@ -45,10 +45,17 @@ public struct HDBSCAN: Sendable {
     public static func fit(_ x: Matrix, options: Options = Options()) throws(AnalysisError) -> HDBSCAN {
         let n = x.rows
         let minSamples = options.minSamples ?? options.minClusterSize
-        guard options.minClusterSize >= 2 else { throw .invalidParameter(name: "min-cluster-size", value: "\(options.minClusterSize)", requirement: "at least 2") }
-        guard minSamples >= 1 else { throw .invalidParameter(name: "min-samples", value: "\(minSamples)", requirement: "at least 1") }
+        guard options.minClusterSize >= 2 else {
+            throw .invalidParameter(
+                name: "min-cluster-size", value: "\(options.minClusterSize)", requirement: "at least 2")
+        }
+        guard minSamples >= 1 else {
+            throw .invalidParameter(name: "min-samples", value: "\(minSamples)", requirement: "at least 1")
+        }
         guard n > minSamples else {
-            throw .invalidParameter(name: "min-samples", value: "\(minSamples)", requirement: "it must be below the number of points (\(n)); lower --min-samples or add data")
+            throw .invalidParameter(
+                name: "min-samples", value: "\(minSamples)",
+                requirement: "it must be below the number of points (\(n)); lower --min-samples or add data")
         }
         try x.validateForAnalysis(step: "HDBSCAN")
         let edges: [Edge], core: [Float]
@@ -109,7 +116,9 @@ public struct HDBSCAN: Sendable {
             x.storage.withUnsafeBufferPointer { v in
                 norms.withUnsafeBufferPointer { nr in
                     distances.withUnsafeMutableBufferPointer { out in
-                        Distances.squared(v.baseAddress! + first * d, nr.baseAddress! + first, n: count, v.baseAddress!, nr.baseAddress!, m: n, columns: d, into: out.baseAddress!)
+                        Distances.squared(
+                            v.baseAddress! + first * d, nr.baseAddress! + first, n: count, v.baseAddress!,
+                            nr.baseAddress!, m: n, columns: d, into: out.baseAddress!)
                     }
                 }
             }
@@ -129,7 +138,8 @@ public struct HDBSCAN: Sendable {
     struct Merge { var left: Int, right: Int, distance: Double, size: Int }
 
     static func singleLinkage(_ edges: [Edge], n: Int) -> [Merge] {
-        let sorted = edges.enumerated().sorted { ($0.element.weight, $0.offset) < ($1.element.weight, $1.offset) }.map(\.element)
+        let sorted = edges.enumerated().sorted { ($0.element.weight, $0.offset) < ($1.element.weight, $1.offset) }.map(
+            \.element)
         var sets = UnionFind(count: 2 * n - 1), size = [Int](repeating: 1, count: 2 * n - 1)
         var merges: [Merge] = []
         merges.reserveCapacity(n - 1)
@@ -178,12 +188,18 @@ public struct HDBSCAN: Sendable {
                     queue.append(child)
                 }
             } else if leftSize < minClusterSize && rightSize < minClusterSize {
-                for child in [left, right] { for point in leaves(child) { result.append(CondensedEdge(parent: label, child: point, lambda: lambda, size: 1)) } }
+                for child in [left, right] {
+                    for point in leaves(child) {
+                        result.append(CondensedEdge(parent: label, child: point, lambda: lambda, size: 1))
+                    }
+                }
             } else {
                 let (small, large) = leftSize < minClusterSize ? (left, right) : (right, left)
                 relabel[large] = label
                 queue.append(large)
-                for point in leaves(small) { result.append(CondensedEdge(parent: label, child: point, lambda: lambda, size: 1)) }
+                for point in leaves(small) {
+                    result.append(CondensedEdge(parent: label, child: point, lambda: lambda, size: 1))
+                }
             }
         }
         return result
@@ -198,7 +214,9 @@ public struct HDBSCAN: Sendable {
         var childClusters: [Int: [Int]] = [:]
         var maxChildLambda: [Int: Double] = [:]  // deaths: the largest λ among a cluster's rows
         for edge in tree {
-            if edge.size > 1 { birth[edge.child] = edge.lambda; childClusters[edge.parent, default: []].append(edge.child) }
+            if edge.size > 1 {
+                birth[edge.child] = edge.lambda; childClusters[edge.parent, default: []].append(edge.child)
+            }
             maxChildLambda[edge.parent] = max(maxChildLambda[edge.parent] ?? 0, edge.lambda.isFinite ? edge.lambda : 0)
         }
         var stability: [Int: Double] = [:]
@@ -234,7 +252,11 @@ public struct HDBSCAN: Sendable {
         var parentOf: [Int: Int] = [:]
         var pointLambda = [Double](repeating: 0, count: n), pointParent = [Int](repeating: root, count: n)
         for edge in tree {
-            if edge.size > 1 { parentOf[edge.child] = edge.parent } else { pointLambda[edge.child] = edge.lambda; pointParent[edge.child] = edge.parent }
+            if edge.size > 1 {
+                parentOf[edge.child] = edge.parent
+            } else {
+                pointLambda[edge.child] = edge.lambda; pointParent[edge.child] = edge.parent
+            }
         }
         let order = selected.sorted()
         let labelOf = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, Int32($0)) })
@@ -267,8 +289,9 @@ public struct HDBSCAN: Sendable {
             guard death > 0, lambda.isFinite else { return 0 }
             return Float(max(0, (death - lambda) / death))
         }
-        return HDBSCAN(labels: labels, probabilities: probabilities, outlierScores: outliers, clusterCount: order.count,
-                       condensedTree: tree, selectedClusters: order)
+        return HDBSCAN(
+            labels: labels, probabilities: probabilities, outlierScores: outliers, clusterCount: order.count,
+            condensedTree: tree, selectedClusters: order)
     }
 
     // MARK: Prediction
@@ -279,19 +302,30 @@ public struct HDBSCAN: Sendable {
     /// reachability, at λ = 1 / that distance, and takes the cluster that neighbour's branch of
     /// the condensed tree belongs to at that λ. Points that land where only noise is are −1.
     public func approximatePredict(_ points: Matrix, training: Matrix) -> (labels: [Int32], probabilities: [Float]) {
-        precondition(points.columns == training.columns && training.rows == coreDistances.count, "predict in the space the model was fitted in")
+        precondition(
+            points.columns == training.columns && training.rows == coreDistances.count,
+            "predict in the space the model was fitted in")
         let n = training.rows, root = n
         var parentOf: [Int: Int] = [:], birth: [Int: Double] = [root: 0], pointParent = [Int](repeating: root, count: n)
         var pointLambda = [Double](repeating: 0, count: n), deaths: [Int: Double] = [:]
         for edge in condensedTree {
-            if edge.size > 1 { parentOf[edge.child] = edge.parent; birth[edge.child] = edge.lambda } else { pointParent[edge.child] = edge.parent; pointLambda[edge.child] = edge.lambda }
+            if edge.size > 1 {
+                parentOf[edge.child] = edge.parent; birth[edge.child] = edge.lambda
+            } else {
+                pointParent[edge.child] = edge.parent; pointLambda[edge.child] = edge.lambda
+            }
             if edge.lambda.isFinite { deaths[edge.parent] = max(deaths[edge.parent] ?? 0, edge.lambda) }
         }
         let selected = Dictionary(uniqueKeysWithValues: selectedClusters.enumerated().map { ($1, Int32($0)) })
         let k = max(1, minSamples)
-        var labels = [Int32](repeating: -1, count: points.rows), probabilities = [Float](repeating: 0, count: points.rows)
-        let trainingNorms = training.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: n, columns: training.columns) }
-        let pointNorms = points.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: points.rows, columns: points.columns) }
+        var labels = [Int32](repeating: -1, count: points.rows),
+            probabilities = [Float](repeating: 0, count: points.rows)
+        let trainingNorms = training.storage.withUnsafeBufferPointer {
+            Distances.squaredNorms($0.baseAddress!, rows: n, columns: training.columns)
+        }
+        let pointNorms = points.storage.withUnsafeBufferPointer {
+            Distances.squaredNorms($0.baseAddress!, rows: points.rows, columns: points.columns)
+        }
         var distances = [Float](repeating: 0, count: n)
         for i in 0..<points.rows {
             points.storage.withUnsafeBufferPointer { p in
@@ -299,8 +333,10 @@ public struct HDBSCAN: Sendable {
                     trainingNorms.withUnsafeBufferPointer { tn in
                         pointNorms.withUnsafeBufferPointer { pn in
                             distances.withUnsafeMutableBufferPointer { out in
-                                Distances.squared(p.baseAddress! + i * points.columns, pn.baseAddress! + i, n: 1, t.baseAddress!, tn.baseAddress!, m: n,
-                                                  columns: training.columns, into: out.baseAddress!)
+                                Distances.squared(
+                                    p.baseAddress! + i * points.columns, pn.baseAddress! + i, n: 1, t.baseAddress!,
+                                    tn.baseAddress!, m: n,
+                                    columns: training.columns, into: out.baseAddress!)
                             }
                         }
                     }

@@ -22,8 +22,13 @@ struct KDTree {
         var order = Array(0..<x.rows)
         var nodes: [Node] = []
         func box(_ range: Range<Int>) -> ([Float], [Float]) {
-            var lower = [Float](repeating: .infinity, count: x.columns), upper = [Float](repeating: -.infinity, count: x.columns)
-            for i in range { x.withRow(order[i]) { for c in 0..<x.columns { lower[c] = min(lower[c], $0[c]); upper[c] = max(upper[c], $0[c]) } } }
+            var lower = [Float](repeating: .infinity, count: x.columns),
+                upper = [Float](repeating: -.infinity, count: x.columns)
+            for i in range {
+                x.withRow(order[i]) {
+                    for c in 0..<x.columns { lower[c] = min(lower[c], $0[c]); upper[c] = max(upper[c], $0[c]) }
+                }
+            }
             return (lower, upper)
         }
         func build(_ range: Range<Int>) -> Int {
@@ -44,7 +49,9 @@ struct KDTree {
         self.nodes = nodes
         self.order = order
         var points = [Float](repeating: 0, count: x.rows * x.columns)
-        for (i, row) in order.enumerated() { x.withRow(row) { for c in 0..<x.columns { points[i * x.columns + c] = $0[c] } } }
+        for (i, row) in order.enumerated() {
+            x.withRow(row) { for c in 0..<x.columns { points[i * x.columns + c] = $0[c] } }
+        }
         self.points = points
     }
 
@@ -102,7 +109,8 @@ struct KDTree {
             }
             return
         }
-        let (near, far) = boxDistance(n.left, query) <= boxDistance(n.right, query) ? (n.left, n.right) : (n.right, n.left)
+        let (near, far) =
+            boxDistance(n.left, query) <= boxDistance(n.right, query) ? (n.left, n.right) : (n.right, n.left)
         searchNearest(near, query, &best)
         searchNearest(far, query, &best)
     }

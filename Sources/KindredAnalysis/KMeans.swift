@@ -25,18 +25,23 @@ public struct KMeans: Sendable {
         guard k >= 1 else { throw .invalidParameter(name: "k", value: "\(k)", requirement: "at least 1") }
         guard x.rows >= k else { throw .tooFewPoints(needed: k, got: x.rows, step: "k-means with k = \(k)") }
         try x.validateForAnalysis(step: "k-means")
-        let norms = x.storage.withUnsafeBufferPointer { Distances.squaredNorms($0.baseAddress!, rows: x.rows, columns: x.columns) }
+        let norms = x.storage.withUnsafeBufferPointer {
+            Distances.squaredNorms($0.baseAddress!, rows: x.rows, columns: x.columns)
+        }
         let means = PCA.columnMeans(x)
         var variance = 0.0
         x.storage.withUnsafeBufferPointer { v in
-            for r in 0..<x.rows { for c in 0..<x.columns { let e = Double(v[r * x.columns + c] - means[c]); variance += e * e } }
+            for r in 0..<x.rows {
+                for c in 0..<x.columns { let e = Double(v[r * x.columns + c] - means[c]); variance += e * e }
+            }
         }
         let tolerance = options.tolerance * variance / Double(x.rows * x.columns)
         var best: KMeans?
         var random = SeededRandom(seed: options.seed)
         for _ in 0..<max(1, options.restarts) {
             let seeds = plusPlus(x, norms: norms, k: k, random: &random)
-            let run = lloyd(x, norms: norms, centroids: seeds, maxIterations: options.maxIterations, tolerance: tolerance)
+            let run = lloyd(
+                x, norms: norms, centroids: seeds, maxIterations: options.maxIterations, tolerance: tolerance)
             if best == nil || run.inertia < best!.inertia { best = run }
         }
         return best!
@@ -94,7 +99,9 @@ public struct KMeans: Sendable {
     /// Squared distances from every point to each of `rows`.
     static func distancesTo(_ x: Matrix, norms: [Float], rows: [Int]) -> [[Float]] {
         var centres = Matrix(rows: rows.count, columns: x.columns)
-        for (i, row) in rows.enumerated() { x.withRow(row) { for c in 0..<x.columns { centres.storage[i * x.columns + c] = $0[c] } } }
+        for (i, row) in rows.enumerated() {
+            x.withRow(row) { for c in 0..<x.columns { centres.storage[i * x.columns + c] = $0[c] } }
+        }
         let block = blockDistances(x, centres: centres)
         return (0..<rows.count).map { j in (0..<x.rows).map { block[$0 * rows.count + j] } }
     }
@@ -121,7 +128,9 @@ public struct KMeans: Sendable {
                                 var sum = SIMD8<Float>()
                                 var t = 0
                                 while t < lanes {
-                                    let delta = SIMD8<Float>(UnsafeBufferPointer(start: row + t, count: 8)) - SIMD8<Float>(UnsafeBufferPointer(start: other + t, count: 8))
+                                    let delta =
+                                        SIMD8<Float>(UnsafeBufferPointer(start: row + t, count: 8))
+                                        - SIMD8<Float>(UnsafeBufferPointer(start: other + t, count: 8))
                                     sum += delta * delta
                                     t += 8
                                 }
@@ -137,7 +146,9 @@ public struct KMeans: Sendable {
         return out
     }
 
-    static func lloyd(_ x: Matrix, norms: [Float], centroids start: Matrix, maxIterations: Int, tolerance: Double) -> KMeans {
+    static func lloyd(
+        _ x: Matrix, norms: [Float], centroids start: Matrix, maxIterations: Int, tolerance: Double
+    ) -> KMeans {
         let n = x.rows, d = x.columns, k = start.rows
         var centroids = start
         var labels = [Int32](repeating: 0, count: n)
@@ -150,7 +161,9 @@ public struct KMeans: Sendable {
             var farthest = (row: 0, distance: Float(-1))
             for i in 0..<n {
                 var best = 0, bestDistance = Float.infinity
-                for j in 0..<k where distances[i * k + j] < bestDistance { bestDistance = distances[i * k + j]; best = j }
+                for j in 0..<k where distances[i * k + j] < bestDistance {
+                    bestDistance = distances[i * k + j]; best = j
+                }
                 labels[i] = Int32(best)
                 inertia += Double(bestDistance)
                 if bestDistance > farthest.distance { farthest = (i, bestDistance) }
@@ -215,14 +228,21 @@ public struct KSelection: Sendable {
     public let best: KMeans
     public var bestK: Int { best.centroids.rows }
 
-    public static func choose(_ x: Matrix, ks: ClosedRange<Int>, options: KMeans.Options = KMeans.Options(),
-                              silhouetteSample: Int = 10_000) throws(AnalysisError) -> KSelection {
-        guard ks.lowerBound >= 2 else { throw .invalidParameter(name: "k", value: "\(ks.lowerBound)..\(ks.upperBound)", requirement: "silhouette needs k ≥ 2") }
+    public static func choose(
+        _ x: Matrix, ks: ClosedRange<Int>, options: KMeans.Options = KMeans.Options(),
+        silhouetteSample: Int = 10_000
+    ) throws(AnalysisError) -> KSelection {
+        guard ks.lowerBound >= 2 else {
+            throw .invalidParameter(
+                name: "k", value: "\(ks.lowerBound)..\(ks.upperBound)", requirement: "silhouette needs k ≥ 2")
+        }
         var candidates: [Candidate] = []
         var best: (score: Double, fit: KMeans)?
         for k in ks where k <= x.rows - 1 {
             let fit = try KMeans.fit(x, k: k, options: options)
-            let score = try ClusterMetrics.compute(x, labels: fit.labels, sampleLimit: silhouetteSample, seed: options.seed).silhouette
+            let score = try ClusterMetrics.compute(
+                x, labels: fit.labels, sampleLimit: silhouetteSample, seed: options.seed
+            ).silhouette
             candidates.append(Candidate(k: k, silhouette: score, inertia: fit.inertia))
             if best == nil || score > best!.score { best = (score, fit) }
         }

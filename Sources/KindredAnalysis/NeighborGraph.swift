@@ -24,9 +24,11 @@ public struct NeighborGraph: Sendable {
 
     /// Exact up to `exactLimit` points (blocked sgemm), HNSW beyond (M = 16, efConstruction = 200,
     /// ef = max(4k, 64): recall well above 0.95 on embedding-like data).
-    public static func build(_ x: Matrix, k: Int, metric: Metric, exactLimit: Int = 20_000,
-                             threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                             logger: Logger = Logger(label: "kindred.analysis")) throws(AnalysisError) -> NeighborGraph {
+    public static func build(
+        _ x: Matrix, k: Int, metric: Metric, exactLimit: Int = 20_000,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        logger: Logger = Logger(label: "kindred.analysis")
+    ) throws(AnalysisError) -> NeighborGraph {
         guard x.rows > k else { throw .tooFewPoints(needed: k + 1, got: x.rows, step: "a \(k)-neighbour graph") }
         var indices = [Int32](repeating: 0, count: x.rows * k), distances = [Float](repeating: 0, count: x.rows * k)
         func store(_ row: Int, _ neighbours: [Neighbor]) {
@@ -39,7 +41,9 @@ public struct NeighborGraph: Sendable {
         }
         do {
             if x.rows <= exactLimit {
-                for (row, neighbours) in try ExactSearch.search(base: x, queries: x, k: k + 1, metric: metric).enumerated() { store(row, neighbours) }
+                for (row, neighbours) in try ExactSearch.search(base: x, queries: x, k: k + 1, metric: metric)
+                    .enumerated()
+                { store(row, neighbours) }
             } else {
                 let index = try HNSWIndex.build(x, metric: metric, threads: threads, logger: logger)
                 let results = Mutex<[Int: [Neighbor]]>([:])
@@ -52,7 +56,9 @@ public struct NeighborGraph: Sendable {
                         failure.withLock { $0 = "\(error)" }
                     }
                 }
-                if let reason = failure.withLock({ $0 }) { throw AnalysisError.numerical(step: "neighbour graph", reason: reason) }
+                if let reason = failure.withLock({ $0 }) {
+                    throw AnalysisError.numerical(step: "neighbour graph", reason: reason)
+                }
                 for (row, neighbours) in results.withLock({ $0 }) { store(row, neighbours) }
             }
         } catch let error as AnalysisError {

@@ -43,14 +43,23 @@ public struct PCA: Sendable {
     public static func fit(_ x: Matrix, options: Options = Options()) throws(AnalysisError) -> PCA {
         guard x.rows >= 2 else { throw .tooFewPoints(needed: 2, got: x.rows, step: "PCA") }
         for (i, value) in x.storage.enumerated() where !value.isFinite {
-            throw .badInput(step: "PCA", reason: "row \(i / x.columns) has a NaN or infinite value in column \(i % x.columns); drop or impute such rows first")
+            throw .badInput(
+                step: "PCA",
+                reason:
+                    "row \(i / x.columns) has a NaN or infinite value in column \(i % x.columns); drop or impute such rows first"
+            )
         }
         guard options.varianceTarget > 0, options.varianceTarget <= 1 else {
-            throw .invalidParameter(name: "variance", value: "\(options.varianceTarget)", requirement: "a fraction in (0, 1]")
+            throw .invalidParameter(
+                name: "variance", value: "\(options.varianceTarget)", requirement: "a fraction in (0, 1]")
         }
-        guard options.maxComponents >= 1 else { throw .invalidParameter(name: "max-components", value: "\(options.maxComponents)", requirement: "at least 1") }
+        guard options.maxComponents >= 1 else {
+            throw .invalidParameter(
+                name: "max-components", value: "\(options.maxComponents)", requirement: "at least 1")
+        }
         let mean = columnMeans(x)
-        return x.columns <= options.randomizedAbove ? try exact(x, mean: mean, options: options) : try randomized(x, mean: mean, options: options)
+        return x.columns <= options.randomizedAbove
+            ? try exact(x, mean: mean, options: options) : try randomized(x, mean: mean, options: options)
     }
 
     /// Projects rows onto the kept components: (x − mean) · componentsᵀ.
@@ -64,8 +73,11 @@ public struct PCA: Sendable {
         centred.storage.withUnsafeBufferPointer { a in
             components.storage.withUnsafeBufferPointer { w in
                 out.storage.withUnsafeMutableBufferPointer { y in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(x.rows), Int32(components.rows), Int32(x.columns),
-                                1, a.baseAddress, Int32(x.columns), w.baseAddress, Int32(x.columns), 0, y.baseAddress, Int32(components.rows))
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(x.rows), Int32(components.rows),
+                        Int32(x.columns),
+                        1, a.baseAddress, Int32(x.columns), w.baseAddress, Int32(x.columns), 0, y.baseAddress,
+                        Int32(components.rows))
                 }
             }
         }
@@ -98,21 +110,32 @@ public struct PCA: Sendable {
         x.storage.withUnsafeBufferPointer { values in
             for first in stride(from: 0, to: n, by: block) {
                 let rows = min(block, n - first)
-                for r in 0..<rows { for c in 0..<d { centred[r * d + c] = Double(values[(first + r) * d + c] - mean[c]) } }
+                for r in 0..<rows {
+                    for c in 0..<d { centred[r * d + c] = Double(values[(first + r) * d + c] - mean[c]) }
+                }
                 // Upper triangle of C += Bᵀ B (row-major, so B is rows × d).
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), 1, centred, Int32(d), 1, &covariance, Int32(d))
+                cblas_dsyrk(
+                    CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), 1, centred, Int32(d), 1, &covariance,
+                    Int32(d))
             }
         }
         let scale = 1 / Double(n - 1)
         for i in 0..<(d * d) { covariance[i] *= scale }
         var eigenvalues = [Double](repeating: 0, count: d)
-        let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(d), &covariance, Int32(d), &eigenvalues)
-        guard info == 0 else { throw .numerical(step: "PCA", reason: "the eigen-decomposition did not converge (LAPACK dsyevd info \(info))") }
+        let info = LAPACKE_dsyevd(
+            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(d), &covariance, Int32(d),
+            &eigenvalues)
+        guard info == 0 else {
+            throw .numerical(
+                step: "PCA", reason: "the eigen-decomposition did not converge (LAPACK dsyevd info \(info))")
+        }
         // Ascending from LAPACK; columns of `covariance` are the eigenvectors.
         let order = Array((0..<d).reversed())
         let values = order.map { max(0, eigenvalues[$0]) }
         let total = values.reduce(0, +)
-        guard total > 0 else { throw .numerical(step: "PCA", reason: "the data has no variance (every row is the same)") }
+        guard total > 0 else {
+            throw .numerical(step: "PCA", reason: "the data has no variance (every row is the same)")
+        }
         let ratios = values.map { $0 / total }
         let k = componentCount(ratios, options: options)
         var components = Matrix(rows: k, columns: d)
@@ -120,7 +143,9 @@ public struct PCA: Sendable {
             for j in 0..<d { components.storage[row * d + j] = Float(covariance[j * d + column]) }
         }
         flipSigns(&components)
-        return PCA(mean: mean, components: components, explainedVariance: Array(values.prefix(k)), varianceRatio: ratios, totalVariance: total)
+        return PCA(
+            mean: mean, components: components, explainedVariance: Array(values.prefix(k)), varianceRatio: ratios,
+            totalVariance: total)
     }
 
     private static func randomized(_ x: Matrix, mean: [Float], options: Options) throws(AnalysisError) -> PCA {
@@ -132,7 +157,9 @@ public struct PCA: Sendable {
             for r in 0..<n { for c in 0..<d { values[r * d + c] -= mean[c] } }
         }
         let total = centred.storage.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n - 1)
-        guard total > 0 else { throw .numerical(step: "PCA", reason: "the data has no variance (every row is the same)") }
+        guard total > 0 else {
+            throw .numerical(step: "PCA", reason: "the data has no variance (every row is the same)")
+        }
         var random = SeededRandom(seed: options.seed)
         var omega = (0..<(d * width)).map { _ in random.normal() }
         var y = [Float](repeating: 0, count: n * width)
@@ -140,42 +167,57 @@ public struct PCA: Sendable {
         func orthonormalize(_ a: inout [Float], rows: Int) throws(AnalysisError) {
             var tau = [Float](repeating: 0, count: width)
             guard LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(rows), Int32(width), &a, Int32(width), &tau) == 0,
-                  LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(rows), Int32(width), Int32(width), &a, Int32(width), &tau) == 0 else {
+                LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(rows), Int32(width), Int32(width), &a, Int32(width), &tau) == 0
+            else {
                 throw .numerical(step: "PCA", reason: "QR factorisation failed")
             }
         }
         // Y = A Ω, then power iterations Y = A (Aᵀ Y), orthonormalised each time.
         centred.storage.withUnsafeBufferPointer { a in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(d), 1, a.baseAddress, Int32(d), omega, Int32(width), 0, &y, Int32(width))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(d), 1, a.baseAddress, Int32(d),
+                omega, Int32(width), 0, &y, Int32(width))
         }
         try orthonormalize(&y, rows: n)
         for _ in 0..<4 {
             centred.storage.withUnsafeBufferPointer { a in
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(width), Int32(n), 1, a.baseAddress, Int32(d), y, Int32(width), 0, &z, Int32(width))
+                cblas_sgemm(
+                    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(width), Int32(n), 1, a.baseAddress,
+                    Int32(d), y, Int32(width), 0, &z, Int32(width))
             }
             try orthonormalize(&z, rows: d)
             centred.storage.withUnsafeBufferPointer { a in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(d), 1, a.baseAddress, Int32(d), z, Int32(width), 0, &y, Int32(width))
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(d), 1, a.baseAddress,
+                    Int32(d), z, Int32(width), 0, &y, Int32(width))
             }
             try orthonormalize(&y, rows: n)
         }
         // B = Qᵀ A (width × d); its SVD gives the axes.
         var b = [Float](repeating: 0, count: width * d)
         centred.storage.withUnsafeBufferPointer { a in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(d), Int32(n), 1, y, Int32(width), a.baseAddress, Int32(d), 0, &b, Int32(d))
+            cblas_sgemm(
+                CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(d), Int32(n), 1, y, Int32(width),
+                a.baseAddress, Int32(d), 0, &b, Int32(d))
         }
         var singular = [Float](repeating: 0, count: width)
         var u = [Float](repeating: 0, count: width * width)
         var vt = [Float](repeating: 0, count: width * d)
-        let info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(width), Int32(d), &b, Int32(d), &singular, &u, Int32(width), &vt, Int32(d))
-        guard info == 0 else { throw .numerical(step: "PCA", reason: "the SVD did not converge (LAPACK sgesdd info \(info))") }
+        let info = LAPACKE_sgesdd(
+            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(width), Int32(d), &b, Int32(d), &singular, &u,
+            Int32(width), &vt, Int32(d))
+        guard info == 0 else {
+            throw .numerical(step: "PCA", reason: "the SVD did not converge (LAPACK sgesdd info \(info))")
+        }
         omega = []
         let values = singular.prefix(rank).map { Double($0) * Double($0) / Double(n - 1) }
         let ratios = values.map { $0 / total }
         let k = componentCount(ratios, options: options)
         var components = Matrix(rows: k, columns: d, storage: Array(vt.prefix(k * d)))
         flipSigns(&components)
-        return PCA(mean: mean, components: components, explainedVariance: Array(values.prefix(k)), varianceRatio: ratios, totalVariance: total)
+        return PCA(
+            mean: mean, components: components, explainedVariance: Array(values.prefix(k)), varianceRatio: ratios,
+            totalVariance: total)
     }
 
     /// Makes each row's largest-magnitude entry positive (scikit-learn's `svd_flip` on Vᵀ).

@@ -38,11 +38,13 @@ public struct UMAP: Sendable {
         try validate(options)
         try x.validateForAnalysis(step: "UMAP")
         guard x.rows > options.neighbors else {
-            throw .invalidParameter(name: "neighbors", value: "\(options.neighbors)",
-                                    requirement: "it must be below the number of points (\(x.rows)); lower --neighbors or add data")
+            throw .invalidParameter(
+                name: "neighbors", value: "\(options.neighbors)",
+                requirement: "it must be below the number of points (\(x.rows)); lower --neighbors or add data")
         }
         // umap-learn counts the point itself among its n_neighbors.
-        let graph = try NeighborGraph.build(x, k: options.neighbors - 1, metric: options.metric, threads: options.threads)
+        let graph = try NeighborGraph.build(
+            x, k: options.neighbors - 1, metric: options.metric, threads: options.threads)
         return try fit(graph: graph, options: options)
     }
 
@@ -50,22 +52,39 @@ public struct UMAP: Sendable {
     public static func fit(graph: NeighborGraph, options: Options = Options()) throws(AnalysisError) -> UMAP {
         try validate(options)
         let n = graph.count
-        guard n > options.dimensions + 1 else { throw .tooFewPoints(needed: options.dimensions + 2, got: n, step: "UMAP") }
+        guard n > options.dimensions + 1 else {
+            throw .tooFewPoints(needed: options.dimensions + 2, got: n, step: "UMAP")
+        }
         let fuzzy = FuzzySet(graph)
         let epochs = options.epochs ?? (n <= 10_000 ? 500 : 200)
         var random = SeededRandom(seed: options.seed)
         var (layout, initialisation) = spectralLayout(fuzzy, dimensions: options.dimensions, random: &random)
         let (a, b) = fitCurve(minDist: options.minDist, spread: options.spread)
-        optimise(&layout, fuzzy, n: n, dimensions: options.dimensions, epochs: epochs, a: a, b: b, options: options, random: &random)
-        return UMAP(embedding: Matrix(rows: n, columns: options.dimensions, storage: layout), a: a, b: b, epochs: epochs, initialisation: initialisation,
-                    options: options)
+        optimise(
+            &layout, fuzzy, n: n, dimensions: options.dimensions, epochs: epochs, a: a, b: b, options: options,
+            random: &random)
+        return UMAP(
+            embedding: Matrix(rows: n, columns: options.dimensions, storage: layout), a: a, b: b, epochs: epochs,
+            initialisation: initialisation,
+            options: options)
     }
 
     static func validate(_ options: Options) throws(AnalysisError) {
-        guard (2...200).contains(options.neighbors) else { throw .invalidParameter(name: "neighbors", value: "\(options.neighbors)", requirement: "2 to 200; 10 to 15 suits most collections") }
-        guard options.minDist >= 0, options.minDist <= options.spread else { throw .invalidParameter(name: "min-dist", value: "\(options.minDist)", requirement: "0 to spread (\(options.spread))") }
-        guard (1...16).contains(options.dimensions) else { throw .invalidParameter(name: "dims", value: "\(options.dimensions)", requirement: "1 to 16") }
-        if let epochs = options.epochs, epochs < 1 { throw .invalidParameter(name: "epochs", value: "\(epochs)", requirement: "at least 1") }
+        guard (2...200).contains(options.neighbors) else {
+            throw .invalidParameter(
+                name: "neighbors", value: "\(options.neighbors)",
+                requirement: "2 to 200; 10 to 15 suits most collections")
+        }
+        guard options.minDist >= 0, options.minDist <= options.spread else {
+            throw .invalidParameter(
+                name: "min-dist", value: "\(options.minDist)", requirement: "0 to spread (\(options.spread))")
+        }
+        guard (1...16).contains(options.dimensions) else {
+            throw .invalidParameter(name: "dims", value: "\(options.dimensions)", requirement: "1 to 16")
+        }
+        if let epochs = options.epochs, epochs < 1 {
+            throw .invalidParameter(name: "epochs", value: "\(epochs)", requirement: "at least 1")
+        }
     }
 
     /// Places new points in this layout without refitting (umap-learn's `transform`): each new
@@ -82,7 +101,9 @@ public struct UMAP: Sendable {
             let total = row.reduce(Float(0)) { $0 + memberships[$1] }
             for j in row {
                 let neighbour = Int(graph.indices[j]), weight = total > 0 ? memberships[j] / total : 1 / Float(k)
-                for d in 0..<dimensions { placed[i * dimensions + d] += weight * embedding.storage[neighbour * dimensions + d] }
+                for d in 0..<dimensions {
+                    placed[i * dimensions + d] += weight * embedding.storage[neighbour * dimensions + d]
+                }
             }
         }
         let epochs = fitted <= 10_000 ? 100 : 30
@@ -97,17 +118,29 @@ public struct UMAP: Sendable {
                         guard random.unit() < memberships[j] / maxWeight else { continue }
                         let other = fixed.baseAddress! + Int(graph.indices[j]) * dimensions
                         var distance: Float = 0
-                        for d in 0..<dimensions { let delta = placed[i * dimensions + d] - other[d]; distance += delta * delta }
+                        for d in 0..<dimensions {
+                            let delta = placed[i * dimensions + d] - other[d]; distance += delta * delta
+                        }
                         let power = distance > 0 ? powf(distance, b) : 0
                         let attraction = distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
-                        for d in 0..<dimensions { placed[i * dimensions + d] += min(4, max(-4, attraction * (placed[i * dimensions + d] - other[d]))) * alpha }
+                        for d in 0..<dimensions {
+                            placed[i * dimensions + d] +=
+                                min(4, max(-4, attraction * (placed[i * dimensions + d] - other[d]))) * alpha
+                        }
                         for _ in 0..<options.negativeSampleRate {
                             let negative = fixed.baseAddress! + random.below(fitted) * dimensions
                             distance = 0
-                            for d in 0..<dimensions { let delta = placed[i * dimensions + d] - negative[d]; distance += delta * delta }
-                            let repulsion = distance > 0 ? 2 * options.repulsionStrength * b / ((0.001 + distance) * (a * powf(distance, b) + 1)) : 0
                             for d in 0..<dimensions {
-                                let g = repulsion > 0 ? min(4, max(-4, repulsion * (placed[i * dimensions + d] - negative[d]))) : 4
+                                let delta = placed[i * dimensions + d] - negative[d]; distance += delta * delta
+                            }
+                            let repulsion =
+                                distance > 0
+                                ? 2 * options.repulsionStrength * b / ((0.001 + distance) * (a * powf(distance, b) + 1))
+                                : 0
+                            for d in 0..<dimensions {
+                                let g =
+                                    repulsion > 0
+                                    ? min(4, max(-4, repulsion * (placed[i * dimensions + d] - negative[d]))) : 4
                                 placed[i * dimensions + d] += g * alpha
                             }
                         }
@@ -140,7 +173,11 @@ public struct UMAP: Sendable {
                     var sum: Float = 0
                     for d in row { let e = d - rho; sum += e > 0 ? expf(-e / mid) : 1 }
                     if abs(sum - target) < 1e-5 { break }
-                    if sum > target { hi = mid; mid = (lo + hi) / 2 } else { lo = mid; mid = hi.isInfinite ? mid * 2 : (lo + hi) / 2 }
+                    if sum > target {
+                        hi = mid; mid = (lo + hi) / 2
+                    } else {
+                        lo = mid; mid = hi.isInfinite ? mid * 2 : (lo + hi) / 2
+                    }
                 }
                 let localMean = row.reduce(0, +) / Float(k + 1)
                 let sigma = max(mid, 1e-3 * (rho > 0 ? localMean : meanDistance))
@@ -206,7 +243,9 @@ public struct UMAP: Sendable {
         }
         let block = min(n, dimensions + 1 + 8)
         let inverseRoot = degree.map { 1 / $0.squareRoot() }
-        let normalisedWeights = zip(zip(fuzzy.heads, fuzzy.tails), fuzzy.weights).map { pair, w in Double(w) * inverseRoot[Int(pair.0)] * inverseRoot[Int(pair.1)] }
+        let normalisedWeights = zip(zip(fuzzy.heads, fuzzy.tails), fuzzy.weights).map { pair, w in
+            Double(w) * inverseRoot[Int(pair.0)] * inverseRoot[Int(pair.1)]
+        }
         var v = [Double](repeating: 0, count: n * block)  // row-major: point i's block at i·block
         let total = degree.reduce(0, +)
         for i in 0..<n {
@@ -223,20 +262,27 @@ public struct UMAP: Sendable {
             v.withUnsafeBufferPointer { source in
                 product.withUnsafeMutableBufferPointer { target in
                     for e in 0..<normalisedWeights.count {
-                        let h = Int(fuzzy.heads[e]) * block, t = Int(fuzzy.tails[e]) * block, w = normalisedWeights[e] / 2
+                        let h = Int(fuzzy.heads[e]) * block, t = Int(fuzzy.tails[e]) * block,
+                            w = normalisedWeights[e] / 2
                         for c in 0..<block { target[h + c] += w * source[t + c] }
                     }
                 }
             }
             swap(&v, &product)
             orthonormalise(&v, n: n, columns: block)
-            if sweep % 10 == 9 || sweep == sweeps - 1 { rayleighRitz(&v, normalisedWeights, fuzzy, n: n, columns: block) }
+            if sweep % 10 == 9 || sweep == sweeps - 1 {
+                rayleighRitz(&v, normalisedWeights, fuzzy, n: n, columns: block)
+            }
         }
         // Columns 1…dimensions: the smallest non-trivial Laplacian eigenvalues.
         var maxAbs = 0.0
         for i in 0..<n { for c in 1...dimensions { maxAbs = max(maxAbs, abs(v[i * block + c])) } }
         let expansion = maxAbs > 0 ? 10 / maxAbs : 1
-        for i in 0..<n { for c in 0..<dimensions { layout[i * dimensions + c] = Float(v[i * block + c + 1] * expansion) + 0.0001 * random.normal() } }
+        for i in 0..<n {
+            for c in 0..<dimensions {
+                layout[i * dimensions + c] = Float(v[i * block + c + 1] * expansion) + 0.0001 * random.normal()
+            }
+        }
         return (normalised(layout, dimensions: dimensions, random: &random), "spectral")
     }
 
@@ -291,15 +337,23 @@ public struct UMAP: Sendable {
         // T = vᵀ M v (columns × columns), symmetric; v is n × columns row-major, i.e. its
         // transpose in column-major terms.
         var t = [Double](repeating: 0, count: columns * columns)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(n), 1, v, Int32(columns), mv, Int32(columns), 0, &t, Int32(columns))
+        cblas_dgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(n), 1, v, Int32(columns), mv,
+            Int32(columns), 0, &t, Int32(columns))
         var eigenvalues = [Double](repeating: 0, count: columns)
-        guard LAPACKE_dsyev(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(columns), &t, Int32(columns), &eigenvalues) == 0 else { return }
+        guard
+            LAPACKE_dsyev(
+                LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(columns), &t, Int32(columns),
+                &eigenvalues) == 0
+        else { return }
         // Eigenvectors are T's columns (column-major), ascending; rotation[r][c] is the r-th entry
         // of the c-th largest, so v · rotation puts the largest first.
         var rotation = [Double](repeating: 0, count: columns * columns)
         for c in 0..<columns { for r in 0..<columns { rotation[r * columns + c] = t[(columns - 1 - c) * columns + r] } }
         var rotated = [Double](repeating: 0, count: n * columns)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns), Int32(columns), 1, v, Int32(columns), rotation, Int32(columns), 0, &rotated, Int32(columns))
+        cblas_dgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(columns), Int32(columns), 1, v, Int32(columns),
+            rotation, Int32(columns), 0, &rotated, Int32(columns))
         v = rotated
     }
 
@@ -313,7 +367,9 @@ public struct UMAP: Sendable {
         let ys = xs.map { $0 < Double(minDist) ? 1 : exp(-($0 - Double(minDist)) / Double(spread)) }
         var a = 1.0, b = 1.0, damping = 1e-3
         func residuals(_ a: Double, _ b: Double) -> Double {
-            zip(xs, ys).reduce(0) { sum, p in let r = 1 / (1 + a * pow(p.0, 2 * b)) - p.1; return sum + r * r }
+            zip(xs, ys).reduce(0) { sum, p in
+                let r = 1 / (1 + a * pow(p.0, 2 * b)) - p.1; return sum + r * r
+            }
         }
         var cost = residuals(a, b)
         for _ in 0..<500 {
@@ -354,8 +410,10 @@ public struct UMAP: Sendable {
     /// thread reads what another is writing (no data race, unlike Hogwild!); its own points it
     /// reads live. The result depends only on the seed and the thread count, and on one thread
     /// every read is live, as in umap-learn's single-threaded loop.
-    static func optimise(_ layout: inout [Float], _ fuzzy: FuzzySet, n: Int, dimensions: Int, epochs: Int, a: Float, b: Float,
-                         options: Options, random: inout SeededRandom) {
+    static func optimise(
+        _ layout: inout [Float], _ fuzzy: FuzzySet, n: Int, dimensions: Int, epochs: Int, a: Float, b: Float,
+        options: Options, random: inout SeededRandom
+    ) {
         let maxWeight = fuzzy.weights.max() ?? 1
         // Edges too weak to be sampled even once are dropped, as umap-learn does.
         let kept = fuzzy.weights.indices.filter { fuzzy.weights[$0] >= maxWeight / Float(epochs) }
@@ -380,24 +438,35 @@ public struct UMAP: Sendable {
                 snapshot.withUnsafeBufferPointer { frozen in
                     nextSample.withUnsafeMutableBufferPointer { nextSample in
                         nextNegative.withUnsafeMutableBufferPointer { nextNegative in
-                            let shared = UnsafeSendableBox((embedding.baseAddress!, frozen.baseAddress!, nextSample.baseAddress!, nextNegative.baseAddress!))
+                            let shared = UnsafeSendableBox(
+                                (
+                                    embedding.baseAddress!, frozen.baseAddress!, nextSample.baseAddress!,
+                                    nextNegative.baseAddress!
+                                ))
                             let work: @Sendable (Int) -> Void = { worker in
                                 let (y, old, nextSample, nextNegative) = shared.value
                                 var random = SeededRandom(seed: seeds[worker] &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
                                 // This worker's own points are read live; the others as they were at the epoch's start.
                                 let mine = vertexBounds[worker]..<vertexBounds[worker + 1]
-                                @inline(__always) func position(_ v: Int) -> UnsafePointer<Float> { (mine.contains(v) ? UnsafePointer(y) : old) + v * dimensions }
+                                @inline(__always) func position(_ v: Int) -> UnsafePointer<Float> {
+                                    (mine.contains(v) ? UnsafePointer(y) : old) + v * dimensions
+                                }
                                 for e in edgeBounds[worker]..<edgeBounds[worker + 1] where nextSample[e] <= now {
                                     let current = y + heads[e] * dimensions
                                     var other = position(tails[e])
                                     var distance: Float = 0
-                                    for d in 0..<dimensions { let delta = current[d] - other[d]; distance += delta * delta }
+                                    for d in 0..<dimensions {
+                                        let delta = current[d] - other[d]; distance += delta * delta
+                                    }
                                     // d^(b−1) as d^b / d: one powf per edge.
                                     let power = distance > 0 ? powf(distance, b) : 0
-                                    let attraction = distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
+                                    let attraction =
+                                        distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
                                     // One pull per directed edge. (Doubling it, to mimic umap-learn moving both
                                     // ends of both directions, measured worse: trustworthiness 0.950 vs 0.958.)
-                                    for d in 0..<dimensions { current[d] += min(4, max(-4, attraction * (current[d] - other[d]))) * alpha }
+                                    for d in 0..<dimensions {
+                                        current[d] += min(4, max(-4, attraction * (current[d] - other[d]))) * alpha
+                                    }
                                     nextSample[e] += epochsPerSample[e]
                                     let negatives = Int((now - nextNegative[e]) / epochsPerNegative[e])
                                     for _ in 0..<max(0, negatives) {
@@ -405,17 +474,26 @@ public struct UMAP: Sendable {
                                         if k == heads[e] { continue }
                                         other = position(k)
                                         distance = 0
-                                        for d in 0..<dimensions { let delta = current[d] - other[d]; distance += delta * delta }
-                                        let repulsion = distance > 0 ? 2 * gamma * b / ((0.001 + distance) * (a * powf(distance, b) + 1)) : 0
                                         for d in 0..<dimensions {
-                                            let g = repulsion > 0 ? min(4, max(-4, repulsion * (current[d] - other[d]))) : 4
+                                            let delta = current[d] - other[d]; distance += delta * delta
+                                        }
+                                        let repulsion =
+                                            distance > 0
+                                            ? 2 * gamma * b / ((0.001 + distance) * (a * powf(distance, b) + 1)) : 0
+                                        for d in 0..<dimensions {
+                                            let g =
+                                                repulsion > 0 ? min(4, max(-4, repulsion * (current[d] - other[d]))) : 4
                                             current[d] += g * alpha
                                         }
                                     }
                                     nextNegative[e] += Float(max(0, negatives)) * epochsPerNegative[e]
                                 }
                             }
-                            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                            if workers == 1 {
+                                work(0)
+                            } else {
+                                DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+                            }
                         }
                     }
                 }

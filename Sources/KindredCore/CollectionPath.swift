@@ -47,7 +47,9 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
         guard !text.utf8.contains(0) else { throw PathError(text, .malformed, "contains a NUL byte") }
         var components: [Substring] = []
         for component in text.split(separator: "/", omittingEmptySubsequences: true) {
-            guard component != ".", component != ".." else { throw PathError(text, .malformed, "has a '\(component)' component") }
+            guard component != ".", component != ".." else {
+                throw PathError(text, .malformed, "has a '\(component)' component")
+            }
             components.append(component)
         }
         string = "/" + components.joined(separator: "/")
@@ -59,7 +61,9 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
         var info = stat()
         guard stat(text, &info) == 0 else { throw PathError(text, .notFound, String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw PathError(text, .notFound, "not a directory") }
-        guard let resolved = realpath(text, nil) else { throw PathError(text, .notFound, String(cString: strerror(errno))) }
+        guard let resolved = realpath(text, nil) else {
+            throw PathError(text, .notFound, String(cString: strerror(errno)))
+        }
         defer { free(resolved) }
         return try CollectionPath(String(cString: resolved))
     }
@@ -98,7 +102,8 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
     public func moved(from: CollectionPath, to: CollectionPath) -> CollectionPath? {
         if self == from { return to }
         guard let below = relative(to: from) else { return nil }
-        return to.isFileSystemRoot ? CollectionPath(unchecked: "/" + below) : CollectionPath(unchecked: to.string + "/" + below)
+        return to.isFileSystemRoot
+            ? CollectionPath(unchecked: "/" + below) : CollectionPath(unchecked: to.string + "/" + below)
     }
 
     /// The half-open range of strings, in byte order, that hold exactly the paths strictly
@@ -142,13 +147,18 @@ public struct RootSet: Sendable, Equatable {
     /// root that is already one is allowed (it is a no-op for the caller).
     public func validateNew(_ root: CollectionPath, allowedPrefixes: [CollectionPath] = []) throws(PathError) {
         guard !root.isFileSystemRoot else {
-            throw PathError(root.string, .refused, "the whole file system cannot be watched; name the directory that holds the images")
+            throw PathError(
+                root.string, .refused,
+                "the whole file system cannot be watched; name the directory that holds the images")
         }
         if let pseudo = Self.forbidden.first(where: { root.isWithin($0) }) {
             throw PathError(root.string, .refused, "\(pseudo) is a kernel pseudo file system, not a collection")
         }
         if !allowedPrefixes.isEmpty, !allowedPrefixes.contains(where: { root.isWithin($0) }) {
-            throw PathError(root.string, .refused, "outside the directories the configuration allows to watch (\(allowedPrefixes.map(\.string).joined(separator: ", ")))")
+            throw PathError(
+                root.string, .refused,
+                "outside the directories the configuration allows to watch (\(allowedPrefixes.map(\.string).joined(separator: ", ")))"
+            )
         }
         if roots.contains(root) { return }
         if let outer = roots.first(where: { root.isStrictlyInside($0) }) {

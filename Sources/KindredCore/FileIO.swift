@@ -9,7 +9,9 @@ public enum FileIO {
         var done = 0
         while done < buffer.count {
             let want = min(buffer.count - done, 1 << 30)
-            let n = offset.map { pread(fd, buffer.baseAddress! + done, want, off_t($0 + done)) } ?? Foundation.read(fd, buffer.baseAddress! + done, want)
+            let n =
+                offset.map { pread(fd, buffer.baseAddress! + done, want, off_t($0 + done)) }
+                ?? Foundation.read(fd, buffer.baseAddress! + done, want)
             if n < 0 && errno == EINTR { continue }
             if n < 0 { return -1 }
             if n == 0 { break }
@@ -23,7 +25,9 @@ public enum FileIO {
         var done = 0
         while done < bytes.count {
             let want = min(bytes.count - done, 1 << 30)
-            let n = offset.map { pwrite(fd, bytes.baseAddress! + done, want, off_t($0 + done)) } ?? Foundation.write(fd, bytes.baseAddress! + done, want)
+            let n =
+                offset.map { pwrite(fd, bytes.baseAddress! + done, want, off_t($0 + done)) }
+                ?? Foundation.write(fd, bytes.baseAddress! + done, want)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             done += n

@@ -16,7 +16,8 @@ public struct ItemID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
     /// only: no sign, no spaces, no other numerals).
     public init?(validating text: some StringProtocol) {
         guard !text.isEmpty, text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let value = UInt64(text), Self.validRange.contains(value) else { return nil }
+            let value = UInt64(text), Self.validRange.contains(value)
+        else { return nil }
         rawValue = value
     }
 

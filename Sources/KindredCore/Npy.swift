@@ -65,7 +65,8 @@ public struct NpyError: Error, CustomStringConvertible, Equatable {
             what = "holds \(found) values but \(expected) was expected; convert with numpy: x.astype(...)"
         case .fortranOrder: what = "is in Fortran order; save it with np.ascontiguousarray(x)"
         case .wrongRank(let found, let expected): what = "has \(found) dimensions, \(expected) were expected"
-        case .truncated(let want, let got): what = "truncated: the header promises \(want) bytes of data, the file holds \(got)"
+        case .truncated(let want, let got):
+            what = "truncated: the header promises \(want) bytes of data, the file holds \(got)"
         case .trailingBytes(let n): what = "has \(n) bytes after the data the header describes"
         case .writeFailed(let e): what = "write failed: \(String(cString: strerror(e)))"
         }
@@ -95,7 +96,9 @@ public enum Npy {
             headerLength = Int(prefix[8]) | Int(prefix[9]) << 8
         case 2, 3:
             var more = [UInt8](repeating: 0, count: 2)
-            guard more.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == 2 else { throw NpyError(path: path, reason: .malformedHeader("ends inside its length")) }
+            guard more.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == 2 else {
+                throw NpyError(path: path, reason: .malformedHeader("ends inside its length"))
+            }
             headerLength = Int(prefix[8]) | Int(prefix[9]) << 8 | Int(more[0]) << 16 | Int(more[1]) << 24
             headerStart = 12
         default:
@@ -132,10 +135,14 @@ public enum Npy {
         var shortRead = false
         let values = [E](unsafeUninitializedCapacity: count) { buffer, initialised in
             let raw = UnsafeMutableRawPointer(buffer.baseAddress)
-            shortRead = byteCount > 0 && FileIO.read(fd, into: UnsafeMutableRawBufferPointer(start: raw, count: byteCount)) != byteCount
+            shortRead =
+                byteCount > 0
+                && FileIO.read(fd, into: UnsafeMutableRawBufferPointer(start: raw, count: byteCount)) != byteCount
             initialised = shortRead ? 0 : count
         }
-        guard !shortRead else { throw NpyError(path: path, reason: .truncated(expectedBytes: byteCount, foundBytes: 0)) }
+        guard !shortRead else {
+            throw NpyError(path: path, reason: .truncated(expectedBytes: byteCount, foundBytes: 0))
+        }
         return NpyArray(shape: header.shape, values: values)
     }
 
@@ -157,7 +164,9 @@ public enum Npy {
     /// place, so a reader never sees half a file.
     public static func write<E: NpyElement>(_ array: NpyArray<E>, to url: URL) throws(NpyError) {
         let path = url.path
-        let shape = array.shape.count == 1 ? "(\(array.shape[0]),)" : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
+        let shape =
+            array.shape.count == 1
+            ? "(\(array.shape[0]),)" : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
         var dict = "{'descr': '\(E.npyDType.rawValue)', 'fortran_order': False, 'shape': \(shape), }"
         // Pad with spaces so the data starts on a 64-byte boundary, ending the header with \n.
         let unpadded = 10 + dict.utf8.count + 1
@@ -218,7 +227,9 @@ struct NpyHeader {
                 break
             }
         }
-        guard let descr, let fortran, let shape else { throw ParseError(message: "descr, fortran_order and shape are all required") }
+        guard let descr, let fortran, let shape else {
+            throw ParseError(message: "descr, fortran_order and shape are all required")
+        }
         var count = 1
         for dimension in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
@@ -246,7 +257,9 @@ struct NpyHeader {
         }
         mutating func string() throws(ParseError) -> String {
             let quote = at < bytes.count ? bytes[at] : 0
-            guard quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") else { throw ParseError(message: "expected a quoted string at byte \(at)") }
+            guard quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") else {
+                throw ParseError(message: "expected a quoted string at byte \(at)")
+            }
             at += 1
             let start = at
             while at < bytes.count, bytes[at] != quote { at += 1 }
@@ -269,7 +282,8 @@ struct NpyHeader {
                 if take(UInt8(ascii: ")")) { return values }
                 let start = at
                 while at < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[at]) { at += 1 }
-                guard at > start, at - start < 19, let value = Int(String(decoding: bytes[start..<at], as: UTF8.self)) else {
+                guard at > start, at - start < 19, let value = Int(String(decoding: bytes[start..<at], as: UTF8.self))
+                else {
                     throw ParseError(message: "expected a dimension at byte \(start)")
                 }
                 values.append(value)

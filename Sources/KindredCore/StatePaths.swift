@@ -9,7 +9,9 @@ public struct StatePaths: Sendable, Equatable {
 
     /// `--state DIR` if given, else systemd's `$STATE_DIRECTORY`, else `$XDG_STATE_HOME/kindred`,
     /// else `~/.local/state/kindred`.
-    public static func resolve(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> StatePaths {
+    public static func resolve(
+        explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> StatePaths {
         if let explicit, !explicit.isEmpty { return StatePaths(root: URL(fileURLWithPath: explicit)) }
         // systemd may pass several colon-separated directories; the first is ours.
         if let systemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first {

@@ -56,8 +56,13 @@ public final class Collection: Sendable {
         state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
         _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
         let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
-        if stale > 0 { logger.notice("vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"]) }
-        if try state.catalog.failInterruptedRuns() > 0 { logger.notice("a refit was interrupted by the last stop; it is marked failed") }
+        if stale > 0 {
+            logger.notice(
+                "vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"])
+        }
+        if try state.catalog.failInterruptedRuns() > 0 {
+            logger.notice("a refit was interrupted by the last stop; it is marked failed")
+        }
         var rootSet = try state.catalog.rootSet()
         for root in roots {
             let path = try CollectionPath.resolvingDirectory(root)
@@ -70,25 +75,38 @@ public final class Collection: Sendable {
     /// Loads the indexes (their snapshots, reconciled with the store, or built from it) and makes
     /// the ingestion and refit threads, not yet started. `probe`: where suspect files are decoded
     /// first (kindredd's own executable); `report`: one-line summaries of what the threads do.
-    public func load(weights: ModelWeights, probe: DecodeProbe? = nil, report: @escaping StatusLine = { _ in }) throws -> Running {
+    public func load(
+        weights: ModelWeights, probe: DecodeProbe? = nil, report: @escaping StatusLine = { _ in }
+    ) throws -> Running {
         progress.advance(to: .loading)
-        let (indexes, opened) = try LiveIndexes.open(paths: paths, store: store, catalog: catalog, parameters: settings.hnsw,
-                                                     threads: settings.threads, logger: logger)
+        let (indexes, opened) = try LiveIndexes.open(
+            paths: paths, store: store, catalog: catalog, parameters: settings.hnsw,
+            threads: settings.threads, logger: logger)
         for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
-            logger.info("index ready", metadata: ["space": "\(space)", "size": "\(indexes(space)!.index.count)", "snapshot": "\(report.loadedSnapshot)",
-                                                  "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)"])
+            logger.info(
+                "index ready",
+                metadata: [
+                    "space": "\(space)", "size": "\(indexes(space)!.index.count)",
+                    "snapshot": "\(report.loadedSnapshot)",
+                    "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)",
+                ])
         }
-        let ingestor = Ingestor(state: state, indexes: indexes,
-                                network: try EfficientNetLite0(weights: weights, batchSize: settings.batchSize, threads: settings.threads),
-                                threads: settings.threads, logger: logger)
+        let ingestor = Ingestor(
+            state: state, indexes: indexes,
+            network: try EfficientNetLite0(weights: weights, batchSize: settings.batchSize, threads: settings.threads),
+            threads: settings.threads, logger: logger)
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe
         let progress = self.progress
-        let loop = WatchLoop(settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, report: report, logger: logger)
-        let refits = RefitScheduler(refitter: Refitter(catalog: catalog, store: store, indexes: indexes, settings: settings.refit,
-                                                       threads: settings.threads, logger: logger),
-                                    settings: settings.refit, ingestionBusy: { progress.current.scanning || progress.current.pending > 0 },
-                                    report: report, logger: logger)
+        let loop = WatchLoop(
+            settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, report: report,
+            logger: logger)
+        let refits = RefitScheduler(
+            refitter: Refitter(
+                catalog: catalog, store: store, indexes: indexes, settings: settings.refit,
+                threads: settings.threads, logger: logger),
+            settings: settings.refit, ingestionBusy: { progress.current.scanning || progress.current.pending > 0 },
+            report: report, logger: logger)
         let made = Running(indexes: indexes, loop: loop, refits: refits)
         running.withLock { $0 = made }
         return made
@@ -111,7 +129,9 @@ public final class Collection: Sendable {
         guard let running = running.withLock({ $0 }) else { return true }
         running.refits.stop()
         let finished = running.loop.stop(within: seconds)
-        if !finished { logger.warning("the batch in flight did not finish in time; the snapshot may miss it (start-up reconciles)") }
+        if !finished {
+            logger.warning("the batch in flight did not finish in time; the snapshot may miss it (start-up reconciles)")
+        }
         try running.loop.writeSnapshot()
         try state.sync()
         return finished

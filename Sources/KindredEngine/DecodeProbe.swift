@@ -18,14 +18,18 @@ public struct DecodeProbe: Sendable {
     public func run(_ path: String, options: DecodeOptions) -> String? {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["--probe-decode", path, "--probe-limits", "\(options.pixelLimit):\(options.maxFileBytes):\(memoryLimit)"]
+        process.arguments = [
+            "--probe-decode", path, "--probe-limits", "\(options.pixelLimit):\(options.maxFileBytes):\(memoryLimit)",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return nil }  // no probe to be had: treat the file as innocent
         process.waitUntilExit()
         switch process.terminationReason {
         case .uncaughtSignal: return "signal \(process.terminationStatus) in a decode probe"
-        case .exit: return process.terminationStatus == 0 || process.terminationStatus == 3 ? nil : "exit \(process.terminationStatus) of a decode probe"
+        case .exit:
+            return process.terminationStatus == 0 || process.terminationStatus == 3
+                ? nil : "exit \(process.terminationStatus) of a decode probe"
         @unknown default: return nil
         }
     }

@@ -38,8 +38,9 @@ public enum Duplicates {
                     for b in (a + 1)..<members.count {
                         let (i, j) = (members[a], members[b])
                         guard root(i) != root(j), (hashes[i] ^ hashes[j]).nonzeroBitCount <= maxDistance,
-                              let x = try embedding(ids[i]), let y = try embedding(ids[j]),
-                              cblas_sdot(Int32(x.count), x, 1, y, 1) >= minimumCosine else { continue }
+                            let x = try embedding(ids[i]), let y = try embedding(ids[j]),
+                            cblas_sdot(Int32(x.count), x, 1, y, 1) >= minimumCosine
+                        else { continue }
                         parent[root(i)] = root(j)
                     }
                 }

@@ -45,8 +45,10 @@ public final class Ingestor: @unchecked Sendable {
         }
     }
 
-    public init(state: StateStore, indexes: LiveIndexes, network: EfficientNetLite0,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) {
+    public init(
+        state: StateStore, indexes: LiveIndexes, network: EfficientNetLite0,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger
+    ) {
         self.state = state
         self.indexes = indexes
         self.network = network
@@ -57,8 +59,10 @@ public final class Ingestor: @unchecked Sendable {
     /// Ingests `paths` (absolute): new or changed files are extracted, unchanged ones skipped.
     /// `shouldStop` is asked between batches; what a stop leaves is still `queued` in the catalog,
     /// so the next scan picks it up. `batchDone` hears how many files each batch settled.
-    public func ingest(_ paths: [String], rootID: Int64? = nil, shouldStop: () -> Bool = { false },
-                       batchDone: (Int) -> Void = { _ in }) throws -> Report {
+    public func ingest(
+        _ paths: [String], rootID: Int64? = nil, shouldStop: () -> Bool = { false },
+        batchDone: (Int) -> Void = { _ in }
+    ) throws -> Report {
         var report = Report()
         var seen: [Catalog.SeenFile] = []
         for path in paths {
@@ -90,8 +94,14 @@ public final class Ingestor: @unchecked Sendable {
         for suspect in suspects where !shouldStop() {
             guard let probe else { cleared.append(suspect); continue }
             if let death = probe.run(suspect.path, options: options) {
-                logger.error("a file kills the decoder; it is marked failed", metadata: ["path": "\(suspect.path)", "probe": "\(death)"])
-                killers.append((suspect.id, "the decoder crashed or ran out of memory on this file (\(death)); it is retried when the file changes"))
+                logger.error(
+                    "a file kills the decoder; it is marked failed",
+                    metadata: ["path": "\(suspect.path)", "probe": "\(death)"])
+                killers.append(
+                    (
+                        suspect.id,
+                        "the decoder crashed or ran out of memory on this file (\(death)); it is retried when the file changes"
+                    ))
             } else {
                 cleared.append(suspect)
             }
@@ -112,13 +122,15 @@ public final class Ingestor: @unchecked Sendable {
         // Reading and decoding the next chunk overlaps the CNN and the commit of this one. Each
         // chunk is recorded as attempted before it is read.
         let catalog = self.catalog, logger = self.logger, ids = work.map(\.id)
-        try ChunkPipeline.run(work, chunkSize: max(1, threads * network.batchSize), threads: threads,
-                              willPrepare: { range in
-                                  do { try catalog.markAttempted(Array(ids[range])) } catch {
-                                      logger.warning("cannot record decode attempts", metadata: ["error": "\(error)"])
-                                  }
-                              },
-                              prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }) { (extracted, range) throws(any Error) in
+        try ChunkPipeline.run(
+            work, chunkSize: max(1, threads * network.batchSize), threads: threads,
+            willPrepare: { range in
+                do { try catalog.markAttempted(Array(ids[range])) } catch {
+                    logger.warning("cannot record decode attempts", metadata: ["error": "\(error)"])
+                }
+            },
+            prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }
+        ) { (extracted, range) throws(any Error) in
             let (indexed, failed, unchanged) = try commit(Array(work[range]), extracted, options: options)
             report.indexed += indexed
             report.failed += failed
@@ -135,7 +147,8 @@ public final class Ingestor: @unchecked Sendable {
     static let faultAbortName = ProcessInfo.processInfo.environment["KINDRED_FAULT_ABORT_ON"]
 
     /// Why a file that killed the process twice (with no probe to ask) is not tried again.
-    static let killedReason = "the decoder crashed or ran out of memory on this file (twice); it is retried when the file changes"
+    static let killedReason =
+        "the decoder crashed or ran out of memory on this file (twice); it is retried when the file changes"
 
     /// A file whose size or modification time differs from the catalog's (or that is new).
     private struct WorkItem: Sendable {
@@ -175,7 +188,9 @@ public final class Ingestor: @unchecked Sendable {
                 extracted.sameContent = true
                 return extracted
             }
-            let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: path, options: options) }
+            let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in
+                try ImageDecoder.decode(raw, path: path, options: options)
+            }
             extracted.format = decoded.format.rawValue
             extracted.width = decoded.originalWidth
             extracted.height = decoded.originalHeight
@@ -193,13 +208,20 @@ public final class Ingestor: @unchecked Sendable {
 
     /// The second stage: files whose content is unchanged and still has its vectors are marked
     /// indexed as they are; failures recorded; the CNN over the rest, then the commit.
-    private func commit(_ batch: [WorkItem], _ given: [Extracted], options: DecodeOptions) throws -> (indexed: Int, failed: Int, unchanged: Int) {
+    private func commit(
+        _ batch: [WorkItem], _ given: [Extracted], options: DecodeOptions
+    ) throws -> (indexed: Int, failed: Int, unchanged: Int) {
         var extracted = given
         var confirmed: [Catalog.Extraction] = []
         for i in batch.indices where extracted[i].sameContent {
             let previous = batch[i].previous
-            if try store.vector(batch[i].id, space: StandardSpaces.cnn.name) != nil, indexes.cnn.index.contains(label: batch[i].id.rawValue) {
-                confirmed.append(Catalog.Extraction(id: batch[i].id, contentHash: extracted[i].hash, width: previous.width, height: previous.height, format: previous.format))
+            if try store.vector(batch[i].id, space: StandardSpaces.cnn.name) != nil,
+                indexes.cnn.index.contains(label: batch[i].id.rawValue)
+            {
+                confirmed.append(
+                    Catalog.Extraction(
+                        id: batch[i].id, contentHash: extracted[i].hash, width: previous.width, height: previous.height,
+                        format: previous.format))
             } else {
                 // Same bytes but no vectors (it failed before, or they were lost): extract after all.
                 extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options)
@@ -224,14 +246,21 @@ public final class Ingestor: @unchecked Sendable {
         let features = network.embed(good.map { extracted[$0].image! })
         // Steps 2 and 3 of the commit order (StateStore), then the index.
         let dimension = StandardSpaces.cnn.dimension
-        try state.index(good.enumerated().map { row, i in
-            let e = extracted[i]
-            return StateStore.Indexed(
-                extraction: Catalog.Extraction(id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format),
-                vectors: [(StandardSpaces.cnn.name, .floats(Array(features[(row * dimension)..<((row + 1) * dimension)]))),
-                          (StandardSpaces.style.name, .floats(e.style)), (StandardSpaces.phash.name, .bytes(e.phash)),
-                          (StandardSpaces.thumb.name, .bytes(e.thumb))])
-        })
+        try state.index(
+            good.enumerated().map { row, i in
+                let e = extracted[i]
+                return StateStore.Indexed(
+                    extraction: Catalog.Extraction(
+                        id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format),
+                    vectors: [
+                        (
+                            StandardSpaces.cnn.name,
+                            .floats(Array(features[(row * dimension)..<((row + 1) * dimension)]))
+                        ),
+                        (StandardSpaces.style.name, .floats(e.style)), (StandardSpaces.phash.name, .bytes(e.phash)),
+                        (StandardSpaces.thumb.name, .bytes(e.thumb)),
+                    ])
+            })
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
         let failure = Mutex<(any Error)?>(nil)
@@ -240,7 +269,9 @@ public final class Ingestor: @unchecked Sendable {
             for row in stride(from: worker, to: good.count, by: threads) {
                 let i = good[row]
                 do {
-                    try indexes.insert(cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row], label: batch[i].id.rawValue)
+                    try indexes.insert(
+                        cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row],
+                        label: batch[i].id.rawValue)
                 } catch {
                     failure.withLock { $0 = error }
                 }
@@ -296,7 +327,9 @@ extension Ingestor {
     /// kindredd was down, or lost events). Items in a subdirectory the listing could not read are
     /// kept: a failed listing is never taken as a deletion. Returns how many went.
     @discardableResult
-    public func removeVanished(under directory: CollectionPath, present: Set<String>, unknown: Listing = Listing()) throws -> Int {
+    public func removeVanished(
+        under directory: CollectionPath, present: Set<String>, unknown: Listing = Listing()
+    ) throws -> Int {
         let paths = try catalog.paths(under: directory)
         let gone = paths.filter { !present.contains($0.value) && !unknown.isUnknown($0.value) }.keys.sorted()
         try remove(ids: gone)
@@ -316,11 +349,13 @@ extension Ingestor {
             }
             var info = stat()
             if stat(to, &info) == 0, Int64(info.st_size) == item.size,
-               Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs {
+                Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs
+            {
                 return
             }
         } else if let source = try? CollectionPath(from), let destination = try? CollectionPath(to),
-                  case let items = try catalog.paths(under: source), !items.isEmpty {
+            case let items = try catalog.paths(under: source), !items.isEmpty
+        {
             // A directory: move every item under it.
             for (id, path) in items {
                 guard let moved = (try? CollectionPath(path))?.moved(from: source, to: destination) else { continue }

@@ -25,7 +25,9 @@ public final class LiveIndex: Sendable {
         public var removed = 0
         public var rebuilt = false
 
-        public init(loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false) {
+        public init(
+            loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false
+        ) {
             self.loadedSnapshot = loadedSnapshot
             self.updated = updated
             self.added = added
@@ -37,9 +39,11 @@ public final class LiveIndex: Sendable {
     /// Opens the index for `space` from `snapshot` and the store, as described above.
     /// `changedSince` names the items whose vectors were written at or after a time (the catalog's
     /// `last_indexed`): those re-extracted after the snapshot was taken get their new vectors.
-    public static func open(snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
-                            threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                            changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, logger: Logger) throws -> (LiveIndex, OpenReport) {
+    public static func open(
+        snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, logger: Logger
+    ) throws -> (LiveIndex, OpenReport) {
         var report = OpenReport()
         let (ids, matrix) = try store.readMatrix(space: space)
         var index: HNSWIndex?
@@ -50,21 +54,27 @@ public final class LiveIndex: Sendable {
                     index = loaded
                     report.loadedSnapshot = true
                 } else {
-                    logger.warning("index snapshot does not match the store; rebuilding", metadata: ["snapshot": "\(snapshot.path)"])
+                    logger.warning(
+                        "index snapshot does not match the store; rebuilding",
+                        metadata: ["snapshot": "\(snapshot.path)"])
                 }
             } catch {
                 logger.warning("index snapshot unusable; rebuilding", metadata: ["reason": "\(error)"])
             }
         }
         guard let index else {
-            let built = try HNSWIndex.build(matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, threads: threads, logger: logger)
+            let built = try HNSWIndex.build(
+                matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, threads: threads,
+                logger: logger)
             report.rebuilt = true
             report.added = ids.count
             return (LiveIndex(index: built, space: space), report)
         }
         let present = Set(ids.map(\.rawValue))
         // Whole seconds, and a second's margin: re-inserting an unchanged vector costs only time.
-        let taken = (try? FileManager.default.attributesOfItem(atPath: snapshot.path)[.modificationDate] as? Date) ?? .distantPast
+        let taken =
+            (try? FileManager.default.attributesOfItem(atPath: snapshot.path)[.modificationDate] as? Date)
+            ?? .distantPast
         let changed = try changedSince(taken.addingTimeInterval(-2))
         for (row, id) in ids.enumerated() where !index.contains(label: id.rawValue) || changed.contains(id.rawValue) {
             let known = index.contains(label: id.rawValue)
@@ -96,8 +106,10 @@ public struct LiveIndexes: Sendable {
 
     /// Opens every space's index as `LiveIndex.open` does.
     /// Temporary snapshot files a killed process left behind are removed first.
-    public static func open(paths: StatePaths, store: VectorStore, catalog: Catalog? = nil, parameters: HNSWParameters = HNSWParameters(),
-                            threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
+    public static func open(
+        paths: StatePaths, store: VectorStore, catalog: Catalog? = nil, parameters: HNSWParameters = HNSWParameters(),
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger
+    ) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
         var reports: [String: LiveIndex.OpenReport] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.root.path)) ?? []
         where name.hasPrefix("index-") && name.contains(".hnsw.tmp-") {
@@ -106,12 +118,15 @@ public struct LiveIndexes: Sendable {
         }
         let changedSince = { (time: Date) throws -> Set<UInt64> in try catalog?.itemIDs(indexedSince: time) ?? [] }
         func open(_ space: String) throws -> LiveIndex {
-            let (index, report) = try LiveIndex.open(snapshot: paths.index(space: space), store: store, space: space,
-                                                     parameters: parameters, threads: threads, changedSince: changedSince, logger: logger)
+            let (index, report) = try LiveIndex.open(
+                snapshot: paths.index(space: space), store: store, space: space,
+                parameters: parameters, threads: threads, changedSince: changedSince, logger: logger)
             reports[space] = report
             return index
         }
-        return (LiveIndexes(cnn: try open(StandardSpaces.cnn.name), style: try open(StandardSpaces.style.name)), reports)
+        return (
+            LiveIndexes(cnn: try open(StandardSpaces.cnn.name), style: try open(StandardSpaces.style.name)), reports
+        )
     }
 
     /// Writes every snapshot (each atomically: a temporary file, then a rename).

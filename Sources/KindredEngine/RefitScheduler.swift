@@ -33,8 +33,10 @@ public final class RefitScheduler: Sendable {
 
     let statusLine: StatusLine
 
-    public init(refitter: Refitter, settings: RefitSettings, ingestionBusy: @escaping @Sendable () -> Bool = { false },
-                report: @escaping StatusLine = { _ in }, logger: Logger) {
+    public init(
+        refitter: Refitter, settings: RefitSettings, ingestionBusy: @escaping @Sendable () -> Bool = { false },
+        report: @escaping StatusLine = { _ in }, logger: Logger
+    ) {
         self.statusLine = report
         self.refitter = refitter
         self.catalog = refitter.catalog
@@ -79,13 +81,16 @@ public final class RefitScheduler: Sendable {
             _ = wake.wait(until: Date().addingTimeInterval(5))
             wake.unlock()
             // Between refits, items indexed since the last run join its map and clusters.
-            do { _ = try refitter.placeNewItems() } catch { logger.warning("cannot place new items", metadata: ["error": "\(error)"]) }
+            do { _ = try refitter.placeNewItems() } catch {
+                logger.warning("cannot place new items", metadata: ["error": "\(error)"])
+            }
             let (requested, stopping) = state.withLock { ($0.requested, $0.stopping) }
             if stopping { return }
             let now = Date()
-            let reason = triggers.reason(requested: requested, lastCheck: lastCheck, now: now,
-                                         indexed: { try? catalog.statusCounts()[.indexed] ?? 0 },
-                                         lastRunItems: { (try? catalog.currentRun())??.itemCount ?? 0 }, ingestionBusy: ingestionBusy())
+            let reason = triggers.reason(
+                requested: requested, lastCheck: lastCheck, now: now,
+                indexed: { try? catalog.statusCounts()[.indexed] ?? 0 },
+                lastRunItems: { (try? catalog.currentRun())??.itemCount ?? 0 }, ingestionBusy: ingestionBusy())
             lastCheck = now
             guard let reason else { continue }
             let waiters = state.withLock { state -> [Completion] in
@@ -118,10 +123,13 @@ public struct RefitTriggers: Sendable {
 
     /// The reason to refit now, or nil. `indexed` and `lastRunItems` are asked only when the
     /// new-items trigger is on and ingestion is idle.
-    public func reason(requested: Bool, lastCheck: Date, now: Date, indexed: () -> Int?, lastRunItems: () -> Int, ingestionBusy: Bool) -> String? {
+    public func reason(
+        requested: Bool, lastCheck: Date, now: Date, indexed: () -> Int?, lastRunItems: () -> Int, ingestionBusy: Bool
+    ) -> String? {
         if requested { return "requested" }
         if let scheduled = scheduledReason(since: lastCheck, now: now) { return scheduled }
-        guard settings.afterNewFraction > 0, !ingestionBusy, let indexed = indexed(), indexed >= settings.minimumItems else { return nil }
+        guard settings.afterNewFraction > 0, !ingestionBusy, let indexed = indexed(), indexed >= settings.minimumItems
+        else { return nil }
         let last = lastRunItems()
         if last == 0 { return "no run yet, \(indexed) items" }
         let fraction = Double(indexed - last) / Double(last)

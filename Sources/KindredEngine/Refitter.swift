@@ -37,7 +37,10 @@ public final class Refitter: Sendable {
         }
     }
 
-    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int, logger: Logger) {
+    public init(
+        catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int,
+        logger: Logger
+    ) {
         self.catalog = catalog
         self.store = store
         self.indexes = indexes
@@ -66,7 +69,9 @@ public final class Refitter: Sendable {
 
         init(_ settings: RefitSettings) {
             algorithm = settings.algorithm.name
-            (variance, maxComponents, neighbors, minDist) = (settings.variance, settings.maxComponents, settings.neighbors, settings.minDist)
+            (variance, maxComponents, neighbors, minDist) = (
+                settings.variance, settings.maxComponents, settings.neighbors, settings.minDist
+            )
             (seed, matchJaccard) = (settings.seed, settings.matchJaccard)
             switch settings.algorithm {
             case .hdbscan(let minClusterSize, let minSamples, let dimensions):
@@ -79,11 +84,16 @@ public final class Refitter: Sendable {
 
     public func run() throws -> Report {
         let started = ContinuousClock.now
-        let runID = try catalog.beginRun(algorithm: settings.algorithm.name, parameters: try Self.json(RunParameters(settings)))
+        let runID = try catalog.beginRun(
+            algorithm: settings.algorithm.name, parameters: try Self.json(RunParameters(settings)))
         do {
             let report = try fit(runID, started: started)
-            logger.notice("refit done", metadata: ["run": "\(runID)", "items": "\(report.items)", "clusters": "\(report.clusters)",
-                                                   "noise": "\(report.noiseFraction)", "seconds": "\(report.seconds)"])
+            logger.notice(
+                "refit done",
+                metadata: [
+                    "run": "\(runID)", "items": "\(report.items)", "clusters": "\(report.clusters)",
+                    "noise": "\(report.noiseFraction)", "seconds": "\(report.seconds)",
+                ])
             return report
         } catch {
             try? catalog.failRun(runID, error: "\(error)")
@@ -103,19 +113,27 @@ public final class Refitter: Sendable {
             clock = .now
         }
         let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
-        guard ids.count >= settings.minimumItems else { throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems) }
+        guard ids.count >= settings.minimumItems else {
+            throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)
+        }
         lap("read")
-        let pca = try PCA.fit(x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
+        let pca = try PCA.fit(
+            x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
         let projected = pca.transform(x)
         lap("pca")
         let graph = try neighbourGraph(ids: ids, x: x)
         lap("neighbours")
-        let (map2, map3) = (try layout(graph, dimensions: 2, minDist: settings.minDist), try layout(graph, dimensions: 3, minDist: settings.minDist))
+        let (map2, map3) = (
+            try layout(graph, dimensions: 2, minDist: settings.minDist),
+            try layout(graph, dimensions: 3, minDist: settings.minDist)
+        )
         lap("umap_maps")
         let clustered = try cluster(graph: graph, projected: projected, pca: pca, lap: lap)
         lap("cluster")
         let clusterLabels = Set(clustered.labels.filter { $0 >= 0 }).sorted()
-        let scores = clusterLabels.count >= 2 ? try ClusterMetrics.compute(clustered.space, labels: clustered.labels, seed: settings.seed) : nil
+        let scores =
+            clusterLabels.count >= 2
+            ? try ClusterMetrics.compute(clustered.space, labels: clustered.labels, seed: settings.seed) : nil
         lap("metrics")
         let matching = try stableIDs(clustered.labels, ids: ids)
         let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
@@ -128,19 +146,27 @@ public final class Refitter: Sendable {
         if let scores {
             metrics.daviesBouldin = scores.daviesBouldin
             metrics.silhouetteSample = scores.sampleSize
-            metrics.silhouetteByCluster = Dictionary(uniqueKeysWithValues: scores.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
+            metrics.silhouetteByCluster = Dictionary(
+                uniqueKeysWithValues: scores.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
             metrics.silhouetteKnife = Self.knife(scores.samples, stable: { stable(Int32($0)) })
         }
         metrics.born = matching.born.map { matching.ids[$0]! }
         metrics.vanished = matching.vanished
         timings["total"] = seconds(since: started)
-        let noise = try record(runID, ids: ids, clustered: clustered, maps: (map2.embedding, map3.embedding), graph: graph, matching: matching,
-                               scores: scores, metrics: metrics, timings: timings)
+        let noise = try record(
+            runID, ids: ids, clustered: clustered, maps: (map2.embedding, map3.embedding), graph: graph,
+            matching: matching,
+            scores: scores, metrics: metrics, timings: timings)
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
         let stableIDs = Dictionary(uniqueKeysWithValues: clusterLabels.map { ($0, stable($0)) })
-        model.withLock { $0 = PlacementModel(run: runID, rowOf: rowOf, map2: map2, map3: map3, clustering: clustered.model, stable: stableIDs) }
-        return Report(run: runID, items: ids.count, clusters: clusterLabels.count, noiseFraction: noise, silhouette: scores?.silhouette,
-                      born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
+        model.withLock {
+            $0 = PlacementModel(
+                run: runID, rowOf: rowOf, map2: map2, map3: map3, clustering: clustered.model, stable: stableIDs)
+        }
+        return Report(
+            run: runID, items: ids.count, clusters: clusterLabels.count, noiseFraction: noise,
+            silhouette: scores?.silhouette,
+            born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
     }
 
     /// A UMAP layout of the neighbour graph.
@@ -170,8 +196,12 @@ public final class Refitter: Sendable {
             var options = KMeans.Options()
             options.seed = settings.seed
             let selection = try KSelection.choose(projected, ks: ks, options: options)
-            return Clustered(space: projected, labels: selection.best.labels, model: .kmeans(pca: pca, centroids: selection.best.centroids),
-                             kCandidates: selection.candidates.map { RunMetrics.KCandidate(k: $0.k, silhouette: $0.silhouette, inertia: $0.inertia) })
+            return Clustered(
+                space: projected, labels: selection.best.labels,
+                model: .kmeans(pca: pca, centroids: selection.best.centroids),
+                kCandidates: selection.candidates.map {
+                    RunMetrics.KCandidate(k: $0.k, silhouette: $0.silhouette, inertia: $0.inertia)
+                })
         case .hdbscan(let minClusterSize, let minSamples, let dimensions):
             let layout = try layout(graph, dimensions: dimensions, minDist: 0)
             lap("umap_cluster_layout")
@@ -180,46 +210,64 @@ public final class Refitter: Sendable {
             options.minSamples = minSamples
             options.threads = threads
             let result = try HDBSCAN.fit(layout.embedding, options: options)
-            return Clustered(space: layout.embedding, labels: result.labels, probabilities: result.probabilities, outliers: result.outlierScores,
-                             model: .hdbscan(layout: layout, model: result))
+            return Clustered(
+                space: layout.embedding, labels: result.labels, probabilities: result.probabilities,
+                outliers: result.outlierScores,
+                model: .hdbscan(layout: layout, model: result))
         }
     }
 
     /// This run's clusters matched to the current run's, so a cluster that persists keeps its id.
     private func stableIDs(_ labels: [Int32], ids: [ItemID]) throws -> ClusterMatching.Result {
         var members: [Int: Set<UInt64>] = [:]
-        for (row, label) in labels.enumerated() where label >= 0 { members[Int(label), default: []].insert(ids[row].rawValue) }
+        for (row, label) in labels.enumerated() where label >= 0 {
+            members[Int(label), default: []].insert(ids[row].rawValue)
+        }
         let current = try catalog.currentRun()
         let previous = try current.map { try catalog.memberships(run: $0.id) } ?? [:]
-        return ClusterMatching.match(new: members, previous: previous, threshold: settings.matchJaccard, firstNewID: try catalog.largestClusterID() + 1)
+        return ClusterMatching.match(
+            new: members, previous: previous, threshold: settings.matchJaccard,
+            firstNewID: try catalog.largestClusterID() + 1)
     }
 
     /// Every item's placement and every cluster's facts, in the one catalog transaction that makes
     /// the run current. Returns the noise fraction.
-    private func record(_ runID: Int64, ids: [ItemID], clustered: Clustered, maps: (Matrix, Matrix), graph: NeighborGraph,
-                        matching: ClusterMatching.Result, scores: ClusterMetrics?, metrics: RunMetrics, timings: [String: Double]) throws -> Double {
+    private func record(
+        _ runID: Int64, ids: [ItemID], clustered: Clustered, maps: (Matrix, Matrix), graph: NeighborGraph,
+        matching: ClusterMatching.Result, scores: ClusterMetrics?, metrics: RunMetrics, timings: [String: Double]
+    ) throws -> Double {
         let labels = clustered.labels, (map2, map3) = maps
         let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
         let assignments = ids.indices.map { row in
-            Assignment(item: ids[row], cluster: stable(labels[row]), probability: clustered.probabilities?[row], outlierScore: clustered.outliers?[row],
-                       map2: (map2.storage[row * 2], map2.storage[row * 2 + 1]),
-                       map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]),
-                       neighbours: Self.keptNeighbours(graph, row: row).map { ids[Int($0)] })
+            Assignment(
+                item: ids[row], cluster: stable(labels[row]), probability: clustered.probabilities?[row],
+                outlierScore: clustered.outliers?[row],
+                map2: (map2.storage[row * 2], map2.storage[row * 2 + 1]),
+                map3: (map3.storage[row * 3], map3.storage[row * 3 + 1], map3.storage[row * 3 + 2]),
+                neighbours: Self.keptNeighbours(graph, row: row).map { ids[Int($0)] })
         }
-        let born = Dictionary(uniqueKeysWithValues: try (catalog.currentRun().map { try catalog.clusters(run: $0.id) } ?? []).map { ($0.cluster, $0.bornRunID) })
+        let born = Dictionary(
+            uniqueKeysWithValues: try (catalog.currentRun().map { try catalog.clusters(run: $0.id) } ?? []).map {
+                ($0.cluster, $0.bornRunID)
+            })
         var rowsOf: [Int32: [Int]] = [:]
         for (row, label) in labels.enumerated() where label >= 0 { rowsOf[label, default: []].append(row) }
         let facts = rowsOf.keys.sorted().map { label -> ClusterFacts in
             let rows = rowsOf[label]!
             let id = matching.ids[Int(label)]!
-            return ClusterFacts(cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: clustered.space)],
-                                silhouette: scores?.silhouetteByCluster[Int(label)], bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
-                                matchedJaccard: matching.jaccard[Int(label)])
+            return ClusterFacts(
+                cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: clustered.space)],
+                silhouette: scores?.silhouetteByCluster[Int(label)],
+                bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
+                matchedJaccard: matching.jaccard[Int(label)])
         }
         let noise = Double(labels.filter { $0 < 0 }.count) / Double(ids.count)
-        try catalog.finishRun(runID, summary: RunSummary(itemCount: ids.count, clusterCount: facts.count, noiseFraction: noise,
-                                                         silhouette: scores?.silhouette, metrics: try metrics.json(), timings: try Self.json(timings)),
-                              assignments: assignments, clusters: facts, keep: settings.keepRuns)
+        try catalog.finishRun(
+            runID,
+            summary: RunSummary(
+                itemCount: ids.count, clusterCount: facts.count, noiseFraction: noise,
+                silhouette: scores?.silhouette, metrics: try metrics.json(), timings: try Self.json(timings)),
+            assignments: assignments, clusters: facts, keep: settings.keepRuns)
         return noise
     }
 
@@ -228,7 +276,8 @@ public final class Refitter: Sendable {
     private func neighbourGraph(ids: [ItemID], x: Matrix) throws -> NeighborGraph {
         let k = settings.neighbors - 1
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
-        var indices = [Int32](repeating: 0, count: ids.count * k), distances = [Float](repeating: 0, count: ids.count * k)
+        var indices = [Int32](repeating: 0, count: ids.count * k),
+            distances = [Float](repeating: 0, count: ids.count * k)
         let index = indexes.cnn.index
         let failure = Mutex<String?>(nil)
         indices.withUnsafeMutableBufferPointer { indexBuffer in
@@ -238,8 +287,11 @@ public final class Refitter: Sendable {
                     for row in stride(from: worker, to: ids.count, by: threads) {
                         do {
                             // A few spare in case items were removed since the vectors were read.
-                            let found = try index.search(x.row(row), k: k + 4, ef: max(64, 4 * k)).compactMap { neighbour in
-                                rowOf[neighbour.label].flatMap { $0 == Int32(row) ? nil : ($0, max(0, neighbour.distance)) }
+                            let found = try index.search(x.row(row), k: k + 4, ef: max(64, 4 * k)).compactMap {
+                                neighbour in
+                                rowOf[neighbour.label].flatMap {
+                                    $0 == Int32(row) ? nil : ($0, max(0, neighbour.distance))
+                                }
                             }
                             guard let last = found.last else { throw RefitError.isolated(ids[row]) }
                             for j in 0..<k {
@@ -278,10 +330,13 @@ public final class Refitter: Sendable {
         var indices: [Int32] = [], distances: [Float] = [], neighbours: [[ItemID]] = []
         for (item, vector) in zip(placed, vectors) {
             let hits = try indexes.cnn.index.search(vector, k: k + 8, ef: max(64, 4 * k))
-            neighbours.append(Array(hits.lazy.map { ItemID($0.label) }.filter { $0 != item }.prefix(Self.keptNeighbourCount)))
+            neighbours.append(
+                Array(hits.lazy.map { ItemID($0.label) }.filter { $0 != item }.prefix(Self.keptNeighbourCount)))
             let found = hits.compactMap { n in model.rowOf[n.label].map { ($0, max(0, n.distance)) } }
             guard let last = found.last else { throw RefitError.neighbours("no fitted item near a new one") }
-            for j in 0..<k { let (row, distance) = j < found.count ? found[j] : last; indices.append(row); distances.append(distance) }
+            for j in 0..<k {
+                let (row, distance) = j < found.count ? found[j] : last; indices.append(row); distances.append(distance)
+            }
         }
         let graph = NeighborGraph(count: placed.count, k: k, indices: indices, distances: distances)
         let map2 = model.map2.transform(graph: graph), map3 = model.map3.transform(graph: graph)
@@ -289,20 +344,28 @@ public final class Refitter: Sendable {
         var probabilities: [Float?] = Array(repeating: nil, count: placed.count)
         switch model.clustering {
         case .hdbscan(let layout, let hdbscan):
-            let (labels, strengths) = hdbscan.approximatePredict(layout.transform(graph: graph), training: layout.embedding)
+            let (labels, strengths) = hdbscan.approximatePredict(
+                layout.transform(graph: graph), training: layout.embedding)
             for i in placed.indices {
                 clusters[i] = labels[i] < 0 ? -1 : model.stable[labels[i]] ?? -1
                 probabilities[i] = strengths[i]
             }
         case .kmeans(let pca, let centroids):
-            let projected = pca.transform(Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }))
-            for (i, nearest) in KMeans.nearest(projected, centroids: centroids).enumerated() { clusters[i] = model.stable[nearest] ?? -1 }
+            let projected = pca.transform(
+                Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }))
+            for (i, nearest) in KMeans.nearest(projected, centroids: centroids).enumerated() {
+                clusters[i] = model.stable[nearest] ?? -1
+            }
         }
-        try catalog.addAssignments(run: model.run, placed.indices.map { i in
-            Assignment(item: placed[i], cluster: clusters[i], probability: probabilities[i], outlierScore: nil,
-                       map2: (map2.storage[2 * i], map2.storage[2 * i + 1]), map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]),
-                       neighbours: neighbours[i])
-        })
+        try catalog.addAssignments(
+            run: model.run,
+            placed.indices.map { i in
+                Assignment(
+                    item: placed[i], cluster: clusters[i], probability: probabilities[i], outlierScore: nil,
+                    map2: (map2.storage[2 * i], map2.storage[2 * i + 1]),
+                    map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]),
+                    neighbours: neighbours[i])
+            })
         logger.debug("placed items between refits", metadata: ["run": "\(model.run)", "items": "\(placed.count)"])
         return placed.count
     }
@@ -323,7 +386,9 @@ public final class Refitter: Sendable {
 
     /// The knife plot's data: each cluster's silhouettes, sorted high to low, cut to at most 200
     /// evenly spaced quantiles so a large run's metrics stay small; with the cluster's sample size.
-    static func knife(_ samples: [(row: Int, label: Int, value: Double)], stable: (Int) -> Int) -> [String: RunMetrics.Knife] {
+    static func knife(
+        _ samples: [(row: Int, label: Int, value: Double)], stable: (Int) -> Int
+    ) -> [String: RunMetrics.Knife] {
         var byCluster: [Int: [Double]] = [:]
         for sample in samples { byCluster[sample.label, default: []].append(sample.value) }
         var result: [String: RunMetrics.Knife] = [:]
@@ -331,7 +396,8 @@ public final class Refitter: Sendable {
             let sorted = values.sorted(by: >)
             let count = min(200, sorted.count)
             let quantiles = (0..<count).map { i in sorted[count == 1 ? 0 : i * (sorted.count - 1) / (count - 1)] }
-            result[String(stable(label))] = RunMetrics.Knife(n: sorted.count, values: quantiles.map { ($0 * 1000).rounded() / 1000 })
+            result[String(stable(label))] = RunMetrics.Knife(
+                n: sorted.count, values: quantiles.map { ($0 * 1000).rounded() / 1000 })
         }
         return result
     }
@@ -342,8 +408,12 @@ public final class Refitter: Sendable {
         var mean = [Float](repeating: 0, count: d)
         for row in rows { for c in 0..<d { mean[c] += space.storage[row * d + c] / Float(rows.count) } }
         return rows.min { a, b in
-            (0..<d).reduce(Float(0)) { $0 + (space.storage[a * d + $1] - mean[$1]) * (space.storage[a * d + $1] - mean[$1]) }
-                < (0..<d).reduce(Float(0)) { $0 + (space.storage[b * d + $1] - mean[$1]) * (space.storage[b * d + $1] - mean[$1]) }
+            (0..<d).reduce(Float(0)) {
+                $0 + (space.storage[a * d + $1] - mean[$1]) * (space.storage[a * d + $1] - mean[$1])
+            }
+                < (0..<d).reduce(Float(0)) {
+                    $0 + (space.storage[b * d + $1] - mean[$1]) * (space.storage[b * d + $1] - mean[$1])
+                }
         }!
     }
 }
@@ -378,4 +448,3 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
     let t = ContinuousClock.now - start
     return ((Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) * 1000).rounded() / 1000
 }
-

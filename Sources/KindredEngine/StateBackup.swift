@@ -20,18 +20,24 @@ enum StateBackup {
     }
 
     /// Writes the backup and returns one row per part: what, bytes.
-    static func write(to destination: CollectionPath, state: StateStore, indexes: LiveIndexes, paths: StatePaths) throws -> [[String]] {
+    static func write(
+        to destination: CollectionPath, state: StateStore, indexes: LiveIndexes, paths: StatePaths
+    ) throws -> [[String]] {
         let directory = try CollectionPath(paths.root.standardizedFileURL.path)
         guard !destination.isWithin(directory), !directory.isWithin(destination) else {
             throw Failure(description: "\(destination) overlaps the state directory \(directory)")
         }
         var info = stat()
         if stat(destination.string, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR, (try? FileManager.default.contentsOfDirectory(atPath: destination.string))?.isEmpty == true else {
+            guard info.st_mode & S_IFMT == S_IFDIR,
+                (try? FileManager.default.contentsOfDirectory(atPath: destination.string))?.isEmpty == true
+            else {
                 throw Failure(description: "\(destination) exists and is not an empty directory")
             }
         } else {
-            guard mkdir(destination.string, 0o700) == 0 else { throw Failure(description: "\(destination): \(String(cString: strerror(errno)))") }
+            guard mkdir(destination.string, 0o700) == 0 else {
+                throw Failure(description: "\(destination): \(String(cString: strerror(errno)))")
+            }
         }
         let copy = StatePaths(root: URL(fileURLWithPath: destination.string))
         try copy.create()
@@ -46,7 +52,9 @@ enum StateBackup {
             guard let files = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.fileSizeKey]) else {
                 return (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
             }
-            return files.compactMap { ($0 as? URL).flatMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize } }.reduce(0, +)
+            return files.compactMap {
+                ($0 as? URL).flatMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize }
+            }.reduce(0, +)
         }
         return [["vectors", String(size(copy.vectors))], ["catalog", String(size(copy.catalog))]]
             + indexes.all.map { ["index-\($0.space)", String(size(copy.index(space: $0.space)))] }

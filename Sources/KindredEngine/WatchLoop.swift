@@ -97,8 +97,10 @@ public final class WatchLoop: Sendable {
     /// Hears a one-line summary whenever what the thread does changes (systemd's STATUS=).
     let statusLine: StatusLine
 
-    public init(settings: WatchSettings, ingestor: Ingestor, progress: IngestProgress, paths: StatePaths,
-                report: @escaping StatusLine = { _ in }, logger: Logger) {
+    public init(
+        settings: WatchSettings, ingestor: Ingestor, progress: IngestProgress, paths: StatePaths,
+        report: @escaping StatusLine = { _ in }, logger: Logger
+    ) {
         self.settings = settings
         self.statusLine = report
         self.catalog = ingestor.catalog
@@ -167,7 +169,9 @@ public final class WatchLoop: Sendable {
 
     /// The commands queued since the last turn, oldest first.
     func takeCommands() -> [ControlCommand] {
-        inbox.withLock { commands in defer { commands.removeAll() }; return commands }
+        inbox.withLock { commands in
+            defer { commands.removeAll() }; return commands
+        }
     }
 
     /// The queued backups, taken out of the queue; other commands stay for the loop.
@@ -182,12 +186,15 @@ public final class WatchLoop: Sendable {
     /// Answers the commands still queued when the thread stops, so no caller waits for ever.
     private func refuseQueued() {
         for command in takeCommands() {
-            if case .backup(_, let reply) = command { reply.fulfil(.failure(StateBackup.Failure(description: "kindredd is stopping"))) }
+            if case .backup(_, let reply) = command {
+                reply.fulfil(.failure(StateBackup.Failure(description: "kindredd is stopping")))
+            }
         }
     }
 
     func notifyFollowing(roots: Int) {
-        statusLine("following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.indexes.cnn.index.count) images indexed")
+        statusLine(
+            "following \(roots) root\(roots == 1 ? "" : "s"), \(ingestor.indexes.cnn.index.count) images indexed")
     }
 }
 
@@ -200,17 +207,26 @@ enum RootHealth {
     /// before devices were kept, and accepts a new one when `acceptingDevice` (an explicit RESCAN).
     static func check(_ root: CatalogRoot, catalog: Catalog, acceptingDevice: Bool, logger: Logger) -> String? {
         var info = stat()
-        guard stat(root.path, &info) == 0 else { return "\(root.path) is not reachable (\(String(cString: strerror(errno)))); its items are kept" }
-        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(root.path) is no longer a directory; its items are kept" }
-        guard access(root.path, R_OK | X_OK) == 0 else { return "\(root.path) cannot be read (\(String(cString: strerror(errno)))); its items are kept" }
+        guard stat(root.path, &info) == 0 else {
+            return "\(root.path) is not reachable (\(String(cString: strerror(errno)))); its items are kept"
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            return "\(root.path) is no longer a directory; its items are kept"
+        }
+        guard access(root.path, R_OK | X_OK) == 0 else {
+            return "\(root.path) cannot be read (\(String(cString: strerror(errno)))); its items are kept"
+        }
         let device = Int64(bitPattern: UInt64(info.st_dev))
         guard let path = try? CollectionPath(root.path) else { return "\(root.path) is not a canonical path" }
         if root.device == nil || (acceptingDevice && root.device != device) {
-            do { try catalog.setDevice(device, ofRoot: path) } catch { logger.error("cannot record the root's device", metadata: ["error": "\(error)"]) }
+            do { try catalog.setDevice(device, ofRoot: path) } catch {
+                logger.error("cannot record the root's device", metadata: ["error": "\(error)"])
+            }
             return nil
         }
         guard root.device == device else {
-            return "\(root.path) is on another device than when it was added (\(device), was \(root.device!)): unmounted? Its items are kept; RESCAN it to accept the new device"
+            return
+                "\(root.path) is on another device than when it was added (\(device), was \(root.device!)): unmounted? Its items are kept; RESCAN it to accept the new device"
         }
         return nil
     }

@@ -48,7 +48,10 @@ final class WatchSession {
     func removeOrphans() {
         do {
             let orphans = try ingestor.removeOutsideRoots()
-            if orphans > 0 { logger.notice("removed the items of a root unwatched before the last stop", metadata: ["items": "\(orphans)"]) }
+            if orphans > 0 {
+                logger.notice(
+                    "removed the items of a root unwatched before the last stop", metadata: ["items": "\(orphans)"])
+            }
         } catch {
             logger.error("cannot remove items outside the roots", metadata: ["error": "\(error)"])
         }
@@ -60,15 +63,26 @@ final class WatchSession {
     @discardableResult
     func ingest(_ files: [String]) -> Ingestor.Report {
         var report = Ingestor.Report()
-        for (id, paths) in Dictionary(grouping: files, by: rootID(of:)).sorted(by: { ($0.key ?? 0) < ($1.key ?? 0) }) where !loop.stopRequested {
+        for (id, paths) in Dictionary(grouping: files, by: rootID(of:)).sorted(by: { ($0.key ?? 0) < ($1.key ?? 0) })
+        where !loop.stopRequested {
             do {
                 // Between batches: a backup waits for no scan (it may take hours), only for the batch in flight.
-                let r = try ingestor.ingest(paths.sorted(), rootID: id, shouldStop: { runBackups(); return loop.stopRequested }) { settled in
-                    let pending = progress.update { $0.pending = max(0, $0.pending - settled); return $0.pending }
+                let r = try ingestor.ingest(
+                    paths.sorted(), rootID: id,
+                    shouldStop: {
+                        runBackups(); return loop.stopRequested
+                    }
+                ) { settled in
+                    let pending = progress.update {
+                        $0.pending = max(0, $0.pending - settled); return $0.pending
+                    }
                     loop.statusLine("indexing: \(pending) files to go")
                 }
-                report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed; report.missing += r.missing
-                if progress.update({ state in defer { state.problem = nil }; return state.problem != nil }) {
+                report.indexed += r.indexed; report.unchanged += r.unchanged; report.failed += r.failed;
+                report.missing += r.missing
+                if progress.update({ state in
+                    defer { state.problem = nil }; return state.problem != nil
+                }) {
                     logger.notice("ingestion resumed")
                 }
             } catch {
@@ -83,8 +97,12 @@ final class WatchSession {
     private func pause(_ error: any Error, files: Int) {
         // LMDB reports a short write on a full disk as an I/O error, so say how full it is.
         var fs = statvfs()
-        let free = statvfs(loop.paths.root.path, &fs) == 0 ? " (\(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >> 20) MB free on the state directory's file system)" : ""
-        let first = progress.update { state in defer { state.problem = "\(error)\(free)" }; return state.problem == nil }
+        let free =
+            statvfs(loop.paths.root.path, &fs) == 0
+            ? " (\(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >> 20) MB free on the state directory's file system)" : ""
+        let first = progress.update { state in
+            defer { state.problem = "\(error)\(free)" }; return state.problem == nil
+        }
         if first { logger.error("ingestion paused", metadata: ["files": "\(files)", "error": "\(error)"]) }
         loop.statusLine("ingestion paused: \(error)")
     }
@@ -95,13 +113,19 @@ final class WatchSession {
     /// subdirectory that could not be listed stay.
     func rescan(_ directory: CollectionPath, acceptingDevice: Bool = false) {
         refreshRoots()  // a root's device may have been recorded since
-        guard let root = roots.first(where: { (try? CollectionPath($0.path)).map { directory.isWithin($0) } ?? false }) else {
+        guard let root = roots.first(where: { (try? CollectionPath($0.path)).map { directory.isWithin($0) } ?? false })
+        else {
             logger.warning("not rescanning a directory outside the roots", metadata: ["directory": "\(directory)"])
             return
         }
         if let problem = RootHealth.check(root, catalog: catalog, acceptingDevice: acceptingDevice, logger: logger) {
-            let first = progress.update { state in defer { state.pausedRoots[root.path] = problem }; return state.pausedRoots[root.path] == nil }
-            if first { logger.error("root paused; its items are kept", metadata: ["root": "\(root.path)", "reason": "\(problem)"]) }
+            let first = progress.update { state in
+                defer { state.pausedRoots[root.path] = problem }; return state.pausedRoots[root.path] == nil
+            }
+            if first {
+                logger.error(
+                    "root paused; its items are kept", metadata: ["root": "\(root.path)", "reason": "\(problem)"])
+            }
             return
         }
         if progress.update({ $0.pausedRoots.removeValue(forKey: root.path) }) != nil {
@@ -110,15 +134,21 @@ final class WatchSession {
         progress.update { $0.scanning = true }
         defer { progress.update { $0.scanning = false } }
         let listing = watcher.add(root: directory)
-        progress.update { $0.pending += listing.files.count; $0.skippedNames += listing.skippedNames.count }
+        progress.update {
+            $0.pending += listing.files.count; $0.skippedNames += listing.skippedNames.count
+        }
         if let whole = listing.unlisted.first(where: { $0.directory == directory.string }) {
             progress.update { $0.pausedRoots[root.path] = "\(directory) cannot be listed: \(whole.reason)" }
         }
         do {
             let gone = try ingestor.removeVanished(under: directory, present: Set(listing.files), unknown: listing)
             let report = ingest(listing.files)
-            logger.info("scanned", metadata: ["directory": "\(directory)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
-                                              "failed": "\(report.failed)", "removed": "\(gone)", "unlisted": "\(listing.unlisted.count)"])
+            logger.info(
+                "scanned",
+                metadata: [
+                    "directory": "\(directory)", "indexed": "\(report.indexed)", "unchanged": "\(report.unchanged)",
+                    "failed": "\(report.failed)", "removed": "\(gone)", "unlisted": "\(listing.unlisted.count)",
+                ])
         } catch {
             logger.error("scan failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
         }
@@ -140,7 +170,11 @@ final class WatchSession {
     func apply(_ command: ControlCommand) {
         switch command {
         case .rescan(let directory):
-            if let directory { rescan(directory, acceptingDevice: rootSet.roots.contains(directory)) } else { rescanAll() }
+            if let directory {
+                rescan(directory, acceptingDevice: rootSet.roots.contains(directory))
+            } else {
+                rescanAll()
+            }
         case .watch(let root):
             refreshRoots()
             rescan(root)
@@ -156,9 +190,11 @@ final class WatchSession {
             }
             refreshRoots()
         case .backup(let destination, let reply):
-            reply.fulfil(Result {
-                try StateBackup.write(to: destination, state: ingestor.state, indexes: ingestor.indexes, paths: loop.paths)
-            })
+            reply.fulfil(
+                Result {
+                    try StateBackup.write(
+                        to: destination, state: ingestor.state, indexes: ingestor.indexes, paths: loop.paths)
+                })
             logger.notice("backup written", metadata: ["directory": "\(destination)"])
         }
     }
@@ -202,7 +238,9 @@ final class WatchSession {
     /// queued) or a root is (it may be back).
     func retryPaused(now: Date) {
         let current = progress.current
-        guard current.problem != nil || !current.pausedRoots.isEmpty, now.timeIntervalSince(lastRetry) >= WatchLoop.retrySeconds else { return }
+        guard current.problem != nil || !current.pausedRoots.isEmpty,
+            now.timeIntervalSince(lastRetry) >= WatchLoop.retrySeconds
+        else { return }
         lastRetry = now
         if current.problem != nil {
             rescanAll()
@@ -216,7 +254,10 @@ final class WatchSession {
         guard !watcher.unwatched.isEmpty, now.timeIntervalSince(lastPoll) >= loop.settings.pollSeconds else { return }
         lastPoll = now
         for (directory, listing) in watcher.pollUnwatched() {
-            do { try ingestor.removeVanished(under: CollectionPath(directory), present: Set(listing.files), unknown: listing) } catch {
+            do {
+                try ingestor.removeVanished(
+                    under: CollectionPath(directory), present: Set(listing.files), unknown: listing)
+            } catch {
                 logger.error("polling failed", metadata: ["directory": "\(directory)", "error": "\(error)"])
             }
             ingest(listing.files)
@@ -225,7 +266,8 @@ final class WatchSession {
 
     /// The index snapshots, when the index changed and `snapshot_seconds` passed.
     func snapshotIfDue(now: Date) {
-        guard ingestor.changes != snapshotChanges, now.timeIntervalSince(lastSnapshot) >= loop.settings.snapshotSeconds else { return }
+        guard ingestor.changes != snapshotChanges, now.timeIntervalSince(lastSnapshot) >= loop.settings.snapshotSeconds
+        else { return }
         // Between batches, before the snapshot: the snapshot then holds no tombstones.
         let detached = ingestor.indexes.compactIfWorthIt()
         if !detached.isEmpty { logger.info("compacted the indexes", metadata: ["detached": "\(detached)"]) }

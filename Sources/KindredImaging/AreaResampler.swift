@@ -105,14 +105,16 @@ extension RGBImage {
         if width == self.width && height == self.height { return self }
         var current = self
         if width < self.width || height < self.height {
-            var resampler = AreaResampler(inputWidth: self.width, inputHeight: self.height,
-                                          outputWidth: min(width, self.width), outputHeight: min(height, self.height))
+            var resampler = AreaResampler(
+                inputWidth: self.width, inputHeight: self.height,
+                outputWidth: min(width, self.width), outputHeight: min(height, self.height))
             pixels.withUnsafeBufferPointer { p in
                 for y in 0..<self.height { resampler.add(row: p.baseAddress! + y * self.width * 3) }
             }
             current = resampler.output
         }
-        return current.width == width && current.height == height ? current : current.bilinear(width: width, height: height)
+        return current.width == width && current.height == height
+            ? current : current.bilinear(width: width, height: height)
     }
 
     /// Bilinear enlargement with pixel centres aligned, as Pillow's BILINEAR does when enlarging.
@@ -128,8 +130,10 @@ extension RGBImage {
                 let x0 = min(Int(fx), self.width - 1), x1 = min(x0 + 1, self.width - 1)
                 let wx = Float(fx - Double(x0))
                 for c in 0..<3 {
-                    let a = Float(pixels[(y0 * self.width + x0) * 3 + c]), b = Float(pixels[(y0 * self.width + x1) * 3 + c])
-                    let d = Float(pixels[(y1 * self.width + x0) * 3 + c]), e = Float(pixels[(y1 * self.width + x1) * 3 + c])
+                    let a = Float(pixels[(y0 * self.width + x0) * 3 + c]),
+                        b = Float(pixels[(y0 * self.width + x1) * 3 + c])
+                    let d = Float(pixels[(y1 * self.width + x0) * 3 + c]),
+                        e = Float(pixels[(y1 * self.width + x1) * 3 + c])
                     let v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy
                     out.pixels[(y * width + x) * 3 + c] = UInt8(max(0, min(255, v.rounded())))
                 }
@@ -147,7 +151,8 @@ extension RGBImage {
         for y in 0..<224 {
             for x in 0..<224 {
                 for c in 0..<3 {
-                    destination[(y * 224 + x) * 3 + c] = (Float(resized.pixels[((top + y) * w + left + x) * 3 + c]) - 127) / 128
+                    destination[(y * 224 + x) * 3 + c] =
+                        (Float(resized.pixels[((top + y) * w + left + x) * 3 + c]) - 127) / 128
                 }
             }
         }

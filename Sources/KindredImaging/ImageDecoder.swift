@@ -27,32 +27,45 @@ public struct DecodeOptions: Sendable {
     /// over `maxSide`, more than `streamedPixelLimit` pixels in all, or (for an image decoded whole)
     /// more than `pixelLimit` pixels held at once.
     public func admit(width: Int, height: Int, heldWhole: Bool = false, path: String) throws(ImageError) {
-        guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "header gives size \(width)×\(height)") }
+        guard width > 0, height > 0 else {
+            throw ImageError(path: path, kind: .corrupt, reason: "header gives size \(width)×\(height)")
+        }
         guard width <= maxSide, height <= maxSide else {
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds the \(maxSide)-pixel side limit")
+            throw ImageError(
+                path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds the \(maxSide)-pixel side limit")
         }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         let limit = heldWhole ? pixelLimit : streamedPixelLimit
         guard !overflow, pixels <= limit else {
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(limit / 1_000_000) MP")
+            throw ImageError(
+                path: path, kind: .tooLarge,
+                reason: "image \(width)×\(height) exceeds pixel limit \(limit / 1_000_000) MP")
         }
     }
 
     /// The size an admitted image is shrunk to: the shorter side toward `targetShortSide`, the
     /// longer side at most `maxOutputSide`, never larger than the input on either axis.
     public func outputSize(width: Int, height: Int) -> (width: Int, height: Int) {
-        let scale = min(1, Double(targetShortSide) / Double(min(width, height)), Double(maxOutputSide) / Double(max(width, height)))
-        return (min(width, max(1, Int((Double(width) * scale).rounded()))), min(height, max(1, Int((Double(height) * scale).rounded()))))
+        let scale = min(
+            1, Double(targetShortSide) / Double(min(width, height)), Double(maxOutputSide) / Double(max(width, height)))
+        return (
+            min(width, max(1, Int((Double(width) * scale).rounded()))),
+            min(height, max(1, Int((Double(height) * scale).rounded())))
+        )
     }
 }
 
 /// Decodes JPEG, PNG and WebP files, recognised by content rather than name. Every failure is an
 /// `ImageError` naming the file and the reason; no input crashes the process.
 public enum ImageDecoder {
-    public static func decode(file url: URL, options: DecodeOptions = DecodeOptions()) throws(ImageError) -> DecodedImage {
+    public static func decode(
+        file url: URL, options: DecodeOptions = DecodeOptions()
+    ) throws(ImageError) -> DecodedImage {
         let path = url.path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ImageError(path: path, kind: .unreadable, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ImageError(path: path, kind: .unreadable, reason: "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
@@ -61,21 +74,32 @@ public enum ImageDecoder {
         let size = Int(info.st_size)
         guard size > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard size <= options.maxFileBytes else {
-            throw ImageError(path: path, kind: .tooLarge, reason: "file of \(size) bytes exceeds the \(options.maxFileBytes >> 20) MiB limit")
+            throw ImageError(
+                path: path, kind: .tooLarge,
+                reason: "file of \(size) bytes exceeds the \(options.maxFileBytes >> 20) MiB limit")
         }
         var bytes = [UInt8](repeating: 0, count: size)
         let read = bytes.withUnsafeMutableBytes { FileIO.read(fd, into: $0) }
         guard read == size else {
-            throw ImageError(path: path, kind: .unreadable, reason: read < 0 ? "read failed: \(String(cString: strerror(errno)))" : "read failed after \(read) bytes: file shrank")
+            throw ImageError(
+                path: path, kind: .unreadable,
+                reason: read < 0
+                    ? "read failed: \(String(cString: strerror(errno)))"
+                    : "read failed after \(read) bytes: file shrank")
         }
         // Array's buffer accessors rethrow untyped errors; decode throws only ImageError.
-        do { return try bytes.withUnsafeBytes { try decode($0, path: path, options: options) } } catch { throw error as! ImageError }
+        do { return try bytes.withUnsafeBytes { try decode($0, path: path, options: options) } } catch {
+            throw error as! ImageError
+        }
     }
 
-    public static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions = DecodeOptions()) throws(ImageError) -> DecodedImage {
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions = DecodeOptions()
+    ) throws(ImageError) -> DecodedImage {
         guard !bytes.isEmpty else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard let format = ImageFormat.sniff(bytes) else {
-            throw ImageError(path: path, kind: .unsupportedFormat, reason: "not a JPEG, PNG or WebP file (unrecognised content)")
+            throw ImageError(
+                path: path, kind: .unsupportedFormat, reason: "not a JPEG, PNG or WebP file (unrecognised content)")
         }
         switch format {
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)

@@ -5,18 +5,25 @@ import CTurboJPEG
 /// rather than 24 MP. Grayscale, progressive and CMYK/YCCK files are handled; warnings (such as
 /// truncated data) are errors, since a half-decoded image would be indexed as something it is not.
 enum JPEGDecoder {
-    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions) throws(ImageError) -> DecodedImage {
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions
+    ) throws(ImageError) -> DecodedImage {
         let targetShortSide = options.targetShortSide
-        guard let handle = tjInitDecompress() else { throw ImageError(path: path, kind: .unreadable, reason: "cannot start the JPEG decoder") }
+        guard let handle = tjInitDecompress() else {
+            throw ImageError(path: path, kind: .unreadable, reason: "cannot start the JPEG decoder")
+        }
         defer { tjDestroy(handle) }
         func failure(_ what: String) -> ImageError {
             let message = String(cString: tjGetErrorStr2(handle))
             let truncated = message.contains("Premature end") || message.contains("ended prematurely")
-            return ImageError(path: path, kind: .corrupt, reason: truncated ? "truncated JPEG data (\(message))" : "corrupt JPEG: \(what): \(message)")
+            return ImageError(
+                path: path, kind: .corrupt,
+                reason: truncated ? "truncated JPEG data (\(message))" : "corrupt JPEG: \(what): \(message)")
         }
         let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
+        guard tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0
+        else {
             throw failure("header")
         }
         // The unscaled size bounds the work (every coefficient is entropy-decoded whatever the scale).
@@ -39,7 +46,11 @@ enum JPEGDecoder {
         let w = (Int(width) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
         let h = (Int(height) * Int(best.num) + Int(best.denom) - 1) / Int(best.denom)
         do { try options.admit(width: w, height: h, heldWhole: true, path: path) } catch {
-            throw ImageError(path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds pixel limit \(options.pixelLimit / 1_000_000) MP even at 1/8 scale")
+            throw ImageError(
+                path: path, kind: .tooLarge,
+                reason:
+                    "image \(width)×\(height) exceeds pixel limit \(options.pixelLimit / 1_000_000) MP even at 1/8 scale"
+            )
         }
         let cmyk = colorspace == TJCS_CMYK.rawValue || colorspace == TJCS_YCCK.rawValue
         let channels = cmyk ? 4 : 3
@@ -48,7 +59,9 @@ enum JPEGDecoder {
         // coefficient, so a small file of many empty scans costs minutes of CPU (CVE-2018-11813's kind).
         let flags = Int32(TJFLAG_STOPONWARNING | TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS)
         let status = decoded.withUnsafeMutableBufferPointer { out in
-            tjDecompress2(handle, source, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), cmyk ? TJPF_CMYK.rawValue : TJPF_RGB.rawValue, flags)
+            tjDecompress2(
+                handle, source, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h),
+                cmyk ? TJPF_CMYK.rawValue : TJPF_RGB.rawValue, flags)
         }
         guard status == 0 else { throw failure("scan data") }
 
@@ -68,7 +81,8 @@ enum JPEGDecoder {
         let orientation = EXIFOrientation.read(bytes)
         image = image.oriented(orientation)
         let transposed = orientation >= 5
-        return DecodedImage(image: image, format: .jpeg,
-                            originalWidth: Int(transposed ? height : width), originalHeight: Int(transposed ? width : height))
+        return DecodedImage(
+            image: image, format: .jpeg,
+            originalWidth: Int(transposed ? height : width), originalHeight: Int(transposed ? width : height))
     }
 }

@@ -5,17 +5,24 @@ import CTurboJPEG
 public enum JPEGEncoder {
     /// The JPEG bytes of `image` at `quality` (1–100), 4:2:0 chroma.
     public static func encode(_ image: RGBImage, quality: Int = 85) throws(ImageError) -> [UInt8] {
-        guard let handle = tjInitCompress() else { throw ImageError(path: "(encoder)", kind: .unreadable, reason: "TurboJPEG could not start a compressor") }
+        guard let handle = tjInitCompress() else {
+            throw ImageError(path: "(encoder)", kind: .unreadable, reason: "TurboJPEG could not start a compressor")
+        }
         defer { tjDestroy(handle) }
         var buffer: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         let status = image.pixels.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), TJPF_RGB.rawValue, &buffer, &size,
-                        Int32(TJSAMP_420.rawValue), Int32(max(1, min(100, quality))), 0)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), TJPF_RGB.rawValue, &buffer, &size,
+                Int32(TJSAMP_420.rawValue), Int32(max(1, min(100, quality))), 0)
         }
         defer { tjFree(buffer) }
         guard status == 0, let buffer else {
-            throw ImageError(path: "(encoder)", kind: .corrupt, reason: "JPEG encoding of \(image.width)×\(image.height) failed: \(String(cString: tjGetErrorStr2(handle)))")
+            throw ImageError(
+                path: "(encoder)", kind: .corrupt,
+                reason:
+                    "JPEG encoding of \(image.width)×\(image.height) failed: \(String(cString: tjGetErrorStr2(handle)))"
+            )
         }
         return Array(UnsafeBufferPointer(start: buffer, count: Int(size)))
     }
@@ -25,7 +32,9 @@ extension RGBImage {
     /// This image shrunk (never enlarged) to fit a `side` × `side` box, aspect kept.
     public func fitted(within side: Int) -> RGBImage {
         let scale = min(1, Double(side) / Double(max(width, height)))
-        return resized(width: max(1, Int((Double(width) * scale).rounded())), height: max(1, Int((Double(height) * scale).rounded())))
+        return resized(
+            width: max(1, Int((Double(width) * scale).rounded())),
+            height: max(1, Int((Double(height) * scale).rounded())))
     }
 
     /// A `side` × `side` thumbnail: this image fitted and centred on `background`. The daemon
@@ -44,7 +53,8 @@ extension RGBImage {
         guard x0 < x1 else { return }
         for row in max(0, y)..<min(height, y + other.height) {
             let source = ((row - y) * other.width + (x0 - x)) * 3
-            pixels.replaceSubrange((row * width + x0) * 3..<(row * width + x1) * 3, with: other.pixels[source..<source + (x1 - x0) * 3])
+            pixels.replaceSubrange(
+                (row * width + x0) * 3..<(row * width + x1) * 3, with: other.pixels[source..<source + (x1 - x0) * 3])
         }
     }
 

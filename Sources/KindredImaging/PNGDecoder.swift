@@ -5,16 +5,24 @@ import CSPNG
 /// resampler, so memory is a few rows whatever the image's size; interlaced ones arrive pass by
 /// pass and are decoded whole, under the in-memory pixel limit.
 enum PNGDecoder {
-    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions) throws(ImageError) -> DecodedImage {
-        guard let ctx = spng_ctx_new(0) else { throw ImageError(path: path, kind: .unreadable, reason: "cannot start the PNG decoder") }
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions
+    ) throws(ImageError) -> DecodedImage {
+        guard let ctx = spng_ctx_new(0) else {
+            throw ImageError(path: path, kind: .unreadable, reason: "cannot start the PNG decoder")
+        }
         defer { spng_ctx_free(ctx) }
         func check(_ code: Int32, _ stage: String) throws(ImageError) {
             guard code != 0 else { return }
             let message = String(cString: spng_strerror(code))
             let reason: String
-            if message.contains("crc") || message.contains("CRC") || message.contains("checksum") { reason = "PNG CRC mismatch (\(stage))" }
-            else if code == Int32(SPNG_EOF.rawValue) || message.contains("end of") { reason = "truncated PNG data (\(stage))" }
-            else { reason = "corrupt PNG: \(stage): \(message)" }
+            if message.contains("crc") || message.contains("CRC") || message.contains("checksum") {
+                reason = "PNG CRC mismatch (\(stage))"
+            } else if code == Int32(SPNG_EOF.rawValue) || message.contains("end of") {
+                reason = "truncated PNG data (\(stage))"
+            } else {
+                reason = "corrupt PNG: \(stage): \(message)"
+            }
             throw ImageError(path: path, kind: .corrupt, reason: reason)
         }
         try check(spng_set_png_buffer(ctx, bytes.baseAddress, bytes.count), "buffer")
@@ -26,7 +34,8 @@ enum PNGDecoder {
         let interlaced = header.interlace_method != 0
         try options.admit(width: width, height: height, heldWhole: interlaced, path: path)
         let (outputWidth, outputHeight) = options.outputSize(width: width, height: height)
-        var resampler = AreaResampler(inputWidth: width, inputHeight: height, outputWidth: outputWidth, outputHeight: outputHeight)
+        var resampler = AreaResampler(
+            inputWidth: width, inputHeight: height, outputWidth: outputWidth, outputHeight: outputHeight)
         let format = Int32(SPNG_FMT_RGBA8.rawValue)
         let flags = Int32(SPNG_DECODE_TRNS.rawValue)
         var rgb = [UInt8](repeating: 0, count: width * 3)
@@ -35,13 +44,16 @@ enum PNGDecoder {
             var size = 0
             try check(spng_decoded_image_size(ctx, format, &size), "size")
             var rgba = [UInt8](repeating: 0, count: size)
-            try check(rgba.withUnsafeMutableBytes { spng_decode_image(ctx, $0.baseAddress, size, format, flags) }, "image data")
+            try check(
+                rgba.withUnsafeMutableBytes { spng_decode_image(ctx, $0.baseAddress, size, format, flags) },
+                "image data")
             for y in 0..<height {
                 composite(rgba, offset: y * width * 4, width: width, into: &rgb)
                 rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
             }
         } else {
-            try check(spng_decode_image(ctx, nil, 0, format, flags | Int32(SPNG_DECODE_PROGRESSIVE.rawValue)), "image data")
+            try check(
+                spng_decode_image(ctx, nil, 0, format, flags | Int32(SPNG_DECODE_PROGRESSIVE.rawValue)), "image data")
             var rgba = [UInt8](repeating: 0, count: width * 4)
             for _ in 0..<height {
                 let code = rgba.withUnsafeMutableBytes { spng_decode_row(ctx, $0.baseAddress, width * 4) }

@@ -3,12 +3,17 @@ import CWebP
 /// WebP through libwebp, scaled by libwebp's own scaler to the target, alpha composited on white.
 /// An animated WebP gives its first frame.
 enum WebPDecoder {
-    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions) throws(ImageError) -> DecodedImage {
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions
+    ) throws(ImageError) -> DecodedImage {
         var data = bytes
         var demuxer: OpaquePointer?
         defer { if let demuxer { WebPDemuxDelete(demuxer) } }
         var features = WebPBitstreamFeatures()
-        guard WebPGetFeatures(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &features) == VP8_STATUS_OK else {
+        guard
+            WebPGetFeatures(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &features)
+                == VP8_STATUS_OK
+        else {
             throw ImageError(path: path, kind: .corrupt, reason: "corrupt WebP: unreadable header")
         }
         if features.has_animation != 0 {
@@ -20,7 +25,10 @@ enum WebPDecoder {
             }
             data = UnsafeRawBufferPointer(start: frame.fragment.bytes, count: frame.fragment.size)
             WebPDemuxReleaseIterator(&frame)
-            guard WebPGetFeatures(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, &features) == VP8_STATUS_OK else {
+            guard
+                WebPGetFeatures(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, &features)
+                    == VP8_STATUS_OK
+            else {
                 throw ImageError(path: path, kind: .corrupt, reason: "corrupt animated WebP: unreadable first frame")
             }
         }
@@ -29,7 +37,9 @@ enum WebPDecoder {
         let (w, h) = options.outputSize(width: width, height: height)
         try options.admit(width: w, height: h, heldWhole: true, path: path)
         var config = WebPDecoderConfig()
-        guard WebPInitDecoderConfig(&config) != 0 else { throw ImageError(path: path, kind: .unreadable, reason: "libwebp version mismatch") }
+        guard WebPInitDecoderConfig(&config) != 0 else {
+            throw ImageError(path: path, kind: .unreadable, reason: "libwebp version mismatch")
+        }
         config.options.use_scaling = (w, h) != (width, height) ? 1 : 0
         config.options.scaled_width = Int32(w)
         config.options.scaled_height = Int32(h)
@@ -37,7 +47,9 @@ enum WebPDecoder {
         let status = WebPDecode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, &config)
         defer { WebPFreeDecBuffer(&config.output) }
         guard status == VP8_STATUS_OK else {
-            let reason = status == VP8_STATUS_NOT_ENOUGH_DATA ? "truncated WebP data" : "corrupt WebP data (libwebp status \(status.rawValue))"
+            let reason =
+                status == VP8_STATUS_NOT_ENOUGH_DATA
+                ? "truncated WebP data" : "corrupt WebP data (libwebp status \(status.rawValue))"
             throw ImageError(path: path, kind: .corrupt, reason: reason)
         }
         let outW = Int(config.output.width), outH = Int(config.output.height)
@@ -47,7 +59,9 @@ enum WebPDecoder {
         for y in 0..<outH {
             for x in 0..<outW {
                 let s = y * stride + x * 4, a = Int(rgba[s + 3])
-                for c in 0..<3 { image.pixels[(y * outW + x) * 3 + c] = UInt8((Int(rgba[s + c]) * a + 255 * (255 - a) + 127) / 255) }
+                for c in 0..<3 {
+                    image.pixels[(y * outW + x) * 3 + c] = UInt8((Int(rgba[s + c]) * a + 255 * (255 - a) + 127) / 255)
+                }
             }
         }
         return DecodedImage(image: image, format: .webp, originalWidth: width, originalHeight: height)

@@ -6,9 +6,14 @@ import KindredCore
 /// queries × base rows, so memory stays bounded at any n.
 public enum ExactSearch {
     /// For each query row, the `k` nearest base rows, nearest first; labels are base row numbers.
-    public static func search(base: Matrix, queries: Matrix, k: Int, metric: Metric) throws(IndexError) -> [[Neighbor]] {
-        guard queries.columns == base.columns else { throw .dimensionMismatch(expected: base.columns, got: queries.columns) }
-        guard k >= 1 else { throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour") }
+    public static func search(base: Matrix, queries: Matrix, k: Int, metric: Metric) throws(IndexError) -> [[Neighbor]]
+    {
+        guard queries.columns == base.columns else {
+            throw .dimensionMismatch(expected: base.columns, got: queries.columns)
+        }
+        guard k >= 1 else {
+            throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour")
+        }
         let d = base.columns
         let b = metric == .cosine ? normalised(base) : base
         let q = metric == .cosine ? normalised(queries) : queries
@@ -24,8 +29,10 @@ public enum ExactSearch {
                     for b0 in stride(from: 0, to: b.rows, by: baseBlock) {
                         let bn = min(baseBlock, b.rows - b0)
                         // scores (qn × bn) = Q_block · B_blockᵀ
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(bn), Int32(d), 1,
-                                    qp.baseAddress! + q0 * d, Int32(d), bp.baseAddress! + b0 * d, Int32(d), 0, &scores, Int32(bn))
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(bn), Int32(d), 1,
+                            qp.baseAddress! + q0 * d, Int32(d), bp.baseAddress! + b0 * d, Int32(d), 0, &scores,
+                            Int32(bn))
                         for i in 0..<qn {
                             for j in 0..<bn {
                                 let dot = scores[i * bn + j]
@@ -45,7 +52,10 @@ public enum ExactSearch {
         // For L2 the query's own squared norm shifts every distance equally; add it back.
         let queryNorms = metric == .l2 ? squaredNorms(q) : []
         return heaps.indices.map { i in
-            heaps[i].drainAscending().map { Neighbor(label: UInt64($0.id), distance: metric == .l2 ? max(0, $0.distance + queryNorms[i]) : $0.distance) }
+            heaps[i].drainAscending().map {
+                Neighbor(
+                    label: UInt64($0.id), distance: metric == .l2 ? max(0, $0.distance + queryNorms[i]) : $0.distance)
+            }
         }
     }
 
@@ -61,6 +71,8 @@ public enum ExactSearch {
     }
 
     static func squaredNorms(_ m: Matrix) -> [Float] {
-        (0..<m.rows).map { r in (0..<m.columns).reduce(Float(0)) { $0 + m.storage[r * m.columns + $1] * m.storage[r * m.columns + $1] } }
+        (0..<m.rows).map { r in
+            (0..<m.columns).reduce(Float(0)) { $0 + m.storage[r * m.columns + $1] * m.storage[r * m.columns + $1] }
+        }
     }
 }

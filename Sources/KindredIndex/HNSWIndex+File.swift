@@ -89,7 +89,9 @@ extension HNSWIndex {
                 h.storeBytes(of: UInt32(upperWords).littleEndian, toByteOffset: 52, as: UInt32.self)
                 h.storeBytes(of: checksum.value.littleEndian, toByteOffset: 56, as: UInt64.self)
             }
-            if failed == 0, !header.withUnsafeBytes({ FileIO.write(fd, $0, at: 0) }) { failed = errno == 0 ? EIO : errno }
+            if failed == 0, !header.withUnsafeBytes({ FileIO.write(fd, $0, at: 0) }) {
+                failed = errno == 0 ? EIO : errno
+            }
         }
         if failed == 0, fsync(fd) != 0 { failed = errno }
         close(fd)
@@ -118,13 +120,19 @@ extension HNSWIndex {
         func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
         let header = try SnapshotHeader.read(fd, path: path)
         let (n, upperWords) = (header.nodes, header.upperWords)
-        let index = try HNSWIndex(dimension: header.dimension, metric: header.metric, parameters: header.parameters, capacity: max(n, 16), logger: logger)
-        precondition(index.stride == header.stride && index.maxLinks0 == header.maxLinks0, "SnapshotHeader's layout must match HNSWIndex's")
+        let index = try HNSWIndex(
+            dimension: header.dimension, metric: header.metric, parameters: header.parameters, capacity: max(n, 16),
+            logger: logger)
+        precondition(
+            index.stride == header.stride && index.maxLinks0 == header.maxLinks0,
+            "SnapshotHeader's layout must match HNSWIndex's")
 
         var checksum = Checksum()
         var offset = headerSize
         func takeRaw(_ destination: UnsafeMutableRawBufferPointer) throws(IndexError) {
-            guard FileIO.read(fd, into: destination, at: offset) == destination.count else { throw .io(path: path, errno: errno == 0 ? EIO : errno) }
+            guard FileIO.read(fd, into: destination, at: offset) == destination.count else {
+                throw .io(path: path, errno: errno == 0 ? EIO : errno)
+            }
             checksum.update(UnsafeRawBufferPointer(destination))
             offset += destination.count
         }
@@ -134,7 +142,9 @@ extension HNSWIndex {
             let pad = (8 - destination.count % 8) % 8
             if pad > 0 {
                 var zeros: UInt64 = 0
-                try withUnsafeMutableBytes(of: &zeros) { (z) throws(IndexError) in try takeRaw(UnsafeMutableRawBufferPointer(rebasing: z[0..<pad])) }
+                try withUnsafeMutableBytes(of: &zeros) { (z) throws(IndexError) in
+                    try takeRaw(UnsafeMutableRawBufferPointer(rebasing: z[0..<pad]))
+                }
             }
         }
         try take(UnsafeMutableRawBufferPointer(start: index.labels, count: n * 8))
@@ -143,7 +153,9 @@ extension HNSWIndex {
         // Array's buffer accessors rethrow untyped errors; `take` throws only IndexError.
         do { try stateBytes.withUnsafeMutableBytes { try take($0) } } catch { throw error as! IndexError }
         try take(UnsafeMutableRawBufferPointer(start: index.vectors, count: n * index.stride * 4))
-        try take(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(index.links0), count: n * (index.maxLinks0 + 1) * 4))
+        try take(
+            UnsafeMutableRawBufferPointer(
+                start: UnsafeMutableRawPointer(index.links0), count: n * (index.maxLinks0 + 1) * 4))
         var upper = [UInt32](repeating: 0, count: upperWords)
         do { try upper.withUnsafeMutableBytes { try take($0) } } catch { throw error as! IndexError }
         guard checksum.value == header.checksum else { throw bad("checksum mismatch (the file is damaged)") }
@@ -154,7 +166,9 @@ extension HNSWIndex {
 
     /// Takes the node states and upper-layer links just read, checking the structure first: every
     /// level, state and link in range, before anything follows a link.
-    private func adopt(states stateBytes: [UInt8], upper: [UInt32], header: SnapshotHeader, path: String) throws(IndexError) {
+    private func adopt(
+        states stateBytes: [UInt8], upper: [UInt32], header: SnapshotHeader, path: String
+    ) throws(IndexError) {
         func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
         let (n, upperWords, entryID, topPlusOne) = (header.nodes, header.upperWords, header.entryID, header.topPlusOne)
         let index = self
@@ -162,11 +176,15 @@ extension HNSWIndex {
         var book = Bookkeeping()
         for id in 0..<n {
             let level = Int(index.levels[id])
-            guard level <= 30, let state = NodeState(rawValue: stateBytes[id]) else { throw bad("node \(id) has level \(level) or state \(stateBytes[id]) out of range") }
+            guard level <= 30, let state = NodeState(rawValue: stateBytes[id]) else {
+                throw bad("node \(id) has level \(level) or state \(stateBytes[id]) out of range")
+            }
             index.states[id].store(state.rawValue, ordering: .relaxed)
             switch state {
             case .live:
-                guard book.slotByLabel.updateValue(UInt32(id), forKey: index.labels[id]) == nil else { throw bad("label \(index.labels[id]) appears twice") }
+                guard book.slotByLabel.updateValue(UInt32(id), forKey: index.labels[id]) == nil else {
+                    throw bad("label \(index.labels[id]) appears twice")
+                }
             case .deleted: book.deletedCount += 1
             case .free: book.freeSlots.append(UInt32(id))
             }
@@ -181,7 +199,9 @@ extension HNSWIndex {
             for layer in 0...level {
                 let list = index.linkList(UInt32(id), layer)
                 let count = Int(list[0].load(ordering: .relaxed))
-                guard count <= index.maxLinks(onLayer: layer) else { throw bad("node \(id) has \(count) links on layer \(layer)") }
+                guard count <= index.maxLinks(onLayer: layer) else {
+                    throw bad("node \(id) has \(count) links on layer \(layer)")
+                }
                 for j in 0..<count where Int(list[j + 1].load(ordering: .relaxed)) >= n {
                     throw bad("node \(id) links to node \(list[j + 1].load(ordering: .relaxed)) of \(n)")
                 }
@@ -189,7 +209,9 @@ extension HNSWIndex {
         }
         guard cursor == upperWords else { throw bad("upper-layer links longer than the levels imply") }
         if topPlusOne > 0 {
-            guard entryID < n, Int(index.levels[entryID]) == topPlusOne - 1 else { throw bad("entry point \(entryID) is not a node on the top layer") }
+            guard entryID < n, Int(index.levels[entryID]) == topPlusOne - 1 else {
+                throw bad("entry point \(entryID) is not a node on the top layer")
+            }
             index.entry.store(UInt64(topPlusOne) << 32 | UInt64(entryID), ordering: .relaxed)
         } else if n > 0 && !book.slotByLabel.isEmpty {
             throw bad("nodes but no entry point")
@@ -217,19 +239,29 @@ struct SnapshotHeader {
         func bad(_ reason: String) -> IndexError { .badFile(path: path, reason: reason) }
         let headerSize = HNSWIndex.headerSize
         var header = [UInt8](repeating: 0, count: headerSize)
-        guard header.withUnsafeMutableBytes({ FileIO.read(fd, into: $0, at: 0) }) == headerSize else { throw bad("shorter than the 64-byte header") }
+        guard header.withUnsafeMutableBytes({ FileIO.read(fd, into: $0, at: 0) }) == headerSize else {
+            throw bad("shorter than the 64-byte header")
+        }
         guard Array(header[0..<8]) == HNSWIndex.magic else { throw bad("no KNDRHNSW magic (not an index file)") }
-        func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
+        func u32(_ at: Int) -> Int {
+            Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
+        }
         let version = u32(8)
-        guard version == Int(HNSWIndex.formatVersion) else { throw bad("format version \(version); this build reads version \(HNSWIndex.formatVersion)") }
+        guard version == Int(HNSWIndex.formatVersion) else {
+            throw bad("format version \(version); this build reads version \(HNSWIndex.formatVersion)")
+        }
         guard u32(12) == headerSize else { throw bad("header size \(u32(12)), expected \(headerSize)") }
         guard let metric = Metric(code: header[16]) else { throw bad("unknown metric code \(header[16])") }
-        let seed = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) })
+        let seed = UInt64(
+            littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) })
         let parameters = HNSWParameters(connectivity: u32(24), efConstruction: u32(28), seed: seed)
         let dimension = u32(20)
-        do throws(IndexError) { try parameters.validate(dimension: dimension) } catch { throw bad("header holds invalid parameters: \(error)") }
+        do throws(IndexError) { try parameters.validate(dimension: dimension) } catch {
+            throw bad("header holds invalid parameters: \(error)")
+        }
         let n = u32(40), entryID = u32(44), topPlusOne = u32(48), upperWords = u32(52)
-        let storedChecksum = UInt64(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 56, as: UInt64.self) })
+        let storedChecksum = UInt64(
+            littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 56, as: UInt64.self) })
         guard n < Int(UInt32.max) else { throw bad("node count \(n) too large") }
 
         // The file's length is checked against the header before anything is allocated, so a
@@ -237,15 +269,22 @@ struct SnapshotHeader {
         let stride = (dimension + 15) / 16 * 16, maxLinks0 = 2 * parameters.connectivity
         let padded = { (bytes: Int) in (bytes + 7) / 8 * 8 }
         let (expected, overflow) = { () -> (Int, Bool) in
-            let parts = [headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4), padded(upperWords * 4)]
-            return parts.reduce((0, false)) { let (s, o) = $0.0.addingReportingOverflow($1); return (s, $0.1 || o) }
+            let parts = [
+                headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4),
+                padded(upperWords * 4),
+            ]
+            return parts.reduce((0, false)) {
+                let (s, o) = $0.0.addingReportingOverflow($1); return (s, $0.1 || o)
+            }
         }()
         var info = stat()
         fstat(fd, &info)
         guard !overflow, Int(info.st_size) == expected else {
             throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
         }
-        return SnapshotHeader(metric: metric, parameters: parameters, dimension: dimension, nodes: n, entryID: entryID, topPlusOne: topPlusOne,
-                              upperWords: upperWords, checksum: storedChecksum, stride: stride, maxLinks0: maxLinks0)
+        return SnapshotHeader(
+            metric: metric, parameters: parameters, dimension: dimension, nodes: n, entryID: entryID,
+            topPlusOne: topPlusOne,
+            upperWords: upperWords, checksum: storedChecksum, stride: stride, maxLinks0: maxLinks0)
     }
 }

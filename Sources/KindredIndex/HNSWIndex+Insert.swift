@@ -1,5 +1,6 @@
 import Dispatch
 import KindredCore
+import Logging
 import Synchronization
 
 extension HNSWIndex {
@@ -23,8 +24,10 @@ extension HNSWIndex {
         let id = claimed!
         guard prepare(vector, into: self.vector(id)) else {
             book.withLock { $0.freeSlots.append(id) }
-            throw .invalidParameter(name: "vector", value: "label \(label)",
-                                    requirement: metric == .cosine ? "a cosine vector must be finite and not all zeros" : "every component must be finite")
+            throw .invalidParameter(
+                name: "vector", value: "label \(label)",
+                requirement: metric == .cosine
+                    ? "a cosine vector must be finite and not all zeros" : "every component must be finite")
         }
         labels[Int(id)] = label
         let level = randomLevel(for: id, salt: 0)
@@ -76,7 +79,8 @@ extension HNSWIndex {
         if let free = book.withLock({ $0.freeSlots.popLast() }) { return free }
         var used = slotsUsed.load(ordering: .relaxed)
         while used < capacity {
-            let (exchanged, original) = slotsUsed.compareExchange(expected: used, desired: used + 1, ordering: .acquiringAndReleasing)
+            let (exchanged, original) = slotsUsed.compareExchange(
+                expected: used, desired: used + 1, ordering: .acquiringAndReleasing)
             if exchanged { return UInt32(used) }
             used = original
         }
@@ -98,7 +102,8 @@ extension HNSWIndex {
         var currentDistance = distance(query, vector(current))
         if level < top {
             for layer in Swift.stride(from: top, to: level, by: -1) {
-                (current, currentDistance) = greedyClosest(query, from: current, distance: currentDistance, layer: layer)
+                (current, currentDistance) = greedyClosest(
+                    query, from: current, distance: currentDistance, layer: layer)
             }
         }
         // Choose the neighbours on every layer first, then write the node's own lists, and only
@@ -107,7 +112,8 @@ extension HNSWIndex {
         var chosenByLayer: [(layer: Int, neighbors: [Candidate])] = []
         withContext { context in
             for layer in Swift.stride(from: min(level, top), through: 0, by: -1) {
-                searchLayer(context, query, start: current, ef: parameters.efConstruction, layer: layer, accept: AllNodes())
+                searchLayer(
+                    context, query, start: current, ef: parameters.efConstruction, layer: layer, accept: AllNodes())
                 let found = context.results.drainAscending().filter { $0.id != id }
                 guard !found.isEmpty else { continue }
                 chosenByLayer.append((layer, selectNeighbors(found, count: maxLinks)))
@@ -169,13 +175,20 @@ extension HNSWIndex {
 
     /// Builds an index over the rows of `matrix` on `threads` threads; row i gets label
     /// `labels[i]`, or i when no labels are given.
-    public static func build(_ matrix: Matrix, labels: [UInt64]? = nil, metric: Metric, parameters: HNSWParameters = HNSWParameters(),
-                             threads: Int, logger: Logger) throws(IndexError) -> HNSWIndex {
+    public static func build(
+        _ matrix: Matrix, labels: [UInt64]? = nil, metric: Metric, parameters: HNSWParameters = HNSWParameters(),
+        threads: Int, logger: Logger
+    ) throws(IndexError) -> HNSWIndex {
         if let labels, labels.count != matrix.rows {
-            throw .invalidParameter(name: "labels", value: "\(labels.count)", requirement: "give one label per row (\(matrix.rows))")
+            throw .invalidParameter(
+                name: "labels", value: "\(labels.count)", requirement: "give one label per row (\(matrix.rows))")
         }
-        guard threads >= 1 else { throw .invalidParameter(name: "threads", value: "\(threads)", requirement: "use at least one thread") }
-        let index = try HNSWIndex(dimension: matrix.columns, metric: metric, parameters: parameters, capacity: max(matrix.rows, 16), logger: logger)
+        guard threads >= 1 else {
+            throw .invalidParameter(name: "threads", value: "\(threads)", requirement: "use at least one thread")
+        }
+        let index = try HNSWIndex(
+            dimension: matrix.columns, metric: metric, parameters: parameters, capacity: max(matrix.rows, 16),
+            logger: logger)
         let next = Atomic<Int>(0)
         let failure = Mutex<IndexError?>(nil)
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
@@ -196,5 +209,3 @@ extension HNSWIndex {
         return index
     }
 }
-
-import Logging

@@ -23,7 +23,9 @@ extension HNSWIndex {
             let n = slotsUsed.load(ordering: .relaxed)
             let deletedState = NodeState.deleted.rawValue
             var report = CompactionReport()
-            guard (0..<n).contains(where: { states[$0].load(ordering: .relaxed) == deletedState }) else { return report }
+            guard (0..<n).contains(where: { states[$0].load(ordering: .relaxed) == deletedState }) else {
+                return report
+            }
 
             let relinked = Atomic<Int>(0)
             let chunk = 1024
@@ -56,7 +58,8 @@ extension HNSWIndex {
                 let best = (0..<n).filter { isLive(UInt32($0)) }.max { levels[$0] < levels[$1] }
                 entry.store(best.map { UInt64(levels[$0] + 1) << 32 | UInt64($0) } ?? 0, ordering: .releasing)
             }
-            logger.debug("compacted index", metadata: ["detached": "\(report.detached)", "relinked": "\(report.relinked)"])
+            logger.debug(
+                "compacted index", metadata: ["detached": "\(report.detached)", "relinked": "\(report.relinked)"])
             return report
         }
         if report.detached > 0 { linkInUnreachable() }
@@ -82,7 +85,9 @@ extension HNSWIndex {
             }
         }
         let base = vector(id)
-        let candidates = pool.map { Candidate(distance: distance(base, vector($0)), id: $0) }.sorted { $0.distance < $1.distance }
+        let candidates = pool.map { Candidate(distance: distance(base, vector($0)), id: $0) }.sorted {
+            $0.distance < $1.distance
+        }
         let chosen = selectNeighbors(candidates, count: maxLinks(onLayer: layer))
         for (j, neighbor) in chosen.enumerated() { list[j + 1].store(neighbor.id, ordering: .releasing) }
         list[0].store(UInt32(chosen.count), ordering: .releasing)
@@ -102,31 +107,46 @@ extension HNSWIndex {
                 if state == NodeState.live.rawValue { live += 1 }
                 if state == NodeState.deleted.rawValue { deleted += 1 }
                 if state == NodeState.free.rawValue {
-                    if linkList(UInt32(id), 0)[0].load(ordering: .relaxed) != 0 || upperLinks[id] != nil { problems.append("freed slot \(id) still has links") }
+                    if linkList(UInt32(id), 0)[0].load(ordering: .relaxed) != 0 || upperLinks[id] != nil {
+                        problems.append("freed slot \(id) still has links")
+                    }
                     continue
                 }
                 for layer in 0...Int(levels[id]) {
                     let list = linkList(UInt32(id), layer)
                     let count = Int(list[0].load(ordering: .relaxed))
                     guard count <= maxLinks(onLayer: layer) else {
-                        problems.append("node \(id) has \(count) links on layer \(layer), the limit is \(maxLinks(onLayer: layer))")
+                        problems.append(
+                            "node \(id) has \(count) links on layer \(layer), the limit is \(maxLinks(onLayer: layer))")
                         continue
                     }
                     var seen: [UInt32] = []
                     for j in 0..<count {
                         let target = list[j + 1].load(ordering: .relaxed)
-                        if Int(target) >= n { problems.append("node \(id) links to \(target), beyond \(n) slots"); continue }
+                        if Int(target) >= n {
+                            problems.append("node \(id) links to \(target), beyond \(n) slots"); continue
+                        }
                         if Int(target) == id { problems.append("node \(id) links to itself on layer \(layer)") }
-                        if seen.contains(target) { problems.append("node \(id) links to \(target) twice on layer \(layer)") }
-                        if states[Int(target)].load(ordering: .relaxed) == NodeState.free.rawValue { problems.append("node \(id) links to freed slot \(target)") }
-                        if Int(levels[Int(target)]) < layer { problems.append("node \(id) links on layer \(layer) to \(target), which has only \(levels[Int(target)])") }
+                        if seen.contains(target) {
+                            problems.append("node \(id) links to \(target) twice on layer \(layer)")
+                        }
+                        if states[Int(target)].load(ordering: .relaxed) == NodeState.free.rawValue {
+                            problems.append("node \(id) links to freed slot \(target)")
+                        }
+                        if Int(levels[Int(target)]) < layer {
+                            problems.append(
+                                "node \(id) links on layer \(layer) to \(target), which has only \(levels[Int(target)])"
+                            )
+                        }
                         seen.append(target)
                     }
                 }
             }
             let (labelled, deletedCount) = book.withLock { ($0.slotByLabel.count, $0.deletedCount) }
             if labelled != live { problems.append("\(labelled) labels but \(live) live nodes") }
-            if deletedCount != deleted { problems.append("\(deletedCount) deletions recorded but \(deleted) deleted nodes") }
+            if deletedCount != deleted {
+                problems.append("\(deletedCount) deletions recorded but \(deleted) deleted nodes")
+            }
 
             let packed = entry.load(ordering: .relaxed)
             if live > 0 {
@@ -135,9 +155,16 @@ extension HNSWIndex {
                     problems.append("no usable entry point")
                     return problems
                 }
-                if Int(levels[start]) != Int(packed >> 32) - 1 { problems.append("entry point \(start) is not on the top layer") }
-                let top = (0..<n).filter { states[$0].load(ordering: .relaxed) != NodeState.free.rawValue }.map { Int(levels[$0]) }.max() ?? 0
-                if top != Int(packed >> 32) - 1 { problems.append("top layer is \(Int(packed >> 32) - 1) but a node reaches \(top)") }
+                if Int(levels[start]) != Int(packed >> 32) - 1 {
+                    problems.append("entry point \(start) is not on the top layer")
+                }
+                let top =
+                    (0..<n).filter { states[$0].load(ordering: .relaxed) != NodeState.free.rawValue }.map {
+                        Int(levels[$0])
+                    }.max() ?? 0
+                if top != Int(packed >> 32) - 1 {
+                    problems.append("top layer is \(Int(packed >> 32) - 1) but a node reaches \(top)")
+                }
                 var reached = [Bool](repeating: false, count: n)
                 var stack = [start]
                 reached[start] = true
@@ -153,7 +180,9 @@ extension HNSWIndex {
                 }
                 let unreachable = (0..<n).filter { !reached[$0] && isLive(UInt32($0)) }
                 if !unreachable.isEmpty {
-                    problems.append("\(unreachable.count) live nodes unreachable from the entry point, e.g. \(unreachable.prefix(5).map(String.init).joined(separator: ", "))")
+                    problems.append(
+                        "\(unreachable.count) live nodes unreachable from the entry point, e.g. \(unreachable.prefix(5).map(String.init).joined(separator: ", "))"
+                    )
                 }
             }
             return problems
@@ -204,8 +233,10 @@ extension HNSWIndex {
             var linked = 0
             for id in 0..<n where !reached[id] && isLive(UInt32(id)) {
                 let found: [Candidate] = withContext { context in
-                    searchLayer(context, vector(UInt32(id)), start: UInt32(truncatingIfNeeded: packed), ef: max(parameters.efConstruction, 32), layer: 0,
-                                accept: Predicate { $0 != UInt32(id) && reached[Int($0)] && self.isLive($0) })
+                    searchLayer(
+                        context, vector(UInt32(id)), start: UInt32(truncatingIfNeeded: packed),
+                        ef: max(parameters.efConstruction, 32), layer: 0,
+                        accept: Predicate { $0 != UInt32(id) && reached[Int($0)] && self.isLive($0) })
                     return context.results.drainAscending()
                 }
                 guard let nearest = found.first else { continue }
@@ -218,7 +249,10 @@ extension HNSWIndex {
                 } else {
                     // Replace the link to the host's farthest neighbour.
                     let base = vector(host.id)
-                    let farthest = (1...count).max { distance(base, vector(list[$0].load(ordering: .relaxed))) < distance(base, vector(list[$1].load(ordering: .relaxed))) }!
+                    let farthest = (1...count).max {
+                        distance(base, vector(list[$0].load(ordering: .relaxed)))
+                            < distance(base, vector(list[$1].load(ordering: .relaxed)))
+                    }!
                     list[farthest].store(UInt32(id), ordering: .releasing)
                 }
                 linked += 1

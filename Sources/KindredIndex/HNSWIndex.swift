@@ -78,7 +78,10 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         case free = 2
     }
 
-    public init(dimension: Int, metric: Metric, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024, logger: Logger) throws(IndexError) {
+    public init(
+        dimension: Int, metric: Metric, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024,
+        logger: Logger
+    ) throws(IndexError) {
         try parameters.validate(dimension: dimension)
         self.dimension = dimension
         self.metric = metric
@@ -126,7 +129,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     func grow(to newCapacity: Int) {
         let old = capacity
         guard newCapacity > old else { return }
-        func moved<T>(_ pointer: UnsafeMutablePointer<T>, _ perNode: Int, fill: (UnsafeMutablePointer<T>, Int) -> Void) -> UnsafeMutablePointer<T> {
+        func moved<T>(
+            _ pointer: UnsafeMutablePointer<T>, _ perNode: Int, fill: (UnsafeMutablePointer<T>, Int) -> Void
+        ) -> UnsafeMutablePointer<T> {
             let bigger = UnsafeMutablePointer<T>.allocate(capacity: newCapacity * perNode)
             bigger.moveInitialize(from: pointer, count: old * perNode)
             fill(bigger + old * perNode, (newCapacity - old) * perNode)
@@ -170,7 +175,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         return metric == .cosine ? 1 - d : d
     }
 
-    @inline(__always) func isLive(_ id: UInt32) -> Bool { states[Int(id)].load(ordering: .relaxed) == NodeState.live.rawValue }
+    @inline(__always) func isLive(_ id: UInt32) -> Bool {
+        states[Int(id)].load(ordering: .relaxed) == NodeState.live.rawValue
+    }
 
     /// Copies `source` into `destination` (stride floats), normalising it for cosine. Returns false
     /// for a zero or non-finite vector, which has no direction to compare.
@@ -198,7 +205,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     // MARK: Search contexts
 
     func withContext<T>(_ body: (SearchContext) throws -> T) rethrows -> T {
-        let context = contexts.withLock { $0.popLast() } ?? SearchContext(capacity: capacity, stride: stride, maxLinks: maxLinks0)
+        let context =
+            contexts.withLock { $0.popLast() } ?? SearchContext(capacity: capacity, stride: stride, maxLinks: maxLinks0)
         defer { contexts.withLock { $0.append(context) } }
         return try body(context)
     }
@@ -207,7 +215,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     /// Greedy descent through one upper layer (ef = 1), as in the paper's search for layers above 0.
     @inline(__always)
-    func greedyClosest(_ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, layer: Int) -> (UInt32, Float) {
+    func greedyClosest(
+        _ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, layer: Int
+    ) -> (UInt32, Float) {
         var current = start
         var best = startDistance
         var changed = true
@@ -233,8 +243,10 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// SEARCH-LAYER of the paper: best-first from `start`, keeping the `ef` closest in
     /// `context.results`. Nodes that `accept` rejects (deleted, filtered out) still guide the
     /// search but are never results.
-    func searchLayer<Accept: NodeFilter>(_ context: SearchContext, _ query: UnsafePointer<Float>, start: UInt32, ef: Int, layer: Int,
-                                         accept: Accept) {
+    func searchLayer<Accept: NodeFilter>(
+        _ context: SearchContext, _ query: UnsafePointer<Float>, start: UInt32, ef: Int, layer: Int,
+        accept: Accept
+    ) {
         context.begin(capacity: capacity)
         let used = UInt32(slotsUsed.load(ordering: .acquiring))
         let startDistance = distance(query, vector(start))
@@ -286,9 +298,13 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// (ef in the paper; at least k is used). With `filter`, only labels it accepts are returned,
     /// and if the graph walk finds fewer than k of them the search widens, then falls back to an
     /// exact scan, so k results come back whenever k exist.
-    public func search(_ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil) throws(IndexError) -> [Neighbor] {
+    public func search(
+        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil
+    ) throws(IndexError) -> [Neighbor] {
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
-        guard k >= 1 else { throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour") }
+        guard k >= 1 else {
+            throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour")
+        }
         storage.lockShared()
         defer { storage.unlock() }
         return withContext { context in
@@ -300,13 +316,17 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             var currentDistance = distance(context.query, vector(current))
             if top > 0 {
                 for layer in Swift.stride(from: top, to: 0, by: -1) {
-                    (current, currentDistance) = greedyClosest(context.query, from: current, distance: currentDistance, layer: layer)
+                    (current, currentDistance) = greedyClosest(
+                        context.query, from: current, distance: currentDistance, layer: layer)
                 }
             }
             guard let filter else {
-                searchLayer(context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self))
+                searchLayer(
+                    context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self))
                 while context.results.count > k { context.results.pop() }
-                return context.results.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+                return context.results.drainAscending().map {
+                    Neighbor(label: labels[Int($0.id)], distance: $0.distance)
+                }
             }
             let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
             var width = max(ef, k)
@@ -323,8 +343,12 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         }
     }
 
-    public func search(_ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil) throws(IndexError) -> [Neighbor] {
-        try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in try search(buffer, k: k, ef: ef, filter: filter) }
+    public func search(
+        _ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil
+    ) throws(IndexError) -> [Neighbor] {
+        try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
+            try search(buffer, k: k, ef: ef, filter: filter)
+        }
     }
 
     /// Which nodes a layer search may return. A protocol rather than a closure so the common cases
@@ -356,7 +380,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         defer { best.free() }
         for id in 0..<UInt32(slotsUsed.load(ordering: .acquiring)) where accept(id) {
             let d = distance(query, vector(id))
-            if best.count < k { best.push(Candidate(distance: d, id: id)) } else if d < best.top.distance {
+            if best.count < k {
+                best.push(Candidate(distance: d, id: id))
+            } else if d < best.top.distance {
                 best.pop()
                 best.push(Candidate(distance: d, id: id))
             }

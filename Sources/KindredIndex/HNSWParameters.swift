@@ -16,13 +16,18 @@ public struct HNSWParameters: Sendable, Equatable {
     /// Rejects parameters the algorithm cannot work with, saying what would.
     public func validate(dimension: Int) throws(IndexError) {
         guard (2...512).contains(connectivity) else {
-            throw .invalidParameter(name: "M (connectivity)", value: "\(connectivity)", requirement: "it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default")
+            throw .invalidParameter(
+                name: "M (connectivity)", value: "\(connectivity)",
+                requirement: "it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default")
         }
         guard efConstruction >= 1, efConstruction <= 100_000 else {
-            throw .invalidParameter(name: "efConstruction", value: "\(efConstruction)", requirement: "it must be between 1 and 100000; 100 to 400 suits most data")
+            throw .invalidParameter(
+                name: "efConstruction", value: "\(efConstruction)",
+                requirement: "it must be between 1 and 100000; 100 to 400 suits most data")
         }
         guard dimension >= 1, dimension <= 65_536 else {
-            throw .invalidParameter(name: "dimension", value: "\(dimension)", requirement: "it must be between 1 and 65536")
+            throw .invalidParameter(
+                name: "dimension", value: "\(dimension)", requirement: "it must be between 1 and 65536")
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation  // strerror
+
 /// Why an index operation failed, worded to say what to do about it.
 public enum IndexError: Error, CustomStringConvertible, Equatable {
     case invalidParameter(name: String, value: String, requirement: String)
@@ -11,9 +13,11 @@ public enum IndexError: Error, CustomStringConvertible, Equatable {
         case .invalidParameter(let name, let value, let requirement):
             return "\(name) = \(value) is invalid: \(requirement)"
         case .dimensionMismatch(let expected, let got):
-            return "vector has \(got) components but the index holds \(expected)-d vectors; use vectors from the same model or build a new index"
+            return
+                "vector has \(got) components but the index holds \(expected)-d vectors; use vectors from the same model or build a new index"
         case .badFile(let path, let reason):
-            return "\(path): not a usable Kindred HNSW index: \(reason). Rebuild it with `kindred index build` (kindredd rebuilds its own from the vector store)"
+            return
+                "\(path): not a usable Kindred HNSW index: \(reason). Rebuild it with `kindred index build` (kindredd rebuilds its own from the vector store)"
         case .io(let path, let code):
             return "\(path): \(String(cString: strerror(code)))"
         case .integrity(let problems):
@@ -22,5 +26,3 @@ public enum IndexError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
-
-import Foundation  // strerror

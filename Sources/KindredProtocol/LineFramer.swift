@@ -22,7 +22,9 @@ public struct LineFramer: Sendable {
     /// Feeds bytes; returns the complete lines (or overflows) they finish, in order.
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
         var events: [Event] = []
-        feed(bytes) { events.append($0); return nil }
+        feed(bytes) {
+            events.append($0); return nil
+        }
         return events
     }
 

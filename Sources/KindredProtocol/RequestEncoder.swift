@@ -39,7 +39,12 @@ public enum RequestEncoder {
     /// A word as the parser splits it: bare when it can be, else in double quotes with `\"`, `\\`,
     /// `\t` and `\n` escaped. Quoting also keeps a word such as `a=b` from reading as an option.
     public static func word(_ text: String) -> String {
-        let bare = !text.isEmpty && !text.contains { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\r" || $0 == "\0" || $0 == "=" }
+        let bare =
+            !text.isEmpty
+            && !text.contains {
+                $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\r" || $0 == "\0"
+                    || $0 == "="
+            }
         if bare { return text }
         var out = "\""
         for c in text {

@@ -17,7 +17,8 @@ public struct RequestParser: Sendable {
 
     public func parse(_ line: String) throws(ProtocolError) -> Request {
         guard line.utf8.count <= maxLineLength else {
-            throw ProtocolError(.tooLong, "request line of \(line.utf8.count) bytes exceeds the \(maxLineLength)-byte limit")
+            throw ProtocolError(
+                .tooLong, "request line of \(line.utf8.count) bytes exceeds the \(maxLineLength)-byte limit")
         }
         var words = try Self.split(line.hasSuffix("\r") ? String(line.dropLast()) : line)
         guard !words.isEmpty else { throw ProtocolError(.badRequest, "empty request; HELP lists the verbs") }
@@ -65,7 +66,8 @@ public struct RequestParser: Sendable {
             case " ", "\t": finish()
             case "\"":
                 inWord = true; quoted = true; sawQuote = true
-            case "=" where key == nil && !sawQuote && !current.isEmpty && current.allSatisfy({ $0.isLowercase || $0 == "_" }):
+            case "="
+            where key == nil && !sawQuote && !current.isEmpty && current.allSatisfy({ $0.isLowercase || $0 == "_" }):
                 key = current; current = ""; inWord = true
             case "\n", "\r", "\0":
                 throw ProtocolError(.badRequest, "control character in the request line")
@@ -90,7 +92,9 @@ private struct Arguments {
         self.positional = positional
     }
 
-    func fail(_ message: String) -> ProtocolError { ProtocolError(.badRequest, "\(verb.rawValue): \(message); usage: \(verb.usage)") }
+    func fail(_ message: String) -> ProtocolError {
+        ProtocolError(.badRequest, "\(verb.rawValue): \(message); usage: \(verb.usage)")
+    }
 
     mutating func required(_ name: String) throws(ProtocolError) -> String {
         guard !positional.isEmpty else { throw fail("missing \(name)") }
@@ -108,7 +112,9 @@ private struct Arguments {
     }
 
     func runID(_ text: String) throws(ProtocolError) -> Int64 {
-        guard let id = Int64(text), id >= 1 else { throw fail("'\(text)' is not a run id (1 to \(Int64.max), as RUNS lists them)") }
+        guard let id = Int64(text), id >= 1 else {
+            throw fail("'\(text)' is not a run id (1 to \(Int64.max), as RUNS lists them)")
+        }
         return id
     }
 
@@ -155,13 +161,18 @@ private struct Arguments {
             request = .similar(target, k: k, space: space, within: within)
         case .similarImage:
             let text = try required("the image's byte count")
-            guard let count = Int(text), (1...(64 << 20)).contains(count) else { throw fail("byte count \(text) must be from 1 to 67108864") }
-            request = .similarImage(byteCount: count, k: try integer("k", default: 10, in: 1...1000), space: try space())
+            guard let count = Int(text), (1...(64 << 20)).contains(count) else {
+                throw fail("byte count \(text) must be from 1 to 67108864")
+            }
+            request = .similarImage(
+                byteCount: count, k: try integer("k", default: 10, in: 1...1000), space: try space())
         case .info: request = .info(try target())
         // At most 16 bits: candidates come from the hash cut into max_distance + 1 blocks, and
         // past ~16 the blocks are too narrow to split anything, so the search would compare
         // every pair (a 1,000-item collection took 23 s at 64). Unrelated images differ in ~32.
-        case .duplicates: request = .duplicates(maxDistance: try integer("max_distance", default: 6, in: 0...Request.maxDuplicateDistance))
+        case .duplicates:
+            request = .duplicates(
+                maxDistance: try integer("max_distance", default: 6, in: 0...Request.maxDuplicateDistance))
         case .errors: request = .errors(limit: try integer("limit", default: 100, in: 1...100_000))
         case .rescan: request = .rescan(directory: try directory(required: false))
         case .watch: request = .watch(directory: try directory(required: true)!)
@@ -174,7 +185,9 @@ private struct Arguments {
         case .clusters: request = .clusters
         case .cluster:
             let text = try required("a cluster id")
-            guard let id = Int(text), (0...Int(Int32.max)).contains(id) else { throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)") }
+            guard let id = Int(text), (0...Int(Int32.max)).contains(id) else {
+                throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)")
+            }
             request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
         case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
         case .backup: request = .backup(directory: try directory(required: true)!)
@@ -182,13 +195,18 @@ private struct Arguments {
         case .runClusters: request = .runClusters(run: try runID(try required("a run id")))
         case .runMembers:
             let run = try runID(try required("a run id"))
-            request = .runMembers(run: run, after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))),
-                                  limit: try integer("limit", default: 10_000, in: 1...100_000))
+            request = .runMembers(
+                run: run, after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))),
+                limit: try integer("limit", default: 10_000, in: 1...100_000))
         case .thumbs:
-            request = .thumbs(after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))), limit: try integer("limit", default: 1000, in: 1...10_000))
+            request = .thumbs(
+                after: UInt64(try integer("after", default: 0, in: 0...Int(Int64.max))),
+                limit: try integer("limit", default: 1000, in: 1...10_000))
         case .format:
             let text = try required("text or json")
-            guard let format = OutputFormat(rawValue: text.lowercased()) else { throw fail("'\(text)' is not text or json") }
+            guard let format = OutputFormat(rawValue: text.lowercased()) else {
+                throw fail("'\(text)' is not text or json")
+            }
             request = .format(format)
         }
         if let extra = positional.first { throw fail("unexpected argument '\(extra)'") }

@@ -16,7 +16,8 @@ public enum ResponseEncoder {
     public static func encode(_ answer: Result<Response, ProtocolError>, as format: OutputFormat) -> String {
         switch (answer, format) {
         case (.success(let response), .text):
-            return "OK \(response.rows.count)\n" + response.rows.map { $0.map(escape).joined(separator: "\t") + "\n" }.joined()
+            return "OK \(response.rows.count)\n"
+                + response.rows.map { $0.map(escape).joined(separator: "\t") + "\n" }.joined()
         case (.failure(let error), .text):
             return "ERR \(error.code.rawValue) \(escape(error.message))\n"
         case (.success(let response), .json):
@@ -69,7 +70,9 @@ public enum ResponseEncoder {
     public static func decode(_ lines: [String]) -> Result<[[String]], ProtocolError> {
         guard let first = lines.first else { return .failure(ProtocolError(.internalError, "no answer")) }
         if first.hasPrefix("OK ") { return .success(lines.dropFirst().map(fields)) }
-        guard first.hasPrefix("ERR ") else { return .failure(ProtocolError(.internalError, "not an answer: \(first.prefix(200))")) }
+        guard first.hasPrefix("ERR ") else {
+            return .failure(ProtocolError(.internalError, "not an answer: \(first.prefix(200))"))
+        }
         let rest = first.dropFirst(4)
         let code = rest.prefix { $0 != " " }
         let message = rest.dropFirst(code.count + 1)

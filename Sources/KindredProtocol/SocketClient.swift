@@ -9,7 +9,8 @@ public final class SocketClient {
         public var description: String {
             switch self {
             case .notRunning(let path, let code):
-                return "kindredd is not running (cannot connect to \(path): \(String(cString: strerror(code)))); start it with `kindredd --watch DIR`"
+                return
+                    "kindredd is not running (cannot connect to \(path): \(String(cString: strerror(code)))); start it with `kindredd --watch DIR`"
             case .io(let what): return "lost the connection to kindredd: \(what)"
             }
         }
@@ -28,10 +29,14 @@ public final class SocketClient {
         // On every failure below, deinit closes the socket and frees the buffer: an initializer
         // that throws after setting all properties still runs deinit, so closing here too would
         // close a descriptor number another thread may already have reused.
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .io("socket path too long: \(path)") }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw .io("socket path too long: \(path)")
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard status == 0 else {
             throw .notRunning(path: path, errno: errno)

@@ -36,9 +36,10 @@ public struct AccessPolicy: Sendable {
     }
 
     public init(_ configuration: Configuration) {
-        self.init(adminUIDs: configuration.adminUIDs.map { UInt32($0) },
-                  adminGIDs: configuration.adminGroups.compactMap { getgrnam($0)?.pointee.gr_gid },
-                  watchPrefixes: configuration.allowedPrefixes.compactMap { try? CollectionPath($0) })
+        self.init(
+            adminUIDs: configuration.adminUIDs.map { UInt32($0) },
+            adminGIDs: configuration.adminGroups.compactMap { getgrnam($0)?.pointee.gr_gid },
+            watchPrefixes: configuration.allowedPrefixes.compactMap { try? CollectionPath($0) })
     }
 
     /// Refuses `request` to `peer` when it is an admin verb and the peer is not an admin. A peer
@@ -46,10 +47,14 @@ public struct AccessPolicy: Sendable {
     public func authorize(_ request: Request, peer: Peer?) throws(ProtocolError) {
         guard request.verb.requiresAdmin else { return }
         guard let peer else {
-            throw ProtocolError(.forbidden, "\(request.verb.rawValue) is an admin verb and the peer's credentials are unknown")
+            throw ProtocolError(
+                .forbidden, "\(request.verb.rawValue) is an admin verb and the peer's credentials are unknown")
         }
         guard isAdmin(peer) else {
-            throw ProtocolError(.forbidden, "\(request.verb.rawValue) is an admin verb; uid \(peer.uid) is not allowed it (protocol.admin_uids, protocol.admin_groups)")
+            throw ProtocolError(
+                .forbidden,
+                "\(request.verb.rawValue) is an admin verb; uid \(peer.uid) is not allowed it (protocol.admin_uids, protocol.admin_groups)"
+            )
         }
     }
 
@@ -64,7 +69,8 @@ public struct AccessPolicy: Sendable {
     static func groups(ofUID uid: UInt32, primary: UInt32) -> Set<UInt32> {
         var record = passwd(), result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16 * 1024)
-        guard getpwuid_r(uid, &record, &buffer, buffer.count, &result) == 0, result != nil, let name = record.pw_name else { return [] }
+        guard getpwuid_r(uid, &record, &buffer, buffer.count, &result) == 0, result != nil, let name = record.pw_name
+        else { return [] }
         var count: Int32 = 256
         var groups = [gid_t](repeating: 0, count: Int(count))
         guard getgrouplist(name, primary, &groups, &count) >= 0 else { return [] }

@@ -41,9 +41,11 @@ public final class CommandService: Sendable {
         var refits: RefitScheduler?
     }
 
-    public init(catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
-                progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64,
-                policy: AccessPolicy = AccessPolicy(), decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger) {
+    public init(
+        catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
+        progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64,
+        policy: AccessPolicy = AccessPolicy(), decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger
+    ) {
         self.policy = policy
         self.decodeOptions = decodeOptions
         self.catalog = catalog
@@ -114,7 +116,8 @@ public final class CommandService: Sendable {
         // Connection state, a payload, or an answer that comes later: the connection's
         // (`ConnectionHandler`, `refit(wait:completion:)`, `answerImage`).
         case .quit, .format, .similarImage, .refit:
-            throw ProtocolError(.internalError, "\(request.verb.rawValue) is answered by the connection, not the command service")
+            throw ProtocolError(
+                .internalError, "\(request.verb.rawValue) is answered by the connection, not the command service")
         }
     }
 }

@@ -69,17 +69,24 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// Parses TOML text over the defaults, then validates the result.
-    public static func parse(_ text: String, source: String = "configuration") throws(ConfigurationError) -> Configuration {
+    public static func parse(
+        _ text: String, source: String = "configuration"
+    ) throws(ConfigurationError) -> Configuration {
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigurationError(key: nil, reason: "\(source) line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            throw ConfigurationError(
+                key: nil,
+                reason:
+                    "\(source) line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)"
+            )
         } catch {
             throw ConfigurationError(key: nil, reason: "\(source): \(error)")
         }
         var configuration = Configuration()
         var reader = Reader(table: table)
         try reader.section("daemon") { (r) throws(ConfigurationError) in
-            configuration.stateDirectory = try r.string("state").flatMap { $0.isEmpty ? nil : $0 } ?? configuration.stateDirectory
+            configuration.stateDirectory =
+                try r.string("state").flatMap { $0.isEmpty ? nil : $0 } ?? configuration.stateDirectory
             configuration.socket = try r.string("socket").flatMap { $0.isEmpty ? nil : $0 } ?? configuration.socket
             configuration.logLevel = try r.string("log_level") ?? configuration.logLevel
             configuration.threads = try r.integer("threads") ?? configuration.threads
@@ -141,27 +148,46 @@ public struct Configuration: Sendable, Equatable {
         func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {
             if !ok { throw ConfigurationError(key: key, reason: reason) }
         }
-        try require(Self.logLevels.contains(logLevel), "daemon.log_level", "'\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
+        try require(
+            Self.logLevels.contains(logLevel), "daemon.log_level",
+            "'\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
         try require((0...1024).contains(threads), "daemon.threads", "\(threads) must be 0 (one per core) to 1024")
         for root in roots { try require(root.hasPrefix("/"), "watch.roots", "'\(root)' must be an absolute path") }
         for prefix in allowedPrefixes {
-            try require((try? CollectionPath(prefix)) != nil, "watch.allowed_prefixes", "'\(prefix)' must be an absolute path without . or .. components")
+            try require(
+                (try? CollectionPath(prefix)) != nil, "watch.allowed_prefixes",
+                "'\(prefix)' must be an absolute path without . or .. components")
         }
-        for pattern in include + exclude { try require(!pattern.isEmpty, "watch.include/exclude", "an empty pattern matches nothing") }
-        try require(settleSeconds >= 0 && settleSeconds <= 3600, "watch.settle_seconds", "\(settleSeconds) must be 0 to 3600")
-        try require(pollSeconds >= 1 && pollSeconds <= 86_400, "watch.poll_seconds", "\(pollSeconds) must be 1 to 86400")
+        for pattern in include + exclude {
+            try require(!pattern.isEmpty, "watch.include/exclude", "an empty pattern matches nothing")
+        }
+        try require(
+            settleSeconds >= 0 && settleSeconds <= 3600, "watch.settle_seconds", "\(settleSeconds) must be 0 to 3600")
+        try require(
+            pollSeconds >= 1 && pollSeconds <= 86_400, "watch.poll_seconds", "\(pollSeconds) must be 1 to 86400")
         try require((1...256).contains(batchSize), "ingest.batch_size", "\(batchSize) must be 1 to 256")
         try require(maxPixels >= 1_000_000, "ingest.max_pixels", "\(maxPixels) must be at least 1000000")
         try require(maxFileBytes >= 1 << 20, "ingest.max_file_bytes", "\(maxFileBytes) must be at least 1048576")
-        do { try HNSWParameters(connectivity: connectivity, efConstruction: efConstruction).validate(dimension: Space.cnn.dimension) } catch {
+        do {
+            try HNSWParameters(connectivity: connectivity, efConstruction: efConstruction).validate(
+                dimension: Space.cnn.dimension)
+        } catch {
             throw ConfigurationError(key: "index.m/ef_construction", reason: "\(error)")
         }
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
-        try require((1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes", "\(maxLineBytes) must be 1024 to 16777216")
-        for uid in adminUIDs { try require((0...Int(UInt32.max - 1)).contains(uid), "protocol.admin_uids", "\(uid) is not a uid") }
-        for group in adminGroups { try require(getgrnam(group) != nil, "protocol.admin_groups", "no group named '\(group)'") }
-        try require((1...1_000_000).contains(maxConnections), "protocol.max_connections", "\(maxConnections) must be 1 to 1000000")
+        try require(
+            (1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes",
+            "\(maxLineBytes) must be 1024 to 16777216")
+        for uid in adminUIDs {
+            try require((0...Int(UInt32.max - 1)).contains(uid), "protocol.admin_uids", "\(uid) is not a uid")
+        }
+        for group in adminGroups {
+            try require(getgrnam(group) != nil, "protocol.admin_groups", "no group named '\(group)'")
+        }
+        try require(
+            (1...1_000_000).contains(maxConnections), "protocol.max_connections",
+            "\(maxConnections) must be 1 to 1000000")
         try require((1...10_000).contains(maxInFlight), "protocol.max_in_flight", "\(maxInFlight) must be 1 to 10000")
         try require((1...64).contains(heavyWorkers), "protocol.heavy_workers", "\(heavyWorkers) must be 1 to 64")
         try require((0...10_000).contains(heavyQueue), "protocol.heavy_queue", "\(heavyQueue) must be 0 to 10000")
@@ -193,7 +219,9 @@ public struct Configuration: Sendable, Equatable {
         return settings
     }
 
-    public var hnswParameters: HNSWParameters { HNSWParameters(connectivity: connectivity, efConstruction: efConstruction) }
+    public var hnswParameters: HNSWParameters {
+        HNSWParameters(connectivity: connectivity, efConstruction: efConstruction)
+    }
     public var effectiveThreads: Int { threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads }
 }
 
@@ -224,10 +252,14 @@ private struct Reader {
 
     private func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
 
-    mutating func section(_ name: String, _ body: (inout Reader) throws(ConfigurationError) -> Void) throws(ConfigurationError) {
+    mutating func section(
+        _ name: String, _ body: (inout Reader) throws(ConfigurationError) -> Void
+    ) throws(ConfigurationError) {
         seen.insert(name)
         guard let value = table[name] else { return }
-        guard let child = value.table else { throw ConfigurationError(key: name, reason: "must be a table ([\(name)])") }
+        guard let child = value.table else {
+            throw ConfigurationError(key: name, reason: "must be a table ([\(name)])")
+        }
         var reader = Reader(table: child, prefix: name)
         try body(&reader)
         try reader.rejectUnknown()
@@ -279,12 +311,18 @@ private struct Reader {
     }
 
     /// An array whose every element `element` accepts.
-    private mutating func array<T>(_ name: String, _ kind: String, _ element: (TOMLValueConvertible) -> T?) throws(ConfigurationError) -> [T]? {
+    private mutating func array<T>(
+        _ name: String, _ kind: String, _ element: (TOMLValueConvertible) -> T?
+    ) throws(ConfigurationError) -> [T]? {
         guard let value = value(name) else { return nil }
-        guard let array = value.array else { throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)") }
+        guard let array = value.array else {
+            throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)")
+        }
         var values: [T] = []
         for item in array {
-            guard let converted = element(item) else { throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)") }
+            guard let converted = element(item) else {
+                throw ConfigurationError(key: key(name), reason: "must be an array of \(kind)")
+            }
             values.append(converted)
         }
         return values
@@ -318,7 +356,9 @@ public struct RefitSection: Sendable, Equatable {
     /// The daily time as minutes after midnight, nil when none is set.
     public var scheduleMinutes: Int? {
         let parts = schedule.split(separator: ":").map { Int($0) }
-        guard parts.count == 2, let h = parts[0], let m = parts[1], (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        guard parts.count == 2, let h = parts[0], let m = parts[1], (0..<24).contains(h), (0..<60).contains(m) else {
+            return nil
+        }
         return h * 60 + m
     }
 
@@ -330,7 +370,9 @@ public struct RefitSection: Sendable, Equatable {
         var settings = RefitSettings()
         settings.scheduleMinutes = scheduleMinutes
         settings.afterNewFraction = afterNewFraction
-        settings.algorithm = algorithm == "kmeans" ? .kmeans(ks: ks ?? 2...20)
+        settings.algorithm =
+            algorithm == "kmeans"
+            ? .kmeans(ks: ks ?? 2...20)
             : .hdbscan(minClusterSize: minClusterSize, minSamples: minSamples, layoutDimensions: clusterDimensions)
         settings.variance = variance
         settings.maxComponents = maxComponents
@@ -346,8 +388,12 @@ public struct RefitSection: Sendable, Equatable {
         func require(_ ok: Bool, _ key: String, _ reason: String) throws(ConfigurationError) {
             if !ok { throw ConfigurationError(key: "refit." + key, reason: reason) }
         }
-        try require(schedule.isEmpty || scheduleMinutes != nil, "schedule", "'\(schedule)' is not a time of day as HH:MM (or \"\" for none)")
-        try require(afterNewFraction >= 0 && afterNewFraction <= 10, "after_new_fraction", "\(afterNewFraction) must be 0 (off) to 10")
+        try require(
+            schedule.isEmpty || scheduleMinutes != nil, "schedule",
+            "'\(schedule)' is not a time of day as HH:MM (or \"\" for none)")
+        try require(
+            afterNewFraction >= 0 && afterNewFraction <= 10, "after_new_fraction",
+            "\(afterNewFraction) must be 0 (off) to 10")
         try require(["hdbscan", "kmeans"].contains(algorithm), "algorithm", "'\(algorithm)' is not hdbscan or kmeans")
         try require(variance > 0 && variance <= 1, "variance", "\(variance) must be a fraction in (0, 1]")
         try require((2...1024).contains(maxComponents), "max_components", "\(maxComponents) must be 2 to 1024")

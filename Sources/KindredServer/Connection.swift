@@ -1,6 +1,6 @@
+import Foundation
 import KindredCore
 import KindredEngine
-import Foundation
 import KindredProtocol
 import Logging
 import NIOCore
@@ -45,8 +45,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         let open = server.connections.wrappingAdd(1, ordering: .relaxed).newValue
         counted = true
         if open > server.limits.maxConnections {
-            logger.warning("too many connections; refusing one", metadata: ["open": "\(open - 1)", "limit": "\(server.limits.maxConnections)"])
-            write(text: ResponseEncoder.encode(.failure(ProtocolError(.unavailable, "too many connections (\(server.limits.maxConnections)); try again later")), as: .text), context)
+            logger.warning(
+                "too many connections; refusing one",
+                metadata: ["open": "\(open - 1)", "limit": "\(server.limits.maxConnections)"])
+            write(
+                text: ResponseEncoder.encode(
+                    .failure(
+                        ProtocolError(
+                            .unavailable, "too many connections (\(server.limits.maxConnections)); try again later")),
+                    as: .text), context)
             context.flush()
             context.close(promise: nil)
             return
@@ -54,15 +61,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let provider = context.channel as? SocketOptionProvider {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let logger = self.logger
-            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).whenComplete { (result: Result<PeerCredentials, any Error>) in
-                switch result {
-                case .success(let credentials):
-                    let peer = Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
-                    bound.value.peer = peer
-                    logger.info("connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
-                case .failure(let error): logger.info("connection", metadata: ["peer": "unknown (\(error))"])
+            provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+                .whenComplete { (result: Result<PeerCredentials, any Error>) in
+                    switch result {
+                    case .success(let credentials):
+                        let peer = Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+                        bound.value.peer = peer
+                        logger.info(
+                            "connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
+                    case .failure(let error): logger.info("connection", metadata: ["peer": "unknown (\(error))"])
+                    }
                 }
-            }
         }
         context.fireChannelActive()
     }
@@ -81,10 +90,14 @@ final class ConnectionHandler: ChannelInboundHandler {
             guard !closing else { return nil }
             switch event {
             case .tooLong(let bytes):
-                answer(.failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")), context)
+                answer(
+                    .failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")),
+                    context)
             case .payload(let bytes):
                 if let query = pendingImage {
-                    answer(heavy: true, context, format: query.format) { service.answerImage(bytes, k: query.k, space: query.space) }
+                    answer(heavy: true, context, format: query.format) {
+                        service.answerImage(bytes, k: query.k, space: query.space)
+                    }
                 }
                 pendingImage = nil
             case .line(let line):
@@ -144,14 +157,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// Runs `body` on this loop once every answer queued so far is written.
-    private func after(_ context: ChannelHandlerContext, _ body: @escaping (ConnectionHandler, ChannelHandlerContext) -> Void) {
+    private func after(
+        _ context: ChannelHandlerContext, _ body: @escaping (ConnectionHandler, ChannelHandlerContext) -> Void
+    ) {
         guard let previous = tail else { return body(self, context) }
         let bound = NIOLoopBound((self, context, body), eventLoop: context.eventLoop)
-        chain(previous.map {
-            let (handler, context, body) = bound.value
-            body(handler, context)
-            context.flush()  // the read that queued it has flushed long ago
-        }, context)
+        chain(
+            previous.map {
+                let (handler, context, body) = bound.value
+                body(handler, context)
+                context.flush()  // the read that queued it has flushed long ago
+            }, context)
     }
 
     /// Writes an answer that is ready now, behind any still being computed.
@@ -160,19 +176,29 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// Computes and encodes an answer on a pool (the heavy one when `heavy`) and writes it in turn.
-    private func answer(heavy: Bool, _ context: ChannelHandlerContext, format: OutputFormat,
-                        _ work: @escaping @Sendable () -> Result<Response, ProtocolError>) {
+    private func answer(
+        heavy: Bool, _ context: ChannelHandlerContext, format: OutputFormat,
+        _ work: @escaping @Sendable () -> Result<Response, ProtocolError>
+    ) {
         let encoded: @Sendable () -> String = { ResponseEncoder.encode(work(), as: format) }
         if heavy {
-            let refusal = ProtocolError(.unavailable, "busy: \(server.heavy.threads + server.heavy.queue) heavy requests are running or waiting; try again shortly")
-            write(encoded: server.heavy.run(on: context.eventLoop, encoded) { ResponseEncoder.encode(.failure(refusal), as: format) }, in: context)
+            let refusal = ProtocolError(
+                .unavailable,
+                "busy: \(server.heavy.threads + server.heavy.queue) heavy requests are running or waiting; try again shortly"
+            )
+            write(
+                encoded: server.heavy.run(on: context.eventLoop, encoded) {
+                    ResponseEncoder.encode(.failure(refusal), as: format)
+                }, in: context)
         } else {
             write(encoded: server.pool.runIfActive(eventLoop: context.eventLoop, encoded), in: context)
         }
     }
 
     /// An answer some other thread completes (a REFIT that waits for its run), written in turn.
-    private func answer(on context: ChannelHandlerContext, _ start: (EventLoopPromise<Result<Response, ProtocolError>>) -> Void) {
+    private func answer(
+        on context: ChannelHandlerContext, _ start: (EventLoopPromise<Result<Response, ProtocolError>>) -> Void
+    ) {
         let promise = context.eventLoop.makePromise(of: Result<Response, ProtocolError>.self)
         start(promise)
         let format = self.format
@@ -183,13 +209,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         inFlight += 1
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        chain(previous.and(computed).map { _, text in
-            let (handler, context) = bound.value
-            handler.write(text: text, context)
-            context.flush()
-            handler.inFlight -= 1
-            handler.updateReading(context)
-        }, context)
+        chain(
+            previous.and(computed).map { _, text in
+                let (handler, context) = bound.value
+                handler.write(text: text, context)
+                context.flush()
+                handler.inFlight -= 1
+                handler.updateReading(context)
+            }, context)
     }
 
     private func chain(_ future: EventLoopFuture<Void>, _ context: ChannelHandlerContext) {
@@ -203,9 +230,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// HELP, encoded once per format. It is answered on the loop, and encoding its rows each time
     /// cost ~20 µs (release): 200 clients pipelining 50 HELPs each and hanging up held a newcomer's
     /// first PING for 224 ms; a flood of HELPs now costs what a flood of PINGs does.
-    static let encodedHelp = Dictionary(uniqueKeysWithValues: OutputFormat.allCases.map {
-        ($0, ResponseEncoder.encode(.success(VerbRegistry.help), as: $0))
-    })
+    static let encodedHelp = Dictionary(
+        uniqueKeysWithValues: OutputFormat.allCases.map {
+            ($0, ResponseEncoder.encode(.success(VerbRegistry.help), as: $0))
+        })
 
     private func write(text: String, _ context: ChannelHandlerContext) {
         var out = context.channel.allocator.buffer(capacity: text.utf8.count)
@@ -214,7 +242,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard case .some(ChannelEvent.inputClosed) = event as? ChannelEvent else { return context.fireUserInboundEventTriggered(event) }
+        guard case .some(ChannelEvent.inputClosed) = event as? ChannelEvent else {
+            return context.fireUserInboundEventTriggered(event)
+        }
         after(context) { _, context in context.close(promise: nil) }
     }
 

@@ -1,6 +1,6 @@
+import Foundation
 import KindredCore
 import KindredEngine
-import Foundation
 import KindredProtocol
 import Logging
 import NIOCore
@@ -23,7 +23,9 @@ final class HeavyPool: Sendable {
     }
 
     /// Runs `work` on the pool, or fails at once when `threads + queue` are already taken.
-    func run<T: Sendable>(on eventLoop: EventLoop, _ work: @escaping @Sendable () -> T, busy: @Sendable () -> T) -> EventLoopFuture<T> {
+    func run<T: Sendable>(
+        on eventLoop: EventLoop, _ work: @escaping @Sendable () -> T, busy: @Sendable () -> T
+    ) -> EventLoopFuture<T> {
         let taken = waiting.wrappingAdd(1, ordering: .relaxed).newValue
         guard taken <= threads + queue else {
             waiting.wrappingSubtract(1, ordering: .relaxed)

@@ -1,6 +1,6 @@
+import Foundation
 import KindredCore
 import KindredEngine
-import Foundation
 import KindredProtocol
 import Logging
 import NIOCore
@@ -60,8 +60,11 @@ public final class SocketServer: Sendable {
     let limits: Limits
     let connections = Atomic<Int>(0)
 
-    public init(service: CommandService, limits: Limits = Limits(), workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
-                logger: Logger) {
+    public init(
+        service: CommandService, limits: Limits = Limits(),
+        workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+        logger: Logger
+    ) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pool = NIOThreadPool(numberOfThreads: workers)
         pool.start()
@@ -91,8 +94,9 @@ public final class SocketServer: Sendable {
             service.serverPhase.withLock { $0 = .serving }
             return channel
         }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o750])
         let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
         chmod(path, 0o660)
         logger.info("listening", metadata: ["socket": "\(path)"])

@@ -26,7 +26,9 @@ public enum VerbRegistry {
 
     /// HELP's answer: every verb, its usage, and whether only admins may use it. It never
     /// changes, so the connection encodes it once per format.
-    public static let help = Response(columns: ["verb", "usage", "admin"], rows: Verb.allCases.map {
-        [$0.rawValue, $0.usage, $0.requiresAdmin ? "yes" : "no"]
-    })
+    public static let help = Response(
+        columns: ["verb", "usage", "admin"],
+        rows: Verb.allCases.map {
+            [$0.rawValue, $0.usage, $0.requiresAdmin ? "yes" : "no"]
+        })
 }

@@ -18,7 +18,9 @@ public struct RepairReport: Sendable, Equatable {
 ///     unreadable one is marked failed first, then its old vectors go).
 /// A `queued` row may or may not have vectors; re-extraction overwrites them.
 enum StateRepair {
-    public static func run(catalog: Catalog, store: VectorStore, requiredSpaces: [String], logger: Logger) throws -> RepairReport {
+    public static func run(
+        catalog: Catalog, store: VectorStore, requiredSpaces: [String], logger: Logger
+    ) throws -> RepairReport {
         var report = RepairReport()
         let known = Set(try catalog.itemIDs()).subtracting(try catalog.itemIDs(status: .failed))
         var orphans = Set<ItemID>()
@@ -33,14 +35,18 @@ enum StateRepair {
                 for id in orphans { report.orphanVectorsDeleted += try batch.delete(id) }
             }
         }
-        for id in try catalog.itemIDs(status: .indexed) where requiredSpaces.contains(where: { present[$0]?.contains(id) != true }) {
+        for id in try catalog.itemIDs(status: .indexed)
+        where requiredSpaces.contains(where: { present[$0]?.contains(id) != true }) {
             _ = try catalog.enqueueAgain(id)
             report.itemsRequeued += 1
         }
         if report != RepairReport() {
-            logger.notice("repaired state after an unclean stop", metadata: [
-                "orphan_vectors_deleted": "\(report.orphanVectorsDeleted)", "items_requeued": "\(report.itemsRequeued)",
-            ])
+            logger.notice(
+                "repaired state after an unclean stop",
+                metadata: [
+                    "orphan_vectors_deleted": "\(report.orphanVectorsDeleted)",
+                    "items_requeued": "\(report.itemsRequeued)",
+                ])
         }
         return report
     }
@@ -52,7 +58,8 @@ extension Catalog {
     func requeueForExtraction(_ ids: [ItemID]) throws(CatalogError) {
         guard !ids.isEmpty else { return }
         try write("requeue \(ids.count) items for extraction") { db in
-            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'queued', content_hash = NULL WHERE id = ?")
+            let statement = try db.cachedStatement(
+                sql: "UPDATE items SET status = 'queued', content_hash = NULL WHERE id = ?")
             for id in ids { try statement.execute(arguments: [id.sqlValue]) }
         }
     }

@@ -20,10 +20,14 @@ public final class StateStore: Sendable {
     }
 
     /// Opens (creating as needed) the catalog and the vector store of a state directory.
-    public convenience init(paths: StatePaths, spaces: [VectorSpace], includeRegistered: Bool = false, logger: Logger) throws {
+    public convenience init(
+        paths: StatePaths, spaces: [VectorSpace], includeRegistered: Bool = false, logger: Logger
+    ) throws {
         try paths.create()
-        self.init(catalog: try Catalog(url: paths.catalog, logger: logger),
-                  vectors: try VectorStore(directory: paths.vectors, spaces: spaces, includeRegistered: includeRegistered, logger: logger))
+        self.init(
+            catalog: try Catalog(url: paths.catalog, logger: logger),
+            vectors: try VectorStore(
+                directory: paths.vectors, spaces: spaces, includeRegistered: includeRegistered, logger: logger))
     }
 
     /// One vector of an item, in one space.
@@ -108,11 +112,16 @@ public final class StateStore: Sendable {
     /// Files whose vectors were computed elsewhere (`kindred store import`, benchmarks): rows
     /// queued, vectors written, rows marked indexed, in that order. Returns the ids, in order.
     @discardableResult
-    public func importItems(_ files: [Catalog.SeenFile], contentHash: String, vectors make: (Int) -> [(space: String, value: Vector)]) throws -> [ItemID] {
+    public func importItems(
+        _ files: [Catalog.SeenFile], contentHash: String, vectors make: (Int) -> [(space: String, value: Vector)]
+    ) throws -> [ItemID] {
         let ids = try catalog.enqueue(files).map { $0.item.itemID! }
-        try index(ids.enumerated().map { row, id in
-            Indexed(extraction: Catalog.Extraction(id: id, contentHash: contentHash, width: nil, height: nil, format: nil), vectors: make(row))
-        })
+        try index(
+            ids.enumerated().map { row, id in
+                Indexed(
+                    extraction: Catalog.Extraction(
+                        id: id, contentHash: contentHash, width: nil, height: nil, format: nil), vectors: make(row))
+            })
         return ids
     }
 
@@ -138,7 +147,8 @@ public final class StateStore: Sendable {
     /// yet): LMDB's compacting copy, then SQLite's online backup. The caller keeps item writers
     /// still meanwhile (kindredd runs it between ingestion batches).
     public func backup(to copy: StatePaths) throws {
-        try FileManager.default.createDirectory(at: copy.vectors, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: copy.vectors, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try vectors.environment.copy(to: copy.vectors.path)
         try catalog.backup(to: copy.catalog)
     }

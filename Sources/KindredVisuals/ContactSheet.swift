@@ -40,18 +40,25 @@ public struct ContactSheet {
     public static let background: (UInt8, UInt8, UInt8) = (24, 26, 31)
     static let cellBackground: (UInt8, UInt8, UInt8) = (14, 15, 18)
 
-    public static func render(title: String, entries: [Entry], options: Options = Options()) throws(VisualsError) -> ContactSheet {
-        guard (32...1024).contains(options.cell) else { throw .invalidOption(name: "cell", value: "\(options.cell)", requirement: "32 to 1024 pixels") }
+    public static func render(
+        title: String, entries: [Entry], options: Options = Options()
+    ) throws(VisualsError) -> ContactSheet {
+        guard (32...1024).contains(options.cell) else {
+            throw .invalidOption(name: "cell", value: "\(options.cell)", requirement: "32 to 1024 pixels")
+        }
         let titleFont = try CaptionFont(path: options.fontPath, pixelSize: 20)
         let font = try CaptionFont(path: options.fontPath, pixelSize: max(10, min(16, options.cell / 16)))
-        let columns = max(1, options.columns ?? min(entries.count, Int(Double(entries.count).squareRoot().rounded(.up)) + 1))
+        let columns = max(
+            1, options.columns ?? min(entries.count, Int(Double(entries.count).squareRoot().rounded(.up)) + 1))
         let rows = max(1, (entries.count + columns - 1) / columns)
         let margin = 16, gap = 10, captionHeight = 2 * font.lineHeight + 6, header = titleFont.lineHeight + 14
         let width = 2 * margin + columns * options.cell + (columns - 1) * gap
         let height = margin + header + rows * (options.cell + captionHeight) + (rows - 1) * gap + margin
         var sheet = RGBImage(width: width, height: height)
         sheet.fill(x: 0, y: 0, width: width, height: height, rgb: background)
-        titleFont.draw(titleFont.fitted(title, maxWidth: width - 2 * margin), into: &sheet, x: margin, y: margin + titleFont.ascent, colour: (235, 238, 243))
+        titleFont.draw(
+            titleFont.fitted(title, maxWidth: width - 2 * margin), into: &sheet, x: margin,
+            y: margin + titleFont.ascent, colour: (235, 238, 243))
 
         let thumbs = Thumbnails.decode(entries.map(\.path), side: options.cell, threads: options.threads)
         var failures: [(path: String, reason: String)] = [], frames: [Frame] = []
@@ -62,14 +69,19 @@ public struct ContactSheet {
             sheet.fill(x: x, y: y, width: options.cell, height: options.cell, rgb: cellBackground)
             var detail = entry.detail
             switch thumbs[i] {
-            case .success(let thumb): sheet.paste(thumb, x: x + (options.cell - thumb.width) / 2, y: y + (options.cell - thumb.height) / 2)
+            case .success(let thumb):
+                sheet.paste(thumb, x: x + (options.cell - thumb.width) / 2, y: y + (options.cell - thumb.height) / 2)
             case .failure(let error):
                 failures.append((entry.path, error.reason))
                 detail = error.reason
             }
             let baseline = y + options.cell + 4 + font.ascent
-            font.draw(font.fitted(entry.caption, maxWidth: options.cell), into: &sheet, x: x, y: baseline, colour: (225, 228, 234))
-            font.draw(font.fitted(detail, maxWidth: options.cell), into: &sheet, x: x, y: baseline + font.lineHeight, colour: (139, 147, 161))
+            font.draw(
+                font.fitted(entry.caption, maxWidth: options.cell), into: &sheet, x: x, y: baseline,
+                colour: (225, 228, 234))
+            font.draw(
+                font.fitted(detail, maxWidth: options.cell), into: &sheet, x: x, y: baseline + font.lineHeight,
+                colour: (139, 147, 161))
         }
         return ContactSheet(image: sheet, failures: failures, frames: frames)
     }

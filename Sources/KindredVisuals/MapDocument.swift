@@ -30,7 +30,9 @@ public struct MapDocument: Sendable {
     public let storedThumbnails: Int
 
     /// `thumbnails` gives an item's stored thumbnail and its side in pixels (kindredd's `thumb` space).
-    public static func make(source: some RunSource, thumbnails: (any ThumbnailSource)? = nil, options: Options, logger: Logger) throws(VisualsError) -> MapDocument {
+    public static func make(
+        source: some RunSource, thumbnails: (any ThumbnailSource)? = nil, options: Options, logger: Logger
+    ) throws(VisualsError) -> MapDocument {
         guard options.dimensions == 2 || options.dimensions == 3 else {
             throw .invalidOption(name: "dims", value: "\(options.dimensions)", requirement: "2 or 3")
         }
@@ -65,15 +67,19 @@ public struct MapDocument: Sendable {
             labels[row] = Int32(a.cluster)
             // Neighbours outside the run (indexed since, or deleted) are left out.
             var slot = 0
-            for neighbour in a.neighbours { if let r = rowOf[neighbour] { neighbours[row * neighbourCount + slot] = r; slot += 1 } }
+            for neighbour in a.neighbours {
+                if let r = rowOf[neighbour] { neighbours[row * neighbourCount + slot] = r; slot += 1 }
+            }
             // Paths are stored as a directory table plus names: a collection has few directories.
             let slash = member.path.lastIndex(of: "/")
             let directory = slash.map { String(member.path[..<$0]) } ?? ""
-            let index = directoryIndex[directory] ?? {
-                directories.append(directory)
-                directoryIndex[directory] = Int32(directories.count - 1)
-                return Int32(directories.count - 1)
-            }()
+            let index =
+                directoryIndex[directory]
+                ?? {
+                    directories.append(directory)
+                    directoryIndex[directory] = Int32(directories.count - 1)
+                    return Int32(directories.count - 1)
+                }()
             dirOf[row] = index
             names.append(slash.map { String(member.path[member.path.index(after: $0)...]) } ?? member.path)
             ids.append(a.item.rawValue)
@@ -85,7 +91,8 @@ public struct MapDocument: Sendable {
         if side > 0 {
             let items = members.map(\.assignment.item)
             let stored = { (row: Int) -> RGBImage? in thumbnails?.side == side ? thumbnails?.image(items[row]) : nil }
-            let atlas = try ThumbnailAtlas.build(paths: members.map(\.path), cell: side, stored: stored, threads: options.threads, logger: logger)
+            let atlas = try ThumbnailAtlas.build(
+                paths: members.map(\.path), cell: side, stored: stored, threads: options.threads, logger: logger)
             storedCount = atlas.storedCount
             atlases = atlas.atlases.map { "data:image/jpeg;base64," + Data($0).base64EncodedString() }
             failures = atlas.failures
@@ -100,13 +107,19 @@ public struct MapDocument: Sendable {
             "atlas": atlasLayout, "atlases": atlases,
         ]
         // JSONSerialization escapes "/" as "\/", so no "</script>" can end the data block early.
-        let json = String(decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
+        let json = String(
+            decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
         let title = "Kindred map · run \(run.id)"
-        let html = WebPage.fill("map.html", [
-            "TITLE": WebPage.escape(title), "CSS": WebAssets.files["map.css"]!, "DATA": json, "SCRIPT": WebAssets.files["map.js"]!,
-        ])
-        return MapDocument(html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures, thumbnailSize: side,
-                           storedThumbnails: storedCount)
+        let html = WebPage.fill(
+            "map.html",
+            [
+                "TITLE": WebPage.escape(title), "CSS": WebAssets.files["map.css"]!, "DATA": json,
+                "SCRIPT": WebAssets.files["map.js"]!,
+            ])
+        return MapDocument(
+            html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures,
+            thumbnailSize: side,
+            storedThumbnails: storedCount)
     }
 
     private static func base64<T>(_ values: [T]) -> String {

@@ -14,39 +14,71 @@ public struct ReportDocument: Sendable {
         let run = try source.finishedRun(id)
         let clusters: [ClusterFacts]
         do { clusters = try source.clusters(run: run.id) } catch { throw .source("\(error)") }
-        let metrics = object(run.metrics), parameters = object(run.parameters), timings = object(run.timings)
+        let metrics = RunMetrics(json: run.metrics) ?? RunMetrics()
+        let parameters = object(run.parameters), timings = object(run.timings)
         let colourOf = Dictionary(uniqueKeysWithValues: clusters.enumerated().map { ($1.cluster, clusterColour($0)) })
 
         var figures: [(name: String, html: String)] = []
-        if let scree = metrics["pca_scree"] as? [Double], !scree.isEmpty {
-            figures.append(("scree", figure("PCA: cumulative explained variance", screeChart(scree, target: metrics["variance_target"] as? Double,
-                                                                                            kept: metrics["pca_components"] as? Int),
-                                            "Components kept: \(metrics["pca_components"] as? Int ?? 0) of the first \(scree.count) shown.")))
+        if case let scree = metrics.pcaScree, !scree.isEmpty {
+            figures.append(
+                (
+                    "scree",
+                    figure(
+                        "PCA: cumulative explained variance",
+                        screeChart(
+                            scree, target: metrics.varianceTarget > 0 ? metrics.varianceTarget : nil,
+                            kept: metrics.pcaComponents > 0 ? metrics.pcaComponents : nil),
+                        "Components kept: \(metrics.pcaComponents) of the first \(scree.count) shown.")
+                ))
         }
-        if let knife = metrics["silhouette_knife"] as? [String: Any], !knife.isEmpty {
-            figures.append(("knife", figure("Silhouette per cluster", knifeChart(knife, order: clusters.map(\.cluster), colourOf: colourOf, mean: run.silhouette),
-                                            "Each cluster's members by silhouette, highest first (noise excluded; \(metrics["silhouette_sample"] as? Int ?? 0) points scored). Dashed: the mean.")))
+        if let knife = metrics.silhouetteKnife, !knife.isEmpty {
+            figures.append(
+                (
+                    "knife",
+                    figure(
+                        "Silhouette per cluster",
+                        knifeChart(knife, order: clusters.map(\.cluster), colourOf: colourOf, mean: run.silhouette),
+                        "Each cluster's members by silhouette, highest first (noise excluded; \(metrics.silhouetteSample ?? 0) points scored). Dashed: the mean."
+                    )
+                ))
         }
         if !clusters.isEmpty {
             let noise = Int(((run.noiseFraction ?? 0) * Double(run.itemCount ?? 0)).rounded())
-            figures.append(("sizes", figure("Cluster sizes", sizesChart(clusters, noise: noise, colourOf: colourOf),
-                                            "\(clusters.count) clusters; noise \(percent(run.noiseFraction ?? 0)) (\(noise) items).")))
+            figures.append(
+                (
+                    "sizes",
+                    figure(
+                        "Cluster sizes", sizesChart(clusters, noise: noise, colourOf: colourOf),
+                        "\(clusters.count) clusters; noise \(percent(run.noiseFraction ?? 0)) (\(noise) items).")
+                ))
         }
-        if let candidates = metrics["k_candidates"] as? [[String: Any]], !candidates.isEmpty {
-            figures.append(("k_selection", figure("k-means: choosing k", kChart(candidates, chosen: run.clusterCount),
-                                                  "Silhouette (blue, left axis) and inertia (orange, right axis) for each k tried; dashed: the k chosen by silhouette.")))
+        if let candidates = metrics.kCandidates, !candidates.isEmpty {
+            figures.append(
+                (
+                    "k_selection",
+                    figure(
+                        "k-means: choosing k", kChart(candidates, chosen: run.clusterCount),
+                        "Silhouette (blue, left axis) and inertia (orange, right axis) for each k tried; dashed: the k chosen by silhouette."
+                    )
+                ))
         }
 
         var body = #"<p class="lead">\#(escape(summary(run)))</p>"#
         body += #"<div class="charts">"# + figures.map(\.html).joined() + "</div>"
-        if figures.isEmpty { body += #"<p class="empty">This run stored no chart data (it predates the report, or had too few clusters).</p>"# }
+        if figures.isEmpty {
+            body +=
+                #"<p class="empty">This run stored no chart data (it predates the report, or had too few clusters).</p>"#
+        }
         body += #"<div class="charts" style="margin-top:20px">"#
         body += figure("Run", table(runFacts(run, metrics: metrics)), nil)
-        body += figure("Parameters", table(parameters.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }), nil)
-        body += figure("Timings (seconds)", table(timings.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }), nil)
+        body += figure(
+            "Parameters", table(parameters.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }), nil)
+        body += figure(
+            "Timings (seconds)", table(timings.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }), nil)
         body += "</div>"
         let title = "Kindred refit report · run \(run.id)"
-        let html = WebPage.fill("report.html", ["TITLE": escape(title), "CSS": WebAssets.files["report.css"]!, "BODY": body])
+        let html = WebPage.fill(
+            "report.html", ["TITLE": escape(title), "CSS": WebAssets.files["report.css"]!, "BODY": body])
         return ReportDocument(html: html, run: run.id, charts: figures.map(\.name))
     }
 
@@ -61,14 +93,18 @@ public struct ReportDocument: Sendable {
 
     /// The classic knife plot: clusters stacked vertically, each member a horizontal sliver as
     /// long as its silhouette (stored as up to 200 quantiles per cluster).
-    private static func knifeChart(_ knife: [String: Any], order: [Int], colourOf: [Int: String], mean: Double?) -> String {
+    private static func knifeChart(
+        _ knife: [String: RunMetrics.Knife], order: [Int], colourOf: [Int: String], mean: Double?
+    ) -> String {
         let entries = order.compactMap { id -> (id: Int, n: Int, values: [Double])? in
-            guard let entry = knife[String(id)] as? [String: Any], let values = entry["values"] as? [Double], !values.isEmpty else { return nil }
-            return (id, entry["n"] as? Int ?? values.count, values)
+            guard let entry = knife[String(id)], !entry.values.isEmpty else { return nil }
+            return (id, entry.n, entry.values)
         }
         let total = entries.reduce(0) { $0 + $1.n }, gap = max(1.0, Double(total) * 0.01)
         let lowest = min(-0.1, entries.flatMap(\.values).min() ?? 0)
-        var chart = SVGChart(height: max(300, min(900, 60 + Double(entries.count) * 14)), x: lowest...1, y: 0...(Double(total) + gap * Double(entries.count + 1)))
+        var chart = SVGChart(
+            height: max(300, min(900, 60 + Double(entries.count) * 14)), x: lowest...1,
+            y: 0...(Double(total) + gap * Double(entries.count + 1)))
         chart.margin.left = 70
         chart.axes(xLabel: "silhouette", yLabel: "clusters", yTicks: [])
         var base = gap
@@ -96,17 +132,18 @@ public struct ReportDocument: Sendable {
         var chart = SVGChart(x: 0...Double(bars.count), y: 0...tallest)
         chart.axes(xLabel: "clusters, largest first", yLabel: "items", xTicks: [])
         for (i, bar) in bars.enumerated() {
-            chart.bar(x0: Double(i) + 0.1, x1: Double(i) + 0.9, y0: 0, y1: Double(bar.size), fill: bar.colour, title: "\(bar.label): \(bar.size)")
+            chart.bar(
+                x0: Double(i) + 0.1, x1: Double(i) + 0.9, y0: 0, y1: Double(bar.size), fill: bar.colour,
+                title: "\(bar.label): \(bar.size)")
             if bars.count <= 40 { chart.text(bar.label, x: Double(i) + 0.5, y: -0.06 * tallest, anchor: "middle") }
         }
         return chart.svg(name: "sizes", title: "Cluster sizes")
     }
 
-    private static func kChart(_ candidates: [[String: Any]], chosen: Int?) -> String {
-        let points = candidates.compactMap { c -> (k: Double, silhouette: Double, inertia: Double)? in
-            guard let k = c["k"] as? Int, let s = c["silhouette"] as? Double, let i = c["inertia"] as? Double else { return nil }
-            return (Double(k), s, i)
-        }.sorted { $0.k < $1.k }
+    private static func kChart(_ candidates: [RunMetrics.KCandidate], chosen: Int?) -> String {
+        let points = candidates.map { (k: Double($0.k), silhouette: $0.silhouette, inertia: $0.inertia) }.sorted {
+            $0.k < $1.k
+        }
         let ks = (points.first?.k ?? 2)...(points.last?.k ?? 3)
         let sRange = (points.map(\.silhouette).min() ?? 0)...(points.map(\.silhouette).max() ?? 1)
         let iRange = (points.map(\.inertia).min() ?? 0)...(points.map(\.inertia).max() ?? 1)
@@ -118,13 +155,16 @@ public struct ReportDocument: Sendable {
         let span = iRange.upperBound - iRange.lowerBound, sSpan = sRange.upperBound - sRange.lowerBound
         let toS = { (i: Double) in sRange.lowerBound + (span > 0 ? (i - iRange.lowerBound) / span : 0.5) * sSpan }
         chart.line(points.map { ($0.k, toS($0.inertia)) }, class: "curve2", dots: true)
-        for t in SVGChart.ticks(iRange, count: 4) { chart.text(SVGChart.label(t), x: ks.upperBound, y: toS(t), anchor: "start") }
+        for t in SVGChart.ticks(iRange, count: 4) {
+            chart.text(SVGChart.label(t), x: ks.upperBound, y: toS(t), anchor: "start")
+        }
         if let chosen { chart.vertical(at: Double(chosen), class: "chosen", label: "k = \(chosen)") }
         return chart.svg(name: "k_selection", title: "k selection")
     }
 
     private static func figure(_ title: String, _ content: String, _ caption: String?) -> String {
-        "<figure><h2>\(escape(title))</h2>\(content)" + (caption.map { "<figcaption>\(escape($0))</figcaption>" } ?? "") + "</figure>"
+        "<figure><h2>\(escape(title))</h2>\(content)" + (caption.map { "<figcaption>\(escape($0))</figcaption>" } ?? "")
+            + "</figure>"
     }
 
     private static func table(_ rows: [(String, String)]) -> String {
@@ -133,20 +173,31 @@ public struct ReportDocument: Sendable {
 
     private static func summary(_ run: RefitRun) -> String {
         let finished = run.finishedAt.map { Date(timeIntervalSince1970: TimeInterval($0)).formatted(.iso8601) } ?? "?"
-        return "\(run.itemCount ?? 0) items, \(run.clusterCount ?? 0) clusters by \(run.algorithm), noise \(percent(run.noiseFraction ?? 0)), "
+        return
+            "\(run.itemCount ?? 0) items, \(run.clusterCount ?? 0) clusters by \(run.algorithm), noise \(percent(run.noiseFraction ?? 0)), "
             + "silhouette \(run.silhouette.map { String(format: "%.3f", $0) } ?? "n/a"); finished \(finished)."
     }
 
-    private static func runFacts(_ run: RefitRun, metrics: [String: Any]) -> [(String, String)] {
+    private static func runFacts(_ run: RefitRun, metrics: RunMetrics) -> [(String, String)] {
         var rows: [(String, String)] = [
-            ("run", "\(run.id)"), ("algorithm", run.algorithm), ("items", "\(run.itemCount ?? 0)"), ("clusters", "\(run.clusterCount ?? 0)"),
-            ("noise fraction", percent(run.noiseFraction ?? 0)), ("silhouette (noise excluded)", run.silhouette.map { String(format: "%.4f", $0) } ?? "n/a"),
+            ("run", "\(run.id)"), ("algorithm", run.algorithm), ("items", "\(run.itemCount ?? 0)"),
+            ("clusters", "\(run.clusterCount ?? 0)"),
+            ("noise fraction", percent(run.noiseFraction ?? 0)),
+            ("silhouette (noise excluded)", run.silhouette.map { String(format: "%.4f", $0) } ?? "n/a"),
         ]
-        for key in ["davies_bouldin", "silhouette_sample", "pca_components", "pca_explained"] {
-            if let value = metrics[key] { rows.append((key.replacingOccurrences(of: "_", with: " "), describe(value))) }
+        if let value = metrics.daviesBouldin { rows.append(("davies bouldin", describe(value))) }
+        if let value = metrics.silhouetteSample { rows.append(("silhouette sample", describe(value))) }
+        if metrics.pcaComponents > 0 {
+            rows.append(("pca components", describe(metrics.pcaComponents)))
+            rows.append(("pca explained", describe(metrics.pcaExplained)))
         }
-        if let born = metrics["born"] as? [Int] { rows.append(("new clusters", born.isEmpty ? "none" : born.map(String.init).joined(separator: ", "))) }
-        if let vanished = metrics["vanished"] as? [Int] { rows.append(("vanished clusters", vanished.isEmpty ? "none" : vanished.map(String.init).joined(separator: ", "))) }
+        rows.append(
+            ("new clusters", metrics.born.isEmpty ? "none" : metrics.born.map(String.init).joined(separator: ", ")))
+        rows.append(
+            (
+                "vanished clusters",
+                metrics.vanished.isEmpty ? "none" : metrics.vanished.map(String.init).joined(separator: ", ")
+            ))
         return rows
     }
 

@@ -11,7 +11,9 @@ public struct StoredThumbnails: ThumbnailSource, Sendable {
 
     /// nil when the store has no thumbnail space (made before kindredd kept them).
     public init?(store: VectorStore, space: String = Space.thumb.name) {
-        guard let registered = try? store.registeredSpaces().first(where: { $0.name == space }), registered.element == .uint8 else { return nil }
+        guard let registered = try? store.registeredSpaces().first(where: { $0.name == space }),
+            registered.element == .uint8
+        else { return nil }
         let side = Int(Double(registered.dimension / 3).squareRoot())
         guard side * side * 3 == registered.dimension else { return nil }
         self.store = store
@@ -20,7 +22,9 @@ public struct StoredThumbnails: ThumbnailSource, Sendable {
     }
 
     public func image(_ item: ItemID) -> RGBImage? {
-        guard let pixels = try? store.vector(item, space: space, as: UInt8.self), pixels.count == side * side * 3 else { return nil }
+        guard let pixels = try? store.vector(item, space: space, as: UInt8.self), pixels.count == side * side * 3 else {
+            return nil
+        }
         return RGBImage(width: side, height: side, pixels: pixels)
     }
 }

@@ -112,13 +112,17 @@ public final class InotifyWatcher {
             case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
                 continue  // gone since it was seen: what was under it went with it
             case .failure(let error):
-                logger.warning("cannot list directory; its items are kept", metadata: ["path": "\(directory)", "error": "\(error.reason)"])
+                logger.warning(
+                    "cannot list directory; its items are kept",
+                    metadata: ["path": "\(directory)", "error": "\(error.reason)"])
                 listing.unlisted.append(Listing.Unlisted(directory: directory, reason: error.reason))
                 continue
             case .success(let read):
                 names = read.names
                 for bad in read.undecodable {
-                    logger.warning("skipping a name that is not valid UTF-8", metadata: ["directory": "\(directory)", "name": "\(bad)"])
+                    logger.warning(
+                        "skipping a name that is not valid UTF-8",
+                        metadata: ["directory": "\(directory)", "name": "\(bad)"])
                     listing.skippedNames.append(directory + "/" + bad)
                 }
             }
@@ -127,7 +131,8 @@ public final class InotifyWatcher {
                 var info = stat()
                 guard lstat(path, &info) == 0 else { continue }
                 switch info.st_mode & S_IFMT {
-                case S_IFDIR: if let relative = relative(path), filter.accepts(directory: relative) { stack.append(path) }
+                case S_IFDIR:
+                    if let relative = relative(path), filter.accepts(directory: relative) { stack.append(path) }
                 case S_IFREG, S_IFLNK: if accepts(file: path) { listing.files.append(path) }
                 default: continue
                 }
@@ -143,7 +148,8 @@ public final class InotifyWatcher {
 
     /// A directory's entries with readdir, which (unlike FileManager) says when reading failed
     /// part-way and leaves invalid UTF-8 names for the caller to report.
-    private static func entries(of directory: String) -> Result<(names: [String], undecodable: [String]), ListingError> {
+    private static func entries(of directory: String) -> Result<(names: [String], undecodable: [String]), ListingError>
+    {
         guard let handle = opendir(directory) else { return .failure(ListingError(code: errno)) }
         defer { closedir(handle) }
         var names: [String] = [], undecodable: [String] = []
@@ -172,12 +178,16 @@ public final class InotifyWatcher {
         guard wd >= 0 else {
             if errno == ENOSPC {
                 if !warnedAboutLimit {
-                    logger.warning("inotify watch limit reached; polling the directories that could not be watched (raise fs.inotify.max_user_watches)")
+                    logger.warning(
+                        "inotify watch limit reached; polling the directories that could not be watched (raise fs.inotify.max_user_watches)"
+                    )
                     warnedAboutLimit = true
                 }
                 unwatched.insert(directory)
             } else {
-                logger.warning("cannot watch directory", metadata: ["path": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
+                logger.warning(
+                    "cannot watch directory",
+                    metadata: ["path": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
             }
             return
         }
@@ -215,7 +225,9 @@ public final class InotifyWatcher {
                 let nameBytes = buffer[nameStart..<min(n, nameStart + length)].prefix { $0 != 0 }
                 guard let name = String(validating: nameBytes, as: UTF8.self) else {
                     offset = nameStart + length
-                    logger.warning("skipping a name that is not valid UTF-8", metadata: ["name": "\(String(decoding: nameBytes, as: UTF8.self))"])
+                    logger.warning(
+                        "skipping a name that is not valid UTF-8",
+                        metadata: ["name": "\(String(decoding: nameBytes, as: UTF8.self))"])
                     continue
                 }
                 offset = nameStart + length

@@ -31,7 +31,9 @@ public struct PathFilter: Sendable, Equatable {
     }
 
     private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
-        guard pattern.contains("/") else { return fnmatch(pattern, String(relativePath.split(separator: "/").last ?? relativePath), Self.caseFold) == 0 }
+        guard pattern.contains("/") else {
+            return fnmatch(pattern, String(relativePath.split(separator: "/").last ?? relativePath), Self.caseFold) == 0
+        }
         // A `*` in a path pattern stays within one directory level, as in a shell.
         return fnmatch(pattern, String(relativePath), Self.caseFold | FNM_PATHNAME) == 0
     }

@@ -30,7 +30,8 @@ struct BenchLoad: ParsableCommand {
     enum Kind: String, CaseIterable, ExpressibleByArgument { case similar, status, ping, info }
 
     @Option(help: "kindredd's socket (default: $XDG_RUNTIME_DIR/kindred/kindred.sock).") var socket: String?
-    @Option(name: .customLong("state"), help: "kindredd's state directory, to draw item ids from its catalog.") var stateDirectory: String?
+    @Option(name: .customLong("state"), help: "kindredd's state directory, to draw item ids from its catalog.")
+    var stateDirectory: String?
     @Option(help: "Concurrent connections.") var clients = 8
     @Option(help: "How long to run.") var seconds = 30.0
     @Option(help: "Comma-separated request kinds: similar, status, ping, info.") var mix = "similar"
@@ -38,9 +39,12 @@ struct BenchLoad: ParsableCommand {
     @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1 else { throw ValidationError("--clients 1…4096, --seconds > 0 and -k ≥ 1") }
+        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1 else {
+            throw ValidationError("--clients 1…4096, --seconds > 0 and -k ≥ 1")
+        }
         for kind in mix.split(separator: ",") where Kind(rawValue: String(kind)) == nil {
-            throw ValidationError("--mix: '\(kind)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--mix: '\(kind)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
@@ -74,7 +78,8 @@ struct BenchLoad: ParsableCommand {
                 turn += 1
                 let request: Request
                 switch kind {
-                case .similar: request = .similar(.id(ItemID(ids[random.below(ids.count)])), k: k, space: .cnn, within: nil)
+                case .similar:
+                    request = .similar(.id(ItemID(ids[random.below(ids.count)])), k: k, space: .cnn, within: nil)
                 case .info: request = .info(.id(ItemID(ids[random.below(ids.count)])))
                 case .status: request = .status
                 case .ping: request = .ping
@@ -83,7 +88,8 @@ struct BenchLoad: ParsableCommand {
                 let answer = try? connection.ask(request)
                 let took = ContinuousClock.now - sent
                 if case .success = answer {} else { errors.add(1, ordering: .relaxed) }
-                mine[kind, default: []].append(Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+                mine[kind, default: []].append(
+                    Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
             }
             latencies.withLock { all in for (kind, values) in mine { all[kind, default: []] += values } }
         }
@@ -95,13 +101,17 @@ struct BenchLoad: ParsableCommand {
             "qps": (Double(all.count) / wall).rounded(), "items": ids.count, "mix": mix,
         ]
         result.merge(Self.percentiles(all)) { $1 }
-        for (kind, values) in byKind { result[kind.rawValue] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 } }
+        for (kind, values) in byKind {
+            result[kind.rawValue] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 }
+        }
         printJSONLine(result)
     }
 
     private func itemIDs(_ path: String) throws -> [UInt64] {
         if let stateDirectory {
-            let catalog = try Catalog(url: StatePaths(root: URL(fileURLWithPath: stateDirectory)).catalog, logger: Logger(label: "kindred.bench"))
+            let catalog = try Catalog(
+                url: StatePaths(root: URL(fileURLWithPath: stateDirectory)).catalog,
+                logger: Logger(label: "kindred.bench"))
             return try catalog.itemIDs(status: .indexed).map(\.rawValue)
         }
         let status = (try? SocketClient(path: path).ask(.status).get()) ?? []
@@ -111,7 +121,12 @@ struct BenchLoad: ParsableCommand {
 
     static func percentiles(_ sorted: [Double]) -> [String: Any] {
         guard !sorted.isEmpty else { return [:] }
-        func at(_ q: Double) -> Double { (sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] * 1000).rounded() / 1000 }
-        return ["p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999), "max_ms": (sorted.last! * 1000).rounded() / 1000]
+        func at(_ q: Double) -> Double {
+            (sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] * 1000).rounded() / 1000
+        }
+        return [
+            "p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999),
+            "max_ms": (sorted.last! * 1000).rounded() / 1000,
+        ]
     }
 }

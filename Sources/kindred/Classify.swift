@@ -13,7 +13,8 @@ struct Classify: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: 4, threads: threads)
+        let network = try EfficientNetLite0(
+            weights: try ModelFiles.load(from: state.paths), batchSize: 4, threads: threads)
         let result = ImagePipeline(network: network, threads: threads).run(files, logits: true)
         for (i, path) in result.paths.enumerated() {
             let logits = result.logits[(i * 1000)..<((i + 1) * 1000)]
@@ -21,9 +22,14 @@ struct Classify: ParsableCommand {
             let exps = logits.map { Foundation.exp(Double($0 - top)) }
             let sum = exps.reduce(0, +)
             let best = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
-            print(path + "\t" + best.map { "\($0 - exps.startIndex):\(String(format: "%.3f", exps[$0] / sum))" }.joined(separator: "\t"))
+            print(
+                path + "\t"
+                    + best.map { "\($0 - exps.startIndex):\(String(format: "%.3f", exps[$0] / sum))" }.joined(
+                        separator: "\t"))
         }
-        for failure in result.failures { FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8)) }
+        for failure in result.failures {
+            FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8))
+        }
         if !result.failures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -8,7 +8,8 @@ import KindredProtocol
 struct Refit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regroup the collection now: PCA → UMAP → HDBSCAN (or k-means), in kindredd's background.",
-        discussion: "With --wait, prints the finished run (items, clusters, noise, silhouette, new and vanished clusters); the systemd timer runs exactly this."
+        discussion:
+            "With --wait, prints the finished run (items, clusters, noise, silhouette, new and vanished clusters); the systemd timer runs exactly this."
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -26,13 +27,19 @@ struct Runs: ParsableCommand {
     @Option(help: "At most this many.") var limit = 20
 
     func run() throws {
-        try daemon.ask(.runs(limit: limit), header: ["run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise", "silhouette", "error"])
+        try daemon.ask(
+            .runs(limit: limit),
+            header: [
+                "run", "status", "current", "started", "finished", "algorithm", "items", "clusters", "noise",
+                "silhouette", "error",
+            ])
     }
 }
 
 struct Clusters: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the current run's clusters: id, size, exemplar (the member nearest the centre), mean silhouette, age in runs.",
+        abstract:
+            "List the current run's clusters: id, size, exemplar (the member nearest the centre), mean silhouette, age in runs.",
         discussion: "With --json: an array of objects with id, size, exemplar, silhouette and age_runs."
     )
 
@@ -91,7 +98,8 @@ struct Export: ParsableCommand {
         switch format {
         case .csv:
             func field(_ text: String) -> String {
-                text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+                text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+                    ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
             }
             var text = (dims == 3 ? "id,path,x,y,z,cluster\n" : "id,path,x,y,cluster\n")
             for row in rows { text += row.map(field).joined(separator: ",") + "\n" }
@@ -99,8 +107,16 @@ struct Export: ParsableCommand {
         case .npy:
             let coordinates = rows.flatMap { row in row[2..<(2 + dims)].map { Float($0) ?? .nan } }
             try Npy.write(Matrix(rows: rows.count, columns: dims, storage: coordinates), to: URL(fileURLWithPath: out))
-            if let labelsOut { try Npy.write(NpyArray(shape: [rows.count], values: rows.map { Int32($0[2 + dims]) ?? -1 }), to: URL(fileURLWithPath: labelsOut)) }
-            if let idsOut { try Npy.write(NpyArray(shape: [rows.count], values: rows.map { Int32($0[0]) ?? -1 }), to: URL(fileURLWithPath: idsOut)) }
+            if let labelsOut {
+                try Npy.write(
+                    NpyArray(shape: [rows.count], values: rows.map { Int32($0[2 + dims]) ?? -1 }),
+                    to: URL(fileURLWithPath: labelsOut))
+            }
+            if let idsOut {
+                try Npy.write(
+                    NpyArray(shape: [rows.count], values: rows.map { Int32($0[0]) ?? -1 }),
+                    to: URL(fileURLWithPath: idsOut))
+            }
         }
         FileHandle.standardError.write(Data("kindred: wrote \(rows.count) items to \(out)\n".utf8))
     }

@@ -53,9 +53,15 @@ struct DaemonOptions: ParsableArguments {
             return
         }
         let table = [header] + rows
-        let widths = header.indices.map { column in table.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        let widths = header.indices.map { column in
+            table.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
+        }
         for row in table {
-            print(row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+            print(
+                row.enumerated().map {
+                    $0.offset == row.count - 1
+                        ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0)
+                }
                 .joined(separator: "  "))
         }
     }

@@ -17,7 +17,8 @@ func target(_ word: String) -> Target {
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what kindredd knows of one item: id, path, status, size, dimensions, format, error.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show what kindredd knows of one item: id, path, status, size, dimensions, format, error.")
 
     @OptionGroup var daemon: DaemonOptions
     @Argument(help: "A file in the collection, or an item id.") var item: String
@@ -29,11 +30,13 @@ struct Info: ParsableCommand {
 
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List groups of near-duplicate images: perceptual hashes within a distance, confirmed by CNN similarity."
+        abstract:
+            "List groups of near-duplicate images: perceptual hashes within a distance, confirmed by CNN similarity."
     )
 
     @OptionGroup var daemon: DaemonOptions
-    @Option(help: "The most differing perceptual-hash bits (of 64) for two images to be duplicates.") var maxDistance = 6
+    @Option(help: "The most differing perceptual-hash bits (of 64) for two images to be duplicates.") var maxDistance =
+        6
 
     func run() throws {
         try daemon.ask(.duplicates(maxDistance: maxDistance), header: ["group", "id", "path"])
@@ -41,7 +44,8 @@ struct Duplicates: ParsableCommand {
 }
 
 struct Errors: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the files kindredd could not read, with the reason. Each is retried when it changes.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the files kindredd could not read, with the reason. Each is retried when it changes.")
 
     @OptionGroup var daemon: DaemonOptions
     @Option(help: "At most this many.") var limit = 100
@@ -53,7 +57,8 @@ struct Errors: ParsableCommand {
 
 struct Rescan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Have kindredd compare a directory (default: every root) with its catalog: new and changed files are indexed, vanished ones dropped."
+        abstract:
+            "Have kindredd compare a directory (default: every root) with its catalog: new and changed files are indexed, vanished ones dropped."
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -65,7 +70,8 @@ struct Rescan: ParsableCommand {
 }
 
 struct Watch: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Add a directory to kindredd's roots: its images are indexed and followed, across restarts.")
+    static let configuration = CommandConfiguration(
+        abstract: "Add a directory to kindredd's roots: its images are indexed and followed, across restarts.")
 
     @OptionGroup var daemon: DaemonOptions
     @Argument(help: "The directory.") var directory: String
@@ -77,8 +83,10 @@ struct Watch: ParsableCommand {
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Have kindredd copy its whole state (vectors, catalog, index snapshots, weights) into a new directory while it runs.",
-        discussion: "The copy is a state directory: `kindredd --state DIR` starts on it. To restore, stop kindredd and start it on the copy (or move the copy where the state directory was)."
+        abstract:
+            "Have kindredd copy its whole state (vectors, catalog, index snapshots, weights) into a new directory while it runs.",
+        discussion:
+            "The copy is a state directory: `kindredd --state DIR` starts on it. To restore, stop kindredd and start it on the copy (or move the copy where the state directory was)."
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -90,7 +98,9 @@ struct Backup: ParsableCommand {
 }
 
 struct Unwatch: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove a root: kindredd stops following it and drops its items from the catalog, the store and the index.")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Remove a root: kindredd stops following it and drops its items from the catalog, the store and the index.")
 
     @OptionGroup var daemon: DaemonOptions
     @Argument(help: "The root, as WATCH or STATUS lists it.") var directory: String

@@ -54,14 +54,18 @@ final class DaemonThumbnails: ThumbnailSource {
 
     /// nil when kindredd keeps no thumbnails.
     init?(source: DaemonRunSource) {
-        guard let first = try? source.rows(.thumbs(after: 0, limit: 1))?.first, first.count == 3, let side = Int(first[1]) else { return nil }
+        guard let first = try? source.rows(.thumbs(after: 0, limit: 1))?.first, first.count == 3,
+            let side = Int(first[1])
+        else { return nil }
         self.source = source
         self.side = side
     }
 
     func image(_ item: ItemID) -> RGBImage? {
         while item.rawValue > fetchedThrough && !exhausted {
-            guard let rows = try? source.rows(.thumbs(after: fetchedThrough, limit: 1000)) else { exhausted = true; break }
+            guard let rows = try? source.rows(.thumbs(after: fetchedThrough, limit: 1000)) else {
+                exhausted = true; break
+            }
             page = [:]
             for row in rows where row.count == 3 {
                 guard let id = UInt64(row[0]), let bytes = Data(base64Encoded: row[2]) else { continue }

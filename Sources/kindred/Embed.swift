@@ -23,21 +23,26 @@ struct Embed: ParsableCommand {
     @Argument(help: "Image files and directories.", completion: .file()) var inputs: [String] = []
     @Option(help: "Where to write the features (.npy).") var out: String
     @Option(name: .customLong("paths-out"), help: "Where to write the paths, one per line.") var pathsOut: String?
-    @Option(help: "A preprocessed input tensor (.npy) instead of image files.", completion: .file(extensions: ["npy"])) var tensor: String?
+    @Option(help: "A preprocessed input tensor (.npy) instead of image files.", completion: .file(extensions: ["npy"]))
+    var tensor: String?
     @Option(help: "Layout of --tensor: nchw or nhwc.") var layout: Layout = .nchw
-    @Option(name: .customLong("logits-out"), help: "With --tensor, also write the N × 1000 ImageNet logits.") var logitsOut: String?
+    @Option(name: .customLong("logits-out"), help: "With --tensor, also write the N × 1000 ImageNet logits.")
+    var logitsOut: String?
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
 
     func validate() throws {
         guard space != .thumb else { throw ValidationError("--space is cnn, style or phash") }
-        guard (tensor == nil) != inputs.isEmpty else { throw ValidationError("give image files or directories, or --tensor, not both") }
+        guard (tensor == nil) != inputs.isEmpty else {
+            throw ValidationError("give image files or directories, or --tensor, not both")
+        }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch must be at least 1") }
     }
 
     func run() throws {
         if let tensor {
-            let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+            let network = try EfficientNetLite0(
+                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
             return try runTensor(tensor, network)
         }
         let (files, missing) = ImagePipeline.collect(inputs)
@@ -46,7 +51,8 @@ struct Embed: ParsableCommand {
         let start = ContinuousClock.now
         let result: ImagePipeline.Result
         if space == .cnn {
-            let network = try EfficientNetLite0(weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+            let network = try EfficientNetLite0(
+                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
             result = ImagePipeline(network: network, threads: threads).run(files) { done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
             }
@@ -55,35 +61,46 @@ struct Embed: ParsableCommand {
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)
-        for failure in result.failures { FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8)) }
+        for failure in result.failures {
+            FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8))
+        }
 
         var features = result.features
         let d = space.dimension
         switch space {
         case .phash, .thumb:
-            try Npy.write(NpyArray(shape: [result.paths.count, d], values: features.map { UInt8($0) }), to: URL(fileURLWithPath: out))
+            try Npy.write(
+                NpyArray(shape: [result.paths.count, d], values: features.map { UInt8($0) }),
+                to: URL(fileURLWithPath: out))
         case .cnn, .style:
             if space == .cnn && !features.isEmpty { normalizeRows(&features, dimension: d) }
             try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
         }
         if let pathsOut {
-            try (result.paths.joined(separator: "\n") + (result.paths.isEmpty ? "" : "\n")).write(toFile: pathsOut, atomically: true, encoding: .utf8)
+            try (result.paths.joined(separator: "\n") + (result.paths.isEmpty ? "" : "\n")).write(
+                toFile: pathsOut, atomically: true, encoding: .utf8)
         }
-        printJSONLine(["space": space.rawValue, "images": result.paths.count, "failed": result.failures.count + missing.count, "threads": threads, "wall_s": seconds,
-                       "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10])
+        printJSONLine([
+            "space": space.rawValue, "images": result.paths.count, "failed": result.failures.count + missing.count,
+            "threads": threads, "wall_s": seconds,
+            "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10,
+        ])
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
     }
 
     static func bar(_ done: Int, _ total: Int) -> String {
         let width = 30, filled = total == 0 ? width : width * done / total
-        return "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(done)/\(total)"
+        return "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+            + "] \(done)/\(total)"
     }
 
     private func runTensor(_ tensor: String, _ network: EfficientNetLite0) throws {
         let input = try Npy.read(URL(fileURLWithPath: tensor), as: Float.self)
         let expected = layout == .nchw ? [3, 224, 224] : [224, 224, 3]
         guard input.shape.count == 4, Array(input.shape[1...]) == expected else {
-            throw ValidationError("\(tensor) has shape \(input.shape); --layout \(layout.rawValue) needs N × \(expected.map(String.init).joined(separator: " × "))")
+            throw ValidationError(
+                "\(tensor) has shape \(input.shape); --layout \(layout.rawValue) needs N × \(expected.map(String.init).joined(separator: " × "))"
+            )
         }
         let n = input.shape[0]
         let nhwc = layout == .nhwc ? input.values : Self.toNHWC(input.values, count: n)
@@ -93,20 +110,29 @@ struct Embed: ParsableCommand {
         nhwc.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { f in
                 logits.withUnsafeMutableBufferPointer { l in
-                    network.run(x.baseAddress!, count: n, features: f.baseAddress!, logits: logitsOut == nil ? nil : l.baseAddress!)
+                    network.run(
+                        x.baseAddress!, count: n, features: f.baseAddress!,
+                        logits: logitsOut == nil ? nil : l.baseAddress!)
                 }
             }
         }
         let seconds = elapsed(since: start)
         try Npy.write(NpyArray(shape: [n, Space.cnn.dimension], values: features), to: URL(fileURLWithPath: out))
-        if let logitsOut { try Npy.write(NpyArray(shape: [n, 1000], values: logits), to: URL(fileURLWithPath: logitsOut)) }
-        printJSONLine(["images": n, "threads": threads, "batch": batchSize, "cnn_s": seconds, "images_per_s": (Double(n) / max(seconds, 1e-9) * 10).rounded() / 10])
+        if let logitsOut {
+            try Npy.write(NpyArray(shape: [n, 1000], values: logits), to: URL(fileURLWithPath: logitsOut))
+        }
+        printJSONLine([
+            "images": n, "threads": threads, "batch": batchSize, "cnn_s": seconds,
+            "images_per_s": (Double(n) / max(seconds, 1e-9) * 10).rounded() / 10,
+        ])
     }
 
     static func toNHWC(_ nchw: [Float], count: Int) -> [Float] {
         var out = [Float](repeating: 0, count: nchw.count)
         let plane = 224 * 224
-        for n in 0..<count { for c in 0..<3 { for p in 0..<plane { out[(n * plane + p) * 3 + c] = nchw[(n * 3 + c) * plane + p] } } }
+        for n in 0..<count {
+            for c in 0..<3 { for p in 0..<plane { out[(n * plane + p) * 3 + c] = nchw[(n * 3 + c) * plane + p] } }
+        }
         return out
     }
 }

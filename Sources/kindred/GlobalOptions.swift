@@ -5,8 +5,12 @@ import Logging
 
 /// Options every command that touches the state directory shares.
 struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"), help: ArgumentHelp("The state directory.", discussion: "Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/kindred, else ~/.local/state/kindred."),
-            completion: .directory)
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp(
+            "The state directory.",
+            discussion: "Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/kindred, else ~/.local/state/kindred."),
+        completion: .directory)
     var directory: String?
 
     var paths: StatePaths { StatePaths.resolve(explicit: directory) }

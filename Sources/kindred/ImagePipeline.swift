@@ -27,9 +27,14 @@ struct ImagePipeline {
         var result = Result()
         let options = self.options
         // Decoding the next chunk overlaps the network's work on this one.
-        ChunkPipeline.run(files, chunkSize: max(1, threads * network.batchSize), threads: threads, prepare: { path in
-            Swift.Result<RGBImage, ImageError> { () throws(ImageError) in try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image }
-        }) { (outcomes, range) throws(Never) in
+        ChunkPipeline.run(
+            files, chunkSize: max(1, threads * network.batchSize), threads: threads,
+            prepare: { path in
+                Swift.Result<RGBImage, ImageError> { () throws(ImageError) in
+                    try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image
+                }
+            }
+        ) { (outcomes, range) throws(Never) in
             var images: [RGBImage] = []
             for (path, outcome) in zip(files[range], outcomes) {
                 switch outcome {
@@ -54,7 +59,10 @@ struct ImagePipeline {
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
             do throws(ImageError) {
                 let image = try ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image
-                let row = space == .style ? StyleDescriptor.compute(image) : PerceptualHash.bytes(PerceptualHash.compute(image)).map(Float.init)
+                let row =
+                    space == .style
+                    ? StyleDescriptor.compute(image)
+                    : PerceptualHash.bytes(PerceptualHash.compute(image)).map(Float.init)
                 rows.withLock { $0[i] = row }
             } catch {
                 failures.withLock { $0[i] = error.reason }
@@ -89,9 +97,13 @@ struct ImagePipeline {
                 continue
             }
             let root = URL(fileURLWithPath: argument)
-            guard let walker = manager.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else { continue }
+            guard
+                let walker = manager.enumerator(
+                    at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+            else { continue }
             var found: [String] = []
-            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            for case let url as URL in walker
+            where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
                 found.append(url.path)
             }
             files += found.sorted()

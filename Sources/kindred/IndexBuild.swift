@@ -15,7 +15,8 @@ struct IndexBuild: ParsableCommand {
     @Option(help: "Where to write the index.") var out: String
     @Option(help: "cosine or l2.") var metric: Metric = .cosine
     @Option(name: .customLong("M"), help: "Links per node (M in the paper); layer 0 keeps 2·M.") var connectivity = 16
-    @Option(name: .customLong("ef-construction"), help: "Candidate-list size while linking (efConstruction).") var efConstruction = 200
+    @Option(name: .customLong("ef-construction"), help: "Candidate-list size while linking (efConstruction).")
+    var efConstruction = 200
     @Option(help: "Insertion threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Seed for node levels.") var seed: UInt64 = 1
 
@@ -26,13 +27,16 @@ struct IndexBuild: ParsableCommand {
         let readSeconds = elapsed(since: readStart)
         let parameters = HNSWParameters(connectivity: connectivity, efConstruction: efConstruction, seed: seed)
         let buildStart = ContinuousClock.now
-        let index = try HNSWIndex.build(matrix, metric: metric, parameters: parameters, threads: threads, logger: logger)
+        let index = try HNSWIndex.build(
+            matrix, metric: metric, parameters: parameters, threads: threads, logger: logger)
         let buildSeconds = elapsed(since: buildStart)
         let saveStart = ContinuousClock.now
         try index.save(to: URL(fileURLWithPath: out))
         printJSONLine([
-            "n": matrix.rows, "d": matrix.columns, "metric": metric.rawValue, "M": connectivity, "ef_construction": efConstruction,
-            "threads": threads, "kernels": distanceKernelISA, "read_s": readSeconds, "build_s": buildSeconds, "save_s": elapsed(since: saveStart),
+            "n": matrix.rows, "d": matrix.columns, "metric": metric.rawValue, "M": connectivity,
+            "ef_construction": efConstruction,
+            "threads": threads, "kernels": distanceKernelISA, "read_s": readSeconds, "build_s": buildSeconds,
+            "save_s": elapsed(since: saveStart),
         ])
     }
 }

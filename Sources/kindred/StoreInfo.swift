@@ -2,7 +2,8 @@ import ArgumentParser
 import KindredStore
 
 struct StoreInfo: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "List vector spaces with their counts, and the catalog's items by status.")
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "List vector spaces with their counts, and the catalog's items by status.")
 
     @OptionGroup var state: StateOptions
     @OptionGroup var logging: LoggingOptions
@@ -21,14 +22,23 @@ struct StoreInfo: ParsableCommand {
             printJSONLine([
                 "state": paths.root.path,
                 "map_bytes": store.mapSize,
-                "spaces": spaces.map { ["name": $0.name, "dimension": $0.dimension, "element": "\($0.element)", "producer": $0.producer, "count": counts[$0.name]!] },
+                "spaces": spaces.map {
+                    [
+                        "name": $0.name, "dimension": $0.dimension, "element": "\($0.element)", "producer": $0.producer,
+                        "count": counts[$0.name]!,
+                    ]
+                },
                 "items": Dictionary(uniqueKeysWithValues: statuses.map { ($0.key.rawValue, $0.value) }),
             ])
             return
         }
         print("state\t\(paths.root.path)")
         print("map\t\(store.mapSize / (1 << 20)) MiB")
-        for space in spaces { print("space\t\(space.name)\t\(space.dimension) × \(space.element)\tproducer v\(space.producer)\t\(counts[space.name]!) vectors") }
+        for space in spaces {
+            print(
+                "space\t\(space.name)\t\(space.dimension) × \(space.element)\tproducer v\(space.producer)\t\(counts[space.name]!) vectors"
+            )
+        }
         for status in ItemStatus.allCases { print("items\t\(status.rawValue)\t\(statuses[status]!)") }
     }
 }

@@ -13,7 +13,9 @@ import KindredVisuals
 /// Where `map` and `report` read the run: `--socket`, or an unreadable catalog, means kindredd.
 struct RunSourceOptions: ParsableArguments {
     @OptionGroup var state: StateOptions
-    @Option(help: "Ask kindredd at this socket instead of reading the state directory (the default when it cannot be read).")
+    @Option(
+        help: "Ask kindredd at this socket instead of reading the state directory (the default when it cannot be read)."
+    )
     var socket: String?
 
     var usesDaemon: Bool { socket != nil || access(state.paths.catalog.path, R_OK) != 0 }
@@ -41,8 +43,13 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Where to write the HTML.") var out: String
     @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
     @Option(help: "2 or 3.") var dims = 2
-    @Option(name: .customLong("thumb-size"), help: ArgumentHelp("Thumbnail side in pixels, 8–512; 0 for none.",
-            discussion: "Default: 64, decoded from the files, up to 20,000 points; above that the 32-pixel thumbnails kindredd keeps.")) var thumbSize: Int?
+    @Option(
+        name: .customLong("thumb-size"),
+        help: ArgumentHelp(
+            "Thumbnail side in pixels, 8–512; 0 for none.",
+            discussion:
+                "Default: 64, decoded from the files, up to 20,000 points; above that the 32-pixel thumbnails kindredd keeps."
+        )) var thumbSize: Int?
 
     func run() throws {
         let started = ContinuousClock.now
@@ -54,25 +61,37 @@ struct MapCommand: ParsableCommand {
         let map: MapDocument
         if source.usesDaemon {
             let daemon = try source.daemon()
-            map = try MapDocument.make(source: daemon, thumbnails: DaemonThumbnails(source: daemon), options: options, logger: logger)
+            map = try MapDocument.make(
+                source: daemon, thumbnails: DaemonThumbnails(source: daemon), options: options, logger: logger)
         } else {
             let catalog = try Catalog(url: source.state.paths.catalog, readOnly: true, logger: logger)
             // kindredd's stored thumbnails, read beside it (LMDB readers never block its writer).
-            let store = try? VectorStore(directory: source.state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
-            map = try MapDocument.make(source: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options, logger: logger)
+            let store = try? VectorStore(
+                directory: source.state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
+            map = try MapDocument.make(
+                source: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options,
+                logger: logger)
         }
         let bytes = try writeAtomically(Data(map.html.utf8), to: out)
-        for failure in map.thumbnailFailures.prefix(10) { logger.warning("no thumbnail", metadata: ["path": "\(failure.path)", "reason": "\(failure.reason)"]) }
-        printJSONLine(["out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes, "thumb_size": map.thumbnailSize,
-                       "thumbnails_stored": map.storedThumbnails, "thumbnail_failures": map.thumbnailFailures.count, "seconds": elapsed(since: started)])
+        for failure in map.thumbnailFailures.prefix(10) {
+            logger.warning("no thumbnail", metadata: ["path": "\(failure.path)", "reason": "\(failure.reason)"])
+        }
+        printJSONLine([
+            "out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes,
+            "thumb_size": map.thumbnailSize,
+            "thumbnails_stored": map.storedThumbnails, "thumbnail_failures": map.thumbnailFailures.count,
+            "seconds": elapsed(since: started),
+        ])
     }
 }
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a refit run's report as HTML with inline SVG charts: PCA scree, silhouette per cluster, sizes, k selection.",
-        discussion: "Also the run's parameters, timings, noise fraction and scores. Prints one JSON line: out, run, charts, bytes."
+        abstract:
+            "Write a refit run's report as HTML with inline SVG charts: PCA scree, silhouette per cluster, sizes, k selection.",
+        discussion:
+            "Also the run's parameters, timings, noise fraction and scores. Prints one JSON line: out, run, charts, bytes."
     )
 
     @OptionGroup var source: RunSourceOptions
@@ -81,9 +100,13 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("run"), help: "A run id (kindred runs); default: the current run.") var runID: Int64?
 
     func run() throws {
-        let report = source.usesDaemon
+        let report =
+            source.usesDaemon
             ? try ReportDocument.make(source: try source.daemon(), run: runID)
-            : try ReportDocument.make(source: try Catalog(url: source.state.paths.catalog, readOnly: true, logger: logging.logger("kindred.report")), run: runID)
+            : try ReportDocument.make(
+                source: try Catalog(
+                    url: source.state.paths.catalog, readOnly: true, logger: logging.logger("kindred.report")),
+                run: runID)
         let bytes = try writeAtomically(Data(report.html.utf8), to: out)
         printJSONLine(["out": out, "run": report.run, "charts": report.charts, "bytes": bytes])
     }
@@ -92,8 +115,10 @@ struct ReportCommand: ParsableCommand {
 struct SheetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sheet",
-        abstract: "Write a contact sheet (JPEG): a cluster's members nearest its centre, or the images most similar to a file.",
-        discussion: "Asks kindredd for the images (CLUSTER or SIMILAR). Prints one JSON line: out, images, failures, width, height."
+        abstract:
+            "Write a contact sheet (JPEG): a cluster's members nearest its centre, or the images most similar to a file.",
+        discussion:
+            "Asks kindredd for the images (CLUSTER or SIMILAR). Prints one JSON line: out, images, failures, width, height."
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -115,14 +140,18 @@ struct SheetCommand: ParsableCommand {
         if let cluster {
             // rank, id, path, probability, outlier_score
             let rows = try daemon.rows(.cluster(id: cluster, limit: count))
-            entries = rows.map { ContactSheet.Entry(path: $0[2], caption: ($0[2] as NSString).lastPathComponent,
-                                                    detail: "#\($0[0]) · item \($0[1])" + (Double($0[3]).map { String(format: " · p %.2f", $0) } ?? "")) }
+            entries = rows.map {
+                ContactSheet.Entry(
+                    path: $0[2], caption: ($0[2] as NSString).lastPathComponent,
+                    detail: "#\($0[0]) · item \($0[1])" + (Double($0[3]).map { String(format: " · p %.2f", $0) } ?? ""))
+            }
             title = "Cluster \(cluster): the \(entries.count) members nearest its centre"
         } else {
             let (client, request, payload) = try similarRequest(daemon, file: similar!, k: count, space: .cnn)
             // rank, score, id, path
             entries = try daemon.refusing(try client.ask(request, payload: payload)).map { f in
-                return ContactSheet.Entry(path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
+                return ContactSheet.Entry(
+                    path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
             }
             title = "Most similar to \((similar! as NSString).lastPathComponent)"
         }
@@ -132,7 +161,10 @@ struct SheetCommand: ParsableCommand {
         options.fontPath = font
         let sheet = try ContactSheet.render(title: title, entries: entries, options: options)
         _ = try writeAtomically(Data(try sheet.jpeg(quality: options.quality)), to: out)
-        printJSONLine(["out": out, "images": entries.count, "failures": sheet.failures.count, "width": sheet.image.width, "height": sheet.image.height])
+        printJSONLine([
+            "out": out, "images": entries.count, "failures": sheet.failures.count, "width": sheet.image.width,
+            "height": sheet.image.height,
+        ])
     }
 }
 

@@ -3,10 +3,10 @@ import Dispatch
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredFeatures
 import KindredImaging
 import KindredProtocol
+import KindredServer
 import KindredStore
 import KindredWatch
 import Logging
@@ -19,20 +19,27 @@ import Synchronization
 struct Kindredd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kindredd",
-        abstract: "The Kindred daemon: keeps an image collection's vectors, catalog and index, and answers on a Unix socket.",
+        abstract:
+            "The Kindred daemon: keeps an image collection's vectors, catalog and index, and answers on a Unix socket.",
         version: KindredVersion.string
     )
 
     @Option(name: .customLong("config"), help: "A TOML configuration file (Schema/kindred.toml documents every key).")
     var configFile: String?
 
-    @Option(name: .customLong("state"), help: "The state directory (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/kindred).")
+    @Option(
+        name: .customLong("state"),
+        help: "The state directory (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/kindred).")
     var stateDirectory: String?
 
-    @Option(name: .customLong("watch"), help: "A directory of images to keep indexed; repeat for several. Remembered in the catalog.")
+    @Option(
+        name: .customLong("watch"),
+        help: "A directory of images to keep indexed; repeat for several. Remembered in the catalog.")
     var watch: [String] = []
 
-    @Option(name: .customLong("socket"), help: "The socket path (default: $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR/kindred/kindred.sock).")
+    @Option(
+        name: .customLong("socket"),
+        help: "The socket path (default: $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR/kindred/kindred.sock).")
     var socket: String?
 
     @Option(name: .customLong("settle"), help: "Seconds a changed file must stay quiet before it is read.")
@@ -85,10 +92,11 @@ struct Kindredd: ParsableCommand {
             throw ValidationError("watch root \(error)")
         }
         let weights = try ModelFiles.load(from: paths)
-        let service = CommandService(catalog: collection.catalog, store: collection.store,
-                                     network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
-                                     progress: collection.progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
-                                     decodeOptions: settings.decode, logger: logger)
+        let service = CommandService(
+            catalog: collection.catalog, store: collection.store,
+            network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
+            progress: collection.progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
+            decodeOptions: settings.decode, logger: logger)
         let server = SocketServer(service: service, limits: SocketServer.Limits(configuration), logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)
         // A socket systemd passed (LISTEN_FDS) is systemd's: kindredd never unlinks its path, or
@@ -119,10 +127,13 @@ struct Kindredd: ParsableCommand {
         }
         // Answer (PING, STATUS, INFO…) while the indexes load: building them for a large collection
         // without snapshots takes minutes, longer than systemd waits for READY.
-        logger.notice("answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
+        logger.notice(
+            "answering; loading the index", metadata: ["socket": "\(socketPath)", "state": "\(paths.root.path)"])
         Systemd.notify("READY=1\nSTATUS=answering; loading the index")
 
-        let probe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { DecodeProbe(executable: URL(fileURLWithPath: $0)) }
+        let probe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map {
+            DecodeProbe(executable: URL(fileURLWithPath: $0))
+        }
         let running = try collection.load(weights: weights, probe: probe, report: { Systemd.notify("STATUS=" + $0) })
         service.attach(indexes: running.indexes, control: running.loop, refits: running.refits)
         loaded.store(true, ordering: .releasing)

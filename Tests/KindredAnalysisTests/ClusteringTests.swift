@@ -17,13 +17,18 @@ import Testing
         // which in the hdbscan library is an accident of its Borůvka traversal. Kindred's order is
         // fixed (weight, then edge) and its Prim and Borůvka paths agree exactly.
         #expect(ours.clusterCount == 5)
-        #expect(adjustedRand(ours.labels, reference) > 0.97, "ARI against hdbscan 0.8: \(adjustedRand(ours.labels, reference))")
+        #expect(
+            adjustedRand(ours.labels, reference) > 0.97,
+            "ARI against hdbscan 0.8: \(adjustedRand(ours.labels, reference))")
         #expect(adjustedRand(ours.labels, try fixtureLabels("blobs_truth.npy")) > 0.9)
         // Probabilities and outlier scores: in range, noise has probability 0, and the injected
         // uniform noise (the last 60 rows) scores as more outlying than the blob points.
-        #expect(ours.probabilities.allSatisfy { (0...1).contains($0) } && ours.outlierScores.allSatisfy { (0...1).contains($0) })
+        #expect(
+            ours.probabilities.allSatisfy { (0...1).contains($0) }
+                && ours.outlierScores.allSatisfy { (0...1).contains($0) })
         #expect(zip(ours.labels, ours.probabilities).allSatisfy { $0.0 >= 0 || $0.1 == 0 })
-        let blobScore = ours.outlierScores.prefix(850).reduce(0, +) / 850, noiseScore = ours.outlierScores.suffix(60).reduce(0, +) / 60
+        let blobScore = ours.outlierScores.prefix(850).reduce(0, +) / 850,
+            noiseScore = ours.outlierScores.suffix(60).reduce(0, +) / 60
         #expect(noiseScore > 2 * blobScore)
 
         options.selection = .leaf
@@ -68,7 +73,9 @@ import Testing
         #expect(selection.bestK == 4)
         #expect(adjustedRand(selection.best.labels, truth) > 0.99)
         let inertias = selection.candidates.map(\.inertia)
-        #expect(zip(inertias, inertias.dropFirst()).allSatisfy { $0.0 >= $0.1 * 0.98 }, "inertia falls with k (the elbow curve)")
+        #expect(
+            zip(inertias, inertias.dropFirst()).allSatisfy { $0.0 >= $0.1 * 0.98 },
+            "inertia falls with k (the elbow curve)")
     }
 
     @Test func aSampledSilhouetteIsCloseToTheFullOne() throws {
@@ -97,7 +104,9 @@ import Testing
         #expect(trustworthiness(x, umap.embedding, k: 10) > 0.9)
         var hdbscan = HDBSCAN.Options()
         hdbscan.minClusterSize = 30
-        #expect(adjustedRand(try HDBSCAN.fit(umap.embedding, options: hdbscan).labels, truth) > 0.95, "the clusters survive the layout")
+        #expect(
+            adjustedRand(try HDBSCAN.fit(umap.embedding, options: hdbscan).labels, truth) > 0.95,
+            "the clusters survive the layout")
         // Reproducible for a fixed seed and thread count, given the same neighbour graph. (The
         // exact graph comes from sgemm, whose last bits can depend on how many threads OpenBLAS
         // uses, which other code in this process changes; the layout amplifies any difference.)
@@ -129,7 +138,11 @@ import Testing
         #expect(umap.initialisation == "spectral")
         // Neighbours along the curve stay neighbours: consecutive points are far closer than average.
         let y = umap.embedding
-        func distance(_ i: Int, _ j: Int) -> Float { ((y.storage[2 * i] - y.storage[2 * j]) * (y.storage[2 * i] - y.storage[2 * j]) + (y.storage[2 * i + 1] - y.storage[2 * j + 1]) * (y.storage[2 * i + 1] - y.storage[2 * j + 1])).squareRoot() }
+        func distance(_ i: Int, _ j: Int) -> Float {
+            ((y.storage[2 * i] - y.storage[2 * j]) * (y.storage[2 * i] - y.storage[2 * j])
+                + (y.storage[2 * i + 1] - y.storage[2 * j + 1]) * (y.storage[2 * i + 1] - y.storage[2 * j + 1]))
+                .squareRoot()
+        }
         let consecutive = (0..<n).map { distance($0, ($0 + 1) % n) }.reduce(0, +) / Float(n)
         let opposite = (0..<n).map { distance($0, ($0 + n / 2) % n) }.reduce(0, +) / Float(n)
         #expect(consecutive * 10 < opposite, "\(consecutive) vs \(opposite)")
@@ -159,7 +172,8 @@ import Testing
     }
 
     @Test func overlapBelowTheThresholdIsANewCluster() {
-        let result = ClusterMatching.match(new: [0: Set(1...10)], previous: [3: Set(8...40)], threshold: 0.3, firstNewID: 4)
+        let result = ClusterMatching.match(
+            new: [0: Set(1...10)], previous: [3: Set(8...40)], threshold: 0.3, firstNewID: 4)
         #expect(result.ids == [0: 4] && result.vanished == [3])
     }
 }
@@ -169,7 +183,9 @@ import Testing
         let x = try fixtureMatrix("blobs.npy")
         // Hold out every tenth point, fit on the rest, predict the held-out ones.
         let held = Array(stride(from: 0, to: x.rows, by: 10)), kept = (0..<x.rows).filter { $0 % 10 != 0 }
-        func rows(_ indices: [Int]) -> Matrix { Matrix(rows: indices.count, columns: 2, storage: indices.flatMap { x.row($0) }) }
+        func rows(_ indices: [Int]) -> Matrix {
+            Matrix(rows: indices.count, columns: 2, storage: indices.flatMap { x.row($0) })
+        }
         var options = HDBSCAN.Options()
         options.minClusterSize = 25
         options.minSamples = 10
@@ -180,7 +196,8 @@ import Testing
         var votes: [Int32: [Int32: Int]] = [:]
         for (i, row) in kept.enumerated() { votes[model.labels[i], default: [:]][full.labels[row], default: 0] += 1 }
         let mapping = votes.mapValues { $0.max { $0.value < $1.value }!.key }
-        let agree = zip(held, predicted).filter { row, label in (label < 0 ? -1 : mapping[label]!) == full.labels[row] }.count
+        let agree = zip(held, predicted).filter { row, label in (label < 0 ? -1 : mapping[label]!) == full.labels[row] }
+            .count
         #expect(Double(agree) / Double(held.count) >= 0.95, "\(agree) of \(held.count)")
         #expect(zip(predicted, probabilities).allSatisfy { $0.0 >= 0 ? (0...1).contains($0.1) : $0.1 == 0 })
     }
@@ -190,7 +207,9 @@ import Testing
     @Test func newPointsLandAmongTheirNeighbours() throws {
         let (x, truth) = blobs(sizes: [120, 120, 120], d: 8, separation: 10, seed: 4)
         let held = Array(stride(from: 0, to: x.rows, by: 12)), kept = (0..<x.rows).filter { $0 % 12 != 0 }
-        func rows(_ indices: [Int]) -> Matrix { Matrix(rows: indices.count, columns: 8, storage: indices.flatMap { x.row($0) }) }
+        func rows(_ indices: [Int]) -> Matrix {
+            Matrix(rows: indices.count, columns: 8, storage: indices.flatMap { x.row($0) })
+        }
         var options = UMAP.Options()
         options.metric = .l2
         let training = rows(kept)
@@ -202,13 +221,19 @@ import Testing
         var centres: [Int32: (Float, Float, Int)] = [:]
         for (i, row) in kept.enumerated() {
             let c = centres[truth[row]] ?? (0, 0, 0)
-            centres[truth[row]] = (c.0 + umap.embedding.storage[2 * i], c.1 + umap.embedding.storage[2 * i + 1], c.2 + 1)
+            centres[truth[row]] = (
+                c.0 + umap.embedding.storage[2 * i], c.1 + umap.embedding.storage[2 * i + 1], c.2 + 1
+            )
         }
         for (i, row) in held.enumerated() {
             let p = (placed.storage[2 * i], placed.storage[2 * i + 1])
             let nearest = centres.min { a, b in
-                let da = (p.0 - a.value.0 / Float(a.value.2)) * (p.0 - a.value.0 / Float(a.value.2)) + (p.1 - a.value.1 / Float(a.value.2)) * (p.1 - a.value.1 / Float(a.value.2))
-                let db = (p.0 - b.value.0 / Float(b.value.2)) * (p.0 - b.value.0 / Float(b.value.2)) + (p.1 - b.value.1 / Float(b.value.2)) * (p.1 - b.value.1 / Float(b.value.2))
+                let da =
+                    (p.0 - a.value.0 / Float(a.value.2)) * (p.0 - a.value.0 / Float(a.value.2))
+                    + (p.1 - a.value.1 / Float(a.value.2)) * (p.1 - a.value.1 / Float(a.value.2))
+                let db =
+                    (p.0 - b.value.0 / Float(b.value.2)) * (p.0 - b.value.0 / Float(b.value.2))
+                    + (p.1 - b.value.1 / Float(b.value.2)) * (p.1 - b.value.1 / Float(b.value.2))
                 return da < db
             }!.key
             #expect(nearest == truth[row], "held-out point \(row)")
@@ -218,14 +243,21 @@ import Testing
     @Test func badInputIsRejectedWithWhatToDo() {
         var withNaN = blobs(sizes: [20, 20], d: 3, separation: 5).0
         withNaN.storage[17 * 3 + 1] = .nan
-        #expect { try UMAP.fit(withNaN) } throws: { "\($0)" == "UMAP: row 17 has a NaN or infinite value in column 1; drop or impute such rows first" }
+        #expect { try UMAP.fit(withNaN) } throws: {
+            "\($0)" == "UMAP: row 17 has a NaN or infinite value in column 1; drop or impute such rows first"
+        }
         #expect { try PCA.fit(withNaN) } throws: { "\($0)".contains("row 17 has a NaN") }
         #expect { try KMeans.fit(withNaN, k: 2) } throws: { "\($0)".contains("row 17 has a NaN") }
         let constant = Matrix(rows: 30, columns: 4, repeating: 1)
-        #expect { try UMAP.fit(constant) } throws: { "\($0)" == "UMAP: all 30 rows are identical, so there is nothing to lay out or cluster" }
+        #expect { try UMAP.fit(constant) } throws: {
+            "\($0)" == "UMAP: all 30 rows are identical, so there is nothing to lay out or cluster"
+        }
         #expect { try HDBSCAN.fit(constant) } throws: { "\($0)".contains("all 30 rows are identical") }
         let few = blobs(sizes: [5, 5], d: 3, separation: 5).0
-        #expect { try UMAP.fit(few) } throws: { "\($0)" == "neighbors = 15 is invalid: it must be below the number of points (10); lower --neighbors or add data" }
+        #expect { try UMAP.fit(few) } throws: {
+            "\($0)"
+                == "neighbors = 15 is invalid: it must be below the number of points (10); lower --neighbors or add data"
+        }
         #expect { try HDBSCAN.fit(few) } throws: { "\($0)".contains("lower --min-samples or add data") }
     }
 }

@@ -21,7 +21,9 @@ import Testing
         var values = [Float](repeating: 0, count: n * d)
         for i in 0..<n {
             let z = scales.map { $0 * random.normal() }
-            for j in 0..<d { values[i * d + j] = 5 + Float((0..<d).reduce(0.0) { $0 + Double(z[$1]) * rotation[$1 * d + j] }) }
+            for j in 0..<d {
+                values[i * d + j] = 5 + Float((0..<d).reduce(0.0) { $0 + Double(z[$1]) * rotation[$1 * d + j] })
+            }
         }
         return Matrix(rows: n, columns: d, storage: values)
     }
@@ -33,7 +35,15 @@ import Testing
         let n = x.rows, d = x.columns
         let mean = (0..<d).map { c in (0..<n).reduce(0.0) { $0 + Double(x.storage[$1 * d + c]) } / Double(n) }
         var covariance = [Double](repeating: 0, count: d * d)
-        for i in 0..<n { for a in 0..<d { for b in 0..<d { covariance[a * d + b] += (Double(x.storage[i * d + a]) - mean[a]) * (Double(x.storage[i * d + b]) - mean[b]) / Double(n - 1) } } }
+        for i in 0..<n {
+            for a in 0..<d {
+                for b in 0..<d {
+                    covariance[a * d + b] +=
+                        (Double(x.storage[i * d + a]) - mean[a]) * (Double(x.storage[i * d + b]) - mean[b])
+                        / Double(n - 1)
+                }
+            }
+        }
         #expect(pca.components.rows == 3, "16 + 9 + 4 of 30.1 is 0.963 ≥ 0.95; two components would be 0.83")
         for r in 0..<pca.components.rows {
             let v = pca.components.row(r).map(Double.init)
@@ -49,7 +59,10 @@ import Testing
         // The projection's columns carry the explained variances.
         let y = pca.transform(x)
         for c in 0..<y.columns {
-            let variance = (0..<n).reduce(0.0) { $0 + Double(y.storage[$1 * y.columns + c]) * Double(y.storage[$1 * y.columns + c]) } / Double(n - 1)
+            let variance =
+                (0..<n).reduce(0.0) {
+                    $0 + Double(y.storage[$1 * y.columns + c]) * Double(y.storage[$1 * y.columns + c])
+                } / Double(n - 1)
             #expect(abs(variance - pca.explainedVariance[c]) < 1e-3 * pca.explainedVariance[c])
         }
     }
@@ -64,15 +77,22 @@ import Testing
         for r in 0..<exact.components.rows {
             let dot = zip(exact.components.row(r), randomized.components.row(r)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
             #expect(dot > 0.9999, "component \(r), same sign")
-            #expect(abs(randomized.explainedVariance[r] - exact.explainedVariance[r]) < 1e-4 * exact.explainedVariance[r])
+            #expect(
+                abs(randomized.explainedVariance[r] - exact.explainedVariance[r]) < 1e-4 * exact.explainedVariance[r])
         }
     }
 
     @Test func badInputIsRefusedWithTheReason() {
-        #expect(throws: AnalysisError.tooFewPoints(needed: 2, got: 1, step: "PCA")) { try PCA.fit(Matrix(rows: 1, columns: 3)) }
-        #expect(throws: AnalysisError.numerical(step: "PCA", reason: "the data has no variance (every row is the same)")) {
+        #expect(throws: AnalysisError.tooFewPoints(needed: 2, got: 1, step: "PCA")) {
+            try PCA.fit(Matrix(rows: 1, columns: 3))
+        }
+        #expect(
+            throws: AnalysisError.numerical(step: "PCA", reason: "the data has no variance (every row is the same)")
+        ) {
             try PCA.fit(Matrix(rows: 5, columns: 3, repeating: 2))
         }
-        #expect(throws: AnalysisError.self) { try PCA.fit(Matrix(rows: 5, columns: 3), options: PCA.Options(varianceTarget: 1.5)) }
+        #expect(throws: AnalysisError.self) {
+            try PCA.fit(Matrix(rows: 5, columns: 3), options: PCA.Options(varianceTarget: 1.5))
+        }
     }
 }

@@ -9,10 +9,13 @@ import Testing
     @Test func chunksArriveInOrderWithBoundedLookahead() throws {
         let prepared = Atomic<Int>(0)
         var seen: [Int] = [], maxAhead = 0
-        ChunkPipeline.run(Array(0..<1000), chunkSize: 7, ahead: 2, threads: 4, prepare: { (item: Int) -> Int in
-            prepared.add(1, ordering: .relaxed)
-            return item * 2
-        }) { (chunk, range) throws(Never) in
+        ChunkPipeline.run(
+            Array(0..<1000), chunkSize: 7, ahead: 2, threads: 4,
+            prepare: { (item: Int) -> Int in
+                prepared.add(1, ordering: .relaxed)
+                return item * 2
+            }
+        ) { (chunk, range) throws(Never) in
             #expect(chunk == range.map { $0 * 2 })
             seen += range
             maxAhead = max(maxAhead, prepared.load(ordering: .relaxed) - seen.count)
@@ -25,10 +28,13 @@ import Testing
     @Test func aThrowingConsumerStopsTheProducerAndRethrows() {
         let prepared = Atomic<Int>(0)
         #expect(throws: Stop.self) {
-            try ChunkPipeline.run(Array(0..<10_000), chunkSize: 10, ahead: 1, prepare: { (item: Int) -> Int in
-                prepared.add(1, ordering: .relaxed)
-                return item
-            }) { (_, range) throws(Stop) in
+            try ChunkPipeline.run(
+                Array(0..<10_000), chunkSize: 10, ahead: 1,
+                prepare: { (item: Int) -> Int in
+                    prepared.add(1, ordering: .relaxed)
+                    return item
+                }
+            ) { (_, range) throws(Stop) in
                 if range.lowerBound == 30 { throw Stop() }
             }
         }
@@ -43,7 +49,9 @@ import Testing
             ChunkPipeline.run(Array(0..<100), chunkSize: 10, ahead: ahead, prepare: { $0 }) { (_, _) throws(Never) in
                 consumed += 1
                 Thread.sleep(forTimeInterval: 0.02)
-            } shouldStop: { consumed == 3 }
+            } shouldStop: {
+                consumed == 3
+            }
             #expect(consumed == 3)
         }
     }

@@ -55,19 +55,26 @@ import Testing
             (Array("hello world!".utf8), .notNpy),
             ([], .notNpy),
             ([0x93] + Array("NUMPY".utf8) + [9, 0, 4, 0] + Array("{}  ".utf8), .unsupportedVersion(major: 9)),
-            (header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }") + [UInt8](repeating: 0, count: 8),
-             .wrongDType(found: "<f8", expected: "<f4")),
+            (
+                header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }") + [UInt8](repeating: 0, count: 8),
+                .wrongDType(found: "<f8", expected: "<f4")
+            ),
             (header("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }") + [0, 0, 0, 0], .fortranOrder),
-            (header("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }") + [0, 0, 0, 0],
-             .truncated(expectedBytes: 16, foundBytes: 4)),
+            (
+                header("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }") + [0, 0, 0, 0],
+                .truncated(expectedBytes: 16, foundBytes: 4)
+            ),
             (header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }") + [0, 0, 0, 0, 9], .trailingBytes(1)),
         ]
         for (bytes, reason) in cases {
             let url = try written(bytes)
             #expect(throws: NpyError(path: url.path, reason: reason)) { try Npy.read(url, as: Float.self) }
         }
-        for dict in ["{'descr': '<f4', 'shape': (1,), }", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
-                     "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", "not a dict at all"] {
+        for dict in [
+            "{'descr': '<f4', 'shape': (1,), }",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", "not a dict at all",
+        ] {
             let url = try written(header(dict))
             #expect {
                 try Npy.read(url, as: Float.self)
@@ -77,7 +84,9 @@ import Testing
             }
         }
         let missing = directory.appendingPathComponent("missing.npy")
-        #expect(throws: NpyError(path: missing.path, reason: .cannotOpen(errno: ENOENT))) { try Npy.read(missing, as: Float.self) }
+        #expect(throws: NpyError(path: missing.path, reason: .cannotOpen(errno: ENOENT))) {
+            try Npy.read(missing, as: Float.self)
+        }
     }
 
     @Test func threeDimensionalFileIsNotAMatrix() throws {
@@ -90,8 +99,12 @@ import Testing
 @Suite struct StatePathsTests {
     @Test func precedence() {
         #expect(StatePaths.resolve(explicit: "/x", environment: ["STATE_DIRECTORY": "/s"]).root.path == "/x")
-        #expect(StatePaths.resolve(explicit: nil, environment: ["STATE_DIRECTORY": "/s:/t", "XDG_STATE_HOME": "/x"]).root.path == "/s")
-        #expect(StatePaths.resolve(explicit: nil, environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]).root.path == "/x/kindred")
+        #expect(
+            StatePaths.resolve(explicit: nil, environment: ["STATE_DIRECTORY": "/s:/t", "XDG_STATE_HOME": "/x"]).root
+                .path == "/s")
+        #expect(
+            StatePaths.resolve(explicit: nil, environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]).root.path
+                == "/x/kindred")
         #expect(StatePaths.resolve(explicit: nil, environment: ["HOME": "/h"]).root.path == "/h/.local/state/kindred")
     }
 }

@@ -14,7 +14,8 @@ import Testing
 
     func image(_ seed: UInt64, _ name: String, in directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try Data(Fixtures.jpeg(composition(width: 300, height: 240, seed: seed))).write(to: directory.appendingPathComponent(name))
+        try Data(Fixtures.jpeg(composition(width: 300, height: 240, seed: seed))).write(
+            to: directory.appendingPathComponent(name))
     }
 
     func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
@@ -47,13 +48,17 @@ import Testing
         let running = try collection.load(weights: convertedWeights)
         #expect(collection.progress.current.phase == .loading)
         collection.start()
-        try waitFor("the first scan") { collection.progress.current.phase == .watching && collection.progress.current.pending == 0 }
+        try waitFor("the first scan") {
+            collection.progress.current.phase == .watching && collection.progress.current.pending == 0
+        }
         #expect(try collection.catalog.statusCounts()[.indexed] == 5)
         #expect(running.indexes.cnn.index.count == 5 && running.indexes.style.index.count == 5)
 
         // A file added while watching is indexed, and its own vector finds it first.
         try image(6, "b6.jpg", in: art)
-        try waitFor("the new file") { try collection.catalog.statusCounts()[.indexed] == 6 && running.indexes.cnn.index.count == 6 }
+        try waitFor("the new file") {
+            try collection.catalog.statusCounts()[.indexed] == 6 && running.indexes.cnn.index.count == 6
+        }
         let added = try #require(try collection.catalog.item(path: art.appendingPathComponent("b6.jpg").path)?.itemID)
         let vector = try #require(try collection.store.vector(added, space: Space.cnn.name))
         #expect(try running.indexes.cnn.index.search(vector, k: 1).first?.label == added.rawValue)
@@ -66,7 +71,9 @@ import Testing
         let reloaded = try again.load(weights: convertedWeights)
         #expect(reloaded.indexes.cnn.index.count == 6)
         again.start()
-        try waitFor("the second first scan") { again.progress.current.phase == .watching && again.progress.current.pending == 0 }
+        try waitFor("the second first scan") {
+            again.progress.current.phase == .watching && again.progress.current.pending == 0
+        }
         #expect(try again.catalog.item(added)?.lastIndexed == (try collection.catalog.item(added)?.lastIndexed))
         try again.stop()
     }
@@ -75,12 +82,21 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let paths = StatePaths(root: root.appendingPathComponent("state"))
         try paths.create()
-        #expect(throws: PathError.self) { try Collection(paths: paths, settings: settings, roots: ["/"], logger: testLogger) }
-        #expect(throws: PathError.self) { try Collection(paths: paths, settings: settings, roots: [root.appendingPathComponent("missing").path], logger: testLogger) }
-        let art = root.appendingPathComponent("art")
-        try FileManager.default.createDirectory(at: art.appendingPathComponent("inner"), withIntermediateDirectories: true)
         #expect(throws: PathError.self) {
-            try Collection(paths: paths, settings: settings, roots: [art.path, art.appendingPathComponent("inner").path], logger: testLogger)
+            try Collection(paths: paths, settings: settings, roots: ["/"], logger: testLogger)
+        }
+        #expect(throws: PathError.self) {
+            try Collection(
+                paths: paths, settings: settings, roots: [root.appendingPathComponent("missing").path],
+                logger: testLogger)
+        }
+        let art = root.appendingPathComponent("art")
+        try FileManager.default.createDirectory(
+            at: art.appendingPathComponent("inner"), withIntermediateDirectories: true)
+        #expect(throws: PathError.self) {
+            try Collection(
+                paths: paths, settings: settings, roots: [art.path, art.appendingPathComponent("inner").path],
+                logger: testLogger)
         }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredFeatures
 import KindredProtocol
+import KindredServer
 import KindredStore
 import KindredTestSupport
 import Testing
@@ -23,24 +23,37 @@ import Testing
         func target(_ random: inout SeededRandom) -> String {
             switch random.below(9) {
             case 0: return String(random.below(12))
-            case 1: return ["0", "-1", "9223372036854775807", "9223372036854775808", "18446744073709551615", "99999999999999999999999"][random.below(6)]
+            case 1:
+                return [
+                    "0", "-1", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+                    "99999999999999999999999",
+                ][random.below(6)]
             case 2: return "\"\(files[random.below(files.count)])\""
             case 3: return "\"\(root)/../\(files[random.below(files.count)].split(separator: "/").last!)\""
-            case 4: return ["/etc/passwd", "/", "//", "/proc/self/mem", "\"\(root)\"", "\"\(root)/missing.jpg\"", "\"\(root)//sub dir/\""][random.below(7)]
+            case 4:
+                return [
+                    "/etc/passwd", "/", "//", "/proc/self/mem", "\"\(root)\"", "\"\(root)/missing.jpg\"",
+                    "\"\(root)//sub dir/\"",
+                ][random.below(7)]
             case 5: return "relative/path.jpg"
             default: return "\"\(files[random.below(files.count)])\""
             }
         }
 
         func number(_ random: inout SeededRandom) -> String {
-            ["0", "1", "5", "64", "65", "1000", "1001", "100000", "-3", "1e3", "9223372036854775808", "x"][random.below(12)]
+            ["0", "1", "5", "64", "65", "1000", "1001", "100000", "-3", "1e3", "9223372036854775808", "x"][
+                random.below(12)]
         }
 
         func line(_ random: inout SeededRandom) -> String {
-            let directory = ["\"\(root)\"", "\"\(root)/sub dir\"", "/", "/proc", "/tmp", "\"\(root)/nope\"", "\"\(root)/..\""][random.below(7)]
+            let directory = [
+                "\"\(root)\"", "\"\(root)/sub dir\"", "/", "/proc", "/tmp", "\"\(root)/nope\"", "\"\(root)/..\"",
+            ][random.below(7)]
             switch random.below(14) {
             case 0: return "SIMILAR \(target(&random)) k=\(number(&random))"
-            case 1: return "SIMILAR \(target(&random)) space=\(["cnn", "style", "thumb"][random.below(3)]) within=prefix:\(directory.replacingOccurrences(of: "\"", with: ""))"
+            case 1:
+                return
+                    "SIMILAR \(target(&random)) space=\(["cnn", "style", "thumb"][random.below(3)]) within=prefix:\(directory.replacingOccurrences(of: "\"", with: ""))"
             case 2: return "INFO \(target(&random))"
             case 3: return "DUPLICATES max_distance=\(number(&random))"
             case 4: return "ERRORS limit=\(number(&random))"
@@ -63,11 +76,13 @@ import Testing
         _ = try c.ingestor.ingest(c.files)
         // A watch loop that is never started: RESCAN, WATCH and UNWATCH are validated and queued
         // to it, so the checks before the hand-over are what the sequences exercise.
-        let control = WatchLoop(settings: WatchSettings(), ingestor: c.ingestor, progress: IngestProgress(),
-                                paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: testLogger)
-        let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
-                                     network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1),
-                                     control: control, logger: testLogger)
+        let control = WatchLoop(
+            settings: WatchSettings(), ingestor: c.ingestor, progress: IngestProgress(),
+            paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: testLogger)
+        let service = CommandService(
+            catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
+            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1),
+            control: control, logger: testLogger)
         let parser = RequestParser()
         let admin = Peer(pid: 1, uid: getuid(), gid: getgid()), stranger = Peer(pid: 2, uid: 4242, gid: 4242)
         let bomb = Fixtures.pngClaiming(width: 1_000_000_000, height: 1)
@@ -107,27 +122,38 @@ import Testing
             // The collection changes between sequences, as it would under a live daemon.
             let name = c.images.appendingPathComponent("fuzz-\(sequence % 4).jpg").path
             switch random.below(4) {
-            case 0: try Data(Fixtures.jpeg(composition(width: 240, height: 200, seed: UInt64(100 + sequence)))).write(to: URL(fileURLWithPath: name))
+            case 0:
+                try Data(Fixtures.jpeg(composition(width: 240, height: 200, seed: UInt64(100 + sequence)))).write(
+                    to: URL(fileURLWithPath: name))
                 _ = try c.ingestor.ingest([name])
-            case 1: if FileManager.default.fileExists(atPath: name) { try FileManager.default.removeItem(atPath: name); try c.ingestor.remove(path: name) }
-            case 2: if FileManager.default.fileExists(atPath: name) {
+            case 1:
+                if FileManager.default.fileExists(atPath: name) {
+                    try FileManager.default.removeItem(atPath: name); try c.ingestor.remove(path: name)
+                }
+            case 2:
+                if FileManager.default.fileExists(atPath: name) {
                     let moved = c.images.appendingPathComponent("sub dir/moved-\(sequence).jpg").path
                     try FileManager.default.moveItem(atPath: name, toPath: moved)
                     try c.ingestor.rename(from: name, to: moved)
                 }
-            default: try Data(bomb).write(to: URL(fileURLWithPath: name))
+            default:
+                try Data(bomb).write(to: URL(fileURLWithPath: name))
                 _ = try c.ingestor.ingest([name])
             }
             try expectConsistent(c, after: "sequence \(sequence)")
         }
-        print("service fuzz: \(sequences) sequences, \(answered) answered, refused \(refused.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))")
+        print(
+            "service fuzz: \(sequences) sequences, \(answered) answered, refused \(refused.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))"
+        )
         #expect(answered > sequences * 3 && refused.count >= 3, "the sequences reach both answers and refusals")
     }
 
     func expectConsistent(_ c: IngestFixture, after step: String) throws {
         let indexed = Set(try c.catalog.itemIDs(status: .indexed).map(\.rawValue))
         for space in StandardSpaces.required {
-            #expect(Set(try c.store.ids(space: space.name).map(\.rawValue)) == indexed, "\(step): store \(space.name) = catalog")
+            #expect(
+                Set(try c.store.ids(space: space.name).map(\.rawValue)) == indexed,
+                "\(step): store \(space.name) = catalog")
         }
         for live in c.ingestor.indexes.all {
             #expect(Set(live.index.liveLabels()) == indexed, "\(step): index \(live.space) = catalog")

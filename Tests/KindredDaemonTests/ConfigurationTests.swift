@@ -4,14 +4,17 @@ import KindredServer
 import Testing
 
 @Suite struct ConfigurationTests {
-    static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schema/kindred.toml").standardizedFileURL
+    static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../Schema/kindred.toml"
+    ).standardizedFileURL
 
     @Test func theDocumentedFileIsExactlyTheDefaults() throws {
         #expect(try Configuration.load(file: Self.schema) == Configuration())
     }
 
     @Test func valuesAreReadAndTyped() throws {
-        let c = try Configuration.parse("""
+        let c = try Configuration.parse(
+            """
             [daemon]
             threads = 3
             [watch]
@@ -21,7 +24,9 @@ import Testing
             [index]
             ef_search = 128
             """)
-        #expect(c.threads == 3 && c.roots == ["/srv/art"] && c.settleSeconds == 2 && c.exclude == ["*/thumbs/*"] && c.efSearch == 128)
+        #expect(
+            c.threads == 3 && c.roots == ["/srv/art"] && c.settleSeconds == 2 && c.exclude == ["*/thumbs/*"]
+                && c.efSearch == 128)
         #expect(c.include == Configuration().include, "keys not given keep their defaults")
     }
 
@@ -29,12 +34,21 @@ import Testing
         ("[index]\nmm = 3", "configuration key index.mm: unknown key (Schema/kindred.toml lists every key)"),
         ("[indx]\nm = 3", "configuration key indx: unknown key (Schema/kindred.toml lists every key)"),
         ("[index]\nm = \"16\"", "configuration key index.m: must be an integer"),
-        ("[index]\nm = 1", "configuration key index.m/ef_construction: M (connectivity) = 1 is invalid: it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default"),
+        (
+            "[index]\nm = 1",
+            "configuration key index.m/ef_construction: M (connectivity) = 1 is invalid: it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default"
+        ),
         ("[watch]\nroots = [\"art\"]", "configuration key watch.roots: 'art' must be an absolute path"),
         ("[watch]\nroots = \"/art\"", "configuration key watch.roots: must be an array of strings"),
-        ("[daemon]\nlog_level = \"loud\"", "configuration key daemon.log_level: 'loud' is not one of trace, debug, info, notice, warning, error, critical"),
+        (
+            "[daemon]\nlog_level = \"loud\"",
+            "configuration key daemon.log_level: 'loud' is not one of trace, debug, info, notice, warning, error, critical"
+        ),
         ("daemon = 3", "configuration key daemon: must be a table ([daemon])"),
-        ("[daemon\n", "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"),
+        (
+            "[daemon\n",
+            "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"
+        ),
     ])
     func badConfigurationsNameTheKeyAndTheReason(text: String, message: String) {
         #expect { try Configuration.parse(text) } throws: { "\($0)" == message }

@@ -1,8 +1,8 @@
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredIndex
+import KindredServer
 import KindredStore
 import KindredTestSupport
 import Logging
@@ -27,7 +27,12 @@ import Testing
                 next += 1
             }
         }
-        func files() throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: art.path).map { art.appendingPathComponent($0).path }) }
+        func files() throws -> Set<String> {
+            Set(
+                try FileManager.default.contentsOfDirectory(atPath: art.path).map {
+                    art.appendingPathComponent($0).path
+                })
+        }
         try add(30)
         let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
         let loops = Int(ProcessInfo.processInfo.environment["KINDRED_CRASH_LOOPS"] ?? "") ?? 20
@@ -39,7 +44,9 @@ import Testing
             try add(2)
             let present = try files().sorted()
             let renamed = present[random.below(present.count)]
-            try FileManager.default.moveItem(atPath: renamed, toPath: art.appendingPathComponent("r\(next)-" + URL(fileURLWithPath: renamed).lastPathComponent).path)
+            try FileManager.default.moveItem(
+                atPath: renamed,
+                toPath: art.appendingPathComponent("r\(next)-" + URL(fileURLWithPath: renamed).lastPathComponent).path)
             next += 1
             let remaining = try files().sorted()
             try FileManager.default.removeItem(atPath: remaining[random.below(remaining.count)])

@@ -39,7 +39,8 @@ final class DaemonProcess {
     func start(extra: [String] = []) throws {
         let process = Process()
         let kindredd = productsDirectory.appendingPathComponent("kindredd")
-        let arguments = ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
+        let arguments =
+            ["--state", state.path, "--socket", socket, "--settle", "0.2", "--threads", "2", "--log-level", "info"]
             + roots.flatMap { ["--watch", $0.path] } + extraArguments + extra
         if launcher.isEmpty {
             process.executableURL = kindredd
@@ -49,7 +50,9 @@ final class DaemonProcess {
             process.arguments = launcher + [kindredd.path] + arguments
         }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardError = handle
@@ -64,10 +67,11 @@ final class DaemonProcess {
 
     /// STATUS as a dictionary.
     func status() throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try ask("STATUS").dropFirst().map {
-            let fields = $0.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            return (fields[0], fields.count > 1 ? fields[1] : "")
-        })
+        Dictionary(
+            uniqueKeysWithValues: try ask("STATUS").dropFirst().map {
+                let fields = $0.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                return (fields[0], fields.count > 1 ? fields[1] : "")
+            })
     }
 
     /// Waits until nothing is pending or scanning and the item counts are as expected.
@@ -75,7 +79,8 @@ final class DaemonProcess {
         try waitFor("indexed=\(indexed) failed=\(failed.map(String.init) ?? "any") queued=\(queued)") {
             let s = try status()
             // `watching`: the first scan is over, so what changed while kindredd was down is known.
-            return s["state"] == "watching" && s["pending"] == "0" && s["scanning"] == "no" && s["indexed"] == String(indexed) && s["queued"] == String(queued)
+            return s["state"] == "watching" && s["pending"] == "0" && s["scanning"] == "no"
+                && s["indexed"] == String(indexed) && s["queued"] == String(queued)
                 && (failed == nil || s["failed"] == String(failed!)) && s["index_size"] == String(indexed)
         }
     }
@@ -84,7 +89,10 @@ final class DaemonProcess {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if (try? condition()) == true { return }
-            if let process, !process.isRunning { throw DaemonTestError("kindredd exited (\(process.terminationStatus)) while waiting for \(what); log:\n\(logText)") }
+            if let process, !process.isRunning {
+                throw DaemonTestError(
+                    "kindredd exited (\(process.terminationStatus)) while waiting for \(what); log:\n\(logText)")
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
         throw DaemonTestError("timed out waiting for \(what); status: \((try? status()) ?? [:]); log:\n\(logText)")
@@ -137,7 +145,8 @@ func variantGroup(_ seed: UInt64, in directory: URL) throws {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     for variant in 0..<10 {
         let scaled = base.resized(width: 200 + 25 * variant, height: 150 + 19 * variant)
-        try Data(Fixtures.jpeg(scaled, quality: Int32(60 + 3 * variant))).write(to: directory.appendingPathComponent("g\(seed)-\(variant).jpg"))
+        try Data(Fixtures.jpeg(scaled, quality: Int32(60 + 3 * variant))).write(
+            to: directory.appendingPathComponent("g\(seed)-\(variant).jpg"))
     }
 }
 
@@ -190,7 +199,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 
     func image(_ seed: UInt64, _ name: String, in directory: URL, width: Int = 320) throws {
         let picture = composition(width: width, height: 256, seed: seed)
-        let bytes = name.hasSuffix(".png") ? Fixtures.png(picture, kind: .rgb8) : name.hasSuffix(".webp") ? Fixtures.webp(picture) : Fixtures.jpeg(picture)
+        let bytes =
+            name.hasSuffix(".png")
+            ? Fixtures.png(picture, kind: .rgb8)
+            : name.hasSuffix(".webp") ? Fixtures.webp(picture) : Fixtures.jpeg(picture)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // Written beside and renamed in, as a careful copier does; the plain case is covered by the settle delay.
         try Data(bytes).write(to: directory.appendingPathComponent(name))
@@ -208,27 +220,44 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 
         // Files present at start: indexed, the broken one recorded with its reason; the rest not taken.
         try daemon.waitUntilIdle(indexed: 5, failed: 1)
-        #expect(try daemon.ask("ERRORS") == ["OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG or WebP file (unrecognised content)"])
+        #expect(
+            try daemon.ask("ERRORS") == [
+                "OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG or WebP file (unrecognised content)",
+            ])
 
         // SIMILAR agrees with `kindred embed` + exact search.
         let features = root.appendingPathComponent("f.npy").path, pathList = root.appendingPathComponent("p.txt").path
-        #expect(try run("kindred", ["embed", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1, "broken.jpg fails")
+        #expect(
+            try run(
+                "kindred",
+                ["embed", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1,
+            "broken.jpg fails")
         let offline = try Npy.readMatrix(URL(fileURLWithPath: features))
         let offlinePaths = try String(contentsOfFile: pathList, encoding: .utf8).split(separator: "\n").map(String.init)
         let exact = try ExactSearch.search(base: offline, queries: offline, k: 5, metric: .cosine)
         for (row, path) in offlinePaths.enumerated() {
             let expected = exact[row].map { offlinePaths[Int($0.label)] }.filter { $0 != path }
-            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4"#).dropFirst().map { String($0.split(separator: "\t")[3]) }
+            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4"#).dropFirst().map {
+                String($0.split(separator: "\t")[3])
+            }
             #expect(answer == expected, "\(path)")
         }
 
         // And in the style space, against `kindred embed --space style`.
-        #expect(try run("kindred", ["embed", "--space", "style", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1)
+        #expect(
+            try run(
+                "kindred",
+                [
+                    "embed", "--space", "style", "--state", daemon.state.path, "--out", features, "--paths-out",
+                    pathList, art.path,
+                ]) == 1)
         let styles = try Npy.readMatrix(URL(fileURLWithPath: features))
         let exactStyle = try ExactSearch.search(base: styles, queries: styles, k: 5, metric: .cosine)
         for (row, path) in offlinePaths.enumerated() {
             let expected = exactStyle[row].map { offlinePaths[Int($0.label)] }.filter { $0 != path }
-            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4 space=style"#).dropFirst().map { String($0.split(separator: "\t")[3]) }
+            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4 space=style"#).dropFirst().map {
+                String($0.split(separator: "\t")[3])
+            }
             #expect(answer == expected, "style: \(path)")
         }
 
@@ -236,7 +265,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try image(11, "new.jpg", in: art)
         let art1ID = try daemon.ask("INFO \(art.path)/art1.png")[1].split(separator: "\t")[1]
         try image(12, "art2.webp", in: art, width: 400)
-        try FileManager.default.moveItem(at: art.appendingPathComponent("art1.png"), to: art.appendingPathComponent("renamed.png"))
+        try FileManager.default.moveItem(
+            at: art.appendingPathComponent("art1.png"), to: art.appendingPathComponent("renamed.png"))
         try image(13, "deep.png", in: art.appendingPathComponent("new folder/inner"))
         try FileManager.default.removeItem(at: art.appendingPathComponent("art3.jpg"))
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
@@ -245,7 +275,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try daemon.ask("INFO \"\(art.path)/new folder/inner/deep.png\"").contains("status\tindexed"))
         let overwritten = try Data(contentsOf: art.appendingPathComponent("art2.webp"))
         let byImage = try daemon.ask("SIMILAR-IMAGE \(overwritten.count) k=1", payload: Array(overwritten))
-        #expect(byImage.count == 2 && byImage[1].hasSuffix("\t\(art.path)/art2.webp") && byImage[1].contains("\t1.0000\t"), "the overwrite was re-extracted: \(byImage)")
+        #expect(
+            byImage.count == 2 && byImage[1].hasSuffix("\t\(art.path)/art2.webp") && byImage[1].contains("\t1.0000\t"),
+            "the overwrite was re-extracted: \(byImage)")
         #expect(try daemon.ask("INFO \(art.path)/art2.webp").contains("width\t400"))
 
         // WATCH a second root, then UNWATCH it; RESCAN; protocol errors.
@@ -254,17 +286,23 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try image(22, "m2.png", in: more)
         #expect(try daemon.ask("WATCH \(more.path)") == ["OK 1", more.path])
         try daemon.waitUntilIdle(indexed: 8, failed: 1)
-        #expect(try daemon.ask("WATCH \"\(art.path)/new folder\"")[0] == "ERR bad-request \(art.path)/new folder: already watched as part of \(art.path)")
+        #expect(
+            try daemon.ask("WATCH \"\(art.path)/new folder\"")[0]
+                == "ERR bad-request \(art.path)/new folder: already watched as part of \(art.path)")
         #expect(try daemon.ask("UNWATCH \(more.path)") == ["OK 1", "\(more.path)\t2"])
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
         #expect(try daemon.ask("UNWATCH /nowhere")[0].hasPrefix("ERR not-found /nowhere is not a watched root"))
         #expect(try daemon.ask("RESCAN") == ["OK 1", art.path])
         #expect(try daemon.ask("RESCAN /etc") == ["ERR forbidden /etc is outside the watched roots"])
-        #expect(try daemon.ask("SIMILAR") == ["ERR bad-request SIMILAR: missing a path or id; usage: SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"])
+        #expect(
+            try daemon.ask("SIMILAR") == [
+                "ERR bad-request SIMILAR: missing a path or id; usage: SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"
+            ])
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
 
         // Clean restart: SIGTERM exits 0 promptly with a snapshot, and the answers are identical.
-        let paths = try daemon.ask("SIMILAR-IMAGE \(overwritten.count) k=100", payload: Array(overwritten)).dropFirst().map { String($0.split(separator: "\t")[3]) }
+        let paths = try daemon.ask("SIMILAR-IMAGE \(overwritten.count) k=100", payload: Array(overwritten)).dropFirst()
+            .map { String($0.split(separator: "\t")[3]) }
         #expect(paths.count == 6)
         let before = try allAnswers(daemon, paths: paths)
         let stopped = try daemon.stop()
@@ -280,7 +318,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 
         // The CLI's exit statuses: 0 answered, 1 refused, 2 kindredd not running.
         #expect(try run("kindred", ["errors", "--socket", daemon.socket]) == 0)
-        #expect(try run("kindred", ["info", "--socket", daemon.socket, art.appendingPathComponent("art3.jpg").path]) == 1)
+        #expect(
+            try run("kindred", ["info", "--socket", daemon.socket, art.appendingPathComponent("art3.jpg").path]) == 1)
         try daemon.stop()
         #expect(try run("kindred", ["status", "--socket", daemon.socket]) == 2)
     }
@@ -297,12 +336,15 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         Thread.sleep(forTimeInterval: 0.6)
         #expect(try daemon.stop(SIGKILL).status == SIGKILL)
         try FileManager.default.removeItem(at: art.appendingPathComponent("a1.jpg"))
-        try FileManager.default.moveItem(at: art.appendingPathComponent("a2.jpg"), to: art.appendingPathComponent("moved.jpg"))
+        try FileManager.default.moveItem(
+            at: art.appendingPathComponent("a2.jpg"), to: art.appendingPathComponent("moved.jpg"))
         try image(40, "c40.webp", in: art)
 
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 30)
-        let paths = try FileManager.default.contentsOfDirectory(atPath: art.path).map { art.appendingPathComponent($0).path }.sorted()
+        let paths = try FileManager.default.contentsOfDirectory(atPath: art.path).map {
+            art.appendingPathComponent($0).path
+        }.sorted()
         #expect(paths.count == 30)
         let afterKill = try allAnswers(daemon, paths: paths)
         let errors = (try? daemon.ask("ERRORS")) ?? []
@@ -311,11 +353,16 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.stop()
 
         // A clean rebuild (no snapshot) answers the same.
-        for space in ["cnn", "style"] { try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index-\(space).hnsw")) }
+        for space in ["cnn", "style"] {
+            try FileManager.default.removeItem(at: daemon.state.appendingPathComponent("index-\(space).hnsw"))
+        }
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 30)
         let rebuilt = try allAnswers(daemon, paths: paths)
-        #expect(rebuilt == afterKill, "\(rebuilt.filter { afterKill[$0.key] != $0.value }) vs \(afterKill.filter { rebuilt[$0.key] != $0.value }); status \(statusAfterKill); log:\n\(daemon.logText)")
+        #expect(
+            rebuilt == afterKill,
+            "\(rebuilt.filter { afterKill[$0.key] != $0.value }) vs \(afterKill.filter { rebuilt[$0.key] != $0.value }); status \(statusAfterKill); log:\n\(daemon.logText)"
+        )
     }
 
     func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }
@@ -332,12 +379,19 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try daemon.ask("CLUSTERS") == ["ERR unavailable no refit has finished yet; REFIT wait starts one"])
 
         let first = try daemon.ask("REFIT wait")
-        #expect(first.contains("clusters\t3") && first.contains("items\t30") && first.contains("new_clusters\t3"), "\(first)")
-        let clusters = try daemon.ask("CLUSTERS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-        #expect(clusters.count == 3 && clusters.allSatisfy { $0[1] == "10" && $0[2].hasPrefix(art.path) && $0[4] == "1" })
+        #expect(
+            first.contains("clusters\t3") && first.contains("items\t30") && first.contains("new_clusters\t3"),
+            "\(first)")
+        let clusters = try daemon.ask("CLUSTERS").dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+        #expect(
+            clusters.count == 3 && clusters.allSatisfy { $0[1] == "10" && $0[2].hasPrefix(art.path) && $0[4] == "1" })
         // Each cluster is one picture's variants.
         for row in clusters {
-            let members = try daemon.ask("CLUSTER \(row[0]) limit=100").dropFirst().map { String($0.split(separator: "\t")[2]) }
+            let members = try daemon.ask("CLUSTER \(row[0]) limit=100").dropFirst().map {
+                String($0.split(separator: "\t")[2])
+            }
             let pictures = Set(members.map { URL(fileURLWithPath: $0).lastPathComponent.prefix { $0 != "-" } })
             #expect(members.count == 10 && pictures.count == 1, "\(members)")
         }
@@ -349,8 +403,12 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try group(99, in: art.appendingPathComponent("later"))
         try daemon.waitUntilIdle(indexed: 40)
         let second = try daemon.ask("REFIT wait")
-        #expect(second.contains("clusters\t4") && second.contains("new_clusters\t1") && second.contains("vanished_clusters\t0"), "\(second)")
-        let after = try daemon.ask("CLUSTERS").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(
+            second.contains("clusters\t4") && second.contains("new_clusters\t1")
+                && second.contains("vanished_clusters\t0"), "\(second)")
+        let after = try daemon.ask("CLUSTERS").dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
         let kept = Set(clusters.map { $0[0] })
         #expect(Set(after.map { $0[0] }).isSuperset(of: kept))
         #expect(after.filter { kept.contains($0[0]) }.allSatisfy { $0[4] == "2" }, "old clusters are two runs old")
@@ -364,17 +422,24 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         json.standardOutput = pipe
         try json.run()
         json.waitUntilExit()
-        let objects = try JSONSerialization.jsonObject(with: pipe.fileHandleForReading.readDataToEndOfFile()) as? [[String: Any]]
-        #expect(objects?.count == 4 && objects?.allSatisfy { $0["id"] is Int && $0["size"] is Int && $0["exemplar"] is String && $0["silhouette"] is Double } == true)
+        let objects =
+            try JSONSerialization.jsonObject(with: pipe.fileHandleForReading.readDataToEndOfFile()) as? [[String: Any]]
+        #expect(
+            objects?.count == 4
+                && objects?.allSatisfy {
+                    $0["id"] is Int && $0["size"] is Int && $0["exemplar"] is String && $0["silhouette"] is Double
+                } == true)
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)
 
         // Between refits, new items join the current run: placed on the map, in their picture's cluster.
         let base = composition(width: 480, height: 360, seed: 7)
-        try FileManager.default.createDirectory(at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
         for variant in 0..<3 {
-            try Data(Fixtures.jpeg(base.resized(width: 230 + 40 * variant, height: 170 + 30 * variant), quality: 85)).write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
+            try Data(Fixtures.jpeg(base.resized(width: 230 + 40 * variant, height: 170 + 30 * variant), quality: 85))
+                .write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
         }
         try daemon.waitUntilIdle(indexed: 43)
         try daemon.waitFor("the new items on the map", seconds: 30) { try daemon.ask("MAP").count == 44 }
@@ -386,20 +451,32 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         // What people look at, from the live state: the map (every item, every thumbnail, each
         // new item's neighbours its own picture's variants), the report, a contact sheet.
         let page = root.appendingPathComponent("map.html")
-        let map = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
+        let map = try jsonLine(
+            "kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
         #expect(map["points"] as? Int == 43 && map["thumbnail_failures"] as? Int == 0, "\(map)")
         // At 32 px the thumbnails kindredd kept at ingestion serve, read beside the running daemon.
-        let stored = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
+        let stored = try jsonLine(
+            "kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
         #expect(stored["thumbnails_stored"] as? Int == 43 && stored["thumbnail_failures"] as? Int == 0, "\(stored)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("\"neighbourCount\":8") && html.contains("x7-0.jpg"))
-        let report = try jsonLine("kindred", ["report", "--state", daemon.state.path, "--out", root.appendingPathComponent("report.html").path])
+        let report = try jsonLine(
+            "kindred",
+            ["report", "--state", daemon.state.path, "--out", root.appendingPathComponent("report.html").path])
         #expect(report["charts"] as? [String] == ["scree", "knife", "sizes"], "\(report)")
-        let sheet = try jsonLine("kindred", ["sheet", "--socket", daemon.socket, "--cluster", clusterOf7.first!, "--count", "6",
-                                             "--out", root.appendingPathComponent("sheet.jpg").path])
+        let sheet = try jsonLine(
+            "kindred",
+            [
+                "sheet", "--socket", daemon.socket, "--cluster", clusterOf7.first!, "--count", "6",
+                "--out", root.appendingPathComponent("sheet.jpg").path,
+            ])
         #expect(sheet["images"] as? Int == 6 && sheet["failures"] as? Int == 0, "\(sheet)")
-        let similar = try jsonLine("kindred", ["sheet", "--socket", daemon.socket, "--similar", art.appendingPathComponent("extra/x7-1.jpg").path,
-                                               "--count", "4", "--out", root.appendingPathComponent("similar.jpg").path])
+        let similar = try jsonLine(
+            "kindred",
+            [
+                "sheet", "--socket", daemon.socket, "--similar", art.appendingPathComponent("extra/x7-1.jpg").path,
+                "--count", "4", "--out", root.appendingPathComponent("similar.jpg").path,
+            ])
         #expect(similar["images"] as? Int == 4, "\(similar)")
     }
 }

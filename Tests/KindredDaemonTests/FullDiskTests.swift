@@ -36,14 +36,19 @@ import Testing
         let art = root.appendingPathComponent("art")
         try FileManager.default.createDirectory(at: art, withIntermediateDirectories: true)
         for seed in UInt64(1)...400 {
-            try Data(Fixtures.jpeg(composition(width: 96, height: 72, seed: seed), quality: 70)).write(to: art.appendingPathComponent("i\(seed).jpg"))
+            try Data(Fixtures.jpeg(composition(width: 96, height: 72, seed: seed), quality: 70)).write(
+                to: art.appendingPathComponent("i\(seed).jpg"))
         }
         let daemon = try DaemonProcess(state: small.appendingPathComponent("state"), roots: [art])
         try daemon.start()
-        try daemon.waitFor("ingestion to pause on the full disk", seconds: 120) { try daemon.status()["ingest_problem"]?.isEmpty == false }
+        try daemon.waitFor("ingestion to pause on the full disk", seconds: 120) {
+            try daemon.status()["ingest_problem"]?.isEmpty == false
+        }
         let problem = try daemon.status()["ingest_problem"] ?? ""
         #expect(problem.hasPrefix("vector store:") || problem.hasPrefix("catalog"), "\(problem)")
-        #expect(problem.hasSuffix("MB free on the state directory's file system)") && (problem.contains("(0 MB free") || problem.contains("(1 MB free")), "\(problem)")
+        #expect(
+            problem.hasSuffix("MB free on the state directory's file system)")
+                && (problem.contains("(0 MB free") || problem.contains("(1 MB free")), "\(problem)")
         #expect(try daemon.ask("PING") == ["OK 1", "pong"], "still answering")
         print("full disk: STATUS ingest_problem = \(problem)")
 
@@ -63,6 +68,8 @@ import Testing
             let ids = Set(try store.ids(space: space.name))
             #expect(ids == indexed, "\(space.name)")
         }
-        #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
+        #expect(
+            try StateStore(catalog: catalog, vectors: store).repair(
+                requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
     }
 }

@@ -13,7 +13,9 @@ import Testing
         let art = root.appendingPathComponent("art")
         try FileManager.default.createDirectory(at: art, withIntermediateDirectories: true)
         let picture = composition(width: 320, height: 240, seed: 9)
-        func put(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: art.appendingPathComponent(name)) }
+        func put(_ name: String, _ bytes: [UInt8]) throws {
+            try Data(bytes).write(to: art.appendingPathComponent(name))
+        }
         // Unusual but valid: indexed.
         try put("deep16.png", Fixtures.png(picture, kind: .rgb16))
         try put("gray16.png", Fixtures.png(picture, kind: .gray16))
@@ -31,8 +33,12 @@ import Testing
         badCRC[badCRC.count / 2] ^= 0xFF
         let broken: [(String, [UInt8], String)] = [
             ("empty.jpg", [], "empty file"),
-            ("random.png", (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }, "not a JPEG, PNG or WebP file"),
-            ("cut-200.jpg", Array(jpeg.prefix(200)), "corrupt JPEG"), ("cut-2000.jpg", Array(jpeg.prefix(2000)), "truncated JPEG"),
+            (
+                "random.png", (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) },
+                "not a JPEG, PNG or WebP file"
+            ),
+            ("cut-200.jpg", Array(jpeg.prefix(200)), "corrupt JPEG"),
+            ("cut-2000.jpg", Array(jpeg.prefix(2000)), "truncated JPEG"),
             ("cut-half.jpg", Array(jpeg.prefix(jpeg.count / 2)), "truncated JPEG"),
             ("huge.jpg", Fixtures.jpegClaiming(width: 65535, height: 65535), "65500 pixels"),
             ("huge.png", Fixtures.pngClaiming(width: 100_000, height: 100_000), "exceeds pixel limit"),
@@ -40,26 +46,37 @@ import Testing
         ]
         for (name, bytes, _) in broken { try put(name, bytes) }
         // A loop of symbolic links: neither indexed nor failed (they resolve to nothing).
-        try FileManager.default.createSymbolicLink(atPath: art.appendingPathComponent("loop-a.jpg").path, withDestinationPath: art.appendingPathComponent("loop-b.jpg").path)
-        try FileManager.default.createSymbolicLink(atPath: art.appendingPathComponent("loop-b.jpg").path, withDestinationPath: art.appendingPathComponent("loop-a.jpg").path)
+        try FileManager.default.createSymbolicLink(
+            atPath: art.appendingPathComponent("loop-a.jpg").path,
+            withDestinationPath: art.appendingPathComponent("loop-b.jpg").path)
+        try FileManager.default.createSymbolicLink(
+            atPath: art.appendingPathComponent("loop-b.jpg").path,
+            withDestinationPath: art.appendingPathComponent("loop-a.jpg").path)
 
         let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
         try daemon.start()
         // Root reads a mode-000 file anyway; anyone else gets a permission error for it.
         let unreadableIndexed = getuid() == 0
-        try daemon.waitUntilIdle(indexed: 8 + (unreadableIndexed ? 1 : 0), failed: broken.count + (unreadableIndexed ? 0 : 1))
-        let errors = Dictionary(uniqueKeysWithValues: try daemon.ask("ERRORS").dropFirst().map {
-            let fields = $0.split(separator: "\t", maxSplits: 1).map(String.init)
-            return (URL(fileURLWithPath: fields[0]).lastPathComponent, fields[1])
-        })
+        try daemon.waitUntilIdle(
+            indexed: 8 + (unreadableIndexed ? 1 : 0), failed: broken.count + (unreadableIndexed ? 0 : 1))
+        let errors = Dictionary(
+            uniqueKeysWithValues: try daemon.ask("ERRORS").dropFirst().map {
+                let fields = $0.split(separator: "\t", maxSplits: 1).map(String.init)
+                return (URL(fileURLWithPath: fields[0]).lastPathComponent, fields[1])
+            })
         for (name, _, fragment) in broken {
-            #expect(errors[name].map { !$0.isEmpty && (fragment.isEmpty || $0.contains(fragment)) } == true, "\(name): \(errors[name] ?? "not in ERRORS")")
+            #expect(
+                errors[name].map { !$0.isEmpty && (fragment.isEmpty || $0.contains(fragment)) } == true,
+                "\(name): \(errors[name] ?? "not in ERRORS")")
         }
         #expect(errors["loop-a.jpg"] == nil && errors["loop-b.jpg"] == nil)
 
         // A file written in two parts, a second apart: read once, whole (the settle delay).
         let slow = art.appendingPathComponent("slow.jpg")
-        let handle = try FileHandle(forWritingTo: { FileManager.default.createFile(atPath: slow.path, contents: nil); return slow }())
+        let handle = try FileHandle(
+            forWritingTo: {
+                FileManager.default.createFile(atPath: slow.path, contents: nil); return slow
+            }())
         let whole = Fixtures.jpeg(composition(width: 300, height: 200, seed: 12))
         handle.write(Data(whole.prefix(whole.count / 2)))
         Thread.sleep(forTimeInterval: 0.05)
@@ -68,16 +85,23 @@ import Testing
         // A file that is gone before it could be read.
         try put("fleeting.jpg", jpeg)
         try FileManager.default.removeItem(at: art.appendingPathComponent("fleeting.jpg"))
-        try daemon.waitUntilIdle(indexed: 9 + (unreadableIndexed ? 1 : 0), failed: broken.count + (unreadableIndexed ? 0 : 1))
+        try daemon.waitUntilIdle(
+            indexed: 9 + (unreadableIndexed ? 1 : 0), failed: broken.count + (unreadableIndexed ? 0 : 1))
         #expect(try daemon.ask("INFO \(slow.path)").contains("status\tindexed"))
         #expect(try daemon.ask("INFO \(art.path)/fleeting.jpg")[0].hasPrefix("ERR not-found"))
 
         // Alive, answering, and within a memory bound.
         #expect(try daemon.ask("PING") == ["OK 1", "pong"])
-        let status = (try? String(contentsOfFile: "/proc/\(daemon.process!.processIdentifier)/status", encoding: .utf8)) ?? ""
-        let peak = Int(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        let status =
+            (try? String(contentsOfFile: "/proc/\(daemon.process!.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let peak =
+            Int(
+                status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first
+                    ?? "0") ?? 0
         #expect(peak / 1024 < 600, "peak resident \(peak / 1024) MB")
-        print("hostile files: peak resident \(peak / 1024) MB; reasons: \(errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))")
+        print(
+            "hostile files: peak resident \(peak / 1024) MB; reasons: \(errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))"
+        )
         #expect(try daemon.stop().status == 0)
     }
 }

@@ -1,15 +1,14 @@
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredFeatures
 import KindredImaging
 import KindredIndex
+import KindredServer
 import KindredStore
 import KindredTestSupport
 import Logging
 import Testing
-
 
 /// A state directory and a collection of images in several formats, plus two broken files.
 struct IngestFixture {
@@ -22,27 +21,35 @@ struct IngestFixture {
     init() throws {
         root = temporaryDirectory("ingest")
         images = root.appendingPathComponent("art")
-        try FileManager.default.createDirectory(at: images.appendingPathComponent("sub dir"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: images.appendingPathComponent("sub dir"), withIntermediateDirectories: true)
         for seed in UInt64(1)...6 {
             let image = composition(width: 300 + Int(seed) * 20, height: 240, seed: seed)
-            let bytes = seed % 3 == 0 ? Fixtures.webp(image) : seed % 3 == 1 ? Fixtures.jpeg(image) : Fixtures.png(image, kind: .rgb8)
+            let bytes =
+                seed % 3 == 0
+                ? Fixtures.webp(image) : seed % 3 == 1 ? Fixtures.jpeg(image) : Fixtures.png(image, kind: .rgb8)
             let name = "art\(seed)." + (seed % 3 == 0 ? "webp" : seed % 3 == 1 ? "jpg" : "png")
             try Data(bytes).write(to: images.appendingPathComponent(seed == 6 ? "sub dir/" + name : name))
         }
         try Data("not an image".utf8).write(to: images.appendingPathComponent("notes.jpg"))
-        try Data(Fixtures.jpeg(composition(width: 64, height: 64, seed: 99)).prefix(300)).write(to: images.appendingPathComponent("truncated.jpg"))
+        try Data(Fixtures.jpeg(composition(width: 64, height: 64, seed: 99)).prefix(300)).write(
+            to: images.appendingPathComponent("truncated.jpg"))
         let state = StatePaths(root: root.appendingPathComponent("state"))
         try state.create()
         catalog = try Catalog(url: state.catalog, logger: testLogger)
         store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: testLogger)
         let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: testLogger)
-        ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes, network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
-                            threads: 2, logger: testLogger)
+        ingestor = Ingestor(
+            state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
+            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
+            threads: 2, logger: testLogger)
     }
 
     var files: [String] {
-        FileManager.default.enumerator(atPath: images.path)!.compactMap { $0 as? String }.map { images.appendingPathComponent($0).path }
-            .filter { !$0.hasSuffix("sub dir") }.sorted()
+        FileManager.default.enumerator(atPath: images.path)!.compactMap { $0 as? String }.map {
+            images.appendingPathComponent($0).path
+        }
+        .filter { !$0.hasSuffix("sub dir") }.sorted()
     }
 }
 
@@ -91,11 +98,15 @@ struct IngestFixture {
         let vector = try #require(try c.store.vector(id, space: "cnn"))
         #expect(try c.ingestor.remove(path: path))
         #expect(try c.catalog.item(path: path) == nil)
-        for space in StandardSpaces.all { #expect(try c.store.vector(id, space: space.name, as: Float.self) == nil || space.element == .uint8) }
+        for space in StandardSpaces.all {
+            #expect(try c.store.vector(id, space: space.name, as: Float.self) == nil || space.element == .uint8)
+        }
         #expect(try c.store.vector(id, space: "phash", as: UInt8.self) == nil)
         #expect(try c.ingestor.indexes.cnn.index.search(vector, k: 5).allSatisfy { $0.label != id.rawValue })
         #expect(try !c.ingestor.remove(path: path))
-        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
+        #expect(
+            try StateStore(catalog: c.catalog, vectors: c.store).repair(
+                requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
     }
 
     /// Removed items leave tombstones in the live indexes; once they are worth it, compaction
@@ -112,7 +123,9 @@ struct IngestFixture {
             #expect(live.index.deletedCount == 0 && live.index.count == 2)
             for id in ids.dropFirst(4) {
                 let vector = try #require(try c.store.vector(id, space: live.space))
-                #expect(try live.index.search(vector, k: 1).first?.label == id.rawValue, "\(live.space) finds \(id) after compaction")
+                #expect(
+                    try live.index.search(vector, k: 1).first?.label == id.rawValue,
+                    "\(live.space) finds \(id) after compaction")
             }
         }
     }
@@ -135,12 +148,16 @@ struct IngestFixture {
         let catalog = try Catalog(url: copy.catalog, logger: testLogger)
         #expect(try store.staleItems(space: "style").count == 6 && store.staleItems(space: "cnn").isEmpty)
         let (indexes, _) = try LiveIndexes.open(paths: copy, store: store, logger: testLogger)
-        let ingestor = Ingestor(state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
-                                network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2, logger: testLogger)
+        let ingestor = Ingestor(
+            state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
+            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2,
+            logger: testLogger)
         #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
         #expect(try catalog.statusCounts()[.queued] == 6)
         let report = try ingestor.ingest(files)
-        #expect(report.indexed == 6 && report.unchanged == 2, "the six re-extracted, the two broken files unchanged: \(report)")
+        #expect(
+            report.indexed == 6 && report.unchanged == 2,
+            "the six re-extracted, the two broken files unchanged: \(report)")
         #expect(try store.staleItems(space: "style").isEmpty && catalog.statusCounts()[.indexed] == 6)
     }
 
@@ -155,9 +172,12 @@ struct IngestFixture {
             _ = try txn.delete(removed)
             try txn.put(ItemID(999), [Float](repeating: 0.03, count: 1280), space: "cnn")
         }
-        let (reopened, report) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
+        let (reopened, report) = try LiveIndex.open(
+            snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
         #expect(report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false))
-        #expect(reopened.index.count == 6 && reopened.index.contains(label: 999) && !reopened.index.contains(label: removed.rawValue))
+        #expect(
+            reopened.index.count == 6 && reopened.index.contains(label: 999)
+                && !reopened.index.contains(label: removed.rawValue))
         // A damaged snapshot is rebuilt from the store.
         var bytes = try Data(contentsOf: snapshot)
         bytes[bytes.count / 2] ^= 0xFF
@@ -172,7 +192,8 @@ struct IngestFixture {
     @Test func renamesKeepTheirIdAndVectorsAndDirectoriesGoWhole() throws {
         let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
-        let from = c.images.appendingPathComponent("art2.png").path, to = c.images.appendingPathComponent("renamed.png").path
+        let from = c.images.appendingPathComponent("art2.png").path,
+            to = c.images.appendingPathComponent("renamed.png").path
         let id = try #require(try c.catalog.item(path: from)?.itemID)
         try FileManager.default.moveItem(atPath: from, toPath: to)
         try c.ingestor.rename(from: from, to: to)
@@ -191,20 +212,24 @@ struct IngestFixture {
         #expect(utimensat(AT_FDCWD, touched, &times, 0) == 0)
         try c.ingestor.rename(from: to, to: touched)
         let kept = try #require(try c.catalog.item(path: touched))
-        #expect(kept.itemID == id && kept.status == .indexed && kept.mtimeNs == 1_710_000_000_000_000_000 && kept.width != nil)
+        #expect(
+            kept.itemID == id && kept.status == .indexed && kept.mtimeNs == 1_710_000_000_000_000_000
+                && kept.width != nil)
         #expect(try c.store.vector(id, space: "cnn") == before)
 
         // Renamed and rewritten in between: the same id, extracted afresh.
         let rewritten = c.images.appendingPathComponent("rewritten.jpg").path
         try FileManager.default.moveItem(atPath: touched, toPath: rewritten)
-        try Data(Fixtures.jpeg(composition(width: 100, height: 100, seed: 77))).write(to: URL(fileURLWithPath: rewritten))
+        try Data(Fixtures.jpeg(composition(width: 100, height: 100, seed: 77))).write(
+            to: URL(fileURLWithPath: rewritten))
         try c.ingestor.rename(from: touched, to: rewritten)
         let fresh = try #require(try c.catalog.item(path: rewritten))
         #expect(fresh.itemID == id && fresh.width == 100 && fresh.status == .indexed)
         #expect(try c.store.vector(id, space: "cnn") != before)
 
         // A directory moved within the roots moves its items; deleted, it takes them all.
-        let sub = c.images.appendingPathComponent("sub dir").path, moved = c.images.appendingPathComponent("moved dir").path
+        let sub = c.images.appendingPathComponent("sub dir").path,
+            moved = c.images.appendingPathComponent("moved dir").path
         try FileManager.default.moveItem(atPath: sub, toPath: moved)
         try c.ingestor.rename(from: sub, to: moved)
         #expect(try c.catalog.item(path: moved + "/art6.webp")?.status == .indexed)
@@ -214,7 +239,9 @@ struct IngestFixture {
         // Files that vanished while nobody watched are dropped by the start-up scan.
         try FileManager.default.removeItem(atPath: c.images.appendingPathComponent("art1.jpg").path)
         #expect(try c.ingestor.removeVanished(under: CollectionPath(c.images.path), present: Set(c.files)) == 1)
-        #expect(try StateStore(catalog: c.catalog, vectors: c.store).repair(requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
+        #expect(
+            try StateStore(catalog: c.catalog, vectors: c.store).repair(
+                requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
         #expect(c.ingestor.indexes.cnn.index.count == 4)
         try c.ingestor.indexes.cnn.index.checkIntegrity()
     }
@@ -225,11 +252,15 @@ struct IngestFixture {
         let c = try IngestFixture()
         // Near-duplicates of art1: a smaller PNG and a lower-quality JPEG of the same composition.
         let original = composition(width: 320, height: 240, seed: 1)
-        try Data(Fixtures.png(original.resized(width: 160, height: 120), kind: .rgb8)).write(to: c.images.appendingPathComponent("art1-small.png"))
+        try Data(Fixtures.png(original.resized(width: 160, height: 120), kind: .rgb8)).write(
+            to: c.images.appendingPathComponent("art1-small.png"))
         try Data(Fixtures.jpeg(original, quality: 60)).write(to: c.images.appendingPathComponent("art1-q60.jpg"))
         _ = try c.ingestor.ingest(c.files)
         let groups = try Duplicates.groups(store: c.store, maxDistance: 6)
-        let paths = try groups.map { try $0.map { try #require(try c.catalog.item($0)).path.split(separator: "/").last.map(String.init)! }.sorted() }
+        let paths = try groups.map {
+            try $0.map { try #require(try c.catalog.item($0)).path.split(separator: "/").last.map(String.init)! }
+                .sorted()
+        }
         #expect(paths.contains(["art1-q60.jpg", "art1-small.png", "art1.jpg"]), "\(paths)")
         #expect(paths.count == 1, "only the art1 family groups: \(paths)")
     }

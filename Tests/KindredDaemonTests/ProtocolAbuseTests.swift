@@ -21,7 +21,9 @@ import Testing
                 for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
             }
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
             guard connected == 0 else { throw DaemonTestError("connect: \(String(cString: strerror(errno)))") }
         }
@@ -79,7 +81,9 @@ import Testing
         }
         trickle.start()
         let latencies = try pingLatencies(daemon.socket, count: 300)
-        #expect(latencies.max()! < stall, "a PING waited \(latencies.max()!) ms with 1,000 connections open and one trickling")
+        #expect(
+            latencies.max()! < stall,
+            "a PING waited \(latencies.max()!) ms with 1,000 connections open and one trickling")
         #expect(slow.read(lines: 2) == ["OK 1", "pong"], "the trickling client is answered once its line is whole")
         #expect(!garbage.read(lines: 1).isEmpty, "garbage gets an answer, not a crash")
 
@@ -88,7 +92,9 @@ import Testing
         long.send([UInt8](repeating: 0x41, count: 10 << 20))
         long.send(Array("\nPING\n".utf8))
         let answers = long.read(lines: 3)
-        #expect(answers.first?.hasPrefix("ERR too-long") == true && Array(answers.dropFirst()) == ["OK 1", "pong"], "\(answers.prefix(3))")
+        #expect(
+            answers.first?.hasPrefix("ERR too-long") == true && Array(answers.dropFirst()) == ["OK 1", "pong"],
+            "\(answers.prefix(3))")
 
         // 10,000 pipelined requests, answered in order.
         let pipelined = try RawConnection(daemon.socket)
@@ -109,8 +115,11 @@ import Testing
         #expect(after[0] < 10 * stall, "the first PING after the abuse waited \(after[0]) ms")
         #expect(after.dropFirst().max()! < stall, "a PING waited \(after.dropFirst().max()!) ms after the abuse")
         #expect(residentMB(pid) < 400, "resident memory \(residentMB(pid)) MB")
-        print(String(format: "protocol abuse: first PING %.1f ms; PING p99 %.2f ms (max %.2f) with 1,000 idle connections and a trickle; after: first %.1f ms, then p99 %.2f ms; kindredd resident %d MB",
-                     backlog, p99(latencies), latencies.max()!, after[0], p99(Array(after.dropFirst())), residentMB(pid)))
+        print(
+            String(
+                format:
+                    "protocol abuse: first PING %.1f ms; PING p99 %.2f ms (max %.2f) with 1,000 idle connections and a trickle; after: first %.1f ms, then p99 %.2f ms; kindredd resident %d MB",
+                backlog, p99(latencies), latencies.max()!, after[0], p99(Array(after.dropFirst())), residentMB(pid)))
         withExtendedLifetime(idle) {}
         #expect(try daemon.stop().status == 0)
     }

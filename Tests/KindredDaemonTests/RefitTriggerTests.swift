@@ -21,12 +21,21 @@ import Testing
         utc.date(from: DateComponents(year: 2026, month: 12, day: 1, hour: h, minute: m, second: s))!
     }
 
-    func reason(_ t: RefitTriggers, requested: Bool = false, from: Date, to: Date, indexed: Int? = 0, last: Int = 0, busy: Bool = false) -> String? {
-        t.reason(requested: requested, lastCheck: from, now: to, indexed: { indexed }, lastRunItems: { last }, ingestionBusy: busy)
+    func reason(
+        _ t: RefitTriggers, requested: Bool = false, from: Date, to: Date, indexed: Int? = 0, last: Int = 0,
+        busy: Bool = false
+    ) -> String? {
+        t.reason(
+            requested: requested, lastCheck: from, now: to, indexed: { indexed }, lastRunItems: { last },
+            ingestionBusy: busy)
     }
 
     @Test func aRequestAlwaysRefits() {
-        #expect(reason(triggers { $0.scheduleMinutes = nil; $0.afterNewFraction = 0 }, requested: true, from: at(12, 0), to: at(12, 0, 5)) == "requested")
+        #expect(
+            reason(
+                triggers {
+                    $0.scheduleMinutes = nil; $0.afterNewFraction = 0
+                }, requested: true, from: at(12, 0), to: at(12, 0, 5)) == "requested")
     }
 
     @Test func theDailyTimeFiresOnceWhenItPasses() {
@@ -35,8 +44,12 @@ import Testing
         #expect(reason(t, from: at(3, 0, 3), to: at(3, 0, 8)) == nil, "not again on the next check")
         #expect(reason(t, from: at(2, 59, 50), to: at(2, 59, 55)) == nil, "not before")
         // A check that spans midnight sees yesterday's time only if it passed in between.
-        #expect(reason(triggers { $0.scheduleMinutes = 23 * 60 + 59 }, from: at(0, 0, 0).addingTimeInterval(-70), to: at(0, 0, 5)) == "schedule 23:59")
-        #expect(reason(triggers { $0.scheduleMinutes = nil }, from: at(2, 59, 58), to: at(3, 0, 3)) == nil, "no schedule")
+        #expect(
+            reason(
+                triggers { $0.scheduleMinutes = 23 * 60 + 59 }, from: at(0, 0, 0).addingTimeInterval(-70),
+                to: at(0, 0, 5)) == "schedule 23:59")
+        #expect(
+            reason(triggers { $0.scheduleMinutes = nil }, from: at(2, 59, 58), to: at(3, 0, 3)) == nil, "no schedule")
     }
 
     @Test func enoughNewItemsRefitOnceIngestionIsIdle() {
@@ -47,12 +60,18 @@ import Testing
         #expect(reason(t, from: at(12, 0), to: at(12, 0, 5), indexed: 1000, busy: true) == nil, "waits for the scan")
         #expect(reason(t, from: at(12, 0), to: at(12, 0, 5), indexed: 1199, last: 1000) == nil)
         #expect(reason(t, from: at(12, 0), to: at(12, 0, 5), indexed: 1200, last: 1000) == "20% new items")
-        #expect(reason(triggers { $0.scheduleMinutes = nil; $0.afterNewFraction = 0 }, from: at(12, 0), to: at(12, 0, 5), indexed: 5000, last: 10) == nil,
-                "0 turns the trigger off")
+        #expect(
+            reason(
+                triggers {
+                    $0.scheduleMinutes = nil; $0.afterNewFraction = 0
+                }, from: at(12, 0), to: at(12, 0, 5), indexed: 5000, last: 10) == nil,
+            "0 turns the trigger off")
     }
 
     @Test func theMinimumIsOneRuleForEveryAlgorithm() {
-        let kmeans = triggers { $0.scheduleMinutes = nil; $0.algorithm = .kmeans(ks: 2...20) }
+        let kmeans = triggers {
+            $0.scheduleMinutes = nil; $0.algorithm = .kmeans(ks: 2...20)
+        }
         #expect(kmeans.settings.minimumItems == 17, "UMAP's 15 neighbours + 2")
         #expect(reason(kmeans, from: at(12, 0), to: at(12, 0, 5), indexed: 17) == "no run yet, 17 items")
         #expect(triggers { $0.algorithm = .kmeans(ks: 30...40) }.settings.minimumItems == 31)

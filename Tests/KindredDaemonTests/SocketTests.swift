@@ -1,12 +1,12 @@
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredFeatures
-import KindredTestSupport
 import KindredIndex
 import KindredProtocol
+import KindredServer
 import KindredStore
+import KindredTestSupport
 import Testing
 
 /// The protocol through a real Unix socket, against a collection ingested by the real pipeline.
@@ -15,8 +15,9 @@ import Testing
         let c = try IngestFixture()
         try c.catalog.addRoot(CollectionPath(c.images.path))
         _ = try c.ingestor.ingest(c.files)
-        let service = CommandService(catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
-                                     network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger)
+        let service = CommandService(
+            catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
+            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger)
         var limits = SocketServer.Limits()
         limits.maxLineLength = 1024
         let server = SocketServer(service: service, limits: limits, logger: testLogger)
@@ -37,7 +38,8 @@ import Testing
         let (ids, matrix) = try c.store.readMatrix(space: "cnn")
         let queryID = try #require(try c.catalog.item(path: query)?.itemID)
         let queryVector = try #require(try c.store.vector(queryID, space: "cnn"))
-        let exact = try ExactSearch.search(base: matrix, queries: Matrix(rows: 1, columns: 1280, storage: queryVector), k: 6, metric: .cosine)[0]
+        let exact = try ExactSearch.search(
+            base: matrix, queries: Matrix(rows: 1, columns: 1280, storage: queryVector), k: 6, metric: .cosine)[0]
             .map { ids[Int($0.label)].rawValue }.filter { $0 != queryID.rawValue }
         #expect(rows.map { UInt64($0[2])! } == Array(exact.prefix(5)))
         #expect(rows.allSatisfy { $0.count == 4 && Float($0[1])! <= 1 && $0[3].hasPrefix(c.images.path) })
@@ -49,25 +51,37 @@ import Testing
         // An image from outside the collection, sent as bytes: a copy of art4 finds art4 first.
         let outside = try Data(contentsOf: c.images.appendingPathComponent("art4.jpg"))
         let byImage = try client.send("SIMILAR-IMAGE \(outside.count) k=3", payload: Array(outside))
-        #expect(byImage.count == 4 && byImage[1].hasSuffix("/art4.jpg") && byImage[1].split(separator: "\t")[1] == "1.0000", "\(byImage)")
+        #expect(
+            byImage.count == 4 && byImage[1].hasSuffix("/art4.jpg") && byImage[1].split(separator: "\t")[1] == "1.0000",
+            "\(byImage)")
         let garbage = Array("not an image, just bytes".utf8)
-        #expect(try client.send("SIMILAR-IMAGE \(garbage.count)", payload: garbage) == ["ERR bad-request not a JPEG, PNG or WebP file (unrecognised content)"])
+        #expect(
+            try client.send("SIMILAR-IMAGE \(garbage.count)", payload: garbage) == [
+                "ERR bad-request not a JPEG, PNG or WebP file (unrecognised content)"
+            ])
         #expect(try client.send("PING") == ["OK 1", "pong"], "line framing resumes after the bytes")
 
         // Errors: precise, and the connection stays usable; pipelined requests are answered in order.
         #expect(try client.send("SIMILAR /etc/passwd") == ["ERR forbidden /etc/passwd is outside the watched roots"])
         #expect(try client.send("FROB")[0].hasPrefix("ERR unknown-verb"))
         #expect(try client.send("SIMILAR \(c.images.path)/notes.jpg")[0].hasPrefix("ERR not-found"))
-        #expect(try client.send("PING " + String(repeating: "x", count: 5000)) == ["ERR too-long request line of 5005 bytes exceeds the 1024-byte limit"])
+        #expect(
+            try client.send("PING " + String(repeating: "x", count: 5000)) == [
+                "ERR too-long request line of 5005 bytes exceeds the 1024-byte limit"
+            ])
         #expect(try client.send("STATUS").contains("indexed\t6"))
         #expect(try client.send("ERRORS").count == 3)
-        #expect(try client.send("FORMAT json") == [#"{"columns":["format"],"ok":true,"rows":[["json"]]}"#], "answered in the new format")
+        #expect(
+            try client.send("FORMAT json") == [#"{"columns":["format"],"ok":true,"rows":[["json"]]}"#],
+            "answered in the new format")
         let json = try client.send("INFO \(queryID.rawValue)", json: true)[0]
         #expect(json.hasPrefix(#"{"columns":["key","value"],"ok":true"#) && json.contains(#"["format","jpeg"]"#))
         #expect(try client.send("QUIT", json: true) == [#"{"columns":[],"ok":true,"rows":[]}"#])
 
         // A second client is unaffected by the first's format.
         #expect(try SocketClient(path: path).send("PING") == ["OK 1", "pong"])
-        #expect { try SocketClient(path: c.root.appendingPathComponent("none.sock").path) } throws: { "\($0)".contains("kindredd is not running") }
+        #expect { try SocketClient(path: c.root.appendingPathComponent("none.sock").path) } throws: {
+            "\($0)".contains("kindredd is not running")
+        }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredProtocol
+import KindredServer
 import KindredStore
 import KindredTestSupport
 import Logging
@@ -44,7 +44,8 @@ import Testing
     /// The uid of a second account for peer tests, made if missing (root only).
     func peerUID() throws -> Int {
         let name = "kindred-peer"
-        _ = shell("id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
+        _ = shell(
+            "id -u \(name) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin \(name)")
         return try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
@@ -60,7 +61,8 @@ import Testing
         let refused = [
             "INFO 9223372036854775808", "SIMILAR 18446744073709551615", "INFO 0", "INFO 99999999999999999999999999",
             "SIMILAR 1 k=1001", "SIMILAR 1 k=-5", "SIMILAR 1 k=9223372036854775808", "SIMILAR-IMAGE 0",
-            "SIMILAR-IMAGE 99999999999999999999", "SIMILAR-IMAGE -1", "DUPLICATES max_distance=17", "ERRORS limit=999999999999",
+            "SIMILAR-IMAGE 99999999999999999999", "SIMILAR-IMAGE -1", "DUPLICATES max_distance=17",
+            "ERRORS limit=999999999999",
             "RUNS limit=0", "CLUSTER 99999999999999999999", "CLUSTER 1 limit=0", "MAP dims=9223372036854775807",
             "SIMILAR //etc/../etc/passwd",
         ]
@@ -73,7 +75,8 @@ import Testing
         // file exists, so the socket tells nobody what is on the disk.
         #expect(try daemon.ask("INFO 9223372036854775807") == ["ERR not-found no item with id 9223372036854775807"])
         #expect(try daemon.ask("SIMILAR /etc/passwd") == ["ERR forbidden /etc/passwd is outside the watched roots"])
-        #expect(try daemon.ask("SIMILAR /nowhere/x.jpg") == ["ERR forbidden /nowhere/x.jpg is outside the watched roots"])
+        #expect(
+            try daemon.ask("SIMILAR /nowhere/x.jpg") == ["ERR forbidden /nowhere/x.jpg is outside the watched roots"])
         #expect(try daemon.status()["indexed"] == "1")
     }
 
@@ -97,14 +100,18 @@ import Testing
         let pid = daemon.process!.processIdentifier
         for (name, bytes, reason) in bombs {
             let answer = try daemon.ask("SIMILAR-IMAGE \(bytes.count)", payload: bytes)
-            #expect(answer.count == 1 && answer[0].hasPrefix("ERR bad-request") && answer[0].contains(reason), "\(name): \(answer)")
+            #expect(
+                answer.count == 1 && answer[0].hasPrefix("ERR bad-request") && answer[0].contains(reason),
+                "\(name): \(answer)")
         }
         let peakAfterQueries = residentMB(pid, field: "VmHWM")
         for (name, bytes, _) in bombs { try Data(bytes).write(to: art.appendingPathComponent(name)) }
         try daemon.waitUntilIdle(indexed: 1, failed: bombs.count)
         let errors = try daemon.ask("ERRORS").dropFirst().map { $0.split(separator: "\t").map(String.init) }
         for (name, _, reason) in bombs {
-            #expect(errors.contains { $0[0].hasSuffix("/" + name) && $0[1].contains(reason) }, "\(name) in ERRORS: \(errors)")
+            #expect(
+                errors.contains { $0[0].hasSuffix("/" + name) && $0[1].contains(reason) },
+                "\(name) in ERRORS: \(errors)")
         }
         let peak = residentMB(pid, field: "VmHWM")
         print("header bombs: peak resident \(peakAfterQueries) MB after the queries, \(peak) MB after the files")
@@ -133,7 +140,9 @@ import Testing
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 5, failed: 1)
         let errors = try daemon.ask("ERRORS")
-        #expect(errors.count == 2 && errors[1].hasPrefix(art.path + "/m-killer.jpg\t") && errors[1].contains("crashed or ran out of memory"))
+        #expect(
+            errors.count == 2 && errors[1].hasPrefix(art.path + "/m-killer.jpg\t")
+                && errors[1].contains("crashed or ran out of memory"))
         try daemon.stop()
         // Changed, and with the fault gone, it is tried again and indexed.
         daemon.environment = [:]
@@ -181,9 +190,11 @@ import Testing
         let allowed = base.appendingPathComponent("allowed"), art = allowed.appendingPathComponent("art")
         let elsewhere = base.appendingPathComponent("elsewhere")
         try image(1, art.appendingPathComponent("a.jpg"))
-        try FileManager.default.createDirectory(at: allowed.appendingPathComponent("more"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: allowed.appendingPathComponent("more"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(at: allowed.appendingPathComponent("escape"), withDestinationURL: elsewhere)
+        try FileManager.default.createSymbolicLink(
+            at: allowed.appendingPathComponent("escape"), withDestinationURL: elsewhere)
         let daemon = try daemon([art], config: "[watch]\nallowed_prefixes = [\"\(allowed.path)\"]\n")
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 1)
@@ -193,8 +204,14 @@ import Testing
             ("WATCH /proc", "ERR forbidden /proc: /proc is a kernel pseudo file system"),
             ("WATCH \(art.path)/sub", "ERR bad-request \(art.path)/sub: already watched as part of \(art.path)"),
             ("WATCH \(allowed.path)", "ERR bad-request \(allowed.path): contains the watched root \(art.path)"),
-            ("WATCH \(elsewhere.path)", "ERR forbidden \(elsewhere.path): outside the directories the configuration allows"),
-            ("WATCH \(allowed.path)/escape", "ERR forbidden \(elsewhere.path): outside the directories the configuration allows"),
+            (
+                "WATCH \(elsewhere.path)",
+                "ERR forbidden \(elsewhere.path): outside the directories the configuration allows"
+            ),
+            (
+                "WATCH \(allowed.path)/escape",
+                "ERR forbidden \(elsewhere.path): outside the directories the configuration allows"
+            ),
             ("WATCH \(allowed.path)/nothing", "ERR not-found \(allowed.path)/nothing: No such file or directory"),
         ]
         for (line, expected) in cases {
@@ -235,7 +252,9 @@ import Testing
         let away = base.appendingPathComponent("away")
         try FileManager.default.moveItem(at: art, to: away)
         #expect(try daemon.ask("RESCAN").first == "OK 1")
-        try daemon.waitFor("the root to pause") { try daemon.status()["paused_roots"]?.contains("is not reachable") == true }
+        try daemon.waitFor("the root to pause") {
+            try daemon.status()["paused_roots"]?.contains("is not reachable") == true
+        }
         #expect(try daemon.status()["indexed"] == "3")
         try FileManager.default.moveItem(at: away, to: art)
         try daemon.waitFor("the root to resume", seconds: 30) { try daemon.status()["paused_roots"] == "" }
@@ -244,7 +263,9 @@ import Testing
         guard isRoot else { return print("not root: the unmounted-share case needs mount(8)") }
         #expect(shell("mount -t tmpfs kindred-test \"\(art.path)\"") == 0)
         #expect(try daemon.ask("RESCAN").first == "OK 1")
-        try daemon.waitFor("the root to pause") { try daemon.status()["paused_roots"]?.contains("another device") == true }
+        try daemon.waitFor("the root to pause") {
+            try daemon.status()["paused_roots"]?.contains("another device") == true
+        }
         #expect(try daemon.status()["indexed"] == "3")
         #expect(shell("umount \"\(art.path)\"") == 0)
         try daemon.waitFor("the root to resume", seconds: 30) { try daemon.status()["paused_roots"] == "" }
@@ -288,15 +309,26 @@ import Testing
         let copy = base.appendingPathComponent("backup")
         let answer = try daemon.ask("BACKUP \(copy.path)")
         let during = try daemon.status()
-        #expect(answer.first == "OK 5" && answer.dropFirst().map { $0.split(separator: "\t")[0] } == ["vectors", "catalog", "index-cnn", "index-style", "weights"], "\(answer)")
+        #expect(
+            answer.first == "OK 5"
+                && answer.dropFirst().map { $0.split(separator: "\t")[0] } == [
+                    "vectors", "catalog", "index-cnn", "index-style", "weights",
+                ], "\(answer)")
         print("backup taken with \(during["indexed"]!) of 40 indexed and \(during["pending"]!) pending")
-        #expect(try daemon.ask("BACKUP \(copy.path)").first?.hasPrefix("ERR bad-request backup to \(copy.path) failed: \(copy.path) exists and is not an empty directory") == true)
-        #expect(try daemon.ask("BACKUP \(daemon.state.path)/inside").first?.contains("overlaps the state directory") == true)
+        #expect(
+            try daemon.ask("BACKUP \(copy.path)").first?.hasPrefix(
+                "ERR bad-request backup to \(copy.path) failed: \(copy.path) exists and is not an empty directory")
+                == true)
+        #expect(
+            try daemon.ask("BACKUP \(daemon.state.path)/inside").first?.contains("overlaps the state directory") == true
+        )
         do {
             let paths = StatePaths(root: copy)
             let catalog = try Catalog(url: paths.catalog, logger: testLogger)
             let store = try VectorStore(directory: paths.vectors, spaces: StandardSpaces.all, logger: testLogger)
-            #expect(try StateStore(catalog: catalog, vectors: store).repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
+            #expect(
+                try StateStore(catalog: catalog, vectors: store).repair(
+                    requiredSpaces: StandardSpaces.required.map(\.name), logger: testLogger) == RepairReport())
             let indexed = try catalog.itemIDs(status: .indexed).count
             let vectors = try store.count(space: "cnn")
             #expect(indexed >= 4 && indexed == vectors, "\(indexed) indexed in the copy")
@@ -328,27 +360,37 @@ import Testing
             return info.contains("status\tindexed") && info.first { $0.hasPrefix("content_hash\t") } != before
         }
         let displaced = try daemon.ask("INFO \(art.path)/img6.jpg").first { $0.hasPrefix("id\t") }!
-        try FileManager.default.moveItem(at: art.appendingPathComponent("img5.jpg"), to: art.appendingPathComponent("img6-new.jpg"))
+        try FileManager.default.moveItem(
+            at: art.appendingPathComponent("img5.jpg"), to: art.appendingPathComponent("img6-new.jpg"))
         try FileManager.default.removeItem(at: art.appendingPathComponent("img6.jpg"))
-        try FileManager.default.moveItem(at: art.appendingPathComponent("img6-new.jpg"), to: art.appendingPathComponent("img6.jpg"))
+        try FileManager.default.moveItem(
+            at: art.appendingPathComponent("img6-new.jpg"), to: art.appendingPathComponent("img6.jpg"))
         try daemon.waitUntilIdle(indexed: 7)
-        #expect(try daemon.ask("INFO \(displaced.dropFirst(3))") == ["ERR not-found no item with id \(displaced.dropFirst(3))"])
+        #expect(
+            try daemon.ask("INFO \(displaced.dropFirst(3))") == [
+                "ERR not-found no item with id \(displaced.dropFirst(3))"
+            ])
         try daemon.stop(SIGKILL)
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 7)
         let ready = daemon.logText.split(separator: "\n").filter { $0.contains("index ready") }.suffix(2)
         // Items indexed within two seconds of the snapshot are re-inserted too (last_indexed has
         // whole seconds); in this short test that is all of them. What counts is img3's new vector.
-        let updated = ready.compactMap { line in line.split(separator: " ").first { $0.hasPrefix("updated=") }.flatMap { Int($0.dropFirst(8)) } }
-        #expect(updated.count == 2 && updated.allSatisfy { $0 >= 1 }, "the snapshot's stale img3 was corrected: \(ready)")
+        let updated = ready.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("updated=") }.flatMap { Int($0.dropFirst(8)) }
+        }
+        #expect(
+            updated.count == 2 && updated.allSatisfy { $0 >= 1 }, "the snapshot's stale img3 was corrected: \(ready)")
         let paths = [0, 1, 2, 3, 4, 6, 7].map { art.appendingPathComponent("img\($0).jpg").path }
         let answers = try allAnswers(daemon, paths: paths)
         try daemon.stop()
         let fresh = try DaemonProcess(state: base.appendingPathComponent("fresh"), roots: [art])
         try fresh.start()
         try fresh.waitUntilIdle(indexed: 7)
-        #expect(try allAnswers(fresh, paths: paths).mapValues { $0.map { $0.split(separator: "\t").last! } }
-                == answers.mapValues { $0.map { $0.split(separator: "\t").last! } }, "the same neighbours, by path, as a clean build")
+        #expect(
+            try allAnswers(fresh, paths: paths).mapValues { $0.map { $0.split(separator: "\t").last! } }
+                == answers.mapValues { $0.map { $0.split(separator: "\t").last! } },
+            "the same neighbours, by path, as a clean build")
     }
 
     /// The admin verbs are refused to a peer that is not an admin: a second user account, made by
@@ -365,14 +407,19 @@ import Testing
         // python3, since a user's own (pyenv under /root) is not readable by another account.
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
         func ask(_ line: String, on daemon: DaemonProcess) -> String {
-            shellOutput("setpriv --reuid=\(uid) --regid=0 --clear-groups \(python) -c '\(Self.pythonClient)' \"\(daemon.socket)\" \"\(line)\"")
+            shellOutput(
+                "setpriv --reuid=\(uid) --regid=0 --clear-groups \(python) -c '\(Self.pythonClient)' \"\(daemon.socket)\" \"\(line)\""
+            )
         }
         var daemon = try self.daemon([art])
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 1)
         for line in ["WATCH /tmp", "UNWATCH \(art.path)", "RESCAN", "REFIT"] {
             let answer = ask(line, on: daemon)
-            #expect(answer.hasPrefix("ERR forbidden \(line.split(separator: " ")[0]) is an admin verb; uid \(uid) is not allowed it"), "\(line) → \(answer)")
+            #expect(
+                answer.hasPrefix(
+                    "ERR forbidden \(line.split(separator: " ")[0]) is an admin verb; uid \(uid) is not allowed it"),
+                "\(line) → \(answer)")
         }
         #expect(ask("STATUS", on: daemon).hasPrefix("OK "))
         #expect(ask("SIMILAR \(art.path)/a.jpg", on: daemon).hasPrefix("OK 0"))
@@ -408,35 +455,51 @@ import Testing
         try FileManager.default.copyItem(at: productsDirectory.appendingPathComponent("kindred"), to: kindred)
         chmod(kindred.path, 0o755)
         func peer(_ arguments: String) -> (status: Int32, json: [String: Any]) {
-            let output = shellOutput("setpriv --reuid=\(uid) --regid=0 --clear-groups \(kindred.path) \(arguments); echo \"exit=$?\"")
+            let output = shellOutput(
+                "setpriv --reuid=\(uid) --regid=0 --clear-groups \(kindred.path) \(arguments); echo \"exit=$?\"")
             let lines = output.split(separator: "\n")
             let status = Int32(lines.last?.dropFirst("exit=".count) ?? "") ?? -1
-            let json = lines.dropLast().last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+            let json =
+                lines.dropLast().last.flatMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                } ?? [:]
             return (status, json)
         }
-        #expect(shell("setpriv --reuid=\(uid) --regid=0 --clear-groups test -r \(daemon.state.path)/catalog.sqlite") != 0, "the peer cannot read the state")
+        #expect(
+            shell("setpriv --reuid=\(uid) --regid=0 --clear-groups test -r \(daemon.state.path)/catalog.sqlite") != 0,
+            "the peer cannot read the state")
         let state = "--state \(daemon.state.path) --socket \(daemon.socket)"
         let map = peer("map \(state) --out \(out.path)/map.html")
-        #expect(map.status == 0 && map.json["points"] as? Int == 30 && map.json["thumbnail_failures"] as? Int == 0, "\(map)")
+        #expect(
+            map.status == 0 && map.json["points"] as? Int == 30 && map.json["thumbnail_failures"] as? Int == 0, "\(map)"
+        )
         let small = peer("map \(state) --out \(out.path)/map32.html --thumb-size 32")
-        #expect(small.status == 0 && small.json["thumbnails_stored"] as? Int == 30, "stored thumbnails through THUMBS: \(small)")
+        #expect(
+            small.status == 0 && small.json["thumbnails_stored"] as? Int == 30,
+            "stored thumbnails through THUMBS: \(small)")
         let report = peer("report \(state) --out \(out.path)/report.html")
         #expect(report.status == 0 && report.json["charts"] as? [String] == ["scree", "knife", "sizes"], "\(report)")
         let cluster = try daemon.ask("CLUSTERS").dropFirst().first!.split(separator: "\t")[0]
         let sheet = peer("sheet --socket \(daemon.socket) --cluster \(cluster) --count 6 --out \(out.path)/sheet.jpg")
-        #expect(sheet.status == 0 && sheet.json["images"] as? Int == 6 && sheet.json["failures"] as? Int == 0, "\(sheet)")
+        #expect(
+            sheet.status == 0 && sheet.json["images"] as? Int == 6 && sheet.json["failures"] as? Int == 0, "\(sheet)")
         #expect(peer("similar --socket \(daemon.socket) \(art.path)/g7-3.jpg").status == 0)
         #expect(peer("export --socket \(daemon.socket) --format csv --out \(out.path)/map.csv").status == 0)
         // The page read through the socket equals the one read from the catalog.
-        let local = try jsonLine("kindred", ["map", "--state", daemon.state.path, "--out", base.appendingPathComponent("local.html").path])
+        let local = try jsonLine(
+            "kindred", ["map", "--state", daemon.state.path, "--out", base.appendingPathComponent("local.html").path])
         #expect(local["points"] as? Int == 30)
-        #expect(try String(contentsOf: base.appendingPathComponent("local.html"), encoding: .utf8) == String(contentsOf: out.appendingPathComponent("map.html"), encoding: .utf8))
+        #expect(
+            try String(contentsOf: base.appendingPathComponent("local.html"), encoding: .utf8)
+                == String(contentsOf: out.appendingPathComponent("map.html"), encoding: .utf8))
     }
 
     /// With socket activation (systemd-socket-activate passes the listening socket as LISTEN_FDS),
     /// kindredd leaves the socket's path alone when it stops, so the next activation works.
     @Test func anInheritedSocketOutlivesTheDaemon() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate") else { return print("no systemd-socket-activate") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate") else {
+            return print("no systemd-socket-activate")
+        }
         defer { try? FileManager.default.removeItem(at: base) }
         let art = base.appendingPathComponent("art")
         try image(1, art.appendingPathComponent("a.jpg"))
@@ -471,7 +534,11 @@ import Testing
                     case 2: reply = try? connection.send("SIMILAR \(art.path)/img0.jpg k=10 within=prefix:\(art.path)")
                     default: reply = try? connection.send("SIMILAR-IMAGE \(query.count) space=style", payload: query)
                     }
-                    if reply?.first?.hasPrefix("ERR unavailable busy") == true { busy.add() } else if reply != nil { answered.add() }
+                    if reply?.first?.hasPrefix("ERR unavailable busy") == true {
+                        busy.add()
+                    } else if reply != nil {
+                        answered.add()
+                    }
                 }
             }
         }
@@ -480,8 +547,12 @@ import Testing
         let latencies = try pingLatencies(daemon.socket, count: 400)
         while Date() < stop { Thread.sleep(forTimeInterval: 0.1) }
         Thread.sleep(forTimeInterval: 1)
-        print(String(format: "heavy-verb abuse: PING p50 %.3f ms, p99 %.3f ms, max %.3f ms; %d heavy answered, %d refused busy; %d MB resident",
-                     latencies.sorted()[latencies.count / 2], p99(latencies), latencies.max()!, answered.value, busy.value, residentMB(pid)))
+        print(
+            String(
+                format:
+                    "heavy-verb abuse: PING p50 %.3f ms, p99 %.3f ms, max %.3f ms; %d heavy answered, %d refused busy; %d MB resident",
+                latencies.sorted()[latencies.count / 2], p99(latencies), latencies.max()!, answered.value, busy.value,
+                residentMB(pid)))
         #expect(answered.value > 0)
         #expect(p99(latencies) < 250, "a PING waited behind the heavy requests")
         #expect(try daemon.ask("PING") == ["OK 1", "pong"])
@@ -510,7 +581,9 @@ import Testing
         }
         Thread.sleep(forTimeInterval: 1)
         let after = residentMB(pid)
-        print("a client that never reads: \(sent) requests accepted by the socket before it blocked; resident \(before) → \(after) MB")
+        print(
+            "a client that never reads: \(sent) requests accepted by the socket before it blocked; resident \(before) → \(after) MB"
+        )
         #expect(sent < 100_000, "kindredd stopped reading from the hog")
         #expect(after - before < 50, "resident memory grew \(after - before) MB")
         #expect(try daemon.ask("PING") == ["OK 1", "pong"])

@@ -11,7 +11,9 @@ import Testing
     /// The verbs of protocol.md's table of verbs, as written at the start of each row.
     func documentedVerbs() throws -> [String] {
         let text = try String(contentsOf: packageRoot.appendingPathComponent("Schema/protocol.md"), encoding: .utf8)
-        let table = text.components(separatedBy: "\n").drop { !$0.hasPrefix("| request |") }.dropFirst(2).prefix { $0.hasPrefix("| `") }
+        let table = text.components(separatedBy: "\n").drop { !$0.hasPrefix("| request |") }.dropFirst(2).prefix {
+            $0.hasPrefix("| `")
+        }
         return table.map { String($0.dropFirst(3).prefix { $0 != " " && $0 != "`" }) }
     }
 
@@ -31,17 +33,26 @@ import Testing
     /// refused as internal errors (they never reach it from a connection).
     @Test func theServiceAnswersItsVerbsAndOnlyThose() throws {
         let fixture = try IngestFixture()
-        let service = CommandService(catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes, logger: testLogger)
+        let service = CommandService(
+            catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes, logger: testLogger)
         let parser = RequestParser()
-        let examples = ["PING", "HELP", "QUIT", "FORMAT json", "SIMILAR-IMAGE 10", "REFIT", "STATUS", "SIMILAR 1", "INFO 1", "DUPLICATES",
-                        "ERRORS", "THUMBS", "RESCAN", "WATCH /nonexistent", "UNWATCH /nonexistent", "BACKUP /nonexistent", "RUNS", "CLUSTERS",
-                        "CLUSTER 1", "MAP", "RUN", "RUN-CLUSTERS 1", "RUN-MEMBERS 1"]
+        let examples = [
+            "PING", "HELP", "QUIT", "FORMAT json", "SIMILAR-IMAGE 10", "REFIT", "STATUS", "SIMILAR 1", "INFO 1",
+            "DUPLICATES",
+            "ERRORS", "THUMBS", "RESCAN", "WATCH /nonexistent", "UNWATCH /nonexistent", "BACKUP /nonexistent", "RUNS",
+            "CLUSTERS",
+            "CLUSTER 1", "MAP", "RUN", "RUN-CLUSTERS 1", "RUN-MEMBERS 1",
+        ]
         #expect(Set(examples.map { try? parser.parse($0).verb }) == Set(Verb.allCases))
         for line in examples {
             let request = try parser.parse(line)
             let answer = service.answer(request)
-            let refusedAsTheConnections = if case .failure(let error) = answer { error.message.contains("answered by the connection") } else { false }
-            let connectionVerb = VerbRegistry.answerer(request.verb) == .connection && request != .ping && request != .help
+            let refusedAsTheConnections =
+                if case .failure(let error) = answer { error.message.contains("answered by the connection") } else {
+                    false
+                }
+            let connectionVerb =
+                VerbRegistry.answerer(request.verb) == .connection && request != .ping && request != .help
             #expect(refusedAsTheConnections == connectionVerb, "\(line) → \(answer)")
         }
     }

@@ -17,7 +17,9 @@ import Testing
     static let userNamespaces: Bool = {
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["unshare", "--user", "--map-root-user", "sh", "-c", "echo 3 > /proc/sys/user/max_inotify_watches"]
+        probe.arguments = [
+            "unshare", "--user", "--map-root-user", "sh", "-c", "echo 3 > /proc/sys/user/max_inotify_watches",
+        ]
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return false }
         probe.waitUntilExit()
@@ -29,19 +31,28 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
         let folders = (0..<6).map { art.appendingPathComponent("folder-\($0)") }
-        for (i, folder) in folders.enumerated() { try image(UInt64(i + 1), at: folder.appendingPathComponent("first.jpg")) }
+        for (i, folder) in folders.enumerated() {
+            try image(UInt64(i + 1), at: folder.appendingPathComponent("first.jpg"))
+        }
         let config = root.appendingPathComponent("kindred.toml")
         try Data("[watch]\npoll_seconds = 1\n".utf8).write(to: config)
         let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
         // Three watches: the root and two folders; the other four are polled.
-        daemon.launcher = ["unshare", "--user", "--map-root-user", "sh", "-c", #"echo 3 > /proc/sys/user/max_inotify_watches && exec "$0" "$@""#]
+        daemon.launcher = [
+            "unshare", "--user", "--map-root-user", "sh", "-c",
+            #"echo 3 > /proc/sys/user/max_inotify_watches && exec "$0" "$@""#,
+        ]
         try daemon.start(extra: ["--config", config.path])
         try daemon.waitUntilIdle(indexed: 6)
-        try daemon.waitFor("four polled directories in STATUS", seconds: 10) { try daemon.status()["polled_dirs"] == "4" }
+        try daemon.waitFor("four polled directories in STATUS", seconds: 10) {
+            try daemon.status()["polled_dirs"] == "4"
+        }
         #expect(daemon.logText.contains("watch limit"))
 
         // New, changed and deleted files in every folder, watched or not, are all seen.
-        for (i, folder) in folders.enumerated() { try image(UInt64(100 + i), at: folder.appendingPathComponent("second.jpg")) }
+        for (i, folder) in folders.enumerated() {
+            try image(UInt64(100 + i), at: folder.appendingPathComponent("second.jpg"))
+        }
         try daemon.waitUntilIdle(indexed: 12)
         for folder in folders { try FileManager.default.removeItem(at: folder.appendingPathComponent("first.jpg")) }
         try daemon.waitUntilIdle(indexed: 6)
@@ -66,8 +77,10 @@ import Testing
         // 9,000 scratch files created and deleted, and among them real changes.
         let pid = daemon.process!.processIdentifier
         kill(pid, SIGSTOP)
-        let limit = Int((try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 16384
+        let limit =
+            Int(
+                (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 16384
         for i in 0..<(limit / 2 + 1000) {
             let file = scratch.appendingPathComponent("\(i).txt")
             FileManager.default.createFile(atPath: file.path, contents: nil)
@@ -84,7 +97,9 @@ import Testing
             let path = art.appendingPathComponent(name).path
             #expect(try daemon.ask(#"SIMILAR "\#(path)" k=1"#).first == "OK 1", "\(name) indexed after the rescan")
         }
-        #expect(try daemon.ask(#"SIMILAR "\#(art.appendingPathComponent("kept-0.jpg").path)" k=1"#).first?.hasPrefix("ERR") == true)
+        #expect(
+            try daemon.ask(#"SIMILAR "\#(art.appendingPathComponent("kept-0.jpg").path)" k=1"#).first?.hasPrefix("ERR")
+                == true)
         #expect(daemon.logText.contains("overflowed"))
         #expect(try daemon.stop().status == 0)
     }

@@ -1,16 +1,25 @@
 import Foundation
 import KindredCore
-@testable import KindredFeatures
 import KindredTestSupport
 import Testing
+
+@testable import KindredFeatures
 
 /// The input make_oracle_fixture.py feeds the oracle, rebuilt here: 2 × 224 × 224 × 3, NHWC.
 func syntheticInput() -> [Float] {
     var x = [Float](repeating: 0, count: 2 * 224 * 224 * 3)
-    for n in 0..<2 { for y in 0..<224 { for xx in 0..<224 { for c in 0..<3 {
-        let v = sin(0.045 * Double(y) * Double(c + 1) + 0.031 * Double(xx) * Double(n + 1)) * cos(0.017 * Double(xx + y) + Double(n) + 0.5 * Double(c))
-        x[((n * 224 + y) * 224 + xx) * 3 + c] = Float(v)
-    } } } }
+    for n in 0..<2 {
+        for y in 0..<224 {
+            for xx in 0..<224 {
+                for c in 0..<3 {
+                    let v =
+                        sin(0.045 * Double(y) * Double(c + 1) + 0.031 * Double(xx) * Double(n + 1))
+                        * cos(0.017 * Double(xx + y) + Double(n) + 0.5 * Double(c))
+                    x[((n * 224 + y) * 224 + xx) * 3 + c] = Float(v)
+                }
+            }
+        }
+    }
     return x
 }
 
@@ -27,7 +36,9 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
         #expect(tensors["_blocks.15._depthwise_conv.weight"]?.shape == [1152, 1, 3, 3])
         #expect(tensors["_fc.weight"]?.shape == [1000, 1280])
         // 4.65M parameters in the convolutions and classifier, as published.
-        let parameters = tensors.filter { !$0.key.contains("running_") && !$0.key.contains("_bn") }.values.reduce(0) { $0 + $1.values.count }
+        let parameters = tensors.filter { !$0.key.contains("running_") && !$0.key.contains("_bn") }.values.reduce(0) {
+            $0 + $1.values.count
+        }
         #expect((4_500_000...4_800_000).contains(parameters), "\(parameters) parameters")
     }
 
@@ -53,7 +64,9 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
         func rejected(_ data: Data, _ expected: String) throws {
             let bad = directory.appendingPathComponent(UUID().uuidString)
             try data.write(to: bad)
-            #expect { try ModelWeights.read(from: bad) } throws: { "\($0)".contains(expected) && "\($0)".contains("kindred model install") }
+            #expect { try ModelWeights.read(from: bad) } throws: {
+                "\($0)".contains(expected) && "\($0)".contains("kindred model install")
+            }
         }
         var flipped = good
         flipped[good.count / 2] ^= 1
@@ -77,7 +90,9 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
 
     @Test func foreignPicklesAreRefusedByName() throws {
         var unpickler = Unpickler(bytes: [0x80, 0x02, 0x93, 0x2E])
-        #expect { try unpickler.load() } throws: { ($0 as! Unpickler.Failure).message == "unsupported pickle opcode 0x93 at byte 2" }
+        #expect { try unpickler.load() } throws: {
+            ($0 as! Unpickler.Failure).message == "unsupported pickle opcode 0x93 at byte 2"
+        }
         var truncated = Unpickler(bytes: [0x80, 0x02, 0x58, 0xFF, 0xFF, 0x00, 0x00, 0x41])
         #expect { try truncated.load() } throws: { ($0 as! Unpickler.Failure).message.contains("runs past the end") }
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("kindred-\(UUID().uuidString).pth")
@@ -88,14 +103,19 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
 
 @Suite struct CNNOracleTests {
     @Test func featuresAndClassesMatchTheOnnxOracle() throws {
-        let oracleFeatures = try Npy.read(Bundle.module.url(forResource: "oracle_features", withExtension: "npy")!, as: Float.self).values
-        let oracleLogits = try Npy.read(Bundle.module.url(forResource: "oracle_logits", withExtension: "npy")!, as: Float.self).values
+        let oracleFeatures = try Npy.read(
+            Bundle.module.url(forResource: "oracle_features", withExtension: "npy")!, as: Float.self
+        ).values
+        let oracleLogits = try Npy.read(
+            Bundle.module.url(forResource: "oracle_logits", withExtension: "npy")!, as: Float.self
+        ).values
         let network = try EfficientNetLite0(weights: convertedWeights, batchSize: 2, threads: 2)
         let input = syntheticInput()
         var features = [Float](repeating: 0, count: 2 * 1280), logits = [Float](repeating: 0, count: 2 * 1000)
         network.run(input, count: 2, features: &features, logits: &logits)
         for n in 0..<2 {
-            let similarity = cosine(features[(n * 1280)..<((n + 1) * 1280)], oracleFeatures[(n * 1280)..<((n + 1) * 1280)])
+            let similarity = cosine(
+                features[(n * 1280)..<((n + 1) * 1280)], oracleFeatures[(n * 1280)..<((n + 1) * 1280)])
             #expect(similarity >= 0.9999, "image \(n): cosine \(similarity) with the oracle")
             let ours = (0..<1000).max { logits[n * 1000 + $0] < logits[n * 1000 + $1] }!
             let theirs = (0..<1000).max { oracleLogits[n * 1000 + $0] < oracleLogits[n * 1000 + $1] }!

@@ -50,13 +50,17 @@ func cosine(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1
         // the rest hover at the median), yet a resized copy stays within the usual 10-bit
         // near-duplicate threshold.
         let smooth = artwork(width: 400, height: 300, seed: 1)
-        #expect(PerceptualHash.distance(PerceptualHash.compute(smooth), PerceptualHash.compute(smooth.resized(width: 160, height: 120))) <= 10)
+        #expect(
+            PerceptualHash.distance(
+                PerceptualHash.compute(smooth), PerceptualHash.compute(smooth.resized(width: 160, height: 120))) <= 10)
         #expect(PerceptualHash.distance(hash, PerceptualHash.compute(unrelated)) >= 16)
     }
 
     @Test func hashSurvivesRecompressionAndSmallEdits() {
         var edited = original
-        for i in stride(from: 0, to: edited.pixels.count, by: 97) { edited.pixels[i] = UInt8(min(255, Int(edited.pixels[i]) + 9)) }
+        for i in stride(from: 0, to: edited.pixels.count, by: 97) {
+            edited.pixels[i] = UInt8(min(255, Int(edited.pixels[i]) + 9))
+        }
         #expect(PerceptualHash.distance(PerceptualHash.compute(original), PerceptualHash.compute(edited)) <= 2)
         #expect(PerceptualHash.bytes(0x0102_0304_0506_0708) == [1, 2, 3, 4, 5, 6, 7, 8])
     }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import KindredImaging
 import KindredTestSupport
 import Testing
+
+@testable import KindredImaging
 
 /// Mean absolute difference per channel between two images of one size.
 func difference(_ a: RGBImage, _ b: RGBImage) -> Double {
@@ -12,7 +13,9 @@ func difference(_ a: RGBImage, _ b: RGBImage) -> Double {
 /// The average brightness of the top-left quarter, where the pattern's bright square sits.
 func topLeftBrightness(_ image: RGBImage) -> Double {
     var sum = 0.0
-    for y in 0..<(image.height / 5) { for x in 0..<(image.width / 5) { sum += Double(image.pixels[(y * image.width + x) * 3 + 2]) } }
+    for y in 0..<(image.height / 5) {
+        for x in 0..<(image.width / 5) { sum += Double(image.pixels[(y * image.width + x) * 3 + 2]) }
+    }
     return sum / Double((image.height / 5) * (image.width / 5))
 }
 
@@ -45,16 +48,22 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
 
     @Test func exifOrientationIsApplied() throws {
         let plain = Fixtures.jpeg(original)
-        for (orientation, width, squareTopLeft) in [(UInt16(1), 320, true), (3, 320, false), (6, 240, false), (8, 240, true)] {
+        for (orientation, width, squareTopLeft) in [
+            (UInt16(1), 320, true), (3, 320, false), (6, 240, false), (8, 240, true),
+        ] {
             let decoded = try decode(Fixtures.withOrientation(plain, orientation), "o\(orientation).jpg").image
             #expect(decoded.width == width, "orientation \(orientation)")
             // The square starts top-left; rotating 180° or 90° clockwise moves it away, 90° anticlockwise keeps it left… at the bottom.
-            if orientation == 1 || orientation == 3 { #expect((topLeftBrightness(decoded) > 200) == squareTopLeft, "orientation \(orientation)") }
+            if orientation == 1 || orientation == 3 {
+                #expect((topLeftBrightness(decoded) > 200) == squareTopLeft, "orientation \(orientation)")
+            }
         }
         // 6 (rotate 90° clockwise): the square goes to the top-right.
         let six = try decode(Fixtures.withOrientation(plain, 6), "six.jpg").image
         var topRight = 0.0
-        for y in 0..<(six.height / 5) { for x in (six.width * 4 / 5)..<six.width { topRight += Double(six.pixels[(y * six.width + x) * 3 + 2]) } }
+        for y in 0..<(six.height / 5) {
+            for x in (six.width * 4 / 5)..<six.width { topRight += Double(six.pixels[(y * six.width + x) * 3 + 2]) }
+        }
         #expect(topRight / Double((six.height / 5) * (six.width - six.width * 4 / 5)) > 200)
     }
 
@@ -62,7 +71,9 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         for kind in [Fixtures.PNGKind.rgb8, .gray8, .gray16, .rgb16, .interlaced] {
             let decoded = try decode(Fixtures.png(original, kind: kind), "p.png")
             #expect(decoded.format == .png && decoded.image.width == 320 && decoded.image.height == 240, "\(kind)")
-            if kind == .rgb8 || kind == .rgb16 || kind == .interlaced { #expect(difference(decoded.image, original) < 0.5, "\(kind)") }
+            if kind == .rgb8 || kind == .rgb16 || kind == .interlaced {
+                #expect(difference(decoded.image, original) < 0.5, "\(kind)")
+            }
         }
         let palette = try decode(Fixtures.png(original, kind: .palette), "pal.png").image
         #expect(Array(palette.pixels[0..<3]) == [250, 250, 250])
@@ -95,7 +106,9 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         let wide = Fixtures.pattern(width: 3000, height: 1200)
         let decoded = try decode(Fixtures.png(wide, kind: .rgb8), "wide.png", target: 256)
         #expect(decoded.image.width == 640 && decoded.image.height == 256)
-        #expect(difference(decoded.image, wide.resized(width: 640, height: 256)) < 0.01, "streaming equals whole-image resampling")
+        #expect(
+            difference(decoded.image, wide.resized(width: 640, height: 256)) < 0.01,
+            "streaming equals whole-image resampling")
         #expect(topLeftBrightness(decoded.image) > 200)
     }
 
@@ -129,20 +142,27 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
 }
 
 @Suite struct BrokenFileTests {
-    func expectError(_ bytes: [UInt8], _ name: String, _ fragment: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ bytes: [UInt8], _ name: String, _ fragment: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let url = Fixtures.write(bytes, name)
         do {
             _ = try ImageDecoder.decode(file: url)
             Issue.record("\(name) of \(bytes.count) bytes decoded", sourceLocation: sourceLocation)
         } catch {
             #expect(error.path == url.path, sourceLocation: sourceLocation)
-            if let fragment { #expect(error.reason.contains(fragment), "\(error.reason)", sourceLocation: sourceLocation) }
+            if let fragment {
+                #expect(error.reason.contains(fragment), "\(error.reason)", sourceLocation: sourceLocation)
+            }
         }
     }
 
     @Test func truncationAtManyOffsetsIsATypedError() {
         let image = Fixtures.pattern(width: 96, height: 64)
-        for (bytes, name) in [(Fixtures.jpeg(image), "t.jpg"), (Fixtures.png(image, kind: .rgb8), "t.png"), (Fixtures.webp(image), "t.webp")] {
+        for (bytes, name) in [
+            (Fixtures.jpeg(image), "t.jpg"), (Fixtures.png(image, kind: .rgb8), "t.png"),
+            (Fixtures.webp(image), "t.webp"),
+        ] {
             for cut in stride(from: 1, to: bytes.count - 1, by: max(1, bytes.count / 40)) {
                 // libspng stops at IEND's type, so a PNG missing only IEND's CRC still has every
                 // pixel: that may decode, but only to the exact image.
@@ -159,7 +179,11 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
     @Test func junkZeroBytesAndWrongExtensions() throws {
         expectError([], "empty.jpg", "empty file")
         var generator = SystemRandomNumberGenerator()
-        for i in 0..<20 { expectError((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }, "r\(i).png", "not a JPEG, PNG or WebP") }
+        for i in 0..<20 {
+            expectError(
+                (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }, "r\(i).png",
+                "not a JPEG, PNG or WebP")
+        }
         expectError(Array("GIF89a plus some more".utf8), "anim.gif", "not a JPEG, PNG or WebP")
         // A PNG named .jpg decodes by its content.
         let url = Fixtures.write(Fixtures.png(Fixtures.pattern(width: 8, height: 8), kind: .rgb8), "really-a-png.jpg")
@@ -188,7 +212,9 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         #expect(options.outputSize(width: 100, height: 80) == (100, 80), "never enlarged")
         #expect(throws: ImageError.self) { try options.admit(width: Int.max, height: 2, path: "overflow") }
         // A real strip (40,000 × 2) decodes to at most 4,096 wide, not 40,000.
-        let strip = try ImageDecoder.decode(file: Fixtures.write(Fixtures.png(Fixtures.pattern(width: 40_000, height: 2), kind: .rgb8), "real-strip.png"))
+        let strip = try ImageDecoder.decode(
+            file: Fixtures.write(
+                Fixtures.png(Fixtures.pattern(width: 40_000, height: 2), kind: .rgb8), "real-strip.png"))
         #expect(strip.image.width == 4096 && strip.image.height == 1 && strip.originalWidth == 40_000)
     }
 

@@ -38,7 +38,9 @@ import Testing
 
     func measuredRecall(_ index: HNSWIndex, liveRows: [Int]) throws -> Double {
         let live = Matrix(rows: liveRows.count, columns: base.columns, storage: liveRows.flatMap { base.row($0) })
-        let exact = try ExactSearch.search(base: live, queries: queries, k: 10, metric: .cosine).map { $0.map { UInt64(liveRows[Int($0.label)]) } }
+        let exact = try ExactSearch.search(base: live, queries: queries, k: 10, metric: .cosine).map {
+            $0.map { UInt64(liveRows[Int($0.label)]) }
+        }
         let found = try (0..<queries.rows).map { q in try index.search(queries.row(q), k: 10, ef: 64).map(\.label) }
         return recall(found, exact, k: 10)
     }
@@ -115,7 +117,8 @@ import Testing
             // Exactly the true nearest among the allowed labels, at least for the first.
             let allowed = (0..<base.rows).filter { $0 % 10 == 3 }
             let sub = Matrix(rows: allowed.count, columns: 32, storage: allowed.flatMap { base.row($0) })
-            let exact = try ExactSearch.search(base: sub, queries: Matrix(rows: 1, columns: 32, storage: query), k: 10, metric: .cosine)[0]
+            let exact = try ExactSearch.search(
+                base: sub, queries: Matrix(rows: 1, columns: 32, storage: query), k: 10, metric: .cosine)[0]
             #expect(everyTenth[0].label == UInt64(allowed[Int(exact[0].label)]))
         }
         // A filter so selective the graph walk alone would miss: still k results, or all there are.
@@ -145,7 +148,9 @@ import Testing
                         searches.add(1, ordering: .relaxed)
                         if after > ceiling { overlapped.add(1, ordering: .relaxed) }
                         if found.contains(where: { Int($0.label) >= ceiling }) { sawNewer.add(1, ordering: .relaxed) }
-                        if found.count < 10 { problems.withLock { $0.append("\(found.count) results with \(ceiling) nodes") } }
+                        if found.count < 10 {
+                            problems.withLock { $0.append("\(found.count) results with \(ceiling) nodes") }
+                        }
                         if let bad = found.first(where: { Int($0.label) >= max(after, ceiling) + 1 }) {
                             problems.withLock { $0.append("label \(bad.label) returned before it was inserted") }
                         }
@@ -163,8 +168,10 @@ import Testing
         stop.store(true, ordering: .relaxed)
         while readers.contains(where: { $0.isExecuting }) { usleep(1000) }
         #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0.prefix(5) })")
-        #expect(overlapped.load(ordering: .relaxed) > 0 && sawNewer.load(ordering: .relaxed) > 0,
-                "searches overlapping an insert: \(overlapped.load(ordering: .relaxed)), returning a newer node: \(sawNewer.load(ordering: .relaxed))")
+        #expect(
+            overlapped.load(ordering: .relaxed) > 0 && sawNewer.load(ordering: .relaxed) > 0,
+            "searches overlapping an insert: \(overlapped.load(ordering: .relaxed)), returning a newer node: \(sawNewer.load(ordering: .relaxed))"
+        )
         index.ensureReachable()
         try index.checkIntegrity()
         #expect(index.count == base.rows)
@@ -174,8 +181,9 @@ import Testing
 @Suite struct HNSWFileTests {
     @Test func roundTripKeepsEverything() throws {
         let base = clusteredVectors(n: 2000, d: 40)
-        let index = try HNSWIndex.build(base, labels: (0..<2000).map { UInt64($0) * 7 + 1 }, metric: .cosine,
-                                        parameters: HNSWParameters(connectivity: 12, efConstruction: 100, seed: 3), threads: 2, logger: testLogger)
+        let index = try HNSWIndex.build(
+            base, labels: (0..<2000).map { UInt64($0) * 7 + 1 }, metric: .cosine,
+            parameters: HNSWParameters(connectivity: 12, efConstruction: 100, seed: 3), threads: 2, logger: testLogger)
         for label in stride(from: UInt64(1), to: 700, by: 7) { index.remove(label: label) }
         let url = temporaryDirectory("hnsw").appendingPathComponent("index.hnsw")
         try index.save(to: url)
@@ -200,13 +208,16 @@ import Testing
         func rejected(_ bytes: Data, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
             let bad = directory.appendingPathComponent(UUID().uuidString)
             try bytes.write(to: bad)
-            #expect(sourceLocation: sourceLocation) { try HNSWIndex.load(from: bad, logger: testLogger) } throws: { error in
+            #expect(sourceLocation: sourceLocation) { try HNSWIndex.load(from: bad, logger: testLogger) } throws: {
+                error in
                 let text = "\(error)"
                 return text.contains(expected) && text.contains("Rebuild it with `kindred index build`")
             }
         }
         try rejected(Data(), "shorter than the 64-byte header")
-        try rejected(Data("PK\u{3}\u{4} definitely a zip file, not an index at all, padded to sixty-four bytes..".utf8), "no KNDRHNSW magic")
+        try rejected(
+            Data("PK\u{3}\u{4} definitely a zip file, not an index at all, padded to sixty-four bytes..".utf8),
+            "no KNDRHNSW magic")
         try rejected(good.prefix(good.count - 100), "truncated or altered")
         // A header claiming 2^31 nodes is refused by the length check, before any allocation
         // (Fuzz/fuzz-snapshot found the loader allocating 78 GB).
@@ -232,17 +243,26 @@ import Testing
     }
 
     @Test func badParametersSayWhatToDo() throws {
-        #expect { try HNSWIndex(dimension: 8, metric: .cosine, parameters: HNSWParameters(connectivity: 1), logger: testLogger) } throws: {
-            "\($0)" == "M (connectivity) = 1 is invalid: it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default"
+        #expect {
+            try HNSWIndex(
+                dimension: 8, metric: .cosine, parameters: HNSWParameters(connectivity: 1), logger: testLogger)
+        } throws: {
+            "\($0)"
+                == "M (connectivity) = 1 is invalid: it must be between 2 and 512; 12 to 48 suits most data, 16 is the usual default"
         }
-        #expect(throws: IndexError.self) { try HNSWIndex(dimension: 8, metric: .cosine, parameters: HNSWParameters(efConstruction: 0), logger: testLogger) }
+        #expect(throws: IndexError.self) {
+            try HNSWIndex(
+                dimension: 8, metric: .cosine, parameters: HNSWParameters(efConstruction: 0), logger: testLogger)
+        }
         #expect(throws: IndexError.self) { try HNSWIndex(dimension: 0, metric: .cosine, logger: testLogger) }
         let index = try HNSWIndex(dimension: 8, metric: .cosine, logger: testLogger)
         #expect { try index.insert([Float](repeating: 1, count: 9), label: 1) } throws: {
             "\($0)".hasPrefix("vector has 9 components but the index holds 8-d vectors")
         }
         #expect(throws: IndexError.dimensionMismatch(expected: 8, got: 3)) { try index.search([1, 2, 3], k: 1) }
-        #expect { try index.insert([Float](repeating: 0, count: 8), label: 1) } throws: { "\($0)".contains("not all zeros") }
+        #expect { try index.insert([Float](repeating: 0, count: 8), label: 1) } throws: {
+            "\($0)".contains("not all zeros")
+        }
         #expect(try index.search([Float](repeating: 1, count: 8), k: 5).isEmpty, "an empty index finds nothing")
     }
 }

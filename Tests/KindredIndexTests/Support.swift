@@ -29,8 +29,10 @@ func recall(_ found: [[UInt64]], _ truth: [[UInt64]], k: Int) -> Double {
 /// its own rank-24 spread, plus isotropic noise, then L2-normalised: clustered and anisotropic
 /// like CNN features. The last `queries` rows are the queries; `truth` is their exact cosine
 /// top 10 through BLAS (the test checks that against a scalar loop).
-func embeddingLikeVectors(n: Int, d: Int, queries: Int, centres: Int = 2000, rank: Int = 24,
-                          seed: UInt64 = 7) throws -> (base: Matrix, queries: Matrix, truth: [[UInt64]]) {
+func embeddingLikeVectors(
+    n: Int, d: Int, queries: Int, centres: Int = 2000, rank: Int = 24,
+    seed: UInt64 = 7
+) throws -> (base: Matrix, queries: Matrix, truth: [[UInt64]]) {
     var rng = SeededRandom(seed: seed)
     let total = n + queries
     let centre = (0..<(centres * d)).map { _ in rng.normal() }
@@ -48,14 +50,17 @@ func embeddingLikeVectors(n: Int, d: Int, queries: Int, centres: Int = 2000, ran
             for i in 0..<total {
                 let target = rng.unit() * cumulative[centres - 1]
                 var lo = 0, hi = centres - 1  // the first centre whose cumulative weight exceeds target
-                while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > target { hi = mid } else { lo = mid + 1 } }
+                while lo < hi {
+                    let mid = (lo + hi) / 2; if cumulative[mid] > target { hi = mid } else { lo = mid + 1 }
+                }
                 let c = lo
                 for r in 0..<rank { coefficients[r] = 2 * spread[c] * rng.normal() }
                 let row = x.baseAddress! + i * d
                 for j in 0..<d { row[j] = centre[c * d + j] + rng.normal() }
                 // row += coefficientsᵀ · basis[c], the centre's own low-rank spread.
-                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rank), Int32(d), 1, basis.baseAddress! + c * rank * d, Int32(d),
-                            coefficients, 1, 1, row, 1)
+                cblas_sgemv(
+                    CblasRowMajor, CblasTrans, Int32(rank), Int32(d), 1, basis.baseAddress! + c * rank * d, Int32(d),
+                    coefficients, 1, 1, row, 1)
             }
         }
     }

@@ -10,17 +10,29 @@ import Testing
         let cases: [(String, Request)] = [
             ("PING", .ping), ("ping", .ping), ("HELP", .help), ("QUIT", .quit), ("STATUS\r", .status),
             ("SIMILAR 42", .similar(.id(ItemID(42)), k: 10, space: .cnn, within: nil)),
-            ("SIMILAR /art/a.jpg k=5 space=style within=prefix:/art/blue", .similar(.path("/art/a.jpg"), k: 5, space: .style, within: "/art/blue")),
-            (#"SIMILAR "/art/Blue Period/old guitarist.jpg" k=3"#, .similar(.path("/art/Blue Period/old guitarist.jpg"), k: 3, space: .cnn, within: nil)),
-            ("similar\t" + #""/a \"quoted\" \\ name.png"   within="prefix:/a b""#, .similar(.path(#"/a "quoted" \ name.png"#), k: 10, space: .cnn, within: "/a b")),
+            (
+                "SIMILAR /art/a.jpg k=5 space=style within=prefix:/art/blue",
+                .similar(.path("/art/a.jpg"), k: 5, space: .style, within: "/art/blue")
+            ),
+            (
+                #"SIMILAR "/art/Blue Period/old guitarist.jpg" k=3"#,
+                .similar(.path("/art/Blue Period/old guitarist.jpg"), k: 3, space: .cnn, within: nil)
+            ),
+            (
+                "similar\t" + #""/a \"quoted\" \\ name.png"   within="prefix:/a b""#,
+                .similar(.path(#"/a "quoted" \ name.png"#), k: 10, space: .cnn, within: "/a b")
+            ),
             ("SIMILAR-IMAGE 81920 k=20", .similarImage(byteCount: 81920, k: 20, space: .cnn)),
             ("INFO /x/y.png", .info(.path("/x/y.png"))), ("INFO 7", .info(.id(ItemID(7)))),
             ("DUPLICATES", .duplicates(maxDistance: 6)), ("DUPLICATES max_distance=0", .duplicates(maxDistance: 0)),
-            ("ERRORS limit=5", .errors(limit: 5)), ("RESCAN", .rescan(directory: nil)), ("RESCAN /art", .rescan(directory: "/art")),
+            ("ERRORS limit=5", .errors(limit: 5)), ("RESCAN", .rescan(directory: nil)),
+            ("RESCAN /art", .rescan(directory: "/art")),
             ("WATCH /art", .watch(directory: "/art")), (#"UNWATCH "/my art""#, .unwatch(directory: "/my art")),
             ("FORMAT json", .format(.json)), ("FORMAT TEXT", .format(.text)),
-            ("REFIT", .refit(wait: false)), ("REFIT wait", .refit(wait: true)), ("RUNS", .runs(limit: 20)), ("RUNS limit=3", .runs(limit: 3)),
-            ("CLUSTERS", .clusters), ("CLUSTER 12", .cluster(id: 12, limit: 50)), ("CLUSTER 0 limit=5", .cluster(id: 0, limit: 5)),
+            ("REFIT", .refit(wait: false)), ("REFIT wait", .refit(wait: true)), ("RUNS", .runs(limit: 20)),
+            ("RUNS limit=3", .runs(limit: 3)),
+            ("CLUSTERS", .clusters), ("CLUSTER 12", .cluster(id: 12, limit: 50)),
+            ("CLUSTER 0 limit=5", .cluster(id: 0, limit: 5)),
             ("MAP", .map(dimensions: 2)), ("MAP dims=3", .map(dimensions: 3)),
         ]
         for (line, expected) in cases { #expect(try parser.parse(line) == expected, "\(line)") }
@@ -66,14 +78,18 @@ import Testing
         let refused: [(String, String)] = [
             ("INFO 9223372036854775808", "item id 9223372036854775808 is out of range"),
             ("INFO 18446744073709551616", "is out of range"), ("INFO 0", "item id 0 is out of range"),
-            ("SIMILAR 99999999999999999999999", "is out of range"), ("INFO -1", "neither an item id nor an absolute path"),
+            ("SIMILAR 99999999999999999999999", "is out of range"),
+            ("INFO -1", "neither an item id nor an absolute path"),
             ("INFO +5", "neither an item id"), ("INFO ４２", "neither an item id"), ("INFO 0x10", "neither an item id"),
-            ("SIMILAR 1 k=1001", "from 1 to 1000"), ("SIMILAR 1 k=-1", "from 1 to 1000"), ("SIMILAR 1 k=1e3", "whole number"),
+            ("SIMILAR 1 k=1001", "from 1 to 1000"), ("SIMILAR 1 k=-1", "from 1 to 1000"),
+            ("SIMILAR 1 k=1e3", "whole number"),
             ("SIMILAR 1 k=9223372036854775808", "whole number"), ("SIMILAR-IMAGE 67108865", "from 1 to 67108864"),
             ("SIMILAR-IMAGE -1", "from 1 to 67108864"), ("SIMILAR-IMAGE 18446744073709551615", "from 1 to 67108864"),
             ("DUPLICATES max_distance=17", "from 0 to 16"), ("DUPLICATES max_distance=-1", "from 0 to 16"),
-            ("ERRORS limit=0", "from 1 to 100000"), ("ERRORS limit=100001", "from 1 to 100000"), ("RUNS limit=1001", "from 1 to 1000"),
-            ("CLUSTER 2147483648", "not a cluster id"), ("CLUSTER 1 limit=1000001", "from 1 to 1000000"), ("MAP dims=1", "from 2 to 3"),
+            ("ERRORS limit=0", "from 1 to 100000"), ("ERRORS limit=100001", "from 1 to 100000"),
+            ("RUNS limit=1001", "from 1 to 1000"),
+            ("CLUSTER 2147483648", "not a cluster id"), ("CLUSTER 1 limit=1000001", "from 1 to 1000000"),
+            ("MAP dims=1", "from 2 to 3"),
         ]
         for (line, fragment) in refused {
             #expect { try parser.parse(line) } throws: { error in
@@ -84,12 +100,16 @@ import Testing
         #expect(try parser.parse("INFO 9223372036854775807") == .info(.id(ItemID(UInt64(Int64.max)))))
         #expect(try parser.parse("INFO 1") == .info(.id(ItemID(1))))
         #expect(try parser.parse("CLUSTER 2147483647 limit=1000000") == .cluster(id: 2_147_483_647, limit: 1_000_000))
-        #expect(try parser.parse("SIMILAR-IMAGE 67108864 k=1000") == .similarImage(byteCount: 67_108_864, k: 1000, space: .cnn))
+        #expect(
+            try parser.parse("SIMILAR-IMAGE 67108864 k=1000")
+                == .similarImage(byteCount: 67_108_864, k: 1000, space: .cnn))
     }
 
     @Test func lineLengthIsLimited() {
         let small = RequestParser(maxLineLength: 16)
-        #expect(throws: ProtocolError(.tooLong, "request line of 17 bytes exceeds the 16-byte limit")) { try small.parse("PING " + String(repeating: "x", count: 12)) }
+        #expect(throws: ProtocolError(.tooLong, "request line of 17 bytes exceeds the 16-byte limit")) {
+            try small.parse("PING " + String(repeating: "x", count: 12))
+        }
         #expect(throws: Never.self) { try small.parse("PING") }
     }
 
@@ -100,7 +120,9 @@ import Testing
         var parsed = 0, refusedAtArguments = 0, refused = 0
         for round in 0..<2000 {
             var bytes = (0..<generator.below(81)).map { _ in UInt8(generator.below(256)) }
-            if round % 2 == 0 { bytes = Array((Verb.allCases[generator.below(Verb.allCases.count)].rawValue + " ").utf8) + bytes }
+            if round % 2 == 0 {
+                bytes = Array((Verb.allCases[generator.below(Verb.allCases.count)].rawValue + " ").utf8) + bytes
+            }
             do {
                 _ = try parser.parse(String(decoding: bytes, as: UTF8.self))
                 parsed += 1
@@ -110,22 +132,32 @@ import Testing
                 refused += 1
             }
         }
-        #expect(parsed + refused == 2000 && refusedAtArguments > 100, "\(parsed) parsed, \(refusedAtArguments) refused at their arguments")
+        #expect(
+            parsed + refused == 2000 && refusedAtArguments > 100,
+            "\(parsed) parsed, \(refusedAtArguments) refused at their arguments")
     }
 }
 
 @Suite struct ResponseEncoderTests {
     @Test func textAnswersAreTabSeparatedLines() {
-        let response = Response(columns: ["rank", "score", "id", "path"], rows: [["1", "0.98", "7", "/a/b c.jpg"], ["2", "0.91", "9", "/tab\there"]])
-        #expect(ResponseEncoder.encode(.success(response), as: .text) == "OK 2\n1\t0.98\t7\t/a/b c.jpg\n2\t0.91\t9\t/tab\\there\n")
-        #expect(ResponseEncoder.encode(.failure(ProtocolError(.notFound, "no item 12")), as: .text) == "ERR not-found no item 12\n")
+        let response = Response(
+            columns: ["rank", "score", "id", "path"],
+            rows: [["1", "0.98", "7", "/a/b c.jpg"], ["2", "0.91", "9", "/tab\there"]])
+        #expect(
+            ResponseEncoder.encode(.success(response), as: .text)
+                == "OK 2\n1\t0.98\t7\t/a/b c.jpg\n2\t0.91\t9\t/tab\\there\n")
+        #expect(
+            ResponseEncoder.encode(.failure(ProtocolError(.notFound, "no item 12")), as: .text)
+                == "ERR not-found no item 12\n")
         #expect(ResponseEncoder.unescape("/tab\\there\\\\x") == "/tab\there\\x")
     }
 
     @Test func jsonAnswersAreOneObjectPerLine() throws {
-        let line = ResponseEncoder.encode(.success(Response(columns: ["key", "value"], rows: [["indexed", "12"]])), as: .json)
+        let line = ResponseEncoder.encode(
+            .success(Response(columns: ["key", "value"], rows: [["indexed", "12"]])), as: .json)
         #expect(line == #"{"columns":["key","value"],"ok":true,"rows":[["indexed","12"]]}"# + "\n")
-        let error = ResponseEncoder.encode(.failure(ProtocolError(.forbidden, "/etc/passwd is outside the watched roots")), as: .json)
+        let error = ResponseEncoder.encode(
+            .failure(ProtocolError(.forbidden, "/etc/passwd is outside the watched roots")), as: .json)
         let object = try JSONSerialization.jsonObject(with: Data(error.utf8)) as! [String: Any]
         #expect(object["ok"] as? Bool == false && object["error"] as? String == "forbidden")
     }

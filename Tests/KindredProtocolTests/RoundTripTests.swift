@@ -7,16 +7,23 @@ import Testing
 @Suite struct RoundTripTests {
     /// Words that make quoting work: spaces, quotes, backslashes, tabs, newlines, `=`, digits
     /// only, non-ASCII, and option-looking text.
-    static let awkward = ["plain", "a b", "say \"hi\"", #"back\slash"#, "tab\there", "new\nline", "k=5", "é ☃ 漢",
-                          "123", "space=cnn", "=", "\"", "\\", "x=\"y\"", "trailing\\", "a\tb=c d"]
+    static let awkward = [
+        "plain", "a b", "say \"hi\"", #"back\slash"#, "tab\there", "new\nline", "k=5", "é ☃ 漢",
+        "123", "space=cnn", "=", "\"", "\\", "x=\"y\"", "trailing\\", "a\tb=c d",
+    ]
 
     func randomPath(_ random: inout SeededRandom) -> String {
-        "/" + (0..<(1 + random.below(3))).map { _ in Self.awkward[random.below(Self.awkward.count)].replacingOccurrences(of: "/", with: "") }
+        "/"
+            + (0..<(1 + random.below(3))).map { _ in
+                Self.awkward[random.below(Self.awkward.count)].replacingOccurrences(of: "/", with: "")
+            }
             .joined(separator: "/")
     }
 
     func randomRequest(_ random: inout SeededRandom) -> Request {
-        let target: Target = random.below(2) == 0 ? .id(ItemID(validating: String(1 + random.below(Int(Int32.max))))!) : .path(randomPath(&random))
+        let target: Target =
+            random.below(2) == 0
+            ? .id(ItemID(validating: String(1 + random.below(Int(Int32.max))))!) : .path(randomPath(&random))
         let space = Space.searchable[random.below(Space.searchable.count)]
         let limit = 1 + random.below(1000)
         switch Verb.allCases[random.below(Verb.allCases.count)] {
@@ -24,7 +31,8 @@ import Testing
         case .help: return .help
         case .quit: return .quit
         case .status: return .status
-        case .similar: return .similar(target, k: limit, space: space, within: random.below(2) == 0 ? nil : randomPath(&random))
+        case .similar:
+            return .similar(target, k: limit, space: space, within: random.below(2) == 0 ? nil : randomPath(&random))
         case .similarImage: return .similarImage(byteCount: 1 + random.below(64 << 20), k: limit, space: space)
         case .info: return .info(target)
         case .duplicates: return .duplicates(maxDistance: random.below(Request.maxDuplicateDistance + 1))
@@ -41,7 +49,9 @@ import Testing
         case .backup: return .backup(directory: randomPath(&random))
         case .run: return .run(id: random.below(2) == 0 ? nil : Int64(1 + random.below(Int(Int32.max))))
         case .runClusters: return .runClusters(run: Int64(1 + random.below(1000)))
-        case .runMembers: return .runMembers(run: Int64(1 + random.below(1000)), after: UInt64(random.below(Int(Int32.max))), limit: limit)
+        case .runMembers:
+            return .runMembers(
+                run: Int64(1 + random.below(1000)), after: UInt64(random.below(Int(Int32.max))), limit: limit)
         case .thumbs: return .thumbs(after: UInt64(random.below(Int(Int32.max))), limit: limit)
         }
     }
@@ -59,9 +69,11 @@ import Testing
         }
         #expect(seen.count == Verb.allCases.count, "every verb drawn")
         // The extremes of every range, too.
-        for request: Request in [.similar(.id(ItemID(validating: String(Int64.max))!), k: 1000, space: .style, within: "/"),
-                                 .runMembers(run: Int64.max, after: UInt64(Int64.max), limit: 100_000), .duplicates(maxDistance: 16),
-                                 .similarImage(byteCount: 64 << 20, k: 1, space: .cnn), .info(.path("/"))] {
+        for request: Request in [
+            .similar(.id(ItemID(validating: String(Int64.max))!), k: 1000, space: .style, within: "/"),
+            .runMembers(run: Int64.max, after: UInt64(Int64.max), limit: 100_000), .duplicates(maxDistance: 16),
+            .similarImage(byteCount: 64 << 20, k: 1, space: .cnn), .info(.path("/")),
+        ] {
             #expect(try parser.parse(RequestEncoder.line(request)) == request)
         }
     }
@@ -69,7 +81,9 @@ import Testing
     @Test func answersSurviveTheTextEncoding() {
         var random = SeededRandom(seed: 7)
         for _ in 0..<2000 {
-            let rows = (0..<random.below(4)).map { _ in (0..<(1 + random.below(4))).map { _ in Self.awkward[random.below(Self.awkward.count)] + "\r" } }
+            let rows = (0..<random.below(4)).map { _ in
+                (0..<(1 + random.below(4))).map { _ in Self.awkward[random.below(Self.awkward.count)] + "\r" }
+            }
             let text = ResponseEncoder.encode(.success(Response(columns: [], rows: rows)), as: .text)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
             #expect(ResponseEncoder.decode(lines) == .success(rows))

@@ -30,11 +30,14 @@ import Testing
             kill(writer.processIdentifier, SIGKILL)
             writer.waitUntilExit()
             seen += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
-            let reported = seen.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt64($0) } }
+            let reported = seen.split(separator: "\n").compactMap {
+                $0.split(separator: " ").last.flatMap { UInt64($0) }
+            }
             lastReported = reported.last ?? lastReported
             #expect(writer.terminationReason == .uncaughtSignal)
 
-            let store = try VectorStore(directory: directory, spaces: [VectorSpace(name: "crash", dimension: dimension)], logger: testLogger)
+            let store = try VectorStore(
+                directory: directory, spaces: [VectorSpace(name: "crash", dimension: dimension)], logger: testLogger)
             let (ids, matrix) = try store.readMatrix(space: "crash")
             // Everything reported committed is there, whole batches only, every value intact.
             #expect(UInt64(ids.count) >= lastReported)

@@ -1,9 +1,10 @@
-@testable import KindredStore
 import CLMDB
 import Foundation
 import KindredCore
 import KindredTestSupport
 import Testing
+
+@testable import KindredStore
 
 @Suite struct VectorStoreTests {
     let spaces = [
@@ -22,7 +23,8 @@ import Testing
                 for id in UInt64(1)...300 {
                     try batch.put(ItemID(id), vector(id, 1280), space: "cnn")
                     if id % 2 == 0 { try batch.put(ItemID(id), vector(id, 61), space: "style") }
-                    try batch.put(ItemID(id), (0..<8).map { UInt8(truncatingIfNeeded: id &* 31 &+ UInt64($0)) }, space: "phash")
+                    try batch.put(
+                        ItemID(id), (0..<8).map { UInt8(truncatingIfNeeded: id &* 31 &+ UInt64($0)) }, space: "phash")
                 }
             }
         }
@@ -32,7 +34,9 @@ import Testing
         #expect(try store.vector(ItemID(17), space: "cnn") == vector(17, 1280))
         #expect(try store.vector(ItemID(17), space: "style") == nil)
         #expect(try store.vector(ItemID(18), space: "style") == vector(18, 61))
-        #expect(try store.vector(ItemID(5), space: "phash", as: UInt8.self) == (0..<8).map { UInt8(truncatingIfNeeded: 5 * 31 + $0) })
+        #expect(
+            try store.vector(ItemID(5), space: "phash", as: UInt8.self)
+                == (0..<8).map { UInt8(truncatingIfNeeded: 5 * 31 + $0) })
 
         let (ids, matrix) = try store.readMatrix(space: "style")
         #expect(ids == stride(from: UInt64(2), through: 300, by: 2).map { ItemID($0) })
@@ -70,21 +74,28 @@ import Testing
         let directory = temporaryDirectory("store")
         let store = try VectorStore(directory: directory, spaces: spaces, logger: testLogger)
         do {
-            try store.write { batch throws(VectorStoreError) in try batch.put(ItemID(3), [Float](repeating: 0, count: 12), space: "cnn") }
+            try store.write { batch throws(VectorStoreError) in
+                try batch.put(ItemID(3), [Float](repeating: 0, count: 12), space: "cnn")
+            }
             Issue.record("a 12-component vector went into a 1280-d space")
         } catch {
             #expect(error.description == "space cnn, item 3: vector has 12 components, the space holds 1280")
         }
         do {
-            try store.write { batch throws(VectorStoreError) in try batch.put(ItemID(3), [Float](repeating: 0, count: 8), space: "phash") }
+            try store.write { batch throws(VectorStoreError) in
+                try batch.put(ItemID(3), [Float](repeating: 0, count: 8), space: "phash")
+            }
             Issue.record("floats went into a byte space")
         } catch {
             #expect(error.description.contains("vector is float32, the space holds uint8"))
         }
-        #expect { try store.count(space: "clip") } throws: { "\($0)".contains("no such space (known: cnn, phash, style)") }
+        #expect { try store.count(space: "clip") } throws: {
+            "\($0)".contains("no such space (known: cnn, phash, style)")
+        }
         // Reopening with another dimension for an existing space says what to do.
         #expect {
-            try VectorStore(directory: directory, spaces: [VectorSpace(name: "cnn", dimension: 512)], logger: testLogger)
+            try VectorStore(
+                directory: directory, spaces: [VectorSpace(name: "cnn", dimension: 512)], logger: testLogger)
         } throws: { "\($0)".contains("kindred store drop-space cnn") }
     }
 
@@ -93,7 +104,9 @@ import Testing
         let v1 = VectorSpace(name: "cnn", dimension: 4, producer: 1)
         do {
             let store = try VectorStore(directory: directory, spaces: [v1], logger: testLogger)
-            try store.write { batch throws(VectorStoreError) in for id in UInt64(1)...3 { try batch.put(ItemID(id), vector(id, 4), space: "cnn") } }
+            try store.write { batch throws(VectorStoreError) in
+                for id in UInt64(1)...3 { try batch.put(ItemID(id), vector(id, 4), space: "cnn") }
+            }
         }
         var v2 = v1
         v2.producer = 2
@@ -111,13 +124,18 @@ import Testing
             (2, Array("not a vector".utf8), "shorter than the 16-byte header"),
             (3, [0x4B, 0x56, 9, 1] + [UInt8](repeating: 0, count: 12), "record format version 9"),
             (4, [0x00, 0x56, 1, 1] + [UInt8](repeating: 0, count: 12), "bad magic"),
-            (5, [0x4B, 0x56, 1, 1, 60, 0, 0, 0] + [UInt8](repeating: 0, count: 8 + 240), "record holds 60 × float32, space is 61 × float32"),
+            (
+                5, [0x4B, 0x56, 1, 1, 60, 0, 0, 0] + [UInt8](repeating: 0, count: 8 + 240),
+                "record holds 60 × float32, space is 61 × float32"
+            ),
             (6, [0x4B, 0x56, 1, 1, 61, 0, 0, 0] + [UInt8](repeating: 0, count: 8 + 100), "header promises 260"),
         ]
         for (key, bytes, message) in foreign {
-            try store.environment.write { txn in try txn.put(db, key, count: bytes.count) { $0.copyBytes(from: bytes) } }
+            try store.environment.write { txn in try txn.put(db, key, count: bytes.count) { $0.copyBytes(from: bytes) }
+            }
             #expect { try store.vector(ItemID(key), space: "style") } throws: { error in
-                "\(error)".contains("space style, item \(key): corrupt or foreign record") && "\(error)".contains(message)
+                "\(error)".contains("space style, item \(key): corrupt or foreign record")
+                    && "\(error)".contains(message)
             }
             // A bulk read names the bad record instead of returning garbage.
             #expect { try store.readAll(space: "style") } throws: { "\($0)".contains("item \(key)") }
@@ -129,12 +147,15 @@ import Testing
     @Test func theMapGrowsPastASmallInitialSize() throws {
         var options = LMDBEnvironment.Options()
         options.initialMapSize = 1 << 20
-        let store = try VectorStore(directory: temporaryDirectory("grow"), spaces: spaces, options: options, logger: testLogger)
+        let store = try VectorStore(
+            directory: temporaryDirectory("grow"), spaces: spaces, options: options, logger: testLogger)
         // 4,000 × 1280 floats is about 20 MiB: the map must double several times, some of them
         // in the middle of a batch, which is then retried whole.
         for chunk in 0..<8 {
             try store.write { batch throws(VectorStoreError) in
-                for id in UInt64(chunk * 500 + 1)...UInt64(chunk * 500 + 500) { try batch.put(ItemID(id), vector(id, 1280), space: "cnn") }
+                for id in UInt64(chunk * 500 + 1)...UInt64(chunk * 500 + 500) {
+                    try batch.put(ItemID(id), vector(id, 1280), space: "cnn")
+                }
             }
         }
         #expect(store.environment.mapSize >= 16 << 20)
@@ -150,7 +171,9 @@ import Testing
         try store.environment.read { txn in
             // Another thread commits while this snapshot is open; the snapshot does not change.
             let writer = Thread {
-                try! store.write { batch throws(VectorStoreError) in try batch.put(ItemID(2), self.vector(2, 61), space: "style") }
+                try! store.write { batch throws(VectorStoreError) in
+                    try batch.put(ItemID(2), self.vector(2, 61), space: "style")
+                }
             }
             writer.start()
             while try store.count(space: "style") < 2 { usleep(1000) }

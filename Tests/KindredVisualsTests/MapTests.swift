@@ -1,10 +1,11 @@
-@testable import KindredVisuals
 import Foundation
 import KindredImaging
 import KindredStore
 import KindredTestSupport
 import Logging
 import Testing
+
+@testable import KindredVisuals
 
 @Suite("Map page, in headless Chromium")
 struct MapTests {
@@ -24,7 +25,8 @@ struct MapTests {
     /// cannot pick a neighbour instead.
     func isolatedRow(_ fixture: RunFixture) -> Int {
         let candidates = fixture.points.indices.filter { i in
-            fixture.labels[i] < 0 && i != fixture.missing && (0...10).contains(fixture.points[i].0) && (0...8).contains(fixture.points[i].1)
+            fixture.labels[i] < 0 && i != fixture.missing && (0...10).contains(fixture.points[i].0)
+                && (0...8).contains(fixture.points[i].1)
         }
         func gap(_ i: Int) -> Float {
             fixture.points.indices.filter { $0 != i }.map { j in
@@ -42,30 +44,40 @@ struct MapTests {
         #expect(map.thumbnailFailures.map(\.path) == [fixture.paths[fixture.missing]])
         let row = isolatedRow(fixture)
         let shot = fixture.directory.appendingPathComponent("map.png")
-        let result = try Browser.open(page, [
-            "--wait-for", "window.kindredMap && kindredMap.thumbnailsReady", "--screenshot", shot.path,
-            "--hover", "\(row)", "--click", "\(row)",
-            "--eval", "kindredMap.pointCount", "--eval", "document.body.dataset.drawnPoints",
-            "--eval", "[...document.querySelectorAll('#legend li .count')].reduce((s, e) => s + Number(e.textContent.replace(/\\D/g, '')), 0)",
-            "--eval", "kindredMap.resetView(true)", "--eval", "new Promise(r => requestAnimationFrame(() => r(kindredMap.drawnPoints)))",
-        ])
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap && kindredMap.thumbnailsReady", "--screenshot", shot.path,
+                "--hover", "\(row)", "--click", "\(row)",
+                "--eval", "kindredMap.pointCount", "--eval", "document.body.dataset.drawnPoints",
+                "--eval",
+                "[...document.querySelectorAll('#legend li .count')].reduce((s, e) => s + Number(e.textContent.replace(/\\D/g, '')), 0)",
+                "--eval", "kindredMap.resetView(true)", "--eval",
+                "new Promise(r => requestAnimationFrame(() => r(kindredMap.drawnPoints)))",
+            ])
         #expect(result["console"] as? [String] == [], "console errors")
         #expect(result["exceptions"] as? [String] == [], "exceptions")
         let values = result["eval"] as? [Any] ?? []
         #expect(values.first as? Int == fixture.paths.count, "point count")
         #expect(values[safe: 2] as? Int == fixture.paths.count, "legend counts add up to the collection")
         #expect(values[safe: 4] as? Int == fixture.paths.count, "after Fit all every point is drawn")
-        #expect(Int(values[safe: 1] as? String ?? "") ?? 0 >= fixture.paths.count * 95 / 100, "the default view shows the bulk")
+        #expect(
+            Int(values[safe: 1] as? String ?? "") ?? 0 >= fixture.paths.count * 95 / 100,
+            "the default view shows the bulk")
 
         let hover = result["hover"] as? [String: Any] ?? [:]
         #expect(hover["hovered"] as? Int == row)
         #expect(hover["tooltip_visible"] as? Bool == true)
-        #expect((hover["tooltip"] as? String ?? "").contains(fixture.paths[row]), "the tooltip shows the hovered item's path")
+        #expect(
+            (hover["tooltip"] as? String ?? "").contains(fixture.paths[row]),
+            "the tooltip shows the hovered item's path")
         #expect((hover["tooltip"] as? String ?? "").contains("noise"))
 
         let click = result["click"] as? [String: Any] ?? [:]
         #expect(click["selected"] as? Int == row)
-        let expected = fixture.neighbours[row].map { ($0 < fixture.paths.count ? fixture.paths[$0] as NSString : "").lastPathComponent }
+        let expected = fixture.neighbours[row].map {
+            ($0 < fixture.paths.count ? fixture.paths[$0] as NSString : "").lastPathComponent
+        }
         #expect(click["neighbours"] as? [String] == expected, "a click lists the item's precomputed nearest neighbours")
 
         // The canvas (left of the 300 px panel) is not blank: points in several cluster colours.
@@ -78,28 +90,35 @@ struct MapTests {
         let fixture = try RunFixture(items: 120)
         let (page, _) = try write(fixture, dims: 2, thumbnails: 0)
         let name = (fixture.paths[42] as NSString).lastPathComponent
-        let result = try Browser.open(page, [
-            "--wait-for", "window.kindredMap", "--before", "kindredMap.resetView(true)", "--search", name,
-            "--eval", "kindredMap.search('')",
-            "--eval", "document.querySelector('#legend li[data-cluster=\"-1\"]').click()",
-            "--eval", "new Promise(r => requestAnimationFrame(() => r(kindredMap.drawnPoints)))",
-        ])
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap", "--before", "kindredMap.resetView(true)", "--search", name,
+                "--eval", "kindredMap.search('')",
+                "--eval", "document.querySelector('#legend li[data-cluster=\"-1\"]').click()",
+                "--eval", "new Promise(r => requestAnimationFrame(() => r(kindredMap.drawnPoints)))",
+            ])
         #expect(result["console"] as? [String] == [])
         let search = result["search"] as? [String: Any] ?? [:]
         #expect(search["matches"] as? [String] == [fixture.paths[42]])
         #expect(search["drawn"] as? Int == 1)
         let values = result["eval"] as? [Any] ?? []
-        #expect(values[safe: 2] as? Int == fixture.labels.filter { $0 >= 0 }.count, "hiding noise leaves the clustered items")
+        #expect(
+            values[safe: 2] as? Int == fixture.labels.filter { $0 >= 0 }.count,
+            "hiding noise leaves the clustered items")
     }
 
     @Test func threeDimensionalMapDrawsAndPicks() throws {
         let fixture = try RunFixture(items: 150)
         let (page, _) = try write(fixture, dims: 3)
         let shot = fixture.directory.appendingPathComponent("map3.png")
-        let result = try Browser.open(page, [
-            "--wait-for", "window.kindredMap", "--before", "kindredMap.resetView(true)", "--screenshot", shot.path, "--hover", "0",
-            "--eval", "kindredMap.dims", "--eval", "kindredMap.drawnPoints",
-        ])
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap", "--before", "kindredMap.resetView(true)", "--screenshot", shot.path,
+                "--hover", "0",
+                "--eval", "kindredMap.dims", "--eval", "kindredMap.drawnPoints",
+            ])
         #expect(result["console"] as? [String] == [])
         #expect(result["exceptions"] as? [String] == [])
         let values = result["eval"] as? [Any] ?? []
@@ -116,7 +135,9 @@ struct MapTests {
         let fixture = try RunFixture(items: 40)
         var options = MapDocument.Options()
         options.run = 999
-        #expect(throws: VisualsError.self) { try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger) }
+        #expect(throws: VisualsError.self) {
+            try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger)
+        }
         do { _ = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger) } catch {
             #expect("\(error)".contains("run 999 does not exist"))
         }
@@ -132,13 +153,15 @@ struct MapTests {
     }
 
     @Test func embeddedPagesMatchTheirSourceFiles() throws {
-        let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Sources/KindredVisuals/Web")
         let names = try FileManager.default.contentsOfDirectory(atPath: web.path).sorted()
         #expect(names == WebAssets.files.keys.sorted(), "run scripts/embed-web.sh")
         for name in names {
-            #expect(try String(contentsOf: web.appendingPathComponent(name), encoding: .utf8) == WebAssets.files[name],
-                    "Web/\(name) changed: run scripts/embed-web.sh")
+            #expect(
+                try String(contentsOf: web.appendingPathComponent(name), encoding: .utf8) == WebAssets.files[name],
+                "Web/\(name) changed: run scripts/embed-web.sh")
         }
     }
 }

@@ -13,12 +13,15 @@ struct ReportAndSheetTests {
         let page = fixture.directory.appendingPathComponent("report.html")
         try Data(report.html.utf8).write(to: page)
         let shot = fixture.directory.appendingPathComponent("report.png")
-        let result = try Browser.open(page, [
-            "--height", "1400", "--screenshot", shot.path,
-            // Per chart: its name, rendered width, and how many marks it drew.
-            "--eval", "[...document.querySelectorAll('svg.chart')].map(s => [s.dataset.chart, s.getBBox().width, s.querySelectorAll('polyline, rect, polygon, circle').length])",
-            "--eval", "document.body.innerText",
-        ])
+        let result = try Browser.open(
+            page,
+            [
+                "--height", "1400", "--screenshot", shot.path,
+                // Per chart: its name, rendered width, and how many marks it drew.
+                "--eval",
+                "[...document.querySelectorAll('svg.chart')].map(s => [s.dataset.chart, s.getBBox().width, s.querySelectorAll('polyline, rect, polygon, circle').length])",
+                "--eval", "document.body.innerText",
+            ])
         #expect(result["console"] as? [String] == [])
         #expect(result["exceptions"] as? [String] == [])
         let values = result["eval"] as? [Any] ?? []
@@ -32,7 +35,9 @@ struct ReportAndSheetTests {
         #expect(charts[safe: 1]?[2] as? Int == 3)
         #expect(charts[safe: 2]?[2] as? Int == 4)
         let text = values[safe: 1] as? String ?? ""
-        for fact in ["min_cluster_size", "noise fraction", "davies bouldin", "total"] { #expect(text.contains(fact), "report lists \(fact)") }
+        for fact in ["min_cluster_size", "noise fraction", "davies bouldin", "total"] {
+            #expect(text.contains(fact), "report lists \(fact)")
+        }
         let stats = try PixelStatistics(png: shot, background: (0xfa, 0xfa, 0xfa))
         #expect(stats.changedFraction > 0.05 && stats.distinctColours > 20)
     }
@@ -41,7 +46,9 @@ struct ReportAndSheetTests {
         let fixture = try RunFixture(items: 30)
         let rows = [0, 1, 2, fixture.missing, 4, 5, 6]
         let entries = rows.enumerated().map { rank, row in
-            ContactSheet.Entry(path: fixture.paths[row], caption: (fixture.paths[row] as NSString).lastPathComponent, detail: "#\(rank + 1)")
+            ContactSheet.Entry(
+                path: fixture.paths[row], caption: (fixture.paths[row] as NSString).lastPathComponent,
+                detail: "#\(rank + 1)")
         }
         var options = ContactSheet.Options()
         options.cell = 40  // the 48 × 36 images shrink to fill most of a cell
@@ -56,7 +63,9 @@ struct ReportAndSheetTests {
         var decode = DecodeOptions()
         decode.targetShortSide = 1 << 20
         let decoded = try ImageDecoder.decode(file: url, options: decode)
-        #expect(decoded.format == .jpeg && decoded.image.width == sheet.image.width && decoded.image.height == sheet.image.height)
+        #expect(
+            decoded.format == .jpeg && decoded.image.width == sheet.image.width
+                && decoded.image.height == sheet.image.height)
 
         // Every cell that had an image differs from the empty cell colour; the missing one does not.
         func changed(x: Int, y: Int, width: Int, height: Int, base: (Int, Int, Int)) -> Double {
@@ -64,7 +73,9 @@ struct ReportAndSheetTests {
             for yy in y..<(y + height) {
                 for xx in x..<(x + width) {
                     let p = (yy * sheet.image.width + xx) * 3
-                    let (r, g, b) = (Int(sheet.image.pixels[p]), Int(sheet.image.pixels[p + 1]), Int(sheet.image.pixels[p + 2]))
+                    let (r, g, b) = (
+                        Int(sheet.image.pixels[p]), Int(sheet.image.pixels[p + 1]), Int(sheet.image.pixels[p + 2])
+                    )
                     if abs(r - base.0) + abs(g - base.1) + abs(b - base.2) > 30 { count += 1 }
                 }
             }
@@ -74,7 +85,11 @@ struct ReportAndSheetTests {
         for (index, row) in rows.enumerated() {
             let f = sheet.frames[index]
             let image = changed(x: f.x, y: f.y, width: f.side, height: f.side, base: (14, 15, 18))
-            if row == fixture.missing { #expect(image == 0) } else { #expect(image > 0.3, "cell \(index) shows its image") }
+            if row == fixture.missing {
+                #expect(image == 0)
+            } else {
+                #expect(image > 0.3, "cell \(index) shows its image")
+            }
             let caption = changed(x: f.x, y: f.y + f.side, width: f.side, height: f.captionHeight, base: (24, 26, 31))
             #expect(caption > 0.01, "cell \(index) has a caption (\(caption))")
         }

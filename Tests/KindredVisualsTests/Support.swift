@@ -39,7 +39,8 @@ struct RunFixture {
             labels.append(label)
             let gauss = { () -> Float in Float(random.unit()) + Float(random.unit()) + Float(random.unit()) - 1.5 }
             if label < 0 {
-                points.append((Float(random.unit()) * 16 - 3, Float(random.unit()) * 14 - 3, Float(random.unit()) * 10 - 5))
+                points.append(
+                    (Float(random.unit()) * 16 - 3, Float(random.unit()) * 14 - 3, Float(random.unit()) * 10 - 5))
             } else {
                 let c = Self.clusterCentres[label]
                 points.append((c.0 + gauss(), c.1 + gauss(), c.2 + gauss()))
@@ -47,23 +48,33 @@ struct RunFixture {
         }
         let items = try catalog.enqueue(files).map { $0.item.itemID! }
         // Marked indexed through the owner of the commit order; the map reads no vectors of them.
-        let vectors = try VectorStore(directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
-        try StateStore(catalog: catalog, vectors: vectors).index(items.map {
-            StateStore.Indexed(extraction: Catalog.Extraction(id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png"), vectors: [])
-        })
+        let vectors = try VectorStore(
+            directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
+        try StateStore(catalog: catalog, vectors: vectors).index(
+            items.map {
+                StateStore.Indexed(
+                    extraction: Catalog.Extraction(
+                        id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png"), vectors: [])
+            })
         // Neighbours by exact search on the 3-D map, the item itself left out.
         let neighbours = points.indices.map { i in
             points.indices.filter { $0 != i }.sorted { a, b in
-                func d(_ j: Int) -> Float { let (p, q) = (points[i], points[j]); return (p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1) + (p.2 - q.2) * (p.2 - q.2) }
+                func d(_ j: Int) -> Float {
+                    let (p, q) = (points[i], points[j]);
+                    return (p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1) + (p.2 - q.2) * (p.2 - q.2)
+                }
                 return (d(a), a) < (d(b), b)
             }.prefix(8).map { $0 }
         }
         let assignments = items.indices.map { i in
-            Assignment(item: items[i], cluster: labels[i], probability: labels[i] < 0 ? 0 : 0.9, outlierScore: 0.1,
-                       map2: (points[i].0, points[i].1), map3: points[i], neighbours: neighbours[i].map { items[$0] })
+            Assignment(
+                item: items[i], cluster: labels[i], probability: labels[i] < 0 ? 0 : 0.9, outlierScore: 0.1,
+                map2: (points[i].0, points[i].1), map3: points[i], neighbours: neighbours[i].map { items[$0] })
         }
         let clusters = (0..<3).map { k in
-            ClusterFacts(cluster: k, size: labels.filter { $0 == k }.count, exemplar: items[k], silhouette: 0.6, bornRunID: 1, matchedJaccard: nil)
+            ClusterFacts(
+                cluster: k, size: labels.filter { $0 == k }.count, exemplar: items[k], silhouette: 0.6, bornRunID: 1,
+                matchedJaccard: nil)
         }
         var knife: [String: Any] = [:]
         for k in 0..<3 {
@@ -76,15 +87,22 @@ struct RunFixture {
             let silhouette: Double = k == 3 ? 0.61 : 0.3 + 0.01 * Double(k)
             return ["k": k, "silhouette": silhouette, "inertia": 1000.0 / Double(k)]
         }
-        var metrics: [String: Any] = ["pca_scree": scree, "pca_components": 28, "variance_target": 0.9, "davies_bouldin": 0.55]
+        var metrics: [String: Any] = [
+            "pca_scree": scree, "pca_components": 28, "variance_target": 0.9, "davies_bouldin": 0.55,
+        ]
         metrics["silhouette_sample"] = labels.filter { $0 >= 0 }.count
         metrics["silhouette_knife"] = knife
         if algorithm == "kmeans" { metrics["k_candidates"] = candidates }
-        let json = { (object: Any) in String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self) }
+        let json = { (object: Any) in
+            String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
         run = try catalog.beginRun(algorithm: algorithm, parameters: json(["min_cluster_size": 20, "neighbors": 15]))
-        try catalog.finishRun(run, summary: RunSummary(itemCount: n, clusterCount: 3, noiseFraction: Double(labels.filter { $0 < 0 }.count) / Double(n),
-                                                      silhouette: 0.6, metrics: json(metrics), timings: json(["pca": 0.1, "total": 1.5])),
-                              assignments: assignments, clusters: clusters, keep: 3)
+        try catalog.finishRun(
+            run,
+            summary: RunSummary(
+                itemCount: n, clusterCount: 3, noiseFraction: Double(labels.filter { $0 < 0 }.count) / Double(n),
+                silhouette: 0.6, metrics: json(metrics), timings: json(["pca": 0.1, "total": 1.5])),
+            assignments: assignments, clusters: clusters, keep: 3)
         paths = files.map(\.path)
         self.labels = labels
         self.neighbours = neighbours

@@ -50,7 +50,9 @@ import Testing
         let filter = PathFilter(include: ["*.jpg", "*.PNG"], exclude: ["thumbs", "drafts/*.jpg"])
         #expect(filter.accepts(file: "a/b/photo.JPG") && filter.accepts(file: "x.png"))
         #expect(!filter.accepts(file: "notes.txt"))
-        #expect(!filter.accepts(file: "drafts/old.jpg") && filter.accepts(file: "drafts/sub/old.jpg"), "a pattern with / matches the whole relative path")
+        #expect(
+            !filter.accepts(file: "drafts/old.jpg") && filter.accepts(file: "drafts/sub/old.jpg"),
+            "a pattern with / matches the whole relative path")
         #expect(!filter.accepts(directory: "a/thumbs") && filter.accepts(directory: "a/thumbnails"))
         #expect(!filter.accepts(file: ".cache/x.jpg") && !filter.accepts(file: ".x.jpg"))
         #expect(PathFilter(include: ["*.jpg"], hidden: true).accepts(file: ".cache/x.jpg"))
@@ -60,17 +62,29 @@ import Testing
         let base = temporaryDirectory("filter").path
         defer { try? FileManager.default.removeItem(atPath: base) }
         let root = base + "/root", outside = base + "/outside"
-        for directory in [root + "/keep", root + "/skip", outside] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        for file in [root + "/keep/a.jpg", root + "/keep/b.txt", root + "/skip/c.jpg", outside + "/d.jpg"] { try Data("x".utf8).write(to: URL(fileURLWithPath: file)) }
-        try FileManager.default.createSymbolicLink(atPath: root + "/inside-link.jpg", withDestinationPath: root + "/keep/a.jpg")
-        try FileManager.default.createSymbolicLink(atPath: root + "/outside-link.jpg", withDestinationPath: outside + "/d.jpg")
+        for directory in [root + "/keep", root + "/skip", outside] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        for file in [root + "/keep/a.jpg", root + "/keep/b.txt", root + "/skip/c.jpg", outside + "/d.jpg"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        }
+        try FileManager.default.createSymbolicLink(
+            atPath: root + "/inside-link.jpg", withDestinationPath: root + "/keep/a.jpg")
+        try FileManager.default.createSymbolicLink(
+            atPath: root + "/outside-link.jpg", withDestinationPath: outside + "/d.jpg")
         try FileManager.default.createSymbolicLink(atPath: root + "/loop", withDestinationPath: root)
-        try FileManager.default.createSymbolicLink(atPath: root + "/dangling.jpg", withDestinationPath: root + "/nowhere.jpg")
+        try FileManager.default.createSymbolicLink(
+            atPath: root + "/dangling.jpg", withDestinationPath: root + "/nowhere.jpg")
         let watcher = try InotifyWatcher(filter: PathFilter(include: ["*.jpg"], exclude: ["skip"]), logger: testLogger)
-        #expect(watcher.add(root: try CollectionPath(root)).files.sorted() == [root + "/inside-link.jpg", root + "/keep/a.jpg"])
+        #expect(
+            watcher.add(root: try CollectionPath(root)).files.sorted() == [
+                root + "/inside-link.jpg", root + "/keep/a.jpg",
+            ])
 
         // Events obey the same filter: only the .jpg in a kept directory is reported.
-        for file in [root + "/keep/e.jpg", root + "/keep/f.txt", root + "/skip/g.jpg"] { try Data("x".utf8).write(to: URL(fileURLWithPath: file)) }
+        for file in [root + "/keep/e.jpg", root + "/keep/f.txt", root + "/skip/g.jpg"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        }
         var seen: [FileEvent] = []
         let deadline = Date().addingTimeInterval(1)
         while Date() < deadline { seen += watcher.next(timeout: 0.1) }
@@ -84,7 +98,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/good.jpg"))
         let bad = Array(root.utf8) + Array("/bad-".utf8) + [0xFF, 0xFE] + Array(".jpg".utf8) + [0]
-        let fd = bad.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        let fd = bad.withUnsafeBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644)
+        }
         #expect(fd >= 0)
         close(fd)
         let watcher = try InotifyWatcher(logger: testLogger)

@@ -23,4 +23,3 @@ public func composition(width: Int, height: Int, seed: UInt64) -> RGBImage {
     }
     return image
 }
-

@@ -52,12 +52,16 @@ public enum Fixtures {
         case .cmyk:
             // Inverted CMYK as Adobe writes it: stored C = 255 − (255 − R) = R when K = 255.
             source = []
-            for i in 0..<(image.width * image.height) { source += [image.pixels[i * 3], image.pixels[i * 3 + 1], image.pixels[i * 3 + 2], 255] }
+            for i in 0..<(image.width * image.height) {
+                source += [image.pixels[i * 3], image.pixels[i * 3 + 1], image.pixels[i * 3 + 2], 255]
+            }
             format = TJPF_CMYK.rawValue
             subsampling = Int32(TJSAMP_444.rawValue)
         }
         let status = source.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), format, &buffer, &size, subsampling, quality, flags)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), format, &buffer, &size, subsampling,
+                quality, flags)
         }
         precondition(status == 0, String(cString: tjGetErrorStr2(handle)))
         defer { tjFree(buffer) }
@@ -66,8 +70,12 @@ public enum Fixtures {
 
     /// Inserts an EXIF APP1 segment with the given orientation right after SOI.
     public static func withOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
-        var tiff: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00]  // little-endian, IFD at 8, 1 entry
-        tiff += [0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, UInt8(orientation & 0xFF), UInt8(orientation >> 8), 0x00, 0x00]
+        // Little-endian, IFD at 8, 1 entry.
+        var tiff: [UInt8] = [0x49, 0x49, 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00]
+        tiff += [
+            0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, UInt8(orientation & 0xFF), UInt8(orientation >> 8), 0x00,
+            0x00,
+        ]
         tiff += [0x00, 0x00, 0x00, 0x00]
         let payload: [UInt8] = Array("Exif".utf8) + [0, 0] + tiff
         let length = payload.count + 2
@@ -80,8 +88,9 @@ public enum Fixtures {
         let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
         defer { spng_ctx_free(ctx) }
         spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
-        var header = spng_ihdr(width: UInt32(image.width), height: UInt32(image.height), bit_depth: 8, color_type: 2,
-                               compression_method: 0, filter_method: 0, interlace_method: 0)
+        var header = spng_ihdr(
+            width: UInt32(image.width), height: UInt32(image.height), bit_depth: 8, color_type: 2,
+            compression_method: 0, filter_method: 0, interlace_method: 0)
         var data: [UInt8] = []
         var palette: spng_plte?
         let n = image.width * image.height
@@ -91,14 +100,17 @@ public enum Fixtures {
             if kind == .interlaced { header.interlace_method = 1 }
         case .rgba8:
             header.color_type = 6
-            for i in 0..<n { data += [image.pixels[i * 3], image.pixels[i * 3 + 1], image.pixels[i * 3 + 2], i % 2 == 0 ? 255 : 0] }
+            for i in 0..<n {
+                data += [image.pixels[i * 3], image.pixels[i * 3 + 1], image.pixels[i * 3 + 2], i % 2 == 0 ? 255 : 0]
+            }
         case .gray8:
             header.color_type = 0
             data = (0..<n).map { image.pixels[$0 * 3 + 1] }
         case .gray16:
             header.color_type = 0
             header.bit_depth = 16
-            for i in 0..<n { data += [image.pixels[i * 3 + 1], image.pixels[i * 3 + 1]] }  // v·257: the same in either byte order
+            // v·257: the same in either byte order.
+            for i in 0..<n { data += [image.pixels[i * 3 + 1], image.pixels[i * 3 + 1]] }
         case .rgb16:
             header.bit_depth = 16
             for i in 0..<(n * 3) { data += [image.pixels[i], image.pixels[i]] }
@@ -108,14 +120,19 @@ public enum Fixtures {
             chosen.n_entries = 4
             let colours: [(UInt8, UInt8, UInt8)] = [(0, 0, 0), (250, 250, 250), (200, 30, 30), (30, 30, 200)]
             withUnsafeMutableBytes(of: &chosen.entries) { raw in
-                for (i, c) in colours.enumerated() { raw[i * 4] = c.0; raw[i * 4 + 1] = c.1; raw[i * 4 + 2] = c.2; raw[i * 4 + 3] = 255 }
+                for (i, c) in colours.enumerated() {
+                    raw[i * 4] = c.0; raw[i * 4 + 1] = c.1; raw[i * 4 + 2] = c.2; raw[i * 4 + 3] = 255
+                }
             }
             palette = chosen
             data = (0..<n).map { image.pixels[$0 * 3] > 240 ? 1 : UInt8(2 + $0 % 2) }
         }
         spng_set_ihdr(ctx, &header)
         if var palette { spng_set_plte(ctx, &palette) }  // after the header, which it depends on
-        let status = data.withUnsafeBytes { spng_encode_image(ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue)) }
+        let status = data.withUnsafeBytes {
+            spng_encode_image(
+                ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue))
+        }
         precondition(status == 0, "\(kind): " + String(cString: spng_strerror(status)))
         var length = 0, error: Int32 = 0
         let buffer = spng_get_png_buffer(ctx, &length, &error)!
@@ -126,8 +143,11 @@ public enum Fixtures {
     public static func webp(_ image: RGBImage, lossless: Bool = false) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
         let size = image.pixels.withUnsafeBufferPointer { p in
-            lossless ? WebPEncodeLosslessRGB(p.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), &output)
-                     : WebPEncodeRGB(p.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), 90, &output)
+            lossless
+                ? WebPEncodeLosslessRGB(
+                    p.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), &output)
+                : WebPEncodeRGB(
+                    p.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), 90, &output)
         }
         precondition(size > 0)
         defer { WebPFree(output) }
@@ -149,7 +169,9 @@ public enum Fixtures {
             picture.width = Int32(frame.width)
             picture.height = Int32(frame.height)
             picture.use_argb = 1
-            _ = frame.pixels.withUnsafeBufferPointer { WebPPictureImportRGB(&picture, $0.baseAddress, Int32(frame.width * 3)) }
+            _ = frame.pixels.withUnsafeBufferPointer {
+                WebPPictureImportRGB(&picture, $0.baseAddress, Int32(frame.width * 3))
+            }
             precondition(WebPAnimEncoderAdd(encoder, &picture, Int32(i * 100), &config) != 0)
             WebPPictureFree(&picture)
         }
@@ -165,8 +187,9 @@ public enum Fixtures {
         let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
         defer { spng_ctx_free(ctx) }
         spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
-        var header = spng_ihdr(width: UInt32(image.width), height: UInt32(image.height), bit_depth: bits, color_type: 0,
-                               compression_method: 0, filter_method: 0, interlace_method: 0)
+        var header = spng_ihdr(
+            width: UInt32(image.width), height: UInt32(image.height), bit_depth: bits, color_type: 0,
+            compression_method: 0, filter_method: 0, interlace_method: 0)
         spng_set_ihdr(ctx, &header)
         let levels = (1 << Int(bits)) - 1, perByte = 8 / Int(bits), rowBytes = (image.width + perByte - 1) / perByte
         var data = [UInt8](repeating: 0, count: rowBytes * image.height)
@@ -176,7 +199,10 @@ public enum Fixtures {
                 data[y * rowBytes + x / perByte] |= UInt8(level << (8 - Int(bits) * (x % perByte + 1)))
             }
         }
-        let status = data.withUnsafeBytes { spng_encode_image(ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue)) }
+        let status = data.withUnsafeBytes {
+            spng_encode_image(
+                ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue))
+        }
         precondition(status == 0, String(cString: spng_strerror(status)))
         var length = 0, error: Int32 = 0
         let buffer = spng_get_png_buffer(ctx, &length, &error)!
@@ -199,7 +225,9 @@ public enum Fixtures {
     /// wrong: a header bomb (1,000,000,000 × 1 is 74 bytes of file).
     public static func pngClaiming(width: UInt32, height: UInt32) -> [UInt8] {
         var bytes = png(composition(width: 64, height: 48, seed: 4), kind: .rgb8)
-        for (offset, value) in [(16, width), (20, height)] { for b in 0..<4 { bytes[offset + b] = UInt8((value >> (24 - 8 * UInt32(b))) & 0xFF) } }
+        for (offset, value) in [(16, width), (20, height)] {
+            for b in 0..<4 { bytes[offset + b] = UInt8((value >> (24 - 8 * UInt32(b))) & 0xFF) }
+        }
         let crc = crc32(bytes[12..<29])
         for b in 0..<4 { bytes[29 + b] = UInt8((crc >> (24 - 8 * UInt32(b))) & 0xFF) }
         return bytes

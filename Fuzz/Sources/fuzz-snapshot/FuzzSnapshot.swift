@@ -1,6 +1,6 @@
 import Foundation
-import KindredIndex
 import FuzzSupport
+import KindredIndex
 import Logging
 
 /// An index snapshot (Schema/hnsw.md), loaded then searched. The header's checksum (over

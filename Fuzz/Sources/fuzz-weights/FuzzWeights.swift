@@ -1,6 +1,6 @@
 import Foundation
-import KindredFeatures
 import FuzzSupport
+import KindredFeatures
 
 /// A Kindred weight file (what kindredd loads at start). The trailing checksum is recomputed
 /// over the input first, so mutations reach the parser behind it instead of all failing the

@@ -1,5 +1,5 @@
-import KindredCore
 import Foundation
+import KindredCore
 
 /// EfficientNet-Lite0's shape (Tan & Le 2019, the "lite" variant: no squeeze-excite, ReLU6).
 enum EfficientNetLite0Architecture {
@@ -21,8 +21,10 @@ enum EfficientNetLite0Architecture {
         for group in groups {
             for r in 0..<group.repeats {
                 let input = r == 0 ? group.input : group.output
-                blocks.append(Block(index: blocks.count, kernel: group.kernel, stride: r == 0 ? group.stride : 1,
-                                    input: input, expanded: input * group.expand, output: group.output))
+                blocks.append(
+                    Block(
+                        index: blocks.count, kernel: group.kernel, stride: r == 0 ? group.stride : 1,
+                        input: input, expanded: input * group.expand, output: group.output))
             }
         }
         return blocks
@@ -41,12 +43,18 @@ extension EfficientNetLite0 {
     public static func convert(checkpoint url: URL) throws(WeightsError) -> ModelWeights {
         let source = try TorchCheckpoint.read(url)
         func tensor(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
-            guard let t = source[name] else { throw WeightsError(path: url.path, reason: "the checkpoint has no \(name); is it EfficientNet-Lite0?") }
-            guard t.shape == shape else { throw WeightsError(path: url.path, reason: "\(name) has shape \(t.shape), expected \(shape)") }
+            guard let t = source[name] else {
+                throw WeightsError(path: url.path, reason: "the checkpoint has no \(name); is it EfficientNet-Lite0?")
+            }
+            guard t.shape == shape else {
+                throw WeightsError(path: url.path, reason: "\(name) has shape \(t.shape), expected \(shape)")
+            }
             return t.values
         }
         /// The folded weights as [cout][rest] and the bias.
-        func folded(_ conv: String, _ bn: String, _ shape: [Int]) throws(WeightsError) -> (weights: [Float], bias: [Float]) {
+        func folded(
+            _ conv: String, _ bn: String, _ shape: [Int]
+        ) throws(WeightsError) -> (weights: [Float], bias: [Float]) {
             let w = try tensor(conv, shape)
             let cout = shape[0]
             let gamma = try tensor(bn + ".weight", [cout]), beta = try tensor(bn + ".bias", [cout])
@@ -68,13 +76,21 @@ extension EfficientNetLite0 {
             return out
         }
         var tensors: [(String, WeightTensor)] = []
-        func add(_ name: String, _ shape: [Int], _ values: [Float]) { tensors.append((name, WeightTensor(shape: shape, values: values))) }
+        func add(_ name: String, _ shape: [Int], _ values: [Float]) {
+            tensors.append((name, WeightTensor(shape: shape, values: values)))
+        }
 
         let stem = try folded("_conv_stem.weight", "_bn0", [32, 3, 3, 3])
         var stemWeights = [Float](repeating: 0, count: 27 * 32)  // [ky][kx][cin][cout]
-        for o in 0..<32 { for c in 0..<3 { for y in 0..<3 { for x in 0..<3 {
-            stemWeights[((y * 3 + x) * 3 + c) * 32 + o] = stem.weights[((o * 3 + c) * 3 + y) * 3 + x]
-        } } } }
+        for o in 0..<32 {
+            for c in 0..<3 {
+                for y in 0..<3 {
+                    for x in 0..<3 {
+                        stemWeights[((y * 3 + x) * 3 + c) * 32 + o] = stem.weights[((o * 3 + c) * 3 + y) * 3 + x]
+                    }
+                }
+            }
+        }
         add("stem.weight", [27, 32], stemWeights)
         add("stem.bias", [32], stem.bias)
 
@@ -82,17 +98,23 @@ extension EfficientNetLite0 {
             let p = "_blocks.\(block.index)."
             if block.hasExpansion {
                 let e = try folded(p + "_expand_conv.weight", p + "_bn0", [block.expanded, block.input, 1, 1])
-                add("block\(block.index).expand.weight", [block.input, block.expanded], transposed(e.weights, rows: block.expanded, columns: block.input))
+                add(
+                    "block\(block.index).expand.weight", [block.input, block.expanded],
+                    transposed(e.weights, rows: block.expanded, columns: block.input))
                 add("block\(block.index).expand.bias", [block.expanded], e.bias)
             }
             let k = block.kernel
             let d = try folded(p + "_depthwise_conv.weight", p + "_bn1", [block.expanded, 1, k, k])
             var depthwise = [Float](repeating: 0, count: k * k * block.expanded)  // [ky][kx][c]
-            for c in 0..<block.expanded { for i in 0..<(k * k) { depthwise[i * block.expanded + c] = d.weights[c * k * k + i] } }
+            for c in 0..<block.expanded {
+                for i in 0..<(k * k) { depthwise[i * block.expanded + c] = d.weights[c * k * k + i] }
+            }
             add("block\(block.index).depthwise.weight", [k, k, block.expanded], depthwise)
             add("block\(block.index).depthwise.bias", [block.expanded], d.bias)
             let j = try folded(p + "_project_conv.weight", p + "_bn2", [block.output, block.expanded, 1, 1])
-            add("block\(block.index).project.weight", [block.expanded, block.output], transposed(j.weights, rows: block.output, columns: block.expanded))
+            add(
+                "block\(block.index).project.weight", [block.expanded, block.output],
+                transposed(j.weights, rows: block.output, columns: block.expanded))
             add("block\(block.index).project.bias", [block.output], j.bias)
         }
         let head = try folded("_conv_head.weight", "_bn1", [1280, 320, 1, 1])

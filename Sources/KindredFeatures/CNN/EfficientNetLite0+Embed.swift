@@ -22,7 +22,9 @@ extension EfficientNetLite0 {
         input.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { f in
                 logits.withUnsafeMutableBufferPointer { l in
-                    run(x.baseAddress!, count: images.count, features: f.baseAddress!, logits: wantLogits ? l.baseAddress! : nil)
+                    run(
+                        x.baseAddress!, count: images.count, features: f.baseAddress!,
+                        logits: wantLogits ? l.baseAddress! : nil)
                 }
             }
         }

@@ -63,24 +63,39 @@ public final class EfficientNetLite0 {
         deinit { for buffer in [a, b, expand, depthwise, columns, head] { buffer.deallocate() } }
     }
 
-    public init(weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws(WeightsError) {
+    public init(
+        weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws(WeightsError) {
         func get(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
-            guard let t = weights[name] else { throw WeightsError(path: weights.model, reason: "weight file lacks \(name)") }
-            guard t.shape == shape else { throw WeightsError(path: weights.model, reason: "\(name) has shape \(t.shape), expected \(shape)") }
+            guard let t = weights[name] else {
+                throw WeightsError(path: weights.model, reason: "weight file lacks \(name)")
+            }
+            guard t.shape == shape else {
+                throw WeightsError(path: weights.model, reason: "\(name) has shape \(t.shape), expected \(shape)")
+            }
             return t.values
         }
         guard weights.model == Architecture.modelName else {
-            throw WeightsError(path: weights.model, reason: "weights are for \(weights.model), not \(Architecture.modelName)")
+            throw WeightsError(
+                path: weights.model, reason: "weights are for \(weights.model), not \(Architecture.modelName)")
         }
         stem = (try get("stem.weight", [27, 32]), try get("stem.bias", [32]))
         var blocks: [BlockWeights] = []
         for b in Architecture.blocks {
             let p = "block\(b.index)."
-            let expand = b.hasExpansion ? (try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded])) : nil
-            blocks.append(BlockWeights(
-                shape: b, expand: expand,
-                depthwise: (try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded]), try get(p + "depthwise.bias", [b.expanded])),
-                project: (try get(p + "project.weight", [b.expanded, b.output]), try get(p + "project.bias", [b.output]))))
+            let expand =
+                b.hasExpansion
+                ? (try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded])) : nil
+            blocks.append(
+                BlockWeights(
+                    shape: b, expand: expand,
+                    depthwise: (
+                        try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded]),
+                        try get(p + "depthwise.bias", [b.expanded])
+                    ),
+                    project: (
+                        try get(p + "project.weight", [b.expanded, b.output]), try get(p + "project.bias", [b.output])
+                    )))
         }
         self.blocks = blocks
         head = (try get("head.weight", [320, 1280]), try get("head.bias", [1280]))
@@ -94,7 +109,10 @@ public final class EfficientNetLite0 {
     /// Runs `count` images. `input` holds them as count × 224 × 224 × 3 floats (NHWC), already
     /// normalised as (x − 127) / 128. Writes count × 1280 features (before any normalisation) and,
     /// if asked, count × 1000 ImageNet logits.
-    public func run(_ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>? = nil) {
+    public func run(
+        _ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>,
+        logits: UnsafeMutablePointer<Float>? = nil
+    ) {
         openblas_set_num_threads(1)
         let workers = min(threads, count)
         let work = UnsafeSendableBox((input, features, logits))
@@ -104,7 +122,9 @@ public final class EfficientNetLite0 {
             let end = count * (worker + 1) / workers
             while done < end {
                 let n = min(self.batchSize, end - done)
-                self.forward(self.workspaces[worker], input + done * CNNInput.count, n, features + done * Self.featureDimension, logits.map { $0 + done * 1000 })
+                self.forward(
+                    self.workspaces[worker], input + done * CNNInput.count, n, features + done * Self.featureDimension,
+                    logits.map { $0 + done * 1000 })
                 done += n
             }
         }
@@ -113,13 +133,18 @@ public final class EfficientNetLite0 {
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
-    private func forward(_ space: Workspace, _ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?) {
+    private func forward(
+        _ space: Workspace, _ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>,
+        _ logits: UnsafeMutablePointer<Float>?
+    ) {
         // Stem: 3×3 stride 2, 3 → 32, through im2col and one sgemm.
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
         let columns = space.columns
         for image in 0..<n {
-            kk_im2col(input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize), Int32(stemSize),
-                      columns + image * stemSize * stemSize * 27, 0, Int32(stemSize))
+            kk_im2col(
+                input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize),
+                Int32(stemSize),
+                columns + image * stemSize * stemSize * 27, 0, Int32(stemSize))
         }
         var current = space.a, other = space.b
         gemm(columns, rows: n * stemSize * stemSize, inner: 27, stem.weight, columns: 32, into: current)
@@ -130,7 +155,9 @@ public final class EfficientNetLite0 {
             let b = block.shape
             var source = UnsafePointer(current)
             if let expand = block.expand {
-                pointwise(current, rows: n * size * size, inner: b.input, expand, columns: b.expanded, relu6: true, into: space.expand)
+                pointwise(
+                    current, rows: n * size * size, inner: b.input, expand, columns: b.expanded, relu6: true,
+                    into: space.expand)
                 source = UnsafePointer(space.expand)
             }
             let (out, pad) = Self.same(size, kernel: b.kernel, stride: b.stride)
@@ -138,22 +165,34 @@ public final class EfficientNetLite0 {
             block.depthwise.weight.withUnsafeBufferPointer { w in
                 block.depthwise.bias.withUnsafeBufferPointer { bias in
                     for image in 0..<n {
-                        kk_depthwise(source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize), Int32(b.expanded),
-                                     w.baseAddress!, bias.baseAddress!, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
-                                     depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, 0, Int32(out))
+                        kk_depthwise(
+                            source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize),
+                            Int32(b.expanded),
+                            w.baseAddress!, bias.baseAddress!, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
+                            depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, 0, Int32(out))
                     }
                 }
             }
-            pointwise(space.depthwise, rows: n * out * out, inner: b.expanded, block.project, columns: b.output, relu6: false, into: other)
+            pointwise(
+                space.depthwise, rows: n * out * out, inner: b.expanded, block.project, columns: b.output, relu6: false,
+                into: other)
             if b.residual { kk_add(other, current, 0, n * out * out * b.output) }
             swap(&current, &other)
             size = out
         }
 
-        pointwise(current, rows: n * size * size, inner: 320, head, columns: Self.featureDimension, relu6: true, into: space.head)
-        for image in 0..<n { kk_mean_rows(space.head + image * size * size * Self.featureDimension, Int32(size * size), Int32(Self.featureDimension), features + image * Self.featureDimension) }
+        pointwise(
+            current, rows: n * size * size, inner: 320, head, columns: Self.featureDimension, relu6: true,
+            into: space.head)
+        for image in 0..<n {
+            kk_mean_rows(
+                space.head + image * size * size * Self.featureDimension, Int32(size * size),
+                Int32(Self.featureDimension), features + image * Self.featureDimension)
+        }
         if let logits {
-            gemm(features, rows: n, inner: Self.featureDimension, classifier.weight, columns: Self.classCount, into: logits)
+            gemm(
+                features, rows: n, inner: Self.featureDimension, classifier.weight, columns: Self.classCount,
+                into: logits)
             biasActivate(logits, rows: n, columns: 1000, bias: classifier.bias, relu6: false)
         }
     }
@@ -168,12 +207,15 @@ public final class EfficientNetLite0 {
     /// A 1×1 convolution with bias and activation. Below `pointwiseMaxInner` inputs the
     /// register-blocked kernel wins (sgemm spends its time packing and zeroing such skinny
     /// products); above it, sgemm's cache blocking does.
-    private func pointwise(_ a: UnsafePointer<Float>, rows: Int, inner: Int, _ layer: (weight: [Float], bias: [Float]), columns: Int,
-                           relu6: Bool, into c: UnsafeMutablePointer<Float>) {
+    private func pointwise(
+        _ a: UnsafePointer<Float>, rows: Int, inner: Int, _ layer: (weight: [Float], bias: [Float]), columns: Int,
+        relu6: Bool, into c: UnsafeMutablePointer<Float>
+    ) {
         if inner <= Self.pointwiseMaxInner {
             layer.weight.withUnsafeBufferPointer { w in
                 layer.bias.withUnsafeBufferPointer { b in
-                    kk_pointwise(a, Int32(rows), Int32(inner), w.baseAddress!, Int32(columns), b.baseAddress!, relu6 ? 1 : 0, c)
+                    kk_pointwise(
+                        a, Int32(rows), Int32(inner), w.baseAddress!, Int32(columns), b.baseAddress!, relu6 ? 1 : 0, c)
                 }
             }
         } else {
@@ -187,10 +229,14 @@ public final class EfficientNetLite0 {
     static let pointwiseMaxInner = 200
 
     /// C (rows × columns) = A (rows × inner) · B (inner × columns), row-major.
-    private func gemm(_ a: UnsafePointer<Float>, rows: Int, inner: Int, _ b: [Float], columns: Int, into c: UnsafeMutablePointer<Float>) {
+    private func gemm(
+        _ a: UnsafePointer<Float>, rows: Int, inner: Int, _ b: [Float], columns: Int,
+        into c: UnsafeMutablePointer<Float>
+    ) {
         b.withUnsafeBufferPointer { bp in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1,
-                        a, Int32(inner), bp.baseAddress!, Int32(columns), 0, c, Int32(columns))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1,
+                a, Int32(inner), bp.baseAddress!, Int32(columns), 0, c, Int32(columns))
         }
     }
 

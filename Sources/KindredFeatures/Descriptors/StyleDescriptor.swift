@@ -1,5 +1,5 @@
-import KindredCore
 import Foundation
+import KindredCore
 import KindredImaging
 
 /// A model-free description of an image by value, hue, texture and layout, the terms artwork
@@ -28,15 +28,23 @@ public enum StyleDescriptor {
     public static func compute(_ image: RGBImage) -> [Float] {
         let small = image.resized(width: side, height: side)
         let n = side * side
-        var hue = [Float](repeating: 0, count: 24), saturation = [Float](repeating: 0, count: 8), value = [Float](repeating: 0, count: 16)
+        var hue = [Float](repeating: 0, count: 24), saturation = [Float](repeating: 0, count: 8),
+            value = [Float](repeating: 0, count: 16)
         var gray = [Float](repeating: 0, count: n), valueChannel = [Float](repeating: 0, count: n)
         for i in 0..<n {
-            let r = Float(small.pixels[i * 3]) / 255, g = Float(small.pixels[i * 3 + 1]) / 255, b = Float(small.pixels[i * 3 + 2]) / 255
+            let r = Float(small.pixels[i * 3]) / 255, g = Float(small.pixels[i * 3 + 1]) / 255,
+                b = Float(small.pixels[i * 3 + 2]) / 255
             let maxC = max(r, g, b), minC = min(r, g, b), chroma = maxC - minC
             let s = maxC > 0 ? chroma / maxC : 0
             var h: Float = 0
             if chroma > 0 {
-                if maxC == r { h = (g - b) / chroma } else if maxC == g { h = 2 + (b - r) / chroma } else { h = 4 + (r - g) / chroma }
+                if maxC == r {
+                    h = (g - b) / chroma
+                } else if maxC == g {
+                    h = 2 + (b - r) / chroma
+                } else {
+                    h = 4 + (r - g) / chroma
+                }
                 h = (h / 6).truncatingRemainder(dividingBy: 1)
                 if h < 0 { h += 1 }
             }
@@ -83,7 +91,8 @@ public enum StyleDescriptor {
                 for y in (cy * cell)..<((cy + 1) * cell) {
                     for x in (cx * cell)..<((cx + 1) * cell) {
                         let i = y * side + x
-                        sum.0 += Float(small.pixels[i * 3]); sum.1 += Float(small.pixels[i * 3 + 1]); sum.2 += Float(small.pixels[i * 3 + 2])
+                        sum.0 += Float(small.pixels[i * 3]); sum.1 += Float(small.pixels[i * 3 + 1]);
+                        sum.2 += Float(small.pixels[i * 3 + 2])
                         v += valueChannel[i]; v2 += valueChannel[i] * valueChannel[i]
                     }
                 }
@@ -97,7 +106,9 @@ public enum StyleDescriptor {
 
         var vector: [Float] = []
         vector.reserveCapacity(dimension)
-        for (block, weight) in [(hue, 1.0), (saturation, 1.0), (value, 1.0), (orientation + strength, 0.8), (lbp, 0.8), (layout, 1.2)] as [([Float], Float)] {
+        for (block, weight) in [
+            (hue, 1.0), (saturation, 1.0), (value, 1.0), (orientation + strength, 0.8), (lbp, 0.8), (layout, 1.2),
+        ] as [([Float], Float)] {
             let norm = block.reduce(0) { $0 + $1 * $1 }.squareRoot()
             vector += block.map { norm > 0 ? $0 / norm * weight : 0 }
         }

@@ -26,7 +26,8 @@ public struct ModelWeights: Sendable, Equatable {
     }
 
     public static func == (a: ModelWeights, b: ModelWeights) -> Bool {
-        a.model == b.model && a.tensors.count == b.tensors.count && zip(a.tensors, b.tensors).allSatisfy { $0.name == $1.name && $0.tensor == $1.tensor }
+        a.model == b.model && a.tensors.count == b.tensors.count
+            && zip(a.tensors, b.tensors).allSatisfy { $0.name == $1.name && $0.tensor == $1.tensor }
     }
 
     public subscript(name: String) -> WeightTensor? { tensors.first { $0.name == name }?.tensor }
@@ -50,7 +51,8 @@ public struct ModelWeights: Sendable, Equatable {
         withUnsafeBytes(of: checksum.value.littleEndian) { bytes += $0 }
         let temporary = url.path + ".tmp-\(getpid())"
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(bytes).write(to: URL(fileURLWithPath: temporary))
             if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
             try FileManager.default.moveItem(atPath: temporary, toPath: url.path)
@@ -72,8 +74,12 @@ public struct ModelWeights: Sendable, Equatable {
         guard stat(path, &info) == 0 else { throw bad("cannot read: \(String(cString: strerror(errno)))") }
         guard info.st_size >= 28 else { throw bad("\(info.st_size) bytes, too short for a weight file") }
         let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: url)) } catch { throw bad("cannot read: \(error.localizedDescription)") }
-        guard bytes.count >= 28, Array(bytes[0..<8]) == magic else { throw bad("not a Kindred weight file (no KNDRWGTS magic)") }
+        do { bytes = Array(try Data(contentsOf: url)) } catch {
+            throw bad("cannot read: \(error.localizedDescription)")
+        }
+        guard bytes.count >= 28, Array(bytes[0..<8]) == magic else {
+            throw bad("not a Kindred weight file (no KNDRWGTS magic)")
+        }
         let body = bytes.count - 8
         var checksum = Checksum()
         bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[0..<body])) }
@@ -93,7 +99,9 @@ public struct ModelWeights: Sendable, Equatable {
             return String(decoding: bytes[at..<(at + count)], as: UTF8.self)
         }
         let version = try u32()
-        guard version == Int(formatVersion) else { throw bad("format version \(version); this build reads version \(formatVersion)") }
+        guard version == Int(formatVersion) else {
+            throw bad("format version \(version); this build reads version \(formatVersion)")
+        }
         let model = try text()
         let count = try u32()
         var tensors: [(String, WeightTensor)] = []
@@ -111,7 +119,9 @@ public struct ModelWeights: Sendable, Equatable {
             // wrap silently (found by Fuzz/fuzz-weights).
             guard !overflow, elements <= (body - at) / 4 else { throw bad("tensor \(name) runs past the end") }
             let values = bytes[at..<(at + elements * 4)].withUnsafeBytes { raw in
-                (0..<elements).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                (0..<elements).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                }
             }
             at += elements * 4
             tensors.append((name, WeightTensor(shape: shape, values: values)))

@@ -43,11 +43,15 @@ struct Unpickler {
         var stack: [PickleValue?] = []  // nil is a MARK
         var memo: [Int: PickleValue] = [:]
         func pop() throws(Failure) -> PickleValue {
-            guard let top = stack.popLast(), let value = top else { throw Failure(message: "stack underflow at byte \(position)") }
+            guard let top = stack.popLast(), let value = top else {
+                throw Failure(message: "stack underflow at byte \(position)")
+            }
             return value
         }
         func popToMark() throws(Failure) -> [PickleValue] {
-            guard let mark = stack.lastIndex(where: { $0 == nil }) else { throw Failure(message: "no MARK at byte \(position)") }
+            guard let mark = stack.lastIndex(where: { $0 == nil }) else {
+                throw Failure(message: "no MARK at byte \(position)")
+            }
             let items = stack[(mark + 1)...].map { $0! }
             stack.removeSubrange(mark...)
             return items
@@ -114,7 +118,9 @@ struct Unpickler {
                 stack.append(.persistent(id))
             case 0x52:  // REDUCE
                 let arguments = try pop(), callable = try pop()
-                guard let list = arguments.tuple else { throw Failure(message: "REDUCE without an argument tuple at byte \(at)") }
+                guard let list = arguments.tuple else {
+                    throw Failure(message: "REDUCE without an argument tuple at byte \(at)")
+                }
                 if case .global("collections", "OrderedDict") = callable, list.isEmpty {
                     stack.append(.dict(PickleDict()))
                 } else {
@@ -123,19 +129,27 @@ struct Unpickler {
             case 0x62: _ = try pop()  // BUILD: object state (an OrderedDict's metadata), not needed
             case 0x73:  // SETITEM
                 let value = try pop(), key = try pop()
-                guard case .dict(let dict) = try peek() else { throw Failure(message: "SETITEM on a non-dict at byte \(at)") }
+                guard case .dict(let dict) = try peek() else {
+                    throw Failure(message: "SETITEM on a non-dict at byte \(at)")
+                }
                 dict.items.append((key, value))
             case 0x75:  // SETITEMS
                 let items = try popToMark()
-                guard items.count % 2 == 0, case .dict(let dict) = try peek() else { throw Failure(message: "bad SETITEMS at byte \(at)") }
+                guard items.count % 2 == 0, case .dict(let dict) = try peek() else {
+                    throw Failure(message: "bad SETITEMS at byte \(at)")
+                }
                 for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
             case 0x61:  // APPEND
                 let value = try pop()
-                guard case .list(let list) = try peek() else { throw Failure(message: "APPEND on a non-list at byte \(at)") }
+                guard case .list(let list) = try peek() else {
+                    throw Failure(message: "APPEND on a non-list at byte \(at)")
+                }
                 list.items.append(value)
             case 0x65:  // APPENDS
                 let items = try popToMark()
-                guard case .list(let list) = try peek() else { throw Failure(message: "APPENDS on a non-list at byte \(at)") }
+                guard case .list(let list) = try peek() else {
+                    throw Failure(message: "APPENDS on a non-list at byte \(at)")
+                }
                 list.items += items
             default:
                 throw Failure(message: "unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(at)")
@@ -143,7 +157,9 @@ struct Unpickler {
         }
 
         func peek() throws(Failure) -> PickleValue {
-            guard let top = stack.last, let value = top else { throw Failure(message: "nothing to store at byte \(position)") }
+            guard let top = stack.last, let value = top else {
+                throw Failure(message: "nothing to store at byte \(position)")
+            }
             return value
         }
     }
@@ -155,7 +171,9 @@ struct Unpickler {
     }
 
     mutating func take(_ count: Int) throws(Failure) -> ArraySlice<UInt8> {
-        guard count >= 0, position + count <= bytes.count else { throw Failure(message: "a \(count)-byte field runs past the end at byte \(position)") }
+        guard count >= 0, position + count <= bytes.count else {
+            throw Failure(message: "a \(count)-byte field runs past the end at byte \(position)")
+        }
         defer { position += count }
         return bytes[position..<(position + count)]
     }
@@ -169,7 +187,9 @@ struct Unpickler {
     }
 
     private mutating func line() throws(Failure) -> String {
-        guard let end = bytes[position...].firstIndex(of: 0x0A) else { throw Failure(message: "unterminated GLOBAL at byte \(position)") }
+        guard let end = bytes[position...].firstIndex(of: 0x0A) else {
+            throw Failure(message: "unterminated GLOBAL at byte \(position)")
+        }
         defer { position = end + 1 }
         return String(decoding: bytes[position..<end], as: UTF8.self)
     }

@@ -52,9 +52,15 @@ extension CommandService {
         // The directory may be gone already, so match the name as given as well as resolved.
         let roots = try catalog.rootSet()
         let named = try CollectionPath(directory)
-        guard let root = roots.roots.first(where: { $0 == named })
-            ?? (try? CollectionPath.resolvingDirectory(directory)).flatMap({ resolved in roots.roots.first { $0 == resolved } }) else {
-            throw ProtocolError(.notFound, "\(directory) is not a watched root (roots: \(roots.roots.map(\.string).joined(separator: ", ")))")
+        guard
+            let root = roots.roots.first(where: { $0 == named })
+                ?? (try? CollectionPath.resolvingDirectory(directory)).flatMap({ resolved in
+                    roots.roots.first { $0 == resolved }
+                })
+        else {
+            throw ProtocolError(
+                .notFound,
+                "\(directory) is not a watched root (roots: \(roots.roots.map(\.string).joined(separator: ", ")))")
         }
         let items = try catalog.itemIDs(under: root).count
         try catalog.removeRoot(root)

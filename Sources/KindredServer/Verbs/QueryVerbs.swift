@@ -22,9 +22,15 @@ extension CommandService {
         rows.append(["polled_dirs", String(progress.polledDirectories)])
         rows.append(["inotify_overflows", String(progress.overflows)])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
-        rows.append(["deleted_nodes", live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? ""])
+        rows.append([
+            "deleted_nodes",
+            live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
+        ])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
-        rows.append(["paused_roots", progress.pausedRoots.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")])
+        rows.append([
+            "paused_roots",
+            progress.pausedRoots.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "),
+        ])
         rows.append(["skipped_names", String(progress.skippedNames)])
         rows.append(["last_snapshot", progress.lastSnapshot.map { String(Int($0.timeIntervalSince1970)) } ?? ""])
         let current = try catalog.currentRun()
@@ -44,8 +50,12 @@ extension CommandService {
             // Lexical only: a question about a path outside the roots gets the same answer
             // whether or not it exists, so the socket is no oracle for the file system.
             let path = try CollectionPath(text)
-            guard try catalog.rootSet().covers(path) else { throw ProtocolError(.forbidden, "\(text) is outside the watched roots") }
-            guard let item = try catalog.item(path: path.string) else { throw ProtocolError(.notFound, "\(text) is not in the collection") }
+            guard try catalog.rootSet().covers(path) else {
+                throw ProtocolError(.forbidden, "\(text) is outside the watched roots")
+            }
+            guard let item = try catalog.item(path: path.string) else {
+                throw ProtocolError(.notFound, "\(text) is not in the collection")
+            }
             return item
         }
     }
@@ -53,10 +63,14 @@ extension CommandService {
     func similar(_ target: Target, k: Int, space: Space, within: String?) throws -> Response {
         let item = try resolve(target)
         guard item.status == .indexed, let id = item.itemID else {
-            throw ProtocolError(item.status == .failed ? .notFound : .unavailable,
-                                item.status == .failed ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
+            throw ProtocolError(
+                item.status == .failed ? .notFound : .unavailable,
+                item.status == .failed
+                    ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
         }
-        guard let query = try store.vector(id, space: space.rawValue) else { throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet") }
+        guard let query = try store.vector(id, space: space.rawValue) else {
+            throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet")
+        }
         return try rows(for: try neighbours(of: query, excluding: id.rawValue, k: k, space: space, within: within))
     }
 
@@ -64,7 +78,9 @@ extension CommandService {
     /// reads only the bytes the client sent, never a file the client names.
     public func answerImage(_ bytes: [UInt8], k: Int, space: Space) -> Result<Response, ProtocolError> {
         do {
-            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in try ImageDecoder.decode(raw, path: "query image", options: decodeOptions) }.image
+            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in
+                try ImageDecoder.decode(raw, path: "query image", options: decodeOptions)
+            }.image
             let query: [Float]
             switch space {
             case .style:
@@ -81,7 +97,9 @@ extension CommandService {
                 guard ran else { throw ProtocolError(.unavailable, "no network for queries by image") }
                 query = features
             case .phash, .thumb:
-                throw ProtocolError(.badRequest, "space=\(space) has no index; \(Space.searchable.map(\.name).joined(separator: " and ")) do")
+                throw ProtocolError(
+                    .badRequest,
+                    "space=\(space) has no index; \(Space.searchable.map(\.name).joined(separator: " and ")) do")
             }
             return .success(try rows(for: try neighbours(of: query, excluding: nil, k: k, space: space, within: nil)))
         } catch let error as ProtocolError {
@@ -96,7 +114,9 @@ extension CommandService {
     func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
-        guard let index = try requireIndexes()(space.rawValue) else { throw ProtocolError(.badRequest, "no index for space \(space.rawValue)") }
+        guard let index = try requireIndexes()(space.rawValue) else {
+            throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
+        }
         return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
     }
 
@@ -105,7 +125,9 @@ extension CommandService {
         let paths = try catalog.paths(of: neighbours.map { ItemID($0.label) })
         for (rank, neighbour) in neighbours.enumerated() {
             let path = paths[ItemID(neighbour.label)] ?? ""
-            rows.append([String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path])
+            rows.append([
+                String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path,
+            ])
         }
         return Response(columns: ["rank", "score", "id", "path"], rows: rows)
     }
@@ -127,8 +149,10 @@ extension CommandService {
     func info(_ target: Target) throws -> Response {
         let item = try resolve(target)
         let fields: [(String, String?)] = [
-            ("id", item.id.map(String.init)), ("path", item.path), ("status", item.status.rawValue), ("size", String(item.size)),
-            ("mtime_ns", String(item.mtimeNs)), ("content_hash", item.contentHash), ("width", item.width.map(String.init)),
+            ("id", item.id.map(String.init)), ("path", item.path), ("status", item.status.rawValue),
+            ("size", String(item.size)),
+            ("mtime_ns", String(item.mtimeNs)), ("content_hash", item.contentHash),
+            ("width", item.width.map(String.init)),
             ("height", item.height.map(String.init)), ("format", item.format), ("error", item.error),
             ("first_seen", String(item.firstSeen)), ("last_indexed", item.lastIndexed.map(String.init)),
         ]
@@ -142,7 +166,9 @@ extension CommandService {
     func duplicates(maxDistance: Int) throws -> Response {
         var rows: [[String]] = []
         for (group, members) in try Duplicates.groups(store: store, maxDistance: maxDistance).enumerated() {
-            for id in members { rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""]) }
+            for id in members {
+                rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""])
+            }
         }
         return Response(columns: ["group", "id", "path"], rows: rows)
     }

@@ -19,8 +19,12 @@ public struct RefitRun: Sendable, Equatable {
     public var timings: String
     public var error: String?
 
-    public init(id: Int64, startedAt: Int64, finishedAt: Int64?, status: String, isCurrent: Bool, algorithm: String, parameters: String,
-                itemCount: Int?, clusterCount: Int?, noiseFraction: Double?, silhouette: Double?, metrics: String, timings: String, error: String?) {
+    public init(
+        id: Int64, startedAt: Int64, finishedAt: Int64?, status: String, isCurrent: Bool, algorithm: String,
+        parameters: String,
+        itemCount: Int?, clusterCount: Int?, noiseFraction: Double?, silhouette: Double?, metrics: String,
+        timings: String, error: String?
+    ) {
         self.id = id
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -49,8 +53,11 @@ public struct Assignment: Sendable, Equatable {
     /// Nearest items in the CNN space, nearest first, itself left out (empty when not known).
     public var neighbours: [ItemID]
 
-    public init(item: ItemID, cluster: Int, probability: Float?, outlierScore: Float?, map2: (Float, Float), map3: (Float, Float, Float),
-                neighbours: [ItemID] = []) {
+    public init(
+        item: ItemID, cluster: Int, probability: Float?, outlierScore: Float?, map2: (Float, Float),
+        map3: (Float, Float, Float),
+        neighbours: [ItemID] = []
+    ) {
         self.item = item
         self.cluster = cluster
         self.probability = probability
@@ -77,7 +84,9 @@ public struct Assignment: Sendable, Equatable {
         guard let data else { return [] }
         return stride(from: 0, to: data.count - 7, by: 8).map { offset in
             var raw: Int64 = 0
-            withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: data[(data.startIndex + offset)..<(data.startIndex + offset + 8)]) }
+            withUnsafeMutableBytes(of: &raw) {
+                $0.copyBytes(from: data[(data.startIndex + offset)..<(data.startIndex + offset + 8)])
+            }
             return ItemID(UInt64(Int64(littleEndian: raw)))
         }
     }
@@ -92,7 +101,9 @@ public struct ClusterFacts: Sendable, Equatable {
     public var bornRunID: Int64
     public var matchedJaccard: Double?
 
-    public init(cluster: Int, size: Int, exemplar: ItemID?, silhouette: Double?, bornRunID: Int64, matchedJaccard: Double?) {
+    public init(
+        cluster: Int, size: Int, exemplar: ItemID?, silhouette: Double?, bornRunID: Int64, matchedJaccard: Double?
+    ) {
         self.cluster = cluster
         self.size = size
         self.exemplar = exemplar
@@ -111,7 +122,9 @@ public struct RunSummary: Sendable {
     public var metrics: String
     public var timings: String
 
-    public init(itemCount: Int, clusterCount: Int, noiseFraction: Double, silhouette: Double?, metrics: String, timings: String) {
+    public init(
+        itemCount: Int, clusterCount: Int, noiseFraction: Double, silhouette: Double?, metrics: String, timings: String
+    ) {
         self.itemCount = itemCount
         self.clusterCount = clusterCount
         self.noiseFraction = noiseFraction
@@ -123,10 +136,13 @@ public struct RunSummary: Sendable {
 
 extension Catalog {
     /// Records a run as started; returns its id.
-    public func beginRun(algorithm: String, parameters: String, at now: Int64 = Catalog.now()) throws(CatalogError) -> Int64 {
+    public func beginRun(
+        algorithm: String, parameters: String, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) -> Int64 {
         try write("begin a refit run") { db in
-            try db.execute(sql: "INSERT INTO runs (started_at, status, algorithm, parameters) VALUES (?, 'running', ?, ?)",
-                           arguments: [now, algorithm, parameters])
+            try db.execute(
+                sql: "INSERT INTO runs (started_at, status, algorithm, parameters) VALUES (?, 'running', ?, ?)",
+                arguments: [now, algorithm, parameters])
             return db.lastInsertedRowID
         }
     }
@@ -134,32 +150,44 @@ extension Catalog {
     /// Writes a run's results and makes it the current run, in one transaction: readers see the
     /// previous run or this one whole, never a mixture. Then keeps only the newest `keep` finished
     /// runs (their assignments and clusters go with them).
-    public func finishRun(_ id: Int64, summary: RunSummary, assignments: [Assignment], clusters: [ClusterFacts], keep: Int,
-                          at now: Int64 = Catalog.now()) throws(CatalogError) {
+    public func finishRun(
+        _ id: Int64, summary: RunSummary, assignments: [Assignment], clusters: [ClusterFacts], keep: Int,
+        at now: Int64 = Catalog.now()
+    ) throws(CatalogError) {
         try write("finish refit run \(id)") { db in
             try Self.insert(assignments, run: id, in: db)
-            let cluster = try db.cachedStatement(sql: """
-                INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard)
-                VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
-                """)
+            let cluster = try db.cachedStatement(
+                sql: """
+                    INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard)
+                    VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
+                    """)
             for c in clusters {
-                try cluster.execute(arguments: [id, c.cluster, c.size, c.exemplar.map { $0.sqlValue }, c.silhouette, c.bornRunID, c.matchedJaccard])
+                try cluster.execute(arguments: [
+                    id, c.cluster, c.size, c.exemplar.map { $0.sqlValue }, c.silhouette, c.bornRunID, c.matchedJaccard,
+                ])
             }
             try db.execute(sql: "UPDATE runs SET is_current = 0 WHERE is_current = 1")
-            try db.execute(sql: """
-                UPDATE runs SET status = 'done', is_current = 1, finished_at = ?, item_count = ?, cluster_count = ?, noise_fraction = ?,
-                    silhouette = ?, metrics = ?, timings = ? WHERE id = ?
-                """, arguments: [now, summary.itemCount, summary.clusterCount, summary.noiseFraction, summary.silhouette,
-                                 summary.metrics, summary.timings, id])
-            try db.execute(sql: """
-                DELETE FROM runs WHERE status != 'running' AND id NOT IN (SELECT id FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT ?)
-                """, arguments: [max(1, keep)])
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = 'done', is_current = 1, finished_at = ?, item_count = ?, cluster_count = ?, noise_fraction = ?,
+                        silhouette = ?, metrics = ?, timings = ? WHERE id = ?
+                    """,
+                arguments: [
+                    now, summary.itemCount, summary.clusterCount, summary.noiseFraction, summary.silhouette,
+                    summary.metrics, summary.timings, id,
+                ])
+            try db.execute(
+                sql: """
+                    DELETE FROM runs WHERE status != 'running' AND id NOT IN (SELECT id FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT ?)
+                    """, arguments: [max(1, keep)])
         }
     }
 
     public func failRun(_ id: Int64, error message: String, at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("fail refit run \(id)") { db in
-            try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?", arguments: [now, message, id])
+            try db.execute(
+                sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                arguments: [now, message, id])
         }
     }
 
@@ -167,34 +195,52 @@ extension Catalog {
     @discardableResult
     public func failInterruptedRuns() throws(CatalogError) -> Int {
         try write("fail interrupted runs") { db in
-            try db.execute(sql: "UPDATE runs SET status = 'failed', error = 'interrupted: kindredd stopped during the refit' WHERE status = 'running'")
+            try db.execute(
+                sql:
+                    "UPDATE runs SET status = 'failed', error = 'interrupted: kindredd stopped during the refit' WHERE status = 'running'"
+            )
             return db.changesCount
         }
     }
 
     public func runs(limit: Int = 100) throws(CatalogError) -> [RefitRun] {
-        try read("list runs") { db in try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.run) }
+        try read("list runs") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.run)
+        }
     }
 
     public func currentRun() throws(CatalogError) -> RefitRun? {
-        try read("current run") { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE is_current = 1").map(Self.run) }
+        try read("current run") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE is_current = 1").map(Self.run)
+        }
     }
 
     public func run(_ id: Int64) throws(CatalogError) -> RefitRun? {
-        try read("run \(id)") { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.run) }
+        try read("run \(id)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.run)
+        }
     }
 
     private static func run(_ row: Row) -> RefitRun {
-        RefitRun(id: row["id"], startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"], isCurrent: row["is_current"],
-                 algorithm: row["algorithm"], parameters: row["parameters"], itemCount: row["item_count"], clusterCount: row["cluster_count"],
-                 noiseFraction: row["noise_fraction"], silhouette: row["silhouette"], metrics: row["metrics"], timings: row["timings"], error: row["error"])
+        RefitRun(
+            id: row["id"], startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"],
+            isCurrent: row["is_current"],
+            algorithm: row["algorithm"], parameters: row["parameters"], itemCount: row["item_count"],
+            clusterCount: row["cluster_count"],
+            noiseFraction: row["noise_fraction"], silhouette: row["silhouette"], metrics: row["metrics"],
+            timings: row["timings"], error: row["error"])
     }
 
     public func clusters(run: Int64) throws(CatalogError) -> [ClusterFacts] {
         try read("clusters of run \(run)") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM clusters WHERE run_id = ? ORDER BY size DESC, cluster", arguments: [run]).map { row in
-                ClusterFacts(cluster: row["cluster"], size: row["size"], exemplar: (row["exemplar"] as Int64?).map { ItemID(UInt64($0)) },
-                             silhouette: row["silhouette"], bornRunID: row["born_run_id"], matchedJaccard: row["matched_jaccard"])
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM clusters WHERE run_id = ? ORDER BY size DESC, cluster", arguments: [run]
+            ).map { row in
+                ClusterFacts(
+                    cluster: row["cluster"], size: row["size"],
+                    exemplar: (row["exemplar"] as Int64?).map { ItemID(UInt64($0)) },
+                    silhouette: row["silhouette"], bornRunID: row["born_run_id"], matchedJaccard: row["matched_jaccard"]
+                )
             }
         }
     }
@@ -203,7 +249,9 @@ extension Catalog {
     public func memberships(run: Int64) throws(CatalogError) -> [Int: Set<UInt64>] {
         try read("memberships of run \(run)") { db in
             var members: [Int: Set<UInt64>] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT item_id, cluster FROM assignments WHERE run_id = ? AND cluster >= 0", arguments: [run]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT item_id, cluster FROM assignments WHERE run_id = ? AND cluster >= 0", arguments: [run])
+            {
                 members[row["cluster"], default: []].insert(UInt64(row["item_id"] as Int64))
             }
             return members
@@ -217,22 +265,34 @@ extension Catalog {
 
     /// A run's assignments with paths: all of them (MAP), or one cluster's (CLUSTER).
     /// With `after` and `limit`, a page: items with ids above `after`, at most `limit` (RUN-MEMBERS).
-    public func assignments(run: Int64, cluster: Int? = nil, after: UInt64 = 0, limit: Int? = nil) throws(CatalogError) -> [(assignment: Assignment, path: String)] {
+    public func assignments(
+        run: Int64, cluster: Int? = nil, after: UInt64 = 0, limit: Int? = nil
+    ) throws(CatalogError) -> [(assignment: Assignment, path: String)] {
         try read("assignments of run \(run)") { db in
             let filter = cluster == nil ? "" : " AND a.cluster = ?"
             var arguments: StatementArguments = [run, Int64(clamping: after)]
             if let cluster { _ = arguments.append(contentsOf: [cluster]) }
             _ = arguments.append(contentsOf: [limit ?? -1])
-            return try Row.fetchAll(db, sql: """
-                SELECT a.*, i.path FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.run_id = ? AND a.item_id > ?\(filter)
-                ORDER BY a.item_id LIMIT ?
-                """, arguments: arguments).map { row in
-                (Assignment(item: ItemID(UInt64(row["item_id"] as Int64)), cluster: row["cluster"],
-                            probability: (row["probability"] as Double?).map(Float.init), outlierScore: (row["outlier_score"] as Double?).map(Float.init),
-                            map2: (Float(row["x2"] as Double? ?? 0), Float(row["y2"] as Double? ?? 0)),
-                            map3: (Float(row["x3"] as Double? ?? 0), Float(row["y3"] as Double? ?? 0), Float(row["z3"] as Double? ?? 0)),
-                            neighbours: Assignment.neighbours(fromBlob: row["neighbours"])),
-                 row["path"] as String)
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.*, i.path FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.run_id = ? AND a.item_id > ?\(filter)
+                    ORDER BY a.item_id LIMIT ?
+                    """, arguments: arguments
+            ).map { row in
+                (
+                    Assignment(
+                        item: ItemID(UInt64(row["item_id"] as Int64)), cluster: row["cluster"],
+                        probability: (row["probability"] as Double?).map(Float.init),
+                        outlierScore: (row["outlier_score"] as Double?).map(Float.init),
+                        map2: (Float(row["x2"] as Double? ?? 0), Float(row["y2"] as Double? ?? 0)),
+                        map3: (
+                            Float(row["x3"] as Double? ?? 0), Float(row["y3"] as Double? ?? 0),
+                            Float(row["z3"] as Double? ?? 0)
+                        ),
+                        neighbours: Assignment.neighbours(fromBlob: row["neighbours"])),
+                    row["path"] as String
+                )
             }
         }
     }
@@ -241,11 +301,14 @@ extension Catalog {
     public func clusterAges(run: Int64) throws(CatalogError) -> [Int: Int] {
         try read("cluster ages") { db in
             var ages: [Int: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT c.cluster, count(*) AS age FROM clusters c JOIN runs r ON r.id = c.run_id
-                WHERE r.status = 'done' AND c.run_id <= ? AND c.run_id >= (SELECT born_run_id FROM clusters WHERE run_id = ? AND cluster = c.cluster)
-                GROUP BY c.cluster
-                """, arguments: [run, run]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.cluster, count(*) AS age FROM clusters c JOIN runs r ON r.id = c.run_id
+                    WHERE r.status = 'done' AND c.run_id <= ? AND c.run_id >= (SELECT born_run_id FROM clusters WHERE run_id = ? AND cluster = c.cluster)
+                    GROUP BY c.cluster
+                    """, arguments: [run, run])
+            {
                 ages[row["cluster"]] = row["age"]
             }
             return ages
@@ -255,32 +318,40 @@ extension Catalog {
     /// Indexed items the run has no assignment for: those indexed since it read its vectors.
     public func unplacedItems(run: Int64, limit: Int) throws(CatalogError) -> [ItemID] {
         try read("unplaced items of run \(run)") { db in
-            try Int64.fetchAll(db, sql: """
-                SELECT id FROM items WHERE status = 'indexed' AND NOT EXISTS (SELECT 1 FROM assignments WHERE run_id = ? AND item_id = items.id)
-                ORDER BY id LIMIT ?
-                """, arguments: [run, limit]).map { ItemID(UInt64($0)) }
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM items WHERE status = 'indexed' AND NOT EXISTS (SELECT 1 FROM assignments WHERE run_id = ? AND item_id = items.id)
+                    ORDER BY id LIMIT ?
+                    """, arguments: [run, limit]
+            ).map { ItemID(UInt64($0)) }
         }
     }
 
     /// Adds (or replaces) assignments of a finished run: items placed between refits.
     public func addAssignments(run: Int64, _ assignments: [Assignment]) throws(CatalogError) {
         try write("place \(assignments.count) items in run \(run)") { db in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [run]) == true else { return }
+            guard
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [run]) == true
+            else { return }
             try Self.insert(assignments, run: run, in: db)
         }
     }
 
     /// Inserts (or replaces) assignments, skipping items deleted since the run read them.
     private static func insert(_ assignments: [Assignment], run: Int64, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3, neighbours)
-            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
-            """)
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO assignments (run_id, item_id, cluster, probability, outlier_score, x2, y2, x3, y3, z3, neighbours)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE id = ?)
+                """)
         for a in assignments {
             let item = a.item.sqlValue
-            try insert.execute(arguments: [run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
-                                           Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2),
-                                           a.neighboursBlob, item])
+            try insert.execute(arguments: [
+                run, item, a.cluster, a.probability.map { Double($0) }, a.outlierScore.map { Double($0) },
+                Double(a.map2.0), Double(a.map2.1), Double(a.map3.0), Double(a.map3.1), Double(a.map3.2),
+                a.neighboursBlob, item,
+            ])
         }
     }
 }

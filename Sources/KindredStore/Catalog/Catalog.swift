@@ -34,15 +34,20 @@ public final class Catalog: Sendable {
 
     private struct OutdatedSchema: Error, CustomStringConvertible {
         let missing: [String]
-        var description: String { "schema lacks migrations \(missing.joined(separator: ", ")); start kindredd once to migrate it" }
+        var description: String {
+            "schema lacks migrations \(missing.joined(separator: ", ")); start kindredd once to migrate it"
+        }
     }
 
     private func requireCurrentSchema() throws(CatalogError) {
         let applied = try read("read the schema version") { db in
-            try db.tableExists("grdb_migrations") ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+            try db.tableExists("grdb_migrations")
+                ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
         }
         let missing = CatalogSchema.migrations.map(\.name).filter { !applied.contains($0) }
-        guard missing.isEmpty else { throw CatalogError(operation: "open read-only", underlying: OutdatedSchema(missing: missing)) }
+        guard missing.isEmpty else {
+            throw CatalogError(operation: "open read-only", underlying: OutdatedSchema(missing: missing))
+        }
     }
 
     /// Applies the migrations of Schema/catalog that this database has not seen, in order.
@@ -53,7 +58,8 @@ public final class Catalog: Sendable {
             migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
         }
         do {
-            let pending = try pool.read { try migrator.hasCompletedMigrations($0) } ? [] : CatalogSchema.migrations.map(\.name)
+            let pending =
+                try pool.read { try migrator.hasCompletedMigrations($0) } ? [] : CatalogSchema.migrations.map(\.name)
             try migrator.migrate(pool)
             if !pending.isEmpty { logger.info("catalog migrated", metadata: ["migrations": "\(pending)"]) }
         } catch {
@@ -78,7 +84,9 @@ public final class Catalog: Sendable {
     /// Records `path` as a root (re-enabling it if known). `device` is its st_dev, kept so a root
     /// that later shows another device (an unmounted share) is paused rather than emptied.
     @discardableResult
-    public func addRoot(_ path: CollectionPath, device: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> CatalogRoot {
+    public func addRoot(
+        _ path: CollectionPath, device: Int64? = nil, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) -> CatalogRoot {
         try write("add root \(path)") { db in
             if var existing = try CatalogRoot.filter(Column("path") == path.string).fetchOne(db) {
                 existing.enabled = true
@@ -105,7 +113,8 @@ public final class Catalog: Sendable {
     /// Removes a root; its items stay until the caller removes them (their vectors must go too).
     @discardableResult
     public func removeRoot(_ path: CollectionPath) throws(CatalogError) -> Bool {
-        try write("remove root \(path)") { db in try CatalogRoot.filter(Column("path") == path.string).deleteAll(db) > 0 }
+        try write("remove root \(path)") { db in try CatalogRoot.filter(Column("path") == path.string).deleteAll(db) > 0
+        }
     }
 
     public func roots() throws(CatalogError) -> [CatalogRoot] {
@@ -152,18 +161,25 @@ public final class Catalog: Sendable {
 
     /// Records a file as seen. A new path gets a new id; a known path whose size or mtime changed
     /// goes back to `queued`. Returns the item and whether it needs extracting.
-    public func enqueue(path: String, size: Int64, mtimeNs: Int64, rootID: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> (item: CatalogItem, needsExtraction: Bool) {
+    public func enqueue(
+        path: String, size: Int64, mtimeNs: Int64, rootID: Int64? = nil, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) -> (item: CatalogItem, needsExtraction: Bool) {
         try enqueue([SeenFile(path: path, size: size, mtimeNs: mtimeNs)], rootID: rootID, at: now)[0]
     }
 
     /// `enqueue` for many files in one transaction (one disk sync, not one per file).
-    public func enqueue(_ files: [SeenFile], rootID: Int64? = nil, at now: Int64 = Catalog.now()) throws(CatalogError) -> [(item: CatalogItem, needsExtraction: Bool)] {
+    public func enqueue(
+        _ files: [SeenFile], rootID: Int64? = nil, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) -> [(item: CatalogItem, needsExtraction: Bool)] {
         try write("enqueue \(files.count) files") { db in
             try files.map { file in
                 if var item = try CatalogItem.filter(Column("path") == file.path).fetchOne(db) {
-                    guard item.size != file.size || item.mtimeNs != file.mtimeNs || item.status == .queued else { return (item, false) }
+                    guard item.size != file.size || item.mtimeNs != file.mtimeNs || item.status == .queued else {
+                        return (item, false)
+                    }
                     item.rootID = rootID ?? item.rootID
-                    if item.size != file.size || item.mtimeNs != file.mtimeNs { item.attempts = 0 }  // new bytes, a fresh start
+                    // New bytes, a fresh start.
+                    if item.size != file.size || item.mtimeNs != file.mtimeNs { item.attempts = 0 }
                     item.size = file.size
                     item.mtimeNs = file.mtimeNs
                     item.status = .queued
@@ -171,8 +187,9 @@ public final class Catalog: Sendable {
                     try item.update(db)
                     return (item, true)
                 }
-                var item = CatalogItem(id: nil, path: file.path, rootID: rootID, size: file.size, mtimeNs: file.mtimeNs, contentHash: nil,
-                                       width: nil, height: nil, format: nil, status: .queued, error: nil, firstSeen: now, lastIndexed: nil)
+                var item = CatalogItem(
+                    id: nil, path: file.path, rootID: rootID, size: file.size, mtimeNs: file.mtimeNs, contentHash: nil,
+                    width: nil, height: nil, format: nil, status: .queued, error: nil, firstSeen: now, lastIndexed: nil)
                 try item.insert(db)
                 return (item, true)
             }
@@ -181,17 +198,21 @@ public final class Catalog: Sendable {
 
     /// Step 3 of the commit order in Schema/lmdb.md: called only after the item's vectors committed
     /// (so only by `StateStore`, as are the other status changes below).
-    func markIndexed(_ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()) throws(CatalogError) {
-        try markIndexed([Extraction(id: id, contentHash: contentHash, width: width, height: height, format: format)], at: now)
+    func markIndexed(
+        _ id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) {
+        try markIndexed(
+            [Extraction(id: id, contentHash: contentHash, width: width, height: height, format: format)], at: now)
     }
 
     /// `markIndexed` for a batch, in one transaction.
     func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
         try write("mark \(extractions.count) items indexed") { db in
-            let statement = try db.cachedStatement(sql: """
-                UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?, attempts = 0
-                WHERE id = ?
-                """)
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?, attempts = 0
+                    WHERE id = ?
+                    """)
             for e in extractions {
                 try statement.execute(arguments: [e.contentHash, e.width, e.height, e.format, now, e.id.sqlValue])
             }
@@ -207,7 +228,10 @@ public final class Catalog: Sendable {
     func markFailed(_ failures: [(id: ItemID, error: String, contentHash: String?)]) throws(CatalogError) {
         guard !failures.isEmpty else { return }
         try write("mark \(failures.count) items failed") { db in
-            let statement = try db.cachedStatement(sql: "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash), attempts = 0 WHERE id = ?")
+            let statement = try db.cachedStatement(
+                sql:
+                    "UPDATE items SET status = 'failed', error = ?, content_hash = coalesce(?, content_hash), attempts = 0 WHERE id = ?"
+            )
             for f in failures { try statement.execute(arguments: [f.error, f.contentHash, f.id.sqlValue]) }
         }
     }
@@ -252,9 +276,11 @@ public final class Catalog: Sendable {
         guard !ids.isEmpty else { return [:] }
         return try read("paths of \(ids.count) items") { db in
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-            let rows = try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))",
-                                        arguments: StatementArguments(ids.map { $0.sqlValue }))
-            return Dictionary(uniqueKeysWithValues: rows.map { (ItemID(UInt64($0["id"] as Int64)), $0["path"] as String) })
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))",
+                arguments: StatementArguments(ids.map { $0.sqlValue }))
+            return Dictionary(
+                uniqueKeysWithValues: rows.map { (ItemID(UInt64($0["id"] as Int64)), $0["path"] as String) })
         }
     }
 
@@ -271,7 +297,8 @@ public final class Catalog: Sendable {
         try read("list item ids") { db in
             let ids: [Int64]
             if let status {
-                ids = try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE status = ? ORDER BY id", arguments: [status])
+                ids = try Int64.fetchAll(
+                    db, sql: "SELECT id FROM items WHERE status = ? ORDER BY id", arguments: [status])
             } else {
                 ids = try Int64.fetchAll(db, sql: "SELECT id FROM items ORDER BY id")
             }
@@ -294,11 +321,13 @@ public final class Catalog: Sendable {
     /// compares with Schema/catalog applied to an empty database.
     public func schemaDefinitions() throws(CatalogError) -> [String] {
         try read("read schema") { db in
-            try String.fetchAll(db, sql: """
-                SELECT sql FROM sqlite_master
-                WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'
-                ORDER BY sql
-                """)
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master
+                    WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'
+                    ORDER BY sql
+                    """)
         }
     }
 
@@ -318,8 +347,13 @@ extension Catalog {
     public func failures(limit: Int) throws(CatalogError) -> [(path: String, reason: String)] {
         do {
             return try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT path, error FROM items WHERE status = 'failed' ORDER BY first_seen DESC, id DESC LIMIT ?", arguments: [limit])
-                    .map { ($0["path"], $0["error"] ?? "") }
+                try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT path, error FROM items WHERE status = 'failed' ORDER BY first_seen DESC, id DESC LIMIT ?",
+                    arguments: [limit]
+                )
+                .map { ($0["path"], $0["error"] ?? "") }
             }
         } catch {
             throw CatalogError(operation: "list failures", underlying: error)
@@ -330,9 +364,13 @@ extension Catalog {
     /// cleared) and whose path no root covers: what a stop between UNWATCH's two steps leaves.
     public func itemsOutsideRoots(_ roots: RootSet) throws(CatalogError) -> [ItemID] {
         try read("items outside the roots") { db in
-            try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE root_id IS NULL OR root_id NOT IN (SELECT id FROM roots)").compactMap { row in
+            try Row.fetchAll(
+                db, sql: "SELECT id, path FROM items WHERE root_id IS NULL OR root_id NOT IN (SELECT id FROM roots)"
+            ).compactMap { row in
                 let path: String = row["path"]
-                guard let canonical = try? CollectionPath(path), roots.covers(canonical) else { return ItemID(UInt64(row["id"] as Int64)) }
+                guard let canonical = try? CollectionPath(path), roots.covers(canonical) else {
+                    return ItemID(UInt64(row["id"] as Int64))
+                }
                 return nil
             }
         }
@@ -341,7 +379,11 @@ extension Catalog {
     /// Items whose vectors were written at or after `time` (`last_indexed`).
     public func itemIDs(indexedSince time: Date) throws(CatalogError) -> Set<UInt64> {
         try read("items indexed since \(time)") { db in
-            Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE last_indexed >= ?", arguments: [Int64(time.timeIntervalSince1970)]).map { UInt64($0) })
+            Set(
+                try Int64.fetchAll(
+                    db, sql: "SELECT id FROM items WHERE last_indexed >= ?",
+                    arguments: [Int64(time.timeIntervalSince1970)]
+                ).map { UInt64($0) })
         }
     }
 
@@ -350,7 +392,10 @@ extension Catalog {
         let range = directory.descendantRange
         return try read("list paths under \(directory)") { db in
             var paths: [ItemID: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, path FROM items WHERE path >= ? AND path < ?",
+                arguments: [range.lower, range.upper])
+            {
                 paths[ItemID(UInt64(row["id"] as Int64))] = row["path"]
             }
             return paths
@@ -364,7 +409,11 @@ extension Catalog {
         let range = directory.descendantRange
         do {
             return try pool.read { db in
-                Set(try Int64.fetchAll(db, sql: "SELECT id FROM items WHERE path >= ? AND path < ?", arguments: [range.lower, range.upper]).map { UInt64($0) })
+                Set(
+                    try Int64.fetchAll(
+                        db, sql: "SELECT id FROM items WHERE path >= ? AND path < ?",
+                        arguments: [range.lower, range.upper]
+                    ).map { UInt64($0) })
             }
         } catch {
             throw CatalogError(operation: "list items under \(directory)", underlying: error)

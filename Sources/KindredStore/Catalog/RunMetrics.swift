@@ -8,7 +8,9 @@ public struct RunMetrics: Codable, Sendable, Equatable {
         public var k: Int
         public var silhouette: Double
         public var inertia: Double
-        public init(k: Int, silhouette: Double, inertia: Double) { (self.k, self.silhouette, self.inertia) = (k, silhouette, inertia) }
+        public init(k: Int, silhouette: Double, inertia: Double) {
+            (self.k, self.silhouette, self.inertia) = (k, silhouette, inertia)
+        }
     }
 
     /// A cluster's silhouettes for the knife plot: its size and up to 200 quantiles, highest first.
@@ -35,6 +37,23 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var vanished: [Int] = []
 
     public init() {}
+
+    /// Every field may be missing (a run stored before it existed, or one a benchmark wrote
+    /// by hand); missing ones keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pcaComponents = try c.decodeIfPresent(Int.self, forKey: .pcaComponents) ?? 0
+        pcaExplained = try c.decodeIfPresent(Double.self, forKey: .pcaExplained) ?? 0
+        pcaScree = try c.decodeIfPresent([Double].self, forKey: .pcaScree) ?? []
+        varianceTarget = try c.decodeIfPresent(Double.self, forKey: .varianceTarget) ?? 0
+        kCandidates = try c.decodeIfPresent([KCandidate].self, forKey: .kCandidates)
+        daviesBouldin = try c.decodeIfPresent(Double.self, forKey: .daviesBouldin)
+        silhouetteSample = try c.decodeIfPresent(Int.self, forKey: .silhouetteSample)
+        silhouetteByCluster = try c.decodeIfPresent([String: Double].self, forKey: .silhouetteByCluster)
+        silhouetteKnife = try c.decodeIfPresent([String: Knife].self, forKey: .silhouetteKnife)
+        born = try c.decodeIfPresent([Int].self, forKey: .born) ?? []
+        vanished = try c.decodeIfPresent([Int].self, forKey: .vanished) ?? []
+    }
 
     public func json() throws -> String {
         let encoder = JSONEncoder()

@@ -36,8 +36,9 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw LMDBError(code: (error as NSError).code == NSFileWriteNoPermissionError ? EACCES : EIO,
-                            operation: "mkdir", context: path)
+            throw LMDBError(
+                code: (error as NSError).code == NSFileWriteNoPermissionError ? EACCES : EIO,
+                operation: "mkdir", context: path)
         }
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create", path)
@@ -69,16 +70,18 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
     }
 
     /// Opens (creating if asked) a named database. Handles are cached for the environment's life.
-    public func database(_ name: String, create: Bool = true, integerKeys: Bool = true) throws(LMDBError) -> LMDBDatabase {
+    public func database(
+        _ name: String, create: Bool = true, integerKeys: Bool = true
+    ) throws(LMDBError) -> LMDBDatabase {
         if let dbi = databases.withLock({ $0[name] }) { return LMDBDatabase(dbi: dbi, name: name) }
         do {
             return try write { txn in
-            var flags = UInt32(create ? MDB_CREATE : 0)
-            if integerKeys { flags |= UInt32(MDB_INTEGERKEY) }
-            var dbi: MDB_dbi = 0
-            try check(mdb_dbi_open(txn.handle, name, flags, &dbi), "mdb_dbi_open", "\(path) database \(name)")
-            databases.withLock { $0[name] = dbi }
-            return LMDBDatabase(dbi: dbi, name: name)
+                var flags = UInt32(create ? MDB_CREATE : 0)
+                if integerKeys { flags |= UInt32(MDB_INTEGERKEY) }
+                var dbi: MDB_dbi = 0
+                try check(mdb_dbi_open(txn.handle, name, flags, &dbi), "mdb_dbi_open", "\(path) database \(name)")
+                databases.withLock { $0[name] = dbi }
+                return LMDBDatabase(dbi: dbi, name: name)
             }
         } catch {
             throw error as! LMDBError  // the body throws only LMDBError

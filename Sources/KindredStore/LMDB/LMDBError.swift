@@ -22,7 +22,9 @@ public struct LMDBError: Error, CustomStringConvertible, Sendable {
         case MDB_MAP_FULL: fix = " (the map could not grow further: raise storage.max_map_size)"
         case MDB_READERS_FULL: fix = " (too many open readers: finish long reads, or restart to clear stale ones)"
         case MDB_INVALID, MDB_VERSION_MISMATCH: fix = " (not an LMDB environment this build can open)"
-        case MDB_CORRUPTED, MDB_PAGE_NOTFOUND: fix = " (the vector store is damaged: move the state directory's vectors/ aside and restart kindredd, which re-extracts every item)"
+        case MDB_CORRUPTED, MDB_PAGE_NOTFOUND:
+            fix =
+                " (the vector store is damaged: move the state directory's vectors/ aside and restart kindredd, which re-extracts every item)"
         default: fix = ""
         }
         return "\(operation) on \(context): \(message)\(fix)"
@@ -43,6 +45,8 @@ extension LMDBError {
 }
 
 @inline(__always)
-func check(_ code: Int32, _ operation: @autoclosure () -> String, _ context: @autoclosure () -> String) throws(LMDBError) {
+func check(
+    _ code: Int32, _ operation: @autoclosure () -> String, _ context: @autoclosure () -> String
+) throws(LMDBError) {
     if code != MDB_SUCCESS { throw LMDBError(code: code, operation: operation(), context: context()) }
 }

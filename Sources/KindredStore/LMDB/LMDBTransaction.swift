@@ -32,7 +32,8 @@ public struct LMDBTransaction {
     /// until the transaction ends.
     public func get(_ db: LMDBDatabase, _ key: some LMDBKey) throws(LMDBError) -> UnsafeRawBufferPointer? {
         try key.withKeyBytes { keyBytes throws(LMDBError) in
-            var mkey = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var mkey = MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var value = MDB_val()
             let code = mdb_get(handle, db.dbi, &mkey, &value)
             if code == MDB_NOTFOUND { return nil }
@@ -43,9 +44,12 @@ public struct LMDBTransaction {
 
     /// Reserves `count` bytes under `key` and lets `fill` write them in place: one copy, straight
     /// into the page.
-    public func put(_ db: LMDBDatabase, _ key: some LMDBKey, count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(LMDBError) {
+    public func put(
+        _ db: LMDBDatabase, _ key: some LMDBKey, count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws(LMDBError) {
         try key.withKeyBytes { keyBytes throws(LMDBError) in
-            var mkey = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var mkey = MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var value = MDB_val(mv_size: count, mv_data: nil)
             try check(mdb_put(handle, db.dbi, &mkey, &value, UInt32(MDB_RESERVE)), "mdb_put", "\(db.name) key \(key)")
             fill(UnsafeMutableRawBufferPointer(start: value.mv_data, count: count))
@@ -56,7 +60,8 @@ public struct LMDBTransaction {
     @discardableResult
     public func delete(_ db: LMDBDatabase, _ key: some LMDBKey) throws(LMDBError) -> Bool {
         try key.withKeyBytes { keyBytes throws(LMDBError) in
-            var mkey = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var mkey = MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             let code = mdb_del(handle, db.dbi, &mkey, nil)
             if code == MDB_NOTFOUND { return false }
             try check(code, "mdb_del", "\(db.name) key \(key)")
@@ -101,7 +106,9 @@ public struct LMDBCursor {
     public mutating func next() throws(LMDBError) -> (key: UInt64, value: UnsafeRawBufferPointer)? {
         guard let (key, value) = try nextRaw() else { return nil }
         guard key.count == 8 else {
-            throw LMDBError(code: MDB_BAD_VALSIZE, operation: "mdb_cursor_get", context: "\(database.name): key of \(key.count) bytes, not 8")
+            throw LMDBError(
+                code: MDB_BAD_VALSIZE, operation: "mdb_cursor_get",
+                context: "\(database.name): key of \(key.count) bytes, not 8")
         }
         return (key.loadUnaligned(as: UInt64.self), value)
     }
@@ -114,6 +121,9 @@ public struct LMDBCursor {
         started = true
         if code == MDB_NOTFOUND { return nil }
         try check(code, "mdb_cursor_get", database.name)
-        return (UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size), UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+        return (
+            UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size),
+            UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+        )
     }
 }

@@ -1,3 +1,6 @@
+import Foundation  // String(format:)
+import KindredCore
+
 /// The 16 bytes in front of every vector in LMDB (Schema/lmdb.md is the specification):
 ///
 /// | offset | size | field |
@@ -31,19 +34,26 @@ public struct VectorRecordHeader: Equatable, Sendable {
     }
 
     /// Parses and checks a record's header against the space it was read from.
-    static func decode(_ record: UnsafeRawBufferPointer, space: VectorSpace) throws(VectorStoreError.Reason) -> VectorRecordHeader {
-        guard record.count >= size else { throw .corruptRecord("\(record.count) bytes, shorter than the 16-byte header") }
+    static func decode(
+        _ record: UnsafeRawBufferPointer, space: VectorSpace
+    ) throws(VectorStoreError.Reason) -> VectorRecordHeader {
+        guard record.count >= size else {
+            throw .corruptRecord("\(record.count) bytes, shorter than the 16-byte header")
+        }
         guard record[0] == magic.0, record[1] == magic.1 else {
             throw .corruptRecord(String(format: "bad magic %02x %02x (expected 4b 56, \"KV\")", record[0], record[1]))
         }
         guard record[2] == formatVersion else {
             throw .corruptRecord("record format version \(record[2]); this build reads version \(formatVersion)")
         }
-        guard let element = VectorElement(rawValue: record[3]) else { throw .corruptRecord("unknown element type \(record[3])") }
+        guard let element = VectorElement(rawValue: record[3]) else {
+            throw .corruptRecord("unknown element type \(record[3])")
+        }
         let dimension = Int(UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let producer = UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
         guard element == space.element, dimension == space.dimension else {
-            throw .corruptRecord("record holds \(dimension) × \(element), space is \(space.dimension) × \(space.element)")
+            throw .corruptRecord(
+                "record holds \(dimension) × \(element), space is \(space.dimension) × \(space.element)")
         }
         guard record.count == size + dimension * element.byteSize else {
             throw .corruptRecord("\(record.count) bytes, header promises \(size + dimension * element.byteSize)")
@@ -51,6 +61,3 @@ public struct VectorRecordHeader: Equatable, Sendable {
         return VectorRecordHeader(element: element, dimension: dimension, producer: producer)
     }
 }
-
-import KindredCore
-import Foundation  // String(format:)

@@ -23,8 +23,10 @@ public final class VectorStore: Sendable {
     /// must have the same dimension and element type; a new `producer` version is recorded, and
     /// older records become stale (see `staleItems`). With `includeRegistered`, spaces already on
     /// disk are opened too, as recorded (what offline tools that do not know the spaces want).
-    public init(directory: URL, spaces requested: [VectorSpace], includeRegistered: Bool = false,
-                options: LMDBEnvironment.Options = .init(), logger: Logger) throws(VectorStoreError) {
+    public init(
+        directory: URL, spaces requested: [VectorSpace], includeRegistered: Bool = false,
+        options: LMDBEnvironment.Options = .init(), logger: Logger
+    ) throws(VectorStoreError) {
         self.logger = logger
         let environment: LMDBEnvironment
         let registry: LMDBDatabase
@@ -45,7 +47,8 @@ public final class VectorStore: Sendable {
                 try environment.read { txn in try txn.get(registry, space.name).map { Data($0) } }
             }.map { data throws(VectorStoreError) in
                 do { return try JSONDecoder().decode(VectorSpace.self, from: data) } catch {
-                    throw VectorStoreError(.corruptRegistry("entry is not a space descriptor: \(error)"), space: space.name)
+                    throw VectorStoreError(
+                        .corruptRegistry("entry is not a space descriptor: \(error)"), space: space.name)
                 }
             }
             if let stored, stored.dimension != space.dimension || stored.element != space.element {
@@ -53,14 +56,17 @@ public final class VectorStore: Sendable {
             }
             if stored != space {
                 if let stored {
-                    logger.notice("vector space has a new producer; older records are stale",
-                                  metadata: ["space": "\(space.name)", "from": "\(stored.producer)", "to": "\(space.producer)"])
+                    logger.notice(
+                        "vector space has a new producer; older records are stale",
+                        metadata: ["space": "\(space.name)", "from": "\(stored.producer)", "to": "\(space.producer)"])
                 }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
                 let data = try! encoder.encode(space)  // a struct of strings and numbers always encodes
                 try Self.mapErrors(space: space.name) {
-                    try environment.write { txn in try txn.put(registry, space.name, count: data.count) { data.copyBytes(to: $0) } }
+                    try environment.write { txn in
+                        try txn.put(registry, space.name, count: data.count) { data.copyBytes(to: $0) }
+                    }
                 }
             }
             opened[space.name] = try Self.mapErrors(space: space.name) { try environment.database(space.databaseName) }
@@ -76,7 +82,9 @@ public final class VectorStore: Sendable {
         try Self.registeredSpaces(environment, registry)
     }
 
-    private static func registeredSpaces(_ environment: LMDBEnvironment, _ registry: LMDBDatabase) throws(VectorStoreError) -> [VectorSpace] {
+    private static func registeredSpaces(
+        _ environment: LMDBEnvironment, _ registry: LMDBDatabase
+    ) throws(VectorStoreError) -> [VectorSpace] {
         try mapErrors(space: nil) {
             try environment.read { txn in
                 try txn.withCursor(registry) { cursor in
@@ -124,16 +132,20 @@ public final class VectorStore: Sendable {
         let txn: LMDBTransaction
 
         /// Stores `values` as item `id`'s vector in `space`, replacing any earlier one.
-        public func put<E: NpyElement>(_ id: ItemID, _ values: UnsafeBufferPointer<E>, space name: String) throws(VectorStoreError) {
+        public func put<E: NpyElement>(
+            _ id: ItemID, _ values: UnsafeBufferPointer<E>, space name: String
+        ) throws(VectorStoreError) {
             let (space, db) = try store.lookup(name, item: id)
             let element: VectorElement = E.self == Float.self ? .float32 : .uint8
             guard E.self == Float.self || E.self == UInt8.self, element == space.element else {
                 throw VectorStoreError(.elementMismatch(expected: space.element, got: element), space: name, item: id)
             }
             guard values.count == space.dimension else {
-                throw VectorStoreError(.dimensionMismatch(expected: space.dimension, got: values.count), space: name, item: id)
+                throw VectorStoreError(
+                    .dimensionMismatch(expected: space.dimension, got: values.count), space: name, item: id)
             }
-            let header = VectorRecordHeader(element: space.element, dimension: space.dimension, producer: space.producer)
+            let header = VectorRecordHeader(
+                element: space.element, dimension: space.dimension, producer: space.producer)
             try VectorStore.mapErrors(space: name, item: id) {
                 try txn.put(db, id.rawValue, count: space.recordSize) { record in
                     header.encode(into: record)
@@ -144,14 +156,17 @@ public final class VectorStore: Sendable {
         }
 
         public func put<E: NpyElement>(_ id: ItemID, _ values: [E], space: String) throws(VectorStoreError) {
-            try values.withUnsafeBufferPointer { (buffer) throws(VectorStoreError) in try put(id, buffer, space: space) }
+            try values.withUnsafeBufferPointer { (buffer) throws(VectorStoreError) in try put(id, buffer, space: space)
+            }
         }
 
         /// Deletes item `id` from every space; returns how many records went.
         @discardableResult
         public func delete(_ id: ItemID) throws(VectorStoreError) -> Int {
             try VectorStore.mapErrors(space: nil, item: id) {
-                try store.databases.values.reduce(0) { removed, db in removed + (try txn.delete(db, id.rawValue) ? 1 : 0) }
+                try store.databases.values.reduce(0) { removed, db in
+                    removed + (try txn.delete(db, id.rawValue) ? 1 : 0)
+                }
             }
         }
     }
@@ -159,14 +174,17 @@ public final class VectorStore: Sendable {
     // MARK: Reading
 
     /// Item `id`'s vector in `space`, or nil if it has none.
-    public func vector<E: NpyElement>(_ id: ItemID, space name: String, as: E.Type = Float.self) throws(VectorStoreError) -> [E]? {
+    public func vector<E: NpyElement>(
+        _ id: ItemID, space name: String, as: E.Type = Float.self
+    ) throws(VectorStoreError) -> [E]? {
         let (space, db) = try lookup(name, item: id)
         return try Self.mapErrors(space: name, item: id) {
             try environment.read { txn in
                 guard let record = try txn.get(db, id.rawValue) else { return nil }
                 _ = try VectorRecordHeader.decode(record, space: space)
                 return [E](unsafeUninitializedCapacity: space.dimension) { buffer, count in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: record[VectorRecordHeader.size...]))
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: record[VectorRecordHeader.size...]))
                     count = space.dimension
                 }
             }
@@ -175,7 +193,9 @@ public final class VectorStore: Sendable {
 
     /// Every vector of `space`, in id order, copied straight from the map into one contiguous
     /// row-major buffer: the input every analysis and index build starts from.
-    public func readAll<E: NpyElement>(space name: String, as: E.Type = Float.self) throws(VectorStoreError) -> (ids: [ItemID], values: [E]) {
+    public func readAll<E: NpyElement>(
+        space name: String, as: E.Type = Float.self
+    ) throws(VectorStoreError) -> (ids: [ItemID], values: [E]) {
         let (space, db) = try lookup(name, item: nil)
         let payload = space.dimension * space.element.byteSize
         return try Self.mapErrors(space: name) {
@@ -190,9 +210,11 @@ public final class VectorStore: Sendable {
                         try txn.withCursor(db) { cursor in
                             while ids.count < count, let (key, record) = try cursor.next() {
                                 do { _ = try VectorRecordHeader.decode(record, space: space) } catch {
-                                    throw VectorStoreError(error as! VectorStoreError.Reason, space: name, item: ItemID(key))
+                                    throw VectorStoreError(
+                                        error as! VectorStoreError.Reason, space: name, item: ItemID(key))
                                 }
-                                (destination + ids.count * payload).copyMemory(from: record.baseAddress! + VectorRecordHeader.size, byteCount: payload)
+                                (destination + ids.count * payload).copyMemory(
+                                    from: record.baseAddress! + VectorRecordHeader.size, byteCount: payload)
                                 ids.append(ItemID(key))
                             }
                         }
@@ -240,7 +262,8 @@ public final class VectorStore: Sendable {
 
     // MARK: Internals
 
-    private func scan(space name: String, where keep: (VectorRecordHeader) -> Bool) throws(VectorStoreError) -> [ItemID] {
+    private func scan(space name: String, where keep: (VectorRecordHeader) -> Bool) throws(VectorStoreError) -> [ItemID]
+    {
         let (space, db) = try lookup(name, item: nil)
         return try Self.mapErrors(space: name) {
             try environment.read { txn in
@@ -268,7 +291,8 @@ public final class VectorStore: Sendable {
 
     /// The one place errors from inside transactions become typed: a `VectorStoreError` passes
     /// through, an `LMDBError` or a record-header reason is given the space and item.
-    static func mapErrors<T>(space: String?, item: ItemID? = nil, _ body: () throws -> T) throws(VectorStoreError) -> T {
+    static func mapErrors<T>(space: String?, item: ItemID? = nil, _ body: () throws -> T) throws(VectorStoreError) -> T
+    {
         do {
             return try body()
         } catch let error as VectorStoreError {

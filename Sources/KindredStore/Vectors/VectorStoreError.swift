@@ -33,10 +33,12 @@ public struct VectorStoreError: Error, CustomStringConvertible, WrapsLMDBError {
         if let item { subject += ", item \(item)" }
         switch reason {
         case .unknownSpace(let known): return "\(subject): no such space (known: \(known.joined(separator: ", ")))"
-        case .dimensionMismatch(let expected, let got): return "\(subject): vector has \(got) components, the space holds \(expected)"
+        case .dimensionMismatch(let expected, let got):
+            return "\(subject): vector has \(got) components, the space holds \(expected)"
         case .elementMismatch(let expected, let got): return "\(subject): vector is \(got), the space holds \(expected)"
         case .spaceChanged(let stored):
-            return "\(subject): the store holds it as \(stored); a different shape was asked for. Drop the space (`kindred store drop-space \(stored.name)`) and re-embed, or use a new space name"
+            return
+                "\(subject): the store holds it as \(stored); a different shape was asked for. Drop the space (`kindred store drop-space \(stored.name)`) and re-embed, or use a new space name"
         case .corruptRecord(let why): return "\(subject): corrupt or foreign record: \(why)"
         case .corruptRegistry(let why): return "\(subject): corrupt space registry: \(why)"
         case .lmdb(let error): return "\(subject): \(error)"

@@ -9,15 +9,19 @@ import KindredStore
 import Logging
 
 let arguments = CommandLine.arguments
-guard arguments.count == 5, let dimension = Int(arguments[2]), let batch = Int(arguments[3]), let mapBytes = Int(arguments[4]) else {
-    FileHandle.standardError.write("usage: kindred-store-writer DIR DIMENSION BATCH INITIAL_MAP_BYTES\n".data(using: .utf8)!)
+guard arguments.count == 5, let dimension = Int(arguments[2]), let batch = Int(arguments[3]),
+    let mapBytes = Int(arguments[4])
+else {
+    FileHandle.standardError.write(
+        "usage: kindred-store-writer DIR DIMENSION BATCH INITIAL_MAP_BYTES\n".data(using: .utf8)!)
     exit(2)
 }
 var options = LMDBEnvironment.Options()
 options.initialMapSize = mapBytes
-let store = try VectorStore(directory: URL(fileURLWithPath: arguments[1]),
-                            spaces: [VectorSpace(name: "crash", dimension: dimension)],
-                            options: options, logger: Logger(label: "store-writer"))
+let store = try VectorStore(
+    directory: URL(fileURLWithPath: arguments[1]),
+    spaces: [VectorSpace(name: "crash", dimension: dimension)],
+    options: options, logger: Logger(label: "store-writer"))
 var next = UInt64(try store.count(space: "crash")) + 1
 var vector = [Float](repeating: 0, count: dimension)
 while true {
