@@ -17,7 +17,8 @@ import Testing
         metrics.born = [3]
         metrics.vanished = [1]
         let json = try metrics.json()
-        #expect(json.contains(#""silhouette_knife":{"3":{"n":2,"values":[0.6,0.4]}}"#) && json.contains(#""k_candidates""#))
+        #expect(
+            json.contains(#""silhouette_knife":{"3":{"n":2,"values":[0.6,0.4]}}"#) && json.contains(#""k_candidates""#))
         #expect(RunMetrics(json: json) == metrics)
         // A run stored before a field existed reads with that field's default.
         let old = RunMetrics(json: #"{"pca_scree":[0.2,0.9],"pca_components":2,"variance_target":0.9}"#)
