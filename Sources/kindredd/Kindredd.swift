@@ -111,11 +111,10 @@ struct Kindredd: ParsableCommand {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let signalled = DispatchSemaphore(value: 0)
-        let loaded = Atomic<Bool>(false)
         let sources = [SIGTERM, SIGINT].map { (number: Int32) -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if !loaded.load(ordering: .acquiring) {
+                if collection.progress.current.phase < .scanning {
                     logger.notice("stopped while loading the index")
                     if ownsSocketPath { unlink(socketPath) }
                     Glibc.exit(0)
@@ -136,7 +135,6 @@ struct Kindredd: ParsableCommand {
         }
         let running = try collection.load(weights: weights, probe: probe, report: { Systemd.notify("STATUS=" + $0) })
         service.attach(indexes: running.indexes, control: running.loop, refits: running.refits)
-        loaded.store(true, ordering: .releasing)
         collection.start()
         logger.notice("ready", metadata: ["items": "\(running.indexes.cnn.index.count)"])
         Systemd.notify("STATUS=answering; scanning the roots")
