@@ -18,16 +18,23 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The format answers are written in: FORMAT changes it for the requests after it, so it is
     /// tracked in request order here, and each answer is encoded (off the loop) in its own.
     var format = OutputFormat.text
-    /// A SIMILAR-IMAGE whose bytes are still arriving, with the format of its answer.
-    var pendingImage: (k: Int, space: Space, format: OutputFormat)?
+    /// What the connection reads next: request lines, the bytes of a SIMILAR-IMAGE (with the
+    /// format of its answer), or nothing more (after QUIT it closes once every answer is written).
+    enum Expecting {
+        case lines
+        case image(k: Int, space: Space, format: OutputFormat)
+        case nothing
+    }
+    var expecting = Expecting.lines
     /// Completes when every answer so far has been written; nil when none is outstanding.
     var tail: EventLoopFuture<Void>?
     /// The peer's credentials; nil until read (or when they cannot be).
     var peer: Peer?
     /// Requests read and not yet answered; reading pauses at `maxInFlight`.
     var inFlight = 0
+    /// Whether this connection is counted in `server.connections` (until it goes inactive).
     var counted = false
-    var closing = false
+    /// Whether `autoRead` is off (too many answers outstanding, or the client not reading).
     var readingPaused = false
 
     var service: CommandService { server.service }
@@ -87,19 +94,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
         let service = self.service
         framer.feed(buffer.readableBytesView) { event -> Int? in
-            guard !closing else { return nil }
+            if case .nothing = expecting { return nil }
             switch event {
             case .tooLong(let bytes):
                 answer(
                     .failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")),
                     context)
             case .payload(let bytes):
-                if let query = pendingImage {
-                    answer(heavy: true, context, format: query.format) {
-                        service.answerImage(bytes, k: query.k, space: query.space)
-                    }
+                if case .image(let k, let space, let format) = expecting {
+                    answer(heavy: true, context, format: format) { service.answerImage(bytes, k: k, space: space) }
                 }
-                pendingImage = nil
+                expecting = .lines
             case .line(let line):
                 let request: Request
                 do throws(ProtocolError) {
@@ -112,12 +117,12 @@ final class ConnectionHandler: ChannelInboundHandler {
                 switch request {
                 case .quit:
                     answer(.success(Response(columns: [], rows: [])), context)
-                    closing = true
+                    expecting = .nothing
                 case .format(let newFormat):
                     format = newFormat  // this answer and those after it
                     answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
                 case .similarImage(let byteCount, let k, let space):
-                    pendingImage = (k, space, format)
+                    expecting = .image(k: k, space: space, format: format)
                     return byteCount
                 case .refit(let wait):
                     answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
@@ -134,7 +139,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             return nil
         }
         context.flush()
-        if closing {
+        if case .nothing = expecting {
             // Close once every outstanding answer is written.
             after(context) { _, context in context.close(promise: nil) }
         }
