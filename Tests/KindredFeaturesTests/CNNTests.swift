@@ -23,12 +23,6 @@ func syntheticInput() -> [Float] {
     return x
 }
 
-func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for (x, y) in zip(a, b) { dot += Double(x * y); na += Double(x * x); nb += Double(y * y) }
-    return dot / (na.squareRoot() * nb.squareRoot())
-}
-
 @Suite struct WeightsTests {
     @Test func checkpointParsesToEfficientNetLite0() throws {
         let tensors = try TorchCheckpoint.read(checkpoint)

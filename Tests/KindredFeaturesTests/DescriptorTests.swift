@@ -24,7 +24,6 @@ func artwork(width: Int, height: Int, seed: Int) -> RGBImage {
     return image
 }
 
-func cosine(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 
 @Suite struct DescriptorTests {
     let original = composition(width: 400, height: 300, seed: 1)

@@ -21,3 +21,14 @@ public let productsDirectory: URL = {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: executable).deletingLastPathComponent()
 }()
+
+/// The cosine similarity of two vectors, accumulated in Double (neither need be normalised).
+public func cosine<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) {
+        dot += Double(x) * Double(y)
+        na += Double(x) * Double(x)
+        nb += Double(y) * Double(y)
+    }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
