@@ -24,7 +24,6 @@ func artwork(width: Int, height: Int, seed: Int) -> RGBImage {
     return image
 }
 
-
 @Suite struct DescriptorTests {
     let original = composition(width: 400, height: 300, seed: 1)
 
