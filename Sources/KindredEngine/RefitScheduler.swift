@@ -21,11 +21,13 @@ public final class RefitScheduler: Sendable {
 
     public typealias Completion = @Sendable (Result<Refitter.Report, any Error>) -> Void
 
+    /// The scheduler's life and the refit asked for next.
     private struct State {
-        var requested = false
-        var running = false
-        var waiters: [Completion] = []
-        var stopping = false
+        enum Phase { case idle, running, stopping }
+        var phase = Phase.idle
+        /// A refit asked for and not yet begun, with those waiting for its outcome (empty when
+        /// nobody waits); nil when none is asked for. One asked for during a run is the next run.
+        var next: [Completion]?
     }
 
     private let state = Mutex(State())
@@ -46,13 +48,12 @@ public final class RefitScheduler: Sendable {
         self.logger = logger
     }
 
-    public var isRunning: Bool { state.withLock { $0.running } }
+    public var isRunning: Bool { state.withLock { $0.phase == .running } }
 
     /// Asks for a refit; `completion` (if any) hears its outcome.
     public func request(completion: Completion? = nil) {
         state.withLock { state in
-            state.requested = true
-            if let completion { state.waiters.append(completion) }
+            state.next = (state.next ?? []) + (completion.map { [$0] } ?? [])
         }
         wake.lock()
         wake.broadcast()
@@ -68,7 +69,7 @@ public final class RefitScheduler: Sendable {
     }
 
     public func stop() {
-        state.withLock { $0.stopping = true }
+        state.withLock { $0.phase = .stopping }
         wake.lock()
         wake.broadcast()
         wake.unlock()
@@ -84,7 +85,7 @@ public final class RefitScheduler: Sendable {
             do { _ = try refitter.placeNewItems() } catch {
                 logger.warning("cannot place new items", metadata: ["error": "\(error)"])
             }
-            let (requested, stopping) = state.withLock { ($0.requested, $0.stopping) }
+            let (requested, stopping) = state.withLock { ($0.next != nil, $0.phase == .stopping) }
             if stopping { return }
             let now = Date()
             let reason = triggers.reason(
@@ -94,16 +95,15 @@ public final class RefitScheduler: Sendable {
             lastCheck = now
             guard let reason else { continue }
             let waiters = state.withLock { state -> [Completion] in
-                state.requested = false
-                state.running = true
-                defer { state.waiters = [] }
-                return state.waiters
+                defer { state.next = nil }
+                if state.phase == .idle { state.phase = .running }
+                return state.next ?? []
             }
             logger.info("refit starting", metadata: ["reason": "\(reason)"])
             statusLine("refitting (\(reason))")
             let outcome: Result<Refitter.Report, any Error>
             do { outcome = .success(try refitter.run()) } catch { outcome = .failure(error) }
-            state.withLock { $0.running = false }
+            state.withLock { if $0.phase == .running { $0.phase = .idle } }
             statusLine("answering")
             for waiter in waiters { waiter(outcome) }
         }
