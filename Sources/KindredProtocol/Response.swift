@@ -79,8 +79,22 @@ public enum ResponseEncoder {
         return .failure(ProtocolError(ProtocolError.Code(rawValue: String(code)) ?? .internalError, unescape(message)))
     }
 
-    private struct JSONSuccess: Encodable { let ok: Bool; let columns: [String]; let rows: [[String]] }
-    private struct JSONFailure: Encodable { let ok: Bool; let error: String; let message: String }
+    /// A JSON answer line as a client sees it: the response with its column names, or the
+    /// refusal with its code. The inverse of `encode(_:as: .json)`.
+    public static func decodeJSON(_ line: String) -> Result<Response, ProtocolError> {
+        let data = Data(line.utf8), decoder = JSONDecoder()
+        if let success = try? decoder.decode(JSONSuccess.self, from: data), success.ok {
+            return .success(Response(columns: success.columns, rows: success.rows))
+        }
+        if let failure = try? decoder.decode(JSONFailure.self, from: data), !failure.ok {
+            return .failure(
+                ProtocolError(ProtocolError.Code(rawValue: failure.error) ?? .internalError, failure.message))
+        }
+        return .failure(ProtocolError(.internalError, "not an answer: \(line.prefix(200))"))
+    }
+
+    private struct JSONSuccess: Codable { let ok: Bool; let columns: [String]; let rows: [[String]] }
+    private struct JSONFailure: Codable { let ok: Bool; let error: String; let message: String }
 
     private static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()

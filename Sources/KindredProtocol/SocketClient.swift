@@ -71,6 +71,15 @@ public final class SocketClient {
         ResponseEncoder.decode(try send(RequestEncoder.line(request), payload: payload))
     }
 
+    /// As `ask`, with the answer's column names: the connection is switched to JSON answers
+    /// (`FORMAT json`) for this and later requests.
+    public func askWithColumns(
+        _ request: Request, payload: [UInt8] = []
+    ) throws(Failure) -> Result<Response, ProtocolError> {
+        _ = try send(RequestEncoder.line(.format(.json)), json: true)
+        return ResponseEncoder.decodeJSON(try send(RequestEncoder.line(request), payload: payload, json: true)[0])
+    }
+
     private func readLine() throws(Failure) -> String {
         while true {
             if let newline = buffer.firstIndex(of: 0x0A) {

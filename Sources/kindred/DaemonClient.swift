@@ -5,7 +5,8 @@ import KindredProtocol
 /// Options and output shared by the commands that ask kindredd.
 struct DaemonOptions: ParsableArguments {
     @Option(help: "kindredd's socket (default: $XDG_RUNTIME_DIR/kindred/kindred.sock).") var socket: String?
-    @Flag(help: "Print kindredd's JSON answer, for jq.") var json = false
+    @Flag(help: "Print the answer as JSON for jq: one object for key/value answers, else an array of objects.")
+    var json = false
 
     func connect() throws -> SocketClient {
         do { return try SocketClient(path: SocketPath.resolve(explicit: socket)) } catch {
@@ -19,8 +20,7 @@ struct DaemonOptions: ParsableArguments {
     func ask(_ request: Request, header: [String]) throws {
         let client = try connect()
         guard json else { return try show(try client.ask(request), header: header) }
-        _ = try client.send(RequestEncoder.line(.format(.json)))
-        try showJSON(try client.send(RequestEncoder.line(request), json: true))
+        try showJSON(try client.askWithColumns(request))
     }
 
     /// Sends `request` and returns the answer's rows, fields unescaped; a refusal goes to stderr
@@ -39,10 +39,23 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
-    /// kindredd's JSON answer line, as it came; exit status 1 when it is a refusal.
-    func showJSON(_ lines: [String]) throws {
-        print(lines[0])
-        if lines[0].contains(#""ok":false"#) { throw ExitCode(1) }
+    /// An answer as JSON for jq, on one line: a key/value answer (STATUS, INFO, REFIT wait) as one
+    /// object, any other as an array of objects keyed by column name, fields as strings; a refusal
+    /// as `{"error": code, "message": …}` with exit status 1.
+    func showJSON(_ answer: Result<Response, ProtocolError>) throws {
+        let value: Any
+        switch answer {
+        case .success(let response) where response.columns == ["key", "value"]:
+            value = Dictionary(
+                response.rows.map { ($0[0], $0.count > 1 ? $0[1] : "") }, uniquingKeysWith: { a, _ in a })
+        case .success(let response):
+            value = response.rows.map { Dictionary(zip(response.columns, $0), uniquingKeysWith: { a, _ in a }) }
+        case .failure(let refusal):
+            value = ["error": refusal.code.rawValue, "message": refusal.message]
+        }
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+        if case .failure = answer { throw ExitCode(1) }
     }
 
     /// Prints an answer's rows in the chosen form, or its refusal.

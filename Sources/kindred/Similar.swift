@@ -29,8 +29,7 @@ struct Similar: ParsableCommand {
         }
         let (client, request, payload) = try similarRequest(daemon, file: target, k: k, space: space)
         guard daemon.json else { return try daemon.show(try client.ask(request, payload: payload), header: header) }
-        _ = try client.send(RequestEncoder.line(.format(.json)))
-        try daemon.showJSON(try client.send(RequestEncoder.line(request), payload: payload, json: true))
+        try daemon.showJSON(try client.askWithColumns(request, payload: payload))
     }
 }
 

@@ -429,6 +429,24 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
                 && objects?.allSatisfy {
                     $0["id"] is Int && $0["size"] is Int && $0["exemplar"] is String && $0["silhouette"] is Double
                 } == true)
+        // --json for jq: a key/value answer is one object, any other an array of objects by column,
+        // a refusal {"error", "message"} with status 1.
+        let status = try jsonLine("kindred", ["status", "--json", "--socket", daemon.socket])
+        #expect(status["indexed"] as? String == "40" && status["state"] as? String == "watching", "\(status)")
+        let (similarStatus, similarJSON) = try jsonOutput(
+            "kindred", ["similar", "1", "-k", "3", "--json", "--socket", daemon.socket])
+        let neighbours = similarJSON as? [[String: String]]
+        #expect(similarStatus == 0 && neighbours?.count == 3, "\(String(describing: similarJSON))")
+        #expect(
+            neighbours?.allSatisfy {
+                Set($0.keys) == ["rank", "score", "id", "path"] && $0["path"]!.hasPrefix(art.path)
+            } == true)
+        let (refusedStatus, refused) = try jsonOutput(
+            "kindred", ["info", "999999", "--json", "--socket", daemon.socket])
+        #expect(
+            refusedStatus == 1 && (refused as? [String: String])?["error"] == "not-found",
+            "\(String(describing: refused))")
+
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)
@@ -482,6 +500,19 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 }
 
 /// Runs a kindred command that ends with one JSON line, and parses it.
+/// A command's exit status and its standard output parsed as JSON.
+func jsonOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, Any?) {
+    let process = Process(), output = Pipe()
+    process.executableURL = productsDirectory.appendingPathComponent(executable)
+    process.arguments = arguments
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, try? JSONSerialization.jsonObject(with: data))
+}
+
 func jsonLine(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
     let process = Process(), output = Pipe()
     process.executableURL = productsDirectory.appendingPathComponent(executable)

@@ -87,11 +87,16 @@ import Testing
             let text = ResponseEncoder.encode(.success(Response(columns: [], rows: rows)), as: .text)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
             #expect(ResponseEncoder.decode(lines) == .success(rows))
+            let columns = (0..<(rows.first?.count ?? 1)).map { "c\($0)" }
+            let json = ResponseEncoder.encode(.success(Response(columns: columns, rows: rows)), as: .json)
+            #expect(ResponseEncoder.decodeJSON(json) == .success(Response(columns: columns, rows: rows)))
         }
         for code in [ProtocolError.Code.notFound, .forbidden, .unavailable, .badRequest, .internalError] {
             let refusal = ProtocolError(code, "no such\tthing\nat /a b")
             let lines = ResponseEncoder.encode(.failure(refusal), as: .text).split(separator: "\n").map(String.init)
             #expect(ResponseEncoder.decode(lines) == .failure(refusal))
+            #expect(
+                ResponseEncoder.decodeJSON(ResponseEncoder.encode(.failure(refusal), as: .json)) == .failure(refusal))
         }
     }
 }
