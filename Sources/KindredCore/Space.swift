@@ -55,3 +55,14 @@ public enum CNNInput {
     /// The classifier head's ImageNet classes.
     public static let classes = 1000
 }
+
+/// How alike two files must be to count as duplicates (`DUPLICATES tier=`).
+public enum DuplicateTier: String, CaseIterable, Sendable {
+    /// The same bytes (content hash).
+    case exact
+    /// The same picture re-encoded, rescaled or lightly edited: perceptual hashes within
+    /// `max_distance` bits and CNN embeddings that agree.
+    case near
+    /// The CNN alone sees the same picture (crops, borders, stronger edits), without the pHash.
+    case similar
+}

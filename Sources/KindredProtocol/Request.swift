@@ -10,7 +10,8 @@ public enum Request: Equatable, Sendable {
     /// The image's bytes follow the line.
     case similarImage(byteCount: Int, k: Int, space: Space)
     case info(Target)
-    case duplicates(maxDistance: Int)
+    /// Groups of duplicates at a tier, each with the copy to keep first.
+    case duplicates(tier: DuplicateTier, maxDistance: Int)
     case errors(limit: Int)
     case rescan(directory: String?)
     case watch(directory: String)
@@ -119,7 +120,7 @@ public enum Verb: String, CaseIterable, Sendable {
         case .similar: "SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"
         case .similarImage: "SIMILAR-IMAGE <nbytes> [k=10] [space=cnn|style], then the image's bytes"
         case .info: "INFO <path|id>"
-        case .duplicates: "DUPLICATES [max_distance=6]"
+        case .duplicates: "DUPLICATES [tier=exact|near|similar] [max_distance=6]"
         case .errors: "ERRORS [limit=100]"
         case .rescan: "RESCAN [dir]"
         case .watch: "WATCH <dir>"

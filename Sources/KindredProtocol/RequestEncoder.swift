@@ -13,7 +13,7 @@ public enum RequestEncoder {
             [word(target), "k=\(k)", "space=\(space.name)"] + (within.map { ["within=" + word("prefix:" + $0)] } ?? [])
         case .similarImage(let count, let k, let space): [String(count), "k=\(k)", "space=\(space.name)"]
         case .info(let target): [word(target)]
-        case .duplicates(let maxDistance): ["max_distance=\(maxDistance)"]
+        case .duplicates(let tier, let maxDistance): ["tier=\(tier.rawValue)", "max_distance=\(maxDistance)"]
         case .errors(let limit): ["limit=\(limit)"]
         case .rescan(let directory): directory.map { [word($0)] } ?? []
         case .watch(let directory), .unwatch(let directory), .backup(let directory): [word(directory)]

@@ -171,8 +171,13 @@ private struct Arguments {
         // past ~16 the blocks are too narrow to split anything, so the search would compare
         // every pair (a 1,000-item collection took 23 s at 64). Unrelated images differ in ~32.
         case .duplicates:
+            let tierText = options.removeValue(forKey: "tier") ?? DuplicateTier.near.rawValue
+            guard let tier = DuplicateTier(rawValue: tierText) else {
+                throw fail(
+                    "tier=\(tierText) is not one of \(DuplicateTier.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             request = .duplicates(
-                maxDistance: try integer("max_distance", default: 6, in: 0...Request.maxDuplicateDistance))
+                tier: tier, maxDistance: try integer("max_distance", default: 6, in: 0...Request.maxDuplicateDistance))
         case .errors: request = .errors(limit: try integer("limit", default: 100, in: 1...100_000))
         case .rescan: request = .rescan(directory: try directory(required: false))
         case .watch: request = .watch(directory: try directory(required: true)!)

@@ -98,7 +98,7 @@ public final class CommandService: Sendable {
         case .similar(let target, let k, let space, let within): try similar(target, k: k, space: space, within: within)
         case .info(let target): try info(target)
         case .errors(let limit): try errors(limit: limit)
-        case .duplicates(let maxDistance): try duplicates(maxDistance: maxDistance)
+        case .duplicates(let tier, let maxDistance): try duplicates(tier, maxDistance: maxDistance)
         case .thumbs(let after, let limit): try thumbs(after: after, limit: limit)
         // The collection's roots and state (Verbs/CollectionVerbs.swift).
         case .rescan(let directory): try rescan(directory)

@@ -30,18 +30,31 @@ struct Info: ParsableCommand {
 
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract:
-            "List groups of near-duplicate images: perceptual hashes within a distance, confirmed by CNN similarity."
+        abstract: "List groups of duplicate images, each with the copy to keep first.",
+        discussion: """
+            Tiers: exact (the same bytes), near (perceptual hashes within --max-distance bits, confirmed by CNN \
+            similarity: the same picture re-encoded or rescaled), similar (CNN cosine ≥ 0.97 alone: crops, borders, \
+            stronger edits). The copy to keep has the most pixels, then the least compression, then the oldest file. \
+            With --keep, prints only the paths that could go, one a line; nothing is ever deleted.
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
-    @Option(help: "The most differing perceptual-hash bits (of 64) for two images to be duplicates.") var maxDistance =
-        6
+    @Option(help: "exact, near or similar.") var tier: DuplicateTier = .near
+    @Option(help: "near: the most differing perceptual-hash bits (of 64).") var maxDistance = 6
+    @Flag(help: "Print only the paths that could go (every copy but the one to keep).") var keep = false
 
     func run() throws {
-        try daemon.ask(.duplicates(maxDistance: maxDistance), header: ["group", "id", "path"])
+        let request = Request.duplicates(tier: tier, maxDistance: maxDistance)
+        guard keep else {
+            return try daemon.ask(request, header: ["group", "tier", "id", "path", "keep", "width", "height", "bytes"])
+        }
+        // group, tier, id, path, keep, …
+        for row in try daemon.rows(request) where row.count > 4 && row[4] == "no" { print(row[3]) }
     }
 }
+
+extension DuplicateTier: ExpressibleByArgument {}
 
 struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -447,6 +447,18 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             refusedStatus == 1 && (refused as? [String: String])?["error"] == "not-found",
             "\(String(describing: refused))")
 
+        // Duplicates: each picture's ten variants, the largest kept; --keep prints the rest.
+        let pruning = Process(), pruned = Pipe()
+        pruning.executableURL = productsDirectory.appendingPathComponent("kindred")
+        pruning.arguments = ["duplicates", "--tier", "near", "--keep", "--socket", daemon.socket]
+        pruning.standardOutput = pruned
+        try pruning.run()
+        let couldGo = String(decoding: pruned.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        pruning.waitUntilExit()
+        #expect(pruning.terminationStatus == 0 && !couldGo.isEmpty, "\(couldGo)")
+        #expect(couldGo.allSatisfy { $0.hasPrefix(art.path) && !$0.hasSuffix("-9.jpg") }, "\(couldGo)")
+
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)

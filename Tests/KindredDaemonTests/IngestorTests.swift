@@ -264,4 +264,73 @@ struct IngestFixture {
         #expect(paths.contains(["art1-q60.jpg", "art1-small.png", "art1.jpg"]), "\(paths)")
         #expect(paths.count == 1, "only the art1 family groups: \(paths)")
     }
+
+    /// The three tiers through the command service, each group with the copy to keep first.
+    @Test func tiersGroupWhatTheyPromiseAndSuggestTheCopyToKeep() throws {
+        let c = try IngestFixture()
+        let original = composition(width: 320, height: 240, seed: 1)
+        let art1 = c.images.appendingPathComponent("art1.jpg")
+        try FileManager.default.copyItem(at: art1, to: c.images.appendingPathComponent("art1-copy.jpg"))
+        try Data(Fixtures.png(original.resized(width: 160, height: 120), kind: .rgb8)).write(
+            to: c.images.appendingPathComponent("art1-small.png"))
+        try Data(Fixtures.jpeg(original, quality: 60)).write(to: c.images.appendingPathComponent("art1-q60.jpg"))
+        // art1.jpg is the oldest of the two identical files.
+        var times = [timeval(tv_sec: 1_000_000_000, tv_usec: 0), timeval(tv_sec: 1_000_000_000, tv_usec: 0)]
+        #expect(utimes(art1.path, &times) == 0)
+        _ = try c.ingestor.ingest(c.files)
+        let service = CommandService(
+            catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes, logger: testLogger)
+        func groups(_ tier: DuplicateTier) throws -> [[(name: String, keep: Bool)]] {
+            let rows = try service.answer(.duplicates(tier: tier, maxDistance: 6)).get().rows
+            #expect(rows.allSatisfy { $0.count == 8 && $0[1] == tier.rawValue })
+            var result: [[(name: String, keep: Bool)]] = []
+            var current = ""
+            for row in rows {
+                let name = String(row[3].split(separator: "/").last ?? "")
+                if row[0] != current {
+                    result.append([])
+                    current = row[0]
+                }
+                result[result.count - 1].append((name: name, keep: row[4] == "yes"))
+            }
+            return result
+        }
+        let exact = try groups(.exact)
+        #expect(exact.map { $0.map(\.name) } == [["art1.jpg", "art1-copy.jpg"]], "\(exact)")
+        #expect(exact.first?.first?.keep == true && exact.first?.dropFirst().allSatisfy { !$0.keep } == true)
+        // Near: the family of four; keep the full-size, least compressed, oldest one.
+        let near = try groups(.near)
+        #expect(
+            near.count == 1
+                && Set(near[0].map(\.name)) == ["art1.jpg", "art1-copy.jpg", "art1-small.png", "art1-q60.jpg"],
+            "\(near)")
+        #expect(near.first?.first?.name == "art1.jpg" && near[0].filter(\.keep).count == 1)
+        // Similar (CNN alone) finds the family too, and nothing unrelated joins it.
+        let similar = try groups(.similar)
+        #expect(
+            similar.contains { Set($0.map(\.name)).isSuperset(of: ["art1.jpg", "art1-copy.jpg", "art1-q60.jpg"]) },
+            "\(similar)")
+        #expect(similar.allSatisfy { $0.allSatisfy { $0.name.hasPrefix("art1") } }, "\(similar)")
+    }
+
+    @Test func theKeeperHasTheMostPixelsThenTheLeastCompressionThenIsOldest() {
+        func item(_ id: Int64, _ width: Int, _ height: Int, bytes: Int64, mtime: Int64) -> CatalogItem {
+            var item = CatalogItem(id: id, path: "/a/\(id).jpg", size: bytes, mtimeNs: mtime)
+            (item.width, item.height) = (width, height)
+            return item
+        }
+        #expect(
+            Duplicates.keeper([item(1, 100, 100, bytes: 9000, mtime: 1), item(2, 200, 100, bytes: 5000, mtime: 2)])?.id
+                == 2)
+        #expect(
+            Duplicates.keeper([item(1, 100, 100, bytes: 5000, mtime: 1), item(2, 100, 100, bytes: 9000, mtime: 2)])?.id
+                == 2)
+        #expect(
+            Duplicates.keeper([item(1, 100, 100, bytes: 5000, mtime: 3), item(2, 100, 100, bytes: 5000, mtime: 2)])?.id
+                == 2)
+        #expect(
+            Duplicates.keeper([item(3, 100, 100, bytes: 5000, mtime: 2), item(2, 100, 100, bytes: 5000, mtime: 2)])?.id
+                == 2)
+        #expect(Duplicates.keeper([]) == nil)
+    }
 }

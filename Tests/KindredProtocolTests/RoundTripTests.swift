@@ -35,7 +35,10 @@ import Testing
             return .similar(target, k: limit, space: space, within: random.below(2) == 0 ? nil : randomPath(&random))
         case .similarImage: return .similarImage(byteCount: 1 + random.below(64 << 20), k: limit, space: space)
         case .info: return .info(target)
-        case .duplicates: return .duplicates(maxDistance: random.below(Request.maxDuplicateDistance + 1))
+        case .duplicates:
+            return .duplicates(
+                tier: DuplicateTier.allCases[random.below(3)],
+                maxDistance: random.below(Request.maxDuplicateDistance + 1))
         case .errors: return .errors(limit: limit)
         case .rescan: return .rescan(directory: random.below(2) == 0 ? nil : randomPath(&random))
         case .watch: return .watch(directory: randomPath(&random))
@@ -71,7 +74,8 @@ import Testing
         // The extremes of every range, too.
         for request: Request in [
             .similar(.id(ItemID(validating: String(Int64.max))!), k: 1000, space: .style, within: "/"),
-            .runMembers(run: Int64.max, after: UInt64(Int64.max), limit: 100_000), .duplicates(maxDistance: 16),
+            .runMembers(run: Int64.max, after: UInt64(Int64.max), limit: 100_000),
+            .duplicates(tier: .similar, maxDistance: 16),
             .similarImage(byteCount: 64 << 20, k: 1, space: .cnn), .info(.path("/")),
         ] {
             #expect(try parser.parse(RequestEncoder.line(request)) == request)

@@ -163,13 +163,22 @@ extension CommandService {
         Response(columns: ["path", "reason"], rows: try catalog.failures(limit: limit).map { [$0.path, $0.reason] })
     }
 
-    func duplicates(maxDistance: Int) throws -> Response {
+    /// DUPLICATES: each group's members with the suggested keeper first (`Duplicates.keeper`).
+    func duplicates(_ tier: DuplicateTier, maxDistance: Int) throws -> Response {
         var rows: [[String]] = []
-        for (group, members) in try Duplicates.groups(store: store, maxDistance: maxDistance).enumerated() {
-            for id in members {
-                rows.append([String(group + 1), String(id.rawValue), try catalog.item(id)?.path ?? ""])
+        let groups = try Duplicates.groups(
+            tier, catalog: catalog, store: store, index: try requireIndexes().cnn.index, maxDistance: maxDistance)
+        for (number, members) in groups.enumerated() {
+            let items = try members.compactMap { try catalog.item($0) }
+            guard let keeper = Duplicates.keeper(items) else { continue }
+            for item in [keeper] + items.filter({ $0.id != keeper.id }) {
+                rows.append([
+                    String(number + 1), tier.rawValue, item.id.map(String.init) ?? "", item.path,
+                    item.id == keeper.id ? "yes" : "no", item.width.map(String.init) ?? "",
+                    item.height.map(String.init) ?? "", String(item.size),
+                ])
             }
         }
-        return Response(columns: ["group", "id", "path"], rows: rows)
+        return Response(columns: ["group", "tier", "id", "path", "keep", "width", "height", "bytes"], rows: rows)
     }
 }

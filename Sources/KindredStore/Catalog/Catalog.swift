@@ -293,6 +293,26 @@ public final class Catalog: Sendable {
     }
 
     /// Ids in ascending order, optionally of one status.
+    /// Indexed items that share their content hash with another: groups of byte-identical files,
+    /// each in id order, the groups in order of their first id.
+    public func identicalContent() throws(CatalogError) -> [[ItemID]] {
+        try read("group items by content hash") { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT content_hash, id FROM items WHERE status = 'indexed' AND content_hash IN (
+                        SELECT content_hash FROM items WHERE status = 'indexed' AND content_hash IS NOT NULL
+                        GROUP BY content_hash HAVING count(*) > 1)
+                    ORDER BY content_hash, id
+                    """)
+            var groups: [String: [ItemID]] = [:]
+            for row in rows {
+                groups[row["content_hash"] as String, default: []].append(ItemID(UInt64(row["id"] as Int64)))
+            }
+            return groups.values.sorted { $0[0] < $1[0] }
+        }
+    }
+
     public func itemIDs(status: ItemStatus? = nil) throws(CatalogError) -> [ItemID] {
         try read("list item ids") { db in
             let ids: [Int64]

@@ -33,6 +33,19 @@ public struct CatalogItem: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         case firstSeen = "first_seen", lastIndexed = "last_indexed"
     }
 
+    public init(
+        id: Int64?, path: String, rootID: Int64? = nil, size: Int64, mtimeNs: Int64, contentHash: String? = nil,
+        width: Int? = nil, height: Int? = nil, format: String? = nil, status: ItemStatus = .queued,
+        error: String? = nil,
+        firstSeen: Int64 = 0, lastIndexed: Int64? = nil, attempts: Int = 0
+    ) {
+        (self.id, self.path, self.rootID, self.size, self.mtimeNs) = (id, path, rootID, size, mtimeNs)
+        (self.contentHash, self.width, self.height, self.format) = (contentHash, width, height, format)
+        (self.status, self.error, self.firstSeen, self.lastIndexed, self.attempts) = (
+            status, error, firstSeen, lastIndexed, attempts
+        )
+    }
+
     public var itemID: ItemID? { id.map { ItemID(UInt64($0)) } }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
