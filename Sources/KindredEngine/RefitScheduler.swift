@@ -49,6 +49,9 @@ public final class RefitScheduler: Sendable {
     }
 
     public var isRunning: Bool { state.withLock { $0.phase == .running } }
+    /// The stage of the refit running (read, pca, neighbours, umap_maps, cluster, metrics,
+    /// record), nil when none runs.
+    public var stage: String? { refitter.currentStage }
 
     /// Asks for a refit; `completion` (if any) hears its outcome.
     public func request(completion: Completion? = nil) {

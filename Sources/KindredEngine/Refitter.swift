@@ -18,6 +18,15 @@ public final class Refitter: Sendable {
     let settings: RefitSettings
     let threads: Int
     let logger: Logger
+    /// The stage a run is in (nil between runs), for STATUS.
+    private let stage = Mutex<String?>(nil)
+    public var currentStage: String? { stage.withLock { $0 } }
+    /// The order of a run's stages: each one's successor.
+    static let stageAfter = [
+        "read": "pca", "pca": "neighbours", "neighbours": "umap_maps", "umap_maps": "cluster",
+        "umap_cluster_layout": "cluster", "cluster": "metrics", "metrics": "record",
+    ]
+
     /// What the last run fitted, kept to place items indexed after it (not kept across restarts:
     /// until the next run, items indexed after a restart wait unplaced).
     private let model = Mutex<PlacementModel?>(nil)
@@ -108,10 +117,14 @@ public final class Refitter: Sendable {
     private func fit(_ runID: Int64, started: ContinuousClock.Instant) throws -> Report {
         var timings: [String: Double] = [:]
         var clock = ContinuousClock.now
+        /// Records the stage that ended and names the one that begins (STATUS `refit_stage`).
         func lap(_ stage: String) {
             timings[stage] = seconds(since: clock)
             clock = .now
+            self.stage.withLock { $0 = Self.stageAfter[stage] ?? $0 }
         }
+        self.stage.withLock { $0 = "read" }
+        defer { self.stage.withLock { $0 = nil } }
         let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
         guard ids.count >= settings.minimumItems else {
             throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KindredCore
 import KindredProtocol
+import Synchronization
 
 // The refit and cluster commands: each forwards a request to kindredd (Schema/protocol.md).
 
@@ -16,7 +17,29 @@ struct Refit: ParsableCommand {
     @Flag(help: "Wait for the run to finish.") var wait = false
 
     func run() throws {
-        try daemon.ask(.refit(wait: wait), header: wait ? ["key", "value"] : ["refit"])
+        guard wait, !daemon.json, isatty(STDERR_FILENO) == 1 else {
+            return try daemon.ask(.refit(wait: wait), header: wait ? ["key", "value"] : ["refit"])
+        }
+        // On a terminal, the run's stage and time on stderr while it runs (asked of STATUS on a
+        // second connection), then the finished run.
+        let started = Date(), finished = Mutex(false), socket = daemon.socketPath
+        let progress = Thread {
+            while !finished.withLock({ $0 }) {
+                let status = (try? SocketClient(path: socket).ask(.status).get()) ?? []
+                let stage = status.first { $0.first == "refit_stage" }?.last ?? ""
+                let line =
+                    "refitting: \(stage.isEmpty ? "waiting" : stage), \(Int(Date().timeIntervalSince(started))) s"
+                FileHandle.standardError.write(
+                    Data(("\r" + line.padding(toLength: 48, withPad: " ", startingAt: 0)).utf8))
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        progress.start()
+        defer {
+            finished.withLock { $0 = true }
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        try daemon.ask(.refit(wait: true), header: ["key", "value"])
     }
 }
 

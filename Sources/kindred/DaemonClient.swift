@@ -8,8 +8,10 @@ struct DaemonOptions: ParsableArguments {
     @Flag(help: "Print the answer as JSON for jq: one object for key/value answers, else an array of objects.")
     var json = false
 
+    var socketPath: String { SocketPath.resolve(explicit: socket) }
+
     func connect() throws -> SocketClient {
-        do { return try SocketClient(path: SocketPath.resolve(explicit: socket)) } catch {
+        do { return try SocketClient(path: socketPath) } catch {
             FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
             throw ExitCode(2)
         }

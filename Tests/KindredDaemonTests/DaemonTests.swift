@@ -4,6 +4,7 @@ import KindredFeatures
 import KindredIndex
 import KindredProtocol
 import KindredTestSupport
+import Synchronization
 import Testing
 
 /// The directory holding the built executables (the test bundle sits beside them).
@@ -63,6 +64,32 @@ final class DaemonProcess {
 
     func ask(_ request: String, payload: [UInt8] = []) throws -> [String] {
         try SocketClient(path: socket).send(request, payload: payload)
+    }
+
+    /// Polls STATUS on its own thread and collects every `refit_stage` it sees, until stopped.
+    final class StageWatcher: @unchecked Sendable {
+        private let seen = Mutex<Set<String>>([])
+        private let done = Mutex(false)
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(socket: String) throws {
+            Thread { [self] in
+                defer { finished.signal() }
+                while !done.withLock({ $0 }) {
+                    let rows = (try? SocketClient(path: socket).send("STATUS")) ?? []
+                    if let stage = rows.first(where: { $0.hasPrefix("refit_stage\t") })?.dropFirst(12), !stage.isEmpty {
+                        seen.withLock { _ = $0.insert(String(stage)) }
+                    }
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+            }.start()
+        }
+
+        func stop() -> Set<String> {
+            done.withLock { $0 = true }
+            finished.wait()
+            return seen.withLock { $0 }
+        }
     }
 
     /// STATUS as a dictionary.
@@ -378,10 +405,18 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 30)
         #expect(try daemon.ask("CLUSTERS") == ["ERR unavailable no refit has finished yet; REFIT wait starts one"])
 
+        // While the refit runs, STATUS names its stage; between runs the stage is empty.
+        let watcher = try DaemonProcess.StageWatcher(socket: daemon.socket)
         let first = try daemon.ask("REFIT wait")
+        let stages = watcher.stop()
+        print("refit stages seen by STATUS: \(stages.sorted())")
         #expect(
             first.contains("clusters\t3") && first.contains("items\t30") && first.contains("new_clusters\t3"),
             "\(first)")
+        #expect(
+            stages.isSubset(of: ["read", "pca", "neighbours", "umap_maps", "cluster", "metrics", "record"]), "\(stages)"
+        )
+        #expect(try daemon.status()["refit_stage"] == "")
         let clusters = try daemon.ask("CLUSTERS").dropFirst().map {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }

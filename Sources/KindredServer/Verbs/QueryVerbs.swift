@@ -36,6 +36,7 @@ extension CommandService {
         let current = try catalog.currentRun()
         rows.append(["last_refit", current?.finishedAt.map(String.init) ?? ""])
         rows.append(["refit_running", live.withLock { $0?.refits?.isRunning ?? false } ? "yes" : "no"])
+        rows.append(["refit_stage", live.withLock { $0?.refits?.stage } ?? ""])
         rows.append(["clusters", current?.clusterCount.map(String.init) ?? ""])
         rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
         return Response(columns: ["key", "value"], rows: rows)
