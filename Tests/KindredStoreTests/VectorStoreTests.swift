@@ -45,6 +45,26 @@ import Testing
         #expect(Set(try store.registeredSpaces()) == Set(spaces))
     }
 
+    /// Where the bytes go: a 1280-d float32 record (5 KiB and a header) takes two 4 KiB overflow
+    /// pages, a 61-d one fits in a leaf beside others.
+    @Test func usageCountsThePagesOfEachSpace() throws {
+        let store = try VectorStore(directory: temporaryDirectory("store"), spaces: spaces, logger: testLogger)
+        try store.write { batch throws(VectorStoreError) in
+            for id in UInt64(1)...100 {
+                try batch.put(ItemID(id), vector(id, 1280), space: "cnn")
+                try batch.put(ItemID(id), vector(id, 61), space: "style")
+            }
+        }
+        let cnn = try store.usage(space: "cnn"), style = try store.usage(space: "style")
+        #expect(cnn.entries == 100 && style.entries == 100)
+        #expect(cnn.pageSize == style.pageSize && cnn.bytesPerEntry > 5120, "\(cnn)")
+        if cnn.pageSize == 4096 {  // the page size is the system's; these are x86-64 Linux's numbers
+            #expect(cnn.overflowPages == 200 && cnn.bytesPerEntry >= 8192 && cnn.bytesPerEntry < 8400, "\(cnn)")
+        }
+        #expect(style.overflowPages == 0 && style.bytesPerEntry < 400, "\(style)")
+        #expect(try store.usage(space: "phash").bytes == 0)
+    }
+
     @Test func updateReplacesAndDeleteRemovesFromEverySpace() throws {
         let store = try VectorStore(directory: temporaryDirectory("store"), spaces: spaces, logger: testLogger)
         try store.write { batch throws(VectorStoreError) in

@@ -76,6 +76,15 @@ public struct LMDBTransaction {
         return stat.ms_entries
     }
 
+    /// The pages `db` occupies: entries, and branch, leaf and overflow pages of `pageSize` bytes.
+    public func usage(_ db: LMDBDatabase) throws(LMDBError) -> SpaceUsage {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, db.dbi, &stat), "mdb_stat", db.name)
+        return SpaceUsage(
+            entries: stat.ms_entries, pageSize: Int(stat.ms_psize), branchPages: stat.ms_branch_pages,
+            leafPages: stat.ms_leaf_pages, overflowPages: stat.ms_overflow_pages)
+    }
+
     /// Deletes `db` itself; its handle must not be used afterwards.
     public func drop(_ db: LMDBDatabase) throws(LMDBError) {
         try check(mdb_drop(handle, db.dbi, 1), "mdb_drop", db.name)
@@ -126,4 +135,17 @@ public struct LMDBCursor {
             UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
         )
     }
+}
+
+/// Where a database's bytes go: what `kindred store info` reports per space.
+public struct SpaceUsage: Sendable, Equatable {
+    public var entries: Int
+    public var pageSize: Int
+    public var branchPages: Int
+    public var leafPages: Int
+    /// Pages holding values too large for a leaf (a 1280-d float32 vector takes two of 4 KiB).
+    public var overflowPages: Int
+
+    public var bytes: Int { (branchPages + leafPages + overflowPages) * pageSize }
+    public var bytesPerEntry: Double { entries == 0 ? 0 : Double(bytes) / Double(entries) }
 }

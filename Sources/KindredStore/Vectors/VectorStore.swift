@@ -255,6 +255,12 @@ public final class VectorStore: Sendable {
     /// The size of the memory map, in bytes (what `kindred store info` reports).
     public var mapSize: Int { environment.mapSize }
 
+    /// The pages a space occupies in the store.
+    public func usage(space name: String) throws(VectorStoreError) -> SpaceUsage {
+        let db = try lookup(name, item: nil).1
+        return try Self.mapErrors(space: name) { try environment.read { txn in try txn.usage(db) } }
+    }
+
     public func count(space name: String) throws(VectorStoreError) -> Int {
         let db = try lookup(name, item: nil).1
         return try Self.mapErrors(space: name) { try environment.read { txn in try txn.count(db) } }
