@@ -4,11 +4,13 @@ import Foundation
 public enum NpyDType: String, Sendable {
     case float32 = "<f4"
     case int32 = "<i4"
+    case int64 = "<i8"
     case uint8 = "|u1"
 
     var byteSize: Int {
         switch self {
         case .float32, .int32: 4
+        case .int64: 8
         case .uint8: 1
         }
     }
@@ -19,6 +21,7 @@ public protocol NpyElement: BitwiseCopyable, Sendable {
 }
 extension Float: NpyElement { public static var npyDType: NpyDType { .float32 } }
 extension Int32: NpyElement { public static var npyDType: NpyDType { .int32 } }
+extension Int64: NpyElement { public static var npyDType: NpyDType { .int64 } }
 extension UInt8: NpyElement { public static var npyDType: NpyDType { .uint8 } }
 
 /// An n-dimensional array as numpy stores it: a shape and its values in C (row-major) order.
@@ -78,11 +81,14 @@ public enum Npy {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
 
     /// Reads a whole `.npy` file. The data is read straight into the result's storage.
-    public static func read<E: NpyElement>(_ url: URL, as: E.Type = E.self) throws(NpyError) -> NpyArray<E> {
+    /// Opens a file and reads its header; returns the descriptor (positioned at the data, for the
+    /// caller to close), the header, and how many bytes of data follow it.
+    private static func openHeader(_ url: URL) throws(NpyError) -> (fd: Int32, header: NpyHeader, dataBytes: Int) {
         let path = url.path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw NpyError(path: path, reason: .cannotOpen(errno: errno)) }
-        defer { close(fd) }
+        var handedOver = false
+        defer { if !handedOver { close(fd) } }
 
         var prefix = [UInt8](repeating: 0, count: 10)
         guard prefix.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == 10, Array(prefix[0..<6]) == magic else {
@@ -117,6 +123,33 @@ public enum Npy {
         } catch {
             throw NpyError(path: path, reason: .malformedHeader(error.message))
         }
+        var info = stat()
+        fstat(fd, &info)
+        handedOver = true
+        return (fd, header, max(0, Int(info.st_size) - headerStart - headerLength))
+    }
+
+    /// A file's header and its data bytes as they are, for element types `NpyElement` does not cover.
+    private static func readRaw(_ url: URL) throws(NpyError) -> (header: NpyHeader, data: [UInt8]) {
+        let (fd, header, count) = try openHeader(url)
+        defer { close(fd) }
+        guard header.descr.first == "<" || header.descr.first == "|", !header.fortranOrder else {
+            throw NpyError(
+                path: url.path,
+                reason: header.fortranOrder
+                    ? .fortranOrder : .wrongDType(found: header.descr, expected: "little-endian"))
+        }
+        var data = [UInt8](repeating: 0, count: count)
+        guard data.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == count else {
+            throw NpyError(path: url.path, reason: .truncated(expectedBytes: count, foundBytes: 0))
+        }
+        return (header, data)
+    }
+
+    public static func read<E: NpyElement>(_ url: URL, as: E.Type = E.self) throws(NpyError) -> NpyArray<E> {
+        let path = url.path
+        let (fd, header, available) = try openHeader(url)
+        defer { close(fd) }
         guard header.descr == E.npyDType.rawValue else {
             throw NpyError(path: path, reason: .wrongDType(found: header.descr, expected: E.npyDType.rawValue))
         }
@@ -124,9 +157,6 @@ public enum Npy {
 
         let count = header.shape.reduce(1, *)
         let byteCount = count * MemoryLayout<E>.stride
-        var stat = stat()
-        fstat(fd, &stat)
-        let available = Int(stat.st_size) - headerStart - headerLength
         guard available >= byteCount else {
             throw NpyError(path: path, reason: .truncated(expectedBytes: byteCount, foundBytes: max(0, available)))
         }
@@ -163,11 +193,75 @@ public enum Npy {
     /// Writes a version 1.0 file. The data goes to a temporary file first and is renamed into
     /// place, so a reader never sees half a file.
     public static func write<E: NpyElement>(_ array: NpyArray<E>, to url: URL) throws(NpyError) {
+        // Array's buffer accessors rethrow untyped errors; the closure throws only NpyError.
+        do {
+            try array.values.withUnsafeBytes {
+                try write(descr: E.npyDType.rawValue, shape: array.shape, data: $0, to: url)
+            }
+        } catch { throw error as! NpyError }
+    }
+
+    /// Writes strings as numpy's fixed-width unicode (`<U` n: n UTF-32LE code points each, the
+    /// shorter ones padded with zeros), the way `np.array(list_of_str)` stores them; Milvus bulk
+    /// insert reads VarChar fields from such files.
+    public static func write(strings: [String], to url: URL) throws(NpyError) {
+        let width = max(1, strings.map(\.unicodeScalars.count).max() ?? 1)
+        var scalars = [UInt32](repeating: 0, count: strings.count * width)
+        for (row, string) in strings.enumerated() {
+            for (column, scalar) in string.unicodeScalars.enumerated() {
+                scalars[row * width + column] = scalar.value.littleEndian
+            }
+        }
+        do {
+            try scalars.withUnsafeBytes { try write(descr: "<U\(width)", shape: [strings.count], data: $0, to: url) }
+        } catch { throw error as! NpyError }
+    }
+
+    /// Reads a 1-D fixed-width unicode file (`<U` n) as strings, trailing zeros dropped.
+    public static func readStrings(_ url: URL) throws(NpyError) -> [String] {
+        let path = url.path
+        let (header, data) = try readRaw(url)
+        guard header.descr.hasPrefix("<U"), let width = Int(header.descr.dropFirst(2)), width > 0, width < 1 << 20
+        else {
+            throw NpyError(path: path, reason: .wrongDType(found: header.descr, expected: "<U (unicode)"))
+        }
+        guard header.shape.count == 1 else {
+            throw NpyError(path: path, reason: .wrongRank(found: header.shape.count, expected: 1))
+        }
+        let (expected, overflow) = header.shape[0].multipliedReportingOverflow(by: width * 4)
+        guard !overflow, data.count == expected else {
+            throw NpyError(
+                path: path, reason: .truncated(expectedBytes: overflow ? Int.max : expected, foundBytes: data.count))
+        }
+        var strings: [String] = []
+        strings.reserveCapacity(header.shape[0])
+        for row in 0..<header.shape[0] {
+            var text = String.UnicodeScalarView()
+            for column in 0..<width {
+                let at = (row * width + column) * 4
+                let value =
+                    UInt32(data[at]) | UInt32(data[at + 1]) << 8 | UInt32(data[at + 2]) << 16 | UInt32(data[at + 3])
+                    << 24
+                if value == 0 { break }
+                guard let scalar = Unicode.Scalar(value) else {
+                    throw NpyError(
+                        path: path, reason: .malformedHeader("row \(row) holds \(value), which is not a code point"))
+                }
+                text.append(scalar)
+            }
+            strings.append(String(text))
+        }
+        return strings
+    }
+
+    private static func write(
+        descr: String, shape dimensions: [Int], data: UnsafeRawBufferPointer, to url: URL
+    ) throws(NpyError) {
         let path = url.path
         let shape =
-            array.shape.count == 1
-            ? "(\(array.shape[0]),)" : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
-        var dict = "{'descr': '\(E.npyDType.rawValue)', 'fortran_order': False, 'shape': \(shape), }"
+            dimensions.count == 1
+            ? "(\(dimensions[0]),)" : "(" + dimensions.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         // Pad with spaces so the data starts on a 64-byte boundary, ending the header with \n.
         let unpadded = 10 + dict.utf8.count + 1
         dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -179,9 +273,7 @@ public enum Npy {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw NpyError(path: path, reason: .cannotOpen(errno: errno)) }
         var ok = bytes.withUnsafeBytes { FileIO.write(fd, $0) }
-        if ok {
-            ok = array.values.withUnsafeBytes { FileIO.write(fd, $0) }
-        }
+        if ok { ok = FileIO.write(fd, data) }
         let writeErrno = errno
         close(fd)
         guard ok, rename(temporary, path) == 0 else {

@@ -96,17 +96,28 @@ struct Cluster: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the current run's map coordinates and cluster labels, for other tools.",
+        abstract: "Write the collection out for other tools: the current run's map and clusters, or everything.",
         discussion: """
             csv: id,path,x,y[,z],cluster with a header line. npy: --out gets the n × dims float32 coordinates, \
-            --labels-out the int32 labels (−1 noise), --ids-out the int32 item ids, row for row.
+            --labels-out the int32 labels (−1 noise), --ids-out the int32 item ids, row for row. These two ask \
+            kindredd. npy-dir and jsonl read the state directory (--state) and write every indexed item: \
+            npy-dir, one .npy file a field in the directory --out (id int64, path and content_hash unicode, \
+            cnn and style float32 matrices, x, y float32, cluster int64: the NumPy layout of Milvus bulk insert); \
+            jsonl, one JSON object an item a line (id, path, content_hash, cnn, style, x, y, cluster), as Spark \
+            reads JSON. Items no run has placed get x, y NaN (null) and cluster −1.
             """
     )
 
-    enum Format: String, ExpressibleByArgument { case csv, npy }
+    enum Format: String, ExpressibleByArgument {
+        case csv, npy
+        case npyDirectory = "npy-dir"
+        case jsonl
+    }
 
     @OptionGroup var daemon: DaemonOptions
-    @Option(help: "csv or npy.") var format = Format.csv
+    @OptionGroup var state: StateOptions
+    @OptionGroup var logging: LoggingOptions
+    @Option(help: "csv, npy, npy-dir or jsonl.") var format = Format.csv
     @Option(help: "Where to write (csv: the table; npy: the coordinates).") var out: String
     @Option(help: "2 or 3.") var dims = 2
     @Option(name: .customLong("labels-out"), help: "npy: where to write the labels.") var labelsOut: String?
@@ -117,6 +128,16 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
+        if format == .npyDirectory || format == .jsonl {
+            let collection = try ExportedCollection.read(state.paths, logger: logging.logger("kindred.export"))
+            if format == .jsonl {
+                try collection.writeJSONLines(URL(fileURLWithPath: out))
+            } else {
+                try collection.writeNpyDirectory(URL(fileURLWithPath: out, isDirectory: true))
+            }
+            FileHandle.standardError.write(Data("kindred: wrote \(collection.ids.count) items to \(out)\n".utf8))
+            return
+        }
         let rows = try daemon.rows(.map(dimensions: dims))
         switch format {
         case .csv:
@@ -127,6 +148,8 @@ struct Export: ParsableCommand {
             var text = (dims == 3 ? "id,path,x,y,z,cluster\n" : "id,path,x,y,cluster\n")
             for row in rows { text += row.map(field).joined(separator: ",") + "\n" }
             try text.write(toFile: out, atomically: true, encoding: .utf8)
+        case .npyDirectory, .jsonl:
+            break  // handled above, from the state directory
         case .npy:
             let coordinates = rows.flatMap { row in row[2..<(2 + dims)].map { Float($0) ?? .nan } }
             try Npy.write(Matrix(rows: rows.count, columns: dims, storage: coordinates), to: URL(fileURLWithPath: out))

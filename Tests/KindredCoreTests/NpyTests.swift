@@ -31,6 +31,33 @@ import Testing
         }
     }
 
+    @Test func int64AndUnicodeStringsRoundTrip() throws {
+        let ids: [Int64] = [1, 9_223_372_036_854_775_807, -1]
+        let url = directory.appendingPathComponent("id.npy")
+        try Npy.write(NpyArray(shape: [3], values: ids), to: url)
+        #expect(try Npy.read(url, as: Int64.self).values == ids)
+
+        let paths = ["/art/a.jpg", "", "/art/Musée d'Orsay/été.png", "/tmp/🖼 x\ty", "a\u{0}b"]
+        let strings = directory.appendingPathComponent("path.npy")
+        try Npy.write(strings: paths, to: strings)
+        let bytes = try Data(contentsOf: strings)
+        // np.array(paths) would store '<U25': the longest path's code points, UTF-32LE, zero-padded.
+        let width = paths.map(\.unicodeScalars.count).max()!
+        #expect(String(decoding: bytes.prefix(128), as: UTF8.self).contains("'descr': '<U\(width)'"))
+        #expect(bytes.count == 128 + paths.count * width * 4)
+        // A NUL inside a string ends it, as in numpy; everything else comes back as written.
+        #expect(try Npy.readStrings(strings) == ["/art/a.jpg", "", "/art/Musée d'Orsay/été.png", "/tmp/🖼 x\ty", "a"])
+
+        // A surrogate is not a code point: refused with the reason, not crashed on.
+        var hostile = Array(bytes)
+        hostile[128] = 0x00; hostile[129] = 0xD8; hostile[130] = 0; hostile[131] = 0
+        try Data(hostile).write(to: strings)
+        #expect(throws: NpyError.self) { try Npy.readStrings(strings) }
+        try Data(bytes.dropLast(4)).write(to: strings)
+        #expect(throws: NpyError.self) { try Npy.readStrings(strings) }
+        #expect(throws: NpyError.self) { try Npy.readStrings(url) }  // an int64 file is not strings
+    }
+
     @Test func readsWhatNumpyWrites() throws {
         // Bytes of np.save(f, np.array([[1.5, -2.0]], dtype=np.float32)) with numpy 2.x.
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }"

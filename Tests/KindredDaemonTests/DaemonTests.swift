@@ -494,6 +494,31 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(pruning.terminationStatus == 0 && !couldGo.isEmpty, "\(couldGo)")
         #expect(couldGo.allSatisfy { $0.hasPrefix(art.path) && !$0.hasSuffix("-9.jpg") }, "\(couldGo)")
 
+        // Everything out, read from the state directory: one .npy a field, and JSON lines.
+        let exported = root.appendingPathComponent("exported")
+        #expect(
+            try run("kindred", ["export", "--state", daemon.state.path, "--format", "npy-dir", "--out", exported.path])
+                == 0)
+        let ids = try Npy.read(exported.appendingPathComponent("id.npy"), as: Int64.self).values
+        let exportedPaths = try Npy.readStrings(exported.appendingPathComponent("path.npy"))
+        let cnn = try Npy.readMatrix(exported.appendingPathComponent("cnn.npy"))
+        let labels = try Npy.read(exported.appendingPathComponent("cluster.npy"), as: Int64.self).values
+        #expect(
+            ids.count == 40 && exportedPaths.count == 40 && cnn.rows == 40 && cnn.columns == 1280 && labels.count == 40)
+        #expect(
+            exportedPaths.allSatisfy { $0.hasPrefix(art.path) }
+                && Set(labels).isSubset(of: Set(after.map { Int64($0[0])! }) + [-1]))
+        let lines = root.appendingPathComponent("exported.jsonl")
+        #expect(
+            try run("kindred", ["export", "--state", daemon.state.path, "--format", "jsonl", "--out", lines.path]) == 0)
+        let rowsOut = try String(contentsOf: lines, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+        #expect(rowsOut.count == 40 && rowsOut.map { ($0["id"] as? Int).map(Int64.init) } == ids.map { $0 })
+        #expect(
+            rowsOut.allSatisfy { ($0["cnn"] as? [Double])?.count == 1280 && ($0["style"] as? [Double])?.count == 142 })
+        #expect(zip(rowsOut, exportedPaths).allSatisfy { $0["path"] as? String == $1 })
+
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)

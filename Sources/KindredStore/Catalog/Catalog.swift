@@ -293,6 +293,18 @@ public final class Catalog: Sendable {
     }
 
     /// Ids in ascending order, optionally of one status.
+    /// Every indexed item's path and content hash, by id: one query, however large the collection
+    /// (`paths(of:)` binds one variable an id, which SQLite caps).
+    public func indexedFiles() throws(CatalogError) -> [ItemID: (path: String, contentHash: String)] {
+        try read("list indexed files") { db in
+            var files: [ItemID: (path: String, contentHash: String)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, path, content_hash FROM items WHERE status = 'indexed'") {
+                files[ItemID(UInt64(row["id"] as Int64))] = (row["path"], row["content_hash"] as String? ?? "")
+            }
+            return files
+        }
+    }
+
     /// Indexed items that share their content hash with another: groups of byte-identical files,
     /// each in id order, the groups in order of their first id.
     public func identicalContent() throws(CatalogError) -> [[ItemID]] {
