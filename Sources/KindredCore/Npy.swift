@@ -129,23 +129,6 @@ public enum Npy {
         return (fd, header, max(0, Int(info.st_size) - headerStart - headerLength))
     }
 
-    /// A file's header and its data bytes as they are, for element types `NpyElement` does not cover.
-    private static func readRaw(_ url: URL) throws(NpyError) -> (header: NpyHeader, data: [UInt8]) {
-        let (fd, header, count) = try openHeader(url)
-        defer { close(fd) }
-        guard header.descr.first == "<" || header.descr.first == "|", !header.fortranOrder else {
-            throw NpyError(
-                path: url.path,
-                reason: header.fortranOrder
-                    ? .fortranOrder : .wrongDType(found: header.descr, expected: "little-endian"))
-        }
-        var data = [UInt8](repeating: 0, count: count)
-        guard data.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == count else {
-            throw NpyError(path: url.path, reason: .truncated(expectedBytes: count, foundBytes: 0))
-        }
-        return (header, data)
-    }
-
     public static func read<E: NpyElement>(_ url: URL, as: E.Type = E.self) throws(NpyError) -> NpyArray<E> {
         let path = url.path
         let (fd, header, available) = try openHeader(url)
@@ -217,21 +200,29 @@ public enum Npy {
         } catch { throw error as! NpyError }
     }
 
-    /// Reads a 1-D fixed-width unicode file (`<U` n) as strings, trailing zeros dropped.
+    /// Reads a 1-D fixed-width unicode file (`<U` n) as strings, trailing zeros dropped. The
+    /// header's shape and width are checked against the file's length before anything is read.
     public static func readStrings(_ url: URL) throws(NpyError) -> [String] {
         let path = url.path
-        let (header, data) = try readRaw(url)
+        let (fd, header, available) = try openHeader(url)
+        defer { close(fd) }
         guard header.descr.hasPrefix("<U"), let width = Int(header.descr.dropFirst(2)), width > 0, width < 1 << 20
         else {
             throw NpyError(path: path, reason: .wrongDType(found: header.descr, expected: "<U (unicode)"))
         }
+        guard !header.fortranOrder else { throw NpyError(path: path, reason: .fortranOrder) }
         guard header.shape.count == 1 else {
             throw NpyError(path: path, reason: .wrongRank(found: header.shape.count, expected: 1))
         }
         let (expected, overflow) = header.shape[0].multipliedReportingOverflow(by: width * 4)
-        guard !overflow, data.count == expected else {
+        guard !overflow, available >= expected else {
             throw NpyError(
-                path: path, reason: .truncated(expectedBytes: overflow ? Int.max : expected, foundBytes: data.count))
+                path: path, reason: .truncated(expectedBytes: overflow ? Int.max : expected, foundBytes: available))
+        }
+        guard available == expected else { throw NpyError(path: path, reason: .trailingBytes(available - expected)) }
+        var data = [UInt8](repeating: 0, count: expected)
+        guard data.withUnsafeMutableBytes({ FileIO.read(fd, into: $0) }) == expected else {
+            throw NpyError(path: path, reason: .truncated(expectedBytes: expected, foundBytes: 0))
         }
         var strings: [String] = []
         strings.reserveCapacity(header.shape[0])

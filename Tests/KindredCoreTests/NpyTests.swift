@@ -56,6 +56,12 @@ import Testing
         try Data(bytes.dropLast(4)).write(to: strings)
         #expect(throws: NpyError.self) { try Npy.readStrings(strings) }
         #expect(throws: NpyError.self) { try Npy.readStrings(url) }  // an int64 file is not strings
+        // A header claiming a trillion strings is refused from the file's length, before allocating.
+        var claim = "{'descr': '<U10', 'fortran_order': False, 'shape': (1000000000000,), }"
+        claim += String(repeating: " ", count: 128 - 10 - claim.utf8.count - 1) + "\n"
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(claim.utf8.count), 0] + Array(claim.utf8) + [0, 0, 0, 0])
+            .write(to: strings)
+        #expect(throws: NpyError.self) { try Npy.readStrings(strings) }
     }
 
     @Test func readsWhatNumpyWrites() throws {
