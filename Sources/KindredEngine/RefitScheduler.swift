@@ -12,7 +12,6 @@ import Synchronization
 public final class RefitScheduler: Sendable {
     let refitter: Refitter
     let catalog: Catalog
-    let settings: RefitSettings
     let triggers: RefitTriggers
     let logger: Logger
     /// Whether ingestion is busy (a scan running or files waiting): the new-items trigger waits
@@ -42,7 +41,6 @@ public final class RefitScheduler: Sendable {
         self.statusLine = report
         self.refitter = refitter
         self.catalog = refitter.catalog
-        self.settings = settings
         triggers = RefitTriggers(settings: settings)
         self.ingestionBusy = ingestionBusy
         self.logger = logger

@@ -4,13 +4,9 @@ import Foundation
 import KindredCore
 import KindredEngine
 import KindredFeatures
-import KindredImaging
 import KindredProtocol
 import KindredServer
-import KindredStore
-import KindredWatch
 import Logging
-import Synchronization
 
 /// The daemon. It opens the state directory (repairing what an unclean stop left, Schema/lmdb.md),
 /// loads its index, answers the socket protocol (Schema/protocol.md), ingests every image under the

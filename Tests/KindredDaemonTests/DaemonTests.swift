@@ -586,13 +586,7 @@ func jsonOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, A
 }
 
 func jsonLine(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
-    let process = Process(), output = Pipe()
-    process.executableURL = productsDirectory.appendingPathComponent(executable)
-    process.arguments = arguments
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(executable) \(arguments)")
-    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    let (status, object) = try jsonOutput(executable, arguments)
+    #expect(status == 0, "\(executable) \(arguments)")
+    return object as? [String: Any] ?? [:]
 }
