@@ -187,7 +187,8 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
-            name: "KindredIndexTests", dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", "KindredTestSupport"]),
+            name: "KindredIndexTests",
+            dependencies: ["KindredCore", "KindredIndex", "COpenBLAS", "CKindredKernels", "KindredTestSupport"]),
         // What the test targets share: temporary directories, the logger, the products directory,
         // image encoders and the converted weights. Helpers are defined here once.
         .target(

@@ -9,10 +9,11 @@ import Synchronization
 /// | offset | bytes | field |
 /// |---|---|---|
 /// | 0 | 8 | magic `KNDRHNSW` |
-/// | 8 | 4 | format version (1) |
+/// | 8 | 4 | format version (2; 1 is read as version 2 with float32 rows) |
 /// | 12 | 4 | header size (64) |
 /// | 16 | 1 | metric: 1 cosine, 2 L2 |
-/// | 17 | 3 | reserved, 0 |
+/// | 17 | 1 | row encoding: 0 float32, 1 float16, 2 int8 |
+/// | 18 | 2 | reserved, 0 |
 /// | 20 | 4 | dimension |
 /// | 24 | 4 | M |
 /// | 28 | 4 | efConstruction |
@@ -23,12 +24,12 @@ import Synchronization
 /// | 52 | 4 | upper-layer words |
 /// | 56 | 8 | checksum of everything after the header |
 ///
-/// Sections: labels (n × u64), levels (n × u8), states (n × u8), vectors (n × stride × f32,
-/// stride = dimension rounded up to 16), layer-0 links (n × (2M + 1) × u32), upper-layer links
+/// Sections: labels (n × u64), levels (n × u8), states (n × u8), rows (n × the encoding's row
+/// bytes: `VectorEncoding.rowBytes`), layer-0 links (n × (2M + 1) × u32), upper-layer links
 /// (for each node with level > 0, in id order, level × (M + 1) × u32). All little-endian.
 extension HNSWIndex {
     static let magic: [UInt8] = Array("KNDRHNSW".utf8)
-    static let formatVersion: UInt32 = 1
+    static let formatVersion: UInt32 = 2
     static let headerSize = 64
 
     /// Writes the index to `url` atomically (a temporary file, fsync, rename, fsync of the
@@ -63,7 +64,7 @@ extension HNSWIndex {
             var stateBytes = [UInt8](repeating: 0, count: n)
             for i in 0..<n { stateBytes[i] = states[i].load(ordering: .relaxed) }
             stateBytes.withUnsafeBytes { put($0) }
-            put(UnsafeRawBufferPointer(start: vectors, count: n * stride * 4))
+            put(UnsafeRawBufferPointer(start: rows, count: n * rowBytes))
             put(UnsafeRawBufferPointer(start: UnsafeRawPointer(links0), count: n * (maxLinks0 + 1) * 4))
             var upper: [UInt32] = []
             for id in 0..<n where levels[id] > 0 {
@@ -78,6 +79,7 @@ extension HNSWIndex {
                 h.storeBytes(of: Self.formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
                 h.storeBytes(of: UInt32(Self.headerSize).littleEndian, toByteOffset: 12, as: UInt32.self)
                 h[16] = metric.code
+                h[17] = encoding.code
                 h.storeBytes(of: UInt32(dimension).littleEndian, toByteOffset: 20, as: UInt32.self)
                 h.storeBytes(of: UInt32(parameters.connectivity).littleEndian, toByteOffset: 24, as: UInt32.self)
                 h.storeBytes(of: UInt32(parameters.efConstruction).littleEndian, toByteOffset: 28, as: UInt32.self)
@@ -121,10 +123,10 @@ extension HNSWIndex {
         let header = try SnapshotHeader.read(fd, path: path)
         let (n, upperWords) = (header.nodes, header.upperWords)
         let index = try HNSWIndex(
-            dimension: header.dimension, metric: header.metric, parameters: header.parameters, capacity: max(n, 16),
-            logger: logger)
+            dimension: header.dimension, metric: header.metric, parameters: header.parameters,
+            encoding: header.encoding, capacity: max(n, 16), logger: logger)
         precondition(
-            index.stride == header.stride && index.maxLinks0 == header.maxLinks0,
+            index.rowBytes == header.rowBytes && index.maxLinks0 == header.maxLinks0,
             "SnapshotHeader's layout must match HNSWIndex's")
 
         var checksum = Checksum()
@@ -152,7 +154,7 @@ extension HNSWIndex {
         var stateBytes = [UInt8](repeating: 0, count: n)
         // Array's buffer accessors rethrow untyped errors; `take` throws only IndexError.
         do { try stateBytes.withUnsafeMutableBytes { try take($0) } } catch { throw error as! IndexError }
-        try take(UnsafeMutableRawBufferPointer(start: index.vectors, count: n * index.stride * 4))
+        try take(UnsafeMutableRawBufferPointer(start: index.rows, count: n * index.rowBytes))
         try take(
             UnsafeMutableRawBufferPointer(
                 start: UnsafeMutableRawPointer(index.links0), count: n * (index.maxLinks0 + 1) * 4))
@@ -225,6 +227,7 @@ extension HNSWIndex {
 /// checked against what the header implies before anything is allocated.
 struct SnapshotHeader {
     var metric: Metric
+    var encoding: VectorEncoding
     var parameters: HNSWParameters
     var dimension: Int
     var nodes: Int
@@ -232,7 +235,7 @@ struct SnapshotHeader {
     var topPlusOne: Int
     var upperWords: Int
     var checksum: UInt64
-    var stride: Int
+    var rowBytes: Int
     var maxLinks0: Int
 
     static func read(_ fd: Int32, path: String) throws(IndexError) -> SnapshotHeader {
@@ -247,11 +250,15 @@ struct SnapshotHeader {
             Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
         }
         let version = u32(8)
-        guard version == Int(HNSWIndex.formatVersion) else {
-            throw bad("format version \(version); this build reads version \(HNSWIndex.formatVersion)")
+        guard (1...Int(HNSWIndex.formatVersion)).contains(version) else {
+            throw bad("format version \(version); this build reads versions 1 to \(HNSWIndex.formatVersion)")
         }
         guard u32(12) == headerSize else { throw bad("header size \(u32(12)), expected \(headerSize)") }
         guard let metric = Metric(code: header[16]) else { throw bad("unknown metric code \(header[16])") }
+        // Version 1 had no encoding byte (it was reserved, 0: float32 rows).
+        guard let encoding = VectorEncoding(code: header[17]), version >= 2 || encoding == .float32 else {
+            throw bad("unknown row encoding \(header[17]) for format version \(version)")
+        }
         let seed = UInt64(
             littleEndian: header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) })
         let parameters = HNSWParameters(connectivity: u32(24), efConstruction: u32(28), seed: seed)
@@ -266,11 +273,11 @@ struct SnapshotHeader {
 
         // The file's length is checked against the header before anything is allocated, so a
         // header claiming billions of nodes costs nothing (found by Fuzz/fuzz-snapshot).
-        let stride = (dimension + 15) / 16 * 16, maxLinks0 = 2 * parameters.connectivity
+        let rowBytes = encoding.rowBytes(dimension: dimension), maxLinks0 = 2 * parameters.connectivity
         let padded = { (bytes: Int) in (bytes + 7) / 8 * 8 }
         let (expected, overflow) = { () -> (Int, Bool) in
             let parts = [
-                headerSize, padded(n * 8), 2 * padded(n), padded(n * stride * 4), padded(n * (maxLinks0 + 1) * 4),
+                headerSize, padded(n * 8), 2 * padded(n), padded(n * rowBytes), padded(n * (maxLinks0 + 1) * 4),
                 padded(upperWords * 4),
             ]
             return parts.reduce((0, false)) {
@@ -283,8 +290,9 @@ struct SnapshotHeader {
             throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
         }
         return SnapshotHeader(
-            metric: metric, parameters: parameters, dimension: dimension, nodes: n, entryID: entryID,
+            metric: metric, encoding: encoding, parameters: parameters, dimension: dimension, nodes: n,
+            entryID: entryID,
             topPlusOne: topPlusOne,
-            upperWords: upperWords, checksum: storedChecksum, stride: stride, maxLinks0: maxLinks0)
+            upperWords: upperWords, checksum: storedChecksum, rowBytes: rowBytes, maxLinks0: maxLinks0)
     }
 }

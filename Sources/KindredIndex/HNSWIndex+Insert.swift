@@ -22,7 +22,10 @@ extension HNSWIndex {
         }
         defer { storage.unlock() }
         let id = claimed!
-        guard prepare(vector, into: self.vector(id)) else {
+        let prepared = withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) {
+            prepare(vector, into: row(id), scratch: $0)
+        }
+        guard prepared else {
             book.withLock { $0.freeSlots.append(id) }
             throw .invalidParameter(
                 name: "vector", value: "label \(label)",
@@ -91,7 +94,7 @@ extension HNSWIndex {
     /// then on each of its layers a search with efConstruction, the heuristic's choice of M
     /// neighbours, and links both ways.
     private func link(_ id: UInt32, level: Int) {
-        let query = vector(id)
+        let query = row(id)
         let packed = entry.load(ordering: .acquiring)
         guard packed != 0 else {
             entry.store(UInt64(level + 1) << 32 | UInt64(id), ordering: .releasing)
@@ -99,7 +102,7 @@ extension HNSWIndex {
         }
         var current = UInt32(truncatingIfNeeded: packed)
         let top = Int(packed >> 32) - 1
-        var currentDistance = distance(query, vector(current))
+        var currentDistance = distance(query, row(current))
         if level < top {
             for layer in Swift.stride(from: top, to: level, by: -1) {
                 (current, currentDistance) = greedyClosest(
@@ -142,8 +145,8 @@ extension HNSWIndex {
         kept.reserveCapacity(count)
         for candidate in candidates {
             if kept.count == count { break }
-            let v = vector(candidate.id)
-            if kept.allSatisfy({ distance(v, vector($0.id)) >= candidate.distance }) { kept.append(candidate) }
+            let v = row(candidate.id)
+            if kept.allSatisfy({ distance(v, row($0.id)) >= candidate.distance }) { kept.append(candidate) }
         }
         return kept
     }
@@ -160,12 +163,12 @@ extension HNSWIndex {
             list[0].store(UInt32(n + 1), ordering: .releasing)
             return
         }
-        let base = vector(node)
+        let base = row(node)
         var candidates = [Candidate(distance: newDistance, id: new)]
         candidates.reserveCapacity(n + 1)
         for j in 1..<(n + 1) {
             let other = list[j].load(ordering: .relaxed)
-            candidates.append(Candidate(distance: distance(base, vector(other)), id: other))
+            candidates.append(Candidate(distance: distance(base, row(other)), id: other))
         }
         candidates.sort { $0.distance < $1.distance }
         let chosen = selectNeighbors(candidates, count: limit)
@@ -177,7 +180,7 @@ extension HNSWIndex {
     /// `labels[i]`, or i when no labels are given.
     public static func build(
         _ matrix: Matrix, labels: [UInt64]? = nil, metric: Metric, parameters: HNSWParameters = HNSWParameters(),
-        threads: Int, logger: Logger
+        encoding: VectorEncoding = .float32, threads: Int, logger: Logger
     ) throws(IndexError) -> HNSWIndex {
         if let labels, labels.count != matrix.rows {
             throw .invalidParameter(
@@ -187,8 +190,8 @@ extension HNSWIndex {
             throw .invalidParameter(name: "threads", value: "\(threads)", requirement: "use at least one thread")
         }
         let index = try HNSWIndex(
-            dimension: matrix.columns, metric: metric, parameters: parameters, capacity: max(matrix.rows, 16),
-            logger: logger)
+            dimension: matrix.columns, metric: metric, parameters: parameters, encoding: encoding,
+            capacity: max(matrix.rows, 16), logger: logger)
         let next = Atomic<Int>(0)
         let failure = Mutex<IndexError?>(nil)
         DispatchQueue.concurrentPerform(iterations: threads) { _ in

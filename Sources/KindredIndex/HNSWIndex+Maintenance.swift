@@ -84,8 +84,8 @@ extension HNSWIndex {
                 }
             }
         }
-        let base = vector(id)
-        let candidates = pool.map { Candidate(distance: distance(base, vector($0)), id: $0) }.sorted {
+        let base = row(id)
+        let candidates = pool.map { Candidate(distance: distance(base, row($0)), id: $0) }.sorted {
             $0.distance < $1.distance
         }
         let chosen = selectNeighbors(candidates, count: maxLinks(onLayer: layer))
@@ -234,7 +234,7 @@ extension HNSWIndex {
             for id in 0..<n where !reached[id] && isLive(UInt32(id)) {
                 let found: [Candidate] = withContext { context in
                     searchLayer(
-                        context, vector(UInt32(id)), start: UInt32(truncatingIfNeeded: packed),
+                        context, row(UInt32(id)), start: UInt32(truncatingIfNeeded: packed),
                         ef: max(parameters.efConstruction, 32), layer: 0,
                         accept: Predicate { $0 != UInt32(id) && reached[Int($0)] && self.isLive($0) })
                     return context.results.drainAscending()
@@ -248,10 +248,10 @@ extension HNSWIndex {
                     list[0].store(UInt32(count + 1), ordering: .releasing)
                 } else {
                     // Replace the link to the host's farthest neighbour.
-                    let base = vector(host.id)
+                    let base = row(host.id)
                     let farthest = (1...count).max {
-                        distance(base, vector(list[$0].load(ordering: .relaxed)))
-                            < distance(base, vector(list[$1].load(ordering: .relaxed)))
+                        distance(base, row(list[$0].load(ordering: .relaxed)))
+                            < distance(base, row(list[$1].load(ordering: .relaxed)))
                     }!
                     list[farthest].store(UInt32(id), ordering: .releasing)
                 }

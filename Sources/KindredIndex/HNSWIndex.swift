@@ -8,8 +8,13 @@ import Synchronization
 /// nearest neighbor search using Hierarchical Navigable Small World graphs", 2018).
 ///
 /// Layout, after hnswlib: internal ids are slots 0..<capacity, kept apart from the caller's labels.
-/// Vectors sit in one block, padded to a multiple of 16 floats. Layer-0 links sit in one block, each
-/// node a count word and 2·M slots; a node's upper layers are one small block of M + 1 words each.
+/// Rows (each vector in the index's `encoding`: floats, or compact codes) sit in one block, padded
+/// to 64 bytes. Layer-0 links sit in one block, each node a count word and 2·M slots; a node's upper
+/// layers are one small block of M + 1 words each.
+///
+/// With compact codes the walk compares codes, and `search` re-ranks its final candidates with the
+/// exact vectors it is given (`ExactVectors`): the walk reads 2× (float16) or 4× (int8) less memory
+/// and the answer's order and distances are exact.
 ///
 /// Concurrency:
 /// - Searches run concurrently with each other and with inserts. They take `storage` shared and
@@ -26,24 +31,29 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     public let dimension: Int
     public let metric: Metric
     public let parameters: HNSWParameters
+    public let encoding: VectorEncoding
     let logger: Logger
 
-    /// Floats per stored vector: `dimension` rounded up to 16, zero-padded, so kernels need no tail.
-    let stride: Int
+    /// Components a row holds (`dimension` rounded up, zero-padded, so kernels need no tail) and the
+    /// bytes it takes.
+    let rowComponents: Int
+    let rowBytes: Int
     /// Links per node on layers ≥ 1 (M) and on layer 0 (2·M).
     let maxLinks: Int
     let maxLinks0: Int
     /// m_L in the paper: 1 / ln(M).
     let levelMultiplier: Double
-    let distanceKernel: kk_distance_fn
-    /// How much of each vector to prefetch: the first 256 bytes; the hardware prefetcher follows.
-    let prefetchFloats: Int
+    let rowKernel: kk_code_fn
+    /// The exact kernel re-ranking uses on float vectors.
+    let floatKernel: kk_distance_fn
+    /// How much of each row to prefetch: the first 256 bytes; the hardware prefetcher follows.
+    let prefetchBytes: Int
 
     // Storage: reallocated only with `storage` held exclusively.
     var capacity = 0
-    /// Vectors live in `arena`; `vectors` is its base, kept for the hot path.
+    /// Rows live in `arena`; `rows` is its base, kept for the hot path.
     var arena: VectorArena
-    var vectors: UnsafeMutablePointer<Float>
+    var rows: UnsafeMutableRawPointer
     var links0: UnsafeMutablePointer<Atomic<UInt32>>
     var upperLinks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
     var levels: UnsafeMutablePointer<UInt8>
@@ -79,22 +89,25 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     public init(
-        dimension: Int, metric: Metric, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024,
-        logger: Logger
+        dimension: Int, metric: Metric, parameters: HNSWParameters = HNSWParameters(),
+        encoding: VectorEncoding = .float32, capacity: Int = 1024, logger: Logger
     ) throws(IndexError) {
         try parameters.validate(dimension: dimension)
         self.dimension = dimension
         self.metric = metric
         self.parameters = parameters
+        self.encoding = encoding
         self.logger = logger
-        stride = (dimension + 15) / 16 * 16
+        rowComponents = encoding.paddedComponents(dimension: dimension)
+        rowBytes = encoding.rowBytes(dimension: dimension)
         maxLinks = parameters.connectivity
         maxLinks0 = 2 * parameters.connectivity
         levelMultiplier = 1 / log(Double(max(parameters.connectivity, 2)))
-        distanceKernel = metric.kernel
-        prefetchFloats = min(stride, 64)
-        arena = VectorArena(floats: max(capacity, 16) * stride)
-        vectors = arena.base
+        rowKernel = encoding.kernel(for: metric)
+        floatKernel = metric.kernel
+        prefetchBytes = min(rowBytes, 256)
+        arena = VectorArena(bytes: max(capacity, 16) * rowBytes)
+        rows = arena.base
         links0 = .allocate(capacity: 0)
         upperLinks = .allocate(capacity: 0)
         levels = .allocate(capacity: 0)
@@ -123,7 +136,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     // MARK: Storage
 
-    /// Reallocates every block to hold `newCapacity` nodes (the vectors only when they outgrow
+    /// Reallocates every block to hold `newCapacity` nodes (the rows only when they outgrow
     /// their arena's reservation). Callers hold `storage` exclusively (or own the index alone,
     /// as in init and load).
     func grow(to newCapacity: Int) {
@@ -138,11 +151,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             pointer.deallocate()
             return bigger
         }
-        if newCapacity * stride > arena.capacity {
-            let bigger = VectorArena(floats: newCapacity * stride)
-            bigger.base.update(from: vectors, count: old * stride)
+        if newCapacity * rowBytes > arena.capacity {
+            let bigger = VectorArena(bytes: newCapacity * rowBytes)
+            bigger.base.copyMemory(from: rows, byteCount: old * rowBytes)
             arena = bigger
-            vectors = bigger.base
+            rows = bigger.base
         }
         let words = maxLinks0 + 1
         let newLinks = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity * words)
@@ -161,7 +174,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         capacity = newCapacity
     }
 
-    @inline(__always) func vector(_ id: UInt32) -> UnsafeMutablePointer<Float> { vectors + Int(id) * stride }
+    @inline(__always) func row(_ id: UInt32) -> UnsafeMutableRawPointer { rows + Int(id) * rowBytes }
 
     /// The link list of `id` on `layer`: word 0 is the count, then the slots.
     @inline(__always) func linkList(_ id: UInt32, _ layer: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
@@ -170,8 +183,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     @inline(__always) func maxLinks(onLayer layer: Int) -> Int { layer == 0 ? maxLinks0 : maxLinks }
 
-    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
-        let d = distanceKernel(a, b, stride)
+    /// The walk's distance between two rows: exact for float rows, approximate for codes.
+    @inline(__always) func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Float {
+        let d = rowKernel(a, b, rowComponents)
         return metric == .cosine ? 1 - d : d
     }
 
@@ -179,15 +193,19 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         states[Int(id)].load(ordering: .relaxed) == NodeState.live.rawValue
     }
 
-    /// Copies `source` into `destination` (stride floats), normalising it for cosine. Returns false
-    /// for a zero or non-finite vector, which has no direction to compare.
-    func prepare(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<Float>) -> Bool {
+    /// Writes `source` as a row at `destination`, normalised for cosine; `scratch` (`dimension`
+    /// floats) receives the normalised floats. Returns false for a zero or non-finite vector,
+    /// which has no direction to compare.
+    func prepare(
+        _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawPointer,
+        scratch: UnsafeMutableBufferPointer<Float>
+    ) -> Bool {
         var norm: Float = 0
         for x in source { norm += x * x }
         guard norm.isFinite, metric == .l2 || norm > 0 else { return false }
         let scale = metric == .cosine ? 1 / norm.squareRoot() : 1
-        for i in 0..<dimension { destination[i] = source[i] * scale }
-        for i in dimension..<stride { destination[i] = 0 }
+        for i in 0..<dimension { scratch[i] = source[i] * scale }
+        encoding.encode(UnsafeBufferPointer(scratch), into: destination, dimension: dimension)
         return true
     }
 
@@ -206,7 +224,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     func withContext<T>(_ body: (SearchContext) throws -> T) rethrows -> T {
         let context =
-            contexts.withLock { $0.popLast() } ?? SearchContext(capacity: capacity, stride: stride, maxLinks: maxLinks0)
+            contexts.withLock { $0.popLast() }
+            ?? SearchContext(capacity: capacity, rowBytes: rowBytes, dimension: dimension, maxLinks: maxLinks0)
         defer { contexts.withLock { $0.append(context) } }
         return try body(context)
     }
@@ -216,7 +235,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// Greedy descent through one upper layer (ef = 1), as in the paper's search for layers above 0.
     @inline(__always)
     func greedyClosest(
-        _ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, layer: Int
+        _ query: UnsafeRawPointer, from start: UInt32, distance startDistance: Float, layer: Int
     ) -> (UInt32, Float) {
         var current = start
         var best = startDistance
@@ -229,7 +248,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             for j in 1..<(n + 1) {
                 let candidate = list[j].load(ordering: .acquiring)
                 guard candidate < used else { continue }
-                let d = distance(query, vector(candidate))
+                let d = distance(query, row(candidate))
                 if d < best {
                     best = d
                     current = candidate
@@ -244,12 +263,12 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// `context.results`. Nodes that `accept` rejects (deleted, filtered out) still guide the
     /// search but are never results.
     func searchLayer<Accept: NodeFilter>(
-        _ context: SearchContext, _ query: UnsafePointer<Float>, start: UInt32, ef: Int, layer: Int,
+        _ context: SearchContext, _ query: UnsafeRawPointer, start: UInt32, ef: Int, layer: Int,
         accept: Accept
     ) {
         context.begin(capacity: capacity)
         let used = UInt32(slotsUsed.load(ordering: .acquiring))
-        let startDistance = distance(query, vector(start))
+        let startDistance = distance(query, row(start))
         var bound = Float.infinity
         if accept.accepts(start) {
             context.results.push(Candidate(distance: startDistance, id: start))
@@ -276,13 +295,13 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             for j in 1..<(n + 1) {
                 let neighbor = list[j].load(ordering: .acquiring)
                 guard neighbor < used, context.visit(neighbor) else { continue }
-                kk_prefetch(vector(neighbor), prefetchFloats)
+                kk_prefetch(row(neighbor), prefetchBytes / 4)
                 pending[gathered] = neighbor
                 gathered += 1
             }
             for j in 0..<gathered {
                 let neighbor = pending[j]
-                let d = distance(query, vector(neighbor))
+                let d = distance(query, row(neighbor))
                 guard context.results.count < ef || d < bound else { continue }
                 context.frontier.push(Candidate(distance: d, id: neighbor))
                 if accept.accepts(neighbor) {
@@ -298,57 +317,91 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// (ef in the paper; at least k is used). With `filter`, only labels it accepts are returned,
     /// and if the graph walk finds fewer than k of them the search widens, then falls back to an
     /// exact scan, so k results come back whenever k exist.
+    ///
+    /// With compact codes and `exact`, the walk's `ef` best candidates are re-ranked by their exact
+    /// vectors and the k best returned with exact distances; without `exact`, distances are the
+    /// codes' approximations.
     public func search(
-        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil
+        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil,
+        exact: (any ExactVectors)? = nil
     ) throws(IndexError) -> [Neighbor] {
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
         guard k >= 1 else {
             throw .invalidParameter(name: "k", value: "\(k)", requirement: "ask for at least one neighbour")
         }
+        let reranking = encoding != .float32 ? exact : nil
         storage.lockShared()
         defer { storage.unlock() }
         return withContext { context in
-            guard prepare(query, into: context.query) else { return [] }
+            guard prepare(query, into: context.query, scratch: context.queryFloats) else { return [] }
             let packed = entry.load(ordering: .acquiring)
             guard packed != 0 else { return [] }
             var current = UInt32(truncatingIfNeeded: packed)
             let top = Int(packed >> 32) - 1
-            var currentDistance = distance(context.query, vector(current))
+            var currentDistance = distance(context.query, row(current))
             if top > 0 {
                 for layer in Swift.stride(from: top, to: 0, by: -1) {
                     (current, currentDistance) = greedyClosest(
                         context.query, from: current, distance: currentDistance, layer: layer)
                 }
             }
-            guard let filter else {
+            // Re-ranking keeps every candidate the walk found; otherwise the k best.
+            let keep = reranking == nil ? k : max(ef, k)
+            let found: [Neighbor]
+            if let filter {
+                let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
+                var width = max(ef, k)
+                while true {
+                    searchLayer(context, context.query, start: current, ef: width, layer: 0, accept: accept)
+                    if context.results.count >= k || width >= slotsUsed.load(ordering: .relaxed) { break }
+                    width *= 4
+                }
+                found =
+                    context.results.count < k
+                    ? exactScan(context.query, k: keep, accept: accept.body) : drain(context, keep: keep)
+            } else {
                 searchLayer(
                     context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self))
-                while context.results.count > k { context.results.pop() }
-                return context.results.drainAscending().map {
-                    Neighbor(label: labels[Int($0.id)], distance: $0.distance)
-                }
+                found = drain(context, keep: keep)
             }
-            let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
-            var width = max(ef, k)
-            while true {
-                searchLayer(context, context.query, start: current, ef: width, layer: 0, accept: accept)
-                if context.results.count >= k || width >= slotsUsed.load(ordering: .relaxed) { break }
-                width *= 4
-            }
-            if context.results.count < k {
-                return exactScan(context.query, k: k, accept: accept.body)
-            }
-            while context.results.count > k { context.results.pop() }
-            return context.results.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+            guard let reranking else { return found }
+            return Array(rerank(found, query: UnsafeBufferPointer(context.queryFloats), by: reranking).prefix(k))
         }
     }
 
     public func search(
-        _ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil
+        _ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil
     ) throws(IndexError) -> [Neighbor] {
         try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try search(buffer, k: k, ef: ef, filter: filter)
+            try search(buffer, k: k, ef: ef, filter: filter, exact: exact)
         }
+    }
+
+    /// The `keep` best of a layer search's results, nearest first.
+    private func drain(_ context: SearchContext, keep: Int) -> [Neighbor] {
+        while context.results.count > keep { context.results.pop() }
+        return context.results.drainAscending().map { Neighbor(label: labels[Int($0.id)], distance: $0.distance) }
+    }
+
+    /// `candidates` with their exact distances to `query` (normalised for cosine), nearest first.
+    /// A candidate whose vector `exact` lacks keeps its approximate distance.
+    func rerank(
+        _ candidates: [Neighbor], query: UnsafeBufferPointer<Float>, by exact: any ExactVectors
+    ) -> [Neighbor] {
+        var out = candidates
+        for i in out.indices {
+            let measured: Float? =
+                exact.withVector(out[i].label) { stored in
+                    guard stored.count == dimension else { return nil }
+                    if metric == .l2 { return floatKernel(query.baseAddress!, stored.baseAddress!, dimension) }
+                    let norm = floatKernel(stored.baseAddress!, stored.baseAddress!, dimension).squareRoot()
+                    guard norm > 0 else { return nil }
+                    return 1 - floatKernel(query.baseAddress!, stored.baseAddress!, dimension) / norm
+                } ?? nil
+            if let measured { out[i].distance = measured }
+        }
+        out.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.label < $1.label) }
+        return out
     }
 
     /// Which nodes a layer search may return. A protocol rather than a closure so the common cases
@@ -375,11 +428,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     /// Every accepted node compared with the query: the exact answer, for filters too selective
     /// for the graph walk.
-    func exactScan(_ query: UnsafePointer<Float>, k: Int, accept: (UInt32) -> Bool) -> [Neighbor] {
+    func exactScan(_ query: UnsafeRawPointer, k: Int, accept: (UInt32) -> Bool) -> [Neighbor] {
         var best = CandidateHeap(maxOnTop: true, capacity: k + 1)
         defer { best.free() }
         for id in 0..<UInt32(slotsUsed.load(ordering: .acquiring)) where accept(id) {
-            let d = distance(query, vector(id))
+            let d = distance(query, row(id))
             if best.count < k {
                 best.push(Candidate(distance: d, id: id))
             } else if d < best.top.distance {

@@ -30,3 +30,7 @@ enum Kernels {
 
 /// The instruction set the distance kernels run with on this machine.
 public var distanceKernelISA: String { Kernels.isa }
+
+/// The instruction set the compact-code kernels run with here: "avx512-vnni", "avx512", "avx2" or
+/// "scalar" (int8 needs AVX-512BW, which some AVX-512 CPUs lack).
+public var codeKernelISA: String { String(cString: kk_code_isa(kk_code_level())) }

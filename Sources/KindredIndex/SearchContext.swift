@@ -84,7 +84,7 @@ struct CandidateHeap {
 }
 
 /// Per-search scratch: the visited marks (an epoch counter, so they are cleared only when it
-/// wraps), both heaps, and the padded, normalised query. Pooled by the index, one per thread.
+/// wraps), both heaps, and the query: normalised floats and the row they encode to. Pooled by the index, one per thread.
 /// Used by one search at a time: the index's pool hands it out and takes it back under a lock.
 final class SearchContext: @unchecked Sendable {
     private(set) var visited: UnsafeMutablePointer<UInt16>
@@ -92,22 +92,28 @@ final class SearchContext: @unchecked Sendable {
     private var epoch: UInt16 = 0
     var frontier = CandidateHeap(maxOnTop: false)
     var results = CandidateHeap(maxOnTop: true)
-    let query: UnsafeMutablePointer<Float>
+    /// The query as a row of the index's encoding, for the walk.
+    let query: UnsafeMutableRawPointer
+    /// The query normalised (for cosine), as floats, for exact re-ranking.
+    let queryFloats: UnsafeMutableBufferPointer<Float>
     /// Unvisited neighbours of the node being expanded, gathered before their distances are taken.
     let pending: UnsafeMutablePointer<UInt32>
 
-    init(capacity: Int, stride: Int, maxLinks: Int) {
+    init(capacity: Int, rowBytes: Int, dimension: Int, maxLinks: Int) {
         pending = .allocate(capacity: maxLinks + 1)
         visitedCapacity = max(capacity, 1)
         visited = .allocate(capacity: visitedCapacity)
         visited.initialize(repeating: 0, count: visitedCapacity)
-        query = .allocate(capacity: stride)
-        query.initialize(repeating: 0, count: stride)
+        query = .allocate(byteCount: rowBytes, alignment: 64)
+        query.initializeMemory(as: UInt8.self, repeating: 0, count: rowBytes)
+        queryFloats = .allocate(capacity: dimension)
+        queryFloats.initialize(repeating: 0)
     }
 
     deinit {
         visited.deallocate()
         query.deallocate()
+        queryFloats.deallocate()
         pending.deallocate()
         frontier.free()
         results.free()

@@ -19,6 +19,11 @@ struct IndexBuild: ParsableCommand {
     var efConstruction = 200
     @Option(help: "Insertion threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Seed for node levels.") var seed: UInt64 = 1
+    @Option(
+        help:
+            "How the graph walk holds vectors: float32 (exact), float16 or int8 (compact codes; search re-ranks with --exact)."
+    )
+    var encoding: VectorEncoding = .float32
 
     func run() throws {
         let logger = logging.logger("kindred.index")
@@ -28,15 +33,17 @@ struct IndexBuild: ParsableCommand {
         let parameters = HNSWParameters(connectivity: connectivity, efConstruction: efConstruction, seed: seed)
         let buildStart = ContinuousClock.now
         let index = try HNSWIndex.build(
-            matrix, metric: metric, parameters: parameters, threads: threads, logger: logger)
+            matrix, metric: metric, parameters: parameters, encoding: encoding, threads: threads, logger: logger)
         let buildSeconds = elapsed(since: buildStart)
         let saveStart = ContinuousClock.now
         try index.save(to: URL(fileURLWithPath: out))
         printJSONLine([
             "n": matrix.rows, "d": matrix.columns, "metric": metric.rawValue, "M": connectivity,
-            "ef_construction": efConstruction,
+            "ef_construction": efConstruction, "encoding": encoding.rawValue,
             "threads": threads, "kernels": distanceKernelISA, "read_s": readSeconds, "build_s": buildSeconds,
             "save_s": elapsed(since: saveStart),
         ])
     }
 }
+
+extension VectorEncoding: ExpressibleByArgument {}

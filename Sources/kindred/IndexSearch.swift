@@ -20,6 +20,11 @@ struct IndexSearch: ParsableCommand {
     @Option(help: "Candidate-list size (ef in the paper); at least k is used.") var ef = 64
     @Option(help: "Where to write the m × k int32 ids.") var out: String
     @Option(help: "Search threads; 1 runs one query at a time.") var threads = 1
+    @Option(
+        help:
+            "The indexed .npy file: an index of compact codes re-ranks its candidates with these exact vectors (timed with the search).",
+        completion: .file(extensions: ["npy"]))
+    var exact: String?
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1") }
@@ -37,6 +42,10 @@ struct IndexSearch: ParsableCommand {
                 "queries are \(queryMatrix.columns)-d but the index holds \(hnsw.dimension)-d vectors")
         }
         let m = queryMatrix.rows
+        let exactRows = try exact.map { MatrixRows(try Npy.readMatrix(URL(fileURLWithPath: $0))) }
+        if let exactRows, exactRows.matrix.columns != hnsw.dimension {
+            throw ValidationError("--exact holds \(exactRows.matrix.columns)-d vectors; the index, \(hnsw.dimension)-d")
+        }
         let results = UnsafeMutableBufferPointer<Int32>.allocate(capacity: m * k)
         defer { results.deallocate() }
         results.initialize(repeating: -1)
@@ -53,7 +62,7 @@ struct IndexSearch: ParsableCommand {
                 guard q < m else { return }
                 queryMatrix.withRow(q) { query in
                     do {
-                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef).enumerated() {
+                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef, exact: exactRows).enumerated() {
                             out[q * k + j] = Int32(truncatingIfNeeded: neighbor.label)
                         }
                     } catch {
@@ -67,6 +76,8 @@ struct IndexSearch: ParsableCommand {
         try Npy.write(NpyArray(shape: [m, k], values: Array(results)), to: URL(fileURLWithPath: out))
         printJSONLine([
             "queries": m, "k": k, "ef": ef, "threads": threads, "kernels": distanceKernelISA,
+            "code_kernels": codeKernelISA,
+            "encoding": hnsw.encoding.rawValue, "reranked": exactRows != nil && hnsw.encoding != .float32,
             "load_s": loadSeconds, "search_s": searchSeconds, "qps": (Double(m) / max(searchSeconds, 1e-9)).rounded(),
         ])
     }

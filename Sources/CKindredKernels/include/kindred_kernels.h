@@ -7,6 +7,7 @@
 #ifndef KINDRED_KERNELS_H
 #define KINDRED_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef float (*kk_distance_fn)(const float *a, const float *b, size_t n);
 
@@ -16,6 +17,23 @@ kk_distance_fn kk_select_dot(void);
 kk_distance_fn kk_select_l2sq(void);
 /// Which instruction set the selected kernels use: "avx512", "avx2" or "scalar".
 const char *kk_isa(void);
+
+/// Compact codes for the graph walk (codes.c). A row is one stored vector:
+/// - float16: n IEEE halves;
+/// - int8: a KK_I8_HEADER_BYTES header (float scale, float decoded |x|^2, zeros), then n codes in
+///   [-127, 127]; component i is code[i] * scale.
+/// n counts components and is the padded length the caller stores.
+enum { KK_ENCODING_FLOAT16 = 1, KK_ENCODING_INT8 = 2, KK_I8_HEADER_BYTES = 16 };
+/// Inner product (l2 = 0) or squared L2 distance (l2 = 1) of two rows of one encoding.
+typedef float (*kk_code_fn)(const void *a, const void *b, size_t n);
+/// The fastest kernel this CPU runs for an encoding, or NULL for an encoding without one.
+kk_code_fn kk_code_kernel(int encoding, int l2);
+/// The kernel at one level (0 scalar, 1 AVX2+F16C, 2 AVX-512BW, 3 AVX-512 VNNI), or NULL when this
+/// CPU lacks that level: tests run every level the CPU has against the scalar one.
+kk_code_fn kk_code_kernel_at(int encoding, int l2, int level);
+/// The highest level this CPU runs, and its name.
+int kk_code_level(void);
+const char *kk_code_isa(int level);
 
 /// Hints the CPU to fetch the cache lines of a vector of n floats.
 static inline void kk_prefetch(const void *p, size_t n) {

@@ -1,0 +1,286 @@
+// Distance kernels over compact codes: fp16 rows and int8 rows (kindred_kernels.h describes the
+// layouts). Each exists for scalar, AVX2 and AVX-512 and is chosen by CPUID once, like the float
+// kernels in kernels.c; kk_code_kernel_at lets tests run every level this CPU has against the
+// scalar one.
+#include "kindred_kernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// MARK: scalar
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff, bits;
+    if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            exponent = 127 - 15 + 1;
+            while ((mantissa & 0x400) == 0) { mantissa <<= 1; exponent--; }
+            bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
+        }
+    } else if (exponent == 31) {
+        bits = sign | 0x7f800000 | (mantissa << 13);
+    } else {
+        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static float f16_dot_scalar(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += half_to_float(x[i]) * half_to_float(y[i]);
+    return s;
+}
+
+static float f16_l2sq_scalar(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    float s = 0;
+    for (size_t i = 0; i < n; i++) { float d = half_to_float(x[i]) - half_to_float(y[i]); s += d * d; }
+    return s;
+}
+
+static const float *i8_header(const void *row) { return (const float *)row; }
+static const int8_t *i8_codes(const void *row) { return (const int8_t *)row + KK_I8_HEADER_BYTES; }
+
+static int32_t i8_sum_scalar(const int8_t *x, const int8_t *y, size_t n) {
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (int32_t)x[i] * (int32_t)y[i];
+    return s;
+}
+
+static float i8_dot_from(const void *a, const void *b, int32_t sum) {
+    return (float)sum * i8_header(a)[0] * i8_header(b)[0];
+}
+
+// |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, with each row's decoded |x|^2 kept in its header.
+static float i8_l2_from(const void *a, const void *b, int32_t sum) {
+    float d = i8_header(a)[1] + i8_header(b)[1] - 2 * i8_dot_from(a, b, sum);
+    return d > 0 ? d : 0;
+}
+
+static float i8_dot_scalar(const void *a, const void *b, size_t n) {
+    return i8_dot_from(a, b, i8_sum_scalar(i8_codes(a), i8_codes(b), n));
+}
+
+static float i8_l2sq_scalar(const void *a, const void *b, size_t n) {
+    return i8_l2_from(a, b, i8_sum_scalar(i8_codes(a), i8_codes(b), n));
+}
+
+#if defined(__x86_64__)
+// MARK: AVX2 (with F16C for halves)
+
+__attribute__((target("avx2,fma,f16c")))
+static float hsum256_codes(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float f16_dot_avx2(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256 y0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
+        __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
+        __m256 y1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8)));
+        s0 = _mm256_fmadd_ps(x0, y0, s0);
+        s1 = _mm256_fmadd_ps(x1, y1, s1);
+    }
+    float s = hsum256_codes(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += half_to_float(x[i]) * half_to_float(y[i]);
+    return s;
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float f16_l2sq_avx2(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    __m256 s0 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
+                                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i))));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    float s = hsum256_codes(s0);
+    for (; i < n; i++) { float d = half_to_float(x[i]) - half_to_float(y[i]); s += d * d; }
+    return s;
+}
+
+// Codes are kept in [-127, 127], so |x| fits an unsigned byte and each pair of products sums to at
+// most 2 * 127 * 127 = 32258: maddubs (u8 x s8 -> s16 pairs) cannot saturate. sign() moves x's
+// sign onto y so that |x| * (sign(x) y) = x y.
+__attribute__((target("avx2,fma,f16c")))
+static int32_t i8_sum_avx2(const int8_t *x, const int8_t *y, size_t n) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i)), y0 = _mm256_loadu_si256((const __m256i *)(y + i));
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + i + 32));
+        __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + i + 32));
+        __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(y0, x0));
+        __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(x1, x1), _mm256_sign_epi8(y1, x1));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, ones));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, ones));
+    }
+    for (; i + 32 <= n; i += 32) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i)), y0 = _mm256_loadu_si256((const __m256i *)(y + i));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0),
+                                                                         _mm256_sign_epi8(y0, x0)), ones));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h) + i8_sum_scalar(x + i, y + i, n - i);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float i8_dot_avx2(const void *a, const void *b, size_t n) {
+    return i8_dot_from(a, b, i8_sum_avx2(i8_codes(a), i8_codes(b), n));
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float i8_l2sq_avx2(const void *a, const void *b, size_t n) {
+    return i8_l2_from(a, b, i8_sum_avx2(i8_codes(a), i8_codes(b), n));
+}
+
+// MARK: AVX-512 (F for halves; BW, and VNNI where present, for bytes)
+
+__attribute__((target("avx512f")))
+static float f16_dot_avx512(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 x0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i)));
+        __m512 y0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i)));
+        __m512 x1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16)));
+        __m512 y1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i + 16)));
+        s0 = _mm512_fmadd_ps(x0, y0, s0);
+        s1 = _mm512_fmadd_ps(x1, y1, s1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i))), s0);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    for (; i < n; i++) s += half_to_float(x[i]) * half_to_float(y[i]);
+    return s;
+}
+
+__attribute__((target("avx512f")))
+static float f16_l2sq_avx512(const void *a, const void *b, size_t n) {
+    const uint16_t *x = a, *y = b;
+    __m512 s0 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
+                                 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i))));
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < n; i++) { float d = half_to_float(x[i]) - half_to_float(y[i]); s += d * d; }
+    return s;
+}
+
+// AVX-512 has no sign_epi8: negate y where x is negative under a mask, and take |x|.
+__attribute__((target("avx512f,avx512bw")))
+static int32_t i8_sum_avx512(const int8_t *x, const int8_t *y, size_t n) {
+    const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
+    __m512i s0 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(x + i)), y0 = _mm512_loadu_si512((const void *)(y + i));
+        __m512i signedY = _mm512_mask_sub_epi8(y0, _mm512_movepi8_mask(x0), zero, y0);
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(x0), signedY), ones));
+    }
+    return _mm512_reduce_add_epi32(s0) + i8_sum_scalar(x + i, y + i, n - i);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static int32_t i8_sum_vnni(const int8_t *x, const int8_t *y, size_t n) {
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(x + i)), y0 = _mm512_loadu_si512((const void *)(y + i));
+        __m512i x1 = _mm512_loadu_si512((const void *)(x + i + 64));
+        __m512i y1 = _mm512_loadu_si512((const void *)(y + i + 64));
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_abs_epi8(x0), _mm512_mask_sub_epi8(y0, _mm512_movepi8_mask(x0), zero, y0));
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_abs_epi8(x1), _mm512_mask_sub_epi8(y1, _mm512_movepi8_mask(x1), zero, y1));
+    }
+    for (; i + 64 <= n; i += 64) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(x + i)), y0 = _mm512_loadu_si512((const void *)(y + i));
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_abs_epi8(x0), _mm512_mask_sub_epi8(y0, _mm512_movepi8_mask(x0), zero, y0));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1)) + i8_sum_scalar(x + i, y + i, n - i);
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float i8_dot_avx512(const void *a, const void *b, size_t n) {
+    return i8_dot_from(a, b, i8_sum_avx512(i8_codes(a), i8_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float i8_l2sq_avx512(const void *a, const void *b, size_t n) {
+    return i8_l2_from(a, b, i8_sum_avx512(i8_codes(a), i8_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float i8_dot_vnni(const void *a, const void *b, size_t n) {
+    return i8_dot_from(a, b, i8_sum_vnni(i8_codes(a), i8_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float i8_l2sq_vnni(const void *a, const void *b, size_t n) {
+    return i8_l2_from(a, b, i8_sum_vnni(i8_codes(a), i8_codes(b), n));
+}
+#endif
+
+int kk_code_level(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        return __builtin_cpu_supports("avx512vnni") ? 3 : 2;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;
+#endif
+    return 0;
+}
+
+kk_code_fn kk_code_kernel_at(int encoding, int l2, int level) {
+    if (level > kk_code_level()) return NULL;
+    if (encoding == KK_ENCODING_FLOAT16) {
+#if defined(__x86_64__)
+        if (level >= 2) return l2 ? f16_l2sq_avx512 : f16_dot_avx512;
+        if (level == 1) return l2 ? f16_l2sq_avx2 : f16_dot_avx2;
+#endif
+        return l2 ? f16_l2sq_scalar : f16_dot_scalar;
+    }
+    if (encoding == KK_ENCODING_INT8) {
+#if defined(__x86_64__)
+        if (level == 3) return l2 ? i8_l2sq_vnni : i8_dot_vnni;
+        if (level == 2) return l2 ? i8_l2sq_avx512 : i8_dot_avx512;
+        if (level == 1) return l2 ? i8_l2sq_avx2 : i8_dot_avx2;
+#endif
+        return l2 ? i8_l2sq_scalar : i8_dot_scalar;
+    }
+    return NULL;
+}
+
+kk_code_fn kk_code_kernel(int encoding, int l2) { return kk_code_kernel_at(encoding, l2, kk_code_level()); }
+
+const char *kk_code_isa(int level) {
+    switch (level) { case 3: return "avx512-vnni"; case 2: return "avx512"; case 1: return "avx2"; }
+    return "scalar";
+}

@@ -1,0 +1,131 @@
+import CKindredKernels
+import KindredCore
+
+/// How an index holds its vectors for the graph walk. `float32` is exact; `float16` and `int8` are
+/// compact codes (2 and about 1 byte a component) that make the walk read 2× and 4× less memory,
+/// with the final candidates re-ranked exactly against the stored vectors (`ExactVectors`).
+///
+/// - `float16`: IEEE half precision, relative error 2⁻¹¹ a component.
+/// - `int8`: one scale a vector (its largest magnitude / 127) and a code in −127…127 a component,
+///   so the inner product of two rows is one integer dot product times two scales. A scale per
+///   vector needs no training, so a live index whose data drifts never needs re-encoding.
+public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
+    case float32
+    case float16
+    case int8
+
+    /// The code in the index file's header.
+    var code: UInt8 {
+        switch self {
+        case .float32: 0
+        case .float16: 1
+        case .int8: 2
+        }
+    }
+
+    init?(code: UInt8) {
+        guard let match = Self.allCases.first(where: { $0.code == code }) else { return nil }
+        self = match
+    }
+
+    /// Components a row holds: the dimension rounded up so kernels run whole registers and every
+    /// row starts on a 64-byte boundary.
+    func paddedComponents(dimension: Int) -> Int {
+        switch self {
+        case .float32: (dimension + 15) / 16 * 16
+        case .float16: (dimension + 31) / 32 * 32
+        case .int8: (dimension + 63) / 64 * 64
+        }
+    }
+
+    /// Bytes a row takes.
+    func rowBytes(dimension: Int) -> Int {
+        let n = paddedComponents(dimension: dimension)
+        switch self {
+        case .float32: return n * 4
+        case .float16: return n * 2
+        case .int8: return Int(KK_I8_HEADER_BYTES) + n
+        }
+    }
+
+    /// The kernel comparing two rows: an inner product, or for L2 a squared distance.
+    func kernel(for metric: Metric) -> kk_code_fn {
+        switch self {
+        case .float32:
+            let floats = metric.kernel
+            // A float row is a float vector: the float kernels take the same arguments typed.
+            return unsafeBitCast(floats, to: kk_code_fn.self)
+        case .float16: return kk_code_kernel(Int32(KK_ENCODING_FLOAT16), metric == .l2 ? 1 : 0)!
+        case .int8: return kk_code_kernel(Int32(KK_ENCODING_INT8), metric == .l2 ? 1 : 0)!
+        }
+    }
+
+    /// Writes `source` (`dimension` finite floats) as a row at `row`, zero-padded.
+    func encode(_ source: UnsafeBufferPointer<Float>, into row: UnsafeMutableRawPointer, dimension: Int) {
+        let n = paddedComponents(dimension: dimension)
+        switch self {
+        case .float32:
+            let out = row.assumingMemoryBound(to: Float.self)
+            for i in 0..<dimension { out[i] = source[i] }
+            for i in dimension..<n { out[i] = 0 }
+        case .float16:
+            let out = row.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<dimension { out[i] = Float16(source[i]).bitPattern }
+            for i in dimension..<n { out[i] = 0 }
+        case .int8:
+            var largest: Float = 0
+            for x in source { largest = max(largest, abs(x)) }
+            let scale = largest / 127
+            let inverse = largest > 0 ? 127 / largest : 0
+            let codes = (row + Int(KK_I8_HEADER_BYTES)).assumingMemoryBound(to: Int8.self)
+            var squares: Float = 0
+            for i in 0..<dimension {
+                let code = Int8(max(-127, min(127, (source[i] * inverse).rounded())))
+                codes[i] = code
+                let decoded = Float(code) * scale
+                squares += decoded * decoded
+            }
+            for i in dimension..<n { codes[i] = 0 }
+            let header = row.assumingMemoryBound(to: Float.self)
+            header[0] = scale
+            header[1] = squares
+            header[2] = 0
+            header[3] = 0
+        }
+    }
+
+    /// Reads a row back into floats (exact for `float32`, the decoded approximation otherwise).
+    func decode(_ row: UnsafeRawPointer, into out: UnsafeMutableBufferPointer<Float>, dimension: Int) {
+        switch self {
+        case .float32:
+            let floats = row.assumingMemoryBound(to: Float.self)
+            for i in 0..<dimension { out[i] = floats[i] }
+        case .float16:
+            let halves = row.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<dimension { out[i] = Float(Float16(bitPattern: halves[i])) }
+        case .int8:
+            let scale = row.assumingMemoryBound(to: Float.self)[0]
+            let codes = (row + Int(KK_I8_HEADER_BYTES)).assumingMemoryBound(to: Int8.self)
+            for i in 0..<dimension { out[i] = Float(codes[i]) * scale }
+        }
+    }
+}
+
+/// Where an index finds the exact vectors to re-rank its candidates by: the store a daemon keeps,
+/// or the matrix an offline build read. A label with no vector keeps the walk's distance.
+public protocol ExactVectors {
+    /// Calls `body` with `label`'s stored vector (`dimension` floats), or returns nil.
+    func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R?
+}
+
+/// Exact vectors from a matrix whose row i carries label i: an offline build's input file.
+public struct MatrixRows: ExactVectors, Sendable {
+    public let matrix: Matrix
+
+    public init(_ matrix: Matrix) { self.matrix = matrix }
+
+    public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+        guard label < UInt64(matrix.rows) else { return nil }
+        return matrix.withRow(Int(label), body)
+    }
+}
