@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "KindredStore",
             dependencies: [
-                "KindredCore", "CLMDB",
+                "KindredCore", "CLMDB", "CKindredKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

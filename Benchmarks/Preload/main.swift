@@ -2,8 +2,9 @@
 // collection here reaches: catalog rows (paths /synthetic/NNNNNNN.jpg) and vectors in every
 // standard space, written in the commit order of Schema/lmdb.md (rows queued, then the vectors,
 // then the rows marked indexed). CNN vectors come from a float32 .npy (n × 1280, e.g. from
-// Benchmarks/ann/vectors_chunked.py); style vectors and hashes are derived from them, so items
-// are complete and kindredd serves them as it would real ones.
+// Benchmarks/ann/vectors_chunked.py); style vectors, hashes and 32 × 32 thumbnails are derived
+// from them, so items are complete (every space a real item has, at its real size) and kindredd
+// serves them as it would real ones.
 //
 // usage: kindred-bench-preload --state DIR --in X.npy [--batch 2000]
 import Foundation
@@ -37,10 +38,15 @@ for first in stride(from: 0, to: vectors.rows, by: batch) {
         let phash = (0..<8).map { byte in
             UInt8(truncatingIfNeeded: (0..<8).reduce(0) { $0 << 1 | (cnn[byte * 8 + $1] > 0 ? 1 : 0) })
         }
+        // A thumbnail whose colours follow the vector, so nearby items look alike on the map.
+        let thumb = (0..<Space.thumb.dimension).map { i in
+            UInt8(clamping: Int(128 + 2000 * cnn[(i * 7) % cnn.count]))
+        }
         return [
             (StandardSpaces.cnn.name, .floats(cnn)),
             (StandardSpaces.style.name, .floats(Array(cnn.prefix(StandardSpaces.style.dimension)))),
             (StandardSpaces.phash.name, .bytes(phash)),
+            (StandardSpaces.thumb.name, .bytes(thumb)),
         ]
     }
 }

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Kindred's HNSW against hnswlib, FAISS and USearch on the referee's data, in one run.
 # usage: Benchmarks/ann/run.sh [N] [D]      (default 100000 256; results go to stdout as JSON lines)
+# ENCODINGS="float32 int8 float16" picks Kindred's row encodings (default: all three). Compact
+# encodings search with --exact base.npy: the walk on codes, the candidates re-ranked exactly.
 # Needs: ../shared/bench/setup-peers.sh (the peers' venv) and a release build of kindred.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -14,14 +16,17 @@ if [ ! -f "$data/truth.npy" ]; then
 fi
 swift build -c release --product kindred >&2
 k=.build/release/kindred
-/usr/bin/time -f '{"lib": "kindred", "build_max_rss_kb": %M}' $k index build --vectors "$data/base.npy" --out "$data/kindred.hnsw" --M 16 --ef-construction 200 --threads 2
-for ef in 16 32 64 128 256; do
-  $k index search --index "$data/kindred.hnsw" --queries "$data/queries.npy" --k 10 --ef $ef --out "$data/ids.npy"
-  "$py" -c "
+for enc in ${ENCODINGS:-float32 int8 float16}; do
+  index="$data/kindred-$enc.hnsw"
+  /usr/bin/time -f "{\"lib\": \"kindred-$enc\", \"build_max_rss_kb\": %M}" $k index build --vectors "$data/base.npy" --out "$index" --M 16 --ef-construction 200 --threads 2 --encoding $enc
+  for ef in 16 32 64 128 256; do
+    $k index search --index "$index" --queries "$data/queries.npy" --k 10 --ef $ef --out "$data/ids.npy" --exact "$data/base.npy"
+    "$py" -c "
 import json, numpy as np; f = np.load('$data/ids.npy'); t = np.load('$data/truth.npy')
-print(json.dumps({'lib': 'kindred', 'ef': $ef, 'recall': round(sum(len(set(a) & set(b[:10])) for a, b in zip(f, t)) / 10 / len(t), 4)}))"
+print(json.dumps({'lib': 'kindred-$enc', 'ef': $ef, 'recall': round(sum(len(set(a) & set(b[:10])) for a, b in zip(f, t)) / 10 / len(t), 4)}))"
+  done
+  Benchmarks/ann/memory_kindred.sh "$data" "$index" | sed "s/\"kindred\"/\"kindred-$enc\"/"
 done
-Benchmarks/ann/memory_kindred.sh "$data" "$data/kindred.hnsw"
 if [ "${PEERS:-1}" = 1 ]; then  # PEERS=0 measures Kindred alone (the 1M figures)
   "$py" ../shared/bench/ann_peers.py "$data" --M 16 --efc 200 --ef 16,32,64,128,256 --threads 2
   "$py" Benchmarks/ann/memory_peer.py "$data"

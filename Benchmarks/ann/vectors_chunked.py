@@ -10,7 +10,9 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '../../../shared/bench'))
 from vectors import truth, NOISE
 
-def generate(n, d, seed, centres=2000, rank=24, chunk=50_000):
+def generate(n, d, seed, centres=2000, rank=24, chunk=None):
+    # basis[which] holds chunk x rank x d floats: keep it near 600 MB whatever d is.
+    chunk = chunk or max(1000, 50_000 * 128 // d)
     rng = np.random.default_rng(seed)
     c = rng.standard_normal((centres, d)).astype(np.float32)
     basis = rng.standard_normal((centres, rank, d)).astype(np.float32) / np.sqrt(d)

@@ -247,7 +247,7 @@ static float i8_l2sq_vnni(const void *a, const void *b, size_t n) {
 }
 #endif
 
-int kk_code_level(void) {
+static int detect_code_level(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
@@ -256,6 +256,13 @@ int kk_code_level(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;
 #endif
     return 0;
+}
+
+int kk_code_level(void) {
+    // Detected once; a race between first callers writes the same value.
+    static volatile int cached = -1;
+    if (cached < 0) cached = detect_code_level();
+    return cached;
 }
 
 kk_code_fn kk_code_kernel_at(int encoding, int l2, int level) {
@@ -283,4 +290,58 @@ kk_code_fn kk_code_kernel(int encoding, int l2) { return kk_code_kernel_at(encod
 const char *kk_code_isa(int level) {
     switch (level) { case 3: return "avx512-vnni"; case 2: return "avx512"; case 1: return "avx2"; }
     return "scalar";
+}
+
+// MARK: half <-> float conversion (the store's float16 records)
+
+static uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000, exponent = (x >> 23) & 0xff, mantissa = x & 0x7fffff;
+    if (exponent == 0xff) return (uint16_t)(sign | 0x7c00 | (mantissa ? 0x200 : 0));  // inf, nan
+    int e = (int)exponent - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00);  // overflow: inf
+    if (e <= 0) {  // subnormal or zero, rounded to nearest even
+        if (e < -10) return (uint16_t)sign;
+        mantissa |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - e), half = mantissa >> shift, rest = mantissa & ((1u << shift) - 1);
+        uint32_t midpoint = 1u << (shift - 1);
+        if (rest > midpoint || (rest == midpoint && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)e << 10) | (mantissa >> 13), rest = mantissa & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1))) half++;  // may carry into the exponent: correct
+    return (uint16_t)half;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma,f16c")))
+static void halves_to_floats_f16c(const uint16_t *in, float *out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
+    for (; i < n; i++) out[i] = half_to_float(in[i]);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void floats_to_halves_f16c(const float *in, uint16_t *out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) out[i] = float_to_half(in[i]);
+}
+#endif
+
+void kk_halves_to_floats(const uint16_t *in, float *out, size_t n) {
+#if defined(__x86_64__)
+    if (kk_code_level() >= 1) { halves_to_floats_f16c(in, out, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) out[i] = half_to_float(in[i]);
+}
+
+void kk_floats_to_halves(const float *in, uint16_t *out, size_t n) {
+#if defined(__x86_64__)
+    if (kk_code_level() >= 1) { floats_to_halves_f16c(in, out, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) out[i] = float_to_half(in[i]);
 }

@@ -3,9 +3,28 @@ public enum VectorElement: UInt8, Sendable, Codable, CustomStringConvertible {
     case float32 = 1
     /// Raw bytes, e.g. the 8 bytes of a 64-bit perceptual hash.
     case uint8 = 2
+    /// IEEE half precision: how a float space may be stored to take half the bytes. Readers and
+    /// writers still see floats; the store converts.
+    case float16 = 3
 
-    public var byteSize: Int { self == .float32 ? 4 : 1 }
-    public var description: String { self == .float32 ? "float32" : "uint8" }
+    public var byteSize: Int {
+        switch self {
+        case .float32: 4
+        case .uint8: 1
+        case .float16: 2
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .float32: "float32"
+        case .uint8: "uint8"
+        case .float16: "float16"
+        }
+    }
+
+    /// Whether values of this element are floats to the caller (stored as float32 or float16).
+    public var isFloat: Bool { self != .uint8 }
 }
 
 /// The vector spaces Kindred keeps for every image: the one list of their names, lengths and
@@ -33,9 +52,13 @@ public enum Space: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// How the store keeps the space. The CNN's 1280 floats are stored as float16: 2,576 bytes
+    /// a record, one 4 KiB LMDB page where float32 took two, with a relative error of 2⁻¹¹ a
+    /// component (cosine to the float32 vector above 0.99999; Benchmarks/RESULTS.md).
     public var element: VectorElement {
         switch self {
-        case .cnn, .style: .float32
+        case .cnn: .float16
+        case .style: .float32
         case .phash, .thumb: .uint8
         }
     }

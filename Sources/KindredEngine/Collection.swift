@@ -20,6 +20,9 @@ public final class Collection: Sendable {
         public var watch = WatchSettings()
         public var refit = RefitSettings()
         public var hnsw = HNSWParameters()
+        /// How the CNN index holds its vectors for the graph walk (int8 codes, re-ranked exactly
+        /// against the store, unless set otherwise: Benchmarks/RESULTS.md has the measurement).
+        public var cnnEncoding = VectorEncoding.int8
         /// Threads for extraction, index building and refits.
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public var batchSize = 8
@@ -81,7 +84,7 @@ public final class Collection: Sendable {
         progress.advance(to: .loading)
         let (indexes, opened) = try LiveIndexes.open(
             paths: paths, store: store, catalog: catalog, parameters: settings.hnsw,
-            threads: settings.threads, logger: logger)
+            cnnEncoding: settings.cnnEncoding, threads: settings.threads, logger: logger)
         for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
             logger.info(
                 "index ready",

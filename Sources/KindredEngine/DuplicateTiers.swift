@@ -13,7 +13,7 @@ extension Duplicates {
 
     /// The groups at `tier`, each in id order, the groups in order of their first id.
     public static func groups(
-        _ tier: DuplicateTier, catalog: Catalog, store: VectorStore, index: HNSWIndex, maxDistance: Int
+        _ tier: DuplicateTier, catalog: Catalog, store: VectorStore, index: LiveIndex, maxDistance: Int
     ) throws -> [[ItemID]] {
         switch tier {
         case .exact: try catalog.identicalContent()
@@ -24,7 +24,7 @@ extension Duplicates {
 
     /// Items whose CNN embeddings are within `minimumCosine` of a neighbour, joined transitively;
     /// the neighbours come from the live index.
-    static func similarGroups(store: VectorStore, index: HNSWIndex, minimumCosine: Float) throws -> [[ItemID]] {
+    static func similarGroups(store: VectorStore, index: LiveIndex, minimumCosine: Float) throws -> [[ItemID]] {
         let (ids, matrix) = try store.readMatrix(space: StandardSpaces.cnn.name)
         var parent: [UInt64: UInt64] = [:]
         func root(_ id: UInt64) -> UInt64 {
@@ -37,7 +37,7 @@ extension Duplicates {
         }
         for row in ids.indices {
             let id = ids[row].rawValue
-            for neighbour in try matrix.withRow(row, { try index.search($0, k: similarNeighbours + 1) })
+            for neighbour in try index.search(matrix.row(row), k: similarNeighbours + 1, ef: 64)
             where neighbour.label != id && 1 - neighbour.distance >= minimumCosine {
                 let (a, b) = (root(id), root(neighbour.label))
                 if a != b { parent[max(a, b)] = min(a, b) }

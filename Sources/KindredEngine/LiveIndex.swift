@@ -8,13 +8,31 @@ import Logging
 /// derived data, so start-up loads the snapshot if it is sound and then reconciles it with the
 /// store (adding what the snapshot missed, removing what the store no longer has), or rebuilds it
 /// from the store when the snapshot is missing or damaged.
+///
+/// An index of compact codes (`VectorEncoding.int8`, `.float16`) walks its graph on the codes and
+/// re-ranks the candidates with the vectors in the store (`search`), so answers carry exact
+/// distances while the index holds a quarter (or half) of the float bytes in memory.
 public final class LiveIndex: Sendable {
     public let index: HNSWIndex
     public let space: String
+    let store: VectorStore
 
-    init(index: HNSWIndex, space: String) {
+    init(index: HNSWIndex, space: String, store: VectorStore) {
         self.index = index
         self.space = space
+        self.store = store
+    }
+
+    /// The `k` nearest items to `query`, with exact distances: the graph walk (on codes or floats),
+    /// then, for codes, the `ef` best candidates re-ranked against the stored vectors in one read
+    /// transaction.
+    public func search(
+        _ query: [Float], k: Int, ef: Int, filter: ((UInt64) -> Bool)? = nil
+    ) throws -> [Neighbor] {
+        guard index.encoding != .float32 else { return try index.search(query, k: k, ef: ef, filter: filter) }
+        return try store.withReader(space: space) { reader in
+            try index.search(query, k: k, ef: ef, filter: filter, exact: reader)
+        }
     }
 
     public struct OpenReport: Sendable, Equatable {
@@ -39,18 +57,23 @@ public final class LiveIndex: Sendable {
     /// Opens the index for `space` from `snapshot` and the store, as described above.
     /// `changedSince` names the items whose vectors were written at or after a time (the catalog's
     /// `last_indexed`): those re-extracted after the snapshot was taken get their new vectors.
+    ///
+    /// With a sound snapshot only the store's keys are read, and the vectors of the items that
+    /// changed: a restart at a million items reads megabytes, not the gigabytes of vectors.
     public static func open(
         snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
-        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        encoding: VectorEncoding = .float32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, logger: Logger
     ) throws -> (LiveIndex, OpenReport) {
         var report = OpenReport()
-        let (ids, matrix) = try store.readMatrix(space: space)
+        guard let dimension = store.spaces[space]?.dimension else {
+            throw VectorStoreError(.unknownSpace(known: store.spaces.keys.sorted()), space: space)
+        }
         var index: HNSWIndex?
         if FileManager.default.fileExists(atPath: snapshot.path) {
             do {
                 let loaded = try HNSWIndex.load(from: snapshot, logger: logger)
-                if loaded.dimension == matrix.columns && loaded.metric == .cosine {
+                if loaded.dimension == dimension && loaded.metric == .cosine && loaded.encoding == encoding {
                     index = loaded
                     report.loadedSnapshot = true
                 } else {
@@ -63,29 +86,32 @@ public final class LiveIndex: Sendable {
             }
         }
         guard let index else {
+            let (ids, matrix) = try store.readMatrix(space: space)
             let built = try HNSWIndex.build(
-                matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, threads: threads,
-                logger: logger)
+                matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, encoding: encoding,
+                threads: threads, logger: logger)
             report.rebuilt = true
             report.added = ids.count
-            return (LiveIndex(index: built, space: space), report)
+            return (LiveIndex(index: built, space: space, store: store), report)
         }
+        let ids = try store.ids(space: space)
         let present = Set(ids.map(\.rawValue))
         // Whole seconds, and a second's margin: re-inserting an unchanged vector costs only time.
         let taken =
             (try? FileManager.default.attributesOfItem(atPath: snapshot.path)[.modificationDate] as? Date)
             ?? .distantPast
         let changed = try changedSince(taken.addingTimeInterval(-2))
-        for (row, id) in ids.enumerated() where !index.contains(label: id.rawValue) || changed.contains(id.rawValue) {
+        for id in ids where !index.contains(label: id.rawValue) || changed.contains(id.rawValue) {
             let known = index.contains(label: id.rawValue)
-            try matrix.withRow(row) { try index.insert($0, label: id.rawValue) }
+            guard let vector = try store.vector(id, space: space) else { continue }
+            try index.insert(vector, label: id.rawValue)
             if known { report.updated += 1 } else { report.added += 1 }
         }
         for label in index.liveLabels() where !present.contains(label) {
             index.remove(label: label)
             report.removed += 1
         }
-        return (LiveIndex(index: index, space: space), report)
+        return (LiveIndex(index: index, space: space, store: store), report)
     }
 }
 
@@ -108,7 +134,8 @@ public struct LiveIndexes: Sendable {
     /// Temporary snapshot files a killed process left behind are removed first.
     public static func open(
         paths: StatePaths, store: VectorStore, catalog: Catalog? = nil, parameters: HNSWParameters = HNSWParameters(),
-        threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger
+        cnnEncoding: VectorEncoding = .int8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        logger: Logger
     ) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
         var reports: [String: LiveIndex.OpenReport] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.root.path)) ?? []
@@ -117,10 +144,13 @@ public struct LiveIndexes: Sendable {
             logger.notice("removed a snapshot left half-written", metadata: ["file": "\(name)"])
         }
         let changedSince = { (time: Date) throws -> Set<UInt64> in try catalog?.itemIDs(indexedSince: time) ?? [] }
+        // The CNN index is the large one (1280-d); the style index (142-d floats, 568 bytes a row)
+        // stays exact.
         func open(_ space: String) throws -> LiveIndex {
             let (index, report) = try LiveIndex.open(
-                snapshot: paths.index(space: space), store: store, space: space,
-                parameters: parameters, threads: threads, changedSince: changedSince, logger: logger)
+                snapshot: paths.index(space: space), store: store, space: space, parameters: parameters,
+                encoding: space == StandardSpaces.cnn.name ? cnnEncoding : .float32, threads: threads,
+                changedSince: changedSince, logger: logger)
             reports[space] = report
             return index
         }
@@ -158,3 +188,6 @@ public struct LiveIndexes: Sendable {
         return detached
     }
 }
+
+/// The store's reader is where a compact-code index finds the exact vectors to re-rank by.
+extension VectorReader: ExactVectors {}

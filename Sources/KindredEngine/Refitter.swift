@@ -291,7 +291,7 @@ public final class Refitter: Sendable {
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
         var indices = [Int32](repeating: 0, count: ids.count * k),
             distances = [Float](repeating: 0, count: ids.count * k)
-        let index = indexes.cnn.index
+        let index = indexes.cnn
         let failure = Mutex<String?>(nil)
         indices.withUnsafeMutableBufferPointer { indexBuffer in
             distances.withUnsafeMutableBufferPointer { distanceBuffer in
@@ -342,7 +342,7 @@ public final class Refitter: Sendable {
         let k = settings.neighbors - 1
         var indices: [Int32] = [], distances: [Float] = [], neighbours: [[ItemID]] = []
         for (item, vector) in zip(placed, vectors) {
-            let hits = try indexes.cnn.index.search(vector, k: k + 8, ef: max(64, 4 * k))
+            let hits = try indexes.cnn.search(vector, k: k + 8, ef: max(64, 4 * k))
             neighbours.append(
                 Array(hits.lazy.map { ItemID($0.label) }.filter { $0 != item }.prefix(Self.keptNeighbourCount)))
             let found = hits.compactMap { n in model.rowOf[n.label].map { ($0, max(0, n.distance)) } }

@@ -37,6 +37,7 @@ public struct Configuration: Sendable, Equatable {
     public var connectivity = 16
     public var efConstruction = 200
     public var efSearch = 64
+    public var encoding = VectorEncoding.int8
     public var snapshotSeconds = 300.0
 
     // [protocol]
@@ -109,6 +110,13 @@ public struct Configuration: Sendable, Equatable {
             configuration.connectivity = try r.integer("m") ?? configuration.connectivity
             configuration.efConstruction = try r.integer("ef_construction") ?? configuration.efConstruction
             configuration.efSearch = try r.integer("ef_search") ?? configuration.efSearch
+            if let name = try r.string("encoding") {
+                guard let encoding = VectorEncoding(rawValue: name) else {
+                    throw ConfigurationError(
+                        key: "index.encoding", reason: "\(name) is not one of float32, float16, int8")
+                }
+                configuration.encoding = encoding
+            }
             configuration.snapshotSeconds = try r.number("snapshot_seconds") ?? configuration.snapshotSeconds
         }
         try reader.section("protocol") { (r) throws(ConfigurationError) in
@@ -200,6 +208,7 @@ public struct Configuration: Sendable, Equatable {
         settings.watch = watchSettings
         settings.refit = refit.settings
         settings.hnsw = hnswParameters
+        settings.cnnEncoding = encoding
         settings.threads = effectiveThreads
         settings.batchSize = batchSize
         settings.decode.pixelLimit = maxPixels

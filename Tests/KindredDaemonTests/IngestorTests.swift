@@ -172,9 +172,19 @@ struct IngestFixture {
             _ = try txn.delete(removed)
             try txn.put(ItemID(999), [Float](repeating: 0.03, count: 1280), space: "cnn")
         }
+        let encoding = c.ingestor.indexes.cnn.index.encoding
+        #expect(encoding == .int8, "the CNN index walks int8 codes by default")
         let (reopened, report) = try LiveIndex.open(
-            snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
+            snapshot: snapshot, store: c.store, space: "cnn", encoding: encoding, logger: testLogger)
         #expect(report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false))
+        // Its answers are re-ranked against the store: exact scores, the item itself first.
+        let query = try #require(try c.store.vector(ItemID(999), space: "cnn"))
+        let hits = try reopened.search(query, k: 3, ef: 16)
+        #expect(hits.first?.label == 999 && abs(hits.first!.distance) < 1e-5)
+        // A snapshot in another encoding than the one configured is rebuilt in the new one.
+        let (converted, change) = try LiveIndex.open(
+            snapshot: snapshot, store: c.store, space: "cnn", encoding: .float32, logger: testLogger)
+        #expect(change.rebuilt && converted.index.encoding == .float32 && converted.index.count == 6)
         #expect(
             reopened.index.count == 6 && reopened.index.contains(label: 999)
                 && !reopened.index.contains(label: removed.rawValue))
@@ -182,7 +192,8 @@ struct IngestFixture {
         var bytes = try Data(contentsOf: snapshot)
         bytes[bytes.count / 2] ^= 0xFF
         try bytes.write(to: snapshot)
-        let (rebuilt, second) = try LiveIndex.open(snapshot: snapshot, store: c.store, space: "cnn", logger: testLogger)
+        let (rebuilt, second) = try LiveIndex.open(
+            snapshot: snapshot, store: c.store, space: "cnn", encoding: encoding, logger: testLogger)
         #expect(second.rebuilt && !second.loadedSnapshot && rebuilt.index.count == 6)
         try rebuilt.index.checkIntegrity()
     }

@@ -35,6 +35,10 @@ kk_code_fn kk_code_kernel_at(int encoding, int l2, int level);
 int kk_code_level(void);
 const char *kk_code_isa(int level);
 
+/// IEEE half <-> float conversion (F16C where the CPU has it; round to nearest even either way).
+void kk_halves_to_floats(const uint16_t *in, float *out, size_t n);
+void kk_floats_to_halves(const float *in, uint16_t *out, size_t n);
+
 /// Hints the CPU to fetch the cache lines of a vector of n floats.
 static inline void kk_prefetch(const void *p, size_t n) {
     const char *c = (const char *)p;

@@ -118,7 +118,7 @@ extension CommandService {
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
-        return try index.index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
+        return try index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
     }
 
     func rows(for neighbours: [Neighbor]) throws -> Response {
@@ -168,7 +168,7 @@ extension CommandService {
     func duplicates(_ tier: DuplicateTier, maxDistance: Int) throws -> Response {
         var rows: [[String]] = []
         let groups = try Duplicates.groups(
-            tier, catalog: catalog, store: store, index: try requireIndexes().cnn.index, maxDistance: maxDistance)
+            tier, catalog: catalog, store: store, index: try requireIndexes().cnn, maxDistance: maxDistance)
         for (number, members) in groups.enumerated() {
             let items = try members.compactMap { try catalog.item($0) }
             guard let keeper = Duplicates.keeper(items) else { continue }

@@ -6,8 +6,8 @@ import KindredCore
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 2 | magic `KV` |
-/// | 2 | 1 | record format version (1) |
-/// | 3 | 1 | element type (1 float32, 2 uint8) |
+/// | 2 | 1 | record format version (2; version 1 records, float32 or uint8, are read too) |
+/// | 3 | 1 | element type (1 float32, 2 uint8, 3 float16: version 2 only) |
 /// | 4 | 4 | dimension, little-endian |
 /// | 8 | 4 | producer version (model or feature code), little-endian |
 /// | 12 | 4 | reserved, zero in version 1 |
@@ -16,7 +16,9 @@ import KindredCore
 /// tells which model produced a vector, so a model upgrade can find what to re-extract.
 public struct VectorRecordHeader: Equatable, Sendable {
     public static let size = 16
-    public static let formatVersion: UInt8 = 1
+    /// Version 2 added float16 payloads; a build that reads only version 1 refuses them by name
+    /// rather than misreading them.
+    public static let formatVersion: UInt8 = 2
     static let magic: (UInt8, UInt8) = (0x4B, 0x56)  // "KV"
 
     public var element: VectorElement
@@ -43,15 +45,18 @@ public struct VectorRecordHeader: Equatable, Sendable {
         guard record[0] == magic.0, record[1] == magic.1 else {
             throw .corruptRecord(String(format: "bad magic %02x %02x (expected 4b 56, \"KV\")", record[0], record[1]))
         }
-        guard record[2] == formatVersion else {
-            throw .corruptRecord("record format version \(record[2]); this build reads version \(formatVersion)")
+        guard (1...formatVersion).contains(record[2]) else {
+            throw .corruptRecord("record format version \(record[2]); this build reads versions 1 to \(formatVersion)")
         }
-        guard let element = VectorElement(rawValue: record[3]) else {
-            throw .corruptRecord("unknown element type \(record[3])")
+        guard let element = VectorElement(rawValue: record[3]), record[2] >= 2 || element != .float16 else {
+            throw .corruptRecord("unknown element type \(record[3]) for record format version \(record[2])")
         }
         let dimension = Int(UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let producer = UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        guard element == space.element, dimension == space.dimension else {
+        // A float space's records may be float32 or float16 (a migration between them may be
+        // under way); the caller sees floats either way.
+        guard element == space.element || (element.isFloat && space.element.isFloat), dimension == space.dimension
+        else {
             throw .corruptRecord(
                 "record holds \(dimension) × \(element), space is \(space.dimension) × \(space.element)")
         }

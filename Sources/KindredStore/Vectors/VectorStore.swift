@@ -1,3 +1,4 @@
+import CKindredKernels
 import CLMDB
 import Foundation
 import KindredCore
@@ -7,13 +8,19 @@ import Logging
 ///
 /// Writes go through `write`, one transaction per batch, so a batch of items is durable or absent
 /// as a whole. Reads see a consistent snapshot and never wait for the writer.
+///
+/// The store owns how a float space is stored: callers put and get `Float`s, and a space stored
+/// as float16 (the CNN's, half the bytes: one 4 KiB page a 1280-d record instead of two) is
+/// converted on the way in and out. A space whose stored element changes between float32 and
+/// float16 is migrated when the store opens (`migrate`), in batches that each commit, and every
+/// record says its own element, so a migration cut short leaves a readable store and resumes.
 public final class VectorStore: Sendable {
     /// Internal: copies and syncs go through `StateStore`, which owns the order of commits.
     let environment: LMDBEnvironment
     /// The spaces this store was opened with, by name.
     public let spaces: [String: VectorSpace]
     private let databases: [String: LMDBDatabase]
-    private let registry: LMDBDatabase
+    let registry: LMDBDatabase
     private let logger: Logger
 
     /// The registry of spaces lives in its own string-keyed database.
@@ -51,8 +58,18 @@ public final class VectorStore: Sendable {
                         .corruptRegistry("entry is not a space descriptor: \(error)"), space: space.name)
                 }
             }
-            if let stored, stored.dimension != space.dimension || stored.element != space.element {
+            if let stored, stored.dimension != space.dimension || stored.element.isFloat != space.element.isFloat {
                 throw VectorStoreError(.spaceChanged(stored: stored), space: space.name)
+            }
+            let database = try Self.mapErrors(space: space.name) { try environment.database(space.databaseName) }
+            if let stored, stored.element != space.element {
+                let moved = try Self.migrate(space, database: database, environment: environment)
+                logger.notice(
+                    "vector space migrated to a new element type",
+                    metadata: [
+                        "space": "\(space.name)", "from": "\(stored.element)", "to": "\(space.element)",
+                        "records": "\(moved)",
+                    ])
             }
             if stored != space {
                 if let stored {
@@ -69,7 +86,7 @@ public final class VectorStore: Sendable {
                     }
                 }
             }
-            opened[space.name] = try Self.mapErrors(space: space.name) { try environment.database(space.databaseName) }
+            opened[space.name] = database
         }
         self.environment = environment
         self.registry = registry
@@ -117,6 +134,75 @@ public final class VectorStore: Sendable {
         }
     }
 
+    /// Rewrites every record of `space` whose element is not the space's (float32 ↔ float16),
+    /// 4,096 records a transaction. Returns how many were rewritten. Producer versions are kept:
+    /// a migration changes how a vector is stored, not what made it.
+    static func migrate(
+        _ space: VectorSpace, database: LMDBDatabase, environment: LMDBEnvironment
+    ) throws(VectorStoreError) -> Int {
+        let keys: [UInt64] = try mapErrors(space: space.name) {
+            try environment.read { txn in
+                try txn.withCursor(database) { cursor in
+                    var keys: [UInt64] = []
+                    while let (key, _) = try cursor.next() { keys.append(key) }
+                    return keys
+                }
+            }
+        }
+        var moved = 0
+        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: space.dimension)
+        defer { floats.deallocate() }
+        for start in stride(from: 0, to: keys.count, by: 4096) {
+            try mapErrors(space: space.name) {
+                try environment.write { txn in
+                    for key in keys[start..<min(keys.count, start + 4096)] {
+                        guard let record = try txn.get(database, key) else { continue }
+                        let header: VectorRecordHeader
+                        do { header = try VectorRecordHeader.decode(record, space: space) } catch {
+                            throw VectorStoreError(
+                                error as! VectorStoreError.Reason, space: space.name, item: ItemID(key))
+                        }
+                        guard header.element != space.element else { continue }
+                        copyFloats(record, header, into: floats.baseAddress!)
+                        let rewritten = VectorRecordHeader(
+                            element: space.element, dimension: space.dimension, producer: header.producer)
+                        try txn.put(database, key, count: space.recordSize) { out in
+                            rewritten.encode(into: out)
+                            storeFloats(UnsafeBufferPointer(floats), element: space.element, into: out)
+                        }
+                        moved += 1
+                    }
+                }
+            }
+        }
+        return moved
+    }
+
+    /// Copies a float record's payload (float32 or float16) into `destination` as floats.
+    static func copyFloats(
+        _ record: UnsafeRawBufferPointer, _ header: VectorRecordHeader, into destination: UnsafeMutablePointer<Float>
+    ) {
+        let payload = record.baseAddress! + VectorRecordHeader.size
+        if header.element == .float16 {
+            // Records start anywhere in the map; the halves are read unaligned by the kernel.
+            kk_halves_to_floats(payload.assumingMemoryBound(to: UInt16.self), destination, header.dimension)
+        } else {
+            UnsafeMutableRawPointer(destination).copyMemory(from: payload, byteCount: header.dimension * 4)
+        }
+    }
+
+    /// Writes `values` after a record's header in `element` (float32 or float16).
+    static func storeFloats(
+        _ values: UnsafeBufferPointer<Float>, element: VectorElement, into record: UnsafeMutableRawBufferPointer
+    ) {
+        let payload = record.baseAddress! + VectorRecordHeader.size
+        if element == .float16 {
+            kk_floats_to_halves(values.baseAddress!, payload.assumingMemoryBound(to: UInt16.self), values.count)
+        } else {
+            payload.copyMemory(from: values.baseAddress!, byteCount: values.count * 4)
+        }
+    }
+
     // MARK: Writing
 
     /// Writes in one transaction: all of it commits, or none.
@@ -137,7 +223,7 @@ public final class VectorStore: Sendable {
         ) throws(VectorStoreError) {
             let (space, db) = try store.lookup(name, item: id)
             let element: VectorElement = E.self == Float.self ? .float32 : .uint8
-            guard E.self == Float.self || E.self == UInt8.self, element == space.element else {
+            guard E.self == Float.self || E.self == UInt8.self, element.isFloat == space.element.isFloat else {
                 throw VectorStoreError(.elementMismatch(expected: space.element, got: element), space: name, item: id)
             }
             guard values.count == space.dimension else {
@@ -149,8 +235,14 @@ public final class VectorStore: Sendable {
             try VectorStore.mapErrors(space: name, item: id) {
                 try txn.put(db, id.rawValue, count: space.recordSize) { record in
                     header.encode(into: record)
-                    UnsafeMutableRawBufferPointer(rebasing: record[VectorRecordHeader.size...])
-                        .copyMemory(from: UnsafeRawBufferPointer(values))
+                    if space.element.isFloat {
+                        values.withMemoryRebound(to: Float.self) {
+                            VectorStore.storeFloats($0, element: space.element, into: record)
+                        }
+                    } else {
+                        UnsafeMutableRawBufferPointer(rebasing: record[VectorRecordHeader.size...])
+                            .copyMemory(from: UnsafeRawBufferPointer(values))
+                    }
                 }
             }
         }
@@ -181,10 +273,10 @@ public final class VectorStore: Sendable {
         return try Self.mapErrors(space: name, item: id) {
             try environment.read { txn in
                 guard let record = try txn.get(db, id.rawValue) else { return nil }
-                _ = try VectorRecordHeader.decode(record, space: space)
+                let header = try VectorRecordHeader.decode(record, space: space)
+                try Self.requireElement(E.self, of: space)
                 return [E](unsafeUninitializedCapacity: space.dimension) { buffer, count in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                        from: UnsafeRawBufferPointer(rebasing: record[VectorRecordHeader.size...]))
+                    Self.copyPayload(record, header, into: UnsafeMutableRawPointer(buffer.baseAddress!))
                     count = space.dimension
                 }
             }
@@ -197,9 +289,10 @@ public final class VectorStore: Sendable {
         space name: String, as: E.Type = Float.self
     ) throws(VectorStoreError) -> (ids: [ItemID], values: [E]) {
         let (space, db) = try lookup(name, item: nil)
-        let payload = space.dimension * space.element.byteSize
+        let payload = space.dimension * MemoryLayout<E>.stride
         return try Self.mapErrors(space: name) {
-            try environment.read { txn in
+            try Self.requireElement(E.self, of: space)
+            return try environment.read { txn in
                 let count = try txn.count(db)
                 var ids: [ItemID] = []
                 ids.reserveCapacity(count)
@@ -209,12 +302,12 @@ public final class VectorStore: Sendable {
                     do {
                         try txn.withCursor(db) { cursor in
                             while ids.count < count, let (key, record) = try cursor.next() {
-                                do { _ = try VectorRecordHeader.decode(record, space: space) } catch {
+                                let header: VectorRecordHeader
+                                do { header = try VectorRecordHeader.decode(record, space: space) } catch {
                                     throw VectorStoreError(
                                         error as! VectorStoreError.Reason, space: name, item: ItemID(key))
                                 }
-                                (destination + ids.count * payload).copyMemory(
-                                    from: record.baseAddress! + VectorRecordHeader.size, byteCount: payload)
+                                Self.copyPayload(record, header, into: destination + ids.count * payload)
                                 ids.append(ItemID(key))
                             }
                         }
@@ -233,9 +326,40 @@ public final class VectorStore: Sendable {
         return (ids, Matrix(rows: ids.count, columns: self.spaces[space]!.dimension, storage: values))
     }
 
-    /// The ids that have a vector in `space`, ascending.
+    /// The ids that have a vector in `space`, ascending. Only the keys are read: at a million
+    /// items the records' own pages (4 GB and more) are never touched, so a restart that only
+    /// needs to know which items exist stays fast.
     public func ids(space name: String) throws(VectorStoreError) -> [ItemID] {
-        try scan(space: name) { _ in true }
+        let db = try lookup(name, item: nil).1
+        return try Self.mapErrors(space: name) {
+            try environment.read { txn in
+                var result: [ItemID] = []
+                result.reserveCapacity(try txn.count(db))
+                try txn.withCursor(db) { cursor in
+                    while let (key, _) = try cursor.next() { result.append(ItemID(key)) }
+                }
+                return result
+            }
+        }
+    }
+
+    /// Calls `body` with a reader of `space`'s vectors as floats, all read in one transaction:
+    /// what a search re-ranks its candidates with. What the reader hands out is valid only inside
+    /// the call it is handed to.
+    public func withReader<R>(
+        space name: String, _ body: (VectorReader) throws -> R
+    ) throws(VectorStoreError) -> R {
+        let (space, db) = try lookup(name, item: nil)
+        guard space.element.isFloat else {
+            throw VectorStoreError(.elementMismatch(expected: .float32, got: space.element), space: name)
+        }
+        return try Self.mapErrors(space: name) {
+            try environment.read { txn in
+                let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: space.dimension)
+                defer { scratch.deallocate() }
+                return try body(VectorReader(transaction: txn, database: db, space: space, scratch: scratch))
+            }
+        }
     }
 
     /// Items whose vector in `space` was made by an older producer version: what to re-extract
@@ -288,6 +412,25 @@ public final class VectorStore: Sendable {
         }
     }
 
+    /// Float spaces are read as `Float`, byte spaces as `UInt8`, whatever the stored element.
+    static func requireElement<E>(_ type: E.Type, of space: VectorSpace) throws(VectorStoreError.Reason) {
+        let asked: VectorElement = E.self == Float.self ? .float32 : .uint8
+        guard E.self == Float.self || E.self == UInt8.self, asked.isFloat == space.element.isFloat else {
+            throw .elementMismatch(expected: space.element, got: asked)
+        }
+    }
+
+    /// A record's payload into `destination`: floats converted from float16, else copied.
+    static func copyPayload(
+        _ record: UnsafeRawBufferPointer, _ header: VectorRecordHeader, into destination: UnsafeMutableRawPointer
+    ) {
+        if header.element.isFloat {
+            copyFloats(record, header, into: destination.assumingMemoryBound(to: Float.self))
+        } else {
+            destination.copyMemory(from: record.baseAddress! + VectorRecordHeader.size, byteCount: header.dimension)
+        }
+    }
+
     func lookup(_ name: String, item: ItemID?) throws(VectorStoreError) -> (VectorSpace, LMDBDatabase) {
         guard let space = spaces[name], let db = databases[name] else {
             throw VectorStoreError(.unknownSpace(known: spaces.keys.sorted()), space: name, item: item)
@@ -310,5 +453,34 @@ public final class VectorStore: Sendable {
         } catch {
             throw VectorStoreError(.corruptRegistry("\(error)"), space: space, item: item)
         }
+    }
+}
+
+/// Float vectors of one space, read inside one LMDB read transaction (`VectorStore.withReader`).
+public struct VectorReader {
+    let transaction: LMDBTransaction
+    let database: LMDBDatabase
+    let space: VectorSpace
+    /// Where a record that is not float-aligned in the map is copied.
+    let scratch: UnsafeMutableBufferPointer<Float>
+
+    /// Calls `body` with item `label`'s vector, or returns nil if it has none or its record is
+    /// damaged (a search then keeps the distance it had).
+    public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+        guard let record = try? transaction.get(database, label),
+            let header = try? VectorRecordHeader.decode(record, space: space)
+        else { return nil }
+        let payload = UnsafeRawBufferPointer(rebasing: record[VectorRecordHeader.size...])
+        if header.element == .float16 {
+            VectorStore.copyFloats(record, header, into: scratch.baseAddress!)
+            return body(UnsafeBufferPointer(scratch))
+        }
+        if Int(bitPattern: payload.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+            return body(
+                UnsafeBufferPointer(
+                    start: payload.baseAddress!.assumingMemoryBound(to: Float.self), count: space.dimension))
+        }
+        UnsafeMutableRawBufferPointer(scratch).copyMemory(from: payload)
+        return body(UnsafeBufferPointer(scratch))
     }
 }

@@ -1,0 +1,62 @@
+#!/bin/bash
+# kindredd at N items (issue #17's table): preload, first start (both indexes built from the store),
+# SIMILAR under 8 clients on an idle daemon, recall@10 against exact search over the stored vectors,
+# resident memory, disk bytes an item, clean stop, restart to SIMILAR answering, a refit's time and
+# peak memory, and SIMILAR during the refit.
+#
+# usage: Benchmarks/daemon/scale.sh N DATA   (DATA/base.npy holds at least N × 1280 float32 rows, e.g.
+#   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v1m-1280 --n 1000000 --d 1280 --q 100)
+# ENCODING=int8|float16|float32 sets [index] encoding (default int8). SKIP_REFIT=1 skips the refit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=$1; data=$2
+bin=.build/release
+swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+swift build -c release --product kindred-bench-preload >/dev/null
+py=$(../shared/bench/setup-peers.sh)
+work=Benchmarks/data/scale-$n; rm -rf "$work"; mkdir -p "$work/state/weights"
+cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
+cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
+"$py" -c "import numpy as np; b = np.load('$data/base.npy', mmap_mode='r'); np.save('$work/base.npy', b[:$n])"
+echo "== preload $n synthetic items"
+/usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
+sock=$work/k.sock
+printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\n' "${ENCODING:-int8}" > "$work/kindred.toml"
+
+serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
+  local t0; t0=$(date +%s.%N)
+  $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
+  pid=$!
+  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  local t1; t1=$(date +%s.%N)
+  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  local t2; t2=$(date +%s.%N)
+  echo "{\"to_ping_s\":$(echo "$t1 - $t0" | bc),\"to_similar_s\":$(echo "$t2 - $t0" | bc)}"
+}
+rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+
+echo "== first start (builds both indexes from the store)"; serve; rss
+$bin/kindred status --socket "$sock" | grep -E "^(indexed|index_|deleted|stale|state)" || true
+echo "== disk"; $bin/kindred store info --state "$work/state" 2>/dev/null | head -20 || true
+echo "== SIMILAR, 8 clients, 30 s, idle daemon"
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar
+echo "== SIMILAR, 1 client, 15 s"
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 1 --seconds 15 --mix similar
+echo "== recall@10 against exact search over the stored vectors"
+"$py" Benchmarks/daemon/recall.py "$work/base.npy" "$sock" --queries 200
+rss
+echo "== clean stop"; t0=$(date +%s.%N); kill -TERM $pid; wait $pid; echo "stopped in $(echo "$(date +%s.%N) - $t0" | bc) s"
+ls -la "$work/state/"index-*.hnsw
+sync; echo "== restart from the snapshots"; serve; rss
+if [ "${SKIP_REFIT:-0}" != 1 ]; then
+  echo "== refit (REFIT wait), SIMILAR from 2 clients meanwhile"
+  $bin/kindred bench load --socket "$sock" --state "$work/state" --clients 2 --seconds 120 --mix similar > "$work/during-refit.txt" &
+  load=$!
+  t0=$(date +%s.%N)
+  $bin/kindred refit --wait --socket "$sock" || true
+  echo "refit wall $(echo "$(date +%s.%N) - $t0" | bc) s"
+  wait $load; echo "-- SIMILAR during the refit's first 120 s:"; cat "$work/during-refit.txt"
+  rss
+fi
+kill -TERM $pid; wait $pid
+grep -E "index ready|refit" "$work/kindredd.log" | tail -12
