@@ -27,6 +27,10 @@ public struct HDBSCAN: Sendable {
         public var parent: Int, child: Int
         public var lambda: Double
         public var size: Int
+
+        public init(parent: Int, child: Int, lambda: Double, size: Int) {
+            (self.parent, self.child, self.lambda, self.size) = (parent, child, lambda, size)
+        }
     }
 
     public enum Selection: String, Sendable, CaseIterable { case eom, leaf }

@@ -34,4 +34,12 @@ public enum FileIO {
         }
         return true
     }
+
+    /// Flushes a file or a directory (its entries: a rename into it) to disk.
+    public static func sync(_ path: String) throws(POSIXError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
 }

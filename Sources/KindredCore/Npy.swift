@@ -5,12 +5,13 @@ public enum NpyDType: String, Sendable {
     case float32 = "<f4"
     case int32 = "<i4"
     case int64 = "<i8"
+    case float64 = "<f8"
     case uint8 = "|u1"
 
     var byteSize: Int {
         switch self {
         case .float32, .int32: 4
-        case .int64: 8
+        case .int64, .float64: 8
         case .uint8: 1
         }
     }
@@ -23,6 +24,7 @@ extension Float: NpyElement { public static var npyDType: NpyDType { .float32 } 
 extension Int32: NpyElement { public static var npyDType: NpyDType { .int32 } }
 extension Int64: NpyElement { public static var npyDType: NpyDType { .int64 } }
 extension UInt8: NpyElement { public static var npyDType: NpyDType { .uint8 } }
+extension Double: NpyElement { public static var npyDType: NpyDType { .float64 } }
 
 /// An n-dimensional array as numpy stores it: a shape and its values in C (row-major) order.
 public struct NpyArray<Element: NpyElement>: Sendable {

@@ -59,6 +59,7 @@ public final class Collection: Sendable {
         state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
         _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
         let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
+        progress.update { $0.staleAtStart = stale }
         if stale > 0 {
             logger.notice(
                 "vectors from an older producer; re-extracting in the background", metadata: ["items": "\(stale)"])
@@ -107,7 +108,7 @@ public final class Collection: Sendable {
         let refits = RefitScheduler(
             refitter: Refitter(
                 catalog: catalog, store: store, indexes: indexes, settings: settings.refit,
-                threads: settings.threads, logger: logger),
+                threads: settings.threads, paths: paths, logger: logger),
             settings: settings.refit, ingestionBusy: { progress.current.scanning || progress.current.pending > 0 },
             report: report, logger: logger)
         let made = Running(indexes: indexes, loop: loop, refits: refits)

@@ -27,29 +27,20 @@ public final class Refitter: Sendable {
         "umap_cluster_layout": "cluster", "cluster": "metrics", "metrics": "record",
     ]
 
-    /// What the last run fitted, kept to place items indexed after it (not kept across restarts:
-    /// until the next run, items indexed after a restart wait unplaced).
+    /// What the last run fitted, kept to place items indexed after it. It is saved with the run
+    /// (`PlacementModel.save`) and read back after a restart, so items indexed then are placed too.
     private let model = Mutex<PlacementModel?>(nil)
+    /// The run whose saved model could not be read, so it is not read again at every call.
+    private let unreadable = Mutex<Int64?>(nil)
 
-    /// The fitted maps and clustering of one run.
-    struct PlacementModel: Sendable {
-        let run: Int64
-        let rowOf: [UInt64: Int32]
-        let map2: UMAP, map3: UMAP
-        let clustering: Clustering
-        /// Run labels → stable cluster ids.
-        let stable: [Int32: Int]
-
-        enum Clustering: Sendable {
-            case hdbscan(layout: UMAP, model: HDBSCAN)
-            case kmeans(pca: PCA, centroids: Matrix)
-        }
-    }
+    /// Where the placement model is saved; nil keeps it in memory only.
+    let paths: StatePaths?
 
     public init(
         catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int,
-        logger: Logger
+        paths: StatePaths? = nil, logger: Logger
     ) {
+        self.paths = paths
         self.catalog = catalog
         self.store = store
         self.indexes = indexes
@@ -170,11 +161,17 @@ public final class Refitter: Sendable {
             runID, ids: ids, clustered: clustered, maps: (map2.embedding, map3.embedding), graph: graph,
             matching: matching,
             scores: scores, metrics: metrics, timings: timings)
-        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1.rawValue, Int32($0)) })
         let stableIDs = Dictionary(uniqueKeysWithValues: clusterLabels.map { ($0, stable($0)) })
-        model.withLock {
-            $0 = PlacementModel(
-                run: runID, rowOf: rowOf, map2: map2, map3: map3, clustering: clustered.model, stable: stableIDs)
+        let fitted = PlacementModel(
+            run: runID, ids: ids.map(\.rawValue), map2: map2, map3: map3, clustering: clustered.model,
+            stable: stableIDs)
+        model.withLock { $0 = fitted }
+        if let paths {
+            // The run is recorded already; without its saved model, items indexed after a restart
+            // wait for the next run, so a failure here is logged, not fatal.
+            do { try fitted.save(in: paths) } catch {
+                logger.warning("placement model not saved", metadata: ["run": "\(runID)", "reason": "\(error)"])
+            }
         }
         return Report(
             run: runID, items: ids.count, clusters: clusterLabels.count, noiseFraction: noise,
@@ -327,7 +324,7 @@ public final class Refitter: Sendable {
     /// `transform`, a cluster through HDBSCAN's `approximatePredict` on the clustering layout (or
     /// the nearest k-means centroid in the run's PCA space). Returns how many were placed.
     public func placeNewItems(limit: Int = 2000) throws -> Int {
-        guard let model = model.withLock({ $0 }) else { return 0 }
+        guard let model = try currentModel() else { return 0 }
         let items = try catalog.unplacedItems(run: model.run, limit: limit)
         guard !items.isEmpty else { return 0 }
         var vectors: [[Float]] = []
@@ -381,6 +378,25 @@ public final class Refitter: Sendable {
             })
         logger.debug("placed items between refits", metadata: ["run": "\(model.run)", "items": "\(placed.count)"])
         return placed.count
+    }
+
+    /// The model of the catalog's current run: the one in memory, or the one saved with the run
+    /// (after a restart). Nil when there is no run, or its model is missing or unreadable (said
+    /// once in the log; items then wait for the next run).
+    func currentModel() throws -> PlacementModel? {
+        guard let run = try catalog.currentRun()?.id else { return nil }
+        if let held = model.withLock({ $0 }), held.run == run { return held }
+        guard let paths, unreadable.withLock({ $0 }) != run else { return nil }
+        do {
+            guard let saved = try PlacementModel.load(from: paths, run: run) else { return nil }
+            model.withLock { $0 = saved }
+            logger.info("placement model read back", metadata: ["run": "\(run)", "items": "\(saved.ids.count)"])
+            return saved
+        } catch {
+            unreadable.withLock { $0 = run }
+            logger.warning("placement model unreadable", metadata: ["run": "\(run)", "reason": "\(error)"])
+            return nil
+        }
     }
 
     /// How many neighbours each assignment keeps for the map's click-through list.
@@ -446,6 +462,8 @@ public enum RefitError: Error, CustomStringConvertible {
     case tooFewItems(have: Int, need: Int)
     case isolated(ItemID)
     case neighbours(String)
+    /// A saved placement model that cannot be used: its directory and why.
+    case placementModel(String, String)
 
     public var description: String {
         switch self {
@@ -453,6 +471,7 @@ public enum RefitError: Error, CustomStringConvertible {
             "a refit needs at least \(need) indexed items (refit.neighbors + 2, and refit.min_cluster_size × 2 for HDBSCAN), the collection has \(have)"
         case .isolated(let id): "item \(id) has no neighbours in the index"
         case .neighbours(let reason): "the neighbour graph failed: \(reason)"
+        case .placementModel(let path, let reason): "the placement model in \(path) is unusable: \(reason)"
         }
     }
 }

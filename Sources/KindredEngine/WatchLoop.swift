@@ -44,6 +44,9 @@ public final class IngestProgress: Sendable {
         public var pausedRoots: [String: String] = [:]
         /// Names skipped because they are not valid UTF-8, since start.
         public var skippedNames = 0
+        /// Items whose vectors an older producer made (a new model or feature code), found at
+        /// start and queued for re-extraction; the catalog's `queued` count shows them draining.
+        public var staleAtStart = 0
         public init() {}
     }
 

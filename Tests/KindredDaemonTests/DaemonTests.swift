@@ -400,6 +400,64 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 
     func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }
 
+    /// The placement model is saved with the run: after a restart, items indexed before the next
+    /// refit are still placed on the map and in their picture's cluster. A damaged saved model is
+    /// refused with the reason in the log, and the daemon keeps serving.
+    @Test func placementSurvivesARestart() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...3 { try group(seed * 7, in: art) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try Data(smallRefitConfiguration.utf8).write(to: config)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        daemon.extraArguments = ["--config", config.path]
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 30)
+        let run = try daemon.ask("REFIT wait")
+        #expect(run.contains("clusters\t3"), "\(run)")
+        #expect(try daemon.stop().status == 0)
+        let saved = try FileManager.default.contentsOfDirectory(atPath: daemon.state.path).filter {
+            $0.hasPrefix("placement-")
+        }
+        #expect(saved == ["placement-1"], "\(saved)")
+
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 30)
+        let before = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+        let clusterOf7 = Set(before.filter { $0[1].contains("/g7-") }.map { $0[4] })
+        try FileManager.default.createDirectory(
+            at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
+        let picture = composition(width: 480, height: 360, seed: 7)
+        for variant in 0..<3 {
+            try Data(Fixtures.jpeg(picture.resized(width: 300 + 30 * variant, height: 225 + 22 * variant), quality: 85))
+                .write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
+        }
+        try daemon.waitUntilIdle(indexed: 33)
+        try daemon.waitFor("the new items placed after the restart", seconds: 30) { try daemon.ask("MAP").count == 34 }
+        let rows = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+        let clusterOfNew = Set(rows.filter { $0[1].contains("/x7-") }.map { $0[4] })
+        #expect(clusterOf7.count == 1 && clusterOfNew == clusterOf7, "\(clusterOf7) \(clusterOfNew)")
+        #expect(daemon.logText.contains("placement model read back"))
+
+        // A damaged model: the next items wait, the reason is logged, the daemon answers.
+        #expect(try daemon.stop().status == 0)
+        let meta = daemon.state.appendingPathComponent("placement-1/tree.npy")
+        var bytes = try Data(contentsOf: meta)
+        bytes.replaceSubrange((bytes.count - 24)..<bytes.count, with: [UInt8](repeating: 0xFF, count: 24))
+        try bytes.write(to: meta)
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 33)
+        try Data(Fixtures.jpeg(picture.resized(width: 350, height: 262), quality: 80))
+            .write(to: art.appendingPathComponent("extra/x7-late.jpg"))
+        try daemon.waitUntilIdle(indexed: 34)
+        try daemon.waitFor("the refusal in the log", seconds: 30) {
+            daemon.logText.contains("placement model unreadable")
+        }
+        #expect(try daemon.ask("MAP").count == 34, "the late item waits for the next refit")
+        #expect(try daemon.ask("PING") == ["OK 1", "pong"])
+        try daemon.stop()
+    }
+
     @Test func refitsGroupTheCollectionAndKeepClusterIdentities() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")

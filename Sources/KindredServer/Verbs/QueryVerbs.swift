@@ -26,6 +26,7 @@ extension CommandService {
             "deleted_nodes",
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
+        rows.append(["stale_at_start", String(progress.staleAtStart)])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append([
             "paused_roots",
