@@ -131,6 +131,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     public var count: Int { book.withLock { $0.slotByLabel.count } }
     /// Removed nodes still in the graph, waiting for `compact`.
     public var deletedCount: Int { book.withLock { $0.deletedCount } }
+    /// Slots handed out (live, deleted and freed nodes): what the index's memory grows with.
+    public var slotCount: Int { slotsUsed.load(ordering: .relaxed) }
 
     public func contains(label: UInt64) -> Bool { book.withLock { $0.slotByLabel[label] != nil } }
 

@@ -16,6 +16,20 @@ public struct MapDocument: Sendable {
         /// thumbnails kindredd keeps, so a 100k map takes seconds, not minutes, and stays small.
         public var thumbnailSize: Int?
         public static let largeMap = 20_000
+        /// Above this many points, thumbnails are kept for a spread of them only (`thumbnailSample`):
+        /// every item's would make a 500 MB page at a million.
+        public static let everyThumbnailUpTo = 100_000
+        /// At most this many thumbnails in a large map: one from each occupied cell of a grid over
+        /// the map, so every region has some when zoomed in (about 20 MB of atlases at 32 px).
+        public static let thumbnailSample = 40_000
+        /// Above this many points, each item keeps its 4 nearest neighbours for the click-through
+        /// list, not 8 (16 MB less at a million).
+        public static let fullNeighboursUpTo = 250_000
+        /// A 2-D map of more points than this draws through a grid (Web/map.js: density blocks
+        /// from far out, only the points on screen nearer in); `pointBudget` is how many visible
+        /// points a frame may draw one by one before it draws density instead.
+        public var levelOfDetailAbove = 200_000
+        public var pointBudget = 250_000
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public init() {}
     }
@@ -47,7 +61,8 @@ public struct MapDocument: Sendable {
         let n = members.count, dims = options.dimensions
         var coords = [Float](repeating: 0, count: n * dims)
         var labels = [Int32](repeating: -1, count: n)
-        let neighbourCount = members.map(\.assignment.neighbours.count).max() ?? 0
+        let neighbourCount = min(
+            members.map(\.assignment.neighbours.count).max() ?? 0, n > Options.fullNeighboursUpTo ? 4 : .max)
         var neighbours = [Int32](repeating: -1, count: n * neighbourCount)
         let rowOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.assignment.item, Int32($0)) })
         var directories: [String] = [], directoryIndex: [String: Int32] = [:]
@@ -67,7 +82,7 @@ public struct MapDocument: Sendable {
             labels[row] = Int32(a.cluster)
             // Neighbours outside the run (indexed since, or deleted) are left out.
             var slot = 0
-            for neighbour in a.neighbours {
+            for neighbour in a.neighbours where slot < neighbourCount {
                 if let r = rowOf[neighbour] { neighbours[row * neighbourCount + slot] = r; slot += 1 }
             }
             // Paths are stored as a directory table plus names: a collection has few directories.
@@ -88,17 +103,29 @@ public struct MapDocument: Sendable {
         var atlases: [String] = [], failures: [(path: String, reason: String)] = [], storedCount = 0
         var atlasLayout: [String: Int] = ["cell": 0, "perRow": 1]
         let side = options.thumbnailSize ?? (n > Options.largeMap ? thumbnails?.side ?? 32 : 64)
+        // Rows with a thumbnail, and each row's place among them (−1: none); all rows up to
+        // `everyThumbnailUpTo`.
+        let sampled =
+            n > Options.everyThumbnailUpTo ? Self.spread(coords, dims: dims, limit: Options.thumbnailSample) : nil
+        var thumbnailOf: [Int32]?
         if side > 0 {
-            let items = members.map(\.assignment.item)
-            let stored = { (row: Int) -> RGBImage? in thumbnails?.side == side ? thumbnails?.image(items[row]) : nil }
+            let rows = sampled ?? Array(0..<n)
+            if let sampled {
+                var slots = [Int32](repeating: -1, count: n)
+                for (slot, row) in sampled.enumerated() { slots[row] = Int32(slot) }
+                thumbnailOf = slots
+            }
+            let items = rows.map { members[$0].assignment.item }
+            let stored = { (slot: Int) -> RGBImage? in thumbnails?.side == side ? thumbnails?.image(items[slot]) : nil }
             let atlas = try ThumbnailAtlas.build(
-                paths: members.map(\.path), cell: side, stored: stored, threads: options.threads, logger: logger)
+                paths: rows.map { members[$0].path }, cell: side, stored: stored, threads: options.threads,
+                logger: logger)
             storedCount = atlas.storedCount
             atlases = atlas.atlases.map { "data:image/jpeg;base64," + Data($0).base64EncodedString() }
             failures = atlas.failures
             atlasLayout = ["cell": atlas.cell, "perRow": atlas.perRow]
         }
-        let payload: [String: Any] = [
+        var payload: [String: Any] = [
             "run": run.id, "dims": dims, "count": n, "algorithm": run.algorithm,
             "clusters": clusters.map { ["id": $0.cluster, "size": $0.size] },
             "coords": base64(coords), "labels": base64(labels), "dirOf": base64(dirOf),
@@ -106,6 +133,9 @@ public struct MapDocument: Sendable {
             "dirs": directories, "names": names, "ids": ids,
             "atlas": atlasLayout, "atlases": atlases,
         ]
+        if let thumbnailOf { payload["thumbnailOf"] = base64(thumbnailOf) }
+        payload["lodAbove"] = options.levelOfDetailAbove
+        payload["pointBudget"] = options.pointBudget
         // JSONSerialization escapes "/" as "\/", so no "</script>" can end the data block early.
         let json = String(
             decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
@@ -120,6 +150,31 @@ public struct MapDocument: Sendable {
             html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures,
             thumbnailSize: side,
             storedThumbnails: storedCount)
+    }
+
+    /// Up to `limit` rows spread over the map: the first row in each occupied cell of a square
+    /// grid of ⌊√limit⌋² cells on the first two coordinates.
+    static func spread(_ coords: [Float], dims: Int, limit: Int) -> [Int] {
+        let n = coords.count / dims
+        guard n > limit else { return Array(0..<n) }
+        var lo = (Float.infinity, Float.infinity), hi = (-Float.infinity, -Float.infinity)
+        for i in 0..<n where coords[i * dims].isFinite && coords[i * dims + 1].isFinite {
+            let (x, y) = (coords[i * dims], coords[i * dims + 1])
+            lo = (min(lo.0, x), min(lo.1, y))
+            hi = (max(hi.0, x), max(hi.1, y))
+        }
+        let side = max(1, Int(Double(limit).squareRoot()))
+        let scale = (Float(side) / max(hi.0 - lo.0, 1e-12), Float(side) / max(hi.1 - lo.1, 1e-12))
+        var taken = [Bool](repeating: false, count: side * side), rows: [Int] = []
+        for i in 0..<n where coords[i * dims].isFinite && coords[i * dims + 1].isFinite {
+            let cx = min(side - 1, max(0, Int((coords[i * dims] - lo.0) * scale.0)))
+            let cy = min(side - 1, max(0, Int((coords[i * dims + 1] - lo.1) * scale.1)))
+            if !taken[cy * side + cx] {
+                taken[cy * side + cx] = true
+                rows.append(i)
+            }
+        }
+        return rows
     }
 
     private static func base64<T>(_ values: [T]) -> String {

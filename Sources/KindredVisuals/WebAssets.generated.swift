@@ -92,13 +92,17 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   const n = data.count, dims = data.dims;
 
   function decode(base64, Type) {
-    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const text = atob(base64), bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     return new Type(bytes.buffer);
   }
   const coords = decode(data.coords, Float32Array);
   const labels = decode(data.labels, Int32Array);
   const dirOf = decode(data.dirOf, Int32Array);
   const neighbours = decode(data.neighbours, Int32Array); // n × data.neighbourCount rows, −1 padded
+  // Large maps keep thumbnails for a spread of items only: each item's slot in the atlases, or −1.
+  const thumbnailOf = data.thumbnailOf ? decode(data.thumbnailOf, Int32Array) : null;
+  const slotOf = (i) => (thumbnailOf ? thumbnailOf[i] : i);
   const pathOf = (i) => data.dirs[dirOf[i]] + "/" + data.names[i];
 
   // Centre the view on the box holding the middle 98 % of each axis, and scale that box to fill
@@ -145,6 +149,60 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
       visible[i] = (l < 0 ? showNoise : !hiddenClusters.has(l)) && (matches === null || matches.has(i)) ? 1 : 0;
       visibleCount += visible[i];
     }
+    if (grid) grid.summarise();
+  }
+
+  // Level of detail for large 2-D maps. Points are bucketed once into a G × G grid over the map
+  // (a counting sort: each cell's points are one run of `order`). A frame then touches only the
+  // cells on screen: when they hold more than `pointBudget` visible points, each cell is drawn as
+  // one block in its commonest visible cluster's colour, brighter where denser (the density view
+  // far out); otherwise the points of those cells are drawn one by one, then their thumbnails.
+  const lodAbove = data.lodAbove ?? 200000, pointBudget = data.pointBudget ?? 250000;
+  let lodDensity = false;
+  const grid = dims === 2 && n > lodAbove ? makeGrid(512) : null;
+  function makeGrid(G) {
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = unit[2 * i], y = unit[2 * i + 1];
+      if (x < minX) minX = x; if (x > maxX) maxX = x; if (y < minY) minY = y; if (y > maxY) maxY = y;
+    }
+    const cellW = Math.max((maxX - minX) / G, 1e-9), cellH = Math.max((maxY - minY) / G, 1e-9);
+    const cellOfPoint = new Int32Array(n), start = new Uint32Array(G * G + 1);
+    for (let i = 0; i < n; i++) {
+      const cx = Math.min(G - 1, Math.floor((unit[2 * i] - minX) / cellW));
+      const cy = Math.min(G - 1, Math.floor((unit[2 * i + 1] - minY) / cellH));
+      cellOfPoint[i] = cy * G + cx;
+      start[cy * G + cx + 1]++;
+    }
+    for (let c = 0; c < G * G; c++) start[c + 1] += start[c];
+    const order = new Int32Array(n), fill = start.slice(0, G * G);
+    for (let i = 0; i < n; i++) order[fill[cellOfPoint[i]]++] = i;
+    const shown = new Uint32Array(G * G), colour = new Uint32Array(G * G);
+    let densest = 1;
+    return {
+      G, minX, minY, cellW, cellH, order, start, shown, colour,
+      get densest() { return densest; },
+      // Visible points per cell and each cell's commonest visible cluster, after a filter change.
+      summarise() {
+        densest = 1;
+        const tally = new Map();
+        for (let c = 0; c < G * G; c++) {
+          let count = 0, best = -1, bestCount = 0;
+          tally.clear();
+          for (let k = start[c]; k < start[c + 1]; k++) {
+            const i = order[k];
+            if (!visible[i]) continue;
+            count++;
+            const t = (tally.get(labels[i]) || 0) + 1;
+            tally.set(labels[i], t);
+            if (t > bestCount) { bestCount = t; best = i; }
+          }
+          shown[c] = count;
+          colour[c] = best >= 0 ? packed[best] : 0;
+          if (count > densest) densest = count;
+        }
+      },
+    };
   }
 
   // View state. 2-D: pan and zoom. 3-D: yaw, pitch, zoom and pan.
@@ -191,6 +249,57 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     return Math.max(base, Math.min(9, Math.round(base * Math.sqrt(view.zoom))));
   }
 
+  // The grid cells the screen covers, as inclusive ranges.
+  function cellsOnScreen() {
+    const s = baseScale() * view.zoom, G = grid.G;
+    const ux = (sx) => (sx - W / 2 - view.panX) / s, uy = (sy) => -(sy - H / 2 - view.panY) / s;
+    const clamp = (v) => Math.max(0, Math.min(G - 1, v));
+    return {
+      x0: clamp(Math.floor((ux(0) - grid.minX) / grid.cellW)), x1: clamp(Math.floor((ux(W) - grid.minX) / grid.cellW)),
+      y0: clamp(Math.floor((uy(H) - grid.minY) / grid.cellH)), y1: clamp(Math.floor((uy(0) - grid.minY) / grid.cellH)),
+    };
+  }
+
+  // The density view: one block a cell, alpha-blended over the background by log density.
+  function renderDensity(cells) {
+    const s = baseScale() * view.zoom, G = grid.G, logMax = Math.log1p(grid.densest);
+    const bw = Math.max(1, Math.ceil(grid.cellW * s)), bh = Math.max(1, Math.ceil(grid.cellH * s));
+    const bgR = background & 255, bgG = (background >> 8) & 255, bgB = (background >> 16) & 255;
+    let drawn = 0;
+    for (let cy = cells.y0; cy <= cells.y1; cy++) {
+      for (let cx = cells.x0; cx <= cells.x1; cx++) {
+        const c = cy * G + cx, count = grid.shown[c];
+        if (!count) continue;
+        drawn += count;
+        const alpha = 0.3 + 0.7 * Math.log1p(count) / logMax, rgb = grid.colour[c];
+        const r = Math.round(bgR + alpha * ((rgb & 255) - bgR)), g = Math.round(bgG + alpha * (((rgb >> 8) & 255) - bgG));
+        const b = Math.round(bgB + alpha * (((rgb >> 16) & 255) - bgB));
+        const colour = (255 << 24) | (b << 16) | (g << 8) | r;
+        const x0 = Math.round(W / 2 + view.panX + (grid.minX + cx * grid.cellW) * s);
+        const y0 = Math.round(H / 2 + view.panY - (grid.minY + (cy + 1) * grid.cellH) * s);
+        for (let y = Math.max(0, y0); y < Math.min(H, y0 + bh); y++) {
+          pixels.fill(colour, y * W + Math.max(0, x0), y * W + Math.min(W, x0 + bw));
+        }
+      }
+    }
+    return drawn;
+  }
+
+  // The points a frame considers: every one, or (with the grid) those in the cells on screen.
+  function candidates(cells) {
+    if (!grid) return null;
+    let count = 0;
+    for (let cy = cells.y0; cy <= cells.y1; cy++) count += grid.start[cy * grid.G + cells.x1 + 1] - grid.start[cy * grid.G + cells.x0];
+    const out = new Int32Array(count);
+    let k = 0;
+    for (let cy = cells.y0; cy <= cells.y1; cy++) {
+      const from = grid.start[cy * grid.G + cells.x0], to = grid.start[cy * grid.G + cells.x1 + 1];
+      out.set(grid.order.subarray(from, to), k);
+      k += to - from;
+    }
+    return out;
+  }
+
   function render() {
     dirty = false;
     pixels.fill(background);
@@ -198,7 +307,19 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     const size = pointSize(), half = size >> 1;
     let drawn = 0;
     const onScreen = [];
-    for (let i = 0; i < n; i++) {
+    let list = null;
+    lodDensity = false;
+    if (grid) {
+      const cells = cellsOnScreen();
+      let count = 0;
+      for (let cy = cells.y0; cy <= cells.y1; cy++) for (let cx = cells.x0; cx <= cells.x1; cx++) count += grid.shown[cy * grid.G + cx];
+      lodDensity = count > pointBudget;
+      if (lodDensity) drawn = renderDensity(cells);
+      else list = candidates(cells);
+    }
+    const total = lodDensity ? 0 : list ? list.length : n;
+    for (let k = 0; k < total; k++) {
+      const i = list ? list[k] : k;
       project(i);
       if (!visible[i]) { screenX[i] = NaN; continue; }
       const x0 = Math.round(screenX[i]) - half, y0 = Math.round(screenY[i]) - half;
@@ -215,7 +336,7 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     }
     ctx.putImageData(image, 0, 0);
     drawnPoints = drawn;
-    if (drawn <= thumbnailLimit) drawThumbnails(onScreen);
+    if (!lodDensity && drawn <= thumbnailLimit) drawThumbnails(onScreen);
     drawMarks();
     frames++;
     if (firstRenderMs === null) {
@@ -223,9 +344,11 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
       document.body.dataset.firstRenderMs = firstRenderMs.toFixed(1);
     }
     document.body.dataset.drawnPoints = String(drawn);
+    document.body.dataset.view = lodDensity ? "density" : "points";
     document.getElementById("status").textContent =
-      `${drawn.toLocaleString()} of ${n.toLocaleString()} points drawn` + (drawn <= thumbnailLimit && atlasesReady ? " · thumbnails" : "") +
-      (drawn < visibleCount ? ` · ${(visibleCount - drawn).toLocaleString()} off screen (Fit all shows them)` : "");
+      `${drawn.toLocaleString()} of ${n.toLocaleString()} points ` + (lodDensity ? "in view (density: zoom in for points)" : "drawn") +
+      (!lodDensity && drawn <= thumbnailLimit && atlasesReady ? " · thumbnails" : "") +
+      (drawn < visibleCount && !grid ? ` · ${(visibleCount - drawn).toLocaleString()} off screen (Fit all shows them)` : "");
   }
 
   // Level of detail: when few points are on screen, each is drawn as its thumbnail.
@@ -233,16 +356,19 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   const atlases = data.atlases.map((url) => { const img = new Image(); img.src = url; return img; });
   let atlasesReady = false;
   Promise.all(atlases.map((img) => img.decode().catch(() => null))).then(() => { atlasesReady = atlases.length > 0; dirty = true; });
+  // An item's cell in the atlases, or null when it has no thumbnail (large maps keep a spread).
   function cellOf(i) {
-    const a = data.atlas, perAtlas = a.perRow * a.perRow, cell = i % perAtlas;
-    return { atlas: Math.floor(i / perAtlas), x: (cell % a.perRow) * a.cell, y: Math.floor(cell / a.perRow) * a.cell };
+    const slot = slotOf(i);
+    if (slot < 0) return null;
+    const a = data.atlas, perAtlas = a.perRow * a.perRow, cell = slot % perAtlas;
+    return { atlas: Math.floor(slot / perAtlas), x: (cell % a.perRow) * a.cell, y: Math.floor(cell / a.perRow) * a.cell };
   }
   function drawThumbnails(items) {
     if (!atlasesReady) return;
     const side = Math.max(24, Math.min(data.atlas.cell, 16 * view.zoom));
     if (dims === 3) items.sort((a, b) => screenZ[b] - screenZ[a]);
     for (const i of items) {
-      const c = cellOf(i), img = atlases[c.atlas];
+      const c = cellOf(i), img = c && atlases[c.atlas];
       if (!img || !img.complete) continue;
       ctx.drawImage(img, c.x, c.y, data.atlas.cell, data.atlas.cell, screenX[i] - side / 2, screenY[i] - side / 2, side, side);
       ctx.strokeStyle = css(rgbOf(i));
@@ -251,7 +377,9 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     }
   }
   function ring(i, colour, r) {
-    if (i < 0 || Number.isNaN(screenX[i])) return;
+    if (i < 0 || !visible[i]) return;
+    project(i);
+    if (screenX[i] < -r || screenY[i] < -r || screenX[i] > W + r || screenY[i] > H + r || (dims === 3 && screenZ[i] <= 0.1)) return;
     ctx.beginPath();
     ctx.arc(screenX[i], screenY[i], r, 0, 2 * Math.PI);
     ctx.strokeStyle = colour;
@@ -275,6 +403,23 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   // Picking: the nearest drawn point within 8 px of the cursor (the front one in 3-D on ties).
   function pick(mx, my) {
     let best = -1, bestD = 64;
+    if (grid) {  // the points of the cells within 8 px of the cursor, projected now
+      const s = baseScale() * view.zoom, G = grid.G, reach = 8 / s;
+      const ux = (mx - W / 2 - view.panX) / s, uy = -(my - H / 2 - view.panY) / s;
+      const clamp = (v) => Math.max(0, Math.min(G - 1, v));
+      const x0 = clamp(Math.floor((ux - reach - grid.minX) / grid.cellW)), x1 = clamp(Math.floor((ux + reach - grid.minX) / grid.cellW));
+      const y0 = clamp(Math.floor((uy - reach - grid.minY) / grid.cellH)), y1 = clamp(Math.floor((uy + reach - grid.minY) / grid.cellH));
+      for (let cy = y0; cy <= y1; cy++) {
+        for (let k = grid.start[cy * G + x0]; k < grid.start[cy * G + x1 + 1]; k++) {
+          const i = grid.order[k];
+          if (!visible[i]) continue;
+          project(i);
+          const dx = screenX[i] - mx, dy = screenY[i] - my, d = dx * dx + dy * dy;
+          if (d < bestD) { best = i; bestD = d; }
+        }
+      }
+      return best;
+    }
     for (let i = 0; i < n; i++) {
       const dx = screenX[i] - mx;
       if (!(dx * dx < bestD)) continue;  // NaN (hidden or culled) fails too
@@ -288,8 +433,9 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   function thumbnail(i) {
     const div = document.createElement("div");
     div.className = "thumb";
-    if (!data.atlases.length) return div;
-    const c = cellOf(i), scale = 64 / data.atlas.cell, side = data.atlas.cell * data.atlas.perRow * scale;
+    const c = data.atlases.length ? cellOf(i) : null;
+    if (!c) return div;
+    const scale = 64 / data.atlas.cell, side = data.atlas.cell * data.atlas.perRow * scale;
     div.style.backgroundImage = `url(${data.atlases[c.atlas]})`;
     div.style.backgroundSize = `${side}px auto`;
     div.style.backgroundPosition = `-${c.x * scale}px -${c.y * scale}px`;
@@ -499,6 +645,8 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     get hovered() { return hovered; },
     get selected() { return selected; },
     get thumbnailsReady() { return atlasesReady; },
+    // "density" when the frame drew the grid's blocks (a large map seen from far), else "points".
+    get level() { return lodDensity ? "density" : "points"; },
     dims,
     pathOf,
     neighboursOf,

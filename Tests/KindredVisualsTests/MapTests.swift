@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 import KindredImaging
 import KindredStore
 import KindredTestSupport
@@ -129,6 +130,59 @@ struct MapTests {
         #expect(hovered >= 0 && (hover["tooltip"] as? String ?? "").contains(fixture.paths[hovered]))
         let stats = try PixelStatistics(png: shot, region: (0, 0, 980, 800), background: Self.background)
         #expect(stats.changedFraction > 0.001)
+    }
+
+    /// Above 200k points a 2-D map draws density blocks from far out and only the points on
+    /// screen nearer in, and picks through its grid: a million-point map stays interactive. The
+    /// thresholds are lowered here so 40k points take that path in seconds (the 1M page is a
+    /// benchmark: Benchmarks/RESULTS.md).
+    @Test func largeMapsSwitchBetweenDensityAndPoints() throws {
+        let fixture = try LargeRunFixture(items: 40_000)
+        var options = MapDocument.Options()
+        options.thumbnailSize = 0
+        options.levelOfDetailAbove = 20_000
+        options.pointBudget = 25_000
+        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger)
+        #expect(map.points == 40_000)
+        let page = fixture.directory.appendingPathComponent("large.html")
+        try Data(map.html.utf8).write(to: page)
+        // An item near the middle of a cluster, to zoom in on and hover.
+        let row = 12_345
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap && kindredMap.frames > 0", "--timeout", "240",
+                "--before", "kindredMap.resetView(true)",
+                "--before", "new Promise(r => requestAnimationFrame(() => r(0)))",
+                "--before", "window.far = [kindredMap.level, kindredMap.drawnPoints]",
+                "--before", "kindredMap.zoomTo(\(row), 120)",
+                "--before", "new Promise(r => requestAnimationFrame(() => r(0)))",
+                "--hover", "\(row)",
+                "--eval", "far[0]", "--eval", "far[1]", "--eval", "kindredMap.level", "--eval",
+                "kindredMap.drawnPoints",
+                "--eval", "kindredMap.timeFrames(5)",
+            ])
+        #expect(result["exceptions"] as? [String] == [], "exceptions")
+        let values = result["eval"] as? [Any] ?? []
+        #expect(values[safe: 0] as? String == "density", "from far out, density")
+        #expect(values[safe: 1] as? Int == 40_000, "the density view accounts for every point")
+        #expect(values[safe: 2] as? String == "points", "close in, points")
+        let near = values[safe: 3] as? Int ?? 0
+        #expect(near > 0 && near < 10_000, "close in, only the points on screen (\(near))")
+        let hover = result["hover"] as? [String: Any] ?? [:]
+        #expect(hover["hovered"] as? Int == row, "picking through the grid finds the point under the cursor")
+    }
+
+    @Test func largeMapsKeepThumbnailsForASpreadOfItems() {
+        var random = SeededRandom(seed: 5)
+        let coords = (0..<(2 * 200_000)).map { _ in Float(random.normal()) }
+        let rows = MapDocument.spread(coords, dims: 2, limit: 40_000)
+        #expect(rows.count <= 40_000 && rows.count > 10_000, "\(rows.count)")
+        #expect(rows == rows.sorted() && Set(rows).count == rows.count)
+        // Spread: the sample's extent is the data's.
+        let xs = rows.map { coords[2 * $0] }, all = stride(from: 0, to: coords.count, by: 2).map { coords[$0] }
+        #expect(xs.min()! <= all.min()! + 0.5 && xs.max()! >= all.max()! - 0.5)
+        #expect(MapDocument.spread(Array(coords.prefix(200)), dims: 2, limit: 40_000) == Array(0..<100))
     }
 
     @Test func missingRunsAndBadOptionsAreClearErrors() throws {

@@ -157,3 +157,54 @@ struct PixelStatistics {
         distinctColours = colours.count
     }
 }
+
+/// A finished run of `n` items with no files behind them (thumbnails left out): Gaussian clusters
+/// on the maps, for the large-map level of detail. Neighbours are the next items of the same
+/// cluster, which no check here reads.
+struct LargeRunFixture {
+    let directory: URL
+    let catalog: Catalog
+    let points: [(Float, Float)]
+
+    init(items n: Int, clusters: Int = 24) throws {
+        directory = temporaryDirectory("visuals-large")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        catalog = try Catalog(url: directory.appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        var random = SeededRandom(seed: 3)
+        let centres = (0..<clusters).map { _ in (Float(random.unit()) * 40, Float(random.unit()) * 40) }
+        let files = (0..<n).map { Catalog.SeenFile(path: String(format: "/large/%07d.jpg", $0), size: 1, mtimeNs: 1) }
+        let items = try catalog.enqueue(files).map { $0.item.itemID! }
+        let vectors = try VectorStore(
+            directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
+        try StateStore(catalog: catalog, vectors: vectors).index(
+            items.map {
+                StateStore.Indexed(
+                    extraction: Catalog.Extraction(
+                        id: $0, contentHash: "h\($0.rawValue)", width: 8, height: 8, format: "jpeg"), vectors: [])
+            })
+        var points: [(Float, Float)] = []
+        var assignments: [Assignment] = []
+        assignments.reserveCapacity(n)
+        for i in 0..<n {
+            let c = i % clusters
+            let p = (centres[c].0 + random.normal(), centres[c].1 + random.normal())
+            points.append(p)
+            assignments.append(
+                Assignment(
+                    item: items[i], cluster: c, probability: 0.9, outlierScore: 0.1, map2: p, map3: (p.0, p.1, 0),
+                    neighbours: (1...8).map { items[(i + $0 * clusters) % n] }))
+        }
+        let facts = (0..<clusters).map { k in
+            ClusterFacts(
+                cluster: k, size: n / clusters, exemplar: items[k], silhouette: 0.5, bornRunID: 1, matchedJaccard: nil)
+        }
+        let run = try catalog.beginRun(algorithm: "hdbscan", parameters: "{}")
+        try catalog.finishRun(
+            run,
+            summary: RunSummary(
+                itemCount: n, clusterCount: clusters, noiseFraction: 0, silhouette: 0.5, metrics: "{}",
+                timings: "{}"),
+            assignments: assignments, clusters: facts, keep: 3)
+        self.points = points
+    }
+}
