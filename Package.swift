@@ -197,7 +197,9 @@ let package = Package(
                 "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/Support"
+            path: "Tests/Support",
+            // Scripts the tests run: Chromium through DevTools, and the export read back with numpy.
+            exclude: ["browser.py", "check_export.py"]
         ),
         .testTarget(
             name: "KindredProtocolTests", dependencies: ["KindredCore", "KindredProtocol", "KindredTestSupport"]),

@@ -25,6 +25,11 @@ deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
   fi
+  # numpy, in a venv of its own, for the test that reads `kindred export` back the way its
+  # consumers would (Tests/Support/check_export.py).
+  if ! "$cache/venv/bin/python" -c "import numpy" 2>/dev/null; then
+    python3 -m venv "$cache/venv" && "$cache/venv/bin/python" -m pip install -q numpy >&2
+  fi
 }
 
 weights() {

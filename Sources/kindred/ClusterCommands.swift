@@ -104,7 +104,10 @@ struct Export: ParsableCommand {
             npy-dir, one .npy file a field in the directory --out (id int64, path and content_hash unicode, \
             cnn and style float32 matrices, x, y float32, cluster int64: the NumPy layout of Milvus bulk insert); \
             jsonl, one JSON object an item a line (id, path, content_hash, cnn, style, x, y, cluster), as Spark \
-            reads JSON. Items no run has placed get x, y NaN (null) and cluster −1.
+            reads JSON; milvus-json, the same objects as {"rows": [...]}, Milvus's row-based bulk insert file; \
+            qdrant, a directory of points-NNNNN.json upsert bodies, {"points": [{"id", "vector": {"cnn", "style"}, \
+            "payload": {...}}]} of 1,000 points each, for PUT /collections/NAME/points. Items no run has placed \
+            get x, y NaN (null) and cluster −1.
             """
     )
 
@@ -112,12 +115,17 @@ struct Export: ParsableCommand {
         case csv, npy
         case npyDirectory = "npy-dir"
         case jsonl
+        case milvusJSON = "milvus-json"
+        case qdrant
+
+        /// Read from the state directory, with the vectors, rather than asked of kindredd.
+        var exportsVectors: Bool { self != .csv && self != .npy }
     }
 
     @OptionGroup var daemon: DaemonOptions
     @OptionGroup var state: StateOptions
     @OptionGroup var logging: LoggingOptions
-    @Option(help: "csv, npy, npy-dir or jsonl.") var format = Format.csv
+    @Option(help: "csv, npy, npy-dir, jsonl, milvus-json or qdrant.") var format = Format.csv
     @Option(help: "Where to write (csv: the table; npy: the coordinates).") var out: String
     @Option(help: "2 or 3.") var dims = 2
     @Option(name: .customLong("labels-out"), help: "npy: where to write the labels.") var labelsOut: String?
@@ -128,12 +136,13 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        if format == .npyDirectory || format == .jsonl {
+        if format.exportsVectors {
             let collection = try ExportedCollection.read(state.paths, logger: logging.logger("kindred.export"))
-            if format == .jsonl {
-                try collection.writeJSONLines(URL(fileURLWithPath: out))
-            } else {
-                try collection.writeNpyDirectory(URL(fileURLWithPath: out, isDirectory: true))
+            switch format {
+            case .jsonl: try collection.writeJSONLines(URL(fileURLWithPath: out))
+            case .milvusJSON: try collection.writeMilvusRows(URL(fileURLWithPath: out))
+            case .qdrant: try collection.writeQdrantBatches(URL(fileURLWithPath: out, isDirectory: true))
+            default: try collection.writeNpyDirectory(URL(fileURLWithPath: out, isDirectory: true))
             }
             FileHandle.standardError.write(Data("kindred: wrote \(collection.ids.count) items to \(out)\n".utf8))
             return
@@ -148,7 +157,7 @@ struct Export: ParsableCommand {
             var text = (dims == 3 ? "id,path,x,y,z,cluster\n" : "id,path,x,y,cluster\n")
             for row in rows { text += row.map(field).joined(separator: ",") + "\n" }
             try text.write(toFile: out, atomically: true, encoding: .utf8)
-        case .npyDirectory, .jsonl:
+        case .npyDirectory, .jsonl, .milvusJSON, .qdrant:
             break  // handled above, from the state directory
         case .npy:
             let coordinates = rows.flatMap { row in row[2..<(2 + dims)].map { Float($0) ?? .nan } }

@@ -3,7 +3,7 @@ import KindredCore
 import KindredStore
 import Logging
 
-/// What `kindred export --format npy-dir|jsonl` writes: every indexed item with its vectors, path,
+/// What `kindred export --format npy-dir|jsonl|milvus-json|qdrant` writes: every indexed item with its vectors, path,
 /// content hash, and (when a refit has run) its 2-D map position and cluster. Read from the state
 /// directory, since kindredd does not serve vectors over its socket.
 struct ExportedCollection {
@@ -77,32 +77,87 @@ struct ExportedCollection {
         try Npy.write(NpyArray(shape: [ids.count], values: clusters), to: file("cluster"))
     }
 
-    /// One JSON object a line (what Spark's `read.json` and most loaders take): id, path,
-    /// content_hash, a float array a space, x, y (null when unplaced) and cluster.
-    func writeJSONLines(_ url: URL) throws {
-        let temporary = url.path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-            let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
+    /// How a collection is laid out as JSON: one row object an item.
+    enum JSONLayout {
+        /// `{"id", "path", "content_hash", <space>: [...], "x", "y", "cluster"}`: Spark's
+        /// `read.json` (one a line) and Milvus's row-based bulk insert (`{"rows": [...]}`).
+        case flat
+        /// A Qdrant point: `{"id", "vector": {<space>: [...]}, "payload": {"path", "content_hash",
+        /// "x", "y", "cluster"}}`, named vectors, as `PUT /collections/NAME/points` takes them.
+        case qdrantPoint
+    }
+
+    /// Item `i` as one JSON object.
+    func jsonRow(_ i: Int, _ layout: JSONLayout) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         func string(_ text: String) throws -> String { String(decoding: try encoder.encode(text), as: UTF8.self) }
         func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
-        var buffer = ""
-        for i in ids.indices {
-            buffer +=
-                "{\"id\":\(ids[i]),\"path\":\(try string(paths[i])),\"content_hash\":\(try string(contentHashes[i]))"
-            for (space, matrix) in vectors {
-                buffer += ",\"\(space)\":[" + matrix.row(i).map(number).joined(separator: ",") + "]"
-            }
-            buffer += ",\"x\":\(number(x[i])),\"y\":\(number(y[i])),\"cluster\":\(clusters[i])}\n"
-            if buffer.utf8.count > 1 << 20 {
-                try handle.write(contentsOf: Data(buffer.utf8))
-                buffer = ""
+        let described =
+            "\"path\":\(try string(paths[i])),\"content_hash\":\(try string(contentHashes[i])),"
+            + "\"x\":\(number(x[i])),\"y\":\(number(y[i])),\"cluster\":\(clusters[i])"
+        let spaces = vectors.map { "\"\($0.space)\":[" + $0.matrix.row(i).map(number).joined(separator: ",") + "]" }
+        switch layout {
+        case .flat: return "{\"id\":\(ids[i]),\(spaces.joined(separator: ",")),\(described)}"
+        case .qdrantPoint:
+            return "{\"id\":\(ids[i]),\"vector\":{\(spaces.joined(separator: ","))},\"payload\":{\(described)}}"
+        }
+    }
+
+    /// One JSON object a line (what Spark's `read.json` and most loaders take): id, path,
+    /// content_hash, a float array a space, x, y (null when unplaced) and cluster.
+    func writeJSONLines(_ url: URL) throws {
+        try Self.writeAtomically(url) { emit in
+            for i in ids.indices { try emit(try jsonRow(i, .flat) + "\n") }
+        }
+    }
+
+    /// Milvus's row-based bulk insert file: `{"rows": [ ...the JSON-lines objects... ]}`.
+    func writeMilvusRows(_ url: URL) throws {
+        try Self.writeAtomically(url) { emit in
+            try emit("{\"rows\":[\n")
+            for i in ids.indices { try emit(try jsonRow(i, .flat) + (i == ids.count - 1 ? "\n" : ",\n")) }
+            try emit("]}\n")
+        }
+    }
+
+    /// Qdrant upsert bodies: `points-00000.json`, … in `directory`, each `{"points": [...]}` of at
+    /// most `batch` points, ready for `curl -X PUT …/collections/NAME/points -d @points-00000.json`.
+    func writeQdrantBatches(_ directory: URL, batch: Int = 1000) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (number, first) in stride(from: 0, to: max(ids.count, 1), by: batch).enumerated() {
+            let file = directory.appendingPathComponent(String(format: "points-%05d.json", number))
+            try Self.writeAtomically(file) { emit in
+                try emit("{\"points\":[\n")
+                let last = min(ids.count, first + batch) - 1
+                for i in first..<(last + 1) { try emit(try jsonRow(i, .qdrantPoint) + (i == last ? "\n" : ",\n")) }
+                try emit("]}\n")
             }
         }
-        try handle.write(contentsOf: Data(buffer.utf8))
-        try handle.close()
+    }
+
+    /// Writes through `body`'s text to a temporary file, then renames it to `url`.
+    private static func writeAtomically(_ url: URL, _ body: ((String) throws -> Void) throws -> Void) throws {
+        let temporary = url.path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+            let handle = FileHandle(forWritingAtPath: temporary)
+        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
+        var buffer = ""
+        do {
+            try body { text in
+                buffer += text
+                if buffer.utf8.count > 1 << 20 {
+                    try handle.write(contentsOf: Data(buffer.utf8))
+                    buffer = ""
+                }
+            }
+            try handle.write(contentsOf: Data(buffer.utf8))
+            try handle.close()
+        } catch {
+            try? handle.close()
+            unlink(temporary)
+            throw error
+        }
         guard rename(temporary, url.path) == 0 else {
             unlink(temporary)
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])

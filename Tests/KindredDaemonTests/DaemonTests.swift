@@ -3,6 +3,7 @@ import KindredCore
 import KindredFeatures
 import KindredIndex
 import KindredProtocol
+import KindredStore
 import KindredTestSupport
 import Synchronization
 import Testing
@@ -582,6 +583,52 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(
             rowsOut.allSatisfy { ($0["cnn"] as? [Double])?.count == 1280 && ($0["style"] as? [Double])?.count == 142 })
         #expect(zip(rowsOut, exportedPaths).allSatisfy { $0["path"] as? String == $1 })
+
+        // Every export format read back by numpy and the json module, against the store and kindredd.
+        let reference = root.appendingPathComponent("reference")
+        try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
+        do {
+            let store = try VectorStore(
+                directory: StatePaths(root: daemon.state).vectors, spaces: [], includeRegistered: true,
+                logger: testLogger)
+            let (storedIDs, storedCNN) = try store.readMatrix(space: "cnn")
+            let (styleIDs, storedStyle) = try store.readMatrix(space: "style")
+            #expect(storedIDs == styleIDs)
+            let clusterOf = Dictionary(
+                uniqueKeysWithValues: try daemon.ask("MAP").dropFirst().map {
+                    let fields = $0.split(separator: "\t").map(String.init)
+                    return (Int64(fields[0])!, Int64(fields[4])!)
+                })
+            let storedLabels = storedIDs.map { clusterOf[Int64($0.rawValue)] ?? -1 }
+            try Npy.write(
+                NpyArray(shape: [storedIDs.count], values: storedIDs.map { Int64($0.rawValue) }),
+                to: reference.appendingPathComponent("id.npy"))
+            try Npy.write(storedCNN, to: reference.appendingPathComponent("cnn.npy"))
+            try Npy.write(storedStyle, to: reference.appendingPathComponent("style.npy"))
+            try Npy.write(
+                NpyArray(shape: [storedLabels.count], values: storedLabels),
+                to: reference.appendingPathComponent("cluster.npy"))
+        }
+        let milvus = root.appendingPathComponent("milvus.json"), qdrant = root.appendingPathComponent("qdrant")
+        for (format, out) in [("milvus-json", milvus), ("qdrant", qdrant)] {
+            #expect(
+                try run("kindred", ["export", "--state", daemon.state.path, "--format", format, "--out", out.path]) == 0
+            )
+        }
+        let checker = Process(), checked = Pipe()
+        checker.executableURL = URL(fileURLWithPath: numpyPython)
+        checker.arguments = [
+            packageRoot.appendingPathComponent("Tests/Support/check_export.py").path, reference.path,
+            "--npy-dir", exported.path, "--jsonl", lines.path, "--milvus", milvus.path, "--qdrant", qdrant.path,
+        ]
+        checker.standardOutput = checked
+        try checker.run()
+        checker.waitUntilExit()
+        let verdict = String(decoding: checked.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(
+            checker.terminationStatus == 0
+                && verdict.contains("\"checked\": [\"npy-dir\", \"jsonl\", \"milvus-json\", \"qdrant\"]"),
+            "\(verdict)")
 
         let csv = root.appendingPathComponent("map.csv")
         #expect(try run("kindred", ["export", "--socket", daemon.socket, "--format", "csv", "--out", csv.path]) == 0)

