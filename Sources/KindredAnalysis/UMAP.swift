@@ -31,6 +31,8 @@ public struct UMAP: Sendable {
         public var repulsionStrength: Float = 1
         public var seed: UInt64 = 0
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Told the fraction of the optimisation's epochs done, after each (a refit's progress).
+        public var progress: (@Sendable (Double) -> Void)?
         public init() {}
     }
 
@@ -431,6 +433,7 @@ public struct UMAP: Sendable {
         let seeds = (0..<workers).map { _ in random.next() }
         var snapshot = layout
         for epoch in 0..<epochs {
+            defer { options.progress?(Double(epoch + 1) / Double(epochs)) }
             let alpha = options.learningRate * (1 - Float(epoch) / Float(epochs))
             let now = Float(epoch)
             snapshot.withUnsafeMutableBufferPointer { copy in _ = copy.initialize(from: layout) }

@@ -50,6 +50,8 @@ public final class RefitScheduler: Sendable {
     /// The stage of the refit running (read, pca, neighbours, umap_maps, cluster, metrics,
     /// record), nil when none runs.
     public var stage: String? { refitter.currentStage }
+    /// How far the running refit is, 0…1; nil between runs.
+    public var progress: Double? { refitter.currentProgress }
 
     /// Asks for a refit; `completion` (if any) hears its outcome.
     public func request(completion: Completion? = nil) {

@@ -18,9 +18,29 @@ public final class Refitter: Sendable {
     let settings: RefitSettings
     let threads: Int
     let logger: Logger
-    /// The stage a run is in (nil between runs), for STATUS.
-    private let stage = Mutex<String?>(nil)
-    public var currentStage: String? { stage.withLock { $0 } }
+    /// The stage a run is in (nil between runs) and how far that stage is, 0…1, where it can tell
+    /// (the neighbour searches, UMAP's epochs): one value, so STATUS never pairs a new stage with
+    /// the last one's progress.
+    private let position = Mutex<(stage: String?, done: Double)>((nil, 0))
+    public var currentStage: String? { position.withLock { $0.stage } }
+    /// Each stage's share of a run, from a 100k-item run's timings (Benchmarks/RESULTS.md): what
+    /// turns the stage and its own progress into the run's.
+    static let stageWeights: [(stage: String, weight: Double)] = [
+        ("read", 0.01), ("pca", 0.04), ("neighbours", 0.37), ("umap_maps", 0.37), ("cluster", 0.2),
+        ("metrics", 0.005), ("record", 0.005),
+    ]
+    /// How far the running refit is, 0…1 (nil between runs), for STATUS `refit_progress`.
+    public var currentProgress: Double? {
+        let (current, done) = position.withLock { $0 }
+        guard let current else { return nil }
+        let name = current == "umap_cluster_layout" ? "cluster" : current
+        guard let at = Self.stageWeights.firstIndex(where: { $0.stage == name }) else { return nil }
+        let before = Self.stageWeights[..<at].reduce(0) { $0 + $1.weight }
+        return min(1, before + Self.stageWeights[at].weight * done)
+    }
+
+    /// Records how far the current stage is.
+    private func advance(_ done: Double) { position.withLock { $0.done = max($0.done, min(1, done)) } }
     /// The order of a run's stages: each one's successor.
     static let stageAfter = [
         "read": "pca", "pca": "neighbours", "neighbours": "umap_maps", "umap_maps": "cluster",
@@ -112,10 +132,10 @@ public final class Refitter: Sendable {
         func lap(_ stage: String) {
             timings[stage] = seconds(since: clock)
             clock = .now
-            self.stage.withLock { $0 = Self.stageAfter[stage] ?? $0 }
+            position.withLock { $0 = (Self.stageAfter[stage] ?? $0.stage, 0) }
         }
-        self.stage.withLock { $0 = "read" }
-        defer { self.stage.withLock { $0 = nil } }
+        position.withLock { $0 = ("read", 0) }
+        defer { position.withLock { $0 = (nil, 0) } }
         let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
         guard ids.count >= settings.minimumItems else {
             throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)
@@ -128,8 +148,8 @@ public final class Refitter: Sendable {
         let graph = try neighbourGraph(ids: ids, x: x)
         lap("neighbours")
         let (map2, map3) = (
-            try layout(graph, dimensions: 2, minDist: settings.minDist),
-            try layout(graph, dimensions: 3, minDist: settings.minDist)
+            try layout(graph, dimensions: 2, minDist: settings.minDist, span: 0...0.5),
+            try layout(graph, dimensions: 3, minDist: settings.minDist, span: 0.5...1)
         )
         lap("umap_maps")
         let clustered = try cluster(graph: graph, projected: projected, pca: pca, lap: lap)
@@ -180,8 +200,14 @@ public final class Refitter: Sendable {
     }
 
     /// A UMAP layout of the neighbour graph.
-    private func layout(_ graph: NeighborGraph, dimensions: Int, minDist: Float) throws -> UMAP {
+    /// `span`: the part of its stage this layout is, for the stage's progress.
+    private func layout(
+        _ graph: NeighborGraph, dimensions: Int, minDist: Float, span: ClosedRange<Double> = 0...1
+    ) throws -> UMAP {
         var options = UMAP.Options()
+        options.progress = { [self] done in
+            advance(span.lowerBound + (span.upperBound - span.lowerBound) * done)
+        }
         options.neighbors = settings.neighbors
         options.minDist = minDist
         options.seed = settings.seed
@@ -213,7 +239,7 @@ public final class Refitter: Sendable {
                     RunMetrics.KCandidate(k: $0.k, silhouette: $0.silhouette, inertia: $0.inertia)
                 })
         case .hdbscan(let minClusterSize, let minSamples, let dimensions):
-            let layout = try layout(graph, dimensions: dimensions, minDist: 0)
+            let layout = try layout(graph, dimensions: dimensions, minDist: 0, span: 0...0.85)
             lap("umap_cluster_layout")
             var options = HDBSCAN.Options()
             options.minClusterSize = minClusterSize
@@ -295,6 +321,9 @@ public final class Refitter: Sendable {
                 let (ib, db) = (UInt(bitPattern: indexBuffer.baseAddress), UInt(bitPattern: distanceBuffer.baseAddress))
                 DispatchQueue.concurrentPerform(iterations: threads) { worker in
                     for row in stride(from: worker, to: ids.count, by: threads) {
+                        if worker == 0 && row % 4096 == 0 {
+                            advance(Double(row) / Double(ids.count))
+                        }
                         do {
                             // A few spare in case items were removed since the vectors were read.
                             let found = try index.search(x.row(row), k: k + 4, ef: max(64, 4 * k)).compactMap {

@@ -26,11 +26,12 @@ struct Refit: ParsableCommand {
         let progress = Thread {
             while !finished.withLock({ $0 }) {
                 let status = (try? SocketClient(path: socket).ask(.status).get()) ?? []
-                let stage = status.first { $0.first == "refit_stage" }?.last ?? ""
-                let line =
-                    "refitting: \(stage.isEmpty ? "waiting" : stage), \(Int(Date().timeIntervalSince(started))) s"
+                let value = { (key: String) in status.first { $0.first == key }?.last ?? "" }
+                let stage = value("refit_stage"), done = Double(value("refit_progress"))
+                let line = Self.progressLine(
+                    stage: stage, done: done, seconds: Int(Date().timeIntervalSince(started)))
                 FileHandle.standardError.write(
-                    Data(("\r" + line.padding(toLength: 48, withPad: " ", startingAt: 0)).utf8))
+                    Data(("\r" + line.padding(toLength: 72, withPad: " ", startingAt: 0)).utf8))
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
@@ -41,6 +42,22 @@ struct Refit: ParsableCommand {
         }
         try daemon.ask(.refit(wait: true), header: ["key", "value"])
     }
+}
+
+extension Refit {
+    /// `refitting [████████░░░░░░░░░░░░]  41 % neighbours, 312 s`: the bar kindred refit --wait
+    /// redraws on a terminal from STATUS's refit_progress and refit_stage.
+    static func progressLine(stage: String, done: Double?, seconds: Int) -> String {
+        guard !stage.isEmpty, let done else { return "refitting: waiting, \(seconds) s" }
+        let width = 20, filled = max(0, min(width, Int((done * Double(width)).rounded())))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let percent = String(Int((done * 100).rounded())).leftPad(3)
+        return "refitting [\(bar)] \(percent) % \(stage), \(seconds) s"
+    }
+}
+
+extension String {
+    fileprivate func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
 
 struct Runs: ParsableCommand {

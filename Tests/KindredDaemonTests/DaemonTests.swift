@@ -67,9 +67,11 @@ final class DaemonProcess {
         try SocketClient(path: socket).send(request, payload: payload)
     }
 
-    /// Polls STATUS on its own thread and collects every `refit_stage` it sees, until stopped.
+    /// Polls STATUS on its own thread and collects every `refit_stage` it sees, and every
+    /// `refit_progress` in order, until stopped.
     final class StageWatcher: @unchecked Sendable {
         private let seen = Mutex<Set<String>>([])
+        let progress = Mutex<[Double]>([])
         private let done = Mutex(false)
         private let finished = DispatchSemaphore(value: 0)
 
@@ -80,6 +82,11 @@ final class DaemonProcess {
                     let rows = (try? SocketClient(path: socket).send("STATUS")) ?? []
                     if let stage = rows.first(where: { $0.hasPrefix("refit_stage\t") })?.dropFirst(12), !stage.isEmpty {
                         seen.withLock { _ = $0.insert(String(stage)) }
+                    }
+                    if let done = rows.first(where: { $0.hasPrefix("refit_progress\t") }).flatMap({
+                        Double($0.dropFirst(15))
+                    }) {
+                        progress.withLock { $0.append(done) }
                     }
                     Thread.sleep(forTimeInterval: 0.02)
                 }
@@ -481,7 +488,11 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(
             stages.isSubset(of: ["read", "pca", "neighbours", "umap_maps", "cluster", "metrics", "record"]), "\(stages)"
         )
-        #expect(try daemon.status()["refit_stage"] == "")
+        #expect(try daemon.status()["refit_stage"] == "" && daemon.status()["refit_progress"] == "")
+        let progress = watcher.progress.withLock { $0 }
+        #expect(
+            progress.allSatisfy { (0...1).contains($0) } && progress == progress.sorted(),
+            "refit_progress only grows, within 0…1: \(progress)")
         let clusters = try daemon.ask("CLUSTERS").dropFirst().map {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }

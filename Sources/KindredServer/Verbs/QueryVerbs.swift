@@ -38,6 +38,9 @@ extension CommandService {
         rows.append(["last_refit", current?.finishedAt.map(String.init) ?? ""])
         rows.append(["refit_running", live.withLock { $0?.refits?.isRunning ?? false } ? "yes" : "no"])
         rows.append(["refit_stage", live.withLock { $0?.refits?.stage } ?? ""])
+        rows.append([
+            "refit_progress", live.withLock { $0?.refits?.progress }.map { String(format: "%.3f", $0) } ?? "",
+        ])
         rows.append(["clusters", current?.clusterCount.map(String.init) ?? ""])
         rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
         return Response(columns: ["key", "value"], rows: rows)
