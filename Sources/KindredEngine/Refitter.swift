@@ -136,17 +136,22 @@ public final class Refitter: Sendable {
         }
         position.withLock { $0 = ("read", 0) }
         defer { position.withLock { $0 = (nil, 0) } }
-        let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
-        guard ids.count >= settings.minimumItems else {
-            throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)
-        }
-        lap("read")
-        let pca = try PCA.fit(
-            x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
-        let projected = pca.transform(x)
-        lap("pca")
-        let graph = try neighbourGraph(ids: ids, x: x)
-        lap("neighbours")
+        // The vectors (5 GB at a million 1280-d items) are needed only for PCA and the neighbour
+        // searches; they go when this closure returns, before UMAP's memory is taken.
+        let (ids, pca, projected, graph) = try { () throws -> ([ItemID], PCA, Matrix, NeighborGraph) in
+            let (ids, x) = try store.readMatrix(space: StandardSpaces.cnn.name)
+            guard ids.count >= settings.minimumItems else {
+                throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)
+            }
+            lap("read")
+            let pca = try PCA.fit(
+                x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
+            let projected = pca.transform(x)
+            lap("pca")
+            let graph = try neighbourGraph(ids: ids, x: x)
+            lap("neighbours")
+            return (ids, pca, projected, graph)
+        }()
         let (map2, map3) = (
             try layout(graph, dimensions: 2, minDist: settings.minDist, span: 0...0.5),
             try layout(graph, dimensions: 3, minDist: settings.minDist, span: 0.5...1)
