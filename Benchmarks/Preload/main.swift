@@ -29,6 +29,9 @@ let vectors = try Npy.readMatrix(URL(fileURLWithPath: argument("--in", nil)))
 precondition(vectors.columns == StandardSpaces.cnn.dimension, "the CNN space is \(StandardSpaces.cnn.dimension)-d")
 try paths.create()
 let state = try StateStore(paths: paths, spaces: StandardSpaces.all, logger: logger)
+// The items' root. It does not exist, so kindredd keeps it paused ("gone") and its items with it;
+// without a root, kindredd's start would remove them as the items of an unwatched root.
+try state.catalog.addRoot(try CollectionPath("/synthetic"))
 let start = ContinuousClock.now
 for first in stride(from: 0, to: vectors.rows, by: batch) {
     let rows = first..<min(vectors.rows, first + batch)
