@@ -30,6 +30,12 @@ struct Embed: ParsableCommand {
     var logitsOut: String?
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
+    @Flag(
+        name: .customLong("one-at-a-time"),
+        help:
+            "With --tensor, run each image alone (as a SIMILAR-IMAGE query does, its layers split over the threads) and report the latency."
+    )
+    var oneAtATime = false
 
     func validate() throws {
         guard space != .thumb else { throw ValidationError("--space is cnn, style or phash") }
@@ -107,12 +113,23 @@ struct Embed: ParsableCommand {
         var features = [Float](repeating: 0, count: n * Space.cnn.dimension)
         var logits = [Float](repeating: 0, count: n * 1000)
         let start = ContinuousClock.now
+        var latencies: [Double] = []
         nhwc.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { f in
                 logits.withUnsafeMutableBufferPointer { l in
-                    network.run(
-                        x.baseAddress!, count: n, features: f.baseAddress!,
-                        logits: logitsOut == nil ? nil : l.baseAddress!)
+                    guard oneAtATime else {
+                        return network.run(
+                            x.baseAddress!, count: n, features: f.baseAddress!,
+                            logits: logitsOut == nil ? nil : l.baseAddress!)
+                    }
+                    for i in 0..<n {
+                        let begun = ContinuousClock.now
+                        network.run(
+                            x.baseAddress! + i * CNNInput.count, count: 1,
+                            features: f.baseAddress! + i * Space.cnn.dimension,
+                            logits: logitsOut == nil ? nil : l.baseAddress! + i * 1000)
+                        latencies.append(elapsed(since: begun) * 1000)
+                    }
                 }
             }
         }
@@ -121,10 +138,16 @@ struct Embed: ParsableCommand {
         if let logitsOut {
             try Npy.write(NpyArray(shape: [n, 1000], values: logits), to: URL(fileURLWithPath: logitsOut))
         }
-        printJSONLine([
-            "images": n, "threads": threads, "batch": batchSize, "cnn_s": seconds,
+        var line: [String: Any] = [
+            "images": n, "threads": threads, "batch": oneAtATime ? 1 : batchSize, "cnn_s": seconds,
             "images_per_s": (Double(n) / max(seconds, 1e-9) * 10).rounded() / 10,
-        ])
+        ]
+        if oneAtATime {
+            let sorted = latencies.sorted()
+            line["latency_ms_mean"] = (latencies.reduce(0, +) / Double(max(1, n)) * 100).rounded() / 100
+            line["latency_ms_p50"] = ((sorted.isEmpty ? 0 : sorted[sorted.count / 2]) * 100).rounded() / 100
+        }
+        printJSONLine(line)
     }
 
     static func toNHWC(_ nchw: [Float], count: Int) -> [Float] {

@@ -117,6 +117,22 @@ func syntheticInput() -> [Float] {
         }
     }
 
+    /// One image with more threads than images splits every layer's rows over the threads; the
+    /// features and logits must be bit-identical to one thread's, whatever the split.
+    @Test func oneImageSplitOverThreadsIsBitIdentical() throws {
+        let input = syntheticInput()
+        var reference = [Float](repeating: 0, count: 1280), referenceLogits = [Float](repeating: 0, count: 1000)
+        try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1).run(
+            input, count: 1, features: &reference, logits: &referenceLogits)
+        for threads in [2, 3] {
+            var features = [Float](repeating: 0, count: 1280), logits = [Float](repeating: 0, count: 1000)
+            try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: threads).run(
+                input, count: 1, features: &features, logits: &logits)
+            #expect(features == reference, "\(threads) threads")
+            #expect(logits == referenceLogits, "\(threads) threads")
+        }
+    }
+
     @Test func batchingDoesNotChangeResults() throws {
         let input = syntheticInput()
         let together = try EfficientNetLite0(weights: convertedWeights, batchSize: 2, threads: 2)

@@ -10,9 +10,14 @@ import KindredCore
 /// over a batch of images; depthwise convolutions, bias and ReLU6 run in the C kernels. Threads
 /// split the images, each running single-threaded sgemm on its own buffers: splitting each layer
 /// instead left OpenBLAS's spinning threads and the depthwise workers fighting over the cores
-/// (2 threads ran 1.28× one thread; by images they run close to 2×). Buffers are allocated once
-/// per worker and reused, so a forward pass allocates nothing. One instance is used by one caller
-/// at a time.
+/// (2 threads ran 1.28× one thread; by images they run close to 2×). When there are fewer images
+/// than threads (one image: a `SIMILAR-IMAGE` query), the threads split each layer's rows instead,
+/// so one image's latency goes down with the cores; OpenBLAS stays single-threaded, so nothing
+/// spins. Only the C kernels' layers are split (im2col, depthwise, the 1×1 kernel, bias, the
+/// residual add), at multiples of 4 rows (the 1×1 kernel's row block), so every output is
+/// computed by the same instructions in the same order: features are bit-identical whatever the
+/// thread count. The sgemm layers run whole on one thread (see `pointwise`). Buffers are allocated once per worker and reused, so a forward pass allocates
+/// nothing. One instance is used by one caller at a time.
 public final class EfficientNetLite0 {
     public static let inputSize = CNNInput.side
     public static let featureDimension = Space.cnn.dimension
@@ -114,6 +119,15 @@ public final class EfficientNetLite0 {
         logits: UnsafeMutablePointer<Float>? = nil
     ) {
         openblas_set_num_threads(1)
+        if count < threads {
+            // Fewer images than threads: each image's layers split over every thread.
+            for image in 0..<count {
+                forward(
+                    workspaces[0], input + image * CNNInput.count, 1, features + image * Self.featureDimension,
+                    logits.map { $0 + image * 1000 }, splitOver: threads)
+            }
+            return
+        }
         let workers = min(threads, count)
         let work = UnsafeSendableBox((input, features, logits))
         let run = { (worker: Int) in
@@ -133,22 +147,44 @@ public final class EfficientNetLite0 {
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
+    /// Runs `body` over [0, rows) split into `parts` ranges (cut at multiples of 4) on as many
+    /// threads; one part runs inline.
+    private static func split(_ rows: Int, _ parts: Int, _ body: (Int, Int) -> Void) {
+        guard parts > 1, rows >= 8 * parts else { return body(0, rows) }
+        let cut = { @Sendable (t: Int) in t == parts ? rows : rows * t / parts / 4 * 4 }
+        withoutActuallyEscaping(body) { body in
+            let task = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { t in task.value(cut(t), cut(t + 1)) }
+        }
+    }
+
+    /// `splitOver` > 1: one image (n = 1), every layer's rows split over that many threads.
     private func forward(
         _ space: Workspace, _ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>,
-        _ logits: UnsafeMutablePointer<Float>?
+        _ logits: UnsafeMutablePointer<Float>?, splitOver parts: Int = 1
     ) {
         // Stem: 3×3 stride 2, 3 → 32, through im2col and one sgemm.
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
         let columns = space.columns
+        let work = UnsafeSendableBox((input, columns))
         for image in 0..<n {
-            kk_im2col(
-                input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad), Int32(stemSize),
-                Int32(stemSize),
-                columns + image * stemSize * stemSize * 27, 0, Int32(stemSize))
+            Self.split(stemSize, parts) { first, last in
+                let (input, columns) = work.value
+                kk_im2col(
+                    input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad),
+                    Int32(stemSize), Int32(stemSize), columns + image * stemSize * stemSize * 27, Int32(first),
+                    Int32(last))
+            }
         }
         var current = space.a, other = space.b
-        gemm(columns, rows: n * stemSize * stemSize, inner: 27, stem.weight, columns: 32, into: current)
-        biasActivate(current, rows: n * stemSize * stemSize, columns: 32, bias: stem.bias, relu6: true)
+        // One sgemm, never split (see `pointwise`); its bias and ReLU6 are.
+        let pixels = n * stemSize * stemSize
+        gemm(columns, rows: pixels, inner: 27, stem.weight, columns: 32, into: current)
+        let stemOut = UnsafeSendableBox(current)
+        Self.split(pixels, parts) { first, last in
+            self.biasActivate(
+                stemOut.value + first * 32, rows: last - first, columns: 32, bias: self.stem.bias, relu6: true)
+        }
 
         var size = stemSize
         for block in blocks {
@@ -157,33 +193,41 @@ public final class EfficientNetLite0 {
             if let expand = block.expand {
                 pointwise(
                     current, rows: n * size * size, inner: b.input, expand, columns: b.expanded, relu6: true,
-                    into: space.expand)
+                    into: space.expand, splitOver: parts)
                 source = UnsafePointer(space.expand)
             }
             let (out, pad) = Self.same(size, kernel: b.kernel, stride: b.stride)
             let depthwise = space.depthwise, inSize = size
+            let buffers = UnsafeSendableBox((source, depthwise))
             block.depthwise.weight.withUnsafeBufferPointer { w in
                 block.depthwise.bias.withUnsafeBufferPointer { bias in
+                    let parameters = UnsafeSendableBox((w.baseAddress!, bias.baseAddress!))
                     for image in 0..<n {
-                        kk_depthwise(
-                            source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize),
-                            Int32(b.expanded),
-                            w.baseAddress!, bias.baseAddress!, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
-                            depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, 0, Int32(out))
+                        Self.split(out, parts) { first, last in
+                            let (source, depthwise) = buffers.value, (w, bias) = parameters.value
+                            kk_depthwise(
+                                source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize),
+                                Int32(b.expanded), w, bias, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
+                                depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, Int32(first),
+                                Int32(last))
+                        }
                     }
                 }
             }
             pointwise(
                 space.depthwise, rows: n * out * out, inner: b.expanded, block.project, columns: b.output, relu6: false,
-                into: other)
-            if b.residual { kk_add(other, current, 0, n * out * out * b.output) }
+                into: other, splitOver: parts)
+            if b.residual {
+                let sum = UnsafeSendableBox((other, current)), count = n * out * out * b.output
+                Self.split(count, parts) { first, last in kk_add(sum.value.0, sum.value.1, first, last) }
+            }
             swap(&current, &other)
             size = out
         }
 
         pointwise(
             current, rows: n * size * size, inner: 320, head, columns: Self.featureDimension, relu6: true,
-            into: space.head)
+            into: space.head, splitOver: parts)
         for image in 0..<n {
             kk_mean_rows(
                 space.head + image * size * size * Self.featureDimension, Int32(size * size),
@@ -209,8 +253,20 @@ public final class EfficientNetLite0 {
     /// products); above it, sgemm's cache blocking does.
     private func pointwise(
         _ a: UnsafePointer<Float>, rows: Int, inner: Int, _ layer: (weight: [Float], bias: [Float]), columns: Int,
-        relu6: Bool, into c: UnsafeMutablePointer<Float>
+        relu6: Bool, into c: UnsafeMutablePointer<Float>, splitOver parts: Int = 1
     ) {
+        // sgemm layers (inner above the kernel's limit) are not split: OpenBLAS sums a row
+        // differently depending on how many rows it is given, and features must not depend on
+        // the thread count. They are about 7 % of the time (Benchmarks/RESULTS.md).
+        if parts > 1 && inner <= Self.pointwiseMaxInner {
+            let buffers = UnsafeSendableBox((a, c))
+            return Self.split(rows, parts) { first, last in
+                let (a, c) = buffers.value
+                self.pointwise(
+                    a + first * inner, rows: last - first, inner: inner, layer, columns: columns, relu6: relu6,
+                    into: c + first * columns)
+            }
+        }
         if inner <= Self.pointwiseMaxInner {
             layer.weight.withUnsafeBufferPointer { w in
                 layer.bias.withUnsafeBufferPointer { b in
