@@ -7,6 +7,7 @@
 # usage: Benchmarks/daemon/scale.sh N DATA   (DATA/base.npy holds at least N × 1280 float32 rows, e.g.
 #   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v1m-1280 --n 1000000 --d 1280 --q 100)
 # ENCODING=int8|float16|float32 sets [index] encoding (default int8). SKIP_REFIT=1 skips the refit.
+# REUSE=1 keeps an earlier run's state (its preload and index snapshots) and measures again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=$1; data=$2
@@ -14,12 +15,15 @@ bin=.build/release
 swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
 swift build -c release --product kindred-bench-preload >/dev/null
 py=$(../shared/bench/setup-peers.sh)
-work=Benchmarks/data/scale-$n; rm -rf "$work"; mkdir -p "$work/state/weights"
-cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
-cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
-"$py" -c "import numpy as np; b = np.load('$data/base.npy', mmap_mode='r'); np.save('$work/base.npy', b[:$n])"
-echo "== preload $n synthetic items"
-/usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
+work=Benchmarks/data/scale-$n
+if [ "${REUSE:-0}" != 1 ] || [ ! -f "$work/base.npy" ]; then
+  rm -rf "$work"; mkdir -p "$work/state/weights"
+  cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
+  cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
+  "$py" -c "import numpy as np; b = np.load('$data/base.npy', mmap_mode='r'); np.save('$work/base.npy', b[:$n])"
+  echo "== preload $n synthetic items"
+  /usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
+fi
 sock=$work/k.sock
 printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\n' "${ENCODING:-int8}" > "$work/kindred.toml"
 
@@ -35,7 +39,7 @@ serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is a
 }
 rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
 
-echo "== first start (builds both indexes from the store)"; serve; rss
+echo "== first start (builds both indexes from the store, or reads their snapshots with REUSE=1)"; serve; rss
 $bin/kindred status --socket "$sock" | grep -E "^(indexed|index_|deleted|stale|state)" || true
 echo "== disk"; $bin/kindred store info --state "$work/state" 2>/dev/null | head -20 || true
 echo "== SIMILAR, 8 clients, 30 s, idle daemon"

@@ -274,22 +274,31 @@ public final class Catalog: Sendable {
     /// The paths of many items in one query (ids not in the catalog are absent).
     public func paths(of ids: [ItemID]) throws(CatalogError) -> [ItemID: String] {
         guard !ids.isEmpty else { return [:] }
-        return try read("paths of \(ids.count) items") { db in
+        return try lookup("paths of \(ids.count) items") { db in
+            // One statement a count of ids, kept prepared: SIMILAR asks for the same k each time.
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))",
-                arguments: StatementArguments(ids.map { $0.sqlValue }))
-            return Dictionary(
-                uniqueKeysWithValues: rows.map { (ItemID(UInt64($0["id"] as Int64)), $0["path"] as String) })
+            let statement = try db.cachedStatement(sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))")
+            var paths: [ItemID: String] = [:]
+            paths.reserveCapacity(ids.count)
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(ids.map { $0.sqlValue }))
+            while let row = try rows.next() { paths[ItemID(UInt64(row[0] as Int64))] = row[1] as String }
+            return paths
         }
     }
 
     public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
-        try read("item \(id)") { db in try CatalogItem.fetchOne(db, key: id.sqlValue) }
+        try lookup("item \(id)") { db in
+            try CatalogItem.fetchOne(
+                db.cachedStatement(sql: "SELECT \(CatalogItem.selection) FROM items WHERE id = ?"),
+                arguments: [id.sqlValue])
+        }
     }
 
     public func item(path: String) throws(CatalogError) -> CatalogItem? {
-        try read("item \(path)") { db in try CatalogItem.filter(Column("path") == path).fetchOne(db) }
+        try lookup("item \(path)") { db in
+            try CatalogItem.fetchOne(
+                db.cachedStatement(sql: "SELECT \(CatalogItem.selection) FROM items WHERE path = ?"), arguments: [path])
+        }
     }
 
     /// Ids in ascending order, optionally of one status.
@@ -367,6 +376,13 @@ public final class Catalog: Sendable {
 
     func read<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
         do { return try pool.read(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
+    }
+
+    /// A read of one statement, the queries every SIMILAR makes: without the BEGIN and COMMIT
+    /// that `read` wraps around its body, since one SQLite statement already reads one consistent
+    /// snapshot of the WAL. Bodies that run two or more statements use `read`.
+    func lookup<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do { return try pool.unsafeRead(body) } catch { throw CatalogError(operation: operation(), underlying: error) }
     }
 
     func write<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws(CatalogError) -> T {

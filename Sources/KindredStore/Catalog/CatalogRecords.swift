@@ -27,11 +27,15 @@ public struct CatalogItem: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     /// means the process died on this file or beside it.
     public var attempts: Int = 0
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, path, size, width, height, format, status, error, attempts
         case rootID = "root_id", mtimeNs = "mtime_ns", contentHash = "content_hash"
         case firstSeen = "first_seen", lastIndexed = "last_indexed"
     }
+
+    /// The columns a row decodes from, named rather than `*`: a statement kept prepared on a
+    /// connection that last saw the schema before a migration would expand `*` to the old columns.
+    static let selection = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
 
     public init(
         id: Int64?, path: String, rootID: Int64? = nil, size: Int64, mtimeNs: Int64, contentHash: String? = nil,
