@@ -47,6 +47,8 @@ let package = Package(
         systemLibrary("CTurboJPEG", apt: ["libturbojpeg0-dev"]),
         systemLibrary("CSPNG", apt: ["libspng-dev"]),
         systemLibrary("CWebP", apt: ["libwebp-dev"]),
+        systemLibrary("CTIFF", apt: ["libtiff-dev"], pkgConfig: "libtiff-4"),
+        systemLibrary("CGIF", apt: ["libgif-dev"]),
         systemLibrary("CFreeType", apt: ["libfreetype-dev", "fonts-dejavu-core"], pkgConfig: "freetype2"),
 
         // SIMD distance kernels with run-time CPU dispatch; why C is explained in its header.
@@ -84,7 +86,7 @@ let package = Package(
         .target(name: "KindredProtocol", dependencies: ["KindredCore"]),
         .target(
             name: "KindredImaging",
-            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP"],
+            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF"],
             swiftSettings: optimisedChecked
         ),
         .target(
@@ -194,7 +196,7 @@ let package = Package(
         .target(
             name: "KindredTestSupport",
             dependencies: [
-                "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP",
+                "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support",

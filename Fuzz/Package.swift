@@ -22,9 +22,18 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFuzzer"),
-        .target(name: "FuzzSupport", dependencies: ["CFuzzer", .product(name: "KindredCore", package: "Kindred")]),
+        .target(
+            name: "FuzzSupport",
+            dependencies: [
+                "CFuzzer", .product(name: "KindredCore", package: "Kindred"),
+                .product(name: "KindredImaging", package: "Kindred"),
+            ]),
         target("fuzz-protocol", ["KindredProtocol"]),
         target("fuzz-decoders", ["KindredImaging"]),
+        // One a decoder that takes files from outside, each reaching its decoder on every input.
+        target("fuzz-tiff", ["KindredImaging"]),
+        target("fuzz-gif", ["KindredImaging"]),
+        target("fuzz-bmp", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
         target(

@@ -2,7 +2,7 @@
 /// `index.snapshot_seconds`), checked by the configuration before it gets here.
 public struct WatchSettings: Sendable, Equatable {
     /// Glob patterns a file name must match (any) and must not match (none).
-    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp"]
+    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.tif", "*.tiff", "*.gif", "*.bmp"]
     public var exclude: [String] = []
     /// Whether hidden files and directories are followed.
     public var hidden = false

@@ -55,7 +55,7 @@ public struct DecodeOptions: Sendable {
     }
 }
 
-/// Decodes JPEG, PNG and WebP files, recognised by content rather than name. Every failure is an
+/// Decodes JPEG, PNG, WebP, TIFF, GIF and BMP files, recognised by content rather than name. Every failure is an
 /// `ImageError` naming the file and the reason; no input crashes the process.
 public enum ImageDecoder {
     public static func decode(
@@ -99,12 +99,16 @@ public enum ImageDecoder {
         guard !bytes.isEmpty else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard let format = ImageFormat.sniff(bytes) else {
             throw ImageError(
-                path: path, kind: .unsupportedFormat, reason: "not a JPEG, PNG or WebP file (unrecognised content)")
+                path: path, kind: .unsupportedFormat,
+                reason: "not a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)")
         }
         switch format {
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)
         case .png: return try PNGDecoder.decode(bytes, path: path, options: options)
         case .webp: return try WebPDecoder.decode(bytes, path: path, options: options)
+        case .tiff: return try TIFFDecoder.decode(bytes, path: path, options: options)
+        case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
+        case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
         }
     }
 }

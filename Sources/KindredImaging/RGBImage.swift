@@ -27,7 +27,7 @@ public struct DecodedImage: Sendable {
 }
 
 public enum ImageFormat: String, Sendable {
-    case jpeg, png, webp
+    case jpeg, png, webp, tiff, gif, bmp
 
     /// Recognises a format by its first bytes, whatever the file is called.
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ImageFormat? {
@@ -36,6 +36,20 @@ public enum ImageFormat: String, Sendable {
         if bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WEBP".utf8) {
             return .webp
         }
+        if bytes.count >= 4 {
+            let head = Array(bytes[0..<4])
+            // Classic TIFF (42) and BigTIFF (43), little- and big-endian.
+            if head == [0x49, 0x49, 0x2A, 0x00] || head == [0x4D, 0x4D, 0x00, 0x2A] || head == [0x49, 0x49, 0x2B, 0x00]
+                || head == [0x4D, 0x4D, 0x00, 0x2B]
+            {
+                return .tiff
+            }
+        }
+        if bytes.count >= 6, Array(bytes[0..<6]) == Array("GIF87a".utf8) || Array(bytes[0..<6]) == Array("GIF89a".utf8)
+        {
+            return .gif
+        }
+        if bytes.count >= 2, bytes[0] == 0x42, bytes[1] == 0x4D { return .bmp }
         return nil
     }
 }

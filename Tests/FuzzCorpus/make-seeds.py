@@ -121,3 +121,36 @@ with tempfile.TemporaryDirectory() as scratch:
                         "--M", "4", "--ef-construction", "16"], check=True, capture_output=True)
         with open(out, "rb") as f:
             put("fuzz-snapshot", f"24x4-{metric}.hnsw", f.read())
+
+
+# TIFF, GIF and BMP seeds (issue #20) through Pillow (its TIFF writer is libtiff's), when it is
+# installed (pip install pillow): every variant the decoders take, small.
+try:
+    import io
+    from PIL import Image
+
+    def pattern(mode, size=(24, 16)):
+        image = Image.new("RGB", size)
+        image.putdata([(x * 10 % 256, y * 15 % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
+        return image.convert(mode)
+
+    def saved(image, fmt, **options):
+        out = io.BytesIO()
+        image.save(out, fmt, **options)
+        return out.getvalue()
+
+    for mode in ["RGB", "L", "1", "P", "CMYK", "RGBA", "I;16"]:
+        for compression in ["raw", "tiff_lzw", "tiff_adobe_deflate"]:
+            if mode == "I;16" and compression != "raw":
+                continue
+            name = f"{mode.replace(';', '')}-{compression}.tif"
+            put("fuzz-tiff", name, saved(pattern(mode), "TIFF", compression=compression))
+    put("fuzz-tiff", "pages.tif", saved(pattern("RGB"), "TIFF", save_all=True, append_images=[pattern("L", (12, 8))]))
+    put("fuzz-gif", "plain.gif", saved(pattern("P"), "GIF"))
+    put("fuzz-gif", "interlaced.gif", saved(pattern("P"), "GIF", interlace=True))
+    put("fuzz-gif", "transparent.gif", saved(pattern("P"), "GIF", transparency=0))
+    put("fuzz-gif", "animated.gif", saved(pattern("P"), "GIF", save_all=True, append_images=[pattern("P")]))
+    for mode, name in [("RGB", "rgb24"), ("P", "palette8"), ("1", "bilevel"), ("L", "gray8"), ("RGBA", "rgba32")]:
+        put("fuzz-bmp", f"{name}.bmp", saved(pattern(mode), "BMP"))
+except ImportError:
+    print("Pillow not installed: TIFF, GIF and BMP seeds not written")

@@ -263,7 +263,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 5, failed: 1)
         #expect(
             try daemon.ask("ERRORS") == [
-                "OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG or WebP file (unrecognised content)",
+                "OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)",
             ])
 
         // SIMILAR agrees with `kindred embed` + exact search.

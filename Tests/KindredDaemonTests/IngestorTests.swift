@@ -62,7 +62,9 @@ struct IngestFixture {
         for space in StandardSpaces.all { #expect(try c.store.count(space: space.name) == 6, "\(space.name)") }
         #expect(c.ingestor.indexes.cnn.index.count == 6)
         let notes = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path))
-        #expect(notes.status == .failed && notes.error == "not a JPEG, PNG or WebP file (unrecognised content)")
+        #expect(
+            notes.status == .failed
+                && notes.error == "not a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)")
         let truncated = try #require(try c.catalog.item(path: c.images.appendingPathComponent("truncated.jpg").path))
         #expect(truncated.error?.contains("JPEG") == true)
         let webp = try #require(try c.catalog.item(path: c.images.appendingPathComponent("art3.webp").path))

@@ -182,9 +182,9 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
         for i in 0..<20 {
             expectError(
                 (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }, "r\(i).png",
-                "not a JPEG, PNG or WebP")
+                "not a JPEG, PNG, WebP, TIFF, GIF or BMP")
         }
-        expectError(Array("GIF89a plus some more".utf8), "anim.gif", "not a JPEG, PNG or WebP")
+        expectError(Array("GIF89a plus some more".utf8), "anim.gif", "GIF")
         // A PNG named .jpg decodes by its content.
         let url = Fixtures.write(Fixtures.png(Fixtures.pattern(width: 8, height: 8), kind: .rgb8), "really-a-png.jpg")
         #expect(try ImageDecoder.decode(file: url).format == .png)
