@@ -57,8 +57,10 @@ public final class Collection: Sendable {
         progress = IngestProgress()
         try paths.create()
         state = try StateStore(paths: paths, spaces: StandardSpaces.all, includeRegistered: true, logger: logger)
-        _ = try state.repair(requiredSpaces: StandardSpaces.required.map(\.name), logger: logger)
-        let stale = try state.requeueStale(spaces: StandardSpaces.all.map(\.name))
+        let stale =
+            try state.startUpChecks(
+                requiredSpaces: StandardSpaces.required.map(\.name), staleSpaces: StandardSpaces.all.map(\.name),
+                logger: logger) ?? 0
         progress.update { $0.staleAtStart = stale }
         if stale > 0 {
             logger.notice(
@@ -138,6 +140,8 @@ public final class Collection: Sendable {
         }
         try running.loop.writeSnapshot()
         try state.sync()
+        // Only a stop whose last batch committed whole leaves nothing for start-up to repair.
+        if finished { try state.markCleanStop() }
         return finished
     }
 }

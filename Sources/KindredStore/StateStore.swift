@@ -143,6 +143,19 @@ public final class StateStore: Sendable {
         try StateRepair.run(catalog: catalog, store: vectors, requiredSpaces: requiredSpaces, logger: logger)
     }
 
+    /// What start-up checks: `repair`, then `requeueStale`, each a pass over every record (about
+    /// 6 s at a million items). After a clean stop with the same spaces and producers
+    /// (`VectorStore.openedAfterCleanStop`) neither can find anything, so both are skipped.
+    /// Returns the number of items requeued, or nil when the checks were skipped.
+    public func startUpChecks(requiredSpaces: [String], staleSpaces: [String], logger: Logger) throws -> Int? {
+        guard !vectors.openedAfterCleanStop else {
+            logger.info("the last stop was clean: start-up repair and producer checks skipped")
+            return nil
+        }
+        _ = try repair(requiredSpaces: requiredSpaces, logger: logger)
+        return try requeueStale(spaces: staleSpaces)
+    }
+
     /// A consistent copy into the state directory `copy` (which must hold no catalog or vectors
     /// yet): LMDB's compacting copy, then SQLite's online backup. The caller keeps item writers
     /// still meanwhile (kindredd runs it between ingestion batches).
@@ -156,5 +169,10 @@ public final class StateStore: Sendable {
     /// Flushes LMDB (commits are already durable; this is for a clean stop).
     public func sync() throws {
         try vectors.environment.sync()
+    }
+
+    /// The last step of a clean stop, after `sync`: the next start may skip `startUpChecks`.
+    public func markCleanStop() throws {
+        try vectors.markCleanStop()
     }
 }

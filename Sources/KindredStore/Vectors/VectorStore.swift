@@ -92,6 +92,49 @@ public final class VectorStore: Sendable {
         self.registry = registry
         self.spaces = Dictionary(uniqueKeysWithValues: spaces.map { ($0.name, $0) })
         databases = opened
+        cleanStopMarker = directory.appendingPathComponent("clean-stop")
+        openedAfterCleanStop = try Self.takeCleanStop(cleanStopMarker, fingerprint: Self.fingerprint(spaces))
+    }
+
+    // MARK: The clean-stop marker
+
+    /// Where `markCleanStop` leaves its marker, beside the LMDB files.
+    let cleanStopMarker: URL
+    /// Whether the last process to open this store stopped cleanly (`markCleanStop`) with these
+    /// same spaces and producers: then what start-up scans for (an interrupted commit, records
+    /// of an older producer) cannot be there. Every open consumes the marker, durably, before
+    /// anything is written, so a crash, or any other writer (an import, a dropped space) after
+    /// it, leaves none and the next start scans.
+    public let openedAfterCleanStop: Bool
+
+    /// Records a clean stop: called last, after the final commits are synced.
+    public func markCleanStop() throws(VectorStoreError) {
+        let temporary = cleanStopMarker.appendingPathExtension("tmp")
+        do {
+            try Data(Self.fingerprint(Array(spaces.values)).utf8).write(to: temporary)
+            try FileIO.sync(temporary.path)
+            guard rename(temporary.path, cleanStopMarker.path) == 0 else { throw POSIXError(.EIO) }
+            try FileIO.sync(cleanStopMarker.deletingLastPathComponent().path)
+        } catch {
+            throw VectorStoreError(.stateFile("cannot write \(cleanStopMarker.path): \(error)"))
+        }
+    }
+
+    private static func takeCleanStop(_ marker: URL, fingerprint: String) throws(VectorStoreError) -> Bool {
+        guard let text = try? String(contentsOf: marker, encoding: .utf8) else { return false }
+        guard unlink(marker.path) == 0 || errno == ENOENT else {
+            throw VectorStoreError(.stateFile("cannot remove \(marker.path): \(String(cString: strerror(errno)))"))
+        }
+        do { try FileIO.sync(marker.deletingLastPathComponent().path) } catch {
+            throw VectorStoreError(.stateFile("cannot sync \(marker.deletingLastPathComponent().path): \(error)"))
+        }
+        return text == fingerprint
+    }
+
+    /// The spaces as the marker records them: names, shapes and producer versions, sorted.
+    private static func fingerprint(_ spaces: [VectorSpace]) -> String {
+        spaces.sorted { $0.name < $1.name }.map { "\($0.name) \($0.dimension) \($0.element) \($0.producer)" }
+            .joined(separator: "\n")
     }
 
     /// Every space recorded in the store, including ones this process did not open.

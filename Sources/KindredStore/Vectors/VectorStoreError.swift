@@ -10,6 +10,8 @@ public struct VectorStoreError: Error, CustomStringConvertible, WrapsLMDBError {
         case spaceChanged(stored: VectorSpace)
         case corruptRecord(String)
         case corruptRegistry(String)
+        /// A file of the store's own beside LMDB's (the clean-stop marker) could not be read or written.
+        case stateFile(String)
         case lmdb(LMDBError)
     }
 
@@ -41,6 +43,7 @@ public struct VectorStoreError: Error, CustomStringConvertible, WrapsLMDBError {
                 "\(subject): the store holds it as \(stored); a different shape was asked for. Drop the space (`kindred store drop-space \(stored.name)`) and re-embed, or use a new space name"
         case .corruptRecord(let why): return "\(subject): corrupt or foreign record: \(why)"
         case .corruptRegistry(let why): return "\(subject): corrupt space registry: \(why)"
+        case .stateFile(let why): return "\(subject): \(why)"
         case .lmdb(let error): return "\(subject): \(error)"
         }
     }
