@@ -8,6 +8,7 @@
 #   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v1m-1280 --n 1000000 --d 1280 --q 100)
 # ENCODING=int8|float16|float32 sets [index] encoding (default int8). SKIP_REFIT=1 skips the refit.
 # REUSE=1 keeps an earlier run's state (its preload and index snapshots) and measures again.
+# EF sets [index] ef_search, the candidate list of every SIMILAR (default 64).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=$1; data=$2
@@ -25,7 +26,8 @@ if [ "${REUSE:-0}" != 1 ] || [ ! -f "$work/base.npy" ]; then
   /usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
 fi
 sock=$work/k.sock
-printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\n' "${ENCODING:-int8}" > "$work/kindred.toml"
+printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\nef_search = %d\n' "${ENCODING:-int8}" "${EF:-64}" \
+  > "$work/kindred.toml"
 
 serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
   local t0; t0=$(date +%s.%N)
