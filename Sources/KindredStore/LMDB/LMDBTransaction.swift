@@ -122,6 +122,22 @@ public struct LMDBCursor {
         return (key.loadUnaligned(as: UInt64.self), value)
     }
 
+    /// The next key alone. The value is not read, so a record on overflow pages (a 1280-d vector)
+    /// is not touched: walking a million keys maps their leaf pages, not gigabytes of records.
+    public mutating func nextKey() throws(LMDBError) -> UInt64? {
+        var key = MDB_val()
+        let code = mdb_cursor_get(handle, &key, nil, started ? MDB_NEXT : MDB_FIRST)
+        started = true
+        if code == MDB_NOTFOUND { return nil }
+        try check(code, "mdb_cursor_get", database.name)
+        guard key.mv_size == 8 else {
+            throw LMDBError(
+                code: MDB_BAD_VALSIZE, operation: "mdb_cursor_get",
+                context: "\(database.name): key of \(key.mv_size) bytes, not 8")
+        }
+        return UnsafeRawBufferPointer(start: key.mv_data, count: 8).loadUnaligned(as: UInt64.self)
+    }
+
     /// The next entry with its key as raw bytes (for string-keyed databases).
     public mutating func nextRaw() throws(LMDBError) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
         var key = MDB_val()

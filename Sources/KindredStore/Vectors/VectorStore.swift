@@ -187,7 +187,7 @@ public final class VectorStore: Sendable {
             try environment.read { txn in
                 try txn.withCursor(database) { cursor in
                     var keys: [UInt64] = []
-                    while let (key, _) = try cursor.next() { keys.append(key) }
+                    while let key = try cursor.nextKey() { keys.append(key) }
                     return keys
                 }
             }
@@ -379,7 +379,7 @@ public final class VectorStore: Sendable {
                 var result: [ItemID] = []
                 result.reserveCapacity(try txn.count(db))
                 try txn.withCursor(db) { cursor in
-                    while let (key, _) = try cursor.next() { result.append(ItemID(key)) }
+                    while let key = try cursor.nextKey() { result.append(ItemID(key)) }
                 }
                 return result
             }
