@@ -75,7 +75,8 @@ enum BMPDecoder {
                 topDown = signedHeight < 0
                 height = abs(signedHeight)
                 bitsPerPixel = u16(28)
-                compression = infoSize >= 20 ? Int(u32(30)) : 0
+                // The 16-byte OS/2 2.x header ends before the compression field.
+                compression = infoSize >= 40 ? Int(u32(30)) : 0
             }
             guard [1, 4, 8, 16, 24, 32].contains(bitsPerPixel) else {
                 throw corrupt("corrupt BMP: \(bitsPerPixel) bits a pixel")
@@ -98,7 +99,7 @@ enum BMPDecoder {
             if bitsPerPixel == 16 && compression == 0 { masks = (0x7C00, 0x03E0, 0x001F, 0) }
             if bitsPerPixel <= 8 {
                 let entry = core ? 3 : 4
-                let declared = core ? 0 : Int(u32(46))
+                let declared = infoSize >= 40 ? Int(u32(46)) : 0
                 let count = declared == 0 || declared > 1 << bitsPerPixel ? 1 << bitsPerPixel : declared
                 var at = 14 + infoSize + (compression == 3 && infoSize == 40 ? 12 : 0)
                 for _ in 0..<count where at + 3 <= bytes.count && at + 3 <= dataOffset {
