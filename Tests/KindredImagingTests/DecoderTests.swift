@@ -19,14 +19,15 @@ func topLeftBrightness(_ image: RGBImage) -> Double {
     return sum / Double((image.height / 5) * (image.width / 5))
 }
 
+/// `bytes` written to a file called `name` and decoded toward `target` (by default, unshrunk).
+func decode(_ bytes: [UInt8], _ name: String, target: Int = 10_000) throws -> DecodedImage {
+    var options = DecodeOptions()
+    options.targetShortSide = target
+    return try ImageDecoder.decode(file: Fixtures.write(bytes, name), options: options)
+}
+
 @Suite struct DecoderTests {
     let original = Fixtures.pattern(width: 320, height: 240)
-
-    func decode(_ bytes: [UInt8], _ name: String, target: Int = 10_000) throws -> DecodedImage {
-        var options = DecodeOptions()
-        options.targetShortSide = target
-        return try ImageDecoder.decode(file: Fixtures.write(bytes, name), options: options)
-    }
 
     @Test func jpegInEveryFlavour() throws {
         for kind in [Fixtures.JPEGKind.rgb, .progressive, .cmyk] {

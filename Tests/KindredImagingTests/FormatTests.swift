@@ -8,12 +8,6 @@ import Testing
 @Suite struct FormatTests {
     let original = Fixtures.pattern(width: 320, height: 240)
 
-    func decode(_ bytes: [UInt8], _ name: String, target: Int = 10_000) throws -> DecodedImage {
-        var options = DecodeOptions()
-        options.targetShortSide = target
-        return try ImageDecoder.decode(file: Fixtures.write(bytes, name), options: options)
-    }
-
     @Test(arguments: Fixtures.TIFFKind.allCases)
     func tiffInEveryVariant(kind: Fixtures.TIFFKind) throws {
         let decoded = try decode(Fixtures.tiff([original], kind: kind), "v.tif")

@@ -47,15 +47,7 @@ struct RunFixture {
             }
         }
         let items = try catalog.enqueue(files).map { $0.item.itemID! }
-        // Marked indexed through the owner of the commit order; the map reads no vectors of them.
-        let vectors = try VectorStore(
-            directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
-        try StateStore(catalog: catalog, vectors: vectors).index(
-            items.map {
-                StateStore.Indexed(
-                    extraction: Catalog.Extraction(
-                        id: $0, contentHash: "h\($0.rawValue)", width: 48, height: 36, format: "png"), vectors: [])
-            })
+        try markIndexed(items, catalog: catalog, in: directory, width: 48, height: 36, format: "png")
         // Neighbours by exact search on the 3-D map, the item itself left out.
         let neighbours = points.indices.map { i in
             points.indices.filter { $0 != i }.sorted { a, b in
@@ -158,6 +150,22 @@ struct PixelStatistics {
     }
 }
 
+/// Marks `items` indexed through the owner of the commit order, with no vectors: the map reads
+/// none of them.
+func markIndexed(
+    _ items: [ItemID], catalog: Catalog, in directory: URL, width: Int, height: Int, format: String
+) throws {
+    let vectors = try VectorStore(
+        directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
+    try StateStore(catalog: catalog, vectors: vectors).index(
+        items.map {
+            StateStore.Indexed(
+                extraction: Catalog.Extraction(
+                    id: $0, contentHash: "h\($0.rawValue)", width: width, height: height, format: format),
+                vectors: [])
+        })
+}
+
 /// A finished run of `n` items with no files behind them (thumbnails left out): Gaussian clusters
 /// on the maps, for the large-map level of detail. Neighbours are the next items of the same
 /// cluster, which no check here reads.
@@ -174,14 +182,7 @@ struct LargeRunFixture {
         let centres = (0..<clusters).map { _ in (Float(random.unit()) * 40, Float(random.unit()) * 40) }
         let files = (0..<n).map { Catalog.SeenFile(path: String(format: "/large/%07d.jpg", $0), size: 1, mtimeNs: 1) }
         let items = try catalog.enqueue(files).map { $0.item.itemID! }
-        let vectors = try VectorStore(
-            directory: directory.appendingPathComponent("vectors"), spaces: [], logger: testLogger)
-        try StateStore(catalog: catalog, vectors: vectors).index(
-            items.map {
-                StateStore.Indexed(
-                    extraction: Catalog.Extraction(
-                        id: $0, contentHash: "h\($0.rawValue)", width: 8, height: 8, format: "jpeg"), vectors: [])
-            })
+        try markIndexed(items, catalog: catalog, in: directory, width: 8, height: 8, format: "jpeg")
         var points: [(Float, Float)] = []
         var assignments: [Assignment] = []
         assignments.reserveCapacity(n)
