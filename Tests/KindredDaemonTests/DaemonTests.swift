@@ -191,6 +191,18 @@ func variantGroup(_ seed: UInt64, in directory: URL) throws {
     }
 }
 
+/// Copies of group 7's picture (`variantGroup(7, …)`) at `sizes`, as `extra/x7-N.jpg` under `art`:
+/// new items that should join group 7's cluster without a refit.
+func writeNewCopiesOfGroupSeven(in art: URL, sizes: [(Int, Int)]) throws {
+    let picture = composition(width: 480, height: 360, seed: 7)
+    let extra = art.appendingPathComponent("extra")
+    try FileManager.default.createDirectory(at: extra, withIntermediateDirectories: true)
+    for (variant, (width, height)) in sizes.enumerated() {
+        try Data(Fixtures.jpeg(picture.resized(width: width, height: height), quality: 85))
+            .write(to: extra.appendingPathComponent("x7-\(variant).jpg"))
+    }
+}
+
 /// Refit settings small collections can cluster with (groups of ten).
 let smallRefitConfiguration = """
     [refit]
@@ -433,13 +445,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 30)
         let before = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
         let clusterOf7 = Set(before.filter { $0[1].contains("/g7-") }.map { $0[4] })
-        try FileManager.default.createDirectory(
-            at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
-        let picture = composition(width: 480, height: 360, seed: 7)
-        for variant in 0..<3 {
-            try Data(Fixtures.jpeg(picture.resized(width: 300 + 30 * variant, height: 225 + 22 * variant), quality: 85))
-                .write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
-        }
+        try writeNewCopiesOfGroupSeven(in: art, sizes: (0..<3).map { (300 + 30 * $0, 225 + 22 * $0) })
         try daemon.waitUntilIdle(indexed: 33)
         try daemon.waitFor("the new items placed after the restart", seconds: 30) { try daemon.ask("MAP").count == 34 }
         let rows = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
@@ -455,8 +461,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try bytes.write(to: meta)
         try daemon.start()
         try daemon.waitUntilIdle(indexed: 33)
-        try Data(Fixtures.jpeg(picture.resized(width: 350, height: 262), quality: 80))
-            .write(to: art.appendingPathComponent("extra/x7-late.jpg"))
+        try Data(
+            Fixtures.jpeg(composition(width: 480, height: 360, seed: 7).resized(width: 350, height: 262), quality: 80)
+        )
+        .write(to: art.appendingPathComponent("extra/x7-late.jpg"))
         try daemon.waitUntilIdle(indexed: 34)
         try daemon.waitFor("the refusal in the log", seconds: 30) {
             daemon.logText.contains("placement model unreadable")
@@ -646,13 +654,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").count == 41)
 
         // Between refits, new items join the current run: placed on the map, in their picture's cluster.
-        let base = composition(width: 480, height: 360, seed: 7)
-        try FileManager.default.createDirectory(
-            at: art.appendingPathComponent("extra"), withIntermediateDirectories: true)
-        for variant in 0..<3 {
-            try Data(Fixtures.jpeg(base.resized(width: 230 + 40 * variant, height: 170 + 30 * variant), quality: 85))
-                .write(to: art.appendingPathComponent("extra/x7-\(variant).jpg"))
-        }
+        try writeNewCopiesOfGroupSeven(in: art, sizes: (0..<3).map { (230 + 40 * $0, 170 + 30 * $0) })
         try daemon.waitUntilIdle(indexed: 43)
         try daemon.waitFor("the new items on the map", seconds: 30) { try daemon.ask("MAP").count == 44 }
         let rows = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
