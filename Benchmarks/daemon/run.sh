@@ -20,20 +20,7 @@ sock=$work/k.sock
 # Refits off: a first refit of 100k items would otherwise start once the daemon is idle.
 printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n' > "$work/kindred.toml"
 
-serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
-  local t0; t0=$(date +%s.%N)
-  $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
-  pid=$!
-  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
-  local t1; t1=$(date +%s.%N)
-  # SIMILAR answers `unavailable` until the indexes are loaded (or built).
-  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
-  local t2; t2=$(date +%s.%N)
-  echo "{\"to_ping_s\":$(echo "$t1 - $t0" | bc),\"to_similar_s\":$(echo "$t2 - $t0" | bc)}"
-}
-# Resident memory, split into anonymous (the indexes, the catalog cache) and file-backed (LMDB's
-# mapped vectors: page cache, shared and reclaimable).
-rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+. Benchmarks/daemon/serve.sh
 
 echo "== first start (builds both indexes from the store)"; serve; rss
 echo "== SIMILAR, 8 clients, 30 s, idle daemon"

@@ -29,17 +29,7 @@ sock=$work/k.sock
 printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\nef_search = %d\n' "${ENCODING:-int8}" "${EF:-64}" \
   > "$work/kindred.toml"
 
-serve() {  # starts kindredd, prints seconds until PING and until a SIMILAR is answered
-  local t0; t0=$(date +%s.%N)
-  $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
-  pid=$!
-  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
-  local t1; t1=$(date +%s.%N)
-  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
-  local t2; t2=$(date +%s.%N)
-  echo "{\"to_ping_s\":$(echo "$t1 - $t0" | bc),\"to_similar_s\":$(echo "$t2 - $t0" | bc)}"
-}
-rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+. Benchmarks/daemon/serve.sh
 
 echo "== first start (builds both indexes from the store, or reads their snapshots with REUSE=1)"; serve; rss
 $bin/kindred status --socket "$sock" | grep -E "^(indexed|index_|deleted|stale|state)" || true
