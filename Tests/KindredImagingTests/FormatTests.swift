@@ -5,12 +5,14 @@ import Testing
 @testable import KindredImaging
 
 /// TIFF, GIF and BMP (issue #20): every variant the decoders claim, against what the file holds.
+/// Parameterised cases run in parallel and share the fixture directory, so every file name here is
+/// one case's own.
 @Suite struct FormatTests {
     let original = Fixtures.pattern(width: 320, height: 240)
 
     @Test(arguments: Fixtures.TIFFKind.allCases)
     func tiffInEveryVariant(kind: Fixtures.TIFFKind) throws {
-        let decoded = try decode(Fixtures.tiff([original], kind: kind), "v.tif")
+        let decoded = try decode(Fixtures.tiff([original], kind: kind), "variant-\(kind).tif")
         #expect(decoded.format == .tiff && decoded.image.width == 320 && decoded.image.height == 240)
         var expected = original
         switch kind {
@@ -37,7 +39,7 @@ import Testing
     @Test func tiffShrinksAndHonoursOrientationOfMultipageFiles() throws {
         // A second, different page: the first is what is decoded.
         let other = Fixtures.pattern(width: 100, height: 400)
-        let decoded = try decode(Fixtures.tiff([original, other]), "pages.tif", target: 120)
+        let decoded = try decode(Fixtures.tiff([original, other]), "multipage.tif", target: 120)
         #expect(decoded.image.width == 160 && decoded.image.height == 120)
         #expect(decoded.originalWidth == 320 && decoded.originalHeight == 240)
         #expect(topLeftBrightness(decoded.image) > 200)
@@ -62,7 +64,7 @@ import Testing
         let whole = try decode(file, "pyramid.tif", target: 1200)
         #expect(whole.image.height == 1200 && abs(Int(whole.image.pixels[3 * (600 * 1600 + 1500)]) - 10) <= 2)
         // Pages that are not marked reduced are other pictures, never levels.
-        let notPyramid = try decode(Fixtures.tiff(levels, reduced: false), "pages.tif", target: 256)
+        let notPyramid = try decode(Fixtures.tiff(levels, reduced: false), "not-a-pyramid.tif", target: 256)
         #expect(abs(Int(notPyramid.image.pixels[3 * (128 * 341 + 300)]) - 10) <= 2)
     }
 
@@ -90,7 +92,7 @@ import Testing
 
     @Test(arguments: Fixtures.BMPKind.allCases)
     func bmpInEveryVariant(kind: Fixtures.BMPKind) throws {
-        let decoded = try decode(Fixtures.bmp(original, kind: kind), "v.bmp")
+        let decoded = try decode(Fixtures.bmp(original, kind: kind), "variant-\(kind).bmp")
         #expect(decoded.format == .bmp && decoded.image.width == 320 && decoded.image.height == 240)
         let expected = Fixtures.bmpReference(original, kind: kind)
         let same = decoded.image == expected
