@@ -6,6 +6,7 @@
 deps:
 	scripts/setup.sh deps
 	scripts/setup.sh weights
+	scripts/setup.sh testdata
 
 demo: deps
 	scripts/setup.sh build

@@ -11,12 +11,7 @@ socket=$cache/demo.sock
 source=$cache/openclipart/usr/share/openclipart/png
 per_category=${DEMO_PER_CATEGORY:-8}
 
-if [ ! -d "$source" ]; then
-  echo "== fetching openclipart-png (131 MB) into $cache, no root needed"
-  mkdir -p "$cache/debs"
-  (cd "$cache/debs" && apt-get download openclipart-png >/dev/null)
-  dpkg -x "$cache"/debs/openclipart-png_*.deb "$cache/openclipart"
-fi
+[ -d "$source" ] || { echo "== fetching openclipart-png (131 MB) into $cache, no root needed"; scripts/setup.sh testdata; }
 
 echo "== a demo collection: $per_category images from each folder of openclipart"
 rm -rf "$state" "$collection"

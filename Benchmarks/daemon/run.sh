@@ -24,13 +24,13 @@ printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n' > "$work/kindred.toml"
 
 echo "== first start (builds both indexes from the store)"; serve; rss
 echo "== SIMILAR, 8 clients, 30 s, idle daemon"
-$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar --space cnn
 echo "== SIMILAR + STATUS, 8 clients, 30 s"
-$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar,status
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar,status --space cnn
 echo "== SIMILAR, 8 clients, 30 s, while ingesting the demo collection"
 cp -r "$cache/demo-collection/." "$work/incoming/"
 $bin/kindred watch --socket "$sock" "$work/incoming" >/dev/null
-$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar --space cnn
 $bin/kindred status --socket "$sock" | grep -E "^(indexed|pending)"
 rss
 echo "== clean stop"; t0=$(date +%s.%N); kill -TERM $pid; wait $pid; echo "stopped in $(echo "$(date +%s.%N) - $t0" | bc) s"

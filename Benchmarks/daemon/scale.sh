@@ -8,7 +8,8 @@
 #   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v1m-1280 --n 1000000 --d 1280 --q 100)
 # ENCODING=int8|float16|float32 sets [index] encoding (default int8). SKIP_REFIT=1 skips the refit.
 # REUSE=1 keeps an earlier run's state (its preload and index snapshots) and measures again.
-# EF sets [index] ef_search, the candidate list of every SIMILAR (default 64).
+# EF sets [index] ef_search, the candidate list of every SIMILAR (default 64). SPACE=fused|cnn|style
+# is how the load's SIMILARs rank (default cnn, the figures of issue #17; fused is the daemon's default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=$1; data=$2
@@ -35,9 +36,9 @@ echo "== first start (builds both indexes from the store, or reads their snapsho
 $bin/kindred status --socket "$sock" | grep -E "^(indexed|index_|deleted|stale|state)" || true
 echo "== disk"; $bin/kindred store info --state "$work/state" 2>/dev/null | head -20 || true
 echo "== SIMILAR, 8 clients, 30 s, idle daemon"
-$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar || true
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 8 --seconds 30 --mix similar --space "${SPACE:-cnn}" || true
 echo "== SIMILAR, 1 client, 15 s"
-$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 1 --seconds 15 --mix similar || true
+$bin/kindred bench load --socket "$sock" --state "$work/state" --clients 1 --seconds 15 --mix similar --space "${SPACE:-cnn}" || true
 echo "== recall@10 against exact search over the stored vectors"
 "$py" Benchmarks/daemon/recall.py "$work/base.npy" "$sock" --queries 200 || true
 rss
@@ -46,7 +47,7 @@ ls -la "$work/state/"index-*.hnsw
 sync; echo "== restart from the snapshots"; serve; rss
 if [ "${SKIP_REFIT:-0}" != 1 ]; then
   echo "== refit (REFIT wait), SIMILAR from 2 clients meanwhile"
-  $bin/kindred bench load --socket "$sock" --state "$work/state" --clients 2 --seconds 120 --mix similar > "$work/during-refit.txt" &
+  $bin/kindred bench load --socket "$sock" --state "$work/state" --clients 2 --seconds 120 --mix similar --space "${SPACE:-cnn}" > "$work/during-refit.txt" &
   load=$!
   t0=$(date +%s.%N)
   $bin/kindred refit --wait --socket "$sock" || true

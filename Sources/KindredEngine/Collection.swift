@@ -107,10 +107,17 @@ public final class Collection: Sendable {
         let loop = WatchLoop(
             settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, report: report,
             logger: logger)
+        let head: ImageNetHead?
+        do { head = try ModelFiles.head(from: paths, weights: weights) } catch {
+            logger.warning(
+                "clusters are named by folder only: no ImageNet class names",
+                metadata: ["reason": "\(error)", "fix": "kindred model install"])
+            head = nil
+        }
         let refits = RefitScheduler(
             refitter: Refitter(
                 catalog: catalog, store: store, indexes: indexes, settings: settings.refit,
-                threads: settings.threads, paths: paths, logger: logger),
+                threads: settings.threads, paths: paths, head: head, logger: logger),
             settings: settings.refit, ingestionBusy: { progress.current.scanning || progress.current.pending > 0 },
             report: report, logger: logger)
         let made = Running(indexes: indexes, loop: loop, refits: refits)

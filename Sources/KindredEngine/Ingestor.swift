@@ -194,9 +194,12 @@ public final class Ingestor: @unchecked Sendable {
             extracted.format = decoded.format.rawValue
             extracted.width = decoded.originalWidth
             extracted.height = decoded.originalHeight
-            extracted.image = decoded.image
-            extracted.style = StyleDescriptor.compute(decoded.image)
-            extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(decoded.image))
+            // What is described is the picture as `StandardSpaces.framing` prepares it; the
+            // thumbnail shows the file as it is.
+            let described = StandardSpaces.framing.prepare(decoded.image)
+            extracted.image = described
+            extracted.style = StyleDescriptor.compute(described)
+            extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(described))
             extracted.thumb = decoded.image.squareThumbnail(side: Space.thumbnailSide).pixels
         } catch let error as ImageError {
             extracted.failure = error.reason
@@ -243,7 +246,7 @@ public final class Ingestor: @unchecked Sendable {
         }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
-        let features = network.embed(good.map { extracted[$0].image! })
+        let features = network.embed(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
         // Steps 2 and 3 of the commit order (StateStore), then the index.
         let dimension = StandardSpaces.cnn.dimension
         try state.index(

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import KindredAnalysis
 import KindredCore
+import KindredFeatures
 import KindredIndex
 import KindredStore
 import Logging
@@ -56,11 +57,15 @@ public final class Refitter: Sendable {
     /// Where the placement model is saved; nil keeps it in memory only.
     let paths: StatePaths?
 
+    /// The classifier that names clusters by what their members show; nil names them by folder only.
+    let head: ImageNetHead?
+
     public init(
         catalog: Catalog, store: VectorStore, indexes: LiveIndexes, settings: RefitSettings, threads: Int,
-        paths: StatePaths? = nil, logger: Logger
+        paths: StatePaths? = nil, head: ImageNetHead? = nil, logger: Logger
     ) {
         self.paths = paths
+        self.head = head
         self.catalog = catalog
         self.store = store
         self.indexes = indexes
@@ -132,7 +137,11 @@ public final class Refitter: Sendable {
         func lap(_ stage: String) {
             timings[stage] = seconds(since: clock)
             clock = .now
-            position.withLock { $0 = (Self.stageAfter[stage] ?? $0.stage, 0) }
+            // A lap inside a stage (HDBSCAN's layout is the first 85 % of "cluster") keeps its progress.
+            position.withLock {
+                let next = Self.stageAfter[stage] ?? $0.stage
+                $0 = (next, next == $0.stage ? $0.done : 0)
+            }
         }
         position.withLock { $0 = ("read", 0) }
         defer { position.withLock { $0 = (nil, 0) } }
@@ -293,6 +302,7 @@ public final class Refitter: Sendable {
             })
         var rowsOf: [Int32: [Int]] = [:]
         for (row, label) in labels.enumerated() where label >= 0 { rowsOf[label, default: []].append(row) }
+        let names = try clusterLabels(rowsOf, ids: ids)
         let facts = rowsOf.keys.sorted().map { label -> ClusterFacts in
             let rows = rowsOf[label]!
             let id = matching.ids[Int(label)]!
@@ -300,7 +310,7 @@ public final class Refitter: Sendable {
                 cluster: id, size: rows.count, exemplar: ids[exemplar(rows, in: clustered.space)],
                 silhouette: scores?.silhouetteByCluster[Int(label)],
                 bornRunID: matching.jaccard[Int(label)] == nil ? runID : born[id] ?? runID,
-                matchedJaccard: matching.jaccard[Int(label)])
+                matchedJaccard: matching.jaccard[Int(label)], label: names[label])
         }
         let noise = Double(labels.filter { $0 < 0 }.count) / Double(ids.count)
         try catalog.finishRun(
@@ -310,6 +320,35 @@ public final class Refitter: Sendable {
                 silhouette: scores?.silhouette, metrics: try metrics.json(), timings: try Self.json(timings)),
             assignments: assignments, clusters: facts, keep: settings.keepRuns)
         return noise
+    }
+
+    /// Each cluster's label (`ClusterLabeler`): its members' top folders, tallied from one pass
+    /// over the catalog's paths, and the classes of a sample of their stored CNN vectors.
+    private func clusterLabels(_ rowsOf: [Int32: [Int]], ids: [ItemID]) throws -> [Int32: String] {
+        let labeler = ClusterLabeler(head: head, roots: try catalog.rootSet())
+        var clusterOf: [ItemID: Int32] = [:]
+        clusterOf.reserveCapacity(ids.count)
+        for (label, rows) in rowsOf { for row in rows { clusterOf[ids[row]] = label } }
+        var folders: [Int32: ClusterLabeler.FolderCounts] = [:]
+        try catalog.forEachIndexedPath { id, path in
+            guard let label = clusterOf[id] else { return }
+            folders[label, default: ClusterLabeler.FolderCounts()].add(labeler.topFolder(of: path))
+        }
+        var labels: [Int32: String] = [:]
+        for (label, rows) in rowsOf {
+            var vectors: [Float] = []
+            var count = 0
+            if head != nil {
+                for row in ClusterLabeler.sample(rows) {
+                    guard let v = try store.vector(ids[row], space: StandardSpaces.cnn.name) else { continue }
+                    vectors += v
+                    count += 1
+                }
+            }
+            labels[label] = ClusterLabeler.label(
+                folder: folders[label]?.dominant, classes: labeler.classes(of: vectors, count: count))
+        }
+        return labels
     }
 
     /// Each item's neighbours from the live CNN index (cosine, the point itself left out), as

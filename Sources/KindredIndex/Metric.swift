@@ -28,6 +28,15 @@ enum Kernels {
     static var isa: String { String(cString: kk_isa()) }
 }
 
+/// The dot product of two rows of one length, by the kernel chosen for this CPU: the cosine
+/// similarity of unit vectors (how the fused ranking compares style vectors).
+public func dotProduct(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "rows of \(a.count) and \(b.count)")
+    return a.withUnsafeBufferPointer { x in
+        b.withUnsafeBufferPointer { y in Kernels.dot(x.baseAddress!, y.baseAddress!, a.count) }
+    }
+}
+
 /// The instruction set the distance kernels run with on this machine.
 public var distanceKernelISA: String { Kernels.isa }
 

@@ -6,9 +6,9 @@ public enum Request: Equatable, Sendable {
     case help
     case quit
     case status
-    case similar(Target, k: Int, space: Space, within: String?)
+    case similar(Target, SimilarQuery, within: String?)
     /// The image's bytes follow the line.
-    case similarImage(byteCount: Int, k: Int, space: Space)
+    case similarImage(byteCount: Int, SimilarQuery)
     case info(Target)
     /// Groups of duplicates at a tier, each with the copy to keep first.
     case duplicates(tier: DuplicateTier, maxDistance: Int)
@@ -22,6 +22,8 @@ public enum Request: Equatable, Sendable {
     case runs(limit: Int)
     case clusters
     case cluster(id: Int, limit: Int)
+    /// Name a cluster's stable id (nil removes the name).
+    case nameCluster(id: Int, name: ClusterName?)
     case map(dimensions: Int)
     /// An online copy of the whole state into a new directory.
     case backup(directory: String)
@@ -59,6 +61,7 @@ extension Request {
         case .runs: .runs
         case .clusters: .clusters
         case .cluster: .cluster
+        case .nameCluster: .nameCluster
         case .map: .map
         case .backup: .backup
         case .run: .run
@@ -70,8 +73,31 @@ extension Request {
 
     /// Heavy by verb, or a SIMILAR narrowed by `within=` (which lists the items under a directory).
     public var isHeavy: Bool {
-        if case .similar(_, _, _, let within) = self, within != nil { return true }
+        if case .similar(_, _, let within) = self, within != nil { return true }
         return verb.isHeavy
+    }
+}
+
+/// How SIMILAR ranks: the fused default (`Schema/kindred.toml` [similar]: CNN candidates re-ranked
+/// by CNN, style and pHash together), or one space alone.
+public enum Ranking: String, Equatable, Sendable, CaseIterable {
+    case fused, cnn, style
+
+    /// The space a pure ranking searches; the fused one draws its candidates from `cnn`.
+    public var space: Space { self == .style ? .style : .cnn }
+}
+
+/// What SIMILAR and SIMILAR-IMAGE ask besides their subject.
+public struct SimilarQuery: Equatable, Sendable {
+    public var k: Int
+    public var ranking: Ranking
+    /// Add each term's part of the score (`explain=1`).
+    public var explain: Bool
+
+    public init(k: Int = 10, ranking: Ranking = .fused, explain: Bool = false) {
+        self.k = k
+        self.ranking = ranking
+        self.explain = explain
     }
 }
 
@@ -92,12 +118,13 @@ public enum Verb: String, CaseIterable, Sendable {
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
     case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP", backup = "BACKUP"
     case run = "RUN", runClusters = "RUN-CLUSTERS", runMembers = "RUN-MEMBERS", thumbs = "THUMBS"
+    case nameCluster = "NAME-CLUSTER"
 
     /// Verbs that change what the daemon holds or does (its roots, its items, a refit): only
     /// peers the configuration names as admins may use them (Schema/protocol.md, "Who may ask").
     public var requiresAdmin: Bool {
         switch self {
-        case .watch, .unwatch, .rescan, .refit, .backup: true
+        case .watch, .unwatch, .rescan, .refit, .backup, .nameCluster: true
         default: false
         }
     }
@@ -117,8 +144,9 @@ public enum Verb: String, CaseIterable, Sendable {
         case .help: "HELP"
         case .quit: "QUIT"
         case .status: "STATUS"
-        case .similar: "SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"
-        case .similarImage: "SIMILAR-IMAGE <nbytes> [k=10] [space=cnn|style], then the image's bytes"
+        case .similar: "SIMILAR <path|id> [k=10] [space=fused|cnn|style] [explain=0|1] [within=prefix:/dir]"
+        case .similarImage:
+            "SIMILAR-IMAGE <nbytes> [k=10] [space=fused|cnn|style] [explain=0|1], then the image's bytes"
         case .info: "INFO <path|id>"
         case .duplicates: "DUPLICATES [tier=exact|near|similar] [max_distance=6]"
         case .errors: "ERRORS [limit=100]"
@@ -130,6 +158,7 @@ public enum Verb: String, CaseIterable, Sendable {
         case .runs: "RUNS [limit=20]"
         case .clusters: "CLUSTERS"
         case .cluster: "CLUSTER <id> [limit=50]"
+        case .nameCluster: "NAME-CLUSTER <id> \"<name>\" (\"\" removes it)"
         case .map: "MAP [dims=2|3]"
         case .backup: "BACKUP <new-dir>"
         case .run: "RUN [id]"

@@ -9,9 +9,9 @@ public enum RequestEncoder {
     private static func arguments(_ request: Request) -> [String] {
         switch request {
         case .ping, .help, .quit, .status, .clusters: []
-        case .similar(let target, let k, let space, let within):
-            [word(target), "k=\(k)", "space=\(space.name)"] + (within.map { ["within=" + word("prefix:" + $0)] } ?? [])
-        case .similarImage(let count, let k, let space): [String(count), "k=\(k)", "space=\(space.name)"]
+        case .similar(let target, let query, let within):
+            [word(target)] + options(query) + (within.map { ["within=" + word("prefix:" + $0)] } ?? [])
+        case .similarImage(let count, let query): [String(count)] + options(query)
         case .info(let target): [word(target)]
         case .duplicates(let tier, let maxDistance): ["tier=\(tier.rawValue)", "max_distance=\(maxDistance)"]
         case .errors(let limit): ["limit=\(limit)"]
@@ -21,12 +21,17 @@ public enum RequestEncoder {
         case .refit(let wait): wait ? ["wait"] : []
         case .runs(let limit): ["limit=\(limit)"]
         case .cluster(let id, let limit): [String(id), "limit=\(limit)"]
+        case .nameCluster(let id, let name): [String(id), word(name?.text ?? "")]
         case .map(let dimensions): ["dims=\(dimensions)"]
         case .run(let id): id.map { [String($0)] } ?? []
         case .runClusters(let run): [String(run)]
         case .runMembers(let run, let after, let limit): [String(run), "after=\(after)", "limit=\(limit)"]
         case .thumbs(let after, let limit): ["after=\(after)", "limit=\(limit)"]
         }
+    }
+
+    private static func options(_ query: SimilarQuery) -> [String] {
+        ["k=\(query.k)", "space=\(query.ranking.rawValue)", "explain=\(query.explain ? 1 : 0)"]
     }
 
     private static func word(_ target: Target) -> String {

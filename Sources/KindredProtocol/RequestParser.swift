@@ -118,12 +118,16 @@ private struct Arguments {
         return id
     }
 
-    mutating func space() throws(ProtocolError) -> Space {
-        guard let text = options.removeValue(forKey: "space") else { return .cnn }
-        guard let space = Space(rawValue: text), space.isSearchable else {
-            throw fail("space=\(text) is not one of \(Space.searchable.map(\.name).joined(separator: ", "))")
+    mutating func similarQuery() throws(ProtocolError) -> SimilarQuery {
+        let k = try integer("k", default: 10, in: 1...1000)
+        var ranking = Ranking.fused
+        if let text = options.removeValue(forKey: "space") {
+            guard let chosen = Ranking(rawValue: text) else {
+                throw fail("space=\(text) is not one of \(Ranking.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            ranking = chosen
         }
-        return space
+        return SimilarQuery(k: k, ranking: ranking, explain: try integer("explain", default: 0, in: 0...1) == 1)
     }
 
     mutating func target() throws(ProtocolError) -> Target {
@@ -142,6 +146,14 @@ private struct Arguments {
         return text
     }
 
+    mutating func clusterID() throws(ProtocolError) -> Int {
+        let text = try required("a cluster id")
+        guard let id = Int(text), (0...Int(Int32.max)).contains(id) else {
+            throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)")
+        }
+        return id
+    }
+
     mutating func request() throws(ProtocolError) -> Request {
         let request: Request
         switch verb {
@@ -151,21 +163,19 @@ private struct Arguments {
         case .status: request = .status
         case .similar:
             let target = try self.target()
-            let k = try integer("k", default: 10, in: 1...1000)
-            let space = try space()
+            let query = try similarQuery()
             var within: String?
             if let text = options.removeValue(forKey: "within") {
                 guard text.hasPrefix("prefix:/") else { throw fail("within=\(text) must be prefix:/absolute/dir") }
                 within = String(text.dropFirst("prefix:".count))
             }
-            request = .similar(target, k: k, space: space, within: within)
+            request = .similar(target, query, within: within)
         case .similarImage:
             let text = try required("the image's byte count")
             guard let count = Int(text), (1...(64 << 20)).contains(count) else {
                 throw fail("byte count \(text) must be from 1 to 67108864")
             }
-            request = .similarImage(
-                byteCount: count, k: try integer("k", default: 10, in: 1...1000), space: try space())
+            request = .similarImage(byteCount: count, try similarQuery())
         case .info: request = .info(try target())
         // At most 16 bits: candidates come from the hash cut into max_distance + 1 blocks, and
         // past ~16 the blocks are too narrow to split anything, so the search would compare
@@ -189,11 +199,15 @@ private struct Arguments {
         case .runs: request = .runs(limit: try integer("limit", default: 20, in: 1...1000))
         case .clusters: request = .clusters
         case .cluster:
-            let text = try required("a cluster id")
-            guard let id = Int(text), (0...Int(Int32.max)).contains(id) else {
-                throw fail("'\(text)' is not a cluster id (a whole number, as CLUSTERS lists them)")
+            request = .cluster(id: try clusterID(), limit: try integer("limit", default: 50, in: 1...1_000_000))
+        case .nameCluster:
+            let id = try clusterID()
+            let text = try required("a name (\"\" removes it)")
+            do throws(ClusterName.Invalid) {
+                request = .nameCluster(id: id, name: try ClusterName(validating: text))
+            } catch {
+                throw fail(error.description)
             }
-            request = .cluster(id: id, limit: try integer("limit", default: 50, in: 1...1_000_000))
         case .map: request = .map(dimensions: try integer("dims", default: 2, in: 2...3))
         case .backup: request = .backup(directory: try directory(required: true)!)
         case .run: request = .run(id: try optional().map { (text) throws(ProtocolError) in try runID(text) })

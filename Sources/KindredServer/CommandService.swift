@@ -20,12 +20,16 @@ public final class CommandService: Sendable {
     public let progress: IngestProgress
     /// Candidate-list size for searches; raised to 2·k when k is larger.
     let efSearch: Int
+    /// How the default SIMILAR ranking combines the spaces (`[similar]`).
+    let fusion: Fusion
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
     /// Who may use the admin verbs, and where WATCH may add roots.
     public let policy: AccessPolicy
     /// The size rules for images sent with SIMILAR-IMAGE: the same as for the collection's files.
     let decodeOptions: DecodeOptions
+    /// How a query image is prepared: as ingestion prepares the collection's files.
+    var framing: Framing { StandardSpaces.framing }
 
     /// The indexes, and the ingestion thread that RESCAN, WATCH and UNWATCH are handed to. The
     /// socket answers before they exist (building indexes for a large collection without a
@@ -44,7 +48,8 @@ public final class CommandService: Sendable {
     public init(
         catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
         progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64,
-        policy: AccessPolicy = AccessPolicy(), decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger
+        fusion: Fusion = Fusion(), policy: AccessPolicy = AccessPolicy(),
+        decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger
     ) {
         self.policy = policy
         self.decodeOptions = decodeOptions
@@ -53,6 +58,7 @@ public final class CommandService: Sendable {
         self.network = Mutex(network)
         self.progress = progress
         self.efSearch = efSearch
+        self.fusion = fusion
         self.logger = logger
         if let indexes { attach(indexes: indexes, control: control) }
     }
@@ -95,7 +101,7 @@ public final class CommandService: Sendable {
         case .help: VerbRegistry.help
         // Queries (Verbs/QueryVerbs.swift).
         case .status: try status()
-        case .similar(let target, let k, let space, let within): try similar(target, k: k, space: space, within: within)
+        case .similar(let target, let query, let within): try similar(target, query, within: within)
         case .info(let target): try info(target)
         case .errors(let limit): try errors(limit: limit)
         case .duplicates(let tier, let maxDistance): try duplicates(tier, maxDistance: maxDistance)
@@ -112,6 +118,7 @@ public final class CommandService: Sendable {
         case .map(let dimensions): try map(dimensions: dimensions)
         case .run(let id): try run(id)
         case .runClusters(let run): try runClusters(run)
+        case .nameCluster(let id, let name): try nameCluster(id, name)
         case .runMembers(let run, let after, let limit): try runMembers(run, after: after, limit: limit)
         // Connection state, a payload, or an answer that comes later: the connection's
         // (`ConnectionHandler`, `refit(wait:completion:)`, `answerImage`).

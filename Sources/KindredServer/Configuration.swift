@@ -40,6 +40,9 @@ public struct Configuration: Sendable, Equatable {
     public var encoding = VectorEncoding.int8
     public var snapshotSeconds = 300.0
 
+    // [similar]
+    public var fusion = Fusion()
+
     // [protocol]
     public var maxLineBytes = 64 * 1024
     /// Peers (besides kindredd's own user and root) allowed the admin verbs, by uid and by group name.
@@ -119,6 +122,13 @@ public struct Configuration: Sendable, Equatable {
             }
             configuration.snapshotSeconds = try r.number("snapshot_seconds") ?? configuration.snapshotSeconds
         }
+        try reader.section("similar") { (r) throws(ConfigurationError) in
+            configuration.fusion.styleWeight = Float(
+                try r.number("style_weight") ?? Double(configuration.fusion.styleWeight))
+            configuration.fusion.phashWeight = Float(
+                try r.number("phash_weight") ?? Double(configuration.fusion.phashWeight))
+            configuration.fusion.candidates = try r.integer("candidates") ?? configuration.fusion.candidates
+        }
         try reader.section("protocol") { (r) throws(ConfigurationError) in
             configuration.maxLineBytes = try r.integer("max_line_bytes") ?? configuration.maxLineBytes
             configuration.adminUIDs = try r.integers("admin_uids") ?? configuration.adminUIDs
@@ -184,6 +194,11 @@ public struct Configuration: Sendable, Equatable {
         }
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
+        for (key, weight) in [("style_weight", fusion.styleWeight), ("phash_weight", fusion.phashWeight)] {
+            try require((0...10).contains(weight), "similar.\(key)", "\(weight) must be 0 to 10")
+        }
+        try require(
+            (1...10_000).contains(fusion.candidates), "similar.candidates", "\(fusion.candidates) must be 1 to 10000")
         try require(
             (1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes",
             "\(maxLineBytes) must be 1024 to 16777216")

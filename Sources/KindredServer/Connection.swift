@@ -22,7 +22,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// format of its answer), or nothing more (after QUIT it closes once every answer is written).
     enum Expecting {
         case lines
-        case image(k: Int, space: Space, format: OutputFormat)
+        case image(SimilarQuery, format: OutputFormat)
         case nothing
     }
     var expecting = Expecting.lines
@@ -101,8 +101,8 @@ final class ConnectionHandler: ChannelInboundHandler {
                     .failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")),
                     context)
             case .payload(let bytes):
-                if case .image(let k, let space, let format) = expecting {
-                    answer(heavy: true, context, format: format) { service.answerImage(bytes, k: k, space: space) }
+                if case .image(let query, let format) = expecting {
+                    answer(heavy: true, context, format: format) { service.answerImage(bytes, query) }
                 }
                 expecting = .lines
             case .line(let line):
@@ -121,8 +121,8 @@ final class ConnectionHandler: ChannelInboundHandler {
                 case .format(let newFormat):
                     format = newFormat  // this answer and those after it
                     answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
-                case .similarImage(let byteCount, let k, let space):
-                    expecting = .image(k: k, space: space, format: format)
+                case .similarImage(let byteCount, let query):
+                    expecting = .image(query, format: format)
                     return byteCount
                 case .refit(let wait):
                     answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }

@@ -20,7 +20,7 @@ public enum VerbRegistry {
         case .ping, .help, .quit, .format, .similarImage, .refit: .connection
         case .status, .similar, .info, .duplicates, .errors, .thumbs: .queries
         case .rescan, .watch, .unwatch, .backup: .collection
-        case .runs, .clusters, .cluster, .map, .run, .runClusters, .runMembers: .refits
+        case .runs, .clusters, .cluster, .nameCluster, .map, .run, .runClusters, .runMembers: .refits
         }
     }
 

@@ -127,7 +127,9 @@ public struct MapDocument: Sendable {
         }
         var payload: [String: Any] = [
             "run": run.id, "dims": dims, "count": n, "algorithm": run.algorithm,
-            "clusters": clusters.map { ["id": $0.cluster, "size": $0.size] },
+            "clusters": clusters.map {
+                ["id": $0.cluster, "size": $0.size, "name": $0.name ?? $0.label ?? ""] as [String: Any]
+            },
             "coords": base64(coords), "labels": base64(labels), "dirOf": base64(dirOf),
             "neighbourCount": neighbourCount, "neighbours": base64(neighbours),
             "dirs": directories, "names": names, "ids": ids,

@@ -37,7 +37,10 @@ public struct ReportDocument: Sendable {
                     "knife",
                     figure(
                         "Silhouette per cluster",
-                        knifeChart(knife, order: clusters.map(\.cluster), colourOf: colourOf, mean: run.silhouette),
+                        knifeChart(
+                            knife, order: clusters.map(\.cluster), colourOf: colourOf,
+                            titleOf: Dictionary(uniqueKeysWithValues: clusters.map { ($0.cluster, $0.title) }),
+                            mean: run.silhouette),
                         "Each cluster's members by silhouette, highest first (noise excluded; \(metrics.silhouetteSample ?? 0) points scored). Dashed: the mean."
                     )
                 ))
@@ -71,6 +74,16 @@ public struct ReportDocument: Sendable {
         }
         body += #"<div class="charts" style="margin-top:20px">"#
         body += figure("Run", table(runFacts(run, metrics: metrics)), nil)
+        if !clusters.isEmpty {
+            // Each cluster's name (a user's, else the run's label from its members) and size.
+            body += figure(
+                "Clusters",
+                table(
+                    clusters.prefix(60).map {
+                        ("\($0.cluster)", "\($0.name ?? $0.label ?? "—") · \($0.size) items")
+                    }),
+                clusters.count > 60 ? "The 60 largest of \(clusters.count)." : nil)
+        }
         body += figure(
             "Parameters", table(parameters.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }), nil)
         body += figure(
@@ -94,7 +107,8 @@ public struct ReportDocument: Sendable {
     /// The classic knife plot: clusters stacked vertically, each member a horizontal sliver as
     /// long as its silhouette (stored as up to 200 quantiles per cluster).
     private static func knifeChart(
-        _ knife: [String: RunMetrics.Knife], order: [Int], colourOf: [Int: String], mean: Double?
+        _ knife: [String: RunMetrics.Knife], order: [Int], colourOf: [Int: String], titleOf: [Int: String],
+        mean: Double?
     ) -> String {
         let entries = order.compactMap { id -> (id: Int, n: Int, values: [Double])? in
             guard let entry = knife[String(id)], !entry.values.isEmpty else { return nil }
@@ -116,7 +130,9 @@ public struct ReportDocument: Sendable {
                 outline.append((value, base + Double(entry.n) - Double(i + 1) * step))
             }
             outline.append((0, base))
-            chart.polygon(outline, fill: colourOf[entry.id] ?? "#999", title: "cluster \(entry.id): \(entry.n) scored")
+            chart.polygon(
+                outline, fill: colourOf[entry.id] ?? "#999",
+                title: "\(titleOf[entry.id] ?? "cluster \(entry.id)"): \(entry.n) scored")
             chart.text("\(entry.id)", x: lowest, y: base + Double(entry.n) / 2, anchor: "end")
             base += Double(entry.n) + gap
         }
@@ -126,15 +142,20 @@ public struct ReportDocument: Sendable {
     }
 
     private static func sizesChart(_ clusters: [ClusterFacts], noise: Int, colourOf: [Int: String]) -> String {
-        var bars = clusters.map { (label: "\($0.cluster)", size: $0.size, colour: colourOf[$0.cluster] ?? "#999") }
-        if noise > 0 { bars.append(("noise", noise, "#9aa0a8")) }
+        var bars = clusters.map {
+            (
+                label: "\($0.cluster)", title: "\($0.cluster) · \($0.title)", size: $0.size,
+                colour: colourOf[$0.cluster] ?? "#999"
+            )
+        }
+        if noise > 0 { bars.append(("noise", "noise", noise, "#9aa0a8")) }
         let tallest = Double(bars.map(\.size).max() ?? 1)
         var chart = SVGChart(x: 0...Double(bars.count), y: 0...tallest)
         chart.axes(xLabel: "clusters, largest first", yLabel: "items", xTicks: [])
         for (i, bar) in bars.enumerated() {
             chart.bar(
                 x0: Double(i) + 0.1, x1: Double(i) + 0.9, y0: 0, y1: Double(bar.size), fill: bar.colour,
-                title: "\(bar.label): \(bar.size)")
+                title: "\(bar.title): \(bar.size)")
             if bars.count <= 40 { chart.text(bar.label, x: Double(i) + 0.5, y: -0.06 * tallest, anchor: "middle") }
         }
         return chart.svg(name: "sizes", title: "Cluster sizes")

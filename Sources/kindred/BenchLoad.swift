@@ -36,6 +36,7 @@ struct BenchLoad: ParsableCommand {
     @Option(help: "How long to run.") var seconds = 30.0
     @Option(help: "Comma-separated request kinds: similar, status, ping, info.") var mix = "similar"
     @Option(name: .short, help: "Neighbours per SIMILAR.") var k = 10
+    @Option(help: "How SIMILAR ranks: fused (the daemon's default), cnn or style.") var space: Ranking = .fused
     @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
 
     func validate() throws {
@@ -79,7 +80,8 @@ struct BenchLoad: ParsableCommand {
                 let request: Request
                 switch kind {
                 case .similar:
-                    request = .similar(.id(ItemID(ids[random.below(ids.count)])), k: k, space: .cnn, within: nil)
+                    request = .similar(
+                        .id(ItemID(ids[random.below(ids.count)])), SimilarQuery(k: k, ranking: space), within: nil)
                 case .info: request = .info(.id(ItemID(ids[random.below(ids.count)])))
                 case .status: request = .status
                 case .ping: request = .ping

@@ -79,23 +79,45 @@ struct Runs: ParsableCommand {
 struct Clusters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "List the current run's clusters: id, size, exemplar (the member nearest the centre), mean silhouette, age in runs.",
-        discussion: "With --json: an array of objects with id, size, exemplar, silhouette and age_runs."
+            "List the current run's clusters: id, name, size, exemplar (the member nearest the centre), mean silhouette, age in runs.",
+        discussion: """
+            A cluster's name is the one given with `kindred name-cluster`, else the label the run made from its \
+            members (their dominant top folder and the ImageNet classes they show most). With --json: an array of \
+            objects with id, name, size, exemplar, silhouette and age_runs.
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
 
     func run() throws {
-        let header = ["id", "size", "exemplar", "silhouette", "age_runs"]
+        let header = ["id", "name", "size", "exemplar", "silhouette", "age_runs"]
         guard daemon.json else { return try daemon.ask(.clusters, header: header) }
         let objects = try daemon.rows(.clusters).map { fields -> [String: Any] in
             [
-                "id": Int(fields[0]) ?? -1, "size": Int(fields[1]) ?? 0, "exemplar": fields[2],
-                "silhouette": Double(fields[3]) as Any? ?? NSNull(), "age_runs": Int(fields[4]) ?? 1,
+                "id": Int(fields[0]) ?? -1, "name": fields[1], "size": Int(fields[2]) ?? 0, "exemplar": fields[3],
+                "silhouette": Double(fields[4]) as Any? ?? NSNull(), "age_runs": Int(fields[5]) ?? 1,
             ]
         }
         let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct NameCluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "name-cluster",
+        abstract: "Name a cluster of the current run; the name follows its stable id across refits (admin).",
+        discussion: "An empty NAME removes the name, and the run's own label shows again."
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @Argument(help: "The cluster id, as `kindred clusters` lists it.") var id: Int
+    @Argument(help: "The name (at most 80 characters; quote it).") var name: String
+
+    func run() throws {
+        let valid: ClusterName?
+        do { valid = try ClusterName(validating: name) } catch { throw ValidationError(error.description) }
+        try daemon.ask(.nameCluster(id: id, name: valid), header: ["id", "name", "label"])
     }
 }
 

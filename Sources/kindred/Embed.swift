@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KindredCore
 import KindredFeatures
+import KindredImaging
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,11 @@ struct Embed: ParsableCommand {
     @Option(help: "Layout of --tensor: nchw or nhwc.") var layout: Layout = .nchw
     @Option(name: .customLong("logits-out"), help: "With --tensor, also write the N × 1000 ImageNet logits.")
     var logitsOut: String?
+    @Option(help: "How the CNN sees the picture: crop (the reference's centre crop) or pad (the whole picture).")
+    var fit: Framing.Fit = .centreCrop
+    @Flag(help: "Cut away uniform borders before describing.") var trim = false
+    @Option(help: "With --fit pad, the share of each side left as padding (0 to 0.25).") var margin = 0.0
+    @Flag(help: "Describe each picture mirrored left to right.") var mirror = false
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
     @Flag(
@@ -59,11 +65,15 @@ struct Embed: ParsableCommand {
         if space == .cnn {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
-            result = ImagePipeline(network: network, threads: threads).run(files) { done, total in
+            let pipeline = ImagePipeline(
+                network: network, threads: threads, framing: Framing(fit: fit, trimBorders: trim, margin: margin),
+                mirror: mirror)
+            result = pipeline.run(files) { done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
             }
         } else {
-            result = ImagePipeline.describe(files, space: space)
+            result = ImagePipeline.describe(
+                files, space: space, framing: Framing(fit: fit, trimBorders: trim, margin: margin), mirror: mirror)
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)

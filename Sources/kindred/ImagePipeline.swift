@@ -7,6 +7,7 @@ import KindredImaging
 import Synchronization
 
 extension Space: ExpressibleByArgument {}
+extension Framing.Fit: ExpressibleByArgument {}
 
 /// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are
 /// decoded on all threads while the network works on the chunk before. A file that fails is
@@ -15,6 +16,9 @@ struct ImagePipeline {
     let network: EfficientNetLite0
     let threads: Int
     var options = DecodeOptions()
+    var framing = Framing.reference
+    /// Describe each picture mirrored left to right (the dev sets' test of flip-averaged vectors).
+    var mirror = false
 
     struct Result {
         var paths: [String] = []
@@ -25,13 +29,15 @@ struct ImagePipeline {
 
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
         var result = Result()
-        let options = self.options
+        let (options, framing, mirror) = (self.options, self.framing, self.mirror)
         // Decoding the next chunk overlaps the network's work on this one.
         ChunkPipeline.run(
             files, chunkSize: max(1, threads * network.batchSize), threads: threads,
             prepare: { path in
                 Swift.Result<RGBImage, ImageError> { () throws(ImageError) in
-                    try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image
+                    let image = framing.prepare(
+                        try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image)
+                    return mirror ? image.mirrored() : image
                 }
             }
         ) { (outcomes, range) throws(Never) in
@@ -45,7 +51,7 @@ struct ImagePipeline {
                     result.failures.append((path, error.reason))
                 }
             }
-            let (features, logits) = network.run(images: images, logits: wantLogits)
+            let (features, logits) = network.run(images: images, framing: framing, logits: wantLogits)
             result.features += features
             result.logits += logits
             progress?(range.upperBound, files.count)
@@ -54,11 +60,16 @@ struct ImagePipeline {
     }
 
     /// Model-free descriptors: each file decoded and described on its own thread.
-    static func describe(_ files: [String], space: Space, options: DecodeOptions = DecodeOptions()) -> Result {
+    static func describe(
+        _ files: [String], space: Space, framing: Framing = .reference, mirror: Bool = false,
+        options: DecodeOptions = DecodeOptions()
+    ) -> Result {
         let rows = Mutex<[Int: [Float]]>([:]), failures = Mutex<[Int: String]>([:])
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
             do throws(ImageError) {
-                let image = try ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image
+                var image = framing.prepare(
+                    try ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image)
+                if mirror { image = image.mirrored() }
                 let row =
                     space == .style
                     ? StyleDescriptor.compute(image)

@@ -10,7 +10,8 @@ struct Kindred: ParsableCommand {
         version: KindredVersion.string,
         subcommands: [
             Similar.self, Status.self, Info.self, Duplicates.self, Errors.self, Rescan.self, Watch.self, Unwatch.self,
-            Backup.self, Refit.self, Runs.self, Clusters.self, Cluster.self, Export.self, MapCommand.self,
+            Backup.self, Refit.self, Runs.self, Clusters.self, Cluster.self, NameCluster.self, Export.self,
+            MapCommand.self,
             ReportCommand.self, SheetCommand.self, Embed.self, Classify.self, StoreCommand.self, IndexCommand.self,
             ModelCommand.self, Analyze.self, BenchCommand.self,
         ]

@@ -3,31 +3,35 @@ import Foundation
 import KindredCore
 import KindredProtocol
 
+extension Ranking: ExpressibleByArgument {}
+
 struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask kindredd for the images most similar to a file or an item id.",
         discussion: """
             A file in the collection is looked up by path (SIMILAR); any other file is sent to kindredd as bytes \
-            (SIMILAR-IMAGE), so the daemon never opens files on a client's behalf. Prints rank, score (cosine \
-            similarity), id and path. Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
+            (SIMILAR-IMAGE), so the daemon never opens files on a client's behalf. Prints rank, score, id and path: \
+            by default the fused ranking (CNN, style and perceptual hash together, Schema/protocol.md), with \
+            --space cnn or style one space's cosine similarity. --explain adds each term's part of the score \
+            (cnn, style, phash: they add up to it), the hashes' differing bits and the term that gave most. \
+            Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
             """
     )
 
     @OptionGroup var daemon: DaemonOptions
     @Argument(help: "A file in the collection, or an item id.") var target: String
     @Option(name: .short, help: "How many neighbours.") var k = 10
-    @Option(help: "cnn (the default) or style.") var space: Space = .cnn
-
-    func validate() throws {
-        guard space.isSearchable else { throw ValidationError("--space is cnn or style") }
-    }
+    @Option(help: "fused (the default), cnn or style.") var space: Ranking = .fused
+    @Flag(help: "Add each term's part of the score.") var explain = false
 
     func run() throws {
-        let header = ["rank", "score", "id", "path"]
+        let query = SimilarQuery(k: k, ranking: space, explain: explain)
+        let header =
+            ["rank", "score", "id", "path"] + (explain ? ["cnn", "style", "phash", "phash_bits", "dominant"] : [])
         if let id = ItemID(validating: target) {
-            return try daemon.ask(.similar(.id(id), k: k, space: space, within: nil), header: header)
+            return try daemon.ask(.similar(.id(id), query, within: nil), header: header)
         }
-        let (client, request, payload) = try similarRequest(daemon, file: target, k: k, space: space)
+        let (client, request, payload) = try similarRequest(daemon, file: target, query)
         guard daemon.json else { return try daemon.show(try client.ask(request, payload: payload), header: header) }
         try daemon.showJSON(try client.askWithColumns(request, payload: payload))
     }
@@ -37,11 +41,11 @@ struct Similar: ParsableCommand {
 /// kindredd never opens a file on a client's behalf. Returns the request that applies, on the
 /// connection it was decided on.
 func similarRequest(
-    _ daemon: DaemonOptions, file: String, k: Int, space: Space
+    _ daemon: DaemonOptions, file: String, _ query: SimilarQuery
 ) throws -> (SocketClient, Request, [UInt8]) {
     let path = absolute(file)
     let client = try daemon.connect()
-    let byPath = Request.similar(.path(path), k: k, space: space, within: nil)
+    let byPath = Request.similar(.path(path), query, within: nil)
     guard case .failure(let refusal) = try client.ask(.info(.path(path))),
         [.notFound, .forbidden].contains(refusal.code)
     else {
@@ -51,5 +55,5 @@ func similarRequest(
     do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw ValidationError("cannot read \(path): \(error.localizedDescription)")
     }
-    return (client, .similarImage(byteCount: bytes.count, k: k, space: space), Array(bytes))
+    return (client, .similarImage(byteCount: bytes.count, query), Array(bytes))
 }

@@ -145,13 +145,16 @@ struct SheetCommand: ParsableCommand {
                     path: $0[2], caption: ($0[2] as NSString).lastPathComponent,
                     detail: "#\($0[0]) · item \($0[1])" + (Double($0[3]).map { String(format: " · p %.2f", $0) } ?? ""))
             }
-            title = "Cluster \(cluster): the \(entries.count) members nearest its centre"
+            // CLUSTERS: id, name, …; the name is the user's or the run's label.
+            let name = try daemon.rows(.clusters).first { $0.first == String(cluster) }?[1]
+            title =
+                "Cluster \(cluster)\(name.map { " · \($0)" } ?? ""): the \(entries.count) members nearest its centre"
         } else {
-            let (client, request, payload) = try similarRequest(daemon, file: similar!, k: count, space: .cnn)
+            let (client, request, payload) = try similarRequest(daemon, file: similar!, SimilarQuery(k: count))
             // rank, score, id, path
             entries = try daemon.refusing(try client.ask(request, payload: payload)).map { f in
                 return ContactSheet.Entry(
-                    path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · cosine \(f[1])")
+                    path: f[3], caption: (f[3] as NSString).lastPathComponent, detail: "#\(f[0]) · score \(f[1])")
             }
             title = "Most similar to \((similar! as NSString).lastPathComponent)"
         }

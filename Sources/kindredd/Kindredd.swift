@@ -91,7 +91,8 @@ struct Kindredd: ParsableCommand {
         let service = CommandService(
             catalog: collection.catalog, store: collection.store,
             network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: 1),
-            progress: collection.progress, efSearch: configuration.efSearch, policy: AccessPolicy(configuration),
+            progress: collection.progress, efSearch: configuration.efSearch, fusion: configuration.fusion,
+            policy: AccessPolicy(configuration),
             decodeOptions: settings.decode, logger: logger)
         let server = SocketServer(service: service, limits: SocketServer.Limits(configuration), logger: logger)
         let socketPath = SocketPath.resolve(explicit: configuration.socket)

@@ -53,7 +53,7 @@ import Testing
             case 0: return "SIMILAR \(target(&random)) k=\(number(&random))"
             case 1:
                 return
-                    "SIMILAR \(target(&random)) space=\(["cnn", "style", "thumb"][random.below(3)]) within=prefix:\(directory.replacingOccurrences(of: "\"", with: ""))"
+                    "SIMILAR \(target(&random)) space=\(["fused", "cnn", "style", "thumb"][random.below(4)]) explain=\(number(&random)) within=prefix:\(directory.replacingOccurrences(of: "\"", with: ""))"
             case 2: return "INFO \(target(&random))"
             case 3: return "DUPLICATES max_distance=\(number(&random))"
             case 4: return "ERRORS limit=\(number(&random))"
@@ -61,7 +61,10 @@ import Testing
             case 6: return "WATCH \(directory)"
             case 7: return "UNWATCH \(directory)"
             case 8: return "RUNS limit=\(number(&random))"
-            case 9: return "CLUSTER \(number(&random)) limit=\(number(&random))"
+            case 9:
+                return random.below(2) == 0
+                    ? "CLUSTER \(number(&random)) limit=\(number(&random))"
+                    : "NAME-CLUSTER \(number(&random)) \(["\"\"", "x", "\"a\\tb\"", String(repeating: "n", count: 81)][random.below(4)])"
             case 10: return "MAP dims=\(number(&random))"
             case 11: return ["STATUS", "CLUSTERS", "PING", "HELP", "FORMAT json"][random.below(5)]
             case 12: return "SIMILAR-IMAGE \(number(&random))"
@@ -101,10 +104,10 @@ import Testing
                 do throws(ProtocolError) {
                     try service.authorize(request, peer: peer)
                     switch request {
-                    case .similarImage(_, let k, let space):
+                    case .similarImage(_, let query):
                         var bytes = [bomb, good, Array(good.prefix(good.count / 2)), [0xFF, 0xD8]][random.below(4)]
                         if random.below(4) == 0 { bytes[random.below(bytes.count)] ^= 0xFF }
-                        result = service.answerImage(bytes, k: k, space: space)
+                        result = service.answerImage(bytes, query)
                     case .refit, .quit, .format: continue
                     default: result = service.answer(request)
                     }

@@ -35,6 +35,7 @@ final class DaemonProcess {
         if !FileManager.default.fileExists(atPath: ModelFiles.installed(in: paths).path) {
             try FileManager.default.createDirectory(at: paths.weights, withIntermediateDirectories: true)
             try convertedWeights.write(to: ModelFiles.installed(in: paths))
+            try Data(imagenetClassNamesFile.utf8).write(to: ModelFiles.classNames(in: paths))
         }
     }
 
@@ -203,15 +204,27 @@ func writeNewCopiesOfGroupSeven(in art: URL, sizes: [(Int, Int)]) throws {
     }
 }
 
-/// Refit settings small collections can cluster with (groups of ten).
+/// Refit settings small collections can cluster with (groups of ten; a cluster needs six, so a
+/// tight group cannot split into two halves).
 let smallRefitConfiguration = """
     [refit]
     schedule = ""
     after_new_fraction = 0
     neighbors = 5
-    min_cluster_size = 5
+    min_cluster_size = 6
     min_samples = 3
     cluster_dims = 2
+    """
+
+/// k-means with k chosen by silhouette: groups of ten tight variants are found whole whatever
+/// UMAP's layout does with them (HDBSCAN on so few points splits or joins whole groups by chance).
+let groupsRefitConfiguration = """
+    [refit]
+    schedule = ""
+    after_new_fraction = 0
+    neighbors = 5
+    algorithm = "kmeans"
+    k = "2..8"
     """
 
 /// PING round trips over one connection, in milliseconds.
@@ -278,31 +291,35 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
                 "OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)",
             ])
 
-        // SIMILAR agrees with `kindred embed` + exact search.
+        // SIMILAR in the CNN space agrees with `kindred embed` (framed as kindredd frames: borders
+        // trimmed, the whole picture) + exact search.
         let features = root.appendingPathComponent("f.npy").path, pathList = root.appendingPathComponent("p.txt").path
         #expect(
             try run(
                 "kindred",
-                ["embed", "--state", daemon.state.path, "--out", features, "--paths-out", pathList, art.path]) == 1,
+                [
+                    "embed", "--fit", "pad", "--trim", "--state", daemon.state.path, "--out", features, "--paths-out",
+                    pathList, art.path,
+                ]) == 1,
             "broken.jpg fails")
         let offline = try Npy.readMatrix(URL(fileURLWithPath: features))
         let offlinePaths = try String(contentsOfFile: pathList, encoding: .utf8).split(separator: "\n").map(String.init)
         let exact = try ExactSearch.search(base: offline, queries: offline, k: 5, metric: .cosine)
         for (row, path) in offlinePaths.enumerated() {
             let expected = exact[row].map { offlinePaths[Int($0.label)] }.filter { $0 != path }
-            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4"#).dropFirst().map {
+            let answer = try daemon.ask(#"SIMILAR "\#(path)" k=4 space=cnn"#).dropFirst().map {
                 String($0.split(separator: "\t")[3])
             }
             #expect(answer == expected, "\(path)")
         }
 
-        // And in the style space, against `kindred embed --space style`.
+        // And in the style space, against `kindred embed --space style --trim`.
         #expect(
             try run(
                 "kindred",
                 [
-                    "embed", "--space", "style", "--state", daemon.state.path, "--out", features, "--paths-out",
-                    pathList, art.path,
+                    "embed", "--space", "style", "--trim", "--state", daemon.state.path, "--out", features,
+                    "--paths-out", pathList, art.path,
                 ]) == 1)
         let styles = try Npy.readMatrix(URL(fileURLWithPath: features))
         let exactStyle = try ExactSearch.search(base: styles, queries: styles, k: 5, metric: .cosine)
@@ -349,7 +366,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try daemon.ask("RESCAN /etc") == ["ERR forbidden /etc is outside the watched roots"])
         #expect(
             try daemon.ask("SIMILAR") == [
-                "ERR bad-request SIMILAR: missing a path or id; usage: SIMILAR <path|id> [k=10] [space=cnn|style] [within=prefix:/dir]"
+                "ERR bad-request SIMILAR: missing a path or id; usage: SIMILAR <path|id> [k=10] [space=fused|cnn|style] [explain=0|1] [within=prefix:/dir]"
             ])
         try daemon.waitUntilIdle(indexed: 6, failed: 1)
 
@@ -479,7 +496,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let art = root.appendingPathComponent("art")
         for seed in UInt64(1)...3 { try group(seed * 7, in: art) }
         let config = root.appendingPathComponent("kindred.toml")
-        try Data(smallRefitConfiguration.utf8).write(to: config)
+        try Data(groupsRefitConfiguration.utf8).write(to: config)
         let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
         try daemon.start(extra: ["--config", config.path])
         try daemon.waitUntilIdle(indexed: 30)
@@ -505,7 +522,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
         #expect(
-            clusters.count == 3 && clusters.allSatisfy { $0[1] == "10" && $0[2].hasPrefix(art.path) && $0[4] == "1" })
+            clusters.count == 3 && clusters.allSatisfy { $0[2] == "10" && $0[3].hasPrefix(art.path) && $0[5] == "1" })
+        // Files directly in the root have no folder to be named by: each label is ImageNet classes.
+        #expect(clusters.allSatisfy { !$0[1].isEmpty && !$0[1].contains(" · ") }, "\(clusters.map { $0[1] })")
         // Each cluster is one picture's variants.
         for row in clusters {
             let members = try daemon.ask("CLUSTER \(row[0]) limit=100").dropFirst().map {
@@ -517,6 +536,18 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let map2 = try daemon.ask("MAP"), map3 = try daemon.ask("MAP dims=3")
         #expect(map2.count == 31 && map2.dropFirst().allSatisfy { $0.split(separator: "\t").count == 5 })
         #expect(map3.count == 31 && map3.dropFirst().allSatisfy { $0.split(separator: "\t").count == 6 })
+
+        // A user names a cluster (admin verb; the test runs as kindredd's own user); the name is
+        // checked at the border, and an id the run lacks is refused.
+        let named = clusters[0][0]
+        #expect(
+            try daemon.ask("NAME-CLUSTER \(named) \"Moons, waxing\"")
+                == ["OK 1", "\(named)\tMoons, waxing\t\(clusters[0][1])"])
+        #expect(try daemon.ask("NAME-CLUSTER 999 x").first?.hasPrefix("ERR not-found") == true)
+        #expect(try daemon.ask("NAME-CLUSTER \(named) \"a\\tb\"").first?.hasPrefix("ERR bad-request") == true)
+        #expect(
+            try daemon.ask("NAME-CLUSTER \(named) \(String(repeating: "x", count: 81))").first?.hasPrefix(
+                "ERR bad-request") == true)
 
         // A fourth group arrives; the next run keeps the three ids and adds one.
         try group(99, in: art.appendingPathComponent("later"))
@@ -530,7 +561,11 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         }
         let kept = Set(clusters.map { $0[0] })
         #expect(Set(after.map { $0[0] }).isSuperset(of: kept))
-        #expect(after.filter { kept.contains($0[0]) }.allSatisfy { $0[4] == "2" }, "old clusters are two runs old")
+        #expect(after.filter { kept.contains($0[0]) }.allSatisfy { $0[5] == "2" }, "old clusters are two runs old")
+        // The name followed its id into the new run; the new cluster is named by its folder.
+        #expect(after.first { $0[0] == named }?[1] == "Moons, waxing", "\(after)")
+        let newcomer = after.first { !kept.contains($0[0]) }
+        #expect(newcomer?[1].hasPrefix("later · ") == true, "\(String(describing: newcomer))")
         #expect(try daemon.ask("RUNS").count == 3)
         #expect(try daemon.ask("STATUS").contains("clusters\t4"))
 
@@ -677,7 +712,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let report = try jsonLine(
             "kindred",
             ["report", "--state", daemon.state.path, "--out", root.appendingPathComponent("report.html").path])
-        #expect(report["charts"] as? [String] == ["scree", "knife", "sizes"], "\(report)")
+        // A k-means run also draws how k was chosen.
+        #expect(report["charts"] as? [String] == ["scree", "knife", "sizes", "k_selection"], "\(report)")
+        let reportHTML = try String(contentsOf: root.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(reportHTML.contains("Moons, waxing"), "the report shows the cluster's name")
         let sheet = try jsonLine(
             "kindred",
             [

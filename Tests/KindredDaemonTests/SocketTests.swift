@@ -30,9 +30,9 @@ import Testing
         let client = try SocketClient(path: path)
         #expect(try client.send("PING") == ["OK 1", "pong"])
 
-        // SIMILAR by path: the other five images, ranked as exact search ranks them.
+        // SIMILAR by path in the CNN space: the other five images, ranked as exact search ranks them.
         let query = c.images.appendingPathComponent("art1.jpg").path
-        let answer = try client.send(#"SIMILAR "\#(query)" k=5"#)
+        let answer = try client.send(#"SIMILAR "\#(query)" k=5 space=cnn"#)
         #expect(answer.first == "OK 5")
         let rows = answer.dropFirst().map { $0.split(separator: "\t").map(String.init) }
         let (ids, matrix) = try c.store.readMatrix(space: "cnn")

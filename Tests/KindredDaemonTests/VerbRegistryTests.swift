@@ -22,9 +22,10 @@ import Testing
         #expect(try documentedVerbs().sorted() == verbs.sorted())
         #expect(VerbRegistry.help.rows.map { $0[0] } == verbs)
         #expect(VerbRegistry.help.rows.allSatisfy { $0.count == 3 && !$0[1].isEmpty && ["yes", "no"].contains($0[2]) })
-        // Every verb group has its verbs; only the collection's and REFIT are admin.
+        // Every verb group has its verbs; only the collection's, REFIT and NAME-CLUSTER are admin.
         for verb in Verb.allCases where verb.requiresAdmin {
-            #expect([.collection, .connection].contains(VerbRegistry.answerer(verb)), "\(verb)")
+            #expect(
+                [.collection, .connection].contains(VerbRegistry.answerer(verb)) || verb == .nameCluster, "\(verb)")
         }
         #expect(Set(Verb.allCases.map(VerbRegistry.answerer)) == Set(VerbRegistry.Answerer.allCases))
     }
@@ -41,7 +42,7 @@ import Testing
             "DUPLICATES",
             "ERRORS", "THUMBS", "RESCAN", "WATCH /nonexistent", "UNWATCH /nonexistent", "BACKUP /nonexistent", "RUNS",
             "CLUSTERS",
-            "CLUSTER 1", "MAP", "RUN", "RUN-CLUSTERS 1", "RUN-MEMBERS 1",
+            "CLUSTER 1", "MAP", "RUN", "RUN-CLUSTERS 1", "RUN-MEMBERS 1", "NAME-CLUSTER 1 x",
         ]
         #expect(Set(examples.map { try? parser.parse($0).verb }) == Set(Verb.allCases))
         for line in examples {

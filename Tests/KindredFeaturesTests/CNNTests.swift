@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredImaging
 import KindredTestSupport
 import Testing
 
@@ -141,5 +142,50 @@ func syntheticInput() -> [Float] {
         together.run(input, count: 2, features: &a)
         alone.run(input, count: 2, features: &b)
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+    }
+}
+
+/// The classifier on stored (unit) vectors, which names clusters, against the network's own head.
+@Suite struct ImageNetHeadTests {
+    /// On every 60th file of openclipart-png (real clip art), the top class of W·f̂ (no bias, unit
+    /// vector) is compared with the full head's top class on the raw features.
+    @Test func headOnUnitVectorsAgreesWithTheNetwork() throws {
+        let source = kindredCache.appendingPathComponent("openclipart/usr/share/openclipart/png")
+        let files = (FileManager.default.enumerator(atPath: source.path)?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".png") }.sorted()
+        try #require(files.count > 1000, "no openclipart-png in \(source.path): run `scripts/setup.sh testdata`")
+        let images = try stride(from: 0, to: files.count, by: 60).map { i in
+            try ImageDecoder.decode(file: source.appendingPathComponent(files[i])).image
+        }
+        let network = try EfficientNetLite0(weights: convertedWeights, batchSize: 8, threads: 2)
+        let (features, logits) = network.run(images: images, logits: true)
+        var unit = features
+        normalizeRows(&unit, dimension: 1280)
+        let names = try ImageNetClassNames.read(
+            from: {
+                let url = temporaryDirectory("classes").appendingPathComponent("imagenet-classes.tsv")
+                try Data(imagenetClassNamesFile.utf8).write(to: url)
+                return url
+            }())
+        #expect(names[0] == "tench" && names[281] == "tabby")
+        let head = try ImageNetHead(weights: convertedWeights, names: names)
+        let ours = head.topClass(unit, count: images.count)
+        let agree = (0..<images.count).filter { n in
+            ours[n] == (0..<1000).max { logits[n * 1000 + $0] < logits[n * 1000 + $1] }!
+        }.count
+        let share = Double(agree) / Double(images.count)
+        print("head on unit vectors: top class agrees on \(agree) of \(images.count) (\(share))")
+        #expect(share >= 0.85)
+    }
+
+    @Test func classNamesFromAHostileFileAreRefused() throws {
+        let url = temporaryDirectory("classes-bad").appendingPathComponent("imagenet-classes.tsv")
+        for text in [
+            "", "n01440764\ttench\n", String(repeating: "n01440764\ttench\n", count: 999) + "n01440764\ta\tb\n",
+            String(repeating: "x", count: 300_000),
+        ] {
+            try Data(text.utf8).write(to: url)
+            #expect(throws: WeightsError.self) { try ImageNetClassNames.read(from: url) }
+        }
     }
 }

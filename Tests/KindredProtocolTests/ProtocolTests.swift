@@ -9,20 +9,24 @@ import Testing
     @Test func everyVerbParses() throws {
         let cases: [(String, Request)] = [
             ("PING", .ping), ("ping", .ping), ("HELP", .help), ("QUIT", .quit), ("STATUS\r", .status),
-            ("SIMILAR 42", .similar(.id(ItemID(42)), k: 10, space: .cnn, within: nil)),
+            ("SIMILAR 42", .similar(.id(ItemID(42)), SimilarQuery(), within: nil)),
+            (
+                "SIMILAR 42 space=cnn explain=1",
+                .similar(.id(ItemID(42)), SimilarQuery(ranking: .cnn, explain: true), within: nil)
+            ),
             (
                 "SIMILAR /art/a.jpg k=5 space=style within=prefix:/art/blue",
-                .similar(.path("/art/a.jpg"), k: 5, space: .style, within: "/art/blue")
+                .similar(.path("/art/a.jpg"), SimilarQuery(k: 5, ranking: .style), within: "/art/blue")
             ),
             (
                 #"SIMILAR "/art/Blue Period/old guitarist.jpg" k=3"#,
-                .similar(.path("/art/Blue Period/old guitarist.jpg"), k: 3, space: .cnn, within: nil)
+                .similar(.path("/art/Blue Period/old guitarist.jpg"), SimilarQuery(k: 3), within: nil)
             ),
             (
                 "similar\t" + #""/a \"quoted\" \\ name.png"   within="prefix:/a b""#,
-                .similar(.path(#"/a "quoted" \ name.png"#), k: 10, space: .cnn, within: "/a b")
+                .similar(.path(#"/a "quoted" \ name.png"#), SimilarQuery(), within: "/a b")
             ),
-            ("SIMILAR-IMAGE 81920 k=20", .similarImage(byteCount: 81920, k: 20, space: .cnn)),
+            ("SIMILAR-IMAGE 81920 k=20", .similarImage(byteCount: 81920, SimilarQuery(k: 20))),
             ("INFO /x/y.png", .info(.path("/x/y.png"))), ("INFO 7", .info(.id(ItemID(7)))),
             ("DUPLICATES", .duplicates(tier: .near, maxDistance: 6)),
             ("DUPLICATES max_distance=0", .duplicates(tier: .near, maxDistance: 0)),
@@ -52,7 +56,8 @@ import Testing
             ("SIMILAR 1 k=5 k=6", .badRequest, "k given twice"),
             ("SIMILAR 1 colour=red", .badRequest, "unknown option 'colour'"),
             ("SIMILAR 1 2", .badRequest, "unexpected argument '2'"),
-            ("SIMILAR 1 space=clip", .badRequest, "space=clip is not one of cnn, style"),
+            ("SIMILAR 1 space=clip", .badRequest, "space=clip is not one of fused, cnn, style"),
+            ("SIMILAR 1 explain=2", .badRequest, "explain"),
             ("SIMILAR 1 within=/art", .badRequest, "must be prefix:/absolute/dir"),
             (#"SIMILAR "/a.jpg"#, .badRequest, "ends inside a quoted word"),
             (#"SIMILAR "/a\q.jpg""#, .badRequest, #"unknown escape '\q'"#),
@@ -105,7 +110,7 @@ import Testing
         #expect(try parser.parse("CLUSTER 2147483647 limit=1000000") == .cluster(id: 2_147_483_647, limit: 1_000_000))
         #expect(
             try parser.parse("SIMILAR-IMAGE 67108864 k=1000")
-                == .similarImage(byteCount: 67_108_864, k: 1000, space: .cnn))
+                == .similarImage(byteCount: 67_108_864, SimilarQuery(k: 1000)))
     }
 
     @Test func lineLengthIsLimited() {

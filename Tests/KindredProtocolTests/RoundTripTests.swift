@@ -24,16 +24,17 @@ import Testing
         let target: Target =
             random.below(2) == 0
             ? .id(ItemID(validating: String(1 + random.below(Int(Int32.max))))!) : .path(randomPath(&random))
-        let space = Space.searchable[random.below(Space.searchable.count)]
         let limit = 1 + random.below(1000)
+        let query = SimilarQuery(
+            k: limit, ranking: Ranking.allCases[random.below(Ranking.allCases.count)], explain: random.below(2) == 0)
         switch Verb.allCases[random.below(Verb.allCases.count)] {
         case .ping: return .ping
         case .help: return .help
         case .quit: return .quit
         case .status: return .status
         case .similar:
-            return .similar(target, k: limit, space: space, within: random.below(2) == 0 ? nil : randomPath(&random))
-        case .similarImage: return .similarImage(byteCount: 1 + random.below(64 << 20), k: limit, space: space)
+            return .similar(target, query, within: random.below(2) == 0 ? nil : randomPath(&random))
+        case .similarImage: return .similarImage(byteCount: 1 + random.below(64 << 20), query)
         case .info: return .info(target)
         case .duplicates:
             return .duplicates(
@@ -48,6 +49,10 @@ import Testing
         case .runs: return .runs(limit: limit)
         case .clusters: return .clusters
         case .cluster: return .cluster(id: random.below(Int(Int32.max)), limit: limit)
+        case .nameCluster:
+            // Names with control characters are refused at the border; they stand for removal here.
+            let word = Self.awkward[random.below(Self.awkward.count)]
+            return .nameCluster(id: random.below(Int(Int32.max)), name: (try? ClusterName(validating: word)) ?? nil)
         case .map: return .map(dimensions: 2 + random.below(2))
         case .backup: return .backup(directory: randomPath(&random))
         case .run: return .run(id: random.below(2) == 0 ? nil : Int64(1 + random.below(Int(Int32.max))))
@@ -73,10 +78,10 @@ import Testing
         #expect(seen.count == Verb.allCases.count, "every verb drawn")
         // The extremes of every range, too.
         for request: Request in [
-            .similar(.id(ItemID(validating: String(Int64.max))!), k: 1000, space: .style, within: "/"),
+            .similar(.id(ItemID(validating: String(Int64.max))!), SimilarQuery(k: 1000, ranking: .style), within: "/"),
             .runMembers(run: Int64.max, after: UInt64(Int64.max), limit: 100_000),
             .duplicates(tier: .similar, maxDistance: 16),
-            .similarImage(byteCount: 64 << 20, k: 1, space: .cnn), .info(.path("/")),
+            .similarImage(byteCount: 64 << 20, SimilarQuery(k: 1)), .info(.path("/")),
         ] {
             #expect(try parser.parse(RequestEncoder.line(request)) == request)
         }

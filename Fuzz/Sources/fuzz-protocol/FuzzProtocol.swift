@@ -18,7 +18,7 @@ func fuzzProtocol(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let parser = RequestParser(maxLineLength: 256)
     let handle = { (event: LineFramer.Event) -> Int? in
         guard case .line(let line) = event, let request = try? parser.parse(line) else { return nil }
-        if case .similarImage(let count, _, _) = request { return min(count, 4096) }
+        if case .similarImage(let count, _) = request { return min(count, 4096) }
         return nil
     }
     framer.feed(bytes[..<split], handle)

@@ -67,12 +67,12 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let (service, state, indexes) = fixture
     let peer = data[0] % 2 == 0 ? admin : stranger
     var framer = LineFramer(maxLineLength: 4096)
-    var pending: (k: Int, space: Space)?
+    var pending: SimilarQuery?
     framer.feed(UnsafeBufferPointer(start: data + 1, count: size - 1)) { event -> Int? in
         switch event {
         case .tooLong: return nil
         case .payload(let bytes):
-            if let query = pending { check(service.answerImage(bytes, k: query.k, space: query.space)) }
+            if let query = pending { check(service.answerImage(bytes, query)) }
             pending = nil
             return nil
         case .line(let line):
@@ -82,8 +82,8 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 return nil
             }
             switch request {
-            case .similarImage(let count, let k, let space):
-                pending = (k, space)
+            case .similarImage(let count, let query):
+                pending = query
                 return min(count, 1 << 16)
             case .refit, .quit, .format, .backup: return nil  // connection state, or work on other threads
             default: check(service.answer(request))

@@ -3,10 +3,12 @@ import KindredCore
 import KindredImaging
 
 extension EfficientNetLite0 {
-    /// Runs decoded images through the network: each resized and centre-cropped to the input (in
-    /// parallel), then one batched run. Returns the raw features (1280 a row) and, if asked, the
-    /// ImageNet logits (1000 a row), in image order.
-    public func run(images: [RGBImage], logits wantLogits: Bool = false) -> (features: [Float], logits: [Float]) {
+    /// Runs decoded images through the network: each fitted to the input (`framing`, in parallel), then
+    /// one batched run. Returns the raw features (1280 a row) and, if asked, the ImageNet logits
+    /// (1000 a row), in image order.
+    public func run(
+        images: [RGBImage], framing: Framing = .reference, logits wantLogits: Bool = false
+    ) -> (features: [Float], logits: [Float]) {
         guard !images.isEmpty else { return ([], []) }
         let size = Self.inputSize * Self.inputSize * 3
         var input = [Float](repeating: 0, count: images.count * size)
@@ -14,7 +16,7 @@ extension EfficientNetLite0 {
             let base = UInt(bitPattern: buffer.baseAddress)
             // Each image fills only its own slice of the buffer.
             DispatchQueue.concurrentPerform(iterations: images.count) { i in
-                images[i].cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * size)
+                images[i].cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * size, framing: framing)
             }
         }
         var features = [Float](repeating: 0, count: images.count * Self.featureDimension)
@@ -32,8 +34,8 @@ extension EfficientNetLite0 {
     }
 
     /// The L2-normalised embeddings of decoded images, one 1280-float row each: how they are stored.
-    public func embed(_ images: [RGBImage]) -> [Float] {
-        var features = run(images: images).features
+    public func embed(_ images: [RGBImage], framing: Framing = .reference) -> [Float] {
+        var features = run(images: images, framing: framing).features
         normalizeRows(&features, dimension: Self.featureDimension)
         return features
     }

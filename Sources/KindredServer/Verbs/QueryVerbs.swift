@@ -65,7 +65,7 @@ extension CommandService {
         }
     }
 
-    func similar(_ target: Target, k: Int, space: Space, within: String?) throws -> Response {
+    func similar(_ target: Target, _ query: SimilarQuery, within: String?) throws -> Response {
         let item = try resolve(target)
         guard item.status == .indexed, let id = item.itemID else {
             throw ProtocolError(
@@ -73,26 +73,39 @@ extension CommandService {
                 item.status == .failed
                     ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
         }
-        guard let query = try store.vector(id, space: space.rawValue) else {
-            throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet")
+        func stored(_ space: Space) throws -> [Float] {
+            guard let vector = try store.vector(id, space: space.rawValue) else {
+                throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet")
+            }
+            return vector
         }
-        return try rows(for: try neighbours(of: query, excluding: id.rawValue, k: k, space: space, within: within))
+        switch query.ranking {
+        case .cnn, .style:
+            let space = query.ranking.space
+            return try rows(
+                for: try neighbours(
+                    of: try stored(space), excluding: id.rawValue, k: query.k, space: space, within: within),
+                space: space, explain: query.explain)
+        case .fused:
+            guard let phash = try store.vector(id, space: Space.phash.rawValue, as: UInt8.self) else {
+                throw ProtocolError(.unavailable, "\(item.path) has no phash yet")
+            }
+            let probe = Fusion.Probe(cnn: try stored(.cnn), style: try stored(.style), phash: phash)
+            return try fused(probe, excluding: id.rawValue, query, within: within)
+        }
     }
 
     /// SIMILAR-IMAGE: the nearest items to an image that need not be in the collection. The daemon
     /// reads only the bytes the client sent, never a file the client names.
-    public func answerImage(_ bytes: [UInt8], k: Int, space: Space) -> Result<Response, ProtocolError> {
+    public func answerImage(_ bytes: [UInt8], _ query: SimilarQuery) -> Result<Response, ProtocolError> {
         do {
-            let image = try bytes.withUnsafeBytes { (raw) throws(ImageError) in
-                try ImageDecoder.decode(raw, path: "query image", options: decodeOptions)
-            }.image
-            let query: [Float]
-            switch space {
-            case .style:
-                query = StyleDescriptor.compute(image)
-            case .cnn:
+            let image = framing.prepare(
+                try bytes.withUnsafeBytes { (raw) throws(ImageError) in
+                    try ImageDecoder.decode(raw, path: "query image", options: decodeOptions)
+                }.image)
+            func cnn() throws -> [Float] {
                 var input = [Float](repeating: 0, count: CNNInput.count)
-                image.cnnInput(into: &input)
+                image.cnnInput(into: &input, framing: framing)
                 var features = [Float](repeating: 0, count: Space.cnn.dimension)
                 let ran = network.withLock { network -> Bool in
                     guard let network else { return false }
@@ -100,13 +113,27 @@ extension CommandService {
                     return true
                 }
                 guard ran else { throw ProtocolError(.unavailable, "no network for queries by image") }
-                query = features
-            case .phash, .thumb:
-                throw ProtocolError(
-                    .badRequest,
-                    "space=\(space) has no index; \(Space.searchable.map(\.name).joined(separator: " and ")) do")
+                normalizeRows(&features, dimension: Space.cnn.dimension)
+                return features
             }
-            return .success(try rows(for: try neighbours(of: query, excluding: nil, k: k, space: space, within: nil)))
+            switch query.ranking {
+            case .style:
+                return .success(
+                    try rows(
+                        for: try neighbours(
+                            of: StyleDescriptor.compute(image), excluding: nil, k: query.k, space: .style, within: nil),
+                        space: .style, explain: query.explain))
+            case .cnn:
+                return .success(
+                    try rows(
+                        for: try neighbours(of: try cnn(), excluding: nil, k: query.k, space: .cnn, within: nil),
+                        space: .cnn, explain: query.explain))
+            case .fused:
+                let probe = Fusion.Probe(
+                    cnn: try cnn(), style: StyleDescriptor.compute(image),
+                    phash: PerceptualHash.bytes(PerceptualHash.compute(image)))
+                return .success(try fused(probe, excluding: nil, query, within: nil))
+            }
         } catch let error as ProtocolError {
             return .failure(error)
         } catch let error as ImageError {
@@ -125,16 +152,45 @@ extension CommandService {
         return try index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
     }
 
-    func rows(for neighbours: [Neighbor]) throws -> Response {
+    /// The fused ranking (`Fusion`): the CNN's nearest candidates, re-ranked.
+    func fused(_ probe: Fusion.Probe, excluding: UInt64?, _ query: SimilarQuery, within: String?) throws -> Response {
+        let found = try neighbours(
+            of: probe.cnn, excluding: excluding, k: max(query.k, fusion.candidates), space: .cnn, within: within)
+        let ranked = try fusion.rerank(found, probe: probe, k: query.k, store: store)
+        let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
+        var columns = ["rank", "score", "id", "path"]
+        if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant"] }
+        return Response(
+            columns: columns,
+            rows: ranked.enumerated().map { rank, r in
+                var row = [
+                    String(rank + 1), String(format: "%.4f", r.terms.score), String(r.label),
+                    paths[ItemID(r.label)] ?? "",
+                ]
+                if query.explain {
+                    row += [
+                        String(format: "%.4f", r.terms.cnn), String(format: "%.4f", r.terms.style),
+                        String(format: "%.4f", r.terms.phash), String(r.terms.phashBits), r.terms.dominant,
+                    ]
+                }
+                return row
+            })
+    }
+
+    /// A pure space's answer; with `explain`, the one term is the whole score.
+    func rows(for neighbours: [Neighbor], space: Space, explain: Bool) throws -> Response {
         var rows: [[String]] = []
         let paths = try catalog.paths(of: neighbours.map { ItemID($0.label) })
         for (rank, neighbour) in neighbours.enumerated() {
             let path = paths[ItemID(neighbour.label)] ?? ""
-            rows.append([
-                String(rank + 1), String(format: "%.4f", 1 - neighbour.distance), String(neighbour.label), path,
-            ])
+            let score = String(format: "%.4f", 1 - neighbour.distance)
+            var row = [String(rank + 1), score, String(neighbour.label), path]
+            if explain { row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue] }
+            rows.append(row)
         }
-        return Response(columns: ["rank", "score", "id", "path"], rows: rows)
+        var columns = ["rank", "score", "id", "path"]
+        if explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant"] }
+        return Response(columns: columns, rows: rows)
     }
 
     /// The stored thumbnails after item `after`, `limit` of them: id, side, base64 of the RGB bytes.

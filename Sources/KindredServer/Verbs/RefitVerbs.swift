@@ -80,14 +80,27 @@ extension CommandService {
         let facts = try catalog.clusters(run: run.id)
         let paths = try catalog.paths(of: facts.compactMap(\.exemplar))
         return Response(
-            columns: ["id", "size", "exemplar", "silhouette", "age_runs"],
+            columns: ["id", "name", "size", "exemplar", "silhouette", "age_runs"],
             rows: facts.map { c in
                 [
-                    String(c.cluster), String(c.size), c.exemplar.flatMap { paths[$0] } ?? "",
+                    String(c.cluster), c.name ?? c.label ?? "", String(c.size), c.exemplar.flatMap { paths[$0] } ?? "",
                     c.silhouette.map { String(format: "%.4f", $0) } ?? "",
                     String(ages[c.cluster] ?? 1),
                 ]
             })
+    }
+
+    /// NAME-CLUSTER: a user's name for a stable cluster id, shown instead of the run's label from
+    /// now on and in later runs while the id lives. Only an id of the current run can be named.
+    func nameCluster(_ id: Int, _ name: ClusterName?) throws -> Response {
+        let run = try currentRun()
+        guard try catalog.nameCluster(id, name) else {
+            throw ProtocolError(.notFound, "no cluster \(id) in run \(run.id); CLUSTERS lists them")
+        }
+        logger.info("cluster named", metadata: ["cluster": "\(id)", "name": "\(name?.text ?? "")"])
+        let facts = try catalog.clusters(run: run.id).first { $0.cluster == id }
+        return Response(
+            columns: ["id", "name", "label"], rows: [[String(id), facts?.title ?? "", facts?.label ?? ""]])
     }
 
     /// A cluster's members, nearest its centre (on the 2-D map) first.

@@ -100,9 +100,14 @@ public struct ClusterFacts: Sendable, Equatable {
     public var silhouette: Double?
     public var bornRunID: Int64
     public var matchedJaccard: Double?
+    /// What the run named it from its members (`clusters.label`).
+    public var label: String?
+    /// What a user named its stable id (`cluster_names`), which wins over the label.
+    public var name: String?
 
     public init(
-        cluster: Int, size: Int, exemplar: ItemID?, silhouette: Double?, bornRunID: Int64, matchedJaccard: Double?
+        cluster: Int, size: Int, exemplar: ItemID?, silhouette: Double?, bornRunID: Int64, matchedJaccard: Double?,
+        label: String? = nil, name: String? = nil
     ) {
         self.cluster = cluster
         self.size = size
@@ -110,7 +115,12 @@ public struct ClusterFacts: Sendable, Equatable {
         self.silhouette = silhouette
         self.bornRunID = bornRunID
         self.matchedJaccard = matchedJaccard
+        self.label = label
+        self.name = name
     }
+
+    /// What to call it: the user's name, else the run's label, else "cluster N".
+    public var title: String { name ?? label ?? "cluster \(cluster)" }
 }
 
 /// What a finished run records besides its assignments and clusters.
@@ -158,12 +168,13 @@ extension Catalog {
             try Self.insert(assignments, run: id, in: db)
             let cluster = try db.cachedStatement(
                 sql: """
-                    INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard)
-                    VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?)
+                    INSERT INTO clusters (run_id, cluster, size, exemplar, silhouette, born_run_id, matched_jaccard, label)
+                    VALUES (?, ?, ?, (SELECT id FROM items WHERE id = ?), ?, ?, ?, ?)
                     """)
             for c in clusters {
                 try cluster.execute(arguments: [
                     id, c.cluster, c.size, c.exemplar.map { $0.sqlValue }, c.silhouette, c.bornRunID, c.matchedJaccard,
+                    c.label,
                 ])
             }
             try db.execute(sql: "UPDATE runs SET is_current = 0 WHERE is_current = 1")
@@ -234,14 +245,50 @@ extension Catalog {
     public func clusters(run: Int64) throws(CatalogError) -> [ClusterFacts] {
         try read("clusters of run \(run)") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM clusters WHERE run_id = ? ORDER BY size DESC, cluster", arguments: [run]
+                db,
+                sql: """
+                    SELECT c.*, n.name FROM clusters c LEFT JOIN cluster_names n ON n.cluster = c.cluster
+                    WHERE c.run_id = ? ORDER BY c.size DESC, c.cluster
+                    """, arguments: [run]
             ).map { row in
                 ClusterFacts(
                     cluster: row["cluster"], size: row["size"],
                     exemplar: (row["exemplar"] as Int64?).map { ItemID(UInt64($0)) },
-                    silhouette: row["silhouette"], bornRunID: row["born_run_id"], matchedJaccard: row["matched_jaccard"]
-                )
+                    silhouette: row["silhouette"], bornRunID: row["born_run_id"],
+                    matchedJaccard: row["matched_jaccard"],
+                    label: row["label"], name: row["name"])
             }
+        }
+    }
+
+    /// Names a stable cluster id of the current run, or removes its name (nil; any id). Returns
+    /// false, writing nothing, when a name is given for an id the current run does not have. The
+    /// name stays with the id when a later run drops it, for when it returns.
+    @discardableResult
+    public func nameCluster(
+        _ cluster: Int, _ name: ClusterName?, at now: Int64 = Catalog.now()
+    ) throws(CatalogError)
+        -> Bool
+    {
+        try write("name cluster \(cluster)") { db in
+            let current =
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM clusters c JOIN runs r ON r.id = c.run_id
+                        WHERE r.is_current = 1 AND c.cluster = ?)
+                        """, arguments: [cluster]) ?? false
+            if let name {
+                guard current else { return false }
+                try db.execute(
+                    sql: """
+                        INSERT INTO cluster_names (cluster, name, named_at) VALUES (?, ?, ?)
+                        ON CONFLICT (cluster) DO UPDATE SET name = excluded.name, named_at = excluded.named_at
+                        """, arguments: [cluster, name.text, now])
+            } else {
+                try db.execute(sql: "DELETE FROM cluster_names WHERE cluster = ?", arguments: [cluster])
+            }
+            return name == nil || current
         }
     }
 

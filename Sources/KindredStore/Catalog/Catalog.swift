@@ -286,6 +286,15 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Every indexed item's path, one at a time in id order, without holding them all: what a
+    /// refit's cluster labels tally folders from.
+    public func forEachIndexedPath(_ body: (ItemID, String) throws -> Void) throws(CatalogError) {
+        try read("paths of the indexed items") { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, path FROM items WHERE status = 'indexed' ORDER BY id")
+            while let row = try rows.next() { try body(ItemID(UInt64(row[0] as Int64)), row[1] as String) }
+        }
+    }
+
     public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
         try lookup("item \(id)") { db in
             try CatalogItem.fetchOne(

@@ -10,7 +10,9 @@ public enum RunRows {
         "id", "started", "finished", "status", "current", "algorithm", "parameters", "items", "clusters",
         "noise_fraction", "silhouette", "metrics", "timings", "error",
     ]
-    public static let clusterColumns = ["cluster", "size", "exemplar_id", "silhouette", "born_run", "matched_jaccard"]
+    public static let clusterColumns = [
+        "cluster", "size", "exemplar_id", "silhouette", "born_run", "matched_jaccard", "label", "name",
+    ]
     public static let memberColumns = [
         "id", "path", "cluster", "probability", "outlier_score", "x2", "y2", "x3", "y3", "z3", "neighbours",
     ]
@@ -64,7 +66,7 @@ public enum RunRows {
         [
             String(cluster.cluster), String(cluster.size), text(cluster.exemplar?.rawValue), text(cluster.silhouette),
             String(cluster.bornRunID),
-            text(cluster.matchedJaccard),
+            text(cluster.matchedJaccard), cluster.label ?? "", cluster.name ?? "",
         ]
     }
 
@@ -74,7 +76,8 @@ public enum RunRows {
             cluster: try required(f[0], "cluster"), size: try required(f[1], "size"),
             exemplar: (try value(f[2], "exemplar_id") as UInt64?).map { ItemID($0) },
             silhouette: try value(f[3], "silhouette"),
-            bornRunID: try required(f[4], "born_run"), matchedJaccard: try value(f[5], "matched_jaccard"))
+            bornRunID: try required(f[4], "born_run"), matchedJaccard: try value(f[5], "matched_jaccard"),
+            label: f[6].isEmpty ? nil : f[6], name: f[7].isEmpty ? nil : f[7])
     }
 
     public static func row(_ member: (assignment: Assignment, path: String)) -> [String] {

@@ -358,7 +358,9 @@
     div.style.backgroundPosition = `-${c.x * scale}px -${c.y * scale}px`;
     return div;
   }
-  const clusterText = (i) => labels[i] < 0 ? "noise" : `cluster ${labels[i]}`;
+  // A cluster's title: its name (a user's, else the run's label) after its id.
+  const clusterTitle = new Map(data.clusters.map((c) => [c.id, c.name ? `${c.id} · ${c.name}` : `cluster ${c.id}`]));
+  const clusterText = (i) => labels[i] < 0 ? "noise" : clusterTitle.get(labels[i]) || `cluster ${labels[i]}`;
 
   function element(tag, className, text) {
     const e = document.createElement(tag);
@@ -425,7 +427,7 @@
   function buildLegend() {
     const legend = document.getElementById("legend");
     const noiseCount = labels.reduce((s, l) => s + (l < 0 ? 1 : 0), 0);
-    const entries = data.clusters.map((c, k) => ({ id: c.id, label: `cluster ${c.id}`, size: c.size, rgb: clusterRGB[k] }));
+    const entries = data.clusters.map((c, k) => ({ id: c.id, label: clusterTitle.get(c.id), size: c.size, rgb: clusterRGB[k] }));
     if (noiseCount > 0) entries.push({ id: -1, label: "noise", size: noiseCount, rgb: noiseRGB });
     for (const e of entries) {
       const li = document.createElement("li");

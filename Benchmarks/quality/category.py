@@ -1,0 +1,137 @@
+"""Category retrieval dev set, step 2: P@10 and mAP@10 of each preparation that
+embed-variants.sh wrote, of the reference pipeline, and of fusions and query expansion, with
+labels = a file's top-level folder under the root.
+
+Choices are made on the tuning half of the queries (a seeded split) and reported on the held-out
+half, so a weight is never scored on the queries that picked it. Every item is in the database for
+both halves; a query never finds itself.
+
+mAP@10: for each query, the mean of P@k over the ranks k ≤ 10 that hold a relevant item, divided
+by min(10, relevant items in the collection); then the mean over queries.
+
+usage: python category.py DIR ROOT   (DIR: embed-variants.sh's output; ROOT: the openclipart png folder)
+"""
+import itertools, json, os, sys
+import numpy as np
+
+K = 10
+CANDIDATES = 100  # the CNN index's candidates a fused ranking re-orders
+
+
+def load(d, name):
+    x = np.load(os.path.join(d, name + '.npy'))
+    paths = open(os.path.join(d, name + '.txt')).read().split('\n')[: len(x)]
+    return dict(zip(paths, x))
+
+
+def unit(x):
+    x = x.astype(np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def bits(x):
+    return np.unpackbits(x.astype(np.uint8), axis=1).astype(np.float32)
+
+
+def scores(ranked, labels, queries, counts):
+    """P@10 and mAP@10 of `ranked` (queries × ≥10 database indices, self excluded)."""
+    hits = labels[ranked[:, :K]] == labels[queries][:, None]
+    p = hits.mean(1)
+    precision_at = np.cumsum(hits, 1) / np.arange(1, K + 1)
+    ap = (precision_at * hits).sum(1) / np.minimum(K, counts[labels[queries]] - 1)
+    return float(p.mean()), float(ap.mean())
+
+
+def top(similarity, queries, n):
+    s = similarity.copy()
+    s[np.arange(len(queries)), queries] = -np.inf  # a query never finds itself
+    part = np.argpartition(-s, n, axis=1)[:, :n]
+    order = np.argsort(-np.take_along_axis(s, part, 1), axis=1, kind='stable')
+    return np.take_along_axis(part, order, 1)
+
+
+def main():
+    d, root = sys.argv[1], sys.argv[2].rstrip('/') + '/'
+    names = [n[:-4] for n in sorted(os.listdir(d)) if n.endswith('.npy')]
+    data = {n: load(d, n) for n in names}
+    ref = np.load(os.path.join(d, 'reference', 'feats.npy'))
+    ref_paths = open(os.path.join(d, 'reference', 'paths.txt')).read().split('\n')[: len(ref)]
+    data['reference'] = dict(zip(ref_paths, ref))
+    common = sorted(set.intersection(*(set(v) for v in data.values())))
+    label_names = [p[len(root):].split('/')[0] for p in common]
+    classes = sorted(set(label_names))
+    labels = np.array([classes.index(c) for c in label_names])
+    counts = np.bincount(labels)
+    n = len(common)
+    rng = np.random.default_rng(19)
+    order = rng.permutation(n)
+    halves = {'tune': np.sort(order[: n // 2]), 'held': np.sort(order[n // 2:])}
+    m = {k: np.stack([v[p] for p in common]) for k, v in data.items()}
+    print(json.dumps({'items': n, 'categories': len(classes), 'tune': len(halves['tune']), 'held': len(halves['held'])}))
+
+    cnn = {k: unit(v) for k, v in m.items() if k.startswith('cnn') or k == 'reference'}
+    cnn['cnn-trim-pad-flipavg'] = unit(m['cnn-trim-pad'] + m['cnn-trim-pad-mirror'])
+    style = {k: unit(v) for k, v in m.items() if k.startswith('style')}
+    phash = {k: bits(v) for k, v in m.items() if k.startswith('phash')}
+
+    results = []
+
+    def report(name, half, ranked, **extra):
+        p, ap = scores(ranked, labels, halves[half], counts)
+        row = {'method': name, 'half': half, 'P@10': round(p, 4), 'mAP@10': round(ap, 4), **extra}
+        results.append(row)
+        print(json.dumps(row))
+        return p
+
+    # Pure spaces.
+    for half, q in halves.items():
+        for name, x in {**cnn, **style}.items():
+            report(name, half, top(x[q] @ x.T, q, K))
+        for name, b in phash.items():
+            hamming = b[q] @ (1 - b).T + (1 - b[q]) @ b.T
+            report(name, half, top(-hamming, q, K))
+
+    # Fusion and query expansion, chosen on the tuning half for each CNN preparation.
+    for cnn_name in ['cnn-crop', 'cnn-pad', 'cnn-trim-pad', 'cnn-trim-pad-m10', 'cnn-trim-pad-flipavg']:
+        x = cnn[cnn_name]
+        trimmed = 'trim' in cnn_name
+        s = style['style-trim' if trimmed else 'style']
+        b = phash['phash-trim' if trimmed else 'phash']
+
+        def candidates(q, expand):
+            """The CNN's candidates with each term. With `expand` (average query expansion) the
+            query plus its `expand` nearest re-scores the same candidates: no second search."""
+            sim = x[q] @ x.T
+            cand = top(sim, q, CANDIDATES)
+            if expand:
+                expanded = unit(x[q] + x[cand[:, :expand]].sum(1))
+                c = np.einsum('qd,qcd->qc', expanded, x[cand])
+            else:
+                c = np.take_along_axis(sim, cand, 1)
+            st = np.einsum('qd,qcd->qc', s[q], s[cand])
+            hb = np.abs(b[q][:, None, :] - b[cand]).sum(2)
+            return cand, c, st, 1 - hb / 64
+
+        def rank(terms, ws, wp):
+            cand, c, st, ph = terms
+            return np.take_along_axis(cand, np.argsort(-(c + ws * st + wp * ph), axis=1, kind='stable'), 1)
+
+        expansions = [0, 1, 2, 3, 5]
+        terms = {(h, e): candidates(halves[h], e) for h in halves for e in expansions}
+        weights = list(itertools.product([0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5], [0, 0.05, 0.1, 0.2, 0.3, 0.5]))
+
+        def tuned(allowed):
+            grid = [(ws, wp, e) for (ws, wp) in weights for e in allowed]
+            return max(grid, key=lambda g: scores(
+                rank(terms[('tune', g[2])], g[0], g[1]), labels, halves['tune'], counts)[0])
+
+        for label, allowed in [('fused', expansions), ('fused-noqe', [0])]:
+            ws, wp, e = tuned(allowed)
+            for half in halves:
+                report(f'{cnn_name}+{label}', half, rank(terms[(half, e)], ws, wp),
+                       style_weight=ws, phash_weight=wp, expansion=e)
+    json.dump(results, open(os.path.join(d, 'scores.json'), 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,66 @@
+import Foundation
+import KindredCore
+import KindredEngine
+import KindredFeatures
+import KindredProtocol
+import KindredServer
+import KindredTestSupport
+import Testing
+
+/// The fused default ranking and its explanation, through the command service over a real store.
+@Suite struct FusionTests {
+    func rows(_ answer: Result<Response, ProtocolError>) throws -> (columns: [String], rows: [[String]]) {
+        let response = try answer.get()
+        return (response.columns, response.rows)
+    }
+
+    @Test func explainColumnsAddUpToTheScoreAndRankIt() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        let fusion = Fusion(styleWeight: 0.5, phashWeight: 0.2, candidates: 100)
+        let service = CommandService(
+            catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
+            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
+            logger: testLogger)
+        let query = SimilarQuery(k: 5, ranking: .fused, explain: true)
+        let (columns, answer) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: nil)))
+        #expect(columns == ["rank", "score", "id", "path", "cnn", "style", "phash", "phash_bits", "dominant"])
+        #expect(answer.count == 5 && !answer.contains { $0[2] == "1" }, "five others, not itself")
+        var previous = Float.infinity
+        for row in answer {
+            let score = Float(row[1])!, parts = row[4...6].map { Float($0)! }, bits = Int(row[7])!
+            #expect(abs(parts.reduce(0, +) - score) <= 0.0002, "\(row)")
+            #expect(score <= previous, "ranked by score")
+            previous = score
+            #expect((0...64).contains(bits))
+            let names = ["cnn", "style", "phash"]
+            #expect(row[8] == names[parts.indices.max { parts[$0] < parts[$1] }!], "\(row)")
+            // Each part is its term times its weight, over the weights' sum, from the stored vectors.
+            let id = ItemID(UInt64(row[2])!)
+            let cnn = dot(
+                try fixture.store.vector(ItemID(1), space: "cnn")!, try fixture.store.vector(id, space: "cnn")!)
+            let style = dot(
+                try fixture.store.vector(ItemID(1), space: "style")!, try fixture.store.vector(id, space: "style")!)
+            let total: Float = 1 + 0.5 + 0.2
+            #expect(abs(parts[0] - cnn / total) <= 0.0002 && abs(parts[1] - 0.5 * style / total) <= 0.0002, "\(row)")
+            #expect(abs(parts[2] - 0.2 * (1 - Float(bits) / 64) / total) <= 0.0002)
+        }
+        // A pure space's explanation is its one term.
+        let (_, pure) = try rows(
+            service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3, ranking: .cnn, explain: true), within: nil)))
+        #expect(pure.allSatisfy { $0[4] == $0[1] && $0[5].isEmpty && $0[8] == "cnn" }, "\(pure)")
+        // Without explain, the four columns only.
+        let (plain, _) = try rows(service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3), within: nil)))
+        #expect(plain == ["rank", "score", "id", "path"])
+
+        // An image sent as bytes is described as the files were: its own file comes first, with
+        // the same hash (0 bits) and a CNN cosine of 1.
+        let file = fixture.files.first { $0.hasSuffix("art2.png") }!
+        let (_, byImage) = try rows(
+            service.answerImage(Array(try Data(contentsOf: URL(fileURLWithPath: file))), query))
+        #expect(byImage.first?[3] == file && byImage.first?[7] == "0", "\(byImage)")
+        #expect(abs(Float(byImage.first![1])! - 1) <= 0.001)
+    }
+
+    func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+}
