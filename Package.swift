@@ -140,7 +140,7 @@ let package = Package(
             name: "kindred",
             dependencies: [
                 "KindredCore", "KindredStore", "KindredIndex", "KindredFeatures", "KindredImaging", "KindredProtocol",
-                "KindredAnalysis", "KindredVisuals",
+                "KindredAnalysis", "KindredVisuals", "KindredEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -123,10 +123,10 @@ public struct Configuration: Sendable, Equatable {
             configuration.snapshotSeconds = try r.number("snapshot_seconds") ?? configuration.snapshotSeconds
         }
         try reader.section("similar") { (r) throws(ConfigurationError) in
-            configuration.fusion.styleWeight = Float(
-                try r.number("style_weight") ?? Double(configuration.fusion.styleWeight))
-            configuration.fusion.phashWeight = Float(
-                try r.number("phash_weight") ?? Double(configuration.fusion.phashWeight))
+            configuration.fusion.weights.style = Float(
+                try r.number("style_weight") ?? Double(configuration.fusion.weights.style))
+            configuration.fusion.weights.phash = Float(
+                try r.number("phash_weight") ?? Double(configuration.fusion.weights.phash))
             configuration.fusion.candidates = try r.integer("candidates") ?? configuration.fusion.candidates
         }
         try reader.section("protocol") { (r) throws(ConfigurationError) in
@@ -194,7 +194,7 @@ public struct Configuration: Sendable, Equatable {
         }
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
-        for (key, weight) in [("style_weight", fusion.styleWeight), ("phash_weight", fusion.phashWeight)] {
+        for (key, weight) in [("style_weight", fusion.weights.style), ("phash_weight", fusion.weights.phash)] {
             try require((0...10).contains(weight), "similar.\(key)", "\(weight) must be 0 to 10")
         }
         try require(

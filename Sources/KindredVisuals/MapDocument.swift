@@ -42,10 +42,14 @@ public struct MapDocument: Sendable {
     public let thumbnailSize: Int
     /// Thumbnails taken from the store rather than decoded.
     public let storedThumbnails: Int
+    /// Neighbour pairs whose match is explained in the page (score and terms).
+    public let explainedPairs: Int
 
-    /// `thumbnails` gives an item's stored thumbnail and its side in pixels (kindredd's `thumb` space).
+    /// `thumbnails` gives an item's stored thumbnail and its side in pixels (kindredd's `thumb`
+    /// space); `explainer`, why each neighbour matches (the list under a clicked item shows it).
     public static func make(
-        source: some RunSource, thumbnails: (any ThumbnailSource)? = nil, options: Options, logger: Logger
+        source: some RunSource, thumbnails: (any ThumbnailSource)? = nil, explainer: (any MatchExplainer)? = nil,
+        options: Options, logger: Logger
     ) throws(VisualsError) -> MapDocument {
         guard options.dimensions == 2 || options.dimensions == 3 else {
             throw .invalidOption(name: "dims", value: "\(options.dimensions)", requirement: "2 or 3")
@@ -64,6 +68,9 @@ public struct MapDocument: Sendable {
         let neighbourCount = min(
             members.map(\.assignment.neighbours.count).max() ?? 0, n > Options.fullNeighboursUpTo ? 4 : .max)
         var neighbours = [Int32](repeating: -1, count: n * neighbourCount)
+        // Each neighbour's fused terms, in ten-thousandths (Int16: a quarter of Float32's bytes,
+        // finer than the four decimals SIMILAR prints), and its differing hash bits (255: none).
+        var match = explainer.map { _ in MatchColumns(count: n * neighbourCount) }
         let rowOf = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.assignment.item, Int32($0)) })
         var directories: [String] = [], directoryIndex: [String: Int32] = [:]
         var dirOf = [Int32](repeating: 0, count: n), names = [String](), ids = [UInt64]()
@@ -81,9 +88,16 @@ public struct MapDocument: Sendable {
             }
             labels[row] = Int32(a.cluster)
             // Neighbours outside the run (indexed since, or deleted) are left out.
-            var slot = 0
-            for neighbour in a.neighbours where slot < neighbourCount {
-                if let r = rowOf[neighbour] { neighbours[row * neighbourCount + slot] = r; slot += 1 }
+            var kept: [ItemID] = []
+            for neighbour in a.neighbours where kept.count < neighbourCount {
+                if let r = rowOf[neighbour] {
+                    neighbours[row * neighbourCount + kept.count] = r; kept.append(neighbour)
+                }
+            }
+            if let explainer, !kept.isEmpty {
+                for (slot, terms) in explainer.explain(a.item, neighbours: kept).prefix(kept.count).enumerated() {
+                    if let terms { match?.set(row * neighbourCount + slot, terms) }
+                }
             }
             // Paths are stored as a directory table plus names: a collection has few directories.
             let slash = member.path.lastIndex(of: "/")
@@ -136,6 +150,13 @@ public struct MapDocument: Sendable {
             "atlas": atlasLayout, "atlases": atlases,
         ]
         if let thumbnailOf { payload["thumbnailOf"] = base64(thumbnailOf) }
+        if let match, let weights = explainer?.weights {
+            payload["match"] = [
+                "styleWeight": (Double(weights.style) * 1000).rounded() / 1000,
+                "phashWeight": (Double(weights.phash) * 1000).rounded() / 1000, "cnn": base64(match.cnn),
+                "style": base64(match.style), "phash": base64(match.phash), "bits": base64(match.bits),
+            ]
+        }
         payload["lodAbove"] = options.levelOfDetailAbove
         payload["pointBudget"] = options.pointBudget
         // JSONSerialization escapes "/" as "\/", so no "</script>" can end the data block early.
@@ -151,7 +172,31 @@ public struct MapDocument: Sendable {
         return MapDocument(
             html: html, run: run.id, points: n, atlasCount: atlases.count, thumbnailFailures: failures,
             thumbnailSize: side,
-            storedThumbnails: storedCount)
+            storedThumbnails: storedCount, explainedPairs: match?.explained ?? 0)
+    }
+
+    /// The neighbour list's match columns, one entry per neighbour slot (Web/map.js reads them).
+    struct MatchColumns {
+        var cnn: [Int16], style: [Int16], phash: [Int16], bits: [UInt8]
+        var explained = 0
+
+        init(count: Int) {
+            cnn = [Int16](repeating: 0, count: count)
+            style = cnn
+            phash = cnn
+            bits = [UInt8](repeating: 255, count: count)
+        }
+
+        mutating func set(_ slot: Int, _ terms: MatchTerms) {
+            // Each term lies within ±1 (cosines weighted by at most 1 / the weights' sum); the
+            // clamp keeps a corrupt vector from trapping the conversion.
+            func fixed(_ value: Float) -> Int16 { Int16(max(-30000, min(30000, (value * 10000).rounded()))) }
+            cnn[slot] = fixed(terms.cnn)
+            style[slot] = fixed(terms.style)
+            phash[slot] = fixed(terms.phash)
+            bits[slot] = UInt8(clamping: terms.phashBits)
+            explained += 1
+        }
     }
 
     /// Up to `limit` rows spread over the map: the first row in each occupied cell of a square

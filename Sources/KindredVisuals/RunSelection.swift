@@ -19,6 +19,14 @@ public protocol ThumbnailSource {
     func image(_ item: ItemID) -> RGBImage?
 }
 
+/// Why each of an item's map neighbours matches it: the fused score's terms (`MatchTerms`), as
+/// `SIMILAR … explain=1` gives them. The CLI answers from the stored vectors.
+public protocol MatchExplainer {
+    var weights: FusionWeights { get }
+    /// One entry per neighbour, nil for one that cannot be explained (no stored vectors).
+    func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?]
+}
+
 extension Catalog: RunSource {
     public func run(_ id: Int64?) throws -> RefitRun? {
         try id.map { try run($0) } ?? currentRun()

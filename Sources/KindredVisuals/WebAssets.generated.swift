@@ -101,6 +101,12 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
   const dirOf = decode(data.dirOf, Int32Array);
   const neighbours = decode(data.neighbours, Int32Array); // n × data.neighbourCount rows, −1 padded
   // Large maps keep thumbnails for a spread of items only: each item's slot in the atlases, or −1.
+  // Why each neighbour matches (present when kindred map could read the stored vectors): the
+  // fused score's terms in ten-thousandths, one per neighbour slot, and the differing hash bits.
+  const match = data.match ? {
+    cnn: decode(data.match.cnn, Int16Array), style: decode(data.match.style, Int16Array),
+    phash: decode(data.match.phash, Int16Array), bits: decode(data.match.bits, Uint8Array),
+  } : null;
   const thumbnailOf = data.thumbnailOf ? decode(data.thumbnailOf, Int32Array) : null;
   const slotOf = (i) => (thumbnailOf ? thumbnailOf[i] : i);
   const pathOf = (i) => data.dirs[dirOf[i]] + "/" + data.names[i];
@@ -482,16 +488,37 @@ button { background: #262a33; color: inherit; border: 1px solid #363b46; border-
     return li;
   }
 
+  // A neighbour's fused score and the term that gave most, with every term in its tooltip: the
+  // same columns as SIMILAR … explain=1.
+  function matchOf(at) {
+    if (!match || match.bits[at] === 255) return null;
+    const cnn = match.cnn[at] / 1e4, style = match.style[at] / 1e4, phash = match.phash[at] / 1e4;
+    const dominant = cnn >= style && cnn >= phash ? "cnn" : style >= phash ? "style" : "phash";
+    const span = element("span", "count", `${(cnn + style + phash).toFixed(3)} ${dominant}`);
+    span.title = `score ${(cnn + style + phash).toFixed(4)} = cnn ${cnn.toFixed(4)} + style ${style.toFixed(4)}` +
+      ` + phash ${phash.toFixed(4)} (${match.bits[at]} of 64 hash bits differ; weights: style ${data.match.styleWeight},` +
+      ` phash ${data.match.phashWeight})`;
+    return span;
+  }
+
   function select(i) {
     selected = i;
     const box = document.getElementById("selection");
     box.replaceChildren();
     if (i >= 0) {
-      const title = element("h2", null, "Nearest neighbours");
+      const title = element("h2", null, match ? "Nearest neighbours · score, what matched most" : "Nearest neighbours");
       title.style.marginTop = "8px";
       const list = element("ul", "list");
       list.id = "neighbours";
-      for (const j of neighboursOf(i)) list.append(listItem(j, (k) => { select(k); centreOn(k); }));
+      const k = data.neighbourCount;
+      for (let slot = 0; slot < k; slot++) {
+        const j = neighbours[i * k + slot];
+        if (j < 0) continue;
+        const li = listItem(j, (m) => { select(m); centreOn(m); });
+        const why = matchOf(i * k + slot);
+        if (why) li.append(why);
+        list.append(li);
+      }
       box.append(itemCard(i, `${clusterText(i)} · item ${data.ids[i]}`), title, list);
     } else {
       box.append(element("div", "hint", "Click a point to list its nearest neighbours."));

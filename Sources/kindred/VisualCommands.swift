@@ -33,8 +33,9 @@ struct MapCommand: ParsableCommand {
         abstract: "Write a refit run's map as one self-contained HTML page: thumbnails, clusters, neighbours, search.",
         discussion: """
             The page opens without a network connection and draws 100k points smoothly. Hover shows an item's \
-            thumbnail, path and cluster; a click lists its nearest neighbours; the legend filters clusters and hides \
-            noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, seconds.
+            thumbnail, path and cluster; a click lists its nearest neighbours, each with its fused \
+            score and its terms when the state directory is readable (as SIMILAR explain=1 gives them, by the \
+            standard weights); the legend filters clusters and hides noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, explained_pairs, seconds.
             """
     )
 
@@ -69,7 +70,8 @@ struct MapCommand: ParsableCommand {
             let store = try? VectorStore(
                 directory: source.state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
             map = try MapDocument.make(
-                source: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) }, options: options,
+                source: catalog, thumbnails: store.flatMap { StoredThumbnails(store: $0) },
+                explainer: store.map { StoredMatchExplainer(store: $0, logger: logger) }, options: options,
                 logger: logger)
         }
         let bytes = try writeAtomically(Data(map.html.utf8), to: out)
@@ -80,6 +82,7 @@ struct MapCommand: ParsableCommand {
             "out": out, "run": map.run, "points": map.points, "atlases": map.atlasCount, "bytes": bytes,
             "thumb_size": map.thumbnailSize,
             "thumbnails_stored": map.storedThumbnails, "thumbnail_failures": map.thumbnailFailures.count,
+            "explained_pairs": map.explainedPairs,
             "seconds": elapsed(since: started),
         ])
     }

@@ -707,6 +707,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         let stored = try jsonLine(
             "kindred", ["map", "--state", daemon.state.path, "--out", page.path, "--thumb-size", "32"])
         #expect(stored["thumbnails_stored"] as? Int == 43 && stored["thumbnail_failures"] as? Int == 0, "\(stored)")
+        // Every neighbour in the run is explained from the stored vectors (43 items, 8 neighbours each
+        // at most, fewer where a neighbour joined after the run).
+        let explained = stored["explained_pairs"] as? Int ?? 0
+        #expect(explained > 43 * 4 && explained <= 43 * 8, "\(stored)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("\"neighbourCount\":8") && html.contains("x7-0.jpg"))
         let report = try jsonLine(

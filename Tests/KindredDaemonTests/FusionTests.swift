@@ -17,7 +17,7 @@ import Testing
     @Test func explainColumnsAddUpToTheScoreAndRankIt() throws {
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)
-        let fusion = Fusion(styleWeight: 0.5, phashWeight: 0.2, candidates: 100)
+        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100)
         let service = CommandService(
             catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
             network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
@@ -44,6 +44,10 @@ import Testing
             let total: Float = 1 + 0.5 + 0.2
             #expect(abs(parts[0] - cnn / total) <= 0.0002 && abs(parts[1] - 0.5 * style / total) <= 0.0002, "\(row)")
             #expect(abs(parts[2] - 0.2 * (1 - Float(bits) / 64) / total) <= 0.0002)
+            // The map's neighbour list explains a pair by the same code from the stored vectors.
+            let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+            let again = try #require(try fusion.explain(id, against: probe, store: fixture.store))
+            #expect(abs(again.score - score) <= 0.0002 && again.phashBits == bits && again.dominant == row[8])
         }
         // A pure space's explanation is its one term.
         let (_, pure) = try rows(

@@ -109,6 +109,58 @@ struct MapTests {
             "hiding noise leaves the clustered items")
     }
 
+    /// Terms known in advance: neighbour slot s of any item has cnn cosine 0.9 − 0.1·s, style
+    /// cosine 0.2 + 0.1·s and 4·s differing hash bits, so the dominant term changes down the list.
+    struct KnownExplainer: MatchExplainer {
+        let weights = FusionWeights(style: 2, phash: 0.2)
+        func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?] {
+            neighbours.indices.map { s in
+                s == 1
+                    ? nil
+                    : weights.terms(cnn: 0.9 - 0.1 * Float(s), style: 0.2 + 0.1 * Float(s), phashBits: 4 * s)
+            }
+        }
+    }
+
+    @Test func theNeighbourListExplainsEachMatch() throws {
+        let fixture = try RunFixture(items: 60)
+        var options = MapDocument.Options()
+        options.thumbnailSize = 0
+        let map = try MapDocument.make(
+            source: fixture.catalog, explainer: KnownExplainer(), options: options, logger: testLogger)
+        let page = fixture.directory.appendingPathComponent("explained.html")
+        try Data(map.html.utf8).write(to: page)
+        let row = isolatedRow(fixture)
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap", "--click", "\(row)",
+                "--eval", "[...document.querySelectorAll('#neighbours li .count')].map(e => e.title)",
+            ])
+        #expect(result["exceptions"] as? [String] == [], "exceptions")
+        let shown = fixture.neighbours[row].count
+        #expect(map.explainedPairs == fixture.neighbours.map { max(0, $0.count - 1) }.reduce(0, +))
+        let lines = (result["click"] as? [String: Any])?["neighbours"] as? [String] ?? []
+        #expect(lines.count == shown)
+        let weights = KnownExplainer().weights
+        let expected = (0..<shown).filter { $0 != 1 }.map { s in
+            weights.terms(cnn: 0.9 - 0.1 * Float(s), style: 0.2 + 0.1 * Float(s), phashBits: 4 * s)
+        }
+        let titles = (result["eval"] as? [Any])?.first as? [String] ?? []
+        #expect(titles.count == expected.count, "the unexplained neighbour has no score")
+        for (terms, title) in zip(expected, titles) {
+            // "score S = cnn C + style T + phash P (B of 64 hash bits differ; …)", to the page's
+            // fixed-point precision.
+            let words = title.split(separator: " ")
+            let numbers = [1, 4, 7, 10].compactMap { Float(words[safe: $0] ?? "") }
+            let wanted = [terms.score, terms.cnn, terms.style, terms.phash]
+            #expect(numbers.count == 4 && zip(numbers, wanted).allSatisfy { abs($0 - $1) < 2e-4 }, "\(title)")
+            #expect(words[safe: 11] == "(\(terms.phashBits)", "\(title)")
+        }
+        // Down the list the dominant term moves from the CNN to style, as the terms say.
+        #expect(lines.first?.hasSuffix("cnn") == true && lines.last?.hasSuffix("style") == true, "\(lines)")
+    }
+
     @Test func threeDimensionalMapDrawsAndPicks() throws {
         let fixture = try RunFixture(items: 150)
         let (page, _) = try write(fixture, dims: 3)
