@@ -24,6 +24,8 @@ run style --space style
 run style-trim --space style --trim
 run phash --space phash
 run phash-trim --space phash --trim
+run style-trim-mirror --space style --trim --mirror
+run phash-trim-mirror --space phash --trim --mirror
 py=$(../shared/bench/setup-peers.sh)
 [ -f "$out/reference/feats.npy" ] ||
   "$py" ../shared/bench/pipeline_peer.py Benchmarks/data/embed/model.onnx "$out/reference" --threads 2 "${files[@]}" 2> "$out/reference.err" | tail -1

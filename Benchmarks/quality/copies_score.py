@@ -90,11 +90,13 @@ for cnn, style, phash in [('cnn-crop', 'style', 'phash'), ('cnn-pad', 'style', '
         first = cand[np.arange(len(cand)), np.argmax(c + ws * st + wp * ph, 1)]
         report(f'{cnn}+fused', first, style_weight=ws, phash_weight=wp, expansion=e)
 # The query's style and hash taken mirrored too, each candidate scored by the better orientation
-# (what SIMILAR-IMAGE does: `Fusion.Probe.mirrored`).
+# (measured, not kept: it costs the other transforms what it gains on mirrors).
 x, qx = (unit(v) for v in matrices('cnn-trim-pad'))
 s, qs = (unit(v) for v in matrices('style-trim'))
 b, qb = (bits(v) for v in matrices('phash-trim'))
-qs_m, qb_m = unit(load(offline, 'style-trim-mirror')[0] if False else np.stack([load(offline, 'style-trim-mirror')[q] for q in queries])), bits(np.stack([load(offline, 'phash-trim-mirror')[q] for q in queries]))
+mirrored_style, mirrored_hash = load(offline, 'style-trim-mirror'), load(offline, 'phash-trim-mirror')
+qs_m = unit(np.stack([mirrored_style[q] for q in queries]))
+qb_m = bits(np.stack([mirrored_hash[q] for q in queries]))
 sim = qx @ x.T
 cand = np.argsort(-sim, 1)[:, :CANDIDATES]
 c = np.take_along_axis(sim, cand, 1)

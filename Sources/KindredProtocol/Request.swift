@@ -10,6 +10,9 @@ public enum Request: Equatable, Sendable {
     /// The image's bytes follow the line.
     case similarImage(byteCount: Int, SimilarQuery)
     case info(Target)
+    /// Why each of up to `Request.maxExplained` items matches the target: the fused score's
+    /// terms, as `SIMILAR … explain=1` gives them (the map's neighbour list, drawn through the socket).
+    case explain(Target, items: [ItemID])
     /// Groups of duplicates at a tier, each with the copy to keep first.
     case duplicates(tier: DuplicateTier, maxDistance: Int)
     case errors(limit: Int)
@@ -40,6 +43,8 @@ public enum Request: Equatable, Sendable {
 extension Request {
     /// The largest `max_distance` (differing pHash bits) DUPLICATES accepts.
     public static let maxDuplicateDistance = 16
+    /// The most items one EXPLAIN compares with its target: a map's neighbour list is far shorter.
+    public static let maxExplained = 100
 
     /// The verb this request was made with.
     public var verb: Verb {
@@ -51,6 +56,7 @@ extension Request {
         case .similar: .similar
         case .similarImage: .similarImage
         case .info: .info
+        case .explain: .explain
         case .duplicates: .duplicates
         case .errors: .errors
         case .rescan: .rescan
@@ -114,7 +120,8 @@ public enum OutputFormat: String, Equatable, Sendable, CaseIterable {
 /// The verbs, with the usage line `HELP` prints.
 public enum Verb: String, CaseIterable, Sendable {
     case ping = "PING", help = "HELP", quit = "QUIT", status = "STATUS"
-    case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", duplicates = "DUPLICATES"
+    case similar = "SIMILAR", similarImage = "SIMILAR-IMAGE", info = "INFO", explain = "EXPLAIN"
+    case duplicates = "DUPLICATES"
     case errors = "ERRORS", rescan = "RESCAN", watch = "WATCH", unwatch = "UNWATCH", format = "FORMAT"
     case refit = "REFIT", runs = "RUNS", clusters = "CLUSTERS", cluster = "CLUSTER", map = "MAP", backup = "BACKUP"
     case run = "RUN", runClusters = "RUN-CLUSTERS", runMembers = "RUN-MEMBERS", thumbs = "THUMBS"
@@ -148,6 +155,7 @@ public enum Verb: String, CaseIterable, Sendable {
         case .similarImage:
             "SIMILAR-IMAGE <nbytes> [k=10] [space=fused|cnn|style] [explain=0|1], then the image's bytes"
         case .info: "INFO <path|id>"
+        case .explain: "EXPLAIN <path|id> <id>[,<id>…] (up to 100 ids)"
         case .duplicates: "DUPLICATES [tier=exact|near|similar] [max_distance=6]"
         case .errors: "ERRORS [limit=100]"
         case .rescan: "RESCAN [dir]"

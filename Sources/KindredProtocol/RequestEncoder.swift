@@ -13,6 +13,7 @@ public enum RequestEncoder {
             [word(target)] + options(query) + (within.map { ["within=" + word("prefix:" + $0)] } ?? [])
         case .similarImage(let count, let query): [String(count)] + options(query)
         case .info(let target): [word(target)]
+        case .explain(let target, let items): [word(target), items.map { String($0.rawValue) }.joined(separator: ",")]
         case .duplicates(let tier, let maxDistance): ["tier=\(tier.rawValue)", "max_distance=\(maxDistance)"]
         case .errors(let limit): ["limit=\(limit)"]
         case .rescan(let directory): directory.map { [word($0)] } ?? []

@@ -177,6 +177,21 @@ private struct Arguments {
             }
             request = .similarImage(byteCount: count, try similarQuery())
         case .info: request = .info(try target())
+        case .explain:
+            let target = try self.target()
+            let text = try required("the ids to explain, comma-separated")
+            let words = text.split(separator: ",", omittingEmptySubsequences: false)
+            guard words.count <= Request.maxExplained else {
+                throw fail("\(words.count) ids; at most \(Request.maxExplained)")
+            }
+            var items: [ItemID] = []
+            for word in words {
+                guard let id = ItemID(validating: String(word)) else {
+                    throw fail("'\(word)' is not an item id (1 to \(Int64.max))")
+                }
+                items.append(id)
+            }
+            request = .explain(target, items: items)
         // At most 16 bits: candidates come from the hash cut into max_distance + 1 blocks, and
         // past ~16 the blocks are too narrow to split anything, so the search would compare
         // every pair (a 1,000-item collection took 23 s at 64). Unrelated images differ in ~32.

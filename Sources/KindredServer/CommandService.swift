@@ -103,6 +103,7 @@ public final class CommandService: Sendable {
         case .status: try status()
         case .similar(let target, let query, let within): try similar(target, query, within: within)
         case .info(let target): try info(target)
+        case .explain(let target, let items): try explain(target, items)
         case .errors(let limit): try errors(limit: limit)
         case .duplicates(let tier, let maxDistance): try duplicates(tier, maxDistance: maxDistance)
         case .thumbs(let after, let limit): try thumbs(after: after, limit: limit)

@@ -18,7 +18,7 @@ public enum VerbRegistry {
     public static func answerer(_ verb: Verb) -> Answerer {
         switch verb {
         case .ping, .help, .quit, .format, .similarImage, .refit: .connection
-        case .status, .similar, .info, .duplicates, .errors, .thumbs: .queries
+        case .status, .similar, .info, .explain, .duplicates, .errors, .thumbs: .queries
         case .rescan, .watch, .unwatch, .backup: .collection
         case .runs, .clusters, .cluster, .nameCluster, .map, .run, .runClusters, .runMembers: .refits
         }

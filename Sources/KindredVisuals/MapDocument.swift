@@ -189,8 +189,12 @@ public struct MapDocument: Sendable {
 
         mutating func set(_ slot: Int, _ terms: MatchTerms) {
             // Each term lies within ±1 (cosines weighted by at most 1 / the weights' sum); the
-            // clamp keeps a corrupt vector from trapping the conversion.
-            func fixed(_ value: Float) -> Int16 { Int16(max(-30000, min(30000, (value * 10000).rounded()))) }
+            // clamp keeps a corrupt vector from trapping the conversion. In Double the product is
+            // exact, and ties go to even, so a term read from SIMILAR's "%.4f" text gets the same
+            // ten-thousandths as the Float it was printed from.
+            func fixed(_ value: Float) -> Int16 {
+                Int16(max(-30000, min(30000, (Double(value) * 10000).rounded(.toNearestOrEven))))
+            }
             cnn[slot] = fixed(terms.cnn)
             style[slot] = fixed(terms.style)
             phash[slot] = fixed(terms.phash)

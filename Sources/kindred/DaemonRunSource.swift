@@ -78,3 +78,38 @@ final class DaemonThumbnails: ThumbnailSource {
         return RGBImage(width: side, height: side, pixels: pixels)
     }
 }
+
+/// Why map neighbours match, asked of kindredd (EXPLAIN, one request per item), with the weights
+/// it ranks by (STATUS); the terms are SIMILAR's, to its four decimals.
+struct DaemonMatchExplainer: MatchExplainer {
+    let source: DaemonRunSource
+    let weights: FusionWeights
+
+    /// nil when kindredd does not say its weights (one older than EXPLAIN).
+    init?(source: DaemonRunSource) {
+        guard let rows = try? source.rows(.status) else { return nil }
+        let status = Dictionary(rows.filter { $0.count == 2 }.map { ($0[0], $0[1]) }) { first, _ in first }
+        guard let style = status["similar_style_weight"].flatMap(Float.init),
+            let phash = status["similar_phash_weight"].flatMap(Float.init)
+        else { return nil }
+        self.source = source
+        self.weights = FusionWeights(style: style, phash: phash)
+    }
+
+    func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?] {
+        var terms: [MatchTerms?] = []
+        for start in stride(from: 0, to: neighbours.count, by: Request.maxExplained) {
+            let chunk = Array(neighbours[start..<min(start + Request.maxExplained, neighbours.count)])
+            guard let rows = try? source.rows(.explain(.id(item), items: chunk)), rows.count == chunk.count else {
+                return neighbours.map { _ in nil }
+            }
+            terms += rows.map { row in
+                guard row.count == 7, let cnn = Float(row[2]), let style = Float(row[3]), let phash = Float(row[4]),
+                    let bits = Int(row[5])
+                else { return nil }
+                return MatchTerms(cnn: cnn, style: style, phash: phash, phashBits: bits)
+            }
+        }
+        return terms
+    }
+}

@@ -34,8 +34,8 @@ struct MapCommand: ParsableCommand {
         discussion: """
             The page opens without a network connection and draws 100k points smoothly. Hover shows an item's \
             thumbnail, path and cluster; a click lists its nearest neighbours, each with its fused \
-            score and its terms when the state directory is readable (as SIMILAR explain=1 gives them, by the \
-            standard weights); the legend filters clusters and hides noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, explained_pairs, seconds.
+            score and its terms (as SIMILAR explain=1 gives them: read from the stored vectors by the standard \
+            weights, or asked of kindredd by its own through EXPLAIN); the legend filters clusters and hides noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, explained_pairs, seconds.
             """
     )
 
@@ -63,7 +63,8 @@ struct MapCommand: ParsableCommand {
         if source.usesDaemon {
             let daemon = try source.daemon()
             map = try MapDocument.make(
-                source: daemon, thumbnails: DaemonThumbnails(source: daemon), options: options, logger: logger)
+                source: daemon, thumbnails: DaemonThumbnails(source: daemon),
+                explainer: DaemonMatchExplainer(source: daemon), options: options, logger: logger)
         } else {
             let catalog = try Catalog(url: source.state.paths.catalog, readOnly: true, logger: logger)
             // kindredd's stored thumbnails, read beside it (LMDB readers never block its writer).

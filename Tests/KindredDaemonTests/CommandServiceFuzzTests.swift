@@ -54,7 +54,10 @@ import Testing
             case 1:
                 return
                     "SIMILAR \(target(&random)) space=\(["fused", "cnn", "style", "thumb"][random.below(4)]) explain=\(number(&random)) within=prefix:\(directory.replacingOccurrences(of: "\"", with: ""))"
-            case 2: return "INFO \(target(&random))"
+            case 2:
+                return random.below(2) == 0
+                    ? "INFO \(target(&random))"
+                    : "EXPLAIN \(target(&random)) \((0...random.below(3)).map { _ in number(&random) }.joined(separator: ","))"
             case 3: return "DUPLICATES max_distance=\(number(&random))"
             case 4: return "ERRORS limit=\(number(&random))"
             case 5: return "RESCAN \(random.below(2) == 0 ? "" : directory)"

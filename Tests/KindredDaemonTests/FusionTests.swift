@@ -49,6 +49,19 @@ import Testing
             let again = try #require(try fusion.explain(id, against: probe, store: fixture.store))
             #expect(abs(again.score - score) <= 0.0002 && again.phashBits == bits && again.dominant == row[8])
         }
+        // EXPLAIN gives the same columns for the ids asked, in their order, and empty terms for
+        // an id the collection lacks.
+        let asked = answer.reversed().map { ItemID(UInt64($0[2])!) } + [ItemID(999_999)]
+        let (explainColumns, explained) = try rows(service.answer(.explain(.id(ItemID(1)), items: asked)))
+        #expect(explainColumns == ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant"])
+        #expect(explained.map { $0[0] } == asked.map { String($0.rawValue) })
+        // (SIMILAR's cnn term comes from the index's distance, EXPLAIN's from the stored vectors:
+        // they may differ in the last decimal.)
+        for (again, row) in zip(explained, answer.reversed()) {
+            let numbers = zip(again[1...4], [row[1]] + row[4...6]).map { abs(Float($0)! - Float($1)!) }
+            #expect(numbers.allSatisfy { $0 <= 0.0002 } && again[5...6] == row[7...8], "\(again) \(row)")
+        }
+        #expect(explained.last!.dropFirst().allSatisfy { $0.isEmpty }, "\(explained)")
         // A pure space's explanation is its one term.
         let (_, pure) = try rows(
             service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3, ranking: .cnn, explain: true), within: nil)))

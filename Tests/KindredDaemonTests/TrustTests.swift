@@ -489,6 +489,10 @@ import Testing
         let local = try jsonLine(
             "kindred", ["map", "--state", daemon.state.path, "--out", base.appendingPathComponent("local.html").path])
         #expect(local["points"] as? Int == 30)
+        // Neighbours explained by kindredd (EXPLAIN) and from the stored vectors: the same page.
+        #expect(
+            (local["explained_pairs"] as? Int ?? 0) > 0
+                && map.json["explained_pairs"] as? Int == local["explained_pairs"] as? Int, "\(map.json) \(local)")
         #expect(
             try String(contentsOf: base.appendingPathComponent("local.html"), encoding: .utf8)
                 == String(contentsOf: out.appendingPathComponent("map.html"), encoding: .utf8))

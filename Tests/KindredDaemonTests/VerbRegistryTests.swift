@@ -39,6 +39,7 @@ import Testing
         let parser = RequestParser()
         let examples = [
             "PING", "HELP", "QUIT", "FORMAT json", "SIMILAR-IMAGE 10", "REFIT", "STATUS", "SIMILAR 1", "INFO 1",
+            "EXPLAIN 1 2",
             "DUPLICATES",
             "ERRORS", "THUMBS", "RESCAN", "WATCH /nonexistent", "UNWATCH /nonexistent", "BACKUP /nonexistent", "RUNS",
             "CLUSTERS",

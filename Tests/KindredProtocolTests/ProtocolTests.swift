@@ -98,6 +98,9 @@ import Testing
             ("RUNS limit=1001", "from 1 to 1000"),
             ("CLUSTER 2147483648", "not a cluster id"), ("CLUSTER 1 limit=1000001", "from 1 to 1000000"),
             ("MAP dims=1", "from 2 to 3"),
+            ("EXPLAIN 1", "missing the ids to explain"), ("EXPLAIN 1 2,,3", "'' is not an item id"),
+            ("EXPLAIN 1 0", "'0' is not an item id"), ("EXPLAIN 1 2,9223372036854775808", "is not an item id"),
+            ("EXPLAIN 1 " + (1...101).map(String.init).joined(separator: ","), "101 ids; at most 100"),
         ]
         for (line, fragment) in refused {
             #expect { try parser.parse(line) } throws: { error in
@@ -107,6 +110,9 @@ import Testing
         }
         #expect(try parser.parse("INFO 9223372036854775807") == .info(.id(ItemID(UInt64(Int64.max)))))
         #expect(try parser.parse("INFO 1") == .info(.id(ItemID(1))))
+        #expect(
+            try parser.parse("EXPLAIN /a/b.jpg 3,1,3")
+                == .explain(.path("/a/b.jpg"), items: [ItemID(3), ItemID(1), ItemID(3)]))
         #expect(try parser.parse("CLUSTER 2147483647 limit=1000000") == .cluster(id: 2_147_483_647, limit: 1_000_000))
         #expect(
             try parser.parse("SIMILAR-IMAGE 67108864 k=1000")

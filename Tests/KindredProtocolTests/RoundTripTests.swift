@@ -36,6 +36,12 @@ import Testing
             return .similar(target, query, within: random.below(2) == 0 ? nil : randomPath(&random))
         case .similarImage: return .similarImage(byteCount: 1 + random.below(64 << 20), query)
         case .info: return .info(target)
+        case .explain:
+            return .explain(
+                target,
+                items: (0...random.below(Request.maxExplained)).map { _ in
+                    ItemID(validating: String(1 + random.below(Int(Int32.max))))!
+                })
         case .duplicates:
             return .duplicates(
                 tier: DuplicateTier.allCases[random.below(3)],

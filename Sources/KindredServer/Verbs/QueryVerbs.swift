@@ -8,7 +8,7 @@ import KindredProtocol
 import KindredStore
 
 // Queries: what the collection holds and what resembles what: STATUS, SIMILAR, SIMILAR-IMAGE's
-// answer, INFO, ERRORS, DUPLICATES, THUMBS.
+// answer, EXPLAIN, INFO, ERRORS, DUPLICATES, THUMBS.
 
 extension CommandService {
     func status() throws -> Response {
@@ -27,6 +27,9 @@ extension CommandService {
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
         rows.append(["stale_at_start", String(progress.staleAtStart)])
+        // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
+        rows.append(["similar_style_weight", String(fusion.weights.style)])
+        rows.append(["similar_phash_weight", String(fusion.weights.phash)])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append([
             "paused_roots",
@@ -65,7 +68,8 @@ extension CommandService {
         }
     }
 
-    func similar(_ target: Target, _ query: SimilarQuery, within: String?) throws -> Response {
+    /// The target's item, which must be indexed: a query about it compares its vectors.
+    func resolveIndexed(_ target: Target) throws -> (CatalogItem, ItemID) {
         let item = try resolve(target)
         guard item.status == .indexed, let id = item.itemID else {
             throw ProtocolError(
@@ -73,6 +77,11 @@ extension CommandService {
                 item.status == .failed
                     ? "\(item.path) could not be read: \(item.error ?? "")" : "\(item.path) is not indexed yet")
         }
+        return (item, id)
+    }
+
+    func similar(_ target: Target, _ query: SimilarQuery, within: String?) throws -> Response {
+        let (item, id) = try resolveIndexed(target)
         func stored(_ space: Space) throws -> [Float] {
             guard let vector = try store.vector(id, space: space.rawValue) else {
                 throw ProtocolError(.unavailable, "\(item.path) has no \(space.rawValue) vector yet")
@@ -167,14 +176,34 @@ extension CommandService {
                     String(rank + 1), String(format: "%.4f", r.terms.score), String(r.label),
                     paths[ItemID(r.label)] ?? "",
                 ]
-                if query.explain {
-                    row += [
-                        String(format: "%.4f", r.terms.cnn), String(format: "%.4f", r.terms.style),
-                        String(format: "%.4f", r.terms.phash), String(r.terms.phashBits), r.terms.dominant,
-                    ]
-                }
+                if query.explain { row += Self.columns(r.terms) }
                 return row
             })
+    }
+
+    /// EXPLAIN: each item's fused terms against the target, in the order asked; an item without
+    /// stored vectors (unknown, failed, or deleted since) gets its id and empty terms.
+    func explain(_ target: Target, _ items: [ItemID]) throws -> Response {
+        let (item, id) = try resolveIndexed(target)
+        guard let probe = try Fusion.probe(of: id, store: store) else {
+            throw ProtocolError(.unavailable, "\(item.path) has no cnn, style and phash vectors yet")
+        }
+        return Response(
+            columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant"],
+            rows: try items.map { other in
+                guard let terms = try fusion.explain(other, against: probe, store: store) else {
+                    return [String(other.rawValue), "", "", "", "", "", ""]
+                }
+                return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
+            })
+    }
+
+    /// The explain columns: each term's part of the score, the differing hash bits, the largest term.
+    static func columns(_ terms: MatchTerms) -> [String] {
+        [
+            String(format: "%.4f", terms.cnn), String(format: "%.4f", terms.style),
+            String(format: "%.4f", terms.phash), String(terms.phashBits), terms.dominant,
+        ]
     }
 
     /// A pure space's answer; with `explain`, the one term is the whole score.
