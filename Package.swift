@@ -49,6 +49,7 @@ let package = Package(
         systemLibrary("CWebP", apt: ["libwebp-dev"]),
         systemLibrary("CTIFF", apt: ["libtiff-dev"], pkgConfig: "libtiff-4"),
         systemLibrary("CGIF", apt: ["libgif-dev"]),
+        systemLibrary("CHEIF", apt: ["libheif-dev"], pkgConfig: "libheif"),
         systemLibrary("CFreeType", apt: ["libfreetype-dev", "fonts-dejavu-core"], pkgConfig: "freetype2"),
 
         // SIMD distance kernels with run-time CPU dispatch; why C is explained in its header.
@@ -86,7 +87,7 @@ let package = Package(
         .target(name: "KindredProtocol", dependencies: ["KindredCore"]),
         .target(
             name: "KindredImaging",
-            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF"],
+            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF"],
             swiftSettings: optimisedChecked
         ),
         .target(
@@ -196,7 +197,7 @@ let package = Package(
         .target(
             name: "KindredTestSupport",
             dependencies: [
-                "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF",
+                "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support",

@@ -34,6 +34,7 @@ let package = Package(
         target("fuzz-tiff", ["KindredImaging"]),
         target("fuzz-gif", ["KindredImaging"]),
         target("fuzz-bmp", ["KindredImaging"]),
+        target("fuzz-heif", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
         target(

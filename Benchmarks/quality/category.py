@@ -15,7 +15,7 @@ import itertools, json, os, sys
 import numpy as np
 
 K = 10
-CANDIDATES = int(os.environ.get("CANDIDATES", 100))  # the CNN index's candidates a fused ranking re-orders
+CANDIDATES = int(os.environ.get("CANDIDATES", 64))  # the CNN index's candidates a fused ranking re-orders
 
 
 def load(d, name):

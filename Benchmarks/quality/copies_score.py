@@ -9,7 +9,7 @@ usage: python copies_score.py COPIES CATEGORY_DIR [STYLE_WEIGHT PHASH_WEIGHT EXP
 import json, os, sys
 import numpy as np
 
-CANDIDATES = 100
+CANDIDATES = 64  # kindredd's [similar] candidates
 copies, category = sys.argv[1], sys.argv[2]
 chosen = tuple(float(v) for v in sys.argv[3:6]) if len(sys.argv) > 5 else None
 

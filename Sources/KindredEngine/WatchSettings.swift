@@ -1,8 +1,14 @@
 /// How the ingestion thread follows the roots (the [watch] section of Schema/kindred.toml, and
 /// `index.snapshot_seconds`), checked by the configuration before it gets here.
 public struct WatchSettings: Sendable, Equatable {
+    /// The file names followed by default: every format the decoders read (by content, so a
+    /// misnamed file decodes once a pattern admits it).
+    public static let imageNames = [
+        "*.jpg", "*.jpeg", "*.png", "*.webp", "*.tif", "*.tiff", "*.gif", "*.bmp", "*.heic", "*.heif", "*.hif",
+        "*.avif",
+    ]
     /// Glob patterns a file name must match (any) and must not match (none).
-    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.tif", "*.tiff", "*.gif", "*.bmp"]
+    public var include = WatchSettings.imageNames
     public var exclude: [String] = []
     /// Whether hidden files and directories are followed.
     public var hidden = false

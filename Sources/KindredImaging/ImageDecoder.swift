@@ -55,7 +55,7 @@ public struct DecodeOptions: Sendable {
     }
 }
 
-/// Decodes JPEG, PNG, WebP, TIFF, GIF and BMP files, recognised by content rather than name. Every failure is an
+/// Decodes JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC and AVIF files, recognised by content rather than name. Every failure is an
 /// `ImageError` naming the file and the reason; no input crashes the process.
 public enum ImageDecoder {
     public static func decode(
@@ -100,7 +100,7 @@ public enum ImageDecoder {
         guard let format = ImageFormat.sniff(bytes) else {
             throw ImageError(
                 path: path, kind: .unsupportedFormat,
-                reason: "not a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)")
+                reason: "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)")
         }
         switch format {
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)
@@ -109,6 +109,7 @@ public enum ImageDecoder {
         case .tiff: return try TIFFDecoder.decode(bytes, path: path, options: options)
         case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
         case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
+        case .heic, .avif: return try HEIFDecoder.decode(bytes, format: format, path: path, options: options)
         }
     }
 }

@@ -27,7 +27,7 @@ public struct DecodedImage: Sendable {
 }
 
 public enum ImageFormat: String, Sendable {
-    case jpeg, png, webp, tiff, gif, bmp
+    case jpeg, png, webp, tiff, gif, bmp, heic, avif
 
     /// Recognises a format by its first bytes, whatever the file is called.
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ImageFormat? {
@@ -50,6 +50,23 @@ public enum ImageFormat: String, Sendable {
             return .gif
         }
         if bytes.count >= 2, bytes[0] == 0x42, bytes[1] == 0x4D { return .bmp }
+        return heif(bytes)
+    }
+
+    /// HEIF's ISO media box `ftyp` first: `avif`/`avis` brands are AVIF, the HEVC ones HEIC; a
+    /// file whose major brand is the generic `mif1`/`msf1` is told by its compatible brands.
+    private static func heif(_ bytes: UnsafeRawBufferPointer) -> ImageFormat? {
+        guard bytes.count >= 16, Array(bytes[4..<8]) == Array("ftyp".utf8) else { return nil }
+        let size = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        guard size >= 16 else { return nil }
+        let end = min(size, bytes.count, 256)
+        var brands = [String(decoding: bytes[8..<12], as: UTF8.self)]
+        for offset in stride(from: 16, to: end - 3, by: 4) {
+            brands.append(String(decoding: bytes[offset..<offset + 4], as: UTF8.self))
+        }
+        if brands.contains(where: { $0 == "avif" || $0 == "avis" }) { return .avif }
+        let hevc: Set = ["heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"]
+        if brands.contains(where: hevc.contains) { return .heic }
         return nil
     }
 }

@@ -19,7 +19,7 @@ public struct Configuration: Sendable, Equatable {
 
     // [watch]
     public var roots: [String] = []
-    public var include = ["*.jpg", "*.jpeg", "*.png", "*.webp", "*.tif", "*.tiff", "*.gif", "*.bmp"]
+    public var include = WatchSettings.imageNames
     public var exclude: [String] = []
     public var hidden = false
     public var settleSeconds = 1.0

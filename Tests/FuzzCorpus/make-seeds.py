@@ -123,7 +123,7 @@ with tempfile.TemporaryDirectory() as scratch:
             put("fuzz-snapshot", f"24x4-{metric}.hnsw", f.read())
 
 
-# TIFF, GIF and BMP seeds (issue #20) through Pillow (its TIFF writer is libtiff's), when it is
+# TIFF, GIF, BMP, HEIC and AVIF seeds (issue #20) through Pillow (its TIFF writer is libtiff's), when it is
 # installed (pip install pillow): every variant the decoders take, small.
 try:
     import io
@@ -152,5 +152,23 @@ try:
     put("fuzz-gif", "animated.gif", saved(pattern("P"), "GIF", save_all=True, append_images=[pattern("P")]))
     for mode, name in [("RGB", "rgb24"), ("P", "palette8"), ("1", "bilevel"), ("L", "gray8"), ("RGBA", "rgba32")]:
         put("fuzz-bmp", f"{name}.bmp", saved(pattern(mode), "BMP"))
+    # HEIC and AVIF from libheif's own encoders (heif-enc, Debian: libheif-examples), with and
+    # without alpha, and with a thumbnail.
+    import shutil
+    import tempfile
+    if shutil.which("heif-enc"):
+        with tempfile.TemporaryDirectory() as scratch:
+            for mode in ["RGB", "RGBA"]:
+                source = os.path.join(scratch, f"{mode}.png")
+                pattern(mode, (64, 48)).save(source)
+                for codec, flags in [("heic", []), ("avif", ["-A"])]:
+                    for extra, suffix in [([], ""), (["-t", "32"], "-thumbnail")]:
+                        out = os.path.join(scratch, f"out.{codec}")
+                        subprocess.run(["heif-enc", "-q", "30", *flags, *extra, source, "-o", out],
+                                       check=True, capture_output=True)
+                        with open(out, "rb") as f:
+                            put("fuzz-heif", f"{mode.lower()}{suffix}.{codec}", f.read())
+    else:
+        print("heif-enc not installed: HEIC and AVIF seeds not written")
 except ImportError:
-    print("Pillow not installed: TIFF, GIF and BMP seeds not written")
+    print("Pillow not installed: TIFF, GIF, BMP, HEIC and AVIF seeds not written")

@@ -288,7 +288,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.waitUntilIdle(indexed: 5, failed: 1)
         #expect(
             try daemon.ask("ERRORS") == [
-                "OK 1", "\(art.path)/broken.jpg\tnot a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)",
+                "OK 1",
+                "\(art.path)/broken.jpg\tnot a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)",
             ])
 
         // SIMILAR in the CNN space agrees with `kindred embed` (framed as kindredd frames: borders

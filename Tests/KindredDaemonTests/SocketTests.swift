@@ -57,7 +57,7 @@ import Testing
         let garbage = Array("not an image, just bytes".utf8)
         #expect(
             try client.send("SIMILAR-IMAGE \(garbage.count)", payload: garbage) == [
-                "ERR bad-request not a JPEG, PNG, WebP, TIFF, GIF or BMP file (unrecognised content)"
+                "ERR bad-request not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)"
             ])
         #expect(try client.send("PING") == ["OK 1", "pong"], "line framing resumes after the bytes")
 

@@ -4,7 +4,8 @@ import Testing
 
 @testable import KindredImaging
 
-/// TIFF, GIF and BMP (issue #20): every variant the decoders claim, against what the file holds.
+/// TIFF, GIF, BMP, HEIC and AVIF (issue #20): every variant the decoders claim, against what the
+/// file holds.
 /// Parameterised cases run in parallel and share the fixture directory, so every file name here is
 /// one case's own.
 @Suite struct FormatTests {
@@ -99,11 +100,55 @@ import Testing
         #expect(same, "\(kind): \(difference(decoded.image, expected))")
     }
 
+    @Test(arguments: Fixtures.HEIFCodec.allCases)
+    func heifInEveryCodec(codec: Fixtures.HEIFCodec) throws {
+        let format: ImageFormat = codec == .hevc ? .heic : .avif
+        let decoded = try decode(Fixtures.heif(original, codec: codec), "plain-\(codec).heif")
+        #expect(decoded.format == format && decoded.image.width == 320 && decoded.image.height == 240)
+        // Lossy at quality 92, 4:2:0: within two levels of the original on average (measured
+        // 0.42 for HEVC, 0.53 for AV1).
+        #expect(difference(decoded.image, original) < 2, "\(codec): \(difference(decoded.image, original))")
+
+        // Orientation 6 (turn 90° clockwise to display): decoded upright, sides swapped.
+        let turned = try decode(Fixtures.heif(original, codec: codec, orientation: 6), "turned-\(codec).heif")
+        var upright = RGBImage(width: 240, height: 320)
+        for y in 0..<320 {
+            for x in 0..<240 {
+                for c in 0..<3 {
+                    upright.pixels[(y * 240 + x) * 3 + c] = original.pixels[((239 - x) * 320 + y) * 3 + c]
+                }
+            }
+        }
+        #expect(turned.image.width == 240 && turned.image.height == 320)
+        #expect(turned.originalWidth == 240 && turned.originalHeight == 320)
+        #expect(difference(turned.image, upright) < 2, "\(codec) turned: \(difference(turned.image, upright))")
+
+        // Alpha: the transparent left band on white.
+        let alpha = (0..<(320 * 240)).map { $0 % 320 < 32 ? UInt8(0) : 255 }
+        let clear = try decode(Fixtures.heif(original, codec: codec, alpha: alpha), "alpha-\(codec).heif").image
+        var white = original
+        for y in 0..<240 { for x in 0..<32 { for c in 0..<3 { white.pixels[(y * 320 + x) * 3 + c] = 255 } } }
+        #expect(difference(clear, white) < 2, "\(codec) alpha: \(difference(clear, white))")
+    }
+
+    /// A stored thumbnail that covers the target is decoded instead of the primary image; the
+    /// result matches the primary image shrunk.
+    @Test func heifTakesACoveringThumbnail() throws {
+        let large = Fixtures.pattern(width: 1600, height: 1200)
+        let bytes = Fixtures.heif(large, codec: .hevc, thumbnail: 400)
+        let small = try decode(bytes, "thumbnailed.heic", target: 256)
+        #expect(small.image.width == 341 && small.image.height == 256)
+        #expect(small.originalWidth == 1600 && small.originalHeight == 1200)
+        let whole = try decode(Fixtures.heif(large, codec: .hevc), "unthumbnailed.heic", target: 256)
+        #expect(difference(small.image, whole.image) < 2, "\(difference(small.image, whole.image))")
+    }
+
     @Test func newFormatsAreSniffedWhateverTheirName() throws {
         let small = Fixtures.pattern(width: 16, height: 16)
         for (bytes, format) in [
             (Fixtures.tiff([small]), ImageFormat.tiff), (Fixtures.gif(small), .gif),
-            (Fixtures.bmp(small, kind: .rgb24), .bmp),
+            (Fixtures.bmp(small, kind: .rgb24), .bmp), (Fixtures.heif(small, codec: .hevc), .heic),
+            (Fixtures.heif(small, codec: .av1), .avif),
         ] {
             #expect(try decode(bytes, "misnamed.jpg").format == format)
         }
@@ -119,6 +164,9 @@ import Testing
         }
         for kind in [Fixtures.BMPKind.rgb24, .palette8, .rle8, .rle4, .bitfields565] {
             files.append((Fixtures.bmp(image, kind: kind), "t.bmp"))
+        }
+        for codec in Fixtures.HEIFCodec.allCases {
+            files.append((Fixtures.heif(image, codec: codec), "t-\(codec).heif"))
         }
         for (bytes, name) in files {
             let whole = try decode(bytes, name).image
@@ -142,5 +190,15 @@ import Testing
         var gif = Fixtures.gif(image)
         (gif[6], gif[7], gif[8], gif[9]) = (0xFF, 0xFF, 0xFF, 0xFF)  // a 65535 × 65535 screen
         #expect { try decode(gif, "huge.gif") } throws: { ($0 as! ImageError).kind == .tooLarge }
+        // HEIF's size is its `ispe` property: claimed 200,000 × 200,000.
+        for codec in Fixtures.HEIFCodec.allCases {
+            var heif = Fixtures.heif(image, codec: codec)
+            let ispe = try #require(
+                (0..<(heif.count - 16)).first { Array(heif[$0..<($0 + 4)]) == Array("ispe".utf8) })
+            for field in [ispe + 8, ispe + 12] {
+                (heif[field], heif[field + 1], heif[field + 2], heif[field + 3]) = (0x00, 0x03, 0x0D, 0x40)
+            }
+            #expect { try decode(heif, "huge-\(codec).heif") } throws: { ($0 as! ImageError).kind == .tooLarge }
+        }
     }
 }

@@ -152,19 +152,27 @@ extension CommandService {
         }
     }
 
-    func neighbours(of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?) throws -> [Neighbor] {
+    /// The `k` nearest in `space`; the walk keeps `ef` candidates (default: `index.ef_search`, at
+    /// least 2k, so the k returned are the true ones).
+    func neighbours(
+        of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int? = nil
+    ) throws -> [Neighbor] {
         let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
-        return try index.search(query, k: k, ef: max(efSearch, 2 * k), filter: filter)
+        return try index.search(query, k: k, ef: ef ?? max(efSearch, 2 * k), filter: filter)
     }
 
     /// The fused ranking (`Fusion`): the CNN's nearest candidates, re-ranked.
     func fused(_ probe: Fusion.Probe, excluding: UInt64?, _ query: SimilarQuery, within: String?) throws -> Response {
+        // The pool's tail barely moves the top k after re-ranking, so the walk keeps no more than
+        // the pool (not twice it, as a pure ranking does): with the default 64 candidates the
+        // walk and its exact re-reads are a pure CNN query's (RESULTS.md, "Find similar").
+        let pool = max(query.k, fusion.candidates)
         let found = try neighbours(
-            of: probe.cnn, excluding: excluding, k: max(query.k, fusion.candidates), space: .cnn, within: within)
+            of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool))
         let ranked = try fusion.rerank(found, probe: probe, k: query.k, store: store)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]

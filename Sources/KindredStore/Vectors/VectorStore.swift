@@ -312,15 +312,30 @@ public final class VectorStore: Sendable {
     public func vector<E: NpyElement>(
         _ id: ItemID, space name: String, as: E.Type = Float.self
     ) throws(VectorStoreError) -> [E]? {
-        let (space, db) = try lookup(name, item: id)
-        return try Self.mapErrors(space: name, item: id) {
+        try vectors([id], space: name, as: E.self)[0]
+    }
+
+    /// Items' vectors in `space`, in the order asked (nil for one without a vector), from one
+    /// read transaction: a re-ranking reads its hundred candidates in one. Specialised for both
+    /// element types, so a query's reads do not look up generic metadata each time.
+    @_specialize(where E == Float)
+    @_specialize(where E == UInt8)
+    public func vectors<E: NpyElement>(
+        _ ids: [ItemID], space name: String, as: E.Type = Float.self
+    ) throws(VectorStoreError) -> [[E]?] {
+        let (space, db) = try lookup(name, item: ids.count == 1 ? ids[0] : nil)
+        try Self.mapErrors(space: name) { try Self.requireElement(E.self, of: space) }
+        return try Self.mapErrors(space: name) {
             try environment.read { txn in
-                guard let record = try txn.get(db, id.rawValue) else { return nil }
-                let header = try VectorRecordHeader.decode(record, space: space)
-                try Self.requireElement(E.self, of: space)
-                return [E](unsafeUninitializedCapacity: space.dimension) { buffer, count in
-                    Self.copyPayload(record, header, into: UnsafeMutableRawPointer(buffer.baseAddress!))
-                    count = space.dimension
+                try ids.map { id in
+                    try Self.mapErrors(space: name, item: id) { () throws -> [E]? in
+                        guard let record = try txn.get(db, id.rawValue) else { return nil }
+                        let header = try VectorRecordHeader.decode(record, space: space)
+                        return [E](unsafeUninitializedCapacity: space.dimension) { buffer, count in
+                            Self.copyPayload(record, header, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                            count = space.dimension
+                        }
+                    }
                 }
             }
         }
