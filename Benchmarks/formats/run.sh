@@ -8,7 +8,7 @@
 # codecs have work), by libheif's own encoders (heif-enc):
 #   HEIC 50 MP (8660 × 5773), HEIC 12 MP (4032 × 3024, a phone photo's size, with the
 #   thumbnail phones store), AVIF 12 MP.
-# usage: Benchmarks/formats/run.sh [ROUNDS]
+# usage: [FILES="12mp.heic …"] Benchmarks/formats/run.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-5}
@@ -44,14 +44,17 @@ PY
 # resident memory, from /usr/bin/time.
 measure() {  # name, then the command
   local name=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" >/dev/null 2>&1
-  read -r wall user sys peak < "$work/time.txt"
+  if ! /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
+    printf '{"file":"%s","decoder":"%s","failed":"%s"}\n' "$file" "$name" "$(tail -1 "$work/stderr.txt" | tr -d '"\\')"
+    return 0
+  fi
+  read -r wall user sys peak < <(tail -1 "$work/time.txt")
   printf '{"file":"%s","bytes":%d,"decoder":"%s","images":%d,"seconds":%s,"cpu_seconds":%.2f,"images_per_s":%.2f,"peak_mb":%d}\n' \
     "$file" "$(stat -c %s "$work/$file")" "$name" "$rounds" "$wall" "$(echo "$user + $sys" | bc)" \
     "$(echo "$rounds / $wall" | bc -l)" "$((peak / 1024))"
 }
 
-for file in 50mp.heic 12mp.heic 12mp-nothumb.heic 12mp.avif; do
+for file in ${FILES:-50mp.heic 12mp.heic 12mp-nothumb.heic 12mp.avif}; do
   list=$(for _ in $(seq "$rounds"); do echo "$work/$file"; done)
   # shellcheck disable=SC2086
   measure kindred .build/release/kindred embed --state "$state" --space phash --threads 1 --out "$work/out.npy" $list
