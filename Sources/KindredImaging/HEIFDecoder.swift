@@ -3,7 +3,8 @@ import CHEIF
 /// HEIC and AVIF through libheif: the primary image, with the rotation, mirroring and crop the
 /// file asks for (libheif applies them as it decodes), alpha composited on white, shrunk by the
 /// area resampler. HEIF has no reduced-resolution decode, so its own shortcut is taken instead: a
-/// stored thumbnail (phones keep one about 320 px high) is decoded when it still covers the target.
+/// stored thumbnail is decoded when it still covers the target (one of 320 × 240 does not cover a
+/// 256-pixel short side, so the primary image is decoded then).
 ///
 /// The size rules are `DecodeOptions`': libheif is told the longest side it may accept, and the
 /// primary image's size (after rotation) is admitted before anything is decoded. A decoded image
