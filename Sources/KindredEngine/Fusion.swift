@@ -66,16 +66,18 @@ public struct Fusion: Sendable, Equatable {
         return Array(ranked.prefix(k))
     }
 
-    /// Why `item` matches `probe`, computed from the stored vectors (the map's neighbour list);
-    /// nil when the item has no CNN vector.
-    public func explain(_ item: ItemID, against probe: Probe, store: VectorStore) throws -> MatchTerms? {
-        guard let cnn = try store.vector(item, space: Space.cnn.rawValue), cnn.count == probe.cnn.count else {
-            return nil
+    /// Why each of `items` matches `probe`, computed from the stored vectors (the EXPLAIN verb,
+    /// the map's neighbour list), each space read in one transaction; nil for an item with no
+    /// CNN vector.
+    public func explain(_ items: [ItemID], against probe: Probe, store: VectorStore) throws -> [MatchTerms?] {
+        let cnns = try store.vectors(items, space: Space.cnn.rawValue)
+        let styles = try store.vectors(items, space: Space.style.rawValue)
+        let hashes = try store.vectors(items, space: Space.phash.rawValue, as: UInt8.self)
+        return items.indices.map { i in
+            guard let cnn = cnns[i], cnn.count == probe.cnn.count else { return nil }
+            let (style, bits) = agreement(style: styles[i], phash: hashes[i], with: probe)
+            return weights.terms(cnn: dotProduct(probe.cnn, cnn), style: style, phashBits: bits)
         }
-        let (style, bits) = agreement(
-            style: try store.vector(item, space: Space.style.rawValue),
-            phash: try store.vector(item, space: Space.phash.rawValue, as: UInt8.self), with: probe)
-        return weights.terms(cnn: dotProduct(probe.cnn, cnn), style: style, phashBits: bits)
     }
 
     /// The style cosine and differing hash bits of an item's stored style vector and hash

@@ -19,7 +19,7 @@ struct StoredMatchExplainer: MatchExplainer {
             guard let probe = try Fusion.probe(of: item, store: store) else {
                 return neighbours.map { _ in nil }
             }
-            return try neighbours.map { try fusion.explain($0, against: probe, store: store) }
+            return try fusion.explain(neighbours, against: probe, store: store)
         } catch {
             logger.debug("no explanation", metadata: ["item": "\(item)", "error": "\(error)"])
             return neighbours.map { _ in nil }

@@ -46,7 +46,7 @@ import Testing
             #expect(abs(parts[2] - 0.2 * (1 - Float(bits) / 64) / total) <= 0.0002)
             // The map's neighbour list explains a pair by the same code from the stored vectors.
             let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
-            let again = try #require(try fusion.explain(id, against: probe, store: fixture.store))
+            let again = try #require(try fusion.explain([id], against: probe, store: fixture.store)[0])
             #expect(abs(again.score - score) <= 0.0002 && again.phashBits == bits && again.dominant == row[8])
         }
         // EXPLAIN gives the same columns for the ids asked, in their order, and empty terms for

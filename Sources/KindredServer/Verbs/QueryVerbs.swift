@@ -198,10 +198,8 @@ extension CommandService {
         }
         return Response(
             columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant"],
-            rows: try items.map { other in
-                guard let terms = try fusion.explain(other, against: probe, store: store) else {
-                    return [String(other.rawValue), "", "", "", "", "", ""]
-                }
+            rows: zip(items, try fusion.explain(items, against: probe, store: store)).map { other, terms in
+                guard let terms else { return [String(other.rawValue), "", "", "", "", "", ""] }
                 return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
             })
     }
