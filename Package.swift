@@ -50,6 +50,9 @@ let package = Package(
         systemLibrary("CTIFF", apt: ["libtiff-dev"], pkgConfig: "libtiff-4"),
         systemLibrary("CGIF", apt: ["libgif-dev"]),
         systemLibrary("CHEIF", apt: ["libheif-dev"], pkgConfig: "libheif"),
+        systemLibrary("COpenJPEG", apt: ["libopenjp2-7-dev"], pkgConfig: "libopenjp2"),
+        systemLibrary("CLCMS2", apt: ["liblcms2-dev", "libgs-common"], pkgConfig: "lcms2"),
+        systemLibrary("CLibRaw", apt: ["libraw-dev"]),
         systemLibrary("CFreeType", apt: ["libfreetype-dev", "fonts-dejavu-core"], pkgConfig: "freetype2"),
 
         // SIMD distance kernels with run-time CPU dispatch; why C is explained in its header.
@@ -87,7 +90,10 @@ let package = Package(
         .target(name: "KindredProtocol", dependencies: ["KindredCore"]),
         .target(
             name: "KindredImaging",
-            dependencies: ["KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF"],
+            dependencies: [
+                "KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF", "COpenJPEG", "CLCMS2",
+                "CLibRaw",
+            ],
             swiftSettings: optimisedChecked
         ),
         .target(
@@ -198,6 +204,7 @@ let package = Package(
             name: "KindredTestSupport",
             dependencies: [
                 "KindredImaging", "KindredFeatures", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF",
+                "COpenJPEG", "CLCMS2",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support",

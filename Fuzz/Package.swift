@@ -35,6 +35,8 @@ let package = Package(
         target("fuzz-gif", ["KindredImaging"]),
         target("fuzz-bmp", ["KindredImaging"]),
         target("fuzz-heif", ["KindredImaging"]),
+        target("fuzz-jpeg2000", ["KindredImaging"]),
+        target("fuzz-raw", ["KindredImaging"]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
         target(

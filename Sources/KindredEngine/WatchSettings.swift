@@ -5,7 +5,11 @@ public struct WatchSettings: Sendable, Equatable {
     /// misnamed file decodes once a pattern admits it).
     public static let imageNames = [
         "*.jpg", "*.jpeg", "*.png", "*.webp", "*.tif", "*.tiff", "*.gif", "*.bmp", "*.heic", "*.heif", "*.hif",
-        "*.avif",
+        "*.avif", "*.jp2", "*.j2k", "*.j2c", "*.jpc", "*.jpf", "*.jpx",
+        // Camera RAW: Adobe, Canon, Nikon, Sony, Olympus, Panasonic, Fujifilm, Pentax, Samsung, Sigma,
+        // Minolta, Hasselblad, Epson, Kodak, Leaf, Phase One, Leica.
+        "*.dng", "*.cr2", "*.cr3", "*.crw", "*.nef", "*.nrw", "*.arw", "*.srf", "*.sr2", "*.orf", "*.rw2", "*.raf",
+        "*.pef", "*.srw", "*.x3f", "*.mrw", "*.3fr", "*.erf", "*.kdc", "*.dcr", "*.mos", "*.iiq", "*.rwl",
     ]
     /// Glob patterns a file name must match (any) and must not match (none).
     public var include = WatchSettings.imageNames

@@ -77,7 +77,20 @@ enum HEIFDecoder {
                 resampler.add(row: row)
             }
         }
-        return DecodedImage(image: resampler.output, format: format, originalWidth: width, originalHeight: height)
+        return DecodedImage(
+            image: resampler.output, format: format, originalWidth: width, originalHeight: height,
+            embeddedProfile: iccProfile(of: primary))
+    }
+
+    /// The primary image's ICC profile (`prof` or `rICC`); an `nclx` description is not one.
+    private static func iccProfile(of handle: OpaquePointer) -> [UInt8]? {
+        let type = heif_image_handle_get_color_profile_type(handle)
+        guard type == heif_color_profile_type_prof || type == heif_color_profile_type_rICC else { return nil }
+        let size = heif_image_handle_get_raw_color_profile_size(handle)
+        guard size > 0, size <= ColourManagement.maxProfileBytes else { return nil }
+        var profile = [UInt8](repeating: 0, count: size)
+        guard heif_image_handle_get_raw_color_profile(handle, &profile).code == heif_error_Ok else { return nil }
+        return profile
     }
 
     /// The smallest stored thumbnail that still covers the output size (and has the primary

@@ -20,6 +20,10 @@ public struct DecodeOptions: Sendable {
     public var streamedPixelLimit = 1_000_000_000
     /// Files larger than this are refused before reading.
     public var maxFileBytes = 1 << 30
+    /// Whether pixels are converted to sRGB from the ICC profile a file embeds (and CMYK through
+    /// the default CMYK profile). Off only to measure what the conversion changes: CMYK then
+    /// gets the naive ink inversion and RGB is taken as stored.
+    public var managesColour = true
 
     public init() {}
 
@@ -55,7 +59,7 @@ public struct DecodeOptions: Sendable {
     }
 }
 
-/// Decodes JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC and AVIF files, recognised by content rather than name. Every failure is an
+/// Decodes JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC, AVIF, JPEG 2000 and camera RAW files, recognised by content rather than name. Every failure is an
 /// `ImageError` naming the file and the reason; no input crashes the process.
 public enum ImageDecoder {
     public static func decode(
@@ -98,18 +102,39 @@ public enum ImageDecoder {
     ) throws(ImageError) -> DecodedImage {
         guard !bytes.isEmpty else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard let format = ImageFormat.sniff(bytes) else {
-            throw ImageError(
-                path: path, kind: .unsupportedFormat,
-                reason: "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)")
+            throw ImageError(path: path, kind: .unsupportedFormat, reason: ImageFormat.unrecognisedReason)
         }
+        var decoded = try decodeAsStored(bytes, format: format, path: path, options: options)
+        if options.managesColour, let profile = decoded.embeddedProfile {
+            decoded.colourProfile = ColourManagement.convertToSRGB(&decoded.image, profile: profile)
+            decoded.embeddedProfile = nil
+        }
+        return decoded
+    }
+
+    /// The file's pixels in its own RGB space (CMYK is converted by its decoder, before shrinking).
+    private static func decodeAsStored(
+        _ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String, options: DecodeOptions
+    ) throws(ImageError) -> DecodedImage {
         switch format {
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)
         case .png: return try PNGDecoder.decode(bytes, path: path, options: options)
         case .webp: return try WebPDecoder.decode(bytes, path: path, options: options)
-        case .tiff: return try TIFFDecoder.decode(bytes, path: path, options: options)
+        case .tiff:
+            // A camera's TIFF-based RAW file is LibRaw's; an ordinary TIFF that looked like one
+            // (a camera maker's name in it) is libtiff's after all.
+            if RAWDecoder.mayBeRAW(bytes) {
+                do { return try RAWDecoder.decode(bytes, path: path, options: options) } catch
+                    where error.kind
+                    == .unsupportedFormat
+                {}
+            }
+            return try TIFFDecoder.decode(bytes, path: path, options: options)
+        case .raw: return try RAWDecoder.decode(bytes, path: path, options: options)
         case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
         case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
         case .heic, .avif: return try HEIFDecoder.decode(bytes, format: format, path: path, options: options)
+        case .jp2: return try JPEG2000Decoder.decode(bytes, path: path, options: options)
         }
     }
 }

@@ -2,7 +2,8 @@ import CTurboJPEG
 
 /// JPEG through libjpeg-turbo's TurboJPEG API, decoding at the smallest DCT scale (1/8, 1/4, 3/8,
 /// 1/2, …) whose shorter side still reaches the target, so a 6000×4000 artwork decodes at 750×500
-/// rather than 24 MP. Grayscale, progressive and CMYK/YCCK files are handled; warnings (such as
+/// rather than 24 MP. Grayscale, progressive and CMYK/YCCK files are handled (colour through
+/// `ColourManagement`); warnings (such as
 /// truncated data) are errors, since a half-decoded image would be indexed as something it is not.
 enum JPEGDecoder {
     static func decode(
@@ -65,24 +66,43 @@ enum JPEGDecoder {
         }
         guard status == 0 else { throw failure("scan data") }
 
+        let metadata = JPEGMetadata(bytes)
         var image: RGBImage
+        var colourProfile: String?
         if cmyk {
-            // Adobe writes CMYK JPEGs inverted; libjpeg hands them back as stored, so
-            // R = C·K/255 on the inverted values.
+            // Converted before shrinking: inks do not average the way light does. Adobe stores
+            // CMYK inverted.
             var rgb = [UInt8](repeating: 0, count: w * h * 3)
-            for i in 0..<(w * h) {
-                let k = Int(decoded[i * 4 + 3])
-                for c in 0..<3 { rgb[i * 3 + c] = UInt8(Int(decoded[i * 4 + c]) * k / 255) }
+            let transform =
+                options.managesColour
+                ? ColourManagement.transform(
+                    profile: metadata.iccProfile, source: metadata.adobe ? .cmykInverted : .cmyk)
+                : nil
+            if let transform {
+                decoded.withUnsafeBytes { input in
+                    rgb.withUnsafeMutableBytes {
+                        transform.apply(input.baseAddress!, to: $0.baseAddress!, pixels: w * h)
+                    }
+                }
+                colourProfile = transform.profileName
+            } else {
+                // Unmanaged, or no profile at all (not even the default): R = (255 − C)(255 − K)/255.
+                for i in 0..<(w * h) {
+                    let stored = (0..<4).map { Int(decoded[i * 4 + $0]) }
+                    let ink = metadata.adobe ? stored.map { 255 - $0 } : stored
+                    for c in 0..<3 { rgb[i * 3 + c] = UInt8((255 - ink[c]) * (255 - ink[3]) / 255) }
+                }
             }
             image = RGBImage(width: w, height: h, pixels: rgb)
         } else {
             image = RGBImage(width: w, height: h, pixels: decoded)
         }
-        let orientation = EXIFOrientation.read(bytes)
+        let orientation = metadata.orientation
         image = image.oriented(orientation)
         let transposed = orientation >= 5
         return DecodedImage(
             image: image, format: .jpeg,
-            originalWidth: Int(transposed ? height : width), originalHeight: Int(transposed ? width : height))
+            originalWidth: Int(transposed ? height : width), originalHeight: Int(transposed ? width : height),
+            colourProfile: colourProfile, embeddedProfile: cmyk ? nil : metadata.iccProfile)
     }
 }

@@ -32,6 +32,11 @@ enum PNGDecoder {
         try check(spng_get_ihdr(ctx, &header), "header")
         let width = Int(header.width), height = Int(header.height)
         let interlaced = header.interlace_method != 0
+        // An iCCP chunk's profile (converted from by ImageDecoder); a damaged one reads as none.
+        var iccp = spng_iccp()
+        let profile =
+            spng_get_iccp(ctx, &iccp) == 0 && iccp.profile != nil
+            ? Array(UnsafeRawBufferPointer(start: iccp.profile, count: iccp.profile_len)) : nil
         try options.admit(width: width, height: height, heldWhole: interlaced, path: path)
         let (outputWidth, outputHeight) = options.outputSize(width: width, height: height)
         var resampler = AreaResampler(
@@ -64,7 +69,9 @@ enum PNGDecoder {
         }
         // Read through to IEND: a file cut after its image data is still a truncated file.
         try check(spng_decode_chunks(ctx), "after image data")
-        return DecodedImage(image: resampler.output, format: .png, originalWidth: width, originalHeight: height)
+        return DecodedImage(
+            image: resampler.output, format: .png, originalWidth: width, originalHeight: height,
+            embeddedProfile: profile)
     }
 
     /// RGBA → RGB over white. It runs on every pixel of the file, so it reads and writes through

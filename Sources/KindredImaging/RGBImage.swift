@@ -24,10 +24,21 @@ public struct DecodedImage: Sendable {
     /// The size stored in the file, after EXIF orientation.
     public var originalWidth: Int
     public var originalHeight: Int
+    /// The ICC profile the pixels were converted to sRGB from (its description), or nil when they
+    /// were taken as sRGB already.
+    public var colourProfile: String? = nil
+    /// An RGB file's embedded ICC profile, which `ImageDecoder` converts from once the decoder
+    /// has shrunk the image (converting 256 × 341 pixels rather than the file's millions).
+    var embeddedProfile: [UInt8]? = nil
 }
 
 public enum ImageFormat: String, Sendable {
-    case jpeg, png, webp, tiff, gif, bmp, heic, avif
+    /// `jp2` is JPEG 2000, as JP2 boxes or a raw J2K codestream; `raw` a camera's RAW file.
+    case jpeg, png, webp, tiff, gif, bmp, heic, avif, jp2, raw
+
+    /// Why a file that is none of these is refused.
+    public static let unrecognisedReason =
+        "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC, AVIF, JPEG 2000 or camera RAW file (unrecognised content)"
 
     /// Recognises a format by its first bytes, whatever the file is called.
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ImageFormat? {
@@ -50,7 +61,25 @@ public enum ImageFormat: String, Sendable {
             return .gif
         }
         if bytes.count >= 2, bytes[0] == 0x42, bytes[1] == 0x4D { return .bmp }
+        // JPEG 2000: the JP2 signature box, or a raw codestream's SOC and SIZ markers.
+        if bytes.count >= 12, Array(bytes[0..<12]) == [0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A] {
+            return .jp2
+        }
+        if bytes.count >= 4, Array(bytes[0..<4]) == [0xFF, 0x4F, 0xFF, 0x51] { return .jp2 }
+        if rawContainer(bytes) { return .raw }
         return heif(bytes)
+    }
+
+    /// The RAW containers that are not TIFF: Fujifilm RAF, Olympus ORF, Panasonic RW2, Minolta
+    /// MRW, Sigma X3F, and Canon CR3 (an ISO media file of brand `crx `). TIFF-based RAW files
+    /// sniff as TIFF; `RAWDecoder.mayBeRAW` picks them out.
+    private static func rawContainer(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let signatures: [[UInt8]] = [
+            Array("FUJIFILMCCD-RAW".utf8), Array("IIRO".utf8), Array("IIRS".utf8), Array("MMOR".utf8),
+            [0x49, 0x49, 0x55, 0x00], [0x00] + Array("MRM".utf8), Array("FOVb".utf8),
+        ]
+        if signatures.contains(where: { bytes.starts(with: $0) }) { return true }
+        return bytes.count >= 12 && bytes[4..<12].elementsEqual("ftypcrx ".utf8)
     }
 
     /// HEIF's ISO media box `ftyp` first: `avif`/`avis` brands are AVIF, the HEVC ones HEIC; a

@@ -22,6 +22,8 @@ enum TIFFDecoder {
         let page = try file.size(path: path)
         try options.admit(width: page.width, height: page.height, path: path)
         let orientation = Int(file.orientation())
+        // The page's profile: its reduced levels are the same picture, and may not repeat it.
+        let profile = file.iccProfile()
         let (outputWidth, outputHeight) = options.outputSize(width: page.width, height: page.height)
         let level = file.smallestLevel(covering: outputWidth, outputHeight, of: page)
         if let level { try file.select(level, path: path) }
@@ -35,6 +37,11 @@ enum TIFFDecoder {
                 reason: "TIFF variant not supported: \(TIFFFile.text(message))\(file.lastError)")
         }
         defer { TIFFRGBAImageEnd(&rgba) }
+        // 8-bit CMYK is read as stored and colour-managed here, rather than inverted naively.
+        let cmyk = file.isCMYK8() && rgba.isContig != 0
+        let cmykTransform =
+            cmyk && options.managesColour ? ColourManagement.transform(profile: profile, source: .cmyk) : nil
+        if cmykTransform != nil { kk_tiff_use_cmyk8(&rgba) }
         // Rows come in the order they are stored; the orientation tag is applied after shrinking.
         rgba.req_orientation = UInt16(clamping: (1...8).contains(orientation) ? orientation : 1)
 
@@ -65,7 +72,15 @@ enum TIFFDecoder {
                 throw ImageError(path: path, kind: .corrupt, reason: "corrupt TIFF data at row \(row)\(file.lastError)")
             }
             for r in 0..<rows {
-                composite(raster, offset: r * width, width: width, into: &rgb)
+                if let cmykTransform {
+                    raster.withUnsafeBytes { inks in
+                        rgb.withUnsafeMutableBytes {
+                            cmykTransform.apply(inks.baseAddress! + r * width * 4, to: $0.baseAddress!, pixels: width)
+                        }
+                    }
+                } else {
+                    composite(raster, offset: r * width, width: width, into: &rgb)
+                }
                 rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
             }
             row += rows
@@ -75,7 +90,8 @@ enum TIFFDecoder {
         let transposed = orientation >= 5
         return DecodedImage(
             image: image, format: .tiff, originalWidth: transposed ? page.height : page.width,
-            originalHeight: transposed ? page.width : page.height)
+            originalHeight: transposed ? page.width : page.height, colourProfile: cmykTransform?.profileName,
+            embeddedProfile: cmyk ? nil : profile)
     }
 
     /// libtiff's packed ABGR, premultiplied by alpha, over white: c + (255 − a).
@@ -167,6 +183,28 @@ private final class TIFFFile {
             throw ImageError(path: path, kind: .corrupt, reason: "corrupt TIFF: no image size\(lastError)")
         }
         return (Int(width), Int(height))
+    }
+
+    /// The current directory's ICC profile (tag 34675), if it has one of a plausible size.
+    func iccProfile() -> [UInt8]? {
+        var count: UInt32 = 0
+        var data: UnsafeMutableRawPointer?
+        guard kk_tiff_get_icc(handle, &count, &data) != 0, let data, count > 0,
+            count <= ColourManagement.maxProfileBytes
+        else { return nil }
+        return Array(UnsafeRawBufferPointer(start: data, count: Int(count)))
+    }
+
+    /// Whether the current directory holds 8-bit CMYK inks (separated, the CMYK ink set, four
+    /// or more samples a pixel).
+    func isCMYK8() -> Bool {
+        var photometric: UInt16 = 0, inkSet: UInt16 = 0, bits: UInt16 = 0, samples: UInt16 = 0
+        kk_tiff_get_u16_defaulted(handle, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
+        kk_tiff_get_u16_defaulted(handle, UInt32(TIFFTAG_INKSET), &inkSet)
+        kk_tiff_get_u16_defaulted(handle, UInt32(TIFFTAG_BITSPERSAMPLE), &bits)
+        kk_tiff_get_u16_defaulted(handle, UInt32(TIFFTAG_SAMPLESPERPIXEL), &samples)
+        return photometric == UInt16(PHOTOMETRIC_SEPARATED) && inkSet == UInt16(INKSET_CMYK) && bits == 8
+            && samples >= 4
     }
 
     func orientation() -> UInt16 {

@@ -64,6 +64,20 @@ enum WebPDecoder {
                 }
             }
         }
-        return DecodedImage(image: image, format: .webp, originalWidth: width, originalHeight: height)
+        return DecodedImage(
+            image: image, format: .webp, originalWidth: width, originalHeight: height,
+            embeddedProfile: iccProfile(bytes))
+    }
+
+    /// The ICCP chunk of an extended (VP8X) file that flags one.
+    private static func iccProfile(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard bytes.count > 20, bytes[12..<16].elementsEqual("VP8X".utf8), bytes[20] & 0x20 != 0 else { return nil }
+        var whole = WebPData(bytes: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), size: bytes.count)
+        guard let demuxer = WebPDemux(&whole) else { return nil }
+        defer { WebPDemuxDelete(demuxer) }
+        var chunk = WebPChunkIterator()
+        guard WebPDemuxGetChunk(demuxer, "ICCP", 1, &chunk) != 0 else { return nil }
+        defer { WebPDemuxReleaseChunkIterator(&chunk) }
+        return Array(UnsafeRawBufferPointer(start: chunk.chunk.bytes, count: chunk.chunk.size))
     }
 }

@@ -34,6 +34,12 @@ struct Embed: ParsableCommand {
     @Flag(help: "Cut away uniform borders before describing.") var trim = false
     @Option(help: "With --fit pad, the share of each side left as padding (0 to 0.25).") var margin = 0.0
     @Flag(help: "Describe each picture mirrored left to right.") var mirror = false
+    @Flag(
+        name: .customLong("as-stored"),
+        help:
+            "Take pixels as stored, without converting from an embedded ICC profile or CMYK's default profile (to measure what colour management changes)."
+    )
+    var asStored = false
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
     @Flag(
@@ -65,15 +71,19 @@ struct Embed: ParsableCommand {
         if space == .cnn {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
-            let pipeline = ImagePipeline(
+            var pipeline = ImagePipeline(
                 network: network, threads: threads, framing: Framing(fit: fit, trimBorders: trim, margin: margin),
                 mirror: mirror)
+            pipeline.options.managesColour = !asStored
             result = pipeline.run(files) { done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
             }
         } else {
+            var options = DecodeOptions()
+            options.managesColour = !asStored
             result = ImagePipeline.describe(
-                files, space: space, framing: Framing(fit: fit, trimBorders: trim, margin: margin), mirror: mirror)
+                files, space: space, framing: Framing(fit: fit, trimBorders: trim, margin: margin), mirror: mirror,
+                options: options)
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)

@@ -170,5 +170,90 @@ try:
                             put("fuzz-heif", f"{mode.lower()}{suffix}.{codec}", f.read())
     else:
         print("heif-enc not installed: HEIC and AVIF seeds not written")
+    # Embedded ICC profiles (Ghostscript's Adobe RGB-compatible and default CMYK profiles, Debian:
+    # libgs-common), which the decoders hand to LittleCMS.
+    icc = "/usr/share/color/icc/ghostscript"
+    if os.path.exists(f"{icc}/a98.icc"):
+        with open(f"{icc}/a98.icc", "rb") as f:
+            a98 = f.read()
+        put("fuzz-decoders", "icc-a98.jpg", saved(pattern("RGB"), "JPEG", icc_profile=a98))
+        put("fuzz-decoders", "icc-a98.png", saved(pattern("RGB"), "PNG", icc_profile=a98))
+        put("fuzz-tiff", "icc-a98.tif", saved(pattern("RGB"), "TIFF", icc_profile=a98))
+        put("fuzz-decoders", "cmyk.jpg", saved(pattern("CMYK"), "JPEG"))
+        put("fuzz-tiff", "cmyk.tif", saved(pattern("CMYK"), "TIFF"))
+    else:
+        print("libgs-common not installed: ICC seeds not written")
+    # Camera RAW: DNGs laid out tag by tag as Tests/Support/RAWFixtures.swift does (no Debian
+    # tool writes RAW files): a 16-bit RGGB mosaic, with and without a JPEG preview.
+    def dng(width, height, preview=None):
+        def field(tag, kind, values):
+            fmt = {1: "B", 2: "s", 3: "H", 4: "I", 5: "II", 10: "ii"}[kind]
+            if kind == 2:
+                data = values.encode() + b"\0"
+                return (tag, kind, len(data), data)
+            flat = [v for pair in values for v in pair] if kind in (5, 10) else values
+            return (tag, kind, len(values), struct.pack("<" + fmt[-1] * len(flat), *flat))
+        mosaic = bytes(((x * 37 + y * 11) % 256) for y in range(height) for x in range(width * 2))
+        strips = [mosaic]
+        raw = [field(254, 4, [0]), field(256, 4, [width]), field(257, 4, [height]), field(258, 3, [16]),
+               field(259, 3, [1]), field(262, 3, [32803]), field(271, 2, "Acme"), field(272, 2, "Test Camera"),
+               ("strip", 0), field(277, 3, [1]), field(278, 4, [height]), field(279, 4, [len(mosaic)]),
+               field(33421, 3, [2, 2]), field(33422, 1, [0, 1, 1, 2]), field(50706, 1, [1, 4, 0, 0]),
+               field(50717, 4, [65535]), field(50721, 10, [(10000, 10000), (0, 1), (0, 1), (0, 1), (10000, 10000),
+                                                           (0, 1), (0, 1), (0, 1), (10000, 10000)]),
+               field(50728, 5, [(1, 1), (1, 1), (1, 1)]), field(50778, 3, [21])]
+        directories = [raw]
+        if preview:
+            strips.append(preview)
+            directories.append([field(254, 4, [1]), field(256, 4, [24]), field(257, 4, [16]), field(258, 3, [8, 8, 8]),
+                                field(259, 3, [7]), field(262, 3, [6]), ("strip", 1), field(277, 3, [3]),
+                                field(278, 4, [16]), field(279, 4, [len(preview)])])
+        def size(entries):
+            return 6 + 12 * len(entries) + sum((len(e[3]) + 1) & ~1 for e in entries if e[0] != "strip" and len(e[3]) > 4)
+        strip_at = 8 + sum(size(d) for d in directories)
+        offsets = []
+        for s_ in strips:
+            offsets.append(strip_at)
+            strip_at += (len(s_) + 1) & ~1
+        out = bytearray(b"II*\0" + struct.pack("<I", 8))
+        for number, entries in enumerate(directories):
+            entries = [field(273, 4, [offsets[e[1]]]) if e[0] == "strip" else e for e in entries]
+            entries.sort(key=lambda e: e[0])
+            start = len(out)
+            values_at = start + 6 + 12 * len(entries)
+            values = bytearray()
+            out += struct.pack("<H", len(entries))
+            for tag, kind, count, data in entries:
+                out += struct.pack("<HHI", tag, kind, count)
+                if len(data) <= 4:
+                    out += data.ljust(4, b"\0")
+                else:
+                    out += struct.pack("<I", values_at + len(values))
+                    values += data + (b"\0" if len(data) % 2 else b"")
+            out += struct.pack("<I", start + size(entries) if number + 1 < len(directories) else 0) + values
+        for s_ in strips:
+            out += s_ + (b"\0" if len(s_) % 2 else b"")
+        return bytes(out)
+
+    put("fuzz-raw", "sensor.dng", dng(32, 24))
+    put("fuzz-raw", "preview.dng", dng(32, 24, saved(pattern("RGB"), "JPEG")))
+    # JPEG 2000 from OpenJPEG's own encoder (opj_compress, Debian: libopenjp2-tools): JP2 and bare
+    # codestreams, lossless and lossy, grey, alpha, tiled, and few resolution levels.
+    if shutil.which("opj_compress"):
+        with tempfile.TemporaryDirectory() as scratch:
+            variants = [
+                ("RGB", "jp2", [], "rgb-lossless"), ("RGB", "j2k", ["-r", "20"], "rgb-lossy"),
+                ("L", "jp2", [], "gray"), ("RGBA", "jp2", [], "rgba"),
+                ("RGB", "jp2", ["-t", "16,16", "-n", "3"], "rgb-tiled"), ("RGB", "j2k", ["-n", "1"], "one-level"),
+            ]
+            for mode, ext, flags, name in variants:
+                source = os.path.join(scratch, f"{name}.{'pgm' if mode == 'L' else 'png'}")
+                pattern(mode, (48, 32)).save(source)
+                out = os.path.join(scratch, f"{name}.{ext}")
+                subprocess.run(["opj_compress", "-i", source, "-o", out, *flags], check=True, capture_output=True)
+                with open(out, "rb") as f:
+                    put("fuzz-jpeg2000", f"{name}.{ext}", f.read())
+    else:
+        print("opj_compress not installed: JPEG 2000 seeds not written")
 except ImportError:
     print("Pillow not installed: TIFF, GIF, BMP, HEIC and AVIF seeds not written")

@@ -1,6 +1,7 @@
 import Foundation
 import KindredCore
 import KindredFeatures
+import KindredImaging
 import KindredIndex
 import KindredProtocol
 import KindredStore
@@ -289,7 +290,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(
             try daemon.ask("ERRORS") == [
                 "OK 1",
-                "\(art.path)/broken.jpg\tnot a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)",
+                "\(art.path)/broken.jpg\t\(ImageFormat.unrecognisedReason)",
             ])
 
         // SIMILAR in the CNN space agrees with `kindred embed` (framed as kindredd frames: borders

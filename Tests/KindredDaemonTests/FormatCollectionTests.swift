@@ -13,6 +13,7 @@ import Testing
         ("jpg", { Fixtures.jpeg($0) }), ("png", { Fixtures.png($0, kind: .rgb8) }), ("webp", { Fixtures.webp($0) }),
         ("tif", { Fixtures.tiff([$0]) }), ("gif", { Fixtures.gif($0) }), ("bmp", { Fixtures.bmp($0, kind: .rgb24) }),
         ("heic", { Fixtures.heif($0, codec: .hevc) }), ("avif", { Fixtures.heif($0, codec: .av1) }),
+        ("jp2", { Fixtures.jpeg2000($0, ratio: 12) }), ("dng", { Fixtures.dng($0) }),
     ]
 
     @Test func everyFormatsCopyOfAPictureIsFoundFirst() throws {
@@ -25,7 +26,7 @@ import Testing
                 try Data(encode(picture)).write(to: art.appendingPathComponent("p\(number)-\(ext).\(ext)"))
             }
         }
-        // Hostile HEIF: cut short, and claiming 200,000² in its `ispe` property.
+        // Hostile HEIF, JPEG 2000 and DNG: cut short, and claiming 200,000² in its `ispe` property.
         let heic = Fixtures.heif(pictures[0], codec: .hevc)
         var huge = Fixtures.heif(pictures[1], codec: .av1)
         if let ispe = (0..<(huge.count - 16)).first(where: { Array(huge[$0..<($0 + 4)]) == Array("ispe".utf8) }) {
@@ -33,10 +34,13 @@ import Testing
                 (huge[field], huge[field + 1], huge[field + 2], huge[field + 3]) = (0x00, 0x03, 0x0D, 0x40)
             }
         }
+        let jp2 = Fixtures.jpeg2000(pictures[2]), dng = Fixtures.dng(pictures[3])
         let hostile: [(String, [UInt8], String)] = [
             ("cut.heic", Array(heic.prefix(heic.count / 2)), "HEIC"),
             ("cut-header.heic", Array(heic.prefix(40)), "HEIC"),
             ("huge.avif", huge, "200000×200000 exceeds"),
+            ("cut.jp2", Array(jp2.prefix(jp2.count / 2)), "JPEG 2000"),
+            ("cut.dng", Array(dng.prefix(dng.count / 2)), "camera RAW"),
         ]
         for (name, bytes, _) in hostile { try Data(bytes).write(to: art.appendingPathComponent(name)) }
 
@@ -50,6 +54,8 @@ import Testing
         }
         #expect(try daemon.ask("INFO \(art.path)/p0-heic.heic").contains("format\theic"))
         #expect(try daemon.ask("INFO \(art.path)/p0-avif.avif").contains("format\tavif"))
+        #expect(try daemon.ask("INFO \(art.path)/p0-jp2.jp2").contains("format\tjp2"))
+        #expect(try daemon.ask("INFO \(art.path)/p0-dng.dng").contains("format\traw"))
 
         // Each file's nearest other file is a copy of its own picture, in the fused ranking and
         // in the CNN space alone.

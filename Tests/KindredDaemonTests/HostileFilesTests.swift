@@ -35,7 +35,7 @@ import Testing
             ("empty.jpg", [], "empty file"),
             (
                 "random.png", (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) },
-                "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file"
+                ImageFormat.unrecognisedReason
             ),
             ("cut-200.jpg", Array(jpeg.prefix(200)), "corrupt JPEG"),
             ("cut-2000.jpg", Array(jpeg.prefix(2000)), "truncated JPEG"),

@@ -64,7 +64,7 @@ struct IngestFixture {
         let notes = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path))
         #expect(
             notes.status == .failed
-                && notes.error == "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)")
+                && notes.error == ImageFormat.unrecognisedReason)
         let truncated = try #require(try c.catalog.item(path: c.images.appendingPathComponent("truncated.jpg").path))
         #expect(truncated.error?.contains("JPEG") == true)
         let webp = try #require(try c.catalog.item(path: c.images.appendingPathComponent("art3.webp").path))

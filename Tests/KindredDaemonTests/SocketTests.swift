@@ -2,6 +2,7 @@ import Foundation
 import KindredCore
 import KindredEngine
 import KindredFeatures
+import KindredImaging
 import KindredIndex
 import KindredProtocol
 import KindredServer
@@ -57,7 +58,7 @@ import Testing
         let garbage = Array("not an image, just bytes".utf8)
         #expect(
             try client.send("SIMILAR-IMAGE \(garbage.count)", payload: garbage) == [
-                "ERR bad-request not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF file (unrecognised content)"
+                "ERR bad-request \(ImageFormat.unrecognisedReason)"
             ])
         #expect(try client.send("PING") == ["OK 1", "pong"], "line framing resumes after the bytes")
 

@@ -183,7 +183,7 @@ func decode(_ bytes: [UInt8], _ name: String, target: Int = 10_000) throws -> De
         for i in 0..<20 {
             expectError(
                 (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }, "r\(i).png",
-                "not a JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF")
+                ImageFormat.unrecognisedReason)
         }
         expectError(Array("GIF89a plus some more".utf8), "anim.gif", "GIF")
         // A PNG named .jpg decodes by its content.

@@ -12,12 +12,18 @@ extension Fixtures {
 
     /// One page, or several: `pages[0]` is the image; further pages are marked reduced-resolution
     /// versions of it when `reduced`, else ordinary pages.
-    public static func tiff(_ pages: [RGBImage], kind: TIFFKind = .rgbStrips, reduced: Bool = false) -> [UInt8] {
+    /// With `iccProfile`, the first page's pixels are taken to be in that profile's space and it
+    /// is embedded (tag 34675).
+    public static func tiff(
+        _ pages: [RGBImage], kind: TIFFKind = .rgbStrips, reduced: Bool = false, iccProfile: [UInt8]? = nil
+    ) -> [UInt8] {
         let url = directory.appendingPathComponent("fixture-\(UUID().uuidString).tif")
         defer { try? FileManager.default.removeItem(at: url) }
         let mode = kind == .bigTIFF ? "w8" : kind == .bigEndian ? "wb" : "w"
         let tiff = TIFFOpen(url.path, mode)!
         for (number, image) in pages.enumerated() {
+            // Tags before the page's data: libtiff fixes the directory once rows are written.
+            if number == 0, let iccProfile { _ = kk_tiff_set_icc(tiff, UInt32(iccProfile.count), iccProfile) }
             writePage(tiff, image, kind: number == 0 ? kind : .rgbStrips, reduced: reduced && number > 0)
             TIFFWriteDirectory(tiff)
         }
@@ -65,6 +71,7 @@ extension Fixtures {
             _ = kk_tiff_set_colormap(tiff, &red, &green, &blue)
         }
         let rowBytes = (w * samples * bits + 7) / 8
+        let inks = kind == .cmyk ? converted(image, into: defaultCMYKProfile) : []
         func sample(_ x: Int, _ y: Int) -> [UInt8] {
             let p = (y * w + x) * 3
             return [image.pixels[p], image.pixels[p + 1], image.pixels[p + 2]]
@@ -84,7 +91,7 @@ extension Fixtures {
                     let cube: Int = (ri + 25) / 51 * 36 + (gi + 25) / 51 * 6 + (bi + 25) / 51
                     row[x] = UInt8(cube)
                 case .cmyk:
-                    (row[4 * x], row[4 * x + 1], row[4 * x + 2], row[4 * x + 3]) = (255 - r, 255 - g, 255 - b, 0)
+                    for c in 0..<4 { row[4 * x + c] = inks[(y * w + x) * 4 + c] }
                 case .rgbaUnassociated:
                     // The left tenth is transparent: it must come out white.
                     (row[4 * x], row[4 * x + 1], row[4 * x + 2], row[4 * x + 3]) = (r, g, b, x < w / 10 ? 0 : 255)

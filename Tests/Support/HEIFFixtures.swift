@@ -10,10 +10,11 @@ extension Fixtures {
 
     /// `image` encoded with `codec` at `quality`; with `alpha` (one byte a pixel) an alpha plane,
     /// with `orientation` (EXIF numbering, 1–8) the rotation and mirroring boxes that display it
-    /// so, and with `thumbnail` a thumbnail fitting that square.
+    /// so, with `thumbnail` a thumbnail fitting that square, and with `iccProfile` that profile
+    /// (the pixels taken to be in its space).
     public static func heif(
         _ image: RGBImage, codec: HEIFCodec, quality: Int32 = 92, alpha: [UInt8]? = nil, orientation: Int = 1,
-        thumbnail: Int? = nil
+        thumbnail: Int? = nil, iccProfile: [UInt8]? = nil
     ) -> [UInt8] {
         let context = heif_context_alloc()!
         defer { heif_context_free(context) }
@@ -33,6 +34,7 @@ extension Fixtures {
                 if let alpha { plane[to + 3] = alpha[y * image.width + x] }
             }
         }
+        if let iccProfile { _ = heif_image_set_raw_color_profile(picture, "prof", iccProfile, iccProfile.count) }
         var encoder: OpaquePointer?
         let status = heif_context_get_encoder_for_format(
             context, codec == .hevc ? heif_compression_HEVC : heif_compression_AV1, &encoder)

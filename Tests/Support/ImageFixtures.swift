@@ -50,11 +50,9 @@ public enum Fixtures {
         case .gray: subsampling = Int32(TJSAMP_GRAY.rawValue)
         case .progressive: flags = Int32(TJFLAG_PROGRESSIVE)
         case .cmyk:
-            // Inverted CMYK as Adobe writes it: stored C = 255 − (255 − R) = R when K = 255.
-            source = []
-            for i in 0..<(image.width * image.height) {
-                source += [image.pixels[i * 3], image.pixels[i * 3 + 1], image.pixels[i * 3 + 2], 255]
-            }
+            // Inks through the default CMYK profile, stored inverted as Adobe writes them
+            // (libjpeg adds the Adobe segment that says so).
+            source = converted(image, into: defaultCMYKProfile).map { 255 - $0 }
             format = TJPF_CMYK.rawValue
             subsampling = Int32(TJSAMP_444.rawValue)
         }
@@ -84,7 +82,9 @@ public enum Fixtures {
 
     public enum PNGKind { case rgb8, rgba8, gray8, gray16, rgb16, palette, interlaced }
 
-    public static func png(_ image: RGBImage, kind: PNGKind) -> [UInt8] {
+    /// `image` as PNG; with `iccProfile`, the pixels are taken to be in that profile's space and
+    /// it is embedded as an iCCP chunk.
+    public static func png(_ image: RGBImage, kind: PNGKind, iccProfile: [UInt8]? = nil) -> [UInt8] {
         let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue))!
         defer { spng_ctx_free(ctx) }
         spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
@@ -129,6 +129,15 @@ public enum Fixtures {
         }
         spng_set_ihdr(ctx, &header)
         if var palette { spng_set_plte(ctx, &palette) }  // after the header, which it depends on
+        var profileBytes = (iccProfile ?? []).map { CChar(bitPattern: $0) }
+        if iccProfile != nil {
+            profileBytes.withUnsafeMutableBufferPointer { profile in
+                var chunk = spng_iccp()
+                withUnsafeMutableBytes(of: &chunk.profile_name) { $0.copyBytes(from: Array("icc".utf8)) }
+                (chunk.profile_len, chunk.profile) = (profile.count, profile.baseAddress)
+                spng_set_iccp(ctx, &chunk)
+            }
+        }
         let status = data.withUnsafeBytes {
             spng_encode_image(
                 ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue))

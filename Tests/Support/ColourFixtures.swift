@@ -1,0 +1,78 @@
+import CLCMS2
+import Foundation
+import KindredImaging
+
+/// Colour-managed fixtures made with LittleCMS: pictures converted from sRGB into Adobe RGB or
+/// into CMYK inks, and ICC profiles to embed, so a decoder's conversion back can be checked
+/// against the sRGB original.
+extension Fixtures {
+    /// Adobe RGB (1998), built from its published white point (D65), primaries and gamma
+    /// (563/256), described as "Adobe RGB (1998)".
+    public static let adobeRGBProfile: [UInt8] = {
+        var white = cmsCIExyY(x: 0.3127, y: 0.3290, Y: 1)
+        var primaries = cmsCIExyYTRIPLE(
+            Red: cmsCIExyY(x: 0.64, y: 0.33, Y: 1), Green: cmsCIExyY(x: 0.21, y: 0.71, Y: 1),
+            Blue: cmsCIExyY(x: 0.15, y: 0.06, Y: 1))
+        let curve = cmsBuildGamma(nil, 563.0 / 256.0)!
+        defer { cmsFreeToneCurve(curve) }
+        var curves: [OpaquePointer?] = [curve, curve, curve]
+        let profile = cmsCreateRGBProfile(&white, &primaries, &curves)!
+        defer { cmsCloseProfile(profile) }
+        let text = cmsMLUalloc(nil, 1)!
+        defer { cmsMLUfree(text) }
+        cmsMLUsetASCII(text, "en", "US", "Adobe RGB (1998)")
+        cmsWriteTag(profile, cmsSigProfileDescriptionTag, UnsafeRawPointer(text))
+        return save(profile)
+    }()
+
+    /// Ghostscript's default CMYK profile, the one Kindred assumes for CMYK without a profile.
+    public static let defaultCMYKProfile: [UInt8] = [UInt8](
+        FileManager.default.contents(atPath: "/usr/share/color/icc/ghostscript/default_cmyk.icc")!)
+
+    /// `image`'s sRGB pixels converted into `profile`'s space: three bytes a pixel for an RGB
+    /// profile, four inks (0 = none) for a CMYK one.
+    public static func converted(_ image: RGBImage, into profile: [UInt8]) -> [UInt8] {
+        let output = profile.withUnsafeBytes { cmsOpenProfileFromMem($0.baseAddress, cmsUInt32Number($0.count)) }!
+        defer { cmsCloseProfile(output) }
+        let sRGB = cmsCreate_sRGBProfile()!
+        defer { cmsCloseProfile(sRGB) }
+        let cmyk = cmsGetColorSpace(output) == cmsSigCmykData
+        let transform = cmsCreateTransform(
+            sRGB, kk_lcms_rgb8, output, cmyk ? kk_lcms_cmyk8 : kk_lcms_rgb8,
+            cmsUInt32Number(INTENT_RELATIVE_COLORIMETRIC),
+            cmsUInt32Number(cmsFLAGS_BLACKPOINTCOMPENSATION))!
+        defer { cmsDeleteTransform(transform) }
+        let count = image.width * image.height
+        var out = [UInt8](repeating: 0, count: count * (cmyk ? 4 : 3))
+        image.pixels.withUnsafeBytes { input in
+            out.withUnsafeMutableBytes {
+                cmsDoTransform(transform, input.baseAddress, $0.baseAddress, cmsUInt32Number(count))
+            }
+        }
+        return out
+    }
+
+    /// A JPEG with `profile` embedded in APP2 `ICC_PROFILE` segments (split as the standard
+    /// allows, at most 65,519 bytes a segment), right after its SOI.
+    public static func embedding(_ profile: [UInt8], inJPEG jpeg: [UInt8]) -> [UInt8] {
+        let chunkSize = 65_519
+        let chunks = stride(from: 0, to: profile.count, by: chunkSize).map {
+            Array(profile[$0..<min(profile.count, $0 + chunkSize)])
+        }
+        var segments: [UInt8] = []
+        for (i, chunk) in chunks.enumerated() {
+            let length = 2 + 12 + 2 + chunk.count
+            segments += [0xFF, 0xE2, UInt8(length >> 8), UInt8(length & 0xFF)] + Array("ICC_PROFILE\0".utf8)
+            segments += [UInt8(i + 1), UInt8(chunks.count)] + chunk
+        }
+        return Array(jpeg[0..<2]) + segments + Array(jpeg[2...])
+    }
+
+    private static func save(_ profile: cmsHPROFILE) -> [UInt8] {
+        var size: cmsUInt32Number = 0
+        cmsSaveProfileToMem(profile, nil, &size)
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        cmsSaveProfileToMem(profile, &bytes, &size)
+        return bytes
+    }
+}
