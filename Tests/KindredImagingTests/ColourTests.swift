@@ -22,6 +22,7 @@ import Testing
         let files: [(String, [UInt8], Double)] = [
             ("adobe.jpg", Fixtures.embedding(profile, inJPEG: Fixtures.jpeg(adobe, quality: 95)), 1.5),
             ("adobe.png", Fixtures.png(adobe, kind: .rgb8, iccProfile: profile), 0.5),
+            ("adobe.webp", Fixtures.embedding(profile, inWebP: Fixtures.webp(adobe, lossless: true)), 0.5),
             ("adobe.tif", Fixtures.tiff([adobe], iccProfile: profile), 0.5),
             ("adobe.heic", Fixtures.heif(adobe, codec: .hevc, iccProfile: profile), 1.5),
             ("adobe.jp2", Fixtures.jpeg2000(adobe, iccProfile: profile), 0.5),

@@ -1,4 +1,5 @@
 import CLCMS2
+import CWebP
 import Foundation
 import KindredImaging
 
@@ -66,6 +67,23 @@ extension Fixtures {
             segments += [UInt8(i + 1), UInt8(chunks.count)] + chunk
         }
         return Array(jpeg[0..<2]) + segments + Array(jpeg[2...])
+    }
+
+    /// A WebP with `profile` in an ICCP chunk (libwebpmux makes the extended VP8X container).
+    public static func embedding(_ profile: [UInt8], inWebP webp: [UInt8]) -> [UInt8] {
+        let mux = webp.withUnsafeBufferPointer { bytes in
+            var image = WebPData(bytes: bytes.baseAddress, size: bytes.count)
+            return WebPMuxCreate(&image, 1)!
+        }
+        defer { WebPMuxDelete(mux) }
+        var output = WebPData()
+        profile.withUnsafeBufferPointer { bytes in
+            var chunk = WebPData(bytes: bytes.baseAddress, size: bytes.count)
+            precondition(WebPMuxSetChunk(mux, "ICCP", &chunk, 1) == WEBP_MUX_OK)
+        }
+        precondition(WebPMuxAssemble(mux, &output) == WEBP_MUX_OK)
+        defer { WebPDataClear(&output) }
+        return Array(UnsafeBufferPointer(start: output.bytes, count: output.size))
     }
 
     private static func save(_ profile: cmsHPROFILE) -> [UInt8] {
