@@ -38,7 +38,8 @@ enum BMPDecoder {
             }
         }
         return DecodedImage(
-            image: resampler.output, format: .bmp, originalWidth: header.width, originalHeight: header.height)
+            image: resampler.output, format: .bmp, originalWidth: header.width, originalHeight: header.height,
+            embeddedProfile: header.iccProfile)
     }
 
     struct Header {
@@ -49,6 +50,8 @@ enum BMPDecoder {
         var palette: [(UInt8, UInt8, UInt8)] = []
         /// Bit-field masks for 16- and 32-bit pixels: red, green, blue, alpha (0: none).
         var masks: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+        /// A version 5 header's embedded ICC profile (colour space type 'MBED').
+        var iccProfile: [UInt8]?
 
         init(_ bytes: UnsafeRawBufferPointer, path: String) throws(ImageError) {
             func corrupt(_ reason: String) -> ImageError { ImageError(path: path, kind: .corrupt, reason: reason) }
@@ -64,6 +67,13 @@ enum BMPDecoder {
                 throw corrupt("corrupt BMP: unknown header size \(infoSize)")
             }
             guard bytes.count >= 14 + infoSize else { throw corrupt("truncated BMP header (\(bytes.count) bytes)") }
+            if infoSize == 124, u32(70) == 0x4D42_4544 {
+                // Its offset counts from the start of the info header; a bad one means no profile.
+                let start = 14 + Int(u32(126)), size = Int(u32(130))
+                if size > 0, size <= ColourManagement.maxProfileBytes, start <= bytes.count - size {
+                    iccProfile = Array(bytes[start..<(start + size)])
+                }
+            }
             let core = infoSize == 12
             if core {
                 width = u16(18)

@@ -112,7 +112,8 @@ public enum ImageDecoder {
         return decoded
     }
 
-    /// The file's pixels in its own RGB space (CMYK is converted by its decoder, before shrinking).
+    /// The file's pixels in its own RGB space (CMYK is converted by its decoder, before shrinking),
+    /// with the ICC profile it embeds (JPEG, PNG, WebP, TIFF, BMP version 5, HEIF, JPEG 2000).
     private static func decodeAsStored(
         _ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String, options: DecodeOptions
     ) throws(ImageError) -> DecodedImage {

@@ -9,8 +9,8 @@ import Foundation  // trimmingCharacters
 /// The size rules are `DecodeOptions`': the full size is admitted from the header before anything
 /// is decoded, and what OpenJPEG holds after the reduction (one 32-bit sample per component per
 /// pixel) must fit the byte budget of an RGB image held whole. Colour: greyscale, sRGB, sYCC
-/// (converted) and CMYK, each with alpha composited on white; palettes and channel definitions
-/// are applied by OpenJPEG.
+/// (converted) and CMYK (through `ColourManagement`), each with alpha composited on white;
+/// palettes and channel definitions are applied by OpenJPEG.
 enum JPEG2000Decoder {
     /// Components decoded at most: colour and alpha. Files with more (multispectral) are refused
     /// before OpenJPEG allocates them.
@@ -60,22 +60,36 @@ enum JPEG2000Decoder {
         else { throw session.failure("image data", kind: .corrupt) }
 
         let planes = try Planes(image.pointee, path: path)
+        // A JP2 `colr` box may carry an ICC profile: CMYK inks are converted through it (or the
+        // default CMYK profile) row by row; RGB is converted by ImageDecoder once shrunk.
+        let icc = image.pointee
+        let profile =
+            icc.icc_profile_buf != nil && icc.icc_profile_len > 0
+            ? Array(UnsafeBufferPointer(start: icc.icc_profile_buf, count: Int(icc.icc_profile_len))) : nil
+        let cmykTransform =
+            planes.model == .cmyk && options.managesColour
+            ? ColourManagement.transform(profile: profile, source: .cmyk) : nil
         let (w, h) = (min(outputWidth, planes.width), min(outputHeight, planes.height))
         var resampler = AreaResampler(
             inputWidth: planes.width, inputHeight: planes.height, outputWidth: w, outputHeight: h)
         var rgb = [UInt8](repeating: 0, count: planes.width * 3)
+        var inks = [UInt8](repeating: 0, count: cmykTransform == nil ? 0 : planes.width * 4)
         for y in 0..<planes.height {
-            rgb.withUnsafeMutableBufferPointer { planes.convert(row: y, into: $0.baseAddress!) }
+            if let cmykTransform {
+                inks.withUnsafeMutableBufferPointer { planes.inks(row: y, into: $0.baseAddress!) }
+                inks.withUnsafeBytes { source in
+                    rgb.withUnsafeMutableBytes {
+                        cmykTransform.apply(source.baseAddress!, to: $0.baseAddress!, pixels: planes.width)
+                    }
+                }
+            } else {
+                rgb.withUnsafeMutableBufferPointer { planes.convert(row: y, into: $0.baseAddress!) }
+            }
             rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
         }
-        // A JP2 `colr` box may carry an ICC profile (converted from by ImageDecoder).
-        let icc = image.pointee
-        let profile =
-            icc.icc_profile_buf != nil && icc.icc_profile_len > 0 && planes.model == .rgb
-            ? Array(UnsafeBufferPointer(start: icc.icc_profile_buf, count: Int(icc.icc_profile_len))) : nil
         return DecodedImage(
             image: resampler.output, format: .jp2, originalWidth: width, originalHeight: height,
-            embeddedProfile: profile)
+            colourProfile: cmykTransform?.profileName, embeddedProfile: planes.model == .rgb ? profile : nil)
     }
 
     /// How many of the finest resolution levels can be discarded with the image still covering
@@ -248,6 +262,13 @@ private struct Planes {
         let sx = w == width ? x : min(w - 1, x * w / width), sy = h == height ? y : min(h - 1, y * h / height)
         let v = min(max(0, Int(samples[c][sy * w + sx]) + offsets[c]), maxima[c])
         return maxima[c] == 255 ? v : (v * 255 + maxima[c] / 2) / maxima[c]
+    }
+
+    /// A CMYK row's four inks a pixel (0 = none), for a colour transform.
+    func inks(row y: Int, into inks: UnsafeMutablePointer<UInt8>) {
+        for x in 0..<width {
+            for c in 0..<4 { inks[x * 4 + c] = UInt8(clamping: value(c, x, y)) }
+        }
     }
 
     func convert(row y: Int, into rgb: UnsafeMutablePointer<UInt8>) {

@@ -26,6 +26,7 @@ import Testing
             ("adobe.tif", Fixtures.tiff([adobe], iccProfile: profile), 0.5),
             ("adobe.heic", Fixtures.heif(adobe, codec: .hevc, iccProfile: profile), 1.5),
             ("adobe.jp2", Fixtures.jpeg2000(adobe, iccProfile: profile), 0.5),
+            ("adobe.bmp", Fixtures.bmpV5(adobe, iccProfile: profile), 0.5),
         ]
         // Measured: 0.24 levels for the lossless formats (8-bit rounding twice), 0.87 for JPEG and
         // 0.74 for HEIC.

@@ -86,6 +86,29 @@ extension Fixtures {
         return Array(UnsafeBufferPointer(start: output.bytes, count: output.size))
     }
 
+    /// A 24-bit BMP with a version 5 header and `profile` embedded after the pixels.
+    public static func bmpV5(_ image: RGBImage, iccProfile profile: [UInt8]) -> [UInt8] {
+        let (w, h) = (image.width, image.height), stride = (w * 3 + 3) / 4 * 4
+        func le(_ v: Int, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        let pixelsAt = 14 + 124, profileAt = pixelsAt + stride * h
+        var header = le(124, 4) + le(w, 4) + le(h, 4) + le(1, 2) + le(24, 2) + le(0, 4) + le(stride * h, 4)
+        header += le(2835, 4) + le(2835, 4) + le(0, 4) + le(0, 4) + [UInt8](repeating: 0, count: 16)  // no masks
+        header += le(0x4D42_4544, 4) + [UInt8](repeating: 0, count: 36 + 12)  // 'MBED', endpoints, gamma
+        header += le(4, 4) + le(profileAt - 14, 4) + le(profile.count, 4) + le(0, 4)  // intent, profile, reserved
+        var out = Array("BM".utf8) + le(profileAt + profile.count, 4) + le(0, 4) + le(pixelsAt, 4) + header
+        for y in (0..<h).reversed() {
+            var row = [UInt8](repeating: 0, count: stride)
+            for x in 0..<w {
+                let p = (y * w + x) * 3
+                (row[x * 3], row[x * 3 + 1], row[x * 3 + 2]) = (
+                    image.pixels[p + 2], image.pixels[p + 1], image.pixels[p]
+                )
+            }
+            out += row
+        }
+        return out + profile
+    }
+
     private static func save(_ profile: cmsHPROFILE) -> [UInt8] {
         var size: cmsUInt32Number = 0
         cmsSaveProfileToMem(profile, nil, &size)

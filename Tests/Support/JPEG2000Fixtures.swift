@@ -13,6 +13,8 @@ extension Fixtures {
         case gray
         /// sYCC with chroma at half resolution each way (4:2:0), as cameras and scanners write.
         case ycc420
+        /// Four inks through the default CMYK profile.
+        case cmyk
     }
 
     /// `image` as JPEG 2000: JP2 boxes, or with `codestream` a bare J2K codestream; lossless
@@ -24,7 +26,8 @@ extension Fixtures {
         levels: Int32 = 6, tile: Int32? = nil, bits: Int = 8, alpha: [UInt8]? = nil, iccProfile: [UInt8]? = nil
     ) -> [UInt8] {
         let (w, h) = (image.width, image.height)
-        let count = [JPEG2000Colour.rgb: 3, .rgba: 4, .gray: 1, .ycc420: 3][colour]!
+        let count = [JPEG2000Colour.rgb: 3, .rgba: 4, .gray: 1, .ycc420: 3, .cmyk: 4][colour]!
+        let inks = colour == .cmyk ? converted(image, into: defaultCMYKProfile) : []
         let scale = (1 << bits) - 1
         var parameters = (0..<count).map { c in
             let sub = colour == .ycc420 && c > 0 ? 2 : 1
@@ -36,7 +39,12 @@ extension Fixtures {
             return p
         }
         let space: OPJ_COLOR_SPACE =
-            colour == .gray ? OPJ_CLRSPC_GRAY : colour == .ycc420 ? OPJ_CLRSPC_SYCC : OPJ_CLRSPC_SRGB
+            switch colour {
+            case .gray: OPJ_CLRSPC_GRAY
+            case .ycc420: OPJ_CLRSPC_SYCC
+            case .cmyk: OPJ_CLRSPC_CMYK
+            case .rgb, .rgba: OPJ_CLRSPC_SRGB
+            }
         let picture = opj_image_create(OPJ_UINT32(count), &parameters, space)!
         defer { opj_image_destroy(picture) }
         (picture.pointee.x0, picture.pointee.y0, picture.pointee.x1, picture.pointee.y1) = (
@@ -58,6 +66,7 @@ extension Fixtures {
                         case (.gray, _), (.ycc420, 0): luma
                         case (.ycc420, 1): 128 + (b - luma) / 1.772
                         case (.ycc420, _): 128 + (r - luma) / 1.402
+                        case (.cmyk, _): Double(inks[(y * w + x) * 4 + c])
                         case (_, 3): Double(alpha?[y * w + x] ?? UInt8(x * 255 / max(1, w - 1)))
                         default: [r, g, b][c]
                         }
@@ -109,8 +118,18 @@ extension Fixtures {
         precondition(
             opj_start_compress(codec, picture, stream) != 0 && opj_encode(codec, stream) != 0
                 && opj_end_compress(codec, stream) != 0, "OpenJPEG could not encode the fixture")
+        if colour == .cmyk, !codestream { return markingCMYK(sink.bytes) }
         guard let iccProfile, !codestream else { return sink.bytes }
         return replacingColourBox(of: sink.bytes, with: iccProfile)
+    }
+
+    /// OpenJPEG 2.5.0's encoder leaves a CMYK image's `colr` box unspecified (enumerated colour
+    /// space 0); the standard's number for CMYK is 12.
+    private static func markingCMYK(_ jp2: [UInt8]) -> [UInt8] {
+        var out = jp2
+        let colour = (4..<(jp2.count - 4)).first { jp2[$0..<($0 + 4)].elementsEqual("colr".utf8) }!
+        out.replaceSubrange((colour + 7)..<(colour + 11), with: [0, 0, 0, 12])  // after method, precedence, approximation
+        return out
     }
 
     /// OpenJPEG's encoder cannot write a profile, so the JP2 header's `colr` box (method 1, an
