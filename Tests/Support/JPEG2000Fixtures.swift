@@ -128,7 +128,8 @@ extension Fixtures {
     private static func markingCMYK(_ jp2: [UInt8]) -> [UInt8] {
         var out = jp2
         let colour = (4..<(jp2.count - 4)).first { jp2[$0..<($0 + 4)].elementsEqual("colr".utf8) }!
-        out.replaceSubrange((colour + 7)..<(colour + 11), with: [0, 0, 0, 12])  // after method, precedence, approximation
+        // The enumerated colour space follows the method, precedence and approximation bytes.
+        out.replaceSubrange((colour + 7)..<(colour + 11), with: [0, 0, 0, 12])
         return out
     }
 
