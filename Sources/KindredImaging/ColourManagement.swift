@@ -84,6 +84,39 @@ enum ColourManagement {
         return transform.profileName
     }
 
+    /// An RGB profile from chromaticities (CIE xy of the red, green and blue primaries and the
+    /// white point) and the sRGB tone curve, named `name`: what a HEIF `nclx` description of a
+    /// picture's primaries amounts to, as profile bytes for `convertToSRGB`. nil if LittleCMS
+    /// refuses the chromaticities.
+    static func profile(
+        red: (x: Double, y: Double), green: (x: Double, y: Double), blue: (x: Double, y: Double),
+        white: (x: Double, y: Double), name: String
+    ) -> [UInt8]? {
+        let values = [red.x, red.y, green.x, green.y, blue.x, blue.y, white.x, white.y]
+        guard values.allSatisfy({ $0.isFinite && $0 > 0 && $0 < 1 }) else { return nil }
+        var whitePoint = cmsCIExyY(x: white.x, y: white.y, Y: 1)
+        var primaries = cmsCIExyYTRIPLE(
+            Red: cmsCIExyY(x: red.x, y: red.y, Y: 1), Green: cmsCIExyY(x: green.x, y: green.y, Y: 1),
+            Blue: cmsCIExyY(x: blue.x, y: blue.y, Y: 1))
+        // IEC 61966-2-1: Y = ((X + 0.055) / 1.055)^2.4 above 0.04045, X / 12.92 below.
+        let parameters: [Double] = [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045]
+        guard let curve = cmsBuildParametricToneCurve(nil, 4, parameters) else { return nil }
+        defer { cmsFreeToneCurve(curve) }
+        var curves: [OpaquePointer?] = [curve, curve, curve]
+        guard let built = cmsCreateRGBProfile(&whitePoint, &primaries, &curves) else { return nil }
+        defer { cmsCloseProfile(built) }
+        if let text = cmsMLUalloc(nil, 1) {
+            defer { cmsMLUfree(text) }
+            cmsMLUsetASCII(text, "en", "US", name)
+            cmsWriteTag(built, cmsSigProfileDescriptionTag, UnsafeRawPointer(text))
+        }
+        var size: cmsUInt32Number = 0
+        guard cmsSaveProfileToMem(built, nil, &size) != 0, size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        guard cmsSaveProfileToMem(built, &bytes, &size) != 0 else { return nil }
+        return bytes
+    }
+
     private static let defaultCMYK: [UInt8]? = {
         guard let data = FileManager.default.contents(atPath: defaultCMYKProfilePath), data.count <= maxProfileBytes
         else { return nil }

@@ -82,15 +82,37 @@ enum HEIFDecoder {
             embeddedProfile: iccProfile(of: primary))
     }
 
-    /// The primary image's ICC profile (`prof` or `rICC`); an `nclx` description is not one.
+    /// The primary image's ICC profile (`prof` or `rICC`), or one made from an `nclx`
+    /// description whose primaries are not sRGB's (Display P3, BT.2020, …) and whose transfer is
+    /// a standard-range one (HDR's PQ and HLG are left as decoded).
     private static func iccProfile(of handle: OpaquePointer) -> [UInt8]? {
         let type = heif_image_handle_get_color_profile_type(handle)
+        if type == heif_color_profile_type_nclx { return nclxProfile(of: handle) }
         guard type == heif_color_profile_type_prof || type == heif_color_profile_type_rICC else { return nil }
         let size = heif_image_handle_get_raw_color_profile_size(handle)
         guard size > 0, size <= ColourManagement.maxProfileBytes else { return nil }
         var profile = [UInt8](repeating: 0, count: size)
         guard heif_image_handle_get_raw_color_profile(handle, &profile).code == heif_error_Ok else { return nil }
         return profile
+    }
+
+    private static func nclxProfile(of handle: OpaquePointer) -> [UInt8]? {
+        var nclx: UnsafeMutablePointer<heif_color_profile_nclx>?
+        guard heif_image_handle_get_nclx_color_profile(handle, &nclx).code == heif_error_Ok, let nclx else {
+            return nil
+        }
+        defer { heif_nclx_color_profile_free(nclx) }
+        let n = nclx.pointee
+        let primaries = Int(n.color_primaries.rawValue), transfer = Int(n.transfer_characteristics.rawValue)
+        // 1 is BT.709's primaries (sRGB's), 2 unspecified; transfers 16 and 18 are PQ and HLG.
+        guard primaries != 1, primaries != 2, transfer != 16, transfer != 18 else { return nil }
+        let name =
+            primaries == 12 ? "Display P3 (nclx)" : primaries == 9 ? "BT.2020 (nclx)" : "nclx primaries \(primaries)"
+        return ColourManagement.profile(
+            red: (Double(n.color_primary_red_x), Double(n.color_primary_red_y)),
+            green: (Double(n.color_primary_green_x), Double(n.color_primary_green_y)),
+            blue: (Double(n.color_primary_blue_x), Double(n.color_primary_blue_y)),
+            white: (Double(n.color_primary_white_x), Double(n.color_primary_white_y)), name: name)
     }
 
     /// The smallest stored thumbnail that still covers the output size (and has the primary

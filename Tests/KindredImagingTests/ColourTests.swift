@@ -38,6 +38,22 @@ import Testing
         }
     }
 
+    /// An AVIF whose `nclx` box says Display P3: its pixels are P3 values, converted to sRGB as
+    /// if it carried the profile. (libheif 1.15's HEVC encoder puts the description in the
+    /// bitstream, where libheif does not report it; phones' HEICs carry an ICC profile.)
+    @Test func displayP3FromAnNCLXDescription() throws {
+        let p3 = RGBImage(
+            width: 320, height: 240, pixels: Fixtures.converted(original, into: Fixtures.displayP3Profile))
+        #expect(difference(p3, original) > 3, "\(difference(p3, original))")
+        let decoded = try decode(Fixtures.heif(p3, codec: .av1, nclxPrimaries: 12), "p3.avif")
+        #expect(decoded.colourProfile == "Display P3 (nclx)", "\(decoded.colourProfile ?? "none")")
+        let error = difference(decoded.image, original)
+        #expect(error < 1.5, "\(error) from the sRGB original")
+        // BT.709 primaries (sRGB's) are left alone.
+        let plain = try decode(Fixtures.heif(original, codec: .av1, nclxPrimaries: 1), "bt709.avif")
+        #expect(plain.colourProfile == nil)
+    }
+
     /// CMYK inks, through the default profile both ways: near the original where the press
     /// gamut holds it.
     @Test func cmykThroughTheDefaultProfileAndAnEmbeddedOne() throws {

@@ -26,6 +26,20 @@ extension Fixtures {
         return save(profile)
     }()
 
+    /// Display P3: DCI-P3's primaries, D65 white and sRGB's curve, as Apple's phones shoot.
+    public static let displayP3Profile: [UInt8] = {
+        var white = cmsCIExyY(x: 0.3127, y: 0.3290, Y: 1)
+        var primaries = cmsCIExyYTRIPLE(
+            Red: cmsCIExyY(x: 0.680, y: 0.320, Y: 1), Green: cmsCIExyY(x: 0.265, y: 0.690, Y: 1),
+            Blue: cmsCIExyY(x: 0.150, y: 0.060, Y: 1))
+        let curve = cmsBuildParametricToneCurve(nil, 4, [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])!
+        defer { cmsFreeToneCurve(curve) }
+        var curves: [OpaquePointer?] = [curve, curve, curve]
+        let profile = cmsCreateRGBProfile(&white, &primaries, &curves)!
+        defer { cmsCloseProfile(profile) }
+        return save(profile)
+    }()
+
     /// Ghostscript's default CMYK profile, the one Kindred assumes for CMYK without a profile.
     public static let defaultCMYKProfile: [UInt8] = [UInt8](
         FileManager.default.contents(atPath: "/usr/share/color/icc/ghostscript/default_cmyk.icc")!)

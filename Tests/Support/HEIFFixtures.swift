@@ -10,11 +10,12 @@ extension Fixtures {
 
     /// `image` encoded with `codec` at `quality`; with `alpha` (one byte a pixel) an alpha plane,
     /// with `orientation` (EXIF numbering, 1–8) the rotation and mirroring boxes that display it
-    /// so, with `thumbnail` a thumbnail fitting that square, and with `iccProfile` that profile
-    /// (the pixels taken to be in its space).
+    /// so, with `thumbnail` a thumbnail fitting that square, with `iccProfile` that profile
+    /// (the pixels taken to be in its space), and with `nclxPrimaries` an `nclx` description of
+    /// those primaries (ISO/IEC 23091-2 numbering) and sRGB's curve.
     public static func heif(
         _ image: RGBImage, codec: HEIFCodec, quality: Int32 = 92, alpha: [UInt8]? = nil, orientation: Int = 1,
-        thumbnail: Int? = nil, iccProfile: [UInt8]? = nil
+        thumbnail: Int? = nil, iccProfile: [UInt8]? = nil, nclxPrimaries: UInt16? = nil
     ) -> [UInt8] {
         let context = heif_context_alloc()!
         defer { heif_context_free(context) }
@@ -35,6 +36,13 @@ extension Fixtures {
             }
         }
         if let iccProfile { _ = heif_image_set_raw_color_profile(picture, "prof", iccProfile, iccProfile.count) }
+        if let nclxPrimaries {
+            let nclx = heif_nclx_color_profile_alloc()!
+            defer { heif_nclx_color_profile_free(nclx) }
+            _ = heif_nclx_color_profile_set_color_primaries(nclx, nclxPrimaries)
+            _ = heif_nclx_color_profile_set_transfer_characteristics(nclx, 13)  // sRGB's curve
+            _ = heif_image_set_nclx_color_profile(picture, nclx)
+        }
         var encoder: OpaquePointer?
         let status = heif_context_get_encoder_for_format(
             context, codec == .hevc ? heif_compression_HEVC : heif_compression_AV1, &encoder)
