@@ -178,17 +178,27 @@ from PIL import Image
 Image.MAX_IMAGE_PIXELS = None
 pillow_heif.register_heif_opener(thumbnails=False)
 pillow_heif.options.DECODE_THREADS = 1
+def load(path):
+    im = Image.open(path)
+    if im.format != "JPEG2000":
+        return im.convert("RGB")
+    # The wavelet shortcut, as Kindred takes it: the coarsest level still covering 256. Pillow
+    # rounds a reduced size down where OpenJPEG rounds up, and then refuses the data ("broken data
+    # stream"), so a finer level is tried when that happens.
+    r = 0
+    while min(im.size) >> (r + 1) >= 256 and r + 1 < 6:
+        r += 1
+    for level in range(r, -1, -1):
+        try:
+            im = Image.open(path)
+            im.reduce = level
+            return im.convert("RGB")
+        except OSError:
+            continue
 for _ in range(int(sys.argv[2])):
-    with Image.open(sys.argv[1]) as im:
-        if im.format == "JPEG2000":
-            # The wavelet shortcut, as Kindred takes it: the coarsest level still covering 256.
-            r = 0
-            while min(im.size) >> (r + 1) >= 256 and r + 1 < 6:
-                r += 1
-            im.reduce = r
-        im = im.convert("RGB")
-        scale = 256 / min(im.size)
-        im.thumbnail((round(im.width * scale), round(im.height * scale)), Image.BOX)
+    im = load(sys.argv[1])
+    scale = 256 / min(im.size)
+    im.thumbnail((round(im.width * scale), round(im.height * scale)), Image.BOX)
 ' "$work/$file" "$rounds" ;;
   esac
 done

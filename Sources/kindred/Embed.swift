@@ -83,7 +83,7 @@ struct Embed: ParsableCommand {
             options.managesColour = !asStored
             result = ImagePipeline.describe(
                 files, space: space, framing: Framing(fit: fit, trimBorders: trim, margin: margin), mirror: mirror,
-                options: options)
+                options: options, threads: threads)
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)

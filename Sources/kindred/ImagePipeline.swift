@@ -59,16 +59,17 @@ struct ImagePipeline {
         return result
     }
 
-    /// Model-free descriptors: each file decoded and described on its own thread.
+    /// Model-free descriptors: files decoded and described on `threads` threads, each taking the
+    /// next file when it is done with one.
     static func describe(
         _ files: [String], space: Space, framing: Framing = .reference, mirror: Bool = false,
-        options: DecodeOptions = DecodeOptions()
+        options: DecodeOptions = DecodeOptions(), threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) -> Result {
-        let rows = Mutex<[Int: [Float]]>([:]), failures = Mutex<[Int: String]>([:])
-        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+        let rows = Mutex<[Int: [Float]]>([:]), failures = Mutex<[Int: String]>([:]), next = Mutex(0)
+        @Sendable func describeFile(_ file: String, at i: Int) {
             do throws(ImageError) {
                 var image = framing.prepare(
-                    try ImageDecoder.decode(file: URL(fileURLWithPath: files[i]), options: options).image)
+                    try ImageDecoder.decode(file: URL(fileURLWithPath: file), options: options).image)
                 if mirror { image = image.mirrored() }
                 let row =
                     space == .style
@@ -77,6 +78,16 @@ struct ImagePipeline {
                 rows.withLock { $0[i] = row }
             } catch {
                 failures.withLock { $0[i] = error.reason }
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, files.count))) { _ in
+            while true {
+                let i = next.withLock { i in
+                    defer { i += 1 }
+                    return i
+                }
+                guard i < files.count else { return }
+                describeFile(files[i], at: i)
             }
         }
         var result = Result()
