@@ -26,7 +26,8 @@ import Testing
                 try Data(encode(picture)).write(to: art.appendingPathComponent("p\(number)-\(ext).\(ext)"))
             }
         }
-        // Hostile HEIF, JPEG 2000 and DNG: cut short, and claiming 200,000² in its `ispe` property.
+        // Hostile HEIF, JPEG 2000 and DNG: cut short, and claiming huge sizes (HEIF in its `ispe`
+        // property).
         let heic = Fixtures.heif(pictures[0], codec: .hevc)
         var huge = Fixtures.heif(pictures[1], codec: .av1)
         if let ispe = (0..<(huge.count - 16)).first(where: { Array(huge[$0..<($0 + 4)]) == Array("ispe".utf8) }) {
@@ -35,12 +36,26 @@ import Testing
             }
         }
         let jp2 = Fixtures.jpeg2000(pictures[2]), dng = Fixtures.dng(pictures[3])
+        // A codestream whose SIZ marker claims 200,000² (image and tile), and a DNG whose IFD
+        // claims 60,000² (its ImageWidth and ImageLength, LONGs).
+        var hugeJP2 = Fixtures.jpeg2000(pictures[2], codestream: true), hugeDNG = dng
+        for field in [8, 12, 24, 28] {
+            (hugeJP2[field], hugeJP2[field + 1], hugeJP2[field + 2], hugeJP2[field + 3]) = (0x00, 0x03, 0x0D, 0x40)
+        }
+        for tag: UInt8 in [0x00, 0x01] {
+            if let entry = (8..<(hugeDNG.count - 12)).first(where: {
+                hugeDNG[$0] == tag && hugeDNG[$0 + 1] == 0x01 && hugeDNG[$0 + 2] == 4 && hugeDNG[$0 + 3] == 0
+            }) {
+                (hugeDNG[entry + 8], hugeDNG[entry + 9], hugeDNG[entry + 10], hugeDNG[entry + 11]) = (0x60, 0xEA, 0, 0)
+            }
+        }
         let hostile: [(String, [UInt8], String)] = [
             ("cut.heic", Array(heic.prefix(heic.count / 2)), "HEIC"),
             ("cut-header.heic", Array(heic.prefix(40)), "HEIC"),
             ("huge.avif", huge, "200000×200000 exceeds"),
             ("cut.jp2", Array(jp2.prefix(jp2.count / 2)), "JPEG 2000"),
             ("cut.dng", Array(dng.prefix(dng.count / 2)), "camera RAW"),
+            ("huge.j2k", hugeJP2, "200000×200000 exceeds"), ("huge.dng", hugeDNG, "60000×60000 exceeds"),
         ]
         for (name, bytes, _) in hostile { try Data(bytes).write(to: art.appendingPathComponent(name)) }
 
