@@ -65,7 +65,7 @@ enum RAWDecoder {
         var status: Int32 = 0
         guard let processed = libraw_dcraw_make_mem_image(raw, &status) else {
             try check(status, "output", path)
-            throw ImageError(path: path, kind: .corrupt, reason: "corrupt RAW: no image produced")
+            throw ImageError(path: path, kind: .corrupt, reason: "corrupt camera RAW: no image produced")
         }
         defer { libraw_dcraw_clear_mem(processed) }
         let image = processed.pointee
@@ -74,7 +74,7 @@ enum RAWDecoder {
             Int(image.data_size) >= w * h * 3
         else {
             throw ImageError(
-                path: path, kind: .corrupt, reason: "corrupt RAW: unexpected output \(w)×\(h)×\(image.colors)")
+                path: path, kind: .corrupt, reason: "corrupt camera RAW: unexpected output \(w)×\(h)×\(image.colors)")
         }
         var resampler = AreaResampler(
             inputWidth: w, inputHeight: h, outputWidth: min(w, outputWidth), outputHeight: min(h, outputHeight))
