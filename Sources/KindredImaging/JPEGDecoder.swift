@@ -87,10 +87,12 @@ enum JPEGDecoder {
                 colourProfile = transform.profileName
             } else {
                 // Unmanaged, or no profile at all (not even the default): R = (255 − C)(255 − K)/255.
+                let flip = metadata.adobe ? 255 : 0  // stored inverted: 255 − stored is the ink
                 for i in 0..<(w * h) {
-                    let stored = (0..<4).map { Int(decoded[i * 4 + $0]) }
-                    let ink = metadata.adobe ? stored.map { 255 - $0 } : stored
-                    for c in 0..<3 { rgb[i * 3 + c] = UInt8((255 - ink[c]) * (255 - ink[3]) / 255) }
+                    let paperUnderK = 255 - (flip ^ Int(decoded[i * 4 + 3]))
+                    for c in 0..<3 {
+                        rgb[i * 3 + c] = UInt8((255 - (flip ^ Int(decoded[i * 4 + c]))) * paperUnderK / 255)
+                    }
                 }
             }
             image = RGBImage(width: w, height: h, pixels: rgb)

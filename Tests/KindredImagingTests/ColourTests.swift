@@ -77,6 +77,30 @@ import Testing
         }
     }
 
+    /// With colour management off (`kindred embed --as-stored`, for measuring it), RGB is taken
+    /// as stored and CMYK gets the naive inversion: (255 − C)(255 − K)/255 of the inks.
+    @Test func unmanagedDecodingTakesPixelsAsStored() throws {
+        var options = DecodeOptions()
+        options.managesColour = false
+        let adobe = Fixtures.png(self.adobe, kind: .rgb8, iccProfile: Fixtures.adobeRGBProfile)
+        let stored = try adobe.withUnsafeBytes { try ImageDecoder.decode($0, path: "a.png", options: options) }
+        #expect(stored.colourProfile == nil && stored.image == self.adobe)
+
+        let inks = Fixtures.converted(original, into: Fixtures.defaultCMYKProfile)
+        let tiff = Fixtures.tiff([original], kind: .cmyk)
+        let naive = try tiff.withUnsafeBytes { try ImageDecoder.decode($0, path: "c.tif", options: options) }
+        var expected = original
+        for i in 0..<(320 * 240) {
+            let paper = 255 - Int(inks[i * 4 + 3])
+            for c in 0..<3 { expected.pixels[i * 3 + c] = UInt8((255 - Int(inks[i * 4 + c])) * paper / 255) }
+        }
+        #expect(naive.colourProfile == nil)
+        #expect(difference(naive.image, expected) < 1, "\(difference(naive.image, expected))")
+        let jpeg = Fixtures.jpeg(original, kind: .cmyk, quality: 95)
+        let naiveJPEG = try jpeg.withUnsafeBytes { try ImageDecoder.decode($0, path: "c.jpg", options: options) }
+        #expect(difference(naiveJPEG.image, expected) < 3, "\(difference(naiveJPEG.image, expected))")
+    }
+
     /// A profile that is damaged, or of the wrong colour space, is ignored: the pixels are taken
     /// as sRGB, and nothing fails.
     @Test func unusableProfilesAreIgnored() throws {
