@@ -98,10 +98,11 @@ enum HEIFDecoder {
 
     private static func nclxProfile(of handle: OpaquePointer) -> [UInt8]? {
         var nclx: UnsafeMutablePointer<heif_color_profile_nclx>?
-        guard heif_image_handle_get_nclx_color_profile(handle, &nclx).code == heif_error_Ok, let nclx else {
-            return nil
-        }
-        defer { heif_nclx_color_profile_free(nclx) }
+        let status = heif_image_handle_get_nclx_color_profile(handle, &nclx)
+        // libheif hands the description over even when it refuses a value in it (fuzz-heif found
+        // the leak), so it is freed whatever the status.
+        defer { if let nclx { heif_nclx_color_profile_free(nclx) } }
+        guard status.code == heif_error_Ok, let nclx else { return nil }
         let n = nclx.pointee
         let primaries = Int(n.color_primaries.rawValue), transfer = Int(n.transfer_characteristics.rawValue)
         // 1 is BT.709's primaries (sRGB's), 2 unspecified; transfers 16 and 18 are PQ and HLG.
