@@ -29,8 +29,11 @@ public struct DecodeOptions: Sendable {
 
     /// Refuses a claimed size before anything is allocated for it: zero or negative sides, a side
     /// over `maxSide`, more than `streamedPixelLimit` pixels in all, or (for an image decoded whole)
-    /// more than `pixelLimit` pixels held at once.
-    public func admit(width: Int, height: Int, heldWhole: Bool = false, path: String) throws(ImageError) {
+    /// more than `pixelLimit` pixels held at once, counted as RGB: a decoder that holds
+    /// `bytesPerPixel` bytes a pixel (OpenJPEG's 32-bit samples) gets the same byte budget.
+    public func admit(
+        width: Int, height: Int, heldWhole: Bool = false, bytesPerPixel: Int = 3, path: String
+    ) throws(ImageError) {
         guard width > 0, height > 0 else {
             throw ImageError(path: path, kind: .corrupt, reason: "header gives size \(width)×\(height)")
         }
@@ -39,7 +42,7 @@ public struct DecodeOptions: Sendable {
                 path: path, kind: .tooLarge, reason: "image \(width)×\(height) exceeds the \(maxSide)-pixel side limit")
         }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
-        let limit = heldWhole ? pixelLimit : streamedPixelLimit
+        let limit = heldWhole ? pixelLimit * 3 / max(3, bytesPerPixel) : streamedPixelLimit
         guard !overflow, pixels <= limit else {
             throw ImageError(
                 path: path, kind: .tooLarge,

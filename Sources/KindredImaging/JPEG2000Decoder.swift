@@ -45,13 +45,9 @@ enum JPEG2000Decoder {
         let levels = session.resolutionLevels(components: components)
         let reduce = discardedLevels(grid: grid, levels: levels, covering: (outputWidth, outputHeight))
         let held = reduced(grid, by: reduce)
-        try options.admit(width: held.width, height: held.height, heldWhole: true, path: path)
-        guard held.width * held.height * components * 4 <= options.pixelLimit * 3 else {
-            throw ImageError(
-                path: path, kind: .tooLarge,
-                reason: "JPEG 2000 \(width)×\(height) with \(levels) resolution levels decodes at "
-                    + "\(held.width)×\(held.height) × \(components) components, over the in-memory limit")
-        }
+        // OpenJPEG holds a 32-bit sample a component.
+        try options.admit(
+            width: held.width, height: held.height, heldWhole: true, bytesPerPixel: components * 4, path: path)
         if reduce > 0, opj_set_decoded_resolution_factor(session.codec, OPJ_UINT32(reduce)) == 0 {
             throw session.failure("resolution level \(reduce)", kind: .corrupt)
         }

@@ -77,6 +77,19 @@ import Testing
         #expect(JPEG2000Decoder.discardedLevels(grid: (0, 0, 4000, 3000), levels: 2, covering: (341, 256)) == 1)
         #expect(JPEG2000Decoder.reduced((3, 1, 1003, 751), by: 2) == (250, 187))
 
+        // What OpenJPEG holds (a 32-bit sample a component) counts against the in-memory budget:
+        // 96 × 64 × 3 components is 73,728 bytes, over a 10,000-pixel (30,000-byte) budget when
+        // decoded whole, within it once four levels are discarded.
+        var tight = DecodeOptions()
+        (tight.pixelLimit, tight.targetShortSide) = (10_000, 4)
+        let budgeted = Fixtures.pattern(width: 96, height: 64)
+        let whole = Fixtures.jpeg2000(budgeted, levels: 1), pyramid = Fixtures.jpeg2000(budgeted, levels: 6)
+        #expect {
+            try whole.withUnsafeBytes { try ImageDecoder.decode($0, path: "whole.jp2", options: tight) }
+        } throws: { ($0 as! ImageError).kind == .tooLarge }
+        let reduced = try pyramid.withUnsafeBytes { try ImageDecoder.decode($0, path: "pyramid.jp2", options: tight) }
+        #expect(reduced.image.width == 6 && reduced.image.height == 4)
+
         let large = Fixtures.pattern(width: 1600, height: 1200)
         let small = try decode(Fixtures.jpeg2000(large), "large.jp2", target: 256)
         #expect(small.image.width == 341 && small.image.height == 256)
