@@ -26,6 +26,21 @@ func decode(_ bytes: [UInt8], _ name: String, target: Int = 10_000) throws -> De
     return try ImageDecoder.decode(file: Fixtures.write(bytes, name), options: options)
 }
 
+/// Decodes `bytes` cut short at `cuts` points through the file: each cut must end in an
+/// `ImageError` with a reason, or (a cut after the last pixel, such as a GIF's trailer) decode to
+/// exactly the whole file's pixels, never to other ones.
+func expectCutsEndCleanly(_ bytes: [UInt8], _ name: String, cuts: Int = 60) throws {
+    let whole = try decode(bytes, name).image
+    for cut in stride(from: 1, to: bytes.count - 1, by: max(1, bytes.count / cuts)) {
+        do {
+            let same = try decode(Array(bytes[0..<cut]), name).image == whole
+            #expect(same, "\(name) cut at \(cut) of \(bytes.count) decoded to other pixels")
+        } catch let error as ImageError {
+            #expect(!error.reason.isEmpty)
+        }
+    }
+}
+
 @Suite struct DecoderTests {
     let original = Fixtures.pattern(width: 320, height: 240)
 

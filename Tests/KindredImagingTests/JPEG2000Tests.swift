@@ -104,15 +104,7 @@ import Testing
             (Fixtures.jpeg2000(image), "t.jp2"), (Fixtures.jpeg2000(image, codestream: true, ratio: 8), "t.j2k"),
             (Fixtures.jpeg2000(image, tile: 32), "tiled.jp2"),
         ] {
-            let whole = try decode(bytes, name).image
-            for cut in stride(from: 1, to: bytes.count - 1, by: max(1, bytes.count / 80)) {
-                do {
-                    let same = try decode(Array(bytes[0..<cut]), name).image == whole
-                    #expect(same, "\(name) cut at \(cut) of \(bytes.count) decoded to other pixels")
-                } catch let error as ImageError {
-                    #expect(!error.reason.isEmpty)
-                }
-            }
+            try expectCutsEndCleanly(bytes, name, cuts: 80)
             // Bytes overwritten through the body (in a fixed pattern, so a failure repeats): an
             // error or an image, never a crash.
             for round in 1...40 {
