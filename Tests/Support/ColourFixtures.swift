@@ -44,6 +44,11 @@ extension Fixtures {
     public static let defaultCMYKProfile: [UInt8] = [UInt8](
         FileManager.default.contents(atPath: "/usr/share/color/icc/ghostscript/default_cmyk.icc")!)
 
+    /// Another CMYK profile Ghostscript ships ("Artifex PS CMYK Profile"), for files that embed
+    /// one other than the default.
+    public static let otherCMYKProfile: [UInt8] = [UInt8](
+        FileManager.default.contents(atPath: "/usr/share/color/icc/ghostscript/ps_cmyk.icc")!)
+
     /// `image`'s sRGB pixels converted into `profile`'s space: three bytes a pixel for an RGB
     /// profile, four inks (0 = none) for a CMYK one.
     public static func converted(_ image: RGBImage, into profile: [UInt8]) -> [UInt8] {
@@ -65,6 +70,29 @@ extension Fixtures {
             }
         }
         return out
+    }
+
+    /// `image` converted into the CMYK `profile` and back to sRGB (relative colorimetric with
+    /// black-point compensation both ways): what a correct reader of such inks can recover, the
+    /// press gamut's clipping included.
+    public static func roundTrip(_ image: RGBImage, through profile: [UInt8]) -> RGBImage {
+        let inks = converted(image, into: profile)
+        let cmyk = profile.withUnsafeBytes { cmsOpenProfileFromMem($0.baseAddress, cmsUInt32Number($0.count)) }!
+        defer { cmsCloseProfile(cmyk) }
+        let sRGB = cmsCreate_sRGBProfile()!
+        defer { cmsCloseProfile(sRGB) }
+        let transform = cmsCreateTransform(
+            cmyk, kk_lcms_cmyk8, sRGB, kk_lcms_rgb8, cmsUInt32Number(INTENT_RELATIVE_COLORIMETRIC),
+            cmsUInt32Number(cmsFLAGS_BLACKPOINTCOMPENSATION))!
+        defer { cmsDeleteTransform(transform) }
+        var back = image
+        inks.withUnsafeBytes { input in
+            back.pixels.withUnsafeMutableBytes {
+                cmsDoTransform(
+                    transform, input.baseAddress, $0.baseAddress, cmsUInt32Number(image.width * image.height))
+            }
+        }
+        return back
     }
 
     /// A JPEG with `profile` embedded in APP2 `ICC_PROFILE` segments (split as the standard

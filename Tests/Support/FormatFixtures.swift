@@ -12,8 +12,8 @@ extension Fixtures {
 
     /// One page, or several: `pages[0]` is the image; further pages are marked reduced-resolution
     /// versions of it when `reduced`, else ordinary pages.
-    /// With `iccProfile`, the first page's pixels are taken to be in that profile's space and it
-    /// is embedded (tag 34675).
+    /// With `iccProfile`, the first page's pixels are taken to be in that profile's space (a
+    /// `.cmyk` page's inks are made through it) and it is embedded (tag 34675).
     public static func tiff(
         _ pages: [RGBImage], kind: TIFFKind = .rgbStrips, reduced: Bool = false, iccProfile: [UInt8]? = nil
     ) -> [UInt8] {
@@ -24,14 +24,18 @@ extension Fixtures {
         for (number, image) in pages.enumerated() {
             // Tags before the page's data: libtiff fixes the directory once rows are written.
             if number == 0, let iccProfile { _ = kk_tiff_set_icc(tiff, UInt32(iccProfile.count), iccProfile) }
-            writePage(tiff, image, kind: number == 0 ? kind : .rgbStrips, reduced: reduced && number > 0)
+            writePage(
+                tiff, image, kind: number == 0 ? kind : .rgbStrips, reduced: reduced && number > 0,
+                cmykProfile: number == 0 ? iccProfile : nil)
             TIFFWriteDirectory(tiff)
         }
         TIFFClose(tiff)
         return Array(try! Data(contentsOf: url))
     }
 
-    private static func writePage(_ tiff: OpaquePointer, _ image: RGBImage, kind: TIFFKind, reduced: Bool) {
+    private static func writePage(
+        _ tiff: OpaquePointer, _ image: RGBImage, kind: TIFFKind, reduced: Bool, cmykProfile: [UInt8]?
+    ) {
         let (w, h) = (image.width, image.height)
         func set(_ tag: Int32, _ value: UInt32) { _ = kk_tiff_set_u32(tiff, UInt32(tag), value) }
         func set16(_ tag: Int32, _ value: Int32) { _ = kk_tiff_set_u16(tiff, UInt32(tag), UInt16(value)) }
@@ -71,7 +75,7 @@ extension Fixtures {
             _ = kk_tiff_set_colormap(tiff, &red, &green, &blue)
         }
         let rowBytes = (w * samples * bits + 7) / 8
-        let inks = kind == .cmyk ? converted(image, into: defaultCMYKProfile) : []
+        let inks = kind == .cmyk ? converted(image, into: cmykProfile ?? defaultCMYKProfile) : []
         func sample(_ x: Int, _ y: Int) -> [UInt8] {
             let p = (y * w + x) * 3
             return [image.pixels[p], image.pixels[p + 1], image.pixels[p + 2]]

@@ -36,7 +36,11 @@ public enum Fixtures {
 
     public enum JPEGKind { case rgb, gray, progressive, cmyk }
 
-    public static func jpeg(_ image: RGBImage, kind: JPEGKind = .rgb, quality: Int32 = 92) -> [UInt8] {
+    /// `image` as JPEG; `.cmyk` stores inks through `cmykProfile` (default: the default CMYK
+    /// profile).
+    public static func jpeg(
+        _ image: RGBImage, kind: JPEGKind = .rgb, quality: Int32 = 92, cmykProfile: [UInt8]? = nil
+    ) -> [UInt8] {
         let handle = tjInitCompress()!
         defer { tjDestroy(handle) }
         var buffer: UnsafeMutablePointer<UInt8>?
@@ -52,7 +56,7 @@ public enum Fixtures {
         case .cmyk:
             // Inks through the default CMYK profile, stored inverted as Adobe writes them
             // (libjpeg adds the Adobe segment that says so).
-            source = converted(image, into: defaultCMYKProfile).map { 255 - $0 }
+            source = converted(image, into: cmykProfile ?? defaultCMYKProfile).map { 255 - $0 }
             format = TJPF_CMYK.rawValue
             subsampling = Int32(TJSAMP_444.rawValue)
         }
