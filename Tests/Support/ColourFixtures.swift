@@ -9,36 +9,37 @@ import KindredImaging
 extension Fixtures {
     /// Adobe RGB (1998), built from its published white point (D65), primaries and gamma
     /// (563/256), described as "Adobe RGB (1998)".
-    public static let adobeRGBProfile: [UInt8] = {
-        var white = cmsCIExyY(x: 0.3127, y: 0.3290, Y: 1)
-        var primaries = cmsCIExyYTRIPLE(
-            Red: cmsCIExyY(x: 0.64, y: 0.33, Y: 1), Green: cmsCIExyY(x: 0.21, y: 0.71, Y: 1),
-            Blue: cmsCIExyY(x: 0.15, y: 0.06, Y: 1))
-        let curve = cmsBuildGamma(nil, 563.0 / 256.0)!
-        defer { cmsFreeToneCurve(curve) }
-        var curves: [OpaquePointer?] = [curve, curve, curve]
-        let profile = cmsCreateRGBProfile(&white, &primaries, &curves)!
-        defer { cmsCloseProfile(profile) }
-        let text = cmsMLUalloc(nil, 1)!
-        defer { cmsMLUfree(text) }
-        cmsMLUsetASCII(text, "en", "US", "Adobe RGB (1998)")
-        cmsWriteTag(profile, cmsSigProfileDescriptionTag, UnsafeRawPointer(text))
-        return save(profile)
-    }()
+    public static let adobeRGBProfile = rgbProfile(
+        red: (0.64, 0.33), green: (0.21, 0.71), blue: (0.15, 0.06), curve: cmsBuildGamma(nil, 563.0 / 256.0)!,
+        name: "Adobe RGB (1998)")
 
     /// Display P3: DCI-P3's primaries, D65 white and sRGB's curve, as Apple's phones shoot.
-    public static let displayP3Profile: [UInt8] = {
+    public static let displayP3Profile = rgbProfile(
+        red: (0.680, 0.320), green: (0.265, 0.690), blue: (0.150, 0.060),
+        curve: cmsBuildParametricToneCurve(nil, 4, [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])!,
+        name: nil)
+
+    /// An RGB profile with D65 white, the given primaries (CIE xy) and tone curve (freed here),
+    /// described as `name` if one is given.
+    private static func rgbProfile(
+        red: (Double, Double), green: (Double, Double), blue: (Double, Double), curve: OpaquePointer, name: String?
+    ) -> [UInt8] {
+        defer { cmsFreeToneCurve(curve) }
         var white = cmsCIExyY(x: 0.3127, y: 0.3290, Y: 1)
         var primaries = cmsCIExyYTRIPLE(
-            Red: cmsCIExyY(x: 0.680, y: 0.320, Y: 1), Green: cmsCIExyY(x: 0.265, y: 0.690, Y: 1),
-            Blue: cmsCIExyY(x: 0.150, y: 0.060, Y: 1))
-        let curve = cmsBuildParametricToneCurve(nil, 4, [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045])!
-        defer { cmsFreeToneCurve(curve) }
+            Red: cmsCIExyY(x: red.0, y: red.1, Y: 1), Green: cmsCIExyY(x: green.0, y: green.1, Y: 1),
+            Blue: cmsCIExyY(x: blue.0, y: blue.1, Y: 1))
         var curves: [OpaquePointer?] = [curve, curve, curve]
         let profile = cmsCreateRGBProfile(&white, &primaries, &curves)!
         defer { cmsCloseProfile(profile) }
+        if let name {
+            let text = cmsMLUalloc(nil, 1)!
+            defer { cmsMLUfree(text) }
+            cmsMLUsetASCII(text, "en", "US", name)
+            cmsWriteTag(profile, cmsSigProfileDescriptionTag, UnsafeRawPointer(text))
+        }
         return save(profile)
-    }()
+    }
 
     /// Ghostscript's default CMYK profile, the one Kindred assumes for CMYK without a profile.
     public static let defaultCMYKProfile: [UInt8] = [UInt8](
