@@ -48,11 +48,7 @@ struct KDTree {
         _ = build(0..<x.rows)
         self.nodes = nodes
         self.order = order
-        var points = [Float](repeating: 0, count: x.rows * x.columns)
-        for (i, row) in order.enumerated() {
-            x.withRow(row) { for c in 0..<x.columns { points[i * x.columns + c] = $0[c] } }
-        }
-        self.points = points
+        self.points = x.gathering(rows: order).storage
     }
 
     /// Squared distance from `query` to the node's box.

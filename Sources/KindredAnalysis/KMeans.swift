@@ -98,11 +98,7 @@ public struct KMeans: Sendable {
 
     /// Squared distances from every point to each of `rows`.
     static func distancesTo(_ x: Matrix, norms: [Float], rows: [Int]) -> [[Float]] {
-        var centres = Matrix(rows: rows.count, columns: x.columns)
-        for (i, row) in rows.enumerated() {
-            x.withRow(row) { for c in 0..<x.columns { centres.storage[i * x.columns + c] = $0[c] } }
-        }
-        let block = blockDistances(x, centres: centres)
+        let block = blockDistances(x, centres: x.gathering(rows: rows))
         return (0..<rows.count).map { j in (0..<x.rows).map { block[$0 * rows.count + j] } }
     }
 

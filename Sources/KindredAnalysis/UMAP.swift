@@ -71,7 +71,8 @@ public struct UMAP: Sendable {
             options: options)
     }
 
-    static func validate(_ options: Options) throws(AnalysisError) {
+    /// Checks the options as every fit does, for a caller that builds its graph first.
+    public static func validate(_ options: Options) throws(AnalysisError) {
         guard (2...200).contains(options.neighbors) else {
             throw .invalidParameter(
                 name: "neighbors", value: "\(options.neighbors)",
@@ -89,61 +90,103 @@ public struct UMAP: Sendable {
         }
     }
 
+    /// Fits on a sample's graph and places every other point with `transform`, the way to lay out
+    /// more points than a fit can afford (umap-learn's advice for large data). The embedding holds
+    /// every point, in the data's row order, so it places later points against all of them.
+    public static func fit(
+        sampled graphs: SampledNeighborGraphs, options: Options = Options()
+    ) throws(AnalysisError)
+        -> UMAP
+    {
+        var fitting = options
+        // The fit is most of the work; the placement of the rest reports the last tenth.
+        fitting.progress = options.progress.map { report in { @Sendable done in report(0.9 * done) } }
+        let fitted = try fit(graph: graphs.fittedGraph, options: fitting)
+        let placed = fitted.transform(graph: graphs.placedGraph)
+        let dimensions = options.dimensions
+        var storage = [Float](repeating: 0, count: graphs.count * dimensions)
+        for (position, row) in graphs.fitted.enumerated() {
+            for d in 0..<dimensions {
+                storage[row * dimensions + d] = fitted.embedding.storage[position * dimensions + d]
+            }
+        }
+        for (position, row) in graphs.placed.enumerated() {
+            for d in 0..<dimensions { storage[row * dimensions + d] = placed.storage[position * dimensions + d] }
+        }
+        options.progress?(1)
+        return UMAP(
+            embedding: Matrix(rows: graphs.count, columns: dimensions, storage: storage), a: fitted.a, b: fitted.b,
+            epochs: fitted.epochs, initialisation: fitted.initialisation, options: options)
+    }
+
     /// Places new points in this layout without refitting (umap-learn's `transform`): each new
     /// point's memberships to its neighbours among the fitted points (`graph.indices` are rows of
     /// the fitted data) are computed as in the fit, it starts at their membership-weighted mean
     /// position, then a short optimisation (100 epochs, 30 above 10,000 fitted points, at a quarter
     /// of the learning rate) moves only the new points, against fixed fitted ones.
+    ///
+    /// The new points never move each other, so they are placed in blocks of `transformBlock`, in
+    /// parallel, each block with its own seeded generator: the same result on any thread count.
     public func transform(graph: NeighborGraph) -> Matrix {
         let dimensions = embedding.columns, m = graph.count, k = graph.k, fitted = embedding.rows
         let memberships = FuzzySet.memberships(graph)
-        var placed = [Float](repeating: 0, count: m * dimensions)
-        for i in 0..<m {
-            let row = (i * k)..<((i + 1) * k)
-            let total = row.reduce(Float(0)) { $0 + memberships[$1] }
-            for j in row {
-                let neighbour = Int(graph.indices[j]), weight = total > 0 ? memberships[j] / total : 1 / Float(k)
-                for d in 0..<dimensions {
-                    placed[i * dimensions + d] += weight * embedding.storage[neighbour * dimensions + d]
-                }
-            }
-        }
         let epochs = fitted <= 10_000 ? 100 : 30
         let maxWeight = memberships.max() ?? 1
-        var random = SeededRandom(seed: options.seed &+ 0x5EED)
-        embedding.storage.withUnsafeBufferPointer { fixed in
-            for epoch in 0..<epochs {
-                let alpha = options.learningRate / 4 * (1 - Float(epoch) / Float(epochs))
-                for i in 0..<m {
-                    for j in (i * k)..<((i + 1) * k) where memberships[j] >= maxWeight / Float(epochs) {
-                        // Sampled in proportion to the membership, as in the fit.
-                        guard random.unit() < memberships[j] / maxWeight else { continue }
-                        let other = fixed.baseAddress! + Int(graph.indices[j]) * dimensions
-                        var distance: Float = 0
-                        for d in 0..<dimensions {
-                            let delta = placed[i * dimensions + d] - other[d]; distance += delta * delta
-                        }
-                        let power = distance > 0 ? powf(distance, b) : 0
-                        let attraction = distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
-                        for d in 0..<dimensions {
-                            placed[i * dimensions + d] +=
-                                min(4, max(-4, attraction * (placed[i * dimensions + d] - other[d]))) * alpha
-                        }
-                        for _ in 0..<options.negativeSampleRate {
-                            let negative = fixed.baseAddress! + random.below(fitted) * dimensions
-                            distance = 0
+        let (a, b, options) = (a, b, options)
+        var placed = [Float](repeating: 0, count: m * dimensions)
+        let blocks = (m + Self.transformBlock - 1) / Self.transformBlock
+        placed.withUnsafeMutableBufferPointer { output in
+            embedding.storage.withUnsafeBufferPointer { fixedBuffer in
+                let pointers = UnsafeSendableBox((output.baseAddress, fixedBuffer.baseAddress!))
+                performDealt(items: blocks, workers: options.threads) { block in
+                    guard let placed = pointers.value.0 else { return }
+                    let fixed = pointers.value.1
+                    let rows = (block * Self.transformBlock)..<min(m, (block + 1) * Self.transformBlock)
+                    for i in rows {
+                        let row = (i * k)..<((i + 1) * k)
+                        let total = row.reduce(Float(0)) { $0 + memberships[$1] }
+                        for j in row {
+                            let neighbour = Int(graph.indices[j])
+                            let weight = total > 0 ? memberships[j] / total : 1 / Float(k)
                             for d in 0..<dimensions {
-                                let delta = placed[i * dimensions + d] - negative[d]; distance += delta * delta
+                                placed[i * dimensions + d] += weight * fixed[neighbour * dimensions + d]
                             }
-                            let repulsion =
-                                distance > 0
-                                ? 2 * options.repulsionStrength * b / ((0.001 + distance) * (a * powf(distance, b) + 1))
-                                : 0
-                            for d in 0..<dimensions {
-                                let g =
-                                    repulsion > 0
-                                    ? min(4, max(-4, repulsion * (placed[i * dimensions + d] - negative[d]))) : 4
-                                placed[i * dimensions + d] += g * alpha
+                        }
+                    }
+                    var random = SeededRandom(seed: options.seed &+ 0x5EED &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
+                    for epoch in 0..<epochs {
+                        let alpha = options.learningRate / 4 * (1 - Float(epoch) / Float(epochs))
+                        for i in rows {
+                            let point = placed + i * dimensions
+                            for j in (i * k)..<((i + 1) * k) where memberships[j] >= maxWeight / Float(epochs) {
+                                // Sampled in proportion to the membership, as in the fit.
+                                guard random.unit() < memberships[j] / maxWeight else { continue }
+                                let other = fixed + Int(graph.indices[j]) * dimensions
+                                var distance: Float = 0
+                                for d in 0..<dimensions {
+                                    let delta = point[d] - other[d]; distance += delta * delta
+                                }
+                                let power = distance > 0 ? powf(distance, b) : 0
+                                let attraction = distance > 0 ? -2 * a * b * (power / distance) / (a * power + 1) : 0
+                                for d in 0..<dimensions {
+                                    point[d] += min(4, max(-4, attraction * (point[d] - other[d]))) * alpha
+                                }
+                                for _ in 0..<options.negativeSampleRate {
+                                    let negative = fixed + random.below(fitted) * dimensions
+                                    distance = 0
+                                    for d in 0..<dimensions {
+                                        let delta = point[d] - negative[d]; distance += delta * delta
+                                    }
+                                    let repulsion =
+                                        distance > 0
+                                        ? 2 * options.repulsionStrength * b
+                                            / ((0.001 + distance) * (a * powf(distance, b) + 1)) : 0
+                                    for d in 0..<dimensions {
+                                        let g =
+                                            repulsion > 0 ? min(4, max(-4, repulsion * (point[d] - negative[d]))) : 4
+                                        point[d] += g * alpha
+                                    }
+                                }
                             }
                         }
                     }
@@ -152,6 +195,9 @@ public struct UMAP: Sendable {
         }
         return Matrix(rows: m, columns: dimensions, storage: placed)
     }
+
+    /// New points a `transform` worker places at a time.
+    static let transformBlock = 1024
 
     // MARK: The fuzzy simplicial set
 

@@ -26,6 +26,17 @@ public struct Matrix: Sendable, Equatable {
     }
 
     public func row(_ i: Int) -> [Float] { withRow(i) { Array($0) } }
+
+    /// A new matrix of the given rows, in the order given.
+    public func gathering(rows selected: [Int]) -> Matrix {
+        var storage = [Float]()
+        storage.reserveCapacity(selected.count * columns)
+        for i in selected {
+            precondition(i >= 0 && i < rows, "row \(i) out of 0..<\(rows)")
+            storage += self.storage[(i * columns)..<((i + 1) * columns)]
+        }
+        return Matrix(rows: selected.count, columns: columns, storage: storage)
+    }
 }
 
 /// Scales each `dimension`-long row of `values` to unit length (zero rows stay zero): how every

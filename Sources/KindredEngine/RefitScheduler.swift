@@ -47,7 +47,7 @@ public final class RefitScheduler: Sendable {
     }
 
     public var isRunning: Bool { state.withLock { $0.phase == .running } }
-    /// The stage of the refit running (read, pca, neighbours, umap_maps, cluster, metrics,
+    /// The stage of the refit running (read, pca, neighbours, sample_graph, umap_maps, cluster, metrics,
     /// record), nil when none runs.
     public var stage: String? { refitter.currentStage }
     /// How far the running refit is, 0…1; nil between runs.

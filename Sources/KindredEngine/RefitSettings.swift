@@ -30,6 +30,10 @@ public struct RefitSettings: Sendable, Equatable {
     /// UMAP's neighbours (the graph comes from the live index) and its minimum distance.
     public var neighbors = 15
     public var minDist: Float = 0.1
+    /// Above this many items, UMAP is fitted on a seeded sample of this size and the other items
+    /// are placed by its `transform` (their neighbours among the sample from an index over the PCA
+    /// projection); 0 fits every item. Benchmarks/RESULTS.md measures what it costs in trust.
+    public var umapSample = 200_000
     public var keepRuns = 5
     /// The least overlap (Jaccard over members) for a cluster to keep a previous run's id.
     public var matchJaccard = 0.3

@@ -27,7 +27,8 @@ public final class Refitter: Sendable {
     /// Each stage's share of a run, from a 100k-item run's timings (Benchmarks/RESULTS.md): what
     /// turns the stage and its own progress into the run's.
     static let stageWeights: [(stage: String, weight: Double)] = [
-        ("read", 0.01), ("pca", 0.04), ("neighbours", 0.37), ("umap_maps", 0.37), ("cluster", 0.2),
+        ("read", 0.01), ("pca", 0.04), ("neighbours", 0.34), ("sample_graph", 0.03), ("umap_maps", 0.37),
+        ("cluster", 0.2),
         ("metrics", 0.005), ("record", 0.005),
     ]
     /// How far the running refit is, 0…1 (nil between runs), for STATUS `refit_progress`.
@@ -44,7 +45,8 @@ public final class Refitter: Sendable {
     private func advance(_ done: Double) { position.withLock { $0.done = max($0.done, min(1, done)) } }
     /// The order of a run's stages: each one's successor.
     static let stageAfter = [
-        "read": "pca", "pca": "neighbours", "neighbours": "umap_maps", "umap_maps": "cluster",
+        "read": "pca", "pca": "neighbours", "neighbours": "sample_graph", "sample_graph": "umap_maps",
+        "umap_maps": "cluster",
         "umap_cluster_layout": "cluster", "cluster": "metrics", "metrics": "record",
     ]
 
@@ -90,6 +92,8 @@ public final class Refitter: Sendable {
         var algorithm: String
         var variance: Double, maxComponents: Int, neighbors: Int, minDist: Float, seed: UInt64, matchJaccard: Double
         var clusterDims: Int?, minClusterSize: Int?, minSamples: Int?
+        /// Above this many items UMAP fits a sample of this size and places the rest; nil: every item.
+        var umapSample: Int?
         var k: String?
 
         init(_ settings: RefitSettings) {
@@ -98,6 +102,7 @@ public final class Refitter: Sendable {
                 settings.variance, settings.maxComponents, settings.neighbors, settings.minDist
             )
             (seed, matchJaccard) = (settings.seed, settings.matchJaccard)
+            umapSample = settings.umapSample > 0 ? settings.umapSample : nil
             switch settings.algorithm {
             case .hdbscan(let minClusterSize, let minSamples, let dimensions):
                 (self.minClusterSize, self.minSamples, clusterDims) = (minClusterSize, minSamples, dimensions)
@@ -161,12 +166,14 @@ public final class Refitter: Sendable {
             lap("neighbours")
             return (ids, pca, projected, graph)
         }()
+        let graphs = try layoutGraphs(graph, projected: projected)
+        lap("sample_graph")
         let (map2, map3) = (
-            try layout(graph, dimensions: 2, minDist: settings.minDist, span: 0...0.5),
-            try layout(graph, dimensions: 3, minDist: settings.minDist, span: 0.5...1)
+            try layout(graphs, dimensions: 2, minDist: settings.minDist, span: 0...0.5),
+            try layout(graphs, dimensions: 3, minDist: settings.minDist, span: 0.5...1)
         )
         lap("umap_maps")
-        let clustered = try cluster(graph: graph, projected: projected, pca: pca, lap: lap)
+        let clustered = try cluster(graphs, projected: projected, pca: pca, lap: lap)
         lap("cluster")
         let clusterLabels = Set(clustered.labels.filter { $0 >= 0 }).sorted()
         let scores =
@@ -188,6 +195,7 @@ public final class Refitter: Sendable {
                 uniqueKeysWithValues: scores.silhouetteByCluster.map { (String(stable(Int32($0.key))), $0.value) })
             metrics.silhouetteKnife = Self.knife(scores.samples, stable: { stable(Int32($0)) })
         }
+        if case .sampled(let sampled) = graphs { metrics.umapFitted = sampled.fitted.count }
         metrics.born = matching.born.map { matching.ids[$0]! }
         metrics.vanished = matching.vanished
         timings["total"] = seconds(since: started)
@@ -213,10 +221,31 @@ public final class Refitter: Sendable {
             born: matching.born.count, vanished: matching.vanished.count, seconds: seconds(since: started))
     }
 
+    /// What UMAP lays out: every item's graph from the live index, or, above `umapSample` items,
+    /// a sample's graph and the other items' neighbours among it.
+    enum LayoutGraphs {
+        case whole(NeighborGraph)
+        case sampled(SampledNeighborGraphs)
+    }
+
+    /// The sample's graphs come from an index over the PCA projection (Euclidean there is the
+    /// cosine of the unit vectors, less the variance PCA left out): a tenth of the dimensions of
+    /// the live index's vectors, and the placed items' neighbours must be among the sample, which
+    /// the live index cannot restrict its walk to without searching far wider.
+    private func layoutGraphs(_ graph: NeighborGraph, projected: Matrix) throws -> LayoutGraphs {
+        guard settings.umapSample > 0, graph.count > settings.umapSample else { return .whole(graph) }
+        let sample = NeighborGraph.sampleRows(graph.count, count: settings.umapSample, seed: settings.seed)
+        let graphs = try NeighborGraph.build(
+            projected, fitting: sample, k: graph.k, metric: .l2, threads: threads, logger: logger)
+        logger.info(
+            "UMAP fitted on a sample", metadata: ["sample": "\(sample.count)", "placed": "\(graphs.placed.count)"])
+        return .sampled(graphs)
+    }
+
     /// A UMAP layout of the neighbour graph.
     /// `span`: the part of its stage this layout is, for the stage's progress.
     private func layout(
-        _ graph: NeighborGraph, dimensions: Int, minDist: Float, span: ClosedRange<Double> = 0...1
+        _ graphs: LayoutGraphs, dimensions: Int, minDist: Float, span: ClosedRange<Double> = 0...1
     ) throws -> UMAP {
         var options = UMAP.Options()
         options.progress = { [self] done in
@@ -227,7 +256,10 @@ public final class Refitter: Sendable {
         options.seed = settings.seed
         options.threads = threads
         options.dimensions = dimensions
-        return try UMAP.fit(graph: graph, options: options)
+        switch graphs {
+        case .whole(let graph): return try UMAP.fit(graph: graph, options: options)
+        case .sampled(let sampled): return try UMAP.fit(sampled: sampled, options: options)
+        }
     }
 
     /// What the clustering stage gives: a label per row (−1 noise), in the space it clustered.
@@ -240,7 +272,11 @@ public final class Refitter: Sendable {
         var kCandidates: [RunMetrics.KCandidate]?
     }
 
-    private func cluster(graph: NeighborGraph, projected: Matrix, pca: PCA, lap: (String) -> Void) throws -> Clustered {
+    private func cluster(
+        _ graphs: LayoutGraphs, projected: Matrix, pca: PCA, lap: (String) -> Void
+    ) throws
+        -> Clustered
+    {
         switch settings.algorithm {
         case .kmeans(let ks):
             var options = KMeans.Options()
@@ -253,7 +289,7 @@ public final class Refitter: Sendable {
                     RunMetrics.KCandidate(k: $0.k, silhouette: $0.silhouette, inertia: $0.inertia)
                 })
         case .hdbscan(let minClusterSize, let minSamples, let dimensions):
-            let layout = try layout(graph, dimensions: dimensions, minDist: 0, span: 0...0.85)
+            let layout = try layout(graphs, dimensions: dimensions, minDist: 0, span: 0...0.85)
             lap("umap_cluster_layout")
             var options = HDBSCAN.Options()
             options.minClusterSize = minClusterSize

@@ -147,6 +147,7 @@ public struct Configuration: Sendable, Equatable {
             refit.maxComponents = try r.integer("max_components") ?? refit.maxComponents
             refit.neighbors = try r.integer("neighbors") ?? refit.neighbors
             refit.minDist = try r.number("min_dist").map(Float.init) ?? refit.minDist
+            refit.umapSample = try r.integer("umap_sample") ?? refit.umapSample
             refit.clusterDimensions = try r.integer("cluster_dims") ?? refit.clusterDimensions
             refit.minClusterSize = try r.integer("min_cluster_size") ?? refit.minClusterSize
             refit.minSamples = try r.integer("min_samples") ?? refit.minSamples
@@ -366,6 +367,8 @@ public struct RefitSection: Sendable, Equatable {
     public var maxComponents = 128
     public var neighbors = 15
     public var minDist: Float = 0.1
+    /// Fit UMAP on a sample of this many items above it; 0 for every item.
+    public var umapSample = 200_000
     /// Dimensions of the UMAP layout HDBSCAN clusters (the maps are 2-D and 3-D).
     public var clusterDimensions = 5
     public var minClusterSize = 50
@@ -402,6 +405,7 @@ public struct RefitSection: Sendable, Equatable {
         settings.maxComponents = maxComponents
         settings.neighbors = neighbors
         settings.minDist = minDist
+        settings.umapSample = umapSample
         settings.keepRuns = keepRuns
         settings.matchJaccard = matchJaccard
         settings.seed = seed
@@ -423,6 +427,9 @@ public struct RefitSection: Sendable, Equatable {
         try require((2...1024).contains(maxComponents), "max_components", "\(maxComponents) must be 2 to 1024")
         try require((2...200).contains(neighbors), "neighbors", "\(neighbors) must be 2 to 200")
         try require(minDist >= 0 && minDist <= 1, "min_dist", "\(minDist) must be 0 to 1")
+        try require(
+            umapSample == 0 || umapSample >= settings.minimumItems, "umap_sample",
+            "\(umapSample) must be 0 (fit every item) or at least what a refit needs (\(settings.minimumItems))")
         try require((2...16).contains(clusterDimensions), "cluster_dims", "\(clusterDimensions) must be 2 to 16")
         try require(minClusterSize >= 2, "min_cluster_size", "\(minClusterSize) must be at least 2")
         try require(minSamples >= 1, "min_samples", "\(minSamples) must be at least 1")

@@ -208,6 +208,7 @@ public struct ReportDocument: Sendable {
         ]
         if let value = metrics.daviesBouldin { rows.append(("davies bouldin", describe(value))) }
         if let value = metrics.silhouetteSample { rows.append(("silhouette sample", describe(value))) }
+        if let value = metrics.umapFitted { rows.append(("umap fitted on (the rest placed)", describe(value))) }
         if metrics.pcaComponents > 0 {
             rows.append(("pca components", describe(metrics.pcaComponents)))
             rows.append(("pca explained", describe(metrics.pcaExplained)))

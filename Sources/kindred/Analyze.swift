@@ -82,6 +82,10 @@ struct AnalyzeUMAP: ParsableCommand {
     @Option(help: "Threads for the neighbour graph and the optimisation.") var threads = ProcessInfo.processInfo
         .activeProcessorCount
     @Option(help: "Optimisation epochs (default: 500 up to 10,000 rows, else 200).") var epochs: Int?
+    @Option(
+        help:
+            "Fit on a seeded sample of this many rows and place the others by the fit's transform, as kindredd's refit does above [refit] umap_sample (0: fit every row)."
+    ) var sample = 0
 
     func run() throws {
         let x = try files.read()
@@ -94,11 +98,21 @@ struct AnalyzeUMAP: ParsableCommand {
             options.seed = seed
             options.threads = threads
             options.epochs = epochs
-            let umap = try UMAP.fit(x, options: options)
+            guard sample >= 0 else { throw ValidationError("--sample must be 0 (every row) or a row count") }
+            let umap: UMAP
+            if sample > 0, sample < x.rows {
+                try UMAP.validate(options)
+                let graphs = try NeighborGraph.build(
+                    x, fitting: NeighborGraph.sampleRows(x.rows, count: sample, seed: seed), k: neighbors - 1,
+                    metric: options.metric, threads: threads)
+                umap = try UMAP.fit(sampled: graphs, options: options)
+            } else {
+                umap = try UMAP.fit(x, options: options)
+            }
             try Npy.write(umap.embedding, to: URL(fileURLWithPath: files.out))
             return [
                 "dims": dims, "epochs": umap.epochs, "a": rounded(Double(umap.a)), "b": rounded(Double(umap.b)),
-                "init": umap.initialisation,
+                "init": umap.initialisation, "fitted_rows": min(sample > 0 ? sample : x.rows, x.rows),
             ]
         }
     }

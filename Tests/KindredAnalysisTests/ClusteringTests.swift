@@ -240,6 +240,72 @@ import Testing
         }
     }
 
+    @Test func aLayoutFittedOnASampleKeepsTheClustersAndTheTrustOfAFullFit() throws {
+        let (x, truth) = blobs(sizes: [300, 300, 300, 300], d: 16, separation: 8, seed: 5)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.seed = 2
+        let full = try UMAP.fit(x, options: options)
+        let rows = NeighborGraph.sampleRows(x.rows, count: 300, seed: 9)
+        #expect(rows.count == 300 && Set(rows).count == 300 && rows == rows.sorted())
+        #expect(NeighborGraph.sampleRows(x.rows, count: 300, seed: 9) == rows, "the sample is seeded")
+        let graphs = try NeighborGraph.build(x, fitting: rows, k: options.neighbors - 1, metric: .l2)
+        #expect(graphs.fitted == rows && graphs.placed.count == 900 && Set(graphs.fitted + graphs.placed).count == 1200)
+        // Every placed row's neighbours are sample positions; no fitted row is its own neighbour.
+        #expect(graphs.placedGraph.indices.allSatisfy { (0..<300).contains($0) })
+        for p in 0..<300 {
+            #expect(!graphs.fittedGraph.indices[(p * 14)..<((p + 1) * 14)].contains(Int32(p)))
+        }
+        let sampled = try UMAP.fit(sampled: graphs, options: options)
+        #expect(sampled.embedding.rows == x.rows && sampled.embedding.storage.allSatisfy(\.isFinite))
+        let (fullTrust, sampledTrust) = (
+            trustworthiness(x, full.embedding, k: 10), trustworthiness(x, sampled.embedding, k: 10)
+        )
+        #expect(sampledTrust > 0.9 && sampledTrust > fullTrust - 0.03, "\(sampledTrust) against \(fullTrust)")
+        var hdbscan = HDBSCAN.Options()
+        hdbscan.minClusterSize = 30
+        #expect(adjustedRand(try HDBSCAN.fit(sampled.embedding, options: hdbscan).labels, truth) > 0.95)
+        // The fitted rows keep their places from the sample's own fit.
+        let alone = try UMAP.fit(graph: graphs.fittedGraph, options: options)
+        for (position, row) in rows.enumerated() {
+            #expect(sampled.embedding.row(row) == alone.embedding.row(position))
+        }
+    }
+
+    @Test func transformGivesTheSamePlacesOnAnyThreadCount() throws {
+        let (x, _) = blobs(sizes: [1500, 1500], d: 8, separation: 10, seed: 6)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.epochs = 20
+        let sample = NeighborGraph.sampleRows(x.rows, count: 500, seed: 1)
+        // Above exactLimit the sample's index is HNSW; its neighbours agree with the exact ones.
+        let graphs = try NeighborGraph.build(x, fitting: sample, k: 14, metric: .l2, exactLimit: 100, threads: 2)
+        let exact = try NeighborGraph.build(x, fitting: sample, k: 14, metric: .l2)
+        var same = 0
+        for (graph, truth) in [(graphs.fittedGraph, exact.fittedGraph), (graphs.placedGraph, exact.placedGraph)] {
+            for row in 0..<graph.count {
+                same +=
+                    Set(graph.indices[(row * 14)..<((row + 1) * 14)])
+                    .intersection(truth.indices[(row * 14)..<((row + 1) * 14)]).count
+            }
+        }
+        #expect(Double(same) / Double(x.rows * 14) > 0.95, "\(same) of \(x.rows * 14)")
+        options.threads = 1
+        let fitted = try UMAP.fit(graph: graphs.fittedGraph, options: options)
+        let one = fitted.transform(graph: graphs.placedGraph)
+        var twoThreads = fitted
+        twoThreads.options.threads = 2
+        #expect(twoThreads.transform(graph: graphs.placedGraph) == one, "blocks of 1,024 seeded by position")
+        #expect(one.rows == 2500)
+    }
+
+    @Test func aSampleThatIsNotRowsOfTheDataIsRefused() {
+        let (x, _) = blobs(sizes: [50, 50], d: 4, separation: 5)
+        for bad in [[3, 2, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53], Array(90..<106), Array(0..<5)] {
+            #expect(throws: AnalysisError.self) { try NeighborGraph.build(x, fitting: bad, k: 14, metric: .l2) }
+        }
+    }
+
     @Test func badInputIsRejectedWithWhatToDo() {
         var withNaN = blobs(sizes: [20, 20], d: 3, separation: 5).0
         withNaN.storage[17 * 3 + 1] = .nan

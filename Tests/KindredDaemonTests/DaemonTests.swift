@@ -493,6 +493,39 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         try daemon.stop()
     }
 
+    /// Above `umap_sample` items UMAP is fitted on a sample and the others are placed by its
+    /// transform: every item is on the map, beside its own picture's variants.
+    @Test func aRefitFittedOnASamplePlacesEveryItem() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...3 { try group(seed * 7, in: art) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try Data((groupsRefitConfiguration + "\numap_sample = 15\n").utf8).write(to: config)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [art])
+        try daemon.start(extra: ["--config", config.path])
+        try daemon.waitUntilIdle(indexed: 30)
+        let run = try daemon.ask("REFIT wait")
+        #expect(run.contains("clusters\t3") && run.contains("items\t30"), "\(run)")
+        #expect(daemon.logText.contains("UMAP fitted on a sample"), "the sample path ran")
+        let rows = try daemon.ask("MAP").dropFirst().map { $0.split(separator: "\t").map(String.init) }
+        #expect(rows.count == 30)
+        // Each item's nearest other item on the 2-D map shows the same picture (its group's prefix).
+        let points = rows.map { row -> (group: Substring, x: Double, y: Double) in
+            let name = URL(fileURLWithPath: row[1]).lastPathComponent
+            return (name.prefix { $0 != "-" }, Double(row[2]) ?? .nan, Double(row[3]) ?? .nan)
+        }
+        #expect(points.allSatisfy { $0.x.isFinite && $0.y.isFinite }, "\(rows)")
+        let besideItsOwn = points.indices.filter { i in
+            let nearest = points.indices.filter { $0 != i }.min {
+                hypot(points[$0].x - points[i].x, points[$0].y - points[i].y)
+                    < hypot(points[$1].x - points[i].x, points[$1].y - points[i].y)
+            }!
+            return points[nearest].group == points[i].group
+        }
+        #expect(besideItsOwn.count >= 27, "\(besideItsOwn.count) of 30 beside their own group; \(points)")
+        try daemon.stop()
+    }
+
     @Test func refitsGroupTheCollectionAndKeepClusterIdentities() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
@@ -513,7 +546,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             first.contains("clusters\t3") && first.contains("items\t30") && first.contains("new_clusters\t3"),
             "\(first)")
         #expect(
-            stages.isSubset(of: ["read", "pca", "neighbours", "umap_maps", "cluster", "metrics", "record"]), "\(stages)"
+            stages.isSubset(of: [
+                "read", "pca", "neighbours", "sample_graph", "umap_maps", "cluster", "metrics", "record",
+            ]), "\(stages)"
         )
         #expect(try daemon.status()["refit_stage"] == "" && daemon.status()["refit_progress"] == "")
         let progress = watcher.progress.withLock { $0 }

@@ -16,9 +16,11 @@ import Testing
         metrics.silhouetteKnife = ["3": RunMetrics.Knife(n: 2, values: [0.6, 0.4])]
         metrics.born = [3]
         metrics.vanished = [1]
+        metrics.umapFitted = 200_000
         let json = try metrics.json()
         #expect(
-            json.contains(#""silhouette_knife":{"3":{"n":2,"values":[0.6,0.4]}}"#) && json.contains(#""k_candidates""#))
+            json.contains(#""silhouette_knife":{"3":{"n":2,"values":[0.6,0.4]}}"#) && json.contains(#""k_candidates""#)
+                && json.contains(#""umap_fitted":200000"#))
         #expect(RunMetrics(json: json) == metrics)
         // A run stored before a field existed reads with that field's default.
         let old = RunMetrics(json: #"{"pca_scree":[0.2,0.9],"pca_components":2,"variance_target":0.9}"#)

@@ -35,6 +35,8 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     /// Stable ids of the clusters this run created, and of the previous run's that it lost.
     public var born: [Int] = []
     public var vanished: [Int] = []
+    /// Items UMAP was fitted on when it fitted a sample and placed the others by transform.
+    public var umapFitted: Int?
 
     public init() {}
 
@@ -53,6 +55,7 @@ public struct RunMetrics: Codable, Sendable, Equatable {
         silhouetteKnife = try c.decodeIfPresent([String: Knife].self, forKey: .silhouetteKnife)
         born = try c.decodeIfPresent([Int].self, forKey: .born) ?? []
         vanished = try c.decodeIfPresent([Int].self, forKey: .vanished) ?? []
+        umapFitted = try c.decodeIfPresent(Int.self, forKey: .umapFitted)
     }
 
     public func json() throws -> String {
