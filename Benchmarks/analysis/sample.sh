@@ -4,8 +4,9 @@
 # Kindred and for umap-learn in the same run. The 2-D maps are scored by trustworthiness; the 5-D
 # min_dist 0 layouts the refit clusters are compared by the HDBSCAN labels they give.
 #
-# usage: Benchmarks/analysis/sample.sh X.npy SAMPLE   (e.g. vectors.py --n 100000 --d 256's base.npy and 20000:
-#        the fraction kindredd's default 200,000 is of a million)
+# usage: [CENTRES=1] Benchmarks/analysis/sample.sh X.npy SAMPLE   (e.g. vectors.py --n 100000 --d 256's base.npy and 20000:
+#        the fraction kindredd's default 200,000 is of a million; CENTRES=1 when X is vectors.py's output scores the
+#        clusterings against the centres it drew each row around)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 x=$(realpath "$1"); sample=$2
@@ -31,3 +32,8 @@ echo "== scores"
 for f in full2 sample2 peer/full2 peer/sample2; do echo -n "trustworthiness $f: "; $py $bench/score.py embed "$out/pca.npy" "$out/$f.npy"; done
 for f in full5 sample5; do $k analyze hdbscan --in "$out/$f.npy" --out "$out/hdbscan-$f.npy" --min-cluster-size 50 --min-samples 10 >/dev/null; done
 echo -n "HDBSCAN 50/10 on the 5-D layouts, sampled against full: "; $py $bench/score.py labels "$out/hdbscan-sample5.npy" "$out/hdbscan-full5.npy"
+if [ "${CENTRES:-0}" = 1 ]; then
+  # X is vectors.py's base.npy (its default --q and --seed): score each clustering against the centres.
+  $py Benchmarks/analysis/vectors_centres.py "$x" "$out/centres.txt"
+  for f in full5 sample5; do echo -n "HDBSCAN on $f vs the generating centres (noise left out): "; $py $bench/score.py truth "$out/hdbscan-$f.npy" "$out/centres.txt"; done
+fi
