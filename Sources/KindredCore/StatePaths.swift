@@ -30,6 +30,8 @@ public struct StatePaths: Sendable, Equatable {
     public var catalog: URL { root.appendingPathComponent("catalog.sqlite") }
     /// The HNSW snapshot of one vector space's index.
     public func index(space: String) -> URL { root.appendingPathComponent("index-\(space).hnsw") }
+    /// Which store generation the snapshots reflect (written after them, Schema/README.md).
+    public var indexGeneration: URL { root.appendingPathComponent("index-generation.json") }
     /// Converted model weights.
     public var weights: URL { root.appendingPathComponent("weights") }
 

@@ -93,7 +93,7 @@ public final class Collection: Sendable {
                 "index ready",
                 metadata: [
                     "space": "\(space)", "size": "\(indexes(space)!.index.count)",
-                    "snapshot": "\(report.loadedSnapshot)",
+                    "snapshot": "\(report.loadedSnapshot)", "reconciled": "\(report.reconciled)",
                     "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)",
                 ])
         }

@@ -18,6 +18,9 @@ public final class LiveIndex: Sendable {
     public let index: HNSWIndex
     public let space: String
     let store: VectorStore
+    /// Set when a change the store committed could not be made to the index (an insert that
+    /// threw): from then on no snapshot of it is recorded as current, and the next start reconciles.
+    let outOfStep = Atomic<Bool>(false)
 
     init(index: HNSWIndex, space: String, store: VectorStore) {
         self.index = index
@@ -44,10 +47,15 @@ public final class LiveIndex: Sendable {
         public var updated = 0
         public var removed = 0
         public var rebuilt = false
+        /// Whether the loaded snapshot was checked against every record of the store (not when
+        /// `SnapshotGeneration` proved it current).
+        public var reconciled = false
 
         public init(
-            loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false
+            loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false,
+            reconciled: Bool = false
         ) {
+            self.reconciled = reconciled
             self.loadedSnapshot = loadedSnapshot
             self.updated = updated
             self.added = added
@@ -61,11 +69,12 @@ public final class LiveIndex: Sendable {
     /// `last_indexed`): those re-extracted after the snapshot was taken get their new vectors.
     ///
     /// With a sound snapshot only the store's keys are read, and the vectors of the items that
-    /// changed: a restart at a million items reads megabytes, not the gigabytes of vectors.
+    /// changed: a restart at a million items reads megabytes, not the gigabytes of vectors. A
+    /// snapshot `isCurrent` (proved by `SnapshotGeneration`) is not reconciled at all.
     public static func open(
         snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
         encoding: VectorEncoding = .float32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, logger: Logger
+        changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, isCurrent: Bool = false, logger: Logger
     ) throws -> (LiveIndex, OpenReport) {
         var report = OpenReport()
         guard let dimension = store.spaces[space]?.dimension else {
@@ -96,6 +105,8 @@ public final class LiveIndex: Sendable {
             report.added = ids.count
             return (LiveIndex(index: built, space: space, store: store), report)
         }
+        if isCurrent { return (LiveIndex(index: index, space: space, store: store), report) }
+        report.reconciled = true
         let ids = try store.ids(space: space)
         let present = Set(ids.map(\.rawValue))
         // Whole seconds, and a second's margin: re-inserting an unchanged vector costs only time.
@@ -148,6 +159,7 @@ public struct LiveIndexes: Sendable {
         let changedSince = { @Sendable (time: Date) throws -> Set<UInt64> in
             try catalog?.itemIDs(indexedSince: time) ?? []
         }
+        let record = SnapshotGeneration.read(paths), generation = store.generation
         // The CNN index is the large one (1280-d); the style index (142-d floats, 568 bytes a row)
         // stays exact. The two open at once: a restart reads two snapshots (2.2 GB at a million
         // items) and reconciles two spaces, and each mostly waits on memory, not on the other.
@@ -164,7 +176,10 @@ public struct LiveIndexes: Sendable {
                     try LiveIndex.open(
                         snapshot: paths.index(space: space), store: store, space: space, parameters: parameters,
                         encoding: space == StandardSpaces.cnn.name ? cnnEncoding : .float32, threads: threads,
-                        changedSince: changedSince, logger: logger)
+                        changedSince: changedSince,
+                        isCurrent: record?.proves(
+                            space: space, snapshot: paths.index(space: space), generation: generation) ?? false,
+                        logger: logger)
                 }
                 opened.withLock { $0[space] = result }
                 done.leave()
@@ -181,13 +196,31 @@ public struct LiveIndexes: Sendable {
     }
 
     /// Writes every snapshot (each atomically: a temporary file, then a rename).
+    /// The generation is read first: the caller (the ingestion thread, the only writer of items,
+    /// or a stop after it) makes no commit while the snapshots are written, so they reflect it.
     public func save(in paths: StatePaths) throws {
-        for index in all { try index.index.save(to: paths.index(space: index.space)) }
+        let generation = cnn.store.generation
+        try SnapshotGeneration.remove(paths)
+        var stamps: [String: SnapshotGeneration.FileStamp] = [:]
+        for index in all {
+            let file = paths.index(space: index.space)
+            try index.index.save(to: file)
+            if !index.outOfStep.load(ordering: .relaxed) {
+                stamps[index.space] = SnapshotGeneration.FileStamp(of: file)
+            }
+        }
+        try SnapshotGeneration(generation: generation, snapshots: stamps).write(paths)
     }
 
     func insert(cnn cnnVector: [Float], style styleVector: [Float], label: UInt64) throws {
-        try cnn.index.insert(cnnVector, label: label)
-        try style.index.insert(styleVector, label: label)
+        do { try cnn.index.insert(cnnVector, label: label) } catch {
+            cnn.outOfStep.store(true, ordering: .relaxed)
+            throw error
+        }
+        do { try style.index.insert(styleVector, label: label) } catch {
+            style.outOfStep.store(true, ordering: .relaxed)
+            throw error
+        }
     }
 
     func remove(label: UInt64) {

@@ -82,6 +82,52 @@ import Testing
         try again.stop()
     }
 
+    /// The snapshots record the store generation they reflect: a start that finds the store and
+    /// the snapshot files unchanged loads them without the pass over every record; a write to
+    /// the store since, or a snapshot file replaced, is reconciled as before.
+    @Test func snapshotsProvedCurrentSkipReconcilingAndAnyChangeSinceIsReconciled() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for seed in UInt64(1)...4 { try image(seed, "a\(seed).jpg", in: art) }
+        let paths = StatePaths(root: root.appendingPathComponent("state"))
+        try paths.create()
+        let collection = try Collection(paths: paths, settings: settings, roots: [art.path], logger: testLogger)
+        let running = try collection.load(weights: convertedWeights)
+        collection.start()
+        try waitFor("the first scan") {
+            collection.progress.current.phase == .watching && collection.progress.current.pending == 0
+                && running.indexes.cnn.index.count == 4
+        }
+        #expect(try collection.stop())
+        #expect(FileManager.default.fileExists(atPath: paths.indexGeneration.path))
+        func reopen() throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
+            try LiveIndexes.open(paths: paths, store: collection.store, catalog: collection.catalog, logger: testLogger)
+        }
+        let (current, proved) = try reopen()
+        #expect(proved.values.allSatisfy { $0.loadedSnapshot && !$0.reconciled && $0.added == 0 }, "\(proved)")
+        #expect(current.cnn.index.count == 4 && current.style.index.count == 4)
+
+        // A write to the store while the indexes were closed: both are reconciled and follow it.
+        let gone = try #require(try collection.catalog.item(path: art.appendingPathComponent("a2.jpg").path)?.itemID)
+        try collection.state.remove([gone])
+        let (followed, reconciled) = try reopen()
+        #expect(reconciled.values.allSatisfy { $0.loadedSnapshot && $0.reconciled && $0.removed == 1 }, "\(reconciled)")
+        #expect(!followed.cnn.index.contains(label: gone.rawValue) && followed.cnn.index.count == 3)
+
+        // Saved again, the record is current again; a snapshot file replaced by another is not.
+        try followed.save(in: paths)
+        #expect(try reopen().1.values.allSatisfy { !$0.reconciled })
+        let snapshot = paths.index(space: Space.cnn.name), copy = snapshot.appendingPathExtension("copy")
+        try FileManager.default.copyItem(at: snapshot, to: copy)
+        #expect(rename(copy.path, snapshot.path) == 0)
+        let afterCopy = try reopen().1
+        #expect(afterCopy[Space.cnn.name]?.reconciled == true && afterCopy[Space.style.name]?.reconciled == false)
+
+        // A damaged record only means reconciling.
+        try Data("{not json".utf8).write(to: paths.indexGeneration)
+        #expect(try reopen().1.values.allSatisfy { $0.reconciled })
+    }
+
     @Test func rootsAreHeldToTheRulesWhenOpened() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let paths = StatePaths(root: root.appendingPathComponent("state"))

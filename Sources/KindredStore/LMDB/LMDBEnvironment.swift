@@ -69,6 +69,13 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         return info.me_mapsize
     }
 
+    /// The id of the last committed write transaction: it grows with every commit, by any process.
+    public var lastTransactionID: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_last_txnid
+    }
+
     /// Opens (creating if asked) a named database. Handles are cached for the environment's life.
     public func database(
         _ name: String, create: Bool = true, integerKeys: Bool = true

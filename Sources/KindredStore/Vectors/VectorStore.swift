@@ -107,6 +107,11 @@ public final class VectorStore: Sendable {
     /// it, leaves none and the next start scans.
     public let openedAfterCleanStop: Bool
 
+    /// Changes with every committed write to the store (LMDB's last transaction id): what a
+    /// derived copy (an index snapshot) records, so that finding it unchanged proves the copy
+    /// still holds exactly what the store does.
+    public var generation: Int { environment.lastTransactionID }
+
     /// Records a clean stop: called last, after the final commits are synced.
     public func markCleanStop() throws(VectorStoreError) {
         let temporary = cleanStopMarker.appendingPathExtension("tmp")
