@@ -64,12 +64,21 @@ def report(method, first, **extra):
     print(json.dumps(row))
 
 
-ref_db, ref_q = matrices('reference', peer=True)
-report('reference', np.argmax(unit(ref_q) @ unit(ref_db).T, 1))
+def described(*names):
+    """Whether both sides hold these variants (a partial run describes only what it measures)."""
+    names = [n.replace('-flipavg', '') for n in names]
+    return all(os.path.exists(os.path.join(d, n + '.npy')) for d in (category, offline) for n in names)
+
+
+if os.path.exists(os.path.join(category, 'reference', 'feats.npy')):
+    ref_db, ref_q = matrices('reference', peer=True)
+    report('reference', np.argmax(unit(ref_q) @ unit(ref_db).T, 1))
 for cnn, style, phash in [('cnn-crop', 'style', 'phash'), ('cnn-pad', 'style', 'phash'),
                           ('cnn-trim-pad', 'style-trim', 'phash-trim'),
                           ('cnn-trim-pad-m10', 'style-trim', 'phash-trim'),
                           ('cnn-trim-pad-flipavg', 'style-trim', 'phash-trim')]:
+    if not described(cnn, style, phash) or (cnn.endswith('flipavg') and not described('cnn-trim-pad-mirror')):
+        continue
     if cnn.endswith('flipavg'):
         a, qa = matrices('cnn-trim-pad'); m, qm = matrices('cnn-trim-pad-mirror')
         x, qx = unit(a + m), unit(qa + qm)
@@ -105,4 +114,39 @@ for ws, wp in [(0.5, 0.2), (0.5, 0.3), (0.5, 0.5)]:
         return ws * np.einsum('qd,qcd->qc', qs_, s[cand]) + wp * (1 - np.abs(qb_[:, None, :] - b[cand]).sum(2) / 64)
     first = cand[np.arange(len(cand)), np.argmax(c + np.maximum(part(qs, qb), part(qs_m, qb_m)), 1)]
     report('cnn-trim-pad+fused-mirror-aware', first, style_weight=ws, phash_weight=wp, expansion=0)
+# A colourless query (a greyscale copy; StyleDescriptor: at least 99.5 % of its pixels in the
+# lowest saturation bin) scored with what colour cannot change: the style vector without its hue,
+# saturation and layout-colour parts, and/or a heavier pHash (luma only). Colour queries keep the
+# default, so every other transform of a colour picture is untouched.
+raw_style = np.stack([load(offline, 'style-trim')[q] for q in queries])
+sat = raw_style[:, 24:32]
+colourless = sat[:, 0] / np.maximum(sat.sum(1), 1e-12) >= 0.995
+print(json.dumps({'colourless_queries': {k: int(colourless[kinds == k].sum()) for k in sorted(set(kinds))}}))
+def colour_free(v, parts):
+    """The blocks colour cannot change: edges and texture (computed on luma), each layout cell's
+    luma (from its mean R, G, B); optionally the value histogram and each cell's value spread
+    (value is HSV's, the largest channel, which greying lowers for saturated colours)."""
+    cells = v[:, 78:142].reshape(len(v), 16, 4)
+    luma = cells[:, :, 0] * 0.299 + cells[:, :, 1] * 0.587 + cells[:, :, 2] * 0.114
+    blocks = {'value': v[:, 32:48], 'edges': v[:, 48:68], 'texture': v[:, 68:78], 'luma': luma, 'spread': cells[:, :, 3]}
+    return unit(np.concatenate([blocks[p] for p in parts], 1))
+
+
+FREE = {'': ['value', 'edges', 'texture', 'luma', 'spread'], '-no-value': ['edges', 'texture', 'luma'],
+        '-no-value-hist': ['edges', 'texture', 'luma', 'spread']}
+
+st = np.einsum('qd,qcd->qc', qs, s[cand])
+ph = 1 - np.abs(qb[:, None, :] - b[cand]).sum(2) / 64
+default = c + 0.5 * st + 0.2 * ph
+variants = [('heavier-phash', 0.5, 0.5, None), ('phash-only', 0.0, 0.5, None)]
+for suffix in FREE:
+    variants += [('colour-free-style' + suffix, 0.5, 0.2, suffix), ('colour-free-style' + suffix + '+phash', 0.5, 0.5, suffix)]
+for name, ws, wp, free in variants:
+    if free is not None:
+        s_free, qs_free = colour_free(matrices('style-trim')[0], FREE[free]), colour_free(raw_style, FREE[free])
+        st_free = np.einsum('qd,qcd->qc', qs_free, s_free[cand])
+    grey_score = c + ws * (st_free if free is not None else st) + wp * ph
+    score = np.where(colourless[:, None], grey_score, default)
+    report(f'cnn-trim-pad+fused-colourless-{name}', cand[np.arange(len(cand)), np.argmax(score, 1)],
+           style_weight=ws, phash_weight=wp, expansion=0)
 json.dump(results, open(os.path.join(offline, 'scores.json'), 'w'), indent=1)

@@ -1,4 +1,5 @@
 import KindredCore
+import KindredFeatures
 import KindredIndex
 import KindredStore
 
@@ -17,17 +18,25 @@ public struct Fusion: Sendable, Equatable {
         self.candidates = candidates
     }
 
-    /// What a query is compared by: its CNN vector, style vector and perceptual hash.
+    /// What a query is compared by: its CNN vector, style vector and perceptual hash. A
+    /// colourless query (`StyleDescriptor.isColourless`: a greyscale copy, a black-and-white
+    /// drawing) compares styles by their colour-free parts only, so a greyscale copy is not held
+    /// against its coloured original for the colour it lost (RESULTS.md, "Copy detection").
     public struct Probe: Sendable {
         public var cnn: [Float]
         public var style: [Float]
         public var phash: [UInt8]
+        /// The style vector's colour-free parts when the query is colourless; nil otherwise.
+        let colourFreeStyle: [Float]?
 
         public init(cnn: [Float], style: [Float], phash: [UInt8]) {
             self.cnn = cnn
             self.style = style
             self.phash = phash
+            colourFreeStyle = StyleDescriptor.isColourless(style) ? StyleDescriptor.colourFree(style) : nil
         }
+
+        public var isColourless: Bool { colourFreeStyle != nil }
     }
 
     /// An item's stored probe; nil when a space has no record for it.
@@ -83,7 +92,14 @@ public struct Fusion: Sendable, Equatable {
     /// The style cosine and differing hash bits of an item's stored style vector and hash
     /// against a probe; a missing one agrees not at all.
     private func agreement(style: [Float]?, phash: [UInt8]?, with probe: Probe) -> (Float, Int) {
-        let cosine = style.map { $0.count == probe.style.count ? dotProduct(probe.style, $0) : 0 } ?? 0
+        var cosine: Float = 0
+        if let style, style.count == probe.style.count {
+            if let free = probe.colourFreeStyle {
+                cosine = dotProduct(free, StyleDescriptor.colourFree(style))
+            } else {
+                cosine = dotProduct(probe.style, style)
+            }
+        }
         let bits = phash.map { zip(probe.phash, $0).reduce(0) { $0 + ($1.0 ^ $1.1).nonzeroBitCount } } ?? 64
         return (cosine, bits)
     }

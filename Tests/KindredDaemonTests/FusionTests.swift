@@ -2,6 +2,7 @@ import Foundation
 import KindredCore
 import KindredEngine
 import KindredFeatures
+import KindredImaging
 import KindredProtocol
 import KindredServer
 import KindredTestSupport
@@ -77,6 +78,26 @@ import Testing
             service.answerImage(Array(try Data(contentsOf: URL(fileURLWithPath: file))), query))
         #expect(byImage.first?[3] == file && byImage.first?[7] == "0", "\(byImage)")
         #expect(abs(Float(byImage.first![1])! - 1) <= 0.001)
+    }
+
+    /// A colourless probe's style term compares only the colour-free parts of the two vectors.
+    @Test func aColourlessProbeComparesStylesWithoutColour() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2))
+        let stored = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+        #expect(!stored.isColourless)
+        var grey = RGBImage(width: 64, height: 48)
+        for i in 0..<(64 * 48) { for c in 0..<3 { grey.pixels[i * 3 + c] = UInt8((i * 7) % 256) } }
+        let style = StyleDescriptor.compute(grey)
+        let probe = Fusion.Probe(cnn: stored.cnn, style: style, phash: stored.phash)
+        #expect(probe.isColourless)
+        let other = ItemID(2)
+        let terms = try #require(try fusion.explain([other], against: probe, store: fixture.store)[0])
+        let otherStyle = try #require(try fixture.store.vector(other, space: "style"))
+        let expected = dot(StyleDescriptor.colourFree(style), StyleDescriptor.colourFree(otherStyle))
+        #expect(abs(terms.style - 0.5 * expected / 1.7) <= 1e-5, "\(terms.style) vs \(0.5 * expected / 1.7)")
+        #expect(abs(expected - dot(style, otherStyle)) > 1e-3, "the colour-free cosine is not the whole one")
     }
 
     func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }

@@ -34,6 +34,31 @@ func artwork(width: Int, height: Int, seed: Int) -> RGBImage {
         #expect(style.allSatisfy { $0.isFinite })
     }
 
+    /// A greyscale copy is colourless; its colour-free parts match its coloured original's far
+    /// better than the whole style vectors do, and still score an unrelated picture lower (by less:
+    /// without colour there is less to tell pictures apart, so only colourless queries use them).
+    @Test func aGreyscaleCopyIsComparedByWhatColourCannotChange() {
+        func greyscale(_ image: RGBImage) -> RGBImage {
+            var grey = image
+            for i in 0..<(image.width * image.height) {
+                let p = image.pixels[(i * 3)..<(i * 3 + 3)].map(Float.init)
+                let luma = UInt8(min(255, (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]).rounded()))
+                for c in 0..<3 { grey.pixels[i * 3 + c] = luma }
+            }
+            return grey
+        }
+        let colour = StyleDescriptor.compute(original)
+        let grey = StyleDescriptor.compute(greyscale(original))
+        let unrelated = StyleDescriptor.compute(greyscale(composition(width: 400, height: 300, seed: 9)))
+        #expect(!StyleDescriptor.isColourless(colour) && StyleDescriptor.isColourless(grey))
+        #expect(!StyleDescriptor.isColourless([Float](repeating: 0, count: 3)), "not a style vector")
+        let free = { StyleDescriptor.colourFree($0) }
+        #expect(free(grey).count == 46 && abs(free(grey).reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+        let whole = cosine(grey, colour), parts = cosine(free(grey), free(colour))
+        #expect(parts > 0.97 && parts > whole + 0.2, "colour-free \(parts), whole \(whole)")
+        #expect(cosine(free(grey), free(unrelated)) < parts - 0.02, "an unrelated picture scores lower")
+    }
+
     @Test func resizedCopyStaysCloseAndUnrelatedImageIsFar() {
         let copy = original.resized(width: 160, height: 120)
         let unrelated = composition(width: 400, height: 300, seed: 9)

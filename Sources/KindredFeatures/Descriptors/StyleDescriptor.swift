@@ -25,6 +25,36 @@ public enum StyleDescriptor {
     public static let producerVersion: UInt32 = 1
     static let side = 128
 
+    /// Where each block lies in the vector (the table above).
+    static let saturationBlock = 24..<32, edgeAndTextureBlocks = 48..<78, layoutBlock = 78..<142
+
+    /// Whether the picture a vector describes has no colour to speak of: at least 99.5 % of its
+    /// pixels in the lowest saturation bin (a greyscale copy, a black-and-white drawing). Read
+    /// from the saturation block's proportions, which its scaling keeps.
+    public static func isColourless(_ vector: [Float]) -> Bool {
+        guard vector.count == dimension else { return false }
+        let block = vector[saturationBlock]
+        let total = block.reduce(0, +)
+        return total > 0 && block[block.startIndex] / total >= 0.995
+    }
+
+    /// The parts of a vector that turning the picture grey leaves as they were, scaled to unit
+    /// length: edges and texture (both computed on luma) and each layout cell's luma (from its
+    /// mean R, G, B). Hue and saturation go, and so does value, which is HSV's (the largest
+    /// channel) and falls when a saturated colour turns grey. Comparing these is how a colourless
+    /// picture is compared with a coloured one.
+    public static func colourFree(_ vector: [Float]) -> [Float] {
+        guard vector.count == dimension else { return [] }
+        var free = Array(vector[edgeAndTextureBlocks])
+        free.reserveCapacity(edgeAndTextureBlocks.count + 16)
+        for cell in 0..<16 {
+            let base = layoutBlock.lowerBound + cell * 4
+            free.append(0.299 * vector[base] + 0.587 * vector[base + 1] + 0.114 * vector[base + 2])
+        }
+        let norm = free.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? free.map { $0 / norm } : free
+    }
+
     public static func compute(_ image: RGBImage) -> [Float] {
         let small = image.resized(width: side, height: side)
         let n = side * side
