@@ -130,6 +130,33 @@ def main():
             for half in halves:
                 report(f'{cnn_name}+{label}', half, rank(terms[(half, e)], ws, wp),
                        style_weight=ws, phash_weight=wp, expansion=e)
+    # kindredd's default (trimmed + padded, style 0.5, pHash 0.2, no expansion), as it ranks a
+    # colourless query (Fusion.Probe): styles compared by their colour-free parts (edges,
+    # texture, layout luma: StyleDescriptor.colourFree) when the query has no colour.
+    x, raw = cnn['cnn-trim-pad'], m['style-trim']
+    s, b = style['style-trim'], phash['phash-trim']
+    sat = raw[:, 24:32]
+    colourless = sat[:, 0] / np.maximum(sat.sum(1), 1e-12) >= 0.995
+    cells = raw[:, 78:142].reshape(len(raw), 16, 4)
+    free = unit(np.concatenate(
+        [raw[:, 48:78], cells[:, :, 0] * 0.299 + cells[:, :, 1] * 0.587 + cells[:, :, 2] * 0.114], 1))
+    print(json.dumps({'colourless_items': int(colourless.sum()), 'items': n}))
+    for half, q in halves.items():
+        sim = x[q] @ x.T
+        cand = top(sim, q, CANDIDATES)
+        c = np.take_along_axis(sim, cand, 1)
+        ph = 1 - np.abs(b[q][:, None, :] - b[cand]).sum(2) / 64
+        whole = np.einsum('qd,qcd->qc', s[q], s[cand])
+        parts = np.einsum('qd,qcd->qc', free[q], free[cand])
+        either = colourless[q][:, None] | colourless[cand]
+        for name, st in [('default', whole), ('default+colourless', np.where(colourless[q][:, None], parts, whole)),
+                         ('default+colourless-either-side', np.where(either, parts, whole))] + [
+                            (f'default+colourless-blend-{a}', np.where(colourless[q][:, None], a * parts + (1 - a) * whole, whole))
+                            for a in (0.25, 0.5, 0.75)]:
+            score = c + 0.5 * st + 0.2 * ph
+            report(f'cnn-trim-pad+fused-{name}', half,
+                   np.take_along_axis(cand, np.argsort(-score, axis=1, kind='stable'), 1),
+                   style_weight=0.5, phash_weight=0.2, expansion=0)
     json.dump(results, open(os.path.join(d, 'scores.json'), 'w'), indent=1)
 
 

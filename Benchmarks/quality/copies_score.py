@@ -149,4 +149,17 @@ for name, ws, wp, free in variants:
     score = np.where(colourless[:, None], grey_score, default)
     report(f'cnn-trim-pad+fused-colourless-{name}', cand[np.arange(len(cand)), np.argmax(score, 1)],
            style_weight=ws, phash_weight=wp, expansion=0)
+    if free == '-no-value' and wp == 0.2:
+        for a in (0.25, 0.5, 0.75):
+            blend = c + ws * (a * st_free + (1 - a) * st) + wp * ph
+            report(f'cnn-trim-pad+fused-colourless-{name}-blend-{a}',
+                   cand[np.arange(len(cand)), np.argmax(np.where(colourless[:, None], blend, default), 1)],
+                   style_weight=ws, phash_weight=wp, expansion=0)
+        # The same when either side is colourless (a colour query against a black-and-white original).
+        sat_db = matrices('style-trim')[0][:, 24:32]
+        colourless_db = sat_db[:, 0] / np.maximum(sat_db.sum(1), 1e-12) >= 0.995
+        either = colourless[:, None] | colourless_db[cand]
+        score = np.where(either, grey_score, default)
+        report(f'cnn-trim-pad+fused-colourless-{name}-either-side', cand[np.arange(len(cand)), np.argmax(score, 1)],
+               style_weight=ws, phash_weight=wp, expansion=0)
 json.dump(results, open(os.path.join(offline, 'scores.json'), 'w'), indent=1)

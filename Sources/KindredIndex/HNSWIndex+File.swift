@@ -176,6 +176,7 @@ extension HNSWIndex {
         let index = self
         var cursor = 0
         var book = Bookkeeping()
+        book.slotByLabel.reserveCapacity(n)
         for id in 0..<n {
             let level = Int(index.levels[id])
             guard level <= 30, let state = NodeState(rawValue: stateBytes[id]) else {

@@ -182,7 +182,9 @@ struct IngestFixture {
         #expect(encoding == .int8, "the CNN index walks int8 codes by default")
         let (reopened, report) = try LiveIndex.open(
             snapshot: snapshot, store: c.store, space: "cnn", encoding: encoding, logger: testLogger)
-        #expect(report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false))
+        #expect(
+            report == LiveIndex.OpenReport(loadedSnapshot: true, added: 1, removed: 1, rebuilt: false, reconciled: true)
+        )
         // Its answers are re-ranked against the store: exact scores, the item itself first.
         let query = try #require(try c.store.vector(ItemID(999), space: "cnn"))
         let hits = try reopened.search(query, k: 3, ef: 16)
