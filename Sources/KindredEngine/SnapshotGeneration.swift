@@ -1,7 +1,9 @@
 import Foundation
 import KindredCore
+import KindredStore
 
-/// Which store generation the index snapshots reflect (`VectorStore.generation`), written by
+/// Which store generation the index snapshots reflect (`VectorStore.generation`: the data file and
+/// its last transaction), written by
 /// `LiveIndexes.save` after the snapshots, with each snapshot file's identity. At open, a store
 /// still at that generation and snapshots that are still those files prove the loaded indexes
 /// hold exactly the store's items, so the reconciling pass over every record (the whole 8.5 GB
@@ -9,7 +11,7 @@ import KindredCore
 /// since, a replaced or missing snapshot, no record, an index that fell out of step with the
 /// store) reconciles as before: the record can only ever skip work that would find nothing.
 struct SnapshotGeneration: Codable, Equatable {
-    var generation: Int
+    var generation: VectorStore.Generation
     var snapshots: [String: FileStamp]
 
     /// A file's identity: a snapshot is written whole to a new file and renamed into place, so
@@ -36,7 +38,7 @@ struct SnapshotGeneration: Codable, Equatable {
     }
 
     /// Whether `space`'s snapshot is the file recorded, taken at the store's `generation`.
-    func proves(space: String, snapshot: URL, generation current: Int) -> Bool {
+    func proves(space: String, snapshot: URL, generation current: VectorStore.Generation) -> Bool {
         guard generation == current, let recorded = snapshots[space] else { return false }
         return FileStamp(of: snapshot) == recorded
     }

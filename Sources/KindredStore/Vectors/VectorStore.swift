@@ -93,6 +93,8 @@ public final class VectorStore: Sendable {
         self.spaces = Dictionary(uniqueKeysWithValues: spaces.map { ($0.name, $0) })
         databases = opened
         cleanStopMarker = directory.appendingPathComponent("clean-stop")
+        var info = stat()
+        dataFileInode = stat(directory.appendingPathComponent("data.mdb").path, &info) == 0 ? UInt64(info.st_ino) : 0
         openedAfterCleanStop = try Self.takeCleanStop(cleanStopMarker, fingerprint: Self.fingerprint(spaces))
     }
 
@@ -107,10 +109,21 @@ public final class VectorStore: Sendable {
     /// it, leaves none and the next start scans.
     public let openedAfterCleanStop: Bool
 
-    /// Changes with every committed write to the store (LMDB's last transaction id): what a
-    /// derived copy (an index snapshot) records, so that finding it unchanged proves the copy
-    /// still holds exactly what the store does.
-    public var generation: Int { environment.lastTransactionID }
+    /// Which store this is and how far it has been written: LMDB's data file (its inode, new
+    /// for every new or restored environment) and its last committed transaction id, which every
+    /// write moves on. What a derived copy (an index snapshot) records, so that finding it
+    /// unchanged proves the copy still holds exactly what the store does.
+    public struct Generation: Codable, Equatable, Sendable {
+        public var dataFile: UInt64
+        public var transaction: Int
+    }
+
+    public var generation: Generation {
+        Generation(dataFile: dataFileInode, transaction: environment.lastTransactionID)
+    }
+
+    /// The inode of LMDB's `data.mdb`, read at open.
+    private let dataFileInode: UInt64
 
     /// Records a clean stop: called last, after the final commits are synced.
     public func markCleanStop() throws(VectorStoreError) {
