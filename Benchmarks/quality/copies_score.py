@@ -162,4 +162,17 @@ for name, ws, wp, free in variants:
         score = np.where(either, grey_score, default)
         report(f'cnn-trim-pad+fused-colourless-{name}-either-side', cand[np.arange(len(cand)), np.argmax(score, 1)],
                style_weight=ws, phash_weight=wp, expansion=0)
+# The colourless rule (edges, texture, layout luma) with the mirror-aware probe: each candidate
+# scored by the better of the query's and its mirror's style and hash.
+free = FREE['-no-value']
+s_free = colour_free(matrices('style-trim')[0], free)
+qs_free, qs_free_m = colour_free(raw_style, free), colour_free(np.stack([mirrored_style[q] for q in queries]), free)
+for wp in (0.2, 0.3):
+    def part(qs_, qsf_, qb_):
+        whole = np.einsum('qd,qcd->qc', qs_, s[cand])
+        parts = np.einsum('qd,qcd->qc', qsf_, s_free[cand])
+        st_ = np.where(colourless[:, None], parts, whole)
+        return 0.5 * st_ + wp * (1 - np.abs(qb_[:, None, :] - b[cand]).sum(2) / 64)
+    first = cand[np.arange(len(cand)), np.argmax(c + np.maximum(part(qs, qs_free, qb), part(qs_m, qs_free_m, qb_m)), 1)]
+    report('cnn-trim-pad+fused-colourless-mirror-aware', first, style_weight=0.5, phash_weight=wp, expansion=0)
 json.dump(results, open(os.path.join(offline, 'scores.json'), 'w'), indent=1)
