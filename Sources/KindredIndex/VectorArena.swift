@@ -16,6 +16,11 @@ final class VectorArena {
         let reserve = max(needed, 1 << 34)
         let address = mmap(nil, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         if let address, address != MAP_FAILED {
+            // Huge pages where the kernel offers them (transparent_hugepage "madvise" or
+            // "always"): a walk touches rows all over a gigabyte of codes, one TLB entry then
+            // covers 2 MiB instead of 4 KiB, and loading a snapshot faults a 2 MiB page at a
+            // time. Only advice: refused, the arena works as before.
+            _ = madvise(address, reserve, MADV_HUGEPAGE)
             base = address
             capacity = reserve
             mapped = true
