@@ -105,13 +105,10 @@ public struct UMAP: Sendable {
         let placed = fitted.transform(graph: graphs.placedGraph)
         let dimensions = options.dimensions
         var storage = [Float](repeating: 0, count: graphs.count * dimensions)
-        for (position, row) in graphs.fitted.enumerated() {
-            for d in 0..<dimensions {
-                storage[row * dimensions + d] = fitted.embedding.storage[position * dimensions + d]
+        for (rows, source) in [(graphs.fitted, fitted.embedding), (graphs.placed, placed)] {
+            for (position, row) in rows.enumerated() {
+                for d in 0..<dimensions { storage[row * dimensions + d] = source.storage[position * dimensions + d] }
             }
-        }
-        for (position, row) in graphs.placed.enumerated() {
-            for d in 0..<dimensions { storage[row * dimensions + d] = placed.storage[position * dimensions + d] }
         }
         options.progress?(1)
         return UMAP(
