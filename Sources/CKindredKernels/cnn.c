@@ -1,202 +1,180 @@
+// The CNN kernels (kindred_cnn.h): one body (cnn_impl.h) compiled for the x86-64 baseline, AVX2+FMA
+// and AVX-512, and the row drivers that run a convolution or a whole inverted-residual block
+// through the kernels of one level.
 #include "kindred_cnn.h"
+#include <limits.h>
 #include <string.h>
 
-static inline __attribute__((always_inline)) float relu6f(float v) { return v < 0 ? 0 : (v > 6 ? 6 : v); }
+typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *);
+typedef void (*depthwise_row_fn)(const float *const *, int, int, const float *, const float *, int, int, int, int, float *, int);
 
-// The bodies are always inlined into a baseline and an AVX2+FMA wrapper; the compiler vectorises
-// the channel loops for each.
+typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
 
-static inline __attribute__((always_inline)) v8 load8(const float *p) { v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
-static inline __attribute__((always_inline)) void store8(float *p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
-static inline __attribute__((always_inline)) v8 clamp8(v8 v) {
-    const v8 zero = {0}, six = {6, 6, 6, 6, 6, 6, 6, 6};
-    return __builtin_elementwise_min(__builtin_elementwise_max(v, zero), six);
-}
-
-// For each output pixel, 16 channels at a time (8 for the tail) are accumulated in registers over
-// all k×k taps and stored once, instead of reading and writing the output on every tap.
-// Every channel count in EfficientNet-Lite0 is a multiple of 8; a scalar loop covers any rest.
-static inline __attribute__((always_inline)) void depthwise_body(
-    const float *restrict in, int h, int w, int c, const float *restrict weights, const float *restrict bias, int k,
-    int stride, int pad_top, int pad_left, float *restrict out, int oh, int ow, int relu6, int row_begin, int row_end) {
-    (void)oh;
-    for (int oy = row_begin; oy < row_end; oy++) {
-        int ky0 = pad_top - oy * stride; if (ky0 < 0) ky0 = 0;
-        int ky1 = h + pad_top - oy * stride; if (ky1 > k) ky1 = k;
-        for (int ox = 0; ox < ow; ox++) {
-            int kx0 = pad_left - ox * stride; if (kx0 < 0) kx0 = 0;
-            int kx1 = w + pad_left - ox * stride; if (kx1 > k) kx1 = k;
-            const float *base = in + ((size_t)(oy * stride - pad_top) * w + (ox * stride - pad_left)) * c;
-            float *restrict o = out + ((size_t)oy * ow + ox) * c;
-            int ch = 0;
-            for (; ch + 16 <= c; ch += 16) {
-                v8 a0 = load8(bias + ch), a1 = load8(bias + ch + 8);
-                for (int ky = ky0; ky < ky1; ky++) {
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float *x = base + ((size_t)ky * w + kx) * c + ch;
-                        const float *wt = weights + ((size_t)ky * k + kx) * c + ch;
-                        a0 += load8(x) * load8(wt);
-                        a1 += load8(x + 8) * load8(wt + 8);
-                    }
-                }
-                if (relu6) { a0 = clamp8(a0); a1 = clamp8(a1); }
-                store8(o + ch, a0);
-                store8(o + ch + 8, a1);
-            }
-            for (; ch + 8 <= c; ch += 8) {
-                v8 a = load8(bias + ch);
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        a += load8(base + ((size_t)ky * w + kx) * c + ch) * load8(weights + ((size_t)ky * k + kx) * c + ch);
-                store8(o + ch, relu6 ? clamp8(a) : a);
-            }
-            for (; ch < c; ch++) {
-                float a = bias[ch];
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        a += base[((size_t)ky * w + kx) * c + ch] * weights[((size_t)ky * k + kx) * c + ch];
-                o[ch] = relu6 ? relu6f(a) : a;
-            }
-        }
-    }
-}
-
-static inline __attribute__((always_inline)) void pointwise_body(const float *restrict in, int rows, int k, const float *restrict w, int n,
-                                                                 const float *restrict bias, int relu6, float *restrict out) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *x0 = in + (size_t)r * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
-        float *o0 = out + (size_t)r * n, *o1 = o0 + n, *o2 = o1 + n, *o3 = o2 + n;
-        int j = 0;
-        for (; j + 16 <= n; j += 16) {
-            v8 b0 = load8(bias + j), b1 = load8(bias + j + 8);
-            v8 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-            for (int q = 0; q < k; q++) {
-                v8 w0 = load8(w + (size_t)q * n + j), w1 = load8(w + (size_t)q * n + j + 8);
-                a00 += w0 * x0[q]; a01 += w1 * x0[q];
-                a10 += w0 * x1[q]; a11 += w1 * x1[q];
-                a20 += w0 * x2[q]; a21 += w1 * x2[q];
-                a30 += w0 * x3[q]; a31 += w1 * x3[q];
-            }
-            if (relu6) {
-                a00 = clamp8(a00); a01 = clamp8(a01); a10 = clamp8(a10); a11 = clamp8(a11);
-                a20 = clamp8(a20); a21 = clamp8(a21); a30 = clamp8(a30); a31 = clamp8(a31);
-            }
-            store8(o0 + j, a00); store8(o0 + j + 8, a01); store8(o1 + j, a10); store8(o1 + j + 8, a11);
-            store8(o2 + j, a20); store8(o2 + j + 8, a21); store8(o3 + j, a30); store8(o3 + j + 8, a31);
-        }
-        for (; j + 8 <= n; j += 8) {
-            v8 b = load8(bias + j), a0 = b, a1 = b, a2 = b, a3 = b;
-            for (int q = 0; q < k; q++) {
-                v8 wq = load8(w + (size_t)q * n + j);
-                a0 += wq * x0[q]; a1 += wq * x1[q]; a2 += wq * x2[q]; a3 += wq * x3[q];
-            }
-            if (relu6) { a0 = clamp8(a0); a1 = clamp8(a1); a2 = clamp8(a2); a3 = clamp8(a3); }
-            store8(o0 + j, a0); store8(o1 + j, a1); store8(o2 + j, a2); store8(o3 + j, a3);
-        }
-        for (; j < n; j++) {
-            for (int i = 0; i < 4; i++) {
-                const float *x = in + (size_t)(r + i) * k;
-                float a = bias[j];
-                for (int q = 0; q < k; q++) a += x[q] * w[(size_t)q * n + j];
-                out[(size_t)(r + i) * n + j] = relu6 ? relu6f(a) : a;
-            }
-        }
-    }
-    for (; r < rows; r++) {
-        const float *x = in + (size_t)r * k;
-        for (int j = 0; j < n; j++) {
-            float a = bias[j];
-            for (int q = 0; q < k; q++) a += x[q] * w[(size_t)q * n + j];
-            out[(size_t)r * n + j] = relu6 ? relu6f(a) : a;
-        }
-    }
-}
-
-static inline __attribute__((always_inline)) void bias_body(float *restrict x, int cols, const float *restrict bias, int relu6,
-                                                            int row_begin, int row_end) {
-    for (int r = row_begin; r < row_end; r++) {
-        float *restrict row = x + (size_t)r * cols;
-        if (relu6)
-            for (int j = 0; j < cols; j++) row[j] = relu6f(row[j] + bias[j]);
-        else
-            for (int j = 0; j < cols; j++) row[j] += bias[j];
-    }
-}
-
-static void depthwise_base(const float *in, int h, int w, int c, const float *wt, const float *b, int k, int s, int pt, int pl,
-                           float *out, int oh, int ow, int r6, int rb, int re) {
-    depthwise_body(in, h, w, c, wt, b, k, s, pt, pl, out, oh, ow, r6, rb, re);
-}
-static void bias_base(float *x, int cols, const float *b, int r6, int rb, int re) { bias_body(x, cols, b, r6, rb, re); }
-static void pointwise_base(const float *in, int rows, int k, const float *w, int n, const float *b, int r6, float *out) {
-    pointwise_body(in, rows, k, w, n, b, r6, out);
-}
+#define KK_NAME(x) x##_base
+#define KK_TARGET
+#define VEC v4
+#define LANES 4
+#define HVEC v4
+#define HLANES 4
+#define ROWS 4
+#include "cnn_impl.h"
+#undef KK_NAME
+#undef KK_TARGET
+#undef VEC
+#undef LANES
+#undef HVEC
+#undef HLANES
+#undef ROWS
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-static void depthwise_avx2(const float *in, int h, int w, int c, const float *wt, const float *b, int k, int s, int pt, int pl,
-                           float *out, int oh, int ow, int r6, int rb, int re) {
-    depthwise_body(in, h, w, c, wt, b, k, s, pt, pl, out, oh, ow, r6, rb, re);
-}
-__attribute__((target("avx2,fma")))
-static void pointwise_avx2(const float *in, int rows, int k, const float *w, int n, const float *b, int r6, float *out) {
-    pointwise_body(in, rows, k, w, n, b, r6, out);
-}
-__attribute__((target("avx2,fma")))
-static void bias_avx2(float *x, int cols, const float *b, int r6, int rb, int re) { bias_body(x, cols, b, r6, rb, re); }
+#define KK_NAME(x) x##_avx2
+#define KK_TARGET __attribute__((target("avx2,fma")))
+#define VEC v8
+#define LANES 8
+#define HVEC v4
+#define HLANES 4
+#define ROWS 4  // 4 × 2 accumulators, 2 weights and a broadcast fit AVX2's 16 registers
+#include "cnn_impl.h"
+#undef KK_NAME
+#undef KK_TARGET
+#undef VEC
+#undef LANES
+#undef HVEC
+#undef HLANES
+#undef ROWS
 
-static int has_avx2(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
-}
-#else
-static int has_avx2(void) { return 0; }
-#define depthwise_avx2 depthwise_base
-#define bias_avx2 bias_base
-#define pointwise_avx2 pointwise_base
+#define KK_NAME(x) x##_avx512
+#define KK_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define VEC v16
+#define LANES 16
+#define HVEC v8
+#define HLANES 8
+#define ROWS 8  // 8 × 2 accumulators of AVX-512's 32 registers
+#include "cnn_impl.h"
+#undef KK_NAME
+#undef KK_TARGET
+#undef VEC
+#undef LANES
+#undef HVEC
+#undef HLANES
+#undef ROWS
 #endif
 
-void kk_pointwise(const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6, float *out) {
-    (has_avx2() ? pointwise_avx2 : pointwise_base)(in, rows, k, w, n, bias, relu6, out);
+typedef struct {
+    pointwise_fn pointwise;
+    depthwise_row_fn depthwise_row;
+    const char *name;
+} level_kernels;
+
+static const level_kernels levels[] = {
+    {pointwise_base, depthwise_row_base, "baseline"},
+#if defined(__x86_64__)
+    {pointwise_avx2, depthwise_row_avx2, "avx2"},
+    {pointwise_avx512, depthwise_row_avx512, "avx512"},
+#endif
+};
+static const int level_count = (int)(sizeof levels / sizeof levels[0]);
+
+int kk_cnn_level(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
 }
 
-void kk_depthwise(const float *in, int h, int w, int c, const float *weights, const float *bias, int k, int stride,
-                  int pad_top, int pad_left, float *out, int oh, int ow, int relu6, int row_begin, int row_end) {
-    (has_avx2() ? depthwise_avx2 : depthwise_base)(in, h, w, c, weights, bias, k, stride, pad_top, pad_left, out, oh, ow, relu6,
-                                                   row_begin, row_end);
+int kk_cnn_supports(int level) { return level >= 0 && level < level_count && level <= kk_cnn_level(); }
+
+const char *kk_cnn_isa(int level) { return kk_cnn_supports(level) ? levels[level].name : 0; }
+
+/// The kernels of `level`, or the baseline's for a level this CPU lacks (callers check first).
+static const level_kernels *at(int level) { return &levels[kk_cnn_supports(level) ? level : 0]; }
+
+void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
+                  const float *residual, float *out) {
+    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out);
 }
 
-void kk_bias_activate(float *x, int cols, const float *bias, int relu6, int row_begin, int row_end) {
-    (has_avx2() ? bias_avx2 : bias_base)(x, cols, bias, relu6, row_begin, row_end);
-}
-
-void kk_add(float *y, const float *x, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) y[i] += x[i];
-}
-
-void kk_im2col(const float *in, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
-               int oh, int ow, float *col, int row_begin, int row_end) {
-    (void)oh;
-    size_t width = (size_t)k * k * c;
+void kk_conv_rows(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
+                  int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, int row_begin, int row_end,
+                  float *scratch) {
+    const level_kernels *kernels = at(level);
+    const size_t width = (size_t)k * k * c;
     for (int oy = row_begin; oy < row_end; oy++) {
-        for (int ox = 0; ox < ow; ox++) {
-            float *dst = col + ((size_t)oy * ow + ox) * width;
+        for (int ox = 0; ox < ow; ox++) {  // the row's im2col: each pixel's k·k·c inputs, zero outside
+            float *dst = scratch + (size_t)ox * width;
             for (int ky = 0; ky < k; ky++) {
-                int iy = oy * stride - pad_top + ky;
+                const int iy = oy * stride - pad_top + ky;
                 for (int kx = 0; kx < k; kx++) {
-                    int ix = ox * stride - pad_left + kx;
+                    const int ix = ox * stride - pad_left + kx;
                     float *d = dst + ((size_t)ky * k + kx) * c;
                     if (iy < 0 || iy >= h || ix < 0 || ix >= w) memset(d, 0, sizeof(float) * c);
                     else memcpy(d, in + ((size_t)iy * w + ix) * c, sizeof(float) * c);
                 }
             }
         }
+        kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n);
+    }
+}
+
+/// Output pixels a band of rows should hold at least: the projection then runs over whole
+/// register blocks of rows (a 7-pixel row alone would leave most of a block empty).
+#define KK_BAND_PIXELS 48
+
+static int band_rows(const kk_block *b) {
+    int rows = (KK_BAND_PIXELS + b->ow - 1) / b->ow;
+    return rows > b->oh ? b->oh : (rows < 1 ? 1 : rows);
+}
+
+static int ring_rows(const kk_block *b) { return b->kernel + (band_rows(b) - 1) * b->stride; }
+
+size_t kk_block_scratch(const kk_block *b) {
+    return (b->expand_weight ? (size_t)ring_rows(b) * b->w * b->expanded : 0) + (size_t)band_rows(b) * b->ow * b->expanded;
+}
+
+void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
+                   int row_end, float *scratch) {
+    const level_kernels *kernels = at(level);
+    const int k = b->kernel, w = b->w, ce = b->expanded, band = band_rows(b), slots = ring_rows(b);
+    const size_t row = (size_t)w * ce;
+    const int ring = b->expand_weight && !expanded;
+    // Bands of output rows: the expanded input rows live in a ring, input row r in slot r mod
+    // `slots`. A band reads `slots` consecutive rows, distinct mod `slots`, and a row is
+    // overwritten only by a row `slots` further down, which no band still reading it needs.
+    float *ring_base = scratch, *depthwise = scratch + (ring ? (size_t)slots * row : 0);
+    const float *source = ring ? 0 : (expanded ? expanded : x);
+    const float *rows[KK_BLOCK_MAX_KERNEL];
+    int next = INT_MIN;  // the first input row not yet expanded into the ring
+    for (int oy = row_begin; oy < row_end; oy += band) {
+        const int count = row_end - oy < band ? row_end - oy : band;
+        if (ring) {
+            const int top = oy * b->stride - b->pad_top, bottom = (oy + count - 1) * b->stride - b->pad_top + k;
+            int r = top < 0 ? 0 : top;
+            if (r < next) r = next;
+            const int to = bottom > b->h ? b->h : bottom;
+            while (r < to) {  // the new rows, in at most two runs of consecutive slots
+                const int slot = r % slots, run = to - r < slots - slot ? to - r : slots - slot;
+                kernels->pointwise(x + (size_t)r * w * b->input, run * w, b->input, b->expand_weight, ce, b->expand_bias, 1,
+                                   0, ring_base + (size_t)slot * row);
+                r += run;
+            }
+            if (to > next) next = to;
+        }
+        for (int i = 0; i < count; i++) {
+            const int top = (oy + i) * b->stride - b->pad_top;
+            for (int t = 0; t < k; t++) {
+                const int r = top + t;
+                rows[t] = r < 0 || r >= b->h ? 0 : (ring ? ring_base + (size_t)(r % slots) * row : source + (size_t)r * row);
+            }
+            kernels->depthwise_row(rows, w, ce, b->depthwise_weight, b->depthwise_bias, k, b->stride, b->pad_left, 1,
+                                   depthwise + (size_t)i * b->ow * ce, b->ow);
+        }
+        const size_t out = (size_t)oy * b->ow * b->output;
+        kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
+                           b->residual ? x + out : 0, y + out);
     }
 }
 

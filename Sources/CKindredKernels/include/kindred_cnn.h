@@ -1,31 +1,59 @@
 // CNN kernels for KindredFeatures, NHWC layout (channels contiguous, so every loop over channels
-// is a SIMD loop). Compiled for AVX2+FMA and for the x86-64 baseline, chosen at run time; why C is
-// explained in kindred_kernels.h. Each processes a range of output rows so callers can split
-// work across threads.
+// is a SIMD loop). Why C is explained in kindred_kernels.h. The kernels exist for three
+// instruction-set levels, chosen by the caller (normally the highest this CPU runs; tests run each
+// level against the others): 0 the x86-64 baseline, 1 AVX2+FMA, 2 AVX-512.
+//
+// Every output value is summed in one fixed order whatever the rows a call covers, so a layer cut
+// into row ranges (for threads) gives bit-identical results to one call over all rows.
 #ifndef KINDRED_CNN_H
 #define KINDRED_CNN_H
 #include <stddef.h>
 
-/// Depthwise k×k convolution with bias and optional ReLU6, TensorFlow "SAME" padding given as
-/// pad_top/pad_left. in: H×W×C; weights: k×k×C; out: OH×OW×C. Computes output rows [row_begin, row_end).
-void kk_depthwise(const float *in, int h, int w, int c, const float *weights, const float *bias, int k, int stride,
-                  int pad_top, int pad_left, float *out, int oh, int ow, int relu6, int row_begin, int row_end);
+/// The highest level this CPU runs.
+int kk_cnn_level(void);
+/// Whether this CPU runs `level`.
+int kk_cnn_supports(int level);
+/// The level's name ("baseline", "avx2", "avx512"), or null when this CPU lacks it.
+const char *kk_cnn_isa(int level);
 
-/// A 1×1 convolution: out[r][j] = act(bias[j] + Σ_q in[r][q] · w[q][j]) for rows × k inputs and
-/// n outputs (w is k×n, row-major). Blocks of 4 rows × 16 outputs stay in registers over all k,
-/// and bias and ReLU6 are applied as each block is stored, so each output is written once.
-void kk_pointwise(const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6, float *out);
+/// A 1×1 convolution: out[r][j] = act(bias[j] + Σ_q in[r][q] · w[q][j]) (+ residual[r][j] when
+/// residual is not null) for rows × k inputs and n outputs (w is k×n, row-major). Blocks of rows ×
+/// outputs stay in registers over all k; bias, ReLU6 and the residual are applied as each block
+/// is stored, so each output is written once.
+void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
+                  const float *residual, float *out);
 
-/// x[r][j] = act(x[r][j] + bias[j]) for rows [row_begin, row_end) of a rows×cols matrix.
-void kk_bias_activate(float *x, int cols, const float *bias, int relu6, int row_begin, int row_end);
+/// A dense k×k convolution (the stem) over an H×W×C image into OH×OW×N, "SAME" padding given as
+/// pad_top/pad_left: output rows [row_begin, row_end), each gathered (im2col) into `scratch`
+/// (OW·k·k·C floats) and run through the 1×1 kernel with weights (k·k·C)×N.
+void kk_conv_rows(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
+                  int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, int row_begin, int row_end,
+                  float *scratch);
 
-/// y[i] += x[i] for i in [begin, end).
-void kk_add(float *y, const float *x, size_t begin, size_t end);
+#define KK_BLOCK_MAX_KERNEL 7
 
-/// im2col for a k×k convolution over an H×W×C image: row (oy*OW+ox) holds the k·k·C inputs in
-/// (ky, kx, c) order, zeros outside the image. Rows [row_begin, row_end) of the OH output rows.
-void kk_im2col(const float *in, int h, int w, int c, int k, int stride, int pad_top, int pad_left,
-               int oh, int ow, float *col, int row_begin, int row_end);
+/// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
+/// when expand_weight is null), depthwise kernel×kernel with ReLU6, project 1×1, plus the input
+/// when residual. Weights are row-major (input × output; kernel × kernel × channels).
+typedef struct {
+    int h, w, input, expanded, output;
+    int kernel, stride, pad_top, pad_left, oh, ow;
+    const float *expand_weight, *expand_bias;
+    const float *depthwise_weight, *depthwise_bias;
+    const float *project_weight, *project_bias;
+    int residual;
+} kk_block;
+
+/// Floats of scratch `kk_block_rows` needs: a ring of `kernel` expanded input rows (when the
+/// block expands) and one depthwise output row.
+size_t kk_block_scratch(const kk_block *b);
+
+/// Output rows [row_begin, row_end) of block `b` from its input x (H×W×input) into y (OH×OW×output),
+/// fused row by row: each input row is expanded once into a ring of `kernel` rows, so the
+/// 6×-wider expanded activation never leaves the cache. With `expanded` not null (the whole
+/// H×W×expanded expansion, computed beforehand) the ring is skipped. kernel ≤ KK_BLOCK_MAX_KERNEL.
+void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
+                   int row_end, float *scratch);
 
 /// out[j] = mean over the n rows of in (n×c).
 void kk_mean_rows(const float *in, int n, int c, float *out);

@@ -1,22 +1,23 @@
 import CKindredKernels
-import COpenBLAS
 import Dispatch
 import Foundation
 import KindredCore
 
-/// EfficientNet-Lite0 inference on OpenBLAS, NHWC, batched.
+/// EfficientNet-Lite0 inference in Kindred's C kernels (`kindred_cnn.h`), NHWC, one image at a
+/// time per thread.
 ///
-/// 1×1 convolutions (expand, project, head) and the stem (through im2col) are single sgemm calls
-/// over a batch of images; depthwise convolutions, bias and ReLU6 run in the C kernels. Threads
-/// split the images, each running single-threaded sgemm on its own buffers: splitting each layer
-/// instead left OpenBLAS's spinning threads and the depthwise workers fighting over the cores
-/// (2 threads ran 1.28× one thread; by images they run close to 2×). When there are fewer images
-/// than threads (one image: a `SIMILAR-IMAGE` query), the threads split each layer's rows instead,
-/// so one image's latency goes down with the cores; OpenBLAS stays single-threaded, so nothing
-/// spins. Only the C kernels' layers are split (im2col, depthwise, the 1×1 kernel, bias, the
-/// residual add), at multiples of 4 rows (the 1×1 kernel's row block), so every output is
-/// computed by the same instructions in the same order: features are bit-identical whatever the
-/// thread count. The sgemm layers run whole on one thread (see `pointwise`). Buffers are allocated once per worker and reused, so a forward pass allocates
+/// Each inverted-residual block runs fused, row by row (`kk_block_rows`): an input row is expanded
+/// into a ring of `kernel` rows, the depthwise convolution reads the ring, and each output row is
+/// projected (plus the residual) as soon as it exists, so the 6×-wider expanded activation stays
+/// in L1/L2 instead of streaming through memory three times a layer. The stem and head are row
+/// loops over the same 1×1 kernel. The kernels exist for AVX-512, AVX2+FMA and the baseline,
+/// chosen at run time (`level`).
+///
+/// Threads split the images for throughput. When there are fewer images than threads (one
+/// image: a `SIMILAR-IMAGE` query), every layer's output rows are split over the threads instead,
+/// so one image's latency goes down with the cores. Every output value is summed in one fixed
+/// order whichever rows a call covers (kindred_cnn.h), so features are bit-identical whatever the
+/// thread count. Buffers are allocated once per worker and reused, so a forward pass allocates
 /// nothing. One instance is used by one caller at a time.
 public final class EfficientNetLite0 {
     public static let inputSize = CNNInput.side
@@ -27,88 +28,133 @@ public final class EfficientNetLite0 {
     public static let producerVersion: UInt32 = 1
 
     typealias Architecture = EfficientNetLite0Architecture
-    struct BlockWeights {
-        let shape: Architecture.Block
-        let expand: (weight: [Float], bias: [Float])?
-        let depthwise: (weight: [Float], bias: [Float])
-        let project: (weight: [Float], bias: [Float])
-    }
 
-    let stem: (weight: [Float], bias: [Float])
-    let blocks: [BlockWeights]
-    let head: (weight: [Float], bias: [Float])
-    let classifier: (weight: [Float], bias: [Float])
-    /// Images per internal batch: large enough to keep sgemm efficient, small enough for cache.
+    /// Images each thread takes from a chunk of work: callers size their decode-ahead by it
+    /// (threads × batchSize images in flight); the network runs one image at a time a thread.
     public let batchSize: Int
     public let threads: Int
+    /// The kernels' instruction-set level (`kk_cnn_level()`: 2 AVX-512, 1 AVX2+FMA, 0 baseline).
+    public let level: Int32
 
+    private let parameters: Parameters
     private let workspaces: [Workspace]
 
-    /// One worker's activations, sized for the largest layer of a batch.
-    final class Workspace: @unchecked Sendable {  // used by one worker at a time
-        let a, b, expand, depthwise, columns, head: UnsafeMutablePointer<Float>
+    /// Every weight, copied once into memory the C kernels can hold pointers to, and the blocks
+    /// described for `kk_block_rows`.
+    final class Parameters {
+        typealias Layer = (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>)
+        private let storage: UnsafeMutableBufferPointer<Float>
+        let stem: Layer, head: Layer, classifier: Layer
+        let blocks: [kk_block]
 
-        init(batchSize n: Int) {
-            var h = 112, main = 112 * 112 * 32, expanded = 0, depthwiseSize = 0
-            for block in Architecture.blocks {
-                expanded = max(expanded, h * h * block.expanded)
-                let out = (h + block.stride - 1) / block.stride
-                depthwiseSize = max(depthwiseSize, out * out * block.expanded)
-                main = max(main, out * out * block.output)
-                h = out
+        init(_ weights: ModelWeights) throws(WeightsError) {
+            func get(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
+                guard let t = weights[name] else {
+                    throw WeightsError(path: weights.model, reason: "weight file lacks \(name)")
+                }
+                guard t.shape == shape else {
+                    throw WeightsError(path: weights.model, reason: "\(name) has shape \(t.shape), expected \(shape)")
+                }
+                return t.values
             }
-            a = .allocate(capacity: n * main)
-            b = .allocate(capacity: n * main)
-            expand = .allocate(capacity: n * expanded)
-            depthwise = .allocate(capacity: n * depthwiseSize)
-            columns = .allocate(capacity: n * 112 * 112 * 27)
-            head = .allocate(capacity: n * 7 * 7 * EfficientNetLite0.featureDimension)
+            guard weights.model == Architecture.modelName else {
+                throw WeightsError(
+                    path: weights.model, reason: "weights are for \(weights.model), not \(Architecture.modelName)")
+            }
+            var tensors: [[Float]] = [try get("stem.weight", [27, 32]), try get("stem.bias", [32])]
+            for b in Architecture.blocks {
+                let p = "block\(b.index)."
+                if b.hasExpansion {
+                    tensors += [
+                        try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded]),
+                    ]
+                }
+                tensors += [
+                    try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded]),
+                    try get(p + "depthwise.bias", [b.expanded]),
+                    try get(p + "project.weight", [b.expanded, b.output]), try get(p + "project.bias", [b.output]),
+                ]
+            }
+            tensors += [
+                try get("head.weight", [320, 1280]), try get("head.bias", [1280]),
+                try get("fc.weight", [1280, 1000]), try get("fc.bias", [1000]),
+            ]
+            // Each tensor starts on a 64-byte boundary, so weight vectors never straddle lines.
+            let offsets = tensors.reduce(into: [0]) { $0.append($0.last! + ($1.count + 15) / 16 * 16) }
+            storage = .allocate(capacity: offsets.last!)
+            storage.initialize(repeating: 0)
+            for (tensor, offset) in zip(tensors, offsets) {
+                _ = UnsafeMutableBufferPointer(rebasing: storage[offset..<(offset + tensor.count)]).initialize(
+                    from: tensor)
+            }
+            var next = 0
+            let base = UnsafePointer(storage.baseAddress!)
+            func take() -> UnsafePointer<Float> {
+                defer { next += 1 }
+                return base + offsets[next]
+            }
+            func layer() -> Layer { (take(), take()) }
+            stem = layer()
+            var blocks: [kk_block] = []
+            var size = 112
+            for b in Architecture.blocks {
+                let expand: Layer? = b.hasExpansion ? layer() : nil
+                let depthwise = layer(), project = layer()
+                let (out, pad) = EfficientNetLite0.same(size, kernel: b.kernel, stride: b.stride)
+                blocks.append(
+                    kk_block(
+                        h: Int32(size), w: Int32(size), input: Int32(b.input), expanded: Int32(b.expanded),
+                        output: Int32(b.output), kernel: Int32(b.kernel), stride: Int32(b.stride), pad_top: Int32(pad),
+                        pad_left: Int32(pad), oh: Int32(out), ow: Int32(out), expand_weight: expand?.weight,
+                        expand_bias: expand?.bias, depthwise_weight: depthwise.weight, depthwise_bias: depthwise.bias,
+                        project_weight: project.weight, project_bias: project.bias, residual: b.residual ? 1 : 0))
+                size = out
+            }
+            self.blocks = blocks
+            head = layer()
+            classifier = layer()
         }
 
-        deinit { for buffer in [a, b, expand, depthwise, columns, head] { buffer.deallocate() } }
+        deinit { storage.deallocate() }
     }
 
+    /// One worker's buffers, sized for the largest layer of one image.
+    final class Workspace: @unchecked Sendable {  // used by one worker at a time
+        let a, b, expanded, scratch, head: UnsafeMutablePointer<Float>
+
+        init(_ blocks: [kk_block]) {
+            var main = 112 * 112 * 32, expanded = 0, scratch = 112 * 27
+            for var block in blocks {
+                main = max(main, Int(block.oh * block.ow * block.output))
+                expanded = max(expanded, Int(block.h * block.w * block.expanded))
+                scratch = max(scratch, kk_block_scratch(&block))
+            }
+            a = .allocate(capacity: main)
+            b = .allocate(capacity: main)
+            self.expanded = .allocate(capacity: expanded)
+            self.scratch = .allocate(capacity: scratch)
+            head = .allocate(capacity: 7 * 7 * EfficientNetLite0.featureDimension)
+        }
+
+        deinit { for buffer in [a, b, expanded, scratch, head] { buffer.deallocate() } }
+    }
+
+    /// The kernel levels this CPU runs, lowest first (tests run each against the others).
+    public static var supportedLevels: [Int32] { (0...kk_cnn_level()).filter { kk_cnn_supports($0) != 0 } }
+
+    /// `level` defaults to the highest this CPU runs; a level it lacks is refused.
     public init(
-        weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        level: Int32 = kk_cnn_level()
     ) throws(WeightsError) {
-        func get(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
-            guard let t = weights[name] else {
-                throw WeightsError(path: weights.model, reason: "weight file lacks \(name)")
-            }
-            guard t.shape == shape else {
-                throw WeightsError(path: weights.model, reason: "\(name) has shape \(t.shape), expected \(shape)")
-            }
-            return t.values
+        guard kk_cnn_supports(level) != 0 else {
+            throw WeightsError(path: weights.model, reason: "this CPU cannot run CNN kernel level \(level)")
         }
-        guard weights.model == Architecture.modelName else {
-            throw WeightsError(
-                path: weights.model, reason: "weights are for \(weights.model), not \(Architecture.modelName)")
-        }
-        stem = (try get("stem.weight", [27, 32]), try get("stem.bias", [32]))
-        var blocks: [BlockWeights] = []
-        for b in Architecture.blocks {
-            let p = "block\(b.index)."
-            let expand =
-                b.hasExpansion
-                ? (try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded])) : nil
-            blocks.append(
-                BlockWeights(
-                    shape: b, expand: expand,
-                    depthwise: (
-                        try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded]),
-                        try get(p + "depthwise.bias", [b.expanded])
-                    ),
-                    project: (
-                        try get(p + "project.weight", [b.expanded, b.output]), try get(p + "project.bias", [b.output])
-                    )))
-        }
-        self.blocks = blocks
-        head = (try get("head.weight", [320, 1280]), try get("head.bias", [1280]))
-        classifier = (try get("fc.weight", [1280, 1000]), try get("fc.bias", [1000]))
+        parameters = try Parameters(weights)
         self.batchSize = max(1, batchSize)
         self.threads = max(1, threads)
-
-        workspaces = (0..<self.threads).map { _ in Workspace(batchSize: max(1, batchSize)) }
+        self.level = level
+        workspaces = (0..<self.threads).map { [blocks = parameters.blocks] _ in Workspace(blocks) }
     }
 
     /// Runs `count` images. `input` holds them as count × 224 × 224 × 3 floats (NHWC), already
@@ -118,13 +164,12 @@ public final class EfficientNetLite0 {
         _ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>,
         logits: UnsafeMutablePointer<Float>? = nil
     ) {
-        openblas_set_num_threads(1)
         if count < threads {
             // Fewer images than threads: each image's layers split over every thread.
             for image in 0..<count {
                 forward(
-                    workspaces[0], input + image * CNNInput.count, 1, features + image * Self.featureDimension,
-                    logits.map { $0 + image * 1000 }, splitOver: threads)
+                    input + image * CNNInput.count, features + image * Self.featureDimension,
+                    logits.map { $0 + image * Self.classCount }, workers: workspaces[...])
             }
             return
         }
@@ -132,14 +177,10 @@ public final class EfficientNetLite0 {
         let work = UnsafeSendableBox((input, features, logits))
         let run = { (worker: Int) in
             let (input, features, logits) = work.value
-            var done = count * worker / workers
-            let end = count * (worker + 1) / workers
-            while done < end {
-                let n = min(self.batchSize, end - done)
+            for image in (count * worker / workers)..<(count * (worker + 1) / workers) {
                 self.forward(
-                    self.workspaces[worker], input + done * CNNInput.count, n, features + done * Self.featureDimension,
-                    logits.map { $0 + done * 1000 })
-                done += n
+                    input + image * CNNInput.count, features + image * Self.featureDimension,
+                    logits.map { $0 + image * Self.classCount }, workers: self.workspaces[worker...worker])
             }
         }
         if workers <= 1 { return run(0) }
@@ -147,97 +188,76 @@ public final class EfficientNetLite0 {
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
-    /// Runs `body` over [0, rows) split into `parts` ranges (cut at multiples of 4) on as many
-    /// threads; one part runs inline.
-    private static func split(_ rows: Int, _ parts: Int, _ body: (Int, Int) -> Void) {
-        guard parts > 1, rows >= 8 * parts else { return body(0, rows) }
-        let cut = { @Sendable (t: Int) in t == parts ? rows : rows * t / parts / 4 * 4 }
+    /// Runs `body(part, first, last)` over [0, rows) cut into up to `parts` ranges, one a thread;
+    /// one part runs inline.
+    private static func split(_ rows: Int, _ parts: Int, _ body: (Int, Int, Int) -> Void) {
+        let parts = min(parts, rows)
+        guard parts > 1 else { return body(0, 0, rows) }
+        let cut = { @Sendable (t: Int) in rows * t / parts }
         withoutActuallyEscaping(body) { body in
             let task = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { t in task.value(cut(t), cut(t + 1)) }
+            DispatchQueue.concurrentPerform(iterations: parts) { t in task.value(t, cut(t), cut(t + 1)) }
         }
     }
 
-    /// `splitOver` > 1: one image (n = 1), every layer's rows split over that many threads.
+    /// One image. Its activations live in the first worker's buffers; each layer's rows are split
+    /// over the workers, each with its own scratch.
     private func forward(
-        _ space: Workspace, _ input: UnsafePointer<Float>, _ n: Int, _ features: UnsafeMutablePointer<Float>,
-        _ logits: UnsafeMutablePointer<Float>?, splitOver parts: Int = 1
+        _ input: UnsafePointer<Float>, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?,
+        workers: ArraySlice<Workspace>
     ) {
-        // Stem: 3×3 stride 2, 3 → 32, through im2col and one sgemm.
+        let space = workers[workers.startIndex], parts = workers.count, level = level
+        let scratch = UnsafeSendableBox(workers.map(\.scratch))
+        let stem = UnsafeSendableBox(parameters.stem)
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
-        let columns = space.columns
-        let work = UnsafeSendableBox((input, columns))
-        for image in 0..<n {
-            Self.split(stemSize, parts) { first, last in
-                let (input, columns) = work.value
-                kk_im2col(
-                    input + image * CNNInput.count, 224, 224, 3, 3, 2, Int32(stemPad), Int32(stemPad),
-                    Int32(stemSize), Int32(stemSize), columns + image * stemSize * stemSize * 27, Int32(first),
-                    Int32(last))
-            }
+        let stemBuffers = UnsafeSendableBox((input, space.a))
+        Self.split(stemSize, parts) { part, first, last in
+            let (input, out) = stemBuffers.value, stem = stem.value
+            kk_conv_rows(
+                level, input, 224, 224, 3, stem.weight, stem.bias, 3, 2, Int32(stemPad), Int32(stemPad), 32, 1, out,
+                Int32(stemSize), Int32(first), Int32(last), scratch.value[part])
         }
         var current = space.a, other = space.b
-        // One sgemm, never split (see `pointwise`); its bias and ReLU6 are.
-        let pixels = n * stemSize * stemSize
-        gemm(columns, rows: pixels, inner: 27, stem.weight, columns: 32, into: current)
-        let stemOut = UnsafeSendableBox(current)
-        Self.split(pixels, parts) { first, last in
-            self.biasActivate(
-                stemOut.value + first * 32, rows: last - first, columns: 32, bias: self.stem.bias, relu6: true)
-        }
-
-        var size = stemSize
-        for block in blocks {
-            let b = block.shape
-            var source = UnsafePointer(current)
-            if let expand = block.expand {
-                pointwise(
-                    current, rows: n * size * size, inner: b.input, expand, columns: b.expanded, relu6: true,
-                    into: space.expand, splitOver: parts)
-                source = UnsafePointer(space.expand)
-            }
-            let (out, pad) = Self.same(size, kernel: b.kernel, stride: b.stride)
-            let depthwise = space.depthwise, inSize = size
-            let buffers = UnsafeSendableBox((source, depthwise))
-            block.depthwise.weight.withUnsafeBufferPointer { w in
-                block.depthwise.bias.withUnsafeBufferPointer { bias in
-                    let parameters = UnsafeSendableBox((w.baseAddress!, bias.baseAddress!))
-                    for image in 0..<n {
-                        Self.split(out, parts) { first, last in
-                            let (source, depthwise) = buffers.value, (w, bias) = parameters.value
-                            kk_depthwise(
-                                source + image * inSize * inSize * b.expanded, Int32(inSize), Int32(inSize),
-                                Int32(b.expanded), w, bias, Int32(b.kernel), Int32(b.stride), Int32(pad), Int32(pad),
-                                depthwise + image * out * out * b.expanded, Int32(out), Int32(out), 1, Int32(first),
-                                Int32(last))
-                        }
-                    }
+        for block in parameters.blocks {
+            let buffers = UnsafeSendableBox((current, other, space.expanded, block))
+            // Split over threads, a fused block recomputes the kernel − 1 expanded rows each
+            // range shares with its neighbour. Where that would add more than a tenth to the
+            // expansion (the small late layers), the expansion runs first over all rows, split
+            // without overlap, and the depthwise and projection read it.
+            let halo = Int(block.kernel - 1) * (parts - 1)
+            let expandFirst = parts > 1 && block.expand_weight != nil && halo * 10 > Int(block.h)
+            if expandFirst {
+                Self.split(Int(block.h), parts) { _, first, last in
+                    let (x, _, expanded, b) = buffers.value
+                    let pixels = Int(b.w), input = Int(b.input), width = Int(b.expanded)
+                    kk_pointwise(
+                        level, x + first * pixels * input, Int32((last - first) * pixels), b.input, b.expand_weight,
+                        b.expanded, b.expand_bias, 1, nil, expanded + first * pixels * width)
                 }
             }
-            pointwise(
-                space.depthwise, rows: n * out * out, inner: b.expanded, block.project, columns: b.output, relu6: false,
-                into: other, splitOver: parts)
-            if b.residual {
-                let sum = UnsafeSendableBox((other, current)), count = n * out * out * b.output
-                Self.split(count, parts) { first, last in kk_add(sum.value.0, sum.value.1, first, last) }
+            Self.split(Int(block.oh), parts) { part, first, last in
+                var (x, y, expanded, b) = buffers.value
+                kk_block_rows(
+                    level, &b, x, expandFirst ? expanded : nil, y, Int32(first), Int32(last), scratch.value[part])
             }
             swap(&current, &other)
-            size = out
         }
 
-        pointwise(
-            current, rows: n * size * size, inner: 320, head, columns: Self.featureDimension, relu6: true,
-            into: space.head, splitOver: parts)
-        for image in 0..<n {
-            kk_mean_rows(
-                space.head + image * size * size * Self.featureDimension, Int32(size * size),
-                Int32(Self.featureDimension), features + image * Self.featureDimension)
+        let size = Int(parameters.blocks.last!.oh)
+        let head = UnsafeSendableBox((parameters.head, current, space.head))
+        Self.split(size, parts) { _, first, last in
+            let (layer, x, out) = head.value
+            let pixels = size, width = Self.featureDimension
+            kk_pointwise(
+                level, x + first * pixels * 320, Int32((last - first) * pixels), 320, layer.weight, Int32(width),
+                layer.bias, 1, nil, out + first * pixels * width)
         }
+        kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), features)
         if let logits {
-            gemm(
-                features, rows: n, inner: Self.featureDimension, classifier.weight, columns: Self.classCount,
-                into: logits)
-            biasActivate(logits, rows: n, columns: 1000, bias: classifier.bias, relu6: false)
+            let fc = parameters.classifier
+            kk_pointwise(
+                level, features, 1, Int32(Self.featureDimension), fc.weight, Int32(Self.classCount), fc.bias, 0, nil,
+                logits)
         }
     }
 
@@ -247,60 +267,4 @@ public final class EfficientNetLite0 {
         let total = max((output - 1) * stride + kernel - size, 0)
         return (output, total / 2)
     }
-
-    /// A 1×1 convolution with bias and activation. Below `pointwiseMaxInner` inputs the
-    /// register-blocked kernel wins (sgemm spends its time packing and zeroing such skinny
-    /// products); above it, sgemm's cache blocking does.
-    private func pointwise(
-        _ a: UnsafePointer<Float>, rows: Int, inner: Int, _ layer: (weight: [Float], bias: [Float]), columns: Int,
-        relu6: Bool, into c: UnsafeMutablePointer<Float>, splitOver parts: Int = 1
-    ) {
-        // sgemm layers (inner above the kernel's limit) are not split: OpenBLAS sums a row
-        // differently depending on how many rows it is given, and features must not depend on
-        // the thread count. They are about 7 % of the time (Benchmarks/RESULTS.md).
-        if parts > 1 && inner <= Self.pointwiseMaxInner {
-            let buffers = UnsafeSendableBox((a, c))
-            return Self.split(rows, parts) { first, last in
-                let (a, c) = buffers.value
-                self.pointwise(
-                    a + first * inner, rows: last - first, inner: inner, layer, columns: columns, relu6: relu6,
-                    into: c + first * columns)
-            }
-        }
-        if inner <= Self.pointwiseMaxInner {
-            layer.weight.withUnsafeBufferPointer { w in
-                layer.bias.withUnsafeBufferPointer { b in
-                    kk_pointwise(
-                        a, Int32(rows), Int32(inner), w.baseAddress!, Int32(columns), b.baseAddress!, relu6 ? 1 : 0, c)
-                }
-            }
-        } else {
-            gemm(a, rows: rows, inner: inner, layer.weight, columns: columns, into: c)
-            biasActivate(c, rows: rows, columns: columns, bias: layer.bias, relu6: relu6)
-        }
-    }
-
-    /// Measured against sgemm alone (Benchmarks/RESULTS.md): every expand layer (inner ≤ 192) and
-    /// the narrow projections go to the kernel; 200 beat 0, 64, 120, 320, 700 and all.
-    static let pointwiseMaxInner = 200
-
-    /// C (rows × columns) = A (rows × inner) · B (inner × columns), row-major.
-    private func gemm(
-        _ a: UnsafePointer<Float>, rows: Int, inner: Int, _ b: [Float], columns: Int,
-        into c: UnsafeMutablePointer<Float>
-    ) {
-        b.withUnsafeBufferPointer { bp in
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1,
-                a, Int32(inner), bp.baseAddress!, Int32(columns), 0, c, Int32(columns))
-        }
-    }
-
-    private func biasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: [Float], relu6: Bool) {
-        bias.withUnsafeBufferPointer { bp in
-            let b = bp.baseAddress!
-            kk_bias_activate(x, Int32(columns), b, relu6 ? 1 : 0, 0, Int32(rows))
-        }
-    }
-
 }
