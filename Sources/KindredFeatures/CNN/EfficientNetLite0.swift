@@ -227,12 +227,12 @@ public final class EfficientNetLite0 {
             let halo = Int(block.kernel - 1) * (parts - 1)
             let expandFirst = parts > 1 && block.expand_weight != nil && halo * 10 > Int(block.h)
             if expandFirst {
-                Self.split(Int(block.h), parts) { _, first, last in
+                // Cut by pixels, not rows: 7 rows over 2 threads would be 3 and 4.
+                Self.split(Int(block.h * block.w), parts) { _, first, last in
                     let (x, _, expanded, b) = buffers.value
-                    let pixels = Int(b.w), input = Int(b.input), width = Int(b.expanded)
                     kk_pointwise(
-                        level, x + first * pixels * input, Int32((last - first) * pixels), b.input, b.expand_weight,
-                        b.expanded, b.expand_bias, 1, nil, expanded + first * pixels * width)
+                        level, x + first * Int(b.input), Int32(last - first), b.input, b.expand_weight, b.expanded,
+                        b.expand_bias, 1, nil, expanded + first * Int(b.expanded))
                 }
             }
             Self.split(Int(block.oh), parts) { part, first, last in
@@ -245,12 +245,11 @@ public final class EfficientNetLite0 {
 
         let size = Int(parameters.blocks.last!.oh)
         let head = UnsafeSendableBox((parameters.head, current, space.head))
-        Self.split(size, parts) { _, first, last in
+        Self.split(size * size, parts) { _, first, last in
             let (layer, x, out) = head.value
-            let pixels = size, width = Self.featureDimension
             kk_pointwise(
-                level, x + first * pixels * 320, Int32((last - first) * pixels), 320, layer.weight, Int32(width),
-                layer.bias, 1, nil, out + first * pixels * width)
+                level, x + first * 320, Int32(last - first), 320, layer.weight, Int32(Self.featureDimension),
+                layer.bias, 1, nil, out + first * Self.featureDimension)
         }
         kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), features)
         if let logits {
