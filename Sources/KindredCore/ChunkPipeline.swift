@@ -2,82 +2,135 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Two stages with a bounded queue between them: a background thread prepares chunks of items
-/// (each chunk's items in parallel, e.g. read and decode images) while the caller consumes the
-/// chunks before them, in order (e.g. the CNN and the commit). At most `ahead` prepared chunks
-/// wait in the queue, so memory stays bounded whatever the consumer's pace (backpressure), and
-/// neither stage idles while the other works, which matters most when one item of a chunk is
-/// slow to prepare (a huge PNG) and the rest would otherwise wait for it.
+/// Two stages with a bounded window between them: `threads` workers prepare items (read and
+/// decode images), each taking the next item when done with one, while the caller consumes the
+/// prepared items in chunks (the CNN and the commit). A chunk holds items in the order they were
+/// finished, not the order given: one slow item (a 600 MP PNG) holds up only the worker decoding
+/// it, while the other workers and the consumer carry on with the items after it. (Preparing
+/// whole chunks in order left a core idle for as long as the slowest item of a chunk took.) At
+/// most (ahead + 1) × chunkSize items are admitted and not yet consumed, so memory stays bounded
+/// whatever the consumer's pace (backpressure).
 public enum ChunkPipeline {
-    /// Runs `prepare` on every item and hands the results to `consume` chunk by chunk, in order.
-    /// `consume` gets the chunk's index range in `items`. Stops early, without preparing further
-    /// chunks, once `shouldStop` says so or `consume` throws (which is rethrown). `willPrepare`
-    /// hears each chunk's range on the producer thread just before its items are prepared.
+    /// Runs `prepare` on every item and hands the results to `consume` in chunks of up to
+    /// `chunkSize`, with each result's index in `items`. Every item is consumed exactly once,
+    /// unless the run stops early: once `shouldStop` says so or `consume` throws (which is
+    /// rethrown), no further item is started. `willPrepare` hears each range of items on a worker
+    /// thread as it is admitted, before any of them is prepared.
     public static func run<Item: Sendable, Prepared: Sendable, Failure: Error>(
         _ items: [Item], chunkSize: Int, ahead: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         willPrepare: @escaping @Sendable (Range<Int>) -> Void = { _ in },
         prepare: @escaping @Sendable (Item) -> Prepared,
-        consume: ([Prepared], Range<Int>) throws(Failure) -> Void,
+        consume: ([Prepared], [Int]) throws(Failure) -> Void,
         shouldStop: () -> Bool = { false }
     ) throws(Failure) {
         precondition(chunkSize > 0 && ahead > 0 && threads > 0)
-        let ranges = stride(from: 0, to: items.count, by: chunkSize).map { $0..<min(items.count, $0 + chunkSize) }
-        guard !ranges.isEmpty else { return }
-        let shared = Handoff<Prepared>()
-        let producerDone = DispatchSemaphore(value: 0)
-        Thread {
-            defer { producerDone.signal() }
-            for range in ranges {
-                guard shared.waitForRoom(limit: ahead) else { return }
-                willPrepare(range)
-                let results = Mutex<[Prepared?]>(Array(repeating: nil, count: range.count))
-                performDealt(items: range.count, workers: threads) { i in
-                    let prepared = prepare(items[range.lowerBound + i])
-                    results.withLock { $0[i] = prepared }
+        guard !items.isEmpty else { return }
+        let window = Window<Prepared>(count: items.count, chunkSize: chunkSize, limit: (ahead + 1) * chunkSize)
+        // Threads of their own, not Dispatch's pool: concurrentPerform may run its iterations one
+        // after another on a busy pool, and then one slow item would stall every other.
+        let workers = min(threads, items.count)
+        let workersDone = DispatchSemaphore(value: 0)
+        for _ in 0..<workers {
+            Thread {
+                defer { workersDone.signal() }
+                while let next = window.nextWork() {
+                    switch next {
+                    case .admit(let range):
+                        willPrepare(range)
+                        window.admitted(range)
+                    case .prepare(let i):
+                        window.finished(i, prepare(items[i]))
+                    }
                 }
-                shared.put(results.withLock { $0.map { $0! } })
-            }
-        }.start()
-        defer {
-            // Release and wait for the producer, so no thread outlives the call.
-            shared.cancel()
-            producerDone.wait()
+            }.start()
         }
-        for range in ranges {
+        defer {
+            // Release and wait for the workers, so no thread outlives the call.
+            window.cancel()
+            for _ in 0..<workers { workersDone.wait() }
+        }
+        var consumed = 0
+        while consumed < items.count {
             guard !shouldStop() else { return }
-            try consume(shared.take(), range)
+            let chunk = window.take()
+            consumed += chunk.count
+            try consume(chunk.map(\.prepared), chunk.map(\.index))
         }
     }
 }
 
-/// The bounded queue between the two stages: a condition variable rather than counting
-/// semaphores, because a stop leaves the counts anywhere and libdispatch refuses to free a
-/// semaphore below its initial value.
-private final class Handoff<Prepared>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var queue: [[Prepared]] = []  // guarded by `condition`
-    private var cancelled = false
+/// The state the workers and the consumer share, under one condition variable (not counting
+/// semaphores: a stop leaves the counts anywhere and libdispatch refuses to free a semaphore
+/// below its initial value).
+private final class Window<Prepared>: @unchecked Sendable {  // every field guarded by `condition`
+    enum Work { case admit(Range<Int>), prepare(Int) }
 
-    /// Waits until fewer than `limit` chunks are queued; false once cancelled.
-    func waitForRoom(limit: Int) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while queue.count >= limit && !cancelled { condition.wait() }
-        return !cancelled
+    private let condition = NSCondition()
+    private let count: Int, chunkSize: Int, limit: Int
+    private var admittedEnd = 0, started = 0, consumed = 0
+    private var admitting = false, cancelled = false
+    private var done: [(index: Int, prepared: Prepared)] = []
+
+    init(count: Int, chunkSize: Int, limit: Int) {
+        self.count = count
+        self.chunkSize = chunkSize
+        self.limit = limit
     }
 
-    func put(_ chunk: [Prepared]) {
+    /// The next range to admit, if the window has room for it.
+    private var admissible: Range<Int>? {
+        guard !admitting, admittedEnd < count else { return nil }
+        let range = admittedEnd..<min(count, admittedEnd + chunkSize)
+        return admittedEnd - consumed + range.count <= limit ? range : nil
+    }
+
+    /// A worker's next job, waiting while there is none; nil once there never will be one.
+    func nextWork() -> Work? {
         condition.lock()
-        queue.append(chunk)
+        defer { condition.unlock() }
+        while !cancelled {
+            if started < admittedEnd {
+                started += 1
+                return .prepare(started - 1)
+            }
+            if admittedEnd == count && !admitting { return nil }
+            if let range = admissible {
+                admitting = true
+                return .admit(range)
+            }
+            condition.wait()
+        }
+        return nil
+    }
+
+    func admitted(_ range: Range<Int>) {
+        condition.lock()
+        admittedEnd = range.upperBound
+        admitting = false
         condition.broadcast()
         condition.unlock()
     }
 
-    func take() -> [Prepared] {
+    func finished(_ index: Int, _ prepared: Prepared) {
+        condition.lock()
+        done.append((index, prepared))
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next chunk: a full one as soon as there is one, else what is done once waiting could
+    /// bring nothing but the items still being prepared.
+    func take() -> [(index: Int, prepared: Prepared)] {
         condition.lock()
         defer { condition.unlock() }
-        while queue.isEmpty { condition.wait() }
-        let chunk = queue.removeFirst()
+        while true {
+            let nothingPending = started == admittedEnd && admissible == nil && !admitting
+            if done.count >= chunkSize || (!done.isEmpty && nothingPending) { break }
+            condition.wait()
+        }
+        let chunk = Array(done.prefix(chunkSize))
+        done.removeFirst(chunk.count)
+        consumed += chunk.count
         condition.broadcast()
         return chunk
     }

@@ -119,8 +119,9 @@ public final class Ingestor: @unchecked Sendable {
             report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
             batchDone(1)
         }
-        // Reading and decoding the next chunk overlaps the CNN and the commit of this one. Each
-        // chunk is recorded as attempted before it is read.
+        // Reading and decoding the next files overlaps the CNN and the commit of those before
+        // (a slow file holds up only its own worker). Each range of files is recorded as
+        // attempted before any of it is read.
         let catalog = self.catalog, logger = self.logger, ids = work.map(\.id)
         try ChunkPipeline.run(
             work, chunkSize: max(1, threads * network.batchSize), threads: threads,
@@ -130,12 +131,12 @@ public final class Ingestor: @unchecked Sendable {
                 }
             },
             prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }
-        ) { (extracted, range) throws(any Error) in
-            let (indexed, failed, unchanged) = try commit(Array(work[range]), extracted, options: options)
+        ) { (extracted, indices) throws(any Error) in
+            let (indexed, failed, unchanged) = try commit(indices.map { work[$0] }, extracted, options: options)
             report.indexed += indexed
             report.failed += failed
             report.unchanged += unchanged
-            batchDone(range.count)
+            batchDone(indices.count)
         } shouldStop: {
             shouldStop()
         }

@@ -121,25 +121,46 @@ extension RGBImage {
     func bilinear(width: Int, height: Int) -> RGBImage {
         var out = RGBImage(width: width, height: height)
         let sx = Double(self.width) / Double(width), sy = Double(self.height) / Double(height)
-        for y in 0..<height {
-            let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
-            let y0 = min(Int(fy), self.height - 1), y1 = min(y0 + 1, self.height - 1)
-            let wy = Float(fy - Double(y0))
-            for x in 0..<width {
-                let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
-                let x0 = min(Int(fx), self.width - 1), x1 = min(x0 + 1, self.width - 1)
-                let wx = Float(fx - Double(x0))
-                for c in 0..<3 {
-                    let a = Float(pixels[(y0 * self.width + x0) * 3 + c]),
-                        b = Float(pixels[(y0 * self.width + x1) * 3 + c])
-                    let d = Float(pixels[(y1 * self.width + x0) * 3 + c]),
-                        e = Float(pixels[(y1 * self.width + x1) * 3 + c])
-                    let v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy
-                    out.pixels[(y * width + x) * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+        // Each column's two source columns and weight, computed once rather than per row.
+        var columns: [(x0: Int, x1: Int, wx: Float)] = []
+        columns.reserveCapacity(width)
+        for x in 0..<width {
+            let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
+            let x0 = min(Int(fx), self.width - 1)
+            columns.append((x0 * 3, min(x0 + 1, self.width - 1) * 3, Float(fx - Double(x0))))
+        }
+        let sourceWidth = self.width, sourceHeight = self.height
+        pixels.withUnsafeBufferPointer { source in
+            out.pixels.withUnsafeMutableBufferPointer { destination in
+                for y in 0..<height {
+                    let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
+                    let y0 = min(Int(fy), sourceHeight - 1), y1 = min(y0 + 1, sourceHeight - 1)
+                    let wy = Float(fy - Double(y0))
+                    let top = source.baseAddress! + y0 * sourceWidth * 3
+                    let bottom = source.baseAddress! + y1 * sourceWidth * 3
+                    let row = destination.baseAddress! + y * width * 3
+                    for (x, column) in columns.enumerated() {
+                        let (x0, x1, wx) = column
+                        for c in 0..<3 {
+                            let a = Float(top[x0 + c]), b = Float(top[x1 + c])
+                            let d = Float(bottom[x0 + c]), e = Float(bottom[x1 + c])
+                            let v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy
+                            row[x * 3 + c] = Self.roundedByte(v)
+                        }
+                    }
                 }
             }
         }
         return out
+    }
+
+    /// `UInt8(max(0, min(255, v.rounded())))` without libm's out-of-line `roundf`: for v in
+    /// [0, 255] truncation is the floor and the fraction is exact, so halves round up as
+    /// `.rounded()` (to nearest, ties away from zero) does.
+    @inline(__always) static func roundedByte(_ v: Float) -> UInt8 {
+        let clamped = max(0, min(255, v))
+        let floor = UInt8(clamped)
+        return clamped - Float(floor) >= 0.5 ? floor + 1 : floor
     }
 
     /// The CNN's input: shorter side scaled to 256, centre 224 × 224 crop, (x − 127) / 128, NHWC.

@@ -28,9 +28,12 @@ struct ImagePipeline {
     }
 
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
-        var result = Result()
         let (options, framing, mirror) = (self.options, self.framing, self.mirror)
-        // Decoding the next chunk overlaps the network's work on this one.
+        // Decoding the next files overlaps the network's work on those before; chunks arrive in
+        // the order files finish decoding, and rows are put back in the files' order at the end.
+        var rows: [(index: Int, features: ArraySlice<Float>, logits: ArraySlice<Float>)] = []
+        var failures: [(index: Int, reason: String)] = []
+        var done = 0
         ChunkPipeline.run(
             files, chunkSize: max(1, threads * network.batchSize), threads: threads,
             prepare: { path in
@@ -40,22 +43,32 @@ struct ImagePipeline {
                     return mirror ? image.mirrored() : image
                 }
             }
-        ) { (outcomes, range) throws(Never) in
-            var images: [RGBImage] = []
-            for (path, outcome) in zip(files[range], outcomes) {
+        ) { (outcomes, indices) throws(Never) in
+            var images: [RGBImage] = [], decoded: [Int] = []
+            for (index, outcome) in zip(indices, outcomes) {
                 switch outcome {
                 case .success(let image):
                     images.append(image)
-                    result.paths.append(path)
+                    decoded.append(index)
                 case .failure(let error):
-                    result.failures.append((path, error.reason))
+                    failures.append((index, error.reason))
                 }
             }
             let (features, logits) = network.run(images: images, framing: framing, logits: wantLogits)
-            result.features += features
-            result.logits += logits
-            progress?(range.upperBound, files.count)
+            let (f, l) = (EfficientNetLite0.featureDimension, wantLogits ? EfficientNetLite0.classCount : 0)
+            for (n, index) in decoded.enumerated() {
+                rows.append((index, features[(n * f)..<((n + 1) * f)], logits[(n * l)..<((n + 1) * l)]))
+            }
+            done += indices.count
+            progress?(done, files.count)
         }
+        var result = Result()
+        for row in rows.sorted(by: { $0.index < $1.index }) {
+            result.paths.append(files[row.index])
+            result.features += row.features
+            result.logits += row.logits
+        }
+        result.failures = failures.sorted { $0.index < $1.index }.map { (files[$0.index], $0.reason) }
         return result
     }
 

@@ -6,7 +6,7 @@ import Testing
 @Suite struct ChunkPipelineTests {
     struct Stop: Error {}
 
-    @Test func chunksArriveInOrderWithBoundedLookahead() throws {
+    @Test func everyItemArrivesOnceWithBoundedLookahead() throws {
         let prepared = Atomic<Int>(0)
         var seen: [Int] = [], maxAhead = 0
         ChunkPipeline.run(
@@ -15,14 +15,33 @@ import Testing
                 prepared.add(1, ordering: .relaxed)
                 return item * 2
             }
-        ) { (chunk, range) throws(Never) in
-            #expect(chunk == range.map { $0 * 2 })
-            seen += range
+        ) { (chunk, indices) throws(Never) in
+            #expect(chunk == indices.map { $0 * 2 })
+            #expect(!chunk.isEmpty && chunk.count <= 7)
+            seen += indices
             maxAhead = max(maxAhead, prepared.load(ordering: .relaxed) - seen.count)
-            Thread.sleep(forTimeInterval: 0.001)  // a slow consumer: the producer must wait for it
+            Thread.sleep(forTimeInterval: 0.001)  // a slow consumer: the workers must wait for it
         }
-        #expect(seen == Array(0..<1000))
-        #expect(maxAhead <= 3 * 7, "at most `ahead` chunks queued plus one being prepared")
+        #expect(seen.sorted() == Array(0..<1000))
+        #expect(maxAhead <= 3 * 7, "at most (ahead + 1) chunks admitted and not consumed")
+    }
+
+    /// One slow item (a huge PNG) must not hold up the items after it: while it is prepared, the
+    /// other worker and the consumer get through the rest.
+    @Test func aSlowItemHoldsUpOnlyItsOwnWorker() {
+        var order: [Int] = []
+        ChunkPipeline.run(
+            Array(0..<200), chunkSize: 4, ahead: 1, threads: 2,
+            prepare: { (item: Int) -> Int in
+                if item == 5 { Thread.sleep(forTimeInterval: 0.5) }
+                return item
+            }
+        ) { (_, indices) throws(Never) in
+            order += indices
+        }
+        #expect(order.sorted() == Array(0..<200))
+        let position = order.firstIndex(of: 5) ?? 0
+        #expect(position >= 100, "item 5 was consumed after \(position) others; the rest waited for it")
     }
 
     @Test func aThrowingConsumerStopsTheProducerAndRethrows() {
@@ -34,8 +53,8 @@ import Testing
                     prepared.add(1, ordering: .relaxed)
                     return item
                 }
-            ) { (_, range) throws(Stop) in
-                if range.lowerBound == 30 { throw Stop() }
+            ) { (_, indices) throws(Stop) in
+                if indices.contains(30) { throw Stop() }
             }
         }
         #expect(prepared.load(ordering: .relaxed) <= 60, "no work goes on after the failure")

@@ -63,6 +63,9 @@ final class DaemonProcess {
         try process.run()
         self.process = process
         try waitFor("the socket to answer") { (try? SocketClient(path: socket).send("PING")) == ["OK 1", "pong"] }
+        // kindredd answers while it loads its indexes, and refuses the verbs that need them
+        // until then: a test's first WATCH or SIMILAR must not race the load.
+        try waitFor("the indexes to load") { try status()["index_size"] != "loading" }
     }
 
     func ask(_ request: String, payload: [UInt8] = []) throws -> [String] {
