@@ -6,7 +6,7 @@
 #include <string.h>
 
 typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *);
-typedef void (*depthwise_row_fn)(const float *const *, int, int, const float *, const float *, int, int, int, int, float *, int);
+typedef void (*depthwise_row_fn)(const float *const *, int, const float *, const float *, int, int, int, float *, int);
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
@@ -19,6 +19,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #define HVEC v4
 #define HLANES 4
 #define ROWS 4
+#define PIXELS 4
 #include "cnn_impl.h"
 #undef KK_NAME
 #undef KK_TARGET
@@ -27,6 +28,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #undef HVEC
 #undef HLANES
 #undef ROWS
+#undef PIXELS
 
 #if defined(__x86_64__)
 #define KK_NAME(x) x##_avx2
@@ -36,6 +38,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #define HVEC v4
 #define HLANES 4
 #define ROWS 4  // 4 × 2 accumulators, 2 weights and a broadcast fit AVX2's 16 registers
+#define PIXELS 4
 #include "cnn_impl.h"
 #undef KK_NAME
 #undef KK_TARGET
@@ -44,6 +47,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #undef HVEC
 #undef HLANES
 #undef ROWS
+#undef PIXELS
 
 #define KK_NAME(x) x##_avx512
 #define KK_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
@@ -52,6 +56,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #define HVEC v8
 #define HLANES 8
 #define ROWS 8  // 8 × 2 accumulators of AVX-512's 32 registers
+#define PIXELS 8
 #include "cnn_impl.h"
 #undef KK_NAME
 #undef KK_TARGET
@@ -60,6 +65,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #undef HVEC
 #undef HLANES
 #undef ROWS
+#undef PIXELS
 #endif
 
 typedef struct {
@@ -131,45 +137,57 @@ static int band_rows(const kk_block *b) {
 
 static int ring_rows(const kk_block *b) { return b->kernel + (band_rows(b) - 1) * b->stride; }
 
+/// A ring row's width in pixels: the input row with pad_left zero columns before it and enough
+/// after it for the last output pixel's taps.
+static int padded_width(const kk_block *b) {
+    const int right = (b->ow - 1) * b->stride + b->kernel - b->pad_left - b->w;
+    return b->pad_left + b->w + (right > 0 ? right : 0);
+}
+
 size_t kk_block_scratch(const kk_block *b) {
-    return (b->expand_weight ? (size_t)ring_rows(b) * b->w * b->expanded : 0) + (size_t)band_rows(b) * b->ow * b->expanded;
+    return (size_t)ring_rows(b) * padded_width(b) * b->expanded + (size_t)band_rows(b) * b->ow * b->expanded;
 }
 
 void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
                    int row_end, float *scratch) {
     const level_kernels *kernels = at(level);
-    const int k = b->kernel, w = b->w, ce = b->expanded, band = band_rows(b), slots = ring_rows(b);
-    const size_t row = (size_t)w * ce;
-    const int ring = b->expand_weight && !expanded;
-    // Bands of output rows: the expanded input rows live in a ring, input row r in slot r mod
-    // `slots`. A band reads `slots` consecutive rows, distinct mod `slots`, and a row is
-    // overwritten only by a row `slots` further down, which no band still reading it needs.
-    float *ring_base = scratch, *depthwise = scratch + (ring ? (size_t)slots * row : 0);
-    const float *source = ring ? 0 : (expanded ? expanded : x);
+    const int k = b->kernel, w = b->w, ce = b->expanded, band = band_rows(b);
+    // The depthwise convolution's input rows live in a ring, zero-padded left and right so every
+    // tap is in range: input row r in slot r mod `slots`. A band reads `slots` consecutive rows,
+    // distinct mod `slots`, and a row is overwritten only by a row `slots` further down, which
+    // no band still reading it needs. A row comes from the expansion; or is copied from
+    // `expanded`, when the caller computed the expansion beforehand; or from x, when the block
+    // does not expand (the copy is cheap beside the convolution that reads it).
+    const int slots = ring_rows(b), wide = padded_width(b);
+    const size_t slot_size = (size_t)wide * ce, left = (size_t)b->pad_left * ce, row_size = (size_t)w * ce;
+    float *ring = scratch, *depthwise = scratch + (size_t)slots * slot_size;
+    for (int slot = 0; slot < slots; slot++) {
+        float *row = ring + (size_t)slot * slot_size;
+        memset(row, 0, left * sizeof(float));
+        memset(row + left + row_size, 0, (slot_size - left - row_size) * sizeof(float));
+    }
+    const float *copied = expanded ? expanded : (b->expand_weight ? 0 : x);
     const float *rows[KK_BLOCK_MAX_KERNEL];
-    int next = INT_MIN;  // the first input row not yet expanded into the ring
+    int next = INT_MIN;  // the first input row not yet in the ring
     for (int oy = row_begin; oy < row_end; oy += band) {
         const int count = row_end - oy < band ? row_end - oy : band;
-        if (ring) {
-            const int top = oy * b->stride - b->pad_top, bottom = (oy + count - 1) * b->stride - b->pad_top + k;
-            int r = top < 0 ? 0 : top;
-            if (r < next) r = next;
-            const int to = bottom > b->h ? b->h : bottom;
-            while (r < to) {  // the new rows, in at most two runs of consecutive slots
-                const int slot = r % slots, run = to - r < slots - slot ? to - r : slots - slot;
-                kernels->pointwise(x + (size_t)r * w * b->input, run * w, b->input, b->expand_weight, ce, b->expand_bias, 1,
-                                   0, ring_base + (size_t)slot * row);
-                r += run;
-            }
-            if (to > next) next = to;
+        const int top = oy * b->stride - b->pad_top, bottom = (oy + count - 1) * b->stride - b->pad_top + k;
+        int r = top < 0 ? 0 : top;
+        if (r < next) r = next;
+        const int to = bottom > b->h ? b->h : bottom;
+        for (; r < to; r++) {
+            float *slot = ring + (size_t)(r % slots) * slot_size + left;
+            if (copied) memcpy(slot, copied + (size_t)r * row_size, row_size * sizeof(float));
+            else kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, b->expand_weight, ce, b->expand_bias, 1, 0, slot);
         }
+        if (to > next) next = to;
         for (int i = 0; i < count; i++) {
-            const int top = (oy + i) * b->stride - b->pad_top;
+            const int first = (oy + i) * b->stride - b->pad_top;
             for (int t = 0; t < k; t++) {
-                const int r = top + t;
-                rows[t] = r < 0 || r >= b->h ? 0 : (ring ? ring_base + (size_t)(r % slots) * row : source + (size_t)r * row);
+                const int row = first + t;
+                rows[t] = row < 0 || row >= b->h ? 0 : ring + (size_t)(row % slots) * slot_size;
             }
-            kernels->depthwise_row(rows, w, ce, b->depthwise_weight, b->depthwise_bias, k, b->stride, b->pad_left, 1,
+            kernels->depthwise_row(rows, ce, b->depthwise_weight, b->depthwise_bias, k, b->stride, 1,
                                    depthwise + (size_t)i * b->ow * ce, b->ow);
         }
         const size_t out = (size_t)oy * b->ow * b->output;

@@ -4,6 +4,7 @@
 //   KK_TARGET   the target attribute (empty for the baseline)
 //   VEC, LANES  the full vector type and its float count; HVEC, HLANES a half-width one for tails
 //   ROWS        rows of a 1×1 convolution kept in registers at once (the register file's size)
+//   PIXELS      depthwise output pixels computed at once
 //
 // Every output value is computed by one chain: bias first, then the products in a fixed order
 // (inputs q = 0, 1, … for a 1×1 convolution; taps row by row for a depthwise one), fused
@@ -141,98 +142,79 @@ static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int
     }
 }
 
-/// One depthwise output pixel at any position: taps outside the image (a null row, a column
-/// outside [0, w)) are skipped.
-static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_pixel)(
-    const float *const *rows, int w, int c, const float *restrict wt, const float *restrict bias, const int K, int ix0, int relu6,
-    float *restrict out) {
+/// NP output pixels from `ox` on, one vector of channels from `ch`, of a K×K depthwise
+/// convolution over rows padded with zero columns (row[i] is input column i − pad_left): every
+/// tap is in range, so every pixel, edge or not, runs the same chain. Each input vector is loaded
+/// once for all the NP pixels that read it, each weight vector once for the NP pixels.
+static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_block)(
+    const float *const *rows, int c, const float *restrict wt, const float *restrict bias, const int K, const int S, int ox,
+    int ch, int relu6, float *restrict out, const int NP) {
+    VEC a[PIXELS];
+#pragma clang loop unroll(full)
+    for (int p = 0; p < NP; p++) a[p] = KK_NAME(load)(bias + ch);
+    for (int ky = 0; ky < K; ky++) {
+        if (!rows[ky]) continue;  // a padding row: the same for every pixel of the row
+        const float *x = rows[ky] + (size_t)ox * S * c + ch;
+        VEC in[(PIXELS - 1) * 2 + KK_BLOCK_MAX_KERNEL];  // the (NP − 1)·S + K columns the pixels read
+#pragma clang loop unroll(full)
+        for (int t = 0; t < (NP - 1) * S + K; t++) in[t] = KK_NAME(load)(x + (size_t)t * c);
+#pragma clang loop unroll(full)
+        for (int kx = 0; kx < K; kx++) {
+            const VEC wv = KK_NAME(load)(wt + (size_t)(ky * K + kx) * c + ch);
+#pragma clang loop unroll(full)
+            for (int p = 0; p < NP; p++) a[p] += in[p * S + kx] * wv;
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int p = 0; p < NP; p++) KK_NAME(finish)(out + (size_t)(ox + p) * c + ch, a[p], relu6, 0);
+}
+
+/// One output row of a K×K depthwise convolution from its K zero-padded input rows (null: a
+/// padding row), PIXELS pixels at a time.
+static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_padded_k)(
+    const float *const *rows, int c, const float *restrict wt, const float *restrict bias, const int K, const int S, int relu6,
+    float *restrict out, int ow) {
     int ch = 0;
     for (; ch + LANES <= c; ch += LANES) {
-        VEC a = KK_NAME(load)(bias + ch);
-        for (int ky = 0; ky < K; ky++) {
-            if (!rows[ky]) continue;
-            for (int kx = 0; kx < K; kx++) {
-                const int ix = ix0 + kx;
-                if (ix < 0 || ix >= w) continue;
-                a += KK_NAME(load)(rows[ky] + (size_t)ix * c + ch) * KK_NAME(load)(wt + (size_t)(ky * K + kx) * c + ch);
-            }
-        }
-        KK_NAME(finish)(out + ch, a, relu6, 0);
+        int ox = 0;
+        for (; ox + PIXELS <= ow; ox += PIXELS) KK_NAME(depthwise_block)(rows, c, wt, bias, K, S, ox, ch, relu6, out, PIXELS);
+        for (; ox < ow; ox++) KK_NAME(depthwise_block)(rows, c, wt, bias, K, S, ox, ch, relu6, out, 1);
     }
-    for (; ch < c; ch++) {
-        float a = bias[ch];
-        for (int ky = 0; ky < K; ky++) {
-            if (!rows[ky]) continue;
-            for (int kx = 0; kx < K; kx++) {
-                const int ix = ix0 + kx;
-                if (ix < 0 || ix >= w) continue;
-                a += rows[ky][(size_t)ix * c + ch] * wt[(size_t)(ky * K + kx) * c + ch];
-            }
-        }
-        out[ch] = KK_NAME(finish1)(a, relu6, 0);
-    }
-}
-
-/// One output row of a K×K depthwise convolution from its K input rows (null: padding). Pixels
-/// whose taps all fall inside the row go four at a time, sharing each weight vector; the few at
-/// the edges go one by one, skipping the taps outside.
-static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_row_k)(
-    const float *const *rows, int w, int c, const float *restrict wt, const float *restrict bias, const int K, int stride,
-    int pad_left, int relu6, float *restrict out, int ow) {
-    int inner_begin = (pad_left + stride - 1) / stride;
-    int inner_end = w - K + pad_left < 0 ? 0 : (w - K + pad_left) / stride + 1;
-    if (inner_end > ow) inner_end = ow;
-    if (inner_begin > inner_end) inner_begin = inner_end;
-    for (int ox = 0; ox < inner_begin; ox++)
-        KK_NAME(depthwise_pixel)(rows, w, c, wt, bias, K, ox * stride - pad_left, relu6, out + (size_t)ox * c);
-    int ox = inner_begin;
-    for (; ox + 4 <= inner_end; ox += 4) {
-        const size_t step = (size_t)stride * c;
-        int ch = 0;
-        for (; ch + LANES <= c; ch += LANES) {
-            const VEC b = KK_NAME(load)(bias + ch);
-            VEC a0 = b, a1 = b, a2 = b, a3 = b;
+    for (; ch < c; ch++) {  // channels past the last whole vector
+        for (int ox = 0; ox < ow; ox++) {
+            float a = bias[ch];
             for (int ky = 0; ky < K; ky++) {
                 if (!rows[ky]) continue;
-                const float *x = rows[ky] + (size_t)(ox * stride - pad_left) * c + ch;
-                for (int kx = 0; kx < K; kx++) {
-                    const VEC wv = KK_NAME(load)(wt + (size_t)(ky * K + kx) * c + ch);
-                    const float *p = x + (size_t)kx * c;
-                    a0 += KK_NAME(load)(p) * wv;
-                    a1 += KK_NAME(load)(p + step) * wv;
-                    a2 += KK_NAME(load)(p + 2 * step) * wv;
-                    a3 += KK_NAME(load)(p + 3 * step) * wv;
-                }
+                for (int kx = 0; kx < K; kx++) a += rows[ky][(size_t)(ox * S + kx) * c + ch] * wt[(size_t)(ky * K + kx) * c + ch];
             }
-            float *o = out + (size_t)ox * c + ch;
-            KK_NAME(finish)(o, a0, relu6, 0);
-            KK_NAME(finish)(o + c, a1, relu6, 0);
-            KK_NAME(finish)(o + 2 * (size_t)c, a2, relu6, 0);
-            KK_NAME(finish)(o + 3 * (size_t)c, a3, relu6, 0);
-        }
-        for (int p = 0; p < 4 && ch < c; p++) {  // channels past the last whole vector
-            for (int cc = ch; cc < c; cc++) {
-                float a = bias[cc];
-                for (int ky = 0; ky < K; ky++) {
-                    if (!rows[ky]) continue;
-                    for (int kx = 0; kx < K; kx++)
-                        a += rows[ky][(size_t)((ox + p) * stride - pad_left + kx) * c + cc] * wt[(size_t)(ky * K + kx) * c + cc];
-                }
-                out[(size_t)(ox + p) * c + cc] = KK_NAME(finish1)(a, relu6, 0);
-            }
+            out[(size_t)ox * c + ch] = KK_NAME(finish1)(a, relu6, 0);
         }
     }
-    for (; ox < ow; ox++)
-        KK_NAME(depthwise_pixel)(rows, w, c, wt, bias, K, ox * stride - pad_left, relu6, out + (size_t)ox * c);
 }
 
-static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int w, int c, const float *restrict wt,
-                                             const float *restrict bias, int k, int stride, int pad_left, int relu6,
-                                             float *restrict out, int ow) {
-    // A constant K lets the tap loops unroll and the weight vectors stay in registers.
-    switch (k) {
-    case 3: KK_NAME(depthwise_row_k)(rows, w, c, wt, bias, 3, stride, pad_left, relu6, out, ow); break;
-    case 5: KK_NAME(depthwise_row_k)(rows, w, c, wt, bias, 5, stride, pad_left, relu6, out, ow); break;
-    default: KK_NAME(depthwise_row_k)(rows, w, c, wt, bias, k, stride, pad_left, relu6, out, ow); break;
+static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int c, const float *restrict wt,
+                                             const float *restrict bias, int k, int stride, int relu6, float *restrict out,
+                                             int ow) {
+    // Constant K and stride let the tap loops unroll and the input columns stay in registers.
+#define KK_DEPTHWISE(K, S) KK_NAME(depthwise_padded_k)(rows, c, wt, bias, K, S, relu6, out, ow)
+    if (k == 3 && stride == 1) KK_DEPTHWISE(3, 1);
+    else if (k == 3 && stride == 2) KK_DEPTHWISE(3, 2);
+    else if (k == 5 && stride == 1) KK_DEPTHWISE(5, 1);
+    else if (k == 5 && stride == 2) KK_DEPTHWISE(5, 2);
+    else {  // any other shape: the generic loops, kernel size and stride unknown to the compiler
+        for (int ch = 0; ch + LANES <= c; ch += LANES)
+            for (int ox = 0; ox < ow; ox++) KK_NAME(depthwise_block)(rows, c, wt, bias, k, stride, ox, ch, relu6, out, 1);
+        for (int ch = c / LANES * LANES; ch < c; ch++) {
+            for (int ox = 0; ox < ow; ox++) {
+                float a = bias[ch];
+                for (int ky = 0; ky < k; ky++) {
+                    if (!rows[ky]) continue;
+                    for (int kx = 0; kx < k; kx++)
+                        a += rows[ky][(size_t)(ox * stride + kx) * c + ch] * wt[(size_t)(ky * k + kx) * c + ch];
+                }
+                out[(size_t)ox * c + ch] = KK_NAME(finish1)(a, relu6, 0);
+            }
+        }
     }
+#undef KK_DEPTHWISE
 }

@@ -44,14 +44,16 @@ typedef struct {
     int residual;
 } kk_block;
 
-/// Floats of scratch `kk_block_rows` needs: a ring of `kernel` expanded input rows (when the
-/// block expands) and one depthwise output row.
+/// Floats of scratch `kk_block_rows` needs: a ring of the depthwise convolution's input rows,
+/// zero-padded left and right, and a band of its output rows.
 size_t kk_block_scratch(const kk_block *b);
 
 /// Output rows [row_begin, row_end) of block `b` from its input x (H×W×input) into y (OH×OW×output),
-/// fused row by row: each input row is expanded once into a ring of `kernel` rows, so the
-/// 6×-wider expanded activation never leaves the cache. With `expanded` not null (the whole
-/// H×W×expanded expansion, computed beforehand) the ring is skipped. kernel ≤ KK_BLOCK_MAX_KERNEL.
+/// fused in bands of rows: each input row is expanded once into a ring of rows, so the 6×-wider
+/// expanded activation never leaves the cache, and each band's depthwise rows are projected
+/// together. With `expanded` not null (the whole H×W×expanded expansion, computed beforehand by
+/// the caller, e.g. split over threads without overlap) the ring's rows are copied from it.
+/// kernel ≤ KK_BLOCK_MAX_KERNEL.
 void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
                    int row_end, float *scratch);
 
