@@ -106,11 +106,13 @@ struct Embed: ParsableCommand {
             try (result.paths.joined(separator: "\n") + (result.paths.isEmpty ? "" : "\n")).write(
                 toFile: pathsOut, atomically: true, encoding: .utf8)
         }
-        printJSONLine([
+        var line: [String: Any] = [
             "space": space.rawValue, "images": result.paths.count, "failed": result.failures.count + missing.count,
             "threads": threads, "wall_s": seconds,
             "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10,
-        ])
+        ]
+        if space == .cnn { line["stages"] = result.stages.json }
+        printJSONLine(line)
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
     }
 

@@ -25,6 +25,30 @@ struct ImagePipeline {
         var features: [Float] = []
         var logits: [Float] = []
         var failures: [(path: String, reason: String)] = []
+        /// Where the time went (`run` only), in seconds.
+        var stages = Stages()
+    }
+
+    /// Where a run's time went. The decode workers' stages add up the threads' time; the
+    /// network's stages are the consumer's wall time, so `waitingForDecode` near zero means
+    /// decoding kept up with the network.
+    struct Stages: Sendable {
+        /// Read, decode and (streaming) resample, summed over the decode workers.
+        var readDecodeThreadSeconds = 0.0
+        /// Framing for the network (border trim, fit), summed over the decode workers.
+        var frameThreadSeconds = 0.0
+        /// The network, with its input tensor's resize and crop.
+        var cnnSeconds = 0.0
+        /// The network's thread waiting for decoded images.
+        var waitingForDecodeSeconds = 0.0
+
+        var json: [String: Double] {
+            let round = { (x: Double) in (x * 1000).rounded() / 1000 }
+            return [
+                "read_decode_thread_s": round(readDecodeThreadSeconds), "frame_thread_s": round(frameThreadSeconds),
+                "cnn_s": round(cnnSeconds), "waiting_for_decode_s": round(waitingForDecodeSeconds),
+            ]
+        }
     }
 
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
@@ -34,16 +58,35 @@ struct ImagePipeline {
         var rows: [(index: Int, features: ArraySlice<Float>, logits: ArraySlice<Float>)] = []
         var failures: [(index: Int, reason: String)] = []
         var done = 0
+        let workerTimes = Mutex(Stages())
+        var stages = Stages()
+        var idleSince = ContinuousClock.now
         ChunkPipeline.run(
             files, chunkSize: max(1, threads * network.batchSize), threads: threads,
             prepare: { path in
-                Swift.Result<RGBImage, ImageError> { () throws(ImageError) in
-                    let image = framing.prepare(
-                        try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image)
-                    return mirror ? image.mirrored() : image
+                let begun = ContinuousClock.now
+                let decoded = Swift.Result<RGBImage, ImageError> { () throws(ImageError) in
+                    try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image
                 }
+                let framingBegun = ContinuousClock.now
+                let framed = decoded.map { image in
+                    let prepared = framing.prepare(image)
+                    return mirror ? prepared.mirrored() : prepared
+                }
+                let (decoding, framingTime) = (framingBegun - begun, ContinuousClock.now - framingBegun)
+                workerTimes.withLock {
+                    $0.readDecodeThreadSeconds += decoding.seconds
+                    $0.frameThreadSeconds += framingTime.seconds
+                }
+                return framed
             }
         ) { (outcomes, indices) throws(Never) in
+            let begun = ContinuousClock.now
+            stages.waitingForDecodeSeconds += (begun - idleSince).seconds
+            defer {
+                idleSince = ContinuousClock.now
+                stages.cnnSeconds += (idleSince - begun).seconds
+            }
             var images: [RGBImage] = [], decoded: [Int] = []
             for (index, outcome) in zip(indices, outcomes) {
                 switch outcome {
@@ -63,6 +106,10 @@ struct ImagePipeline {
             progress?(done, files.count)
         }
         var result = Result()
+        let decodeTimes = workerTimes.withLock { $0 }
+        stages.readDecodeThreadSeconds = decodeTimes.readDecodeThreadSeconds
+        stages.frameThreadSeconds = decodeTimes.frameThreadSeconds
+        result.stages = stages
         for row in rows.sorted(by: { $0.index < $1.index }) {
             result.paths.append(files[row.index])
             result.features += row.features
@@ -145,4 +192,8 @@ struct ImagePipeline {
         }
         return (files, missing)
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
