@@ -92,7 +92,7 @@ let package = Package(
             name: "KindredImaging",
             dependencies: [
                 "KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF", "COpenJPEG", "CLCMS2",
-                "CLibRaw",
+                "CLibRaw", "CKindredKernels",
             ],
             swiftSettings: optimisedChecked
         ),
@@ -227,7 +227,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "KindredImagingTests", dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport"]),
+            name: "KindredImagingTests",
+            dependencies: ["KindredCore", "KindredImaging", "KindredTestSupport", "CKindredKernels"]),
         .testTarget(
             name: "KindredFeaturesTests",
             dependencies: ["KindredCore", "KindredFeatures", "KindredImaging", "KindredTestSupport"],

@@ -1,3 +1,5 @@
+import CKindredKernels
+
 /// Shrinks an image by exact area averaging, consuming input rows one at a time, so a decoder can
 /// stream a 230-megapixel PNG through it holding one input row and two output rows, never the
 /// whole image. Each output pixel is the mean of the input area it covers, with fractional
@@ -39,8 +41,8 @@ struct AreaResampler {
     }
 
     /// Adds the next input row (inputWidth × 3 bytes, RGB). The vertical pass runs on every input
-    /// row (a contiguous multiply-add the compiler vectorises); the horizontal pass only once per
-    /// output row, which is what makes large reductions cheap.
+    /// row (a contiguous multiply-add, in the C kernel for this CPU); the horizontal pass only once
+    /// per output row, which is what makes large reductions cheap.
     mutating func add(row: UnsafePointer<UInt8>) {
         let y = nextInputRow
         nextInputRow += 1
@@ -58,7 +60,7 @@ struct AreaResampler {
             let outputRow = oy
             accumulators.withUnsafeMutableBufferPointer { all in
                 let sums = all.baseAddress! + (outputRow & 1) * n
-                for i in 0..<n { sums[i] += Float(row[i]) * weight }
+                kk_accumulate_bytes(PixelKernels.level, sums, row, n, weight)
                 // An output row is done when the input has passed its bottom edge.
                 if finished {
                     emit(row: outputRow, from: sums)
@@ -178,4 +180,9 @@ extension RGBImage {
             }
         }
     }
+}
+
+/// The per-pixel C kernels' instruction-set level, chosen once.
+enum PixelKernels {
+    static let level = kk_imaging_level()
 }

@@ -1,3 +1,5 @@
-// Umbrella header: distance kernels for KindredIndex, CNN kernels for KindredFeatures.
+// Umbrella header: distance kernels for KindredIndex, CNN kernels for KindredFeatures, per-pixel
+// kernels for KindredImaging.
 #include "kindred_kernels.h"
 #include "kindred_cnn.h"
+#include "kindred_imaging.h"
