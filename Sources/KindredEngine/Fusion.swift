@@ -58,9 +58,18 @@ public struct Fusion: Sendable, Equatable {
     /// by the fused score, reading each one's style vector and hash from the store; returns the
     /// best `k`. A candidate missing a style vector or hash (none should be: both are required
     /// spaces) scores 0 for that term.
-    public func rerank(_ found: [Neighbor], probe: Probe, k: Int, store: VectorStore) throws -> [Ranked] {
+    /// `styles`, when given, answers for the candidates' style vectors from memory (the live style
+    /// index), so only their hashes are read from the store; a candidate it lacks is read there.
+    public func rerank(
+        _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil
+    ) throws -> [Ranked] {
         let ids = found.map { ItemID($0.label) }
-        let styles = try store.vectors(ids, space: Space.style.rawValue)
+        var styles: [[Float]?] = ids.map { id in inMemory?.withVector(id.rawValue) { Array($0) } }
+        let missing = ids.indices.filter { styles[$0] == nil }
+        if !missing.isEmpty {
+            let read = try store.vectors(missing.map { ids[$0] }, space: Space.style.rawValue)
+            for (i, vector) in zip(missing, read) { styles[i] = vector }
+        }
         let hashes = try store.vectors(ids, space: Space.phash.rawValue, as: UInt8.self)
         var ranked: [Ranked] = []
         ranked.reserveCapacity(found.count)

@@ -450,3 +450,18 @@ extension HNSWIndex {
     /// Every live label, in no particular order.
     public func liveLabels() -> [UInt64] { book.withLock { Array($0.slotByLabel.keys) } }
 }
+
+/// A float32 index holds each vector as inserted (scaled to unit length under cosine), so it can
+/// answer for them without a read from the store: the fused ranking's style terms.
+extension HNSWIndex: ExactVectors {
+    /// Calls `body` with `label`'s row (`dimension` floats); nil when the label is absent or the
+    /// rows are compact codes. A row is never written once its node is published (an update takes
+    /// a new slot), and the storage lock keeps it from moving while `body` reads it.
+    public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+        guard encoding == .float32 else { return nil }
+        storage.lockShared()
+        defer { storage.unlock() }
+        guard let id = book.withLock({ $0.slotByLabel[label] }) else { return nil }
+        return body(UnsafeBufferPointer(start: row(id).assumingMemoryBound(to: Float.self), count: dimension))
+    }
+}

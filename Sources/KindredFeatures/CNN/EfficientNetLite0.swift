@@ -14,8 +14,9 @@ import KindredCore
 /// chosen at run time (`level`).
 ///
 /// Threads split the images for throughput. When there are fewer images than threads (one
-/// image: a `SIMILAR-IMAGE` query), every layer's output rows are split over the threads instead,
-/// so one image's latency goes down with the cores. Every output value is summed in one fixed
+/// image: a `SIMILAR-IMAGE` query), every layer's output rows are split over the threads instead
+/// (a `WorkerTeam`, whose threads spin between layers), so one image's latency goes down with
+/// the cores. Every output value is summed in one fixed
 /// order whichever rows a call covers (kindred_cnn.h), so features are bit-identical whatever the
 /// thread count. Buffers are allocated once per worker and reused, so a forward pass allocates
 /// nothing. One instance is used by one caller at a time.
@@ -38,6 +39,8 @@ public final class EfficientNetLite0 {
 
     private let parameters: Parameters
     private let workspaces: [Workspace]
+    /// The threads one image's layers are split over (nil with one thread).
+    private let team: WorkerTeam?
 
     /// Every weight, copied once into memory the C kernels can hold pointers to, and the blocks
     /// described for `kk_block_rows`.
@@ -155,6 +158,7 @@ public final class EfficientNetLite0 {
         self.threads = max(1, threads)
         self.level = level
         workspaces = (0..<self.threads).map { [blocks = parameters.blocks] _ in Workspace(blocks) }
+        team = self.threads > 1 ? WorkerTeam(parts: self.threads) : nil
     }
 
     /// Runs `count` images. `input` holds them as count × 224 × 224 × 3 floats (NHWC), already
@@ -188,15 +192,13 @@ public final class EfficientNetLite0 {
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
-    /// Runs `body(part, first, last)` over [0, rows) cut into up to `parts` ranges, one a thread;
-    /// one part runs inline.
-    private static func split(_ rows: Int, _ parts: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Runs `body(part, first, last)` over [0, rows) cut into up to `parts` ranges, one a thread
+    /// of the team; part 0 runs on the calling thread.
+    private func split(_ rows: Int, _ parts: Int, _ body: (Int, Int, Int) -> Void) {
         let parts = min(parts, rows)
-        guard parts > 1 else { return body(0, 0, rows) }
-        let cut = { @Sendable (t: Int) in rows * t / parts }
-        withoutActuallyEscaping(body) { body in
-            let task = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { t in task.value(t, cut(t), cut(t + 1)) }
+        guard parts > 1, let team else { return body(0, 0, rows) }
+        team.run { t in
+            if t < parts { body(t, rows * t / parts, rows * (t + 1) / parts) }
         }
     }
 
@@ -211,7 +213,7 @@ public final class EfficientNetLite0 {
         let stem = UnsafeSendableBox(parameters.stem)
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
         let stemBuffers = UnsafeSendableBox((input, space.a))
-        Self.split(stemSize, parts) { part, first, last in
+        split(stemSize, parts) { part, first, last in
             let (input, out) = stemBuffers.value, stem = stem.value
             kk_conv_rows(
                 level, input, 224, 224, 3, stem.weight, stem.bias, 3, 2, Int32(stemPad), Int32(stemPad), 32, 1, out,
@@ -228,14 +230,14 @@ public final class EfficientNetLite0 {
             let expandFirst = parts > 1 && block.expand_weight != nil && halo * 10 > Int(block.h)
             if expandFirst {
                 // Cut by pixels, not rows: 7 rows over 2 threads would be 3 and 4.
-                Self.split(Int(block.h * block.w), parts) { _, first, last in
+                split(Int(block.h * block.w), parts) { _, first, last in
                     let (x, _, expanded, b) = buffers.value
                     kk_pointwise(
                         level, x + first * Int(b.input), Int32(last - first), b.input, b.expand_weight, b.expanded,
                         b.expand_bias, 1, nil, expanded + first * Int(b.expanded))
                 }
             }
-            Self.split(Int(block.oh), parts) { part, first, last in
+            split(Int(block.oh), parts) { part, first, last in
                 var (x, y, expanded, b) = buffers.value
                 kk_block_rows(
                     level, &b, x, expandFirst ? expanded : nil, y, Int32(first), Int32(last), scratch.value[part])
@@ -245,7 +247,7 @@ public final class EfficientNetLite0 {
 
         let size = Int(parameters.blocks.last!.oh)
         let head = UnsafeSendableBox((parameters.head, current, space.head))
-        Self.split(size * size, parts) { _, first, last in
+        split(size * size, parts) { _, first, last in
             let (layer, x, out) = head.value
             kk_pointwise(
                 level, x + first * 320, Int32(last - first), 320, layer.weight, Int32(Self.featureDimension),

@@ -173,7 +173,8 @@ extension CommandService {
         let pool = max(query.k, fusion.candidates)
         let found = try neighbours(
             of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool))
-        let ranked = try fusion.rerank(found, probe: probe, k: query.k, store: store)
+        let ranked = try fusion.rerank(
+            found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
         if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant"] }
