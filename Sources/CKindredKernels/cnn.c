@@ -21,14 +21,6 @@ typedef float v16 __attribute__((vector_size(64)));
 #define ROWS 4
 #define PIXELS 4
 #include "cnn_impl.h"
-#undef KK_NAME
-#undef KK_TARGET
-#undef VEC
-#undef LANES
-#undef HVEC
-#undef HLANES
-#undef ROWS
-#undef PIXELS
 
 #if defined(__x86_64__)
 #define KK_NAME(x) x##_avx2
@@ -40,14 +32,6 @@ typedef float v16 __attribute__((vector_size(64)));
 #define ROWS 4  // 4 × 2 accumulators, 2 weights and a broadcast fit AVX2's 16 registers
 #define PIXELS 4
 #include "cnn_impl.h"
-#undef KK_NAME
-#undef KK_TARGET
-#undef VEC
-#undef LANES
-#undef HVEC
-#undef HLANES
-#undef ROWS
-#undef PIXELS
 
 #define KK_NAME(x) x##_avx512
 #define KK_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
@@ -58,14 +42,6 @@ typedef float v16 __attribute__((vector_size(64)));
 #define ROWS 8  // 8 × 2 accumulators of AVX-512's 32 registers
 #define PIXELS 8
 #include "cnn_impl.h"
-#undef KK_NAME
-#undef KK_TARGET
-#undef VEC
-#undef LANES
-#undef HVEC
-#undef HLANES
-#undef ROWS
-#undef PIXELS
 #endif
 
 typedef struct {

@@ -5,6 +5,7 @@
 //   VEC, LANES  the full vector type and its float count; HVEC, HLANES a half-width one for tails
 //   ROWS        rows of a 1×1 convolution kept in registers at once (the register file's size)
 //   PIXELS      depthwise output pixels computed at once
+// and undefines them at its end, ready for the next instruction set.
 //
 // Every output value is computed by one chain: bias first, then the products in a fixed order
 // (inputs q = 0, 1, … for a 1×1 convolution; taps row by row for a depthwise one), fused
@@ -218,3 +219,12 @@ static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int c, co
     }
 #undef KK_DEPTHWISE
 }
+
+#undef KK_NAME
+#undef KK_TARGET
+#undef VEC
+#undef LANES
+#undef HVEC
+#undef HLANES
+#undef ROWS
+#undef PIXELS

@@ -2,10 +2,11 @@ import Foundation
 import Synchronization
 
 /// A fixed team of threads that runs one job cut into parts, many times in quick succession: one
-/// image's CNN layers, split over the cores, about 25 jobs of 0.1–1 ms each. Waking Dispatch's
-/// workers for every layer cost more than the split saved; here the workers spin briefly after
-/// each job, so the next one starts without a system call, and sleep on a condition variable
-/// once no job has come for a while (between images), so an idle team costs nothing.
+/// image's CNN layers, split over the cores, about 25 jobs of 0.1–1 ms each. Dispatch wakes its
+/// workers for each job; here they spin briefly after each one, so the next starts without a
+/// system call (2-thread latency 8.5–11 → 6.9–7.5 ms, Benchmarks/RESULTS.md), and sleep on a
+/// condition variable once no job has come for a while (between images), so an idle team
+/// costs nothing.
 ///
 /// `run` is called by one thread at a time (the network's owner); the caller runs part 0.
 public final class WorkerTeam: Sendable {
