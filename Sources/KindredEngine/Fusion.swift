@@ -55,11 +55,10 @@ public struct Fusion: Sendable, Equatable {
     }
 
     /// Re-ranks the CNN neighbours `found` (exact cosine distances, as `LiveIndex.search` gives)
-    /// by the fused score, reading each one's style vector and hash from the store; returns the
-    /// best `k`. A candidate missing a style vector or hash (none should be: both are required
-    /// spaces) scores 0 for that term.
-    /// `styles`, when given, answers for the candidates' style vectors from memory (the live style
-    /// index), so only their hashes are read from the store; a candidate it lacks is read there.
+    /// by the fused score, reading each one's style vector and hash; returns the best `k`. A
+    /// candidate missing a style vector or hash (none should be: both are required spaces) scores
+    /// 0 for that term. `styles` (the live style index) answers for style vectors from memory, so
+    /// only the hashes need the store; a candidate it lacks is read from the store.
     public func rerank(
         _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil
     ) throws -> [Ranked] {

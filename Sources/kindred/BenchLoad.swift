@@ -90,8 +90,7 @@ struct BenchLoad: ParsableCommand {
                 let answer = try? connection.ask(request)
                 let took = ContinuousClock.now - sent
                 if case .success = answer {} else { errors.add(1, ordering: .relaxed) }
-                mine[kind, default: []].append(
-                    Double(took.components.attoseconds) / 1e15 + Double(took.components.seconds) * 1000)
+                mine[kind, default: []].append(took.seconds * 1000)
             }
             latencies.withLock { all in for (kind, values) in mine { all[kind, default: []] += values } }
         }

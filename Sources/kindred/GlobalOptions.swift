@@ -37,7 +37,10 @@ func printJSONLine(_ fields: [String: Any]) {
 
 /// Seconds since `start`, rounded for printing.
 func elapsed(since start: ContinuousClock.Instant) -> Double {
-    let duration = ContinuousClock.now - start
-    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    return (seconds * 10_000).rounded() / 10_000
+    ((ContinuousClock.now - start).seconds * 10_000).rounded() / 10_000
+}
+
+extension Duration {
+    /// The duration in seconds, unrounded.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -193,7 +193,3 @@ struct ImagePipeline {
         return (files, missing)
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
