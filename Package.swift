@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "kindredd", targets: ["kindredd"]),
         .executable(name: "kindred", targets: ["kindred"]),
+        .executable(name: "kindred-decode", targets: ["kindred-decode"]),
         .library(name: "KindredCore", targets: ["KindredCore"]),
         .library(name: "KindredStore", targets: ["KindredStore"]),
         .library(name: "KindredIndex", targets: ["KindredIndex"]),
@@ -163,6 +164,8 @@ let package = Package(
         ),
 
         // A child process for crash tests: writes to the store until it is killed.
+        // The child process that decodes camera RAW files (KindredImaging's DecoderProcess).
+        .executableTarget(name: "kindred-decode", dependencies: ["KindredImaging"]),
         .executableTarget(
             name: "kindred-store-writer",
             dependencies: ["KindredCore", "KindredStore"],

@@ -37,6 +37,9 @@ let package = Package(
         target("fuzz-heif", ["KindredImaging"]),
         target("fuzz-jpeg2000", ["KindredImaging"]),
         target("fuzz-raw", ["KindredImaging"]),
+        // The child RAW inputs are decoded in (DecoderProcess), instrumented like the rest.
+        .executableTarget(
+            name: "fuzz-decode-child", dependencies: [.product(name: "KindredImaging", package: "Kindred")]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
         target(

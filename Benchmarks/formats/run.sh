@@ -24,7 +24,7 @@ work=Benchmarks/data/formats
 mkdir -p "$work"
 py=$(../shared/bench/setup-peers.sh)
 "$py" -m pip install -q pillow-heif tifffile rawpy >&2
-swift build -c release --product kindred >/dev/null
+swift build -c release --product kindred >/dev/null && swift build -c release --product kindred-decode >/dev/null
 state=${KINDRED_CACHE:-$HOME/.cache/kindred}/demo-state
 
 "$py" - "$work" <<'PY'

@@ -24,6 +24,9 @@ public struct DecodeOptions: Sendable {
     /// the default CMYK profile). Off only to measure what the conversion changes: CMYK then
     /// gets the naive ink inversion and RGB is taken as stored.
     public var managesColour = true
+    /// The child process that decodes the formats whose libraries are not trusted in-process
+    /// (camera RAW).
+    public var decoderProcess = DecoderProcess.besideExecutable
 
     public init() {}
 
@@ -127,14 +130,19 @@ public enum ImageDecoder {
         case .tiff:
             // A camera's TIFF-based RAW file is LibRaw's; an ordinary TIFF that looked like one
             // (a camera maker's name in it) is libtiff's after all.
-            if RAWDecoder.mayBeRAW(bytes) {
-                do { return try RAWDecoder.decode(bytes, path: path, options: options) } catch
-                    where error.kind
-                    == .unsupportedFormat
-                {}
+            guard RAWDecoder.mayBeRAW(bytes) else { return try TIFFDecoder.decode(bytes, path: path, options: options) }
+            do {
+                return try options.decoderProcess.decode(bytes, format: .raw, path: path, options: options)
+            } catch  where error.kind == .unsupportedFormat {
+                guard !options.decoderProcess.isInstalled else {
+                    return try TIFFDecoder.decode(bytes, path: path, options: options)
+                }
+                // With no child to ask, a DNG that libtiff cannot read is refused for want of the
+                // child rather than for libtiff's reason.
+                let missingChild = error
+                do { return try TIFFDecoder.decode(bytes, path: path, options: options) } catch { throw missingChild }
             }
-            return try TIFFDecoder.decode(bytes, path: path, options: options)
-        case .raw: return try RAWDecoder.decode(bytes, path: path, options: options)
+        case .raw: return try options.decoderProcess.decode(bytes, format: .raw, path: path, options: options)
         case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
         case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
         case .heic, .avif: return try HEIFDecoder.decode(bytes, format: format, path: path, options: options)

@@ -1,0 +1,5 @@
+import KindredImaging
+
+// kindred-decode built instrumented: the child the decoder fuzz targets start for RAW inputs
+// (target names are unique across packages, so the main package's cannot be reused).
+DecoderProcess.childMain(CommandLine.arguments)

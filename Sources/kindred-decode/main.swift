@@ -1,0 +1,4 @@
+import KindredImaging
+
+// Installed beside kindredd and kindred, which start it for each camera RAW file.
+DecoderProcess.childMain(CommandLine.arguments)
