@@ -43,6 +43,15 @@ import Testing
             ("huge.jpg", Fixtures.jpegClaiming(width: 65535, height: 65535), "65500 pixels"),
             ("huge.png", Fixtures.pngClaiming(width: 100_000, height: 100_000), "exceeds pixel limit"),
             ("bad-crc.png", badCRC, "corrupt PNG"),
+            // A file that aborts LibRaw (found by fuzz-raw): the child decoding it dies, not kindredd.
+            (
+                "libraw-crash.3fr",
+                try [UInt8](
+                    Data(
+                        contentsOf: packageRoot.appendingPathComponent(
+                            "Tests/FuzzCorpus/fuzz-raw/libraw-crash-hasselblad"))),
+                "raw decoder process: died of signal"
+            ),
         ]
         for (name, bytes, _) in broken { try put(name, bytes) }
         // A loop of symbolic links: neither indexed nor failed (they resolve to nothing).
