@@ -8,8 +8,9 @@
 #   python3 Benchmarks/ann/vectors_chunked.py Benchmarks/data/v1m-1280 --n 1000000 --d 1280 --q 100)
 # ENCODING=int8|float16|float32 sets [index] encoding (default int8). SKIP_REFIT=1 skips the refit.
 # REUSE=1 keeps an earlier run's state (its preload and index snapshots) and measures again.
-# EF sets [index] ef_search, the candidate list of every SIMILAR (default 64); M sets [index] m (default
-# 16; with REUSE=1 a different M needs the CNN snapshot removed so the index is rebuilt with it). SPACE=fused|cnn|style
+# TAG=name keeps the state apart (Benchmarks/data/scale-N-name), so two settings can be compared.
+# EF sets [index] ef_search, the candidate list of every SIMILAR (default 64); M sets [index] m (default:
+# the daemon's, 32; a snapshot built with another M is rebuilt at start). SPACE=fused|cnn|style
 # is how the load's SIMILARs rank (default cnn, the figures of issue #17; fused is the daemon's default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ bin=.build/release
 swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
 swift build -c release --product kindred-bench-preload >/dev/null
 py=$(../shared/bench/setup-peers.sh)
-work=Benchmarks/data/scale-$n
+work=Benchmarks/data/scale-$n${TAG:+-$TAG}
 if [ "${REUSE:-0}" != 1 ] || [ ! -f "$work/base.npy" ]; then
   rm -rf "$work"; mkdir -p "$work/state/weights"
   cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
@@ -28,8 +29,9 @@ if [ "${REUSE:-0}" != 1 ] || [ ! -f "$work/base.npy" ]; then
   /usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"
 fi
 sock=$work/k.sock
-printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\nef_search = %d\nm = %d\n' "${ENCODING:-int8}" "${EF:-64}" "${M:-16}" \
-  > "$work/kindred.toml"
+printf '[refit]\nschedule = ""\nafter_new_fraction = 0\n[index]\nencoding = "%s"\nef_search = %d\n%s' "${ENCODING:-int8}" "${EF:-64}" \
+  "${M:+m = $M
+}" > "$work/kindred.toml"
 
 . Benchmarks/daemon/serve.sh
 

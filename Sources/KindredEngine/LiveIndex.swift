@@ -9,7 +9,8 @@ import Synchronization
 /// The HNSW index over one space, kept in step with the vector store: labels are item ids. It is
 /// derived data, so start-up loads the snapshot if it is sound and then reconciles it with the
 /// store (adding what the snapshot missed, removing what the store no longer has), or rebuilds it
-/// from the store when the snapshot is missing or damaged.
+/// from the store when the snapshot is missing or damaged, or was built with another encoding or M
+/// than the configured ones.
 ///
 /// An index of compact codes (`VectorEncoding.int8`, `.float16`) walks its graph on the codes and
 /// re-ranks the candidates with the vectors in the store (`search`), so answers carry exact
@@ -84,13 +85,21 @@ public final class LiveIndex: Sendable {
         if FileManager.default.fileExists(atPath: snapshot.path) {
             do {
                 let loaded = try HNSWIndex.load(from: snapshot, logger: logger)
-                if loaded.dimension == dimension && loaded.metric == .cosine && loaded.encoding == encoding {
+                // A different M is a different graph: links cannot be added to or dropped from a
+                // built one, so a changed [index] m takes effect by a rebuild, as an encoding does.
+                if loaded.dimension == dimension && loaded.metric == .cosine && loaded.encoding == encoding
+                    && loaded.parameters.connectivity == parameters.connectivity
+                {
                     index = loaded
                     report.loadedSnapshot = true
                 } else {
                     logger.warning(
-                        "index snapshot does not match the store; rebuilding",
-                        metadata: ["snapshot": "\(snapshot.path)"])
+                        "index snapshot does not match the store or the configuration; rebuilding",
+                        metadata: [
+                            "snapshot": "\(snapshot.path)",
+                            "snapshot_m": "\(loaded.parameters.connectivity)", "m": "\(parameters.connectivity)",
+                            "snapshot_encoding": "\(loaded.encoding)", "encoding": "\(encoding)",
+                        ])
                 }
             } catch {
                 logger.warning("index snapshot unusable; rebuilding", metadata: ["reason": "\(error)"])

@@ -34,7 +34,9 @@ public struct Configuration: Sendable, Equatable {
     public var maxFileBytes = 1 << 30
 
     // [index]
-    public var connectivity = 16
+    /// 32, not the paper's 16: on CNN-like 1280-d vectors 16 links lose recall as a collection
+    /// grows (RESULTS.md, "M for 1280-d vectors").
+    public var connectivity = 32
     public var efConstruction = 200
     public var efSearch = 64
     public var encoding = VectorEncoding.int8

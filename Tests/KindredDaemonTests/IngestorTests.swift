@@ -193,6 +193,12 @@ struct IngestFixture {
         let (converted, change) = try LiveIndex.open(
             snapshot: snapshot, store: c.store, space: "cnn", encoding: .float32, logger: testLogger)
         #expect(change.rebuilt && converted.index.encoding == .float32 && converted.index.count == 6)
+        // So is one built with another M: a changed [index] m takes effect at the next start.
+        let (relinked, newM) = try LiveIndex.open(
+            snapshot: snapshot, store: c.store, space: "cnn", parameters: HNSWParameters(connectivity: 32),
+            encoding: encoding, logger: testLogger)
+        #expect(newM.rebuilt && !newM.loadedSnapshot && relinked.index.parameters.connectivity == 32)
+        #expect(relinked.index.count == 6 && relinked.index.encoding == encoding)
         #expect(
             reopened.index.count == 6 && reopened.index.contains(label: 999)
                 && !reopened.index.contains(label: removed.rawValue))
