@@ -6,7 +6,7 @@ transformed copies (copies-embed.sh). A query is found when its original ranks f
 
 usage: python copies_score.py COPIES CATEGORY_DIR [STYLE_WEIGHT PHASH_WEIGHT EXPANSION]
 """
-import json, os, sys
+import itertools, json, os, sys
 import numpy as np
 
 CANDIDATES = 64  # kindredd's [similar] candidates
@@ -70,7 +70,7 @@ def described(*names):
     return all(os.path.exists(os.path.join(d, n + '.npy')) for d in (category, offline) for n in names)
 
 
-if os.path.exists(os.path.join(category, 'reference', 'feats.npy')):
+if all(os.path.exists(os.path.join(d, 'reference', 'feats.npy')) for d in (category, offline)):
     ref_db, ref_q = matrices('reference', peer=True)
     report('reference', np.argmax(unit(ref_q) @ unit(ref_db).T, 1))
 for cnn, style, phash in [('cnn-crop', 'style', 'phash'), ('cnn-pad', 'style', 'phash'),
@@ -103,13 +103,16 @@ for cnn, style, phash in [('cnn-crop', 'style', 'phash'), ('cnn-pad', 'style', '
 x, qx = (unit(v) for v in matrices('cnn-trim-pad'))
 s, qs = (unit(v) for v in matrices('style-trim'))
 b, qb = (bits(v) for v in matrices('phash-trim'))
-mirrored_style, mirrored_hash = load(offline, 'style-trim-mirror'), load(offline, 'phash-trim-mirror')
-qs_m = unit(np.stack([mirrored_style[q] for q in queries]))
-qb_m = bits(np.stack([mirrored_hash[q] for q in queries]))
+# (copies-embed.sh describes the mirrored queries; a partial run without them skips these rows.)
+mirrored = all(os.path.exists(os.path.join(offline, n + '.npy')) for n in ('style-trim-mirror', 'phash-trim-mirror'))
+if mirrored:
+    mirrored_style, mirrored_hash = load(offline, 'style-trim-mirror'), load(offline, 'phash-trim-mirror')
+    qs_m = unit(np.stack([mirrored_style[q] for q in queries]))
+    qb_m = bits(np.stack([mirrored_hash[q] for q in queries]))
 sim = qx @ x.T
 cand = np.argsort(-sim, 1)[:, :CANDIDATES]
 c = np.take_along_axis(sim, cand, 1)
-for ws, wp in [(0.5, 0.2), (0.5, 0.3), (0.5, 0.5)]:
+for ws, wp in [(0.5, 0.2), (0.5, 0.3), (0.5, 0.5)] if mirrored else []:
     def part(qs_, qb_):
         return ws * np.einsum('qd,qcd->qc', qs_, s[cand]) + wp * (1 - np.abs(qb_[:, None, :] - b[cand]).sum(2) / 64)
     first = cand[np.arange(len(cand)), np.argmax(c + np.maximum(part(qs, qb), part(qs_m, qb_m)), 1)]
@@ -166,8 +169,10 @@ for name, ws, wp, free in variants:
 # scored by the better of the query's and its mirror's style and hash.
 free = FREE['-no-value']
 s_free = colour_free(matrices('style-trim')[0], free)
-qs_free, qs_free_m = colour_free(raw_style, free), colour_free(np.stack([mirrored_style[q] for q in queries]), free)
-for wp in (0.2, 0.3):
+qs_free = colour_free(raw_style, free)
+if mirrored:
+    qs_free_m = colour_free(np.stack([mirrored_style[q] for q in queries]), free)
+for wp in (0.2, 0.3) if mirrored else ():
     def part(qs_, qsf_, qb_):
         whole = np.einsum('qd,qcd->qc', qs_, s[cand])
         parts = np.einsum('qd,qcd->qc', qsf_, s_free[cand])
@@ -175,4 +180,17 @@ for wp in (0.2, 0.3):
         return 0.5 * st_ + wp * (1 - np.abs(qb_[:, None, :] - b[cand]).sum(2) / 64)
     first = cand[np.arange(len(cand)), np.argmax(c + np.maximum(part(qs, qs_free, qb), part(qs_m, qs_free_m, qb_m)), 1)]
     report('cnn-trim-pad+fused-colourless-mirror-aware', first, style_weight=0.5, phash_weight=wp, expansion=0)
+# Query expansion by the default ranking's best `e`, only for a query whose nearest CNN neighbour
+# is below `below` (category.py scores the same rule on the category set). Measured, not built.
+st_default = np.where(colourless[:, None], np.einsum('qd,qcd->qc', qs_free, s_free[cand]), st)
+default = c + 0.5 * st_default + 0.2 * ph
+report('cnn-trim-pad+fused-default', cand[np.arange(len(cand)), np.argmax(default, 1)],
+       style_weight=0.5, phash_weight=0.2, expansion=0)
+best = np.take_along_axis(cand, np.argsort(-default, axis=1, kind='stable'), 1)
+for e, below in itertools.product((2, 3), (0.8, 0.85, 0.9, 0.95, None)):
+    expanded = np.einsum('qd,qcd->qc', unit(qx + x[best[:, :e]].sum(1)), x[cand])
+    cnn_term = expanded if below is None else np.where((c[:, 0] < below)[:, None], expanded, c)
+    report(f'cnn-trim-pad+fused-default+qe{e}-below-{below}',
+           cand[np.arange(len(cand)), np.argmax(cnn_term + 0.5 * st_default + 0.2 * ph, 1)],
+           style_weight=0.5, phash_weight=0.2, expansion=e, expand_below=below)
 json.dump(results, open(os.path.join(offline, 'scores.json'), 'w'), indent=1)
