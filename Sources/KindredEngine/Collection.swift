@@ -130,6 +130,30 @@ public final class Collection: Sendable {
         guard let running = running.withLock({ $0 }) else { return }
         running.loop.start()
         running.refits.start()
+        warmPageCache()
+    }
+
+    /// Reads the CNN records into the page cache, on a background thread, when they fit in half
+    /// the machine's memory (`VectorStore.warm`): SIMILAR re-ranks from them, and a cold cache
+    /// after a restart costs a random disk read per candidate.
+    private func warmPageCache() {
+        let budget = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 2
+        let store = store, logger = logger
+        Thread.detachNewThread {
+            let started = ContinuousClock.now
+            do {
+                if let bytes = try store.warm(space: Space.cnn.rawValue, budget: budget) {
+                    logger.info(
+                        "CNN records read into the page cache",
+                        metadata: ["bytes": "\(bytes)", "took": "\(ContinuousClock.now - started)"])
+                } else {
+                    logger.info(
+                        "CNN records larger than half the memory; not read ahead", metadata: ["budget": "\(budget)"])
+                }
+            } catch {
+                logger.warning("could not read the CNN records ahead", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Stops the threads (a refit in progress is abandoned: the next open marks it failed; the

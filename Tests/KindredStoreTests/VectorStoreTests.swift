@@ -45,6 +45,43 @@ import Testing
         #expect(Set(try store.registeredSpaces()) == Set(spaces))
     }
 
+    /// `warm` reads a space's records into the page cache (what kindredd does after a start): a
+    /// store evicted from the cache is resident again, and a space larger than the budget is left
+    /// alone.
+    @Test func warmBringsAnEvictedSpaceBackIntoThePageCache() throws {
+        let directory = temporaryDirectory("store")
+        let store = try VectorStore(directory: directory, spaces: spaces, logger: testLogger)
+        try store.write { batch throws(VectorStoreError) in
+            for id in UInt64(1)...500 { try batch.put(ItemID(id), vector(id, 1280), space: "cnn") }
+        }
+        try store.environment.sync()
+        let usage = try store.usage(space: "cnn")
+        #expect(try store.warm(space: "cnn", budget: usage.bytes - 1) == nil)
+
+        let file = directory.appendingPathComponent("data.mdb").path
+        let size = Int(try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber))
+        let fd = open(file, O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let map = try #require(mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0))
+        #expect(map != MAP_FAILED)
+        defer { munmap(map, size) }
+        var residency = [UInt8](repeating: 0, count: (size + usage.pageSize - 1) / usage.pageSize)
+        func resident() -> Int {
+            guard mincore(map, size, &residency) == 0 else { return -1 }
+            return residency.reduce(0) { $0 + Int($1 & 1) }
+        }
+        // Clean pages no process has mapped leave the cache (on tmpfs they cannot, and `before`
+        // is every page).
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        let before = resident()
+        #expect(try store.warm(space: "cnn", budget: usage.bytes) == 500 * (1280 * 4 + VectorRecordHeader.size))
+        #expect(
+            resident() >= usage.overflowPages,
+            "resident pages: \(before) after eviction, \(resident()) after warming; the space's records take \(usage.overflowPages)"
+        )
+    }
+
     /// Where the bytes go: a 1280-d float32 record (5 KiB and a header) takes two 4 KiB overflow
     /// pages, a 61-d one fits in a leaf beside others.
     @Test func usageCountsThePagesOfEachSpace() throws {
