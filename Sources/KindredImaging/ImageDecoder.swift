@@ -145,7 +145,7 @@ public enum ImageDecoder {
         case .raw: return try options.decoderProcess.decode(bytes, format: .raw, path: path, options: options)
         case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
         case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
-        case .heic, .avif: return try HEIFDecoder.decode(bytes, format: format, path: path, options: options)
+        case .heic, .avif: return try options.decoderProcess.decode(bytes, format: format, path: path, options: options)
         case .jp2: return try JPEG2000Decoder.decode(bytes, path: path, options: options)
         }
     }

@@ -23,6 +23,23 @@ import Testing
         #expect(next.format == .raw && next.originalWidth == 96)
     }
 
+    /// Found by the HEIF fuzz target: libheif 1.15 recurses until the stack runs out on a grid
+    /// image that names itself. The child dies of SIGSEGV; the parent refuses the file.
+    @Test func aFileThatKillsLibheifIsRefusedAndTheParentGoesOn() throws {
+        let crash = try [UInt8](
+            Data(
+                contentsOf: packageRoot.appendingPathComponent(
+                    "Tests/FuzzCorpus/fuzz-heif/libheif-crash-self-grid.heic")))
+        #expect { try decode(crash, "self-grid.heic") } throws: { error in
+            let error = error as! ImageError
+            return error.kind == .corrupt && error.reason.contains("heic decoder process: died of signal")
+                && error.path.hasSuffix("self-grid.heic")
+        }
+        let next = try [UInt8](
+            Data(contentsOf: packageRoot.appendingPathComponent("Tests/FuzzCorpus/fuzz-heif/rgb.heic")))
+        #expect(try decode(next, "next.heic").format == .heic)
+    }
+
     /// The child's own errors come back with their kind and the parent's path.
     @Test func theChildsErrorsKeepTheirKind() throws {
         var options = DecodeOptions()
