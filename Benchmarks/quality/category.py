@@ -77,9 +77,16 @@ def main():
 
     results = []
 
+    held_reference = (labels[top(cnn['reference'][halves['held']] @ cnn['reference'].T, halves['held'], K)]
+                      == labels[halves['held']][:, None]).mean(1)
+
     def report(name, half, ranked, **extra):
         p, ap = scores(ranked, labels, halves[half], counts)
         row = {'method': name, 'half': half, 'P@10': round(p, 4), 'mAP@10': round(ap, 4), **extra}
+        if half == 'held':  # the gain over the reference, and its standard error over the queries
+            gain = (labels[ranked[:, :K]] == labels[halves[half]][:, None]).mean(1) - held_reference
+            row['minus_reference'] = round(float(gain.mean()), 4)
+            row['se'] = round(float(gain.std(ddof=1) / np.sqrt(len(gain))), 4)
         results.append(row)
         print(json.dumps(row))
         return p
