@@ -1,4 +1,4 @@
-// Distance kernels over compact codes: fp16 rows and int8 rows (kindred_kernels.h describes the
+// Distance kernels over compact codes: fp16, int8 and int4 rows (kindred_kernels.h describes the
 // layouts). Each exists for scalar, AVX2 and AVX-512 and is chosen by CPUID once, like the float
 // kernels in kernels.c; kk_code_kernel_at lets tests run every level this CPU has against the
 // scalar one.
@@ -61,6 +61,71 @@ static float i8_dot_from(const void *a, const void *b, int32_t sum) {
 static float i8_l2_from(const void *a, const void *b, int32_t sum) {
     float d = i8_header(a)[1] + i8_header(b)[1] - 2 * i8_dot_from(a, b, sum);
     return d > 0 ? d : 0;
+}
+
+// int4: a·b = d lo_a lo_b + lo_a step_b Σu_b + lo_b step_a Σu_a + step_a step_b Σ u_a u_b, with the
+// code sums and the dimension d kept in each row's header (padding codes are 0, so they add nothing).
+static const float *i4_header(const void *row) { return (const float *)row; }
+static const uint8_t *i4_codes(const void *row) { return (const uint8_t *)row + KK_I4_HEADER_BYTES; }
+
+static float i4_dot_from(const void *a, const void *b, int32_t sum) {
+    const float *x = i4_header(a), *y = i4_header(b);
+    uint32_t d;
+    memcpy(&d, x + 4, sizeof d);
+    return (float)d * x[0] * y[0] + x[0] * y[1] * y[2] + y[0] * x[1] * x[2] + x[1] * y[1] * (float)sum;
+}
+
+static float i4_l2_from(const void *a, const void *b, int32_t sum) {
+    float d = i4_header(a)[3] + i4_header(b)[3] - 2 * i4_dot_from(a, b, sum);
+    return d > 0 ? d : 0;
+}
+
+// Both rows use the same nibble layout, so pairing low with low and high with high is the dot
+// product whatever the layout; n / 2 bytes.
+static int32_t i4_sum_scalar(const uint8_t *x, const uint8_t *y, size_t bytes) {
+    int32_t s = 0;
+    for (size_t i = 0; i < bytes; i++) s += (x[i] & 15) * (y[i] & 15) + (x[i] >> 4) * (y[i] >> 4);
+    return s;
+}
+
+static float i4_dot_scalar(const void *a, const void *b, size_t n) {
+    return i4_dot_from(a, b, i4_sum_scalar(i4_codes(a), i4_codes(b), n / 2));
+}
+
+static float i4_l2sq_scalar(const void *a, const void *b, size_t n) {
+    return i4_l2_from(a, b, i4_sum_scalar(i4_codes(a), i4_codes(b), n / 2));
+}
+
+// An int8 query q (scale s, code sum Σq) against an int4 row x: q·x = s (lo Σq + step Σ q_i u_i).
+// The int4 row's nibble layout pairs query codes 128 b + j with low nibbles and 128 b + 64 + j with
+// high ones, so the query stays in natural order.
+static float q4_dot_from(const void *a, const void *b, int32_t sum) {
+    const float *q = i8_header(a), *x = i4_header(b);
+    return q[0] * (x[0] * q[2] + x[1] * (float)sum);
+}
+
+static float q4_l2_from(const void *a, const void *b, int32_t sum) {
+    float d = i8_header(a)[1] + i4_header(b)[3] - 2 * q4_dot_from(a, b, sum);
+    return d > 0 ? d : 0;
+}
+
+static int32_t q4_sum_scalar(const int8_t *q, const uint8_t *x, size_t n) {
+    int32_t s = 0;
+    for (size_t b = 0; b < n; b += 128) {
+        for (size_t j = 0; j < 64; j++) {
+            uint8_t byte = x[b / 2 + j];
+            s += q[b + j] * (byte & 15) + q[b + 64 + j] * (byte >> 4);
+        }
+    }
+    return s;
+}
+
+static float q4_dot_scalar(const void *a, const void *b, size_t n) {
+    return q4_dot_from(a, b, q4_sum_scalar(i8_codes(a), i4_codes(b), n));
+}
+
+static float q4_l2sq_scalar(const void *a, const void *b, size_t n) {
+    return q4_l2_from(a, b, q4_sum_scalar(i8_codes(a), i4_codes(b), n));
 }
 
 static float i8_dot_scalar(const void *a, const void *b, size_t n) {
@@ -154,6 +219,70 @@ static float i8_l2sq_avx2(const void *a, const void *b, size_t n) {
     return i8_l2_from(a, b, i8_sum_avx2(i8_codes(a), i8_codes(b), n));
 }
 
+// Codes are at most 15, so maddubs (u8 x s8 -> s16 pairs) sums to at most 450: no saturation.
+__attribute__((target("avx2,fma,f16c")))
+static int32_t i4_sum_avx2(const uint8_t *x, const uint8_t *y, size_t bytes) {
+    const __m256i low = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i)), y0 = _mm256_loadu_si256((const __m256i *)(y + i));
+        __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(x0, low), _mm256_and_si256(y0, low));
+        __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(x0, 4), low),
+                                          _mm256_and_si256(_mm256_srli_epi16(y0, 4), low));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, ones));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, ones));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h) + i4_sum_scalar(x + i, y + i, bytes - i);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float i4_dot_avx2(const void *a, const void *b, size_t n) {
+    return i4_dot_from(a, b, i4_sum_avx2(i4_codes(a), i4_codes(b), n / 2));
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float i4_l2sq_avx2(const void *a, const void *b, size_t n) {
+    return i4_l2_from(a, b, i4_sum_avx2(i4_codes(a), i4_codes(b), n / 2));
+}
+
+// maddubs takes the unsigned nibble and the signed query code: |pair sum| ≤ 2 · 15 · 127.
+__attribute__((target("avx2,fma,f16c")))
+static int32_t q4_sum_avx2(const int8_t *q, const uint8_t *x, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (size_t b = 0; b < n; b += 128) {
+        for (size_t j = 0; j < 64; j += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(x + b / 2 + j));
+            __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(v, low),
+                                              _mm256_loadu_si256((const __m256i *)(q + b + j)));
+            __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), low),
+                                              _mm256_loadu_si256((const __m256i *)(q + b + 64 + j)));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, ones));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, ones));
+        }
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float q4_dot_avx2(const void *a, const void *b, size_t n) {
+    return q4_dot_from(a, b, q4_sum_avx2(i8_codes(a), i4_codes(b), n));
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float q4_l2sq_avx2(const void *a, const void *b, size_t n) {
+    return q4_l2_from(a, b, q4_sum_avx2(i8_codes(a), i4_codes(b), n));
+}
+
 // MARK: AVX-512 (F for halves; BW, and VNNI where present, for bytes)
 
 __attribute__((target("avx512f")))
@@ -227,6 +356,104 @@ static int32_t i8_sum_vnni(const int8_t *x, const int8_t *y, size_t n) {
 }
 
 __attribute__((target("avx512f,avx512bw")))
+static int32_t i4_sum_avx512(const uint8_t *x, const uint8_t *y, size_t bytes) {
+    const __m512i low = _mm512_set1_epi8(15), ones = _mm512_set1_epi16(1);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= bytes; i += 64) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(x + i)), y0 = _mm512_loadu_si512((const void *)(y + i));
+        __m512i pl = _mm512_maddubs_epi16(_mm512_and_si512(x0, low), _mm512_and_si512(y0, low));
+        __m512i ph = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(x0, 4), low),
+                                          _mm512_and_si512(_mm512_srli_epi16(y0, 4), low));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(pl, ones));
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(ph, ones));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1)) + i4_sum_scalar(x + i, y + i, bytes - i);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static int32_t i4_sum_vnni(const uint8_t *x, const uint8_t *y, size_t bytes) {
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= bytes; i += 64) {
+        __m512i x0 = _mm512_loadu_si512((const void *)(x + i)), y0 = _mm512_loadu_si512((const void *)(y + i));
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(x0, low), _mm512_and_si512(y0, low));
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(_mm512_srli_epi16(x0, 4), low),
+                                 _mm512_and_si512(_mm512_srli_epi16(y0, 4), low));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1)) + i4_sum_scalar(x + i, y + i, bytes - i);
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float i4_dot_avx512(const void *a, const void *b, size_t n) {
+    return i4_dot_from(a, b, i4_sum_avx512(i4_codes(a), i4_codes(b), n / 2));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float i4_l2sq_avx512(const void *a, const void *b, size_t n) {
+    return i4_l2_from(a, b, i4_sum_avx512(i4_codes(a), i4_codes(b), n / 2));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float i4_dot_vnni(const void *a, const void *b, size_t n) {
+    return i4_dot_from(a, b, i4_sum_vnni(i4_codes(a), i4_codes(b), n / 2));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float i4_l2sq_vnni(const void *a, const void *b, size_t n) {
+    return i4_l2_from(a, b, i4_sum_vnni(i4_codes(a), i4_codes(b), n / 2));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static int32_t q4_sum_avx512(const int8_t *q, const uint8_t *x, size_t n) {
+    const __m512i low = _mm512_set1_epi8(15), ones = _mm512_set1_epi16(1);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (size_t b = 0; b < n; b += 128) {
+        __m512i v = _mm512_loadu_si512((const void *)(x + b / 2));
+        __m512i pl = _mm512_maddubs_epi16(_mm512_and_si512(v, low), _mm512_loadu_si512((const void *)(q + b)));
+        __m512i ph = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v, 4), low),
+                                          _mm512_loadu_si512((const void *)(q + b + 64)));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(pl, ones));
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(ph, ones));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static int32_t q4_sum_vnni(const int8_t *q, const uint8_t *x, size_t n) {
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (size_t b = 0; b < n; b += 128) {
+        __m512i v = _mm512_loadu_si512((const void *)(x + b / 2));
+        s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v, low), _mm512_loadu_si512((const void *)(q + b)));
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(_mm512_srli_epi16(v, 4), low),
+                                 _mm512_loadu_si512((const void *)(q + b + 64)));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float q4_dot_avx512(const void *a, const void *b, size_t n) {
+    return q4_dot_from(a, b, q4_sum_avx512(i8_codes(a), i4_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static float q4_l2sq_avx512(const void *a, const void *b, size_t n) {
+    return q4_l2_from(a, b, q4_sum_avx512(i8_codes(a), i4_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float q4_dot_vnni(const void *a, const void *b, size_t n) {
+    return q4_dot_from(a, b, q4_sum_vnni(i8_codes(a), i4_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static float q4_l2sq_vnni(const void *a, const void *b, size_t n) {
+    return q4_l2_from(a, b, q4_sum_vnni(i8_codes(a), i4_codes(b), n));
+}
+
+__attribute__((target("avx512f,avx512bw")))
 static float i8_dot_avx512(const void *a, const void *b, size_t n) {
     return i8_dot_from(a, b, i8_sum_avx512(i8_codes(a), i8_codes(b), n));
 }
@@ -281,6 +508,22 @@ kk_code_fn kk_code_kernel_at(int encoding, int l2, int level) {
         if (level == 1) return l2 ? i8_l2sq_avx2 : i8_dot_avx2;
 #endif
         return l2 ? i8_l2sq_scalar : i8_dot_scalar;
+    }
+    if (encoding == KK_ENCODING_INT4) {
+#if defined(__x86_64__)
+        if (level == 3) return l2 ? i4_l2sq_vnni : i4_dot_vnni;
+        if (level == 2) return l2 ? i4_l2sq_avx512 : i4_dot_avx512;
+        if (level == 1) return l2 ? i4_l2sq_avx2 : i4_dot_avx2;
+#endif
+        return l2 ? i4_l2sq_scalar : i4_dot_scalar;
+    }
+    if (encoding == KK_ENCODING_INT4_QUERY) {
+#if defined(__x86_64__)
+        if (level == 3) return l2 ? q4_l2sq_vnni : q4_dot_vnni;
+        if (level == 2) return l2 ? q4_l2sq_avx512 : q4_dot_avx512;
+        if (level == 1) return l2 ? q4_l2sq_avx2 : q4_dot_avx2;
+#endif
+        return l2 ? q4_l2sq_scalar : q4_dot_scalar;
     }
     return NULL;
 }

@@ -9,8 +9,8 @@ import Synchronization
 /// The HNSW index over one space, kept in step with the vector store: labels are item ids. It is
 /// derived data, so start-up loads the snapshot if it is sound and then reconciles it with the
 /// store (adding what the snapshot missed, removing what the store no longer has), or rebuilds it
-/// from the store when the snapshot is missing or damaged, or was built with another encoding or M
-/// than the configured ones.
+/// from the store when the snapshot is missing or damaged, or was built with another M than the
+/// configured one. A snapshot of another encoding keeps its graph and is re-encoded from the store.
 ///
 /// An index of compact codes (`VectorEncoding.int8`, `.float16`) walks its graph on the codes and
 /// re-ranks the candidates with the vectors in the store (`search`), so answers carry exact
@@ -48,14 +48,17 @@ public final class LiveIndex: Sendable {
         public var updated = 0
         public var removed = 0
         public var rebuilt = false
+        /// Whether the snapshot's graph was kept with its rows re-encoded (a changed encoding).
+        public var reencoded = false
         /// Whether the loaded snapshot was checked against every record of the store (not when
         /// `SnapshotGeneration` proved it current).
         public var reconciled = false
 
         public init(
             loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false,
-            reconciled: Bool = false
+            reencoded: Bool = false, reconciled: Bool = false
         ) {
+            self.reencoded = reencoded
             self.reconciled = reconciled
             self.loadedSnapshot = loadedSnapshot
             self.updated = updated
@@ -86,11 +89,26 @@ public final class LiveIndex: Sendable {
             do {
                 let loaded = try HNSWIndex.load(from: snapshot, logger: logger)
                 // A different M is a different graph: links cannot be added to or dropped from a
-                // built one, so a changed [index] m takes effect by a rebuild, as an encoding does.
-                if loaded.dimension == dimension && loaded.metric == .cosine && loaded.encoding == encoding
+                // built one, so a changed [index] m takes effect by a rebuild. A changed encoding
+                // keeps the graph and writes each row afresh from the store (`reencoded`).
+                if loaded.dimension == dimension && loaded.metric == .cosine
                     && loaded.parameters.connectivity == parameters.connectivity
                 {
-                    index = loaded
+                    if loaded.encoding == encoding {
+                        index = loaded
+                    } else {
+                        let started = ContinuousClock.now
+                        index = try store.withReader(space: space) { reader in
+                            try loaded.reencoded(as: encoding, from: reader)
+                        }
+                        report.reencoded = true
+                        logger.notice(
+                            "index snapshot re-encoded from the store",
+                            metadata: [
+                                "space": "\(space)", "from": "\(loaded.encoding)", "to": "\(encoding)",
+                                "took": "\(ContinuousClock.now - started)",
+                            ])
+                    }
                     report.loadedSnapshot = true
                 } else {
                     logger.warning(

@@ -106,7 +106,7 @@ extension HNSWIndex {
         if level < top {
             for layer in Swift.stride(from: top, to: level, by: -1) {
                 (current, currentDistance) = greedyClosest(
-                    query, from: current, distance: currentDistance, layer: layer)
+                    query, from: current, distance: currentDistance, layer: layer, kernel: rowKernel)
             }
         }
         // Choose the neighbours on every layer first, then write the node's own lists, and only
@@ -116,7 +116,8 @@ extension HNSWIndex {
         withContext { context in
             for layer in Swift.stride(from: min(level, top), through: 0, by: -1) {
                 searchLayer(
-                    context, query, start: current, ef: parameters.efConstruction, layer: layer, accept: AllNodes())
+                    context, query, start: current, ef: parameters.efConstruction, layer: layer, accept: AllNodes(),
+                    kernel: rowKernel)
                 let found = context.results.drainAscending().filter { $0.id != id }
                 guard !found.isEmpty else { continue }
                 chosenByLayer.append((layer, selectNeighbors(found, count: maxLinks)))

@@ -236,7 +236,8 @@ extension HNSWIndex {
                     searchLayer(
                         context, row(UInt32(id)), start: UInt32(truncatingIfNeeded: packed),
                         ef: max(parameters.efConstruction, 32), layer: 0,
-                        accept: Predicate { $0 != UInt32(id) && reached[Int($0)] && self.isLive($0) })
+                        accept: Predicate { $0 != UInt32(id) && reached[Int($0)] && self.isLive($0) }, kernel: rowKernel
+                    )
                     return context.results.drainAscending()
                 }
                 guard let nearest = found.first else { continue }

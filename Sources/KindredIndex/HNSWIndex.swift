@@ -44,6 +44,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// m_L in the paper: 1 / ln(M).
     let levelMultiplier: Double
     let rowKernel: kk_code_fn
+    /// A search's query against a row: `rowKernel`, except for int4 rows, which a query meets at
+    /// int8 precision (`prepareQuery`), so only the rows' rounding is in the walk's distances.
+    let queryKernel: kk_code_fn
+    /// Bytes a search's query takes in that form.
+    let queryBytes: Int
     /// The exact kernel re-ranking uses on float vectors.
     let floatKernel: kk_distance_fn
     /// How much of each row to prefetch: the first 256 bytes; the hardware prefetcher follows.
@@ -104,6 +109,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         maxLinks0 = 2 * parameters.connectivity
         levelMultiplier = 1 / log(Double(max(parameters.connectivity, 2)))
         rowKernel = encoding.kernel(for: metric)
+        queryKernel = encoding.queryKernel(for: metric)
+        queryBytes = encoding.queryBytes(dimension: dimension)
         floatKernel = metric.kernel
         prefetchBytes = min(rowBytes, 256)
         arena = VectorArena(bytes: max(capacity, 16) * rowBytes)
@@ -187,7 +194,12 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     /// The walk's distance between two rows: exact for float rows, approximate for codes.
     @inline(__always) func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Float {
-        let d = rowKernel(a, b, rowComponents)
+        distance(a, b, by: rowKernel)
+    }
+
+    /// The distance `kernel` gives: `rowKernel` between rows, `queryKernel` from a search's query.
+    @inline(__always) func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, by kernel: kk_code_fn) -> Float {
+        let d = kernel(a, b, rowComponents)
         return metric == .cosine ? 1 - d : d
     }
 
@@ -211,6 +223,22 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         return true
     }
 
+    /// Writes a search's query at `destination` in the form `queryKernel` reads: a row, or for
+    /// int4 rows an int8 row (`VectorEncoding.encodeQuery`). Returns false as `prepare` does.
+    func prepareQuery(
+        _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawPointer,
+        scratch: UnsafeMutableBufferPointer<Float>
+    ) -> Bool {
+        guard encoding == .int4 else { return prepare(source, into: destination, scratch: scratch) }
+        var norm: Float = 0
+        for x in source { norm += x * x }
+        guard norm.isFinite, metric == .l2 || norm > 0 else { return false }
+        let scale = metric == .cosine ? 1 / norm.squareRoot() : 1
+        for i in 0..<dimension { scratch[i] = source[i] * scale }
+        encoding.encodeQuery(UnsafeBufferPointer(scratch), into: destination, dimension: dimension)
+        return true
+    }
+
     /// The layer of a new node: ⌊−ln(U) · m_L⌋, with U drawn from a generator seeded by the build
     /// seed and the slot, so the same build makes the same graph.
     func randomLevel(for id: UInt32, salt: UInt64) -> Int {
@@ -227,7 +255,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     func withContext<T>(_ body: (SearchContext) throws -> T) rethrows -> T {
         let context =
             contexts.withLock { $0.popLast() }
-            ?? SearchContext(capacity: capacity, rowBytes: rowBytes, dimension: dimension, maxLinks: maxLinks0)
+            ?? SearchContext(
+                capacity: capacity, rowBytes: max(rowBytes, queryBytes), dimension: dimension, maxLinks: maxLinks0)
         defer { contexts.withLock { $0.append(context) } }
         return try body(context)
     }
@@ -237,7 +266,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// Greedy descent through one upper layer (ef = 1), as in the paper's search for layers above 0.
     @inline(__always)
     func greedyClosest(
-        _ query: UnsafeRawPointer, from start: UInt32, distance startDistance: Float, layer: Int
+        _ query: UnsafeRawPointer, from start: UInt32, distance startDistance: Float, layer: Int,
+        kernel: kk_code_fn
     ) -> (UInt32, Float) {
         var current = start
         var best = startDistance
@@ -250,7 +280,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             for j in 1..<(n + 1) {
                 let candidate = list[j].load(ordering: .acquiring)
                 guard candidate < used else { continue }
-                let d = distance(query, row(candidate))
+                let d = distance(query, row(candidate), by: kernel)
                 if d < best {
                     best = d
                     current = candidate
@@ -266,11 +296,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// search but are never results.
     func searchLayer<Accept: NodeFilter>(
         _ context: SearchContext, _ query: UnsafeRawPointer, start: UInt32, ef: Int, layer: Int,
-        accept: Accept
+        accept: Accept, kernel: kk_code_fn
     ) {
         context.begin(capacity: capacity)
         let used = UInt32(slotsUsed.load(ordering: .acquiring))
-        let startDistance = distance(query, row(start))
+        let startDistance = distance(query, row(start), by: kernel)
         var bound = Float.infinity
         if accept.accepts(start) {
             context.results.push(Candidate(distance: startDistance, id: start))
@@ -303,7 +333,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             }
             for j in 0..<gathered {
                 let neighbor = pending[j]
-                let d = distance(query, row(neighbor))
+                let d = distance(query, row(neighbor), by: kernel)
                 guard context.results.count < ef || d < bound else { continue }
                 context.frontier.push(Candidate(distance: d, id: neighbor))
                 if accept.accepts(neighbor) {
@@ -335,16 +365,16 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         storage.lockShared()
         defer { storage.unlock() }
         return withContext { context in
-            guard prepare(query, into: context.query, scratch: context.queryFloats) else { return [] }
+            guard prepareQuery(query, into: context.query, scratch: context.queryFloats) else { return [] }
             let packed = entry.load(ordering: .acquiring)
             guard packed != 0 else { return [] }
             var current = UInt32(truncatingIfNeeded: packed)
             let top = Int(packed >> 32) - 1
-            var currentDistance = distance(context.query, row(current))
+            var currentDistance = distance(context.query, row(current), by: queryKernel)
             if top > 0 {
                 for layer in Swift.stride(from: top, to: 0, by: -1) {
                     (current, currentDistance) = greedyClosest(
-                        context.query, from: current, distance: currentDistance, layer: layer)
+                        context.query, from: current, distance: currentDistance, layer: layer, kernel: queryKernel)
                 }
             }
             // Re-ranking keeps every candidate the walk found; otherwise the k best.
@@ -354,7 +384,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                 let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
                 var width = max(ef, k)
                 while true {
-                    searchLayer(context, context.query, start: current, ef: width, layer: 0, accept: accept)
+                    searchLayer(
+                        context, context.query, start: current, ef: width, layer: 0, accept: accept, kernel: queryKernel
+                    )
                     if context.results.count >= k || width >= slotsUsed.load(ordering: .relaxed) { break }
                     width *= 4
                 }
@@ -363,7 +395,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                     ? exactScan(context.query, k: keep, accept: accept.body) : drain(context, keep: keep)
             } else {
                 searchLayer(
-                    context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self))
+                    context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self),
+                    kernel: queryKernel)
                 found = drain(context, keep: keep)
             }
             guard let reranking else { return found }
@@ -431,10 +464,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// Every accepted node compared with the query: the exact answer, for filters too selective
     /// for the graph walk.
     func exactScan(_ query: UnsafeRawPointer, k: Int, accept: (UInt32) -> Bool) -> [Neighbor] {
+        // Called with a search's query (`prepareQuery`'s form).
         var best = CandidateHeap(maxOnTop: true, capacity: k + 1)
         defer { best.free() }
         for id in 0..<UInt32(slotsUsed.load(ordering: .acquiring)) where accept(id) {
-            let d = distance(query, row(id))
+            let d = distance(query, row(id), by: queryKernel)
             if best.count < k {
                 best.push(Candidate(distance: d, id: id))
             } else if d < best.top.distance {

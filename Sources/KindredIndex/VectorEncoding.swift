@@ -1,18 +1,23 @@
 import CKindredKernels
 import KindredCore
 
-/// How an index holds its vectors for the graph walk. `float32` is exact; `float16` and `int8` are
-/// compact codes (2 and about 1 byte a component) that make the walk read 2× and 4× less memory,
-/// with the final candidates re-ranked exactly against the stored vectors (`ExactVectors`).
+/// How an index holds its vectors for the graph walk. `float32` is exact; `float16`, `int8` and
+/// `int4` are compact codes (2, about 1 and about ½ byte a component) that make the walk read 2×,
+/// 4× and 8× less memory, with the final candidates re-ranked exactly against the stored vectors
+/// (`ExactVectors`).
 ///
 /// - `float16`: IEEE half precision, relative error 2⁻¹¹ a component.
 /// - `int8`: one scale a vector (its largest magnitude / 127) and a code in −127…127 a component,
 ///   so the inner product of two rows is one integer dot product times two scales. A scale per
 ///   vector needs no training, so a live index whose data drifts never needs re-encoding.
+/// - `int4`: an offset and a step a vector and a code in 0…15 a component (`Int4Range` says how
+///   the range is chosen), so the inner product is one integer dot product and three terms from
+///   the rows' headers. Also untrained.
 public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
     case float32
     case float16
     case int8
+    case int4
 
     /// The code in the index file's header.
     var code: UInt8 {
@@ -20,6 +25,7 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
         case .float32: 0
         case .float16: 1
         case .int8: 2
+        case .int4: 3
         }
     }
 
@@ -35,6 +41,7 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
         case .float32: (dimension + 15) / 16 * 16
         case .float16: (dimension + 31) / 32 * 32
         case .int8: (dimension + 63) / 64 * 64
+        case .int4: (dimension + 127) / 128 * 128
         }
     }
 
@@ -45,6 +52,7 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
         case .float32: return n * 4
         case .float16: return n * 2
         case .int8: return Int(KK_I8_HEADER_BYTES) + n
+        case .int4: return Int(KK_I4_HEADER_BYTES) + n / 2
         }
     }
 
@@ -57,7 +65,36 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
             return unsafeBitCast(floats, to: kk_code_fn.self)
         case .float16: return kk_code_kernel(Int32(KK_ENCODING_FLOAT16), metric == .l2 ? 1 : 0)!
         case .int8: return kk_code_kernel(Int32(KK_ENCODING_INT8), metric == .l2 ? 1 : 0)!
+        case .int4: return kk_code_kernel(Int32(KK_ENCODING_INT4), metric == .l2 ? 1 : 0)!
         }
+    }
+
+    /// The kernel comparing a search's query (`encodeQuery`'s form) with a row.
+    func queryKernel(for metric: Metric) -> kk_code_fn {
+        guard self == .int4 else { return kernel(for: metric) }
+        return kk_code_kernel(Int32(KK_ENCODING_INT4_QUERY), metric == .l2 ? 1 : 0)!
+    }
+
+    /// Bytes a search's query takes: a row, or for int4 an int8 row of the int4 padded length.
+    func queryBytes(dimension: Int) -> Int {
+        self == .int4
+            ? Int(KK_I8_HEADER_BYTES) + paddedComponents(dimension: dimension) : rowBytes(dimension: dimension)
+    }
+
+    /// Writes a search's query: `encode`'s row, except for int4, where the query is an int8 row
+    /// (zero-padded to int4's length) whose header also holds the sum of its codes, the term
+    /// `KK_ENCODING_INT4_QUERY` needs. Why: the query is one vector, so keeping it at 8 bits costs
+    /// nothing in memory, and the walk's distances then carry only the rows' 4-bit rounding
+    /// (RESULTS.md, "int4 codes").
+    func encodeQuery(_ source: UnsafeBufferPointer<Float>, into row: UnsafeMutableRawPointer, dimension: Int) {
+        guard self == .int4 else { return encode(source, into: row, dimension: dimension) }
+        let n = paddedComponents(dimension: dimension)
+        row.initializeMemory(as: UInt8.self, repeating: 0, count: queryBytes(dimension: dimension))
+        VectorEncoding.int8.encode(source, into: row, dimension: dimension)
+        let codes = (row + Int(KK_I8_HEADER_BYTES)).assumingMemoryBound(to: Int8.self)
+        var sum = 0
+        for i in 0..<n { sum += Int(codes[i]) }
+        row.assumingMemoryBound(to: Float.self)[2] = Float(sum)
     }
 
     /// Writes `source` (`dimension` finite floats) as a row at `row`, zero-padded.
@@ -91,6 +128,8 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
             header[1] = squares
             header[2] = 0
             header[3] = 0
+        case .int4:
+            Int4Row.encode(source, into: row, dimension: dimension, padded: n)
         }
     }
 
@@ -107,6 +146,8 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
             let scale = row.assumingMemoryBound(to: Float.self)[0]
             let codes = (row + Int(KK_I8_HEADER_BYTES)).assumingMemoryBound(to: Int8.self)
             for i in 0..<dimension { out[i] = Float(codes[i]) * scale }
+        case .int4:
+            Int4Row.decode(row, into: out, dimension: dimension)
         }
     }
 }

@@ -118,7 +118,9 @@ public struct Configuration: Sendable, Equatable {
             if let name = try r.string("encoding") {
                 guard let encoding = VectorEncoding(rawValue: name) else {
                     throw ConfigurationError(
-                        key: "index.encoding", reason: "\(name) is not one of float32, float16, int8")
+                        key: "index.encoding",
+                        reason:
+                            "\(name) is not one of \(VectorEncoding.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 configuration.encoding = encoding
             }

@@ -21,7 +21,7 @@ struct IndexBuild: ParsableCommand {
     @Option(help: "Seed for node levels.") var seed: UInt64 = 1
     @Option(
         help:
-            "How the graph walk holds vectors: float32 (exact), float16 or int8 (compact codes; search re-ranks with --exact)."
+            "How the graph walk holds vectors: float32 (exact), float16, int8 or int4 (compact codes; search re-ranks with --exact)."
     )
     var encoding: VectorEncoding = .float32
 

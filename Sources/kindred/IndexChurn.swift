@@ -22,7 +22,7 @@ struct IndexChurn: ParsableCommand {
     @Option(help: "An m × d float32 .npy file of queries.", completion: .file(extensions: ["npy"])) var queries: String
     @Option(help: "An m × ≥10 int32 .npy file: each query's exact nearest rows.") var truth: String
     @Option(help: "The fraction of rows deleted and added back.") var fraction = 0.3
-    @Option(help: "How the walk holds vectors: float32, float16 or int8.") var encoding: VectorEncoding = .int8
+    @Option(help: "How the walk holds vectors: float32, float16, int8 or int4.") var encoding: VectorEncoding = .int8
     @Option(help: "Candidate-list size for the recall searches.") var ef = 64
     @Option(help: "Insertion threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 

@@ -189,10 +189,17 @@ struct IngestFixture {
         let query = try #require(try c.store.vector(ItemID(999), space: "cnn"))
         let hits = try reopened.search(query, k: 3, ef: 16)
         #expect(hits.first?.label == 999 && abs(hits.first!.distance) < 1e-5)
-        // A snapshot in another encoding than the one configured is rebuilt in the new one.
-        let (converted, change) = try LiveIndex.open(
-            snapshot: snapshot, store: c.store, space: "cnn", encoding: .float32, logger: testLogger)
-        #expect(change.rebuilt && converted.index.encoding == .float32 && converted.index.count == 6)
+        // A snapshot in another encoding than the one configured keeps its graph, its rows
+        // written afresh from the store in the new encoding; then it is reconciled as usual.
+        for other in [VectorEncoding.float32, .int4] {
+            let (converted, change) = try LiveIndex.open(
+                snapshot: snapshot, store: c.store, space: "cnn", encoding: other, logger: testLogger)
+            #expect(change.reencoded && !change.rebuilt && change.loadedSnapshot && change.added == 1)
+            #expect(converted.index.encoding == other && converted.index.count == 6)
+            try converted.index.checkIntegrity()
+            let found = try converted.search(query, k: 1, ef: 16)
+            #expect(found.first?.label == 999 && abs(found.first!.distance) < 1e-5, "\(other)")
+        }
         // So is one built with another M: a changed [index] m takes effect at the next start.
         let (relinked, newM) = try LiveIndex.open(
             snapshot: snapshot, store: c.store, space: "cnn", parameters: HNSWParameters(connectivity: 32),

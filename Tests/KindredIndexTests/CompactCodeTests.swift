@@ -1,9 +1,10 @@
 import CKindredKernels
 import Foundation
 import KindredCore
-import KindredIndex
 import KindredTestSupport
 import Testing
+
+@testable import KindredIndex
 
 /// The compact-code kernels at every instruction-set level this CPU has, against the scalar ones,
 /// and compact-code indexes against exact search.
@@ -74,9 +75,109 @@ import Testing
     }
 }
 
+/// int4 rows come from the encoder itself (`VectorEncoding.encode`): their header carries the
+/// terms that turn the integer code sum into an inner product, which is what needs checking.
+@Suite struct Int4CodeTests {
+    func row(_ values: [Float]) -> [UInt8] {
+        let encoding = VectorEncoding.int4
+        var row = [UInt8](repeating: 0xAA, count: encoding.rowBytes(dimension: values.count))
+        values.withUnsafeBufferPointer { source in
+            row.withUnsafeMutableBytes { encoding.encode(source, into: $0.baseAddress!, dimension: values.count) }
+        }
+        return row
+    }
+
+    func decoded(_ row: [UInt8], dimension: Int) -> [Float] {
+        var out = [Float](repeating: .nan, count: dimension)
+        row.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer {
+                VectorEncoding.int4.decode(raw.baseAddress!, into: $0, dimension: dimension)
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [1, 7, 63, 64, 65, 127, 128, 200, 1280, 1283])
+    func kernelsAreTheDecodedInnerProductAtEveryLevel(length: Int) throws {
+        var random = SeededRandom(seed: UInt64(length) &+ 99)
+        let a = (0..<length).map { _ in random.normal() }
+        // A non-negative, skewed vector too: pooled ReLU features look like this.
+        let b = (0..<length).map { _ in max(0, random.normal() + 0.3) * 2 }
+        let ra = row(a), rb = row(b)
+        let da = decoded(ra, dimension: length), db = decoded(rb, dimension: length)
+        let padded = VectorEncoding.int4.paddedComponents(dimension: length)
+        for l2 in [Int32(0), 1] {
+            var expected: Float = 0
+            for i in 0..<length { expected += l2 == 1 ? (da[i] - db[i]) * (da[i] - db[i]) : da[i] * db[i] }
+            let scalar = kk_code_kernel_at(Int32(KK_ENCODING_INT4), l2, 0)!(ra, rb, padded)
+            // The header algebra gives the decoded vectors' inner product (up to float rounding of
+            // terms that cancel), and every level sums the same integers.
+            let scale = da.map { $0 * $0 }.reduce(0, +).squareRoot() * db.map { $0 * $0 }.reduce(0, +).squareRoot()
+            #expect(abs(scalar - expected) <= 1e-4 * max(1, scale), "scalar l2 \(l2): \(scalar) vs \(expected)")
+            for level in 0...Int(kk_code_level()) {
+                let kernel = try #require(kk_code_kernel_at(Int32(KK_ENCODING_INT4), l2, Int32(level)))
+                // Equal up to how each level's compiler contracts the header terms into FMAs.
+                #expect(abs(kernel(ra, rb, padded) - scalar) <= 1e-5 * max(1, scale), "level \(level) l2 \(l2)")
+            }
+        }
+        // Decoding stays close: 16 levels from the smallest component to the largest.
+        let error = zip(a, da).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        let norm = a.map { $0 * $0 }.reduce(0, +).squareRoot()
+        #expect(error <= 0.2 * norm)
+    }
+
+    /// A search's query meets int4 rows at int8 precision: the kernel is the inner product of the
+    /// decoded int8 query and the decoded int4 row, at every level.
+    @Test(arguments: [1, 64, 127, 128, 200, 1280, 1283])
+    func queriesAtInt8PrecisionAgainstInt4Rows(length: Int) throws {
+        var random = SeededRandom(seed: UInt64(length) &+ 7)
+        let q = (0..<length).map { _ in random.normal() }
+        let x = (0..<length).map { _ in max(0, random.normal()) }
+        let encoding = VectorEncoding.int4
+        var query = [UInt8](repeating: 0xAA, count: encoding.queryBytes(dimension: length))
+        q.withUnsafeBufferPointer { source in
+            query.withUnsafeMutableBytes { encoding.encodeQuery(source, into: $0.baseAddress!, dimension: length) }
+        }
+        let scale = query.withUnsafeBytes { $0.load(as: Float.self) }
+        let decodedQuery = (0..<length).map { Float(Int8(bitPattern: query[Int(KK_I8_HEADER_BYTES) + $0])) * scale }
+        let r = row(x), dx = decoded(r, dimension: length)
+        let padded = encoding.paddedComponents(dimension: length)
+        let norms =
+            decodedQuery.map { $0 * $0 }.reduce(0, +).squareRoot() * dx.map { $0 * $0 }.reduce(0, +).squareRoot()
+        for l2 in [Int32(0), 1] {
+            var expected: Float = 0
+            for i in 0..<length {
+                expected += l2 == 1 ? (decodedQuery[i] - dx[i]) * (decodedQuery[i] - dx[i]) : decodedQuery[i] * dx[i]
+            }
+            for level in 0...Int(kk_code_level()) {
+                let kernel = try #require(kk_code_kernel_at(Int32(KK_ENCODING_INT4_QUERY), l2, Int32(level)))
+                let got = kernel(query, r, padded)
+                #expect(abs(got - expected) <= 1e-4 * max(1, norms), "level \(level) l2 \(l2): \(got) vs \(expected)")
+            }
+        }
+    }
+
+    @Test func constantAndExtremeVectors() throws {
+        // A constant vector has no spread: every code is 0 and the offset is the value.
+        let constant = [Float](repeating: 0.25, count: 300)
+        #expect(decoded(row(constant), dimension: 300) == constant)
+        // All codes 15 on both sides: the largest sums the kernels must not saturate on.
+        let length = 4096
+        let alternating = (0..<length).map { Float($0 % 2 == 0 ? 1 : -1) }
+        let r = row(alternating)
+        let padded = VectorEncoding.int4.paddedComponents(dimension: length)
+        for level in 0...Int(kk_code_level()) {
+            let kernel = try #require(kk_code_kernel_at(Int32(KK_ENCODING_INT4), 0, Int32(level)))
+            #expect(abs(kernel(r, r, padded) - Float(length)) <= 1e-3 * Float(length), "level \(level)")
+        }
+        // A zero vector encodes to zeros.
+        #expect(decoded(row([Float](repeating: 0, count: 130)), dimension: 130).allSatisfy { $0 == 0 })
+    }
+}
+
 @Suite struct CompactCodeIndexTests {
     /// Embedding-shaped data: the walk on codes, re-ranked exactly, finds what the float graph finds.
-    @Test(arguments: [VectorEncoding.int8, .float16])
+    @Test(arguments: [VectorEncoding.int8, .float16, .int4])
     func rerankedCodesReachFloatRecall(encoding: VectorEncoding) throws {
         let (base, queries, truth) = try embeddingLikeVectors(n: 20_000, d: 192, queries: 200)
         let floats = try HNSWIndex.build(base, metric: .cosine, threads: 2, logger: testLogger)
@@ -105,7 +206,7 @@ import Testing
 
     @Test func compactIndexesSaveLoadAndCompact() throws {
         let base = clusteredVectors(n: 3000, d: 70)
-        for encoding in [VectorEncoding.int8, .float16] {
+        for encoding in [VectorEncoding.int8, .float16, .int4] {
             let index = try HNSWIndex.build(base, metric: .l2, encoding: encoding, threads: 2, logger: testLogger)
             for label in stride(from: UInt64(0), to: 1000, by: 3) { index.remove(label: label) }
             let url = temporaryDirectory("codes").appendingPathComponent("\(encoding).hnsw")
@@ -121,6 +222,36 @@ import Testing
             let found = try loaded.search(base.row(2000), k: 1, ef: 40, exact: MatrixRows(base))
             #expect(found.first?.label == 2000 && found.first?.distance == 0)
         }
+    }
+
+    /// A graph re-encoded keeps every node, link and deletion; only its rows change, and its walk
+    /// on the new codes finds what a graph built on them finds.
+    @Test func reencodingKeepsTheGraph() throws {
+        let (base, queries, truth) = try embeddingLikeVectors(n: 10_000, d: 160, queries: 100)
+        let built = try HNSWIndex.build(base, metric: .cosine, encoding: .int8, threads: 2, logger: testLogger)
+        for label in stride(from: UInt64(0), to: 10_000, by: 10) { built.remove(label: label) }
+        let exact = MatrixRows(base)
+        for encoding in [VectorEncoding.int4, .float32, .float16] {
+            let copy = try built.reencoded(as: encoding, from: exact)
+            try copy.checkIntegrity()
+            #expect(copy.encoding == encoding && copy.count == built.count && copy.deletedCount == built.deletedCount)
+            #expect(copy.liveLabels().sorted() == built.liveLabels().sorted())
+            let found = try (0..<queries.rows).map { q in
+                try copy.search(queries.row(q), k: 10, ef: 64, exact: exact).map(\.label)
+            }
+            #expect(found.allSatisfy { $0.allSatisfy { $0 % 10 != 0 } }, "deleted nodes stay deleted")
+            let before = try (0..<queries.rows).map { q in
+                try built.search(queries.row(q), k: 10, ef: 64, exact: exact).map(\.label)
+            }
+            // The truth includes the deleted tenth; both indexes lose the same items to it. int4
+            // rows are coarser than the int8 ones the graph was built on: they may lose a little.
+            let tolerance = encoding == .int4 ? 0.02 : 0.01
+            #expect(recall(found, truth, k: 10) >= recall(before, truth, k: 10) - tolerance, "\(encoding)")
+        }
+        // A label the exact vectors lack keeps its own row, decoded and encoded again.
+        let partial = try built.reencoded(as: .int4, from: MatrixRows(base.gathering(rows: Array(0..<5_000))))
+        let far = try partial.search(base.row(9_999), k: 1, ef: 64)
+        #expect(far.first?.label == 9_999)
     }
 
     /// Version 1 files (float rows, the encoding byte reserved) still load.

@@ -22,8 +22,23 @@ const char *kk_isa(void);
 /// - float16: n IEEE halves;
 /// - int8: a KK_I8_HEADER_BYTES header (float scale, float decoded |x|^2, zeros), then n codes in
 ///   [-127, 127]; component i is code[i] * scale.
+/// - int4: a KK_I4_HEADER_BYTES header (float lo, float step, float sum of the codes, float decoded
+///   |x|^2, uint32 dimension, zeros), then n / 2 bytes of codes in [0, 15]; component i is
+///   lo + code[i] * step. n is a multiple of 128, and byte j of each 64-byte block holds component
+///   128 b + j in its low nibble and 128 b + 64 + j in its high nibble, so one 64-byte load and two
+///   masks give two registers of codes. Padding codes are 0.
+/// - int8 query against int4 rows (KK_ENCODING_INT4_QUERY): a is an int8 row whose header holds the
+///   sum of its codes as its third float, b an int4 row; a search compares its query, kept at int8
+///   precision, with the stored int4 rows, so only the rows' rounding is in the walk's distances.
 /// n counts components and is the padded length the caller stores.
-enum { KK_ENCODING_FLOAT16 = 1, KK_ENCODING_INT8 = 2, KK_I8_HEADER_BYTES = 16 };
+enum {
+    KK_ENCODING_INT4_QUERY = 4,
+    KK_ENCODING_FLOAT16 = 1,
+    KK_ENCODING_INT8 = 2,
+    KK_ENCODING_INT4 = 3,
+    KK_I8_HEADER_BYTES = 16,
+    KK_I4_HEADER_BYTES = 64
+};
 /// Inner product (l2 = 0) or squared L2 distance (l2 = 1) of two rows of one encoding.
 typedef float (*kk_code_fn)(const void *a, const void *b, size_t n);
 /// The fastest kernel this CPU runs for an encoding, or NULL for an encoding without one.
