@@ -12,9 +12,9 @@ import Synchronization
 /// from the store when the snapshot is missing or damaged, or was built with another M than the
 /// configured one. A snapshot of another encoding keeps its graph and is re-encoded from the store.
 ///
-/// An index of compact codes (`VectorEncoding.int8`, `.float16`) walks its graph on the codes and
-/// re-ranks the candidates with the vectors in the store (`search`), so answers carry exact
-/// distances while the index holds a quarter (or half) of the float bytes in memory.
+/// An index of compact codes (`VectorEncoding.int8`, `.int4`, `.float16`) walks its graph on the
+/// codes and re-ranks the candidates with the vectors in the store (`search`), so answers carry
+/// exact distances while the index holds a quarter (an eighth, half) of the float bytes in memory.
 public final class LiveIndex: Sendable {
     public let index: HNSWIndex
     public let space: String

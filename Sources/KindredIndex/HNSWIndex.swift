@@ -13,8 +13,8 @@ import Synchronization
 /// layers are one small block of M + 1 words each.
 ///
 /// With compact codes the walk compares codes, and `search` re-ranks its final candidates with the
-/// exact vectors it is given (`ExactVectors`): the walk reads 2× (float16) or 4× (int8) less memory
-/// and the answer's order and distances are exact.
+/// exact vectors it is given (`ExactVectors`): the walk reads 2× (float16), 4× (int8) or about 7×
+/// (int4, with its header) less memory and the answer's order and distances are exact.
 ///
 /// Concurrency:
 /// - Searches run concurrently with each other and with inserts. They take `storage` shared and
@@ -214,11 +214,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawPointer,
         scratch: UnsafeMutableBufferPointer<Float>
     ) -> Bool {
-        var norm: Float = 0
-        for x in source { norm += x * x }
-        guard norm.isFinite, metric == .l2 || norm > 0 else { return false }
-        let scale = metric == .cosine ? 1 / norm.squareRoot() : 1
-        for i in 0..<dimension { scratch[i] = source[i] * scale }
+        guard normalize(source, into: scratch) else { return false }
         encoding.encode(UnsafeBufferPointer(scratch), into: destination, dimension: dimension)
         return true
     }
@@ -229,13 +225,21 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawPointer,
         scratch: UnsafeMutableBufferPointer<Float>
     ) -> Bool {
-        guard encoding == .int4 else { return prepare(source, into: destination, scratch: scratch) }
+        guard normalize(source, into: scratch) else { return false }
+        encoding.encodeQuery(UnsafeBufferPointer(scratch), into: destination, dimension: dimension)
+        return true
+    }
+
+    /// `source` into `scratch`, scaled to unit length for cosine; false for a zero or non-finite
+    /// vector.
+    private func normalize(
+        _ source: UnsafeBufferPointer<Float>, into scratch: UnsafeMutableBufferPointer<Float>
+    ) -> Bool {
         var norm: Float = 0
         for x in source { norm += x * x }
         guard norm.isFinite, metric == .l2 || norm > 0 else { return false }
         let scale = metric == .cosine ? 1 / norm.squareRoot() : 1
         for i in 0..<dimension { scratch[i] = source[i] * scale }
-        encoding.encodeQuery(UnsafeBufferPointer(scratch), into: destination, dimension: dimension)
         return true
     }
 

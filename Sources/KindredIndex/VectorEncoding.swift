@@ -3,14 +3,14 @@ import KindredCore
 
 /// How an index holds its vectors for the graph walk. `float32` is exact; `float16`, `int8` and
 /// `int4` are compact codes (2, about 1 and about ½ byte a component) that make the walk read 2×,
-/// 4× and 8× less memory, with the final candidates re-ranked exactly against the stored vectors
-/// (`ExactVectors`).
+/// 4× and (with int4's 64-byte header, at 1280-d) about 7× less memory, with the final candidates
+/// re-ranked exactly against the stored vectors (`ExactVectors`).
 ///
 /// - `float16`: IEEE half precision, relative error 2⁻¹¹ a component.
 /// - `int8`: one scale a vector (its largest magnitude / 127) and a code in −127…127 a component,
 ///   so the inner product of two rows is one integer dot product times two scales. A scale per
 ///   vector needs no training, so a live index whose data drifts never needs re-encoding.
-/// - `int4`: an offset and a step a vector and a code in 0…15 a component (`Int4Range` says how
+/// - `int4`: an offset and a step a vector and a code in 0…15 a component (`Int4Row` says how
 ///   the range is chosen), so the inner product is one integer dot product and three terms from
 ///   the rows' headers. Also untrained.
 public enum VectorEncoding: String, Sendable, CaseIterable, Codable {

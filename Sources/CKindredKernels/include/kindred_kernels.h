@@ -32,10 +32,10 @@ const char *kk_isa(void);
 ///   precision, with the stored int4 rows, so only the rows' rounding is in the walk's distances.
 /// n counts components and is the padded length the caller stores.
 enum {
-    KK_ENCODING_INT4_QUERY = 4,
     KK_ENCODING_FLOAT16 = 1,
     KK_ENCODING_INT8 = 2,
     KK_ENCODING_INT4 = 3,
+    KK_ENCODING_INT4_QUERY = 4,
     KK_I8_HEADER_BYTES = 16,
     KK_I4_HEADER_BYTES = 64
 };
