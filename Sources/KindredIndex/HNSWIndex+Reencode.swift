@@ -3,10 +3,11 @@ import Synchronization
 extension HNSWIndex {
     /// The same graph with its rows in `encoding`: every node keeps its slot, label, level, state
     /// and links, and its row is written afresh from `exact` (or, for a label `exact` lacks, from
-    /// this index's own row, decoded). Why: a graph built on one encoding's distances navigates
-    /// as well on another's (RESULTS.md, "int4 codes"), so a changed `[index] encoding` costs one
-    /// read of the stored vectors instead of a rebuild — seconds, not the half hour a million
-    /// items take to link.
+    /// this index's own row, decoded). Why: the links were chosen from the vectors, and another
+    /// encoding changes each distance only by its rounding, so the graph is kept and a changed
+    /// `[index] encoding` costs one read of the stored vectors instead of a rebuild: seconds, not
+    /// the half hour a million items take to link. (What the walk then finds, per encoding, is in
+    /// RESULTS.md, "int4 walk codes".)
     public func reencoded(as encoding: VectorEncoding, from exact: any ExactVectors) throws(IndexError) -> HNSWIndex {
         mutations.lockShared()
         defer { mutations.unlock() }

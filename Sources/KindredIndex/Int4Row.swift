@@ -7,7 +7,7 @@ import CKindredKernels
 /// mean ± k σ (finer steps for the bulk, the tails saturated) was measured and lost: CNN
 /// features are sparse and heavy-tailed (57 % zeros on openclipart; the large components carry
 /// the match), and with k = 2.7 only 0.96 of the 10 nearest stayed in the codes' 64 nearest,
-/// against 0.9998 without clipping (RESULTS.md, "int4 codes").
+/// against 0.9998 without clipping (RESULTS.md, "int4 walk codes").
 enum Int4Row {
     /// Where component `i`'s code lives: its byte and whether it is the high nibble.
     @inline(__always) static func place(_ i: Int) -> (byte: Int, high: Bool) {

@@ -85,7 +85,7 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
     /// (zero-padded to int4's length) whose header also holds the sum of its codes, the term
     /// `KK_ENCODING_INT4_QUERY` needs. Why: the query is one vector, so keeping it at 8 bits costs
     /// nothing in memory, and the walk's distances then carry only the rows' 4-bit rounding
-    /// (RESULTS.md, "int4 codes").
+    /// (RESULTS.md, "int4 walk codes").
     func encodeQuery(_ source: UnsafeBufferPointer<Float>, into row: UnsafeMutableRawPointer, dimension: Int) {
         guard self == .int4 else { return encode(source, into: row, dimension: dimension) }
         let n = paddedComponents(dimension: dimension)
