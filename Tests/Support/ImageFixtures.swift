@@ -28,8 +28,13 @@ public enum Fixtures {
         return image
     }
 
+    /// `bytes` as a file called `name`, in a directory of its own: tests run in parallel and
+    /// several write the same name (two wrote `tiled.jp2` with different pictures, and one decoded
+    /// the other's file: CI, 12-03), so no two calls may share a path.
     public static func write(_ bytes: [UInt8], _ name: String) -> URL {
-        let url = directory.appendingPathComponent(name)
+        let own = directory.appendingPathComponent(UUID().uuidString)
+        try! FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)
+        let url = own.appendingPathComponent(name)
         try! Data(bytes).write(to: url)
         return url
     }
