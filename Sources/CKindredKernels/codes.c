@@ -148,6 +148,14 @@ static float hsum256_codes(__m256 v) {
 }
 
 __attribute__((target("avx2,fma,f16c")))
+static int32_t hsum256_epi32(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+__attribute__((target("avx2,fma,f16c")))
 static float f16_dot_avx2(const void *a, const void *b, size_t n) {
     const uint16_t *x = a, *y = b;
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -203,10 +211,7 @@ static int32_t i8_sum_avx2(const int8_t *x, const int8_t *y, size_t n) {
                                                                          _mm256_sign_epi8(y0, x0)), ones));
     }
     __m256i s = _mm256_add_epi32(s0, s1);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    return _mm_cvtsi128_si32(h) + i8_sum_scalar(x + i, y + i, n - i);
+    return hsum256_epi32(s) + i8_sum_scalar(x + i, y + i, n - i);
 }
 
 __attribute__((target("avx2,fma,f16c")))
@@ -234,10 +239,7 @@ static int32_t i4_sum_avx2(const uint8_t *x, const uint8_t *y, size_t bytes) {
         s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, ones));
     }
     __m256i s = _mm256_add_epi32(s0, s1);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    return _mm_cvtsi128_si32(h) + i4_sum_scalar(x + i, y + i, bytes - i);
+    return hsum256_epi32(s) + i4_sum_scalar(x + i, y + i, bytes - i);
 }
 
 __attribute__((target("avx2,fma,f16c")))
@@ -267,10 +269,7 @@ static int32_t q4_sum_avx2(const int8_t *q, const uint8_t *x, size_t n) {
         }
     }
     __m256i s = _mm256_add_epi32(s0, s1);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    return _mm_cvtsi128_si32(h);
+    return hsum256_epi32(s);
 }
 
 __attribute__((target("avx2,fma,f16c")))
