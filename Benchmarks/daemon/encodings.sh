@@ -16,6 +16,9 @@ swift build -c release --product kindredd >/dev/null && swift build -c release -
 py=$(../shared/bench/setup-peers.sh)
 . Benchmarks/daemon/serve.sh
 base_config=$(grep -vE '^(encoding|ef_search)' "$work/kindred.toml")
+# The state's own configuration comes back at the end, so later runs on it see what they set.
+cp "$work/kindred.toml" "$work/kindred.toml.before"
+trap 'mv "$work/kindred.toml.before" "$work/kindred.toml"' EXIT
 for round in $(seq "$rounds"); do
   for setting in $encodings; do
     enc=${setting%%:*}; ef=64; [ "$setting" != "$enc" ] && ef=${setting#*:}
