@@ -132,6 +132,11 @@ public struct Configuration: Sendable, Equatable {
             configuration.fusion.weights.phash = Float(
                 try r.number("phash_weight") ?? Double(configuration.fusion.weights.phash))
             configuration.fusion.candidates = try r.integer("candidates") ?? configuration.fusion.candidates
+            let standard = configuration.fusion.expansion ?? .standard
+            let neighbours = try r.integer("expand_neighbours") ?? configuration.fusion.expansion?.neighbours ?? 0
+            let below = Float(try r.number("expand_below") ?? Double(standard.below))
+            configuration.fusion.expansion =
+                neighbours == 0 ? nil : Fusion.QueryExpansion(neighbours: neighbours, below: below)
         }
         try reader.section("protocol") { (r) throws(ConfigurationError) in
             configuration.maxLineBytes = try r.integer("max_line_bytes") ?? configuration.maxLineBytes
@@ -204,6 +209,12 @@ public struct Configuration: Sendable, Equatable {
         }
         try require(
             (1...10_000).contains(fusion.candidates), "similar.candidates", "\(fusion.candidates) must be 1 to 10000")
+        if let expansion = fusion.expansion {
+            try require(
+                (1...min(10, fusion.candidates)).contains(expansion.neighbours), "similar.expand_neighbours",
+                "\(expansion.neighbours) must be 0 (no expansion) to 10, and at most similar.candidates")
+            try require((0...1).contains(expansion.below), "similar.expand_below", "\(expansion.below) must be 0 to 1")
+        }
         try require(
             (1024...(16 << 20)).contains(maxLineBytes), "protocol.max_line_bytes",
             "\(maxLineBytes) must be 1024 to 16777216")

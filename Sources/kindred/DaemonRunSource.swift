@@ -80,7 +80,7 @@ final class DaemonThumbnails: ThumbnailSource {
 }
 
 /// Why map neighbours match, asked of kindredd (EXPLAIN, one request per item), with the weights
-/// it ranks by (STATUS); the terms are SIMILAR's, to its four decimals.
+/// it ranks by (STATUS); the terms are the pair's under SIMILAR's formula, to its four decimals.
 struct DaemonMatchExplainer: MatchExplainer {
     let source: DaemonRunSource
     let weights: FusionWeights

@@ -13,7 +13,9 @@ struct Similar: ParsableCommand {
             (SIMILAR-IMAGE), so the daemon never opens files on a client's behalf. Prints rank, score, id and path: \
             by default the fused ranking (CNN, style and perceptual hash together, Schema/protocol.md), with \
             --space cnn or style one space's cosine similarity. --explain adds each term's part of the score \
-            (cnn, style, phash: they add up to it), the hashes' differing bits and the term that gave most. \
+            (cnn, style, phash: they add up to it), the hashes' differing bits, the term that gave most, and \
+            whether the query was expanded (its cnn term then compares the neighbour with the mean of the query \
+            and its best matches, Schema/kindred.toml [similar]). \
             Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
             """
     )
@@ -27,7 +29,8 @@ struct Similar: ParsableCommand {
     func run() throws {
         let query = SimilarQuery(k: k, ranking: space, explain: explain)
         let header =
-            ["rank", "score", "id", "path"] + (explain ? ["cnn", "style", "phash", "phash_bits", "dominant"] : [])
+            ["rank", "score", "id", "path"]
+            + (explain ? ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] : [])
         if let id = ItemID(validating: target) {
             return try daemon.ask(.similar(.id(id), query, within: nil), header: header)
         }

@@ -34,7 +34,7 @@ struct MapCommand: ParsableCommand {
         discussion: """
             The page opens without a network connection and draws 100k points smoothly. Hover shows an item's \
             thumbnail, path and cluster; a click lists its nearest neighbours, each with its fused \
-            score and its terms (as SIMILAR explain=1 gives them: read from the stored vectors by the standard \
+            score and its terms (SIMILAR's formula over the pair's own vectors, as EXPLAIN gives them: read from the stored vectors by the standard \
             weights, or asked of kindredd by its own through EXPLAIN); the legend filters clusters and hides noise. Prints one JSON line: out, run, points, atlases, bytes, thumbnail_failures, explained_pairs, seconds.
             """
     )

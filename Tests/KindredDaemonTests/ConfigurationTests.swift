@@ -28,6 +28,9 @@ import Testing
             c.threads == 3 && c.roots == ["/srv/art"] && c.settleSeconds == 2 && c.exclude == ["*/thumbs/*"]
                 && c.efSearch == 128)
         #expect(c.include == Configuration().include, "keys not given keep their defaults")
+        #expect(c.fusion.expansion == .standard)
+        let off = try Configuration.parse("[similar]\nexpand_neighbours = 0")
+        #expect(off.fusion.expansion == nil, "0 neighbours: no expansion")
     }
 
     @Test(arguments: [
@@ -45,6 +48,11 @@ import Testing
             "configuration key daemon.log_level: 'loud' is not one of trace, debug, info, notice, warning, error, critical"
         ),
         ("daemon = 3", "configuration key daemon: must be a table ([daemon])"),
+        (
+            "[similar]\nexpand_neighbours = 11",
+            "configuration key similar.expand_neighbours: 11 must be 0 (no expansion) to 10, and at most similar.candidates"
+        ),
+        ("[similar]\nexpand_below = 1.5", "configuration key similar.expand_below: 1.5 must be 0 to 1"),
         (
             "[daemon\n",
             "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"

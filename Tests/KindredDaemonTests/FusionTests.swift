@@ -18,14 +18,16 @@ import Testing
     @Test func explainColumnsAddUpToTheScoreAndRankIt() throws {
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)
-        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100)
+        // Plain terms against the stored vectors; the expanded cnn term has its own test below.
+        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100, expansion: nil)
         let service = CommandService(
             catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
             network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
             logger: testLogger)
         let query = SimilarQuery(k: 5, ranking: .fused, explain: true)
         let (columns, answer) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: nil)))
-        #expect(columns == ["rank", "score", "id", "path", "cnn", "style", "phash", "phash_bits", "dominant"])
+        #expect(
+            columns == ["rank", "score", "id", "path", "cnn", "style", "phash", "phash_bits", "dominant", "expanded"])
         #expect(answer.count == 5 && !answer.contains { $0[2] == "1" }, "five others, not itself")
         var previous = Float.infinity
         for row in answer {
@@ -33,7 +35,7 @@ import Testing
             #expect(abs(parts.reduce(0, +) - score) <= 0.0002, "\(row)")
             #expect(score <= previous, "ranked by score")
             previous = score
-            #expect((0...64).contains(bits))
+            #expect((0...64).contains(bits) && row[9] == "no")
             let names = ["cnn", "style", "phash"]
             #expect(row[8] == names[parts.indices.max { parts[$0] < parts[$1] }!], "\(row)")
             // Each part is its term times its weight, over the weights' sum, from the stored vectors.
@@ -66,7 +68,7 @@ import Testing
         // A pure space's explanation is its one term.
         let (_, pure) = try rows(
             service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3, ranking: .cnn, explain: true), within: nil)))
-        #expect(pure.allSatisfy { $0[4] == $0[1] && $0[5].isEmpty && $0[8] == "cnn" }, "\(pure)")
+        #expect(pure.allSatisfy { $0[4] == $0[1] && $0[5].isEmpty && $0[8] == "cnn" && $0[9] == "no" }, "\(pure)")
         // Without explain, the four columns only.
         let (plain, _) = try rows(service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3), within: nil)))
         #expect(plain == ["rank", "score", "id", "path"])
@@ -78,6 +80,48 @@ import Testing
             service.answerImage(Array(try Data(contentsOf: URL(fileURLWithPath: file))), query))
         #expect(byImage.first?[3] == file && byImage.first?[7] == "0", "\(byImage)")
         #expect(abs(Float(byImage.first![1])! - 1) <= 0.001)
+    }
+
+    /// Query expansion: a query with no candidate above `below` is scored against the unit mean
+    /// of its CNN vector and the plain ranking's best `neighbours`, over the same candidates; one
+    /// with a near copy keeps its plain ranking. The explain columns still add up to the score.
+    @Test func queryExpansionScoresTheSameCandidatesAgainstTheExpandedQuery() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        let weights = FusionWeights(style: 0.5, phash: 0.2)
+        func service(_ expansion: Fusion.QueryExpansion?) throws -> CommandService {
+            CommandService(
+                catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
+                network: nil, fusion: Fusion(weights: weights, candidates: 100, expansion: expansion),
+                logger: testLogger)
+        }
+        let query = SimilarQuery(k: 6, ranking: .fused, explain: true)
+        let (_, plain) = try rows(try service(nil).answer(.similar(.id(ItemID(1)), query, within: nil)))
+        // below 1: every query without an identical neighbour is expanded.
+        let (_, expanded) = try rows(
+            try service(.init(neighbours: 2, below: 1)).answer(.similar(.id(ItemID(1)), query, within: nil)))
+        let (_, notExpanded) = try rows(
+            try service(.init(neighbours: 2, below: 0)).answer(.similar(.id(ItemID(1)), query, within: nil)))
+        #expect(notExpanded == plain, "below 0: no query is expanded")
+        #expect(plain.allSatisfy { $0[9] == "no" } && expanded.allSatisfy { $0[9] == "yes" }, "\(expanded)")
+        func vector(_ id: String) throws -> [Float] {
+            try #require(try fixture.store.vector(ItemID(UInt64(id)!), space: "cnn"))
+        }
+        var mean = try vector("1")
+        for row in plain.prefix(2) { for (d, x) in try vector(row[2]).enumerated() { mean[d] += x } }
+        let norm = dot(mean, mean).squareRoot()
+        mean = mean.map { $0 / norm }
+        let total: Float = 1 + 0.5 + 0.2
+        var previous = Float.infinity
+        for row in expanded {
+            let score = Float(row[1])!, parts = row[4...6].map { Float($0)! }
+            #expect(abs(parts.reduce(0, +) - score) <= 0.0002 && score <= previous, "\(row)")
+            previous = score
+            #expect(abs(parts[0] - dot(mean, try vector(row[2])) / total) <= 0.0002, "\(row)")
+        }
+        // The plain ranking's style and hash terms are unchanged for the same neighbour.
+        let plainTerms = Dictionary(uniqueKeysWithValues: plain.map { ($0[2], $0[5...7]) })
+        for row in expanded { if let terms = plainTerms[row[2]] { #expect(terms == row[5...7], "\(row)") } }
     }
 
     /// A colourless probe's style term compares only the colour-free parts of the two vectors.

@@ -177,7 +177,7 @@ extension CommandService {
             found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
-        if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant"] }
+        if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] }
         return Response(
             columns: columns,
             rows: ranked.enumerated().map { rank, r in
@@ -185,7 +185,7 @@ extension CommandService {
                     String(rank + 1), String(format: "%.4f", r.terms.score), String(r.label),
                     paths[ItemID(r.label)] ?? "",
                 ]
-                if query.explain { row += Self.columns(r.terms) }
+                if query.explain { row += Self.columns(r.terms) + [r.expanded ? "yes" : "no"] }
                 return row
             })
     }
@@ -221,11 +221,13 @@ extension CommandService {
             let path = paths[ItemID(neighbour.label)] ?? ""
             let score = String(format: "%.4f", 1 - neighbour.distance)
             var row = [String(rank + 1), score, String(neighbour.label), path]
-            if explain { row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue] }
+            if explain {
+                row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue, "no"]
+            }
             rows.append(row)
         }
         var columns = ["rank", "score", "id", "path"]
-        if explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant"] }
+        if explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] }
         return Response(columns: columns, rows: rows)
     }
 

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Category retrieval through a real kindredd: it indexes every regular file of openclipart-png (the
+# package's symbolic links repeat files, so the root is a tree of hard links to the regular files
+# only, as category.py's set), then every held-out query of category.py's seeded split asks
+# SIMILAR <path> k=10. Rankings, in one run on one state: the fused default (query expansion on),
+# the fused default with expansion off (kindredd restarted with [similar] expand_neighbours = 0),
+# and space=cnn; the reference pipeline's P@10 on the same files and queries comes from
+# category.py's inputs (embed-variants.sh or its partial run).
+# usage: Benchmarks/quality/category-daemon.sh [CATEGORY_DIR] [ROOT]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+category=$(realpath "${1:-Benchmarks/data/quality/category}")
+cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
+root=$(realpath "${2:-$cache/openclipart/usr/share/openclipart/png}")
+bin=.build/release
+py=$(../shared/bench/setup-peers.sh)
+swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+# Hard links must stay on the package's file system: the work directory goes beside it.
+work=$(mktemp -d "$cache/category-daemon.XXXXXX")
+state=$work/state; mkdir -p "$state/weights" "$work/png"
+cp "$cache/demo-state/weights/"* "$state/weights/"
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+cp -al "$root/." "$work/png" && find "$work/png" -type l -delete
+total=$(find "$work/png" -type f | wc -l)
+serve() {  # $1: expand_neighbours
+  printf '[similar]\nexpand_neighbours = %d\n' "$1" > "$work/kindred.toml"
+  $bin/kindredd --config "$work/kindred.toml" --state "$state" --socket "$work/k.sock" --watch "$work/png" \
+    --threads 2 --log-level warning 2>>"$work/log" &
+  pid=$!
+  until $bin/kindred status --socket "$work/k.sock" >/dev/null 2>&1; do sleep 0.2; done
+}
+ask() {  # $1: label, $2: space
+  "$py" Benchmarks/quality/category_daemon.py "$work/k.sock" "$category" "$root" "$work/png" "$1" "$2"
+}
+start=$(date +%s.%N)
+serve 2
+until [ "$($bin/kindred status --socket "$work/k.sock" | awk -F'\t' '$1=="indexed"{i=$2} $1=="failed"{f=$2} $1=="scanning"{s=$2} END{print (s=="no" && i+f>='"$total"') ? "yes" : "no"}')" = yes ]; do sleep 2; done
+echo "indexed $total files in $(echo "$(date +%s.%N) - $start" | bc) s" >&2
+ask fused-default fused
+ask cnn cnn
+kill -TERM $pid; wait $pid
+serve 0
+ask fused-default-no-expansion fused
+kill -TERM $pid; wait $pid
