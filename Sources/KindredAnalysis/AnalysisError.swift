@@ -7,6 +7,8 @@ public enum AnalysisError: Error, Equatable, Sendable, CustomStringConvertible {
     case numerical(step: String, reason: String)
     /// The data itself cannot be used, with what to do about it.
     case badInput(step: String, reason: String)
+    /// The caller asked the step to stop (`UMAP.Options.shouldStop`).
+    case cancelled(step: String, after: String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,7 @@ public enum AnalysisError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooFewPoints(let needed, let got, let step): "\(step) needs at least \(needed) points, got \(got)"
         case .numerical(let step, let reason): "\(step): \(reason)"
         case .badInput(let step, let reason): "\(step): \(reason)"
+        case .cancelled(let step, let after): "\(step) cancelled after \(after)"
         }
     }
 }

@@ -33,6 +33,9 @@ public struct UMAP: Sendable {
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         /// Told the fraction of the optimisation's epochs done, after each (a refit's progress).
         public var progress: (@Sendable (Double) -> Void)?
+        /// Asked before each epoch; true ends the fit with `AnalysisError.cancelled` (a daemon
+        /// stopping does not wait out the optimisation).
+        public var shouldStop: (@Sendable () -> Bool)?
         public init() {}
     }
 
@@ -62,7 +65,7 @@ public struct UMAP: Sendable {
         var random = SeededRandom(seed: options.seed)
         var (layout, initialisation) = spectralLayout(fuzzy, dimensions: options.dimensions, random: &random)
         let (a, b) = fitCurve(minDist: options.minDist, spread: options.spread)
-        optimise(
+        try optimise(
             &layout, fuzzy, n: n, dimensions: options.dimensions, epochs: epochs, a: a, b: b, options: options,
             random: &random)
         return UMAP(
@@ -458,7 +461,7 @@ public struct UMAP: Sendable {
     static func optimise(
         _ layout: inout [Float], _ fuzzy: FuzzySet, n: Int, dimensions: Int, epochs: Int, a: Float, b: Float,
         options: Options, random: inout SeededRandom
-    ) {
+    ) throws(AnalysisError) {
         let maxWeight = fuzzy.weights.max() ?? 1
         // Edges too weak to be sampled even once are dropped, as umap-learn does.
         let kept = fuzzy.weights.indices.filter { fuzzy.weights[$0] >= maxWeight / Float(epochs) }
@@ -476,6 +479,7 @@ public struct UMAP: Sendable {
         let seeds = (0..<workers).map { _ in random.next() }
         var snapshot = layout
         for epoch in 0..<epochs {
+            if options.shouldStop?() == true { throw .cancelled(step: "UMAP", after: "\(epoch) of \(epochs) epochs") }
             defer { options.progress?(Double(epoch + 1) / Double(epochs)) }
             let alpha = options.learningRate * (1 - Float(epoch) / Float(epochs))
             let now = Float(epoch)

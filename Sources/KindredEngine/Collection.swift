@@ -156,15 +156,19 @@ public final class Collection: Sendable {
         }
     }
 
-    /// Stops the threads (a refit in progress is abandoned: the next open marks it failed; the
-    /// batch in flight gets `seconds` to finish), writes the index snapshots and syncs the store.
+    /// Stops the threads (a refit in progress is cancelled at its next check and recorded as
+    /// failed; the batch in flight gets `seconds` to finish), writes the index snapshots and syncs the store.
     /// Returns whether the batch finished in time.
     @discardableResult
     public func stop(within seconds: Double = 8) throws -> Bool {
         progress.advance(to: .draining)
         defer { progress.advance(to: .stopped) }
         guard let running = running.withLock({ $0 }) else { return true }
-        running.refits.stop()
+        // The refit goes first: it reads the store and the live index that the snapshot and
+        // the sync below write, and a process must not exit under it.
+        if !running.refits.stop(within: 5) {
+            logger.warning("the refit did not stop within 5 s of being cancelled")
+        }
         let finished = running.loop.stop(within: seconds)
         if !finished {
             logger.warning("the batch in flight did not finish in time; the snapshot may miss it (start-up reconciles)")

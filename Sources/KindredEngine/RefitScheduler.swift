@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KindredStore
 import Logging
@@ -31,6 +32,9 @@ public final class RefitScheduler: Sendable {
 
     private let state = Mutex(State())
     private let wake = NSCondition()
+    /// Signalled once when the thread `start` began returns (`stop` waits on it).
+    private let ended = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
 
     let statusLine: StatusLine
 
@@ -64,18 +68,35 @@ public final class RefitScheduler: Sendable {
     }
 
     public func start() {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         Thread { [self] in
             // This thread only: on Linux the nice value belongs to the thread (setpriority(2), BUGS).
             setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             run()
+            ended.signal()
         }.start()
     }
 
-    public func stop() {
-        state.withLock { $0.phase = .stopping }
+    /// Stops the thread: a running refit is cancelled at its next check (`Refitter.cancel`) and
+    /// recorded as failed, and one asked for and not begun is answered with that failure. Waits up
+    /// to `seconds` for the thread to end; false if it has not (the process must not exit under a
+    /// refit: see `Refitter.cancel`).
+    @discardableResult
+    public func stop(within seconds: Double = 30) -> Bool {
+        let waiters = state.withLock { state -> [Completion] in
+            state.phase = .stopping
+            defer { state.next = nil }
+            return state.next ?? []
+        }
+        refitter.cancel()
         wake.lock()
         wake.broadcast()
         wake.unlock()
+        for waiter in waiters { waiter(.failure(RefitError.cancelled(stage: "queued"))) }
+        guard started.load(ordering: .relaxed) else { return true }
+        guard ended.wait(timeout: .now() + seconds) == .success else { return false }
+        ended.signal()  // a second stop returns at once
+        return true
     }
 
     private func run() {

@@ -41,6 +41,22 @@ public final class Refitter: Sendable {
         return min(1, before + Self.stageWeights[at].weight * done)
     }
 
+    /// Set by `cancel()` when kindredd stops: the running refit ends at its next check (between
+    /// stages, every 4,096 rows of the neighbour searches, every UMAP epoch) and is recorded as
+    /// failed; a refit begun after it ends at once. A stop must not wait out a 1M-item refit, and
+    /// a process must not exit under one (OpenBLAS's exit handler then waits forever on a thread
+    /// a running sgemm holds).
+    private let cancelled = Atomic<Bool>(false)
+
+    /// Ends the running refit, and any later one, at its next check.
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    private func checkCancelled(_ stage: String) throws(RefitError) {
+        if isCancelled { throw .cancelled(stage: stage) }
+    }
+
     /// Records how far the current stage is.
     private func advance(_ done: Double) { position.withLock { $0.done = max($0.done, min(1, done)) } }
     /// The order of a run's stages: each one's successor.
@@ -139,7 +155,8 @@ public final class Refitter: Sendable {
         var timings: [String: Double] = [:]
         var clock = ContinuousClock.now
         /// Records the stage that ended and names the one that begins (STATUS `refit_stage`).
-        func lap(_ stage: String) {
+        func lap(_ stage: String) throws(RefitError) {
+            try checkCancelled(stage)
             timings[stage] = seconds(since: clock)
             clock = .now
             // A lap inside a stage (HDBSCAN's layout is the first 85 % of "cluster") keeps its progress.
@@ -148,6 +165,7 @@ public final class Refitter: Sendable {
                 $0 = (next, next == $0.stage ? $0.done : 0)
             }
         }
+        try checkCancelled("start")
         position.withLock { $0 = ("read", 0) }
         defer { position.withLock { $0 = (nil, 0) } }
         // The vectors (5 GB at a million 1280-d items) are needed only for PCA and the neighbour
@@ -157,29 +175,29 @@ public final class Refitter: Sendable {
             guard ids.count >= settings.minimumItems else {
                 throw RefitError.tooFewItems(have: ids.count, need: settings.minimumItems)
             }
-            lap("read")
+            try lap("read")
             let pca = try PCA.fit(
                 x, options: PCA.Options(varianceTarget: settings.variance, maxComponents: settings.maxComponents))
             let projected = pca.transform(x)
-            lap("pca")
+            try lap("pca")
             let graph = try neighbourGraph(ids: ids, x: x)
-            lap("neighbours")
+            try lap("neighbours")
             return (ids, pca, projected, graph)
         }()
         let graphs = try layoutGraphs(graph, projected: projected)
-        lap("sample_graph")
+        try lap("sample_graph")
         let (map2, map3) = (
             try layout(graphs, dimensions: 2, minDist: settings.minDist, span: 0...0.5),
             try layout(graphs, dimensions: 3, minDist: settings.minDist, span: 0.5...1)
         )
-        lap("umap_maps")
+        try lap("umap_maps")
         let clustered = try cluster(graphs, projected: projected, pca: pca, lap: lap)
-        lap("cluster")
+        try lap("cluster")
         let clusterLabels = Set(clustered.labels.filter { $0 >= 0 }).sorted()
         let scores =
             clusterLabels.count >= 2
             ? try ClusterMetrics.compute(clustered.space, labels: clustered.labels, seed: settings.seed) : nil
-        lap("metrics")
+        try lap("metrics")
         let matching = try stableIDs(clustered.labels, ids: ids)
         let stable = { (label: Int32) -> Int in label < 0 ? -1 : matching.ids[Int(label)]! }
         var metrics = RunMetrics()
@@ -251,14 +269,20 @@ public final class Refitter: Sendable {
         options.progress = { [self] done in
             advance(span.lowerBound + (span.upperBound - span.lowerBound) * done)
         }
+        options.shouldStop = { [self] in isCancelled }
         options.neighbors = settings.neighbors
         options.minDist = minDist
         options.seed = settings.seed
         options.threads = threads
         options.dimensions = dimensions
-        switch graphs {
-        case .whole(let graph): return try UMAP.fit(graph: graph, options: options)
-        case .sampled(let sampled): return try UMAP.fit(sampled: sampled, options: options)
+        do {
+            switch graphs {
+            case .whole(let graph): return try UMAP.fit(graph: graph, options: options)
+            case .sampled(let sampled): return try UMAP.fit(sampled: sampled, options: options)
+            }
+        } catch {
+            if case .cancelled = error { throw RefitError.cancelled(stage: currentStage ?? "umap") }
+            throw error
         }
     }
 
@@ -273,7 +297,7 @@ public final class Refitter: Sendable {
     }
 
     private func cluster(
-        _ graphs: LayoutGraphs, projected: Matrix, pca: PCA, lap: (String) -> Void
+        _ graphs: LayoutGraphs, projected: Matrix, pca: PCA, lap: (String) throws(RefitError) -> Void
     ) throws
         -> Clustered
     {
@@ -290,7 +314,7 @@ public final class Refitter: Sendable {
                 })
         case .hdbscan(let minClusterSize, let minSamples, let dimensions):
             let layout = try layout(graphs, dimensions: dimensions, minDist: 0, span: 0...0.85)
-            lap("umap_cluster_layout")
+            try lap("umap_cluster_layout")
             var options = HDBSCAN.Options()
             options.minClusterSize = minClusterSize
             options.minSamples = minSamples
@@ -401,8 +425,9 @@ public final class Refitter: Sendable {
                 let (ib, db) = (UInt(bitPattern: indexBuffer.baseAddress), UInt(bitPattern: distanceBuffer.baseAddress))
                 DispatchQueue.concurrentPerform(iterations: threads) { worker in
                     for row in stride(from: worker, to: ids.count, by: threads) {
-                        if worker == 0 && row % 4096 == 0 {
-                            advance(Double(row) / Double(ids.count))
+                        if row % 4096 < threads {
+                            if isCancelled { break }
+                            if worker == 0 { advance(Double(row) / Double(ids.count)) }
                         }
                         do {
                             // A few spare in case items were removed since the vectors were read.
@@ -426,6 +451,7 @@ public final class Refitter: Sendable {
             }
         }
         if let reason = failure.withLock({ $0 }) { throw RefitError.neighbours(reason) }
+        try checkCancelled("neighbours")
         return NeighborGraph(count: ids.count, k: k, indices: indices, distances: distances)
     }
 
@@ -573,6 +599,8 @@ public enum RefitError: Error, CustomStringConvertible {
     case neighbours(String)
     /// A saved placement model that cannot be used: its directory and why.
     case placementModel(String, String)
+    /// kindredd is stopping (`Refitter.cancel`); the stage it was in.
+    case cancelled(stage: String)
 
     public var description: String {
         switch self {
@@ -581,6 +609,7 @@ public enum RefitError: Error, CustomStringConvertible {
         case .isolated(let id): "item \(id) has no neighbours in the index"
         case .neighbours(let reason): "the neighbour graph failed: \(reason)"
         case .placementModel(let path, let reason): "the placement model in \(path) is unusable: \(reason)"
+        case .cancelled(let stage): "cancelled at \(stage): kindredd is stopping"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KindredAnalysis
 import KindredCore
+import Synchronization
 import Testing
 
 @Suite struct HDBSCANTests {
@@ -118,6 +119,20 @@ import Testing
         #expect(try UMAP.fit(graph: graph, options: options).embedding == twoThreads)
         options.dimensions = 3
         #expect(try UMAP.fit(x, options: options).embedding.columns == 3)
+    }
+
+    /// `shouldStop` ends the optimisation at the next epoch with a typed error naming how far it got.
+    @Test func aFitAskedToStopEndsAtTheNextEpoch() throws {
+        let (x, _) = blobs(sizes: [100, 100], d: 8, separation: 8, seed: 5)
+        var options = UMAP.Options()
+        options.metric = .l2
+        options.threads = 1
+        let epochs = Mutex(0)
+        options.progress = { _ in epochs.withLock { $0 += 1 } }
+        options.shouldStop = { epochs.withLock { $0 } >= 3 }
+        #expect(throws: AnalysisError.cancelled(step: "UMAP", after: "3 of 500 epochs")) {
+            try UMAP.fit(x, options: options)
+        }
     }
 
     @Test func aConnectedGraphStartsFromItsSpectralLayout() throws {

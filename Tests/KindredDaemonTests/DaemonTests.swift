@@ -140,14 +140,20 @@ final class DaemonProcess {
 
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-    /// Sends `signal` and waits for the exit; returns the status and the seconds it took.
+    /// Sends `signal` and waits for the exit (at most 60 s, then SIGKILL and an error); returns
+    /// the status and the seconds it took.
     @discardableResult
     func stop(_ signal: Int32 = SIGTERM) throws -> (status: Int32, seconds: Double) {
         guard let process else { return (0, 0) }
         let start = Date()
         kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        self.process = nil
+        // A kindredd that does not exit is a failure to report, not a suite that hangs.
+        guard waitForExit(seconds: 60) != nil else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            self.process = nil
+            throw DaemonTestError("kindredd did not exit within 60 s of signal \(signal)")
+        }
         return (process.terminationStatus, Date().timeIntervalSince(start))
     }
 

@@ -49,6 +49,35 @@ import Testing
         return try #require(Int(shellOutput("id -u \(name)").trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
+    /// SIGTERM while a refit runs: the refit is cancelled at its next check and recorded as
+    /// failed, and kindredd exits promptly. Before, the stop left the refit running while the
+    /// process exited, and OpenBLAS's exit handler waited forever on a thread the refit's sgemm
+    /// held (FullDiskTests hung on it for 16 minutes).
+    @Test func aStopDuringARefitCancelsItAndExits() throws {
+        defer { try? FileManager.default.removeItem(at: base) }
+        let (_, daemon) = try startedCollection(images: 200, seed: 900)
+        #expect(try daemon.ask("REFIT").first?.hasPrefix("OK") == true)
+        try daemon.waitFor("the refit to reach its UMAP maps", seconds: 120) {
+            let status = try daemon.status()
+            return status["refit_running"] == "yes" && status["refit_stage"] == "umap_maps"
+        }
+        let pid = try #require(daemon.process?.processIdentifier)
+        let stopped = Date()
+        kill(pid, SIGTERM)
+        let status = daemon.waitForExit(seconds: 30)
+        #expect(status == 0, "kindredd exits cleanly during a refit (nil: still running after 30 s)")
+        #expect(Date().timeIntervalSince(stopped) < 15, "within systemd's TimeoutStopSec")
+        #expect(daemon.logText.contains("refit failed") && daemon.logText.contains("kindredd is stopping"))
+        let catalog = try Catalog(url: StatePaths(root: daemon.state).catalog, readOnly: true, logger: testLogger)
+        let run = try #require(try catalog.runs(limit: 1).first)
+        #expect(run.status == "failed" && run.error?.contains("cancelled at") == true, "\(run)")
+        // The next start refits as usual.
+        try daemon.start()
+        let refit = try daemon.ask("REFIT wait")
+        #expect(refit.contains { $0.hasPrefix("clusters\t") }, "\(refit)")
+        try daemon.stop()
+    }
+
     /// Numbers past every edge on every verb that takes one: refused by the parser with the range,
     /// and kindredd still answers. `INFO 9223372036854775808` used to trap in the catalog.
     @Test func hostileNumbersOnEveryVerb() throws {
