@@ -84,8 +84,11 @@ public struct Fusion: Sendable, Equatable {
     /// candidate missing a style vector or hash (none should be: both are required spaces) scores
     /// 0 for that term. `styles` (the live style index) answers for style vectors from memory, so
     /// only the hashes need the store; a candidate it lacks is read from the store.
+    /// `cnns` (the candidates' CNN vectors, as `LiveIndex.searchRecording` kept them) spares the
+    /// query expansion reading them from the store; a candidate it lacks is read there.
     public func rerank(
-        _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil
+        _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil,
+        cnns recorded: (any ExactVectors)? = nil
     ) throws -> [Ranked] {
         let ids = found.map { ItemID($0.label) }
         var styles: [[Float]?] = ids.map { id in inMemory?.withVector(id.rawValue) { Array($0) } }
@@ -110,18 +113,32 @@ public struct Fusion: Sendable, Equatable {
         guard let expansion, expansion.neighbours > 0,
             let nearest = found.map(\.distance).min(), 1 - nearest < expansion.below
         else { return Array(plain.prefix(k)) }
-        // The candidates' CNN vectors, one read transaction (the walk's exact re-rank has just
-        // read the same records, so they are in the page cache).
-        let cnns = try store.vectors(ids, space: Space.cnn.rawValue)
+        // The candidates' CNN vectors: kept from the walk's exact re-rank, else read in one
+        // transaction. (Reading them all again cost a third more CPU a query than the pure CNN
+        // query at 100k items: RESULTS.md, "Find similar".)
+        let unrecorded = ids.indices.filter { i in recorded?.withVector(ids[i].rawValue) { _ in true } == nil }
+        var read: [Int: [Float]] = [:]
+        if !unrecorded.isEmpty {
+            let vectors = try store.vectors(unrecorded.map { ids[$0] }, space: Space.cnn.rawValue)
+            for (i, vector) in zip(unrecorded, vectors) { read[i] = vector }
+        }
+        func withCNN<R>(_ i: Int, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+            if let vector = read[i] { return vector.withUnsafeBufferPointer(body) }
+            return recorded?.withVector(ids[i].rawValue, body)
+        }
         let position = Dictionary(uniqueKeysWithValues: found.indices.map { (found[$0].label, $0) })
         var query = probe.cnn
         for best in plain.prefix(expansion.neighbours) {
-            guard let vector = cnns[position[best.label]!], vector.count == query.count else { continue }
-            for d in query.indices { query[d] += vector[d] }
+            _ = withCNN(position[best.label]!) { vector in
+                guard vector.count == query.count else { return }
+                for d in query.indices { query[d] += vector[d] }
+            }
         }
         normalizeRows(&query, dimension: query.count)
-        let expanded = ranking(
-            cnn: { i in cnns[i].map { $0.count == query.count ? dotProduct(query, $0) : 0 } ?? 0 }, expanded: true)
+        let cosines = query.withUnsafeBufferPointer { q in
+            found.indices.map { i in withCNN(i) { $0.count == q.count ? dotProduct(q, $0) : 0 } ?? 0 }
+        }
+        let expanded = ranking(cnn: { cosines[$0] }, expanded: true)
         return Array(expanded.prefix(k))
     }
 

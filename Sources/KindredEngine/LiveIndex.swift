@@ -41,6 +41,21 @@ public final class LiveIndex: Sendable {
         }
     }
 
+    /// `search`, also returning the exact vectors of the candidates it re-ranked (none for a
+    /// float index, which re-ranks nothing).
+    public func searchRecording(
+        _ query: [Float], k: Int, ef: Int, filter: ((UInt64) -> Bool)? = nil
+    ) throws -> ([Neighbor], RecordedVectors) {
+        guard index.encoding != .float32 else {
+            return (try index.search(query, k: k, ef: ef, filter: filter), RecordedVectors())
+        }
+        return try store.withReader(space: space) { reader in
+            let recorder = RecordedVectors.Recorder(reader)
+            let found = try index.search(query, k: k, ef: ef, filter: filter, exact: recorder)
+            return (found, recorder.recorded)
+        }
+    }
+
     public struct OpenReport: Sendable, Equatable {
         public var loadedSnapshot = false
         public var added = 0

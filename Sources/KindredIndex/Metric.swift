@@ -31,10 +31,14 @@ enum Kernels {
 /// The dot product of two rows of one length, by the kernel chosen for this CPU: the cosine
 /// similarity of unit vectors (how the fused ranking compares style vectors).
 public func dotProduct(_ a: [Float], _ b: [Float]) -> Float {
+    a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in dotProduct(x, y) } }
+}
+
+/// The same, over rows the caller holds (a stored vector read in place).
+public func dotProduct(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
     precondition(a.count == b.count, "rows of \(a.count) and \(b.count)")
-    return a.withUnsafeBufferPointer { x in
-        b.withUnsafeBufferPointer { y in Kernels.dot(x.baseAddress!, y.baseAddress!, a.count) }
-    }
+    guard let x = a.baseAddress, let y = b.baseAddress else { return 0 }
+    return Kernels.dot(x, y, a.count)
 }
 
 /// The instruction set the distance kernels run with on this machine.

@@ -170,3 +170,42 @@ public struct MatrixRows: ExactVectors, Sendable {
         return matrix.withRow(Int(label), body)
     }
 }
+
+/// The vectors an `ExactVectors` served while an index re-ranked its candidates, kept: a caller
+/// that needs the candidates' vectors after the search (the fused ranking's query expansion) has
+/// them without reading the store again (`Recorder`).
+public struct RecordedVectors: ExactVectors, Sendable {
+    var storage: [Float] = []
+    var rows: [UInt64: Int] = [:]
+    var dimension = 0
+
+    public init() {}
+
+    public var count: Int { rows.count }
+
+    public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+        guard let row = rows[label] else { return nil }
+        return storage.withUnsafeBufferPointer { all in
+            body(UnsafeBufferPointer(rebasing: all[(row * dimension)..<((row + 1) * dimension)]))
+        }
+    }
+
+    /// Serves `base`'s vectors and records each one it serves.
+    public final class Recorder: ExactVectors {
+        let base: any ExactVectors
+        public private(set) var recorded = RecordedVectors()
+
+        public init(_ base: any ExactVectors) { self.base = base }
+
+        public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+            base.withVector(label) { vector in
+                if recorded.rows[label] == nil, recorded.dimension == 0 || recorded.dimension == vector.count {
+                    recorded.dimension = vector.count
+                    recorded.rows[label] = recorded.rows.count
+                    recorded.storage.append(contentsOf: vector)
+                }
+                return body(vector)
+            }
+        }
+    }
+}

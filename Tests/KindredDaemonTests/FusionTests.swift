@@ -3,6 +3,7 @@ import KindredCore
 import KindredEngine
 import KindredFeatures
 import KindredImaging
+import KindredIndex
 import KindredProtocol
 import KindredServer
 import KindredTestSupport
@@ -119,6 +120,20 @@ import Testing
             previous = score
             #expect(abs(parts[0] - dot(mean, try vector(row[2])) / total) <= 0.0002, "\(row)")
         }
+        // The CNN vectors kept from the walk's exact re-rank rank as reading them from the store.
+        let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+        let found = try fixture.ingestor.indexes.cnn.search(probe.cnn, k: 20, ef: 64, filter: { $0 != 1 })
+        let recorded = try fixture.store.withReader(space: "cnn") { reader in
+            let recorder = RecordedVectors.Recorder(reader)
+            for neighbour in found { _ = recorder.withVector(neighbour.label) { _ in () } }
+            return recorder.recorded
+        }
+        #expect(recorded.count == found.count)
+        let always = Fusion(weights: weights, candidates: 100, expansion: .init(neighbours: 2, below: 1))
+        let fromStore = try always.rerank(found, probe: probe, k: 6, store: fixture.store)
+        let kept = try always.rerank(found, probe: probe, k: 6, store: fixture.store, cnns: recorded)
+        #expect(fromStore.map(\.label) == kept.map(\.label))
+        #expect(zip(fromStore, kept).allSatisfy { abs($0.terms.score - $1.terms.score) <= 1e-6 && $0.expanded })
         // The plain ranking's style and hash terms are unchanged for the same neighbour.
         let plainTerms = Dictionary(uniqueKeysWithValues: plain.map { ($0[2], $0[5...7]) })
         for row in expanded { if let terms = plainTerms[row[2]] { #expect(terms == row[5...7], "\(row)") } }

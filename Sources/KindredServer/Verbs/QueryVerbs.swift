@@ -157,12 +157,21 @@ extension CommandService {
     func neighbours(
         of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int? = nil
     ) throws -> [Neighbor] {
+        try neighbours(of: query, excluding: excluding, k: k, space: space, within: within, ef: ef, recording: false).0
+    }
+
+    /// The same, with the exact vectors of the candidates the search re-ranked when `recording`.
+    func neighbours(
+        of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int?, recording: Bool
+    ) throws -> ([Neighbor], RecordedVectors) {
         let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
         let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
-        return try index.search(query, k: k, ef: ef ?? max(efSearch, 2 * k), filter: filter)
+        let ef = ef ?? max(efSearch, 2 * k)
+        guard recording else { return (try index.search(query, k: k, ef: ef, filter: filter), RecordedVectors()) }
+        return try index.searchRecording(query, k: k, ef: ef, filter: filter)
     }
 
     /// The fused ranking (`Fusion`): the CNN's nearest candidates, re-ranked.
@@ -171,10 +180,11 @@ extension CommandService {
         // the pool (not twice it, as a pure ranking does): with the default 64 candidates the
         // walk and its exact re-reads are a pure CNN query's (RESULTS.md, "Find similar").
         let pool = max(query.k, fusion.candidates)
-        let found = try neighbours(
-            of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool))
+        let (found, cnns) = try neighbours(
+            of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool),
+            recording: true)
         let ranked = try fusion.rerank(
-            found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index)
+            found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index, cnns: cnns)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
         if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] }
