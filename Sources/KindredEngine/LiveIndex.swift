@@ -50,7 +50,7 @@ public final class LiveIndex: Sendable {
             return (try index.search(query, k: k, ef: ef, filter: filter), RecordedVectors())
         }
         return try store.withReader(space: space) { reader in
-            let recorder = RecordedVectors.Recorder(reader)
+            let recorder = RecordedVectors.Recorder(reader, expected: ef)
             let found = try index.search(query, k: k, ef: ef, filter: filter, exact: recorder)
             return (found, recorder.recorded)
         }

@@ -193,13 +193,22 @@ public struct RecordedVectors: ExactVectors, Sendable {
     /// Serves `base`'s vectors and records each one it serves.
     public final class Recorder: ExactVectors {
         let base: any ExactVectors
+        let expected: Int
         public private(set) var recorded = RecordedVectors()
 
-        public init(_ base: any ExactVectors) { self.base = base }
+        /// `expected`: how many vectors the search will ask for (its `ef`), reserved at the first.
+        public init(_ base: any ExactVectors, expected: Int = 0) {
+            self.base = base
+            self.expected = expected
+        }
 
         public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
             base.withVector(label) { vector in
                 if recorded.rows[label] == nil, recorded.dimension == 0 || recorded.dimension == vector.count {
+                    if recorded.dimension == 0 {
+                        recorded.storage.reserveCapacity(expected * vector.count)
+                        recorded.rows.reserveCapacity(expected)
+                    }
                     recorded.dimension = vector.count
                     recorded.rows[label] = recorded.rows.count
                     recorded.storage.append(contentsOf: vector)
