@@ -50,14 +50,20 @@ def top(similarity, queries, n):
     return np.take_along_axis(part, order, 1)
 
 
-def main():
-    d, root = sys.argv[1], sys.argv[2].rstrip('/') + '/'
+def load_all(d):
+    """Every preparation in `d` and the reference's vectors, by path, and the paths all of them
+    describe (the item set), sorted."""
     names = [n[:-4] for n in sorted(os.listdir(d)) if n.endswith('.npy')]
     data = {n: load(d, n) for n in names}
     ref = np.load(os.path.join(d, 'reference', 'feats.npy'))
     ref_paths = open(os.path.join(d, 'reference', 'paths.txt')).read().split('\n')[: len(ref)]
     data['reference'] = dict(zip(ref_paths, ref))
-    common = sorted(set.intersection(*(set(v) for v in data.values())))
+    return data, sorted(set.intersection(*(set(v) for v in data.values())))
+
+
+def main():
+    d, root = sys.argv[1], sys.argv[2].rstrip('/') + '/'
+    data, common = load_all(d)
     label_names = [p[len(root):].split('/')[0] for p in common]
     classes = sorted(set(label_names))
     labels = np.array([classes.index(c) for c in label_names])

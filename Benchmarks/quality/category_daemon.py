@@ -9,19 +9,14 @@ import json, os, socket, sys, time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from category import K, load, scores, top, unit  # noqa: E402
+from category import K, load_all, scores, top, unit  # noqa: E402
 
 
 def main():
     sock, d, root, served, label, space = sys.argv[1:7]
     root, served = root.rstrip('/') + '/', served.rstrip('/') + '/'
     # category.py's item set and seeded split, exactly.
-    names = [n[:-4] for n in sorted(os.listdir(d)) if n.endswith('.npy')]
-    data = {n: load(d, n) for n in names}
-    ref = np.load(os.path.join(d, 'reference', 'feats.npy'))
-    ref_paths = open(os.path.join(d, 'reference', 'paths.txt')).read().split('\n')[: len(ref)]
-    data['reference'] = dict(zip(ref_paths, ref))
-    common = sorted(set.intersection(*(set(v) for v in data.values())))
+    data, common = load_all(d)
     n = len(common)
     label_names = [p[len(root):].split('/')[0] for p in common]
     classes = sorted(set(label_names))

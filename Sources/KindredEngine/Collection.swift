@@ -157,8 +157,8 @@ public final class Collection: Sendable {
     }
 
     /// Stops the threads (a refit in progress is cancelled at its next check and recorded as
-    /// failed; the batch in flight gets `seconds` to finish), writes the index snapshots and syncs the store.
-    /// Returns whether the batch finished in time.
+    /// failed; the batch in flight gets `seconds` to finish), writes the index snapshots and syncs
+    /// the store. Returns whether the batch finished in time.
     @discardableResult
     public func stop(within seconds: Double = 8) throws -> Bool {
         progress.advance(to: .draining)
