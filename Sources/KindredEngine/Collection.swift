@@ -104,9 +104,14 @@ public final class Collection: Sendable {
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe
         let progress = self.progress
+        // Snapshots proved current and opened unchanged need no rewriting at a stop without changes.
+        let current = opened.values.allSatisfy {
+            $0.loadedSnapshot && !$0.reconciled && !$0.rebuilt && !$0.reencoded
+                && $0.added + $0.updated + $0.removed == 0
+        }
         let loop = WatchLoop(
-            settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, report: report,
-            logger: logger)
+            settings: settings.watch, ingestor: ingestor, progress: progress, paths: paths, snapshotsCurrent: current,
+            report: report, logger: logger)
         let head: ImageNetHead?
         do { head = try ModelFiles.head(from: paths, weights: weights) } catch {
             logger.warning(
@@ -173,7 +178,9 @@ public final class Collection: Sendable {
         if !finished {
             logger.warning("the batch in flight did not finish in time; the snapshot may miss it (start-up reconciles)")
         }
-        try running.loop.writeSnapshot()
+        if try !running.loop.writeSnapshotIfChanged() {
+            logger.info("the snapshots on disk are current; not rewritten")
+        }
         try state.sync()
         // Only a stop whose last batch committed whole leaves nothing for start-up to repair.
         if finished { try state.markCleanStop() }

@@ -107,7 +107,10 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if !killers.isEmpty {
-            for id in try state.fail(killers.map { ($0.0, $0.1, nil) }) { indexes.remove(label: id.rawValue) }
+            for id in try state.fail(killers.map { ($0.0, $0.1, nil) }) {
+                indexes.remove(label: id.rawValue)
+                changes += 1
+            }
             report.failed += killers.count
         }
         batchDone(paths.count - work.count - cleared.count)

@@ -100,10 +100,16 @@ public final class WatchLoop: Sendable {
     /// Hears a one-line summary whenever what the thread does changes (systemd's STATUS=).
     let statusLine: StatusLine
 
+    /// `ingestor.changes` when the snapshots on disk last held the indexes as they are (written
+    /// since, or proved current at start); nil when they do not.
+    private let snapshotMatches: Mutex<Int?>
+
+    /// `snapshotsCurrent`: the indexes were opened from snapshots proved current, unchanged.
     public init(
         settings: WatchSettings, ingestor: Ingestor, progress: IngestProgress, paths: StatePaths,
-        report: @escaping StatusLine = { _ in }, logger: Logger
+        snapshotsCurrent: Bool = false, report: @escaping StatusLine = { _ in }, logger: Logger
     ) {
+        snapshotMatches = Mutex(snapshotsCurrent ? ingestor.changes : nil)
         self.settings = settings
         self.statusLine = report
         self.catalog = ingestor.catalog
@@ -140,8 +146,19 @@ public final class WatchLoop: Sendable {
     /// Writes the index snapshots (each atomically: a temporary file, then a rename).
     public func writeSnapshot() throws {
         try ingestor.indexes.save(in: paths)
+        snapshotMatches.withLock { $0 = ingestor.changes }
         let now = Date()
         progress.update { $0.lastSnapshot = now }
+    }
+
+    /// At a stop (after the ingestion thread has ended): the snapshots, unless those on disk
+    /// already hold the indexes as they are. An idle daemon at a million items then stops at once
+    /// instead of rewriting 1.8 GB. Returns whether it wrote them.
+    @discardableResult
+    public func writeSnapshotIfChanged() throws -> Bool {
+        guard snapshotMatches.withLock({ $0 }) != ingestor.changes else { return false }
+        try writeSnapshot()
+        return true
     }
 
     private func run() {

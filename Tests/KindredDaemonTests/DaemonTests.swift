@@ -401,7 +401,13 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(try run("kindred", ["errors", "--socket", daemon.socket]) == 0)
         #expect(
             try run("kindred", ["info", "--socket", daemon.socket, art.appendingPathComponent("art3.jpg").path]) == 1)
+        // A start from snapshots proved current and a stop with no change between: the snapshots
+        // on disk are left as they are.
+        let snapshot = daemon.state.appendingPathComponent("index-cnn.hnsw").path
+        let written = try FileManager.default.attributesOfItem(atPath: snapshot)[.modificationDate] as? Date
         try daemon.stop()
+        #expect(daemon.logText.contains("the snapshots on disk are current; not rewritten"))
+        #expect(try FileManager.default.attributesOfItem(atPath: snapshot)[.modificationDate] as? Date == written)
         #expect(try run("kindred", ["status", "--socket", daemon.socket]) == 2)
     }
 
