@@ -1,6 +1,7 @@
 #!/bin/bash
 # Restarts of kindredd on a state scale.sh left (its snapshots current after a clean stop): for each,
-# seconds until PING and until a SIMILAR is answered, and resident memory (anonymous + file-backed);
+# seconds until PING and until a SIMILAR is answered, resident memory (anonymous + file-backed), and
+# seconds from SIGTERM to exit;
 # with LOAD=S, also S seconds of SIMILARs from 8 clients and the resident memory after them.
 #
 # ROUNDS=R runs the load R times back to back (how answers speed up as the page cache fills).
@@ -24,6 +25,7 @@ for _ in $(seq "$count"); do
     done
     rss
   fi
-  kill -TERM $pid; wait $pid
+  t0=$(date +%s.%N); kill -TERM $pid; wait $pid
+  echo "{\"stop_s\":$(echo "$(date +%s.%N) - $t0" | bc)}"
 done
 grep 'index ready' "$work/kindredd.log" | tail -2

@@ -105,6 +105,7 @@ public final class RefitScheduler: Sendable {
             wake.lock()
             _ = wake.wait(until: Date().addingTimeInterval(5))
             wake.unlock()
+            if state.withLock({ $0.phase == .stopping }) { return }
             // Between refits, items indexed since the last run join its map and clusters.
             do { _ = try refitter.placeNewItems() } catch {
                 logger.warning("cannot place new items", metadata: ["error": "\(error)"])
