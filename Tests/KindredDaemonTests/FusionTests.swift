@@ -120,6 +120,11 @@ import Testing
             previous = score
             #expect(abs(parts[0] - dot(mean, try vector(row[2])) / total) <= 0.0002, "\(row)")
         }
+        // STATUS says whether and how queries are expanded.
+        let (_, on) = try rows(try service(.standard).answer(.status))
+        #expect(on.contains(["similar_expand_neighbours", "2"]) && on.contains(["similar_expand_below", "0.9"]))
+        let (_, off) = try rows(try service(nil).answer(.status))
+        #expect(off.contains(["similar_expand_neighbours", "0"]) && off.contains(["similar_expand_below", ""]))
         // The CNN vectors kept from the walk's exact re-rank rank as reading them from the store.
         let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
         let found = try fixture.ingestor.indexes.cnn.search(probe.cnn, k: 20, ef: 64, filter: { $0 != 1 })

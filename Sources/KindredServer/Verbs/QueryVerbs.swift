@@ -30,6 +30,10 @@ extension CommandService {
         // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
         rows.append(["similar_style_weight", String(fusion.weights.style)])
         rows.append(["similar_phash_weight", String(fusion.weights.phash)])
+        // Query expansion (0 neighbours: none), so a client knows when explain=1's cnn term is
+        // the expanded query's.
+        rows.append(["similar_expand_neighbours", String(fusion.expansion?.neighbours ?? 0)])
+        rows.append(["similar_expand_below", fusion.expansion.map { String($0.below) } ?? ""])
         rows.append(["roots", try catalog.roots().map(\.path).joined(separator: ":")])
         rows.append([
             "paused_roots",
