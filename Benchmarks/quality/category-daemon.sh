@@ -19,7 +19,8 @@ swift build -c release --product kindredd >/dev/null && swift build -c release -
 work=$(mktemp -d "$cache/category-daemon.XXXXXX")
 state=$work/state; mkdir -p "$state/weights" "$work/png"
 cp "$cache/demo-state/weights/"* "$state/weights/"
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 cp -al "$root/." "$work/png" && find "$work/png" -type l -delete
 total=$(find "$work/png" -type f | wc -l)
 serve() {  # $1: expand_neighbours
