@@ -91,14 +91,11 @@ public struct Fusion: Sendable, Equatable {
         cnns recorded: (any ExactVectors)? = nil
     ) throws -> [Ranked] {
         let ids = found.map { ItemID($0.label) }
-        var styles: [[Float]?] = ids.map { id in inMemory?.withVector(id.rawValue) { Array($0) } }
-        let missing = ids.indices.filter { styles[$0] == nil }
-        if !missing.isEmpty {
-            let read = try store.vectors(missing.map { ids[$0] }, space: Space.style.rawValue)
-            for (i, vector) in zip(missing, read) { styles[i] = vector }
-        }
+        let styles = try CandidateVectors(ids, space: .style, memory: inMemory, store: store)
         let hashes = try store.vectors(ids, space: Space.phash.rawValue, as: UInt8.self)
-        let agreements = found.indices.map { agreement(style: styles[$0], phash: hashes[$0], with: probe) }
+        let agreements = found.indices.map {
+            agreement(style: styles.withVector($0) { Array($0) }, phash: hashes[$0], with: probe)
+        }
         func ranking(cnn: (Int) -> Float, expanded: Bool) -> [Ranked] {
             var ranked = found.indices.map { i in
                 Ranked(
@@ -113,33 +110,49 @@ public struct Fusion: Sendable, Equatable {
         guard let expansion, expansion.neighbours > 0,
             let nearest = found.map(\.distance).min(), 1 - nearest < expansion.below
         else { return Array(plain.prefix(k)) }
-        // The candidates' CNN vectors: kept from the walk's exact re-rank, else read in one
-        // transaction. (Reading them all again cost a third more CPU a query than the pure CNN
-        // query at 100k items: RESULTS.md, "Find similar".)
-        let unrecorded = ids.indices.filter { i in recorded?.withVector(ids[i].rawValue) { _ in true } == nil }
-        var read: [Int: [Float]] = [:]
-        if !unrecorded.isEmpty {
-            let vectors = try store.vectors(unrecorded.map { ids[$0] }, space: Space.cnn.rawValue)
-            for (i, vector) in zip(unrecorded, vectors) { read[i] = vector }
-        }
-        func withCNN<R>(_ i: Int, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
-            if let vector = read[i] { return vector.withUnsafeBufferPointer(body) }
-            return recorded?.withVector(ids[i].rawValue, body)
-        }
+        // The candidates' CNN vectors as the walk's exact re-rank kept them. (Reading them all
+        // again cost a third more CPU a query than the pure CNN query at 100k items: RESULTS.md,
+        // "Find similar".)
+        let cnns = try CandidateVectors(ids, space: .cnn, memory: recorded, store: store)
         let position = Dictionary(uniqueKeysWithValues: found.indices.map { (found[$0].label, $0) })
         var query = probe.cnn
         for best in plain.prefix(expansion.neighbours) {
-            _ = withCNN(position[best.label]!) { vector in
+            _ = cnns.withVector(position[best.label]!) { vector in
                 guard vector.count == query.count else { return }
                 for d in query.indices { query[d] += vector[d] }
             }
         }
         normalizeRows(&query, dimension: query.count)
         let cosines = query.withUnsafeBufferPointer { q in
-            found.indices.map { i in withCNN(i) { $0.count == q.count ? dotProduct(q, $0) : 0 } ?? 0 }
+            found.indices.map { i in cnns.withVector(i) { $0.count == q.count ? dotProduct(q, $0) : 0 } ?? 0 }
         }
         let expanded = ranking(cnn: { cosines[$0] }, expanded: true)
         return Array(expanded.prefix(k))
+    }
+
+    /// The candidates' vectors in one space: from `memory` where it holds them (the live style
+    /// index's rows, the CNN vectors the walk's re-rank kept), the rest read from the store in one
+    /// transaction.
+    private struct CandidateVectors {
+        let ids: [ItemID]
+        let memory: (any ExactVectors)?
+        var read: [Int: [Float]] = [:]
+
+        init(_ ids: [ItemID], space: Space, memory: (any ExactVectors)?, store: VectorStore) throws {
+            self.ids = ids
+            self.memory = memory
+            let missing = ids.indices.filter { i in memory?.withVector(ids[i].rawValue) { _ in () } == nil }
+            guard !missing.isEmpty else { return }
+            for (i, vector) in zip(missing, try store.vectors(missing.map { ids[$0] }, space: space.rawValue)) {
+                read[i] = vector
+            }
+        }
+
+        /// Calls `body` with candidate `i`'s vector; nil when neither memory nor the store has one.
+        func withVector<R>(_ i: Int, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
+            if let vector = read[i] { return vector.withUnsafeBufferPointer(body) }
+            return memory?.withVector(ids[i].rawValue, body)
+        }
     }
 
     /// Why each of `items` matches `probe`, computed from the stored vectors (the EXPLAIN verb,
