@@ -28,8 +28,8 @@ public final class Ingestor: @unchecked Sendable {
     public var decodeOptions = DecodeOptions()
     /// Decodes files suspected of killing the process in a child first (kindredd sets it).
     public var probe: DecodeProbe?
-    /// Counts changes to the index (items added, replaced or removed): a snapshot is due when it moved.
-    public private(set) var changes = 0
+    /// Changes to the indexes (`LiveIndexes.changes`): a snapshot is due when it moved.
+    public var changes: Int { indexes.changes }
 
     public struct Report: Sendable, Equatable {
         public var indexed = 0
@@ -107,10 +107,7 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if !killers.isEmpty {
-            for id in try state.fail(killers.map { ($0.0, $0.1, nil) }) {
-                indexes.remove(label: id.rawValue)
-                changes += 1
-            }
+            for id in try state.fail(killers.map { ($0.0, $0.1, nil) }) { indexes.remove(label: id.rawValue) }
             report.failed += killers.count
         }
         batchDone(paths.count - work.count - cleared.count)
@@ -244,10 +241,7 @@ public final class Ingestor: @unchecked Sendable {
         // A file that changed into something unreadable loses the vectors of what it was, in the
         // store and then in the index, or SIMILAR would keep answering with a picture that is gone.
         try state.fail(failures)
-        for (id, _, _) in failures where self.indexes.cnn.index.contains(label: id.rawValue) {
-            self.indexes.remove(label: id.rawValue)
-            changes += 1
-        }
+        for (id, _, _) in failures { self.indexes.remove(label: id.rawValue) }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
         let features = network.embed(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
@@ -285,7 +279,6 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        changes += good.count
         return (good.count, failed, confirmed.count)
     }
 
@@ -309,7 +302,6 @@ extension Ingestor {
     func remove(ids: [ItemID]) throws {
         try state.remove(ids) { batch in
             for id in batch { indexes.remove(label: id.rawValue) }
-            changes += batch.count
         }
     }
 
@@ -350,10 +342,7 @@ extension Ingestor {
     /// node included, so nothing is left keyed by its id.
     public func rename(from: String, to: String) throws {
         if let item = try catalog.item(path: from), let id = item.itemID {
-            if let displaced = try state.move(id, to: to) {
-                indexes.remove(label: displaced.rawValue)
-                changes += 1
-            }
+            if let displaced = try state.move(id, to: to) { indexes.remove(label: displaced.rawValue) }
             var info = stat()
             if stat(to, &info) == 0, Int64(info.st_size) == item.size,
                 Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) == item.mtimeNs
@@ -366,10 +355,7 @@ extension Ingestor {
             // A directory: move every item under it.
             for (id, path) in items {
                 guard let moved = (try? CollectionPath(path))?.moved(from: source, to: destination) else { continue }
-                if let displaced = try state.move(id, to: moved.string) {
-                    indexes.remove(label: displaced.rawValue)
-                    changes += 1
-                }
+                if let displaced = try state.move(id, to: moved.string) { indexes.remove(label: displaced.rawValue) }
             }
             return
         }

@@ -22,6 +22,8 @@ public final class LiveIndex: Sendable {
     /// Set when a change the store committed could not be made to the index (an insert that
     /// threw): from then on no snapshot of it is recorded as current, and the next start reconciles.
     let outOfStep = Atomic<Bool>(false)
+    /// Inserts, removals and compactions since the index was opened (through `LiveIndexes`).
+    let changeCount = Atomic<Int>(0)
 
     init(index: HNSWIndex, space: String, store: VectorStore) {
         self.index = index
@@ -254,7 +256,12 @@ public struct LiveIndexes: Sendable {
         try SnapshotGeneration(generation: generation, snapshots: stamps).write(paths)
     }
 
+    /// Changes made to the indexes since they were opened (inserts, removals, compactions, an
+    /// insert that threw included): a snapshot is due when this moved since the last one.
+    public var changes: Int { all.reduce(0) { $0 + $1.changeCount.load(ordering: .relaxed) } }
+
     func insert(cnn cnnVector: [Float], style styleVector: [Float], label: UInt64) throws {
+        defer { for index in all { index.changeCount.add(1, ordering: .relaxed) } }
         do { try cnn.index.insert(cnnVector, label: label) } catch {
             cnn.outOfStep.store(true, ordering: .relaxed)
             throw error
@@ -266,7 +273,7 @@ public struct LiveIndexes: Sendable {
     }
 
     func remove(label: UInt64) {
-        for index in all { index.index.remove(label: label) }
+        for index in all where index.index.remove(label: label) { index.changeCount.add(1, ordering: .relaxed) }
     }
 
     /// Compacts each index whose deleted nodes (tombstones of removed and re-extracted items)
@@ -280,6 +287,7 @@ public struct LiveIndexes: Sendable {
             let deleted = live.index.deletedCount
             guard deleted >= minimum, Double(deleted) >= fraction * Double(max(1, live.index.count)) else { continue }
             detached[live.space] = live.index.compact().detached
+            live.changeCount.add(1, ordering: .relaxed)
         }
         return detached
     }
