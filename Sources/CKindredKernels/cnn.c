@@ -3,6 +3,7 @@
 // through the kernels of one level.
 #include "kindred_cnn.h"
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *);
@@ -80,12 +81,71 @@ void kk_pointwise(int level, const float *in, int rows, int k, const float *w, i
     at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out);
 }
 
-void kk_conv_rows(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
-                  int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, int row_begin, int row_end,
-                  float *scratch) {
+// Shared rows: each part's range is one 64-bit word, begin << 32 | end, on a cache line of its own
+// so a part claiming its next rows does not pull a line another part is writing.
+typedef struct {
+    _Alignas(64) _Atomic unsigned long long range;
+} kk_part_range;
+
+struct kk_rows {
+    int parts;
+    kk_part_range part[KK_ROWS_MAX_PARTS];
+};
+
+static unsigned long long pack(int begin, int end) { return (unsigned long long)(unsigned)begin << 32 | (unsigned)end; }
+static int range_begin(unsigned long long r) { return (int)(r >> 32); }
+static int range_end(unsigned long long r) { return (int)(r & 0xffffffffu); }
+
+size_t kk_rows_size(void) { return sizeof(kk_rows); }
+
+void kk_rows_init(kk_rows *q, int rows, int parts) {
+    if (parts < 1) parts = 1;
+    if (parts > KK_ROWS_MAX_PARTS) parts = KK_ROWS_MAX_PARTS;
+    q->parts = parts;
+    for (int t = 0; t < parts; t++)
+        atomic_store_explicit(&q->part[t].range, pack((int)((long long)rows * t / parts), (int)((long long)rows * (t + 1) / parts)),
+                              memory_order_relaxed);
+}
+
+/// Claims up to `grain` rows for `part`: from the top of its own range, or, once that is empty,
+/// after moving the far half of the largest range left (if it holds at least `min_steal` rows)
+/// into its own. Returns the rows claimed, from *begin; 0 when none are left to take. Ranges only
+/// decide who computes which rows, each row exactly once (every change is one compare-exchange);
+/// the team's join publishes the rows themselves.
+static int claim(kk_rows *q, int part, int grain, int min_steal, int *begin) {
+    _Atomic unsigned long long *own = &q->part[part].range;
+    for (;;) {
+        unsigned long long r = atomic_load_explicit(own, memory_order_relaxed);
+        while (range_begin(r) < range_end(r)) {
+            const int b = range_begin(r), e = range_end(r) - b < grain ? range_end(r) : b + grain;
+            if (atomic_compare_exchange_weak_explicit(own, &r, pack(e, range_end(r)), memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                *begin = b;
+                return e - b;
+            }
+        }
+        int victim = -1, most = 0;
+        unsigned long long seen = 0;
+        for (int t = 0; t < q->parts; t++) {
+            const unsigned long long v = atomic_load_explicit(&q->part[t].range, memory_order_relaxed);
+            if (t != part && range_end(v) - range_begin(v) > most) { victim = t; most = range_end(v) - range_begin(v); seen = v; }
+        }
+        if (victim < 0 || most < min_steal || most < 2) return 0;
+        const int mid = range_begin(seen) + (most + 1) / 2;  // the victim keeps the nearer half
+        if (atomic_compare_exchange_strong_explicit(&q->part[victim].range, &seen, pack(range_begin(seen), mid),
+                                                    memory_order_relaxed, memory_order_relaxed))
+            atomic_store_explicit(own, pack(mid, range_end(seen)), memory_order_relaxed);
+        // else the victim moved on: look again
+    }
+}
+
+void kk_conv_shared(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
+                    int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, kk_rows *rows, int part,
+                    float *scratch) {
     const level_kernels *kernels = at(level);
     const size_t width = (size_t)k * k * c;
-    for (int oy = row_begin; oy < row_end; oy++) {
+    int oy;
+    while (claim(rows, part, 1, 2, &oy)) {
         for (int ox = 0; ox < ow; ox++) {  // the row's im2col: each pixel's k·k·c inputs, zero outside
             float *dst = scratch + (size_t)ox * width;
             for (int ky = 0; ky < k; ky++) {
@@ -100,6 +160,19 @@ void kk_conv_rows(int level, const float *in, int h, int w, int c, const float *
         }
         kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n);
     }
+}
+
+/// Rows a part claims at once from a shared 1×1 convolution: whole register blocks, and enough
+/// of them that a claim's weight pass is not repeated for a sliver of rows.
+#define KK_POINTWISE_GRAIN 16
+
+void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, int n,
+                         const float *bias, int relu6, const float *residual, float *out) {
+    const level_kernels *kernels = at(level);
+    int r, count;
+    while ((count = claim(rows, part, KK_POINTWISE_GRAIN, KK_POINTWISE_GRAIN, &r)))
+        kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0,
+                           out + (size_t)r * n);
 }
 
 /// Output pixels a band of rows should hold at least: the projection then runs over whole
@@ -124,8 +197,8 @@ size_t kk_block_scratch(const kk_block *b) {
     return (size_t)ring_rows(b) * padded_width(b) * b->expanded + (size_t)band_rows(b) * b->ow * b->expanded;
 }
 
-void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
-                   int row_end, float *scratch) {
+void kk_block_shared(int level, const kk_block *b, const float *x, const float *expanded, float *y, kk_rows *shared,
+                     int part, float *scratch) {
     const level_kernels *kernels = at(level);
     const int k = b->kernel, w = b->w, ce = b->expanded, band = band_rows(b);
     // The depthwise convolution's input rows live in a ring, zero-padded left and right so every
@@ -144,9 +217,14 @@ void kk_block_rows(int level, const kk_block *b, const float *x, const float *ex
     }
     const float *copied = expanded ? expanded : (b->expand_weight ? 0 : x);
     const float *rows[KK_BLOCK_MAX_KERNEL];
+    // A steal leaves both sides at least a band and the kernel's rows: each new range expands
+    // its kernel − 1 rows of overlap again.
+    const int min_steal = 2 * (band > k ? band : k);
     int next = INT_MIN;  // the first input row not yet in the ring
-    for (int oy = row_begin; oy < row_end; oy += band) {
-        const int count = row_end - oy < band ? row_end - oy : band;
+    int expected = INT_MIN, oy, count;  // the band that would continue the ring's rows
+    while ((count = claim(shared, part, band, min_steal, &oy))) {
+        if (oy != expected) next = INT_MIN;  // a stolen range: its rows start afresh
+        expected = oy + count;
         const int top = oy * b->stride - b->pad_top, bottom = (oy + count - 1) * b->stride - b->pad_top + k;
         int r = top < 0 ? 0 : top;
         if (r < next) r = next;

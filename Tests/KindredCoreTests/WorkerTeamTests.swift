@@ -1,3 +1,4 @@
+import Foundation
 import KindredCore
 import Synchronization
 import Testing
@@ -15,6 +16,32 @@ import Testing
                 if counts.withLock({ $0 }) != [Int](repeating: job, count: parts) { break }
             }
         }
+    }
+
+    /// More parts than cores (9 threads on this 2-core machine): workers are often not running
+    /// when the caller finishes its part, so the caller runs theirs. Every part still runs once,
+    /// and the parts the caller ran are counted (how many varies with the scheduler).
+    @Test func partsNoWorkerStartedAreRunByTheCaller() {
+        let parts = 9
+        let team = WorkerTeam(parts: parts)
+        let caller = Thread.current
+        let counts = Mutex([Int](repeating: 0, count: parts)), byCaller = Mutex(0)
+        for job in 1...2000 {
+            team.run { part in
+                counts.withLock { $0[part] += 1 }
+                if part > 0 && Thread.current == caller { byCaller.withLock { $0 += 1 } }
+            }
+            let seen = counts.withLock { $0 }
+            #expect(seen == [Int](repeating: job, count: parts), "job \(job)")
+            if seen != [Int](repeating: job, count: parts) { break }
+        }
+        print("WorkerTeam: the caller ran \(byCaller.withLock { $0 }) of 16,000 worker parts")
+    }
+
+    /// A team is never cut into more parts than it can track.
+    @Test func partsAreClamped() {
+        #expect(WorkerTeam(parts: 0).parts == 1)
+        #expect(WorkerTeam(parts: 1000).parts == WorkerTeam.maxParts)
     }
 
     /// A team left idle long enough for its workers to sleep still runs the next job, and one

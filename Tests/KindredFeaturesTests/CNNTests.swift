@@ -1,3 +1,4 @@
+import CKindredKernels
 import Foundation
 import KindredCore
 import KindredImaging
@@ -147,6 +148,55 @@ func syntheticInput() -> [Float] {
                     input, count: 1, features: &features, logits: &logits)
                 #expect(features == reference, "level \(level), \(threads) threads")
                 #expect(logits == referenceLogits, "level \(level), \(threads) threads")
+            }
+        }
+    }
+
+    /// A part that runs out of rows takes the far half of another's (`kk_rows`). Here part 0 of
+    /// three runs to the end before parts 1 and 2 start, as if their cores were taken: it takes
+    /// its own rows, then steals until what is left is too small to share, and parts 1 and 2 do
+    /// the rest. Every block, the stem and the head, at every level, come out bit-identical to one
+    /// part, with every output row written.
+    @Test func rowsStolenFromASlowPartAreBitIdentical() throws {
+        let parameters = try EfficientNetLite0.Parameters(convertedWeights)
+        let rows = OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: kk_rows_size(), alignment: 64))
+        defer { UnsafeMutableRawPointer(rows).deallocate() }
+        var random = SystemRandomNumberGenerator()
+        /// Runs `layer(part)` once with one part, then with three parts one after another.
+        func compare(
+            _ name: String, _ count: Int, _ outputs: Int, _ layer: (Int32, UnsafeMutablePointer<Float>) -> Void
+        ) {
+            var one = [Float](repeating: .nan, count: outputs), three = one
+            kk_rows_init(rows, Int32(count), 1)
+            one.withUnsafeMutableBufferPointer { layer(0, $0.baseAddress!) }
+            kk_rows_init(rows, Int32(count), 3)
+            three.withUnsafeMutableBufferPointer { out in for part in Int32(0)..<3 { layer(part, out.baseAddress!) } }
+            let unwritten = one.contains(where: \.isNaN) || three.contains(where: \.isNaN)
+            let identical = one.elementsEqual(three) { $0.bitPattern == $1.bitPattern }
+            #expect(!unwritten, "\(name): rows left unwritten")
+            #expect(identical, "\(name)")
+        }
+        for level in EfficientNetLite0.supportedLevels {
+            let image = (0..<(224 * 224 * 3)).map { _ in Float.random(in: -1...1, using: &random) }
+            let stem = parameters.stem
+            var scratch = [[Float]](repeating: [Float](repeating: 0, count: 112 * 27), count: 3)
+            compare("stem, level \(level)", 112, 112 * 112 * 32) { part, out in
+                kk_conv_shared(
+                    level, image, 224, 224, 3, stem.weight, stem.bias, 3, 2, 0, 0, 32, 1, out, 112, rows, part,
+                    &scratch[Int(part)])
+            }
+            for (index, var block) in parameters.blocks.enumerated() {
+                let x = (0..<Int(block.h * block.w * block.input)).map { _ in Float.random(in: 0...6, using: &random) }
+                let size = kk_block_scratch(&block)
+                var scratch = [[Float]](repeating: [Float](repeating: 0, count: size), count: 3)
+                compare("block \(index), level \(level)", Int(block.oh), Int(block.oh * block.ow * block.output)) {
+                    part, out in kk_block_shared(level, &block, x, nil, out, rows, part, &scratch[Int(part)])
+                }
+            }
+            let x = (0..<(49 * 320)).map { _ in Float.random(in: 0...6, using: &random) }
+            let head = parameters.head
+            compare("head, level \(level)", 49, 49 * 1280) { part, out in
+                kk_pointwise_shared(level, rows, part, x, 320, head.weight, 1280, head.bias, 1, nil, out)
             }
         }
     }

@@ -4,7 +4,8 @@
 // level against the others): 0 the x86-64 baseline, 1 AVX2+FMA, 2 AVX-512.
 //
 // Every output value is summed in one fixed order whatever the rows a call covers, so a layer cut
-// into row ranges (for threads) gives bit-identical results to one call over all rows.
+// into row ranges (for threads, however they are shared out) gives bit-identical results to one
+// call over all rows.
 #ifndef KINDRED_CNN_H
 #define KINDRED_CNN_H
 #include <stddef.h>
@@ -23,13 +24,28 @@ const char *kk_cnn_isa(int level);
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out);
 
+/// The output rows of one layer, shared out among the parts of a thread team. Each part starts
+/// with an equal contiguous range and takes it top-down a few rows at a time; a part that runs
+/// out moves the far half of the largest range left into its own. So a core slowed by another
+/// process (or by the hypervisor) hands its rows to the other cores instead of holding the layer
+/// up, and when no core is slowed each part computes exactly its equal range. Which part computes
+/// a row never changes a bit of it. Set up by `kk_rows_init` before each layer (one part: the
+/// whole layer on one thread).
+typedef struct kk_rows kk_rows;
+#define KK_ROWS_MAX_PARTS 64
+/// Bytes a kk_rows takes; allocate them 64-byte aligned.
+size_t kk_rows_size(void);
+/// `count` rows over `parts` parts (at most KK_ROWS_MAX_PARTS).
+void kk_rows_init(kk_rows *rows, int count, int parts);
 /// A dense k×k convolution (the stem) over an H×W×C image into OH×OW×N, "SAME" padding given as
-/// pad_top/pad_left: output rows [row_begin, row_end), each gathered (im2col) into `scratch`
-/// (OW·k·k·C floats) and run through the 1×1 kernel with weights (k·k·C)×N.
-void kk_conv_rows(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
-                  int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, int row_begin, int row_end,
-                  float *scratch);
-
+/// pad_top/pad_left: the output rows `part` claims from `rows`, each gathered (im2col) into
+/// `scratch` (OW·k·k·C floats) and run through the 1×1 kernel with weights (k·k·C)×N.
+void kk_conv_shared(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
+                    int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, kk_rows *rows, int part,
+                    float *scratch);
+/// `kk_pointwise` over the rows `part` claims from `rows` (the layer's pixels).
+void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, int n,
+                         const float *bias, int relu6, const float *residual, float *out);
 #define KK_BLOCK_MAX_KERNEL 7
 
 /// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
@@ -48,15 +64,14 @@ typedef struct {
 /// zero-padded left and right, and a band of its output rows.
 size_t kk_block_scratch(const kk_block *b);
 
-/// Output rows [row_begin, row_end) of block `b` from its input x (H×W×input) into y (OH×OW×output),
-/// fused in bands of rows: each input row is expanded once into a ring of rows, so the 6×-wider
-/// expanded activation never leaves the cache, and each band's depthwise rows are projected
-/// together. With `expanded` not null (the whole H×W×expanded expansion, computed beforehand by
-/// the caller, e.g. split over threads without overlap) the ring's rows are copied from it.
-/// kernel ≤ KK_BLOCK_MAX_KERNEL.
-void kk_block_rows(int level, const kk_block *b, const float *x, const float *expanded, float *y, int row_begin,
-                   int row_end, float *scratch);
-
+/// The output rows `part` claims from `rows` of block `b`, from its input x (H×W×input) into y
+/// (OH×OW×output), fused in bands of rows: each input row is expanded once into a ring of rows,
+/// so the 6×-wider expanded activation never leaves the cache, and each band's depthwise rows are
+/// projected together. With `expanded` not null (the whole H×W×expanded expansion, computed
+/// beforehand by the caller, e.g. split over threads without overlap) the ring's rows are copied
+/// from it. kernel ≤ KK_BLOCK_MAX_KERNEL.
+void kk_block_shared(int level, const kk_block *b, const float *x, const float *expanded, float *y, kk_rows *rows,
+                     int part, float *scratch);
 /// out[j] = mean over the n rows of in (n×c).
 void kk_mean_rows(const float *in, int n, int c, float *out);
 #endif

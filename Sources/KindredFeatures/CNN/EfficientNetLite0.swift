@@ -14,11 +14,13 @@ import KindredCore
 /// chosen at run time (`level`).
 ///
 /// Threads split the images for throughput. When there are fewer images than threads (one
-/// image: a `SIMILAR-IMAGE` query), every layer's output rows are split over the threads instead
-/// (a `WorkerTeam`, whose threads spin between layers), so one image's latency goes down with
-/// the cores. Every output value is summed in one fixed
-/// order whichever rows a call covers (kindred_cnn.h), so features are bit-identical whatever the
-/// thread count. Buffers are allocated once per worker and reused, so a forward pass allocates
+/// image: a `SIMILAR-IMAGE` query), every layer's output rows are shared out among the threads
+/// instead (a `WorkerTeam`, whose threads spin between layers; `kk_rows`, where a thread that
+/// runs out takes half of a slower one's rows), so one image's latency goes down with the cores
+/// and a core another process holds does not hold the image up. Every output value is summed in
+/// one fixed order whichever rows a call covers (kindred_cnn.h), so features are bit-identical
+/// whatever the thread count or who computed which row. Weights and activations sit on huge pages
+/// (`HugePages`). Buffers are allocated once per worker and reused, so a forward pass allocates
 /// nothing. One instance is used by one caller at a time.
 public final class EfficientNetLite0 {
     public static let inputSize = CNNInput.side
@@ -84,7 +86,7 @@ public final class EfficientNetLite0 {
             ]
             // Each tensor starts on a 64-byte boundary, so weight vectors never straddle lines.
             let offsets = tensors.reduce(into: [0]) { $0.append($0.last! + ($1.count + 15) / 16 * 16) }
-            storage = .allocate(capacity: offsets.last!)
+            storage = HugePages.allocate(offsets.last!)
             storage.initialize(repeating: 0)
             for (tensor, offset) in zip(tensors, offsets) {
                 _ = UnsafeMutableBufferPointer(rebasing: storage[offset..<(offset + tensor.count)]).initialize(
@@ -118,12 +120,14 @@ public final class EfficientNetLite0 {
             classifier = layer()
         }
 
-        deinit { storage.deallocate() }
+        deinit { HugePages.deallocate(storage) }
     }
 
-    /// One worker's buffers, sized for the largest layer of one image.
+    /// One worker's buffers, sized for the largest layer of one image, and how the rows of the
+    /// layer it runs are shared out.
     final class Workspace: @unchecked Sendable {  // used by one worker at a time
         let a, b, expanded, scratch, head: UnsafeMutablePointer<Float>
+        let rows: OpaquePointer  // kk_rows
 
         init(_ blocks: [kk_block]) {
             var main = 112 * 112 * 32, expanded = 0, scratch = 112 * 27
@@ -132,14 +136,19 @@ public final class EfficientNetLite0 {
                 expanded = max(expanded, Int(block.h * block.w * block.expanded))
                 scratch = max(scratch, kk_block_scratch(&block))
             }
-            a = .allocate(capacity: main)
-            b = .allocate(capacity: main)
-            self.expanded = .allocate(capacity: expanded)
+            a = HugePages.allocate(main).baseAddress!
+            b = HugePages.allocate(main).baseAddress!
+            self.expanded = HugePages.allocate(expanded).baseAddress!
             self.scratch = .allocate(capacity: scratch)
             head = .allocate(capacity: 7 * 7 * EfficientNetLite0.featureDimension)
+            rows = OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: kk_rows_size(), alignment: 64))
         }
 
-        deinit { for buffer in [a, b, expanded, scratch, head] { buffer.deallocate() } }
+        deinit {
+            for buffer in [a, b, expanded] { HugePages.deallocate(buffer) }
+            for buffer in [scratch, head] { buffer.deallocate() }
+            UnsafeMutableRawPointer(rows).deallocate()
+        }
     }
 
     /// The kernel levels this CPU runs, lowest first (tests run each against the others).
@@ -158,6 +167,7 @@ public final class EfficientNetLite0 {
         self.threads = max(1, threads)
         self.level = level
         workspaces = (0..<self.threads).map { [blocks = parameters.blocks] _ in Workspace(blocks) }
+        // A team has at most WorkerTeam.maxParts (32) parts, within KK_ROWS_MAX_PARTS (64).
         team = self.threads > 1 ? WorkerTeam(parts: self.threads) : nil
     }
 
@@ -192,66 +202,66 @@ public final class EfficientNetLite0 {
         DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
     }
 
-    /// Runs `body(part, first, last)` over [0, rows) cut into up to `parts` ranges, one a thread
-    /// of the team; part 0 runs on the calling thread.
-    private func split(_ rows: Int, _ parts: Int, _ body: (Int, Int, Int) -> Void) {
-        let parts = min(parts, rows)
-        guard parts > 1, let team else { return body(0, 0, rows) }
+    /// Runs `body(part, rows)` on every part of the team (part 0 on the calling thread; one part
+    /// without a team), `rows` sharing out the layer's `count` rows among them (`kk_rows`).
+    private func share(_ count: Int, _ rows: OpaquePointer, parts: Int, _ body: (Int, OpaquePointer) -> Void) {
+        let parts = min(parts, count, team?.parts ?? 1)
+        kk_rows_init(rows, Int32(count), Int32(max(parts, 1)))
+        guard parts > 1, let team else { return body(0, rows) }
+        let shared = UnsafeSendableBox(rows)
         team.run { t in
-            if t < parts { body(t, rows * t / parts, rows * (t + 1) / parts) }
+            if t < parts { body(t, shared.value) }
         }
     }
 
-    /// One image. Its activations live in the first worker's buffers; each layer's rows are split
-    /// over the workers, each with its own scratch.
+    /// One image. Its activations live in the first worker's buffers; each layer's rows are shared
+    /// out among the workers (`kk_rows`), each with its own scratch.
     private func forward(
         _ input: UnsafePointer<Float>, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?,
         workers: ArraySlice<Workspace>
     ) {
-        let space = workers[workers.startIndex], parts = workers.count, level = level
+        let space = workers[workers.startIndex], parts = workers.count, level = level, rows = space.rows
         let scratch = UnsafeSendableBox(workers.map(\.scratch))
         let stem = UnsafeSendableBox(parameters.stem)
         let (stemSize, stemPad) = Self.same(224, kernel: 3, stride: 2)
         let stemBuffers = UnsafeSendableBox((input, space.a))
-        split(stemSize, parts) { part, first, last in
+        share(stemSize, rows, parts: parts) { part, rows in
             let (input, out) = stemBuffers.value, stem = stem.value
-            kk_conv_rows(
+            kk_conv_shared(
                 level, input, 224, 224, 3, stem.weight, stem.bias, 3, 2, Int32(stemPad), Int32(stemPad), 32, 1, out,
-                Int32(stemSize), Int32(first), Int32(last), scratch.value[part])
+                Int32(stemSize), rows, Int32(part), scratch.value[part])
         }
         var current = space.a, other = space.b
         for block in parameters.blocks {
             let buffers = UnsafeSendableBox((current, other, space.expanded, block))
             // Split over threads, a fused block recomputes the kernel − 1 expanded rows each
             // range shares with its neighbour. Where that would add more than a tenth to the
-            // expansion (the small late layers), the expansion runs first over all rows, split
+            // expansion (the small late layers), the expansion runs first over all pixels, shared
             // without overlap, and the depthwise and projection read it.
             let halo = Int(block.kernel - 1) * (parts - 1)
             let expandFirst = parts > 1 && block.expand_weight != nil && halo * 10 > Int(block.h)
             if expandFirst {
-                // Cut by pixels, not rows: 7 rows over 2 threads would be 3 and 4.
-                split(Int(block.h * block.w), parts) { _, first, last in
+                // Shared by pixels, not rows: 7 rows over 2 threads would be 3 and 4.
+                share(Int(block.h * block.w), rows, parts: parts) { part, rows in
                     let (x, _, expanded, b) = buffers.value
-                    kk_pointwise(
-                        level, x + first * Int(b.input), Int32(last - first), b.input, b.expand_weight, b.expanded,
-                        b.expand_bias, 1, nil, expanded + first * Int(b.expanded))
+                    kk_pointwise_shared(
+                        level, rows, Int32(part), x, b.input, b.expand_weight, b.expanded, b.expand_bias, 1, nil,
+                        expanded)
                 }
             }
-            split(Int(block.oh), parts) { part, first, last in
+            share(Int(block.oh), rows, parts: parts) { part, rows in
                 var (x, y, expanded, b) = buffers.value
-                kk_block_rows(
-                    level, &b, x, expandFirst ? expanded : nil, y, Int32(first), Int32(last), scratch.value[part])
+                kk_block_shared(level, &b, x, expandFirst ? expanded : nil, y, rows, Int32(part), scratch.value[part])
             }
             swap(&current, &other)
         }
 
         let size = Int(parameters.blocks.last!.oh)
         let head = UnsafeSendableBox((parameters.head, current, space.head))
-        split(size * size, parts) { _, first, last in
+        share(size * size, rows, parts: parts) { part, rows in
             let (layer, x, out) = head.value
-            kk_pointwise(
-                level, x + first * 320, Int32(last - first), 320, layer.weight, Int32(Self.featureDimension),
-                layer.bias, 1, nil, out + first * Self.featureDimension)
+            kk_pointwise_shared(
+                level, rows, Int32(part), x, 320, layer.weight, Int32(Self.featureDimension), layer.bias, 1, nil, out)
         }
         kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), features)
         if let logits {
