@@ -180,18 +180,17 @@ public final class Ingestor: @unchecked Sendable {
     private static func extract(_ path: String, knownHash: String?, options: DecodeOptions) -> Extracted {
         if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
         var extracted = Extracted()
-        do {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        do throws(ImageError) {
+            // At most `options.maxFileBytes` are read: a larger file is refused before it is held.
+            let file = try ImageFile(path: path, options: options)
             var checksum = Checksum()
-            bytes.withUnsafeBytes { checksum.update($0) }
+            checksum.update(file.bytes)
             extracted.hash = String(checksum.value, radix: 16)
             if extracted.hash == knownHash {
                 extracted.sameContent = true
                 return extracted
             }
-            let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in
-                try ImageDecoder.decode(raw, path: path, options: options)
-            }
+            let decoded = try file.decode(options: options)
             extracted.format = decoded.format.rawValue
             extracted.width = decoded.originalWidth
             extracted.height = decoded.originalHeight
@@ -202,10 +201,8 @@ public final class Ingestor: @unchecked Sendable {
             extracted.style = StyleDescriptor.compute(described)
             extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(described))
             extracted.thumb = decoded.image.squareThumbnail(side: Space.thumbnailSide).pixels
-        } catch let error as ImageError {
-            extracted.failure = error.reason
         } catch {
-            extracted.failure = "cannot read: \(error.localizedDescription)"
+            extracted.failure = error.reason
         }
         return extracted
     }

@@ -68,85 +68,67 @@ public struct DecodeOptions: Sendable {
 /// Decodes JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC, AVIF, JPEG 2000 and camera RAW files, recognised by content rather than name. Every failure is an
 /// `ImageError` naming the file and the reason; no input crashes the process.
 public enum ImageDecoder {
+    /// Reads the file (`ImageFile`: at most `options.maxFileBytes`) and decodes it.
     public static func decode(
         file url: URL, options: DecodeOptions = DecodeOptions()
     ) throws(ImageError) -> DecodedImage {
-        let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ImageError(path: path, kind: .unreadable, reason: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ImageError(path: path, kind: .unreadable, reason: "not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size > 0 else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
-        guard size <= options.maxFileBytes else {
-            throw ImageError(
-                path: path, kind: .tooLarge,
-                reason: "file of \(size) bytes exceeds the \(options.maxFileBytes >> 20) MiB limit")
-        }
-        var bytes = [UInt8](repeating: 0, count: size)
-        let read = bytes.withUnsafeMutableBytes { FileIO.read(fd, into: $0) }
-        guard read == size else {
-            throw ImageError(
-                path: path, kind: .unreadable,
-                reason: read < 0
-                    ? "read failed: \(String(cString: strerror(errno)))"
-                    : "read failed after \(read) bytes: file shrank")
-        }
-        // Array's buffer accessors rethrow untyped errors; decode throws only ImageError.
-        do { return try bytes.withUnsafeBytes { try decode($0, path: path, options: options) } } catch {
-            throw error as! ImageError
-        }
+        try ImageFile(path: url.path, options: options).decode(options: options)
     }
 
     public static func decode(
         _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions = DecodeOptions()
     ) throws(ImageError) -> DecodedImage {
+        try decode(bytes, path: path, options: options, source: nil)
+    }
+
+    /// `source`: an open regular file `bytes` were read from, which a decoder child can read
+    /// itself instead of being handed a copy.
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions, source: Int32?
+    ) throws(ImageError) -> DecodedImage {
         guard !bytes.isEmpty else { throw ImageError(path: path, kind: .corrupt, reason: "empty file (0 bytes)") }
         guard let format = ImageFormat.sniff(bytes) else {
             throw ImageError(path: path, kind: .unsupportedFormat, reason: ImageFormat.unrecognisedReason)
         }
-        var decoded = try decodeAsStored(bytes, format: format, path: path, options: options)
+        var decoded = try decodeAsStored(bytes, format: format, path: path, options: options, source: source)
+        convertToSRGB(&decoded, options: options)
+        return decoded
+    }
+
+    /// Converts an image from the profile its file embeds (LittleCMS parses the profile here, in
+    /// this process, whichever process decoded the pixels).
+    @_spi(Fuzzing) public static func convertToSRGB(_ decoded: inout DecodedImage, options: DecodeOptions) {
         if options.managesColour, let profile = decoded.embeddedProfile {
             decoded.colourProfile = ColourManagement.convertToSRGB(&decoded.image, profile: profile)
             decoded.embeddedProfile = nil
         }
-        return decoded
     }
 
     /// The file's pixels in its own RGB space (CMYK is converted by its decoder, before shrinking),
     /// with the ICC profile it embeds (JPEG, PNG, WebP, TIFF, BMP version 5, HEIF, JPEG 2000).
     private static func decodeAsStored(
-        _ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String, options: DecodeOptions
+        _ bytes: UnsafeRawBufferPointer, format: ImageFormat, path: String, options: DecodeOptions, source: Int32?
     ) throws(ImageError) -> DecodedImage {
+        func inChild(_ format: ImageFormat) throws(ImageError) -> DecodedImage {
+            try options.decoderProcess.decode(bytes, format: format, path: path, options: options, source: source)
+        }
         switch format {
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path, options: options)
         case .png: return try PNGDecoder.decode(bytes, path: path, options: options)
         case .webp: return try WebPDecoder.decode(bytes, path: path, options: options)
-        case .tiff:
-            // A camera's TIFF-based RAW file is LibRaw's; an ordinary TIFF that looked like one
-            // (a camera maker's name in it) is libtiff's after all.
-            guard RAWDecoder.mayBeRAW(bytes) else { return try TIFFDecoder.decode(bytes, path: path, options: options) }
-            do {
-                return try options.decoderProcess.decode(bytes, format: .raw, path: path, options: options)
-            } catch  where error.kind == .unsupportedFormat {
-                guard !options.decoderProcess.isInstalled else {
-                    return try TIFFDecoder.decode(bytes, path: path, options: options)
-                }
-                // With no child to ask, a DNG that libtiff cannot read is refused for want of the
-                // child rather than for libtiff's reason.
-                let missingChild = error
-                do { return try TIFFDecoder.decode(bytes, path: path, options: options) } catch { throw missingChild }
-            }
-        case .raw: return try options.decoderProcess.decode(bytes, format: .raw, path: path, options: options)
         case .gif: return try GIFDecoder.decode(bytes, path: path, options: options)
         case .bmp: return try BMPDecoder.decode(bytes, path: path, options: options)
-        case .heic, .avif: return try options.decoderProcess.decode(bytes, format: format, path: path, options: options)
-        case .jp2: return try JPEG2000Decoder.decode(bytes, path: path, options: options)
+        case .tiff:
+            // A camera's TIFF-based RAW file is LibRaw's; an ordinary TIFF that looked like one
+            // (a camera maker's name in it) is libtiff's after all. Both run in a child.
+            guard RAWDecoder.mayBeRAW(bytes) else { return try inChild(.tiff) }
+            do { return try inChild(.raw) } catch
+                where error.kind == .unsupportedFormat && options.decoderProcess.isInstalled
+            {
+                return try inChild(.tiff)
+            }
+        case .raw, .heic, .avif, .jp2: return try inChild(format)
         }
     }
+
 }

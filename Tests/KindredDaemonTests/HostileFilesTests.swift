@@ -52,8 +52,14 @@ import Testing
                             "Tests/FuzzCorpus/fuzz-raw/libraw-crash-hasselblad"))),
                 "raw decoder process: died of signal"
             ),
+            // Over `[ingest] max_file_bytes` (1 GiB): refused before it is read, so it costs no memory.
+            ("oversized.png", Fixtures.png(picture, kind: .rgb8), "exceeds the 1024 MiB limit"),
         ]
         for (name, bytes, _) in broken { try put(name, bytes) }
+        // Sparse: 2 GiB on the file system's books, nothing on its disk.
+        let oversized = try FileHandle(forWritingTo: art.appendingPathComponent("oversized.png"))
+        try oversized.truncate(atOffset: 2 << 30)
+        try oversized.close()
         // A loop of symbolic links: neither indexed nor failed (they resolve to nothing).
         try FileManager.default.createSymbolicLink(
             atPath: art.appendingPathComponent("loop-a.jpg").path,

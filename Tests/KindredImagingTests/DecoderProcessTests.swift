@@ -40,6 +40,37 @@ import Testing
         #expect(try decode(next, "next.heic").format == .heic)
     }
 
+    /// TIFF (libtiff) and JPEG 2000 (OpenJPEG) are decoded in the child too: with a child that
+    /// dies at once, a TIFF, a BigTIFF and a JPEG 2000 file are each refused naming the child's
+    /// death, while a PNG (in-process) still decodes. The real child decodes them as before.
+    @Test func tiffAndJPEG2000AreDecodedInAChild() throws {
+        let picture = Fixtures.pattern(width: 48, height: 32)
+        let jp2 = try [UInt8](
+            Data(contentsOf: packageRoot.appendingPathComponent("Tests/FuzzCorpus/fuzz-jpeg2000/rgb-lossless.jp2")))
+        let files: [(bytes: [UInt8], name: String, format: String)] = [
+            (Fixtures.tiff([picture]), "scan.tif", "tiff"),
+            (Fixtures.tiff([picture], kind: .bigTIFF), "big.tif", "tiff"),
+            (jp2, "scan.jp2", "jp2"),
+        ]
+        var dying = DecodeOptions()
+        dying.decoderProcess = try fakeChild("kill -SEGV $$")
+        for file in files {
+            #expect {
+                try file.bytes.withUnsafeBytes { try ImageDecoder.decode($0, path: file.name, options: dying) }
+            } throws: { error in
+                let error = error as! ImageError
+                return error.kind == .corrupt
+                    && error.reason.contains("\(file.format) decoder process: died of signal 11")
+                    && error.path == file.name
+            }
+            let decoded = try file.bytes.withUnsafeBytes { try ImageDecoder.decode($0, path: file.name) }
+            #expect(decoded.format.rawValue == file.format && decoded.originalWidth > 0, "\(file.name)")
+        }
+        let png = Fixtures.png(picture, kind: .rgb8)
+        let decoded = try png.withUnsafeBytes { try ImageDecoder.decode($0, path: "in-process.png", options: dying) }
+        #expect(decoded.image.width == 48)
+    }
+
     /// The child's own errors come back with their kind and the parent's path.
     @Test func theChildsErrorsKeepTheirKind() throws {
         var options = DecodeOptions()

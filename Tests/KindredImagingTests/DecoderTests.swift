@@ -207,6 +207,18 @@ func expectCutsEndCleanly(_ bytes: [UInt8], _ name: String, cuts: Int = 60) thro
         #expect { try ImageDecoder.decode(file: Fixtures.directory.appendingPathComponent("missing.jpg")) } throws: {
             ($0 as! ImageError).reason == "cannot open: No such file or directory"
         }
+        // A FIFO (no writer: opening it for reading would wait for one) and a file over the size
+        // limit are refused at once, before anything is read.
+        let fifo = Fixtures.directory.appendingPathComponent("fifo-\(UUID().uuidString).jpg")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        defer { try? FileManager.default.removeItem(at: fifo) }
+        #expect { try ImageDecoder.decode(file: fifo) } throws: { ($0 as! ImageError).reason == "not a regular file" }
+        var small = DecodeOptions()
+        small.maxFileBytes = 100
+        #expect { try ImageDecoder.decode(file: url, options: small) } throws: {
+            let error = $0 as! ImageError
+            return error.kind == .tooLarge && error.reason.hasSuffix("exceeds the 0 MiB limit")
+        }
     }
 
     /// The size rules (DecodeOptions, their one owner) refuse a header before anything is
