@@ -82,6 +82,27 @@ import Testing
         #expect(applied == CatalogSchema.migrations.map(\.name))
     }
 
+    /// Items with no root of record (preloaded, imported) whose paths a root covers are given
+    /// that root once; only what no root covers is outside. A second look finds nothing to do.
+    @Test func rootlessItemsUnderARootAreGivenItOnce() throws {
+        let catalog = try Catalog(
+            url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        let art = try catalog.addRoot(CollectionPath("/art"))
+        for path in ["/art/a.jpg", "/art/deep/b.jpg", "/artist/c.jpg", "/gone/d.jpg"] {
+            _ = try catalog.enqueue(path: path, size: 1, mtimeNs: 1)
+        }
+        let outside = try catalog.itemsOutsideRoots(try catalog.rootSet())
+        let names = try outside.map { try #require(try catalog.item($0)).path }.sorted()
+        #expect(names == ["/artist/c.jpg", "/gone/d.jpg"])
+        #expect(try catalog.item(path: "/art/a.jpg")?.rootID == art.id)
+        #expect(try catalog.item(path: "/art/deep/b.jpg")?.rootID == art.id)
+        #expect(try catalog.item(path: "/artist/c.jpg")?.rootID == nil)
+        let rootless = try catalog.pool.read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM items WHERE root_id IS NULL") ?? -1
+        }
+        #expect(rootless == 2)
+    }
+
     @Test func itemLifecycle() throws {
         let catalog = try Catalog(
             url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)

@@ -419,11 +419,23 @@ extension Catalog {
 
     /// Items whose root is gone from `roots` (the row removed by UNWATCH, or its `root_id`
     /// cleared) and whose path no root covers: what a stop between UNWATCH's two steps leaves.
+    ///
+    /// An item with no root of record whose path a root does cover (preloaded or imported
+    /// items, or a root watched again) is given that root first, in SQL by each root's
+    /// descendant range, so it is looked at once. Before, every start parsed every such path
+    /// again: 1M preloaded items took seconds a start, and a stop right after start-up waited
+    /// for them.
     public func itemsOutsideRoots(_ roots: RootSet) throws(CatalogError) -> [ItemID] {
-        try read("items outside the roots") { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, path FROM items WHERE root_id IS NULL OR root_id NOT IN (SELECT id FROM roots)"
-            ).compactMap { row in
+        let rootless = "root_id IS NULL OR root_id NOT IN (SELECT id FROM roots)"
+        return try write("items outside the roots") { db in
+            for root in try CatalogRoot.fetchAll(db) {
+                guard let id = root.id, let path = try? CollectionPath(root.path), roots.covers(path) else { continue }
+                let range = path.descendantRange
+                try db.execute(
+                    sql: "UPDATE items SET root_id = ? WHERE (\(rootless)) AND path >= ? AND path < ?",
+                    arguments: [id, range.lower, range.upper])
+            }
+            return try Row.fetchAll(db, sql: "SELECT id, path FROM items WHERE \(rootless)").compactMap { row in
                 let path: String = row["path"]
                 guard let canonical = try? CollectionPath(path), roots.covers(canonical) else {
                     return ItemID(UInt64(row["id"] as Int64))
