@@ -3,12 +3,12 @@
 # originals + 5,000 distractors) from an empty state, then every transformed copy is sent with
 # SIMILAR-IMAGE k=1, fused (the default) and space=cnn, over one connection. Prints recall@1 per
 # transform and each ranking's query latency.
-# usage: Benchmarks/quality/copies-daemon.sh [COPIES]
+# usage: [BIN=dir] Benchmarks/quality/copies-daemon.sh [COPIES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 copies=$(realpath "${1:-Benchmarks/data/quality/copies}")
-bin=.build/release
-swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
+[ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
 state=$(mktemp -d); mkdir -p "$state/weights"
 cp "$cache/demo-state/weights/"* "$state/weights/"

@@ -45,7 +45,9 @@ def small(path):
 # An original is a picture with no other copy in the package: the package holds the same drawing
 # under several names (and the same icon in several folders), and recall@1 cannot tell such twins
 # apart. Judged on pixels (16 × 16 grey, mean absolute difference under 8 of 255), not on any
-# feature Kindred computes.
+# feature Kindred computes. A mirror image counts as a copy (since 2026-12-03): the package holds
+# left and right arrows, "previous" and "next" icons, and a mirrored copy of one of them is the
+# other, pixel for pixel, so the original is not the only right answer to it.
 thumbs = [small(p) for p in files]
 usable = [i for i, t in enumerate(thumbs) if t is not None]
 stack = np.stack([thumbs[i] for i in usable]).reshape(len(usable), -1)
@@ -56,7 +58,8 @@ for i in order:
     if len(originals) == n_originals:
         break
     diff = np.abs(stack - thumbs[i].reshape(1, -1)).mean(1)
-    twins = {usable[j] for j in np.nonzero(diff < 8)[0]} - {i}
+    mirrored = np.abs(stack - thumbs[i][:, ::-1].reshape(1, -1)).mean(1)
+    twins = {usable[j] for j in np.nonzero(np.minimum(diff, mirrored) < 8)[0]} - {i}
     if not twins:
         originals.append(files[i]); taken.add(i)
 rest = [files[i] for i in order if i not in taken]

@@ -3,6 +3,7 @@
 // through the kernels of one level.
 #include "kindred_cnn.h"
 #include <limits.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -256,4 +257,12 @@ void kk_mean_rows(const float *in, int n, int c, float *out) {
         for (int j = 0; j < c; j++) out[j] += in[(size_t)i * c + j];
     float scale = 1.0f / (float)n;
     for (int j = 0; j < c; j++) out[j] *= scale;
+}
+
+void kk_rms_rows(const float *in, int n, int c, float *out) {
+    for (int j = 0; j < c; j++) out[j] = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < c; j++) out[j] += in[(size_t)i * c + j] * in[(size_t)i * c + j];
+    float scale = 1.0f / (float)n;
+    for (int j = 0; j < c; j++) out[j] = sqrtf(out[j] * scale);
 }

@@ -60,15 +60,24 @@ public struct ClusterLabeler: Sendable {
         return (0..<classSample).map { members[$0 * members.count / classSample] }
     }
 
-    /// The classes shown by at least `classShare` of the sampled vectors (at most two, the most
-    /// common first), else the single most common one.
-    public func classes(of vectors: [Float], count: Int) -> [String] {
-        guard let head, count > 0 else { return [] }
+    /// The names of the classes shown by at least `classShare` of the sampled members (at most
+    /// two, the most common first), else the single most common one. `members` holds each
+    /// sampled member's class: the network's, kept at extraction (`Catalog.imagenetClasses`).
+    public func classes(of members: [Int]) -> [String] {
+        guard let head, !members.isEmpty else { return [] }
         var votes: [Int: Int] = [:]
-        for c in head.topClass(vectors, count: count) { votes[c, default: 0] += 1 }
+        for c in members where head.names.indices.contains(c) { votes[c, default: 0] += 1 }
         let ranked = votes.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
-        let common = ranked.filter { Double($0.value) >= Self.classShare * Double(count) }.prefix(2)
+        let common = ranked.filter { Double($0.value) >= Self.classShare * Double(members.count) }.prefix(2)
         return (common.isEmpty ? ranked.prefix(1) : common).map { head.names[$0.key] }
+    }
+
+    /// The classifier's classes for stored vectors (count × 1280), for members extracted before
+    /// their class was kept: the head on a stored unit vector (`ImageNetHead`), which agrees with
+    /// the network less often when the vectors are not mean-pooled (`StandardSpaces.pooling`).
+    public func classes(ofStored vectors: [Float], count: Int) -> [Int] {
+        guard let head, count > 0 else { return [] }
+        return head.topClass(vectors, count: count)
     }
 
     /// The label: "folder · class, class", either part alone, or nil when neither names it.

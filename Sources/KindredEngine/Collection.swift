@@ -99,7 +99,8 @@ public final class Collection: Sendable {
         }
         let ingestor = Ingestor(
             state: state, indexes: indexes,
-            network: try EfficientNetLite0(weights: weights, batchSize: settings.batchSize, threads: settings.threads),
+            network: try StandardSpaces.network(
+                weights: weights, batchSize: settings.batchSize, threads: settings.threads),
             threads: settings.threads, logger: logger)
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe

@@ -49,6 +49,9 @@ public final class Ingestor: @unchecked Sendable {
         state: StateStore, indexes: LiveIndexes, network: EfficientNetLite0,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger
     ) {
+        // What the cnn space's vectors mean is StandardSpaces' to say; a network pooling otherwise
+        // would store vectors the index cannot compare with the rest.
+        precondition(network.pooling == StandardSpaces.pooling, "use StandardSpaces.network(...)")
         self.state = state
         self.indexes = indexes
         self.network = network
@@ -241,7 +244,8 @@ public final class Ingestor: @unchecked Sendable {
         for (id, _, _) in failures { self.indexes.remove(label: id.rawValue) }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
-        let features = network.embed(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
+        let (features, classes) = network.embedAndClassify(
+            good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
         // Steps 2 and 3 of the commit order (StateStore), then the index.
         let dimension = StandardSpaces.cnn.dimension
         try state.index(
@@ -249,7 +253,8 @@ public final class Ingestor: @unchecked Sendable {
                 let e = extracted[i]
                 return StateStore.Indexed(
                     extraction: Catalog.Extraction(
-                        id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format),
+                        id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format,
+                        imagenetClass: classes[row]),
                     vectors: [
                         (
                             StandardSpaces.cnn.name,

@@ -383,7 +383,8 @@ public final class Refitter: Sendable {
     }
 
     /// Each cluster's label (`ClusterLabeler`): its members' top folders, tallied from one pass
-    /// over the catalog's paths, and the classes of a sample of their stored CNN vectors.
+    /// over the catalog's paths, and the ImageNet classes of a sample of them (kept at extraction;
+    /// the head on the stored vector for a member extracted before).
     private func clusterLabels(_ rowsOf: [Int32: [Int]], ids: [ItemID]) throws -> [Int32: String] {
         let labeler = ClusterLabeler(head: head, roots: try catalog.rootSet())
         var clusterOf: [ItemID: Int32] = [:]
@@ -396,17 +397,23 @@ public final class Refitter: Sendable {
         }
         var labels: [Int32: String] = [:]
         for (label, rows) in rowsOf {
-            var vectors: [Float] = []
-            var count = 0
+            var classes: [Int] = []
             if head != nil {
-                for row in ClusterLabeler.sample(rows) {
-                    guard let v = try store.vector(ids[row], space: StandardSpaces.cnn.name) else { continue }
-                    vectors += v
-                    count += 1
+                let sample = ClusterLabeler.sample(rows).map { ids[$0] }
+                var vectors: [Float] = []
+                var count = 0
+                for (id, kept) in zip(sample, try catalog.imagenetClasses(sample)) {
+                    if let kept {
+                        classes.append(kept)
+                    } else if let v = try store.vector(id, space: StandardSpaces.cnn.name) {
+                        vectors += v
+                        count += 1
+                    }
                 }
+                classes += labeler.classes(ofStored: vectors, count: count)
             }
             labels[label] = ClusterLabeler.label(
-                folder: folders[label]?.dominant, classes: labeler.classes(of: vectors, count: count))
+                folder: folders[label]?.dominant, classes: labeler.classes(of: classes))
         }
         return labels
     }

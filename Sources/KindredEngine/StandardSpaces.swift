@@ -15,8 +15,16 @@ public enum StandardSpaces {
     /// without trimming; 1 is `framing` above.
     static let framingRevision: UInt32 = 1
     static func producer(_ own: UInt32) -> UInt32 { own | framingRevision << 16 }
+    /// How the CNN's last feature map becomes the stored vector: measured against the reference's
+    /// mean on both dev sets (Benchmarks/RESULTS.md, "Pooling the last feature map"). Ingestion
+    /// and SIMILAR-IMAGE both run networks made by `network(weights:batchSize:threads:)`.
+    public static let pooling = CNNPooling.rootMeanSquare
+    /// The pooling's revision, part of the cnn space's producer version, so that changing the
+    /// pooling re-extracts collections in the background: 0 was the mean; 1 is `pooling` above.
+    static let poolingRevision: UInt32 = 1
 
-    public static let cnn = VectorSpace(.cnn, producer: producer(EfficientNetLite0.producerVersion))
+    public static let cnn = VectorSpace(
+        .cnn, producer: producer(EfficientNetLite0.producerVersion | poolingRevision << 8))
     public static let style = VectorSpace(.style, producer: producer(StyleDescriptor.producerVersion))
     public static let phash = VectorSpace(.phash, producer: producer(PerceptualHash.producerVersion))
     public static let thumb = VectorSpace(.thumb, producer: 1)
@@ -25,4 +33,13 @@ public enum StandardSpaces {
     /// thumbnail is not among them: items indexed before it existed keep working (the map decodes
     /// their files instead) rather than all being extracted again.
     public static let required = [cnn, style, phash]
+
+    /// A network whose vectors are the cnn space's: the stored `pooling`.
+    public static func network(
+        weights: ModelWeights, batchSize: Int, threads: Int
+    ) throws(WeightsError)
+        -> EfficientNetLite0
+    {
+        try EfficientNetLite0(weights: weights, batchSize: batchSize, threads: threads, pooling: pooling)
+    }
 }

@@ -51,6 +51,8 @@ public final class CommandService: Sendable {
         fusion: Fusion = Fusion(), policy: AccessPolicy = AccessPolicy(),
         decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger
     ) {
+        // A query image must be described as the stored vectors were (StandardSpaces).
+        precondition(network.map { $0.pooling == StandardSpaces.pooling } ?? true, "use StandardSpaces.network(...)")
         self.policy = policy
         self.decodeOptions = decodeOptions
         self.catalog = catalog

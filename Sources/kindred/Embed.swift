@@ -18,6 +18,16 @@ struct Embed: ParsableCommand {
     )
 
     enum Layout: String, ExpressibleByArgument { case nchw, nhwc }
+    enum Pooling: String, ExpressibleByArgument {
+        case mean, rms, map
+        var network: CNNPooling {
+            switch self {
+            case .mean: .mean
+            case .rms: .rootMeanSquare
+            case .map: .featureMap
+            }
+        }
+    }
 
     @OptionGroup var state: StateOptions
     @Option(help: "cnn, style or phash.") var space: Space = .cnn
@@ -34,6 +44,11 @@ struct Embed: ParsableCommand {
     @Flag(help: "Cut away uniform borders before describing.") var trim = false
     @Option(help: "With --fit pad, the share of each side left as padding (0 to 0.25).") var margin = 0.0
     @Flag(help: "Describe each picture mirrored left to right.") var mirror = false
+    @Option(
+        help:
+            "With --space cnn: mean (the reference's pooling), rms (generalised mean, p = 2: what kindredd stores) or map (the whole 7 × 7 × 1280 map, unnormalised, to study poolings)."
+    )
+    var pool: Pooling = .mean
     @Flag(
         name: .customLong("as-stored"),
         help:
@@ -54,6 +69,9 @@ struct Embed: ParsableCommand {
         guard (tensor == nil) != inputs.isEmpty else {
             throw ValidationError("give image files or directories, or --tensor, not both")
         }
+        guard pool == .mean || (space == .cnn && tensor == nil) else {
+            throw ValidationError("--pool \(pool.rawValue) describes image files in the cnn space")
+        }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch must be at least 1") }
     }
 
@@ -70,7 +88,8 @@ struct Embed: ParsableCommand {
         let result: ImagePipeline.Result
         if space == .cnn {
             let network = try EfficientNetLite0(
-                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
+                pooling: pool.network)
             var pipeline = ImagePipeline(
                 network: network, threads: threads, framing: Framing(fit: fit, trimBorders: trim, margin: margin),
                 mirror: mirror)
@@ -92,14 +111,14 @@ struct Embed: ParsableCommand {
         }
 
         var features = result.features
-        let d = space.dimension
+        let d = space == .cnn ? pool.network.dimension : space.dimension
         switch space {
         case .phash, .thumb:
             try Npy.write(
                 NpyArray(shape: [result.paths.count, d], values: features.map { UInt8($0) }),
                 to: URL(fileURLWithPath: out))
         case .cnn, .style:
-            if space == .cnn && !features.isEmpty { normalizeRows(&features, dimension: d) }
+            if space == .cnn && pool != .map && !features.isEmpty { normalizeRows(&features, dimension: d) }
             try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
         }
         if let pathsOut {

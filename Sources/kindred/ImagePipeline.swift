@@ -98,7 +98,7 @@ struct ImagePipeline {
                 }
             }
             let (features, logits) = network.run(images: images, framing: framing, logits: wantLogits)
-            let (f, l) = (EfficientNetLite0.featureDimension, wantLogits ? EfficientNetLite0.classCount : 0)
+            let (f, l) = (network.outputDimension, wantLogits ? EfficientNetLite0.classCount : 0)
             for (n, index) in decoded.enumerated() {
                 rows.append((index, features[(n * f)..<((n + 1) * f)], logits[(n * l)..<((n + 1) * l)]))
             }

@@ -92,7 +92,8 @@ struct Kindredd: ParsableCommand {
             catalog: collection.catalog, store: collection.store,
             // A query image runs alone, so its layers split over every core (bit-identical to
             // one thread's result): SIMILAR-IMAGE's latency goes down with the cores.
-            network: try EfficientNetLite0(weights: weights, batchSize: 1, threads: configuration.effectiveThreads),
+            network: try StandardSpaces.network(
+                weights: weights, batchSize: 1, threads: configuration.effectiveThreads),
             progress: collection.progress, efSearch: configuration.efSearch, fusion: configuration.fusion,
             policy: AccessPolicy(configuration),
             decodeOptions: settings.decode, logger: logger)

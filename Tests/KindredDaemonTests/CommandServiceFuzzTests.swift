@@ -87,7 +87,7 @@ import Testing
             paths: StatePaths(root: c.root.appendingPathComponent("state")), logger: testLogger)
         let service = CommandService(
             catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
-            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1),
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1),
             control: control, logger: testLogger)
         let parser = RequestParser()
         let admin = Peer(pid: 1, uid: getuid(), gid: getgid()), stranger = Peer(pid: 2, uid: 4242, gid: 4242)

@@ -23,7 +23,7 @@ import Testing
         let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100, expansion: nil)
         let service = CommandService(
             catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
-            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
             logger: testLogger)
         let query = SimilarQuery(k: 5, ranking: .fused, explain: true)
         let (columns, answer) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: nil)))

@@ -41,7 +41,7 @@ struct IngestFixture {
         let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: testLogger)
         ingestor = Ingestor(
             state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
-            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2),
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 4, threads: 2),
             threads: 2, logger: testLogger)
     }
 
@@ -90,6 +90,32 @@ struct IngestFixture {
 
         // A missing path is counted, not failed.
         #expect(try c.ingestor.ingest([c.images.appendingPathComponent("gone.png").path]).missing == 1)
+    }
+
+    /// What ingestion stores for a picture is StandardSpaces': the root-mean-square pooled,
+    /// unit-length CNN vector of the picture as framed, and the class the network's own
+    /// (mean-pooled) classifier ranks first.
+    @Test func storesTheStandardPoolingAndTheNetworksClass() throws {
+        let c = try IngestFixture()
+        _ = try c.ingestor.ingest(c.files)
+        let path = c.images.appendingPathComponent("art2.png").path
+        let id = try #require(try c.catalog.item(path: path)?.itemID)
+        let image = StandardSpaces.framing.prepare(try ImageDecoder.decode(file: URL(fileURLWithPath: path)).image)
+        let reference = try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1)
+        let (meanFeatures, logits) = reference.run(images: [image], framing: StandardSpaces.framing, logits: true)
+        let rms = try EfficientNetLite0(
+            weights: convertedWeights, batchSize: 1, threads: 1, pooling: .rootMeanSquare
+        ).embed([image], framing: StandardSpaces.framing)
+        let stored = try #require(try c.store.vector(id, space: StandardSpaces.cnn.name))
+        // float16 storage: within 2⁻¹¹ a component of a unit vector.
+        #expect(zip(stored, rms).allSatisfy { abs($0 - $1) <= 1e-3 })
+        var mean = meanFeatures
+        normalizeRows(&mean, dimension: 1280)
+        #expect(zip(stored, mean).contains { abs($0 - $1) > 1e-2 }, "stored vectors are not the mean's")
+        let top = logits.indices.max { logits[$0] < logits[$1] }!
+        #expect(try c.catalog.imagenetClasses([id]) == [top])
+        let failed = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path)?.itemID)
+        #expect(try c.catalog.imagenetClasses([failed, id]) == [nil, top])
     }
 
     @Test func removalTakesRowVectorsAndIndexEntry() throws {
@@ -156,7 +182,7 @@ struct IngestFixture {
         let (indexes, _) = try LiveIndexes.open(paths: copy, store: store, logger: testLogger)
         let ingestor = Ingestor(
             state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
-            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2,
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2,
             logger: testLogger)
         #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
         #expect(try catalog.statusCounts()[.queued] == 6)

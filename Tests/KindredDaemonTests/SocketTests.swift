@@ -18,7 +18,8 @@ import Testing
         _ = try c.ingestor.ingest(c.files)
         let service = CommandService(
             catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
-            network: try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger)
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger
+        )
         var limits = SocketServer.Limits()
         limits.maxLineLength = 1024
         let server = SocketServer(service: service, limits: limits, logger: testLogger)

@@ -74,4 +74,7 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
                      int part, float *scratch);
 /// out[j] = mean over the n rows of in (n×c).
 void kk_mean_rows(const float *in, int n, int c, float *out);
+/// The root mean square of each of c columns over n rows (generalised-mean pooling with p = 2;
+/// the rows are ReLU6 outputs, never negative): out[j] = sqrt(Σ_i in[i][j]² / n).
+void kk_rms_rows(const float *in, int n, int c, float *out);
 #endif

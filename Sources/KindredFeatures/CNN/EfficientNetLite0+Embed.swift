@@ -4,7 +4,7 @@ import KindredImaging
 
 extension EfficientNetLite0 {
     /// Runs decoded images through the network: each fitted to the input (`framing`, in parallel), then
-    /// one batched run. Returns the raw features (1280 a row) and, if asked, the ImageNet logits
+    /// one batched run. Returns the raw features (`outputDimension` a row) and, if asked, the ImageNet logits
     /// (1000 a row), in image order.
     public func run(
         images: [RGBImage], framing: Framing = .reference, logits wantLogits: Bool = false
@@ -19,7 +19,7 @@ extension EfficientNetLite0 {
                 images[i].cnnInput(into: UnsafeMutablePointer<Float>(bitPattern: base)! + i * size, framing: framing)
             }
         }
-        var features = [Float](repeating: 0, count: images.count * Self.featureDimension)
+        var features = [Float](repeating: 0, count: images.count * outputDimension)
         var logits = [Float](repeating: 0, count: wantLogits ? images.count * Self.classCount : 0)
         input.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { f in
@@ -38,5 +38,22 @@ extension EfficientNetLite0 {
         var features = run(images: images, framing: framing).features
         normalizeRows(&features, dimension: Self.featureDimension)
         return features
+    }
+
+    /// `embed`, and the class the network's own classifier ranks first for each image (0–999;
+    /// from the mean-pooled features it was trained on, whatever `pooling` stores).
+    public func embedAndClassify(
+        _ images: [RGBImage], framing: Framing = .reference
+    ) -> (
+        features: [Float], classes: [Int]
+    ) {
+        let (raw, logits) = run(images: images, framing: framing, logits: true)
+        var features = raw
+        normalizeRows(&features, dimension: Self.featureDimension)
+        let classes = (0..<images.count).map { n in
+            let row = logits[(n * Self.classCount)..<((n + 1) * Self.classCount)]
+            return row.indices.max { row[$0] < row[$1] }! - n * Self.classCount
+        }
+        return (features, classes)
     }
 }

@@ -26,8 +26,9 @@ public final class EfficientNetLite0 {
     public static let inputSize = CNNInput.side
     public static let featureDimension = Space.cnn.dimension
     public static let classCount = CNNInput.classes
-    /// The version of what the network's vectors mean (weights, preprocessing, pooling): raising
-    /// it re-extracts every collection's `cnn` space in the background.
+    /// The version of what the network's vectors mean (weights, preprocessing; the pooling is the
+    /// caller's, `CNNPooling`): raising it re-extracts every collection's `cnn` space in the
+    /// background.
     public static let producerVersion: UInt32 = 1
 
     typealias Architecture = EfficientNetLite0Architecture
@@ -38,6 +39,10 @@ public final class EfficientNetLite0 {
     public let threads: Int
     /// The kernels' instruction-set level (`kk_cnn_level()`: 2 AVX-512, 1 AVX2+FMA, 0 baseline).
     public let level: Int32
+    /// How the head's 7 × 7 × 1280 map becomes the features `run` writes.
+    public let pooling: CNNPooling
+    /// Floats `run` writes an image: `pooling.dimension`.
+    public var outputDimension: Int { pooling.dimension }
 
     private let parameters: Parameters
     private let workspaces: [Workspace]
@@ -126,7 +131,7 @@ public final class EfficientNetLite0 {
     /// One worker's buffers, sized for the largest layer of one image, and how the rows of the
     /// layer it runs are shared out.
     final class Workspace: @unchecked Sendable {  // used by one worker at a time
-        let a, b, expanded, scratch, head: UnsafeMutablePointer<Float>
+        let a, b, expanded, scratch, head, meanFeatures: UnsafeMutablePointer<Float>
         let rows: OpaquePointer  // kk_rows
 
         init(_ blocks: [kk_block]) {
@@ -141,12 +146,13 @@ public final class EfficientNetLite0 {
             self.expanded = HugePages.allocate(expanded).baseAddress!
             self.scratch = .allocate(capacity: scratch)
             head = .allocate(capacity: 7 * 7 * EfficientNetLite0.featureDimension)
+            meanFeatures = .allocate(capacity: EfficientNetLite0.featureDimension)
             rows = OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: kk_rows_size(), alignment: 64))
         }
 
         deinit {
             for buffer in [a, b, expanded] { HugePages.deallocate(buffer) }
-            for buffer in [scratch, head] { buffer.deallocate() }
+            for buffer in [scratch, head, meanFeatures] { buffer.deallocate() }
             UnsafeMutableRawPointer(rows).deallocate()
         }
     }
@@ -157,7 +163,7 @@ public final class EfficientNetLite0 {
     /// `level` defaults to the highest this CPU runs; a level it lacks is refused.
     public init(
         weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        level: Int32 = kk_cnn_level()
+        level: Int32 = kk_cnn_level(), pooling: CNNPooling = .mean
     ) throws(WeightsError) {
         guard kk_cnn_supports(level) != 0 else {
             throw WeightsError(path: weights.model, reason: "this CPU cannot run CNN kernel level \(level)")
@@ -166,14 +172,16 @@ public final class EfficientNetLite0 {
         self.batchSize = max(1, batchSize)
         self.threads = max(1, threads)
         self.level = level
+        self.pooling = pooling
         workspaces = (0..<self.threads).map { [blocks = parameters.blocks] _ in Workspace(blocks) }
         // A team has at most WorkerTeam.maxParts (32) parts, within KK_ROWS_MAX_PARTS (64).
         team = self.threads > 1 ? WorkerTeam(parts: self.threads) : nil
     }
 
     /// Runs `count` images. `input` holds them as count × 224 × 224 × 3 floats (NHWC), already
-    /// normalised as (x − 127) / 128. Writes count × 1280 features (before any normalisation) and,
-    /// if asked, count × 1000 ImageNet logits.
+    /// normalised as (x − 127) / 128. Writes count × `outputDimension` features (1280 with the
+    /// default mean pooling; before any normalisation) and, if asked, count × 1000 ImageNet logits
+    /// (always from the mean-pooled features, as the classifier was trained).
     public func run(
         _ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>,
         logits: UnsafeMutablePointer<Float>? = nil
@@ -182,7 +190,7 @@ public final class EfficientNetLite0 {
             // Fewer images than threads: each image's layers split over every thread.
             for image in 0..<count {
                 forward(
-                    input + image * CNNInput.count, features + image * Self.featureDimension,
+                    input + image * CNNInput.count, features + image * outputDimension,
                     logits.map { $0 + image * Self.classCount }, workers: workspaces[...])
             }
             return
@@ -193,7 +201,7 @@ public final class EfficientNetLite0 {
             let (input, features, logits) = work.value
             for image in (count * worker / workers)..<(count * (worker + 1) / workers) {
                 self.forward(
-                    input + image * CNNInput.count, features + image * Self.featureDimension,
+                    input + image * CNNInput.count, features + image * self.outputDimension,
                     logits.map { $0 + image * Self.classCount }, workers: self.workspaces[worker...worker])
             }
         }
@@ -263,13 +271,15 @@ public final class EfficientNetLite0 {
             kk_pointwise_shared(
                 level, rows, Int32(part), x, 320, layer.weight, Int32(Self.featureDimension), layer.bias, 1, nil, out)
         }
-        kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), features)
+        let mean = space.meanFeatures
+        kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), mean)
         if let logits {
             let fc = parameters.classifier
             kk_pointwise(
-                level, features, 1, Int32(Self.featureDimension), fc.weight, Int32(Self.classCount), fc.bias, 0, nil,
+                level, mean, 1, Int32(Self.featureDimension), fc.weight, Int32(Self.classCount), fc.bias, 0, nil,
                 logits)
         }
+        pooling.pool(map: space.head, side: size, mean: mean, into: features)
     }
 
     /// TensorFlow "SAME": output ⌈size/stride⌉, with any odd padding row at the bottom/right.

@@ -149,13 +149,18 @@ public final class Catalog: Sendable {
         public var width: Int?
         public var height: Int?
         public var format: String?
+        /// The network's top ImageNet class for the picture (0–999); nil when not classified.
+        public var imagenetClass: Int?
 
-        public init(id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?) {
+        public init(
+            id: ItemID, contentHash: String, width: Int?, height: Int?, format: String?, imagenetClass: Int? = nil
+        ) {
             self.id = id
             self.contentHash = contentHash
             self.width = width
             self.height = height
             self.format = format
+            self.imagenetClass = imagenetClass.flatMap { (0..<1000).contains($0) ? $0 : nil }
         }
     }
 
@@ -210,11 +215,12 @@ public final class Catalog: Sendable {
         try write("mark \(extractions.count) items indexed") { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, last_indexed = ?, attempts = 0
+                    UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, imagenet_class = ?, last_indexed = ?, attempts = 0
                     WHERE id = ?
                     """)
             for e in extractions {
-                try statement.execute(arguments: [e.contentHash, e.width, e.height, e.format, now, e.id.sqlValue])
+                try statement.execute(
+                    arguments: [e.contentHash, e.width, e.height, e.format, e.imagenetClass, now, e.id.sqlValue])
             }
         }
     }
@@ -293,6 +299,24 @@ public final class Catalog: Sendable {
             let rows = try Row.fetchCursor(db, sql: "SELECT id, path FROM items WHERE status = 'indexed' ORDER BY id")
             while let row = try rows.next() { try body(ItemID(UInt64(row[0] as Int64)), row[1] as String) }
         }
+    }
+
+    /// The network's top ImageNet class of each of `ids` (at most 10,000, within SQLite's
+    /// variables a statement), in order; nil for an item without one (extracted before it was
+    /// kept, or unknown).
+    public func imagenetClasses(_ ids: [ItemID]) throws(CatalogError) -> [Int?] {
+        precondition(ids.count <= 10_000, "imagenetClasses takes at most 10,000 ids at once")
+        guard !ids.isEmpty else { return [] }
+        let found = try lookup("ImageNet classes of \(ids.count) items") { db in
+            var found: [UInt64: Int] = [:]
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, imagenet_class FROM items WHERE id IN (\(marks)) AND imagenet_class IS NOT NULL",
+                arguments: StatementArguments(ids.map(\.sqlValue)))
+            while let row = try rows.next() { found[UInt64(row[0] as Int64)] = Int(row[1] as Int64) }
+            return found
+        }
+        return ids.map { found[$0.rawValue] }
     }
 
     public func item(_ id: ItemID) throws(CatalogError) -> CatalogItem? {
