@@ -6,7 +6,7 @@ Category retrieval: held-out P@10 (category.py's seeded split and labels), `cnn`
 fused default (style 0.5 with the colourless rule, pHash 0.2, expansion by 2 below 0.9, 64
 candidates; as kindredd ranks). Copy detection: recall@1 per transform, the same two rankings.
 
-usage: python pooling.py CATEGORY_DIR COPIES ROOT
+usage: [POOLINGS='[["gem", 2], …]'] [WEIGHTS='[[0.5, 0.2], …]'] python pooling.py CATEGORY_DIR COPIES ROOT
   CATEGORY_DIR: holds maps/cnn-trim-pad-map.npy/.txt (every file), style-trim, phash-trim
   COPIES: copies.py's output; its offline/ holds the queries' maps/cnn-trim-pad-map, style-trim, phash-trim
 """
@@ -85,7 +85,10 @@ def colour_free(v):
     return unit(np.concatenate([v[:, 48:68], v[:, 68:78], luma], 1))
 
 
-def fused_scores(qx, x, q_style, style, q_hash, hashes, cand):
+WEIGHTS = (0.5, 0.2)  # kindredd's style and pHash weights (Schema/kindred.toml)
+
+
+def fused_scores(qx, x, q_style, style, q_hash, hashes, cand, weights=WEIGHTS):
     """The fused default's scores of the candidates `cand` (queries × 64): cosine + 0.5 style
     (colour-free parts for a colourless query) + 0.2 pHash similarity, the CNN term from a query
     expanded by the ranking's best 2 when its nearest candidate is under 0.9."""
@@ -94,9 +97,10 @@ def fused_scores(qx, x, q_style, style, q_hash, hashes, cand):
     st = np.where(colourless(q_style)[:, None], np.einsum('qd,qcd->qc', colour_free(q_style), sf[cand]),
                   np.einsum('qd,qcd->qc', unit(q_style), s[cand]))
     ph = 1 - np.abs(bits(q_hash)[:, None, :] - bits(hashes)[cand]).sum(2) / 64
-    best = np.take_along_axis(cand, np.argsort(-(c + 0.5 * st + 0.2 * ph), 1, kind='stable'), 1)
+    ws, wp = weights
+    best = np.take_along_axis(cand, np.argsort(-(c + ws * st + wp * ph), 1, kind='stable'), 1)
     expanded = np.einsum('qd,qcd->qc', unit(qx + x[best[:, :2]].sum(1)), x[cand])
-    return np.where((c.max(1) < 0.9)[:, None], expanded, c) + 0.5 * st + 0.2 * ph
+    return np.where((c.max(1) < 0.9)[:, None], expanded, c) + ws * st + wp * ph
 
 
 def candidates(sims, exclude=None):
@@ -107,7 +111,8 @@ def candidates(sims, exclude=None):
     return np.argsort(-sim, 1)[:, :CANDIDATES]
 
 
-def fused_first(qx, x, q_style, style, q_hash, hashes, exclude=None, n=1, mirrored=None, per_query=None):
+def fused_first(qx, x, q_style, style, q_hash, hashes, exclude=None, n=1, mirrored=None, per_query=None,
+                weights=WEIGHTS):
     """The fused default's best n for each query. `mirrored`: the query's mirror image's (CNN
     vector, style, hash); each candidate then scores by the better orientation, or, with
     `per_query` (a cosine margin), the whole query is taken mirrored when its mirror's nearest
@@ -117,12 +122,12 @@ def fused_first(qx, x, q_style, style, q_hash, hashes, exclude=None, n=1, mirror
         flip = flipped > plain + per_query
         pick = lambda a, b: np.where(flip[:, None], b, a)
         return fused_first(pick(qx, mirrored[0]), x, pick(q_style, mirrored[1]), style,
-                           pick(q_hash, mirrored[2]), hashes, exclude, n)
+                           pick(q_hash, mirrored[2]), hashes, exclude, n, weights=weights)
     qxs = [qx] + ([mirrored[0]] if mirrored else [])
     cand = candidates([q @ x.T for q in qxs], exclude)
-    score = fused_scores(qx, x, q_style, style, q_hash, hashes, cand)
+    score = fused_scores(qx, x, q_style, style, q_hash, hashes, cand, weights)
     if mirrored:
-        score = np.maximum(score, fused_scores(*mirrored[:1], x, mirrored[1], style, mirrored[2], hashes, cand))
+        score = np.maximum(score, fused_scores(*mirrored[:1], x, mirrored[1], style, mirrored[2], hashes, cand, weights))
     order = np.argsort(-score, 1, kind='stable')[:, :n]
     return np.take_along_axis(cand, order, 1)
 
@@ -136,7 +141,8 @@ def main():
     classes = sorted(set(label_names))
     labels = np.array([classes.index(c) for c in label_names])
     n = len(paths)
-    held = np.sort(np.random.default_rng(19).permutation(n)[n // 2:])
+    order = np.random.default_rng(19).permutation(n)
+    tune, held = np.sort(order[: n // 2]), np.sort(order[n // 2:])
     db_style = np.stack([style[p] for p in paths]); db_hash = np.stack([hashes[p] for p in paths])
 
     q_maps, q_paths = rows(os.path.join(copies, 'offline', 'maps'), 'cnn-trim-pad-map')
@@ -187,6 +193,18 @@ def main():
             row[f'copies_{name}'] = {k: round(float(hit[kinds == k].mean()), 3) for k in sorted(set(kinds))} | {
                 'all': round(float(hit.mean()), 4)}
         print(json.dumps(row), flush=True)
+        # WEIGHTS='[[0.3, 0.1], …]': the fusion's style and pHash weights again, on this pooling:
+        # category P@10 on the tuning half (where a choice would be made) and held out, copies.
+        for weights in json.loads(os.environ.get('WEIGHTS', '[]')):
+            grid = {'pooling': row['pooling'], 'style_weight': weights[0], 'phash_weight': weights[1]}
+            for half, queries in (('tune', tune), ('held', held)):
+                top = fused_first(x[queries], x, db_style[queries], db_style, db_hash[queries], db_hash,
+                                  exclude=queries, n=K, weights=weights)
+                grid[f'category_fused_p10_{half}'] = round(float((labels[top] == labels[queries][:, None]).mean()), 4)
+            hit = fused_first(qx, xs, q_style, db_style[src_rows], q_hash, db_hash[src_rows], weights=weights)[:, 0] == truth
+            grid['copies_fused'] = {k: round(float(hit[kinds == k].mean()), 3) for k in sorted(set(kinds))} | {
+                'all': round(float(hit.mean()), 4)}
+            print(json.dumps(grid), flush=True)
 
 
 main()
