@@ -8,15 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 copies=${1:-Benchmarks/data/quality/copies}
-state=${KINDRED_CACHE:-$HOME/.cache/kindred}/demo-state
-k=.build/release/kindred
-swift build -c release --product kindred >&2
-describe() {  # out dir, list file, then name and kindred embed options
-  local out=$1 list=$2 name=$3; shift 3
-  [ -f "$out/$name.npy" ] && return 0
-  mapfile -t files < "$list"
-  $k embed --state "$state" --threads 2 "$@" --out "$out/$name.npy" --paths-out "$out/$name.txt" "${files[@]}" 2> "$out/$name.err" | tail -1
-}
+. Benchmarks/quality/describe.sh
 sources=$copies/sources-described; queries=$copies/offline
 mkdir -p "$sources" "$queries"
 cut -f2 "$copies/sources.tsv" > "$sources/files.txt"

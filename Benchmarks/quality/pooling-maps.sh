@@ -6,28 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 category=${1:-Benchmarks/data/quality/category}; copies=${2:-Benchmarks/data/quality/copies}
-state=${KINDRED_CACHE:-$HOME/.cache/kindred}/demo-state
-k=.build/release/kindred
-swift build -c release --product kindred >&2
-describe() {  # list file, out dir, then name and kindred embed options
-  local list=$1 out=$2 name=$3; shift 3
-  [ -f "$out/$name.npy" ] && return 0
-  mkdir -p "$out"
-  mapfile -t files < "$list"
-  $k embed --state "$state" --threads 2 "$@" --out "$out/$name.npy" --paths-out "$out/$name.txt" "${files[@]}" 2> "$out/$name.err" | tail -1
-}
+. Benchmarks/quality/describe.sh
 [ -f "$category/files.txt" ] || { echo "run embed-variants.sh first (it lists the files)" >&2; exit 1; }
 mkdir -p "$copies/offline"
 [ -f "$copies/offline/files.txt" ] || find "$copies/queries" -type f | sort > "$copies/offline/files.txt"
 # The maps go in a folder of their own: category.py and copies_score.py read every .npy beside
 # files.txt as a preparation.
 for side in "$category" "$copies/offline"; do
-  describe "$side/files.txt" "$side/maps" cnn-trim-pad-map --fit pad --trim --pool map
-  describe "$side/files.txt" "$side" style-trim --space style --trim
-  describe "$side/files.txt" "$side" phash-trim --space phash --trim
+  describe "$side/maps" "$side/files.txt" cnn-trim-pad-map --fit pad --trim --pool map
+  describe "$side" "$side/files.txt" style-trim --space style --trim
+  describe "$side" "$side/files.txt" phash-trim --space phash --trim
 done
 # The queries mirrored: SIMILAR-IMAGE taking a picture both ways round.
 q=$copies/offline
-describe "$q/files.txt" "$q/maps" cnn-trim-pad-mirror-map --fit pad --trim --mirror --pool map
-describe "$q/files.txt" "$q" style-trim-mirror --space style --trim --mirror
-describe "$q/files.txt" "$q" phash-trim-mirror --space phash --trim --mirror
+describe "$q/maps" "$q/files.txt" cnn-trim-pad-mirror-map --fit pad --trim --mirror --pool map
+describe "$q" "$q/files.txt" style-trim-mirror --space style --trim --mirror
+describe "$q" "$q/files.txt" phash-trim-mirror --space phash --trim --mirror
