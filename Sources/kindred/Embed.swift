@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KindredCore
+import KindredEngine
 import KindredFeatures
 import KindredImaging
 
@@ -50,6 +51,12 @@ struct Embed: ParsableCommand {
     )
     var pool: Pooling = .mean
     @Flag(
+        name: .customLong("like-daemon"),
+        help:
+            "Frame and pool pictures as kindredd does for its cnn, style and phash spaces (borders trimmed, the whole picture, the root mean square), whatever --fit, --trim, --margin and --pool say: vectors for `kindred store import`."
+    )
+    var likeDaemon = false
+    @Flag(
         name: .customLong("as-stored"),
         help:
             "Take pixels as stored, without converting from an embedded ICC profile or CMYK's default profile (to measure what colour management changes)."
@@ -64,11 +71,16 @@ struct Embed: ParsableCommand {
     )
     var oneAtATime = false
 
+    /// The framing and pooling pictures are described with: kindredd's with --like-daemon.
+    var framing: Framing { likeDaemon ? StandardSpaces.framing : Framing(fit: fit, trimBorders: trim, margin: margin) }
+    var pooling: CNNPooling { likeDaemon ? StandardSpaces.pooling : pool.network }
+
     func validate() throws {
         guard space != .thumb else { throw ValidationError("--space is cnn, style or phash") }
         guard (tensor == nil) != inputs.isEmpty else {
             throw ValidationError("give image files or directories, or --tensor, not both")
         }
+        guard !likeDaemon || tensor == nil else { throw ValidationError("--like-daemon describes image files") }
         guard pool == .mean || (space == .cnn && tensor == nil) else {
             throw ValidationError("--pool \(pool.rawValue) describes image files in the cnn space")
         }
@@ -89,10 +101,9 @@ struct Embed: ParsableCommand {
         if space == .cnn {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
-                pooling: pool.network)
+                pooling: pooling)
             var pipeline = ImagePipeline(
-                network: network, threads: threads, framing: Framing(fit: fit, trimBorders: trim, margin: margin),
-                mirror: mirror)
+                network: network, threads: threads, framing: framing, mirror: mirror)
             pipeline.options.managesColour = !asStored
             result = pipeline.run(files) { done, total in
                 if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
@@ -101,7 +112,7 @@ struct Embed: ParsableCommand {
             var options = DecodeOptions()
             options.managesColour = !asStored
             result = ImagePipeline.describe(
-                files, space: space, framing: Framing(fit: fit, trimBorders: trim, margin: margin), mirror: mirror,
+                files, space: space, framing: framing, mirror: mirror,
                 options: options, threads: threads)
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -111,14 +122,14 @@ struct Embed: ParsableCommand {
         }
 
         var features = result.features
-        let d = space == .cnn ? pool.network.dimension : space.dimension
+        let d = space == .cnn ? pooling.dimension : space.dimension
         switch space {
         case .phash, .thumb:
             try Npy.write(
                 NpyArray(shape: [result.paths.count, d], values: features.map { UInt8($0) }),
                 to: URL(fileURLWithPath: out))
         case .cnn, .style:
-            if space == .cnn && pool != .map && !features.isEmpty { normalizeRows(&features, dimension: d) }
+            if space == .cnn && pooling != .featureMap && !features.isEmpty { normalizeRows(&features, dimension: d) }
             try Npy.write(NpyArray(shape: [result.paths.count, d], values: features), to: URL(fileURLWithPath: out))
         }
         if let pathsOut {

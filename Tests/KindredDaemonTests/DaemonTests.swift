@@ -302,15 +302,15 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
                 "\(art.path)/broken.jpg\t\(ImageFormat.unrecognisedReason)",
             ])
 
-        // SIMILAR in the CNN space agrees with `kindred embed` (framed and pooled as kindredd does:
-        // borders trimmed, the whole picture, the root mean square) + exact search.
+        // SIMILAR in the CNN space agrees with `kindred embed --like-daemon` (framed and pooled as
+        // kindredd does: StandardSpaces) + exact search.
         let features = root.appendingPathComponent("f.npy").path, pathList = root.appendingPathComponent("p.txt").path
         #expect(
             try run(
                 "kindred",
                 [
-                    "embed", "--fit", "pad", "--trim", "--pool", "rms", "--state", daemon.state.path, "--out", features,
-                    "--paths-out", pathList, art.path,
+                    "embed", "--like-daemon", "--state", daemon.state.path, "--out", features, "--paths-out", pathList,
+                    art.path,
                 ]) == 1,
             "broken.jpg fails")
         let offline = try Npy.readMatrix(URL(fileURLWithPath: features))
@@ -324,12 +324,12 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             #expect(answer == expected, "\(path)")
         }
 
-        // And in the style space, against `kindred embed --space style --trim`.
+        // And in the style space, against `kindred embed --space style --like-daemon`.
         #expect(
             try run(
                 "kindred",
                 [
-                    "embed", "--space", "style", "--trim", "--state", daemon.state.path, "--out", features,
+                    "embed", "--space", "style", "--like-daemon", "--state", daemon.state.path, "--out", features,
                     "--paths-out", pathList, art.path,
                 ]) == 1)
         let styles = try Npy.readMatrix(URL(fileURLWithPath: features))
