@@ -94,6 +94,11 @@ struct Embed: ParsableCommand {
             return try runTensor(tensor, network)
         }
         let (files, missing) = ImagePipeline.collect(inputs)
+        // The unpooled map is 245 KB an image, all held until the .npy is written.
+        guard pooling != .featureMap || files.count <= Self.maxMapImages else {
+            throw ValidationError(
+                "--pool map holds 245 KB an image in memory: at most \(Self.maxMapImages) files, not \(files.count)")
+        }
         for path in missing { FileHandle.standardError.write(Data("\(path)\tno such file or directory\n".utf8)) }
         let showProgress = isatty(STDERR_FILENO) == 1
         let start = ContinuousClock.now
@@ -145,6 +150,9 @@ struct Embed: ParsableCommand {
         printJSONLine(line)
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
     }
+
+    /// Images `--pool map` describes in one run: 20,000 maps are 4.9 GB.
+    static let maxMapImages = 20_000
 
     static func bar(_ done: Int, _ total: Int) -> String {
         let width = 30, filled = total == 0 ? width : width * done / total

@@ -33,10 +33,11 @@ extension EfficientNetLite0 {
         return (features, logits)
     }
 
-    /// The L2-normalised embeddings of decoded images, one 1280-float row each: how they are stored.
+    /// The L2-normalised embeddings of decoded images, one `outputDimension`-float row each (1280:
+    /// how they are stored, with `StandardSpaces.network`).
     public func embed(_ images: [RGBImage], framing: Framing = .reference) -> [Float] {
         var features = run(images: images, framing: framing).features
-        normalizeRows(&features, dimension: Self.featureDimension)
+        normalizeRows(&features, dimension: outputDimension)
         return features
     }
 
@@ -49,7 +50,7 @@ extension EfficientNetLite0 {
     ) {
         let (raw, logits) = run(images: images, framing: framing, logits: true)
         var features = raw
-        normalizeRows(&features, dimension: Self.featureDimension)
+        normalizeRows(&features, dimension: outputDimension)
         let classes = (0..<images.count).map { n in
             let row = logits[(n * Self.classCount)..<((n + 1) * Self.classCount)]
             return row.indices.max { row[$0] < row[$1] }! - n * Self.classCount
