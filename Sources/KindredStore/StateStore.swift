@@ -66,7 +66,7 @@ public final class StateStore: Sendable {
 
     /// Items whose bytes are what was extracted before and whose vectors are in place: step 3 alone.
     public func confirm(_ extractions: [Catalog.Extraction]) throws {
-        try catalog.markIndexed(extractions)
+        try catalog.markIndexed(extractions, sameContent: true)
     }
 
     /// Items that could not be extracted: the rows are marked failed with the reason first, then

@@ -116,6 +116,10 @@ struct IngestFixture {
         #expect(try c.catalog.imagenetClasses([id]) == [top])
         let failed = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path)?.itemID)
         #expect(try c.catalog.imagenetClasses([failed, id]) == [nil, top])
+        // A touched file (same bytes, new time) is confirmed, not extracted again: its class stays.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: path)
+        #expect(try c.ingestor.ingest([path]) == Ingestor.Report(indexed: 0, unchanged: 1, failed: 0, missing: 0))
+        #expect(try c.catalog.imagenetClasses([id]) == [top])
     }
 
     @Test func removalTakesRowVectorsAndIndexEntry() throws {

@@ -210,17 +210,24 @@ public final class Catalog: Sendable {
             [Extraction(id: id, contentHash: contentHash, width: width, height: height, format: format)], at: now)
     }
 
-    /// `markIndexed` for a batch, in one transaction.
-    func markIndexed(_ extractions: [Extraction], at now: Int64 = Catalog.now()) throws(CatalogError) {
+    /// `markIndexed` for a batch, in one transaction. `sameContent`: the items' bytes are what
+    /// was extracted before (`StateStore.confirm`), so the class kept then stays; otherwise each
+    /// item's class is its extraction's (nil: none known, as for imported vectors).
+    func markIndexed(
+        _ extractions: [Extraction], sameContent: Bool = false, at now: Int64 = Catalog.now()
+    ) throws(CatalogError) {
         try write("mark \(extractions.count) items indexed") { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?, imagenet_class = ?, last_indexed = ?, attempts = 0
+                    UPDATE items SET status = 'indexed', error = NULL, content_hash = ?, width = ?, height = ?, format = ?,
+                    imagenet_class = CASE WHEN ? THEN imagenet_class ELSE ? END, last_indexed = ?, attempts = 0
                     WHERE id = ?
                     """)
             for e in extractions {
                 try statement.execute(
-                    arguments: [e.contentHash, e.width, e.height, e.format, e.imagenetClass, now, e.id.sqlValue])
+                    arguments: [
+                        e.contentHash, e.width, e.height, e.format, sameContent, e.imagenetClass, now, e.id.sqlValue,
+                    ])
             }
         }
     }
