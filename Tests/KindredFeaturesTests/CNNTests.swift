@@ -209,6 +209,22 @@ func syntheticInput() -> [Float] {
         together.run(input, count: 2, features: &a)
         alone.run(input, count: 2, features: &b)
         #expect(a == b)
+        // The classifier runs once over a batch's pooled features: the same logits, bit for bit,
+        // as image by image.
+        var batched = [Float](repeating: 0, count: 2 * 1000), single = batched
+        together.run(input, count: 2, features: &a, logits: &batched)
+        for image in 0..<2 {
+            input.withUnsafeBufferPointer { x in
+                a.withUnsafeMutableBufferPointer { f in
+                    single.withUnsafeMutableBufferPointer { l in
+                        alone.run(
+                            x.baseAddress! + image * CNNInput.count, count: 1, features: f.baseAddress!,
+                            logits: l.baseAddress! + image * 1000)
+                    }
+                }
+            }
+        }
+        #expect(batched == single && batched.contains { $0 != 0 })
     }
 
     /// The unpooled map (`--pool map`) is what the poolings pool: its per-channel mean is the

@@ -186,28 +186,44 @@ public final class EfficientNetLite0 {
         _ input: UnsafePointer<Float>, count: Int, features: UnsafeMutablePointer<Float>,
         logits: UnsafeMutablePointer<Float>? = nil
     ) {
+        // With logits asked for, each image's mean-pooled features are kept and the classifier
+        // runs once over the batch at the end: its 5 MB of weights are read once a batch (the
+        // 1×1 kernel shares each weight vector among its register block of rows), not once an
+        // image. Each logit is the same chain of sums either way (kindred_cnn.h).
+        let means: UnsafeMutablePointer<Float>? =
+            logits == nil ? nil : .allocate(capacity: count * Self.featureDimension)
+        defer { means?.deallocate() }
         if count < threads {
             // Fewer images than threads: each image's layers split over every thread.
             for image in 0..<count {
                 forward(
                     input + image * CNNInput.count, features + image * outputDimension,
-                    logits.map { $0 + image * Self.classCount }, workers: workspaces[...])
+                    means.map { $0 + image * Self.featureDimension }, workers: workspaces[...])
             }
-            return
-        }
-        let workers = min(threads, count)
-        let work = UnsafeSendableBox((input, features, logits))
-        let run = { (worker: Int) in
-            let (input, features, logits) = work.value
-            for image in (count * worker / workers)..<(count * (worker + 1) / workers) {
-                self.forward(
-                    input + image * CNNInput.count, features + image * self.outputDimension,
-                    logits.map { $0 + image * Self.classCount }, workers: self.workspaces[worker...worker])
+        } else {
+            let workers = min(threads, count)
+            let work = UnsafeSendableBox((input, features, means))
+            let run = { (worker: Int) in
+                let (input, features, means) = work.value
+                for image in (count * worker / workers)..<(count * (worker + 1) / workers) {
+                    self.forward(
+                        input + image * CNNInput.count, features + image * self.outputDimension,
+                        means.map { $0 + image * Self.featureDimension }, workers: self.workspaces[worker...worker])
+                }
+            }
+            if workers <= 1 {
+                run(0)
+            } else {
+                let task = UnsafeSendableBox(run)
+                DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
             }
         }
-        if workers <= 1 { return run(0) }
-        let task = UnsafeSendableBox(run)
-        DispatchQueue.concurrentPerform(iterations: workers) { task.value($0) }
+        if let logits, let means {
+            let fc = parameters.classifier
+            kk_pointwise(
+                level, means, Int32(count), Int32(Self.featureDimension), fc.weight, Int32(Self.classCount), fc.bias, 0,
+                nil, logits)
+        }
     }
 
     /// Runs `body(part, rows)` on every part of the team (part 0 on the calling thread; one part
@@ -223,9 +239,10 @@ public final class EfficientNetLite0 {
     }
 
     /// One image. Its activations live in the first worker's buffers; each layer's rows are shared
-    /// out among the workers (`kk_rows`), each with its own scratch.
+    /// out among the workers (`kk_rows`), each with its own scratch. Writes the pooled `features`
+    /// and, when `meanOut` is given, the mean-pooled ones there too.
     private func forward(
-        _ input: UnsafePointer<Float>, _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>?,
+        _ input: UnsafePointer<Float>, _ features: UnsafeMutablePointer<Float>, _ meanOut: UnsafeMutablePointer<Float>?,
         workers: ArraySlice<Workspace>
     ) {
         let space = workers[workers.startIndex], parts = workers.count, level = level, rows = space.rows
@@ -271,14 +288,9 @@ public final class EfficientNetLite0 {
             kk_pointwise_shared(
                 level, rows, Int32(part), x, 320, layer.weight, Int32(Self.featureDimension), layer.bias, 1, nil, out)
         }
-        let mean = space.meanFeatures
+        // The mean-pooled features: the caller's (for the classifier) or this worker's own.
+        let mean = meanOut ?? space.meanFeatures
         kk_mean_rows(space.head, Int32(size * size), Int32(Self.featureDimension), mean)
-        if let logits {
-            let fc = parameters.classifier
-            kk_pointwise(
-                level, mean, 1, Int32(Self.featureDimension), fc.weight, Int32(Self.classCount), fc.bias, 0, nil,
-                logits)
-        }
         pooling.pool(map: space.head, side: size, mean: mean, into: features)
     }
 
