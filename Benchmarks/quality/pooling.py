@@ -14,7 +14,6 @@ import json, os, sys
 import numpy as np
 
 K, CANDIDATES, SIDE, C = 10, 64, 7, 1280
-category, copies, root = sys.argv[1], sys.argv[2], sys.argv[3].rstrip('/') + '/'
 
 
 def rows(d, name):
@@ -133,6 +132,7 @@ def fused_first(qx, x, q_style, style, q_hash, hashes, exclude=None, n=1, mirror
 
 
 def main():
+    category, copies, root = sys.argv[1], sys.argv[2], sys.argv[3].rstrip('/') + '/'
     maps, paths = rows(os.path.join(category, 'maps'), 'cnn-trim-pad-map')
     style, hashes = ({p: v for p, v in zip(*reversed(rows(category, n)))} for n in ('style-trim', 'phash-trim'))
     keep = [i for i, p in enumerate(paths) if p in style and p in hashes]
@@ -207,4 +207,5 @@ def main():
             print(json.dumps(grid), flush=True)
 
 
-main()
+if __name__ == '__main__':
+    main()

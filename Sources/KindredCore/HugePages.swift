@@ -27,7 +27,7 @@ public enum HugePages {
             guard let raw = malloc(max(count, 1)) else { return nil }
             return UnsafeMutableRawBufferPointer(start: raw, count: count)
         }
-        let bytes = (max(count, 1) + size - 1) / size * size
+        let bytes = (count + size - 1) / size * size
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, size, bytes) == 0, let raw else { return nil }
         _ = madvise(raw, bytes, MADV_HUGEPAGE)  // advice only: refused, the pages are ordinary ones

@@ -130,5 +130,4 @@ public enum ImageDecoder {
         case .raw, .heic, .avif, .jp2: return try inChild(format)
         }
     }
-
 }
