@@ -2,6 +2,7 @@
 // instruction set. v·a + 255·(255 − a) + 127 is rewritten 65152 − a·(255 − v), which stays in 16
 // bits, so the division by 255 vectorises as a 16-bit multiply-high.
 #include "kindred_imaging.h"
+#include <math.h>
 
 #define KK_IMAGING_BODIES(suffix, target)                                                                                 \
     target static void over_white_##suffix(const uint8_t *restrict rgba, size_t width, uint8_t *restrict rgb) {           \
@@ -12,6 +13,34 @@
     }                                                                                                                     \
     target static void accumulate_##suffix(float *restrict sums, const uint8_t *restrict bytes, size_t n, float weight) { \
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
+    }                                                                                                                     \
+    /* One window's dot product with the template: each template row against its image row segment, contiguous floats. */ \
+    target static float window_dot_##suffix(const float *restrict image, int cols, int channels, const float *restrict tmpl, \
+                                            int th, int tw, int y, int x) {                                              \
+        _Pragma("clang fp reassociate(on)") const int span = tw * channels;                                              \
+        float dot = 0;                                                                                                    \
+        for (int r = 0; r < th; r++) {                                                                                    \
+            const float *restrict a = image + ((size_t)(y + r) * cols + x) * channels, *restrict t = tmpl + (size_t)r * span; \
+            _Pragma("clang loop vectorize(enable) interleave_count(1)") for (int i = 0; i < span; i++) dot += a[i] * t[i];  \
+        }                                                                                                                 \
+        return dot;                                                                                                       \
+    }                                                                                                                     \
+    target static float best_correlation_##suffix(const float *restrict image, int rows, int cols, int channels,        \
+                                                  const double *restrict sums, const double *restrict squares,             \
+                                                  const float *restrict tmpl, int th, int tw, float min_deviation) {      \
+        const double n = (double)th * tw * channels, floor = (double)min_deviation * min_deviation * n;                 \
+        const int w = cols + 1;                                                                                           \
+        float best = -1;                                                                                                  \
+        for (int y = 0; y + th <= rows; y++)                                                                              \
+            for (int x = 0; x + tw <= cols; x++) {                                                                        \
+                const int a = y * w + x, b = y * w + x + tw, c = (y + th) * w + x, d = (y + th) * w + x + tw;             \
+                const double s = sums[d] - sums[b] - sums[c] + sums[a];                                                   \
+                const double spread = squares[d] - squares[b] - squares[c] + squares[a] - s * s / n;                      \
+                if (spread < floor) continue;                                                                             \
+                const float r = window_dot_##suffix(image, cols, channels, tmpl, th, tw, y, x) / (float)sqrt(spread);     \
+                if (r > best) best = r;                                                                                   \
+            }                                                                                                             \
+        return best;                                                                                                      \
     }
 
 KK_IMAGING_BODIES(base, )
@@ -43,4 +72,44 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
     if (level >= 1 && kk_imaging_level() >= 1) return accumulate_avx2(sums, bytes, n, weight);
 #endif
     accumulate_base(sums, bytes, n, weight);
+}
+
+float kk_best_correlation(int level, const float *image, int rows, int cols, int channels, const float *const *templates,
+                          const int *heights, const int *widths, int count, float min_deviation) {
+    if (rows < 1 || cols < 1 || channels < 1 || rows > KK_CORRELATION_MAX_SIDE || cols > KK_CORRELATION_MAX_SIDE) return -1;
+    // Each window's sum and sum of squares from summed-area tables (over the channels too), in
+    // double: exact for these magnitudes, so a flat window's spread is 0, not rounding noise.
+    const int w = cols + 1;
+    double sums[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];
+    double squares[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];
+    for (int x = 0; x <= cols; x++) sums[x] = squares[x] = 0;
+    for (int y = 1; y <= rows; y++) {
+        double row = 0, row_squares = 0;
+        sums[y * w] = squares[y * w] = 0;
+        for (int x = 1; x <= cols; x++) {
+            for (int c = 0; c < channels; c++) {
+                const double v = image[((size_t)(y - 1) * cols + x - 1) * channels + c];
+                row += v;
+                row_squares += v * v;
+            }
+            sums[y * w + x] = sums[(y - 1) * w + x] + row;
+            squares[y * w + x] = squares[(y - 1) * w + x] + row_squares;
+        }
+    }
+    float best = -1;
+    for (int t = 0; t < count; t++) {
+        const int th = heights[t], tw = widths[t];
+        if (th < 1 || tw < 1 || th > rows || tw > cols) continue;
+        float r;
+#if defined(__x86_64__)
+        if (level == 2 && kk_imaging_level() >= 2)
+            r = best_correlation_avx512(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+        else if (level >= 1 && kk_imaging_level() >= 1)
+            r = best_correlation_avx2(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+        else
+#endif
+            r = best_correlation_base(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+        if (r > best) best = r;
+    }
+    return best;
 }

@@ -203,7 +203,7 @@ public final class Ingestor: @unchecked Sendable {
             extracted.image = described
             extracted.style = StyleDescriptor.compute(described)
             extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(described))
-            extracted.thumb = decoded.image.squareThumbnail(side: Space.thumbnailSide).pixels
+            extracted.thumb = StandardSpaces.thumbnail(of: decoded.image)
         } catch {
             extracted.failure = error.reason
         }

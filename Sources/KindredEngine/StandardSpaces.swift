@@ -34,6 +34,13 @@ public enum StandardSpaces {
     /// their files instead) rather than all being extracted again.
     public static let required = [cnn, style, phash]
 
+    /// The thumbnail an item keeps, and a query by image is compared by (`Fusion`'s region term):
+    /// the decoded picture as the file shows it, untrimmed, fitted in `Space.thumbnailSide`
+    /// pixels and centred on `RGBImage.thumbnailBackground`.
+    public static func thumbnail(of decoded: RGBImage) -> [UInt8] {
+        decoded.squareThumbnail(side: Space.thumbnailSide).pixels
+    }
+
     /// A network whose vectors are the cnn space's: the stored `pooling`.
     public static func network(
         weights: ModelWeights, batchSize: Int, threads: Int

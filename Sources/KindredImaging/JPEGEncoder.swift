@@ -37,9 +37,14 @@ extension RGBImage {
             height: max(1, Int((Double(height) * scale).rounded())))
     }
 
+    /// What a square thumbnail's picture is centred on: the map page's dark background, and how
+    /// `RegionMatch` tells the picture from its padding.
+    public static let thumbnailBackground: (UInt8, UInt8, UInt8) = (14, 15, 18)
+
     /// A `side` × `side` thumbnail: this image fitted and centred on `background`. The daemon
     /// stores one per item (the `thumb` space) so maps of large collections need no decoding.
-    public func squareThumbnail(side: Int, background: (UInt8, UInt8, UInt8) = (14, 15, 18)) -> RGBImage {
+    public func squareThumbnail(side: Int, background: (UInt8, UInt8, UInt8) = RGBImage.thumbnailBackground) -> RGBImage
+    {
         let fitted = fitted(within: side)
         var square = RGBImage(width: side, height: side)
         square.fill(x: 0, y: 0, width: side, height: side, rgb: background)

@@ -105,6 +105,9 @@ public struct SimilarQuery: Equatable, Sendable {
         self.ranking = ranking
         self.explain = explain
     }
+
+    /// What `explain=1` adds to an answer's rank, score, id and path, in order (Schema/protocol.md).
+    public static let explainColumns = ["cnn", "style", "phash", "phash_bits", "dominant", "expanded", "region"]
 }
 
 /// What a request is about: an item id (1…Int64.max, checked by the parser) or an absolute path.

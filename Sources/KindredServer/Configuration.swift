@@ -131,6 +131,10 @@ public struct Configuration: Sendable, Equatable {
                 try r.number("style_weight") ?? Double(configuration.fusion.weights.style))
             configuration.fusion.weights.phash = Float(
                 try r.number("phash_weight") ?? Double(configuration.fusion.weights.phash))
+            configuration.fusion.weights.region = Float(
+                try r.number("region_weight") ?? Double(configuration.fusion.weights.region))
+            configuration.fusion.weights.regionFloor = Float(
+                try r.number("region_floor") ?? Double(configuration.fusion.weights.regionFloor))
             configuration.fusion.candidates = try r.integer("candidates") ?? configuration.fusion.candidates
             let standard = configuration.fusion.expansion ?? .standard
             let neighbours = try r.integer("expand_neighbours") ?? configuration.fusion.expansion?.neighbours ?? 0
@@ -204,9 +208,15 @@ public struct Configuration: Sendable, Equatable {
         }
         try require((1...10_000).contains(efSearch), "index.ef_search", "\(efSearch) must be 1 to 10000")
         try require(snapshotSeconds >= 10, "index.snapshot_seconds", "\(snapshotSeconds) must be at least 10")
-        for (key, weight) in [("style_weight", fusion.weights.style), ("phash_weight", fusion.weights.phash)] {
+        for (key, weight) in [
+            ("style_weight", fusion.weights.style), ("phash_weight", fusion.weights.phash),
+            ("region_weight", fusion.weights.region),
+        ] {
             try require((0...10).contains(weight), "similar.\(key)", "\(weight) must be 0 to 10")
         }
+        try require(
+            (0...0.99).contains(fusion.weights.regionFloor), "similar.region_floor",
+            "\(fusion.weights.regionFloor) must be 0 to 0.99")
         try require(
             (1...10_000).contains(fusion.candidates), "similar.candidates", "\(fusion.candidates) must be 1 to 10000")
         if let expansion = fusion.expansion {

@@ -93,7 +93,10 @@ struct DaemonMatchExplainer: MatchExplainer {
             let phash = status["similar_phash_weight"].flatMap(Float.init)
         else { return nil }
         self.source = source
-        self.weights = FusionWeights(style: style, phash: phash)
+        // A kindredd older than the region term says nothing of it: it had none.
+        self.weights = FusionWeights(
+            style: style, phash: phash, region: status["similar_region_weight"].flatMap(Float.init) ?? 0,
+            regionFloor: status["similar_region_floor"].flatMap(Float.init) ?? FusionWeights.standard.regionFloor)
     }
 
     func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?] {
@@ -104,10 +107,12 @@ struct DaemonMatchExplainer: MatchExplainer {
                 return neighbours.map { _ in nil }
             }
             terms += rows.map { row in
-                guard row.count == 7, let cnn = Float(row[2]), let style = Float(row[3]), let phash = Float(row[4]),
-                    let bits = Int(row[5])
+                // A kindredd older than the region term answers 7 columns.
+                guard row.count == 7 || row.count == 8, let cnn = Float(row[2]), let style = Float(row[3]),
+                    let phash = Float(row[4]), let bits = Int(row[5])
                 else { return nil }
-                return MatchTerms(cnn: cnn, style: style, phash: phash, phashBits: bits)
+                let region = row.count == 8 ? Float(row[7]) ?? 0 : 0
+                return MatchTerms(cnn: cnn, style: style, phash: phash, phashBits: bits, region: region)
             }
         }
         return terms

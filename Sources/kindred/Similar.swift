@@ -11,11 +11,13 @@ struct Similar: ParsableCommand {
         discussion: """
             A file in the collection is looked up by path (SIMILAR); any other file is sent to kindredd as bytes \
             (SIMILAR-IMAGE), so the daemon never opens files on a client's behalf. Prints rank, score, id and path: \
-            by default the fused ranking (CNN, style and perceptual hash together, Schema/protocol.md), with \
-            --space cnn or style one space's cosine similarity. --explain adds each term's part of the score \
-            (cnn, style, phash: they add up to it), the hashes' differing bits, the term that gave most, and \
-            whether the query was expanded (its cnn term then compares the neighbour with the mean of the query \
-            and its best matches, Schema/kindred.toml [similar]). \
+            by default the fused ranking (CNN, style, perceptual hash and thumbnails together, \
+            Schema/protocol.md), with --space cnn or style one space's cosine similarity. --explain adds each \
+            term's part of the score (cnn, style, phash and, last, region: they add up to it), the hashes' \
+            differing bits, the term that gave most, and whether the query was expanded (its cnn term then \
+            compares the neighbour with the mean of the query and its best matches, Schema/kindred.toml \
+            [similar]). region is how well the query's picture lies inside the neighbour's, so a crop finds \
+            the picture it was cut from. \
             Exit status: 0 answered, 1 refused (the reason on stderr), 2 kindredd not running.
             """
     )
@@ -30,7 +32,7 @@ struct Similar: ParsableCommand {
         let query = SimilarQuery(k: k, ranking: space, explain: explain)
         let header =
             ["rank", "score", "id", "path"]
-            + (explain ? ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] : [])
+            + (explain ? SimilarQuery.explainColumns : [])
         if let id = ItemID(validating: target) {
             return try daemon.ask(.similar(.id(id), query, within: nil), header: header)
         }

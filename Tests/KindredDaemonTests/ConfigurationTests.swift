@@ -31,6 +31,8 @@ import Testing
         #expect(c.fusion.expansion == .standard)
         let off = try Configuration.parse("[similar]\nexpand_neighbours = 0")
         #expect(off.fusion.expansion == nil, "0 neighbours: no expansion")
+        let region = try Configuration.parse("[similar]\nregion_weight = 0\nregion_floor = 0.5")
+        #expect(region.fusion.weights.region == 0 && region.fusion.weights.regionFloor == 0.5)
     }
 
     @Test(arguments: [
@@ -53,6 +55,8 @@ import Testing
             "configuration key similar.expand_neighbours: 11 must be 0 (no expansion) to 10, and at most similar.candidates"
         ),
         ("[similar]\nexpand_below = 1.5", "configuration key similar.expand_below: 1.5 must be 0 to 1"),
+        ("[similar]\nregion_weight = -1", "configuration key similar.region_weight: -1.0 must be 0 to 10"),
+        ("[similar]\nregion_floor = 1", "configuration key similar.region_floor: 1.0 must be 0 to 0.99"),
         (
             "[daemon\n",
             "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"

@@ -20,7 +20,8 @@ import Testing
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)
         // Plain terms against the stored vectors; the expanded cnn term has its own test below.
-        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100, expansion: nil)
+        let weights = FusionWeights(style: 0.5, phash: 0.2, region: 0.5, regionFloor: 0.3)
+        let fusion = Fusion(weights: weights, candidates: 100, expansion: nil)
         let service = CommandService(
             catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
             network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
@@ -28,16 +29,20 @@ import Testing
         let query = SimilarQuery(k: 5, ranking: .fused, explain: true)
         let (columns, answer) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: nil)))
         #expect(
-            columns == ["rank", "score", "id", "path", "cnn", "style", "phash", "phash_bits", "dominant", "expanded"])
+            columns == [
+                "rank", "score", "id", "path", "cnn", "style", "phash", "phash_bits", "dominant", "expanded", "region",
+            ])
         #expect(answer.count == 5 && !answer.contains { $0[2] == "1" }, "five others, not itself")
         var previous = Float.infinity
+        let thumbnail = try #require(try fixture.store.vector(ItemID(1), space: "thumb", as: UInt8.self))
+        let regionMatch = try #require(RegionMatch(thumbnail: thumbnail, side: 32))
         for row in answer {
-            let score = Float(row[1])!, parts = row[4...6].map { Float($0)! }, bits = Int(row[7])!
+            let score = Float(row[1])!, parts = (row[4...6] + [row[10]]).map { Float($0)! }, bits = Int(row[7])!
             #expect(abs(parts.reduce(0, +) - score) <= 0.0002, "\(row)")
             #expect(score <= previous, "ranked by score")
             previous = score
             #expect((0...64).contains(bits) && row[9] == "no")
-            let names = ["cnn", "style", "phash"]
+            let names = ["cnn", "style", "phash", "region"]
             #expect(row[8] == names[parts.indices.max { parts[$0] < parts[$1] }!], "\(row)")
             // Each part is its term times its weight, over the weights' sum, from the stored vectors.
             let id = ItemID(UInt64(row[2])!)
@@ -45,9 +50,13 @@ import Testing
                 try fixture.store.vector(ItemID(1), space: "cnn")!, try fixture.store.vector(id, space: "cnn")!)
             let style = dot(
                 try fixture.store.vector(ItemID(1), space: "style")!, try fixture.store.vector(id, space: "style")!)
-            let total: Float = 1 + 0.5 + 0.2
+            let total: Float = 1 + 0.5 + 0.2 + 0.5
             #expect(abs(parts[0] - cnn / total) <= 0.0002 && abs(parts[1] - 0.5 * style / total) <= 0.0002, "\(row)")
             #expect(abs(parts[2] - 0.2 * (1 - Float(bits) / 64) / total) <= 0.0002)
+            // The region term: the thumbnails' correlation above the floor, over the room above it.
+            let correlation = regionMatch.correlation(
+                with: try fixture.store.vector(id, space: "thumb", as: UInt8.self)!, side: 32)
+            #expect(abs(parts[3] - 0.5 * max(0, (correlation ?? 0) - 0.3) / 0.7 / total) <= 0.0002, "\(row)")
             // The map's neighbour list explains a pair by the same code from the stored vectors.
             let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
             let again = try #require(try fusion.explain([id], against: probe, store: fixture.store)[0])
@@ -57,19 +66,23 @@ import Testing
         // an id the collection lacks.
         let asked = answer.reversed().map { ItemID(UInt64($0[2])!) } + [ItemID(999_999)]
         let (explainColumns, explained) = try rows(service.answer(.explain(.id(ItemID(1)), items: asked)))
-        #expect(explainColumns == ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant"])
+        #expect(explainColumns == ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant", "region"])
         #expect(explained.map { $0[0] } == asked.map { String($0.rawValue) })
         // (SIMILAR's cnn term comes from the index's distance, EXPLAIN's from the stored vectors:
         // they may differ in the last decimal.)
         for (again, row) in zip(explained, answer.reversed()) {
-            let numbers = zip(again[1...4], [row[1]] + row[4...6]).map { abs(Float($0)! - Float($1)!) }
+            let numbers = zip(again[1...4] + [again[7]], [row[1]] + row[4...6] + [row[10]]).map {
+                abs(Float($0)! - Float($1)!)
+            }
             #expect(numbers.allSatisfy { $0 <= 0.0002 } && again[5...6] == row[7...8], "\(again) \(row)")
         }
         #expect(explained.last!.dropFirst().allSatisfy { $0.isEmpty }, "\(explained)")
         // A pure space's explanation is its one term.
         let (_, pure) = try rows(
             service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3, ranking: .cnn, explain: true), within: nil)))
-        #expect(pure.allSatisfy { $0[4] == $0[1] && $0[5].isEmpty && $0[8] == "cnn" && $0[9] == "no" }, "\(pure)")
+        #expect(
+            pure.allSatisfy { $0[4] == $0[1] && $0[5].isEmpty && $0[8] == "cnn" && $0[9] == "no" && $0[10].isEmpty },
+            "\(pure)")
         // Without explain, the four columns only.
         let (plain, _) = try rows(service.answer(.similar(.id(ItemID(1)), SimilarQuery(k: 3), within: nil)))
         #expect(plain == ["rank", "score", "id", "path"])
@@ -81,6 +94,43 @@ import Testing
             service.answerImage(Array(try Data(contentsOf: URL(fileURLWithPath: file))), query))
         #expect(byImage.first?[3] == file && byImage.first?[7] == "0", "\(byImage)")
         #expect(abs(Float(byImage.first![1])! - 1) <= 0.001)
+        let region = try #require(Float(byImage.first![10]))
+        #expect(byImage.first?[8] == "cnn" && region > 0.2 / 2.2, "its thumbnail matches: \(byImage.first!)")
+    }
+
+    /// A crop sent by SIMILAR-IMAGE is found by its thumbnail: the region term picks out the
+    /// picture it was cut from (the CNN sees half a picture as another one), the term is zero
+    /// when its weight is, and a query whose thumbnail matches nothing gains nothing from it.
+    @Test func aCropIsFoundInsideItsOriginalsThumbnail() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        let file = fixture.files.first { $0.hasSuffix("art2.png") }!
+        let original = composition(width: 340, height: 240, seed: 2)  // art2.png's pixels (IngestFixture)
+        // 70 % of each side, off centre.
+        let width = original.width * 7 / 10, height = original.height * 7 / 10
+        var crop = RGBImage(width: width, height: height)
+        for row in 0..<height {
+            let start: Int = ((row + original.height - height) * original.width + (original.width - width)) * 3
+            let to: Int = row * width * 3
+            crop.pixels.replaceSubrange(to..<(to + width * 3), with: original.pixels[start..<(start + width * 3)])
+        }
+        let bytes = Fixtures.png(crop, kind: .rgb8)
+        func answer(_ weights: FusionWeights) throws -> [[String]] {
+            let service = CommandService(
+                catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
+                network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1),
+                fusion: Fusion(weights: weights, candidates: 100, expansion: nil), logger: testLogger)
+            return try rows(service.answerImage(bytes, SimilarQuery(k: 6, ranking: .fused, explain: true))).rows
+        }
+        let with = try answer(.standard), without = try answer(FusionWeights(style: 0.5, phash: 0.2))
+        #expect(with.first?[3] == file, "\(with)")
+        let standard = FusionWeights.standard.region
+        let found = try #require(Float(with.first![10]))
+        #expect(found > 0.5 * standard / (1.7 + standard), "\(with.first!)")
+        #expect(without.allSatisfy { $0[10] == "0.0000" }, "\(without)")
+        // Every other picture's thumbnail correlates with the crop much less.
+        let others = with.dropFirst().map { Float($0[10]) ?? 1 }
+        #expect(others.allSatisfy { $0 < found / 2 }, "\(with)")
     }
 
     /// Query expansion: a query with no candidate above `below` is scored against the unit mean
@@ -154,7 +204,7 @@ import Testing
         var grey = RGBImage(width: 64, height: 48)
         for i in 0..<(64 * 48) { for c in 0..<3 { grey.pixels[i * 3 + c] = UInt8((i * 7) % 256) } }
         let style = StyleDescriptor.compute(grey)
-        let probe = Fusion.Probe(cnn: stored.cnn, style: style, phash: stored.phash)
+        let probe = Fusion.Probe(cnn: stored.cnn, style: style, phash: stored.phash, thumbnail: stored.thumbnail)
         #expect(probe.isColourless)
         let other = ItemID(2)
         let terms = try #require(try fusion.explain([other], against: probe, store: fixture.store)[0])

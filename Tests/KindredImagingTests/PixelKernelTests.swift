@@ -36,4 +36,76 @@ import Testing
             }
         }
     }
+
+    /// The template search behind `RegionMatch`: every level finds the best window's normalised
+    /// correlation as a Double computation over every window does (to float rounding: the levels
+    /// sum in different orders), skips flat windows, and refuses a template larger than the image.
+    @Test func bestCorrelationAgreesWithDoublesAtEveryLevel() {
+        let rows = 23, cols = 29, channels = 3
+        var image = (0..<(rows * cols * channels)).map { _ in Float.random(in: -128...127) }
+        for x in 0..<(6 * channels) { image[x] = 5 }  // a flat strip along the top row's start
+        let th = 9, tw = 13
+        // A template cut from the image at (7, 11), less its mean, at unit norm: its own window scores 1.
+        var template = (0..<th).flatMap { y in
+            (0..<(tw * channels)).map { image[((7 + y) * cols + 11) * channels + $0] }
+        }
+        let mean = template.reduce(0, +) / Float(template.count)
+        template = template.map { $0 - mean }
+        let norm = template.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        template = template.map { $0 / norm }
+        func reference(minDeviation: Double) -> Double {
+            var best = -1.0
+            let n = Double(th * tw * channels)
+            for y in 0...(rows - th) {
+                for x in 0...(cols - tw) {
+                    var dot = 0.0, sum = 0.0, squares = 0.0
+                    for r in 0..<th {
+                        for i in 0..<(tw * channels) {
+                            let v = Double(image[((y + r) * cols + x) * channels + i])
+                            dot += v * Double(template[r * tw * channels + i])
+                            sum += v
+                            squares += v * v
+                        }
+                    }
+                    let spread = squares - sum * sum / n
+                    if spread >= minDeviation * minDeviation * n { best = max(best, dot / spread.squareRoot()) }
+                }
+            }
+            return best
+        }
+        let expected = reference(minDeviation: 2)
+        #expect(abs(expected - 1) < 1e-6)
+        func best(
+            _ level: Int32, _ image: [Float], _ rows: Int, _ cols: Int, _ templates: [[Float]], _ sizes: [(Int, Int)]
+        ) -> Float {
+            func next(_ i: Int, _ pointers: [UnsafePointer<Float>?]) -> Float {
+                guard i < templates.count else {
+                    return kk_best_correlation(
+                        level, image, Int32(rows), Int32(cols), Int32(channels), pointers, sizes.map { Int32($0.0) },
+                        sizes.map { Int32($0.1) }, Int32(sizes.count), 2)
+                }
+                return templates[i].withUnsafeBufferPointer { next(i + 1, pointers + [$0.baseAddress]) }
+            }
+            return next(0, [])
+        }
+        // A second, smaller template of noise: the best of the two is the first's.
+        var noise = (0..<(5 * 4 * channels)).map { _ in Float.random(in: -1...1) }
+        let noiseMean = noise.reduce(0, +) / Float(noise.count)
+        noise = noise.map { $0 - noiseMean }
+        let noiseNorm = noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        noise = noise.map { $0 / noiseNorm }
+        for level in Int32(0)...kk_imaging_level() {
+            let found = best(level, image, rows, cols, [template], [(th, tw)])
+            #expect(abs(Double(found) - expected) < 1e-4, "level \(level): \(found)")
+            #expect(best(level, image, rows, cols, [noise, template], [(5, 4), (th, tw)]) == found)
+            // Everything flat: no window varies, nothing scores.
+            let flat = [Float](repeating: 7, count: image.count)
+            #expect(best(level, flat, rows, cols, [template], [(th, tw)]) == -1)
+            // A template taller or wider than the image fits nowhere; an image over the largest
+            // side is refused.
+            #expect(best(level, Array(image.prefix(8 * cols * channels)), 8, cols, [template], [(th, tw)]) == -1)
+            let wide = [Float](repeating: 1, count: 2 * Int(KK_CORRELATION_MAX_SIDE + 1) * channels)
+            #expect(best(level, wide, 2, Int(KK_CORRELATION_MAX_SIDE + 1), [noise], [(1, 1)]) == -1)
+        }
+    }
 }

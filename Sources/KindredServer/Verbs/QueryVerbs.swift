@@ -30,6 +30,8 @@ extension CommandService {
         // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
         rows.append(["similar_style_weight", String(fusion.weights.style)])
         rows.append(["similar_phash_weight", String(fusion.weights.phash)])
+        rows.append(["similar_region_weight", String(fusion.weights.region)])
+        rows.append(["similar_region_floor", String(fusion.weights.regionFloor)])
         // Query expansion (0 neighbours: none), so a client knows when explain=1's cnn term is
         // the expanded query's.
         rows.append(["similar_expand_neighbours", String(fusion.expansion?.neighbours ?? 0)])
@@ -103,7 +105,9 @@ extension CommandService {
             guard let phash = try store.vector(id, space: Space.phash.rawValue, as: UInt8.self) else {
                 throw ProtocolError(.unavailable, "\(item.path) has no phash yet")
             }
-            let probe = Fusion.Probe(cnn: try stored(.cnn), style: try stored(.style), phash: phash)
+            let probe = Fusion.Probe(
+                cnn: try stored(.cnn), style: try stored(.style), phash: phash,
+                thumbnail: try store.vector(id, space: Space.thumb.rawValue, as: UInt8.self))
             return try fused(probe, excluding: id.rawValue, query, within: within)
         }
     }
@@ -112,10 +116,10 @@ extension CommandService {
     /// reads only the bytes the client sent, never a file the client names.
     public func answerImage(_ bytes: [UInt8], _ query: SimilarQuery) -> Result<Response, ProtocolError> {
         do {
-            let image = framing.prepare(
-                try bytes.withUnsafeBytes { (raw) throws(ImageError) in
-                    try ImageDecoder.decode(raw, path: "query image", options: decodeOptions)
-                }.image)
+            let decoded = try bytes.withUnsafeBytes { (raw) throws(ImageError) in
+                try ImageDecoder.decode(raw, path: "query image", options: decodeOptions)
+            }.image
+            let image = framing.prepare(decoded)
             func cnn() throws -> [Float] {
                 var input = [Float](repeating: 0, count: CNNInput.count)
                 image.cnnInput(into: &input, framing: framing)
@@ -144,7 +148,8 @@ extension CommandService {
             case .fused:
                 let probe = Fusion.Probe(
                     cnn: try cnn(), style: StyleDescriptor.compute(image),
-                    phash: PerceptualHash.bytes(PerceptualHash.compute(image)))
+                    phash: PerceptualHash.bytes(PerceptualHash.compute(image)),
+                    thumbnail: StandardSpaces.thumbnail(of: decoded))
                 return .success(try fused(probe, excluding: nil, query, within: nil))
             }
         } catch let error as ProtocolError {
@@ -191,7 +196,7 @@ extension CommandService {
             found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index, cnns: cnns)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
-        if query.explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] }
+        if query.explain { columns += SimilarQuery.explainColumns }
         return Response(
             columns: columns,
             rows: ranked.enumerated().map { rank, r in
@@ -199,7 +204,9 @@ extension CommandService {
                     String(rank + 1), String(format: "%.4f", r.terms.score), String(r.label),
                     paths[ItemID(r.label)] ?? "",
                 ]
-                if query.explain { row += Self.columns(r.terms) + [r.expanded ? "yes" : "no"] }
+                if query.explain {
+                    row += Self.columns(r.terms) + [r.expanded ? "yes" : "no", String(format: "%.4f", r.terms.region)]
+                }
                 return row
             })
     }
@@ -212,10 +219,11 @@ extension CommandService {
             throw ProtocolError(.unavailable, "\(item.path) has no cnn, style and phash vectors yet")
         }
         return Response(
-            columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant"],
+            columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant", "region"],
             rows: zip(items, try fusion.explain(items, against: probe, store: store)).map { other, terms in
-                guard let terms else { return [String(other.rawValue), "", "", "", "", "", ""] }
+                guard let terms else { return [String(other.rawValue), "", "", "", "", "", "", ""] }
                 return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
+                    + [String(format: "%.4f", terms.region)]
             })
     }
 
@@ -236,12 +244,12 @@ extension CommandService {
             let score = String(format: "%.4f", 1 - neighbour.distance)
             var row = [String(rank + 1), score, String(neighbour.label), path]
             if explain {
-                row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue, "no"]
+                row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue, "no", ""]
             }
             rows.append(row)
         }
         var columns = ["rank", "score", "id", "path"]
-        if explain { columns += ["cnn", "style", "phash", "phash_bits", "dominant", "expanded"] }
+        if explain { columns += SimilarQuery.explainColumns }
         return Response(columns: columns, rows: rows)
     }
 
