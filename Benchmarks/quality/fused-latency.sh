@@ -1,16 +1,16 @@
 #!/bin/bash
 # SIMILAR latency, the fused default against the CNN space alone, on one idle kindredd in one run:
 # 8 clients (on the same 2 cores) and then 1, the two rankings alternated twice.
-# usage: [TAG=name] Benchmarks/quality/fused-latency.sh N   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`,
+# usage: [TAG=name] [BIN=dir] Benchmarks/quality/fused-latency.sh N   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`,
 #   whose state it serves: N synthetic items with CNN and style vectors and pHashes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=$1
-bin=.build/release
+bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
 work=Benchmarks/data/scale-$n${TAG:+-$TAG}
 sock=$work/k.sock
 [ -d "$work/state" ] || { echo "no $work/state: run Benchmarks/daemon/scale.sh $n DATA first" >&2; exit 2; }
-swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+[ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 . Benchmarks/daemon/serve.sh
 serve >/dev/null
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT

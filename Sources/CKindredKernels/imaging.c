@@ -14,32 +14,34 @@
     target static void accumulate_##suffix(float *restrict sums, const uint8_t *restrict bytes, size_t n, float weight) { \
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
     }                                                                                                                     \
-    /* One window's dot product with the template: each template row against its image row segment, contiguous floats. */ \
-    target static float window_dot_##suffix(const float *restrict image, int cols, int channels, const float *restrict tmpl, \
-                                            int th, int tw, int y, int x) {                                              \
-        _Pragma("clang fp reassociate(on)") const int span = tw * channels;                                              \
-        float dot = 0;                                                                                                    \
-        for (int r = 0; r < th; r++) {                                                                                    \
-            const float *restrict a = image + ((size_t)(y + r) * cols + x) * channels, *restrict t = tmpl + (size_t)r * span; \
-            _Pragma("clang loop vectorize(enable) interleave_count(1)") for (int i = 0; i < span; i++) dot += a[i] * t[i];  \
-        }                                                                                                                 \
-        return dot;                                                                                                       \
-    }                                                                                                                     \
-    target static float best_correlation_##suffix(const float *restrict image, int rows, int cols, int channels,        \
+    /* Every window of a row of positions at once: acc[x] gathers tmpl[r][j] · image[y + r][x + j]  \
+       over the template in one fixed order, so the loop over x is a plain vector loop (no sum      \
+       across lanes) and every level computes the same floats (no contraction into FMAs). */        \
+    target static float best_correlation_##suffix(const float *restrict image, int rows, int cols,                      \
                                                   const double *restrict sums, const double *restrict squares,             \
                                                   const float *restrict tmpl, int th, int tw, float min_deviation) {      \
-        const double n = (double)th * tw * channels, floor = (double)min_deviation * min_deviation * n;                 \
-        const int w = cols + 1;                                                                                           \
+        _Pragma("clang fp contract(off)") const double n = (double)th * tw, floor = (double)min_deviation * min_deviation * n; \
+        const int positions = cols - tw + 1, w = cols + 1;                                                                \
         float best = -1;                                                                                                  \
-        for (int y = 0; y + th <= rows; y++)                                                                              \
-            for (int x = 0; x + tw <= cols; x++) {                                                                        \
+        for (int y = 0; y + th <= rows; y++) {                                                                            \
+            float acc[KK_CORRELATION_MAX_SIDE];                                                                           \
+            for (int x = 0; x < positions; x++) acc[x] = 0;                                                               \
+            for (int r = 0; r < th; r++) {                                                                                \
+                const float *restrict row = image + (size_t)(y + r) * cols;                                               \
+                for (int j = 0; j < tw; j++) {                                                                            \
+                    const float t = tmpl[r * tw + j];                                                                     \
+                    for (int x = 0; x < positions; x++) acc[x] += t * row[x + j];                                         \
+                }                                                                                                         \
+            }                                                                                                             \
+            for (int x = 0; x < positions; x++) {                                                                         \
                 const int a = y * w + x, b = y * w + x + tw, c = (y + th) * w + x, d = (y + th) * w + x + tw;             \
                 const double s = sums[d] - sums[b] - sums[c] + sums[a];                                                   \
                 const double spread = squares[d] - squares[b] - squares[c] + squares[a] - s * s / n;                      \
                 if (spread < floor) continue;                                                                             \
-                const float r = window_dot_##suffix(image, cols, channels, tmpl, th, tw, y, x) / (float)sqrt(spread);     \
-                if (r > best) best = r;                                                                                   \
+                const float score = acc[x] / (float)sqrt(spread);                                                         \
+                if (score > best) best = score;                                                                           \
             }                                                                                                             \
+        }                                                                                                                 \
         return best;                                                                                                      \
     }
 
@@ -74,11 +76,11 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
     accumulate_base(sums, bytes, n, weight);
 }
 
-float kk_best_correlation(int level, const float *image, int rows, int cols, int channels, const float *const *templates,
+float kk_best_correlation(int level, const float *image, int rows, int cols, const float *const *templates,
                           const int *heights, const int *widths, int count, float min_deviation) {
-    if (rows < 1 || cols < 1 || channels < 1 || rows > KK_CORRELATION_MAX_SIDE || cols > KK_CORRELATION_MAX_SIDE) return -1;
-    // Each window's sum and sum of squares from summed-area tables (over the channels too), in
-    // double: exact for these magnitudes, so a flat window's spread is 0, not rounding noise.
+    if (rows < 1 || cols < 1 || rows > KK_CORRELATION_MAX_SIDE || cols > KK_CORRELATION_MAX_SIDE) return -1;
+    // Each window's sum and sum of squares from summed-area tables, in double: exact for these
+    // magnitudes, so a flat window's spread is 0, not rounding noise.
     const int w = cols + 1;
     double sums[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];
     double squares[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];
@@ -87,11 +89,9 @@ float kk_best_correlation(int level, const float *image, int rows, int cols, int
         double row = 0, row_squares = 0;
         sums[y * w] = squares[y * w] = 0;
         for (int x = 1; x <= cols; x++) {
-            for (int c = 0; c < channels; c++) {
-                const double v = image[((size_t)(y - 1) * cols + x - 1) * channels + c];
-                row += v;
-                row_squares += v * v;
-            }
+            const double v = image[(size_t)(y - 1) * cols + x - 1];
+            row += v;
+            row_squares += v * v;
             sums[y * w + x] = sums[(y - 1) * w + x] + row;
             squares[y * w + x] = squares[(y - 1) * w + x] + row_squares;
         }
@@ -103,12 +103,12 @@ float kk_best_correlation(int level, const float *image, int rows, int cols, int
         float r;
 #if defined(__x86_64__)
         if (level == 2 && kk_imaging_level() >= 2)
-            r = best_correlation_avx512(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+            r = best_correlation_avx512(image, rows, cols, sums, squares, templates[t], th, tw, min_deviation);
         else if (level >= 1 && kk_imaging_level() >= 1)
-            r = best_correlation_avx2(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+            r = best_correlation_avx2(image, rows, cols, sums, squares, templates[t], th, tw, min_deviation);
         else
 #endif
-            r = best_correlation_base(image, rows, cols, channels, sums, squares, templates[t], th, tw, min_deviation);
+            r = best_correlation_base(image, rows, cols, sums, squares, templates[t], th, tw, min_deviation);
         if (r > best) best = r;
     }
     return best;

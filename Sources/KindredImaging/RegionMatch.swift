@@ -67,7 +67,7 @@ public final class RegionMatch {
         guard !sizes.isEmpty else { return nil }
         let best = withPointers(to: made) { templates in
             kk_best_correlation(
-                PixelKernels.level, region, Int32(rows), Int32(cols), 1, templates, sizes.map { Int32($0.height) },
+                PixelKernels.level, region, Int32(rows), Int32(cols), templates, sizes.map { Int32($0.height) },
                 sizes.map { Int32($0.width) }, Int32(sizes.count), Self.minimumDeviation)
         }
         return best > -1 ? best : nil

@@ -3,8 +3,7 @@
 // cannot use AVX2's byte-to-float conversions or 16-bit multiplies. Why C: kindred_kernels.h.
 // Each is compiled for AVX-512BW (level 2), AVX2 (1) and the baseline (0); the caller passes the
 // level (normally `kk_imaging_level()`, once; a level the CPU lacks falls back to one it has).
-// Every level computes the same bytes and floats as the others (no fused multiply-add), but for
-// kk_best_correlation, whose levels agree to rounding.
+// Every level computes the same bytes and floats as the others (no fused multiply-add).
 #ifndef KINDRED_IMAGING_H
 #define KINDRED_IMAGING_H
 #include <stddef.h>
@@ -21,15 +20,13 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
 #define KK_CORRELATION_MAX_SIDE 48
 
 /// The largest normalised cross-correlation of any of `count` templates with the windows of an
-/// image, for `KindredImaging.RegionMatch`. `image` is rows × cols pixels of `channels` floats,
+/// image, for `KindredImaging.RegionMatch`. `image` is rows × cols floats (one channel),
 /// row-major, each side at most KK_CORRELATION_MAX_SIDE; template t is heights[t] × widths[t]
-/// pixels of the same channels with zero mean and unit norm. Each window (y, x), y + th ≤ rows,
-/// x + tw ≤ cols, scores Σ window·template / √(Σ window² − (Σ window)²/n) (n = th·tw·channels);
-/// a window whose values vary by less than `min_deviation` (a standard deviation, in the image's
-/// units) is flat and scores nothing. Returns the best score, or −1 when no window fits or none
-/// varies. The products are summed in float in an order that depends on the level, so levels
-/// agree to rounding, not bit for bit.
-float kk_best_correlation(int level, const float *image, int rows, int cols, int channels, const float *const *templates,
+/// floats with zero mean and unit norm. Each window (y, x), y + th ≤ rows, x + tw ≤ cols, scores
+/// Σ window·template / √(Σ window² − (Σ window)²/n) (n = th·tw); a window whose values vary by
+/// less than `min_deviation` (a standard deviation, in the image's units) is flat and scores
+/// nothing. Returns the best score, or −1 when no window fits or none varies.
+float kk_best_correlation(int level, const float *image, int rows, int cols, const float *const *templates,
                           const int *heights, const int *widths, int count, float min_deviation);
 
 /// The highest level this CPU runs.
