@@ -6,15 +6,15 @@
 # the fused default with expansion off (kindredd restarted with [similar] expand_neighbours = 0),
 # and space=cnn; the reference pipeline's P@10 on the same files and queries comes from
 # category.py's inputs (embed-variants.sh or its partial run).
-# usage: Benchmarks/quality/category-daemon.sh [CATEGORY_DIR] [ROOT]
+# usage: [BIN=dir] Benchmarks/quality/category-daemon.sh [CATEGORY_DIR] [ROOT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 category=$(realpath "${1:-Benchmarks/data/quality/category}")
 cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
 root=$(realpath "${2:-$cache/openclipart/usr/share/openclipart/png}")
-bin=.build/release
+bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
 py=$(../shared/bench/setup-peers.sh)
-swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+[ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 # Hard links must stay on the package's file system: the work directory goes beside it.
 work=$(mktemp -d "$cache/category-daemon.XXXXXX")
 state=$work/state; mkdir -p "$state/weights" "$work/png"

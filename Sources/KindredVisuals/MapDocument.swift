@@ -153,8 +153,10 @@ public struct MapDocument: Sendable {
         if let match, let weights = explainer?.weights {
             payload["match"] = [
                 "styleWeight": (Double(weights.style) * 1000).rounded() / 1000,
-                "phashWeight": (Double(weights.phash) * 1000).rounded() / 1000, "cnn": base64(match.cnn),
+                "phashWeight": (Double(weights.phash) * 1000).rounded() / 1000,
+                "regionWeight": (Double(weights.region) * 1000).rounded() / 1000, "cnn": base64(match.cnn),
                 "style": base64(match.style), "phash": base64(match.phash), "bits": base64(match.bits),
+                "region": base64(match.region),
             ]
         }
         payload["lodAbove"] = options.levelOfDetailAbove
@@ -177,13 +179,14 @@ public struct MapDocument: Sendable {
 
     /// The neighbour list's match columns, one entry per neighbour slot (Web/map.js reads them).
     struct MatchColumns {
-        var cnn: [Int16], style: [Int16], phash: [Int16], bits: [UInt8]
+        var cnn: [Int16], style: [Int16], phash: [Int16], region: [Int16], bits: [UInt8]
         var explained = 0
 
         init(count: Int) {
             cnn = [Int16](repeating: 0, count: count)
             style = cnn
             phash = cnn
+            region = cnn
             bits = [UInt8](repeating: 255, count: count)
         }
 
@@ -198,6 +201,7 @@ public struct MapDocument: Sendable {
             cnn[slot] = fixed(terms.cnn)
             style[slot] = fixed(terms.style)
             phash[slot] = fixed(terms.phash)
+            region[slot] = fixed(terms.region)
             bits[slot] = UInt8(clamping: terms.phashBits)
             explained += 1
         }

@@ -110,15 +110,16 @@ struct MapTests {
     }
 
     /// Terms known in advance: neighbour slot s of any item has cnn cosine 0.9 − 0.1·s, style
-    /// cosine 0.2 + 0.1·s and 4·s differing hash bits, so the dominant term changes down the list.
+    /// cosine 0.2 + 0.1·s, 4·s differing hash bits, and a thumbnail correlation of 0.95 in slot 2
+    /// (0.3 elsewhere), so the dominant term changes down the list.
     struct KnownExplainer: MatchExplainer {
-        let weights = FusionWeights(style: 2, phash: 0.2)
+        let weights = FusionWeights(style: 2, phash: 0.2, region: 1, regionFloor: 0.5)
+        func terms(_ s: Int) -> MatchTerms {
+            weights.terms(
+                cnn: 0.9 - 0.1 * Float(s), style: 0.2 + 0.1 * Float(s), phashBits: 4 * s, region: s == 2 ? 0.95 : 0.3)
+        }
         func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?] {
-            neighbours.indices.map { s in
-                s == 1
-                    ? nil
-                    : weights.terms(cnn: 0.9 - 0.1 * Float(s), style: 0.2 + 0.1 * Float(s), phashBits: 4 * s)
-            }
+            neighbours.indices.map { s in s == 1 ? nil : terms(s) }
         }
     }
 
@@ -142,23 +143,22 @@ struct MapTests {
         #expect(map.explainedPairs == fixture.neighbours.map { max(0, $0.count - 1) }.reduce(0, +))
         let lines = (result["click"] as? [String: Any])?["neighbours"] as? [String] ?? []
         #expect(lines.count == shown)
-        let weights = KnownExplainer().weights
-        let expected = (0..<shown).filter { $0 != 1 }.map { s in
-            weights.terms(cnn: 0.9 - 0.1 * Float(s), style: 0.2 + 0.1 * Float(s), phashBits: 4 * s)
-        }
+        let expected = (0..<shown).filter { $0 != 1 }.map { KnownExplainer().terms($0) }
         let titles = (result["eval"] as? [Any])?.first as? [String] ?? []
         #expect(titles.count == expected.count, "the unexplained neighbour has no score")
         for (terms, title) in zip(expected, titles) {
-            // "score S = cnn C + style T + phash P (B of 64 hash bits differ; …)", to the page's
-            // fixed-point precision.
+            // "score S = cnn C + style T + phash P + region R (B of 64 hash bits differ; …)", to the
+            // page's fixed-point precision.
             let words = title.split(separator: " ")
-            let numbers = [1, 4, 7, 10].compactMap { Float(words[safe: $0] ?? "") }
-            let wanted = [terms.score, terms.cnn, terms.style, terms.phash]
-            #expect(numbers.count == 4 && zip(numbers, wanted).allSatisfy { abs($0 - $1) < 2e-4 }, "\(title)")
-            #expect(words[safe: 11] == "(\(terms.phashBits)", "\(title)")
+            let numbers = [1, 4, 7, 10, 13].compactMap { Float(words[safe: $0] ?? "") }
+            let wanted = [terms.score, terms.cnn, terms.style, terms.phash, terms.region]
+            #expect(numbers.count == 5 && zip(numbers, wanted).allSatisfy { abs($0 - $1) < 2e-4 }, "\(title)")
+            #expect(words[safe: 14] == "(\(terms.phashBits)", "\(title)")
         }
-        // Down the list the dominant term moves from the CNN to style, as the terms say.
+        // Down the list the dominant term moves from the CNN to style, with the thumbnails' match
+        // on top in slot 2, as the terms say.
         #expect(lines.first?.hasSuffix("cnn") == true && lines.last?.hasSuffix("style") == true, "\(lines)")
+        #expect(lines[safe: 2]?.hasSuffix("region") == true, "\(lines)")
     }
 
     @Test func threeDimensionalMapDrawsAndPicks() throws {

@@ -19,10 +19,12 @@
   const neighbours = decode(data.neighbours, Int32Array); // n × data.neighbourCount rows, −1 padded
   // Large maps keep thumbnails for a spread of items only: each item's slot in the atlases, or −1.
   // Why each neighbour matches (present when kindred map could read the stored vectors): the
-  // fused score's terms in ten-thousandths, one per neighbour slot, and the differing hash bits.
+  // fused score's terms in ten-thousandths, one per neighbour slot, and the differing hash bits
+  // (a map made before the region term has none: it counts as 0).
   const match = data.match ? {
     cnn: decode(data.match.cnn, Int16Array), style: decode(data.match.style, Int16Array),
     phash: decode(data.match.phash, Int16Array), bits: decode(data.match.bits, Uint8Array),
+    region: data.match.region ? decode(data.match.region, Int16Array) : null,
   } : null;
   const thumbnailOf = data.thumbnailOf ? decode(data.thumbnailOf, Int32Array) : null;
   const slotOf = (i) => (thumbnailOf ? thumbnailOf[i] : i);
@@ -410,11 +412,15 @@
   function matchOf(at) {
     if (!match || match.bits[at] === 255) return null;
     const cnn = match.cnn[at] / 1e4, style = match.style[at] / 1e4, phash = match.phash[at] / 1e4;
-    const dominant = cnn >= style && cnn >= phash ? "cnn" : style >= phash ? "style" : "phash";
-    const span = element("span", "count", `${(cnn + style + phash).toFixed(3)} ${dominant}`);
-    span.title = `score ${(cnn + style + phash).toFixed(4)} = cnn ${cnn.toFixed(4)} + style ${style.toFixed(4)}` +
-      ` + phash ${phash.toFixed(4)} (${match.bits[at]} of 64 hash bits differ; weights: style ${data.match.styleWeight},` +
-      ` phash ${data.match.phashWeight})`;
+    const region = match.region ? match.region[at] / 1e4 : 0;
+    const terms = [["cnn", cnn], ["style", style], ["phash", phash], ["region", region]];
+    const dominant = terms.reduce((best, term) => (term[1] > best[1] ? term : best))[0];
+    const score = cnn + style + phash + region;
+    const span = element("span", "count", `${score.toFixed(3)} ${dominant}`);
+    span.title = `score ${score.toFixed(4)} = cnn ${cnn.toFixed(4)} + style ${style.toFixed(4)}` +
+      ` + phash ${phash.toFixed(4)} + region ${region.toFixed(4)} (${match.bits[at]} of 64 hash bits differ;` +
+      ` weights: style ${data.match.styleWeight}, phash ${data.match.phashWeight},` +
+      ` region ${data.match.regionWeight ?? 0})`;
     return span;
   }
 
