@@ -47,7 +47,7 @@ public final class RegionMatch {
         let x0 = max(0, bounds.x - 1), y0 = max(0, bounds.y - 1)
         let x1 = min(side, bounds.x + bounds.width + 1), y1 = min(side, bounds.y + bounds.height + 1)
         let cols = x1 - x0, rows = y1 - y0
-        var region = [Float](repeating: 0, count: rows * cols)
+        var region = [Float](repeating: 0, count: rows * cols + Int(KK_CORRELATION_PADDING))
         for y in 0..<rows {
             for x in 0..<cols { region[y * cols + x] = Self.luma(thumbnail, at: (y0 + y) * side + x0 + x) }
         }

@@ -80,8 +80,9 @@ import Testing
         ) -> Float {
             func next(_ i: Int, _ pointers: [UnsafePointer<Float>?]) -> Float {
                 guard i < templates.count else {
+                    let padded = image + [Float](repeating: .nan, count: Int(KK_CORRELATION_PADDING))
                     return kk_best_correlation(
-                        level, image, Int32(rows), Int32(cols), pointers, sizes.map { Int32($0.0) },
+                        level, padded, Int32(rows), Int32(cols), pointers, sizes.map { Int32($0.0) },
                         sizes.map { Int32($0.1) }, Int32(sizes.count), 2)
                 }
                 return templates[i].withUnsafeBufferPointer { next(i + 1, pointers + [$0.baseAddress]) }

@@ -18,10 +18,15 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
 
 /// The largest side `kk_best_correlation` takes (its tables live on the stack).
 #define KK_CORRELATION_MAX_SIDE 48
+/// Floats `kk_best_correlation` may read past an image's last pixel (it computes whole vectors of
+/// this many positions; what the lanes past the image read is never used). The caller allocates
+/// them.
+#define KK_CORRELATION_PADDING 16
 
 /// The largest normalised cross-correlation of any of `count` templates with the windows of an
 /// image, for `KindredImaging.RegionMatch`. `image` is rows × cols floats (one channel),
-/// row-major, each side at most KK_CORRELATION_MAX_SIDE; template t is heights[t] × widths[t]
+/// row-major, each side at most KK_CORRELATION_MAX_SIDE, followed by KK_CORRELATION_PADDING
+/// readable floats; template t is heights[t] × widths[t]
 /// floats with zero mean and unit norm. Each window (y, x), y + th ≤ rows, x + tw ≤ cols, scores
 /// Σ window·template / √(Σ window² − (Σ window)²/n) (n = th·tw); a window whose values vary by
 /// less than `min_deviation` (a standard deviation, in the image's units) is flat and scores
