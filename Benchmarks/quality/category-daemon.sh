@@ -3,8 +3,8 @@
 # package's symbolic links repeat files, so the root is a tree of hard links to the regular files
 # only, as category.py's set), then every held-out query of category.py's seeded split asks
 # SIMILAR <path> k=10. Rankings, in one run on one state: the fused default (query expansion on),
-# the fused default with expansion off (kindredd restarted with [similar] expand_neighbours = 0),
-# and space=cnn; the reference pipeline's P@10 on the same files and queries comes from
+# the fused default with expansion off (kindredd restarted with [similar] expand_neighbours = 0)
+# and with the region term off (region_weight = 0), and space=cnn; the reference pipeline's P@10 on the same files and queries comes from
 # category.py's inputs (embed-variants.sh or its partial run).
 # usage: [BIN=dir] Benchmarks/quality/category-daemon.sh [CATEGORY_DIR] [ROOT]
 set -euo pipefail
@@ -23,8 +23,8 @@ pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 cp -al "$root/." "$work/png" && find "$work/png" -type l -delete
 total=$(find "$work/png" -type f | wc -l)
-serve() {  # $1: expand_neighbours
-  printf '[similar]\nexpand_neighbours = %d\n' "$1" > "$work/kindred.toml"
+serve() {  # $1: expand_neighbours, $2: another [similar] line (optional)
+  printf '[similar]\nexpand_neighbours = %d\n%s\n' "$1" "${2:-}" > "$work/kindred.toml"
   $bin/kindredd --config "$work/kindred.toml" --state "$state" --socket "$work/k.sock" --watch "$work/png" \
     --threads 2 --log-level warning 2>>"$work/log" &
   pid=$!
@@ -42,4 +42,7 @@ ask cnn cnn
 kill -TERM $pid; wait $pid
 serve 0
 ask fused-default-no-expansion fused
+kill -TERM $pid; wait $pid
+serve 2 "region_weight = 0"
+ask fused-default-no-region fused
 kill -TERM $pid; wait $pid

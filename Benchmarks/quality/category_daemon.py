@@ -46,7 +46,7 @@ def main():
         t = time.perf_counter()
         rows = ask(f'SIMILAR {path} k={K} space={space} explain=1')
         latency.append(time.perf_counter() - t)
-        expanded += rows[0][-1] == 'yes' if rows else 0
+        expanded += rows[0][9] == 'yes' if rows else 0  # explain=1's expanded column (Schema/protocol.md)
         found = [row_of.get(r[3], -1) for r in rows]
         outside += sum(f < 0 for f in found)
         ranked[q, : len(found)] = found

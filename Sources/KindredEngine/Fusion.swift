@@ -200,8 +200,8 @@ public struct Fusion: Sendable, Equatable {
     /// How many of a ranking's best have their thumbnails compared with the query's (the region
     /// term), at least k. On the copy dev set comparing the best 8 found the same originals as
     /// comparing all 64 candidates (Benchmarks/RESULTS.md, "Crops found by their thumbnails"); a
-    /// comparison costs about as much as the rest of a candidate's re-ranking.
-    public static let regionChecked = 16
+    /// comparison costs tens of microseconds, more than the rest of a candidate's re-ranking.
+    public static let regionChecked = 8
 
     /// The region term's correlations, measured for the candidates asked (`RegionMatch` on the
     /// stored thumbnails, read in one transaction a call); nil where not measured, or where either

@@ -48,8 +48,12 @@ public final class RegionMatch {
         let x1 = min(side, bounds.x + bounds.width + 1), y1 = min(side, bounds.y + bounds.height + 1)
         let cols = x1 - x0, rows = y1 - y0
         var region = [Float](repeating: 0, count: rows * cols + Int(KK_CORRELATION_PADDING))
-        for y in 0..<rows {
-            for x in 0..<cols { region[y * cols + x] = Self.luma(thumbnail, at: (y0 + y) * side + x0 + x) }
+        thumbnail.withUnsafeBufferPointer { rgb in
+            region.withUnsafeMutableBufferPointer { out in
+                for y in 0..<rows {
+                    for x in 0..<cols { out[y * cols + x] = Self.luma(rgb, at: (y0 + y) * side + x0 + x) }
+                }
+            }
         }
         let fit = min(Double(bounds.width) / Double(picture.width), Double(bounds.height) / Double(picture.height))
         var sizes: [Size] = []
@@ -77,7 +81,7 @@ public final class RegionMatch {
     private func template(_ size: Size) -> [Float]? {
         if let made = templates[size] { return made }
         let resized = picture.resized(width: size.width, height: size.height).pixels
-        var values = (0..<size.width * size.height).map { Self.luma(resized, at: $0) }
+        var values = resized.withUnsafeBufferPointer { rgb in (0..<size.width * size.height).map { Self.luma(rgb, at: $0) } }
         let mean = values.reduce(0, +) / Float(values.count)
         for i in values.indices { values[i] -= mean }
         let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
@@ -91,7 +95,7 @@ public final class RegionMatch {
     }
 
     /// Pixel `index`'s luma (Rec. 601 weights), less 128 so the sums stay small.
-    @inline(__always) static func luma(_ rgb: [UInt8], at index: Int) -> Float {
+    @inline(__always) static func luma(_ rgb: UnsafeBufferPointer<UInt8>, at index: Int) -> Float {
         0.299 * Float(rgb[index * 3]) + 0.587 * Float(rgb[index * 3 + 1]) + 0.114 * Float(rgb[index * 3 + 2]) - 128
     }
 
@@ -102,14 +106,16 @@ public final class RegionMatch {
         guard side > 0, side <= Int(KK_CORRELATION_MAX_SIDE), thumbnail.count == side * side * 3 else { return nil }
         let (r, g, b) = RGBImage.thumbnailBackground
         var minX = side, minY = side, maxX = -1, maxY = -1
-        for y in 0..<side {
-            for x in 0..<side {
-                let p = (y * side + x) * 3
-                if thumbnail[p] != r || thumbnail[p + 1] != g || thumbnail[p + 2] != b {
-                    minX = min(minX, x)
-                    maxX = max(maxX, x)
-                    minY = min(minY, y)
-                    maxY = max(maxY, y)
+        thumbnail.withUnsafeBufferPointer { pixels in
+            for y in 0..<side {
+                for x in 0..<side {
+                    let p = (y * side + x) * 3
+                    if pixels[p] != r || pixels[p + 1] != g || pixels[p + 2] != b {
+                        minX = min(minX, x)
+                        maxX = max(maxX, x)
+                        minY = min(minY, y)
+                        maxY = max(maxY, y)
+                    }
                 }
             }
         }
