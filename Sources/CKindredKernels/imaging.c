@@ -20,42 +20,43 @@ _Static_assert(3 * KK_CORRELATION_PADDING >= KK_CORRELATION_MAX_SIDE, "three vec
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
     }                                                                                                                     \
     /* Every window of a row of positions at once, KK_CORRELATION_PADDING positions a vector, up to  \
-       three vectors (a row holds at most 48 positions), each with two accumulators in registers    \
-       (CHUNKS is a constant where this is inlined, so they stay there): lane x sums                \
-       tmpl[r][j] · image[y + r][x + j] over the even j and over the odd j, each in (r, j) order,   \
-       then adds the two. That is defined lane by lane, so every level computes the same floats (no \
-       contraction into FMAs), and the two chains keep the adds from waiting on each other. Lanes   \
-       past the last position read the next row, or the padding after the image, and are dropped. */ \
+       three vectors (a row holds at most 48 positions; CHUNKS is a constant where this is inlined, \
+       so the accumulators stay in registers): lane x sums tmpl[r][j] · image[y + r][x + j] in four \
+       parts by j mod 4, each in (r, j) order, then (p0 + p1) + (p2 + p3). That is defined lane by  \
+       lane, so every level computes the same floats (no contraction into FMAs), and four chains    \
+       keep each add from waiting on the one before. Lanes past the last position read the next    \
+       row, or the padding after the image, and are dropped. */                                      \
     static inline target __attribute__((always_inline)) void window_row_##suffix(                                        \
         const float *restrict image, int cols, const float *restrict tmpl, int th, int tw, int y, float *restrict acc,   \
         const int chunks) {                                                                                               \
-        _Pragma("clang fp contract(off)") kk_lanes even[3] = {{0}}, odd[3] = {{0}};                                       \
-        for (int r = 0; r < th; r++) {                                                                                    \
-            const float *row = image + (size_t)(y + r) * cols;                                                            \
-            const float *t = tmpl + (size_t)r * tw;                                                                       \
-            int j = 0;                                                                                                    \
-            for (; j + 1 < tw; j += 2) {                                                                                  \
-                const kk_lanes a = (kk_lanes){0} + t[j], b = (kk_lanes){0} + t[j + 1];                                    \
-                _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                     \
-                    kk_lanes u, v;                                                                                        \
-                    __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j, sizeof u);                                 \
-                    __builtin_memcpy(&v, row + c * KK_CORRELATION_PADDING + j + 1, sizeof v);                             \
-                    even[c] += a * u;                                                                                     \
-                    odd[c] += b * v;                                                                                      \
-                }                                                                                                         \
-            }                                                                                                             \
-            if (j < tw) {                                                                                                 \
-                const kk_lanes a = (kk_lanes){0} + t[j];                                                                  \
-                _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                     \
-                    kk_lanes u;                                                                                           \
-                    __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j, sizeof u);                                 \
-                    even[c] += a * u;                                                                                     \
-                }                                                                                                         \
-            }                                                                                                             \
-        }                                                                                                                 \
-        _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                             \
-            const kk_lanes sum = even[c] + odd[c];                                                                        \
-            __builtin_memcpy(acc + c * KK_CORRELATION_PADDING, &sum, sizeof sum);                                         \
+        _Pragma("clang fp contract(off)") kk_lanes part[4][3] = {{{0}}};                                              \
+        for (int r = 0; r < th; r++) {                                                                                \
+            const float *row = image + (size_t)(y + r) * cols;                                                        \
+            const float *t = tmpl + (size_t)r * tw;                                                                   \
+            int j = 0;                                                                                                \
+            for (; j + 3 < tw; j += 4) {                                                                              \
+                _Pragma("clang loop unroll(full)") for (int q = 0; q < 4; q++) {                                      \
+                    const float a = t[j + q]; /* broadcast to every lane */                                           \
+                    _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                             \
+                        kk_lanes u;                                                                                   \
+                        __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j + q, sizeof u);                     \
+                        part[q][c] += u * a;                                                                          \
+                    }                                                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+            _Pragma("clang loop unroll(full)") for (int q = 0; q < 3; q++) {                                          \
+                if (j + q >= tw) break;                                                                               \
+                const float a = t[j + q];                                                                             \
+                _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                 \
+                    kk_lanes u;                                                                                       \
+                    __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j + q, sizeof u);                         \
+                    part[q][c] += u * a;                                                                              \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+        _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                         \
+            const kk_lanes sum = (part[0][c] + part[1][c]) + (part[2][c] + part[3][c]);                               \
+            __builtin_memcpy(acc + c * KK_CORRELATION_PADDING, &sum, sizeof sum);                                     \
         }                                                                                                                 \
     }                                                                                                                     \
     target static float best_correlation_##suffix(const float *restrict image, int rows, int cols,                      \

@@ -81,7 +81,9 @@ public final class RegionMatch {
     private func template(_ size: Size) -> [Float]? {
         if let made = templates[size] { return made }
         let resized = picture.resized(width: size.width, height: size.height).pixels
-        var values = resized.withUnsafeBufferPointer { rgb in (0..<size.width * size.height).map { Self.luma(rgb, at: $0) } }
+        var values = resized.withUnsafeBufferPointer { rgb in
+            (0..<size.width * size.height).map { Self.luma(rgb, at: $0) }
+        }
         let mean = values.reduce(0, +) / Float(values.count)
         for i in values.indices { values[i] -= mean }
         let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
