@@ -16,11 +16,30 @@ public struct Fusion: Sendable, Equatable {
     public var candidates: Int
     /// Query expansion for a query with no near copy in the collection; nil: none.
     public var expansion: QueryExpansion?
+    /// Whether queries by a stored item (SIMILAR <target>, EXPLAIN, the map's neighbour list)
+    /// add the region term too; queries by image always do. Off by default for its cost: at 100k
+    /// items it more than doubled a SIMILAR's CPU (the walk and re-rank take about a millisecond,
+    /// the thumbnails of ten candidates as long again), where a SIMILAR-IMAGE, which decodes and
+    /// runs the CNN first, takes a few percent more (Benchmarks/RESULTS.md, "Crops found by their
+    /// thumbnails").
+    public var regionForItems: Bool
 
-    public init(weights: FusionWeights = .standard, candidates: Int = 64, expansion: QueryExpansion? = .standard) {
+    public init(
+        weights: FusionWeights = .standard, candidates: Int = 64, expansion: QueryExpansion? = .standard,
+        regionForItems: Bool = false
+    ) {
         self.weights = weights
         self.candidates = candidates
         self.expansion = expansion
+        self.regionForItems = regionForItems
+    }
+
+    /// The ranking for a query by a stored item: this one, without the region term unless
+    /// `regionForItems` (its weight then 0, so scores are what they were without it).
+    public var forItems: Fusion {
+        var fusion = self
+        if !regionForItems { fusion.weights.region = 0 }
+        return fusion
     }
 
     /// Average query expansion (Chum et al., 2007), applied where it helps: a query whose nearest

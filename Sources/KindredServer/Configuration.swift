@@ -135,6 +135,7 @@ public struct Configuration: Sendable, Equatable {
                 try r.number("region_weight") ?? Double(configuration.fusion.weights.region))
             configuration.fusion.weights.regionFloor = Float(
                 try r.number("region_floor") ?? Double(configuration.fusion.weights.regionFloor))
+            configuration.fusion.regionForItems = try r.bool("region_items") ?? configuration.fusion.regionForItems
             configuration.fusion.candidates = try r.integer("candidates") ?? configuration.fusion.candidates
             let standard = configuration.fusion.expansion ?? .standard
             let neighbours = try r.integer("expand_neighbours") ?? configuration.fusion.expansion?.neighbours ?? 0

@@ -93,9 +93,11 @@ struct DaemonMatchExplainer: MatchExplainer {
             let phash = status["similar_phash_weight"].flatMap(Float.init)
         else { return nil }
         self.source = source
-        // A kindredd older than the region term says nothing of it: it had none.
+        // The weights EXPLAIN (a stored pair) uses: the region term only where kindredd adds it to
+        // queries by item. A kindredd older than the region term says nothing of it: it had none.
+        let region = status["similar_region_items"] == "yes" ? status["similar_region_weight"].flatMap(Float.init) : nil
         self.weights = FusionWeights(
-            style: style, phash: phash, region: status["similar_region_weight"].flatMap(Float.init) ?? 0,
+            style: style, phash: phash, region: region ?? 0,
             regionFloor: status["similar_region_floor"].flatMap(Float.init) ?? FusionWeights.standard.regionFloor)
     }
 

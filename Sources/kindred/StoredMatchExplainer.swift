@@ -9,7 +9,7 @@ import Logging
 /// in its configuration file, which `kindred map` does not read; the page prints the weights it used.
 struct StoredMatchExplainer: MatchExplainer {
     let store: VectorStore
-    let fusion = Fusion()
+    let fusion = Fusion().forItems
     let logger: Logger
 
     var weights: FusionWeights { fusion.weights }

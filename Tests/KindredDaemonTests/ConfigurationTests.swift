@@ -31,8 +31,9 @@ import Testing
         #expect(c.fusion.expansion == .standard)
         let off = try Configuration.parse("[similar]\nexpand_neighbours = 0")
         #expect(off.fusion.expansion == nil, "0 neighbours: no expansion")
-        let region = try Configuration.parse("[similar]\nregion_weight = 0\nregion_floor = 0.5")
+        let region = try Configuration.parse("[similar]\nregion_weight = 0\nregion_floor = 0.5\nregion_items = true")
         #expect(region.fusion.weights.region == 0 && region.fusion.weights.regionFloor == 0.5)
+        #expect(region.fusion.regionForItems && !Configuration().fusion.regionForItems)
     }
 
     @Test(arguments: [

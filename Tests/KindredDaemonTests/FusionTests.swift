@@ -21,7 +21,7 @@ import Testing
         _ = try fixture.ingestor.ingest(fixture.files)
         // Plain terms against the stored vectors; the expanded cnn term has its own test below.
         let weights = FusionWeights(style: 0.5, phash: 0.2, region: 0.5, regionFloor: 0.3)
-        let fusion = Fusion(weights: weights, candidates: 100, expansion: nil)
+        let fusion = Fusion(weights: weights, candidates: 100, expansion: nil, regionForItems: true)
         let service = CommandService(
             catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
             network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1), fusion: fusion,
@@ -96,6 +96,28 @@ import Testing
         #expect(abs(Float(byImage.first![1])! - 1) <= 0.001)
         let region = try #require(Float(byImage.first![10]))
         #expect(byImage.first?[8] == "cnn" && region > 0.2 / 2.2, "its thumbnail matches: \(byImage.first!)")
+
+        // By default a query by item leaves the region term out (its cost, Fusion.regionForItems),
+        // scoring as the weights without it do; a query by image keeps it.
+        let standard = CommandService(
+            catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes,
+            network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1),
+            fusion: Fusion(weights: weights, candidates: 100, expansion: nil), logger: testLogger)
+        let (_, byItem) = try rows(standard.answer(.similar(.id(ItemID(1)), query, within: nil)))
+        let unweighted = CommandService(
+            catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes, network: nil,
+            fusion: Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100, expansion: nil),
+            logger: testLogger)
+        let (_, withoutRegion) = try rows(unweighted.answer(.similar(.id(ItemID(1)), query, within: nil)))
+        #expect(byItem == withoutRegion, "the same answer as weights without the region term")
+        #expect(byItem.allSatisfy { $0[10] == "0.0000" }, "\(byItem)")
+        let (_, itemsExplained) = try rows(standard.answer(.explain(.id(ItemID(1)), items: [ItemID(2)])))
+        #expect(itemsExplained.first?[7] == "0.0000", "\(itemsExplained)")
+        let (_, imageAgain) = try rows(
+            standard.answerImage(Array(try Data(contentsOf: URL(fileURLWithPath: file))), query))
+        #expect(Float(imageAgain.first![10])! > 0, "\(imageAgain.first!)")
+        let (_, status) = try rows(standard.answer(.status))
+        #expect(status.contains(["similar_region_items", "no"]) && status.contains(["similar_region_weight", "0.5"]))
     }
 
     /// A crop sent by SIMILAR-IMAGE is found by its thumbnail: the region term picks out the

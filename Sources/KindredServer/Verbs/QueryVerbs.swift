@@ -32,6 +32,7 @@ extension CommandService {
         rows.append(["similar_phash_weight", String(fusion.weights.phash)])
         rows.append(["similar_region_weight", String(fusion.weights.region)])
         rows.append(["similar_region_floor", String(fusion.weights.regionFloor)])
+        rows.append(["similar_region_items", fusion.regionForItems ? "yes" : "no"])
         // Query expansion (0 neighbours: none), so a client knows when explain=1's cnn term is
         // the expanded query's.
         rows.append(["similar_expand_neighbours", String(fusion.expansion?.neighbours ?? 0)])
@@ -105,10 +106,12 @@ extension CommandService {
             guard let phash = try store.vector(id, space: Space.phash.rawValue, as: UInt8.self) else {
                 throw ProtocolError(.unavailable, "\(item.path) has no phash yet")
             }
+            let ranking = fusion.forItems
             let probe = Fusion.Probe(
                 cnn: try stored(.cnn), style: try stored(.style), phash: phash,
-                thumbnail: try store.vector(id, space: Space.thumb.rawValue, as: UInt8.self))
-            return try fused(probe, excluding: id.rawValue, query, within: within)
+                thumbnail: ranking.weights.region > 0
+                    ? try store.vector(id, space: Space.thumb.rawValue, as: UInt8.self) : nil)
+            return try fused(probe, excluding: id.rawValue, query, within: within, ranking: ranking)
         }
     }
 
@@ -150,7 +153,7 @@ extension CommandService {
                     cnn: try cnn(), style: StyleDescriptor.compute(image),
                     phash: PerceptualHash.bytes(PerceptualHash.compute(image)),
                     thumbnail: StandardSpaces.thumbnail(of: decoded))
-                return .success(try fused(probe, excluding: nil, query, within: nil))
+                return .success(try fused(probe, excluding: nil, query, within: nil, ranking: fusion))
             }
         } catch let error as ProtocolError {
             return .failure(error)
@@ -183,8 +186,11 @@ extension CommandService {
         return try index.searchRecording(query, k: k, ef: ef, filter: filter)
     }
 
-    /// The fused ranking (`Fusion`): the CNN's nearest candidates, re-ranked.
-    func fused(_ probe: Fusion.Probe, excluding: UInt64?, _ query: SimilarQuery, within: String?) throws -> Response {
+    /// The fused ranking (`fusion`, or `fusion.forItems` for a stored item's query): the CNN's
+    /// nearest candidates, re-ranked.
+    func fused(
+        _ probe: Fusion.Probe, excluding: UInt64?, _ query: SimilarQuery, within: String?, ranking fusion: Fusion
+    ) throws -> Response {
         // The pool's tail barely moves the top k after re-ranking, so the walk keeps no more than
         // the pool (not twice it, as a pure ranking does): with the default 64 candidates the
         // walk and its exact re-reads are a pure CNN query's (RESULTS.md, "Find similar").
@@ -220,7 +226,7 @@ extension CommandService {
         }
         return Response(
             columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant", "region"],
-            rows: zip(items, try fusion.explain(items, against: probe, store: store)).map { other, terms in
+            rows: zip(items, try fusion.forItems.explain(items, against: probe, store: store)).map { other, terms in
                 guard let terms else { return [String(other.rawValue), "", "", "", "", "", "", ""] }
                 return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
                     + [String(format: "%.4f", terms.region)]
