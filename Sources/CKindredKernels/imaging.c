@@ -33,24 +33,15 @@ _Static_assert(3 * KK_CORRELATION_PADDING >= KK_CORRELATION_MAX_SIDE, "three vec
         for (int r = 0; r < th; r++) {                                                                                \
             const float *row = image + (size_t)(y + r) * cols;                                                        \
             const float *t = tmpl + (size_t)r * tw;                                                                   \
-            int j = 0;                                                                                                \
-            for (; j + 3 < tw; j += 4) {                                                                              \
+            for (int j = 0; j < tw; j += 4) {                                                                         \
                 _Pragma("clang loop unroll(full)") for (int q = 0; q < 4; q++) {                                      \
+                    if (j + q >= tw) break; /* the row's last columns */                                              \
                     const float a = t[j + q]; /* broadcast to every lane */                                           \
                     _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                             \
                         kk_lanes u;                                                                                   \
                         __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j + q, sizeof u);                     \
                         part[q][c] += u * a;                                                                          \
                     }                                                                                                 \
-                }                                                                                                     \
-            }                                                                                                         \
-            _Pragma("clang loop unroll(full)") for (int q = 0; q < 3; q++) {                                          \
-                if (j + q >= tw) break;                                                                               \
-                const float a = t[j + q];                                                                             \
-                _Pragma("clang loop unroll(full)") for (int c = 0; c < chunks; c++) {                                 \
-                    kk_lanes u;                                                                                       \
-                    __builtin_memcpy(&u, row + c * KK_CORRELATION_PADDING + j + q, sizeof u);                         \
-                    part[q][c] += u * a;                                                                              \
                 }                                                                                                     \
             }                                                                                                         \
         }                                                                                                             \
