@@ -20,7 +20,7 @@ _Static_assert(3 * KK_CORRELATION_PADDING >= KK_CORRELATION_MAX_SIDE, "three vec
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
     }                                                                                                                     \
     /* Every window of a row of positions at once, KK_CORRELATION_PADDING positions a vector, up to  \
-       three vectors (a row holds at most 48 positions; CHUNKS is a constant where this is inlined, \
+       three vectors (a row holds at most 48 positions; `chunks` is a constant where this is inlined,\
        so the accumulators stay in registers): lane x sums tmpl[r][j] · image[y + r][x + j] in four \
        parts by j mod 4, each in (r, j) order, then (p0 + p1) + (p2 + p3). That is defined lane by  \
        lane, so every level computes the same floats (no contraction into FMAs), and four chains    \
@@ -110,8 +110,8 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
 float kk_best_correlation(int level, const float *image, int rows, int cols, const float *const *templates,
                           const int *heights, const int *widths, int count, float min_deviation) {
     if (rows < 1 || cols < 1 || rows > KK_CORRELATION_MAX_SIDE || cols > KK_CORRELATION_MAX_SIDE) return -1;
-    // Each window's sum and sum of squares from summed-area tables, in double: exact for these
-    // magnitudes, so a flat window's spread is 0, not rounding noise.
+    // Each window's sum and sum of squares from summed-area tables, in double: a flat window's
+    // spread comes out as rounding far under the floor, where float's would not.
     const int w = cols + 1;
     double sums[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];
     double squares[(KK_CORRELATION_MAX_SIDE + 1) * (KK_CORRELATION_MAX_SIDE + 1)];

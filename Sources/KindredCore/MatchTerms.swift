@@ -10,8 +10,10 @@
 /// differing bits of the two 64-bit hashes, `region` how well the query's picture lies inside the
 /// candidate's (`RegionMatch`'s correlation of their thumbnails; 0 when either has none). Below
 /// the floor a correlation is what look-alike pictures reach by chance, so it gives nothing.
-/// Dividing by the weights' sum keeps the score in the CNN cosine's range. The standard weights were chosen on the dev sets (Benchmarks/quality/,
-/// RESULTS.md "Find similar"); kindredd reads its own from `[similar]` in kindred.toml.
+/// Dividing by the weights' sum keeps the score in the CNN cosine's range. The standard weights
+/// were chosen on the dev sets (Benchmarks/quality/, RESULTS.md "Find similar" and "Crops found
+/// by their thumbnails"); kindredd reads its own from `[similar]` in kindred.toml. A ranking
+/// without the region term has its weight 0 (`Fusion.forItems`).
 public struct FusionWeights: Sendable, Equatable {
     public var style: Float
     public var phash: Float

@@ -4,9 +4,10 @@ import CKindredKernels
 /// (`RGBImage.squareThumbnail`, the `thumb` space every item keeps): the query's picture, shrunk
 /// to a few sizes up to the largest that fits in the candidate's picture, is slid over it, and the
 /// best normalised cross-correlation of their luma wins (luma, so a greyscale copy matches its
-/// coloured original; on the copy dev set it also found more crops than the three channels did). A crop of a picture scores near 1 against its
-/// original, wherever it was cut from; a global descriptor such as the CNN's pooled features sees
-/// half a picture as another picture (Benchmarks/RESULTS.md, "Crops found by their thumbnails").
+/// coloured original; on the copy dev set it also found more crops than the three channels did).
+/// A crop of a picture scores near 1 against its original, wherever it was cut from; a global
+/// descriptor such as the CNN's pooled features sees half a picture as another picture
+/// (Benchmarks/RESULTS.md, "Crops found by their thumbnails").
 ///
 /// Thumbnails are what makes it cheap enough for every query's candidates: 32 px a side, read
 /// from the store beside the vectors, with no file decoded. A match made once per query
