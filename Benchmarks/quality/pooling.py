@@ -131,6 +131,17 @@ def fused_first(qx, x, q_style, style, q_hash, hashes, exclude=None, n=1, mirror
     return np.take_along_axis(cand, order, 1)
 
 
+def copy_truth(copies, paths, q_paths):
+    """The copy set's answers: each source's row among `paths` (the database), and for each query
+    (a file of COPIES/queries/<kind>/) the index of its source and its kind."""
+    sources = [l.split('\t') for l in open(os.path.join(copies, 'sources.tsv')).read().split('\n') if l]
+    row_of = {p: i for i, p in enumerate(paths)}
+    src_rows = np.array([row_of[s] for _, s in sources])
+    stems = {os.path.splitext(os.path.basename(a))[0]: i for i, (a, _) in enumerate(sources)}
+    truth = np.array([stems[os.path.splitext(os.path.basename(q))[0]] for q in q_paths])
+    return src_rows, truth, np.array([q.split('/')[-2] for q in q_paths])
+
+
 def main():
     category, copies, root = sys.argv[1], sys.argv[2], sys.argv[3].rstrip('/') + '/'
     maps, paths = rows(os.path.join(category, 'maps'), 'cnn-trim-pad-map')
@@ -154,12 +165,7 @@ def main():
     q_style_m, q_hash_m = (np.stack([d[p] for p in q_paths]) for d in (
         {p: v for p, v in zip(*reversed(rows(os.path.join(copies, 'offline'), n)))}
         for n in ('style-trim-mirror', 'phash-trim-mirror')))
-    sources = [l.split('\t') for l in open(os.path.join(copies, 'sources.tsv')).read().split('\n') if l]
-    row_of = {p: i for i, p in enumerate(paths)}
-    src_rows = np.array([row_of[s] for _, s in sources])
-    stems = {os.path.splitext(os.path.basename(a))[0]: i for i, (a, _) in enumerate(sources)}
-    truth = np.array([stems[os.path.splitext(os.path.basename(q))[0]] for q in q_paths])
-    kinds = np.array([q.split('/')[-2] for q in q_paths])
+    src_rows, truth, kinds = copy_truth(copies, paths, q_paths)
 
     hows = [('gem', 1)] + [(k, p) for k, p in json.loads(os.environ.get('POOLINGS', 'null')) or
                            [('gem', 2), ('gem', 3), ('gem', 4), ('gem', np.inf), ('regional', 1), ('regional', 3),

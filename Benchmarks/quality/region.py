@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pooling import rows, pooled_in_chunks, candidates, fused_scores  # noqa: E402
+from pooling import rows, pooled_in_chunks, candidates, fused_scores, copy_truth  # noqa: E402
 
 Image.MAX_IMAGE_PIXELS = None
 SIDE, BACKGROUND, CHECKED = 32, (14, 15, 18), 16
@@ -138,12 +138,7 @@ def main():
                            for n in ('style-trim', 'phash-trim'))
     q_style = np.stack([q_style_d[p] for p in q_paths]); q_hash = np.stack([q_hash_d[p] for p in q_paths])
     qx = pooled_in_chunks(q_maps, ('gem', 2))
-    sources = [l.split('\t') for l in open(os.path.join(copies, 'sources.tsv')).read().split('\n') if l]
-    row_of = {p: i for i, p in enumerate(paths)}
-    src = np.array([row_of[s] for _, s in sources])
-    stems = {os.path.splitext(os.path.basename(a))[0]: i for i, (a, _) in enumerate(sources)}
-    truth = np.array([stems[os.path.splitext(os.path.basename(q))[0]] for q in q_paths])
-    kinds = np.array([q.split('/')[-2] for q in q_paths])
+    src, truth, kinds = copy_truth(copies, paths, q_paths)
     xs = x[src]
     cand = candidates([qx @ xs.T])
     score = fused_scores(qx, xs, q_style, db_style[src], q_hash, db_hash[src], cand)

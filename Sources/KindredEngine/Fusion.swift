@@ -90,15 +90,19 @@ public struct Fusion: Sendable, Equatable {
         }
     }
 
-    /// An item's stored probe; nil when a space has no record for it.
-    public static func probe(of item: ItemID, store: VectorStore) throws -> Probe? {
+    /// An item's stored probe for this ranking; nil when a space has no record for it.
+    public func probe(of item: ItemID, store: VectorStore) throws -> Probe? {
         guard let cnn = try store.vector(item, space: Space.cnn.rawValue),
             let style = try store.vector(item, space: Space.style.rawValue),
             let phash = try store.vector(item, space: Space.phash.rawValue, as: UInt8.self)
         else { return nil }
-        return Probe(
-            cnn: cnn, style: style, phash: phash,
-            thumbnail: try store.vector(item, space: Space.thumb.rawValue, as: UInt8.self))
+        return Probe(cnn: cnn, style: style, phash: phash, thumbnail: try probeThumbnail(of: item, store: store))
+    }
+
+    /// An item's stored thumbnail when this ranking compares thumbnails (the region term weighs
+    /// something); nil otherwise, without reading it.
+    public func probeThumbnail(of item: ItemID, store: VectorStore) throws -> [UInt8]? {
+        weights.region > 0 ? try store.vector(item, space: Space.thumb.rawValue, as: UInt8.self) : nil
     }
 
     /// A ranked answer: the neighbour, and its terms.
@@ -217,9 +221,10 @@ public struct Fusion: Sendable, Equatable {
     }
 
     /// How many of a ranking's best have their thumbnails compared with the query's (the region
-    /// term), at least k. On the copy dev set comparing the best 8 found the same originals as
-    /// comparing all 64 candidates (Benchmarks/RESULTS.md, "Crops found by their thumbnails"); a
-    /// comparison costs tens of microseconds, more than the rest of a candidate's re-ranking.
+    /// term), at least k. Through kindredd on the copy dev set, the best 8 found the originals the
+    /// best 16 did, within a query or two (Benchmarks/RESULTS.md, "Crops found by their
+    /// thumbnails"); a comparison costs tens of microseconds, more than the rest of a candidate's
+    /// re-ranking.
     public static let regionChecked = 8
 
     /// The region term's correlations, measured for the candidates asked (`RegionMatch` on the

@@ -16,7 +16,7 @@ struct StoredMatchExplainer: MatchExplainer {
 
     func explain(_ item: ItemID, neighbours: [ItemID]) -> [MatchTerms?] {
         do {
-            guard let probe = try Fusion.probe(of: item, store: store) else {
+            guard let probe = try fusion.probe(of: item, store: store) else {
                 return neighbours.map { _ in nil }
             }
             return try fusion.explain(neighbours, against: probe, store: store)

@@ -58,7 +58,7 @@ import Testing
                 with: try fixture.store.vector(id, space: "thumb", as: UInt8.self)!, side: 32)
             #expect(abs(parts[3] - 0.5 * max(0, (correlation ?? 0) - 0.3) / 0.7 / total) <= 0.0002, "\(row)")
             // The map's neighbour list explains a pair by the same code from the stored vectors.
-            let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+            let probe = try #require(try fusion.probe(of: ItemID(1), store: fixture.store))
             let again = try #require(try fusion.explain([id], against: probe, store: fixture.store)[0])
             #expect(abs(again.score - score) <= 0.0002 && again.phashBits == bits && again.dominant == row[8])
         }
@@ -198,7 +198,7 @@ import Testing
         let (_, off) = try rows(try service(nil).answer(.status))
         #expect(off.contains(["similar_expand_neighbours", "0"]) && off.contains(["similar_expand_below", ""]))
         // The CNN vectors kept from the walk's exact re-rank rank as reading them from the store.
-        let probe = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+        let probe = try #require(try Fusion(weights: weights).probe(of: ItemID(1), store: fixture.store))
         let found = try fixture.ingestor.indexes.cnn.search(probe.cnn, k: 20, ef: 64, filter: { $0 != 1 })
         let recorded = try fixture.store.withReader(space: "cnn") { reader in
             let recorder = RecordedVectors.Recorder(reader)
@@ -221,7 +221,7 @@ import Testing
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)
         let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2))
-        let stored = try #require(try Fusion.probe(of: ItemID(1), store: fixture.store))
+        let stored = try #require(try fusion.probe(of: ItemID(1), store: fixture.store))
         #expect(!stored.isColourless)
         var grey = RGBImage(width: 64, height: 48)
         for i in 0..<(64 * 48) { for c in 0..<3 { grey.pixels[i * 3 + c] = UInt8((i * 7) % 256) } }

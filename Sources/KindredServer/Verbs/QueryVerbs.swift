@@ -109,8 +109,7 @@ extension CommandService {
             let ranking = fusion.forItems
             let probe = Fusion.Probe(
                 cnn: try stored(.cnn), style: try stored(.style), phash: phash,
-                thumbnail: ranking.weights.region > 0
-                    ? try store.vector(id, space: Space.thumb.rawValue, as: UInt8.self) : nil)
+                thumbnail: try ranking.probeThumbnail(of: id, store: store))
             return try fused(probe, excluding: id.rawValue, query, within: within, ranking: ranking)
         }
     }
@@ -221,12 +220,13 @@ extension CommandService {
     /// stored vectors (unknown, failed, or deleted since) gets its id and empty terms.
     func explain(_ target: Target, _ items: [ItemID]) throws -> Response {
         let (item, id) = try resolveIndexed(target)
-        guard let probe = try Fusion.probe(of: id, store: store) else {
+        let ranking = fusion.forItems
+        guard let probe = try ranking.probe(of: id, store: store) else {
             throw ProtocolError(.unavailable, "\(item.path) has no cnn, style and phash vectors yet")
         }
         return Response(
             columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant", "region"],
-            rows: zip(items, try fusion.forItems.explain(items, against: probe, store: store)).map { other, terms in
+            rows: zip(items, try ranking.explain(items, against: probe, store: store)).map { other, terms in
                 guard let terms else { return [String(other.rawValue), "", "", "", "", "", "", ""] }
                 return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
                     + [String(format: "%.4f", terms.region)]
