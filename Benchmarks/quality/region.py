@@ -13,7 +13,11 @@ the copy set and held-out P@10 on the category set, for each variant and a grid 
 Variants (VARIANTS='rgb,luma,luma-trimmed-query'): the three colour channels or luma, and luma with
 the query's thumbnail trimmed of uniform borders (as the CNN's framing trims).
 
-usage: [VARIANTS=...] [CATEGORY_QUERIES=800] python region.py CATEGORY_DIR COPIES ROOT
+WIDE=N instead takes each query's N nearest by CNN (not 64) and correlates every one of them, not
+only the fused ranking's best 16: can a crop whose original the CNN ranks far down be found by its
+thumbnail alone? (Half an hour a variant at N = 256 on one core.)
+
+usage: [VARIANTS=...] [WIDE=N] [CATEGORY_QUERIES=800] python region.py CATEGORY_DIR COPIES ROOT
 """
 import os, sys
 import numpy as np
@@ -24,9 +28,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pooling import rows, pooled_in_chunks, candidates, fused_scores, copy_truth  # noqa: E402
 
 Image.MAX_IMAGE_PIXELS = None
-SIDE, BACKGROUND, CHECKED = 32, (14, 15, 18), 16
+SIDE, BACKGROUND = 32, (14, 15, 18)
 SCALES = (1, 0.9, 0.8, 0.7, 0.6, 0.5)
+WIDE = int(os.environ.get('WIDE', '0'))
+CHECKED = WIDE or 16
 GRID = [(w, f) for w in (0.25, 0.35, 0.5, 0.75, 1) for f in (0.6, 0.7, 0.75, 0.8, 0.85)]
+if WIDE:
+    GRID = [(w, f) for w in (0.35, 0.5, 0.75, 1, 1.5) for f in (0.75, 0.8, 0.85, 0.9)]
+
+
+def nearest(sim):
+    """Each row's candidates: pooling's 64 best, or the WIDE best."""
+    return np.argsort(-sim, 1)[:, :WIDE] if WIDE else candidates([sim])
 
 
 def flat(path):
@@ -140,7 +153,7 @@ def main():
     qx = pooled_in_chunks(q_maps, ('gem', 2))
     src, truth, kinds = copy_truth(copies, paths, q_paths)
     xs = x[src]
-    cand = candidates([qx @ xs.T])
+    cand = nearest(qx @ xs.T)
     score = fused_scores(qx, xs, q_style, db_style[src], q_hash, db_hash[src], cand)
     print('copies: the original among the 64 candidates:',
           {k: round(float((cand == truth[:, None]).any(1)[kinds == k].mean()), 3) for k in sorted(set(kinds))})
@@ -152,7 +165,7 @@ def main():
     held = held[np.random.default_rng(5).permutation(len(held))[:int(os.environ.get('CATEGORY_QUERIES', '800'))]]
     sim = x[held] @ x.T
     sim[np.arange(len(held)), held] = -np.inf
-    c_cand = np.argsort(-sim, 1)[:, :64]
+    c_cand = nearest(sim)
     c_score = fused_scores(x[held], x, db_style[held], db_style, db_hash[held], db_hash, c_cand)
 
     for variant in variants:
