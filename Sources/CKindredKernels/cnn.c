@@ -167,13 +167,15 @@ void kk_conv_shared(int level, const float *in, int h, int w, int c, const float
 /// of them that a claim's weight pass is not repeated for a sliver of rows.
 #define KK_POINTWISE_GRAIN 16
 
-void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, int n,
-                         const float *bias, int relu6, const float *residual, float *out) {
+void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, const void *packed,
+                         int n, const float *bias, int relu6, const float *residual, float *out) {
     const level_kernels *kernels = at(level);
     int r, count;
-    while ((count = claim(rows, part, KK_POINTWISE_GRAIN, KK_POINTWISE_GRAIN, &r)))
-        kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0,
-                           out + (size_t)r * n);
+    while ((count = claim(rows, part, KK_POINTWISE_GRAIN, KK_POINTWISE_GRAIN, &r))) {
+        const float *res = residual ? residual + (size_t)r * n : 0;
+        if (packed) kk_pointwise_i16(level >= 2, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
+        else kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, res, out + (size_t)r * n);
+    }
 }
 
 /// Output pixels a band of rows should hold at least: the projection then runs over whole
@@ -233,6 +235,9 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
         for (; r < to; r++) {
             float *slot = ring + (size_t)(r % slots) * slot_size + left;
             if (copied) memcpy(slot, copied + (size_t)r * row_size, row_size * sizeof(float));
+            else if (b->expand_i16)
+                kk_pointwise_i16(level >= 2, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1, 0,
+                                slot);
             else kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, b->expand_weight, ce, b->expand_bias, 1, 0, slot);
         }
         if (to > next) next = to;
@@ -246,8 +251,12 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
                                    depthwise + (size_t)i * b->ow * ce, b->ow);
         }
         const size_t out = (size_t)oy * b->ow * b->output;
-        kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
-                           b->residual ? x + out : 0, y + out);
+        if (b->project_i16)
+            kk_pointwise_i16(level >= 2, depthwise, count * b->ow, ce, b->project_i16, b->output, b->project_bias, 0,
+                            b->residual ? x + out : 0, y + out);
+        else
+            kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
+                               b->residual ? x + out : 0, y + out);
     }
 }
 

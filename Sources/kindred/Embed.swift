@@ -64,6 +64,8 @@ struct Embed: ParsableCommand {
     var asStored = false
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
+    @Option(help: "The CNN’s 1×1 convolutions in fp32 or int16 (int16 needs AVX-512 VNNI to be fast).")
+    var precision: CNNPrecision = .fp32
     @Flag(
         name: .customLong("one-at-a-time"),
         help:
@@ -90,7 +92,8 @@ struct Embed: ParsableCommand {
     func run() throws {
         if let tensor {
             let network = try EfficientNetLite0(
-                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads)
+                weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
+                precision: precision)
             return try runTensor(tensor, network)
         }
         let (files, missing) = ImagePipeline.collect(inputs)
@@ -106,7 +109,7 @@ struct Embed: ParsableCommand {
         if space == .cnn {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
-                pooling: pooling)
+                pooling: pooling, precision: precision)
             var pipeline = ImagePipeline(
                 network: network, threads: threads, framing: framing, mirror: mirror)
             pipeline.options.managesColour = !asStored

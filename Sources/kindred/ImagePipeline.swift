@@ -7,6 +7,7 @@ import KindredImaging
 import Synchronization
 
 extension Space: ExpressibleByArgument {}
+extension CNNPrecision: ExpressibleByArgument {}
 extension Framing.Fit: ExpressibleByArgument {}
 
 /// Files → decoded, resized, cropped CNN inputs → features, in chunks: each chunk's images are

@@ -155,10 +155,11 @@ func syntheticInput() -> [Float] {
     /// A part that runs out of rows takes the far half of another's (`kk_rows`). Here part 0 of
     /// three runs to the end before parts 1 and 2 start, as if their cores were taken: it takes
     /// its own rows, then steals until what is left is too small to share, and parts 1 and 2 do
-    /// the rest. Every block, the stem and the head, at every level, come out bit-identical to one
-    /// part, with every output row written.
+    /// the rest. Every block, the stem and the head, at every level and precision, come out
+    /// bit-identical to one part, with every output row written.
     @Test func rowsStolenFromASlowPartAreBitIdentical() throws {
         let parameters = try EfficientNetLite0.Parameters(convertedWeights)
+        let int16 = try EfficientNetLite0.Parameters(convertedWeights, precision: .int16)
         let rows = OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: kk_rows_size(), alignment: 64))
         defer { UnsafeMutableRawPointer(rows).deallocate() }
         var random = SystemRandomNumberGenerator()
@@ -185,18 +186,21 @@ func syntheticInput() -> [Float] {
                     level, image, 224, 224, 3, stem.weight, stem.bias, 3, 2, 0, 0, 32, 1, out, 112, rows, part,
                     &scratch[Int(part)])
             }
-            for (index, var block) in parameters.blocks.enumerated() {
+            for (index, var block) in (parameters.blocks + int16.blocks).enumerated() {
                 let x = (0..<Int(block.h * block.w * block.input)).map { _ in Float.random(in: 0...6, using: &random) }
                 let size = kk_block_scratch(&block)
                 var scratch = [[Float]](repeating: [Float](repeating: 0, count: size), count: 3)
-                compare("block \(index), level \(level)", Int(block.oh), Int(block.oh * block.ow * block.output)) {
+                let name = "block \(index % parameters.blocks.count), \(block.project_i16 == nil ? "fp32" : "int16")"
+                compare("\(name), level \(level)", Int(block.oh), Int(block.oh * block.ow * block.output)) {
                     part, out in kk_block_shared(level, &block, x, nil, out, rows, part, &scratch[Int(part)])
                 }
             }
             let x = (0..<(49 * 320)).map { _ in Float.random(in: 0...6, using: &random) }
             let head = parameters.head
-            compare("head, level \(level)", 49, 49 * 1280) { part, out in
-                kk_pointwise_shared(level, rows, part, x, 320, head.weight, 1280, head.bias, 1, nil, out)
+            for packed in [nil, int16.headI16] {
+                compare("head, \(packed == nil ? "fp32" : "int16"), level \(level)", 49, 49 * 1280) { part, out in
+                    kk_pointwise_shared(level, rows, part, x, 320, head.weight, packed, 1280, head.bias, 1, nil, out)
+                }
             }
         }
     }

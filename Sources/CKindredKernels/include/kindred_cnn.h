@@ -43,10 +43,30 @@ void kk_rows_init(kk_rows *rows, int count, int parts);
 void kk_conv_shared(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
                     int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, kk_rows *rows, int part,
                     float *scratch);
-/// `kk_pointwise` over the rows `part` claims from `rows` (the layer's pixels).
-void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, int n,
-                         const float *bias, int relu6, const float *residual, float *out);
+/// `kk_pointwise` over the rows `part` claims from `rows` (the layer's pixels); in 16-bit integers
+/// (`kk_pointwise_i16`, VNNI at level 2) when `packed`, w's packed weights, is not null.
+void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, const void *packed,
+                         int n, const float *bias, int relu6, const float *residual, float *out);
 #define KK_BLOCK_MAX_KERNEL 7
+
+/// Reduced precision (cnn_i16.c): a 1×1 convolution in 16-bit integers. Each output column's
+/// weights are quantised symmetrically to 11 bits once (`kk_i16_pack`); each row of inputs is
+/// quantised to 10 bits over [min(0, lo), max(0, hi)] as it is read; products are summed exactly
+/// in int32, then scaled back, with the bias, ReLU6 and residual of `kk_pointwise`. Every output is
+/// computed the same way by the AVX-512 VNNI kernel and the portable one, bit for bit, whatever
+/// the rows a call covers.
+#define KK_I16_MAX_INPUTS 2048
+/// Whether this CPU runs the VNNI kernel (otherwise `kk_pointwise_i16` runs the portable one,
+/// slower than the fp32 kernels: callers keep fp32 there).
+int kk_i16_fast(void);
+/// Bytes a packed k×n weight takes (allocate them 64-byte aligned).
+size_t kk_i16_size(int k, int n);
+/// Packs a k×n weight (row-major, input × output) into `packed`, k ≤ KK_I16_MAX_INPUTS.
+void kk_i16_pack(const float *w, int k, int n, void *packed);
+/// `kk_pointwise` with packed weights (k and n as packed): the VNNI kernel when `fast` and this
+/// CPU has it, the portable one otherwise.
+void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+                      int relu6, const float *residual, float *out);
 
 /// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
 /// when expand_weight is null), depthwise kernel×kernel with ReLU6, project 1×1, plus the input
@@ -58,6 +78,9 @@ typedef struct {
     const float *depthwise_weight, *depthwise_bias;
     const float *project_weight, *project_bias;
     int residual;
+    /// The expansion's and projection's weights packed for `kk_pointwise_i16`, or null: the
+    /// block's 1×1 convolutions then run in 16-bit integers (VNNI at level 2 when the CPU has it).
+    const void *expand_i16, *project_i16;
 } kk_block;
 
 /// Floats of scratch `kk_block_rows` needs: a ring of the depthwise convolution's input rows,

@@ -41,6 +41,8 @@ public final class EfficientNetLite0 {
     public let level: Int32
     /// How the head's 7 × 7 × 1280 map becomes the features `run` writes.
     public let pooling: CNNPooling
+    /// The 1×1 convolutions' arithmetic.
+    public let precision: CNNPrecision
     /// Floats `run` writes an image: `pooling.dimension`.
     public var outputDimension: Int { pooling.dimension }
 
@@ -54,10 +56,14 @@ public final class EfficientNetLite0 {
     final class Parameters {
         typealias Layer = (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>)
         private let storage: UnsafeMutableBufferPointer<Float>
+        /// The 1×1 convolutions' weights packed for `kk_pointwise_i16` (int16), or nil (fp32).
+        private let packed: UnsafeMutableRawBufferPointer?
         let stem: Layer, head: Layer, classifier: Layer
+        /// The head's packed weights (int16), or nil.
+        let headI16: UnsafeRawPointer?
         let blocks: [kk_block]
 
-        init(_ weights: ModelWeights) throws(WeightsError) {
+        init(_ weights: ModelWeights, precision: CNNPrecision = .fp32) throws(WeightsError) {
             func get(_ name: String, _ shape: [Int]) throws(WeightsError) -> [Float] {
                 guard let t = weights[name] else {
                     throw WeightsError(path: weights.model, reason: "weight file lacks \(name)")
@@ -117,15 +123,47 @@ public final class EfficientNetLite0 {
                         output: Int32(b.output), kernel: Int32(b.kernel), stride: Int32(b.stride), pad_top: Int32(pad),
                         pad_left: Int32(pad), oh: Int32(out), ow: Int32(out), expand_weight: expand?.weight,
                         expand_bias: expand?.bias, depthwise_weight: depthwise.weight, depthwise_bias: depthwise.bias,
-                        project_weight: project.weight, project_bias: project.bias, residual: b.residual ? 1 : 0))
+                        project_weight: project.weight, project_bias: project.bias, residual: b.residual ? 1 : 0,
+                        expand_i16: nil, project_i16: nil))
                 size = out
             }
-            self.blocks = blocks
             head = layer()
             classifier = layer()
+            guard precision == .int16 else {
+                (self.blocks, packed, headI16) = (blocks, nil, nil)
+                return
+            }
+            // Every 1×1 convolution's weights packed once, each on a 64-byte boundary.
+            var convolutions: [(weight: UnsafePointer<Float>, k: Int32, n: Int32)] = []
+            for b in blocks {
+                if let expand = b.expand_weight { convolutions.append((expand, b.input, b.expanded)) }
+                convolutions.append((b.project_weight, b.expanded, b.output))
+            }
+            convolutions.append((head.weight, 320, Int32(EfficientNetLite0.featureDimension)))
+            let sizes = convolutions.map { (kk_i16_size($0.k, $0.n) + 63) / 64 * 64 }
+            let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.reduce(0, +), alignment: 64)
+            var at: [UnsafeRawPointer] = []
+            var offset = 0
+            for (c, size) in zip(convolutions, sizes) {
+                kk_i16_pack(c.weight, c.k, c.n, packed.baseAddress! + offset)
+                at.append(UnsafeRawPointer(packed.baseAddress! + offset))
+                offset += size
+            }
+            var taken = at.makeIterator()
+            self.blocks = blocks.map { b in
+                var b = b
+                if b.expand_weight != nil { b.expand_i16 = taken.next()! }
+                b.project_i16 = taken.next()!
+                return b
+            }
+            self.packed = packed
+            headI16 = taken.next()!
         }
 
-        deinit { HugePages.deallocate(storage) }
+        deinit {
+            HugePages.deallocate(storage)
+            packed?.deallocate()
+        }
     }
 
     /// One worker's buffers, sized for the largest layer of one image, and how the rows of the
@@ -160,15 +198,18 @@ public final class EfficientNetLite0 {
     /// The kernel levels this CPU runs, lowest first (tests run each against the others).
     public static var supportedLevels: [Int32] { (0...kk_cnn_level()).filter { kk_cnn_supports($0) != 0 } }
 
-    /// `level` defaults to the highest this CPU runs; a level it lacks is refused.
+    /// `level` defaults to the highest this CPU runs; a level it lacks is refused. `precision` is
+    /// run as asked, at any level (int16 is fast only where `CNNPrecision.isFast`; callers choose
+    /// with `onThisCPU`); its kernel is the VNNI one at level 2 and the portable one below.
     public init(
         weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        level: Int32 = kk_cnn_level(), pooling: CNNPooling = .mean
+        level: Int32 = kk_cnn_level(), pooling: CNNPooling = .mean, precision: CNNPrecision = .fp32
     ) throws(WeightsError) {
         guard kk_cnn_supports(level) != 0 else {
             throw WeightsError(path: weights.model, reason: "this CPU cannot run CNN kernel level \(level)")
         }
-        parameters = try Parameters(weights)
+        parameters = try Parameters(weights, precision: precision)
+        self.precision = precision
         self.batchSize = max(1, batchSize)
         self.threads = max(1, threads)
         self.level = level
@@ -270,8 +311,8 @@ public final class EfficientNetLite0 {
                 share(Int(block.h * block.w), rows, parts: parts) { part, rows in
                     let (x, _, expanded, b) = buffers.value
                     kk_pointwise_shared(
-                        level, rows, Int32(part), x, b.input, b.expand_weight, b.expanded, b.expand_bias, 1, nil,
-                        expanded)
+                        level, rows, Int32(part), x, b.input, b.expand_weight, b.expand_i16, b.expanded, b.expand_bias,
+                        1, nil, expanded)
                 }
             }
             share(Int(block.oh), rows, parts: parts) { part, rows in
@@ -282,11 +323,13 @@ public final class EfficientNetLite0 {
         }
 
         let size = Int(parameters.blocks.last!.oh)
-        let head = UnsafeSendableBox((parameters.head, current, space.head))
+        let head = UnsafeSendableBox((layer: parameters.head, i16: parameters.headI16, x: current, out: space.head))
         share(size * size, rows, parts: parts) { part, rows in
-            let (layer, x, out) = head.value
+            let h = head.value
             kk_pointwise_shared(
-                level, rows, Int32(part), x, 320, layer.weight, Int32(Self.featureDimension), layer.bias, 1, nil, out)
+                level, rows, Int32(part), h.x, 320, h.layer.weight, h.i16, Int32(Self.featureDimension), h.layer.bias,
+                1,
+                nil, h.out)
         }
         // The mean-pooled features: the caller's (for the classifier) or this worker's own.
         let mean = meanOut ?? space.meanFeatures
