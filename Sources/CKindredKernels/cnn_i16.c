@@ -1,5 +1,5 @@
 // Reduced-precision 1×1 convolutions (kindred_cnn.h, `kk_pointwise_i16`): weights quantised once
-// per output column to 11 bits, each row of activations quantised to 10 bits as it is read, their
+// per output column, each row of activations as it is read, both symmetrically to ±1023, their
 // products summed exactly in int32 by AVX-512 VNNI (VPDPWSSD: two 16-bit products into each
 // 32-bit lane, 32 a vector where fp32 FMA does 16), then scaled back to floats with the bias,
 // ReLU6 and residual of the fp32 kernel.
@@ -7,7 +7,7 @@
 // Why not 8 bits (VPDPBUSD, twice the rate): measured on openclipart and the wallpapers, 8-bit
 // weights alone take the network's features to cosine 0.991 with fp32 at worst, below #18's
 // 0.999; the projections' weights are the sensitive ones, at every depth, whatever the group
-// size of their scales. With 10-bit inputs and 11-bit weights the worst is 0.9998.
+// size of their scales. At ±1023 the worst is 0.9998.
 //
 // Two implementations compute every output identically: the VNNI one, and a portable one that is
 // its reference in the tests and runs on a CPU without VNNI. Integer sums are exact, and the float
@@ -26,16 +26,14 @@
 #define I16_ROWS 8
 /// Outputs a panel of packed weights holds (the last panel may hold 16).
 #define I16_PANEL 32
-/// Largest code of a weight (±1023) and of an input (0…1023): 1023 · 1023 · k, the largest sum,
-/// stays within int32 for every k ≤ KK_I16_MAX_INPUTS.
-#define I16_WEIGHT_TOP 1023
-#define I16_INPUT_TOP 1023
+/// Largest code of a weight and of an input, ±1023 both: 1023 · 1023 · k, the largest sum, stays
+/// within int32 for every k ≤ KK_I16_MAX_INPUTS.
+#define I16_TOP 1023
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
-/// A packed weight: a 64-byte header (k, n), then the codes, then n16 float scales, then n16
-/// int32 column sums of the codes. The codes come in panels of I16_PANEL outputs (the last may
+/// A packed weight: a 64-byte header (k, n), then the codes, then n16 float scales. The codes come in panels of I16_PANEL outputs (the last may
 /// hold 16), each panel's inputs in pairs, a pair's two codes of one output side by side in a
 /// 32-bit lane as VPDPWSSD reads them: the panel of outputs [j0, j0 + P) starts at code j0 · k2
 /// and holds [k2 / 2][P][2], so a kernel walks each panel's weights front to back. Padding codes
@@ -48,7 +46,6 @@ typedef struct {
     int k2, n16;
     const int16_t *codes;
     const float *scale;
-    const int32_t *sum;
 } i16_weights;
 
 static size_t code_bytes(int k, int n) { return align64((size_t)round_up(k, 2) * round_up(n, 16) * sizeof(int16_t)); }
@@ -57,10 +54,8 @@ static i16_weights unpack(const void *packed) {
     i16_header h;
     memcpy(&h, packed, sizeof h);
     const char *p = (const char *)packed + 64;
-    i16_weights w = {round_up(h.k, 2), round_up(h.n, 16), (const int16_t *)p, 0, 0};
-    w.scale = (const float *)(p + code_bytes(h.k, h.n));
-    w.sum = (const int32_t *)(p + code_bytes(h.k, h.n) + align64((size_t)w.n16 * sizeof(float)));
-    return w;
+    return (i16_weights){round_up(h.k, 2), round_up(h.n, 16), (const int16_t *)p,
+                         (const float *)(p + code_bytes(h.k, h.n))};
 }
 
 /// Where weight (q, j)'s code is.
@@ -71,7 +66,7 @@ static size_t code_index(i16_weights w, int q, int j) {
 
 size_t kk_i16_size(int k, int n) {
     const size_t n16 = (size_t)round_up(n, 16);
-    return 64 + code_bytes(k, n) + align64(n16 * sizeof(float)) + align64(n16 * sizeof(int32_t));
+    return 64 + code_bytes(k, n) + align64(n16 * sizeof(float));
 }
 
 void kk_i16_pack(const float *w, int k, int n, void *packed) {
@@ -81,53 +76,45 @@ void kk_i16_pack(const float *w, int k, int n, void *packed) {
     const i16_weights q = unpack(packed);
     int16_t *codes = (int16_t *)q.codes;
     float *scale = (float *)q.scale;
-    int32_t *sum = (int32_t *)q.sum;
     for (int j = 0; j < n; j++) {
         float largest = 0;
         for (int i = 0; i < k; i++) largest = fmaxf(largest, fabsf(w[(size_t)i * n + j]));
-        // Symmetric, per output: a column of zeros keeps scale 0 and codes 0.
-        const float to_code = largest > 0 ? I16_WEIGHT_TOP / largest : 0;
-        scale[j] = largest / I16_WEIGHT_TOP;
+        // Per output: a column of zeros keeps scale 0 and codes 0.
+        const float to_code = largest > 0 ? I16_TOP / largest : 0;
+        scale[j] = largest / I16_TOP;
         for (int i = 0; i < k; i++) {
             float c = nearbyintf(w[(size_t)i * n + j] * to_code);
-            c = c < -I16_WEIGHT_TOP ? -I16_WEIGHT_TOP : (c > I16_WEIGHT_TOP ? I16_WEIGHT_TOP : c);
-            codes[code_index(q, i, j)] = (int16_t)c;
-            sum[j] += (int32_t)c;
+            codes[code_index(q, i, j)] = (int16_t)(c < -I16_TOP ? -I16_TOP : (c > I16_TOP ? I16_TOP : c));
         }
     }
 }
 
-/// The step and zero point that map a row's values onto 0…I16_INPUT_TOP: the range
-/// [min(0, lo), max(0, hi)] in I16_INPUT_TOP steps, so 0 is a code of its own (the ReLU6 rows are
-/// mostly zeros, with a zero point of 0). A row of zeros gets step 1.
-static void row_step(float lo, float hi, float *step, float *to_code, int32_t *zero) {
-    lo = lo < 0 ? lo : 0;
-    hi = hi > 0 ? hi : 0;
-    *step = hi > lo ? (hi - lo) / I16_INPUT_TOP : 1;
+/// A row's step: its largest magnitude in I16_TOP steps (a row of zeros gets step 1), and the
+/// factor that takes a value to its code. Symmetric, so a sum needs no zero-point correction: a
+/// row of ReLU6 outputs (never negative) loses nothing by it, and a signed row at most a bit.
+static void row_step(float largest, float *step, float *to_code) {
+    *step = largest > 0 ? largest / I16_TOP : 1;
     *to_code = 1 / *step;
-    *zero = (int32_t)nearbyintf(-lo * *to_code);
 }
 
 /// Portable: quantises R rows of k inputs into R rows of k2 codes.
-static void quantise_rows(const float *in, int R, int k, int k2, uint16_t *codes, float *step, int32_t *zero) {
+static void quantise_rows(const float *in, int R, int k, int k2, int16_t *codes, float *step) {
     for (int i = 0; i < R; i++) {
         const float *x = in + (size_t)i * k;
-        float lo = x[0], hi = x[0], to_code;
-        for (int q = 1; q < k; q++) { lo = fminf(lo, x[q]); hi = fmaxf(hi, x[q]); }
-        row_step(lo, hi, &step[i], &to_code, &zero[i]);
+        float largest = 0, to_code;
+        for (int q = 0; q < k; q++) largest = fmaxf(largest, fabsf(x[q]));
+        row_step(largest, &step[i], &to_code);
         for (int q = 0; q < k2; q++) {
-            int32_t c = q < k ? (int32_t)nearbyintf(x[q] * to_code) + zero[i] : 0;
-            c = c < 0 ? 0 : (c > I16_INPUT_TOP ? I16_INPUT_TOP : c);
-            codes[(size_t)i * k2 + q] = (uint16_t)c;
+            int32_t c = q < k ? (int32_t)nearbyintf(x[q] * to_code) : 0;
+            codes[(size_t)i * k2 + q] = (int16_t)(c < -I16_TOP ? -I16_TOP : (c > I16_TOP ? I16_TOP : c));
         }
     }
 }
 
-/// Output (i, j) from its exact sum: (sum − zero·Σw) as a float, times the row's step × the
-/// column's scale, plus the bias in one fused multiply-add; then ReLU6, then the residual.
-static float finish(int32_t acc, int32_t zero, int32_t column_sum, float step, float scale, float bias, int relu6,
-                    const float *residual) {
-    float a = fmaf((float)(acc - zero * column_sum), step * scale, bias);
+/// Output (i, j) from its exact sum: the sum as a float, times the row's step × the column's
+/// scale, plus the bias in one fused multiply-add; then ReLU6, then the residual.
+static float finish(int32_t acc, float step, float scale, float bias, int relu6, const float *residual) {
+    float a = fmaf((float)acc, step * scale, bias);
     if (relu6) {  // as the vector kernel's max and min: +0 for −0
         a = a > 0 ? a : 0;
         a = a < 6 ? a : 6;
@@ -135,14 +122,14 @@ static float finish(int32_t acc, int32_t zero, int32_t column_sum, float step, f
     return residual ? a + *residual : a;
 }
 
-static void rows_portable(const uint16_t *codes, const float *step, const int32_t *zero, int R, i16_weights w, int n,
-                          const float *bias, int relu6, const float *residual, float *out) {
+static void rows_portable(const int16_t *codes, const float *step, int R, i16_weights w, int n, const float *bias,
+                          int relu6, const float *residual, float *out) {
     for (int i = 0; i < R; i++) {
         for (int j = 0; j < n; j++) {
             int32_t acc = 0;
             for (int q = 0; q < w.k2; q++) acc += (int32_t)codes[(size_t)i * w.k2 + q] * w.codes[code_index(w, q, j)];
-            out[(size_t)i * n + j] = finish(acc, zero[i], w.sum[j], step[i], w.scale[j], bias[j], relu6,
-                                            residual ? residual + (size_t)i * n + j : 0);
+            out[(size_t)i * n + j] =
+                finish(acc, step[i], w.scale[j], bias[j], relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
 }
@@ -150,56 +137,46 @@ static void rows_portable(const uint16_t *codes, const float *step, const int32_
 #if defined(__x86_64__)
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
 
-/// The VNNI quantiser: the same min, max, step and codes as quantise_rows (min and max are exact
-/// in any order; x · to_code rounds to nearest even in both).
-static VNNI void quantise_rows_vnni(const float *in, int R, int k, int k2, uint16_t *codes, float *step, int32_t *zero) {
+/// The VNNI quantiser: the same largest magnitude, step and codes as quantise_rows (the maximum
+/// is exact in any order; x · to_code rounds to nearest even in both).
+static VNNI void quantise_rows_vnni(const float *in, int R, int k, int k2, int16_t *codes, float *step) {
     for (int i = 0; i < R; i++) {
         const float *x = in + (size_t)i * k;
-        __m512 lo = _mm512_set1_ps(x[0]), hi = lo;
-        int q = 0;
-        for (; q + 16 <= k; q += 16) {
-            const __m512 v = _mm512_loadu_ps(x + q);
-            lo = _mm512_min_ps(lo, v);
-            hi = _mm512_max_ps(hi, v);
-        }
-        if (q < k) {
-            const __mmask16 m = (__mmask16)((1u << (k - q)) - 1);
-            lo = _mm512_mask_min_ps(lo, m, lo, _mm512_maskz_loadu_ps(m, x + q));
-            hi = _mm512_mask_max_ps(hi, m, hi, _mm512_maskz_loadu_ps(m, x + q));
+        __m512 largest = _mm512_setzero_ps();
+        for (int q = 0; q < k; q += 16) {
+            const __mmask16 m = k - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - q)) - 1);
+            largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + q)));
         }
         float to_code;
-        row_step(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &step[i], &to_code, &zero[i]);
+        row_step(_mm512_reduce_max_ps(largest), &step[i], &to_code);
         const __m512 scale = _mm512_set1_ps(to_code);
-        const __m512i z = _mm512_set1_epi32(zero[i]), none = _mm512_setzero_si512(), top = _mm512_set1_epi32(I16_INPUT_TOP);
-        // Vectors of 16 codes up to k2, lanes past k set to 0 as quantise_rows pads.
-        for (q = 0; q < k2; q += 16) {
+        const __m512i top = _mm512_set1_epi32(I16_TOP), bottom = _mm512_set1_epi32(-I16_TOP);
+        // Vectors of 16 codes up to k2: lanes past k load 0 and code 0, as quantise_rows pads.
+        for (int q = 0; q < k2; q += 16) {
             const int left = k - q, count = k2 - q < 16 ? k2 - q : 16;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (left > 0 ? (__mmask16)((1u << left) - 1) : 0);
-            const __mmask16 keep = (__mmask16)((1u << count) - 1);
-            __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + q), scale)), z);
-            v = _mm512_maskz_mov_epi32(m, _mm512_min_epi32(_mm512_max_epi32(v, none), top));
-            _mm256_mask_storeu_epi16(codes + (size_t)i * k2 + q, keep, _mm512_cvtepi32_epi16(v));
+            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + q), scale));
+            v = _mm512_min_epi32(_mm512_max_epi32(v, bottom), top);
+            _mm256_mask_storeu_epi16(codes + (size_t)i * k2 + q, (__mmask16)((1u << count) - 1), _mm512_cvtepi32_epi16(v));
         }
     }
 }
 
 /// Stores one vector of 16 outputs (the first `valid` of them) of a row, as `finish` computes each:
 /// the same integer and float steps, lane by lane.
-static inline VNNI __attribute__((always_inline)) void finish_vnni(__m512i acc, int32_t zero, float step, i16_weights w,
-                                                                  int j, int valid, const float *bias, int relu6,
+static inline VNNI __attribute__((always_inline)) void finish_vnni(__m512i acc, float step, i16_weights w, int j,
+                                                                  int valid, const float *bias, int relu6,
                                                                   const float *residual, float *out) {
     const __mmask16 m = valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1);
-    const __m512i corrected =
-        _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zero), _mm512_loadu_si512(w.sum + j)));
     const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(step), _mm512_loadu_ps(w.scale + j));
-    __m512 a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), scale, _mm512_maskz_loadu_ps(m, bias + j));
+    __m512 a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), scale, _mm512_maskz_loadu_ps(m, bias + j));
     if (relu6) a = _mm512_min_ps(_mm512_max_ps(a, _mm512_setzero_ps()), _mm512_set1_ps(6));
     if (residual) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, residual + j));
     _mm512_mask_storeu_ps(out + j, m, a);
 }
 
 /// Row i's pair g of input codes, broadcast to every lane.
-static inline VNNI __attribute__((always_inline)) __m512i pair_of(const uint16_t *codes, int k2, int i, int g) {
+static inline VNNI __attribute__((always_inline)) __m512i pair_of(const int16_t *codes, int k2, int i, int g) {
     int32_t v;
     memcpy(&v, codes + (size_t)i * k2 + (size_t)g * 2, sizeof v);
     return _mm512_set1_epi32(v);
@@ -216,10 +193,9 @@ static inline VNNI __attribute__((always_inline)) __m512i dot(__m512i acc, __m51
 
 /// R rows: a panel of 32 outputs at a time in R × 2 accumulators over every pair of inputs, each
 /// weight vector loaded once for the R rows; then a last panel of 16.
-static inline VNNI __attribute__((always_inline)) void rows_vnni(const uint16_t *codes, const float *step,
-                                                                const int32_t *zero, const int R, i16_weights w, int n,
-                                                                const float *bias, int relu6, const float *residual,
-                                                                float *out) {
+static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *codes, const float *step, const int R,
+                                                                i16_weights w, int n, const float *bias, int relu6,
+                                                                const float *residual, float *out) {
     const int pairs = w.k2 / 2;
     int j = 0;
     for (; j + 32 <= w.n16; j += 32) {
@@ -239,9 +215,9 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const uint16_t 
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float *r = residual ? residual + (size_t)i * n : 0;
-            finish_vnni(a[i][0], zero[i], step[i], w, j, n - j, bias, relu6, r, out + (size_t)i * n);
+            finish_vnni(a[i][0], step[i], w, j, n - j, bias, relu6, r, out + (size_t)i * n);
             if (j + 16 < n)
-                finish_vnni(a[i][1], zero[i], step[i], w, j + 16, n - j - 16, bias, relu6, r, out + (size_t)i * n);
+                finish_vnni(a[i][1], step[i], w, j + 16, n - j - 16, bias, relu6, r, out + (size_t)i * n);
         }
     }
     if (j < w.n16) {
@@ -256,24 +232,23 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const uint16_t 
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
-            finish_vnni(a[i], zero[i], step[i], w, j, n - j, bias, relu6, residual ? residual + (size_t)i * n : 0,
+            finish_vnni(a[i], step[i], w, j, n - j, bias, relu6, residual ? residual + (size_t)i * n : 0,
                         out + (size_t)i * n);
     }
 }
 
 static VNNI void pointwise_vnni(const float *in, int rows, int k, i16_weights w, int n, const float *bias, int relu6,
                                 const float *residual, float *out) {
-    _Alignas(64) uint16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
+    _Alignas(64) int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
     float step[I16_ROWS];
-    int32_t zero[I16_ROWS];
     for (int r = 0; r < rows; r += I16_ROWS) {
         const int R = rows - r < I16_ROWS ? rows - r : I16_ROWS;
-        quantise_rows_vnni(in + (size_t)r * k, R, k, w.k2, codes, step, zero);
+        quantise_rows_vnni(in + (size_t)r * k, R, k, w.k2, codes, step);
         const float *res = residual ? residual + (size_t)r * n : 0;
         float *o = out + (size_t)r * n;
         switch (R) {  // a constant R keeps the accumulators in registers
 #define I16_AT(R)                                                                                                         \
-    case R: rows_vnni(codes, step, zero, R, w, n, bias, relu6, res, o); break;
+    case R: rows_vnni(codes, step, R, w, n, bias, relu6, res, o); break;
             I16_AT(1) I16_AT(2) I16_AT(3) I16_AT(4) I16_AT(5) I16_AT(6) I16_AT(7) I16_AT(8)
 #undef I16_AT
         default: break;
@@ -298,13 +273,11 @@ void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *pa
 #if defined(__x86_64__)
     if (fast && kk_i16_fast()) return pointwise_vnni(in, rows, k, w, n, bias, relu6, residual, out);
 #endif
-    uint16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
+    int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
     float step[I16_ROWS];
-    int32_t zero[I16_ROWS];
     for (int r = 0; r < rows; r += I16_ROWS) {
         const int R = rows - r < I16_ROWS ? rows - r : I16_ROWS;
-        quantise_rows(in + (size_t)r * k, R, k, w.k2, codes, step, zero);
-        rows_portable(codes, step, zero, R, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0,
-                      out + (size_t)r * n);
+        quantise_rows(in + (size_t)r * k, R, k, w.k2, codes, step);
+        rows_portable(codes, step, R, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0, out + (size_t)r * n);
     }
 }

@@ -26,6 +26,8 @@ public final class Collection: Sendable {
         /// Threads for extraction, index building and refits.
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public var batchSize = 8
+        /// The CNN's arithmetic, as this CPU runs it (`CNNPrecision.onThisCPU`).
+        public var cnnPrecision = CNNPrecision.fp32
         public var decode = DecodeOptions()
 
         public init() {}
@@ -100,7 +102,8 @@ public final class Collection: Sendable {
         let ingestor = Ingestor(
             state: state, indexes: indexes,
             network: try StandardSpaces.network(
-                weights: weights, batchSize: settings.batchSize, threads: settings.threads),
+                weights: weights, batchSize: settings.batchSize, threads: settings.threads,
+                precision: settings.cnnPrecision),
             threads: settings.threads, logger: logger)
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe

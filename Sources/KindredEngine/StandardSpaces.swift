@@ -41,12 +41,14 @@ public enum StandardSpaces {
         decoded.squareThumbnail(side: Space.thumbnailSide).pixels
     }
 
-    /// A network whose vectors are the cnn space's: the stored `pooling`.
+    /// A network whose vectors are the cnn space's: the stored `pooling`, in either precision
+    /// (int16's vectors are within cosine 0.9998 of fp32's, so a collection may mix them).
     public static func network(
-        weights: ModelWeights, batchSize: Int, threads: Int
+        weights: ModelWeights, batchSize: Int, threads: Int, precision: CNNPrecision = .fp32
     ) throws(WeightsError)
         -> EfficientNetLite0
     {
-        try EfficientNetLite0(weights: weights, batchSize: batchSize, threads: threads, pooling: pooling)
+        try EfficientNetLite0(
+            weights: weights, batchSize: batchSize, threads: threads, pooling: pooling, precision: precision)
     }
 }

@@ -24,6 +24,8 @@ public final class CommandService: Sendable {
     let fusion: Fusion
     /// The network for queries by image; separate from ingestion's, which another thread owns.
     let network: Mutex<EfficientNetLite0?>
+    /// Its arithmetic, for STATUS (read without waiting for a query that holds the network).
+    let cnnPrecision: CNNPrecision?
     /// Who may use the admin verbs, and where WATCH may add roots.
     public let policy: AccessPolicy
     /// The size rules for images sent with SIMILAR-IMAGE: the same as for the collection's files.
@@ -57,6 +59,7 @@ public final class CommandService: Sendable {
         self.decodeOptions = decodeOptions
         self.catalog = catalog
         self.store = store
+        self.cnnPrecision = network?.precision
         self.network = Mutex(network)
         self.progress = progress
         self.efSearch = efSearch

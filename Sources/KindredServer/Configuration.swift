@@ -2,6 +2,7 @@ import Foundation
 import KindredAnalysis
 import KindredCore
 import KindredEngine
+import KindredFeatures
 import KindredImaging
 import KindredIndex
 import TOMLKit
@@ -32,6 +33,8 @@ public struct Configuration: Sendable, Equatable {
     public var batchSize = 8
     public var maxPixels = 150_000_000
     public var maxFileBytes = 1 << 30
+    /// The CNN's arithmetic as configured; `collectionSettings` holds what this CPU runs.
+    public var cnnPrecision = CNNPrecision.fp32
 
     // [index]
     /// 32, not the paper's 16: on CNN-like 1280-d vectors 16 links lose recall as a collection
@@ -110,6 +113,15 @@ public struct Configuration: Sendable, Equatable {
             configuration.batchSize = try r.integer("batch_size") ?? configuration.batchSize
             configuration.maxPixels = try r.integer("max_pixels") ?? configuration.maxPixels
             configuration.maxFileBytes = try r.integer("max_file_bytes") ?? configuration.maxFileBytes
+            if let name = try r.string("cnn_precision") {
+                guard let precision = CNNPrecision(rawValue: name) else {
+                    throw ConfigurationError(
+                        key: "ingest.cnn_precision",
+                        reason:
+                            "'\(name)' is not one of \(CNNPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                configuration.cnnPrecision = precision
+            }
         }
         try reader.section("index") { (r) throws(ConfigurationError) in
             configuration.connectivity = try r.integer("m") ?? configuration.connectivity
@@ -253,6 +265,7 @@ public struct Configuration: Sendable, Equatable {
         settings.cnnEncoding = encoding
         settings.threads = effectiveThreads
         settings.batchSize = batchSize
+        settings.cnnPrecision = cnnPrecision.onThisCPU.precision
         settings.decode.pixelLimit = maxPixels
         settings.decode.maxFileBytes = maxFileBytes
         return settings

@@ -80,6 +80,7 @@ struct Kindredd: ParsableCommand {
         }()
 
         let settings = configuration.collectionSettings
+        if let fallback = configuration.cnnPrecision.onThisCPU.fallback { logger.warning("\(fallback)") }
         let paths = StatePaths.resolve(explicit: configuration.stateDirectory)
         let collection: Collection
         do {
@@ -93,7 +94,8 @@ struct Kindredd: ParsableCommand {
             // A query image runs alone, so its layers split over every core (bit-identical to
             // one thread's result): SIMILAR-IMAGE's latency goes down with the cores.
             network: try StandardSpaces.network(
-                weights: weights, batchSize: 1, threads: configuration.effectiveThreads),
+                weights: weights, batchSize: 1, threads: configuration.effectiveThreads,
+                precision: settings.cnnPrecision),
             progress: collection.progress, efSearch: configuration.efSearch, fusion: configuration.fusion,
             policy: AccessPolicy(configuration),
             decodeOptions: settings.decode, logger: logger)

@@ -1,5 +1,6 @@
 import Foundation
 import KindredEngine
+import KindredFeatures
 import KindredServer
 import Testing
 
@@ -34,6 +35,10 @@ import Testing
         let region = try Configuration.parse("[similar]\nregion_weight = 0\nregion_floor = 0.5\nregion_items = true")
         #expect(region.fusion.weights.region == 0 && region.fusion.weights.regionFloor == 0.5)
         #expect(region.fusion.regionForItems && !Configuration().fusion.regionForItems)
+        let int16 = try Configuration.parse("[ingest]\ncnn_precision = \"int16\"")
+        #expect(int16.cnnPrecision == .int16 && Configuration().cnnPrecision == .fp32)
+        // What the collection runs is what this CPU runs fast: int16 with VNNI, fp32 without.
+        #expect(int16.collectionSettings.cnnPrecision == (CNNPrecision.int16.isFast ? .int16 : .fp32))
     }
 
     @Test(arguments: [
@@ -51,6 +56,10 @@ import Testing
             "configuration key daemon.log_level: 'loud' is not one of trace, debug, info, notice, warning, error, critical"
         ),
         ("daemon = 3", "configuration key daemon: must be a table ([daemon])"),
+        (
+            "[ingest]\ncnn_precision = \"int8\"",
+            "configuration key ingest.cnn_precision: 'int8' is not one of fp32, int16"
+        ),
         (
             "[similar]\nexpand_neighbours = 11",
             "configuration key similar.expand_neighbours: 11 must be 0 (no expansion) to 10, and at most similar.candidates"

@@ -63,8 +63,8 @@ import Testing
     }
 
     /// Against the fp32 kernel: the error is the quantisation's, within half a step of each
-    /// operand (1/1023 of a row's range, of a column's largest weight), never a wrong sum, offset,
-    /// panel or tail.
+    /// operand (1/1023 of a row's and a column's largest magnitude), never a wrong sum, panel or
+    /// tail.
     @Test func integerSumsMatchTheFloatKernelWithinTheQuantisation() {
         for (index, shape) in Self.shapes.enumerated() {
             for signed in [false, true] {
@@ -77,9 +77,9 @@ import Testing
                 kk_pointwise_i16(
                     0, l.x, Int32(shape.rows), Int32(shape.k), weights, Int32(shape.n), l.bias, 0, l.residual,
                     &quantised)
-                // Each product is off by at most half an input step (range ≤ 9) times |w| ≤ 0.5,
-                // plus half a weight step (0.5 / 1023) times |x| ≤ 6; over k products.
-                let bound = Float(shape.k) * (9 / 1023 / 2 * 0.5 + 0.5 / 1023 / 2 * 6) + 1e-4
+                // Each product is off by at most half an input step (|x| ≤ 6) times |w| ≤ 0.5,
+                // plus half a weight step (0.5 / 1023) times |x|; over k products.
+                let bound = Float(shape.k) * (6 / 1023 / 2 * 0.5 + 0.5 / 1023 / 2 * 6) + 1e-4
                 let errors = zip(exact, quantised).map { abs($0 - $1) }
                 #expect(errors.max()! <= bound, "\(shape), signed \(signed): \(errors.max()!) > \(bound)")
                 // And far inside it on average: rounding errors cancel.

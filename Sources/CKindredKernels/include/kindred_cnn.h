@@ -50,9 +50,8 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
 #define KK_BLOCK_MAX_KERNEL 7
 
 /// Reduced precision (cnn_i16.c): a 1×1 convolution in 16-bit integers. Each output column's
-/// weights are quantised symmetrically to 11 bits once (`kk_i16_pack`); each row of inputs is
-/// quantised to 10 bits over [min(0, lo), max(0, hi)] as it is read; products are summed exactly
-/// in int32, then scaled back, with the bias, ReLU6 and residual of `kk_pointwise`. Every output is
+/// weights are quantised to ±1023 by their largest magnitude once (`kk_i16_pack`), each row of
+/// inputs likewise as it is read; products are summed exactly in int32, then scaled back, with the bias, ReLU6 and residual of `kk_pointwise`. Every output is
 /// computed the same way by the AVX-512 VNNI kernel and the portable one, bit for bit, whatever
 /// the rows a call covers.
 #define KK_I16_MAX_INPUTS 2048

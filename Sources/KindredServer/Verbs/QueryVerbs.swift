@@ -27,6 +27,7 @@ extension CommandService {
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
         rows.append(["stale_at_start", String(progress.staleAtStart)])
+        rows.append(["cnn_precision", cnnPrecision?.rawValue ?? ""])
         // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
         rows.append(["similar_style_weight", String(fusion.weights.style)])
         rows.append(["similar_phash_weight", String(fusion.weights.phash)])
