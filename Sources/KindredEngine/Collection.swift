@@ -27,7 +27,7 @@ public final class Collection: Sendable {
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public var batchSize = 8
         /// The CNN's arithmetic, as this CPU runs it (`CNNPrecision.onThisCPU`).
-        public var cnnPrecision = CNNPrecision.fp32
+        public var cnnPrecision = StandardSpaces.precision.onThisCPU.precision
         public var decode = DecodeOptions()
 
         public init() {}

@@ -34,7 +34,7 @@ public struct Configuration: Sendable, Equatable {
     public var maxPixels = 150_000_000
     public var maxFileBytes = 1 << 30
     /// The CNN's arithmetic as configured; `collectionSettings` holds what this CPU runs.
-    public var cnnPrecision = CNNPrecision.fp32
+    public var cnnPrecision = StandardSpaces.precision
 
     // [index]
     /// 32, not the paper's 16: on CNN-like 1280-d vectors 16 links lose recall as a collection

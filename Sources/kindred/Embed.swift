@@ -64,8 +64,11 @@ struct Embed: ParsableCommand {
     var asStored = false
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
-    @Option(help: "The CNN’s 1×1 convolutions in fp32 or int16 (int16 needs AVX-512 VNNI to be fast).")
-    var precision: CNNPrecision = .fp32
+    @Option(
+        help:
+            "The CNN’s 1×1 convolutions in fp32 or int16 (int16 needs AVX-512 VNNI to be fast; default: fp32, or with --like-daemon what kindredd runs on this CPU)."
+    )
+    var precision: CNNPrecision?
     @Flag(
         name: .customLong("one-at-a-time"),
         help:
@@ -76,6 +79,8 @@ struct Embed: ParsableCommand {
     /// The framing and pooling pictures are described with: kindredd's with --like-daemon.
     var framing: Framing { likeDaemon ? StandardSpaces.framing : Framing(fit: fit, trimBorders: trim, margin: margin) }
     var pooling: CNNPooling { likeDaemon ? StandardSpaces.pooling : pool.network }
+    /// The CNN's arithmetic: as asked, else kindredd's with --like-daemon, else the reference's.
+    var arithmetic: CNNPrecision { precision ?? (likeDaemon ? StandardSpaces.precision.onThisCPU.precision : .fp32) }
 
     func validate() throws {
         guard space != .thumb else { throw ValidationError("--space is cnn, style or phash") }
@@ -93,7 +98,7 @@ struct Embed: ParsableCommand {
         if let tensor {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
-                precision: precision)
+                precision: arithmetic)
             return try runTensor(tensor, network)
         }
         let (files, missing) = ImagePipeline.collect(inputs)
@@ -109,7 +114,7 @@ struct Embed: ParsableCommand {
         if space == .cnn {
             let network = try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
-                pooling: pooling, precision: precision)
+                pooling: pooling, precision: arithmetic)
             var pipeline = ImagePipeline(
                 network: network, threads: threads, framing: framing, mirror: mirror)
             pipeline.options.managesColour = !asStored

@@ -35,10 +35,11 @@ import Testing
         let region = try Configuration.parse("[similar]\nregion_weight = 0\nregion_floor = 0.5\nregion_items = true")
         #expect(region.fusion.weights.region == 0 && region.fusion.weights.regionFloor == 0.5)
         #expect(region.fusion.regionForItems && !Configuration().fusion.regionForItems)
-        let int16 = try Configuration.parse("[ingest]\ncnn_precision = \"int16\"")
-        #expect(int16.cnnPrecision == .int16 && Configuration().cnnPrecision == .fp32)
-        // What the collection runs is what this CPU runs fast: int16 with VNNI, fp32 without.
-        #expect(int16.collectionSettings.cnnPrecision == (CNNPrecision.int16.isFast ? .int16 : .fp32))
+        let fp32 = try Configuration.parse("[ingest]\ncnn_precision = \"fp32\"")
+        #expect(fp32.cnnPrecision == .fp32 && fp32.collectionSettings.cnnPrecision == .fp32)
+        // The default, int16, runs where this CPU runs it fast (VNNI), fp32 elsewhere.
+        #expect(Configuration().cnnPrecision == .int16)
+        #expect(Configuration().collectionSettings.cnnPrecision == (CNNPrecision.int16.isFast ? .int16 : .fp32))
     }
 
     @Test(arguments: [

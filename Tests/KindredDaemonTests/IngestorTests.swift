@@ -92,20 +92,22 @@ struct IngestFixture {
         #expect(try c.ingestor.ingest([c.images.appendingPathComponent("gone.png").path]).missing == 1)
     }
 
-    /// What ingestion stores for a picture is StandardSpaces': the root-mean-square pooled,
-    /// unit-length CNN vector of the picture as framed, and the class the network's own
-    /// (mean-pooled) classifier ranks first.
+    /// What ingestion stores for a picture is StandardSpaces': in its precision, the
+    /// root-mean-square pooled, unit-length CNN vector of the picture as framed, and the class the
+    /// network's own (mean-pooled) classifier ranks first.
     @Test func storesTheStandardPoolingAndTheNetworksClass() throws {
         let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)
         let path = c.images.appendingPathComponent("art2.png").path
         let id = try #require(try c.catalog.item(path: path)?.itemID)
         let image = StandardSpaces.framing.prepare(try ImageDecoder.decode(file: URL(fileURLWithPath: path)).image)
-        let reference = try EfficientNetLite0(weights: convertedWeights, batchSize: 1, threads: 1)
+        // In the arithmetic ingestion runs on this CPU (StandardSpaces.precision where it is fast).
+        let reference = try EfficientNetLite0(
+            weights: convertedWeights, batchSize: 1, threads: 1, precision: StandardSpaces.precision.onThisCPU.precision
+        )
         let (meanFeatures, logits) = reference.run(images: [image], framing: StandardSpaces.framing, logits: true)
-        let rms = try EfficientNetLite0(
-            weights: convertedWeights, batchSize: 1, threads: 1, pooling: .rootMeanSquare
-        ).embed([image], framing: StandardSpaces.framing)
+        let rms = try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1)
+            .embed([image], framing: StandardSpaces.framing)
         let stored = try #require(try c.store.vector(id, space: StandardSpaces.cnn.name))
         // float16 storage: within 2⁻¹¹ a component of a unit vector.
         #expect(zip(stored, rms).allSatisfy { abs($0 - $1) <= 1e-3 })
