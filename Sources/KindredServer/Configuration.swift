@@ -113,29 +113,14 @@ public struct Configuration: Sendable, Equatable {
             configuration.batchSize = try r.integer("batch_size") ?? configuration.batchSize
             configuration.maxPixels = try r.integer("max_pixels") ?? configuration.maxPixels
             configuration.maxFileBytes = try r.integer("max_file_bytes") ?? configuration.maxFileBytes
-            if let name = try r.string("cnn_precision") {
-                guard let precision = CNNPrecision(rawValue: name) else {
-                    throw ConfigurationError(
-                        key: "ingest.cnn_precision",
-                        reason:
-                            "'\(name)' is not one of \(CNNPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                configuration.cnnPrecision = precision
-            }
+            configuration.cnnPrecision =
+                try r.choice("cnn_precision", of: CNNPrecision.self) ?? configuration.cnnPrecision
         }
         try reader.section("index") { (r) throws(ConfigurationError) in
             configuration.connectivity = try r.integer("m") ?? configuration.connectivity
             configuration.efConstruction = try r.integer("ef_construction") ?? configuration.efConstruction
             configuration.efSearch = try r.integer("ef_search") ?? configuration.efSearch
-            if let name = try r.string("encoding") {
-                guard let encoding = VectorEncoding(rawValue: name) else {
-                    throw ConfigurationError(
-                        key: "index.encoding",
-                        reason:
-                            "\(name) is not one of \(VectorEncoding.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                configuration.encoding = encoding
-            }
+            configuration.encoding = try r.choice("encoding", of: VectorEncoding.self) ?? configuration.encoding
             configuration.snapshotSeconds = try r.number("snapshot_seconds") ?? configuration.snapshotSeconds
         }
         try reader.section("similar") { (r) throws(ConfigurationError) in
@@ -344,6 +329,19 @@ private struct Reader {
         guard let value = value(name) else { return nil }
         guard let string = value.string else { throw ConfigurationError(key: key(name), reason: "must be a string") }
         return string
+    }
+
+    /// A string naming one of `T`'s cases.
+    mutating func choice<T: RawRepresentable & CaseIterable>(
+        _ name: String, of _: T.Type
+    ) throws(ConfigurationError) -> T? where T.RawValue == String {
+        guard let text = try string(name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw ConfigurationError(
+                key: key(name),
+                reason: "'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
     }
 
     mutating func integer(_ name: String) throws(ConfigurationError) -> Int? {
