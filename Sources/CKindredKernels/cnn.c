@@ -7,8 +7,14 @@
 #include <stdatomic.h>
 #include <string.h>
 
-typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *);
-typedef void (*depthwise_row_fn)(const float *const *, int, const float *, const float *, int, int, int, float *, int);
+typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *,
+                             kk_layout);
+typedef void (*depthwise_row_fn)(const float *const *, int, int, const float *, int, int, int, float *, int);
+
+/// Where output (i, j) of a 1×1 convolution goes in layout o (kindred_cnn.h).
+static inline __attribute__((always_inline)) float *kk_place(float *out, kk_layout o, int i, int j) {
+    return out + (size_t)i * o.row + (size_t)(j / KK_PANEL) * o.panel + j % KK_PANEL;
+}
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
@@ -79,7 +85,20 @@ static const level_kernels *at(int level) { return &levels[kk_cnn_supports(level
 
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out) {
-    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out);
+    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out, (kk_layout){(size_t)n, KK_PANEL});
+}
+
+static int panels(int c) { return (c + KK_PANEL - 1) / KK_PANEL; }
+
+size_t kk_depthwise_size(int k, int c) { return (size_t)panels(c) * (1 + (size_t)k * k) * KK_PANEL; }
+
+void kk_depthwise_pack(const float *weight, const float *bias, int k, int c, float *packed) {
+    memset(packed, 0, kk_depthwise_size(k, c) * sizeof(float));
+    for (int ch = 0; ch < c; ch++) {
+        float *panel = packed + (size_t)(ch / KK_PANEL) * (1 + k * k) * KK_PANEL + ch % KK_PANEL;
+        panel[0] = bias[ch];
+        for (int t = 0; t < k * k; t++) panel[(size_t)(1 + t) * KK_PANEL] = weight[(size_t)t * c + ch];
+    }
 }
 
 // Shared rows: each part's range is one 64-bit word, begin << 32 | end, on a cache line of its own
@@ -159,7 +178,8 @@ void kk_conv_shared(int level, const float *in, int h, int w, int c, const float
                 }
             }
         }
-        kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n);
+        kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n,
+                           (kk_layout){(size_t)n, KK_PANEL});
     }
 }
 
@@ -174,7 +194,9 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
     while ((count = claim(rows, part, KK_POINTWISE_GRAIN, KK_POINTWISE_GRAIN, &r))) {
         const float *res = residual ? residual + (size_t)r * n : 0;
         if (packed) kk_pointwise_i16(level >= 2, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
-        else kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, res, out + (size_t)r * n);
+        else
+            kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, res, out + (size_t)r * n,
+                               (kk_layout){(size_t)n, KK_PANEL});
     }
 }
 
@@ -196,28 +218,39 @@ static int padded_width(const kk_block *b) {
     return b->pad_left + b->w + (right > 0 ? right : 0);
 }
 
+/// Floats a ring row takes: its padded width × the expanded channels in whole panels.
+static size_t slot_size(const kk_block *b) { return (size_t)padded_width(b) * panels(b->expanded) * KK_PANEL; }
+
 size_t kk_block_scratch(const kk_block *b) {
-    return (size_t)ring_rows(b) * padded_width(b) * b->expanded + (size_t)band_rows(b) * b->ow * b->expanded;
+    return (size_t)ring_rows(b) * slot_size(b) + (size_t)band_rows(b) * b->ow * b->expanded;
+}
+
+/// Copies a row of w pixels × c channels (NHWC) into a ring row in panels, after its left padding.
+static void to_panels(const float *row, int w, int c, float *slot, int wide, int pad_left) {
+    for (int ch = 0; ch < c; ch += KK_PANEL) {
+        const int count = c - ch < KK_PANEL ? c - ch : KK_PANEL;
+        float *panel = slot + ((size_t)(ch / KK_PANEL) * wide + pad_left) * KK_PANEL;
+        for (int x = 0; x < w; x++) memcpy(panel + (size_t)x * KK_PANEL, row + (size_t)x * c + ch, sizeof(float) * count);
+    }
 }
 
 void kk_block_shared(int level, const kk_block *b, const float *x, const float *expanded, float *y, kk_rows *shared,
                      int part, float *scratch) {
     const level_kernels *kernels = at(level);
     const int k = b->kernel, w = b->w, ce = b->expanded, band = band_rows(b);
-    // The depthwise convolution's input rows live in a ring, zero-padded left and right so every
-    // tap is in range: input row r in slot r mod `slots`. A band reads `slots` consecutive rows,
-    // distinct mod `slots`, and a row is overwritten only by a row `slots` further down, which
-    // no band still reading it needs. A row comes from the expansion; or is copied from
-    // `expanded`, when the caller computed the expansion beforehand; or from x, when the block
-    // does not expand (the copy is cheap beside the convolution that reads it).
+    // The depthwise convolution's input rows live in a ring, in panels (KK_PANEL) zero-padded left
+    // and right so every tap is in range: input row r in slot r mod `slots`. A band reads
+    // `slots` consecutive rows, distinct mod `slots`, and a row is overwritten only by a row
+    // `slots` further down, which no band still reading it needs. A row comes from the
+    // expansion, which stores it in panels; or is copied from `expanded`, when the caller
+    // computed the expansion beforehand; or from x, when the block does not expand (the copy is
+    // cheap beside the convolution that reads it). Padding columns and the lanes past the last
+    // channel are zeroed here and never written.
     const int slots = ring_rows(b), wide = padded_width(b);
-    const size_t slot_size = (size_t)wide * ce, left = (size_t)b->pad_left * ce, row_size = (size_t)w * ce;
-    float *ring = scratch, *depthwise = scratch + (size_t)slots * slot_size;
-    for (int slot = 0; slot < slots; slot++) {
-        float *row = ring + (size_t)slot * slot_size;
-        memset(row, 0, left * sizeof(float));
-        memset(row + left + row_size, 0, (slot_size - left - row_size) * sizeof(float));
-    }
+    const size_t slot = slot_size(b), left = (size_t)b->pad_left * KK_PANEL;
+    const kk_layout in_panels = {KK_PANEL, (size_t)wide * KK_PANEL};
+    float *ring = scratch, *depthwise = scratch + (size_t)slots * slot;
+    memset(ring, 0, (size_t)slots * slot * sizeof(float));
     const float *copied = expanded ? expanded : (b->expand_weight ? 0 : x);
     const float *rows[KK_BLOCK_MAX_KERNEL];
     // A steal leaves both sides at least a band and the kernel's rows: each new range expands
@@ -233,22 +266,23 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
         if (r < next) r = next;
         const int to = bottom > b->h ? b->h : bottom;
         for (; r < to; r++) {
-            float *slot = ring + (size_t)(r % slots) * slot_size + left;
-            if (copied) memcpy(slot, copied + (size_t)r * row_size, row_size * sizeof(float));
+            float *row = ring + (size_t)(r % slots) * slot;
+            if (copied) to_panels(copied + (size_t)r * w * ce, w, ce, row, wide, b->pad_left);
             else if (b->expand_i16)
-                kk_pointwise_i16(level >= 2, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1, 0,
-                                slot);
-            else kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, b->expand_weight, ce, b->expand_bias, 1, 0, slot);
+                kk_pointwise_i16_to(level >= 2, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1,
+                                    0, row + left, in_panels);
+            else
+                kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, b->expand_weight, ce, b->expand_bias, 1, 0,
+                                   row + left, in_panels);
         }
         if (to > next) next = to;
         for (int i = 0; i < count; i++) {
             const int first = (oy + i) * b->stride - b->pad_top;
             for (int t = 0; t < k; t++) {
                 const int row = first + t;
-                rows[t] = row < 0 || row >= b->h ? 0 : ring + (size_t)(row % slots) * slot_size;
+                rows[t] = row < 0 || row >= b->h ? 0 : ring + (size_t)(row % slots) * slot;
             }
-            kernels->depthwise_row(rows, ce, b->depthwise_weight, b->depthwise_bias, k, b->stride, 1,
-                                   depthwise + (size_t)i * b->ow * ce, b->ow);
+            kernels->depthwise_row(rows, ce, wide, b->depthwise, k, b->stride, 1, depthwise + (size_t)i * b->ow * ce, b->ow);
         }
         const size_t out = (size_t)oy * b->ow * b->output;
         if (b->project_i16)
@@ -256,7 +290,7 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
                             b->residual ? x + out : 0, y + out);
         else
             kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
-                               b->residual ? x + out : 0, y + out);
+                               b->residual ? x + out : 0, y + out, (kk_layout){(size_t)b->output, KK_PANEL});
     }
 }
 

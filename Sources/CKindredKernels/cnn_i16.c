@@ -122,13 +122,18 @@ static float finish(int32_t acc, float step, float scale, float bias, int relu6,
     return residual ? a + *residual : a;
 }
 
+/// Where output (i, j) goes in layout o (kindred_cnn.h).
+static float *place(float *out, kk_layout o, int i, int j) {
+    return out + (size_t)i * o.row + (size_t)(j / KK_PANEL) * o.panel + j % KK_PANEL;
+}
+
 static void rows_portable(const int16_t *codes, const float *step, int R, i16_weights w, int n, const float *bias,
-                          int relu6, const float *residual, float *out) {
+                          int relu6, const float *residual, float *out, kk_layout o) {
     for (int i = 0; i < R; i++) {
         for (int j = 0; j < n; j++) {
             int32_t acc = 0;
             for (int q = 0; q < w.k2; q++) acc += (int32_t)codes[(size_t)i * w.k2 + q] * w.codes[code_index(w, q, j)];
-            out[(size_t)i * n + j] =
+            *place(out, o, i, j) =
                 finish(acc, step[i], w.scale[j], bias[j], relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
@@ -162,17 +167,18 @@ static VNNI void quantise_rows_vnni(const float *in, int R, int k, int k2, int16
     }
 }
 
-/// Stores one vector of 16 outputs (the first `valid` of them) of a row, as `finish` computes each:
-/// the same integer and float steps, lane by lane.
+/// Stores one vector of 16 outputs, j to j + 15 of a row (the first `valid` of them), from `to`
+/// on, as `finish` computes each: the same integer and float steps, lane by lane. The residual is
+/// the row's.
 static inline VNNI __attribute__((always_inline)) void finish_vnni(__m512i acc, float step, i16_weights w, int j,
                                                                   int valid, const float *bias, int relu6,
-                                                                  const float *residual, float *out) {
+                                                                  const float *residual, float *to) {
     const __mmask16 m = valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1);
     const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(step), _mm512_loadu_ps(w.scale + j));
     __m512 a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), scale, _mm512_maskz_loadu_ps(m, bias + j));
     if (relu6) a = _mm512_min_ps(_mm512_max_ps(a, _mm512_setzero_ps()), _mm512_set1_ps(6));
     if (residual) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, residual + j));
-    _mm512_mask_storeu_ps(out + j, m, a);
+    _mm512_mask_storeu_ps(to, m, a);
 }
 
 /// Row i's pair g of input codes, broadcast to every lane.
@@ -195,7 +201,7 @@ static inline VNNI __attribute__((always_inline)) __m512i dot(__m512i acc, __m51
 /// weight vector loaded once for the R rows; then a last panel of 16.
 static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *codes, const float *step, const int R,
                                                                 i16_weights w, int n, const float *bias, int relu6,
-                                                                const float *residual, float *out) {
+                                                                const float *residual, float *out, kk_layout o) {
     const int pairs = w.k2 / 2;
     int j = 0;
     for (; j + 32 <= w.n16; j += 32) {
@@ -215,9 +221,8 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float *r = residual ? residual + (size_t)i * n : 0;
-            finish_vnni(a[i][0], step[i], w, j, n - j, bias, relu6, r, out + (size_t)i * n);
-            if (j + 16 < n)
-                finish_vnni(a[i][1], step[i], w, j + 16, n - j - 16, bias, relu6, r, out + (size_t)i * n);
+            finish_vnni(a[i][0], step[i], w, j, n - j, bias, relu6, r, place(out, o, i, j));
+            if (j + 16 < n) finish_vnni(a[i][1], step[i], w, j + 16, n - j - 16, bias, relu6, r, place(out, o, i, j + 16));
         }
     }
     if (j < w.n16) {
@@ -233,22 +238,22 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
             finish_vnni(a[i], step[i], w, j, n - j, bias, relu6, residual ? residual + (size_t)i * n : 0,
-                        out + (size_t)i * n);
+                        place(out, o, i, j));
     }
 }
 
 static VNNI void pointwise_vnni(const float *in, int rows, int k, i16_weights w, int n, const float *bias, int relu6,
-                                const float *residual, float *out) {
+                                const float *residual, float *out, kk_layout o) {
     _Alignas(64) int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
     float step[I16_ROWS];
     for (int r = 0; r < rows; r += I16_ROWS) {
         const int R = rows - r < I16_ROWS ? rows - r : I16_ROWS;
         quantise_rows_vnni(in + (size_t)r * k, R, k, w.k2, codes, step);
         const float *res = residual ? residual + (size_t)r * n : 0;
-        float *o = out + (size_t)r * n;
+        float *to = out + (size_t)r * o.row;
         switch (R) {  // a constant R keeps the accumulators in registers
 #define I16_AT(R)                                                                                                         \
-    case R: rows_vnni(codes, step, R, w, n, bias, relu6, res, o); break;
+    case R: rows_vnni(codes, step, R, w, n, bias, relu6, res, to, o); break;
             I16_AT(1) I16_AT(2) I16_AT(3) I16_AT(4) I16_AT(5) I16_AT(6) I16_AT(7) I16_AT(8)
 #undef I16_AT
         default: break;
@@ -269,15 +274,20 @@ int kk_i16_fast(void) {
 
 void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias, int relu6,
                       const float *residual, float *out) {
+    kk_pointwise_i16_to(fast, in, rows, k, packed, n, bias, relu6, residual, out, (kk_layout){(size_t)n, KK_PANEL});
+}
+
+void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+                         int relu6, const float *residual, float *out, kk_layout o) {
     const i16_weights w = unpack(packed);
 #if defined(__x86_64__)
-    if (fast && kk_i16_fast()) return pointwise_vnni(in, rows, k, w, n, bias, relu6, residual, out);
+    if (fast && kk_i16_fast()) return pointwise_vnni(in, rows, k, w, n, bias, relu6, residual, out, o);
 #endif
     int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
     float step[I16_ROWS];
     for (int r = 0; r < rows; r += I16_ROWS) {
         const int R = rows - r < I16_ROWS ? rows - r : I16_ROWS;
         quantise_rows(in + (size_t)r * k, R, k, w.k2, codes, step);
-        rows_portable(codes, step, R, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0, out + (size_t)r * n);
+        rows_portable(codes, step, R, w, n, bias, relu6, residual ? residual + (size_t)r * n : 0, out + (size_t)r * o.row, o);
     }
 }

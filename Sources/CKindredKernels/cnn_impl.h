@@ -52,7 +52,7 @@ static inline KK_TARGET __attribute__((always_inline)) float KK_NAME(finish1)(fl
 /// registers over all k inputs, each weight vector loaded once for the R rows.
 static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_rows)(
     const float *restrict in, int k, const float *restrict w, int n, int j0, int j1, const float *restrict bias, int relu6,
-    const float *residual, float *restrict out, const int R) {
+    const float *residual, float *restrict out, kk_layout o, const int R) {
     int j = j0;
     for (; j + 2 * LANES <= j1; j += 2 * LANES) {
         VEC a[8][2];
@@ -70,8 +70,8 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float *r = residual ? residual + (size_t)i * n + j : 0;
-            KK_NAME(finish)(out + (size_t)i * n + j, a[i][0], relu6, r);
-            KK_NAME(finish)(out + (size_t)i * n + j + LANES, a[i][1], relu6, r ? r + LANES : 0);
+            KK_NAME(finish)(kk_place(out, o, i, j), a[i][0], relu6, r);
+            KK_NAME(finish)(kk_place(out, o, i, j + LANES), a[i][1], relu6, r ? r + LANES : 0);
         }
     }
     for (; j + LANES <= j1; j += LANES) {
@@ -85,7 +85,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
-            KK_NAME(finish)(out + (size_t)i * n + j, a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
+            KK_NAME(finish)(kk_place(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
     }
     for (; j + HLANES <= j1; j += HLANES) {
         HVEC a[8];
@@ -98,13 +98,13 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
-            KK_NAME(hfinish)(out + (size_t)i * n + j, a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
+            KK_NAME(hfinish)(kk_place(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
     }
     for (; j < j1; j++) {
         for (int i = 0; i < R; i++) {
             float a = bias[j];
             for (int q = 0; q < k; q++) a += in[(size_t)i * k + q] * w[(size_t)q * n + j];
-            out[(size_t)i * n + j] = KK_NAME(finish1)(a, relu6, residual ? residual + (size_t)i * n + j : 0);
+            *kk_place(out, o, i, j) = KK_NAME(finish1)(a, relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
 }
@@ -114,7 +114,8 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
 #define KK_CHUNK_BYTES (128 * 1024)
 
 static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int k, const float *restrict w, int n,
-                                         const float *restrict bias, int relu6, const float *residual, float *restrict out) {
+                                         const float *restrict bias, int relu6, const float *residual, float *restrict out,
+                                         kk_layout o) {
     int chunk = n;
     if ((size_t)k * n * sizeof(float) > KK_CHUNK_BYTES) {
         chunk = (int)(KK_CHUNK_BYTES / ((size_t)k * sizeof(float))) / (2 * LANES) * (2 * LANES);
@@ -125,7 +126,7 @@ static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int
         int r = 0;
 #define KK_ROWS_AT(R)                                                                                                     \
     KK_NAME(pointwise_rows)(in + (size_t)r * k, k, w, n, j0, j1, bias, relu6, residual ? residual + (size_t)r * n : 0,     \
-                            out + (size_t)r * n, R)
+                            out + (size_t)r * o.row, o, R)
         for (; r + ROWS <= rows; r += ROWS) KK_ROWS_AT(ROWS);
         switch (rows - r) {  // the last rows in one block of their own size
         case 1: KK_ROWS_AT(1); break;
@@ -143,78 +144,93 @@ static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int
     }
 }
 
-/// NP output pixels from `ox` on, one vector of channels from `ch`, of a K×K depthwise
-/// convolution over rows padded with zero columns (row[i] is input column i − pad_left): every
-/// tap is in range, so every pixel, edge or not, runs the same chain. Each input vector is loaded
-/// once for all the NP pixels that read it, each weight vector once for the NP pixels.
+/// NP output pixels from `ox` on, LANES channels from `ch`, of a K×K depthwise convolution whose
+/// input rows are in panels (KK_PANEL) padded with zero columns: rows[ky] is a row's panel of
+/// these channels, offset to them, and its column i is input column i − pad_left, so every tap
+/// is in range and every pixel, edge or not, runs the same chain. Taps sit KK_PANEL floats apart
+/// in the input and in `wp` (the channels' packed bias, then taps): constant offsets from one
+/// register. Each input vector is loaded once for all the NP pixels that read it, each weight
+/// vector once for the NP pixels. `valid` of the LANES channels are stored (those before c).
 static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_block)(
-    const float *const *rows, int c, const float *restrict wt, const float *restrict bias, const int K, const int S, int ox,
-    int ch, int relu6, float *restrict out, const int NP) {
+    const float *const *rows, const float *restrict wp, const int K, const int S, int ox, int c, int valid, int relu6,
+    float *restrict out, const int NP) {
     VEC a[PIXELS];
+    const VEC bias = KK_NAME(load)(wp);
 #pragma clang loop unroll(full)
-    for (int p = 0; p < NP; p++) a[p] = KK_NAME(load)(bias + ch);
+    for (int p = 0; p < NP; p++) a[p] = bias;
     for (int ky = 0; ky < K; ky++) {
         if (!rows[ky]) continue;  // a padding row: the same for every pixel of the row
-        const float *x = rows[ky] + (size_t)ox * S * c + ch;
+        const float *x = rows[ky] + (size_t)ox * S * KK_PANEL;
         VEC in[(PIXELS - 1) * 2 + KK_BLOCK_MAX_KERNEL];  // the (NP − 1)·S + K columns the pixels read
 #pragma clang loop unroll(full)
-        for (int t = 0; t < (NP - 1) * S + K; t++) in[t] = KK_NAME(load)(x + (size_t)t * c);
+        for (int t = 0; t < (NP - 1) * S + K; t++) in[t] = KK_NAME(load)(x + t * KK_PANEL);
 #pragma clang loop unroll(full)
         for (int kx = 0; kx < K; kx++) {
-            const VEC wv = KK_NAME(load)(wt + (size_t)(ky * K + kx) * c + ch);
+            const VEC wv = KK_NAME(load)(wp + (1 + ky * K + kx) * KK_PANEL);
 #pragma clang loop unroll(full)
             for (int p = 0; p < NP; p++) a[p] += in[p * S + kx] * wv;
         }
     }
 #pragma clang loop unroll(full)
-    for (int p = 0; p < NP; p++) KK_NAME(finish)(out + (size_t)(ox + p) * c + ch, a[p], relu6, 0);
-}
-
-/// One output row of a K×K depthwise convolution from its K zero-padded input rows (null: a
-/// padding row), PIXELS pixels at a time.
-static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_padded_k)(
-    const float *const *rows, int c, const float *restrict wt, const float *restrict bias, const int K, const int S, int relu6,
-    float *restrict out, int ow) {
-    int ch = 0;
-    for (; ch + LANES <= c; ch += LANES) {
-        int ox = 0;
-        for (; ox + PIXELS <= ow; ox += PIXELS) KK_NAME(depthwise_block)(rows, c, wt, bias, K, S, ox, ch, relu6, out, PIXELS);
-        for (; ox < ow; ox++) KK_NAME(depthwise_block)(rows, c, wt, bias, K, S, ox, ch, relu6, out, 1);
-    }
-    for (; ch < c; ch++) {  // channels past the last whole vector
-        for (int ox = 0; ox < ow; ox++) {
-            float a = bias[ch];
-            for (int ky = 0; ky < K; ky++) {
-                if (!rows[ky]) continue;
-                for (int kx = 0; kx < K; kx++) a += rows[ky][(size_t)(ox * S + kx) * c + ch] * wt[(size_t)(ky * K + kx) * c + ch];
-            }
-            out[(size_t)ox * c + ch] = KK_NAME(finish1)(a, relu6, 0);
+    for (int p = 0; p < NP; p++) {
+        float *o = out + (size_t)(ox + p) * c;
+        if (valid == LANES) KK_NAME(finish)(o, a[p], relu6, 0);
+        else {  // the last channels: a panel's lanes past c are computed (from zeros) but not stored
+            float lanes[LANES];
+            KK_NAME(finish)(lanes, a[p], relu6, 0);
+            for (int l = 0; l < valid; l++) o[l] = lanes[l];
         }
     }
 }
 
-static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int c, const float *restrict wt,
-                                             const float *restrict bias, int k, int stride, int relu6, float *restrict out,
-                                             int ow) {
+/// One output row of a K×K depthwise convolution from its K padded input rows in panels (null:
+/// a padding row) into out (ow pixels × c channels), PIXELS pixels at a time and then the rest
+/// in one block of their own size.
+static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_padded_k)(
+    const float *const *rows, int c, int wide, const float *restrict packed, const int K, const int S, int relu6,
+    float *restrict out, int ow) {
+    for (int ch = 0; ch < c; ch += LANES) {
+        const size_t at = (size_t)(ch / KK_PANEL) * wide * KK_PANEL + ch % KK_PANEL;
+        const float *panel[KK_BLOCK_MAX_KERNEL];
+        for (int ky = 0; ky < K; ky++) panel[ky] = rows[ky] ? rows[ky] + at : 0;
+        const float *wp = packed + (size_t)(ch / KK_PANEL) * (1 + K * K) * KK_PANEL + ch % KK_PANEL;
+        const int valid = c - ch < LANES ? c - ch : LANES;
+        float *o = out + ch;
+        int ox = 0;
+#define KK_PIXELS_AT(NP) KK_NAME(depthwise_block)(panel, wp, K, S, ox, c, valid, relu6, o, NP)
+        for (; ox + PIXELS <= ow; ox += PIXELS) KK_PIXELS_AT(PIXELS);
+        switch (ow - ox) {
+        case 1: KK_PIXELS_AT(1); break;
+        case 2: KK_PIXELS_AT(2); break;
+        case 3: KK_PIXELS_AT(3); break;
+#if PIXELS > 4
+        case 4: KK_PIXELS_AT(4); break;
+        case 5: KK_PIXELS_AT(5); break;
+        case 6: KK_PIXELS_AT(6); break;
+        case 7: KK_PIXELS_AT(7); break;
+#endif
+        default: break;
+        }
+#undef KK_PIXELS_AT
+    }
+}
+
+static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int c, int wide, const float *restrict packed, int k,
+                                             int stride, int relu6, float *restrict out, int ow) {
     // Constant K and stride let the tap loops unroll and the input columns stay in registers.
-#define KK_DEPTHWISE(K, S) KK_NAME(depthwise_padded_k)(rows, c, wt, bias, K, S, relu6, out, ow)
+#define KK_DEPTHWISE(K, S) KK_NAME(depthwise_padded_k)(rows, c, wide, packed, K, S, relu6, out, ow)
     if (k == 3 && stride == 1) KK_DEPTHWISE(3, 1);
     else if (k == 3 && stride == 2) KK_DEPTHWISE(3, 2);
     else if (k == 5 && stride == 1) KK_DEPTHWISE(5, 1);
     else if (k == 5 && stride == 2) KK_DEPTHWISE(5, 2);
-    else {  // any other shape: the generic loops, kernel size and stride unknown to the compiler
-        for (int ch = 0; ch + LANES <= c; ch += LANES)
-            for (int ox = 0; ox < ow; ox++) KK_NAME(depthwise_block)(rows, c, wt, bias, k, stride, ox, ch, relu6, out, 1);
-        for (int ch = c / LANES * LANES; ch < c; ch++) {
-            for (int ox = 0; ox < ow; ox++) {
-                float a = bias[ch];
-                for (int ky = 0; ky < k; ky++) {
-                    if (!rows[ky]) continue;
-                    for (int kx = 0; kx < k; kx++)
-                        a += rows[ky][(size_t)(ox * stride + kx) * c + ch] * wt[(size_t)(ky * k + kx) * c + ch];
-                }
-                out[(size_t)ox * c + ch] = KK_NAME(finish1)(a, relu6, 0);
-            }
+    else {  // any other shape: one pixel at a time, kernel size and stride unknown to the compiler
+        for (int ch = 0; ch < c; ch += LANES) {
+            const size_t at = (size_t)(ch / KK_PANEL) * wide * KK_PANEL + ch % KK_PANEL;
+            const float *panel[KK_BLOCK_MAX_KERNEL];
+            for (int ky = 0; ky < k; ky++) panel[ky] = rows[ky] ? rows[ky] + at : 0;
+            const float *wp = packed + (size_t)(ch / KK_PANEL) * (1 + k * k) * KK_PANEL + ch % KK_PANEL;
+            const int valid = c - ch < LANES ? c - ch : LANES;
+            for (int ox = 0; ox < ow; ox++) KK_NAME(depthwise_block)(panel, wp, k, stride, ox, c, valid, relu6, out + ch, 1);
         }
     }
 #undef KK_DEPTHWISE

@@ -49,6 +49,25 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
                          int n, const float *bias, int relu6, const float *residual, float *out);
 #define KK_BLOCK_MAX_KERNEL 7
 
+/// Channels kept together where a depthwise convolution reads them: its input rows hold each 16
+/// channels of all their pixels side by side ([⌈c/16⌉][pixels][16], channels past c zero), and its
+/// packed weights each 16 channels' bias and taps ([⌈c/16⌉][1 + k·k][16]). So every vector the
+/// kernel loads sits a constant distance from the last: one register addresses them all. 16 is
+/// an AVX-512 vector; the narrower levels take a panel in two or four.
+#define KK_PANEL 16
+
+/// Where a 1×1 convolution stores output (i, j): out[i·row + ⌊j/16⌋·panel + j mod 16]. Rows of n
+/// outputs (NHWC) are {n, 16}; a depthwise convolution's input row of W pixels is {16, 16·W}.
+typedef struct {
+    size_t row, panel;
+} kk_layout;
+
+/// Floats a depthwise convolution's packed weights take (`kk_depthwise_pack`).
+size_t kk_depthwise_size(int k, int c);
+/// Packs a k×k depthwise convolution's weights (k × k × c, row-major) and its bias (c) into
+/// `packed`: [⌈c/16⌉][1 + k·k][16], each panel's bias first, channels past c zero.
+void kk_depthwise_pack(const float *weight, const float *bias, int k, int c, float *packed);
+
 /// Reduced precision (cnn_i16.c): a 1×1 convolution in 16-bit integers. Each output column's
 /// weights are quantised to ±1023 by their largest magnitude once (`kk_i16_pack`), each row of
 /// inputs likewise as it is read; products are summed exactly in int32, then scaled back, with the bias, ReLU6 and residual of `kk_pointwise`. Every output is
@@ -66,15 +85,19 @@ void kk_i16_pack(const float *w, int k, int n, void *packed);
 /// CPU has it, the portable one otherwise.
 void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
                       int relu6, const float *residual, float *out);
+/// `kk_pointwise_i16` storing its outputs in `layout` (residual, when given, stays rows of n).
+void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+                         int relu6, const float *residual, float *out, kk_layout layout);
 
 /// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
 /// when expand_weight is null), depthwise kernel×kernel with ReLU6, project 1×1, plus the input
-/// when residual. Weights are row-major (input × output; kernel × kernel × channels).
+/// when residual. 1×1 weights are row-major (input × output); the depthwise convolution's weights
+/// and bias come packed by `kk_depthwise_pack`.
 typedef struct {
     int h, w, input, expanded, output;
     int kernel, stride, pad_top, pad_left, oh, ow;
     const float *expand_weight, *expand_bias;
-    const float *depthwise_weight, *depthwise_bias;
+    const float *depthwise;
     const float *project_weight, *project_bias;
     int residual;
     /// The expansion's and projection's weights packed for `kk_pointwise_i16`, or null: the

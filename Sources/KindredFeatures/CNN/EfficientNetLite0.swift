@@ -85,10 +85,13 @@ public final class EfficientNetLite0 {
                         try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded]),
                     ]
                 }
+                let depthwise = try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded])
+                let depthwiseBias = try get(p + "depthwise.bias", [b.expanded])
+                var packed = [Float](repeating: 0, count: kk_depthwise_size(Int32(b.kernel), Int32(b.expanded)))
+                kk_depthwise_pack(depthwise, depthwiseBias, Int32(b.kernel), Int32(b.expanded), &packed)
                 tensors += [
-                    try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded]),
-                    try get(p + "depthwise.bias", [b.expanded]),
-                    try get(p + "project.weight", [b.expanded, b.output]), try get(p + "project.bias", [b.output]),
+                    packed, try get(p + "project.weight", [b.expanded, b.output]),
+                    try get(p + "project.bias", [b.output]),
                 ]
             }
             tensors += [
@@ -115,14 +118,14 @@ public final class EfficientNetLite0 {
             var size = 112
             for b in Architecture.blocks {
                 let expand: Layer? = b.hasExpansion ? layer() : nil
-                let depthwise = layer(), project = layer()
+                let depthwise = take(), project = layer()
                 let (out, pad) = EfficientNetLite0.same(size, kernel: b.kernel, stride: b.stride)
                 blocks.append(
                     kk_block(
                         h: Int32(size), w: Int32(size), input: Int32(b.input), expanded: Int32(b.expanded),
                         output: Int32(b.output), kernel: Int32(b.kernel), stride: Int32(b.stride), pad_top: Int32(pad),
                         pad_left: Int32(pad), oh: Int32(out), ow: Int32(out), expand_weight: expand?.weight,
-                        expand_bias: expand?.bias, depthwise_weight: depthwise.weight, depthwise_bias: depthwise.bias,
+                        expand_bias: expand?.bias, depthwise: depthwise,
                         project_weight: project.weight, project_bias: project.bias, residual: b.residual ? 1 : 0,
                         expand_i16: nil, project_i16: nil))
                 size = out
