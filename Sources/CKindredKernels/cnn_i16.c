@@ -29,6 +29,9 @@
 /// Largest code of a weight and of an input, ±1023 both: 1023 · 1023 · k, the largest sum, stays
 /// within int32 for every k ≤ KK_I16_MAX_INPUTS.
 #define I16_TOP 1023
+/// Codes between the starts of two rows in the VNNI kernel's buffer: enough for any row, plus a
+/// line so the rows do not all fall in one cache set.
+#define I16_STRIDE (KK_I16_MAX_INPUTS + 32)
 
 static int round_up(int x, int to) { return (x + to - 1) / to * to; }
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
@@ -145,6 +148,9 @@ static void rows_portable(const int16_t *codes, const float *step, int R, i16_we
 /// The VNNI quantiser: the same largest magnitude, step and codes as quantise_rows (the maximum
 /// is exact in any order; x · to_code rounds to nearest even in both).
 static VNNI void quantise_rows_vnni(const float *in, int R, int k, int k2, int16_t *codes, float *step) {
+    // Rows of codes I16_STRIDE apart, whatever k: the kernel then reads every row's codes at a
+    // constant offset from one pointer, which costs no address arithmetic and lets a load fuse
+    // into the instruction that uses it.
     for (int i = 0; i < R; i++) {
         const float *x = in + (size_t)i * k;
         __m512 largest = _mm512_setzero_ps();
@@ -162,7 +168,7 @@ static VNNI void quantise_rows_vnni(const float *in, int R, int k, int k2, int16
             const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
             __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + q), scale));
             v = _mm512_min_epi32(_mm512_max_epi32(v, bottom), top);
-            _mm256_mask_storeu_epi16(codes + (size_t)i * k2 + q, (__mmask16)((1u << count) - 1), _mm512_cvtepi32_epi16(v));
+            _mm256_mask_storeu_epi16(codes + (size_t)i * I16_STRIDE + q, (__mmask16)((1u << count) - 1), _mm512_cvtepi32_epi16(v));
         }
     }
 }
@@ -182,9 +188,9 @@ static inline VNNI __attribute__((always_inline)) void finish_vnni(__m512i acc, 
 }
 
 /// Row i's pair g of input codes, broadcast to every lane.
-static inline VNNI __attribute__((always_inline)) __m512i pair_of(const int16_t *codes, int k2, int i, int g) {
+static inline VNNI __attribute__((always_inline)) __m512i pair_of(const int16_t *codes, int i, int g) {
     int32_t v;
-    memcpy(&v, codes + (size_t)i * k2 + (size_t)g * 2, sizeof v);
+    memcpy(&v, codes + (size_t)i * I16_STRIDE + (size_t)g * 2, sizeof v);
     return _mm512_set1_epi32(v);
 }
 
@@ -194,6 +200,16 @@ static inline VNNI __attribute__((always_inline)) __m512i dot(__m512i acc, __m51
     // instructions where one does, which cost this kernel a third of its speed: the instruction
     // itself, then.
     __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+}
+
+/// acc + each lane's two products with row i's pair g of input codes, read from memory and
+/// broadcast by the instruction itself (for a pair used once: one fused instruction, no register).
+static inline VNNI __attribute__((always_inline)) __m512i dot_pair(__m512i acc, __m512i w, const int16_t *codes, int i,
+                                                                  int g) {
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0"
+            : "+v"(acc)
+            : "v"(w), "m"(*(const int32_t *)(codes + (size_t)i * I16_STRIDE + (size_t)g * 2)));
     return acc;
 }
 
@@ -213,7 +229,7 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
             const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 32);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
-                const __m512i x = pair_of(codes, w.k2, i, g);
+                const __m512i x = pair_of(codes, i, g);
                 a[i][0] = dot(a[i][0], x, w0);
                 a[i][1] = dot(a[i][1], x, w1);
             }
@@ -233,7 +249,7 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
         for (int g = 0; g < pairs; g++, wp += 32) {
             const __m512i w0 = _mm512_loadu_si512(wp);
 #pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) a[i] = dot(a[i], pair_of(codes, w.k2, i, g), w0);
+            for (int i = 0; i < R; i++) a[i] = dot_pair(a[i], w0, codes, i, g);
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
@@ -244,7 +260,7 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
 
 static VNNI void pointwise_vnni(const float *in, int rows, int k, i16_weights w, int n, const float *bias, int relu6,
                                 const float *residual, float *out, kk_layout o) {
-    _Alignas(64) int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
+    _Alignas(64) int16_t codes[I16_ROWS * I16_STRIDE];
     float step[I16_ROWS];
     for (int r = 0; r < rows; r += I16_ROWS) {
         const int R = rows - r < I16_ROWS ? rows - r : I16_ROWS;

@@ -6,8 +6,8 @@ public enum CNNPrecision: String, Sendable, Hashable, CaseIterable {
     /// Single precision throughout: the oracle's arithmetic, cosine 1.0 against onnxruntime.
     case fp32
     /// 16-bit integers (`kk_pointwise_i16`): weights per output channel and inputs per pixel in
-    /// ±1023 steps of their largest magnitude, sums exact in int32. The stem, depthwise convolutions, pooling and classifier
-    /// stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md, "Reduced
+    /// ±1023 steps of their largest magnitude, sums exact in int32. The stem, depthwise convolutions, the first block's
+    /// projection (16 outputs: `Parameters.int16Pays`), pooling and classifier stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md, "Reduced
     /// precision", measures it against fp32 and onnxruntime, and says why not 8 bits.
     case int16
 
