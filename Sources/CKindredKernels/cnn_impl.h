@@ -183,6 +183,15 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_bl
     }
 }
 
+/// The LANES channels from `ch`, where depthwise_block reads them: each input row's panel of
+/// them (null for a padding row) into `panel`, and their packed bias and taps, returned.
+static inline KK_TARGET __attribute__((always_inline)) const float *KK_NAME(depthwise_channels)(
+    const float *const *rows, int K, int wide, const float *packed, int ch, const float **panel) {
+    const size_t at = (size_t)(ch / KK_PANEL) * wide * KK_PANEL + ch % KK_PANEL;
+    for (int ky = 0; ky < K; ky++) panel[ky] = rows[ky] ? rows[ky] + at : 0;
+    return packed + (size_t)(ch / KK_PANEL) * (1 + K * K) * KK_PANEL + ch % KK_PANEL;
+}
+
 /// One output row of a K×K depthwise convolution from its K padded input rows in panels (null:
 /// a padding row) into out (ow pixels × c channels), PIXELS pixels at a time and then the rest
 /// in one block of their own size.
@@ -190,10 +199,8 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(depthwise_pa
     const float *const *rows, int c, int wide, const float *restrict packed, const int K, const int S, int relu6,
     float *restrict out, int ow) {
     for (int ch = 0; ch < c; ch += LANES) {
-        const size_t at = (size_t)(ch / KK_PANEL) * wide * KK_PANEL + ch % KK_PANEL;
         const float *panel[KK_BLOCK_MAX_KERNEL];
-        for (int ky = 0; ky < K; ky++) panel[ky] = rows[ky] ? rows[ky] + at : 0;
-        const float *wp = packed + (size_t)(ch / KK_PANEL) * (1 + K * K) * KK_PANEL + ch % KK_PANEL;
+        const float *wp = KK_NAME(depthwise_channels)(rows, K, wide, packed, ch, panel);
         const int valid = c - ch < LANES ? c - ch : LANES;
         float *o = out + ch;
         int ox = 0;
@@ -225,10 +232,8 @@ static KK_TARGET void KK_NAME(depthwise_row)(const float *const *rows, int c, in
     else if (k == 5 && stride == 2) KK_DEPTHWISE(5, 2);
     else {  // any other shape: one pixel at a time, kernel size and stride unknown to the compiler
         for (int ch = 0; ch < c; ch += LANES) {
-            const size_t at = (size_t)(ch / KK_PANEL) * wide * KK_PANEL + ch % KK_PANEL;
             const float *panel[KK_BLOCK_MAX_KERNEL];
-            for (int ky = 0; ky < k; ky++) panel[ky] = rows[ky] ? rows[ky] + at : 0;
-            const float *wp = packed + (size_t)(ch / KK_PANEL) * (1 + k * k) * KK_PANEL + ch % KK_PANEL;
+            const float *wp = KK_NAME(depthwise_channels)(rows, k, wide, packed, ch, panel);
             const int valid = c - ch < LANES ? c - ch : LANES;
             for (int ox = 0; ox < ow; ox++) KK_NAME(depthwise_block)(panel, wp, k, stride, ox, c, valid, relu6, out + ch, 1);
         }
