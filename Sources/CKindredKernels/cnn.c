@@ -11,11 +11,6 @@ typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const 
                              kk_layout);
 typedef void (*depthwise_row_fn)(const float *const *, int, int, const float *, int, int, int, float *, int);
 
-/// Where output (i, j) of a 1×1 convolution goes in layout o (kindred_cnn.h).
-static inline __attribute__((always_inline)) float *kk_place(float *out, kk_layout o, int i, int j) {
-    return out + (size_t)i * o.row + (size_t)(j / KK_PANEL) * o.panel + j % KK_PANEL;
-}
-
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
@@ -85,7 +80,7 @@ static const level_kernels *at(int level) { return &levels[kk_cnn_supports(level
 
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out) {
-    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out, (kk_layout){(size_t)n, KK_PANEL});
+    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out, kk_rows_of(n));
 }
 
 static int panels(int c) { return (c + KK_PANEL - 1) / KK_PANEL; }
@@ -179,7 +174,7 @@ void kk_conv_shared(int level, const float *in, int h, int w, int c, const float
             }
         }
         kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n,
-                           (kk_layout){(size_t)n, KK_PANEL});
+                           kk_rows_of(n));
     }
 }
 
@@ -196,7 +191,7 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
         if (packed) kk_pointwise_i16(level >= 2, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
         else
             kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, res, out + (size_t)r * n,
-                               (kk_layout){(size_t)n, KK_PANEL});
+                               kk_rows_of(n));
     }
 }
 
@@ -290,7 +285,7 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
                             b->residual ? x + out : 0, y + out);
         else
             kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
-                               b->residual ? x + out : 0, y + out, (kk_layout){(size_t)b->output, KK_PANEL});
+                               b->residual ? x + out : 0, y + out, kk_rows_of(b->output));
     }
 }
 

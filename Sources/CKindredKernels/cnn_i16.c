@@ -125,18 +125,13 @@ static float finish(int32_t acc, float step, float scale, float bias, int relu6,
     return residual ? a + *residual : a;
 }
 
-/// Where output (i, j) goes in layout o (kindred_cnn.h).
-static float *place(float *out, kk_layout o, int i, int j) {
-    return out + (size_t)i * o.row + (size_t)(j / KK_PANEL) * o.panel + j % KK_PANEL;
-}
-
 static void rows_portable(const int16_t *codes, const float *step, int R, i16_weights w, int n, const float *bias,
                           int relu6, const float *residual, float *out, kk_layout o) {
     for (int i = 0; i < R; i++) {
         for (int j = 0; j < n; j++) {
             int32_t acc = 0;
             for (int q = 0; q < w.k2; q++) acc += (int32_t)codes[(size_t)i * w.k2 + q] * w.codes[code_index(w, q, j)];
-            *place(out, o, i, j) =
+            *kk_layout_at(out, o, i, j) =
                 finish(acc, step[i], w.scale[j], bias[j], relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
@@ -237,8 +232,8 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float *r = residual ? residual + (size_t)i * n : 0;
-            finish_vnni(a[i][0], step[i], w, j, n - j, bias, relu6, r, place(out, o, i, j));
-            if (j + 16 < n) finish_vnni(a[i][1], step[i], w, j + 16, n - j - 16, bias, relu6, r, place(out, o, i, j + 16));
+            finish_vnni(a[i][0], step[i], w, j, n - j, bias, relu6, r, kk_layout_at(out, o, i, j));
+            if (j + 16 < n) finish_vnni(a[i][1], step[i], w, j + 16, n - j - 16, bias, relu6, r, kk_layout_at(out, o, i, j + 16));
         }
     }
     if (j < w.n16) {
@@ -254,7 +249,7 @@ static inline VNNI __attribute__((always_inline)) void rows_vnni(const int16_t *
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
             finish_vnni(a[i], step[i], w, j, n - j, bias, relu6, residual ? residual + (size_t)i * n : 0,
-                        place(out, o, i, j));
+                        kk_layout_at(out, o, i, j));
     }
 }
 
@@ -290,7 +285,7 @@ int kk_i16_fast(void) {
 
 void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias, int relu6,
                       const float *residual, float *out) {
-    kk_pointwise_i16_to(fast, in, rows, k, packed, n, bias, relu6, residual, out, (kk_layout){(size_t)n, KK_PANEL});
+    kk_pointwise_i16_to(fast, in, rows, k, packed, n, bias, relu6, residual, out, kk_rows_of(n));
 }
 
 void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,

@@ -70,8 +70,8 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float *r = residual ? residual + (size_t)i * n + j : 0;
-            KK_NAME(finish)(kk_place(out, o, i, j), a[i][0], relu6, r);
-            KK_NAME(finish)(kk_place(out, o, i, j + LANES), a[i][1], relu6, r ? r + LANES : 0);
+            KK_NAME(finish)(kk_layout_at(out, o, i, j), a[i][0], relu6, r);
+            KK_NAME(finish)(kk_layout_at(out, o, i, j + LANES), a[i][1], relu6, r ? r + LANES : 0);
         }
     }
     for (; j + LANES <= j1; j += LANES) {
@@ -85,7 +85,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
-            KK_NAME(finish)(kk_place(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
+            KK_NAME(finish)(kk_layout_at(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
     }
     for (; j + HLANES <= j1; j += HLANES) {
         HVEC a[8];
@@ -98,13 +98,13 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++)
-            KK_NAME(hfinish)(kk_place(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
+            KK_NAME(hfinish)(kk_layout_at(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
     }
     for (; j < j1; j++) {
         for (int i = 0; i < R; i++) {
             float a = bias[j];
             for (int q = 0; q < k; q++) a += in[(size_t)i * k + q] * w[(size_t)q * n + j];
-            *kk_place(out, o, i, j) = KK_NAME(finish1)(a, relu6, residual ? residual + (size_t)i * n + j : 0);
+            *kk_layout_at(out, o, i, j) = KK_NAME(finish1)(a, relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
 }

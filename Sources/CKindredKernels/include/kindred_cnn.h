@@ -62,6 +62,13 @@ typedef struct {
     size_t row, panel;
 } kk_layout;
 
+/// Where output (i, j) goes in layout o.
+static inline float *kk_layout_at(float *out, kk_layout o, int i, int j) {
+    return out + (size_t)i * o.row + (size_t)(j / KK_PANEL) * o.panel + j % KK_PANEL;
+}
+/// Rows of n outputs, channels contiguous (NHWC).
+static inline kk_layout kk_rows_of(int n) { return (kk_layout){(size_t)n, KK_PANEL}; }
+
 /// Floats a depthwise convolution's packed weights take (`kk_depthwise_pack`).
 size_t kk_depthwise_size(int k, int c);
 /// Packs a k×k depthwise convolution's weights (k × k × c, row-major) and its bias (c) into
