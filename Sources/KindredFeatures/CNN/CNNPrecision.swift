@@ -6,9 +6,10 @@ public enum CNNPrecision: String, Sendable, Hashable, CaseIterable {
     /// Single precision throughout: the oracle's arithmetic, cosine 1.0 against onnxruntime.
     case fp32
     /// 16-bit integers (`kk_pointwise_i16`): weights per output channel and inputs per pixel in
-    /// ±1023 steps of their largest magnitude, sums exact in int32. The stem, depthwise convolutions, the first block's
-    /// projection (16 outputs: `Parameters.int16Pays`), pooling and classifier stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md, "Reduced
-    /// precision", measures it against fp32 and onnxruntime, and says why not 8 bits.
+    /// ±1023 steps of their largest magnitude, sums exact in int32. The stem, the depthwise
+    /// convolutions, the first block's projection (16 outputs: `Parameters.int16Pays`), pooling and
+    /// the classifier stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md,
+    /// "Reduced precision", measures it against fp32 and onnxruntime, and says why not 8 bits.
     case int16
 
     /// Whether this CPU runs this precision at least as fast as fp32: int16 needs AVX-512 VNNI,

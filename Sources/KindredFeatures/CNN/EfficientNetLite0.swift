@@ -166,8 +166,9 @@ public final class EfficientNetLite0 {
         /// Whether a 1×1 convolution with `outputs` outputs runs faster in 16 bits than in fp32. Its
         /// rows are quantised whatever n is, and with one vector of outputs (the first block's
         /// projection, 32 → 16) that costs more than the integer products save: 0.42 ms against
-        /// fp32's 0.24 an image, where from 24 outputs on int16 is 1.1–2.6× faster (C harness
-        /// over the network's shapes, same run).
+        /// fp32's 0.26 an image. Every wider 1×1 of the network runs 0.94–3.7× fp32's speed in
+        /// int16: level with it on the expansions from 16 and 24 inputs, 1.1–3.7× on the rest
+        /// (`Benchmarks/embed/layers.sh`, same run).
         static func int16Pays(outputs: Int32) -> Bool { outputs > 16 }
 
         deinit {
