@@ -245,7 +245,13 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
     const size_t slot = slot_size(b), left = (size_t)b->pad_left * KK_PANEL;
     const kk_layout in_panels = {KK_PANEL, (size_t)wide * KK_PANEL};
     float *ring = scratch, *depthwise = scratch + (size_t)slots * slot;
-    memset(ring, 0, (size_t)slots * slot * sizeof(float));
+    const size_t panel = (size_t)wide * KK_PANEL, right = (size_t)(wide - b->pad_left - w) * KK_PANEL;
+    for (size_t at = 0; at < (size_t)slots * slot; at += panel) {  // each panel's padding columns
+        memset(ring + at, 0, left * sizeof(float));
+        memset(ring + at + panel - right, 0, right * sizeof(float));
+    }
+    if (ce % KK_PANEL)  // the last panel's lanes past ce, in every column
+        for (int s = 0; s < slots; s++) memset(ring + (size_t)s * slot + slot - panel, 0, panel * sizeof(float));
     const float *copied = expanded ? expanded : (b->expand_weight ? 0 : x);
     const float *rows[KK_BLOCK_MAX_KERNEL];
     // A steal leaves both sides at least a band and the kernel's rows: each new range expands
