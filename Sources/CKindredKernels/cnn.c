@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>  // AVX-512 masked loads and stores (cnn_impl.h, narrow 1×1 convolutions)
+#endif
 
 typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *,
                              kk_layout);

@@ -133,3 +133,47 @@ import Testing
         }
     }
 }
+
+/// The fp32 1×1 kernel (`kk_pointwise`) at every level against the chain its header promises:
+/// bias, then each input's product in order, fused where the level has FMA (AVX2, AVX-512), then
+/// ReLU6 and the residual. Shapes cover the narrow kernel (n ≤ KK_NARROW_OUTPUTS: one to three
+/// vectors, the last masked; row blocks of 12 and 8 and the leftovers of 8, 4, 2, 1) and the
+/// wide one, so no block size, mask or tail changes a bit.
+@Suite struct PointwiseKernelTests {
+    static let shapes: [(rows: Int, k: Int, n: Int)] = [
+        (1, 3, 1), (13, 27, 5), (29, 32, 16), (56, 96, 24), (7, 144, 32), (31, 240, 40), (15, 40, 48), (9, 80, 49),
+        (23, 24, 144),
+    ]
+
+    @Test func everyLevelComputesTheDocumentedChain() {
+        for (index, shape) in Self.shapes.enumerated() {
+            let l = CNNReducedPrecisionTests.layer(
+                shape.k, shape.n, rows: shape.rows, signed: true, seed: 300 + UInt64(index))
+            for (relu6, residual) in [(Int32(0), false), (1, false), (1, true)] {
+                let r: [Float]? = residual ? l.residual : nil
+                for level in EfficientNetLite0.supportedLevels {
+                    let fused = String(cString: kk_cnn_isa(level)) != "baseline"
+                    var out = [Float](repeating: .nan, count: shape.rows * shape.n)
+                    kk_pointwise(
+                        level, l.x, Int32(shape.rows), Int32(shape.k), l.w, Int32(shape.n), l.bias, relu6, r, &out)
+                    var wrong = 0
+                    for i in 0..<shape.rows {
+                        for j in 0..<shape.n {
+                            var a = l.bias[j]
+                            for q in 0..<shape.k {
+                                let x = l.x[i * shape.k + q], w = l.w[q * shape.n + j]
+                                a = fused ? a.addingProduct(x, w) : a + x * w
+                            }
+                            if relu6 != 0 { a = min(max(a, 0), 6) }
+                            if let r { a += r[i * shape.n + j] }
+                            // == rather than bit patterns: ReLU6 may give −0 or +0 for −0.
+                            if out[i * shape.n + j] != a { wrong += 1 }
+                        }
+                    }
+                    #expect(
+                        wrong == 0, "\(shape), relu6 \(relu6), residual \(residual), level \(level): \(wrong) outputs")
+                }
+            }
+        }
+    }
+}

@@ -21,6 +21,11 @@ const char *kk_cnn_isa(int level);
 /// residual is not null) for rows × k inputs and n outputs (w is k×n, row-major). Blocks of rows ×
 /// outputs stay in registers over all k; bias, ReLU6 and the residual are applied as each block
 /// is stored, so each output is written once.
+///
+/// At level 2 (AVX-512) a convolution of at most KK_NARROW_OUTPUTS outputs keeps all of them for
+/// 8 or 12 rows in registers at once, in one pass over the inputs (the early projections, 16–40
+/// outputs); the arithmetic is the same, bit for bit.
+#define KK_NARROW_OUTPUTS 48
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out);
 

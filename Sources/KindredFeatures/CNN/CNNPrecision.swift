@@ -7,8 +7,8 @@ public enum CNNPrecision: String, Sendable, Hashable, CaseIterable {
     case fp32
     /// 16-bit integers (`kk_pointwise_i16`): weights per output channel and inputs per pixel in
     /// ±1023 steps of their largest magnitude, sums exact in int32. The stem, the depthwise
-    /// convolutions, the first block's projection (16 outputs: `Parameters.int16Pays`), pooling and
-    /// the classifier stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md,
+    /// convolutions, the projections to 48 outputs or fewer (the first five blocks', to 16, 24 and 40:
+    /// `Parameters.int16Pays`), pooling and the classifier stay fp32. Fast only with AVX-512 VNNI (`isFast`). Benchmarks/RESULTS.md,
     /// "Reduced precision", measures it against fp32 and onnxruntime, and says why not 8 bits.
     case int16
 

@@ -164,12 +164,11 @@ public final class EfficientNetLite0 {
         }
 
         /// Whether a 1×1 convolution with `outputs` outputs runs faster in 16 bits than in fp32. Its
-        /// rows are quantised whatever n is, and with one vector of outputs (the first block's
-        /// projection, 32 → 16) that costs more than the integer products save: 0.42 ms against
-        /// fp32's 0.26 an image. Every wider 1×1 of the network runs 0.94–3.7× fp32's speed in
-        /// int16: level with it on the expansions from 16 and 24 inputs, 1.1–3.7× on the rest
-        /// (`Benchmarks/embed/layers.sh`, same run).
-        static func int16Pays(outputs: Int32) -> Bool { outputs > 16 }
+        /// rows are quantised whatever n is, and the narrow layers' fp32 kernel (`KK_NARROW_OUTPUTS`,
+        /// the projections to 16, 24 and 40 outputs; int16 runs only where AVX-512 is) beats that:
+        /// 0.6–0.9× int16's time on those shapes. Every wider 1×1 of the network runs 0.94–3.7×
+        /// fp32's speed in int16 (`Benchmarks/embed/layers.sh`, same run; RESULTS.md).
+        static func int16Pays(outputs: Int32) -> Bool { outputs > KK_NARROW_OUTPUTS }
 
         deinit {
             HugePages.deallocate(storage)
