@@ -52,13 +52,15 @@ static double pointwise(int rows, int k, int n, int call, int int16) {
     float *out = filled((size_t)rows * n, 0);
     void *packed = aligned_alloc(64, (kk_i16_size(k, n) + 63) / 64 * 64);
     kk_i16_pack(w, k, n, packed);
+    float *panels = filled(kk_pointwise_size(k, n), 0);  // fp32 weights as the network holds them
+    kk_pointwise_pack(w, k, n, panels);
     double best = 1e9;
     for (int repeat = 0; repeat < REPEATS; repeat++) {
         const double start = now();
         for (int r = 0; r < rows; r += call) {
             const int count = rows - r < call ? rows - r : call;
             if (int16) kk_pointwise_i16(1, in + (size_t)r * k, count, k, packed, n, bias, 1, 0, out + (size_t)r * n);
-            else kk_pointwise(kk_cnn_level(), in + (size_t)r * k, count, k, w, n, bias, 1, 0, out + (size_t)r * n);
+            else kk_pointwise_packed(kk_cnn_level(), in + (size_t)r * k, count, k, panels, n, bias, 1, 0, out + (size_t)r * n);
         }
         if (now() - start < best) best = now() - start;
     }

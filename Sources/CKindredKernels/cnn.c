@@ -10,7 +10,23 @@
 #include <immintrin.h>  // AVX-512 masked loads and stores (cnn_impl.h, narrow 1×1 convolutions)
 #endif
 
-typedef void (*pointwise_fn)(const float *, int, int, const float *, int, const float *, int, const float *, float *,
+/// Where a 1×1 convolution's weight (q, j) is: w[q·q + ⌊j/32⌋·panel + j mod 32]. Rows of n
+/// (row-major, input × output) are {w, n, 32}; kk_pointwise_pack's panels are {w, 32, 32·k}. A
+/// block of outputs (2·LANES wide, which divides 32) lies in one panel: one pointer, one stride.
+typedef struct {
+    const float *w;
+    size_t q, panel;
+} kk_weights;
+
+static inline const float *kk_weights_at(kk_weights w, int j) {
+    return w.w + (size_t)(j / KK_WEIGHT_PANEL) * w.panel + j % KK_WEIGHT_PANEL;
+}
+static kk_weights rows_of_weights(const float *w, int n) { return (kk_weights){w, (size_t)n, KK_WEIGHT_PANEL}; }
+static kk_weights packed_weights(const float *packed, int k) {
+    return (kk_weights){packed, KK_WEIGHT_PANEL, (size_t)KK_WEIGHT_PANEL * k};
+}
+
+typedef void (*pointwise_fn)(const float *, int, int, kk_weights, int, const float *, int, const float *, float *,
                              kk_layout);
 typedef void (*depthwise_row_fn)(const float *const *, int, int, const float *, int, int, int, float *, int);
 
@@ -83,7 +99,23 @@ static const level_kernels *at(int level) { return &levels[kk_cnn_supports(level
 
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out) {
-    at(level)->pointwise(in, rows, k, w, n, bias, relu6, residual, out, kk_rows_of(n));
+    at(level)->pointwise(in, rows, k, rows_of_weights(w, n), n, bias, relu6, residual, out, kk_rows_of(n));
+}
+
+size_t kk_pointwise_size(int k, int n) {
+    return (size_t)(n + KK_WEIGHT_PANEL - 1) / KK_WEIGHT_PANEL * KK_WEIGHT_PANEL * k;
+}
+
+void kk_pointwise_pack(const float *w, int k, int n, float *packed) {
+    memset(packed, 0, kk_pointwise_size(k, n) * sizeof(float));
+    const kk_weights to = packed_weights(packed, k);
+    for (int j = 0; j < n; j++)
+        for (int q = 0; q < k; q++) ((float *)kk_weights_at(to, j))[(size_t)q * to.q] = w[(size_t)q * n + j];
+}
+
+void kk_pointwise_packed(int level, const float *in, int rows, int k, const float *packed, int n, const float *bias,
+                         int relu6, const float *residual, float *out) {
+    at(level)->pointwise(in, rows, k, packed_weights(packed, k), n, bias, relu6, residual, out, kk_rows_of(n));
 }
 
 static int panels(int c) { return (c + KK_PANEL - 1) / KK_PANEL; }
@@ -176,8 +208,8 @@ void kk_conv_shared(int level, const float *in, int h, int w, int c, const float
                 }
             }
         }
-        kernels->pointwise(scratch, ow, (int)width, weights, n, bias, relu6, 0, out + (size_t)oy * ow * n,
-                           kk_rows_of(n));
+        kernels->pointwise(scratch, ow, (int)width, rows_of_weights(weights, n), n, bias, relu6, 0,
+                           out + (size_t)oy * ow * n, kk_rows_of(n));
     }
 }
 
@@ -193,8 +225,8 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
         const float *res = residual ? residual + (size_t)r * n : 0;
         if (packed) kk_pointwise_i16(level >= 2, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
         else
-            kernels->pointwise(in + (size_t)r * k, count, k, w, n, bias, relu6, res, out + (size_t)r * n,
-                               kk_rows_of(n));
+            kernels->pointwise(in + (size_t)r * k, count, k, packed_weights(w, k), n, bias, relu6, res,
+                               out + (size_t)r * n, kk_rows_of(n));
     }
 }
 
@@ -276,8 +308,8 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
                 kk_pointwise_i16_to(level >= 2, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1,
                                     0, row + left, in_panels);
             else
-                kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, b->expand_weight, ce, b->expand_bias, 1, 0,
-                                   row + left, in_panels);
+                kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, packed_weights(b->expand_weight, b->input),
+                                   ce, b->expand_bias, 1, 0, row + left, in_panels);
         }
         if (to > next) next = to;
         for (int i = 0; i < count; i++) {
@@ -293,8 +325,8 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
             kk_pointwise_i16(level >= 2, depthwise, count * b->ow, ce, b->project_i16, b->output, b->project_bias, 0,
                             b->residual ? x + out : 0, y + out);
         else
-            kernels->pointwise(depthwise, count * b->ow, ce, b->project_weight, b->output, b->project_bias, 0,
-                               b->residual ? x + out : 0, y + out, kk_rows_of(b->output));
+            kernels->pointwise(depthwise, count * b->ow, ce, packed_weights(b->project_weight, ce), b->output,
+                               b->project_bias, 0, b->residual ? x + out : 0, y + out, kk_rows_of(b->output));
     }
 }
 

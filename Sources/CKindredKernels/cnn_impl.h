@@ -54,15 +54,16 @@ static inline KK_TARGET __attribute__((always_inline)) float KK_NAME(finish1)(fl
 /// R rows of a 1×1 convolution, outputs [j0, j1) of n: R × 2 vectors of outputs accumulate in
 /// registers over all k inputs, each weight vector loaded once for the R rows.
 static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_rows)(
-    const float *restrict in, int k, const float *restrict w, int n, int j0, int j1, const float *restrict bias, int relu6,
+    const float *restrict in, int k, kk_weights w, int n, int j0, int j1, const float *restrict bias, int relu6,
     const float *residual, float *restrict out, kk_layout o, const int R) {
     int j = j0;
     for (; j + 2 * LANES <= j1; j += 2 * LANES) {
+        const float *restrict wj = kk_weights_at(w, j);
         VEC a[8][2];
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) { a[i][0] = KK_NAME(load)(bias + j); a[i][1] = KK_NAME(load)(bias + j + LANES); }
         for (int q = 0; q < k; q++) {
-            const VEC w0 = KK_NAME(load)(w + (size_t)q * n + j), w1 = KK_NAME(load)(w + (size_t)q * n + j + LANES);
+            const VEC w0 = KK_NAME(load)(wj + q * w.q), w1 = KK_NAME(load)(wj + q * w.q + LANES);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
                 const float x = in[(size_t)i * k + q];
@@ -78,11 +79,12 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
         }
     }
     for (; j + LANES <= j1; j += LANES) {
+        const float *restrict wj = kk_weights_at(w, j);
         VEC a[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) a[i] = KK_NAME(load)(bias + j);
         for (int q = 0; q < k; q++) {
-            const VEC wq = KK_NAME(load)(w + (size_t)q * n + j);
+            const VEC wq = KK_NAME(load)(wj + q * w.q);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) a[i] += wq * in[(size_t)i * k + q];
         }
@@ -91,11 +93,12 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
             KK_NAME(finish)(kk_layout_at(out, o, i, j), a[i], relu6, residual ? residual + (size_t)i * n + j : 0);
     }
     for (; j + HLANES <= j1; j += HLANES) {
+        const float *restrict wj = kk_weights_at(w, j);
         HVEC a[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) a[i] = KK_NAME(hload)(bias + j);
         for (int q = 0; q < k; q++) {
-            const HVEC wq = KK_NAME(hload)(w + (size_t)q * n + j);
+            const HVEC wq = KK_NAME(hload)(wj + q * w.q);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) a[i] += wq * in[(size_t)i * k + q];
         }
@@ -106,7 +109,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
     for (; j < j1; j++) {
         for (int i = 0; i < R; i++) {
             float a = bias[j];
-            for (int q = 0; q < k; q++) a += in[(size_t)i * k + q] * w[(size_t)q * n + j];
+            for (int q = 0; q < k; q++) a += in[(size_t)i * k + q] * kk_weights_at(w, j)[q * w.q];
             *kk_layout_at(out, o, i, j) = KK_NAME(finish1)(a, relu6, residual ? residual + (size_t)i * n + j : 0);
         }
     }
@@ -121,7 +124,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(pointwise_ro
 /// ran at a third of the FMA peak (1.3–1.65× faster so, Benchmarks/RESULTS.md). The chains are
 /// pointwise_rows' own: the same bits.
 static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(narrow_rows)(
-    const float *restrict in, int k, const float *restrict w, int n, const float *restrict bias, int relu6,
+    const float *restrict in, int k, kk_weights w, int n, const float *restrict bias, int relu6,
     const float *residual, float *restrict out, kk_layout o, const int R, const int V) {
     const __mmask16 last = (__mmask16)(0xffffu >> (16 * V - n));
     VEC a[16][3];
@@ -134,7 +137,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(narrow_rows)
     for (int q = 0; q < k; q++) {
         VEC wq[3];
 #pragma clang loop unroll(full)
-        for (int v = 0; v < V; v++) wq[v] = _mm512_maskz_loadu_ps(v == V - 1 ? last : 0xffff, w + (size_t)q * n + 16 * v);
+        for (int v = 0; v < V; v++) wq[v] = _mm512_maskz_loadu_ps(v == V - 1 ? last : 0xffff, kk_weights_at(w, 16 * v) + q * w.q);
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             const float x = in[(size_t)i * k + q];
@@ -157,7 +160,7 @@ static inline KK_TARGET __attribute__((always_inline)) void KK_NAME(narrow_rows)
 /// A narrow 1×1 convolution: rows in blocks of 12 for two vectors of outputs and 8 for one or
 /// three (24 accumulators of the 32 registers; with one vector, 12 or 16 rows measured no faster
 /// than 8), the rows left over in blocks of 8, 4, 2 and 1.
-static KK_TARGET void KK_NAME(pointwise_narrow)(const float *restrict in, int rows, int k, const float *restrict w, int n,
+static KK_TARGET void KK_NAME(pointwise_narrow)(const float *restrict in, int rows, int k, kk_weights w, int n,
                                                 const float *restrict bias, int relu6, const float *residual,
                                                 float *restrict out, kk_layout o) {
     int r = 0;
@@ -182,7 +185,7 @@ static KK_TARGET void KK_NAME(pointwise_narrow)(const float *restrict in, int ro
 /// while every row block passes over them (the head's 320 × 1280 weights are 1.6 MB).
 #define KK_CHUNK_BYTES (128 * 1024)
 
-static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int k, const float *restrict w, int n,
+static KK_TARGET void KK_NAME(pointwise)(const float *restrict in, int rows, int k, kk_weights w, int n,
                                          const float *restrict bias, int relu6, const float *residual, float *restrict out,
                                          kk_layout o) {
 #if LANES == 16

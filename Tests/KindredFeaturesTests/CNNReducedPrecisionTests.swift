@@ -138,7 +138,8 @@ import Testing
 /// bias, then each input's product in order, fused where the level has FMA (AVX2, AVX-512), then
 /// ReLU6 and the residual. Shapes cover the narrow kernel (n ≤ KK_NARROW_OUTPUTS: one to three
 /// vectors, the last masked; row blocks of 12 and 8 and the leftovers of 8, 4, 2, 1) and the
-/// wide one, so no block size, mask or tail changes a bit.
+/// wide one, so no block size, mask or tail changes a bit; weights packed in panels
+/// (`kk_pointwise_pack`) give the same bits as rows of n.
 @Suite struct PointwiseKernelTests {
     static let shapes: [(rows: Int, k: Int, n: Int)] = [
         (1, 3, 1), (13, 27, 5), (29, 32, 16), (56, 96, 24), (7, 144, 32), (31, 240, 40), (15, 40, 48), (9, 80, 49),
@@ -151,11 +152,21 @@ import Testing
                 shape.k, shape.n, rows: shape.rows, signed: true, seed: 300 + UInt64(index))
             for (relu6, residual) in [(Int32(0), false), (1, false), (1, true)] {
                 let r: [Float]? = residual ? l.residual : nil
+                var packed = [Float](repeating: .nan, count: kk_pointwise_size(Int32(shape.k), Int32(shape.n)))
+                kk_pointwise_pack(l.w, Int32(shape.k), Int32(shape.n), &packed)
                 for level in EfficientNetLite0.supportedLevels {
                     let fused = String(cString: kk_cnn_isa(level)) != "baseline"
-                    var out = [Float](repeating: .nan, count: shape.rows * shape.n)
+                    var rowMajor = [Float](repeating: .nan, count: shape.rows * shape.n), inPanels = rowMajor
                     kk_pointwise(
-                        level, l.x, Int32(shape.rows), Int32(shape.k), l.w, Int32(shape.n), l.bias, relu6, r, &out)
+                        level, l.x, Int32(shape.rows), Int32(shape.k), l.w, Int32(shape.n), l.bias, relu6, r,
+                        &rowMajor)
+                    kk_pointwise_packed(
+                        level, l.x, Int32(shape.rows), Int32(shape.k), packed, Int32(shape.n), l.bias, relu6, r,
+                        &inPanels)
+                    #expect(
+                        rowMajor.elementsEqual(inPanels) { $0.bitPattern == $1.bitPattern },
+                        "\(shape), level \(level): packed weights give other bits")
+                    let out = rowMajor
                     var wrong = 0
                     for i in 0..<shape.rows {
                         for j in 0..<shape.n {

@@ -29,6 +29,19 @@ const char *kk_cnn_isa(int level);
 void kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                   const float *residual, float *out);
 
+/// Columns of a 1×1 convolution's weights that `kk_pointwise_pack` stores together.
+#define KK_WEIGHT_PANEL 32
+/// Floats a k×n weight takes packed: ⌈n/32⌉ panels of k × 32.
+size_t kk_pointwise_size(int k, int n);
+/// Packs a k×n weight (row-major, input × output) into panels of 32 columns, [⌈n/32⌉][k][32],
+/// columns past n zero. A block of outputs then reads its weights front to back, 128 contiguous
+/// bytes an input, where rows of n put each input's n·4 bytes apart (up to 4.6 KB): the stream
+/// the prefetchers follow and the TLB holds. The arithmetic is unchanged, bit for bit.
+void kk_pointwise_pack(const float *w, int k, int n, float *packed);
+/// `kk_pointwise` with weights packed by `kk_pointwise_pack`.
+void kk_pointwise_packed(int level, const float *in, int rows, int k, const float *packed, int n, const float *bias,
+                         int relu6, const float *residual, float *out);
+
 /// The output rows of one layer, shared out among the parts of a thread team. Each part starts
 /// with an equal contiguous range and takes it top-down a few rows at a time; a part that runs
 /// out moves the far half of the largest range left into its own. So a core slowed by another
@@ -48,8 +61,9 @@ void kk_rows_init(kk_rows *rows, int count, int parts);
 void kk_conv_shared(int level, const float *in, int h, int w, int c, const float *weights, const float *bias, int k,
                     int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, kk_rows *rows, int part,
                     float *scratch);
-/// `kk_pointwise` over the rows `part` claims from `rows` (the layer's pixels); in 16-bit integers
-/// (`kk_pointwise_i16`, VNNI at level 2) when `packed`, w's packed weights, is not null.
+/// `kk_pointwise_packed` over the rows `part` claims from `rows` (the layer's pixels), w packed by
+/// `kk_pointwise_pack`; in 16-bit integers (`kk_pointwise_i16`, VNNI at level 2) when `packed`,
+/// w's int16 packing, is not null.
 void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, const void *packed,
                          int n, const float *bias, int relu6, const float *residual, float *out);
 #define KK_BLOCK_MAX_KERNEL 7
@@ -103,8 +117,8 @@ void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void 
 
 /// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
 /// when expand_weight is null), depthwise kernel×kernel with ReLU6, project 1×1, plus the input
-/// when residual. 1×1 weights are row-major (input × output); the depthwise convolution's weights
-/// and bias come packed by `kk_depthwise_pack`.
+/// when residual. 1×1 weights come packed by `kk_pointwise_pack`; the depthwise convolution's
+/// weights and bias by `kk_depthwise_pack`.
 typedef struct {
     int h, w, input, expanded, output;
     int kernel, stride, pad_top, pad_left, oh, ow;

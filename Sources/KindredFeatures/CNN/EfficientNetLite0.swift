@@ -52,7 +52,8 @@ public final class EfficientNetLite0 {
     private let team: WorkerTeam?
 
     /// Every weight, copied once into memory the C kernels can hold pointers to, and the blocks
-    /// described for `kk_block_rows`.
+    /// described for `kk_block_rows`. The blocks' and the head's 1×1 weights are held packed in
+    /// panels (`kk_pointwise_pack`); the stem's and the classifier's as stored.
     final class Parameters {
         typealias Layer = (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>)
         private let storage: UnsafeMutableBufferPointer<Float>
@@ -77,12 +78,22 @@ public final class EfficientNetLite0 {
                 throw WeightsError(
                     path: weights.model, reason: "weights are for \(weights.model), not \(Architecture.modelName)")
             }
+            // The 1×1 convolutions' weights as stored (input × output), for int16's packing; the
+            // kernels read them packed in panels (`kk_pointwise_pack`).
+            var pointwise: [(weight: [Float], k: Int32, n: Int32)] = []
+            func inPanels(_ weight: [Float], _ k: Int, _ n: Int) -> [Float] {
+                pointwise.append((weight, Int32(k), Int32(n)))
+                var packed = [Float](repeating: 0, count: kk_pointwise_size(Int32(k), Int32(n)))
+                kk_pointwise_pack(weight, Int32(k), Int32(n), &packed)
+                return packed
+            }
             var tensors: [[Float]] = [try get("stem.weight", [27, 32]), try get("stem.bias", [32])]
             for b in Architecture.blocks {
                 let p = "block\(b.index)."
                 if b.hasExpansion {
                     tensors += [
-                        try get(p + "expand.weight", [b.input, b.expanded]), try get(p + "expand.bias", [b.expanded]),
+                        inPanels(try get(p + "expand.weight", [b.input, b.expanded]), b.input, b.expanded),
+                        try get(p + "expand.bias", [b.expanded]),
                     ]
                 }
                 let depthwise = try get(p + "depthwise.weight", [b.kernel, b.kernel, b.expanded])
@@ -90,12 +101,12 @@ public final class EfficientNetLite0 {
                 var packed = [Float](repeating: 0, count: kk_depthwise_size(Int32(b.kernel), Int32(b.expanded)))
                 kk_depthwise_pack(depthwise, depthwiseBias, Int32(b.kernel), Int32(b.expanded), &packed)
                 tensors += [
-                    packed, try get(p + "project.weight", [b.expanded, b.output]),
+                    packed, inPanels(try get(p + "project.weight", [b.expanded, b.output]), b.expanded, b.output),
                     try get(p + "project.bias", [b.output]),
                 ]
             }
             tensors += [
-                try get("head.weight", [320, 1280]), try get("head.bias", [1280]),
+                inPanels(try get("head.weight", [320, 1280]), 320, 1280), try get("head.bias", [1280]),
                 try get("fc.weight", [1280, 1000]), try get("fc.bias", [1000]),
             ]
             // Each tensor starts on a 64-byte boundary, so weight vectors never straddle lines.
@@ -136,13 +147,9 @@ public final class EfficientNetLite0 {
                 (self.blocks, packed, headI16) = (blocks, nil, nil)
                 return
             }
-            // Every 1×1 convolution's weights packed once, each on a 64-byte boundary.
-            var convolutions: [(weight: UnsafePointer<Float>, k: Int32, n: Int32)] = []
-            for b in blocks {
-                if let expand = b.expand_weight { convolutions.append((expand, b.input, b.expanded)) }
-                if Self.int16Pays(outputs: b.output) { convolutions.append((b.project_weight, b.expanded, b.output)) }
-            }
-            convolutions.append((head.weight, 320, Int32(EfficientNetLite0.featureDimension)))
+            // Every 1×1 convolution that pays in int16 packed once, each on a 64-byte boundary, in
+            // the order they were read: each block's expansion, then its projection; the head.
+            let convolutions = pointwise.filter { Self.int16Pays(outputs: $0.n) }
             let sizes = convolutions.map { (kk_i16_size($0.k, $0.n) + 63) / 64 * 64 }
             let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.reduce(0, +), alignment: 64)
             var at: [UnsafeRawPointer] = []
@@ -155,12 +162,12 @@ public final class EfficientNetLite0 {
             var taken = at.makeIterator()
             self.blocks = blocks.map { b in
                 var b = b
-                if b.expand_weight != nil { b.expand_i16 = taken.next()! }
+                if b.expand_weight != nil, Self.int16Pays(outputs: b.expanded) { b.expand_i16 = taken.next()! }
                 if Self.int16Pays(outputs: b.output) { b.project_i16 = taken.next()! }
                 return b
             }
             self.packed = packed
-            headI16 = taken.next()!
+            headI16 = Self.int16Pays(outputs: Int32(EfficientNetLite0.featureDimension)) ? taken.next()! : nil
         }
 
         /// Whether a 1×1 convolution with `outputs` outputs runs faster in 16 bits than in fp32. Its
