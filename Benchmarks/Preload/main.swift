@@ -54,4 +54,4 @@ for first in stride(from: 0, to: vectors.rows, by: batch) {
     }
 }
 let t = ContinuousClock.now - start
-print("{\"items\":\(vectors.rows),\"s\":\(Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18)}")
+print("{\"items\":\(vectors.rows),\"s\":\(t.seconds)}")

@@ -26,7 +26,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = ContinuousClock.now
     try body()
     let t = ContinuousClock.now - start
-    return Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+    return t.seconds
 }
 func report(_ what: String, _ s: Double) {
     print(

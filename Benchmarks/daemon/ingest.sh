@@ -25,9 +25,10 @@ $bin/kindredd --state "$state" --socket "$state/k.sock" --watch "$dir" --threads
 pid=$!
 # Poll STATUS every 0.1 s over one connection: spawning `kindred status` each time cost 21 ms of
 # CPU per call (`perf stat -r 20 -e task-clock kindred status`), ~5 % of the 2 cores measured.
-read -r idx failed < <(python3 - "$state/k.sock" "$total" "$pid" <<'PY'
-import os, socket, sys, time
-path, total, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# At the end it writes STATUS's `ingest_*` rows (where the time went, thread-seconds by stage) as JSON.
+read -r idx failed < <(python3 - "$state/k.sock" "$total" "$pid" "$state/stages.json" <<'PY'
+import json, os, socket, sys, time
+path, total, pid, stages = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 while True:
     try:
         s = socket.socket(socket.AF_UNIX); s.connect(path); break
@@ -41,6 +42,8 @@ while True:
     status = dict(reader.readline().rstrip("\n").split("\t", 1) for _ in range(n))
     idx, failed = int(status.get("indexed", 0)), int(status.get("failed", 0))
     if status.get("scanning") == "no" and idx + failed >= total:
+        with open(stages, "w") as f:
+            json.dump({k[len("ingest_"):]: float(v) for k, v in status.items() if k.startswith("ingest_")}, f)
         print(idx, failed); break
     time.sleep(0.1)
 PY
@@ -49,3 +52,5 @@ end=$(date +%s.%N)
 rss=$(awk '/VmHWM/{print int($2/1024)}' /proc/$pid/status)
 kill -TERM $pid; wait $pid
 python3 -c "t=$end-$start; print('{\"files\":$total,\"indexed\":$idx,\"failed\":$failed,\"wall_s\":%.1f,\"images_per_s\":%.1f,\"peak_rss_mb\":$rss}' % (t, $total/t))"
+echo "== kindredd's stages (STATUS ingest_*: thread-seconds by stage; waiting = the network's thread waiting for decoded files)"
+cat "$state/stages.json"; echo

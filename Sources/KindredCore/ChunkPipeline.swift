@@ -15,9 +15,11 @@ public enum ChunkPipeline {
     /// `chunkSize`, with each result's index in `items`. Every item is consumed exactly once,
     /// unless the run stops early: once `shouldStop` says so or `consume` throws (which is
     /// rethrown), no further item is started. `willPrepare` hears each range of items on a worker
-    /// thread as it is admitted, before any of them is prepared.
+    /// thread as it is admitted, before any of them is prepared. `clock` hears how long the
+    /// consumer waited for prepared items (`PipelineStage.waiting`).
     public static func run<Item: Sendable, Prepared: Sendable, Failure: Error>(
         _ items: [Item], chunkSize: Int, ahead: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        clock: StageClock? = nil,
         willPrepare: @escaping @Sendable (Range<Int>) -> Void = { _ in },
         prepare: @escaping @Sendable (Item) -> Prepared,
         consume: ([Prepared], [Int]) throws(Failure) -> Void,
@@ -52,7 +54,9 @@ public enum ChunkPipeline {
         var consumed = 0
         while consumed < items.count {
             guard !shouldStop() else { return }
+            let begun = ContinuousClock.now
             let chunk = window.take()
+            clock?.add(.waiting, ContinuousClock.now - begun)
             consumed += chunk.count
             try consume(chunk.map(\.prepared), chunk.map(\.index))
         }

@@ -104,7 +104,7 @@ public final class Collection: Sendable {
             network: try StandardSpaces.network(
                 weights: weights, batchSize: settings.batchSize, threads: settings.threads,
                 precision: settings.cnnPrecision),
-            threads: settings.threads, logger: logger)
+            threads: settings.threads, stages: progress.stages, logger: logger)
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe
         let progress = self.progress

@@ -30,6 +30,8 @@ public final class Ingestor: @unchecked Sendable {
     public var probe: DecodeProbe?
     /// Changes to the indexes (`LiveIndexes.changes`): a snapshot is due when it moved.
     public var changes: Int { indexes.changes }
+    /// Where ingestion's time goes, stage by stage (STATUS `ingest_<stage>_s`).
+    public let stages: StageClock
 
     public struct Report: Sendable, Equatable {
         public var indexed = 0
@@ -47,7 +49,8 @@ public final class Ingestor: @unchecked Sendable {
 
     public init(
         state: StateStore, indexes: LiveIndexes, network: EfficientNetLite0,
-        threads: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, stages: StageClock = StageClock(),
+        logger: Logger
     ) {
         // What the cnn space's vectors mean is StandardSpaces' to say; a network pooling otherwise
         // would store vectors the index cannot compare with the rest.
@@ -56,6 +59,7 @@ public final class Ingestor: @unchecked Sendable {
         self.indexes = indexes
         self.network = network
         self.threads = threads
+        self.stages = stages
         self.logger = logger
     }
 
@@ -117,7 +121,8 @@ public final class Ingestor: @unchecked Sendable {
         // Suspects one at a time with nothing prepared ahead, so a death names one file.
         for suspect in cleared where !shouldStop() {
             try catalog.markAttempted([suspect.id])
-            let extracted = Self.extract(suspect.path, knownHash: suspect.previous.contentHash, options: options)
+            let extracted = Self.extract(
+                suspect.path, knownHash: suspect.previous.contentHash, options: options, clock: stages)
             let (indexed, failed, unchanged) = try commit([suspect], [extracted], options: options)
             report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
             batchDone(1)
@@ -125,15 +130,15 @@ public final class Ingestor: @unchecked Sendable {
         // Reading and decoding the next files overlaps the CNN and the commit of those before
         // (a slow file holds up only its own worker). Each range of files is recorded as
         // attempted before any of it is read.
-        let catalog = self.catalog, logger = self.logger, ids = work.map(\.id)
+        let catalog = self.catalog, logger = self.logger, ids = work.map(\.id), clock = stages
         try ChunkPipeline.run(
-            work, chunkSize: max(1, threads * network.batchSize), threads: threads,
+            work, chunkSize: max(1, threads * network.batchSize), threads: threads, clock: clock,
             willPrepare: { range in
                 do { try catalog.markAttempted(Array(ids[range])) } catch {
                     logger.warning("cannot record decode attempts", metadata: ["error": "\(error)"])
                 }
             },
-            prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options) }
+            prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options, clock: clock) }
         ) { (extracted, indices) throws(any Error) in
             let (indexed, failed, unchanged) = try commit(indices.map { work[$0] }, extracted, options: options)
             report.indexed += indexed
@@ -177,33 +182,43 @@ public final class Ingestor: @unchecked Sendable {
     /// What a decode probe runs: the same read, decode and description as ingestion, in the child.
     /// Exit status 0 when the file decoded, 3 when it was refused with a reason.
     public static func probeDecode(_ path: String, options: DecodeOptions) -> Int32 {
-        extract(path, knownHash: nil, options: options).failure == nil ? 0 : 3
+        extract(path, knownHash: nil, options: options, clock: nil).failure == nil ? 0 : 3
     }
 
-    private static func extract(_ path: String, knownHash: String?, options: DecodeOptions) -> Extracted {
+    private static func extract(
+        _ path: String, knownHash: String?, options: DecodeOptions, clock: StageClock?
+    ) -> Extracted {
         if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
+        // Each step's time goes to `clock` (none in a decode probe's child).
+        func timed<T, E: Error>(_ stage: PipelineStage, _ body: () throws(E) -> T) throws(E) -> T {
+            guard let clock else { return try body() }
+            return try clock.measure(stage, body)
+        }
+        clock?.countFiles()
         var extracted = Extracted()
         do throws(ImageError) {
             // At most `options.maxFileBytes` are read: a larger file is refused before it is held.
-            let file = try ImageFile(path: path, options: options)
-            var checksum = Checksum()
-            checksum.update(file.bytes)
-            extracted.hash = String(checksum.value, radix: 16)
+            let file = try timed(.read) { () throws(ImageError) in try ImageFile(path: path, options: options) }
+            extracted.hash = timed(.hash) {
+                var checksum = Checksum()
+                checksum.update(file.bytes)
+                return String(checksum.value, radix: 16)
+            }
             if extracted.hash == knownHash {
                 extracted.sameContent = true
                 return extracted
             }
-            let decoded = try file.decode(options: options)
+            let decoded = try file.decode(options: options, clock: clock)
             extracted.format = decoded.format.rawValue
             extracted.width = decoded.originalWidth
             extracted.height = decoded.originalHeight
             // What is described is the picture as `StandardSpaces.framing` prepares it; the
             // thumbnail shows the file as it is.
-            let described = StandardSpaces.framing.prepare(decoded.image)
+            let described = timed(.frame) { StandardSpaces.framing.prepare(decoded.image) }
             extracted.image = described
-            extracted.style = StyleDescriptor.compute(described)
-            extracted.phash = PerceptualHash.bytes(PerceptualHash.compute(described))
-            extracted.thumb = StandardSpaces.thumbnail(of: decoded.image)
+            extracted.style = timed(.style) { StyleDescriptor.compute(described) }
+            extracted.phash = timed(.phash) { PerceptualHash.bytes(PerceptualHash.compute(described)) }
+            extracted.thumb = timed(.thumbnail) { StandardSpaces.thumbnail(of: decoded.image) }
         } catch {
             extracted.failure = error.reason
         }
@@ -228,10 +243,10 @@ public final class Ingestor: @unchecked Sendable {
                         format: previous.format))
             } else {
                 // Same bytes but no vectors (it failed before, or they were lost): extract after all.
-                extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options)
+                extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options, clock: stages)
             }
         }
-        try state.confirm(confirmed)
+        try stages.measure(.store) { try state.confirm(confirmed) }
         let pending = batch.indices.filter { !(extracted[$0].sameContent) }
         let good = pending.filter { extracted[$0].failure == nil }
         let failures = pending.filter { extracted[$0].failure != nil }.map { i in
@@ -240,41 +255,44 @@ public final class Ingestor: @unchecked Sendable {
         }
         // A file that changed into something unreadable loses the vectors of what it was, in the
         // store and then in the index, or SIMILAR would keep answering with a picture that is gone.
-        try state.fail(failures)
+        try stages.measure(.store) { _ = try state.fail(failures) }
         for (id, _, _) in failures { self.indexes.remove(label: id.rawValue) }
         let failed = failures.count
         guard !good.isEmpty else { return (0, failed, confirmed.count) }
-        let (features, classes) = network.embedAndClassify(
-            good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
+        let (features, classes) = stages.measure(.cnn) {
+            network.embedAndClassify(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
+        }
         // Steps 2 and 3 of the commit order (StateStore), then the index.
         let dimension = StandardSpaces.cnn.dimension
-        try state.index(
-            good.enumerated().map { row, i in
-                let e = extracted[i]
-                return StateStore.Indexed(
-                    extraction: Catalog.Extraction(
-                        id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format,
-                        imagenetClass: classes[row]),
-                    vectors: [
-                        (
-                            StandardSpaces.cnn.name,
-                            .floats(Array(features[(row * dimension)..<((row + 1) * dimension)]))
-                        ),
-                        (StandardSpaces.style.name, .floats(e.style)), (StandardSpaces.phash.name, .bytes(e.phash)),
-                        (StandardSpaces.thumb.name, .bytes(e.thumb)),
-                    ])
-            })
+        let rows = good.enumerated().map { row, i in
+            let e = extracted[i]
+            return StateStore.Indexed(
+                extraction: Catalog.Extraction(
+                    id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format,
+                    imagenetClass: classes[row]),
+                vectors: [
+                    (
+                        StandardSpaces.cnn.name,
+                        .floats(Array(features[(row * dimension)..<((row + 1) * dimension)]))
+                    ),
+                    (StandardSpaces.style.name, .floats(e.style)), (StandardSpaces.phash.name, .bytes(e.phash)),
+                    (StandardSpaces.thumb.name, .bytes(e.thumb)),
+                ])
+        }
+        try stages.measure(.store) { try state.index(rows) }
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
         let failure = Mutex<(any Error)?>(nil)
-        let indexes = self.indexes, styles = good.map { extracted[$0].style }
+        let indexes = self.indexes, styles = good.map { extracted[$0].style }, clock = stages
         DispatchQueue.concurrentPerform(iterations: min(threads, good.count)) { worker in
             for row in stride(from: worker, to: good.count, by: threads) {
                 let i = good[row]
                 do {
-                    try indexes.insert(
-                        cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row],
-                        label: batch[i].id.rawValue)
+                    try clock.measure(.index) {
+                        try indexes.insert(
+                            cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row],
+                            label: batch[i].id.rawValue)
+                    }
                 } catch {
                     failure.withLock { $0 = error }
                 }

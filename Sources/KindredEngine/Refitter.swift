@@ -623,5 +623,5 @@ public enum RefitError: Error, CustomStringConvertible {
 
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let t = ContinuousClock.now - start
-    return ((Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) * 1000).rounded() / 1000
+    return (t.seconds * 1000).rounded() / 1000
 }

@@ -51,6 +51,8 @@ public final class IngestProgress: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where ingestion's time has gone since start, stage by stage (the ingestor adds to it).
+    public let stages = StageClock()
 
     public init() {}
 

@@ -17,6 +17,9 @@ struct AreaResampler {
     private var accumulators: [Float]
     private var nextInputRow = 0
     private(set) var output: RGBImage
+    /// Time spent in `add(row:)`, for `PipelineStage.resample` (two clock reads a row: tens of
+    /// nanoseconds against the row's microseconds of work).
+    private(set) var busy = Duration.zero
 
     init(inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int) {
         precondition(outputWidth <= inputWidth && outputHeight <= inputHeight && outputWidth > 0 && outputHeight > 0)
@@ -44,6 +47,8 @@ struct AreaResampler {
     /// row (a contiguous multiply-add, in the C kernel for this CPU); the horizontal pass only once
     /// per output row, which is what makes large reductions cheap.
     mutating func add(row: UnsafePointer<UInt8>) {
+        let begun = ContinuousClock.now
+        defer { busy += ContinuousClock.now - begun }
         let y = nextInputRow
         nextInputRow += 1
         let n = inputWidth * 3

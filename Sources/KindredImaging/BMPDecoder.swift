@@ -39,7 +39,7 @@ enum BMPDecoder {
         }
         return DecodedImage(
             image: resampler.output, format: .bmp, originalWidth: header.width, originalHeight: header.height,
-            embeddedProfile: header.iccProfile)
+            embeddedProfile: header.iccProfile, resampleTime: resampler.busy)
     }
 
     struct Header {

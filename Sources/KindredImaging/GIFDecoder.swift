@@ -97,7 +97,8 @@ enum GIFDecoder {
             rgb.withUnsafeBufferPointer { resampler.add(row: $0.baseAddress!) }
         }
         return DecodedImage(
-            image: resampler.output, format: .gif, originalWidth: screenWidth, originalHeight: screenHeight)
+            image: resampler.output, format: .gif, originalWidth: screenWidth, originalHeight: screenHeight,
+            resampleTime: resampler.busy)
     }
 
     private static func error(_ code: Int32, _ stage: String, _ path: String) -> ImageError {

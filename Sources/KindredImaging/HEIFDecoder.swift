@@ -79,7 +79,7 @@ enum HEIFDecoder {
         }
         return DecodedImage(
             image: resampler.output, format: format, originalWidth: width, originalHeight: height,
-            embeddedProfile: iccProfile(of: primary))
+            embeddedProfile: iccProfile(of: primary), resampleTime: resampler.busy)
     }
 
     /// The primary image's ICC profile (`prof` or `rICC`), or one made from an `nclx`

@@ -56,8 +56,19 @@ public final class ImageFile {
         close(descriptor)
     }
 
-    /// The picture, as `ImageDecoder.decode` gives it; a decoder child reads the open file.
-    public func decode(options: DecodeOptions) throws(ImageError) -> DecodedImage {
-        try ImageDecoder.decode(bytes, path: path, options: options, source: descriptor)
+    /// The picture, as `ImageDecoder.decode` gives it; a decoder child reads the open file. The
+    /// time it took goes to `clock`, the resampler's share as `resample`, the rest as `decode`.
+    public func decode(options: DecodeOptions, clock: StageClock? = nil) throws(ImageError) -> DecodedImage {
+        let begun = ContinuousClock.now
+        let decoded: DecodedImage
+        do {
+            decoded = try ImageDecoder.decode(bytes, path: path, options: options, source: descriptor)
+        } catch {
+            clock?.add(.decode, ContinuousClock.now - begun)
+            throw error
+        }
+        clock?.add(.decode, ContinuousClock.now - begun - decoded.resampleTime)
+        clock?.add(.resample, decoded.resampleTime)
+        return decoded
     }
 }

@@ -85,7 +85,8 @@ enum JPEG2000Decoder {
         }
         return DecodedImage(
             image: resampler.output, format: .jp2, originalWidth: width, originalHeight: height,
-            colourProfile: cmykTransform?.profileName, embeddedProfile: planes.model == .rgb ? profile : nil)
+            colourProfile: cmykTransform?.profileName, embeddedProfile: planes.model == .rgb ? profile : nil,
+            resampleTime: resampler.busy)
     }
 
     /// How many of the finest resolution levels can be discarded with the image still covering

@@ -76,7 +76,7 @@ enum PNGDecoder {
         try check(spng_decode_chunks(ctx), "after image data")
         return DecodedImage(
             image: resampler.output, format: .png, originalWidth: width, originalHeight: height,
-            embeddedProfile: profile)
+            embeddedProfile: profile, resampleTime: resampler.busy)
     }
 
     /// RGBA → RGB over white, in the C kernel: it runs on every pixel of the file.

@@ -82,7 +82,9 @@ enum RAWDecoder {
             let data = UnsafeRawPointer(first).assumingMemoryBound(to: UInt8.self)
             for y in 0..<h { resampler.add(row: data + y * w * 3) }
         }
-        return DecodedImage(image: resampler.output, format: .raw, originalWidth: width, originalHeight: height)
+        return DecodedImage(
+            image: resampler.output, format: .raw, originalWidth: width, originalHeight: height,
+            resampleTime: resampler.busy)
     }
 
     /// The embedded preview, when it is a JPEG whose shorter side covers the output's, decoded

@@ -30,6 +30,9 @@ public struct DecodedImage: Sendable {
     /// An RGB file's embedded ICC profile, which `ImageDecoder` converts from once the decoder
     /// has shrunk the image (converting 256 × 341 pixels rather than the file's millions).
     var embeddedProfile: [UInt8]? = nil
+    /// Of the decode's time, what the streaming area resampler took (`PipelineStage.resample`);
+    /// zero when the library shrank the picture itself or a decoder child decoded it.
+    public var resampleTime = Duration.zero
 }
 
 public enum ImageFormat: String, Sendable {

@@ -91,7 +91,7 @@ enum TIFFDecoder {
         return DecodedImage(
             image: image, format: .tiff, originalWidth: transposed ? page.height : page.width,
             originalHeight: transposed ? page.width : page.height, colourProfile: cmykTransform?.profileName,
-            embeddedProfile: cmyk ? nil : profile)
+            embeddedProfile: cmyk ? nil : profile, resampleTime: resampler.busy)
     }
 
     /// libtiff's packed ABGR, premultiplied by alpha, over white: c + (255 − a).

@@ -154,7 +154,12 @@ struct Embed: ParsableCommand {
             "threads": threads, "wall_s": seconds,
             "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10,
         ]
-        if space == .cnn { line["stages"] = result.stages.json }
+        if space == .cnn {
+            // Seconds by stage (thread-seconds summed over the decode workers; the network's and
+            // its wait for decoded files on the consuming thread), as `<stage>_s`.
+            let stages = result.stages.rounded.filter { ImagePipeline.stagesRun.contains($0.stage) }
+            line["stages"] = Dictionary(uniqueKeysWithValues: stages.map { ($0.stage.rawValue + "_s", $0.seconds) })
+        }
         printJSONLine(line)
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
     }

@@ -39,8 +39,3 @@ func printJSONLine(_ fields: [String: Any]) {
 func elapsed(since start: ContinuousClock.Instant) -> Double {
     ((ContinuousClock.now - start).seconds * 10_000).rounded() / 10_000
 }
-
-extension Duration {
-    /// The duration in seconds, unrounded.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -26,31 +26,13 @@ struct ImagePipeline {
         var features: [Float] = []
         var logits: [Float] = []
         var failures: [(path: String, reason: String)] = []
-        /// Where the time went (`run` only), in seconds.
-        var stages = Stages()
+        /// Where the time went (`run` only): read, decode, resample and frame summed over the
+        /// decode workers; the network and its wait for decoded files on the consuming thread.
+        var stages = StageClock()
     }
 
-    /// Where a run's time went. The decode workers' stages add up the threads' time; the
-    /// network's stages are the consumer's wall time, so `waitingForDecode` near zero means
-    /// decoding kept up with the network.
-    struct Stages: Sendable {
-        /// Read, decode and (streaming) resample, summed over the decode workers.
-        var readDecodeThreadSeconds = 0.0
-        /// Framing for the network (border trim, fit), summed over the decode workers.
-        var frameThreadSeconds = 0.0
-        /// The network, with its input tensor's resize and crop.
-        var cnnSeconds = 0.0
-        /// The network's thread waiting for decoded images.
-        var waitingForDecodeSeconds = 0.0
-
-        var json: [String: Double] {
-            let round = { (x: Double) in (x * 1000).rounded() / 1000 }
-            return [
-                "read_decode_thread_s": round(readDecodeThreadSeconds), "frame_thread_s": round(frameThreadSeconds),
-                "cnn_s": round(cnnSeconds), "waiting_for_decode_s": round(waitingForDecodeSeconds),
-            ]
-        }
-    }
+    /// The stages `run` goes through, for its report.
+    static let stagesRun: [PipelineStage] = [.read, .decode, .resample, .frame, .cnn, .waiting]
 
     func run(_ files: [String], logits wantLogits: Bool = false, progress: ((Int, Int) -> Void)? = nil) -> Result {
         let (options, framing, mirror) = (self.options, self.framing, self.mirror)
@@ -59,35 +41,25 @@ struct ImagePipeline {
         var rows: [(index: Int, features: ArraySlice<Float>, logits: ArraySlice<Float>)] = []
         var failures: [(index: Int, reason: String)] = []
         var done = 0
-        let workerTimes = Mutex(Stages())
-        var stages = Stages()
-        var idleSince = ContinuousClock.now
+        let clock = StageClock()
         ChunkPipeline.run(
-            files, chunkSize: max(1, threads * network.batchSize), threads: threads,
+            files, chunkSize: max(1, threads * network.batchSize), threads: threads, clock: clock,
             prepare: { path in
-                let begun = ContinuousClock.now
+                clock.countFiles()
                 let decoded = Swift.Result<RGBImage, ImageError> { () throws(ImageError) in
-                    try ImageDecoder.decode(file: URL(fileURLWithPath: path), options: options).image
+                    let file = try clock.measure(.read) { () throws(ImageError) in
+                        try ImageFile(path: path, options: options)
+                    }
+                    return try file.decode(options: options, clock: clock).image
                 }
-                let framingBegun = ContinuousClock.now
-                let framed = decoded.map { image in
-                    let prepared = framing.prepare(image)
-                    return mirror ? prepared.mirrored() : prepared
+                return clock.measure(.frame) {
+                    decoded.map { image in
+                        let prepared = framing.prepare(image)
+                        return mirror ? prepared.mirrored() : prepared
+                    }
                 }
-                let (decoding, framingTime) = (framingBegun - begun, ContinuousClock.now - framingBegun)
-                workerTimes.withLock {
-                    $0.readDecodeThreadSeconds += decoding.seconds
-                    $0.frameThreadSeconds += framingTime.seconds
-                }
-                return framed
             }
         ) { (outcomes, indices) throws(Never) in
-            let begun = ContinuousClock.now
-            stages.waitingForDecodeSeconds += (begun - idleSince).seconds
-            defer {
-                idleSince = ContinuousClock.now
-                stages.cnnSeconds += (idleSince - begun).seconds
-            }
             var images: [RGBImage] = [], decoded: [Int] = []
             for (index, outcome) in zip(indices, outcomes) {
                 switch outcome {
@@ -98,7 +70,9 @@ struct ImagePipeline {
                     failures.append((index, error.reason))
                 }
             }
-            let (features, logits) = network.run(images: images, framing: framing, logits: wantLogits)
+            let (features, logits) = clock.measure(.cnn) {
+                network.run(images: images, framing: framing, logits: wantLogits)
+            }
             let (f, l) = (network.outputDimension, wantLogits ? EfficientNetLite0.classCount : 0)
             for (n, index) in decoded.enumerated() {
                 rows.append((index, features[(n * f)..<((n + 1) * f)], logits[(n * l)..<((n + 1) * l)]))
@@ -107,10 +81,7 @@ struct ImagePipeline {
             progress?(done, files.count)
         }
         var result = Result()
-        let decodeTimes = workerTimes.withLock { $0 }
-        stages.readDecodeThreadSeconds = decodeTimes.readDecodeThreadSeconds
-        stages.frameThreadSeconds = decodeTimes.frameThreadSeconds
-        result.stages = stages
+        result.stages = clock
         for row in rows.sorted(by: { $0.index < $1.index }) {
             result.paths.append(files[row.index])
             result.features += row.features

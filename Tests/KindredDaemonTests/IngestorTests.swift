@@ -124,6 +124,34 @@ struct IngestFixture {
         #expect(try c.catalog.imagenetClasses([id]) == [top])
     }
 
+    /// Where ingestion's time goes (STATUS `ingest_<stage>_s`): every stage a file passes through
+    /// is charged, a large PNG's shrinking as `resample`, and a touched file costs a read and a
+    /// hash but no decode.
+    @Test func accountsItsTimeStageByStage() throws {
+        let c = try IngestFixture()
+        // Larger than the describers' size, so the streaming resampler shrinks it as it decodes.
+        try Data(Fixtures.png(composition(width: 1200, height: 900, seed: 7), kind: .rgb8)).write(
+            to: c.images.appendingPathComponent("big.png"))
+        let begun = ContinuousClock.now
+        #expect(try c.ingestor.ingest(c.files) == Ingestor.Report(indexed: 7, unchanged: 0, failed: 2, missing: 0))
+        let wall = ContinuousClock.now - begun
+        let clock = c.ingestor.stages
+        #expect(clock.files == 9, "every file read, the two that fail included")
+        let work = PipelineStage.allCases.filter { $0 != .waiting }
+        for stage in work { #expect(clock.seconds(stage) > 0, "\(stage)") }
+        // Thread-seconds: at most two decode workers, the consuming thread, and the index's
+        // inserts on both threads while the consumer waits for them.
+        #expect(work.map(clock.seconds).reduce(0, +) <= 4 * wall.seconds)
+        #expect(clock.seconds(.waiting) <= wall.seconds)
+
+        let path = c.images.appendingPathComponent("big.png").path
+        let (read, hash, decode) = (clock.seconds(.read), clock.seconds(.hash), clock.seconds(.decode))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: path)
+        #expect(try c.ingestor.ingest([path]) == Ingestor.Report(indexed: 0, unchanged: 1, failed: 0, missing: 0))
+        #expect(clock.files == 10 && clock.seconds(.read) > read && clock.seconds(.hash) > hash)
+        #expect(clock.seconds(.decode) == decode, "a touched file is not decoded again")
+    }
+
     @Test func removalTakesRowVectorsAndIndexEntry() throws {
         let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)

@@ -27,6 +27,10 @@ extension CommandService {
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
         rows.append(["stale_at_start", String(progress.staleAtStart)])
+        // Where ingestion's time went since start: thread-seconds a stage, summed over the threads
+        // (`waiting`: the network's thread waiting for decoded files), and the files read.
+        rows.append(["ingest_files", String(self.progress.stages.files)])
+        rows += self.progress.stages.rounded.map { ["ingest_\($0.stage.rawValue)_s", String($0.seconds)] }
         rows.append(["cnn_precision", cnnPrecision?.rawValue ?? ""])
         // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
         rows.append(["similar_style_weight", String(fusion.weights.style)])
