@@ -7,6 +7,8 @@ cd "$(dirname "$0")/../.."
 list=$1; state=${2:-Benchmarks/data/embed-state}
 . Benchmarks/embed/model.sh
 mapfile -t files < "$list"  # one invocation each, so neither tool is split by xargs
+# Both tools read the files from the page cache: whichever ran first would otherwise pay the disk.
+cat "${files[@]}" > /dev/null
 /usr/bin/time -f '{"lib": "kindred", "max_rss_kb": %M, "wall_s": %e}' $k embed --state "$state" --threads 2 --out "$out/kindred.npy" --paths-out "$out/kindred-paths.txt" "${files[@]}" 2> "$out/kindred-errors.txt" || true
 tail -1 "$out/kindred-errors.txt"
 grep -c "	" "$out/kindred-errors.txt" | sed 's/^/kindred failures: /' || true

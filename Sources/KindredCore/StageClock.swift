@@ -33,7 +33,11 @@ public enum PipelineStage: String, CaseIterable, Sendable {
 
 /// Where a pipeline's time goes: seconds per `PipelineStage`, summed over every thread that ran
 /// the stage (so on two busy threads they add up to twice the wall time), since the clock was
-/// made. The one place `kindred embed` and kindredd's ingestion (STATUS `ingest_<stage>_s`)
+/// made. Each is the wall time its thread spent in the stage, not CPU time: with more runnable
+/// threads than cores (two decode workers beside the network's threads) a stage's seconds include
+/// the time its thread waited for a core, so compare stages with each other, not with the CPU.
+/// (CPU time would take a system call, `CLOCK_THREAD_CPUTIME_ID`, where the monotonic clock is
+/// read in user space: the resampler reads it twice a row.) The one place `kindred embed` and kindredd's ingestion (STATUS `ingest_<stage>_s`)
 /// account their time, so both split it the same way. A handful of locked additions a file: far
 /// below a file's milliseconds of work.
 public final class StageClock: Sendable {
