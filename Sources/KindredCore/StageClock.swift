@@ -37,9 +37,9 @@ public enum PipelineStage: String, CaseIterable, Sendable {
 /// threads than cores (two decode workers beside the network's threads) a stage's seconds include
 /// the time its thread waited for a core, so compare stages with each other, not with the CPU.
 /// (CPU time would take a system call, `CLOCK_THREAD_CPUTIME_ID`, where the monotonic clock is
-/// read in user space: the resampler reads it twice a row.) The one place `kindred embed` and kindredd's ingestion (STATUS `ingest_<stage>_s`)
-/// account their time, so both split it the same way. A handful of locked additions a file: far
-/// below a file's milliseconds of work.
+/// read in user space: the resampler reads it twice a row.) The one place `kindred embed` and
+/// kindredd's ingestion (STATUS `ingest_<stage>_s`) account their time, so both split it the same
+/// way. A handful of locked additions a file: far below a file's milliseconds of work.
 public final class StageClock: Sendable {
     private let totals = Mutex([Duration](repeating: .zero, count: PipelineStage.allCases.count))
     /// Files that went through the clock's pipeline (read, whatever came of them).
