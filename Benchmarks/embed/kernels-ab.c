@@ -9,21 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 
 void old_kk_pointwise(int level, const float *in, int rows, int k, const float *w, int n, const float *bias, int relu6,
                       const float *residual, float *out);
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static float *filled(size_t n, float scale) {
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 97) * scale - 1;
-    return p;
-}
 
 int main(void) {
     // {rows, inputs, outputs, rows a call}: the stem's im2col, then every 1×1 shape of the network
@@ -36,9 +25,9 @@ int main(void) {
     double before = 0, after = 0;
     for (size_t s = 0; s < sizeof pw / sizeof pw[0]; s++) {
         const int rows = pw[s][0], k = pw[s][1], n = pw[s][2], call = pw[s][3];
-        float *in = filled((size_t)rows * k, 0.05f), *w = filled((size_t)k * n, 0.001f), *bias = filled(n, 0.1f);
-        float *o1 = filled((size_t)rows * n, 0), *o2 = filled((size_t)rows * n, 0);
-        float *panels = filled(kk_pointwise_size(k, n), 0);
+        float *in = filled((size_t)rows * k, 0.05f, -1), *w = filled((size_t)k * n, 0.001f, -1), *bias = filled(n, 0.1f, -1);
+        float *o1 = filled((size_t)rows * n, 0, -1), *o2 = filled((size_t)rows * n, 0, -1);
+        float *panels = filled(kk_pointwise_size(k, n), 0, -1);
         kk_pointwise_pack(w, k, n, panels);
         double best[2] = {1e9, 1e9};
         for (int repeat = 0; repeat < 25; repeat++)

@@ -8,26 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static float *filled(size_t n, float scale) {
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 97) * scale;
-    return p;
-}
+#include "bench.h"
 
 #define REPEATS 15
 
 static double depthwise(int h, int c, int k, int s) {
     const int oh = (h + s - 1) / s, pad = (oh - 1) * s + k - h, left = pad / 2, wide = left + h + (pad - left) + k;
     const size_t slot = (size_t)wide * panels(c) * KK_PANEL;
-    float *image = filled((size_t)h * slot, 0.01f), *out = filled((size_t)oh * c, 0);
-    float *packed = filled(kk_depthwise_size(k, c), 0), *weight = filled((size_t)k * k * c, 0.01f), *bias = filled(c, 0.1f);
+    float *image = filled((size_t)h * slot, 0.01f, 0), *out = filled((size_t)oh * c, 0, 0);
+    float *packed = filled(kk_depthwise_size(k, c), 0, 0), *weight = filled((size_t)k * k * c, 0.01f, 0), *bias = filled(c, 0.1f, 0);
     kk_depthwise_pack(weight, bias, k, c, packed);
     double best = 1e9;
     for (int repeat = 0; repeat < REPEATS; repeat++) {
@@ -48,11 +37,11 @@ static double depthwise(int h, int c, int k, int s) {
 }
 
 static double pointwise(int rows, int k, int n, int call, int int16) {
-    float *in = filled((size_t)rows * k, 0.05f), *w = filled((size_t)k * n, 0.001f), *bias = filled(n, 0.1f);
-    float *out = filled((size_t)rows * n, 0);
+    float *in = filled((size_t)rows * k, 0.05f, 0), *w = filled((size_t)k * n, 0.001f, 0), *bias = filled(n, 0.1f, 0);
+    float *out = filled((size_t)rows * n, 0, 0);
     void *packed = aligned_alloc(64, (kk_i16_size(k, n) + 63) / 64 * 64);
     kk_i16_pack(w, k, n, packed);
-    float *panels = filled(kk_pointwise_size(k, n), 0);  // fp32 weights as the network holds them
+    float *panels = filled(kk_pointwise_size(k, n), 0, 0);  // fp32 weights as the network holds them
     kk_pointwise_pack(w, k, n, panels);
     double best = 1e9;
     for (int repeat = 0; repeat < REPEATS; repeat++) {

@@ -182,24 +182,20 @@ public final class Ingestor: @unchecked Sendable {
     /// What a decode probe runs: the same read, decode and description as ingestion, in the child.
     /// Exit status 0 when the file decoded, 3 when it was refused with a reason.
     public static func probeDecode(_ path: String, options: DecodeOptions) -> Int32 {
-        extract(path, knownHash: nil, options: options, clock: nil).failure == nil ? 0 : 3
+        // The child's stage times are nobody's to report: a clock of its own, dropped.
+        extract(path, knownHash: nil, options: options, clock: StageClock()).failure == nil ? 0 : 3
     }
 
     private static func extract(
-        _ path: String, knownHash: String?, options: DecodeOptions, clock: StageClock?
+        _ path: String, knownHash: String?, options: DecodeOptions, clock: StageClock
     ) -> Extracted {
         if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
-        // Each step's time goes to `clock` (none in a decode probe's child).
-        func timed<T, E: Error>(_ stage: PipelineStage, _ body: () throws(E) -> T) throws(E) -> T {
-            guard let clock else { return try body() }
-            return try clock.measure(stage, body)
-        }
-        clock?.countFiles()
+        clock.countFiles()
         var extracted = Extracted()
         do throws(ImageError) {
             // At most `options.maxFileBytes` are read: a larger file is refused before it is held.
-            let file = try timed(.read) { () throws(ImageError) in try ImageFile(path: path, options: options) }
-            extracted.hash = timed(.hash) {
+            let file = try clock.measure(.read) { () throws(ImageError) in try ImageFile(path: path, options: options) }
+            extracted.hash = clock.measure(.hash) {
                 var checksum = Checksum()
                 checksum.update(file.bytes)
                 return String(checksum.value, radix: 16)
@@ -214,11 +210,11 @@ public final class Ingestor: @unchecked Sendable {
             extracted.height = decoded.originalHeight
             // What is described is the picture as `StandardSpaces.framing` prepares it; the
             // thumbnail shows the file as it is.
-            let described = timed(.frame) { StandardSpaces.framing.prepare(decoded.image) }
+            let described = clock.measure(.frame) { StandardSpaces.framing.prepare(decoded.image) }
             extracted.image = described
-            extracted.style = timed(.style) { StyleDescriptor.compute(described) }
-            extracted.phash = timed(.phash) { PerceptualHash.bytes(PerceptualHash.compute(described)) }
-            extracted.thumb = timed(.thumbnail) { StandardSpaces.thumbnail(of: decoded.image) }
+            extracted.style = clock.measure(.style) { StyleDescriptor.compute(described) }
+            extracted.phash = clock.measure(.phash) { PerceptualHash.bytes(PerceptualHash.compute(described)) }
+            extracted.thumb = clock.measure(.thumbnail) { StandardSpaces.thumbnail(of: decoded.image) }
         } catch {
             extracted.failure = error.reason
         }
