@@ -21,9 +21,8 @@ swift build -c release --product kindred-bench-preload >/dev/null
 py=$(../shared/bench/setup-peers.sh)
 work=Benchmarks/data/scale-$n${TAG:+-$TAG}
 if [ "${REUSE:-0}" != 1 ] || [ ! -f "$work/base.npy" ]; then
-  rm -rf "$work"; mkdir -p "$work/state/weights"
-  cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
-  cp "$cache/demo-state/weights/efficientnet-lite0.kw" "$work/state/weights/"
+  rm -rf "$work"; mkdir -p "$work/state"
+  $bin/kindred model install --state "$work/state" >/dev/null
   "$py" -c "import numpy as np; b = np.load('$data/base.npy', mmap_mode='r'); np.save('$work/base.npy', b[:$n])"
   echo "== preload $n synthetic items"
   /usr/bin/time -f '{"preload_max_rss_kb": %M}' $bin/kindred-bench-preload --state "$work/state" --in "$work/base.npy"

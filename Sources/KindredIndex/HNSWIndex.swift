@@ -350,16 +350,17 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     /// The `k` nearest live vectors to `query`, nearest first. `ef` is the candidate-list size
-    /// (ef in the paper; at least k is used). With `filter`, only labels it accepts are returned,
-    /// and if the graph walk finds fewer than k of them the search widens, then falls back to an
-    /// exact scan, so k results come back whenever k exist.
+    /// (ef in the paper; at least k is used). `excluding` is a label never returned (a stored
+    /// item's query leaves out the item itself). With `filter`, only labels it accepts are
+    /// returned, and if the graph walk finds fewer than k of them the search widens, then falls
+    /// back to an exact scan, so k results come back whenever k exist.
     ///
     /// With compact codes and `exact`, the walk's `ef` best candidates are re-ranked by their exact
     /// vectors and the k best returned with exact distances; without `exact`, distances are the
     /// codes' approximations.
     public func search(
-        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil,
-        exact: (any ExactVectors)? = nil
+        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, excluding: UInt64? = nil,
+        filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil
     ) throws(IndexError) -> [Neighbor] {
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
         guard k >= 1 else {
@@ -368,6 +369,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         let reranking = encoding != .float32 ? exact : nil
         storage.lockShared()
         defer { storage.unlock() }
+        // The excluded label's slot, found once, so the walk compares slot numbers; a closure that
+        // looked up each accepted node's label took 2.7 % of a SIMILAR's samples (RESULTS.md).
+        let excludedSlot = excluding.flatMap { label in book.withLock { $0.slotByLabel[label] } } ?? UInt32.max
         return withContext { context in
             guard prepareQuery(query, into: context.query, scratch: context.queryFloats) else { return [] }
             let packed = entry.load(ordering: .acquiring)
@@ -385,7 +389,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             let keep = reranking == nil ? k : max(ef, k)
             let found: [Neighbor]
             if let filter {
-                let accept = Predicate { self.isLive($0) && filter(self.labels[Int($0)]) }
+                let accept = Predicate { $0 != excludedSlot && self.isLive($0) && filter(self.labels[Int($0)]) }
                 var width = max(ef, k)
                 while true {
                     searchLayer(
@@ -399,8 +403,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                     ? exactScan(context.query, k: keep, accept: accept.body) : drain(context, keep: keep)
             } else {
                 searchLayer(
-                    context, context.query, start: current, ef: max(ef, k), layer: 0, accept: LiveNodes(index: self),
-                    kernel: queryKernel)
+                    context, context.query, start: current, ef: max(ef, k), layer: 0,
+                    accept: LiveNodes(index: self, except: excludedSlot), kernel: queryKernel)
                 found = drain(context, keep: keep)
             }
             guard let reranking else { return found }
@@ -409,10 +413,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     public func search(
-        _ query: [Float], k: Int, ef: Int = 64, filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil
+        _ query: [Float], k: Int, ef: Int = 64, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
+        exact: (any ExactVectors)? = nil
     ) throws(IndexError) -> [Neighbor] {
         try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try search(buffer, k: k, ef: ef, filter: filter, exact: exact)
+            try search(buffer, k: k, ef: ef, excluding: excluding, filter: filter, exact: exact)
         }
     }
 
@@ -454,9 +459,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         @inline(__always) func accepts(_ id: UInt32) -> Bool { true }
     }
 
+    /// Live nodes but one slot (`UInt32.max`: none), the query's own item.
     struct LiveNodes: NodeFilter {
         unowned(unsafe) let index: HNSWIndex
-        @inline(__always) func accepts(_ id: UInt32) -> Bool { index.isLive(id) }
+        var except = UInt32.max
+        @inline(__always) func accepts(_ id: UInt32) -> Bool { id != except && index.isLive(id) }
     }
 
     struct Predicate: NodeFilter {

@@ -128,6 +128,25 @@ import Testing
         #expect(try index.search(queries.row(0), k: 20) { rare.contains($0) }.count == rare.count)
     }
 
+    /// A stored item's query leaves out the item itself: `excluding` drops that label and only it,
+    /// alone, with a filter, and on the exact-scan fallback.
+    @Test func excludingDropsOneLabel() throws {
+        let index = try HNSWIndex.build(base, metric: .cosine, threads: 2, logger: testLogger)
+        for row in [0, 17, 2999] {
+            let query = base.row(row)
+            let all = try index.search(query, k: 11, ef: 64).map(\.label)
+            #expect(all.first == UInt64(row))
+            let others = try index.search(query, k: 10, ef: 64, excluding: UInt64(row)).map(\.label)
+            #expect(others == Array(all.dropFirst()))
+            let filtered = try index.search(query, k: 10, ef: 64, excluding: UInt64(row)) { $0 % 2 == 1 }.map(\.label)
+            #expect(filtered.count == 10 && filtered.allSatisfy { $0 % 2 == 1 && $0 != UInt64(row) })
+        }
+        let rare: Set<UInt64> = [3, 4, 5]
+        #expect(try Set(index.search(base.row(4), k: 10, excluding: 4) { rare.contains($0) }.map(\.label)) == [3, 5])
+        // A label the index does not hold excludes nothing.
+        #expect(try index.search(base.row(4), k: 5, excluding: 999_999).map(\.label).first == 4)
+    }
+
     @Test func concurrentSearchesDuringInsertsSeeOnlyWholeNodes() throws {
         let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
         for row in 0..<500 { try index.insert(base.row(row), label: UInt64(row)) }

@@ -180,14 +180,18 @@ extension CommandService {
     func neighbours(
         of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int?, recording: Bool
     ) throws -> ([Neighbor], RecordedVectors) {
-        let allowed = try within.map { try catalog.itemIDs(under: CollectionPath($0)) }
-        let filter: (UInt64) -> Bool = { label in label != excluding && (allowed?.contains(label) ?? true) }
+        let filter = try within.map { folder in
+            let allowed = try catalog.itemIDs(under: CollectionPath(folder))
+            return { (label: UInt64) in allowed.contains(label) }
+        }
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
         let ef = ef ?? max(efSearch, 2 * k)
-        guard recording else { return (try index.search(query, k: k, ef: ef, filter: filter), RecordedVectors()) }
-        return try index.searchRecording(query, k: k, ef: ef, filter: filter)
+        guard recording else {
+            return (try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter), RecordedVectors())
+        }
+        return try index.searchRecording(query, k: k, ef: ef, excluding: excluding, filter: filter)
     }
 
     /// The fused ranking (`fusion`, or `fusion.forItems` for a stored item's query): the CNN's
