@@ -48,6 +48,17 @@ public final class SocketClient {
         chunk.deallocate()
     }
 
+    /// The process at the other end (kindredd), as the kernel saw it connect (SO_PEERCRED); nil if
+    /// the kernel does not say.
+    public var peer: PeerCredentials? {
+        var credentials = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0,
+            length == MemoryLayout<PeerCredentials>.size, credentials.pid > 0
+        else { return nil }
+        return credentials
+    }
+
     /// Sends `request` and returns the answer's lines: for text, the `OK n` line and its n rows
     /// (or the one `ERR` line); for JSON, the one line.
     public func send(_ request: String, payload: [UInt8] = [], json: Bool = false) throws(Failure) -> [String] {
@@ -91,5 +102,19 @@ public final class SocketClient {
             guard n > 0 else { throw .io(n == 0 ? "closed by kindredd" : String(cString: strerror(errno))) }
             buffer += UnsafeRawBufferPointer(start: chunk, count: n)
         }
+    }
+}
+
+/// glibc's `struct ucred` (pid_t, uid_t, gid_t), which Swift does not import because it sits
+/// behind _GNU_SOURCE; the kernel fills it for SO_PEERCRED, on either end of a Unix socket.
+public struct PeerCredentials: Sendable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
     }
 }

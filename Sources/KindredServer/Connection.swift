@@ -258,11 +258,3 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
-
-/// glibc's `struct ucred` (pid_t, uid_t, gid_t), which Swift does not import because it sits
-/// behind _GNU_SOURCE; the kernel fills it for SO_PEERCRED.
-struct PeerCredentials: Sendable {
-    var pid: Int32
-    var uid: UInt32
-    var gid: UInt32
-}

@@ -23,7 +23,9 @@ struct BenchLoad: ParsableCommand {
         discussion: """
             Each client cycles through --mix. SIMILAR queries items by id, drawn at random from the catalog's \
             indexed items when --state names kindredd's state directory (read-only), else from 1…index_size. \
-            Prints one JSON line: requests, errors, qps, and p50/p99/p999 in milliseconds, overall and per verb.
+            Prints one JSON line: requests, errors, qps, and p50/p99/p999 in milliseconds, overall and per verb; \
+            the CPU a request took in kindredd (daemon_cpu_ms_per_request, from /proc; daemon_cores is its \
+            average use) and in this process (client_cpu_ms_per_request).
             """
     )
 
@@ -64,6 +66,12 @@ struct BenchLoad: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        // CPU per request, the daemon's and this process's: with the clients on the daemon's
+        // cores, latency under load is CPU per request (Little's law), so the output says where
+        // it goes.
+        let daemon = connections[0].peer.map { ProcessCPU(pid: $0.pid) }
+        let daemonBefore = daemon?.seconds()
+        let clientBefore = ProcessCPU.ownSeconds()
         let latencies = Mutex<[Kind: [Double]]>([:])
         let errors = Atomic<Int>(0)
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -119,6 +127,8 @@ struct BenchLoad: ParsableCommand {
         }
         finished.wait()
         let wall = elapsed(since: start)
+        let clientCPU = ProcessCPU.ownSeconds() - clientBefore
+        let daemonCPU = daemonBefore.flatMap { before in daemon?.seconds().map { $0 - before } }
         let byKind = latencies.withLock { $0 }
         let all = byKind.values.flatMap { $0 }.sorted()
         var result: [String: Any] = [
@@ -126,6 +136,12 @@ struct BenchLoad: ParsableCommand {
             "requests": all.count, "errors": errors.load(ordering: .relaxed),
             "qps": (Double(all.count) / wall).rounded(), "items": ids.count, "mix": mix,
         ]
+        func perRequest(_ seconds: Double) -> Double { (seconds / Double(max(all.count, 1)) * 1e6).rounded() / 1000 }
+        result["client_cpu_ms_per_request"] = perRequest(clientCPU)
+        if let daemonCPU {
+            result["daemon_cpu_ms_per_request"] = perRequest(daemonCPU)
+            result["daemon_cores"] = (daemonCPU / wall * 100).rounded() / 100
+        }
         result.merge(Self.percentiles(all)) { $1 }
         for (kind, values) in byKind {
             result[kind.rawValue] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 }
@@ -154,5 +170,30 @@ struct BenchLoad: ParsableCommand {
             "p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999),
             "max_ms": (sorted.last! * 1000).rounded() / 1000,
         ]
+    }
+}
+
+/// CPU time a process has used (user + system), from /proc/PID/stat: the daemon's share of a load
+/// run, read from outside it.
+struct ProcessCPU {
+    let pid: Int32
+
+    /// Seconds of CPU so far; nil when the process is gone or its stat cannot be read.
+    func seconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the command name: state (field 3) … utime (14), stime (15), in clock ticks.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Seconds of CPU this process has used, all its threads.
+    static func ownSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

@@ -31,6 +31,8 @@ import Testing
 
         let client = try SocketClient(path: path)
         #expect(try client.send("PING") == ["OK 1", "pong"])
+        // The client sees who answers (what `kindred bench load` reads the daemon's CPU time by).
+        #expect(client.peer?.pid == getpid() && client.peer?.uid == getuid())
 
         // SIMILAR by path in the CNN space: the other five images, ranked as exact search ranks them.
         let query = c.images.appendingPathComponent("art1.jpg").path
