@@ -355,12 +355,13 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// returned, and if the graph walk finds fewer than k of them the search widens, then falls
     /// back to an exact scan, so k results come back whenever k exist.
     ///
-    /// With compact codes and `exact`, the walk's `ef` best candidates are re-ranked by their exact
-    /// vectors and the k best returned with exact distances; without `exact`, distances are the
-    /// codes' approximations.
+    /// With compact codes and `exact`, the walk's `rerank` best candidates (default: the
+    /// encoding's `rerankDepth`; at least k, at most ef) are re-ranked by their exact vectors and
+    /// the k best returned with exact distances; without `exact`, distances are the codes'
+    /// approximations.
     public func search(
         _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, excluding: UInt64? = nil,
-        filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil
+        filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil, rerank: Int? = nil
     ) throws(IndexError) -> [Neighbor] {
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
         guard k >= 1 else {
@@ -385,8 +386,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                         context.query, from: current, distance: currentDistance, layer: layer, kernel: queryKernel)
                 }
             }
-            // Re-ranking keeps every candidate the walk found; otherwise the k best.
-            let keep = reranking == nil ? k : max(ef, k)
+            // Re-ranking keeps the candidates it will re-read; otherwise the k best.
+            let keep = reranking == nil ? k : self.rerankDepth(k: k, ef: ef, rerank: rerank)
             let found: [Neighbor]
             if let filter {
                 let accept = Predicate { $0 != excludedSlot && self.isLive($0) && filter(self.labels[Int($0)]) }
@@ -408,17 +409,23 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                 found = drain(context, keep: keep)
             }
             guard let reranking else { return found }
-            return Array(rerank(found, query: UnsafeBufferPointer(context.queryFloats), by: reranking).prefix(k))
+            return Array(self.rerank(found, query: UnsafeBufferPointer(context.queryFloats), by: reranking).prefix(k))
         }
     }
 
     public func search(
         _ query: [Float], k: Int, ef: Int = 64, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
-        exact: (any ExactVectors)? = nil
+        exact: (any ExactVectors)? = nil, rerank: Int? = nil
     ) throws(IndexError) -> [Neighbor] {
         try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try search(buffer, k: k, ef: ef, excluding: excluding, filter: filter, exact: exact)
+            try search(buffer, k: k, ef: ef, excluding: excluding, filter: filter, exact: exact, rerank: rerank)
         }
+    }
+
+    /// How many of the walk's candidates a search with exact vectors re-ranks: `rerank`, or the
+    /// encoding's depth, at least k and at most the candidate list (ef, at least k).
+    public func rerankDepth(k: Int, ef: Int, rerank: Int? = nil) -> Int {
+        min(max(ef, k), max(rerank ?? encoding.rerankDepth(k: k), k))
     }
 
     /// The `keep` best of a layer search's results, nearest first.

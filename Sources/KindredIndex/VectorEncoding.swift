@@ -75,6 +75,20 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
         return kk_code_kernel(Int32(KK_ENCODING_INT4_QUERY), metric == .l2 ? 1 : 0)!
     }
 
+    /// How many of the walk's best candidates a search re-ranks by their exact vectors to return
+    /// k: as many as the codes' rounding can push the true k behind. Each is a read of a stored
+    /// vector (LMDB's B-tree, then 2.5 KB of float16 at 1280-d), about 15 % of a SIMILAR's CPU
+    /// when all 64 were re-read. int8's ranking keeps the exact 10 among its best 20–30 (RESULTS.md,
+    /// "Re-ranking depth"); int4's needs its whole candidate list.
+    public func rerankDepth(k: Int) -> Int {
+        switch self {
+        case .float32: k
+        case .float16: 2 * k
+        case .int8: 3 * k
+        case .int4: Int.max
+        }
+    }
+
     /// Bytes a search's query takes: a row, or for int4 an int8 row of the int4 padded length.
     func queryBytes(dimension: Int) -> Int {
         self == .int4

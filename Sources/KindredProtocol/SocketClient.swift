@@ -106,8 +106,9 @@ public final class SocketClient {
 }
 
 /// glibc's `struct ucred` (pid_t, uid_t, gid_t), which Swift does not import because it sits
-/// behind _GNU_SOURCE; the kernel fills it for SO_PEERCRED, on either end of a Unix socket.
-public struct PeerCredentials: Sendable {
+/// behind _GNU_SOURCE; the kernel fills it for SO_PEERCRED, on either end of a Unix socket: what
+/// kindredd authorizes a client by (`Peer`), and how a client finds kindredd's process.
+public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
@@ -117,4 +118,6 @@ public struct PeerCredentials: Sendable {
         self.uid = uid
         self.gid = gid
     }
+
+    public var description: String { "pid \(pid), uid \(uid), gid \(gid)" }
 }

@@ -4,20 +4,8 @@ import KindredEngine
 import KindredProtocol
 
 /// Who is asking: the peer's process, user and group as the kernel gave them (SO_PEERCRED), which
-/// a client cannot forge.
-public struct Peer: Sendable, Equatable, CustomStringConvertible {
-    public var pid: Int32
-    public var uid: UInt32
-    public var gid: UInt32
-
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
-        self.pid = pid
-        self.uid = uid
-        self.gid = gid
-    }
-
-    public var description: String { "pid \(pid), uid \(uid), gid \(gid)" }
-}
+/// a client cannot forge. The same credentials a client reads of kindredd (`SocketClient.peer`).
+public typealias Peer = PeerCredentials
 
 /// Who may do what: the one owner of authorization (Schema/protocol.md, "Who may ask"). Anyone who
 /// can open the socket may use the read verbs; the admin verbs (`Verb.requiresAdmin`) need a peer

@@ -394,26 +394,37 @@ private struct Reader {
 /// The [refit] section as written (Schema/kindred.toml): when the collection is regrouped and
 /// how. `settings` is what the engine is given once it is checked.
 public struct RefitSection: Sendable, Equatable {
+    /// The defaults are the engine's (`RefitSettings()`), written as the file spells them, so a
+    /// default has one place.
+    private static let engine = RefitSettings()
+    private static let hdbscan: (minClusterSize: Int, minSamples: Int, layoutDimensions: Int) = {
+        guard case .hdbscan(let size, let samples, let dimensions) = engine.algorithm else {
+            preconditionFailure("RefitSettings' default algorithm is HDBSCAN")
+        }
+        return (size, samples, dimensions)
+    }()
+
     /// A daily local time, "HH:MM"; empty for none.
-    public var schedule = "03:00"
+    public var schedule = engine.scheduleMinutes.map { String(format: "%02d:%02d", $0 / 60, $0 % 60) } ?? ""
     /// Refit when this fraction of the collection is new since the last run; 0 for never.
-    public var afterNewFraction = 0.2
+    public var afterNewFraction = engine.afterNewFraction
     /// "hdbscan" (on a UMAP layout) or "kmeans" (on the PCA projection, k by silhouette).
-    public var algorithm = "hdbscan"
-    public var variance = 0.9
-    public var maxComponents = 128
-    public var neighbors = 15
-    public var minDist: Float = 0.1
+    public var algorithm = engine.algorithm.name
+    public var variance = engine.variance
+    public var maxComponents = engine.maxComponents
+    public var neighbors = engine.neighbors
+    public var minDist = engine.minDist
     /// Fit UMAP on a sample of this many items above it; 0 for every item.
-    public var umapSample = 200_000
+    public var umapSample = engine.umapSample
     /// Dimensions of the UMAP layout HDBSCAN clusters (the maps are 2-D and 3-D).
-    public var clusterDimensions = 5
-    public var minClusterSize = 50
-    public var minSamples = 10
+    public var clusterDimensions = hdbscan.layoutDimensions
+    public var minClusterSize = hdbscan.minClusterSize
+    public var minSamples = hdbscan.minSamples
+    /// k-means' range of k (the engine has no k-means default: HDBSCAN is its default).
     public var kRange = "2..20"
-    public var keepRuns = 5
-    public var matchJaccard = 0.3
-    public var seed: UInt64 = 1
+    public var keepRuns = engine.keepRuns
+    public var matchJaccard = engine.matchJaccard
+    public var seed = engine.seed
 
     public init() {}
 

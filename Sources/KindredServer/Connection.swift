@@ -69,10 +69,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let logger = self.logger
             provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                .whenComplete { (result: Result<PeerCredentials, any Error>) in
+                .whenComplete { (result: Result<Peer, any Error>) in
                     switch result {
-                    case .success(let credentials):
-                        let peer = Peer(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+                    case .success(let peer):
                         bound.value.peer = peer
                         logger.info(
                             "connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])

@@ -25,11 +25,17 @@ struct IndexSearch: ParsableCommand {
             "The indexed .npy file: an index of compact codes re-ranks its candidates with these exact vectors (timed with the search).",
         completion: .file(extensions: ["npy"]))
     var exact: String?
+    @Option(
+        help:
+            "How many of the walk's best candidates --exact re-ranks (k to ef); default: the encoding's depth (int8 3k, int4 all ef)."
+    )
+    var rerank: Int?
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1") }
         guard ef >= 1 else { throw ValidationError("--ef must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let rerank, rerank < 1 { throw ValidationError("--rerank must be at least 1") }
     }
 
     func run() throws {
@@ -50,7 +56,7 @@ struct IndexSearch: ParsableCommand {
         defer { results.deallocate() }
         results.initialize(repeating: -1)
         let resultsAddress = UInt(bitPattern: results.baseAddress)
-        let k = self.k, ef = self.ef, threads = self.threads
+        let k = self.k, ef = self.ef, threads = self.threads, rerank = self.rerank
         let next = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let searchStart = ContinuousClock.now
@@ -62,7 +68,9 @@ struct IndexSearch: ParsableCommand {
                 guard q < m else { return }
                 queryMatrix.withRow(q) { query in
                     do {
-                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef, exact: exactRows).enumerated() {
+                        for (j, neighbor) in try hnsw.search(query, k: k, ef: ef, exact: exactRows, rerank: rerank)
+                            .enumerated()
+                        {
                             out[q * k + j] = Int32(truncatingIfNeeded: neighbor.label)
                         }
                     } catch {
@@ -78,6 +86,7 @@ struct IndexSearch: ParsableCommand {
             "queries": m, "k": k, "ef": ef, "threads": threads, "kernels": distanceKernelISA,
             "code_kernels": codeKernelISA,
             "encoding": hnsw.encoding.rawValue, "reranked": exactRows != nil && hnsw.encoding != .float32,
+            "rerank_depth": hnsw.rerankDepth(k: k, ef: ef, rerank: rerank),
             "load_s": loadSeconds, "search_s": searchSeconds, "qps": (Double(m) / max(searchSeconds, 1e-9)).rounded(),
         ])
     }

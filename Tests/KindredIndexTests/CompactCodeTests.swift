@@ -204,6 +204,28 @@ import Testing
         #expect(answer.map(\.distance) == answer.map(\.distance).sorted())
     }
 
+    /// Each encoding's default re-rank depth (`VectorEncoding.rerankDepth`) returns what re-ranking
+    /// the whole candidate list returns, and the depth stays within k…ef.
+    @Test(arguments: [VectorEncoding.int8, .float16])
+    func defaultRerankDepthLosesNothing(encoding: VectorEncoding) throws {
+        let (base, queries, _) = try embeddingLikeVectors(n: 10_000, d: 256, queries: 200)
+        let index = try HNSWIndex.build(base, metric: .cosine, encoding: encoding, threads: 2, logger: testLogger)
+        let exact = MatrixRows(base)
+        var same = 0
+        for q in 0..<queries.rows {
+            for k in [1, 10] {
+                let shallow = try index.search(queries.row(q), k: k, ef: 64, exact: exact).map(\.label)
+                let whole = try index.search(queries.row(q), k: k, ef: 64, exact: exact, rerank: 64).map(\.label)
+                if shallow == whole { same += 1 }
+            }
+        }
+        #expect(Double(same) >= 0.99 * Double(2 * queries.rows), "\(encoding): \(same) of \(2 * queries.rows) the same")
+        #expect(index.rerankDepth(k: 10, ef: 64) == (encoding == .int8 ? 30 : 20))
+        #expect(index.rerankDepth(k: 10, ef: 64, rerank: 1) == 10)
+        #expect(index.rerankDepth(k: 10, ef: 16, rerank: 100) == 16)
+        #expect(index.rerankDepth(k: 40, ef: 16) == 40)
+    }
+
     @Test func compactIndexesSaveLoadAndCompact() throws {
         let base = clusteredVectors(n: 3000, d: 70)
         for encoding in [VectorEncoding.int8, .float16, .int4] {

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Two kindredd builds compared on one state, alternating in one run (this machine's noise between
+# runs is ±15 %, so only pairs taken side by side mean anything): each round starts each build in
+# turn and measures SIMILAR (`space=cnn`) under 8 clients and 1 client, with the CPU kindredd spent
+# a request.
+#
+# usage: Benchmarks/daemon/ab.sh STATE_DIR KINDREDD_A KINDREDD_B [ROUNDS]
+#   STATE_DIR: a scale.sh work directory (Benchmarks/data/scale-N, holding state/ and kindred.toml);
+#   KINDREDD_A/B: copies of .build/release/kindredd (build one, copy it aside, build the other).
+#   ROUNDS default 3; SECONDS_8 (default 15) sets the 8-client load's length.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=$1; a=$2; b=$3; rounds=${4:-3}
+sock=$work/k.sock
+swift build -c release --product kindred >/dev/null
+for round in $(seq "$rounds"); do
+  for daemon in "$a" "$b"; do
+    lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
+    "$daemon" --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
+    pid=$!
+    until .build/release/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.05; done
+    # SIMILAR re-ranks from the store: let the start's read-ahead of the CNN records finish first.
+    until tail -n +"$((lines + 1))" "$work/kindredd.log" | grep -q "CNN records"; do sleep 1; done
+    for clients in 8 1; do
+      seconds=${SECONDS_8:-15}; [ "$clients" = 1 ] && seconds=10
+      .build/release/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" \
+        --seconds "$seconds" --mix similar --space cnn |
+        grep -oE '"(daemon_cpu_ms_per_request|p50_ms|p99_ms|qps)":[0-9.]*' | head -4 | paste -sd' ' |
+        sed "s|^|round $round $(basename "$daemon") clients $clients: |"
+    done
+    kill -TERM "$pid"; wait "$pid" || true
+  done
+done
