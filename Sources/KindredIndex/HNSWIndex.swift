@@ -349,11 +349,23 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         }
     }
 
+    /// The paper's descent from the entry point (`entry`'s packed value) through the upper layers,
+    /// greedily: the node layer 0's search starts from.
+    private func descend(_ query: UnsafeRawPointer, from packed: UInt64) -> UInt32 {
+        var current = UInt32(truncatingIfNeeded: packed)
+        var currentDistance = distance(query, row(current), by: queryKernel)
+        for layer in Swift.stride(from: Int(packed >> 32) - 1, to: 0, by: -1) {
+            (current, currentDistance) = greedyClosest(
+                query, from: current, distance: currentDistance, layer: layer, kernel: queryKernel)
+        }
+        return current
+    }
+
     /// The `k` nearest live vectors to `query`, nearest first. `ef` is the candidate-list size
     /// (ef in the paper; at least k is used). `excluding` is a label never returned (a stored
-    /// item's query leaves out the item itself). With `filter`, only labels it accepts are
-    /// returned, and if the graph walk finds fewer than k of them the search widens, then falls
-    /// back to an exact scan, so k results come back whenever k exist.
+    /// item's query leaves out the item itself), and the walk starts at its node. With `filter`,
+    /// only labels it accepts are returned, and if the graph walk finds fewer than k of them the
+    /// search widens, then falls back to an exact scan, so k results come back whenever k exist.
     ///
     /// With compact codes and `exact`, the walk's `rerank` best candidates (default: the
     /// encoding's `rerankDepth`; at least k, at most ef) are re-ranked by their exact vectors and
@@ -377,15 +389,11 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             guard prepareQuery(query, into: context.query, scratch: context.queryFloats) else { return [] }
             let packed = entry.load(ordering: .acquiring)
             guard packed != 0 else { return [] }
-            var current = UInt32(truncatingIfNeeded: packed)
-            let top = Int(packed >> 32) - 1
-            var currentDistance = distance(context.query, row(current), by: queryKernel)
-            if top > 0 {
-                for layer in Swift.stride(from: top, to: 0, by: -1) {
-                    (current, currentDistance) = greedyClosest(
-                        context.query, from: current, distance: currentDistance, layer: layer, kernel: queryKernel)
-                }
-            }
+            // A stored item's query starts at its own node, which is where its neighbours are: no
+            // descent through the upper layers, and no chance of it ending in the wrong region.
+            let current =
+                excludedSlot < UInt32(slotsUsed.load(ordering: .acquiring))
+                ? excludedSlot : descend(context.query, from: packed)
             // Re-ranking keeps the candidates it will re-read; otherwise the k best.
             let keep = reranking == nil ? k : self.rerankDepth(k: k, ef: ef, rerank: rerank)
             let found: [Neighbor]
@@ -403,9 +411,17 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                     context.results.count < k
                     ? exactScan(context.query, k: keep, accept: accept.body) : drain(context, keep: keep)
             } else {
+                let accept = LiveNodes(index: self, except: excludedSlot)
                 searchLayer(
-                    context, context.query, start: current, ef: max(ef, k), layer: 0,
-                    accept: LiveNodes(index: self, except: excludedSlot), kernel: queryKernel)
+                    context, context.query, start: current, ef: max(ef, k), layer: 0, accept: accept,
+                    kernel: queryKernel)
+                if current == excludedSlot, context.results.count < k, count > context.results.count + 1 {
+                    // Its node reaches too few (linked moments ago, or its neighbours deleted):
+                    // the walk from the entry point, as for any other query.
+                    searchLayer(
+                        context, context.query, start: descend(context.query, from: packed), ef: max(ef, k), layer: 0,
+                        accept: accept, kernel: queryKernel)
+                }
                 found = drain(context, keep: keep)
             }
             guard let reranking else { return found }

@@ -147,6 +147,37 @@ import Testing
         #expect(try index.search(base.row(4), k: 5, excluding: 999_999).map(\.label).first == 4)
     }
 
+    /// A stored item's query (its own vector, itself excluded) starts the walk at its own node:
+    /// no worse than the walk from the entry point on a sparse graph with a short candidate list,
+    /// where the walks differ.
+    @Test func storedItemQueriesStartAtTheirNode() throws {
+        let (base, _, _) = try embeddingLikeVectors(n: 20_000, d: 96, queries: 1)
+        let index = try HNSWIndex.build(
+            base, metric: .cosine, parameters: HNSWParameters(connectivity: 6, efConstruction: 40), threads: 2,
+            logger: testLogger)
+        let rows = Array(stride(from: 0, to: 20_000, by: 67))
+        let queries = Matrix(rows: rows.count, columns: 96, storage: rows.flatMap { Array(base.row($0)) })
+        let truth = try ExactSearch.search(base: base, queries: queries, k: 11, metric: .cosine).enumerated().map {
+            q, found in found.map(\.label).filter { $0 != UInt64(rows[q]) }
+        }
+        var fromNode: [[UInt64]] = [], fromEntry: [[UInt64]] = []
+        for (q, row) in rows.enumerated() {
+            fromNode.append(try index.search(queries.row(q), k: 10, ef: 10, excluding: UInt64(row)).map(\.label))
+            // The same query without `excluding` walks from the entry point; its own item comes back too.
+            fromEntry.append(
+                try index.search(queries.row(q), k: 11, ef: 11).map(\.label).filter { $0 != UInt64(row) })
+        }
+        let node = recall(fromNode, truth, k: 10), entry = recall(fromEntry, truth, k: 10)
+        #expect(node >= entry - 0.01, "from the node \(node), from the entry point \(entry)")
+        #expect(fromNode.allSatisfy { $0.count == 10 })
+        // An item most of whose neighbours are deleted still gets k live ones.
+        let first = Matrix(rows: 200, columns: 96, storage: (0..<200).flatMap { Array(base.row($0)) })
+        let lonely = try HNSWIndex.build(first, metric: .cosine, threads: 1, logger: testLogger)
+        let neighbours = try lonely.search(base.row(0), k: 199, ef: 199, excluding: 0).map(\.label)
+        for label in neighbours.prefix(150) { lonely.remove(label: label) }
+        #expect(try lonely.search(base.row(0), k: 10, ef: 20, excluding: 0).count == 10)
+    }
+
     @Test func concurrentSearchesDuringInsertsSeeOnlyWholeNodes() throws {
         let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
         for row in 0..<500 { try index.insert(base.row(row), label: UInt64(row)) }
