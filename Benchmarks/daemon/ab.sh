@@ -1,8 +1,8 @@
 #!/bin/bash
 # Two kindredd builds compared on one state, alternating in one run (this machine's noise between
 # runs is ±15 %, so only pairs taken side by side mean anything): each round starts each build in
-# turn and measures SIMILAR (`space=cnn`) under 8 clients and 1 client, with the CPU kindredd spent
-# a request.
+# turn and measures SIMILAR (`space=cnn`, or SPACE=fused|style) under 8 clients and 1 client, with
+# the CPU kindredd spent a request.
 #
 # usage: Benchmarks/daemon/ab.sh STATE_DIR KINDREDD_A KINDREDD_B [ROUNDS]
 #   STATE_DIR: a scale.sh work directory (Benchmarks/data/scale-N, holding state/ and kindred.toml);
@@ -24,9 +24,9 @@ for round in $(seq "$rounds"); do
     for clients in 8 1; do
       seconds=${SECONDS_8:-15}; [ "$clients" = 1 ] && seconds=10
       .build/release/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" \
-        --seconds "$seconds" --mix similar --space cnn |
+        --seconds "$seconds" --mix similar --space "${SPACE:-cnn}" |
         grep -oE '"(daemon_cpu_ms_per_request|p50_ms|p99_ms|qps)":[0-9.]*' | head -4 | paste -sd' ' |
-        sed "s|^|round $round $(basename "$daemon") clients $clients: |"
+        sed "s|^|round $round $(basename "$daemon") ${SPACE:-cnn} clients $clients: |"
     done
     kill -TERM "$pid"; wait "$pid" || true
   done

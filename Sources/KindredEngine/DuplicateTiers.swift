@@ -37,8 +37,8 @@ extension Duplicates {
         }
         for row in ids.indices {
             let id = ids[row].rawValue
-            for neighbour in try index.search(matrix.row(row), k: similarNeighbours + 1, ef: 64)
-            where neighbour.label != id && 1 - neighbour.distance >= minimumCosine {
+            for neighbour in try index.search(matrix.row(row), k: similarNeighbours, ef: 64, excluding: id)
+            where 1 - neighbour.distance >= minimumCosine {
                 let (a, b) = (root(id), root(neighbour.label))
                 if a != b { parent[max(a, b)] = min(a, b) }
             }

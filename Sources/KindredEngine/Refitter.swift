@@ -438,11 +438,11 @@ public final class Refitter: Sendable {
                         }
                         do {
                             // A few spare in case items were removed since the vectors were read.
-                            let found = try index.search(x.row(row), k: k + 4, ef: max(64, 4 * k)).compactMap {
-                                neighbour in
-                                rowOf[neighbour.label].flatMap {
-                                    $0 == Int32(row) ? nil : ($0, max(0, neighbour.distance))
-                                }
+                            // The item itself is left out, and the walk starts at its node.
+                            let found = try index.search(
+                                x.row(row), k: k + 3, ef: max(64, 4 * k), excluding: ids[row].rawValue
+                            ).compactMap { neighbour in
+                                rowOf[neighbour.label].map { ($0, max(0, neighbour.distance)) }
                             }
                             guard let last = found.last else { throw RefitError.isolated(ids[row]) }
                             for j in 0..<k {

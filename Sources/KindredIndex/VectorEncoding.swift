@@ -78,8 +78,8 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
     /// How many of the walk's best candidates a search re-ranks by their exact vectors to return
     /// k: as many as the codes' rounding can push the true k behind. Each is a read of a stored
     /// vector (LMDB's B-tree, then 2.5 KB of float16 at 1280-d), about 15 % of a SIMILAR's CPU
-    /// when all 64 were re-read. int8's ranking keeps the exact 10 among its best 20–30 (RESULTS.md,
-    /// "Re-ranking depth"); int4's needs its whole candidate list.
+    /// when all 64 were re-read. int8's ranking keeps the exact 10 among its best 20 (RESULTS.md,
+    /// "Fewer system calls and fewer re-reads a SIMILAR"); int4's needs its whole candidate list.
     public func rerankDepth(k: Int) -> Int {
         switch self {
         case .float32: k
