@@ -12,22 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$1; a=$2; b=$3; rounds=${4:-3}
 sock=$work/k.sock
+bin=.build/release
+. Benchmarks/daemon/serve.sh
 swift build -c release --product kindred >/dev/null
 for round in $(seq "$rounds"); do
   for daemon in "$a" "$b"; do
     lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
     "$daemon" --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
     pid=$!
-    until .build/release/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.05; done
-    # SIMILAR re-ranks from the store: let the start's read-ahead of the CNN records finish first.
-    until tail -n +"$((lines + 1))" "$work/kindredd.log" | grep -q "CNN records"; do sleep 1; done
-    for clients in 8 1; do
-      seconds=${SECONDS_8:-15}; [ "$clients" = 1 ] && seconds=10
-      .build/release/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" \
-        --seconds "$seconds" --mix similar --space "${SPACE:-cnn}" |
-        grep -oE '"(daemon_cpu_ms_per_request|p50_ms|p99_ms|qps)":[0-9.]*' | head -4 | paste -sd' ' |
-        sed "s|^|round $round $(basename "$daemon") ${SPACE:-cnn} clients $clients: |"
-    done
+    settle "$lines"
+    similar_loads "round $round $(basename "$daemon")"
     kill -TERM "$pid"; wait "$pid" || true
   done
 done

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 work=$1; efs=$2; rounds=${3:-1}
 bin=.build/release
 sock=$work/k.sock
+. Benchmarks/daemon/serve.sh
 py=$(../shared/bench/setup-peers.sh)
 swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
 cp "$work/kindred.toml" "$work/kindred.toml.sweep-saved"
@@ -21,17 +22,14 @@ for round in $(seq "$rounds"); do
   for ef in $efs; do
     grep -v '^ef_search' "$work/kindred.toml.sweep-saved" |
       sed "s/^\[index\]$/[index]\nef_search = $ef/" > "$work/kindred.toml"
+    if ! grep -q "^ef_search = $ef$" "$work/kindred.toml"; then
+      echo "ef_sweep: $work/kindred.toml has no [index] section to set ef_search in" >&2; exit 1
+    fi
+    lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
     $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
     pid=$!
-    until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.05; done
-    sleep 3  # the start's read-ahead of the CNN records
-    for clients in 8 1; do
-      seconds=15; [ "$clients" = 1 ] && seconds=10
-      $bin/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" --seconds "$seconds" \
-        --mix similar --space "${SPACE:-cnn}" |
-        grep -oE '"(daemon_cpu_ms_per_request|p50_ms|p99_ms|qps)":[0-9.]*' | head -4 | paste -sd' ' |
-        sed "s|^|round $round ef $ef ${SPACE:-cnn} clients $clients: |"
-    done
+    settle "$lines"
+    similar_loads "round $round ef $ef"
     "$py" Benchmarks/daemon/recall.py "$work/base.npy" "$sock" --queries "${QUERIES:-500}" | tail -1 |
       sed "s|^|round $round ef $ef recall: |"
     kill -TERM "$pid"; wait "$pid" || true

@@ -1,4 +1,4 @@
-# Sourced by the daemon benchmarks (run.sh, scale.sh), which set bin, work and sock.
+# Sourced by the daemon benchmarks (run.sh, scale.sh, ab.sh, ef_sweep.sh), which set bin, work and sock.
 
 # Starts kindredd on $work, sets pid, prints seconds until PING and until a SIMILAR is answered
 # (SIMILAR answers `unavailable` until the indexes are loaded or built).
@@ -16,3 +16,24 @@ serve() {
 # Resident memory, split into anonymous (the indexes, the catalog cache) and file-backed (LMDB's
 # mapped vectors: page cache, shared and reclaimable).
 rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+
+# For the scripts that compare daemons or settings in one run (ab.sh, ef_sweep.sh): waits until the
+# kindredd just started answers SIMILAR and has read the CNN records ahead (SIMILAR re-ranks from
+# the store; $1 is the line of $work/kindredd.log its start began at).
+settle() {
+  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.05; done
+  until tail -n +"$(($1 + 1))" "$work/kindredd.log" | grep -q "CNN records"; do sleep 1; done
+}
+
+# SIMILAR (`space=cnn`, or SPACE=fused|style) under 8 clients (SECONDS_8 s, default 15), then 1
+# client (10 s): a line each, after the label $1, with the CPU kindredd spent a request.
+similar_loads() {
+  local clients seconds
+  for clients in 8 1; do
+    seconds=${SECONDS_8:-15}; [ "$clients" = 1 ] && seconds=10
+    $bin/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" \
+      --seconds "$seconds" --mix similar --space "${SPACE:-cnn}" |
+      grep -oE '"(daemon_cpu_ms_per_request|p50_ms|p99_ms|qps)":[0-9.]*' | head -4 | paste -sd' ' |
+      sed "s|^|$1 ${SPACE:-cnn} clients $clients: |"
+  done
+}
