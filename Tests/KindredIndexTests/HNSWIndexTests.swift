@@ -1,9 +1,10 @@
 import Foundation
 import KindredCore
-import KindredIndex
 import KindredTestSupport
 import Synchronization
 import Testing
+
+@testable import KindredIndex
 
 @Suite struct HNSWRecallTests {
     /// Embedding-shaped data at the size where the graph's quality shows (50 points per centre).
@@ -176,6 +177,19 @@ import Testing
         let neighbours = try lonely.search(base.row(0), k: 199, ef: 199, excluding: 0).map(\.label)
         for label in neighbours.prefix(150) { lonely.remove(label: label) }
         #expect(try lonely.search(base.row(0), k: 10, ef: 20, excluding: 0).count == 10)
+        // An item whose node has no links yet (as while it is being linked) reaches nothing from
+        // its node: the search falls back to the walk from the entry point, which finds its
+        // nearest live items.
+        let item = try #require(neighbours.last)
+        let slot = try #require(lonely.book.withLock { $0.slotByLabel[item] })
+        lonely.linkList(slot, 0)[0].store(0, ordering: .releasing)
+        let live = lonely.liveLabels().filter { $0 != item }.sorted()
+        let liveRows = Matrix(rows: live.count, columns: 96, storage: live.flatMap { Array(base.row(Int($0))) })
+        let nearest = try ExactSearch.search(
+            base: liveRows, queries: Matrix(rows: 1, columns: 96, storage: Array(base.row(Int(item)))), k: 10,
+            metric: .cosine)[0].map { live[Int($0.label)] }
+        let found = try lonely.search(base.row(Int(item)), k: 10, ef: 20, excluding: item).map(\.label)
+        #expect(recall([found], [nearest], k: 10) >= 0.9, "\(found) against \(nearest)")
     }
 
     @Test func concurrentSearchesDuringInsertsSeeOnlyWholeNodes() throws {
