@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 import KindredStore
 
 /// `kindred report`: a refit run on one HTML page of inline SVG charts — the PCA scree curve,
@@ -137,7 +138,7 @@ public struct ReportDocument: Sendable {
             base += Double(entry.n) + gap
         }
         chart.vertical(at: 0, class: "axis")
-        if let mean { chart.vertical(at: mean, class: "target", label: "mean \(String(format: "%.3f", mean))") }
+        if let mean { chart.vertical(at: mean, class: "target", label: "mean \(mean.fixed(3))") }
         return chart.svg(name: "knife", title: "Silhouette knife plot")
     }
 
@@ -196,7 +197,7 @@ public struct ReportDocument: Sendable {
         let finished = run.finishedAt.map { Date(timeIntervalSince1970: TimeInterval($0)).formatted(.iso8601) } ?? "?"
         return
             "\(run.itemCount ?? 0) items, \(run.clusterCount ?? 0) clusters by \(run.algorithm), noise \(percent(run.noiseFraction ?? 0)), "
-            + "silhouette \(run.silhouette.map { String(format: "%.3f", $0) } ?? "n/a"); finished \(finished)."
+            + "silhouette \(run.silhouette.map { $0.fixed(3) } ?? "n/a"); finished \(finished)."
     }
 
     private static func runFacts(_ run: RefitRun, metrics: RunMetrics) -> [(String, String)] {
@@ -204,7 +205,7 @@ public struct ReportDocument: Sendable {
             ("run", "\(run.id)"), ("algorithm", run.algorithm), ("items", "\(run.itemCount ?? 0)"),
             ("clusters", "\(run.clusterCount ?? 0)"),
             ("noise fraction", percent(run.noiseFraction ?? 0)),
-            ("silhouette (noise excluded)", run.silhouette.map { String(format: "%.4f", $0) } ?? "n/a"),
+            ("silhouette (noise excluded)", run.silhouette.map { $0.fixed(4) } ?? "n/a"),
         ]
         if let value = metrics.daviesBouldin { rows.append(("davies bouldin", describe(value))) }
         if let value = metrics.silhouetteSample { rows.append(("silhouette sample", describe(value))) }

@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 
 /// A plot area with linear axes, drawn as inline SVG: enough for the report's line, bar and
 /// knife charts without a charting library (the page must work offline and vendor nothing).
@@ -102,10 +103,10 @@ struct SVGChart {
     static func label(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
         if abs(value) >= 1e4 { return String(format: "%.3g", value) }
-        return String(format: "%.2f", value)
+        return value.fixed(2)
     }
 
-    private func f(_ value: Double) -> String { String(format: "%.1f", value) }
+    private func f(_ value: Double) -> String { value.fixed(1) }
 }
 
 func escape(_ text: String) -> String { WebPage.escape(text) }
@@ -113,5 +114,5 @@ func escape(_ text: String) -> String { WebPage.escape(text) }
 /// The colour of the k-th cluster (by size): golden-angle hues, as map.js colours them.
 func clusterColour(_ k: Int) -> String {
     let hue = (Double(k) * 137.508).truncatingRemainder(dividingBy: 360)
-    return "hsl(\(String(format: "%.1f", hue)), 70%, \(k % 2 == 1 ? 62 : 55)%)"
+    return "hsl(\(hue.fixed(1)), 70%, \(k % 2 == 1 ? 62 : 55)%)"
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KindredCore
 import KindredFeatures
 
 struct Classify: ParsableCommand {
@@ -24,7 +25,7 @@ struct Classify: ParsableCommand {
             let best = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
             print(
                 path + "\t"
-                    + best.map { "\($0 - exps.startIndex):\(String(format: "%.3f", exps[$0] / sum))" }.joined(
+                    + best.map { "\($0 - exps.startIndex):\((exps[$0] / sum).fixed(3))" }.joined(
                         separator: "\t"))
         }
         for failure in result.failures {

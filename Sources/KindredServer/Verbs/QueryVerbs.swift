@@ -54,7 +54,7 @@ extension CommandService {
         rows.append(["refit_running", live.withLock { $0?.refits?.isRunning ?? false } ? "yes" : "no"])
         rows.append(["refit_stage", live.withLock { $0?.refits?.stage } ?? ""])
         rows.append([
-            "refit_progress", live.withLock { $0?.refits?.progress }.map { String(format: "%.3f", $0) } ?? "",
+            "refit_progress", live.withLock { $0?.refits?.progress }.map { $0.fixed(3) } ?? "",
         ])
         rows.append(["clusters", current?.clusterCount.map(String.init) ?? ""])
         rows.append(["uptime_s", String(Int(Date().timeIntervalSince(started)))])
@@ -215,11 +215,11 @@ extension CommandService {
             columns: columns,
             rows: ranked.enumerated().map { rank, r in
                 var row = [
-                    String(rank + 1), String(format: "%.4f", r.terms.score), String(r.label),
+                    String(rank + 1), r.terms.score.fixed(4), String(r.label),
                     paths[ItemID(r.label)] ?? "",
                 ]
                 if query.explain {
-                    row += Self.columns(r.terms) + [r.expanded ? "yes" : "no", String(format: "%.4f", r.terms.region)]
+                    row += Self.columns(r.terms) + [r.expanded ? "yes" : "no", r.terms.region.fixed(4)]
                 }
                 return row
             })
@@ -237,16 +237,16 @@ extension CommandService {
             columns: ["id", "score", "cnn", "style", "phash", "phash_bits", "dominant", "region"],
             rows: zip(items, try ranking.explain(items, against: probe, store: store)).map { other, terms in
                 guard let terms else { return [String(other.rawValue), "", "", "", "", "", "", ""] }
-                return [String(other.rawValue), String(format: "%.4f", terms.score)] + Self.columns(terms)
-                    + [String(format: "%.4f", terms.region)]
+                return [String(other.rawValue), terms.score.fixed(4)] + Self.columns(terms)
+                    + [terms.region.fixed(4)]
             })
     }
 
     /// The explain columns: each term's part of the score, the differing hash bits, the largest term.
     static func columns(_ terms: MatchTerms) -> [String] {
         [
-            String(format: "%.4f", terms.cnn), String(format: "%.4f", terms.style),
-            String(format: "%.4f", terms.phash), String(terms.phashBits), terms.dominant,
+            terms.cnn.fixed(4), terms.style.fixed(4),
+            terms.phash.fixed(4), String(terms.phashBits), terms.dominant,
         ]
     }
 
@@ -256,7 +256,7 @@ extension CommandService {
         let paths = try catalog.paths(of: neighbours.map { ItemID($0.label) })
         for (rank, neighbour) in neighbours.enumerated() {
             let path = paths[ItemID(neighbour.label)] ?? ""
-            let score = String(format: "%.4f", 1 - neighbour.distance)
+            let score = (1 - neighbour.distance).fixed(4)
             var row = [String(rank + 1), score, String(neighbour.label), path]
             if explain {
                 row += [space == .cnn ? score : "", space == .style ? score : "", "", "", space.rawValue, "no", ""]

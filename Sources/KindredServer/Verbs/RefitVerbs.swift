@@ -35,8 +35,8 @@ extension CommandService {
                             rows: [
                                 ["run", String(report.run)], ["items", String(report.items)],
                                 ["clusters", String(report.clusters)],
-                                ["noise_fraction", String(format: "%.4f", report.noiseFraction)],
-                                ["silhouette", report.silhouette.map { String(format: "%.4f", $0) } ?? ""],
+                                ["noise_fraction", report.noiseFraction.fixed(4)],
+                                ["silhouette", report.silhouette.map { $0.fixed(4) } ?? ""],
                                 ["new_clusters", String(report.born)], ["vanished_clusters", String(report.vanished)],
                                 ["seconds", String(report.seconds)],
                             ])))
@@ -68,8 +68,8 @@ extension CommandService {
                     String(run.id), run.status, run.isCurrent ? "yes" : "no", String(run.startedAt),
                     run.finishedAt.map(String.init) ?? "", run.algorithm,
                     run.itemCount.map(String.init) ?? "", run.clusterCount.map(String.init) ?? "",
-                    run.noiseFraction.map { String(format: "%.4f", $0) } ?? "",
-                    run.silhouette.map { String(format: "%.4f", $0) } ?? "", run.error ?? "",
+                    run.noiseFraction.map { $0.fixed(4) } ?? "",
+                    run.silhouette.map { $0.fixed(4) } ?? "", run.error ?? "",
                 ]
             })
     }
@@ -84,7 +84,7 @@ extension CommandService {
             rows: facts.map { c in
                 [
                     String(c.cluster), c.name ?? c.label ?? "", String(c.size), c.exemplar.flatMap { paths[$0] } ?? "",
-                    c.silhouette.map { String(format: "%.4f", $0) } ?? "",
+                    c.silhouette.map { $0.fixed(4) } ?? "",
                     String(ages[c.cluster] ?? 1),
                 ]
             })
@@ -123,8 +123,8 @@ extension CommandService {
             rows: ordered.enumerated().map { rank, member in
                 [
                     String(rank + 1), String(member.assignment.item.rawValue), member.path,
-                    member.assignment.probability.map { String(format: "%.4f", $0) } ?? "",
-                    member.assignment.outlierScore.map { String(format: "%.4f", $0) } ?? "",
+                    member.assignment.probability.map { $0.fixed(4) } ?? "",
+                    member.assignment.outlierScore.map { $0.fixed(4) } ?? "",
                 ]
             })
     }
@@ -137,7 +137,7 @@ extension CommandService {
             rows: try catalog.assignments(run: run.id).map { a, path in
                 let m = a
                 let coordinates = dimensions == 3 ? [m.map3.0, m.map3.1, m.map3.2] : [m.map2.0, m.map2.1]
-                return [String(m.item.rawValue), path] + coordinates.map { String(format: "%.5f", $0) } + [
+                return [String(m.item.rawValue), path] + coordinates.map { $0.fixed(5) } + [
                     String(m.cluster)
                 ]
             })
