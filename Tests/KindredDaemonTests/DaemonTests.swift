@@ -114,9 +114,12 @@ final class DaemonProcess {
             })
     }
 
-    /// Waits until nothing is pending or scanning and the item counts are as expected.
+    /// Waits until nothing is pending or scanning and the item counts are as expected: a minute,
+    /// or longer for a collection that takes more than a minute at 10 items a second (a 2-core
+    /// machine running other suites' daemons beside this one).
     func waitUntilIdle(indexed: Int, failed: Int? = nil, queued: Int = 0) throws {
-        try waitFor("indexed=\(indexed) failed=\(failed.map(String.init) ?? "any") queued=\(queued)") {
+        let what = "indexed=\(indexed) failed=\(failed.map(String.init) ?? "any") queued=\(queued)"
+        try waitFor(what, seconds: max(60, Double(indexed) / 10)) {
             let s = try status()
             // `watching`: the first scan is over, so what changed while kindredd was down is known.
             return s["state"] == "watching" && s["pending"] == "0" && s["scanning"] == "no"
