@@ -49,7 +49,8 @@ public final class CommandService: Sendable {
 
     public init(
         catalog: Catalog, store: VectorStore, indexes: LiveIndexes? = nil, network: sending EfficientNetLite0? = nil,
-        progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil, efSearch: Int = 64,
+        progress: IngestProgress = IngestProgress(), control: WatchLoop? = nil,
+        efSearch: Int = Configuration().efSearch,
         fusion: Fusion = Fusion(), policy: AccessPolicy = AccessPolicy(),
         decodeOptions: DecodeOptions = DecodeOptions(), logger: Logger
     ) {
