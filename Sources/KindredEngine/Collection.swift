@@ -89,7 +89,7 @@ public final class Collection: Sendable {
         progress.advance(to: .loading)
         let (indexes, opened) = try LiveIndexes.open(
             paths: paths, store: store, catalog: catalog, parameters: settings.hnsw,
-            cnnEncoding: settings.cnnEncoding, threads: settings.threads, logger: logger)
+            cnnEncoding: settings.cnnEncoding, threads: settings.threads, progress: progress, logger: logger)
         for (space, report) in opened.sorted(by: { $0.key < $1.key }) {
             logger.info(
                 "index ready",

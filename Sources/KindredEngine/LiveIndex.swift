@@ -97,7 +97,8 @@ public final class LiveIndex: Sendable {
     public static func open(
         snapshot: URL, store: VectorStore, space: String, parameters: HNSWParameters = HNSWParameters(),
         encoding: VectorEncoding = .float32, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, isCurrent: Bool = false, logger: Logger
+        changedSince: (Date) throws -> Set<UInt64> = { _ in [] }, isCurrent: Bool = false,
+        progress: BuildProgress = BuildProgress(), logger: Logger
     ) throws -> (LiveIndex, OpenReport) {
         var report = OpenReport()
         guard let dimension = store.spaces[space]?.dimension else {
@@ -146,7 +147,7 @@ public final class LiveIndex: Sendable {
             let (ids, matrix) = try store.readMatrix(space: space)
             let built = try HNSWIndex.build(
                 matrix, labels: ids.map(\.rawValue), metric: .cosine, parameters: parameters, encoding: encoding,
-                threads: threads, logger: logger)
+                threads: threads, progress: progress, logger: logger)
             report.rebuilt = true
             report.added = ids.count
             return (LiveIndex(index: built, space: space, store: store), report)
@@ -194,7 +195,7 @@ public struct LiveIndexes: Sendable {
     public static func open(
         paths: StatePaths, store: VectorStore, catalog: Catalog? = nil, parameters: HNSWParameters = HNSWParameters(),
         cnnEncoding: VectorEncoding = .int8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        logger: Logger
+        progress: IngestProgress? = nil, logger: Logger
     ) throws -> (LiveIndexes, [String: LiveIndex.OpenReport]) {
         var reports: [String: LiveIndex.OpenReport] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.root.path)) ?? []
@@ -215,6 +216,10 @@ public struct LiveIndexes: Sendable {
         let spaces = [StandardSpaces.cnn.name, StandardSpaces.style.name]
         let opened = Mutex<[String: Result<(LiveIndex, LiveIndex.OpenReport), any Error>]>([:])
         let done = DispatchGroup()
+        // What STATUS shows while a space's index is built from the store (`index_loading`).
+        let builds = Dictionary(uniqueKeysWithValues: spaces.map { ($0, BuildProgress()) })
+        progress?.update { $0.indexBuilds = builds }
+        defer { progress?.update { $0.indexBuilds = [:] } }
         for space in spaces {
             done.enter()
             Thread.detachNewThread {
@@ -225,7 +230,7 @@ public struct LiveIndexes: Sendable {
                         changedSince: changedSince,
                         isCurrent: record?.proves(
                             space: space, snapshot: paths.index(space: space), generation: generation) ?? false,
-                        logger: logger)
+                        progress: builds[space]!, logger: logger)
                 }
                 opened.withLock { $0[space] = result }
                 done.leave()

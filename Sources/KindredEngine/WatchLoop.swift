@@ -1,5 +1,6 @@
 import Foundation
 import KindredCore
+import KindredIndex
 import KindredStore
 import KindredWatch
 import Logging
@@ -47,6 +48,9 @@ public final class IngestProgress: Sendable {
         /// Items whose vectors an older producer made (a new model or feature code), found at
         /// start and queued for re-extraction; the catalog's `queued` count shows them draining.
         public var staleAtStart = 0
+        /// While the indexes open at start: each space's build from the store (a space read from
+        /// its snapshot stays at 0 of 0); empty once they are open.
+        public var indexBuilds: [String: BuildProgress] = [:]
         public init() {}
     }
 

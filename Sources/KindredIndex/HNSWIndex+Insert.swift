@@ -178,10 +178,11 @@ extension HNSWIndex {
     }
 
     /// Builds an index over the rows of `matrix` on `threads` threads; row i gets label
-    /// `labels[i]`, or i when no labels are given.
+    /// `labels[i]`, or i when no labels are given. `progress` counts the rows inserted as they
+    /// are; a build of 100,000 rows or more also logs each tenth.
     public static func build(
         _ matrix: Matrix, labels: [UInt64]? = nil, metric: Metric, parameters: HNSWParameters = HNSWParameters(),
-        encoding: VectorEncoding = .float32, threads: Int, logger: Logger
+        encoding: VectorEncoding = .float32, threads: Int, progress: BuildProgress = BuildProgress(), logger: Logger
     ) throws(IndexError) -> HNSWIndex {
         if let labels, labels.count != matrix.rows {
             throw .invalidParameter(
@@ -195,6 +196,8 @@ extension HNSWIndex {
             capacity: max(matrix.rows, 16), logger: logger)
         let next = Atomic<Int>(0)
         let failure = Mutex<IndexError?>(nil)
+        progress.start(rows: matrix.rows)
+        let tenth = matrix.rows >= 100_000 ? matrix.rows / 10 : Int.max
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             while true {
                 let row = next.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -205,6 +208,14 @@ extension HNSWIndex {
                     } catch {
                         failure.withLock { $0 = $0 ?? error }
                     }
+                }
+                let inserted = progress.advance()
+                if inserted % tenth == 0 {
+                    logger.info(
+                        "building the index",
+                        metadata: [
+                            "inserted": "\(inserted)", "rows": "\(matrix.rows)", "dimension": "\(matrix.columns)",
+                        ])
                 }
             }
         }

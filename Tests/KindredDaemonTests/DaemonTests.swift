@@ -575,6 +575,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
             ]), "\(stages)"
         )
         #expect(try daemon.status()["refit_stage"] == "" && daemon.status()["refit_progress"] == "")
+        #expect(try daemon.status()["index_loading"] == "", "nothing is built once the indexes are open")
         let progress = watcher.progress.withLock { $0 }
         #expect(
             progress.allSatisfy { (0...1).contains($0) } && progress == progress.sorted(),

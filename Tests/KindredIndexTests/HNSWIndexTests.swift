@@ -192,6 +192,29 @@ import Testing
         #expect(recall([found], [nearest], k: 10) >= 0.9, "\(found) against \(nearest)")
     }
 
+    /// A build's progress, read from another thread while it runs, only grows and ends at every row.
+    @Test func buildReportsItsProgress() throws {
+        let (base, _, _) = try embeddingLikeVectors(n: 6_000, d: 32, queries: 1)
+        let progress = BuildProgress()
+        let stop = Atomic<Bool>(false)
+        let seen = Mutex<[Int]>([])
+        let reader = Thread {
+            while !stop.load(ordering: .acquiring) {
+                let (inserted, rows) = progress.counts
+                if rows > 0 { seen.withLock { $0.append(inserted) } }
+                usleep(200)
+            }
+        }
+        reader.start()
+        let index = try HNSWIndex.build(base, metric: .cosine, threads: 2, progress: progress, logger: testLogger)
+        stop.store(true, ordering: .releasing)
+        while !reader.isFinished { usleep(100) }
+        #expect(index.count == 6_000)
+        #expect(progress.counts == (6_000, 6_000))
+        let readings = seen.withLock { $0 }
+        #expect(readings == readings.sorted() && readings.allSatisfy { (0...6_000).contains($0) }, "\(readings)")
+    }
+
     @Test func concurrentSearchesDuringInsertsSeeOnlyWholeNodes() throws {
         let index = try HNSWIndex(dimension: 32, metric: .cosine, logger: testLogger)
         for row in 0..<500 { try index.insert(base.row(row), label: UInt64(row)) }

@@ -23,6 +23,13 @@ extension CommandService {
         rows.append(["inotify_overflows", String(progress.overflows)])
         rows.append(["index_size", live.withLock { $0.map { String($0.indexes.cnn.index.count) } } ?? "loading"])
         rows.append([
+            "index_loading",
+            progress.indexBuilds.sorted { $0.key < $1.key }.compactMap { space, build in
+                let (inserted, total) = build.counts
+                return total > 0 ? "\(space) \(inserted)/\(total)" : nil  // 0 of 0: read from its snapshot
+            }.joined(separator: " "),
+        ])
+        rows.append([
             "deleted_nodes",
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
