@@ -207,15 +207,16 @@ extension HNSWIndex {
                         try index.insert(vector, label: labels?[row] ?? UInt64(row))
                     } catch {
                         failure.withLock { $0 = $0 ?? error }
+                        return
                     }
-                }
-                let inserted = progress.advance()
-                if inserted % tenth == 0 {
-                    logger.info(
-                        "building the index",
-                        metadata: [
-                            "inserted": "\(inserted)", "rows": "\(matrix.rows)", "dimension": "\(matrix.columns)",
-                        ])
+                    let inserted = progress.advance()
+                    if inserted % tenth == 0 {
+                        logger.info(
+                            "building the index",
+                            metadata: [
+                                "inserted": "\(inserted)", "rows": "\(matrix.rows)", "dimension": "\(matrix.columns)",
+                            ])
+                    }
                 }
             }
         }
