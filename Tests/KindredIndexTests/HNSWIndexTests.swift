@@ -212,6 +212,7 @@ import Testing
         #expect(index.count == 6_000)
         #expect(progress.counts == (6_000, 6_000))
         let readings = seen.withLock { $0 }
+        #expect(!readings.isEmpty, "the reader saw the build under way")
         #expect(readings == readings.sorted() && readings.allSatisfy { (0...6_000).contains($0) }, "\(readings)")
     }
 
