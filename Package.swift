@@ -44,6 +44,7 @@ let package = Package(
     ],
     targets: [
         systemLibrary("CLMDB", apt: ["liblmdb-dev"]),
+        systemLibrary("CXXHash", apt: ["libxxhash-dev"]),
         systemLibrary("COpenBLAS", apt: ["libopenblas-dev", "liblapacke-dev"]),
         systemLibrary("CTurboJPEG", apt: ["libturbojpeg0-dev"]),
         systemLibrary("CSPNG", apt: ["libspng-dev"]),
@@ -74,7 +75,7 @@ let package = Package(
         .target(
             name: "KindredIndex",
             dependencies: [
-                "KindredCore", "COpenBLAS", "CKindredKernels",
+                "KindredCore", "COpenBLAS", "CKindredKernels", "CXXHash",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Distance kernels are the hot loop of every search; they are built optimised even in

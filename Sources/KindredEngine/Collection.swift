@@ -97,6 +97,7 @@ public final class Collection: Sendable {
                     "space": "\(space)", "size": "\(indexes(space)!.index.count)",
                     "snapshot": "\(report.loadedSnapshot)", "reconciled": "\(report.reconciled)",
                     "added": "\(report.added)", "updated": "\(report.updated)", "removed": "\(report.removed)",
+                    "older_format": "\(report.olderFormat)",
                 ])
         }
         let ingestor = Ingestor(
@@ -108,9 +109,10 @@ public final class Collection: Sendable {
         ingestor.decodeOptions = settings.decode
         ingestor.probe = probe
         let progress = self.progress
-        // Snapshots proved current and opened unchanged need no rewriting at a stop without changes.
+        // Snapshots proved current and opened unchanged need no rewriting at a stop without changes
+        // (nor, in this file format, at one with them).
         let current = opened.values.allSatisfy {
-            $0.loadedSnapshot && !$0.reconciled && !$0.rebuilt && !$0.reencoded
+            $0.loadedSnapshot && !$0.reconciled && !$0.rebuilt && !$0.reencoded && !$0.olderFormat
                 && $0.added + $0.updated + $0.removed == 0
         }
         let loop = WatchLoop(

@@ -72,11 +72,14 @@ public final class LiveIndex: Sendable {
         /// Whether the loaded snapshot was checked against every record of the store (not when
         /// `SnapshotGeneration` proved it current).
         public var reconciled = false
+        /// Whether the snapshot was of an older file format: it is rewritten at the next stop.
+        public var olderFormat = false
 
         public init(
             loadedSnapshot: Bool = false, added: Int = 0, updated: Int = 0, removed: Int = 0, rebuilt: Bool = false,
-            reencoded: Bool = false, reconciled: Bool = false
+            reencoded: Bool = false, reconciled: Bool = false, olderFormat: Bool = false
         ) {
+            self.olderFormat = olderFormat
             self.reencoded = reencoded
             self.reconciled = reconciled
             self.loadedSnapshot = loadedSnapshot
@@ -130,6 +133,7 @@ public final class LiveIndex: Sendable {
                             ])
                     }
                     report.loadedSnapshot = true
+                    report.olderFormat = loaded.loadedFromOlderFormat
                 } else {
                     logger.warning(
                         "index snapshot does not match the store or the configuration; rebuilding",

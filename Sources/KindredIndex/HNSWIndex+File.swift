@@ -9,7 +9,7 @@ import Synchronization
 /// | offset | bytes | field |
 /// |---|---|---|
 /// | 0 | 8 | magic `KNDRHNSW` |
-/// | 8 | 4 | format version (2; 1 is read as version 2 with float32 rows) |
+/// | 8 | 4 | format version (3; 1 and 2 are still read: see below) |
 /// | 12 | 4 | header size (64) |
 /// | 16 | 1 | metric: 1 cosine, 2 L2 |
 /// | 17 | 1 | row encoding: 0 float32, 1 float16, 2 int8 |
@@ -22,14 +22,17 @@ import Synchronization
 /// | 44 | 4 | entry point |
 /// | 48 | 4 | top layer + 1 (0: empty) |
 /// | 52 | 4 | upper-layer words |
-/// | 56 | 8 | checksum of everything after the header |
+/// | 56 | 8 | checksum of everything after the header (`SnapshotChecksum`) |
 ///
 /// Sections: labels (n × u64), levels (n × u8), states (n × u8), rows (n × the encoding's row
 /// bytes: `VectorEncoding.rowBytes`), layer-0 links (n × (2M + 1) × u32), upper-layer links
 /// (for each node with level > 0, in id order, level × (M + 1) × u32). All little-endian.
+///
+/// Version 3 changed only the checksum (XXH3); version 2 files are verified with the checksum they
+/// were written with, and version 1 is version 2 with float32 rows.
 extension HNSWIndex {
     static let magic: [UInt8] = Array("KNDRHNSW".utf8)
-    static let formatVersion: UInt32 = 2
+    static let formatVersion: UInt32 = 3
     static let headerSize = 64
 
     /// Writes the index to `url` atomically (a temporary file, fsync, rename, fsync of the
@@ -45,7 +48,7 @@ extension HNSWIndex {
         defer { mutations.unlock() }
         storage.withShared {
             let n = slotsUsed.load(ordering: .relaxed)
-            var checksum = Checksum()
+            let checksum = SnapshotChecksum(formatVersion: Int(Self.formatVersion))
             var offset = Self.headerSize
             func putRaw(_ bytes: UnsafeRawBufferPointer) {
                 guard failed == 0 else { return }
@@ -129,14 +132,23 @@ extension HNSWIndex {
             index.rowBytes == header.rowBytes && index.maxLinks0 == header.maxLinks0,
             "SnapshotHeader's layout must match HNSWIndex's")
 
-        var checksum = Checksum()
+        let checksum = SnapshotChecksum(formatVersion: header.version)
         var offset = headerSize
+        /// Reads in pieces of 4 MiB, each checksummed while it is still in the cache: the rows of a
+        /// million items are 1.3 GB, which a read-then-checksum would stream from memory twice.
         func takeRaw(_ destination: UnsafeMutableRawBufferPointer) throws(IndexError) {
-            guard FileIO.read(fd, into: destination, at: offset) == destination.count else {
-                throw .io(path: path, errno: errno == 0 ? EIO : errno)
+            let piece = 4 << 20  // a multiple of 8, as `SnapshotChecksum` asks of version 2 files
+            var done = 0
+            while done < destination.count {
+                let part = UnsafeMutableRawBufferPointer(
+                    rebasing: destination[done..<min(done + piece, destination.count)])
+                guard FileIO.read(fd, into: part, at: offset) == part.count else {
+                    throw .io(path: path, errno: errno == 0 ? EIO : errno)
+                }
+                checksum.update(UnsafeRawBufferPointer(part))
+                offset += part.count
+                done += part.count
             }
-            checksum.update(UnsafeRawBufferPointer(destination))
-            offset += destination.count
         }
         /// A section, then its padding to the next multiple of 8 bytes.
         func take(_ destination: UnsafeMutableRawBufferPointer) throws(IndexError) {
@@ -163,6 +175,7 @@ extension HNSWIndex {
         guard checksum.value == header.checksum else { throw bad("checksum mismatch (the file is damaged)") }
 
         try index.adopt(states: stateBytes, upper: upper, header: header, path: path)
+        index.loadedFormatVersion = header.version
         return index
     }
 
@@ -227,6 +240,7 @@ extension HNSWIndex {
 /// The 64-byte header of a snapshot (Schema/hnsw.md), every field checked, and the file's length
 /// checked against what the header implies before anything is allocated.
 struct SnapshotHeader {
+    var version: Int
     var metric: Metric
     var encoding: VectorEncoding
     var parameters: HNSWParameters
@@ -291,7 +305,8 @@ struct SnapshotHeader {
             throw bad("\(info.st_size) bytes where the header implies \(expected) (truncated or altered)")
         }
         return SnapshotHeader(
-            metric: metric, encoding: encoding, parameters: parameters, dimension: dimension, nodes: n,
+            version: version, metric: metric, encoding: encoding, parameters: parameters, dimension: dimension,
+            nodes: n,
             entryID: entryID,
             topPlusOne: topPlusOne,
             upperWords: upperWords, checksum: storedChecksum, rowBytes: rowBytes, maxLinks0: maxLinks0)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KindredCore
 import KindredIndex
 
 struct IndexCheck: ParsableCommand {
@@ -13,8 +14,13 @@ struct IndexCheck: ParsableCommand {
     @Option(help: "The index file.") var index: String
 
     func run() throws {
+        let started = ContinuousClock.now
         let hnsw = try HNSWIndex.load(from: URL(fileURLWithPath: index), logger: logging.logger("kindred.index"))
+        // What a restart of kindredd spends on this file (read, checksum, structure checks).
+        let loaded = (ContinuousClock.now - started) / .milliseconds(1)
         try hnsw.checkIntegrity()
-        print("ok: \(hnsw.count) live nodes, \(hnsw.deletedCount) deleted awaiting compaction")
+        print(
+            "ok: \(hnsw.count) live nodes, \(hnsw.deletedCount) deleted awaiting compaction; format version "
+                + "\(hnsw.loadedFormatVersion ?? 0), loaded in \((loaded / 1000).fixed(3)) s")
     }
 }

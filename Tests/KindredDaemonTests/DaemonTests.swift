@@ -418,6 +418,17 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(daemon.logText.contains("the snapshots on disk are current; not rewritten"))
         #expect(try FileManager.default.attributesOfItem(atPath: snapshot)[.modificationDate] as? Date == written)
         #expect(try run("kindred", ["status", "--socket", daemon.socket]) == 2)
+
+        // A snapshot of the previous format version (the same graph, the old checksum) is loaded,
+        // answers the same, and is rewritten in today's format at the next stop.
+        try withLegacyChecksum(Data(contentsOf: URL(fileURLWithPath: snapshot)), version: 2)
+            .write(to: URL(fileURLWithPath: snapshot))
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 6, failed: 1)
+        #expect(try allAnswers(daemon, paths: paths) == before)
+        #expect(daemon.logText.contains("older_format=true"))
+        try daemon.stop()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: snapshot))[8] == 3)
     }
 
     @Test func killedMidIngestionItRestartsConsistentWithACleanRebuild() throws {

@@ -282,15 +282,14 @@ import Testing
         let url = temporaryDirectory("v1").appendingPathComponent("old.hnsw")
         let index = try HNSWIndex.build(base, metric: .cosine, threads: 1, logger: testLogger)
         try index.save(to: url)
-        var bytes = try Data(contentsOf: url)
-        bytes[8] = 1
+        var bytes = withLegacyChecksum(try Data(contentsOf: url), version: 1)
         try bytes.write(to: url)
         let loaded = try HNSWIndex.load(from: url, logger: testLogger)
         #expect(loaded.encoding == .float32)
         #expect(try loaded.search(base.row(7), k: 3) == index.search(base.row(7), k: 3))
         // A version 1 file claiming an encoding is refused.
         bytes[17] = 2
-        try bytes.write(to: url)
+        try withLegacyChecksum(bytes, version: 1).write(to: url)
         #expect(throws: IndexError.self) { try HNSWIndex.load(from: url, logger: testLogger) }
     }
 }

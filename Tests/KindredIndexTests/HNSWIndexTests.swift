@@ -288,6 +288,40 @@ import Testing
         try loaded.checkIntegrity()
     }
 
+    /// Version 3 changed the checksum to XXH3; files of versions 1 and 2 still load, verified by
+    /// the checksum they were written with, and a file is saved afresh as version 3.
+    @Test func olderFormatVersionsStillLoad() throws {
+        // Written by a build of 11-2x (version 1, the old checksum), kept as a fuzzing seed.
+        let fixture = packageRoot.appendingPathComponent("Tests/FuzzCorpus/fuzz-snapshot/24x4-cosine.hnsw")
+        // The helper that writes old files reproduces one the old writer wrote, byte for byte.
+        let fixtureBytes = try Data(contentsOf: fixture)
+        #expect(withLegacyChecksum(fixtureBytes, version: 1) == fixtureBytes)
+        let old = try HNSWIndex.load(from: fixture, logger: testLogger)
+        try old.checkIntegrity()
+        #expect(old.count == 24 && old.dimension == 4 && old.metric == .cosine)
+        let resaved = temporaryDirectory("hnsw-v3").appendingPathComponent("resaved.hnsw")
+        try old.save(to: resaved)
+        #expect(try Data(contentsOf: resaved)[8] == 3)
+        let query: [Float] = [0.3, -0.2, 0.9, 0.1]
+        #expect(try HNSWIndex.load(from: resaved, logger: testLogger).search(query, k: 5) == old.search(query, k: 5))
+
+        // A version 3 file rewritten as version 2 with the old checksum loads the same; with its
+        // version byte changed alone, the checksums disagree and the file is refused.
+        let base = clusteredVectors(n: 803, d: 24)
+        let index = try HNSWIndex.build(base, metric: .cosine, threads: 1, logger: testLogger)
+        let url = temporaryDirectory("hnsw-v2").appendingPathComponent("index.hnsw")
+        try index.save(to: url)
+        let current = try Data(contentsOf: url)
+        try withLegacyChecksum(current, version: 2).write(to: url)
+        let loaded = try HNSWIndex.load(from: url, logger: testLogger)
+        try loaded.checkIntegrity()
+        for q in 0..<20 { #expect(try loaded.search(base.row(q * 37), k: 10) == index.search(base.row(q * 37), k: 10)) }
+        var relabelled = current
+        relabelled[8] = 2
+        try relabelled.write(to: url)
+        #expect { try HNSWIndex.load(from: url, logger: testLogger) } throws: { "\($0)".contains("checksum mismatch") }
+    }
+
     @Test func damagedAndForeignFilesAreRejectedClearly() throws {
         let directory = temporaryDirectory("hnsw-bad")
         let url = directory.appendingPathComponent("good.hnsw")

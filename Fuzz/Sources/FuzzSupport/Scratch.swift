@@ -31,8 +31,8 @@ public func runFuzzer(
     return LLVMFuzzerRunDriver(&count, &arguments, test)
 }
 
-/// `bytes` with Kindred's checksum of `covered` written little-endian at `offset`: the weight and
-/// snapshot targets recompute it so mutations get past the check to the parsers behind it.
+/// `bytes` with Kindred's checksum of `covered` written little-endian at `offset`: the weight
+/// target recomputes it so mutations get past the check to the parser behind it.
 public func withChecksum(_ bytes: [UInt8], of covered: Range<Int>, at offset: Int) -> [UInt8] {
     var checksum = Checksum()
     bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[covered])) }
