@@ -190,9 +190,10 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     /// Room for `words` layer-0 link words, uninitialised, on 2 MiB pages where the kernel grants
-    /// them (`HugePages`), freed with `free`. A walk reads a random node's link list at every hop,
-    /// 260 MB of them at a million nodes with M = 32: with 4 KiB pages nearly every hop is a TLB
-    /// miss, and a restart faulted them in 4 KiB at a time (19 % of its samples, `perf`).
+    /// them (`HugePages`), freed with `free`: 260 MB at a million nodes with M = 32, which a restart
+    /// faulted in 4 KiB at a time (19 % of its samples, `perf`). A walk reads a random node's links
+    /// at every hop, but SIMILAR measured the same with either page size (RESULTS.md, "Restarting
+    /// a million items"): its misses are the cache lines, not the TLB.
     static func allocateLinks(_ words: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
         let bytes = words * MemoryLayout<Atomic<UInt32>>.stride
         guard let raw = HugePages.allocateBytes(bytes)?.baseAddress else {

@@ -291,7 +291,7 @@ import Testing
     /// Version 3 changed the checksum to XXH3; files of versions 1 and 2 still load, verified by
     /// the checksum they were written with, and a file is saved afresh as version 3.
     @Test func olderFormatVersionsStillLoad() throws {
-        // Written by a build of 11-2x (version 1, the old checksum), kept as a fuzzing seed.
+        // Written by a version 1 writer (before row encodings; the old checksum), kept as a fuzzing seed.
         let fixture = packageRoot.appendingPathComponent("Tests/FuzzCorpus/fuzz-snapshot/24x4-cosine.hnsw")
         // The helper that writes old files reproduces one the old writer wrote, byte for byte.
         let fixtureBytes = try Data(contentsOf: fixture)
