@@ -17,10 +17,10 @@ struct IndexCheck: ParsableCommand {
         let started = ContinuousClock.now
         let hnsw = try HNSWIndex.load(from: URL(fileURLWithPath: index), logger: logging.logger("kindred.index"))
         // What a restart of kindredd spends on this file (read, checksum, structure checks).
-        let loaded = (ContinuousClock.now - started) / .milliseconds(1)
+        let loaded = (ContinuousClock.now - started) / .seconds(1)
         try hnsw.checkIntegrity()
         print(
             "ok: \(hnsw.count) live nodes, \(hnsw.deletedCount) deleted awaiting compaction; format version "
-                + "\(hnsw.loadedFormatVersion ?? 0), loaded in \((loaded / 1000).fixed(3)) s")
+                + "\(hnsw.loadedFormatVersion ?? 0), loaded in \(loaded.fixed(3)) s")
     }
 }
