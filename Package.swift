@@ -48,6 +48,7 @@ let package = Package(
         systemLibrary("COpenBLAS", apt: ["libopenblas-dev", "liblapacke-dev"]),
         systemLibrary("CTurboJPEG", apt: ["libturbojpeg0-dev"]),
         systemLibrary("CSPNG", apt: ["libspng-dev"]),
+        systemLibrary("CISAL", apt: ["libisal-dev"]),
         systemLibrary("CWebP", apt: ["libwebp-dev"]),
         systemLibrary("CTIFF", apt: ["libtiff-dev"], pkgConfig: "libtiff-4"),
         systemLibrary("CGIF", apt: ["libgif-dev"]),
@@ -93,7 +94,7 @@ let package = Package(
         .target(
             name: "KindredImaging",
             dependencies: [
-                "KindredCore", "CTurboJPEG", "CSPNG", "CWebP", "CTIFF", "CGIF", "CHEIF", "COpenJPEG", "CLCMS2",
+                "KindredCore", "CTurboJPEG", "CSPNG", "CISAL", "CWebP", "CTIFF", "CGIF", "CHEIF", "COpenJPEG", "CLCMS2",
                 "CLibRaw", "CKindredKernels",
             ],
             swiftSettings: optimisedChecked

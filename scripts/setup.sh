@@ -13,7 +13,7 @@ cache=${KINDRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred}
 # Build and test dependencies. Keep in step with the providers in Package.swift.
 # FreeType and DejaVu caption contact sheets; chromium is what the map and report tests open
 # the pages in (headless).
-packages="liblmdb-dev libxxhash-dev libsqlite3-dev libopenblas-dev liblapacke-dev libturbojpeg0-dev libspng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libopenjp2-7-dev liblcms2-dev libgs-common libraw-dev libfreetype-dev fonts-dejavu-core chromium pkg-config"
+packages="liblmdb-dev libxxhash-dev libsqlite3-dev libopenblas-dev liblapacke-dev libturbojpeg0-dev libspng-dev libisal-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libopenjp2-7-dev liblcms2-dev libgs-common libraw-dev libfreetype-dev fonts-dejavu-core chromium pkg-config"
 
 deps() {
   missing=""

@@ -4,10 +4,34 @@ import CSPNG
 /// PNG through libspng, in every bit depth and colour type (gray, palette, RGB, with alpha or
 /// tRNS), alpha composited on white. Non-interlaced images stream row by row into the area
 /// resampler, so memory is a few rows whatever the image's size; interlaced ones arrive pass by
-/// pass and are decoded whole, under the in-memory pixel limit.
+/// pass and are decoded whole, under the in-memory pixel limit. The image data of a
+/// non-interlaced file is inflated by ISA-L (`InflatingPNGStream`): inflating is most of a PNG's
+/// decoding, and zlib's is the slow part.
 enum PNGDecoder {
+    /// `inflatingFirst: false` reads the file through libspng and zlib alone (the tests' check
+    /// that both routes agree).
     static func decode(
-        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions, inflatingFirst: Bool = true
+    ) throws(ImageError) -> DecodedImage {
+        let stream =
+            inflatingFirst
+            ? InflatingPNGStream(bytes) { width, height in
+                (try? options.admit(width: width, height: height, path: path)) != nil
+            } : nil
+        guard let stream else { return try decode(bytes, path: path, options: options, through: nil) }
+        do {
+            return try decode(bytes, path: path, options: options, through: stream)
+        } catch {
+            // Whatever went wrong, libspng alone says what it makes of the file: the same pixels
+            // or the same error by either route. A damaged file is decoded twice; a sound one,
+            // once.
+            return try decode(bytes, path: path, options: options, through: nil)
+        }
+    }
+
+    /// One decode, from `stream` or else straight from `bytes`.
+    private static func decode(
+        _ bytes: UnsafeRawBufferPointer, path: String, options: DecodeOptions, through stream: InflatingPNGStream?
     ) throws(ImageError) -> DecodedImage {
         // Every chunk's CRC-32 is still checked, and covers the compressed image data, so
         // damage to a file is still refused; the zlib stream's own Adler-32 over the inflated
@@ -30,7 +54,11 @@ enum PNGDecoder {
             }
             throw ImageError(path: path, kind: .corrupt, reason: reason)
         }
-        try check(spng_set_png_buffer(ctx, bytes.baseAddress, bytes.count), "buffer")
+        if let stream {
+            try check(stream.attach(to: ctx), "stream")
+        } else {
+            try check(spng_set_png_buffer(ctx, bytes.baseAddress, bytes.count), "buffer")
+        }
         // Ancillary chunks (text, ICC profiles) are capped; image data is not limited here.
         spng_set_chunk_limits(ctx, 64 << 20, 64 << 20)
         var header = spng_ihdr()
