@@ -109,7 +109,24 @@ struct AreaResampler {
 extension RGBImage {
     /// This image at `width` × `height`: area-averaged when shrinking, bilinear when enlarging.
     public func resized(width: Int, height: Int) -> RGBImage {
-        if width == self.width && height == self.height { return self }
+        resized(width: width, height: height, window: Window(x: 0, y: 0, width: width, height: height))
+    }
+
+    /// A part of a resized image, in the resized image's pixels.
+    public struct Window: Sendable {
+        public var x, y, width, height: Int
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            (self.x, self.y, self.width, self.height) = (x, y, width, height)
+        }
+    }
+
+    /// `window` of this image at `width` × `height`: the same pixels as cropping `resized(width:
+    /// height:)`, but an enlargement computes only the window's (the CNN's centre crop is 224 of
+    /// 256 or more on each side, and most of openclipart is enlarged to it).
+    public func resized(width: Int, height: Int, window: Window) -> RGBImage {
+        precondition(
+            window.x >= 0 && window.y >= 0 && window.width >= 1 && window.height >= 1
+                && window.x + window.width <= width && window.y + window.height <= height)
         var current = self
         if width < self.width || height < self.height {
             var resampler = AreaResampler(
@@ -120,40 +137,76 @@ extension RGBImage {
             }
             current = resampler.output
         }
-        return current.width == width && current.height == height
-            ? current : current.bilinear(width: width, height: height)
+        if current.width == width && current.height == height {
+            return window.width == width && window.height == height ? current : current.cropped(to: window)
+        }
+        return current.bilinear(width: width, height: height, window: window)
     }
 
-    /// Bilinear enlargement with pixel centres aligned, as Pillow's BILINEAR does when enlarging.
-    func bilinear(width: Int, height: Int) -> RGBImage {
-        var out = RGBImage(width: width, height: height)
-        let sx = Double(self.width) / Double(width), sy = Double(self.height) / Double(height)
-        // Each column's two source columns and weight, computed once rather than per row.
-        var columns: [(x0: Int, x1: Int, wx: Float)] = []
-        columns.reserveCapacity(width)
-        for x in 0..<width {
-            let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
-            let x0 = min(Int(fx), self.width - 1)
-            columns.append((x0 * 3, min(x0 + 1, self.width - 1) * 3, Float(fx - Double(x0))))
+    /// The pixels inside `window`.
+    func cropped(to window: Window) -> RGBImage {
+        var out = RGBImage(width: window.width, height: window.height)
+        let rowBytes = window.width * 3
+        for y in 0..<window.height {
+            let from = ((window.y + y) * width + window.x) * 3
+            out.pixels.replaceSubrange((y * rowBytes)..<((y + 1) * rowBytes), with: pixels[from..<(from + rowBytes)])
         }
-        let sourceWidth = self.width, sourceHeight = self.height
-        pixels.withUnsafeBufferPointer { source in
-            out.pixels.withUnsafeMutableBufferPointer { destination in
-                for y in 0..<height {
-                    let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
-                    let y0 = min(Int(fy), sourceHeight - 1), y1 = min(y0 + 1, sourceHeight - 1)
-                    let wy = Float(fy - Double(y0))
-                    let top = source.baseAddress! + y0 * sourceWidth * 3
-                    let bottom = source.baseAddress! + y1 * sourceWidth * 3
-                    let row = destination.baseAddress! + y * width * 3
-                    for (x, column) in columns.enumerated() {
-                        let (x0, x1, wx) = column
-                        for c in 0..<3 {
-                            let a = Float(top[x0 + c]), b = Float(top[x1 + c])
-                            let d = Float(bottom[x0 + c]), e = Float(bottom[x1 + c])
-                            let v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy
-                            row[x * 3 + c] = Self.roundedByte(v)
-                        }
+        return out
+    }
+
+    /// `window` of the bilinear enlargement to `width` × `height`, pixel centres aligned, as
+    /// Pillow's BILINEAR does when enlarging. Each output pixel depends only on its position, so
+    /// a window is exactly the crop of the whole.
+    func bilinear(width: Int, height: Int, window: Window) -> RGBImage {
+        var out = RGBImage(width: window.width, height: window.height)
+        let sx = Double(self.width) / Double(width), sy = Double(self.height) / Double(height)
+        // Each column's two source offsets and weight, computed once rather than per row.
+        var x0s = [Int](repeating: 0, count: window.width), x1s = x0s
+        var wxs = [Float](repeating: 0, count: window.width)
+        for i in 0..<window.width {
+            let fx = max(0, (Double(window.x + i) + 0.5) * sx - 0.5)
+            let x0 = min(Int(fx), self.width - 1)
+            (x0s[i], x1s[i], wxs[i]) = (x0 * 3, min(x0 + 1, self.width - 1) * 3, Float(fx - Double(x0)))
+        }
+        // Rows blended across first, each source row once (an enlargement reads each for several
+        // output rows): `a · (1 − wx) + b · wx` is the same float whether kept or recomputed, so
+        // the result is the one-pixel-at-a-time formula's, bit for bit.
+        let sourceHeight = self.height, n = window.width * 3
+        var upper = [Float](repeating: 0, count: n), lower = upper
+        var (upperRow, lowerRow) = (-1, -1)
+        func blendAcross(_ sourceRow: Int, into row: inout [Float]) {
+            pixels.withUnsafeBufferPointer { source in
+                let line = source.baseAddress! + sourceRow * self.width * 3
+                row.withUnsafeMutableBufferPointer { row in
+                    for x in 0..<window.width {
+                        let (x0, x1, wx) = (x0s[x], x1s[x], wxs[x])
+                        for c in 0..<3 { row[x * 3 + c] = Float(line[x0 + c]) * (1 - wx) + Float(line[x1 + c]) * wx }
+                    }
+                }
+            }
+        }
+        out.pixels.withUnsafeMutableBufferPointer { destination in
+            for y in 0..<window.height {
+                let fy = max(0, (Double(window.y + y) + 0.5) * sy - 0.5)
+                let y0 = min(Int(fy), sourceHeight - 1), y1 = min(y0 + 1, sourceHeight - 1)
+                let wy = Float(fy - Double(y0))
+                if upperRow != y0 {
+                    if lowerRow == y0 {
+                        swap(&upper, &lower)
+                        (upperRow, lowerRow) = (lowerRow, upperRow)
+                    } else {
+                        blendAcross(y0, into: &upper)
+                        upperRow = y0
+                    }
+                }
+                if lowerRow != y1 {
+                    blendAcross(y1, into: &lower)
+                    lowerRow = y1
+                }
+                let row = destination.baseAddress! + y * n
+                upper.withUnsafeBufferPointer { upper in
+                    lower.withUnsafeBufferPointer { lower in
+                        for i in 0..<n { row[i] = Self.roundedByte(upper[i] * (1 - wy) + lower[i] * wy) }
                     }
                 }
             }
@@ -174,15 +227,10 @@ extension RGBImage {
     public func cnnInput(into destination: UnsafeMutablePointer<Float>) {
         let scale = 256 / Double(min(width, height))
         let w = max(224, Int((Double(width) * scale).rounded())), h = max(224, Int((Double(height) * scale).rounded()))
-        let resized = resized(width: w, height: h)
-        let left = (w - 224) / 2, top = (h - 224) / 2
-        for y in 0..<224 {
-            for x in 0..<224 {
-                for c in 0..<3 {
-                    destination[(y * 224 + x) * 3 + c] =
-                        (Float(resized.pixels[((top + y) * w + left + x) * 3 + c]) - 127) / 128
-                }
-            }
+        let crop = resized(
+            width: w, height: h, window: Window(x: (w - 224) / 2, y: (h - 224) / 2, width: 224, height: 224))
+        crop.pixels.withUnsafeBufferPointer { pixels in
+            for i in 0..<(224 * 224 * 3) { destination[i] = (Float(pixels[i]) - 127) / 128 }
         }
     }
 }
