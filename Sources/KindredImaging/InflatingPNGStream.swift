@@ -15,14 +15,13 @@ import CSPNG
 ///
 /// It is an accelerator and nothing else. A file it does not expect (interlaced, a bad CRC, a
 /// header outside the PNG specification) is not taken (`init` returns nil), and one whose image
-/// data turns out not to be exactly one zlib stream of the rows the header implies marks the
-/// stream `failed` and ends it: in both cases the decoder reads the original bytes again through
-/// libspng alone, with its own checks and errors. So a file decodes to the same pixels, or fails
+/// data turns out not to be exactly one zlib stream of the rows the header implies ends the
+/// stream with an I/O error: the decoder then reads the file through libspng alone (after any
+/// failure on this route), with its own checks and errors. So a file decodes to the same pixels, or fails
 /// with the same error, by either route (`DecoderTests.inflatingRouteMatchesLibspngAlone`).
 final class InflatingPNGStream {
-    /// True once the image data has proved not to be what the header promised: the decode that
-    /// read this stream is void.
-    private(set) var failed = false
+    /// The image data proved not to be what the header promised: reads end in an I/O error.
+    private var failed = false
 
     private let file: UnsafeRawBufferPointer
     private let layout: Layout
