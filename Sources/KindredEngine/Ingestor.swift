@@ -122,7 +122,8 @@ public final class Ingestor: @unchecked Sendable {
         for suspect in cleared where !shouldStop() {
             try catalog.markAttempted([suspect.id])
             let extracted = Self.extract(
-                suspect.path, knownHash: suspect.previous.contentHash, options: options, clock: stages)
+                suspect.path, knownHash: suspect.previous.contentHash, twin: twinFinder(for: suspect.id),
+                options: options, clock: stages)
             let (indexed, failed, unchanged) = try commit([suspect], [extracted], options: options)
             report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
             batchDone(1)
@@ -130,7 +131,7 @@ public final class Ingestor: @unchecked Sendable {
         // Reading and decoding the next files overlaps the CNN and the commit of those before
         // (a slow file holds up only its own worker). Each range of files is recorded as
         // attempted before any of it is read.
-        let catalog = self.catalog, logger = self.logger, ids = work.map(\.id), clock = stages
+        let catalog = self.catalog, logger = self.logger, ids = work.map(\.id), clock = stages, state = self.state
         try ChunkPipeline.run(
             work, chunkSize: max(1, threads * network.batchSize), threads: threads, clock: clock,
             willPrepare: { range in
@@ -138,7 +139,11 @@ public final class Ingestor: @unchecked Sendable {
                     logger.warning("cannot record decode attempts", metadata: ["error": "\(error)"])
                 }
             },
-            prepare: { Self.extract($0.path, knownHash: $0.previous.contentHash, options: options, clock: clock) }
+            prepare: {
+                Self.extract(
+                    $0.path, knownHash: $0.previous.contentHash, twin: Self.twinFinder(for: $0.id, in: state),
+                    options: options, clock: clock)
+            }
         ) { (extracted, indices) throws(any Error) in
             let (indexed, failed, unchanged) = try commit(indices.map { work[$0] }, extracted, options: options)
             report.indexed += indexed
@@ -175,19 +180,40 @@ public final class Ingestor: @unchecked Sendable {
         var failure: String?
         /// The bytes hash as before (a touch, a copy with new times): nothing was decoded.
         var sameContent = false
+        /// Another indexed item has these bytes (a link to the same file, a copy) and current
+        /// vectors in every space: nothing was decoded, and its vectors are taken.
+        var twin: CatalogItem?
     }
 
-    /// Reads, hashes, decodes and describes one file (any thread). When the hash equals
-    /// `knownHash` the file's content is what was already extracted, so decoding is skipped.
+    /// Looks up an indexed item other than `id` with the given content hash and current vectors
+    /// in every standard space (any thread). A lookup that fails finds nothing: the file is
+    /// described as any other.
+    private static func twinFinder(for id: ItemID, in state: StateStore) -> @Sendable (String) -> CatalogItem? {
+        { hash in
+            guard let twin = try? state.catalog.indexedItem(contentHash: hash, excluding: id), let twinID = twin.itemID,
+                (try? state.vectors.hasCurrentVectors(twinID, in: StandardSpaces.all.map(\.name))) == true
+            else { return nil }
+            return twin
+        }
+    }
+
+    private func twinFinder(for id: ItemID) -> @Sendable (String) -> CatalogItem? {
+        Self.twinFinder(for: id, in: state)
+    }
+
     /// What a decode probe runs: the same read, decode and description as ingestion, in the child.
     /// Exit status 0 when the file decoded, 3 when it was refused with a reason.
     public static func probeDecode(_ path: String, options: DecodeOptions) -> Int32 {
         // The child's stage times are nobody's to report: a clock of its own, dropped.
-        extract(path, knownHash: nil, options: options, clock: StageClock()).failure == nil ? 0 : 3
+        extract(path, knownHash: nil, twin: nil, options: options, clock: StageClock()).failure == nil ? 0 : 3
     }
 
+    /// Reads, hashes, decodes and describes one file (any thread). When the hash equals
+    /// `knownHash` the file's content is what was already extracted, and when `twin` finds an
+    /// item with these bytes its vectors will do: either way decoding is skipped.
     private static func extract(
-        _ path: String, knownHash: String?, options: DecodeOptions, clock: StageClock
+        _ path: String, knownHash: String?, twin: (@Sendable (String) -> CatalogItem?)?, options: DecodeOptions,
+        clock: StageClock
     ) -> Extracted {
         if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
         clock.countFiles()
@@ -202,6 +228,10 @@ public final class Ingestor: @unchecked Sendable {
             }
             if extracted.hash == knownHash {
                 extracted.sameContent = true
+                return extracted
+            }
+            if let found = twin?(extracted.hash) {
+                extracted.twin = found
                 return extracted
             }
             let decoded = try file.decode(options: options, clock: clock)
@@ -239,11 +269,24 @@ public final class Ingestor: @unchecked Sendable {
                         format: previous.format))
             } else {
                 // Same bytes but no vectors (it failed before, or they were lost): extract after all.
-                extracted[i] = Self.extract(batch[i].path, knownHash: nil, options: options, clock: stages)
+                extracted[i] = Self.extract(batch[i].path, knownHash: nil, twin: nil, options: options, clock: stages)
             }
         }
         try stages.measure(.store) { try state.confirm(confirmed) }
-        let pending = batch.indices.filter { !(extracted[$0].sameContent) }
+        // Paths to bytes already described take that item's vectors; should they have gone since
+        // the lookup, the file is described after all.
+        var taken: [(i: Int, row: StateStore.Indexed, cnn: [Float], style: [Float])] = []
+        for i in batch.indices {
+            guard let twin = extracted[i].twin else { continue }
+            if let copy = try stages.measure(
+                .store, { try vectors(of: twin, for: batch[i].id, hash: extracted[i].hash) })
+            {
+                taken.append((i, copy.row, copy.cnn, copy.style))
+            } else {
+                extracted[i] = Self.extract(batch[i].path, knownHash: nil, twin: nil, options: options, clock: stages)
+            }
+        }
+        let pending = batch.indices.filter { !extracted[$0].sameContent && extracted[$0].twin == nil }
         let good = pending.filter { extracted[$0].failure == nil }
         let failures = pending.filter { extracted[$0].failure != nil }.map { i in
             logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(extracted[i].failure!)"])
@@ -254,13 +297,16 @@ public final class Ingestor: @unchecked Sendable {
         try stages.measure(.store) { _ = try state.fail(failures) }
         for (id, _, _) in failures { self.indexes.remove(label: id.rawValue) }
         let failed = failures.count
-        guard !good.isEmpty else { return (0, failed, confirmed.count) }
-        let (features, classes) = stages.measure(.cnn) {
-            network.embedAndClassify(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
-        }
+        guard !good.isEmpty || !taken.isEmpty else { return (0, failed, confirmed.count) }
+        let (features, classes) =
+            good.isEmpty
+            ? ([], [])
+            : stages.measure(.cnn) {
+                network.embedAndClassify(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
+            }
         // Steps 2 and 3 of the commit order (StateStore), then the index.
         let dimension = StandardSpaces.cnn.dimension
-        let rows = good.enumerated().map { row, i in
+        var rows = good.enumerated().map { row, i in
             let e = extracted[i]
             return StateStore.Indexed(
                 extraction: Catalog.Extraction(
@@ -275,19 +321,25 @@ public final class Ingestor: @unchecked Sendable {
                     (StandardSpaces.thumb.name, .bytes(e.thumb)),
                 ])
         }
+        rows += taken.map(\.row)
         try stages.measure(.store) { try state.index(rows) }
+        // What the index learns: each row's cnn and style vectors and its label.
+        let inserts =
+            good.enumerated().map { row, i in
+                (
+                    cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: extracted[i].style,
+                    label: batch[i].id.rawValue
+                )
+            } + taken.map { (cnn: $0.cnn, style: $0.style, label: batch[$0.i].id.rawValue) }
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
         let failure = Mutex<(any Error)?>(nil)
-        let indexes = self.indexes, styles = good.map { extracted[$0].style }, clock = stages
-        DispatchQueue.concurrentPerform(iterations: min(threads, good.count)) { worker in
-            for row in stride(from: worker, to: good.count, by: threads) {
-                let i = good[row]
+        let indexes = self.indexes, clock = stages
+        DispatchQueue.concurrentPerform(iterations: min(threads, inserts.count)) { worker in
+            for row in stride(from: worker, to: inserts.count, by: threads) {
                 do {
                     try clock.measure(.index) {
-                        try indexes.insert(
-                            cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: styles[row],
-                            label: batch[i].id.rawValue)
+                        try indexes.insert(cnn: inserts[row].cnn, style: inserts[row].style, label: inserts[row].label)
                     }
                 } catch {
                     failure.withLock { $0 = error }
@@ -295,11 +347,37 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        return (good.count, failed, confirmed.count)
+        if !taken.isEmpty {
+            logger.debug("files with bytes already described took their vectors", metadata: ["files": "\(taken.count)"])
+        }
+        return (good.count + taken.count, failed, confirmed.count)
     }
 
-    /// Removes a file from the collection: its row first, then its vectors, then the index.
-    @discardableResult
+    /// Item `twin`'s vectors in every standard space, as the row of item `id` (whose file has
+    /// the same bytes, `hash`), with its cnn and style vectors for the index; nil when any is
+    /// missing now, or when the twin's own file changed since it was found (a batch committed in
+    /// between re-extracted it). This thread is the only writer, so nothing moves between the
+    /// check and the reads.
+    private func vectors(
+        of found: CatalogItem, for id: ItemID, hash: String
+    ) throws -> (row: StateStore.Indexed, cnn: [Float], style: [Float])? {
+        guard let twinID = found.itemID, let twin = try catalog.item(twinID), twin.status == .indexed,
+            twin.contentHash == hash,
+            let cnn = try store.vector(twinID, space: StandardSpaces.cnn.name),
+            let style = try store.vector(twinID, space: StandardSpaces.style.name),
+            let phash = try store.vector(twinID, space: StandardSpaces.phash.name, as: UInt8.self),
+            let thumb = try store.vector(twinID, space: StandardSpaces.thumb.name, as: UInt8.self)
+        else { return nil }
+        let extraction = Catalog.Extraction(
+            id: id, contentHash: hash, width: twin.width, height: twin.height, format: twin.format,
+            imagenetClass: try catalog.imagenetClasses([twinID])[0])
+        let vectors: [(String, StateStore.Vector)] = [
+            (StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(style)),
+            (StandardSpaces.phash.name, .bytes(phash)), (StandardSpaces.thumb.name, .bytes(thumb)),
+        ]
+        return (StateStore.Indexed(extraction: extraction, vectors: vectors), cnn, style)
+    }
+
     public func remove(path: String) throws -> Bool {
         guard let id = try catalog.item(path: path)?.itemID else { return false }
         try remove(id: id)

@@ -62,6 +62,12 @@ struct Embed: ParsableCommand {
             "Take pixels as stored, without converting from an embedded ICC profile or CMYK's default profile (to measure what colour management changes)."
     )
     var asStored = false
+    @Flag(
+        name: .customLong("every-path"),
+        help:
+            "Describe every path, even one naming a file already described (a symbolic or hard link to it); by default each file is described once and its row repeated for its other paths."
+    )
+    var everyPath = false
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
     @Option(
@@ -110,24 +116,15 @@ struct Embed: ParsableCommand {
         for path in missing { FileHandle.standardError.write(Data("\(path)\tno such file or directory\n".utf8)) }
         let showProgress = isatty(STDERR_FILENO) == 1
         let start = ContinuousClock.now
-        let result: ImagePipeline.Result
-        if space == .cnn {
-            let network = try EfficientNetLite0(
+        let network =
+            space == .cnn
+            ? try EfficientNetLite0(
                 weights: try ModelFiles.load(from: state.paths), batchSize: batchSize, threads: threads,
-                pooling: pooling, precision: arithmetic)
-            var pipeline = ImagePipeline(
-                network: network, threads: threads, framing: framing, mirror: mirror)
-            pipeline.options.managesColour = !asStored
-            result = pipeline.run(files) { done, total in
-                if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
-            }
-        } else {
-            var options = DecodeOptions()
-            options.managesColour = !asStored
-            result = ImagePipeline.describe(
-                files, space: space, framing: framing, mirror: mirror,
-                options: options, threads: threads)
-        }
+                pooling: pooling, precision: arithmetic) : nil
+        let (result, described) =
+            everyPath
+            ? (describe(files, network: network, showProgress: showProgress), files.count)
+            : ImagePipeline.onceAFile(files) { describe($0, network: network, showProgress: showProgress) }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)
         for failure in result.failures {
@@ -153,6 +150,7 @@ struct Embed: ParsableCommand {
             "space": space.rawValue, "images": result.paths.count, "failed": result.failures.count + missing.count,
             "threads": threads, "wall_s": seconds,
             "images_per_s": (Double(result.paths.count) / max(seconds, 1e-9) * 10).rounded() / 10,
+            "files_described": described,
         ]
         if space == .cnn {
             // Seconds by stage (thread-seconds summed over the decode workers; the network's and
@@ -162,6 +160,24 @@ struct Embed: ParsableCommand {
         }
         printJSONLine(line)
         if !result.failures.isEmpty || !missing.isEmpty { throw ExitCode(1) }
+    }
+
+    /// `files` through the network (the cnn space), or the descriptor `space` names.
+    private func describe(_ files: [String], network: EfficientNetLite0?, showProgress: Bool) -> ImagePipeline.Result {
+        if let network {
+            var pipeline = ImagePipeline(
+                network: network, threads: threads, framing: framing, mirror: mirror)
+            pipeline.options.managesColour = !asStored
+            return pipeline.run(files) { done, total in
+                if showProgress { FileHandle.standardError.write(Data("\r\(Self.bar(done, total))".utf8)) }
+            }
+        } else {
+            var options = DecodeOptions()
+            options.managesColour = !asStored
+            return ImagePipeline.describe(
+                files, space: space, framing: framing, mirror: mirror,
+                options: options, threads: threads)
+        }
     }
 
     /// Images `--pool map` describes in one run: 20,000 maps are 4.9 GB.

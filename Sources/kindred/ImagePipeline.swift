@@ -135,6 +135,34 @@ struct ImagePipeline {
         return result
     }
 
+    /// Runs `describe` on one path of each file among `files` (a symbolic or hard link names the
+    /// same file as its target: `FileIdentity`), then gives every path its file's row or failure,
+    /// in `files`' order. Returns that and how many files were described.
+    static func onceAFile(_ files: [String], _ describe: ([String]) -> Result) -> (result: Result, described: Int) {
+        let (first, group) = FileIdentity.group(files)
+        guard first.count < files.count else { return (describe(files), files.count) }
+        let described = describe(first.map { files[$0] })
+        let count = described.paths.count
+        let f = count > 0 ? described.features.count / count : 0
+        let l = count > 0 ? described.logits.count / count : 0
+        let row = Dictionary(described.paths.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let failure = Dictionary(described.failures.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
+        var result = Result()
+        result.stages = described.stages
+        result.features.reserveCapacity(files.count * f)
+        for (i, path) in files.enumerated() {
+            let file = files[first[group[i]]]
+            if let r = row[file] {
+                result.paths.append(path)
+                result.features += described.features[(r * f)..<((r + 1) * f)]
+                result.logits += described.logits[(r * l)..<((r + 1) * l)]
+            } else if let reason = failure[file] {
+                result.failures.append((path, reason))
+            }
+        }
+        return (result, first.count)
+    }
+
     /// Regular files under the given files and directories, recursively, hidden ones skipped,
     /// in path order so a run is reproducible.
     static func collect(_ arguments: [String]) -> (files: [String], missing: [String]) {

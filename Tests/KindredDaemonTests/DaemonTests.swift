@@ -477,6 +477,49 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
     /// The placement model is saved with the run: after a restart, items indexed before the next
     /// refit are still placed on the map and in their picture's cluster. A damaged saved model is
     /// refused with the reason in the log, and the daemon keeps serving.
+    /// `kindred embed` describes a file once however many paths name it (a symbolic link, a hard
+    /// link), and every path still gets its row: the same numbers `--every-path` computes again.
+    @Test func embedDescribesALinkedFileOnce() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        for (seed, name) in [(21, "a.png"), (22, "b.jpg"), (23, "c.webp")] { try image(UInt64(seed), name, in: art) }
+        try FileManager.default.createSymbolicLink(
+            atPath: art.appendingPathComponent("soft.png").path, withDestinationPath: "a.png")
+        try FileManager.default.linkItem(
+            at: art.appendingPathComponent("b.jpg"), to: art.appendingPathComponent("hard.jpg"))
+        let state = try DaemonProcess(state: root.appendingPathComponent("state"), roots: []).state
+        let files = ["a.png", "soft.png", "b.jpg", "hard.jpg", "c.webp"].map { art.appendingPathComponent($0).path }
+
+        func embed(_ extra: [String]) throws -> (rows: [[Float]], report: [String: Any]) {
+            let out = root.appendingPathComponent("e\(extra.count).npy").path
+            let process = Process()
+            process.executableURL = productsDirectory.appendingPathComponent("kindred")
+            process.arguments = ["embed", "--like-daemon", "--state", state.path, "--out", out] + extra + files
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            let matrix = try Npy.readMatrix(URL(fileURLWithPath: out))
+            let rows = (0..<matrix.rows).map {
+                Array(matrix.storage[($0 * matrix.columns)..<(($0 + 1) * matrix.columns)])
+            }
+            return (rows, try JSONSerialization.jsonObject(with: output) as? [String: Any] ?? [:])
+        }
+        let once = try embed([])
+        #expect(once.report["images"] as? Int == 5)
+        #expect(once.report["files_described"] as? Int == 3)
+        #expect(once.rows.count == 5)
+        #expect(once.rows[1] == once.rows[0], "the symbolic link has its target's row")
+        #expect(once.rows[3] == once.rows[2], "the hard link has its other name's row")
+        #expect(once.rows[0] != once.rows[2])
+        let every = try embed(["--every-path"])
+        #expect(every.report["files_described"] as? Int == 5)
+        #expect(every.rows == once.rows, "describing a file again gives the same numbers")
+    }
+
     @Test func placementSurvivesARestart() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")

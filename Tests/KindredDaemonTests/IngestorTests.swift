@@ -152,6 +152,69 @@ struct IngestFixture {
         #expect(clock.seconds(.decode) == decode, "a touched file is not decoded again")
     }
 
+    /// A new path to bytes already described (a symbolic or hard link, a copy) takes the described
+    /// item's vectors and file facts instead of being decoded and run through the network again.
+    @Test func pathsToBytesAlreadyDescribedTakeTheirVectors() throws {
+        let c = try IngestFixture()
+        _ = try c.ingestor.ingest(c.files)
+        let clock = c.ingestor.stages
+        let (decode, cnn) = (clock.seconds(.decode), clock.seconds(.cnn))
+        func url(_ name: String) -> URL { c.images.appendingPathComponent(name) }
+        try FileManager.default.createSymbolicLink(at: url("soft.png"), withDestinationURL: url("art2.png"))
+        try FileManager.default.linkItem(at: url("art1.jpg"), to: url("hard.jpg"))
+        try FileManager.default.copyItem(at: url("art3.webp"), to: url("copy.webp"))
+        let pairs = [("soft.png", "art2.png"), ("hard.jpg", "art1.jpg"), ("copy.webp", "art3.webp")]
+        #expect(try c.ingestor.ingest(pairs.map { url($0.0).path }) == Ingestor.Report(indexed: 3))
+        #expect(clock.seconds(.decode) == decode && clock.seconds(.cnn) == cnn, "nothing decoded or embedded")
+        for (new, old) in pairs {
+            let taken = try #require(try c.catalog.item(path: url(new).path))
+            let described = try #require(try c.catalog.item(path: url(old).path))
+            let (a, b) = (try #require(taken.itemID), try #require(described.itemID))
+            #expect(a != b && taken.status == .indexed)
+            #expect(
+                taken.contentHash == described.contentHash && taken.width == described.width
+                    && taken.height == described.height && taken.format == described.format, "\(new)")
+            #expect(try c.catalog.imagenetClasses([a]) == c.catalog.imagenetClasses([b]))
+            for space in [StandardSpaces.cnn, StandardSpaces.style] {
+                #expect(try c.store.vector(a, space: space.name) == c.store.vector(b, space: space.name))
+            }
+            for space in [StandardSpaces.phash, StandardSpaces.thumb] {
+                #expect(
+                    try c.store.vector(a, space: space.name, as: UInt8.self)
+                        == c.store.vector(b, space: space.name, as: UInt8.self))
+            }
+            let vector = try #require(try c.store.vector(a, space: StandardSpaces.cnn.name))
+            #expect(
+                Set(try c.ingestor.indexes.cnn.index.search(vector, k: 2).map(\.label)) == [a.rawValue, b.rawValue])
+        }
+        // A file whose bytes were art1.jpg's while art1.jpg itself changes in the same call (an
+        // earlier chunk committing its new vectors before this one's): it must end up with the
+        // vectors of the bytes it has, whichever way the lookup raced the change.
+        let art1 = try #require(try c.catalog.item(path: url("art1.jpg").path)?.itemID)
+        let before = try #require(try c.store.vector(art1, space: StandardSpaces.cnn.name))
+        #expect(try c.ingestor.remove(path: url("hard.jpg").path), "no other item keeps art1.jpg's old bytes")
+        try FileManager.default.removeItem(at: url("hard.jpg"))
+        try FileManager.default.copyItem(at: url("art1.jpg"), to: url("z-was-art1.jpg"))
+        try Data(Fixtures.jpeg(composition(width: 260, height: 200, seed: 77))).write(to: url("art1.jpg"))
+        var paths = [url("art1.jpg").path]
+        for n in 0..<9 {
+            try Data(Fixtures.png(composition(width: 200, height: 200 + n, seed: 300 + UInt64(n)), kind: .rgb8))
+                .write(to: url("filler\(n).png"))
+            paths.append(url("filler\(n).png").path)
+        }
+        paths.append(url("z-was-art1.jpg").path)
+        #expect(try c.ingestor.ingest(paths).indexed == 11)
+        let was = try #require(try c.catalog.item(path: url("z-was-art1.jpg").path)?.itemID)
+        #expect(try c.store.vector(was, space: StandardSpaces.cnn.name) == before)
+        #expect(try c.store.vector(art1, space: StandardSpaces.cnn.name) != before)
+
+        // With no described item left to take them from, a copy is described as any file.
+        try FileManager.default.copyItem(at: url("art5.png"), to: url("copy5.png"))
+        _ = try c.ingestor.remove(path: url("art5.png").path)
+        #expect(try c.ingestor.ingest([url("copy5.png").path]) == Ingestor.Report(indexed: 1))
+        #expect(clock.seconds(.decode) > decode && clock.seconds(.cnn) > cnn)
+    }
+
     @Test func removalTakesRowVectorsAndIndexEntry() throws {
         let c = try IngestFixture()
         _ = try c.ingestor.ingest(c.files)

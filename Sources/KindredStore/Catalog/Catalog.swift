@@ -344,6 +344,18 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// An indexed item other than `id` whose file had these bytes (`content_hash`, indexed), or
+    /// nil: the item whose vectors a new path to the same bytes can take.
+    public func indexedItem(contentHash: String, excluding id: ItemID) throws(CatalogError) -> CatalogItem? {
+        try lookup("the item with content \(contentHash)") { db in
+            try CatalogItem.fetchOne(
+                db.cachedStatement(
+                    sql:
+                        "SELECT \(CatalogItem.selection) FROM items WHERE content_hash = ? AND status = 'indexed' AND id != ? LIMIT 1"
+                ), arguments: [contentHash, id.sqlValue])
+        }
+    }
+
     public func item(path: String) throws(CatalogError) -> CatalogItem? {
         try lookup("item \(path)") { db in
             try CatalogItem.fetchOne(

@@ -445,6 +445,21 @@ public final class VectorStore: Sendable {
         return try scan(space: name) { $0.producer != current }
     }
 
+    /// Whether item `id` has, in each of `spaces`, a vector its space's current producer made:
+    /// whether another path to the same bytes may take its vectors instead of being described.
+    public func hasCurrentVectors(_ id: ItemID, in spaces: [String]) throws(VectorStoreError) -> Bool {
+        var found: [(VectorSpace, LMDBDatabase)] = []
+        for name in spaces { found.append(try lookup(name, item: id)) }
+        return try Self.mapErrors(space: nil, item: id) {
+            try environment.read { txn in
+                try found.allSatisfy { space, db in
+                    guard let record = try txn.get(db, id.rawValue) else { return false }
+                    return try VectorRecordHeader.decode(record, space: space).producer == space.producer
+                }
+            }
+        }
+    }
+
     /// Whether item `id` has a vector in any space (a key lookup per space; nothing is copied).
     public func hasAny(_ id: ItemID) throws(VectorStoreError) -> Bool {
         try Self.mapErrors(space: nil, item: id) {
