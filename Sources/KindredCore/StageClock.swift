@@ -44,6 +44,8 @@ public final class StageClock: Sendable {
     private let totals = Mutex([Duration](repeating: .zero, count: PipelineStage.allCases.count))
     /// Files that went through the clock's pipeline (read, whatever came of them).
     private let fileCount = Atomic<Int>(0)
+    /// Of those, files that took an already described item's vectors (`countShared`).
+    private let sharedCount = Atomic<Int>(0)
 
     public init() {}
 
@@ -64,6 +66,12 @@ public final class StageClock: Sendable {
     public func countFiles(_ n: Int = 1) { fileCount.wrappingAdd(n, ordering: .relaxed) }
 
     public var files: Int { fileCount.load(ordering: .relaxed) }
+
+    /// Counts files that were not decoded because an item with the same bytes was described
+    /// already: they took its vectors (kindredd's ingestion).
+    public func countShared(_ n: Int) { sharedCount.wrappingAdd(n, ordering: .relaxed) }
+
+    public var shared: Int { sharedCount.load(ordering: .relaxed) }
 
     /// Seconds spent in `stage` so far.
     public func seconds(_ stage: PipelineStage) -> Double {

@@ -347,9 +347,7 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        if !taken.isEmpty {
-            logger.debug("files with bytes already described took their vectors", metadata: ["files": "\(taken.count)"])
-        }
+        stages.countShared(taken.count)
         return (good.count + taken.count, failed, confirmed.count)
     }
 

@@ -302,6 +302,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         // STATUS says where ingestion's time went, stage by stage, for the six files it read.
         let afterScan = try daemon.status()
         #expect(afterScan["ingest_files"] == "6")
+        #expect(afterScan["ingest_shared"] == "0", "no two files have the same bytes")
         for stage in ["read", "hash", "decode", "style", "phash", "cnn", "store", "index"] {
             #expect(Double(afterScan["ingest_\(stage)_s"] ?? "") ?? 0 > 0, "\(stage): \(afterScan)")
         }

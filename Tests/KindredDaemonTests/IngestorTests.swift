@@ -166,6 +166,7 @@ struct IngestFixture {
         let pairs = [("soft.png", "art2.png"), ("hard.jpg", "art1.jpg"), ("copy.webp", "art3.webp")]
         #expect(try c.ingestor.ingest(pairs.map { url($0.0).path }) == Ingestor.Report(indexed: 3))
         #expect(clock.seconds(.decode) == decode && clock.seconds(.cnn) == cnn, "nothing decoded or embedded")
+        #expect(clock.shared == 3)
         for (new, old) in pairs {
             let taken = try #require(try c.catalog.item(path: url(new).path))
             let described = try #require(try c.catalog.item(path: url(old).path))

@@ -37,6 +37,7 @@ extension CommandService {
         // Where ingestion's time went since start: thread-seconds a stage, summed over the threads
         // (`waiting`: the network's thread waiting for decoded files), and the files read.
         rows.append(["ingest_files", String(self.progress.stages.files)])
+        rows.append(["ingest_shared", String(self.progress.stages.shared)])
         rows += self.progress.stages.rounded.map { ["ingest_\($0.stage.rawValue)_s", String($0.seconds)] }
         rows.append(["cnn_precision", cnnPrecision?.rawValue ?? ""])
         // The fused ranking's weights ([similar]), so a client can read EXPLAIN's terms.
