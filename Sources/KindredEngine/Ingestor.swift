@@ -351,11 +351,11 @@ public final class Ingestor: @unchecked Sendable {
         return (good.count + taken.count, failed, confirmed.count)
     }
 
-    /// Item `twin`'s vectors in every standard space, as the row of item `id` (whose file has
-    /// the same bytes, `hash`), with its cnn and style vectors for the index; nil when any is
-    /// missing now, or when the twin's own file changed since it was found (a batch committed in
-    /// between re-extracted it). This thread is the only writer, so nothing moves between the
-    /// check and the reads.
+    /// The vectors in every standard space of the item `found` by the lookup, as the row of item
+    /// `id` (whose file has the same bytes, `hash`), with its cnn and style vectors for the
+    /// index; nil when any is missing now, or when that item's own file changed since it was found
+    /// (a batch committed in between re-extracted it). This thread is the only writer, so nothing
+    /// moves between the check and the reads.
     private func vectors(
         of found: CatalogItem, for id: ItemID, hash: String
     ) throws -> (row: StateStore.Indexed, cnn: [Float], style: [Float])? {
