@@ -122,7 +122,8 @@ public final class Ingestor: @unchecked Sendable {
         for suspect in cleared where !shouldStop() {
             try catalog.markAttempted([suspect.id])
             let extracted = Self.extract(
-                suspect.path, knownHash: suspect.previous.contentHash, twin: twinFinder(for: suspect.id),
+                suspect.path, knownHash: suspect.previous.contentHash,
+                twin: Self.twinFinder(for: suspect.id, in: state),
                 options: options, clock: stages)
             let (indexed, failed, unchanged) = try commit([suspect], [extracted], options: options)
             report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
@@ -195,10 +196,6 @@ public final class Ingestor: @unchecked Sendable {
             else { return nil }
             return twin
         }
-    }
-
-    private func twinFinder(for id: ItemID) -> @Sendable (String) -> CatalogItem? {
-        Self.twinFinder(for: id, in: state)
     }
 
     /// What a decode probe runs: the same read, decode and description as ingestion, in the child.
