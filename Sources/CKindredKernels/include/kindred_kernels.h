@@ -54,9 +54,9 @@ const char *kk_code_isa(int level);
 void kk_halves_to_floats(const uint16_t *in, float *out, size_t n);
 void kk_floats_to_halves(const float *in, uint16_t *out, size_t n);
 
-/// Hints the CPU to fetch the cache lines of a vector of n floats.
-static inline void kk_prefetch(const void *p, size_t n) {
+/// Hints the CPU to fetch the cache lines of `bytes` bytes from p.
+static inline void kk_prefetch_bytes(const void *p, size_t bytes) {
     const char *c = (const char *)p;
-    for (size_t i = 0; i < n * sizeof(float); i += 64) __builtin_prefetch(c + i, 0, 3);
+    for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
 }
 #endif
