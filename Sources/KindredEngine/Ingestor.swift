@@ -98,6 +98,7 @@ public final class Ingestor: @unchecked Sendable {
         }
         let options = decodeOptions
         var cleared: [WorkItem] = []
+        let claims = ContentClaims()
         for suspect in suspects where !shouldStop() {
             guard let probe else { cleared.append(suspect); continue }
             if let death = probe.run(suspect.path, options: options) {
@@ -123,16 +124,20 @@ public final class Ingestor: @unchecked Sendable {
             try catalog.markAttempted([suspect.id])
             let extracted = Self.extract(
                 suspect.path, knownHash: suspect.previous.contentHash,
-                twin: Self.twinFinder(for: suspect.id, in: state),
+                twin: Self.twinFinder(for: suspect.id, in: state, claims: claims),
                 options: options, clock: stages)
-            let (indexed, failed, unchanged) = try commit([suspect], [extracted], options: options)
-            report.indexed += indexed; report.failed += failed; report.unchanged += unchanged
+            let outcome = try commit([suspect], [extracted], options: options, claims: claims, final: true)
+            outcome.add(to: &report)
             batchDone(1)
         }
         // Reading and decoding the next files overlaps the CNN and the commit of those before
         // (a slow file holds up only its own worker). Each range of files is recorded as
         // attempted before any of it is read.
         let catalog = self.catalog, logger = self.logger, ids = work.map(\.id), clock = stages, state = self.state
+        // Files whose bytes another file of this call is still describing: a chunk holds files in
+        // the order they finished, and one that took its twin's vectors finishes long before the
+        // twin's decode, so it waits for the chunk its twin lands in.
+        var waiting: [(item: WorkItem, extracted: Extracted)] = []
         try ChunkPipeline.run(
             work, chunkSize: max(1, threads * network.batchSize), threads: threads, clock: clock,
             willPrepare: { range in
@@ -142,17 +147,24 @@ public final class Ingestor: @unchecked Sendable {
             },
             prepare: {
                 Self.extract(
-                    $0.path, knownHash: $0.previous.contentHash, twin: Self.twinFinder(for: $0.id, in: state),
-                    options: options, clock: clock)
+                    $0.path, knownHash: $0.previous.contentHash,
+                    twin: Self.twinFinder(for: $0.id, in: state, claims: claims), options: options, clock: clock)
             }
         ) { (extracted, indices) throws(any Error) in
-            let (indexed, failed, unchanged) = try commit(indices.map { work[$0] }, extracted, options: options)
-            report.indexed += indexed
-            report.failed += failed
-            report.unchanged += unchanged
-            batchDone(indices.count)
+            let outcome = try commit(
+                waiting.map(\.item) + indices.map { work[$0] }, waiting.map(\.extracted) + extracted,
+                options: options, claims: claims, final: false)
+            batchDone(indices.count + waiting.count - outcome.waiting.count)
+            waiting = outcome.waiting
+            outcome.add(to: &report)
         } shouldStop: {
             shouldStop()
+        }
+        if !waiting.isEmpty && !shouldStop() {
+            let outcome = try commit(
+                waiting.map(\.item), waiting.map(\.extracted), options: options, claims: claims, final: true)
+            batchDone(waiting.count)
+            outcome.add(to: &report)
         }
         return report
     }
@@ -181,20 +193,38 @@ public final class Ingestor: @unchecked Sendable {
         var failure: String?
         /// The bytes hash as before (a touch, a copy with new times): nothing was decoded.
         var sameContent = false
-        /// Another indexed item has these bytes (a link to the same file, a copy) and current
-        /// vectors in every space: nothing was decoded, and its vectors are taken.
-        var twin: CatalogItem?
+        /// Another item has these bytes (a link to the same file, a copy): nothing was decoded,
+        /// and its vectors are taken.
+        var twin: Twin?
     }
 
-    /// Looks up an indexed item other than `id` with the given content hash and current vectors
-    /// in every standard space (any thread). A lookup that fails finds nothing: the file is
-    /// described as any other.
-    private static func twinFinder(for id: ItemID, in state: StateStore) -> @Sendable (String) -> CatalogItem? {
+    /// Where the vectors of a file whose bytes another item has come from.
+    private enum Twin: Sendable {
+        /// An indexed item with current vectors in every standard space.
+        case indexed(CatalogItem)
+        /// A file of this ingestion call that claimed the bytes first and is describing them.
+        case claimedBy(ItemID)
+    }
+
+    /// An indexed item other than `id` with the given content hash and current vectors in every
+    /// standard space (any thread). A lookup that fails finds nothing: the file is described as
+    /// any other.
+    private static func indexedTwin(_ hash: String, excluding id: ItemID, in state: StateStore) -> CatalogItem? {
+        guard let twin = try? state.catalog.indexedItem(contentHash: hash, excluding: id), let twinID = twin.itemID,
+            (try? state.vectors.hasCurrentVectors(twinID, in: StandardSpaces.all.map(\.name))) == true
+        else { return nil }
+        return twin
+    }
+
+    /// Finds the item whose vectors a file with these bytes takes: an indexed one, else the file
+    /// of this call that claimed the bytes first. Finding neither, the file claims them and is
+    /// described.
+    private static func twinFinder(
+        for id: ItemID, in state: StateStore, claims: ContentClaims
+    ) -> @Sendable (String) -> Twin? {
         { hash in
-            guard let twin = try? state.catalog.indexedItem(contentHash: hash, excluding: id), let twinID = twin.itemID,
-                (try? state.vectors.hasCurrentVectors(twinID, in: StandardSpaces.all.map(\.name))) == true
-            else { return nil }
-            return twin
+            if let twin = indexedTwin(hash, excluding: id, in: state) { return .indexed(twin) }
+            return claims.claim(hash, for: id).map(Twin.claimedBy)
         }
     }
 
@@ -209,7 +239,7 @@ public final class Ingestor: @unchecked Sendable {
     /// `knownHash` the file's content is what was already extracted, and when `twin` finds an
     /// item with these bytes its vectors will do: either way decoding is skipped.
     private static func extract(
-        _ path: String, knownHash: String?, twin: (@Sendable (String) -> CatalogItem?)?, options: DecodeOptions,
+        _ path: String, knownHash: String?, twin: (@Sendable (String) -> Twin?)?, options: DecodeOptions,
         clock: StageClock
     ) -> Extracted {
         if let name = faultAbortName, path.hasSuffix("/" + name) { abort() }
@@ -248,12 +278,29 @@ public final class Ingestor: @unchecked Sendable {
         return extracted
     }
 
+    /// What a commit settled, and the files it left waiting for a twin still being described.
+    private struct Outcome {
+        var indexed = 0, failed = 0, unchanged = 0
+        var waiting: [(item: WorkItem, extracted: Extracted)] = []
+
+        func add(to report: inout Report) {
+            report.indexed += indexed
+            report.failed += failed
+            report.unchanged += unchanged
+        }
+    }
+
     /// The second stage: files whose content is unchanged and still has its vectors are marked
-    /// indexed as they are; failures recorded; the CNN over the rest, then the commit.
+    /// indexed as they are; failures recorded; the CNN over the rest, then the commit. Unless
+    /// `final`, a file whose twin another file of this call is still describing waits
+    /// (`Outcome.waiting`), to be committed again with a later batch.
     private func commit(
-        _ batch: [WorkItem], _ given: [Extracted], options: DecodeOptions
-    ) throws -> (indexed: Int, failed: Int, unchanged: Int) {
+        _ batch: [WorkItem], _ given: [Extracted], options: DecodeOptions, claims: ContentClaims, final: Bool
+    ) throws -> Outcome {
         var extracted = given
+        // Whatever happens below, the bytes this batch claimed are settled by its end: later
+        // files find them in the catalog, or describe them anew.
+        defer { claims.release(batch.indices.map { (extracted[$0].hash, batch[$0].id) }) }
         var confirmed: [Catalog.Extraction] = []
         for i in batch.indices where extracted[i].sameContent {
             let previous = batch[i].previous
@@ -271,12 +318,37 @@ public final class Ingestor: @unchecked Sendable {
         }
         try stages.measure(.store) { try state.confirm(confirmed) }
         // Paths to bytes already described take that item's vectors; should they have gone since
-        // the lookup, the file is described after all.
+        // the lookup, the file is described after all. Paths to bytes a file of this batch
+        // claimed take that file's vectors once the network has run (`siblings`), or its failure.
         var taken: [(i: Int, row: StateStore.Indexed, cnn: [Float], style: [Float])] = []
+        var siblings: [(i: Int, claimer: Int)] = []
+        var waiting: [Int] = []
+        let positions = Dictionary(batch.indices.map { (batch[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
         for i in batch.indices {
             guard let twin = extracted[i].twin else { continue }
-            if let copy = try stages.measure(
-                .store, { try vectors(of: twin, for: batch[i].id, hash: extracted[i].hash) })
+            let found: CatalogItem?
+            switch twin {
+            case .indexed(let item): found = item
+            case .claimedBy(let holder):
+                if let j = positions[holder], extracted[j].twin == nil, !extracted[j].sameContent {
+                    if let failure = extracted[j].failure {
+                        extracted[i].twin = nil
+                        extracted[i].failure = failure
+                    } else {
+                        siblings.append((i, j))
+                    }
+                    continue
+                }
+                // The claimer was in a chunk committed before this one, or is still being described.
+                found = Self.indexedTwin(extracted[i].hash, excluding: batch[i].id, in: state)
+                if found == nil && !final && claims.holder(of: extracted[i].hash) == holder {
+                    waiting.append(i)
+                    continue
+                }
+            }
+            if let found,
+                let copy = try stages.measure(
+                    .store, { try vectors(of: found, for: batch[i].id, hash: extracted[i].hash) })
             {
                 taken.append((i, copy.row, copy.cnn, copy.style))
             } else {
@@ -284,6 +356,7 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         let pending = batch.indices.filter { !extracted[$0].sameContent && extracted[$0].twin == nil }
+        let left = waiting.map { (batch[$0], extracted[$0]) }
         let good = pending.filter { extracted[$0].failure == nil }
         let failures = pending.filter { extracted[$0].failure != nil }.map { i in
             logger.debug("image failed", metadata: ["path": "\(batch[i].path)", "reason": "\(extracted[i].failure!)"])
@@ -294,20 +367,27 @@ public final class Ingestor: @unchecked Sendable {
         try stages.measure(.store) { _ = try state.fail(failures) }
         for (id, _, _) in failures { self.indexes.remove(label: id.rawValue) }
         let failed = failures.count
-        guard !good.isEmpty || !taken.isEmpty else { return (0, failed, confirmed.count) }
+        guard !good.isEmpty || !taken.isEmpty else {
+            return Outcome(failed: failed, unchanged: confirmed.count, waiting: left)
+        }
         let (features, classes) =
             good.isEmpty
             ? ([], [])
             : stages.measure(.cnn) {
                 network.embedAndClassify(good.map { extracted[$0].image! }, framing: StandardSpaces.framing)
             }
-        // Steps 2 and 3 of the commit order (StateStore), then the index.
+        // Steps 2 and 3 of the commit order (StateStore), then the index. A sibling's row is its
+        // claimer's, under its own id.
         let dimension = StandardSpaces.cnn.dimension
-        var rows = good.enumerated().map { row, i in
+        let rowOf = Dictionary(uniqueKeysWithValues: good.enumerated().map { ($1, $0) })
+        // (the network's row, the extracted file, the item whose row it becomes)
+        let described: [(Int, Int, Int)] =
+            good.enumerated().map { ($0, $1, $1) } + siblings.map { (rowOf[$0.claimer]!, $0.claimer, $0.i) }
+        var rows = described.map { row, i, owner in
             let e = extracted[i]
             return StateStore.Indexed(
                 extraction: Catalog.Extraction(
-                    id: batch[i].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format,
+                    id: batch[owner].id, contentHash: e.hash, width: e.width, height: e.height, format: e.format,
                     imagenetClass: classes[row]),
                 vectors: [
                     (
@@ -322,10 +402,10 @@ public final class Ingestor: @unchecked Sendable {
         try stages.measure(.store) { try state.index(rows) }
         // What the index learns: each row's cnn and style vectors and its label.
         let inserts =
-            good.enumerated().map { row, i in
+            described.map { row, i, owner in
                 (
                     cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: extracted[i].style,
-                    label: batch[i].id.rawValue
+                    label: batch[owner].id.rawValue
                 )
             } + taken.map { (cnn: $0.cnn, style: $0.style, label: batch[$0.i].id.rawValue) }
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
@@ -344,8 +424,10 @@ public final class Ingestor: @unchecked Sendable {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        stages.countShared(taken.count)
-        return (good.count + taken.count, failed, confirmed.count)
+        stages.countShared(taken.count + siblings.count)
+        return Outcome(
+            indexed: good.count + siblings.count + taken.count, failed: failed, unchanged: confirmed.count,
+            waiting: left)
     }
 
     /// The vectors in every standard space of the item `found` by the lookup, as the row of item

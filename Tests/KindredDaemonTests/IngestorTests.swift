@@ -53,6 +53,33 @@ struct IngestFixture {
     }
 }
 
+extension IngestFixture {
+    /// `new` (a file in `images`) took `old`'s vectors and file facts instead of being described:
+    /// a row of its own with the same facts, class and vectors in every space, and an index node
+    /// among the `among` nearest to that vector, beside `old`'s.
+    func expectTook(_ new: String, from old: String, among: Int) throws {
+        let taken = try #require(try catalog.item(path: images.appendingPathComponent(new).path))
+        let described = try #require(try catalog.item(path: images.appendingPathComponent(old).path))
+        let (a, b) = (try #require(taken.itemID), try #require(described.itemID))
+        #expect(a != b && taken.status == .indexed)
+        #expect(
+            taken.contentHash == described.contentHash && taken.width == described.width
+                && taken.height == described.height && taken.format == described.format, "\(new)")
+        #expect(try catalog.imagenetClasses([a]) == catalog.imagenetClasses([b]))
+        for space in [StandardSpaces.cnn, StandardSpaces.style] {
+            #expect(try store.vector(a, space: space.name) == store.vector(b, space: space.name))
+        }
+        for space in [StandardSpaces.phash, StandardSpaces.thumb] {
+            #expect(
+                try store.vector(a, space: space.name, as: UInt8.self)
+                    == store.vector(b, space: space.name, as: UInt8.self))
+        }
+        let vector = try #require(try store.vector(a, space: StandardSpaces.cnn.name))
+        let nearest = Set(try ingestor.indexes.cnn.index.search(vector, k: among).map(\.label))
+        #expect(nearest.isSuperset(of: [a.rawValue, b.rawValue]), "\(new)")
+    }
+}
+
 @Suite struct IngestorTests {
     @Test func ingestsEveryFormatRecordsFailuresAndSkipsUnchangedFiles() throws {
         let c = try IngestFixture()
@@ -167,27 +194,7 @@ struct IngestFixture {
         #expect(try c.ingestor.ingest(pairs.map { url($0.0).path }) == Ingestor.Report(indexed: 3))
         #expect(clock.seconds(.decode) == decode && clock.seconds(.cnn) == cnn, "nothing decoded or embedded")
         #expect(clock.shared == 3)
-        for (new, old) in pairs {
-            let taken = try #require(try c.catalog.item(path: url(new).path))
-            let described = try #require(try c.catalog.item(path: url(old).path))
-            let (a, b) = (try #require(taken.itemID), try #require(described.itemID))
-            #expect(a != b && taken.status == .indexed)
-            #expect(
-                taken.contentHash == described.contentHash && taken.width == described.width
-                    && taken.height == described.height && taken.format == described.format, "\(new)")
-            #expect(try c.catalog.imagenetClasses([a]) == c.catalog.imagenetClasses([b]))
-            for space in [StandardSpaces.cnn, StandardSpaces.style] {
-                #expect(try c.store.vector(a, space: space.name) == c.store.vector(b, space: space.name))
-            }
-            for space in [StandardSpaces.phash, StandardSpaces.thumb] {
-                #expect(
-                    try c.store.vector(a, space: space.name, as: UInt8.self)
-                        == c.store.vector(b, space: space.name, as: UInt8.self))
-            }
-            let vector = try #require(try c.store.vector(a, space: StandardSpaces.cnn.name))
-            #expect(
-                Set(try c.ingestor.indexes.cnn.index.search(vector, k: 2).map(\.label)) == [a.rawValue, b.rawValue])
-        }
+        for (new, old) in pairs { try c.expectTook(new, from: old, among: 2) }
         // A file whose bytes were art1.jpg's while art1.jpg itself changes in the same call (an
         // earlier chunk committing its new vectors before this one's): it must end up with the
         // vectors of the bytes it has, whichever way the lookup raced the change.
@@ -214,6 +221,38 @@ struct IngestFixture {
         _ = try c.ingestor.remove(path: url("art5.png").path)
         #expect(try c.ingestor.ingest([url("copy5.png").path]) == Ingestor.Report(indexed: 1))
         #expect(clock.seconds(.decode) > decode && clock.seconds(.cnn) > cnn)
+    }
+
+    /// Files with the same bytes that arrive together (a link or a copy beside its target, in
+    /// one chunk) are described once: the first claims the bytes, the others take its vectors
+    /// once the network has run, or its refusal.
+    @Test func sameBytesInOneCallAreDescribedOnce() throws {
+        let c = try IngestFixture()
+        func url(_ name: String) -> URL { c.images.appendingPathComponent(name) }
+        try FileManager.default.createSymbolicLink(at: url("soft.png"), withDestinationURL: url("art2.png"))
+        try FileManager.default.copyItem(at: url("art3.webp"), to: url("copy.webp"))
+        try FileManager.default.copyItem(at: url("art3.webp"), to: url("copy2.webp"))
+        try FileManager.default.copyItem(at: url("notes.jpg"), to: url("notes copy.jpg"))
+        // The pairs first, so they share the first chunk (threads × batch size = 8 files).
+        let together = ["art2.png", "soft.png", "art3.webp", "copy.webp", "copy2.webp", "notes.jpg", "notes copy.jpg"]
+        let paths = together.map { url($0).path }
+        let report = try c.ingestor.ingest(paths + c.files.filter { !paths.contains($0) })
+        #expect(report == Ingestor.Report(indexed: 9, failed: 3))
+        #expect(c.ingestor.stages.shared == 3, "the link and both copies took vectors")
+        #expect(c.ingestor.stages.files == 12, "each file read once: none described again after all")
+        // (art3.webp and its two copies share one vector: the three are the nearest three.)
+        for (new, old, among) in [
+            ("soft.png", "art2.png", 2), ("copy.webp", "art3.webp", 3), ("copy2.webp", "art3.webp", 3),
+        ] {
+            try c.expectTook(new, from: old, among: among)
+        }
+        // A copy of a file that cannot be read is refused for the same reason.
+        let notes = try #require(try c.catalog.item(path: url("notes.jpg").path))
+        let copy = try #require(try c.catalog.item(path: url("notes copy.jpg").path))
+        #expect(notes.status == .failed && copy.status == .failed && copy.error == notes.error)
+        #expect(
+            try StateStore(catalog: c.catalog, vectors: c.store).repair(
+                requiredSpaces: ["cnn", "style", "phash"], logger: testLogger) == RepairReport())
     }
 
     @Test func removalTakesRowVectorsAndIndexEntry() throws {

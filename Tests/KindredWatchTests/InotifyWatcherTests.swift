@@ -88,7 +88,11 @@ import Testing
         var seen: [FileEvent] = []
         let deadline = Date().addingTimeInterval(1)
         while Date() < deadline { seen += watcher.next(timeout: 0.1) }
-        #expect(seen == [.changed(root + "/keep/e.jpg")])
+        // The kernel reports a file's close-write when the last descriptor on it closes: a child
+        // another test forks at that moment holds a copy of a.jpg's until it execs, so under a
+        // loaded parallel run a.jpg's own close-write can arrive after the watch (seen once in
+        // the suite). It passes the filter either way; what must not pass is f.txt and skip/.
+        #expect(seen.filter { $0 != .changed(root + "/keep/a.jpg") } == [.changed(root + "/keep/e.jpg")])
     }
 
     /// A name that is not valid UTF-8 is skipped and reported (Kindred's paths are UTF-8 text in
