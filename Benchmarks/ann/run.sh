@@ -4,6 +4,7 @@
 # ENCODINGS="float32 int8 float16" picks Kindred's row encodings (default: all three). Compact
 # encodings search with --exact base.npy: the walk on codes, the candidates re-ranked exactly.
 # Needs: ../shared/bench/setup-peers.sh (the peers' venv) and a release build of kindred.
+# On a noisy machine compare against hnswlib with interleaved.py, which alternates the two in rounds.
 set -eu
 cd "$(dirname "$0")/../.."
 n=${1:-100000}; d=${2:-256}
