@@ -43,25 +43,29 @@ public enum RequestEncoder {
     }
 
     /// A word as the parser splits it: bare when it can be, else in double quotes with `\"`, `\\`,
-    /// `\t` and `\n` escaped. Quoting also keeps a word such as `a=b` from reading as an option.
+    /// `\t`, `\n` and `\r` escaped. Quoting also keeps a word such as `a=b` from reading as an
+    /// option. By Unicode scalars, as the parser reads: "\r\n" is one Character to Swift.
     public static func word(_ text: String) -> String {
         let bare =
             !text.isEmpty
-            && !text.contains {
+            && !text.unicodeScalars.contains {
                 $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\r" || $0 == "\0"
                     || $0 == "="
             }
         if bare { return text }
-        var out = "\""
-        for c in text {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        out.append("\"")
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out.append(contentsOf: #"\""#.unicodeScalars)
+            case "\\": out.append(contentsOf: #"\\"#.unicodeScalars)
+            case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
+            case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
+            case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out + "\""
+        out.append("\"")
+        return String(out)
     }
 }

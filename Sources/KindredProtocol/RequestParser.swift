@@ -35,26 +35,29 @@ public struct RequestParser: Sendable {
         return try arguments.request()
     }
 
-    /// Splits on spaces and tabs, honouring double quotes and their escapes.
+    /// Splits on spaces and tabs, honouring double quotes and their escapes. Reads Unicode
+    /// scalars, not Characters: a quote or backslash followed by a combining mark is one Character
+    /// to Swift, and would not be seen as the quote or the escape it is.
     static func split(_ line: String) throws(ProtocolError) -> [Word] {
         var words: [Word] = []
-        var current = "", key: String?
+        var current = String.UnicodeScalarView(), key: String?
         var inWord = false, quoted = false, sawQuote = false
-        var characters = line.makeIterator()
+        var scalars = line.unicodeScalars.makeIterator()
         func finish() {
-            if inWord { words.append(Word(text: current, key: key)) }
-            current = ""; key = nil; inWord = false; sawQuote = false
+            if inWord { words.append(Word(text: String(current), key: key)) }
+            current = String.UnicodeScalarView(); key = nil; inWord = false; sawQuote = false
         }
-        while let c = characters.next() {
+        while let c = scalars.next() {
             if quoted {
                 switch c {
                 case "\"": quoted = false
                 case "\\":
-                    switch characters.next() {
+                    switch scalars.next() {
                     case "\"": current.append("\"")
                     case "\\": current.append("\\")
                     case "t": current.append("\t")
                     case "n": current.append("\n")
+                    case "r": current.append("\r")
                     case let other?: throw ProtocolError(.badRequest, "unknown escape '\\\(other)' in a quoted word")
                     case nil: throw ProtocolError(.badRequest, "the line ends inside a quoted word")
                     }
@@ -67,8 +70,9 @@ public struct RequestParser: Sendable {
             case "\"":
                 inWord = true; quoted = true; sawQuote = true
             case "="
-            where key == nil && !sawQuote && !current.isEmpty && current.allSatisfy({ $0.isLowercase || $0 == "_" }):
-                key = current; current = ""; inWord = true
+            where key == nil && !sawQuote && !current.isEmpty
+                && current.allSatisfy({ $0.properties.isLowercase || $0 == "_" }):
+                key = String(current); current = String.UnicodeScalarView(); inWord = true
             case "\n", "\r", "\0":
                 throw ProtocolError(.badRequest, "control character in the request line")
             default:

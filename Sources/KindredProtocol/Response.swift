@@ -27,42 +27,45 @@ public enum ResponseEncoder {
         }
     }
 
-    /// Tabs, newlines and backslashes in a field, escaped so a row stays one line of tab-separated fields.
+    /// Tabs, newlines, carriage returns and backslashes in a field, escaped so a row stays one
+    /// line of tab-separated fields. Read as Unicode scalars, not Characters: to Swift "\r\n" is
+    /// one Character equal to neither "\r" nor "\n", so a file name holding one went out raw and
+    /// broke its row in two.
     public static func escape(_ field: String) -> String {
-        guard field.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\\" || $0 == "\r" }) else { return field }
-        var out = ""
-        for c in field {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default: out.append(c)
+        guard field.utf8.contains(where: { $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x5C }) else { return field }
+        var out = String.UnicodeScalarView()
+        for scalar in field.unicodeScalars {
+            switch scalar {
+            case "\\": out.append(contentsOf: #"\\"#.unicodeScalars)
+            case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
+            case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
+            case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 
     /// One text answer row's fields, unescaped: the inverse of how rows are written, for clients.
     public static func fields(_ row: String) -> [String] {
-        row.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
+        row.unicodeScalars.split(separator: "\t", omittingEmptySubsequences: false).map { unescape(Substring($0)) }
     }
 
-    /// The inverse of `escape`, for clients.
+    /// The inverse of `escape`, for clients (by Unicode scalars, as `escape` writes).
     public static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var out = "", escaping = false
-        for c in field {
+        guard field.utf8.contains(0x5C) else { return String(field) }
+        var out = String.UnicodeScalarView(), escaping = false
+        for scalar in field.unicodeScalars {
             if escaping {
-                out.append(c == "t" ? "\t" : c == "n" ? "\n" : c == "r" ? "\r" : c)
+                out.append(scalar == "t" ? "\t" : scalar == "n" ? "\n" : scalar == "r" ? "\r" : scalar)
                 escaping = false
-            } else if c == "\\" {
+            } else if scalar == "\\" {
                 escaping = true
             } else {
-                out.append(c)
+                out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 
     /// A text answer (the `OK n` line and its rows, or the `ERR` line) as a client sees it: the

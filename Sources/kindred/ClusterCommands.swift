@@ -190,7 +190,8 @@ struct Export: ParsableCommand {
         switch format {
         case .csv:
             func field(_ text: String) -> String {
-                text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+                // By Unicode scalars: "\r\n" is one Character, equal to neither "\r" nor "\n".
+                text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                     ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
             }
             var text = (dims == 3 ? "id,path,x,y,z,cluster\n" : "id,path,x,y,cluster\n")

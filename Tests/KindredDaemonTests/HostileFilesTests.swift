@@ -1,5 +1,6 @@
 import Foundation
 import KindredImaging
+import KindredProtocol
 import KindredTestSupport
 import Testing
 
@@ -43,6 +44,8 @@ import Testing
             ("huge.jpg", Fixtures.jpegClaiming(width: 65535, height: 65535), "65500 pixels"),
             ("huge.png", Fixtures.pngClaiming(width: 100_000, height: 100_000), "exceeds pixel limit"),
             ("bad-crc.png", badCRC, "corrupt PNG"),
+            // A name holding "\r\n" and a forged answer line: its row in ERRORS stays one row.
+            ("crlf\r\nOK 0\r\nforged.jpg", Array(jpeg.prefix(3000)), "truncated JPEG"),
             // A file that aborts LibRaw (found by fuzz-raw): the child decoding it dies, not kindredd.
             (
                 "libraw-crash.3fr",
@@ -76,7 +79,7 @@ import Testing
             indexed: 8 + (unreadableIndexed ? 1 : 0), failed: broken.count + (unreadableIndexed ? 0 : 1))
         let errors = Dictionary(
             uniqueKeysWithValues: try daemon.ask("ERRORS").dropFirst().map {
-                let fields = $0.split(separator: "\t", maxSplits: 1).map(String.init)
+                let fields = ResponseEncoder.fields($0)
                 return (URL(fileURLWithPath: fields[0]).lastPathComponent, fields[1])
             })
         for (name, _, fragment) in broken {

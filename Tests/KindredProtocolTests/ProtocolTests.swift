@@ -166,6 +166,20 @@ import Testing
         #expect(ResponseEncoder.unescape("/tab\\there\\\\x") == "/tab\there\\x")
     }
 
+    /// A file name may hold "\r\n", which Swift reads as one Character equal to neither "\r" nor
+    /// "\n": it must still be escaped, or its row breaks in two and every later answer on the
+    /// connection is misread.
+    @Test func carriageReturnsAndLineFeedsTogetherStayInTheirRow() throws {
+        let path = "/art/a\r\nOK 1\r\nb.jpg"
+        #expect(ResponseEncoder.escape(path) == #"/art/a\r\nOK 1\r\nb.jpg"#)
+        let text = ResponseEncoder.encode(.success(Response(columns: ["path"], rows: [[path]])), as: .text)
+        #expect(text.utf8.filter { $0 == 0x0A }.count == 2 && !text.utf8.contains(0x0D), "OK 1 and one row")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2 && ResponseEncoder.decode(lines) == .success([[path]]))
+        #expect(RequestEncoder.word(path) == #""/art/a\r\nOK 1\r\nb.jpg""#)
+        #expect(try RequestParser().parse("INFO " + RequestEncoder.word(path)) == .info(.path(path)))
+    }
+
     @Test func jsonAnswersAreOneObjectPerLine() throws {
         let line = ResponseEncoder.encode(
             .success(Response(columns: ["key", "value"], rows: [["indexed", "12"]])), as: .json)

@@ -10,6 +10,8 @@ import Testing
     static let awkward = [
         "plain", "a b", "say \"hi\"", #"back\slash"#, "tab\there", "new\nline", "k=5", "é ☃ 漢",
         "123", "space=cnn", "=", "\"", "\\", "x=\"y\"", "trailing\\", "a\tb=c d",
+        // "\r\n" is one Character to Swift, as is a quote or a backslash with a combining mark.
+        "cr\r\nlf", "lone\rcr", "\"\u{301}", "\\\u{301}", "e\u{301}",
     ]
 
     func randomPath(_ random: inout SeededRandom) -> String {
