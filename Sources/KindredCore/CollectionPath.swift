@@ -45,9 +45,13 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
     public init(_ text: String) throws(PathError) {
         guard text.utf8.first == UInt8(ascii: "/") else { throw PathError(text, .malformed, "not an absolute path") }
         guard !text.utf8.contains(0) else { throw PathError(text, .malformed, "contains a NUL byte") }
+        // Split at the byte '/', as the kernel does. Not at the Character "/": a slash followed by
+        // a combining mark is one Character to Swift, so "/art/../\u{301}" would have read as the
+        // components "art" and "../\u{301}" and passed for a path under /art.
         var components: [Substring] = []
-        for component in text.split(separator: "/", omittingEmptySubsequences: true) {
-            guard component != ".", component != ".." else {
+        for bytes in text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            let component = Substring(bytes)
+            guard !bytes.elementsEqual(".".utf8), !bytes.elementsEqual("..".utf8) else {
                 throw PathError(text, .malformed, "has a '\(component)' component")
             }
             components.append(component)

@@ -26,16 +26,24 @@ public struct PathFilter: Sendable, Equatable {
     public func accepts(directory relativePath: Substring) -> Bool { passes(relativePath) }
 
     private func passes(_ relativePath: Substring) -> Bool {
-        if !hidden, relativePath.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { return false }
+        if !hidden, Self.components(relativePath).contains(where: { $0.utf8.first == UInt8(ascii: ".") }) {
+            return false
+        }
         return !exclude.contains { matches($0, relativePath) }
     }
 
     private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
         guard pattern.contains("/") else {
-            return fnmatch(pattern, String(relativePath.split(separator: "/").last ?? relativePath), Self.caseFold) == 0
+            return fnmatch(pattern, String(Self.components(relativePath).last ?? relativePath), Self.caseFold) == 0
         }
         // A `*` in a path pattern stays within one directory level, as in a shell.
         return fnmatch(pattern, String(relativePath), Self.caseFold | FNM_PATHNAME) == 0
+    }
+
+    /// The components of a path, split at the byte '/' as the kernel splits them (a slash followed
+    /// by a combining mark is one Swift Character, which a split at the Character "/" misses).
+    private static func components(_ path: Substring) -> [Substring] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
     }
 
     /// glibc's FNM_CASEFOLD, which Swift does not import because it sits behind _GNU_SOURCE.

@@ -58,6 +58,14 @@ import Testing
         #expect(PathFilter(include: ["*.jpg"], hidden: true).accepts(file: ".cache/x.jpg"))
     }
 
+    /// A name that begins with a combining mark makes its slash one Swift Character with it; the
+    /// name is still its own component, as the kernel sees it.
+    @Test func namesStartingWithACombiningMarkAreComponentsOfTheirOwn() {
+        let filter = PathFilter(include: ["*.jpg"], exclude: ["\u{301}thumbs"])
+        #expect(!filter.accepts(directory: "a/\u{301}thumbs") && filter.accepts(directory: "a/\u{301}thumbnails"))
+        #expect(filter.accepts(file: "a/\u{301}b.jpg"))
+    }
+
     @Test func scansApplyTheFilterAndFollowFileLinksOnlyWithinTheRoots() throws {
         let base = temporaryDirectory("filter").path
         defer { try? FileManager.default.removeItem(atPath: base) }
