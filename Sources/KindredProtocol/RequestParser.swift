@@ -140,13 +140,16 @@ private struct Arguments {
         if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             throw fail("item id \(text) is out of range: ids are 1 to \(Int64.max)")
         }
-        guard text.hasPrefix("/") else { throw fail("'\(text)' is neither an item id nor an absolute path") }
+        // The byte, not the Character: "/" and a combining mark after it are one Character.
+        guard text.utf8.first == UInt8(ascii: "/") else {
+            throw fail("'\(text)' is neither an item id nor an absolute path")
+        }
         return .path(text)
     }
 
     mutating func directory(required: Bool) throws(ProtocolError) -> String? {
         guard let text = required ? try self.required("a directory") : optional() else { return nil }
-        guard text.hasPrefix("/") else { throw fail("'\(text)' is not an absolute path") }
+        guard text.utf8.first == UInt8(ascii: "/") else { throw fail("'\(text)' is not an absolute path") }
         return text
     }
 
@@ -170,8 +173,10 @@ private struct Arguments {
             let query = try similarQuery()
             var within: String?
             if let text = options.removeValue(forKey: "within") {
-                guard text.hasPrefix("prefix:/") else { throw fail("within=\(text) must be prefix:/absolute/dir") }
-                within = String(text.dropFirst("prefix:".count))
+                guard text.utf8.starts(with: "prefix:/".utf8) else {
+                    throw fail("within=\(text) must be prefix:/absolute/dir")
+                }
+                within = String(Substring(text.utf8.dropFirst("prefix:".utf8.count)))
             }
             request = .similar(target, query, within: within)
         case .similarImage:

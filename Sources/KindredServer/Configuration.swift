@@ -182,7 +182,9 @@ public struct Configuration: Sendable, Equatable {
             Self.logLevels.contains(logLevel), "daemon.log_level",
             "'\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
         try require((0...1024).contains(threads), "daemon.threads", "\(threads) must be 0 (one per core) to 1024")
-        for root in roots { try require(root.hasPrefix("/"), "watch.roots", "'\(root)' must be an absolute path") }
+        for root in roots {
+            try require(root.utf8.first == UInt8(ascii: "/"), "watch.roots", "'\(root)' must be an absolute path")
+        }
         for prefix in allowedPrefixes {
             try require(
                 (try? CollectionPath(prefix)) != nil, "watch.allowed_prefixes",

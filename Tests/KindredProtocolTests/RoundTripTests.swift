@@ -11,7 +11,7 @@ import Testing
         "plain", "a b", "say \"hi\"", #"back\slash"#, "tab\there", "new\nline", "k=5", "é ☃ 漢",
         "123", "space=cnn", "=", "\"", "\\", "x=\"y\"", "trailing\\", "a\tb=c d",
         // "\r\n" is one Character to Swift, as is a quote or a backslash with a combining mark.
-        "cr\r\nlf", "lone\rcr", "\"\u{301}", "\\\u{301}", "e\u{301}",
+        "cr\r\nlf", "lone\rcr", "\"\u{301}", "\\\u{301}", "e\u{301}", "\u{301}leading mark",
     ]
 
     func randomPath(_ random: inout SeededRandom) -> String {
