@@ -52,20 +52,6 @@ public enum RequestEncoder {
                 $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\r" || $0 == "\0"
                     || $0 == "="
             }
-        if bare { return text }
-        var out = String.UnicodeScalarView()
-        out.append("\"")
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out.append(contentsOf: #"\""#.unicodeScalars)
-            case "\\": out.append(contentsOf: #"\\"#.unicodeScalars)
-            case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
-            case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
-            case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
-            default: out.append(scalar)
-            }
-        }
-        out.append("\"")
-        return String(out)
+        return bare ? text : "\"" + Escapes.escape(text, quotes: true) + "\""
     }
 }

@@ -27,23 +27,11 @@ public enum ResponseEncoder {
         }
     }
 
-    /// Tabs, newlines, carriage returns and backslashes in a field, escaped so a row stays one
-    /// line of tab-separated fields. Read as Unicode scalars, not Characters: to Swift "\r\n" is
-    /// one Character equal to neither "\r" nor "\n", so a file name holding one went out raw and
-    /// broke its row in two.
+    /// Tabs, newlines, carriage returns and backslashes in a field, escaped (`Escapes`) so a row
+    /// stays one line of tab-separated fields, whatever a file's name holds.
     public static func escape(_ field: String) -> String {
         guard field.utf8.contains(where: { $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x5C }) else { return field }
-        var out = String.UnicodeScalarView()
-        for scalar in field.unicodeScalars {
-            switch scalar {
-            case "\\": out.append(contentsOf: #"\\"#.unicodeScalars)
-            case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
-            case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
-            case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
-            default: out.append(scalar)
-            }
-        }
-        return String(out)
+        return Escapes.escape(field, quotes: false)
     }
 
     /// One text answer row's fields, unescaped: the inverse of how rows are written, for clients.
