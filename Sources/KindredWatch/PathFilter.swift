@@ -33,7 +33,7 @@ public struct PathFilter: Sendable, Equatable {
     }
 
     private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
-        guard pattern.contains("/") else {
+        guard pattern.utf8.contains(UInt8(ascii: "/")) else {
             return fnmatch(pattern, String(Self.components(relativePath).last ?? relativePath), Self.caseFold) == 0
         }
         // A `*` in a path pattern stays within one directory level, as in a shell.

@@ -64,6 +64,9 @@ import Testing
         let filter = PathFilter(include: ["*.jpg"], exclude: ["\u{301}thumbs"])
         #expect(!filter.accepts(directory: "a/\u{301}thumbs") && filter.accepts(directory: "a/\u{301}thumbnails"))
         #expect(filter.accepts(file: "a/\u{301}b.jpg"))
+        // A pattern with a slash before a combining mark is still a path pattern.
+        let byPath = PathFilter(include: ["*.jpg"], exclude: ["a/\u{301}*"])
+        #expect(!byPath.accepts(file: "a/\u{301}b.jpg") && byPath.accepts(file: "c/\u{301}b.jpg"))
     }
 
     @Test func scansApplyTheFilterAndFollowFileLinksOnlyWithinTheRoots() throws {
