@@ -56,8 +56,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// (`searchLayer`): fetching whole rows at the gather left the stream behind the loop.
     let prefetchBytes: Int
     /// How many distances ahead of the loop the rest of a row is prefetched. On a 2-core EPYC
-    /// (int8, 1280-d, 100k rows) leaving it to the hardware prefetcher spent 72 % of the kernel's
-    /// samples on its loads; two ahead took 25–30 % more queries a second (RESULTS.md).
+    /// (int8, 1280-d, 100k rows) leaving it to the hardware prefetcher left the kernel waiting on
+    /// its row loads (72 % of its samples); two ahead took 23–34 % more queries a second
+    /// (RESULTS.md).
     static let prefetchAhead = 2
 
     /// The format version of the file this index was loaded from (set once, by `load`, before the
