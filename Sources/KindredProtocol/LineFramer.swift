@@ -9,11 +9,24 @@ public struct LineFramer: Sendable {
         case payload([UInt8])
     }
 
+    /// What a `.line`'s handler wants next.
+    public enum Next: Equatable, Sendable {
+        /// More request lines.
+        case lines
+        /// The next `count` bytes, whatever they contain, as one `.payload`.
+        case payload(Int)
+        /// The next `count` bytes dropped unseen, then lines: a payload refused before it arrived,
+        /// which the client sends anyway and must not be read as requests.
+        case skip(Int)
+    }
+
     public let maxLineLength: Int
     private var pending: [UInt8] = []
     private var discarding = false
     private var discarded = 0
     private var payloadRemaining = 0
+    /// Whether the payload under way is dropped (`Next.skip`) rather than kept.
+    private var skipping = false
 
     public init(maxLineLength: Int = 64 * 1024) {
         self.maxLineLength = maxLineLength
@@ -23,26 +36,27 @@ public struct LineFramer: Sendable {
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [Event] {
         var events: [Event] = []
         feed(bytes) {
-            events.append($0); return nil
+            events.append($0); return .lines
         }
         return events
     }
 
-    /// Feeds bytes, calling `handle` for each event as it completes. A handler that returns a
-    /// byte count for a `.line` makes the next that many bytes arrive as one `.payload`, whatever
-    /// they contain, before line framing resumes.
-    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ handle: (Event) -> Int?) {
+    /// Feeds bytes, calling `handle` for each event as it completes; what it returns for a `.line`
+    /// says whether the bytes after it are lines, a payload, or a payload to drop (`Next`). What it
+    /// returns for other events is ignored.
+    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ handle: (Event) -> Next) {
         var index = bytes.startIndex
         while index != bytes.endIndex {
             if payloadRemaining > 0 {
                 // A payload (an image) is copied in slices, not byte by byte: it may be megabytes,
                 // and this runs on the event loop.
                 let end = bytes.index(index, offsetBy: payloadRemaining, limitedBy: bytes.endIndex) ?? bytes.endIndex
-                pending.append(contentsOf: bytes[index..<end])
+                if !skipping { pending.append(contentsOf: bytes[index..<end]) }
                 payloadRemaining -= bytes.distance(from: index, to: end)
                 index = end
                 if payloadRemaining == 0 {
-                    _ = handle(.payload(pending))
+                    if !skipping { _ = handle(.payload(pending)) }
+                    skipping = false
                     pending.removeAll()
                 }
                 continue
@@ -59,9 +73,18 @@ public struct LineFramer: Sendable {
                     if pending.last == 0x0D { pending.removeLast() }
                     let line = String(decoding: pending, as: UTF8.self)
                     pending.removeAll(keepingCapacity: pending.count < 4096)
-                    if let count = handle(.line(line)), count > 0 {
+                    switch handle(.line(line)) {
+                    case .lines: break
+                    case .payload(let count) where count > 0:
                         payloadRemaining = count
-                        pending.reserveCapacity(min(count, 1 << 20))  // a claimed size is not trusted up front
+                        // The handler has admitted the size (kindredd claims it from its budget
+                        // first), so the buffer is made once, not doubled and copied as it fills;
+                        // pages the client never sends are never touched.
+                        pending.reserveCapacity(count)
+                    case .skip(let count) where count > 0:
+                        payloadRemaining = count
+                        skipping = true
+                    case .payload, .skip: break
                     }
                 }
                 continue

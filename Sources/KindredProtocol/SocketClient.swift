@@ -4,6 +4,8 @@ import Foundation
 public final class SocketClient {
     public enum Failure: Error, CustomStringConvertible {
         case notRunning(path: String, errno: Int32)
+        /// The path can name no socket (`SocketPath.validate`).
+        case badPath(String)
         case io(String)
 
         public var description: String {
@@ -11,6 +13,7 @@ public final class SocketClient {
             case .notRunning(let path, let code):
                 return
                     "kindredd is not running (cannot connect to \(path): \(String(cString: strerror(code)))); start it with `kindredd --watch DIR`"
+            case .badPath(let why): return why
             case .io(let what): return "lost the connection to kindredd: \(what)"
             }
         }
@@ -29,9 +32,7 @@ public final class SocketClient {
         // On every failure below, deinit closes the socket and frees the buffer: an initializer
         // that throws after setting all properties still runs deinit, so closing here too would
         // close a descriptor number another thread may already have reused.
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw .io("socket path too long: \(path)")
-        }
+        do throws(SocketPath.Invalid) { try SocketPath.validate(path) } catch { throw .badPath(error.description) }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

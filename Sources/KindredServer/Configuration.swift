@@ -60,6 +60,9 @@ public struct Configuration: Sendable, Equatable {
     /// many threads of their own; at most `heavyQueue` wait, beyond which they are refused.
     public var heavyWorkers = 1
     public var heavyQueue = 16
+    /// Bytes of SIMILAR-IMAGE payloads kindredd holds at once, over every connection; a request
+    /// past it is refused as busy before its bytes are buffered.
+    public var imageBytesInFlight = 256 << 20
 
     // [refit]
     public var refit = RefitSection()
@@ -148,6 +151,8 @@ public struct Configuration: Sendable, Equatable {
             configuration.maxInFlight = try r.integer("max_in_flight") ?? configuration.maxInFlight
             configuration.heavyWorkers = try r.integer("heavy_workers") ?? configuration.heavyWorkers
             configuration.heavyQueue = try r.integer("heavy_queue") ?? configuration.heavyQueue
+            configuration.imageBytesInFlight =
+                try r.integer("image_bytes_in_flight") ?? configuration.imageBytesInFlight
         }
         try reader.section("refit") { (r) throws(ConfigurationError) in
             var refit = configuration.refit
@@ -240,6 +245,9 @@ public struct Configuration: Sendable, Equatable {
         try require((1...10_000).contains(maxInFlight), "protocol.max_in_flight", "\(maxInFlight) must be 1 to 10000")
         try require((1...64).contains(heavyWorkers), "protocol.heavy_workers", "\(heavyWorkers) must be 1 to 64")
         try require((0...10_000).contains(heavyQueue), "protocol.heavy_queue", "\(heavyQueue) must be 0 to 10000")
+        try require(
+            ((1 << 20)...(1 << 40)).contains(imageBytesInFlight), "protocol.image_bytes_in_flight",
+            "\(imageBytesInFlight) must be 1048576 (1 MiB) to 1099511627776 (1 TiB)")
         try refit.validate()
     }
 

@@ -19,10 +19,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// tracked in request order here, and each answer is encoded (off the loop) in its own.
     var format = OutputFormat.text
     /// What the connection reads next: request lines, the bytes of a SIMILAR-IMAGE (with the
-    /// format of its answer), or nothing more (after QUIT it closes once every answer is written).
+    /// format of its answer and the room its bytes were given in `server.imageBytes`), or nothing
+    /// more (after QUIT it closes once every answer is written).
     enum Expecting {
         case lines
-        case image(SimilarQuery, format: OutputFormat)
+        case image(SimilarQuery, format: OutputFormat, PayloadBudget.Claim)
         case nothing
     }
     var expecting = Expecting.lines
@@ -92,16 +93,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
         let service = self.service
-        framer.feed(buffer.readableBytesView) { event -> Int? in
-            if case .nothing = expecting { return nil }
+        framer.feed(buffer.readableBytesView) { event -> LineFramer.Next in
+            if case .nothing = expecting { return .lines }
             switch event {
             case .tooLong(let bytes):
                 answer(
                     .failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")),
                     context)
             case .payload(let bytes):
-                if case .image(let query, let format) = expecting {
-                    answer(heavy: true, context, format: format) { service.answerImage(bytes, query) }
+                if case .image(let query, let format, let claim) = expecting {
+                    // The claim goes with the bytes: given back once the answer is computed, or
+                    // when the heavy pool refuses the work and drops it.
+                    answer(heavy: true, context, format: format) {
+                        withExtendedLifetime(claim) { service.answerImage(bytes, query) }
+                    }
                 }
                 expecting = .lines
             case .line(let line):
@@ -111,7 +116,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                     try service.authorize(request, peer: peer)
                 } catch {
                     answer(.failure(error), context)
-                    return nil
+                    return .lines
                 }
                 switch request {
                 case .quit:
@@ -121,8 +126,14 @@ final class ConnectionHandler: ChannelInboundHandler {
                     format = newFormat  // this answer and those after it
                     answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
                 case .similarImage(let byteCount, let query):
-                    expecting = .image(query, format: format)
-                    return byteCount
+                    switch server.imageBytes.claim(byteCount) {
+                    case .success(let claim):
+                        expecting = .image(query, format: format, claim)
+                        return .payload(byteCount)
+                    case .failure(let refusal):
+                        answer(.failure(refusal), context)
+                        return .skip(byteCount)
+                    }
                 case .refit(let wait):
                     answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
                 case .ping:
@@ -135,7 +146,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                     answer(heavy: request.isHeavy, context, format: format) { service.answer(request) }
                 }
             }
-            return nil
+            return .lines
         }
         context.flush()
         if case .nothing = expecting {

@@ -40,6 +40,8 @@ public final class SocketServer: Sendable {
         /// Unwritten answer bytes per connection: reading stops above `high`, resumes below `low`.
         public var writeLow = 256 * 1024
         public var writeHigh = 1024 * 1024
+        /// Bytes of SIMILAR-IMAGE payloads held at once over every connection (`PayloadBudget`).
+        public var imageBytesInFlight = 256 << 20
 
         public init() {}
 
@@ -49,6 +51,7 @@ public final class SocketServer: Sendable {
             maxInFlight = configuration.maxInFlight
             heavyWorkers = configuration.heavyWorkers
             heavyQueue = configuration.heavyQueue
+            imageBytesInFlight = configuration.imageBytesInFlight
         }
     }
 
@@ -59,6 +62,7 @@ public final class SocketServer: Sendable {
     let logger: Logger
     let limits: Limits
     let connections = Atomic<Int>(0)
+    let imageBytes: PayloadBudget
 
     public init(
         service: CommandService, limits: Limits = Limits(),
@@ -69,6 +73,7 @@ public final class SocketServer: Sendable {
         pool = NIOThreadPool(numberOfThreads: workers)
         pool.start()
         heavy = HeavyPool(threads: limits.heavyWorkers, queue: limits.heavyQueue)
+        imageBytes = PayloadBudget(limit: max(1, limits.imageBytesInFlight))
         self.service = service
         self.logger = logger
         self.limits = limits
@@ -94,6 +99,7 @@ public final class SocketServer: Sendable {
             service.serverPhase.withLock { $0 = .serving }
             return channel
         }
+        try SocketPath.validate(path)
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o750])

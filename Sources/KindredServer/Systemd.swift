@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KindredProtocol
 
 /// The daemon's side of systemd's protocols: readiness and status notifications (`sd_notify`,
 /// over the datagram socket in `$NOTIFY_SOCKET`), and socket activation (`$LISTEN_FDS`). Both are
@@ -19,7 +20,7 @@ public enum Systemd {
         let abstract = path.hasPrefix("@")
         if abstract { path.removeFirst() }
         let bytes = (abstract ? [0] : []) + Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        guard bytes.count < SocketPath.capacity else { return false }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
         let message = Array(state.utf8)

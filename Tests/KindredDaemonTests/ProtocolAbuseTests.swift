@@ -123,4 +123,65 @@ import Testing
         withExtendedLifetime(idle) {}
         #expect(try daemon.stop().status == 0)
     }
+
+    /// SIMILAR-IMAGE bytes held at once are bounded over every connection, not only per
+    /// connection: before, clients that each sent all but the last byte of a 64 MiB image grew
+    /// kindredd by 64 MiB apiece (60 of them: 4 GB). A request past the budget is refused before
+    /// its bytes are buffered, its bytes are dropped as they come, and the connection goes on.
+    @Test func imageBytesInFlightAreBoundedOverEveryConnection() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let budget = 16 << 20
+        try "[protocol]\nimage_bytes_in_flight = \(budget)\n".write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
+        try daemon.start(extra: ["--config", config.path])
+        let pid = daemon.process!.processIdentifier
+        let before = residentMB(pid)
+        let half = budget / 2
+        func request(_ bytes: Int) -> [UInt8] { Array("SIMILAR-IMAGE \(bytes)\n".utf8) }
+
+        // Two clients hold the whole budget, each one byte short of its image.
+        let first = try RawConnection(daemon.socket)
+        var second: RawConnection? = try RawConnection(daemon.socket)
+        for holder in [first, second!] { holder.send(request(half) + [UInt8](repeating: 0, count: half - 1)) }
+
+        // Twenty more send whole images, with request lines among their bytes: each is refused as
+        // busy at once, its bytes dropped unread, and its next line answered.
+        let payload = Array(String(repeating: "PING\n", count: half / 5).utf8)
+        for _ in 0..<20 {
+            let refused = try RawConnection(daemon.socket)
+            refused.send(request(payload.count) + payload + Array("PING\n".utf8))
+            let answers = refused.read(lines: 3)
+            #expect(
+                answers.first?.hasPrefix("ERR unavailable busy: images sent with SIMILAR-IMAGE hold") == true
+                    && Array(answers.dropFirst()) == ["OK 1", "pong"], "\(answers.prefix(3))")
+        }
+        // No image that large could ever fit: a bad request, not a busy one.
+        let tooLarge = try RawConnection(daemon.socket)
+        tooLarge.send(request(budget + 1) + [UInt8](repeating: 0x0A, count: budget + 1) + Array("PING\n".utf8))
+        let refusal = tooLarge.read(lines: 3)
+        #expect(refusal.first?.hasPrefix("ERR bad-request an image of \(budget + 1) bytes exceeds") == true)
+        #expect(Array(refusal.dropFirst()) == ["OK 1", "pong"], "\(refusal)")
+        let grown = residentMB(pid) - before
+        #expect(
+            grown < 64,
+            "kindredd grew \(grown) MB holding \(budget >> 20) MB of images and refusing \(20 * half >> 20) MB")
+
+        // The room comes back when an image has been answered (these bytes are no image) ...
+        first.send([0])
+        #expect(first.read(lines: 1).first?.hasPrefix("ERR bad-request") == true)
+        let next = try RawConnection(daemon.socket)
+        next.send(request(half) + [UInt8](repeating: 0, count: half))
+        #expect(next.read(lines: 1).first?.hasPrefix("ERR bad-request") == true, "a claim fits once one is answered")
+        // ... and when a client leaves halfway through its image.
+        second = nil
+        try daemon.waitFor("the room of a closed connection to come back", seconds: 10) {
+            let after = try RawConnection(daemon.socket)
+            after.send(request(budget) + [UInt8](repeating: 0, count: budget))
+            return after.read(lines: 1).first?.hasPrefix("ERR bad-request") == true
+        }
+        withExtendedLifetime(second) {}
+        #expect(try daemon.stop().status == 0)
+    }
 }

@@ -206,4 +206,45 @@ import Testing
         events = framer.feed(Array("xx\nPING\n".utf8))
         #expect(events == [.tooLong(bytes: 10_002), .line("PING")])
     }
+
+    /// A payload arrives whole however it is cut, and one the handler refuses is dropped unseen,
+    /// newlines and all, so the lines after it are still read as lines.
+    @Test func payloadsAreKeptOrSkippedAndFramingResumesAfterThem() {
+        var framer = LineFramer()
+        var events: [LineFramer.Event] = []
+        let handle = { (event: LineFramer.Event) -> LineFramer.Next in
+            events.append(event)
+            guard case .line(let line) = event else { return .lines }
+            let words = line.split(separator: " ")
+            switch words.first {
+            case "KEEP": return .payload(Int(words[1])!)
+            case "SKIP": return .skip(Int(words[1])!)
+            default: return .lines
+            }
+        }
+        let stream = Array("KEEP 5\nab\ncdSKIP 6\nPING\nxKEEP 0\nSTATUS\n".utf8)
+        for byte in stream { framer.feed([byte], handle) }  // one byte a read: the worst cut
+        #expect(
+            events == [
+                .line("KEEP 5"), .payload(Array("ab\ncd".utf8)), .line("SKIP 6"), .line("KEEP 0"), .line("STATUS"),
+            ])
+        #expect(framer.buffered == 0)
+        events = []
+        framer.feed(stream, handle)  // all at once
+        #expect(events.count == 5 && events[1] == .payload(Array("ab\ncd".utf8)) && events[4] == .line("STATUS"))
+    }
+}
+
+@Suite struct SocketPathTests {
+    @Test func aRelativeSocketPathIsTakenFromTheCurrentDirectory() {
+        #expect(
+            SocketPath.resolve(explicit: "k.sock", environment: [:], currentDirectory: "/srv/art") == "/srv/art/k.sock")
+        #expect(
+            SocketPath.resolve(explicit: "run/k.sock", environment: [:], currentDirectory: "/srv") == "/srv/run/k.sock")
+        #expect(
+            SocketPath.resolve(explicit: "/run/k.sock", environment: [:], currentDirectory: "/srv") == "/run/k.sock")
+        #expect(
+            SocketPath.resolve(explicit: "", environment: ["XDG_RUNTIME_DIR": "/run/user/7"], currentDirectory: "/srv")
+                == "/run/user/7/kindred/kindred.sock")
+    }
 }

@@ -68,27 +68,27 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let peer = data[0] % 2 == 0 ? admin : stranger
     var framer = LineFramer(maxLineLength: 4096)
     var pending: SimilarQuery?
-    framer.feed(UnsafeBufferPointer(start: data + 1, count: size - 1)) { event -> Int? in
+    framer.feed(UnsafeBufferPointer(start: data + 1, count: size - 1)) { event -> LineFramer.Next in
         switch event {
-        case .tooLong: return nil
+        case .tooLong: return .lines
         case .payload(let bytes):
             if let query = pending { check(service.answerImage(bytes, query)) }
             pending = nil
-            return nil
+            return .lines
         case .line(let line):
-            guard let request = try? parser.parse(line) else { return nil }
+            guard let request = try? parser.parse(line) else { return .lines }
             do throws(ProtocolError) { try service.authorize(request, peer: peer) } catch {
                 precondition(peer == stranger && request.verb.requiresAdmin, "\(line): refused to an admin: \(error)")
-                return nil
+                return .lines
             }
             switch request {
             case .similarImage(let count, let query):
                 pending = query
-                return min(count, 1 << 16)
-            case .refit, .quit, .format, .backup: return nil  // connection state, or work on other threads
+                return .payload(min(count, 1 << 16))
+            case .refit, .quit, .format, .backup: return .lines  // connection state, or work on other threads
             default: check(service.answer(request))
             }
-            return nil
+            return .lines
         }
     }
     let indexed = Set((try? state.catalog.itemIDs(status: .indexed))?.map(\.rawValue) ?? [])
