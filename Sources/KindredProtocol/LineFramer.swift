@@ -18,6 +18,10 @@ public struct LineFramer: Sendable {
         /// The next `count` bytes dropped unseen, then lines: a payload refused before it arrived,
         /// which the client sends anyway and must not be read as requests.
         case skip(Int)
+        /// Stop after this event (of any kind): `feed` returns, and the bytes after it are left
+        /// for the caller to feed again later. kindredd pauses at its in-flight limit, which a
+        /// single read holding hundreds of pipelined requests would otherwise overrun.
+        case pause
     }
 
     public let maxLineLength: Int
@@ -42,10 +46,13 @@ public struct LineFramer: Sendable {
     }
 
     /// Feeds bytes, calling `handle` for each event as it completes; what it returns for a `.line`
-    /// says whether the bytes after it are lines, a payload, or a payload to drop (`Next`). What it
-    /// returns for other events is ignored.
-    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ handle: (Event) -> Next) {
+    /// says whether the bytes after it are lines, a payload, or a payload to drop, and for any
+    /// event whether to pause (`Next`). Returns how many of `bytes` were consumed: all of them
+    /// unless the handler paused.
+    @discardableResult
+    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ handle: (Event) -> Next) -> Int {
         var index = bytes.startIndex
+        var consumed: Int { bytes.distance(from: bytes.startIndex, to: index) }
         while index != bytes.endIndex {
             if payloadRemaining > 0 {
                 // A payload (an image) is copied in slices, not byte by byte: it may be megabytes,
@@ -55,9 +62,10 @@ public struct LineFramer: Sendable {
                 payloadRemaining -= bytes.distance(from: index, to: end)
                 index = end
                 if payloadRemaining == 0 {
-                    if !skipping { _ = handle(.payload(pending)) }
+                    let next = skipping ? .lines : handle(.payload(pending))
                     skipping = false
                     pending.removeAll()
+                    if next == .pause { return consumed }
                 }
                 continue
             }
@@ -65,10 +73,11 @@ public struct LineFramer: Sendable {
             index = bytes.index(after: index)
             if byte == 0x0A {
                 if discarding {
-                    _ = handle(.tooLong(bytes: discarded))
+                    let next = handle(.tooLong(bytes: discarded))
                     discarding = false
                     discarded = 0
                     pending.removeAll(keepingCapacity: true)
+                    if next == .pause { return consumed }
                 } else {
                     if pending.last == 0x0D { pending.removeLast() }
                     let line = String(decoding: pending, as: UTF8.self)
@@ -85,6 +94,7 @@ public struct LineFramer: Sendable {
                         payloadRemaining = count
                         skipping = true
                     case .payload, .skip: break
+                    case .pause: return consumed
                     }
                 }
                 continue
@@ -99,6 +109,7 @@ public struct LineFramer: Sendable {
                 pending.append(byte)
             }
         }
+        return consumed
     }
 
     /// Bytes held for a line not yet finished (bounded by the limit).

@@ -55,7 +55,7 @@ public struct Configuration: Sendable, Equatable {
     public var adminGroups: [String] = []
     public var maxConnections = 1024
     /// Requests one connection may have unanswered before kindredd stops reading from it.
-    public var maxInFlight = 64
+    public var maxInFlight = 16
     /// Heavy requests (SIMILAR-IMAGE, DUPLICATES, CLUSTER, MAP, SIMILAR with within=) run on this
     /// many threads of their own; at most `heavyQueue` wait, beyond which they are refused.
     public var heavyWorkers = 1

@@ -37,6 +37,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     var counted = false
     /// Whether `autoRead` is off (too many answers outstanding, or the client not reading).
     var readingPaused = false
+    /// Bytes read but not yet framed: what follows the request that reached `maxInFlight` or
+    /// filled the client's unread answers past the write water mark, framed as answers go out. Reading is off meanwhile, so this is at most a read or two. (One
+    /// read can hold hundreds of pipelined requests; before, all of them were started at once,
+    /// and the in-flight limit only stopped the next read.)
+    var unread: ByteBuffer?
+    /// Whether `frame` is running: an answer completed synchronously inside it must not re-enter.
+    var framing = false
+    /// Whether the client has shut down its writing side: the connection closes once every
+    /// request it sent (`unread` included) is answered.
+    var inputEnded = false
 
     var service: CommandService { server.service }
     var logger: Logger { server.logger }
@@ -90,76 +100,110 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        let limit = framer.maxLineLength  // read before feeding: the closure runs while the framer is mutated
-        let service = self.service
-        framer.feed(buffer.readableBytesView) { event -> LineFramer.Next in
-            if case .nothing = expecting { return .lines }
-            switch event {
-            case .tooLong(let bytes):
-                answer(
-                    .failure(ProtocolError(.tooLong, "request line of \(bytes) bytes exceeds the \(limit)-byte limit")),
-                    context)
-            case .payload(let bytes):
-                if case .image(let query, let format, let claim) = expecting {
-                    // The claim goes with the bytes: given back once the answer is computed, or
-                    // when the heavy pool refuses the work and drops it.
-                    answer(heavy: true, context, format: format) {
-                        withExtendedLifetime(claim) { service.answerImage(bytes, query) }
-                    }
-                }
-                expecting = .lines
-            case .line(let line):
-                let request: Request
-                do throws(ProtocolError) {
-                    request = try parser.parse(line)
-                    try service.authorize(request, peer: peer)
-                } catch {
-                    answer(.failure(error), context)
-                    return .lines
-                }
-                switch request {
-                case .quit:
-                    answer(.success(Response(columns: [], rows: [])), context)
-                    expecting = .nothing
-                case .format(let newFormat):
-                    format = newFormat  // this answer and those after it
-                    answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
-                case .similarImage(let byteCount, let query):
-                    switch server.imageBytes.claim(byteCount) {
-                    case .success(let claim):
-                        expecting = .image(query, format: format, claim)
-                        return .payload(byteCount)
-                    case .failure(let refusal):
-                        answer(.failure(refusal), context)
-                        return .skip(byteCount)
-                    }
-                case .refit(let wait):
-                    answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
-                case .ping:
-                    // Answered on the event loop: PING measures the loop's own responsiveness.
-                    answer(service.answer(request), context)
-                case .help:
-                    let text = Self.encodedHelp[format]!
-                    write(encoded: context.eventLoop.makeSucceededFuture(text), in: context)
-                default:
-                    answer(heavy: request.isHeavy, context, format: format) { service.answer(request) }
-                }
-            }
-            return .lines
+        var buffer = unwrapInboundIn(data)
+        if var held = unread {
+            held.writeBuffer(&buffer)
+            unread = held
+        } else {
+            unread = buffer
         }
+        frame(context)
+    }
+
+    /// Frames and starts the requests in `unread` while fewer than `maxInFlight` are unanswered and
+    /// the client takes what is written to it (the channel is below its write water mark).
+    private func frame(_ context: ChannelHandlerContext) {
+        guard !framing else { return }
+        framing = true
+        let maxInFlight = server.limits.maxInFlight
+        while var buffer = unread, inFlight < maxInFlight, context.channel.isWritable {
+            unread = nil
+            let consumed = framer.feed(buffer.readableBytesView) { event -> LineFramer.Next in
+                let next = start(event, context)
+                if case .lines = next, inFlight >= maxInFlight || !context.channel.isWritable { return .pause }
+                return next
+            }
+            buffer.moveReaderIndex(forwardBy: consumed)
+            if buffer.readableBytes > 0 { unread = buffer }
+            if case .nothing = expecting { unread = nil }
+        }
+        framing = false
         context.flush()
         if case .nothing = expecting {
             // Close once every outstanding answer is written.
+            after(context) { _, context in context.close(promise: nil) }
+        } else if inputEnded && unread == nil {
             after(context) { _, context in context.close(promise: nil) }
         }
         updateReading(context)
     }
 
+    /// Starts answering one framed event; says what the framer reads next.
+    private func start(_ event: LineFramer.Event, _ context: ChannelHandlerContext) -> LineFramer.Next {
+        if case .nothing = expecting { return .lines }
+        let service = self.service
+        switch event {
+        case .tooLong(let bytes):
+            answer(
+                .failure(
+                    ProtocolError(
+                        .tooLong,
+                        // The limit from `server`: `framer` is being mutated while this runs.
+                        "request line of \(bytes) bytes exceeds the \(server.limits.maxLineLength)-byte limit")),
+                context)
+        case .payload(let bytes):
+            if case .image(let query, let format, let claim) = expecting {
+                // The claim goes with the bytes: given back once the answer is computed, or
+                // when the heavy pool refuses the work and drops it.
+                answer(heavy: true, context, format: format) {
+                    withExtendedLifetime(claim) { service.answerImage(bytes, query) }
+                }
+            }
+            expecting = .lines
+        case .line(let line):
+            let request: Request
+            do throws(ProtocolError) {
+                request = try parser.parse(line)
+                try service.authorize(request, peer: peer)
+            } catch {
+                answer(.failure(error), context)
+                return .lines
+            }
+            switch request {
+            case .quit:
+                answer(.success(Response(columns: [], rows: [])), context)
+                expecting = .nothing
+            case .format(let newFormat):
+                format = newFormat  // this answer and those after it
+                answer(.success(Response(columns: ["format"], rows: [[newFormat.rawValue]])), context)
+            case .similarImage(let byteCount, let query):
+                switch server.imageBytes.claim(byteCount) {
+                case .success(let claim):
+                    expecting = .image(query, format: format, claim)
+                    return .payload(byteCount)
+                case .failure(let refusal):
+                    answer(.failure(refusal), context)
+                    return .skip(byteCount)
+                }
+            case .refit(let wait):
+                answer(on: context) { promise in service.refit(wait: wait) { promise.succeed($0) } }
+            case .ping:
+                // Answered on the event loop: PING measures the loop's own responsiveness.
+                answer(service.answer(request), context)
+            case .help:
+                let text = Self.encodedHelp[format]!
+                write(encoded: context.eventLoop.makeSucceededFuture(text), in: context)
+            default:
+                answer(heavy: request.isHeavy, context, format: format) { service.answer(request) }
+            }
+        }
+        return .lines
+    }
+
     /// Reading goes on while fewer than `maxInFlight` answers are outstanding and the client
     /// reads what is written to it; otherwise the kernel's socket buffer fills and the client waits.
     private func updateReading(_ context: ChannelHandlerContext) {
-        let wanted = inFlight < server.limits.maxInFlight && context.channel.isWritable
+        let wanted = inFlight < server.limits.maxInFlight && context.channel.isWritable && unread == nil
         guard wanted == readingPaused else { return }
         readingPaused = !wanted
         context.channel.setOption(.autoRead, value: wanted).whenComplete { _ in }
@@ -167,7 +211,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        updateReading(context)
+        if unread != nil { frame(context) } else { updateReading(context) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -199,12 +243,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         if heavy {
             let refusal = ProtocolError(
                 .unavailable,
-                "busy: \(server.heavy.threads + server.heavy.queue) heavy requests are running or waiting; try again shortly"
+                "busy: \(server.heavy.threads + server.heavy.queue) heavy requests are running, waiting or being sent; try again shortly"
             )
-            write(
-                encoded: server.heavy.run(on: context.eventLoop, encoded) {
-                    ResponseEncoder.encode(.failure(refusal), as: format)
-                }, in: context)
+            let (answer, place) = server.heavy.run(on: context.eventLoop, encoded) {
+                ResponseEncoder.encode(.failure(refusal), as: format)
+            }
+            write(encoded: answer, in: context, holding: place)
         } else {
             write(encoded: server.pool.runIfActive(eventLoop: context.eventLoop, encoded), in: context)
         }
@@ -220,17 +264,27 @@ final class ConnectionHandler: ChannelInboundHandler {
         write(encoded: promise.futureResult.map { ResponseEncoder.encode($0, as: format) }, in: context)
     }
 
-    private func write(encoded computed: EventLoopFuture<String>, in context: ChannelHandlerContext) {
+    /// Writes an answer once it is computed and every answer before it is written; `place` (a
+    /// heavy request's) is kept until the socket has taken the whole answer or the write failed.
+    private func write(
+        encoded computed: EventLoopFuture<String>, in context: ChannelHandlerContext,
+        holding place: HeavyPool.Place? = nil
+    ) {
         inFlight += 1
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         chain(
             previous.and(computed).map { _, text in
                 let (handler, context) = bound.value
-                handler.write(text: text, context)
+                let written = place.map { place in
+                    let promise = context.eventLoop.makePromise(of: Void.self)
+                    promise.futureResult.whenComplete { _ in withExtendedLifetime(place) {} }
+                    return promise
+                }
+                handler.write(text: text, context, promise: written)
                 context.flush()
                 handler.inFlight -= 1
-                handler.updateReading(context)
+                if handler.unread != nil { handler.frame(context) } else { handler.updateReading(context) }
             }, context)
     }
 
@@ -250,17 +304,19 @@ final class ConnectionHandler: ChannelInboundHandler {
             ($0, ResponseEncoder.encode(.success(VerbRegistry.help), as: $0))
         })
 
-    private func write(text: String, _ context: ChannelHandlerContext) {
+    private func write(text: String, _ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         var out = context.channel.allocator.buffer(capacity: text.utf8.count)
         out.writeString(text)
-        context.write(wrapOutboundOut(out), promise: nil)
+        context.write(wrapOutboundOut(out), promise: promise)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case .some(ChannelEvent.inputClosed) = event as? ChannelEvent else {
             return context.fireUserInboundEventTriggered(event)
         }
-        after(context) { _, context in context.close(promise: nil) }
+        inputEnded = true
+        // Requests still unread are answered first; `frame` closes after the last of them.
+        if unread == nil { after(context) { _, context in context.close(promise: nil) } }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -7,11 +7,16 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The heavy requests' own threads, with a bounded queue: past it a request is refused at once
-/// (`ERR unavailable`), not queued without limit.
+/// The heavy requests' own threads, with a bounded number of places: past it a request is refused
+/// at once (`ERR unavailable`), not queued without limit. A place is held from acceptance until its
+/// answer has been written to the client's socket, not only computed: heavy answers can be tens of
+/// megabytes (THUMBS limit=10000 is 41 MB), and when a place was given back on computing, clients
+/// that asked one at a time and never read grew kindredd by an answer each (48 of them: 1.85 GB;
+/// RESULTS.md, "Trust"). Now at most `threads + queue` heavy answers exist at once, however many
+/// connections ask.
 final class HeavyPool: Sendable {
     private let pool: NIOThreadPool
-    private let waiting = Atomic<Int>(0)
+    private let taken = Atomic<Int>(0)
     let threads: Int
     let queue: Int
 
@@ -22,19 +27,26 @@ final class HeavyPool: Sendable {
         self.queue = queue
     }
 
-    /// Runs `work` on the pool, or fails at once when `threads + queue` are already taken.
+    /// A place among the heavy requests, given back when its last reference goes.
+    final class Place: Sendable {
+        private let pool: HeavyPool
+
+        fileprivate init(_ pool: HeavyPool) { self.pool = pool }
+
+        deinit { pool.taken.wrappingSubtract(1, ordering: .relaxed) }
+    }
+
+    /// Runs `work` on the pool, or answers `busy()` at once when every place is taken. The caller
+    /// keeps the returned place until the answer is written (nil when refused).
     func run<T: Sendable>(
         on eventLoop: EventLoop, _ work: @escaping @Sendable () -> T, busy: @Sendable () -> T
-    ) -> EventLoopFuture<T> {
-        let taken = waiting.wrappingAdd(1, ordering: .relaxed).newValue
-        guard taken <= threads + queue else {
-            waiting.wrappingSubtract(1, ordering: .relaxed)
-            return eventLoop.makeSucceededFuture(busy())
+    ) -> (EventLoopFuture<T>, Place?) {
+        let now = taken.wrappingAdd(1, ordering: .relaxed).newValue
+        guard now <= threads + queue else {
+            taken.wrappingSubtract(1, ordering: .relaxed)
+            return (eventLoop.makeSucceededFuture(busy()), nil)
         }
-        return pool.runIfActive(eventLoop: eventLoop) { [self] in
-            defer { waiting.wrappingSubtract(1, ordering: .relaxed) }
-            return work()
-        }
+        return (pool.runIfActive(eventLoop: eventLoop, work), Place(self))
     }
 
     func shutdown() { try? pool.syncShutdownGracefully() }

@@ -34,7 +34,7 @@ public final class SocketServer: Sendable {
     public struct Limits: Sendable {
         public var maxLineLength = 64 * 1024
         public var maxConnections = 1024
-        public var maxInFlight = 64
+        public var maxInFlight = 16
         public var heavyWorkers = 1
         public var heavyQueue = 16
         /// Unwritten answer bytes per connection: reading stops above `high`, resumes below `low`.

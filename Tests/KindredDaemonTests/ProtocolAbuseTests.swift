@@ -124,6 +124,34 @@ import Testing
         #expect(try daemon.stop().status == 0)
     }
 
+    /// One read can carry thousands of pipelined requests. kindredd starts at most
+    /// `max_in_flight` of them, and no more while the client leaves its answers unread; the rest
+    /// wait as bytes. Before, every request in a read was started at once (a 56 KB write of
+    /// `SIMILAR 1 k=1000 explain=1` lines grew a release kindredd by 94 MB), and the limit only
+    /// stopped the next read. Nothing is lost: once the client reads, every request is answered,
+    /// in order.
+    @Test func aBurstOfPipelinedRequestsIsStartedAFewAtATime() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
+        try daemon.start()
+        let pid = daemon.process!.processIdentifier
+        let before = residentMB(pid)
+        let hog = try RawConnection(daemon.socket)
+        let requests = 13_000  // 65 KB of requests, ~2.5 KB of JSON answer each: 33 MB if all started
+        hog.send(Array(("FORMAT json\n" + String(repeating: "HELP\n", count: requests)).utf8))
+        Thread.sleep(forTimeInterval: 1)
+        let grown = residentMB(pid) - before
+        #expect(grown < 12, "kindredd grew \(grown) MB for a client that does not read")
+        #expect(try daemon.ask("PING") == ["OK 1", "pong"])
+        let answers = hog.read(lines: requests + 1)
+        #expect(answers.count == requests + 1, "every request answered once the client reads")
+        #expect(
+            answers.last?.hasPrefix("{\"columns\":[\"verb\",\"usage\",\"admin\"],\"ok\":true") == true,
+            "the last answer is HELP's, in JSON: \(answers.last?.prefix(80) ?? "")")
+        print("a burst of \(requests) pipelined HELPs, unread for 1 s: kindredd grew \(grown) MB")
+        #expect(try daemon.stop().status == 0)
+    }
+
     /// SIMILAR-IMAGE bytes held at once are bounded over every connection, not only per
     /// connection: before, clients that each sent all but the last byte of a 64 MiB image grew
     /// kindredd by 64 MiB apiece (60 of them: 4 GB). A request past the budget is refused before
