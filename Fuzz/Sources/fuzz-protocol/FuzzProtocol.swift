@@ -16,15 +16,24 @@ func fuzzProtocol(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let split = min(Int(data[0]), bytes.count)
     var framer = LineFramer(maxLineLength: 256)
     let parser = RequestParser(maxLineLength: 256)
-    // An odd byte count's payload is dropped unseen, as kindredd drops one its budget refuses.
+    // An odd byte count's payload is dropped unseen, as kindredd drops one its budget refuses; a
+    // line of a length divisible by 3 pauses the framer, as kindredd's in-flight limit does, and
+    // the rest is fed again, so every byte is framed once whatever the pauses.
     let handle = { (event: LineFramer.Event) -> LineFramer.Next in
-        guard case .line(let line) = event, let request = try? parser.parse(line) else { return .lines }
+        guard case .line(let line) = event else { return .lines }
+        guard let request = try? parser.parse(line) else { return line.utf8.count % 3 == 0 ? .pause : .lines }
         if case .similarImage(let count, _) = request {
             return count % 2 == 0 ? .payload(min(count, 4096)) : .skip(min(count, 4096))
         }
-        return .lines
+        return line.utf8.count % 3 == 0 ? .pause : .lines
     }
-    framer.feed(bytes[..<split], handle)
-    framer.feed(bytes[split...], handle)
+    for part in [bytes[..<split], bytes[split...]] {
+        var rest = part
+        while !rest.isEmpty {
+            let consumed = framer.feed(rest, handle)
+            precondition(consumed > 0 && consumed <= rest.count, "fed \(rest.count) bytes, consumed \(consumed)")
+            rest = rest.dropFirst(consumed)
+        }
+    }
     return 0
 }
