@@ -54,6 +54,8 @@ public struct Configuration: Sendable, Equatable {
     public var adminUIDs: [Int] = []
     public var adminGroups: [String] = []
     public var maxConnections = 1024
+    /// Of `maxConnections`, how many only an admin peer may take.
+    public var adminReservedConnections = 8
     /// Requests one connection may have unanswered before kindredd stops reading from it.
     public var maxInFlight = 16
     /// Heavy requests (SIMILAR-IMAGE, DUPLICATES, CLUSTER, MAP, SIMILAR with within=) run on this
@@ -148,6 +150,8 @@ public struct Configuration: Sendable, Equatable {
             configuration.adminUIDs = try r.integers("admin_uids") ?? configuration.adminUIDs
             configuration.adminGroups = try r.strings("admin_groups") ?? configuration.adminGroups
             configuration.maxConnections = try r.integer("max_connections") ?? configuration.maxConnections
+            configuration.adminReservedConnections =
+                try r.integer("admin_reserved_connections") ?? configuration.adminReservedConnections
             configuration.maxInFlight = try r.integer("max_in_flight") ?? configuration.maxInFlight
             configuration.heavyWorkers = try r.integer("heavy_workers") ?? configuration.heavyWorkers
             configuration.heavyQueue = try r.integer("heavy_queue") ?? configuration.heavyQueue
@@ -242,6 +246,9 @@ public struct Configuration: Sendable, Equatable {
         try require(
             (1...1_000_000).contains(maxConnections), "protocol.max_connections",
             "\(maxConnections) must be 1 to 1000000")
+        try require(
+            (0..<maxConnections).contains(adminReservedConnections), "protocol.admin_reserved_connections",
+            "\(adminReservedConnections) must be 0 to \(maxConnections - 1) (max_connections − 1)")
         try require((1...10_000).contains(maxInFlight), "protocol.max_in_flight", "\(maxInFlight) must be 1 to 10000")
         try require((1...64).contains(heavyWorkers), "protocol.heavy_workers", "\(heavyWorkers) must be 1 to 64")
         try require((0...10_000).contains(heavyQueue), "protocol.heavy_queue", "\(heavyQueue) must be 0 to 10000")

@@ -44,6 +44,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     var unread: ByteBuffer?
     /// Whether `frame` is running: an answer completed synchronously inside it must not re-enter.
     var framing = false
+    /// Whether requests are read at all: false for a connection in the admins' reserve until its
+    /// peer proves to be an admin.
+    var admitted = true
     /// Whether the client has shut down its writing side: the connection closes once every
     /// request it sent (`unread` included) is answered.
     var inputEnded = false
@@ -58,39 +61,67 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// Reads the peer's credentials from the kernel (SO_PEERCRED) for the admin checks and the
-    /// log, and turns away a connection past `maxConnections`.
+    /// log, and turns away a connection past `maxConnections`, or past `maxConnections −
+    /// adminReservedConnections` when its peer is not an admin: one user's idle connections must
+    /// not lock the admins out (PostgreSQL keeps `superuser_reserved_connections` for the same).
     func channelActive(context: ChannelHandlerContext) {
         let open = server.connections.wrappingAdd(1, ordering: .relaxed).newValue
         counted = true
-        if open > server.limits.maxConnections {
-            logger.warning(
-                "too many connections; refusing one",
-                metadata: ["open": "\(open - 1)", "limit": "\(server.limits.maxConnections)"])
-            write(
-                text: ResponseEncoder.encode(
-                    .failure(
-                        ProtocolError(
-                            .unavailable, "too many connections (\(server.limits.maxConnections)); try again later")),
-                    as: .text), context)
-            context.flush()
-            context.close(promise: nil)
-            return
+        let limits = server.limits
+        if open > limits.maxConnections {
+            return turnAway("too many connections (\(limits.maxConnections)); try again later", open: open, context)
+        }
+        let reserved = open > limits.maxConnections - limits.adminReservedConnections
+        if reserved {
+            // Nothing is read until the peer is known to be an admin.
+            admitted = false
+            readingPaused = true
+            context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
         }
         if let provider = context.channel as? SocketOptionProvider {
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let logger = self.logger
             provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 .whenComplete { (result: Result<Peer, any Error>) in
+                    let (handler, context) = bound.value
                     switch result {
                     case .success(let peer):
-                        bound.value.peer = peer
+                        handler.peer = peer
                         logger.info(
                             "connection", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "gid": "\(peer.gid)"])
-                    case .failure(let error): logger.info("connection", metadata: ["peer": "unknown (\(error))"])
+                    case .failure(let error):
+                        logger.info("connection", metadata: ["peer": "unknown (\(error))"])
                     }
+                    handler.admitIfReserved(open: open, context)
                 }
+        } else {
+            admitIfReserved(open: open, context)
         }
         context.fireChannelActive()
+    }
+
+    /// For a connection in the admins' reserve, once its peer is known (or cannot be): reading
+    /// starts for an admin, anyone else is turned away.
+    private func admitIfReserved(open: Int, _ context: ChannelHandlerContext) {
+        guard !admitted else { return }
+        guard let peer, service.policy.isAdmin(peer) else {
+            let limits = server.limits
+            return turnAway(
+                "too many connections: the last \(limits.adminReservedConnections) of \(limits.maxConnections) are kept for admin peers; try again later",
+                open: open, context)
+        }
+        admitted = true
+        updateReading(context)
+    }
+
+    /// Answers `ERR unavailable` with `reason` and closes: a connection over a limit.
+    private func turnAway(_ reason: String, open: Int, _ context: ChannelHandlerContext) {
+        admitted = false  // nothing more is read from it
+        logger.warning(
+            "too many connections; refusing one", metadata: ["open": "\(open - 1)", "reason": "\(reason)"])
+        write(text: ResponseEncoder.encode(.failure(ProtocolError(.unavailable, reason)), as: .text), context)
+        context.flush()
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -113,7 +144,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Frames and starts the requests in `unread` while fewer than `maxInFlight` are unanswered and
     /// the client takes what is written to it (the channel is below its write water mark).
     private func frame(_ context: ChannelHandlerContext) {
-        guard !framing else { return }
+        guard !framing, admitted else { return }
         framing = true
         let maxInFlight = server.limits.maxInFlight
         while var buffer = unread, inFlight < maxInFlight, context.channel.isWritable {
@@ -203,7 +234,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Reading goes on while fewer than `maxInFlight` answers are outstanding and the client
     /// reads what is written to it; otherwise the kernel's socket buffer fills and the client waits.
     private func updateReading(_ context: ChannelHandlerContext) {
-        let wanted = inFlight < server.limits.maxInFlight && context.channel.isWritable && unread == nil
+        let wanted = admitted && inFlight < server.limits.maxInFlight && context.channel.isWritable && unread == nil
         guard wanted == readingPaused else { return }
         readingPaused = !wanted
         context.channel.setOption(.autoRead, value: wanted).whenComplete { _ in }

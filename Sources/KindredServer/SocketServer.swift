@@ -34,6 +34,8 @@ public final class SocketServer: Sendable {
     public struct Limits: Sendable {
         public var maxLineLength = 64 * 1024
         public var maxConnections = 1024
+        /// Of `maxConnections`, how many only an admin peer may take.
+        public var adminReservedConnections = 8
         public var maxInFlight = 16
         public var heavyWorkers = 1
         public var heavyQueue = 16
@@ -48,6 +50,7 @@ public final class SocketServer: Sendable {
         public init(_ configuration: Configuration) {
             maxLineLength = configuration.maxLineBytes
             maxConnections = configuration.maxConnections
+            adminReservedConnections = configuration.adminReservedConnections
             maxInFlight = configuration.maxInFlight
             heavyWorkers = configuration.heavyWorkers
             heavyQueue = configuration.heavyQueue

@@ -461,6 +461,63 @@ import Testing
         #expect(ask("RESCAN", on: daemon).hasPrefix("OK 1"))
     }
 
+    /// The last `admin_reserved_connections` connections are an admin's: another user who opens
+    /// connections until none are left is turned away at the reserve, before anything of theirs is
+    /// read, and an admin still gets in. Before, one user's idle connections locked everyone out.
+    @Test func connectionsKeptForAdmins() throws {
+        guard isRoot else { return print("not root: cannot make a second user account") }
+        defer { try? FileManager.default.removeItem(at: base) }
+        let uid = try peerUID()
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        chmod(base.path, 0o755)
+        let daemon = try self.daemon([], config: "[protocol]\nmax_connections = 6\nadmin_reserved_connections = 2\n")
+        try daemon.start()
+        // The peer opens five connections, PINGs on each, writes what each was answered, and holds
+        // them open. Debian's python3, as in `adminVerbsNeedAnAdminPeer`.
+        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+        let report = base.appendingPathComponent("peer.txt")
+        FileManager.default.createFile(atPath: report.path, contents: nil)
+        chmod(report.path, 0o666)
+        let script = """
+            import socket, sys, time
+            held, lines = [], []
+            for _ in range(5):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sys.argv[1])
+                s.sendall(b"PING\\n")
+                lines.append(s.makefile().readline().strip())
+                held.append(s)
+            open(sys.argv[2], "w").write("\\n".join(lines) + "\\n")
+            time.sleep(20)
+            """
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        peer.arguments = [
+            "--reuid=\(uid)", "--regid=0", "--clear-groups", python, "-c", script, daemon.socket, report.path,
+        ]
+        try peer.run()
+        defer { peer.terminate() }
+        var lines: [String] = []
+        try daemon.waitFor("the peer's five connections", seconds: 20) {
+            lines = try String(contentsOf: report, encoding: .utf8).split(separator: "\n").map(String.init)
+            return lines.count == 5
+        }
+        #expect(Array(lines.prefix(4)) == Array(repeating: "OK 1", count: 4), "\(lines)")
+        #expect(
+            lines.last
+                == "ERR unavailable too many connections: the last 2 of 6 are kept for admin peers; try again later")
+        // The admin (this test, root) takes the reserve: connections 5 and 6 answer; a 7th is over
+        // the limit for anyone.
+        let admins = try (0..<2).map { _ in try ProtocolAbuseTests.RawConnection(daemon.socket) }
+        for admin in admins {
+            admin.send(Array("PING\n".utf8))
+            #expect(admin.read(lines: 2) == ["OK 1", "pong"])
+        }
+        let seventh = try ProtocolAbuseTests.RawConnection(daemon.socket)
+        #expect(seventh.read(lines: 1) == ["ERR unavailable too many connections (6); try again later"])
+        withExtendedLifetime(admins) {}
+    }
+
     /// A member of the socket's group who cannot read the state directory runs what people look
     /// at: `map` and `report` fall back to reading the run through the socket (RUN, RUN-CLUSTERS,
     /// RUN-MEMBERS, THUMBS), `sheet`, `similar` and `export` always ask kindredd.
