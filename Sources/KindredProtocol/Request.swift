@@ -143,7 +143,9 @@ public enum Verb: String, CaseIterable, Sendable {
     /// own with a bounded queue, so they cannot starve the light ones.
     public var isHeavy: Bool {
         switch self {
-        case .similarImage, .duplicates, .cluster, .map, .backup, .runMembers, .thumbs: true
+        // ERRORS lists up to 100,000 failed files, whose paths come from whoever can write to a
+        // root: megabytes, so its answers count among the heavy ones that exist at once.
+        case .similarImage, .duplicates, .cluster, .map, .backup, .runMembers, .thumbs, .errors: true
         default: false
         }
     }
