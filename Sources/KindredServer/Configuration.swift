@@ -150,8 +150,10 @@ public struct Configuration: Sendable, Equatable {
             configuration.adminUIDs = try r.integers("admin_uids") ?? configuration.adminUIDs
             configuration.adminGroups = try r.strings("admin_groups") ?? configuration.adminGroups
             configuration.maxConnections = try r.integer("max_connections") ?? configuration.maxConnections
+            // Unset, the reserve shrinks with a small max_connections rather than refuse it.
             configuration.adminReservedConnections =
-                try r.integer("admin_reserved_connections") ?? configuration.adminReservedConnections
+                try r.integer("admin_reserved_connections")
+                ?? min(configuration.adminReservedConnections, max(0, configuration.maxConnections - 1))
             configuration.maxInFlight = try r.integer("max_in_flight") ?? configuration.maxInFlight
             configuration.heavyWorkers = try r.integer("heavy_workers") ?? configuration.heavyWorkers
             configuration.heavyQueue = try r.integer("heavy_queue") ?? configuration.heavyQueue

@@ -38,9 +38,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Whether `autoRead` is off (too many answers outstanding, or the client not reading).
     var readingPaused = false
     /// Bytes read but not yet framed: what follows the request that reached `maxInFlight` or
-    /// filled the client's unread answers past the write water mark, framed as answers go out. Reading is off meanwhile, so this is at most a read or two. (One
-    /// read can hold hundreds of pipelined requests; before, all of them were started at once,
-    /// and the in-flight limit only stopped the next read.)
+    /// filled the client's unread answers past the write water mark, framed as answers go out.
+    /// Reading is off meanwhile, so this is at most a read or two. (One read can hold hundreds of
+    /// pipelined requests; before, all of them were started at once, and the in-flight limit
+    /// only stopped the next read.)
     var unread: ByteBuffer?
     /// Whether `frame` is running: an answer completed synchronously inside it must not re-enter.
     var framing = false

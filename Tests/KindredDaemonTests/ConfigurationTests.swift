@@ -42,6 +42,13 @@ import Testing
         #expect(Configuration().collectionSettings.cnnPrecision == (CNNPrecision.int16.isFast ? .int16 : .fp32))
     }
 
+    /// A small max_connections shrinks the admins' reserve when it is not set.
+    @Test func theAdminReserveFitsASmallConnectionLimit() throws {
+        #expect(try Configuration.parse("[protocol]\nmax_connections = 4").adminReservedConnections == 3)
+        #expect(try Configuration.parse("[protocol]\nmax_connections = 1").adminReservedConnections == 0)
+        #expect(try Configuration.parse("").adminReservedConnections == 8)
+    }
+
     @Test(arguments: [
         ("[index]\nmm = 3", "configuration key index.mm: unknown key (Schema/kindred.toml lists every key)"),
         ("[indx]\nm = 3", "configuration key indx: unknown key (Schema/kindred.toml lists every key)"),
@@ -68,6 +75,14 @@ import Testing
         ("[similar]\nexpand_below = 1.5", "configuration key similar.expand_below: 1.5 must be 0 to 1"),
         ("[similar]\nregion_weight = -1", "configuration key similar.region_weight: -1.0 must be 0 to 10"),
         ("[similar]\nregion_floor = 1", "configuration key similar.region_floor: 1.0 must be 0 to 0.99"),
+        (
+            "[protocol]\nmax_connections = 4\nadmin_reserved_connections = 4",
+            "configuration key protocol.admin_reserved_connections: 4 must be 0 to 3 (max_connections − 1)"
+        ),
+        (
+            "[protocol]\nimage_bytes_in_flight = 1000",
+            "configuration key protocol.image_bytes_in_flight: 1000 must be 1048576 (1 MiB) to 1099511627776 (1 TiB)"
+        ),
         (
             "[daemon\n",
             "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"
