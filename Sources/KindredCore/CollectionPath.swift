@@ -45,18 +45,20 @@ public struct CollectionPath: Hashable, Comparable, Sendable, CustomStringConver
     public init(_ text: String) throws(PathError) {
         guard text.utf8.first == UInt8(ascii: "/") else { throw PathError(text, .malformed, "not an absolute path") }
         guard !text.utf8.contains(0) else { throw PathError(text, .malformed, "contains a NUL byte") }
-        // Split at the byte '/', as the kernel does. Not at the Character "/": a slash followed by
-        // a combining mark is one Character to Swift, so "/art/../\u{301}" would have read as the
-        // components "art" and "../\u{301}" and passed for a path under /art.
-        var components: [Substring] = []
-        for bytes in text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
-            let component = Substring(bytes)
-            guard !bytes.elementsEqual(".".utf8), !bytes.elementsEqual("..".utf8) else {
-                throw PathError(text, .malformed, "has a '\(component)' component")
-            }
-            components.append(component)
+        let components = Self.components(of: Substring(text))
+        for component in components
+        where component.utf8.elementsEqual(".".utf8) || component.utf8.elementsEqual("..".utf8) {
+            throw PathError(text, .malformed, "has a '\(component)' component")
         }
         string = "/" + components.joined(separator: "/")
+    }
+
+    /// The non-empty components of a path, split at the byte '/' as the kernel splits them. Not at
+    /// the Character "/": a slash followed by a combining mark is one Character to Swift, so
+    /// "/art/../\u{301}" would read as the components "art" and "../\u{301}" and pass for a path
+    /// under /art. The watcher's filter splits through here too (`PathFilter`).
+    public static func components(of path: Substring) -> [Substring] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
     }
 
     /// An existing directory, with symbolic links and `..` resolved by the file system (realpath).

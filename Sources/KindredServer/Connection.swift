@@ -142,17 +142,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         frame(context)
     }
 
-    /// Frames and starts the requests in `unread` while fewer than `maxInFlight` are unanswered and
-    /// the client takes what is written to it (the channel is below its write water mark).
+    /// Frames and starts the requests in `unread` while another may start (`mayStart`).
     private func frame(_ context: ChannelHandlerContext) {
         guard !framing, admitted else { return }
         framing = true
-        let maxInFlight = server.limits.maxInFlight
-        while var buffer = unread, inFlight < maxInFlight, context.channel.isWritable {
+        while var buffer = unread, mayStart(context) {
             unread = nil
             let consumed = framer.feed(buffer.readableBytesView) { event -> LineFramer.Next in
                 let next = start(event, context)
-                if case .lines = next, inFlight >= maxInFlight || !context.channel.isWritable { return .pause }
+                if case .lines = next, !mayStart(context) { return .pause }
                 return next
             }
             buffer.moveReaderIndex(forwardBy: consumed)
@@ -232,10 +230,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         return .lines
     }
 
-    /// Reading goes on while fewer than `maxInFlight` answers are outstanding and the client
-    /// reads what is written to it; otherwise the kernel's socket buffer fills and the client waits.
+    /// Whether another request may start: fewer than `maxInFlight` are unanswered and the client
+    /// takes what is written to it (the channel is below its write water mark).
+    private func mayStart(_ context: ChannelHandlerContext) -> Bool {
+        inFlight < server.limits.maxInFlight && context.channel.isWritable
+    }
+
+    /// Reading goes on while a request may start and none read is waiting; otherwise the kernel's
+    /// socket buffer fills and the client waits.
     private func updateReading(_ context: ChannelHandlerContext) {
-        let wanted = admitted && inFlight < server.limits.maxInFlight && context.channel.isWritable && unread == nil
+        let wanted = admitted && mayStart(context) && unread == nil
         guard wanted == readingPaused else { return }
         readingPaused = !wanted
         context.channel.setOption(.autoRead, value: wanted).whenComplete { _ in }

@@ -20,9 +20,6 @@ public final class PayloadBudget: Sendable {
         self.limit = limit
     }
 
-    /// Bytes claimed now.
-    public var bytesHeld: Int { held.load(ordering: .relaxed) }
-
     /// Room for `bytes` more, held until the returned claim's last reference goes: refused as a bad
     /// request when no image that large could ever fit, and as busy while others hold the room.
     public func claim(_ bytes: Int) -> Result<Claim, ProtocolError> {

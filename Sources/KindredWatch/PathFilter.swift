@@ -1,4 +1,5 @@
 import Glibc
+import KindredCore
 
 /// Which files under a root belong to the collection: include and exclude globs (fnmatch, case
 /// insensitive) and whether hidden names count. A pattern without `/` matches the file or
@@ -26,7 +27,8 @@ public struct PathFilter: Sendable, Equatable {
     public func accepts(directory relativePath: Substring) -> Bool { passes(relativePath) }
 
     private func passes(_ relativePath: Substring) -> Bool {
-        if !hidden, Self.components(relativePath).contains(where: { $0.utf8.first == UInt8(ascii: ".") }) {
+        if !hidden, CollectionPath.components(of: relativePath).contains(where: { $0.utf8.first == UInt8(ascii: ".") })
+        {
             return false
         }
         return !exclude.contains { matches($0, relativePath) }
@@ -34,16 +36,11 @@ public struct PathFilter: Sendable, Equatable {
 
     private func matches(_ pattern: String, _ relativePath: Substring) -> Bool {
         guard pattern.utf8.contains(UInt8(ascii: "/")) else {
-            return fnmatch(pattern, String(Self.components(relativePath).last ?? relativePath), Self.caseFold) == 0
+            return fnmatch(
+                pattern, String(CollectionPath.components(of: relativePath).last ?? relativePath), Self.caseFold) == 0
         }
         // A `*` in a path pattern stays within one directory level, as in a shell.
         return fnmatch(pattern, String(relativePath), Self.caseFold | FNM_PATHNAME) == 0
-    }
-
-    /// The components of a path, split at the byte '/' as the kernel splits them (a slash followed
-    /// by a combining mark is one Swift Character, which a split at the Character "/" misses).
-    private static func components(_ path: Substring) -> [Substring] {
-        path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
     }
 
     /// glibc's FNM_CASEFOLD, which Swift does not import because it sits behind _GNU_SOURCE.
