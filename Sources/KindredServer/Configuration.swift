@@ -65,6 +65,8 @@ public struct Configuration: Sendable, Equatable {
     /// Bytes of SIMILAR-IMAGE payloads kindredd holds at once, over every connection; a request
     /// past it is refused as busy before its bytes are buffered.
     public var imageBytesInFlight = 256 << 20
+    /// Seconds a client may leave its waiting answers untaken before it is disconnected.
+    public var sendTimeoutSeconds = 60
 
     // [refit]
     public var refit = RefitSection()
@@ -159,6 +161,8 @@ public struct Configuration: Sendable, Equatable {
             configuration.heavyQueue = try r.integer("heavy_queue") ?? configuration.heavyQueue
             configuration.imageBytesInFlight =
                 try r.integer("image_bytes_in_flight") ?? configuration.imageBytesInFlight
+            configuration.sendTimeoutSeconds =
+                try r.integer("send_timeout_seconds") ?? configuration.sendTimeoutSeconds
         }
         try reader.section("refit") { (r) throws(ConfigurationError) in
             var refit = configuration.refit
@@ -257,6 +261,9 @@ public struct Configuration: Sendable, Equatable {
         try require(
             ((1 << 20)...(1 << 40)).contains(imageBytesInFlight), "protocol.image_bytes_in_flight",
             "\(imageBytesInFlight) must be 1048576 (1 MiB) to 1099511627776 (1 TiB)")
+        try require(
+            (1...86_400).contains(sendTimeoutSeconds), "protocol.send_timeout_seconds",
+            "\(sendTimeoutSeconds) must be 1 to 86400")
         try refit.validate()
     }
 

@@ -51,6 +51,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Whether the client has shut down its writing side: the connection closes once every
     /// request it sent (`unread` included) is answered.
     var inputEnded = false
+    /// Whether the client takes its answers while they wait above the write water mark.
+    var sendWatch = SendWatch()
 
     var service: CommandService { server.service }
     var logger: Logger { server.logger }
@@ -126,6 +128,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        sendWatch.stop()
         if counted { server.connections.wrappingSubtract(1, ordering: .relaxed) }
         counted = false
         context.fireChannelInactive()
@@ -247,6 +250,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        watchSending(context)
         if unread != nil { frame(context) } else { updateReading(context) }
         context.fireChannelWritabilityChanged()
     }
@@ -343,6 +347,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func write(text: String, _ context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         var out = context.channel.allocator.buffer(capacity: text.utf8.count)
         out.writeString(text)
+        sendWatch.queued(out.readableBytes)
         context.write(wrapOutboundOut(out), promise: promise)
     }
 

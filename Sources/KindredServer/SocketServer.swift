@@ -44,6 +44,9 @@ public final class SocketServer: Sendable {
         public var writeHigh = 1024 * 1024
         /// Bytes of SIMILAR-IMAGE payloads held at once over every connection (`PayloadBudget`).
         public var imageBytesInFlight = 256 << 20
+        /// Seconds a client may take none of the answers waiting above the water mark before its
+        /// connection is closed (`SendWatch`).
+        public var sendTimeoutSeconds = 60
 
         public init() {}
 
@@ -55,6 +58,7 @@ public final class SocketServer: Sendable {
             heavyWorkers = configuration.heavyWorkers
             heavyQueue = configuration.heavyQueue
             imageBytesInFlight = configuration.imageBytesInFlight
+            sendTimeoutSeconds = configuration.sendTimeoutSeconds
         }
     }
 

@@ -152,6 +152,58 @@ import Testing
         #expect(try daemon.stop().status == 0)
     }
 
+    /// A client that stops taking its answers is disconnected after `send_timeout_seconds`
+    /// (`SendWatch`): before, backpressure bounded what it held but not for how long, so it kept
+    /// its answers' memory and any heavy places until it closed. A client that reads slowly but
+    /// steadily, beside it, gets every answer.
+    @Test func aClientThatStopsReadingIsDisconnected() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "[protocol]\nsend_timeout_seconds = 2\n".write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
+        try daemon.start(extra: ["--config", config.path])
+        let requests = 2_000  // ~2.5 KB of JSON answer each: 5 MB, far above the 1 MiB water mark
+        let burst = Array(("FORMAT json\n" + String(repeating: "HELP\n", count: requests)).utf8)
+        let stalled = try RawConnection(daemon.socket)
+        let slow = try RawConnection(daemon.socket)
+        stalled.send(burst)
+        slow.send(burst)
+
+        // The slow client reads 16 KB every 20 ms (~0.8 MB/s): some of its answers wait above the
+        // water mark for seconds at a time, but it takes bytes in every 2 s.
+        let started = Date()
+        var lines = 0
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while lines < requests + 1 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(slow.fd, $0.baseAddress!, 16384) }
+            if n <= 0 { break }
+            lines += chunk[0..<n].filter { $0 == 0x0A }.count
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let slowSeconds = Date().timeIntervalSince(started)
+        #expect(lines == requests + 1, "the slow reader got \(lines) of \(requests + 1) answers")
+        Thread.sleep(forTimeInterval: max(0, 6 - slowSeconds))  // the stalled client's look is due by ~4 s
+
+        // By now (more than 2 s with nothing read) the stalled client has been cut off: it reads
+        // what the kernel held for it, well short of every answer, then the end of the stream
+        // (a connection still open would time out instead).
+        var wait = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(stalled.fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var stalledLines = 0, last = 0
+        repeat {
+            last = chunk.withUnsafeMutableBytes { Glibc.read(stalled.fd, $0.baseAddress!, 16384) }
+            if last > 0 { stalledLines += chunk[0..<last].filter { $0 == 0x0A }.count }
+        } while last > 0
+        #expect(last == 0, "the stalled client's connection is still open")
+        #expect(stalledLines < requests / 2, "the stalled client got \(stalledLines) answers")
+        #expect(try daemon.ask("PING") == ["OK 1", "pong"])
+        print(
+            "send timeout 2 s: the slow reader took \(slowSeconds) s for every answer; the stalled one got \(stalledLines)"
+        )
+        #expect(try daemon.stop().status == 0)
+    }
+
     /// Random pipelines (`Benchmarks/daemon/pipeline_stress.py`) against a kindredd with a small
     /// in-flight limit and image budget, so pauses, refused images and half-closed or vanishing
     /// clients all happen: every answer the clients read is there, of the kind expected, in order.
