@@ -48,7 +48,7 @@ static double pointwise(int rows, int k, int n, int call, int int16) {
         const double start = now();
         for (int r = 0; r < rows; r += call) {
             const int count = rows - r < call ? rows - r : call;
-            if (int16) kk_pointwise_i16(1, in + (size_t)r * k, count, k, packed, n, bias, 1, 0, out + (size_t)r * n);
+            if (int16) kk_pointwise_i16(kk_i16_level(), in + (size_t)r * k, count, k, packed, n, bias, 1, 0, out + (size_t)r * n);
             else kk_pointwise_packed(kk_cnn_level(), in + (size_t)r * k, count, k, panels, n, bias, 1, 0, out + (size_t)r * n);
         }
         if (now() - start < best) best = now() - start;
@@ -77,7 +77,7 @@ int main(void) {
         const double f = pointwise(pw[i][0], pw[i][1], pw[i][2], pw[i][3], 0);
         fp32 += pw[i][4] * f;
         // int16 as the network runs it: the narrow layers stay fp32 (EfficientNetLite0's int16Pays).
-        if (kk_i16_fast()) {
+        if (kk_i16_level() >= 1) {
             const double q = pointwise(pw[i][0], pw[i][1], pw[i][2], pw[i][3], 1);
             int16 += pw[i][4] * (pw[i][2] > KK_NARROW_OUTPUTS ? q : f);
         }

@@ -223,7 +223,7 @@ void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, in
     int r, count;
     while ((count = claim(rows, part, KK_POINTWISE_GRAIN, KK_POINTWISE_GRAIN, &r))) {
         const float *res = residual ? residual + (size_t)r * n : 0;
-        if (packed) kk_pointwise_i16(level >= 2, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
+        if (packed) kk_pointwise_i16(level, in + (size_t)r * k, count, k, packed, n, bias, relu6, res, out + (size_t)r * n);
         else
             kernels->pointwise(in + (size_t)r * k, count, k, packed_weights(w, k), n, bias, relu6, res,
                                out + (size_t)r * n, kk_rows_of(n));
@@ -305,7 +305,7 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
             float *row = ring + (size_t)(r % slots) * slot;
             if (copied) to_panels(copied + (size_t)r * w * ce, w, ce, row, wide, b->pad_left);
             else if (b->expand_i16)
-                kk_pointwise_i16_to(level >= 2, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1,
+                kk_pointwise_i16_to(level, x + (size_t)r * w * b->input, w, b->input, b->expand_i16, ce, b->expand_bias, 1,
                                     0, row + left, in_panels);
             else
                 kernels->pointwise(x + (size_t)r * w * b->input, w, b->input, packed_weights(b->expand_weight, b->input),
@@ -322,7 +322,7 @@ void kk_block_shared(int level, const kk_block *b, const float *x, const float *
         }
         const size_t out = (size_t)oy * b->ow * b->output;
         if (b->project_i16)
-            kk_pointwise_i16(level >= 2, depthwise, count * b->ow, ce, b->project_i16, b->output, b->project_bias, 0,
+            kk_pointwise_i16(level, depthwise, count * b->ow, ce, b->project_i16, b->output, b->project_bias, 0,
                             b->residual ? x + out : 0, y + out);
         else
             kernels->pointwise(depthwise, count * b->ow, ce, packed_weights(b->project_weight, ce), b->output,

@@ -1,18 +1,19 @@
 // Reduced-precision 1×1 convolutions (kindred_cnn.h, `kk_pointwise_i16`): weights quantised once
 // per output column, each row of activations as it is read, both symmetrically to ±1023, their
-// products summed exactly in int32 by AVX-512 VNNI (VPDPWSSD: two 16-bit products into each
-// 32-bit lane, 32 a vector where fp32 FMA does 16), then scaled back to floats with the bias,
-// ReLU6 and residual of the fp32 kernel.
+// products summed exactly in int32, then scaled back to floats with the bias, ReLU6 and residual
+// of the fp32 kernel. Two 16-bit products go into each 32-bit lane: AVX-512 VNNI's VPDPWSSD does
+// it in one instruction, 32 a vector where fp32 FMA does 16; AVX2's VPMADDWD and VPADDD in two,
+// 16 a vector where FMA does 8.
 //
 // Why not 8 bits (VPDPBUSD, twice the rate): measured on openclipart and the wallpapers, 8-bit
 // weights alone take the network's features to cosine 0.991 with fp32 at worst, below #18's
 // 0.999; the projections' weights are the sensitive ones, at every depth, whatever the group
 // size of their scales. At ±1023 the worst is 0.9998.
 //
-// Two implementations compute every output identically: the VNNI one, and a portable one that is
-// its reference in the tests and runs on a CPU without VNNI. Integer sums are exact, and the float
-// steps around them (quantising a row, scaling a sum) are the same operations in the same order in
-// both, so the two agree bit for bit, as the fp32 levels do.
+// Three implementations compute every output identically: VNNI, AVX2, and a portable one that
+// is their reference in the tests and runs on any other CPU. Integer sums are exact, and the
+// float steps around them (quantising a row, scaling a sum) are the same operations in the same
+// order in all three, so they agree bit for bit, as the fp32 levels do.
 #include "kindred_cnn.h"
 #include <math.h>
 #include <stdint.h>
@@ -271,28 +272,152 @@ static VNNI void pointwise_vnni(const float *in, int rows, int k, i16_weights w,
         }
     }
 }
+
+#define AVX2_I16 __attribute__((target("avx2,fma")))
+/// Rows the AVX2 kernel multiplies at once: 4 rows × 2 vectors of 8 outputs are 8 of AVX2's 16
+/// registers, beside two weight vectors, a broadcast input pair and a product.
+#define I16_AVX2_ROWS 4
+
+/// Lanes [0, count) of a mask for _mm256_maskload_ps (none when count ≤ 0).
+static inline AVX2_I16 __attribute__((always_inline)) __m256i first_lanes(int count) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+}
+
+/// The AVX2 quantiser: quantise_rows' largest magnitude, step and codes (the maximum is exact in
+/// any order; x · to_code rounds to nearest even in both), rows I16_STRIDE apart as the VNNI
+/// kernel's. It writes codes up to k2 rounded up to 8, inside the row's stride.
+static AVX2_I16 void quantise_rows_avx2(const float *in, int R, int k, int k2, int16_t *codes, float *step) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i top = _mm256_set1_epi32(I16_TOP), bottom = _mm256_set1_epi32(-I16_TOP);
+    for (int i = 0; i < R; i++) {
+        const float *x = in + (size_t)i * k;
+        __m256 largest = _mm256_setzero_ps();
+        for (int q = 0; q < k; q += 8)
+            largest = _mm256_max_ps(largest, _mm256_and_ps(magnitude, _mm256_maskload_ps(x + q, first_lanes(k - q))));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float to_code;
+        row_step(_mm_cvtss_f32(m), &step[i], &to_code);
+        const __m256 scale = _mm256_set1_ps(to_code);
+        int16_t *c = codes + (size_t)i * I16_STRIDE;
+        // Lanes past k load 0 and code 0, as quantise_rows pads.
+        for (int q = 0; q < k2; q += 8) {
+            __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(x + q, first_lanes(k - q)), scale));
+            v = _mm256_min_epi32(_mm256_max_epi32(v, bottom), top);
+            _mm_storeu_si128((__m128i *)(c + q),
+                             _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+        }
+    }
+}
+
+/// Stores 8 outputs, j to j + 7 of a row (the first `valid` of them), from `to` on, as `finish`
+/// computes each (a partial vector through `finish` itself). j is a multiple of 8, so the 8 lie
+/// in one panel of the output layout.
+static inline AVX2_I16 __attribute__((always_inline)) void finish_avx2(__m256i acc, float step, i16_weights w, int j,
+                                                                      int valid, const float *bias, int relu6,
+                                                                      const float *residual, float *to) {
+    if (valid < 8) {
+        int32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, acc);
+        for (int l = 0; l < valid; l++)
+            to[l] = finish(lanes[l], step, w.scale[j + l], bias[j + l], relu6, residual ? residual + j + l : 0);
+        return;
+    }
+    const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(step), _mm256_loadu_ps(w.scale + j));
+    __m256 a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), scale, _mm256_loadu_ps(bias + j));
+    if (relu6) a = _mm256_min_ps(_mm256_max_ps(a, _mm256_setzero_ps()), _mm256_set1_ps(6));
+    if (residual) a = _mm256_add_ps(a, _mm256_loadu_ps(residual + j));
+    _mm256_storeu_ps(to, a);
+}
+
+/// R rows: 16 outputs of a panel at a time in R × 2 accumulators over every pair of inputs, each
+/// pair's weight vectors loaded once for the R rows.
+static inline AVX2_I16 __attribute__((always_inline)) void rows_avx2(const int16_t *codes, const float *step,
+                                                                    const int R, i16_weights w, int n,
+                                                                    const float *bias, int relu6,
+                                                                    const float *residual, float *out, kk_layout o) {
+    const int pairs = w.k2 / 2;
+    for (int j0 = 0; j0 < w.n16; j0 += I16_PANEL) {
+        const int width = w.n16 - j0 < I16_PANEL ? w.n16 - j0 : I16_PANEL;
+        for (int h = 0; h < width; h += 16) {
+            __m256i a[I16_AVX2_ROWS][2];
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) a[i][0] = a[i][1] = _mm256_setzero_si256();
+            const int16_t *wp = w.codes + (size_t)j0 * w.k2 + (size_t)h * 2;
+            for (int g = 0; g < pairs; g++, wp += width * 2) {
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 16));
+#pragma clang loop unroll(full)
+                for (int i = 0; i < R; i++) {
+                    int32_t pair;
+                    memcpy(&pair, codes + (size_t)i * I16_STRIDE + (size_t)g * 2, sizeof pair);
+                    const __m256i x = _mm256_set1_epi32(pair);
+                    a[i][0] = _mm256_add_epi32(a[i][0], _mm256_madd_epi16(x, w0));
+                    a[i][1] = _mm256_add_epi32(a[i][1], _mm256_madd_epi16(x, w1));
+                }
+            }
+            const int j = j0 + h;
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) {
+                const float *r = residual ? residual + (size_t)i * n : 0;
+                if (j < n) finish_avx2(a[i][0], step[i], w, j, n - j, bias, relu6, r, kk_layout_at(out, o, i, j));
+                if (j + 8 < n)
+                    finish_avx2(a[i][1], step[i], w, j + 8, n - j - 8, bias, relu6, r, kk_layout_at(out, o, i, j + 8));
+            }
+        }
+    }
+}
+
+static AVX2_I16 void pointwise_avx2(const float *in, int rows, int k, i16_weights w, int n, const float *bias,
+                                    int relu6, const float *residual, float *out, kk_layout o) {
+    _Alignas(32) int16_t codes[I16_ROWS * I16_STRIDE];
+    float step[I16_ROWS];
+    for (int r = 0; r < rows; r += I16_ROWS) {
+        const int quantised = rows - r < I16_ROWS ? rows - r : I16_ROWS;
+        quantise_rows_avx2(in + (size_t)r * k, quantised, k, w.k2, codes, step);
+        for (int s = 0; s < quantised; s += I16_AVX2_ROWS) {
+            const int R = quantised - s < I16_AVX2_ROWS ? quantised - s : I16_AVX2_ROWS;
+            const int16_t *c = codes + (size_t)s * I16_STRIDE;
+            const float *res = residual ? residual + (size_t)(r + s) * n : 0;
+            float *to = out + (size_t)(r + s) * o.row;
+            switch (R) {  // a constant R keeps the accumulators in registers
+#define I16_AT(R)                                                                                                         \
+    case R: rows_avx2(c, step + s, R, w, n, bias, relu6, res, to, o); break;
+                I16_AT(1) I16_AT(2) I16_AT(3) I16_AT(4)
+#undef I16_AT
+            default: break;
+            }
+        }
+    }
+}
 #endif
 
-int kk_i16_fast(void) {
+int kk_i16_level(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-#else
-    return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
+    return 0;
 }
 
-void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias, int relu6,
-                      const float *residual, float *out) {
-    kk_pointwise_i16_to(fast, in, rows, k, packed, n, bias, relu6, residual, out, kk_rows_of(n));
+void kk_pointwise_i16(int level, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+                      int relu6, const float *residual, float *out) {
+    kk_pointwise_i16_to(level, in, rows, k, packed, n, bias, relu6, residual, out, kk_rows_of(n));
 }
 
-void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+void kk_pointwise_i16_to(int level, const float *in, int rows, int k, const void *packed, int n, const float *bias,
                          int relu6, const float *residual, float *out, kk_layout o) {
     const i16_weights w = unpack(packed);
+    const int best = kk_i16_level();
+    level = level < best ? level : best;
 #if defined(__x86_64__)
-    if (fast && kk_i16_fast()) return pointwise_vnni(in, rows, k, w, n, bias, relu6, residual, out, o);
+    if (level == 2) return pointwise_vnni(in, rows, k, w, n, bias, relu6, residual, out, o);
+    if (level == 1) return pointwise_avx2(in, rows, k, w, n, bias, relu6, residual, out, o);
 #endif
     int16_t codes[I16_ROWS * KK_I16_MAX_INPUTS];
     float step[I16_ROWS];

@@ -26,7 +26,7 @@ public final class Collection: Sendable {
         /// Threads for extraction, index building and refits.
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public var batchSize = 8
-        /// The CNN's arithmetic, as this CPU runs it (`CNNPrecision.onThisCPU`).
+        /// The CNN's arithmetic, as this CPU runs it (`CNNPrecisionChoice.onThisCPU`).
         public var cnnPrecision = StandardSpaces.precision.onThisCPU.precision
         public var decode = DecodeOptions()
 

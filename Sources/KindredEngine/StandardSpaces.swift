@@ -41,12 +41,12 @@ public enum StandardSpaces {
         decoded.squareThumbnail(side: Space.thumbnailSide).pixels
     }
 
-    /// The CNN's arithmetic kindredd asks for, run where this CPU runs it fast (`onThisCPU`):
-    /// on 7,018 real pictures int16's vectors are within cosine 0.9995 of fp32's and category P@10
+    /// The CNN's arithmetic kindredd asks for: int16 where it pays (`CNNPrecisionChoice.auto`).
+    /// On 7,018 real pictures int16's vectors are within cosine 0.9995 of fp32's and category P@10
     /// moves by 0.0004 (Benchmarks/RESULTS.md, "Reduced precision"). Not part of the cnn space's
     /// producer version: vectors of either precision are compared with each other, so a
     /// collection may mix them and changing it re-extracts nothing.
-    public static let precision = CNNPrecision.int16
+    public static let precision = CNNPrecisionChoice.auto
 
     /// A network whose vectors are the cnn space's: the stored `pooling`, in either precision
     /// (by default kindredd's on this CPU).

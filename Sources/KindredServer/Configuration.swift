@@ -121,7 +121,7 @@ public struct Configuration: Sendable, Equatable {
             configuration.maxPixels = try r.integer("max_pixels") ?? configuration.maxPixels
             configuration.maxFileBytes = try r.integer("max_file_bytes") ?? configuration.maxFileBytes
             configuration.cnnPrecision =
-                try r.choice("cnn_precision", of: CNNPrecision.self) ?? configuration.cnnPrecision
+                try r.choice("cnn_precision", of: CNNPrecisionChoice.self) ?? configuration.cnnPrecision
         }
         try reader.section("index") { (r) throws(ConfigurationError) in
             configuration.connectivity = try r.integer("m") ?? configuration.connectivity

@@ -72,7 +72,7 @@ struct Embed: ParsableCommand {
     @Option(name: .customLong("batch"), help: "Images per forward pass and thread.") var batchSize = 8
     @Option(
         help:
-            "The CNN’s 1×1 convolutions in fp32 or int16 (int16 needs AVX-512 VNNI to be fast; default: fp32, or with --like-daemon what kindredd runs on this CPU)."
+            "The CNN’s 1×1 convolutions in fp32 or int16 (int16 needs AVX2 or AVX-512 VNNI to be fast; default: fp32, or with --like-daemon what kindredd runs on this CPU)."
     )
     var precision: CNNPrecision?
     @Flag(

@@ -37,9 +37,12 @@ import Testing
         #expect(region.fusion.regionForItems && !Configuration().fusion.regionForItems)
         let fp32 = try Configuration.parse("[ingest]\ncnn_precision = \"fp32\"")
         #expect(fp32.cnnPrecision == .fp32 && fp32.collectionSettings.cnnPrecision == .fp32)
-        // The default, int16, runs where this CPU runs it fast (VNNI), fp32 elsewhere.
-        #expect(Configuration().cnnPrecision == .int16)
-        #expect(Configuration().collectionSettings.cnnPrecision == (CNNPrecision.int16.isFast ? .int16 : .fp32))
+        // The default, auto, and int16 asked for, each as this CPU runs it (CNNPrecisionTests
+        // checks what that is).
+        #expect(Configuration().cnnPrecision == .auto)
+        #expect(Configuration().collectionSettings.cnnPrecision == CNNPrecisionChoice.auto.onThisCPU.precision)
+        let int16 = try Configuration.parse("[ingest]\ncnn_precision = \"int16\"")
+        #expect(int16.collectionSettings.cnnPrecision == CNNPrecisionChoice.int16.onThisCPU.precision)
     }
 
     /// A small max_connections shrinks the admins' reserve when it is not set.
@@ -66,7 +69,7 @@ import Testing
         ("daemon = 3", "configuration key daemon: must be a table ([daemon])"),
         (
             "[ingest]\ncnn_precision = \"int8\"",
-            "configuration key ingest.cnn_precision: 'int8' is not one of fp32, int16"
+            "configuration key ingest.cnn_precision: 'int8' is not one of auto, fp32, int16"
         ),
         (
             "[similar]\nexpand_neighbours = 11",

@@ -9,9 +9,11 @@ import Testing
 /// The 16-bit integer 1×1 convolutions (`kk_pointwise_i16`, `CNNPrecision.int16`).
 @Suite struct CNNReducedPrecisionTests {
     /// Shapes that cover every tail: rows past a block of 8, inputs past a group of 4 and a
-    /// vector of 16, outputs past a vector of 16 and a pair of them.
+    /// vector of 16, outputs past a vector of 16 and a pair of them, and outputs that end inside a
+    /// vector of 8 (AVX2's).
     static let shapes: [(rows: Int, k: Int, n: Int)] = [
         (1, 3, 8), (7, 16, 24), (8, 27, 32), (13, 96, 40), (49, 320, 112), (9, 1152, 320), (3, 5, 1280),
+        (5, 33, 45), (2, 7, 3), (11, 64, 61),
     ]
 
     /// Random weights with a column of zeros, and inputs either signed (a block's input) or
@@ -38,28 +40,43 @@ import Testing
         return p
     }
 
-    /// The VNNI kernel and the portable one compute every output bit for bit alike, with and
-    /// without ReLU6 and a residual, at every shape.
-    @Test(.enabled(if: kk_i16_fast() != 0, "this CPU lacks AVX-512 VNNI"))
-    func vnniAgreesBitForBitWithThePortableKernel() {
-        for (index, shape) in Self.shapes.enumerated() {
-            for signed in [false, true] {
-                let l = Self.layer(shape.k, shape.n, rows: shape.rows, signed: signed, seed: UInt64(index))
-                let weights = Self.packed(l.w, shape.k, shape.n)
-                defer { weights.deallocate() }
-                for (relu6, residual) in [(Int32(0), false), (1, false), (0, true)] {
-                    var fast = [Float](repeating: .nan, count: shape.rows * shape.n), portable = fast
-                    let r: [Float]? = residual ? l.residual : nil
-                    kk_pointwise_i16(
-                        1, l.x, Int32(shape.rows), Int32(shape.k), weights, Int32(shape.n), l.bias, relu6, r, &fast)
-                    kk_pointwise_i16(
-                        0, l.x, Int32(shape.rows), Int32(shape.k), weights, Int32(shape.n), l.bias, relu6, r,
-                        &portable)
-                    let same = fast.elementsEqual(portable) { $0.bitPattern == $1.bitPattern }
-                    #expect(same, "\(shape), signed \(signed), relu6 \(relu6), residual \(residual)")
+    /// Each vector kernel this CPU has (AVX2; AVX-512 VNNI) and the portable one compute every
+    /// output bit for bit alike, with and without ReLU6 and a residual, at every shape.
+    @Test(.enabled(if: kk_i16_level() >= 1, "this CPU has no vector int16 kernel (AVX2 or AVX-512 VNNI)"))
+    func vectorKernelsAgreeBitForBitWithThePortableOne() {
+        for level in 1...kk_i16_level() {
+            for (index, shape) in Self.shapes.enumerated() {
+                for signed in [false, true] {
+                    let l = Self.layer(shape.k, shape.n, rows: shape.rows, signed: signed, seed: UInt64(index))
+                    let weights = Self.packed(l.w, shape.k, shape.n)
+                    defer { weights.deallocate() }
+                    for (relu6, residual) in [(Int32(0), false), (1, false), (0, true)] {
+                        var fast = [Float](repeating: .nan, count: shape.rows * shape.n), portable = fast
+                        let r: [Float]? = residual ? l.residual : nil
+                        kk_pointwise_i16(
+                            level, l.x, Int32(shape.rows), Int32(shape.k), weights, Int32(shape.n), l.bias, relu6, r,
+                            &fast)
+                        kk_pointwise_i16(
+                            0, l.x, Int32(shape.rows), Int32(shape.k), weights, Int32(shape.n), l.bias, relu6, r,
+                            &portable)
+                        let same = fast.elementsEqual(portable) { $0.bitPattern == $1.bitPattern }
+                        #expect(
+                            same, "level \(level), \(shape), signed \(signed), relu6 \(relu6), residual \(residual)")
+                    }
                 }
             }
         }
+    }
+
+    /// What each configured choice runs: auto is int16 only where VNNI makes it pay; int16 asked
+    /// for runs wherever a vector kernel does; neither ever runs the slow portable kernel.
+    @Test func eachChoiceRunsWhereItsKernelIs() {
+        let level = kk_i16_level()
+        #expect(CNNPrecisionChoice.auto.onThisCPU.precision == (level >= 2 ? .int16 : .fp32))
+        #expect(CNNPrecisionChoice.auto.onThisCPU.fallback == nil)
+        #expect(CNNPrecisionChoice.int16.onThisCPU.precision == (level >= 1 ? .int16 : .fp32))
+        #expect((CNNPrecisionChoice.int16.onThisCPU.fallback == nil) == (level >= 1))
+        #expect(CNNPrecisionChoice.fp32.onThisCPU.precision == .fp32)
     }
 
     /// Against the fp32 kernel: the error is the quantisation's, within half a step of each

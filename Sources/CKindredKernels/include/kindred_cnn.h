@@ -62,7 +62,7 @@ void kk_conv_shared(int level, const float *in, int h, int w, int c, const float
                     int stride, int pad_top, int pad_left, int n, int relu6, float *out, int ow, kk_rows *rows, int part,
                     float *scratch);
 /// `kk_pointwise_packed` over the rows `part` claims from `rows` (the layer's pixels), w packed by
-/// `kk_pointwise_pack`; in 16-bit integers (`kk_pointwise_i16`, VNNI at level 2) when `packed`,
+/// `kk_pointwise_pack`; in 16-bit integers (`kk_pointwise_i16` at the same level) when `packed`,
 /// w's int16 packing, is not null.
 void kk_pointwise_shared(int level, kk_rows *rows, int part, const float *in, int k, const float *w, const void *packed,
                          int n, const float *bias, int relu6, const float *residual, float *out);
@@ -96,23 +96,23 @@ void kk_depthwise_pack(const float *weight, const float *bias, int k, int c, flo
 
 /// Reduced precision (cnn_i16.c): a 1×1 convolution in 16-bit integers. Each output column's
 /// weights are quantised to ±1023 by their largest magnitude once (`kk_i16_pack`), each row of
-/// inputs likewise as it is read; products are summed exactly in int32, then scaled back, with the bias, ReLU6 and residual of `kk_pointwise`. Every output is
-/// computed the same way by the AVX-512 VNNI kernel and the portable one, bit for bit, whatever
-/// the rows a call covers.
+/// inputs likewise as it is read; products are summed exactly in int32, then scaled back, with the
+/// bias, ReLU6 and residual of `kk_pointwise`. Every output is computed the same way by each
+/// kernel (AVX-512 VNNI, AVX2, portable), bit for bit, whatever the rows a call covers.
 #define KK_I16_MAX_INPUTS 2048
-/// Whether this CPU runs the VNNI kernel (otherwise `kk_pointwise_i16` runs the portable one,
-/// slower than the fp32 kernels: callers keep fp32 there).
-int kk_i16_fast(void);
+/// The best int16 kernel this CPU runs: 2 AVX-512 VNNI, 1 AVX2 (with FMA), 0 the portable one
+/// (slower than the fp32 kernels: callers keep fp32 there).
+int kk_i16_level(void);
 /// Bytes a packed k×n weight takes (allocate them 64-byte aligned).
 size_t kk_i16_size(int k, int n);
 /// Packs a k×n weight (row-major, input × output) into `packed`, k ≤ KK_I16_MAX_INPUTS.
 void kk_i16_pack(const float *w, int k, int n, void *packed);
-/// `kk_pointwise` with packed weights (k and n as packed): the VNNI kernel when `fast` and this
-/// CPU has it, the portable one otherwise.
-void kk_pointwise_i16(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+/// `kk_pointwise` with packed weights (k and n as packed), by the kernel of `level` (as
+/// `kk_i16_level`; the CNN's kernel levels map onto these), or the best this CPU has below it.
+void kk_pointwise_i16(int level, const float *in, int rows, int k, const void *packed, int n, const float *bias,
                       int relu6, const float *residual, float *out);
 /// `kk_pointwise_i16` storing its outputs in `layout` (residual, when given, stays rows of n).
-void kk_pointwise_i16_to(int fast, const float *in, int rows, int k, const void *packed, int n, const float *bias,
+void kk_pointwise_i16_to(int level, const float *in, int rows, int k, const void *packed, int n, const float *bias,
                          int relu6, const float *residual, float *out, kk_layout layout);
 
 /// One inverted-residual block (MobileNetV2 / EfficientNet MBConv): expand 1×1 with ReLU6 (absent
@@ -127,7 +127,7 @@ typedef struct {
     const float *project_weight, *project_bias;
     int residual;
     /// The expansion's and projection's weights packed for `kk_pointwise_i16`, or null: the
-    /// block's 1×1 convolutions then run in 16-bit integers (VNNI at level 2 when the CPU has it).
+    /// block's 1×1 convolutions then run in 16-bit integers (`kk_pointwise_i16` at the block's level).
     const void *expand_i16, *project_i16;
 } kk_block;
 

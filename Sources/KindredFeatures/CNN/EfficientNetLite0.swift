@@ -218,7 +218,7 @@ public final class EfficientNetLite0 {
 
     /// `level` defaults to the highest this CPU runs; a level it lacks is refused. `precision` is
     /// run as asked, at any level (int16 is fast only where `CNNPrecision.isFast`; callers choose
-    /// with `onThisCPU`); its kernel is the VNNI one at level 2 and the portable one below.
+    /// with `CNNPrecisionChoice.onThisCPU`); its kernel is the level's (`kk_pointwise_i16`).
     public init(
         weights: ModelWeights, batchSize: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
         level: Int32 = kk_cnn_level(), pooling: CNNPooling = .mean, precision: CNNPrecision = .fp32
