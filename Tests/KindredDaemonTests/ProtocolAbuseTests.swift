@@ -47,6 +47,24 @@ import Testing
             }
             return String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init)
         }
+        /// How a `count` ended: `lines` newlines arrived, the peer closed, or a read failed (the
+        /// `timeout` passed with nothing to read).
+        enum End { case lines, closed, failed }
+
+        /// Reads up to `lines` newlines in reads of at most `chunk` bytes, sleeping `pause`
+        /// seconds after each, and counts them; a read waits at most `timeout` seconds.
+        func count(lines: Int, chunk: Int = 65536, pause: Double = 0, timeout: Int = 0) -> (lines: Int, end: End) {
+            var wait = timeval(tv_sec: timeout, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            var bytes = [UInt8](repeating: 0, count: chunk), count = 0
+            while count < lines {
+                let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, chunk) }
+                if n <= 0 { return (count, n == 0 ? .closed : .failed) }
+                count += bytes[0..<n].filter { $0 == 0x0A }.count
+                if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+            }
+            return (count, .lines)
+        }
         deinit { close(fd) }
     }
 
@@ -173,29 +191,16 @@ import Testing
         // The slow client reads 16 KB every 20 ms (~0.8 MB/s): some of its answers wait above the
         // water mark for seconds at a time, but it takes bytes in every 2 s.
         let started = Date()
-        var lines = 0
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while lines < requests + 1 {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(slow.fd, $0.baseAddress!, 16384) }
-            if n <= 0 { break }
-            lines += chunk[0..<n].filter { $0 == 0x0A }.count
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        let read = slow.count(lines: requests + 1, chunk: 16384, pause: 0.02)
         let slowSeconds = Date().timeIntervalSince(started)
-        #expect(lines == requests + 1, "the slow reader got \(lines) of \(requests + 1) answers")
+        #expect(read.lines == requests + 1, "the slow reader got \(read.lines) of \(requests + 1) answers")
         Thread.sleep(forTimeInterval: max(0, 6 - slowSeconds))  // the stalled client's look is due by ~4 s
 
         // By now (more than 2 s with nothing read) the stalled client has been cut off: it reads
         // what the kernel held for it, well short of every answer, then the end of the stream
         // (a connection still open would time out instead).
-        var wait = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(stalled.fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-        var stalledLines = 0, last = 0
-        repeat {
-            last = chunk.withUnsafeMutableBytes { Glibc.read(stalled.fd, $0.baseAddress!, 16384) }
-            if last > 0 { stalledLines += chunk[0..<last].filter { $0 == 0x0A }.count }
-        } while last > 0
-        #expect(last == 0, "the stalled client's connection is still open")
+        let (stalledLines, end) = stalled.count(lines: requests + 1, timeout: 10)
+        #expect(end == .closed, "the stalled client's connection is still open (\(end))")
         #expect(stalledLines < requests / 2, "the stalled client got \(stalledLines) answers")
         #expect(try daemon.ask("PING") == ["OK 1", "pong"])
         print(

@@ -30,7 +30,7 @@ public enum CNNPrecisionChoice: String, Sendable, Hashable, CaseIterable {
     /// int16 where it pays, fp32 elsewhere. It pays with AVX-512 VNNI: 1.37–1.74× fp32's images/s.
     /// On AVX2 alone it does not, enough to leave the oracle's arithmetic by default: on a Zen 3
     /// EPYC the AVX2 kernel ran 0.91–1.21× fp32 (VPMADDWD needs a VPADDD beside it, which caps
-    /// the kernel near 1.45× fp32's rate, and the short expansions lose to quantising each row).
+    /// the kernel at 1.3–1.65× fp32's rate, and the short expansions lose to quantising each row).
     /// Benchmarks/RESULTS.md, "On a Zen 3 EPYC, and int16 on AVX2".
     case auto
     case fp32

@@ -172,8 +172,8 @@ public final class EfficientNetLite0 {
 
         /// Whether a 1×1 convolution with `outputs` outputs runs faster in 16 bits than in fp32. Its
         /// rows are quantised whatever n is, and the narrow layers' fp32 kernel (`KK_NARROW_OUTPUTS`,
-        /// the projections to 16, 24 and 40 outputs; int16 runs only where AVX-512 is) beats that:
-        /// 0.6–0.9× int16's time on those shapes. Every wider 1×1 of the network runs 0.93–2.6×
+        /// the projections to 16, 24 and 40 outputs) beats that: 0.6–0.9× int16's time on those
+        /// shapes (measured with the VNNI kernel; AVX2's loses there too). Every wider 1×1 of the network runs 0.93–2.6×
         /// fp32's speed in int16 with fp32's weights packed (level on the expansion from 16 inputs,
         /// 1.1–2.6× on the rest: `Benchmarks/embed/layers.sh`, same run; RESULTS.md).
         static func int16Pays(outputs: Int32) -> Bool { outputs > KK_NARROW_OUTPUTS }
