@@ -3,12 +3,12 @@
 # every file indexed or failed and no scan running) against `kindred embed` on the same files,
 # same threads, one after the other in one run.
 #
-# usage: Benchmarks/daemon/ingest.sh DIR [THREADS]
+# usage: [BIN=dir] Benchmarks/daemon/ingest.sh DIR [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=$(realpath "$1"); threads=${2:-2}
-bin=.build/release
-swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null
+bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
+[ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 $bin/kindred model install --state "$state" >/dev/null

@@ -58,59 +58,16 @@ public enum StyleDescriptor {
     public static func compute(_ image: RGBImage) -> [Float] {
         let small = image.resized(width: side, height: side)
         let n = side * side
-        var hue = [Float](repeating: 0, count: 24), saturation = [Float](repeating: 0, count: 8),
-            value = [Float](repeating: 0, count: 16)
         var gray = [Float](repeating: 0, count: n), valueChannel = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            let r = Float(small.pixels[i * 3]) / 255, g = Float(small.pixels[i * 3 + 1]) / 255,
-                b = Float(small.pixels[i * 3 + 2]) / 255
-            let maxC = max(r, g, b), minC = min(r, g, b), chroma = maxC - minC
-            let s = maxC > 0 ? chroma / maxC : 0
-            var h: Float = 0
-            if chroma > 0 {
-                if maxC == r {
-                    h = (g - b) / chroma
-                } else if maxC == g {
-                    h = 2 + (b - r) / chroma
-                } else {
-                    h = 4 + (r - g) / chroma
-                }
-                h = (h / 6).truncatingRemainder(dividingBy: 1)
-                if h < 0 { h += 1 }
-            }
-            hue[min(23, Int(h * 24))] += s * maxC
-            saturation[min(7, Int(s * 8))] += 1
-            value[min(15, Int(maxC * 16))] += 1
-            gray[i] = 0.299 * r + 0.587 * g + 0.114 * b
-            valueChannel[i] = maxC
-        }
-
-        // Sobel gradients: orientation histogram weighted by magnitude, plus edge-strength bins.
-        var orientation = [Float](repeating: 0, count: 16), strength = [Float](repeating: 0, count: 4)
-        var lbp = [Float](repeating: 0, count: 10)
-        for y in 1..<(side - 1) {
-            for x in 1..<(side - 1) {
-                func p(_ dx: Int, _ dy: Int) -> Float { gray[(y + dy) * side + x + dx] }
-                let gx = (p(1, -1) + 2 * p(1, 0) + p(1, 1)) - (p(-1, -1) + 2 * p(-1, 0) + p(-1, 1))
-                let gy = (p(-1, 1) + 2 * p(0, 1) + p(1, 1)) - (p(-1, -1) + 2 * p(0, -1) + p(1, -1))
-                let magnitude = (gx * gx + gy * gy).squareRoot()
-                var angle = atan2(gy, gx)
-                if angle < 0 { angle += .pi }
-                orientation[min(15, Int(angle / .pi * 16))] += magnitude
-                strength[magnitude < 0.1 ? 0 : magnitude < 0.4 ? 1 : magnitude < 1.0 ? 2 : 3] += 1
-                // LBP riu2: neighbours in circular order; uniform patterns (≤ 2 transitions) are
-                // coded by their count of brighter neighbours (0–8), the rest share code 9.
-                let centre = p(0, 0)
-                let ring: [Float] = [p(-1, -1), p(0, -1), p(1, -1), p(1, 0), p(1, 1), p(0, 1), p(-1, 1), p(-1, 0)]
-                var bits = 0, transitions = 0
-                for k in 0..<8 {
-                    let a = ring[k] >= centre, b = ring[(k + 1) % 8] >= centre
-                    if a { bits += 1 }
-                    if a != b { transitions += 1 }
-                }
-                lbp[transitions <= 2 ? bits : 9] += 1
+        let colour = small.pixels.withUnsafeBufferPointer { rgb in
+            gray.withUnsafeMutableBufferPointer { gray in
+                valueChannel.withUnsafeMutableBufferPointer { value in colourPass(rgb, gray: gray, value: value) }
             }
         }
+        let gradients = gray.withUnsafeBufferPointer { gradientPass($0) }
+        let hue = colour.hue.elements, saturation = colour.saturation.elements, value = colour.value.elements
+        let orientation = gradients.orientation.elements, strength = gradients.strength.elements,
+            lbp = gradients.lbp.elements
 
         // 4 × 4 layout: mean colour and value spread per cell.
         var layout = [Float](repeating: 0, count: 64)
@@ -145,4 +102,98 @@ public enum StyleDescriptor {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return vector.map { norm > 0 ? $0 / norm : 0 }
     }
+
+    /// The colour histograms, and each pixel's luma and HSV value for the passes after. These two
+    /// passes run once a pixel (16,384 an image), so they work on raw buffers and fixed-size
+    /// histograms: no bounds or uniqueness checks, no allocation.
+    private static func colourPass(
+        _ rgb: UnsafeBufferPointer<UInt8>, gray: UnsafeMutableBufferPointer<Float>,
+        value valueChannel: UnsafeMutableBufferPointer<Float>
+    ) -> (hue: InlineArray<24, Float>, saturation: InlineArray<8, Float>, value: InlineArray<16, Float>) {
+        var hue = InlineArray<24, Float>(repeating: 0), saturation = InlineArray<8, Float>(repeating: 0),
+            value = InlineArray<16, Float>(repeating: 0)
+        // A pixel of the colour before it (a flat area: most of a clip-art picture) takes that
+        // colour's bins and values, which the arithmetic would give it again.
+        var last: (r: UInt8, g: UInt8, b: UInt8)? = nil
+        var hueBin = 0, hueWeight: Float = 0, saturationBin = 0, valueBin = 0, luma: Float = 0, maxC: Float = 0
+        for i in 0..<gray.count {
+            let pixel = (r: rgb[i * 3], g: rgb[i * 3 + 1], b: rgb[i * 3 + 2])
+            if last == nil || last! != pixel {
+                last = pixel
+                let r = Float(pixel.r) / 255, g = Float(pixel.g) / 255, b = Float(pixel.b) / 255
+                maxC = max(r, g, b)
+                let minC = min(r, g, b), chroma = maxC - minC
+                let s = maxC > 0 ? chroma / maxC : 0
+                var h: Float = 0
+                if chroma > 0 {
+                    if maxC == r {
+                        h = (g - b) / chroma
+                    } else if maxC == g {
+                        h = 2 + (b - r) / chroma
+                    } else {
+                        h = 4 + (r - g) / chroma
+                    }
+                    // h / 6 lies in (−1, 1), where the remainder after dividing by 1 is the
+                    // number itself: only the wrap of a negative hue is needed.
+                    h = h / 6
+                    if h < 0 { h += 1 }
+                }
+                hueBin = min(23, Int(h * 24))
+                hueWeight = s * maxC
+                saturationBin = min(7, Int(s * 8))
+                valueBin = min(15, Int(maxC * 16))
+                luma = 0.299 * r + 0.587 * g + 0.114 * b
+            }
+            hue[hueBin] += hueWeight
+            saturation[saturationBin] += 1
+            value[valueBin] += 1
+            gray[i] = luma
+            valueChannel[i] = maxC
+        }
+        return (hue, saturation, value)
+    }
+
+    /// Sobel gradients (an orientation histogram weighted by magnitude, and edge-strength bins)
+    /// and the LBP texture codes, over the interior pixels of the luma plane. A flat pixel skips
+    /// `atan2`: its magnitude, all it would add to its orientation bin, is 0.
+    private static func gradientPass(
+        _ g: UnsafeBufferPointer<Float>
+    ) -> (orientation: InlineArray<16, Float>, strength: InlineArray<4, Float>, lbp: InlineArray<10, Float>) {
+        var orientation = InlineArray<16, Float>(repeating: 0), strength = InlineArray<4, Float>(repeating: 0),
+            lbp = InlineArray<10, Float>(repeating: 0)
+        for y in 1..<(side - 1) {
+            for x in 1..<(side - 1) {
+                let up = (y - 1) * side + x, here = y * side + x, down = (y + 1) * side + x
+                let nw = g[up - 1], n = g[up], ne = g[up + 1]
+                let w = g[here - 1], centre = g[here], e = g[here + 1]
+                let sw = g[down - 1], s = g[down], se = g[down + 1]
+                let gx = (ne + 2 * e + se) - (nw + 2 * w + sw)
+                let gy = (sw + 2 * s + se) - (nw + 2 * n + ne)
+                let magnitude = (gx * gx + gy * gy).squareRoot()
+                if magnitude > 0 {
+                    var angle = atan2(gy, gx)
+                    if angle < 0 { angle += .pi }
+                    orientation[min(15, Int(angle / .pi * 16))] += magnitude
+                }
+                strength[magnitude < 0.1 ? 0 : magnitude < 0.4 ? 1 : magnitude < 1.0 ? 2 : 3] += 1
+                // LBP riu2: neighbours in circular order (bit k of `brighter`); uniform patterns
+                // (≤ 2 transitions around the ring) are coded by their count of brighter
+                // neighbours (0–8), the rest share code 9.
+                @inline(__always) func bit(_ neighbour: Float, _ k: UInt32) -> UInt32 {
+                    neighbour >= centre ? 1 << k : 0
+                }
+                let brighter =
+                    bit(nw, 0) | bit(n, 1) | bit(ne, 2) | bit(e, 3) | bit(se, 4) | bit(s, 5) | bit(sw, 6) | bit(w, 7)
+                let rotated = (brighter >> 1) | ((brighter & 1) << 7)
+                let transitions = (brighter ^ rotated).nonzeroBitCount
+                lbp[transitions <= 2 ? brighter.nonzeroBitCount : 9] += 1
+            }
+        }
+        return (orientation, strength, lbp)
+    }
+}
+
+extension InlineArray {
+    /// The elements, in order, as an array (an `InlineArray` is not a `Sequence`).
+    fileprivate var elements: [Element] { indices.map { self[$0] } }
 }
