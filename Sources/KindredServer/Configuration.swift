@@ -67,6 +67,9 @@ public struct Configuration: Sendable, Equatable {
     public var imageBytesInFlight = 256 << 20
     /// Seconds a client may leave its waiting answers untaken before it is disconnected.
     public var sendTimeoutSeconds = 60
+    /// Bytes a second a client must take of its waiting answers, measured over each
+    /// `sendTimeoutSeconds`, or be disconnected; 0: any byte a period will do.
+    public var sendMinBytesPerSecond = 1024
 
     // [refit]
     public var refit = RefitSection()
@@ -163,6 +166,8 @@ public struct Configuration: Sendable, Equatable {
                 try r.integer("image_bytes_in_flight") ?? configuration.imageBytesInFlight
             configuration.sendTimeoutSeconds =
                 try r.integer("send_timeout_seconds") ?? configuration.sendTimeoutSeconds
+            configuration.sendMinBytesPerSecond =
+                try r.integer("send_min_bytes_per_second") ?? configuration.sendMinBytesPerSecond
         }
         try reader.section("refit") { (r) throws(ConfigurationError) in
             var refit = configuration.refit
@@ -264,6 +269,11 @@ public struct Configuration: Sendable, Equatable {
         try require(
             (1...86_400).contains(sendTimeoutSeconds), "protocol.send_timeout_seconds",
             "\(sendTimeoutSeconds) must be 1 to 86400")
+        // At most the 1 MiB write water mark a second: a client above it is being served as fast
+        // as kindredd writes, and the product with the timeout stays far from overflow.
+        try require(
+            (0...(1 << 20)).contains(sendMinBytesPerSecond), "protocol.send_min_bytes_per_second",
+            "\(sendMinBytesPerSecond) must be 0 to 1048576 (1 MiB)")
         try refit.validate()
     }
 

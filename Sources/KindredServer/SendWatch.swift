@@ -1,13 +1,16 @@
 import NIOCore
 
 /// The rule for clients that stop reading: a connection whose answers wait above its write water
-/// mark, and whose client takes not one byte of them for `[protocol] send_timeout_seconds`, is
-/// closed. Backpressure alone bounds what such a client costs (`max_in_flight` answers, the
+/// mark, and whose client takes fewer than `[protocol] send_min_bytes_per_second` × `[protocol]
+/// send_timeout_seconds` bytes of them in that many seconds, is closed. Backpressure alone bounds what such a client costs (`max_in_flight` answers, the
 /// water mark), but not for how long: it kept heavy places (`HeavyPool.Place`, held until an
 /// answer is written) and its answers' memory until it closed, so one client could hold every
 /// heavy place and leave the others "busy". nginx's `send_timeout` is the same rule: a timeout
 /// between two successive writes, not on the whole answer, so a slow reader of a large answer
-/// is never cut off while it keeps reading.
+/// is never cut off while it keeps reading. A timeout alone is met by one byte a period, so a
+/// trickle reader could hold its places for ever: the minimum rate (Apache's `MinRate` in
+/// mod_reqtimeout) is what a client must keep up while answers wait for it; 0 keeps the timeout
+/// alone.
 ///
 /// Progress is judged from the channel's buffered bytes (`ChannelOptions.bufferedWritableBytes`)
 /// at two looks `timeout` apart: the client took some when fewer are buffered than were, plus
@@ -17,6 +20,8 @@ struct SendWatch {
     var scheduled: Scheduled<Void>?
     private var bufferedAtLook = 0
     private var queuedSinceLook = 0
+    /// Bytes the client took between the last two looks.
+    private(set) var takenSinceLook = 0
 
     var isWatching: Bool { scheduled != nil }
 
@@ -34,10 +39,13 @@ struct SendWatch {
         scheduled = nil
     }
 
-    /// Whether the client took any byte since the last look; the next one is judged from now.
-    mutating func clientTookSome(buffered: Int) -> Bool {
+    /// Whether the client took at least `required` bytes since the last look (and at least one,
+    /// or all it was owed if that is less); the next look is judged from now.
+    mutating func clientKeptUp(buffered: Int, required: Int) -> Bool {
         defer { start(buffered: buffered) }
-        return buffered < bufferedAtLook + queuedSinceLook
+        let owed = bufferedAtLook + queuedSinceLook
+        takenSinceLook = owed - buffered
+        return takenSinceLook > 0 && takenSinceLook >= min(required, owed)
     }
 }
 
@@ -61,11 +69,15 @@ extension ConnectionHandler {
 
     private func lookAtSending(_ context: ChannelHandlerContext) {
         guard context.channel.isActive, !context.channel.isWritable, let buffered = buffered(context) else { return }
-        if sendWatch.clientTookSome(buffered: buffered) { return scheduleSendLook(context) }
+        let limits = server.limits
+        let required = limits.sendMinBytesPerSecond * limits.sendTimeoutSeconds
+        if sendWatch.clientKeptUp(buffered: buffered, required: required) { return scheduleSendLook(context) }
         logger.notice(
-            "closing a connection whose client took none of its answers",
+            "closing a connection whose client does not take its answers",
             metadata: [
-                "seconds": "\(server.limits.sendTimeoutSeconds)", "unsent_bytes": "\(buffered)",
+                "seconds": "\(limits.sendTimeoutSeconds)", "bytes_required": "\(required)",
+                "bytes_taken": "\(sendWatch.takenSinceLook)",
+                "unsent_bytes": "\(buffered)",
                 "uid": "\(peer.map { String($0.uid) } ?? "unknown")",
             ])
         context.close(promise: nil)

@@ -47,6 +47,8 @@ public final class SocketServer: Sendable {
         /// Seconds a client may take none of the answers waiting above the water mark before its
         /// connection is closed (`SendWatch`).
         public var sendTimeoutSeconds = 60
+        /// The rate a client must take them at meanwhile (`SendWatch`); 0: any byte will do.
+        public var sendMinBytesPerSecond = 1024
 
         public init() {}
 
@@ -59,6 +61,7 @@ public final class SocketServer: Sendable {
             heavyQueue = configuration.heavyQueue
             imageBytesInFlight = configuration.imageBytesInFlight
             sendTimeoutSeconds = configuration.sendTimeoutSeconds
+            sendMinBytesPerSecond = configuration.sendMinBytesPerSecond
         }
     }
 

@@ -87,6 +87,14 @@ import Testing
             "configuration key protocol.image_bytes_in_flight: 1000 must be 1048576 (1 MiB) to 1099511627776 (1 TiB)"
         ),
         (
+            "[protocol]\nsend_min_bytes_per_second = -1",
+            "configuration key protocol.send_min_bytes_per_second: -1 must be 0 to 1048576 (1 MiB)"
+        ),
+        (
+            "[protocol]\nsend_min_bytes_per_second = 9223372036854775807",
+            "configuration key protocol.send_min_bytes_per_second: 9223372036854775807 must be 0 to 1048576 (1 MiB)"
+        ),
+        (
             "[daemon\n",
             "configuration: configuration line 1, column 8: Error while parsing table header: expected ']', saw '\\n'"
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import KindredProtocol
 import KindredTestSupport
+import Synchronization
 import Testing
 
 /// kindredd under hostile clients, through its real socket: it must keep answering everyone
@@ -206,6 +207,50 @@ import Testing
         print(
             "send timeout 2 s: the slow reader took \(slowSeconds) s for every answer; the stalled one got \(stalledLines)"
         )
+        #expect(try daemon.stop().status == 0)
+    }
+
+    /// A client that takes its answers, but slower than `send_min_bytes_per_second`, is
+    /// disconnected too: before, one byte a `send_timeout_seconds` kept a connection, and what it
+    /// held, for ever. The trickle reader here takes bytes in every period (the log says how
+    /// many), so the timeout alone would have kept it; a fast reader beside it gets every answer.
+    @Test func aClientReadingBelowTheMinimumRateIsDisconnected() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = root.appendingPathComponent("kindred.toml")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "[protocol]\nsend_timeout_seconds = 1\nsend_min_bytes_per_second = 1048576\n".write(
+            to: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
+        try daemon.start(extra: ["--config", config.path])
+        let requests = 2_000  // ~2.5 KB of JSON answer each: 5 MB, far above the 1 MiB water mark
+        let burst = Array(("FORMAT json\n" + String(repeating: "HELP\n", count: requests)).utf8)
+        // The trickle reader reads on a thread of its own, from its first answer, while the fast
+        // one reads here: 64 KB every 0.1 s, at most 640 KB/s, under the 1 MiB/s asked, and
+        // enough for the socket to take more of what waits in every 1 s period.
+        let socket = daemon.socket
+        let outcome = Mutex<(lines: Int, end: RawConnection.End)?>(nil)
+        let trickleDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { trickleDone.signal() }
+            guard let trickle = try? RawConnection(socket) else { return }
+            trickle.send(burst)
+            let counted = trickle.count(lines: requests + 1, pause: 0.1, timeout: 20)
+            outcome.withLock { $0 = counted }
+        }
+        let fast = try RawConnection(daemon.socket)
+        fast.send(burst)
+        #expect(fast.count(lines: requests + 1).lines == requests + 1)
+        trickleDone.wait()
+        let (trickleLines, end) = try #require(outcome.withLock { $0 })
+        #expect(end == .closed, "the trickle reader's connection is still open (\(end))")
+        #expect(trickleLines < requests, "the trickle reader got \(trickleLines) answers")
+        let notice = daemon.logText.split(separator: "\n").first { $0.contains("does not take its answers") }
+        let taken = notice.flatMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("bytes_taken=") }.flatMap { Int($0.dropFirst(12)) }
+        }
+        #expect((taken ?? 0) > 0, "the trickle reader took bytes in its last period: \(notice ?? "no notice")")
+        #expect(try daemon.ask("PING") == ["OK 1", "pong"])
+        print("minimum rate 1 MiB/s: the trickle reader got \(trickleLines) answers; \(notice ?? "")")
         #expect(try daemon.stop().status == 0)
     }
 
