@@ -1,20 +1,20 @@
 import NIOCore
 
 /// The rule for clients that stop reading: a connection whose answers wait above its write water
-/// mark, and whose client takes fewer than `[protocol] send_min_bytes_per_second` × `[protocol]
-/// send_timeout_seconds` bytes of them in that many seconds, is closed. Backpressure alone bounds what such a client costs (`max_in_flight` answers, the
-/// water mark), but not for how long: it kept heavy places (`HeavyPool.Place`, held until an
-/// answer is written) and its answers' memory until it closed, so one client could hold every
-/// heavy place and leave the others "busy". nginx's `send_timeout` is the same rule: a timeout
-/// between two successive writes, not on the whole answer, so a slow reader of a large answer
-/// is never cut off while it keeps reading. A timeout alone is met by one byte a period, so a
-/// trickle reader could hold its places for ever: the minimum rate (Apache's `MinRate` in
-/// mod_reqtimeout) is what a client must keep up while answers wait for it; 0 keeps the timeout
-/// alone.
+/// mark, and whose client takes fewer than `[protocol] send_min_bytes_per_second` ×
+/// `[protocol] send_timeout_seconds` bytes of them in that many seconds, is closed. Backpressure
+/// alone bounds what such a client costs (`max_in_flight` answers, the water mark), but not for
+/// how long: it kept heavy places (`HeavyPool.Place`, held until an answer is written) and its
+/// answers' memory until it closed, so one client could hold every heavy place and leave the
+/// others "busy". nginx's `send_timeout` is a timeout between two successive writes, not on the
+/// whole answer, so a slow reader of a large answer is never cut off while it keeps reading; a
+/// timeout alone is met by one byte a period, though, so a trickle reader could hold its places
+/// for ever. The minimum rate (Apache's `MinRate` in mod_reqtimeout) is what a client must keep
+/// up while answers wait for it; 0 keeps the timeout alone.
 ///
 /// Progress is judged from the channel's buffered bytes (`ChannelOptions.bufferedWritableBytes`)
-/// at two looks `timeout` apart: the client took some when fewer are buffered than were, plus
-/// what was queued since.
+/// at two looks `timeout` apart: the client took what was buffered at the first, plus what was
+/// queued since, less what is buffered now.
 struct SendWatch {
     /// The look due next; nil while the channel is below its water mark.
     var scheduled: Scheduled<Void>?
