@@ -69,6 +69,16 @@ import Testing
         deinit { close(fd) }
     }
 
+    /// A kindredd with no roots, started with `config` as its configuration file.
+    func startDaemon(config: String) throws -> DaemonProcess {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let file = root.appendingPathComponent("kindred.toml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
+        try daemon.start(extra: ["--config", file.path])
+        return daemon
+    }
+
     @Test func staysResponsiveWithBoundedMemory() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
@@ -177,11 +187,7 @@ import Testing
     /// steadily, beside it, gets every answer.
     @Test func aClientThatStopsReadingIsDisconnected() throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let config = root.appendingPathComponent("kindred.toml")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try "[protocol]\nsend_timeout_seconds = 2\n".write(to: config, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
-        try daemon.start(extra: ["--config", config.path])
+        let daemon = try startDaemon(config: "[protocol]\nsend_timeout_seconds = 2\n")
         let requests = 2_000  // ~2.5 KB of JSON answer each: 5 MB, far above the 1 MiB water mark
         let burst = Array(("FORMAT json\n" + String(repeating: "HELP\n", count: requests)).utf8)
         let stalled = try RawConnection(daemon.socket)
@@ -216,12 +222,8 @@ import Testing
     /// many), so the timeout alone would have kept it; a fast reader beside it gets every answer.
     @Test func aClientReadingBelowTheMinimumRateIsDisconnected() throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let config = root.appendingPathComponent("kindred.toml")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try "[protocol]\nsend_timeout_seconds = 1\nsend_min_bytes_per_second = 1048576\n".write(
-            to: config, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
-        try daemon.start(extra: ["--config", config.path])
+        let daemon = try startDaemon(
+            config: "[protocol]\nsend_timeout_seconds = 1\nsend_min_bytes_per_second = 1048576\n")
         let requests = 2_000  // ~2.5 KB of JSON answer each: 5 MB, far above the 1 MiB water mark
         let burst = Array(("FORMAT json\n" + String(repeating: "HELP\n", count: requests)).utf8)
         // The trickle reader reads on a thread of its own, from its first answer, while the fast
@@ -259,12 +261,7 @@ import Testing
     /// clients all happen: every answer the clients read is there, of the kind expected, in order.
     @Test func randomPipelinesAreAnsweredInOrder() throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let config = root.appendingPathComponent("kindred.toml")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try "[protocol]\nmax_in_flight = 4\nimage_bytes_in_flight = 4194304\n".write(
-            to: config, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
-        try daemon.start(extra: ["--config", config.path])
+        let daemon = try startDaemon(config: "[protocol]\nmax_in_flight = 4\nimage_bytes_in_flight = 4194304\n")
         let script = packageRoot.appendingPathComponent("Benchmarks/daemon/pipeline_stress.py").path
         let output = shellOutput("python3 \(script) \(daemon.socket) 4 8 19; echo exit=$?")
         print("random pipelines: \(output)")
@@ -279,12 +276,8 @@ import Testing
     /// its bytes are buffered, its bytes are dropped as they come, and the connection goes on.
     @Test func imageBytesInFlightAreBoundedOverEveryConnection() throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let config = root.appendingPathComponent("kindred.toml")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let budget = 16 << 20
-        try "[protocol]\nimage_bytes_in_flight = \(budget)\n".write(to: config, atomically: true, encoding: .utf8)
-        let daemon = try DaemonProcess(state: root.appendingPathComponent("state"), roots: [])
-        try daemon.start(extra: ["--config", config.path])
+        let daemon = try startDaemon(config: "[protocol]\nimage_bytes_in_flight = \(budget)\n")
         let pid = daemon.process!.processIdentifier
         let before = residentMB(pid)
         let half = budget / 2
