@@ -28,7 +28,9 @@ public struct ClusterLabeler: Sendable {
         guard let path = try? CollectionPath(path), let root = roots.root(containing: path),
             let relative = path.relative(to: root)
         else { return nil }
-        let parts = relative.split(separator: "/")
+        // Split at the byte "/" (CollectionPath owns that): a folder named with a leading
+        // combining mark is a component of its own, not part of the slash before it.
+        let parts = CollectionPath.components(of: relative)
         guard parts.count >= 2 else { return nil }
         return String(parts[0].replacing("_", with: " ").replacing("-", with: " "))
     }

@@ -1,4 +1,6 @@
 import Foundation
+import KindredCore
+import KindredEngine
 import KindredTestSupport
 import Testing
 
@@ -34,6 +36,19 @@ import Testing
             count += 1
         }
         return count
+    }
+
+    /// A path is cut at the byte "/", as the file system cuts it. To Swift, "/" followed by a
+    /// combining mark (U+0301) is one Character, so splitting at the Character "/" read
+    /// "fruit/\u{301}a.png" as one component: a file in a folder, seen as a file in the root,
+    /// and its folder lost from the cluster's label.
+    @Test func topFoldersAreCutAtTheByteSlash() throws {
+        let labeler = ClusterLabeler(head: nil, roots: RootSet([try CollectionPath("/art")]))
+        #expect(labeler.topFolder(of: "/art/fruit/\u{301}a.png") == "fruit")
+        #expect(labeler.topFolder(of: "/art/\u{301}toiles/a.png") == "\u{301}toiles")
+        #expect(labeler.topFolder(of: "/art/still_life-fruit/b/c.png") == "still life fruit")
+        #expect(labeler.topFolder(of: "/art/a.png") == nil)  // directly in the root
+        #expect(labeler.topFolder(of: "/elsewhere/x/a.png") == nil)  // outside every root
     }
 
     @Test func labelsNameTheDominantFolderAndTheClasses() throws {
