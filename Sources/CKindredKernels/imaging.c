@@ -19,6 +19,19 @@ _Static_assert(3 * KK_CORRELATION_PADDING >= KK_CORRELATION_MAX_SIDE, "three vec
     target static void accumulate_##suffix(float *restrict sums, const uint8_t *restrict bytes, size_t n, float weight) { \
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
     }                                                                                                                     \
+    /* Clamped as Swift's max(0, min(255, v)) clamps a finite v; (int) truncates, the floor of a  \
+       value ≥ 0; the fraction is exact, so halves round up. Branch-free, so it vectorises. */      \
+    target static void blend_rows_##suffix(const float *restrict upper, const float *restrict lower, size_t n,          \
+                                           float weight, uint8_t *restrict out) {                                         \
+        _Pragma("clang fp contract(off)") const float keep = 1 - weight;                                                 \
+        for (size_t i = 0; i < n; i++) {                                                                                  \
+            float v = upper[i] * keep + lower[i] * weight;                                                                \
+            v = v < 255 ? v : 255;                                                                                        \
+            v = v > 0 ? v : 0;                                                                                            \
+            const int whole = (int)v;                                                                                     \
+            out[i] = (uint8_t)(whole + (v - (float)whole >= 0.5f));                                                       \
+        }                                                                                                                 \
+    }                                                                                                                     \
     /* Every window of a row of positions at once, KK_CORRELATION_PADDING positions a vector, up to  \
        three vectors (a row holds at most 48 positions; `chunks` is a constant where this is inlined,\
        so the accumulators stay in registers): lane x sums tmpl[r][j] · image[y + r][x + j] in four \
@@ -105,6 +118,14 @@ void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n,
     if (level >= 1 && kk_imaging_level() >= 1) return accumulate_avx2(sums, bytes, n, weight);
 #endif
     accumulate_base(sums, bytes, n, weight);
+}
+
+void kk_blend_rows(int level, const float *upper, const float *lower, size_t n, float weight, uint8_t *out) {
+#if defined(__x86_64__)
+    if (level == 2 && kk_imaging_level() >= 2) return blend_rows_avx512(upper, lower, n, weight, out);
+    if (level >= 1 && kk_imaging_level() >= 1) return blend_rows_avx2(upper, lower, n, weight, out);
+#endif
+    blend_rows_base(upper, lower, n, weight, out);
 }
 
 float kk_best_correlation(int level, const float *image, int rows, int cols, const float *const *templates,

@@ -37,6 +37,29 @@ import Testing
         }
     }
 
+    /// The bilinear enlargement's vertical blend: the same bytes at every level as the Swift it
+    /// replaced (`UInt8(max(0, min(255, v).rounded()))`, halves up), including values at and past
+    /// both ends and exact halves.
+    @Test func blendingRowsIsExactAtEveryLevel() {
+        let n = 4099
+        var upper = (0..<n).map { _ in Float(UInt8.random(in: 0...255)) }
+        var lower = (0..<n).map { _ in Float(UInt8.random(in: 0...255)) }
+        // Exact halves, the ends, and sums a little past them (as float rounding can leave).
+        upper[0...5] = [0.5, 254.5, 255, 0, 255.25, -0.25]
+        lower[0...5] = [0.5, 254.5, 255, 0, 255.25, -0.25]
+        for weight: Float in [0, 0.5, 0.3333333, 0.0078125, 0.9999999, 1] {
+            let expected = (0..<n).map { i -> UInt8 in
+                let v = max(0, min(255, upper[i] * (1 - weight) + lower[i] * weight))
+                return UInt8(v.rounded(.toNearestOrAwayFromZero))
+            }
+            for level in 0...kk_imaging_level() {
+                var out = [UInt8](repeating: 0, count: n)
+                kk_blend_rows(level, upper, lower, n, weight, &out)
+                #expect(out == expected, "level \(level), weight \(weight)")
+            }
+        }
+    }
+
     /// The template search behind `RegionMatch`: every level finds the best window's normalised
     /// correlation as a Double computation over every window does (to float rounding), the levels
     /// bit for bit alike; it skips flat windows, and refuses a template larger than the image.

@@ -16,6 +16,11 @@ void kk_rgba_over_white(int level, const uint8_t *rgba, size_t width, uint8_t *r
 /// sums[i] += (float)bytes[i] · weight for i < n, as a multiply then an add (two roundings).
 void kk_accumulate_bytes(int level, float *sums, const uint8_t *bytes, size_t n, float weight);
 
+/// out[i] = upper[i]·(1 − weight) + lower[i]·weight (two multiplies, then an add), clamped to
+/// [0, 255] and rounded to the nearest byte, halves up: a bilinear enlargement's vertical blend of
+/// two horizontally blended rows, for i < n.
+void kk_blend_rows(int level, const float *upper, const float *lower, size_t n, float weight, uint8_t *out);
+
 /// The largest side `kk_best_correlation` takes (its tables live on the stack).
 #define KK_CORRELATION_MAX_SIDE 48
 /// Floats `kk_best_correlation` may read past an image's last pixel (it computes whole vectors of
