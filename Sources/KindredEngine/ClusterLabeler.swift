@@ -28,8 +28,8 @@ public struct ClusterLabeler: Sendable {
         guard let path = try? CollectionPath(path), let root = roots.root(containing: path),
             let relative = path.relative(to: root)
         else { return nil }
-        // Split at the byte "/" (CollectionPath owns that): a folder named with a leading
-        // combining mark is a component of its own, not part of the slash before it.
+        // Split at the byte "/" (CollectionPath owns that): a name that begins with a combining
+        // mark is a component of its own, not glued into one Character with the slash before it.
         let parts = CollectionPath.components(of: relative)
         guard parts.count >= 2 else { return nil }
         return String(parts[0].replacing("_", with: " ").replacing("-", with: " "))
