@@ -19,8 +19,8 @@ _Static_assert(3 * KK_CORRELATION_PADDING >= KK_CORRELATION_MAX_SIDE, "three vec
     target static void accumulate_##suffix(float *restrict sums, const uint8_t *restrict bytes, size_t n, float weight) { \
         _Pragma("clang fp contract(off)") for (size_t i = 0; i < n; i++) sums[i] += (float)bytes[i] * weight;            \
     }                                                                                                                     \
-    /* Clamped as Swift's max(0, min(255, v)) clamps a finite v; (int) truncates, the floor of a  \
-       value ≥ 0; the fraction is exact, so halves round up. Branch-free, so it vectorises. */      \
+    /* Clamped to [0, 255] (v < 255 ? v : 255, then v > 0 ? v : 0); (int) truncates, the floor of \
+       a value ≥ 0; the fraction is exact, so halves round up. Branch-free, so it vectorises. */    \
     target static void blend_rows_##suffix(const float *restrict upper, const float *restrict lower, size_t n,          \
                                            float weight, uint8_t *restrict out) {                                         \
         _Pragma("clang fp contract(off)") const float keep = 1 - weight;                                                 \

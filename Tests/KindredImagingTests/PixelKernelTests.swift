@@ -38,7 +38,7 @@ import Testing
     }
 
     /// The bilinear enlargement's vertical blend: the same bytes at every level as the Swift it
-    /// replaced (`UInt8(max(0, min(255, v).rounded()))`, halves up), including values at and past
+    /// replaced (`UInt8(max(0, min(255, v)).rounded())`, halves up), including values at and past
     /// both ends and exact halves.
     @Test func blendingRowsIsExactAtEveryLevel() {
         let n = 4099
