@@ -54,7 +54,7 @@ public final class LiveIndex: Sendable {
             return (try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter), RecordedVectors())
         }
         return try store.withReader(space: space) { reader in
-            let recorder = RecordedVectors.Recorder(reader, expected: ef)
+            let recorder = RecordedVectors.Recorder(reader, dimension: index.dimension, expected: ef)
             let found = try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, exact: recorder)
             return (found, recorder.recorded)
         }

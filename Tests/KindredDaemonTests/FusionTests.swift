@@ -201,11 +201,22 @@ import Testing
         let probe = try #require(try Fusion(weights: weights).probe(of: ItemID(1), store: fixture.store))
         let found = try fixture.ingestor.indexes.cnn.search(probe.cnn, k: 20, ef: 64, filter: { $0 != 1 })
         let recorded = try fixture.store.withReader(space: "cnn") { reader in
-            let recorder = RecordedVectors.Recorder(reader)
+            let recorder = RecordedVectors.Recorder(reader, dimension: Space.cnn.dimension)
             for neighbour in found { _ = recorder.withVector(neighbour.label) { _ in () } }
             return recorder.recorded
         }
         #expect(recorded.count == found.count)
+        // Each recorded vector is the store's, bit for bit; a label the store lacks is not
+        // recorded, and one served twice is recorded once.
+        try fixture.store.withReader(space: "cnn") { reader in
+            let recorder = RecordedVectors.Recorder(reader, dimension: Space.cnn.dimension, expected: 2)
+            let label = found[0].label
+            let first = recorder.withVector(label) { Array($0) }
+            #expect(recorder.withVector(999_999) { _ in () } == nil)
+            let again = recorder.withVector(label) { Array($0) }
+            #expect(first != nil && first == again && first == reader.withVector(label) { Array($0) })
+            #expect(recorder.recorded.count == 1)
+        }
         let always = Fusion(weights: weights, candidates: 100, expansion: .init(neighbours: 2, below: 1))
         let fromStore = try always.rerank(found, probe: probe, k: 6, store: fixture.store)
         let kept = try always.rerank(found, probe: probe, k: 6, store: fixture.store, cnns: recorded)

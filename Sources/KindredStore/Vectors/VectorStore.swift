@@ -606,4 +606,14 @@ public struct VectorReader {
         UnsafeMutableRawBufferPointer(scratch).copyMemory(from: payload)
         return body(UnsafeBufferPointer(scratch))
     }
+
+    /// Decodes item `label`'s vector straight into `destination`; false when it has none, its
+    /// record is damaged, or it is not `destination.count` long.
+    public func copyVector(_ label: UInt64, into destination: UnsafeMutableBufferPointer<Float>) -> Bool {
+        guard let record = try? transaction.get(database, label),
+            let header = try? VectorRecordHeader.decode(record, space: space), header.dimension == destination.count
+        else { return false }
+        VectorStore.copyFloats(record, header, into: destination.baseAddress!)
+        return true
+    }
 }
