@@ -218,8 +218,11 @@ extension HNSWIndex {
                 guard count <= index.maxLinks(onLayer: layer) else {
                     throw bad("node \(id) has \(count) links on layer \(layer)")
                 }
-                for j in 0..<count where Int(list[j + 1].load(ordering: .relaxed)) >= n {
-                    throw bad("node \(id) links to node \(list[j + 1].load(ordering: .relaxed)) of \(n)")
+                for j in 0..<count {
+                    let target = list[j + 1].load(ordering: .relaxed)
+                    if let fault = index.unsafeLink(onLayer: layer, to: target, slots: n) {
+                        throw bad("node \(id) links on layer \(layer) to node \(target), \(fault)")
+                    }
                 }
             }
         }

@@ -364,6 +364,47 @@ import Testing
         }
     }
 
+    /// A snapshot whose checksum is right but whose upper-layer link leads to a node without that
+    /// layer is refused at load: a search's descent would read the target's links on a layer it
+    /// does not have (found by Fuzz/fuzz-snapshot in a 600 s run).
+    @Test func anUpperLayerLinkToANodeBelowItIsRefused() throws {
+        let url = temporaryDirectory("hnsw-layers").appendingPathComponent("index.hnsw")
+        let connectivity = 4
+        try HNSWIndex.build(
+            clusteredVectors(n: 300, d: 8), metric: .cosine,
+            parameters: HNSWParameters(connectivity: connectivity, efConstruction: 40, seed: 5), threads: 1,
+            logger: testLogger
+        ).save(to: url)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        func u32(_ offset: Int) -> Int {
+            Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3])
+                << 24
+        }
+        #expect(bytes[17] == 0)  // float32 rows
+        let n = u32(40), dimension = u32(20)
+        let padded = { (count: Int) in (count + 7) / 8 * 8 }
+        let levels = 64 + padded(n * 8)
+        let rowBytes = VectorEncoding.float32.rowBytes(dimension: dimension)
+        let upper = levels + 2 * padded(n) + padded(n * rowBytes) + padded(n * (2 * connectivity + 1) * 4)
+        #expect(upper + padded(u32(52) * 4) == bytes.count)
+        let first = try #require((0..<n).first { bytes[levels + $0] > 0 }, "a node above layer 0")
+        let below = try #require((0..<n).first { bytes[levels + $0] == 0 }, "a node on layer 0 only")
+        // The first upper-layer block is `first`'s layer 1: its count, then its links.
+        let write = { (offset: Int, value: Int) in
+            for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+        }
+        write(upper, max(1, u32(upper)))
+        write(upper + 4, below)
+        let checksum = SnapshotChecksum(formatVersion: 3)
+        bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[64...])) }
+        write(56, Int(truncatingIfNeeded: checksum.value))
+        write(60, Int(truncatingIfNeeded: checksum.value >> 32))
+        try Data(bytes).write(to: url)
+        #expect { try HNSWIndex.load(from: url, logger: testLogger) } throws: {
+            "\($0)".contains("node \(first) links on layer 1 to node \(below), whose top layer is 0")
+        }
+    }
+
     @Test func badParametersSayWhatToDo() throws {
         #expect {
             try HNSWIndex(
