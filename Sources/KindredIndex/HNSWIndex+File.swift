@@ -225,6 +225,7 @@ extension HNSWIndex {
                     }
                 }
             }
+            if state == .free, let fault = index.unsoundFreeSlot(id) { throw bad(fault) }
         }
         guard cursor == upperWords else { throw bad("upper-layer links longer than the levels imply") }
         if topPlusOne > 0 {

@@ -107,6 +107,15 @@ extension HNSWIndex {
         return nil
     }
 
+    /// Why free slot `id` is not free: a free slot has no links and no layer above 0, so the insert
+    /// that reuses it starts afresh (from a snapshot whose "free" slot had an upper-layer block,
+    /// the insert replaced the block and lost it: found by Fuzz/fuzz-snapshot). Nil when it is.
+    func unsoundFreeSlot(_ id: Int) -> String? {
+        guard levels[id] == 0, upperLinks[id] == nil, linkList(UInt32(id), 0)[0].load(ordering: .relaxed) == 0
+        else { return "free slot \(id) still has links or layers" }
+        return nil
+    }
+
     /// Verifies the graph, as hnswlib's checkIntegrity does and more: every link in range, to a
     /// node on that layer, not to itself, not repeated, not to a freed slot; the entry point on the
     /// top layer; every live node reachable from it; the label map agreeing with node states.
@@ -120,9 +129,7 @@ extension HNSWIndex {
                 if state == NodeState.live.rawValue { live += 1 }
                 if state == NodeState.deleted.rawValue { deleted += 1 }
                 if state == NodeState.free.rawValue {
-                    if linkList(UInt32(id), 0)[0].load(ordering: .relaxed) != 0 || upperLinks[id] != nil {
-                        problems.append("freed slot \(id) still has links")
-                    }
+                    if let fault = unsoundFreeSlot(id) { problems.append(fault) }
                     continue
                 }
                 for layer in 0...Int(levels[id]) {

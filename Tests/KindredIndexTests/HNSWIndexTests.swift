@@ -405,6 +405,42 @@ import Testing
         }
     }
 
+    /// A snapshot whose checksum is right but whose free slot still has links is refused at load:
+    /// the insert that reuses a free slot starts it afresh, and a block of upper-layer links it
+    /// held was lost (found by Fuzz/fuzz-snapshot, run with inserts and compaction after the load).
+    @Test func aFreeSlotWithLinksIsRefused() throws {
+        let url = temporaryDirectory("hnsw-free").appendingPathComponent("index.hnsw")
+        let connectivity = 4
+        let index = try HNSWIndex.build(
+            clusteredVectors(n: 200, d: 8), metric: .cosine,
+            parameters: HNSWParameters(connectivity: connectivity, efConstruction: 40, seed: 5), threads: 1,
+            logger: testLogger)
+        for label in 0..<UInt64(20) { index.remove(label: label) }
+        index.compact()
+        try index.save(to: url)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        func u32(_ offset: Int) -> Int {
+            Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3])
+                << 24
+        }
+        let n = u32(40), dimension = u32(20)
+        let padded = { (count: Int) in (count + 7) / 8 * 8 }
+        let states = 64 + padded(n * 8) + padded(n)
+        let links0 = states + padded(n) + padded(n * VectorEncoding.float32.rowBytes(dimension: dimension))
+        let free = try #require(
+            (0..<n).first { bytes[states + $0] == HNSWIndex.NodeState.free.rawValue }, "a free slot")
+        let list = links0 + free * (2 * connectivity + 1) * 4
+        bytes[list] = 1  // one link on layer 0, to node 0 or 1
+        bytes[list + 4] = free == 0 ? 1 : 0
+        let checksum = SnapshotChecksum(formatVersion: 3)
+        bytes.withUnsafeBytes { checksum.update(UnsafeRawBufferPointer(rebasing: $0[64...])) }
+        for i in 0..<8 { bytes[56 + i] = UInt8(truncatingIfNeeded: checksum.value >> (8 * UInt64(i))) }
+        try Data(bytes).write(to: url)
+        #expect { try HNSWIndex.load(from: url, logger: testLogger) } throws: {
+            "\($0)".contains("free slot \(free) still has links or layers")
+        }
+    }
+
     @Test func badParametersSayWhatToDo() throws {
         #expect {
             try HNSWIndex(
