@@ -230,7 +230,7 @@ public struct RecordedVectors: ExactVectors, Sendable {
     /// Serves `base`'s vectors of `dimension` floats and records each one it serves. Each is
     /// written once, straight from `base` into the recording (`copyVector`), and served from
     /// there: copying the 64 float16-decoded CNN vectors of a fused query from scratch space
-    /// took 3.6 % of a fused SIMILAR's samples (RESULTS.md, "The fused ranking's copies").
+    /// took 1.7 % of a fused SIMILAR's samples (RESULTS.md, "The fused ranking's copies").
     public final class Recorder: ExactVectors {
         let base: any ExactVectors
         public private(set) var recorded: RecordedVectors
