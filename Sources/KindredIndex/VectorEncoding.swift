@@ -247,8 +247,8 @@ public struct RecordedVectors: ExactVectors, Sendable {
         public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
             if let row = recorded.rows[label] { return recorded.withRow(row, body) }
             let dimension = recorded.dimension, start = recorded.storage.count
-            // The row is written by `base` before anything reads it; a vector `base` lacks (or of
-            // another length) takes its place back.
+            // The row is written by `base` before anything reads it, and given back when `base`
+            // has no vector of this length for the label.
             recorded.storage.append(contentsOf: repeatElement(0, count: dimension))
             let found = recorded.storage.withUnsafeMutableBufferPointer { all in
                 base.copyVector(label, into: UnsafeMutableBufferPointer(rebasing: all[start..<(start + dimension)]))

@@ -590,9 +590,7 @@ public struct VectorReader {
     /// Calls `body` with item `label`'s vector, or returns nil if it has none or its record is
     /// damaged (a search then keeps the distance it had).
     public func withVector<R>(_ label: UInt64, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
-        guard let record = try? transaction.get(database, label),
-            let header = try? VectorRecordHeader.decode(record, space: space)
-        else { return nil }
+        guard let (record, header) = record(label) else { return nil }
         let payload = UnsafeRawBufferPointer(rebasing: record[VectorRecordHeader.size...])
         if header.element == .float16 {
             VectorStore.copyFloats(record, header, into: scratch.baseAddress!)
@@ -610,10 +608,16 @@ public struct VectorReader {
     /// Decodes item `label`'s vector straight into `destination`; false when it has none, its
     /// record is damaged, or it is not `destination.count` long.
     public func copyVector(_ label: UInt64, into destination: UnsafeMutableBufferPointer<Float>) -> Bool {
-        guard let record = try? transaction.get(database, label),
-            let header = try? VectorRecordHeader.decode(record, space: space), header.dimension == destination.count
-        else { return false }
+        guard let (record, header) = record(label), header.dimension == destination.count else { return false }
         VectorStore.copyFloats(record, header, into: destination.baseAddress!)
         return true
+    }
+
+    /// Item `label`'s record and its checked header; nil when it has none or the record is damaged.
+    private func record(_ label: UInt64) -> (UnsafeRawBufferPointer, VectorRecordHeader)? {
+        guard let record = try? transaction.get(database, label),
+            let header = try? VectorRecordHeader.decode(record, space: space)
+        else { return nil }
+        return (record, header)
     }
 }
