@@ -49,7 +49,7 @@ while True:
     if status.get("scanning") == "no" and idx + failed >= total:
         with open(stages, "w") as f:
             json.dump({k[len("ingest_"):]: float(v) for k, v in status.items() if k.startswith("ingest_") and k != "ingest_problem"}, f)
-        # When the first file was done, and each tenth of the files after it.
+        # When the first file was done, then 10, 50, 90, 99 and 100 % of them.
         marks = {"first": next(t for t, n in seen if n > 0)}
         marks.update({f"{p}%": next(t for t, n in seen if n >= total * p / 100) for p in (10, 50, 90, 99, 100)})
         with open(timeline, "w") as f:
