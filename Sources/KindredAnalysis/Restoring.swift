@@ -5,17 +5,28 @@ import KindredCore
 // methods rely on and throws `badInput` rather than let a damaged file crash them.
 
 extension UMAP {
-    /// A fitted map from its embedding and curve, for `transform`. The embedding must be finite.
+    /// The largest coordinate a saved embedding may hold. A fit's layouts stay within tens of
+    /// units; `transform` sums and squares coordinates, and past this they could overflow to
+    /// infinities that would reach the catalog and the map.
+    public static let largestRestoredCoordinate: Float = 1e6
+
+    /// A fitted map from its embedding and curve, for `transform`. The options must be ones a fit
+    /// accepts, and the embedding finite and within `largestRestoredCoordinate`.
     public init(
         restoring embedding: Matrix, a: Float, b: Float, epochs: Int, initialisation: String, options: Options
     ) throws(AnalysisError) {
-        guard embedding.rows > 0, embedding.columns == options.dimensions, embedding.storage.allSatisfy(\.isFinite)
+        try Self.validate(options)
+        guard embedding.rows > 0, embedding.columns == options.dimensions,
+            embedding.storage.allSatisfy({ abs($0) <= Self.largestRestoredCoordinate })
         else {
             throw .badInput(
-                step: "UMAP", reason: "a saved embedding must be finite with \(options.dimensions) columns")
+                step: "UMAP",
+                reason:
+                    "a saved embedding must have \(options.dimensions) columns of finite coordinates within ±\(Self.largestRestoredCoordinate)"
+            )
         }
-        guard a.isFinite, b.isFinite, a > 0, b > 0, options.learningRate.isFinite, options.learningRate > 0 else {
-            throw .badInput(step: "UMAP", reason: "a saved curve needs finite, positive a, b and learning rate")
+        guard a.isFinite, b.isFinite, a > 0, b > 0 else {
+            throw .badInput(step: "UMAP", reason: "a saved curve needs finite, positive a and b")
         }
         self.init(embedding: embedding, a: a, b: b, epochs: epochs, initialisation: initialisation, options: options)
     }

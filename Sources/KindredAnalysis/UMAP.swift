@@ -91,6 +91,18 @@ public struct UMAP: Sendable {
         if let epochs = options.epochs, epochs < 1 {
             throw .invalidParameter(name: "epochs", value: "\(epochs)", requirement: "at least 1")
         }
+        guard (0...100).contains(options.negativeSampleRate) else {
+            throw .invalidParameter(
+                name: "negative-sample-rate", value: "\(options.negativeSampleRate)", requirement: "0 to 100")
+        }
+        guard options.learningRate > 0, options.learningRate <= 100 else {
+            throw .invalidParameter(
+                name: "learning-rate", value: "\(options.learningRate)", requirement: "above 0, at most 100")
+        }
+        guard options.repulsionStrength.isFinite, options.repulsionStrength >= 0 else {
+            throw .invalidParameter(
+                name: "repulsion-strength", value: "\(options.repulsionStrength)", requirement: "finite, 0 or more")
+        }
     }
 
     /// Fits on a sample's graph and places every other point with `transform`, the way to lay out

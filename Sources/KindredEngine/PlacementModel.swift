@@ -10,22 +10,40 @@ import Logging
 /// Saved with each run in `$STATE/placement-<run>/` (Schema/placement.md): a `meta.json` of
 /// scalars and one `.npy` a matrix, written to a temporary directory, synced and renamed, older
 /// runs' directories then removed. It is derived data: a missing or damaged one only means items
-/// wait for the next refit to be placed, so a load that fails says why and returns nil.
-struct PlacementModel: Sendable {
-    let run: Int64
-    let ids: [UInt64]
+/// wait for the next refit to be placed, so a load that fails says why and throws.
+///
+/// A saved model is read from a file kindredd did not necessarily write intact, so `load` is the
+/// one place that checks it against everything `place` relies on (the maps' dimensions, the
+/// projection's input dimension, the tree's shape, the curve's parameters): a model that loads
+/// places any vectors of the cnn space without trapping.
+public struct PlacementModel: Sendable {
+    public let run: Int64
+    public let ids: [UInt64]
     let rowOf: [UInt64: Int32]
     let map2: UMAP, map3: UMAP
     let clustering: Clustering
     /// Run labels → stable cluster ids.
     let stable: [Int32: Int]
+    /// The stable ids of the run's clusters: `place` puts an item in one of them, or in none (-1).
+    public var stableClusterIDs: [Int] { Array(stable.values) }
 
-    enum Clustering: Sendable {
+    public enum Clustering: Sendable {
         case hdbscan(layout: UMAP, model: HDBSCAN)
         case kmeans(pca: PCA, centroids: Matrix)
     }
 
-    init(run: Int64, ids: [UInt64], map2: UMAP, map3: UMAP, clustering: Clustering, stable: [Int32: Int]) {
+    /// Where `place` puts an item: its stable cluster (-1: noise or unmatched), HDBSCAN's
+    /// membership strength (nil for k-means) and its 2-D and 3-D map coordinates.
+    public struct Placement: Sendable {
+        public let cluster: Int
+        public let probability: Float?
+        public let map2: (Float, Float)
+        public let map3: (Float, Float, Float)
+    }
+
+    public init(
+        run: Int64, ids: [UInt64], map2: UMAP, map3: UMAP, clustering: Clustering, stable: [Int32: Int]
+    ) {
         self.run = run
         self.ids = ids
         rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, Int32($0)) })
@@ -36,6 +54,10 @@ struct PlacementModel: Sendable {
     }
 
     static let formatVersion = 1
+    /// The dimensions of the two maps the catalog keeps for each item.
+    static let mapDimensions = ["map2": 2, "map3": 3]
+    /// The space whose vectors the model places (a k-means model projects them with its PCA).
+    static let space = Space.cnn
 
     static func directory(in paths: StatePaths, run: Int64) -> URL {
         paths.root.appendingPathComponent("placement-\(run)")
@@ -77,7 +99,7 @@ struct PlacementModel: Sendable {
     }
 
     /// Writes the model for its run, then removes every other run's.
-    func save(in paths: StatePaths) throws {
+    public func save(in paths: StatePaths) throws {
         let final = Self.directory(in: paths, run: run)
         let temporary = paths.root.appendingPathComponent("placement-\(run).tmp-\(getpid())")
         let files = FileManager.default
@@ -125,8 +147,9 @@ struct PlacementModel: Sendable {
         }
     }
 
-    /// The saved model of `run`, every part checked against the others; nil when there is none.
-    static func load(from paths: StatePaths, run: Int64) throws -> PlacementModel? {
+    /// The saved model of `run`, every part checked against the others and against what `place`
+    /// relies on; nil when there is none.
+    public static func load(from paths: StatePaths, run: Int64) throws -> PlacementModel? {
         let directory = directory(in: paths, run: run)
         guard FileManager.default.fileExists(atPath: directory.path) else { return nil }
         func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
@@ -143,6 +166,9 @@ struct PlacementModel: Sendable {
         }
         func map(_ name: String) throws -> UMAP {
             guard let mapMeta = meta.maps[name] else { throw bad("meta.json has no \(name)") }
+            if let dimensions = mapDimensions[name], mapMeta.dimensions != dimensions {
+                throw bad("\(name) has \(mapMeta.dimensions) dimensions, not \(dimensions)")
+            }
             let embedding = try Npy.readMatrix(file("\(name).npy"))
             guard embedding.rows == ids.count else {
                 throw bad("\(name).npy has \(embedding.rows) rows for \(ids.count) items")
@@ -176,6 +202,9 @@ struct PlacementModel: Sendable {
             let pca = try PCA(
                 restoring: try Npy.read(file("pca-mean.npy"), as: Float.self).values,
                 components: try Npy.readMatrix(file("pca-components.npy")))
+            guard pca.mean.count == space.dimension else {
+                throw bad("the PCA projects \(pca.mean.count) columns; the \(space.name) space has \(space.dimension)")
+            }
             let centroids = try Npy.readMatrix(file("centroids.npy"))
             guard centroids.rows > 0, centroids.columns == pca.components.rows, centroids.storage.allSatisfy(\.isFinite)
             else { throw bad("centroids.npy does not match the PCA's \(pca.components.rows) components") }
@@ -194,5 +223,36 @@ struct PlacementModel: Sendable {
         return PlacementModel(
             run: run, ids: ids.map { UInt64($0) }, map2: try map("map2"), map3: try map("map3"),
             clustering: clustering, stable: stable)
+    }
+
+    /// Places items the run did not fit: map coordinates through UMAP's `transform`, a cluster
+    /// through HDBSCAN's `approximatePredict` on the clustering layout (or the nearest k-means
+    /// centroid in the run's PCA space). `vectors` are the items' vectors in `space`, one a row;
+    /// `graph` their neighbours among the run's items (rows of `ids`), one row of it an item.
+    public func place(_ vectors: Matrix, neighbours graph: NeighborGraph) -> [Placement] {
+        precondition(graph.count == vectors.rows && vectors.columns == Self.space.dimension)
+        precondition(graph.indices.allSatisfy { $0 >= 0 && Int($0) < ids.count }, "neighbours are rows of the run")
+        let map2 = map2.transform(graph: graph), map3 = map3.transform(graph: graph)
+        var clusters = [Int](repeating: -1, count: graph.count)
+        var probabilities: [Float?] = Array(repeating: nil, count: graph.count)
+        switch clustering {
+        case .hdbscan(let layout, let hdbscan):
+            let (labels, strengths) = hdbscan.approximatePredict(
+                layout.transform(graph: graph), training: layout.embedding)
+            for i in 0..<graph.count {
+                clusters[i] = labels[i] < 0 ? -1 : stable[labels[i]] ?? -1
+                probabilities[i] = strengths[i]
+            }
+        case .kmeans(let pca, let centroids):
+            for (i, nearest) in KMeans.nearest(pca.transform(vectors), centroids: centroids).enumerated() {
+                clusters[i] = stable[nearest] ?? -1
+            }
+        }
+        return (0..<graph.count).map { i in
+            Placement(
+                cluster: clusters[i], probability: probabilities[i],
+                map2: (map2.storage[2 * i], map2.storage[2 * i + 1]),
+                map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]))
+        }
     }
 }

@@ -462,9 +462,8 @@ public final class Refitter: Sendable {
         return NeighborGraph(count: ids.count, k: k, indices: indices, distances: distances)
     }
 
-    /// Places items indexed since the last run (in this process): map coordinates through UMAP's
-    /// `transform`, a cluster through HDBSCAN's `approximatePredict` on the clustering layout (or
-    /// the nearest k-means centroid in the run's PCA space). Returns how many were placed.
+    /// Places items indexed since the last run (`PlacementModel.place`), with their neighbours
+    /// among the run's items from the live index. Returns how many were placed.
     public func placeNewItems(limit: Int = 2000) throws -> Int {
         guard let model = try currentModel() else { return 0 }
         let items = try catalog.unplacedItems(run: model.run, limit: limit)
@@ -491,32 +490,14 @@ public final class Refitter: Sendable {
             }
         }
         let graph = NeighborGraph(count: placed.count, k: k, indices: indices, distances: distances)
-        let map2 = model.map2.transform(graph: graph), map3 = model.map3.transform(graph: graph)
-        var clusters = [Int](repeating: -1, count: placed.count)
-        var probabilities: [Float?] = Array(repeating: nil, count: placed.count)
-        switch model.clustering {
-        case .hdbscan(let layout, let hdbscan):
-            let (labels, strengths) = hdbscan.approximatePredict(
-                layout.transform(graph: graph), training: layout.embedding)
-            for i in placed.indices {
-                clusters[i] = labels[i] < 0 ? -1 : model.stable[labels[i]] ?? -1
-                probabilities[i] = strengths[i]
-            }
-        case .kmeans(let pca, let centroids):
-            let projected = pca.transform(
-                Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }))
-            for (i, nearest) in KMeans.nearest(projected, centroids: centroids).enumerated() {
-                clusters[i] = model.stable[nearest] ?? -1
-            }
-        }
+        let placements = model.place(
+            Matrix(rows: vectors.count, columns: vectors[0].count, storage: vectors.flatMap { $0 }), neighbours: graph)
         try catalog.addAssignments(
             run: model.run,
-            placed.indices.map { i in
+            placements.indices.map { i in
                 Assignment(
-                    item: placed[i], cluster: clusters[i], probability: probabilities[i], outlierScore: nil,
-                    map2: (map2.storage[2 * i], map2.storage[2 * i + 1]),
-                    map3: (map3.storage[3 * i], map3.storage[3 * i + 1], map3.storage[3 * i + 2]),
-                    neighbours: neighbours[i])
+                    item: placed[i], cluster: placements[i].cluster, probability: placements[i].probability,
+                    outlierScore: nil, map2: placements[i].map2, map3: placements[i].map3, neighbours: neighbours[i])
             })
         logger.debug("placed items between refits", metadata: ["run": "\(model.run)", "items": "\(placed.count)"])
         return placed.count

@@ -475,9 +475,6 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
 
     func group(_ seed: UInt64, in directory: URL) throws { try variantGroup(seed, in: directory) }
 
-    /// The placement model is saved with the run: after a restart, items indexed before the next
-    /// refit are still placed on the map and in their picture's cluster. A damaged saved model is
-    /// refused with the reason in the log, and the daemon keeps serving.
     /// `kindred embed` describes a file once however many paths name it (a symbolic link, a hard
     /// link), and every path still gets its row: the same numbers `--every-path` computes again.
     @Test func embedDescribesALinkedFileOnce() throws {
@@ -521,6 +518,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(every.rows == once.rows, "describing a file again gives the same numbers")
     }
 
+    /// The placement model is saved with the run: after a restart, items indexed before the next
+    /// refit are still placed on the map and in their picture's cluster. A damaged saved model is
+    /// refused with the reason in the log, and the daemon keeps serving.
     @Test func placementSurvivesARestart() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let art = root.appendingPathComponent("art")
