@@ -25,6 +25,22 @@ public enum VectorElement: UInt8, Sendable, Codable, CustomStringConvertible {
 
     /// Whether values of this element are floats to the caller (stored as float32 or float16).
     public var isFloat: Bool { self != .uint8 }
+
+    /// The largest magnitude a float element keeps as it is: float16 turns anything past 65,504
+    /// into an infinity.
+    public var largestStorableMagnitude: Float {
+        self == .float16 ? 65_504 : .greatestFiniteMagnitude
+    }
+
+    /// The first of `values` this (float) element cannot store as it is: a NaN, an infinity, or a
+    /// magnitude past `largestStorableMagnitude`; nil when every one can be. Such a value would
+    /// poison every distance to its vector, so the store refuses it (`VectorStore.Batch.put`), and
+    /// a border that takes vectors from outside asks here first to name the row.
+    public func firstUnstorable(_ values: UnsafeBufferPointer<Float>) -> (index: Int, value: Float)? {
+        let limit = largestStorableMagnitude
+        for (index, value) in values.enumerated() where !(abs(value) <= limit) { return (index, value) }
+        return nil
+    }
 }
 
 /// The vector spaces Kindred keeps for every image: the one list of their names, lengths and

@@ -38,6 +38,25 @@ struct StoreImport: ParsableCommand {
         try state.paths.create()
         let catalog = try Catalog(url: state.paths.catalog, logger: logger)
         var store = try VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
+        // Every row is checked before anything is written (a new space included), so a bad one
+        // imports nothing.
+        if let existing = store.spaces[space], existing.dimension != matrix.columns {
+            throw ValidationError(
+                "\(input) has \(matrix.columns) columns; space \(space) holds \(existing.dimension). Nothing was imported."
+            )
+        }
+        let element = store.spaces[space]?.element ?? .float32
+        for row in 0..<matrix.rows {
+            let bad = matrix.storage.withUnsafeBufferPointer {
+                element.firstUnstorable(
+                    UnsafeBufferPointer(rebasing: $0[(row * matrix.columns)..<((row + 1) * matrix.columns)]))
+            }
+            if let (column, value) = bad {
+                throw ValidationError(
+                    "\(input) row \(row) (\(files[row])), column \(column): \(value); space \(space) stores \(element), which holds finite values within ±\(element.largestStorableMagnitude). Nothing was imported."
+                )
+            }
+        }
         if store.spaces[space] == nil {
             store = try VectorStore(
                 directory: state.paths.vectors, spaces: [VectorSpace(name: space, dimension: matrix.columns)],

@@ -79,6 +79,17 @@ func syntheticInput() -> [Float] {
         huge.withUnsafeBytes { checksum.update($0) }
         withUnsafeBytes(of: checksum.value.littleEndian) { huge += $0 }
         try rejected(Data(huge), "tensor w runs past the end")
+        // A NaN behind a valid checksum: every vector would be NaN.
+        var nan = Array("KNDRWGTS".utf8)
+        for word: UInt32 in [1, 0, 1, 1] { withUnsafeBytes(of: word.littleEndian) { nan += $0 } }
+        nan += Array("w".utf8)
+        for word: UInt32 in [1, 2, Float(1.5).bitPattern, Float.nan.bitPattern] {
+            withUnsafeBytes(of: word.littleEndian) { nan += $0 }
+        }
+        checksum = Checksum()
+        nan.withUnsafeBytes { checksum.update($0) }
+        withUnsafeBytes(of: checksum.value.littleEndian) { nan += $0 }
+        try rejected(Data(nan), "tensor w holds nan at element 1; weights must be finite")
         #expect { try ModelFiles.load(from: StatePaths(root: directory.appendingPathComponent("empty"))) } throws: {
             "\($0)".contains("weights are not installed. Run `kindred model install`")
         }

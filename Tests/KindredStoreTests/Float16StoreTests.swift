@@ -23,6 +23,38 @@ import Testing
         return dot / (na * nb).squareRoot()
     }
 
+    /// A NaN, an infinity, or (in a float16 space) a magnitude float16 would turn into an infinity
+    /// is refused with the component named, and the batch it was in writes nothing: such a value
+    /// would make every distance to the vector NaN or infinite.
+    @Test(arguments: [
+        (VectorElement.float16, Float.nan), (.float16, .infinity), (.float16, 70_000), (.float32, -.infinity),
+        (.float32, .nan),
+    ])
+    func aValueTheSpaceCannotHoldIsRefused(element: VectorElement, value: Float) throws {
+        let directory = temporaryDirectory("unstorable")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try VectorStore(
+            directory: directory, spaces: [VectorSpace(name: "v", dimension: 16, element: element)],
+            logger: testLogger)
+        var bad = vector(2, 16)
+        bad[5] = value
+        do {
+            try store.write { batch throws(VectorStoreError) in
+                try batch.put(ItemID(1), vector(1, 16), space: "v")
+                try batch.put(ItemID(2), bad, space: "v")
+            }
+            Issue.record("stored \(value) in a \(element) space")
+        } catch {
+            #expect("\(error)".contains("item 2: component 5 is \(value)"), "\(error)")
+        }
+        #expect(try store.vector(ItemID(1), space: "v") == nil, "the batch wrote nothing")
+        // The largest value float16 holds is stored, and read back as it was.
+        var edge = vector(3, 16)
+        edge[0] = element.largestStorableMagnitude
+        try store.write { batch throws(VectorStoreError) in try batch.put(ItemID(3), edge, space: "v") }
+        #expect(try store.vector(ItemID(3), space: "v")?[0] == element.largestStorableMagnitude)
+    }
+
     @Test func float16RecordsTakeOnePageAndReadBackAsFloats() throws {
         let store = try VectorStore(
             directory: temporaryDirectory("f16"),

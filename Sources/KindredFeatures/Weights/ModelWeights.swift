@@ -124,6 +124,12 @@ public struct ModelWeights: Sendable, Equatable {
                 }
             }
             at += elements * 4
+            // One NaN or infinity would make every vector the network computes NaN, and each file
+            // after it fail to store (VectorStore.Batch.put refuses them): refused here, by name.
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw WeightsError(
+                    path: path, reason: "tensor \(name) holds \(values[bad]) at element \(bad); weights must be finite")
+            }
             tensors.append((name, WeightTensor(shape: shape, values: values)))
         }
         guard at == body else { throw bad("\(body - at) bytes after the last tensor") }

@@ -291,6 +291,12 @@ public final class VectorStore: Sendable {
                 throw VectorStoreError(
                     .dimensionMismatch(expected: space.dimension, got: values.count), space: name, item: id)
             }
+            if space.element.isFloat,
+                let (index, value) = values.withMemoryRebound(to: Float.self, { space.element.firstUnstorable($0) })
+            {
+                throw VectorStoreError(
+                    .unstorableValue(index: index, value: value, element: space.element), space: name, item: id)
+            }
             let header = VectorRecordHeader(
                 element: space.element, dimension: space.dimension, producer: space.producer)
             try VectorStore.mapErrors(space: name, item: id) {

@@ -6,6 +6,8 @@ public struct VectorStoreError: Error, CustomStringConvertible, WrapsLMDBError {
         case unknownSpace(known: [String])
         case dimensionMismatch(expected: Int, got: Int)
         case elementMismatch(expected: VectorElement, got: VectorElement)
+        /// A component the space's element cannot hold as it is (`VectorElement.firstUnstorable`).
+        case unstorableValue(index: Int, value: Float, element: VectorElement)
         /// The space exists on disk with another shape.
         case spaceChanged(stored: VectorSpace)
         case corruptRecord(String)
@@ -38,6 +40,9 @@ public struct VectorStoreError: Error, CustomStringConvertible, WrapsLMDBError {
         case .dimensionMismatch(let expected, let got):
             return "\(subject): vector has \(got) components, the space holds \(expected)"
         case .elementMismatch(let expected, let got): return "\(subject): vector is \(got), the space holds \(expected)"
+        case .unstorableValue(let index, let value, let element):
+            return
+                "\(subject): component \(index) is \(value); the space stores \(element), which holds finite values within ±\(element.largestStorableMagnitude)"
         case .spaceChanged(let stored):
             return
                 "\(subject): the store holds it as \(stored); a different shape was asked for. Drop the space (`kindred store drop-space \(stored.name)`) and re-embed, or use a new space name"
