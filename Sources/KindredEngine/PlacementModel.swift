@@ -154,9 +154,8 @@ public struct PlacementModel: Sendable {
         guard FileManager.default.fileExists(atPath: directory.path) else { return nil }
         func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
         func bad(_ reason: String) -> RefitError { .placementModel(directory.path, reason) }
-        let metaBytes = try Data(contentsOf: file("meta.json"))
-        guard metaBytes.count < 64 << 20 else { throw bad("meta.json is \(metaBytes.count) bytes") }
-        let meta = try JSONDecoder().decode(Meta.self, from: metaBytes)
+        let meta = try JSONDecoder().decode(
+            Meta.self, from: Data(FileIO.readWhole(file("meta.json").path, limit: 64 << 20)))
         guard meta.version == formatVersion, meta.run == run else {
             throw bad("meta.json is version \(meta.version) for run \(meta.run); expected \(formatVersion), run \(run)")
         }

@@ -32,9 +32,8 @@ struct SnapshotGeneration: Codable, Equatable {
 
     /// The record, or nil when there is none or it cannot be read (which only means reconciling).
     static func read(_ paths: StatePaths) -> SnapshotGeneration? {
-        guard let data = FileManager.default.contents(atPath: paths.indexGeneration.path), data.count < 64 << 10
-        else { return nil }
-        return try? JSONDecoder().decode(SnapshotGeneration.self, from: data)
+        guard let bytes = try? FileIO.readWhole(paths.indexGeneration.path, limit: 64 << 10) else { return nil }
+        return try? JSONDecoder().decode(SnapshotGeneration.self, from: Data(bytes))
     }
 
     /// Whether `space`'s snapshot is the file recorded, taken at the store's `generation`.

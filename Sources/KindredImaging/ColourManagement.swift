@@ -1,5 +1,6 @@
 import CLCMS2
-import Foundation  // Data, for the default CMYK profile's file
+import Foundation
+import KindredCore
 import Synchronization
 
 /// The one owner of colour: pixels the CNN and the descriptors see are sRGB. A decoder hands over
@@ -118,9 +119,7 @@ enum ColourManagement {
     }
 
     private static let defaultCMYK: [UInt8]? = {
-        guard let data = FileManager.default.contents(atPath: defaultCMYKProfilePath), data.count <= maxProfileBytes
-        else { return nil }
-        return [UInt8](data)
+        try? FileIO.readWhole(defaultCMYKProfilePath, limit: maxProfileBytes)
     }()
 
     private struct Key: Hashable {

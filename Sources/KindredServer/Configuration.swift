@@ -78,11 +78,17 @@ public struct Configuration: Sendable, Equatable {
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
+    /// The largest configuration file read (Schema/kindred.toml, every key with its comment, is 12 KB).
+    static let maxFileBytes = 1 << 20
+
     /// Reads a TOML file over the defaults.
     public static func load(file: URL) throws(ConfigurationError) -> Configuration {
-        let text: String
-        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
-            throw ConfigurationError(key: nil, reason: "cannot read \(file.path): \(error.localizedDescription)")
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readWhole(file.path, limit: maxFileBytes) } catch {
+            throw ConfigurationError(key: nil, reason: "\(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(key: nil, reason: "\(file.path) is not UTF-8 text")
         }
         return try parse(text, source: file.path)
     }

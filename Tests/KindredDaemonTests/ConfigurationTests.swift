@@ -2,6 +2,7 @@ import Foundation
 import KindredEngine
 import KindredFeatures
 import KindredServer
+import KindredTestSupport
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -11,6 +12,18 @@ import Testing
 
     @Test func theDocumentedFileIsExactlyTheDefaults() throws {
         #expect(try Configuration.load(file: Self.schema) == Configuration())
+    }
+
+    /// A configuration path that names something endless, or a binary file, is refused with the
+    /// reason rather than read into memory or parsed.
+    @Test func aFileThatIsNotAConfigurationIsRefusedBeforeItIsHeld() throws {
+        #expect { try Configuration.load(file: URL(fileURLWithPath: "/dev/zero")) } throws: {
+            "\($0)".contains("/dev/zero is larger than the 1048576 bytes such a file may be")
+        }
+        let binary = temporaryDirectory("config").appendingPathComponent("k.toml")
+        defer { try? FileManager.default.removeItem(at: binary.deletingLastPathComponent()) }
+        try Data([0x5B, 0xFF, 0xFE, 0x5D]).write(to: binary)
+        #expect { try Configuration.load(file: binary) } throws: { "\($0)".contains("is not UTF-8 text") }
     }
 
     @Test func valuesAreReadAndTyped() throws {

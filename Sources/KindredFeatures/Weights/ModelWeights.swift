@@ -62,22 +62,21 @@ public struct ModelWeights: Sendable, Equatable {
         }
     }
 
+    /// The largest weight file read: EfficientNet-Lite0's is 18 MB.
+    public static let maxFileBytes = 256 << 20
+
     /// Reads and verifies a weight file: magic, version, every length against the file size,
     /// then the checksum, before any tensor is used.
     public static func read(from url: URL) throws(WeightsError) -> ModelWeights {
         let path = url.path
         func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
-        guard FileManager.default.fileExists(atPath: path) else { throw bad("no weight file here") }
-        // Sized first: shorter than the smallest file is an error, and Foundation's reader leaks its
-        // buffer on an empty file (LeakSanitizer, under Fuzz/fuzz-weights).
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw bad("cannot read: \(String(cString: strerror(errno)))") }
-        guard info.st_size >= 28 else { throw bad("\(info.st_size) bytes, too short for a weight file") }
         let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: url)) } catch {
-            throw bad("cannot read: \(error.localizedDescription)")
+        do { bytes = try FileIO.readWhole(path, limit: maxFileBytes) } catch {
+            if error.reason == .cannotOpen(errno: ENOENT) { throw bad("no weight file here") }
+            throw bad("\(error)")
         }
-        guard bytes.count >= 28, Array(bytes[0..<8]) == magic else {
+        guard bytes.count >= 28 else { throw bad("\(bytes.count) bytes, too short for a weight file") }
+        guard Array(bytes[0..<8]) == magic else {
             throw bad("not a Kindred weight file (no KNDRWGTS magic)")
         }
         let body = bytes.count - 8

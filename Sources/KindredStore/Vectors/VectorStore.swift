@@ -139,7 +139,8 @@ public final class VectorStore: Sendable {
     }
 
     private static func takeCleanStop(_ marker: URL, fingerprint: String) throws(VectorStoreError) -> Bool {
-        guard let text = try? String(contentsOf: marker, encoding: .utf8) else { return false }
+        guard let bytes = try? FileIO.readWhole(marker.path, limit: 64 << 10) else { return false }
+        let text = String(decoding: bytes, as: UTF8.self)
         guard unlink(marker.path) == 0 || errno == ENOENT else {
             throw VectorStoreError(.stateFile("cannot remove \(marker.path): \(String(cString: strerror(errno)))"))
         }
