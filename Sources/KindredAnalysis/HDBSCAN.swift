@@ -223,10 +223,16 @@ public struct HDBSCAN: Sendable {
             }
             maxChildLambda[edge.parent] = max(maxChildLambda[edge.parent] ?? 0, edge.lambda.isFinite ? edge.lambda : 0)
         }
+        // Rows that leave a cluster at infinite λ (distance 0: exact duplicates, common in real
+        // collections) make its stability infinite, as in the hdbscan library and scikit-learn, so
+        // it wins against any finite subtree or parent and ties with an infinite one. A cluster
+        // itself born at infinite λ (a split among duplicates) gains nothing from them: ∞ − ∞.
         var stability: [Int: Double] = [:]
         for edge in tree {
-            let lambda = edge.lambda.isFinite ? edge.lambda : (maxChildLambda[edge.parent] ?? 0)
-            stability[edge.parent, default: 0] += (lambda - birth[edge.parent, default: 0]) * Double(edge.size)
+            let born = birth[edge.parent, default: 0]
+            let gain =
+                edge.lambda.isInfinite ? (born.isInfinite ? 0 : .infinity) : (edge.lambda - born) * Double(edge.size)
+            stability[edge.parent, default: 0] += gain
         }
         var selected = Set<Int>()
         func descendants(_ cluster: Int) -> [Int] {
