@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for the parsers that read untrusted bytes: the socket protocol, the image
-// decoders, the weight file and the index snapshot; and for what the daemon's command service
+// decoders, the weight file, the index snapshot and the saved placement model; and for what the daemon's command service
 // does with parsed requests. A separate package because every module
 // must be built with -sanitize=fuzzer (coverage) and address; `Fuzz/run.sh` builds and runs them.
 import PackageDescription
@@ -42,6 +42,7 @@ let package = Package(
             name: "fuzz-decode-child", dependencies: [.product(name: "KindredImaging", package: "Kindred")]),
         target("fuzz-weights", ["KindredFeatures"]),
         target("fuzz-snapshot", ["KindredIndex"]),
+        target("fuzz-placement", ["KindredEngine", "KindredAnalysis", "KindredCore"]),
         target(
             "fuzz-service", ["KindredEngine", "KindredServer", "KindredImaging", "KindredProtocol", "KindredStore"]),
     ]

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz-protocol fuzz-decoders fuzz-tiff fuzz-gif fuzz-bmp fuzz-heif fuzz-jpeg2000 fuzz-raw fuzz-weights fuzz-snapshot fuzz-service}
+targets=${*:-fuzz-protocol fuzz-decoders fuzz-tiff fuzz-gif fuzz-bmp fuzz-heif fuzz-jpeg2000 fuzz-raw fuzz-weights fuzz-snapshot fuzz-placement fuzz-service}
 flags="-c release -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld"
 # shellcheck disable=SC2086
 swift build $flags >&2

@@ -123,6 +123,56 @@ with tempfile.TemporaryDirectory() as scratch:
             put("fuzz-snapshot", f"24x4-{metric}.hnsw", f.read())
 
 
+# Placement models (Schema/placement.md): the files of one run's model, in the fuzz target's order,
+# split by its separator (Fuzz/Sources/fuzz-placement). An HDBSCAN model of 6 items in two
+# clusters, and a k-means one over the cnn space's 1,280 columns.
+import json
+
+
+def npy(descr, shape, fmt, values):
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack(
+        f"<{len(values)}{fmt}", *values)
+
+
+def umap_meta(dimensions):
+    return {"a": 1.577, "b": 0.895, "epochs": 100, "initialisation": "spectral", "neighbors": 4, "minDist": 0.1,
+            "spread": 1.0, "dimensions": dimensions, "learningRate": 1.0, "negativeSampleRate": 5,
+            "repulsionStrength": 1.0, "seed": 0}
+
+
+def coordinates(rows, columns):
+    return [((r * 5 + c * 3) % 7) / 7.0 + (r // 3) * 4 for r in range(rows) for c in range(columns)]
+
+
+placement_files = ["meta.json", "ids.npy", "map2.npy", "map3.npy", "layout.npy", "core.npy", "tree.npy", "lambda.npy",
+                   "pca-mean.npy", "pca-components.npy", "centroids.npy"]
+
+
+def placement(parts):
+    return b"\n--file--\n".join(parts.get(name, b"") for name in placement_files)
+
+
+ids = npy("<i8", "(6,)", "q", list(range(1, 7)))
+maps = {"map2.npy": npy("<f4", "(6, 2)", "f", coordinates(6, 2)), "map3.npy": npy("<f4", "(6, 3)", "f", coordinates(6, 3))}
+tree = [(6, 7, 3), (6, 8, 3)] + [(7 + p // 3, p, 1) for p in range(6)]
+hdbscan = {"version": 1, "run": 1, "algorithm": "hdbscan", "selectedClusters": [7, 8], "minSamples": 2,
+           "maps": {"map2": umap_meta(2), "map3": umap_meta(3), "layout": umap_meta(2)}, "stable": [[0, 10], [1, 11]]}
+put("fuzz-placement", "hdbscan-6", placement({
+    "meta.json": json.dumps(hdbscan, sort_keys=True).encode(), "ids.npy": ids, **maps,
+    "layout.npy": npy("<f4", "(6, 2)", "f", coordinates(6, 2)), "core.npy": npy("<f4", "(6,)", "f", [0.5] * 6),
+    "tree.npy": npy("<i8", "(8, 3)", "q", [v for edge in tree for v in edge]),
+    "lambda.npy": npy("<f8", "(8,)", "d", [1.0, 1.0] + [2.0] * 6)}))
+kmeans = {"version": 1, "run": 1, "algorithm": "kmeans", "maps": {"map2": umap_meta(2), "map3": umap_meta(3)},
+          "stable": [[0, 3], [1, 4]]}
+put("fuzz-placement", "kmeans-6", placement({
+    "meta.json": json.dumps(kmeans, sort_keys=True).encode(), "ids.npy": ids, **maps,
+    "pca-mean.npy": npy("<f4", "(1280,)", "f", [0.01] * 1280),
+    "pca-components.npy": npy("<f4", "(2, 1280)", "f", [((i * 13) % 29) / 29.0 - 0.5 for i in range(2560)]),
+    "centroids.npy": npy("<f4", "(2, 2)", "f", [-1.0, 0.0, 1.0, 0.0])}))
+
+
 # TIFF, GIF, BMP, HEIC and AVIF seeds (issue #20) through Pillow (its TIFF writer is libtiff's), when it is
 # installed (pip install pillow): every variant the decoders take, small.
 try:
