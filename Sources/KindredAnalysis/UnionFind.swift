@@ -1,11 +1,11 @@
 /// Disjoint sets over 0..<count with path compression: HDBSCAN's single linkage and Borůvka
-/// rounds, and UMAP's connectivity check.
-struct UnionFind {
-    private(set) var parent: [Int]
+/// rounds, UMAP's connectivity check, and near-duplicate groups (`Duplicates`).
+public struct UnionFind: Sendable {
+    public private(set) var parent: [Int]
 
-    init(count: Int) { parent = Array(0..<count) }
+    public init(count: Int) { parent = Array(0..<count) }
 
-    mutating func find(_ i: Int) -> Int {
+    public mutating func find(_ i: Int) -> Int {
         var root = i
         while parent[root] != root { root = parent[root] }
         var j = i
@@ -14,5 +14,5 @@ struct UnionFind {
     }
 
     /// Makes `child`'s set part of `root`'s (both must be representatives).
-    mutating func attach(_ child: Int, to root: Int) { parent[child] = root }
+    public mutating func attach(_ child: Int, to root: Int) { parent[child] = root }
 }

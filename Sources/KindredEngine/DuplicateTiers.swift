@@ -25,7 +25,7 @@ extension Duplicates {
     /// Items whose CNN embeddings are within `minimumCosine` of a neighbour, joined transitively;
     /// the neighbours come from the live index.
     static func similarGroups(store: VectorStore, index: LiveIndex, minimumCosine: Float) throws -> [[ItemID]] {
-        let (ids, matrix) = try store.readMatrix(space: StandardSpaces.cnn.name)
+        let ids = try store.ids(space: StandardSpaces.cnn.name)
         var parent: [UInt64: UInt64] = [:]
         func root(_ id: UInt64) -> UInt64 {
             var id = id
@@ -35,12 +35,28 @@ extension Duplicates {
             }
             return id
         }
-        for row in ids.indices {
-            let id = ids[row].rawValue
-            for neighbour in try index.search(matrix.row(row), k: similarNeighbours, ef: 64, excluding: id)
-            where 1 - neighbour.distance >= minimumCosine {
-                let (a, b) = (root(id), root(neighbour.label))
-                if a != b { parent[max(a, b)] = min(a, b) }
+        // The vectors are read a chunk at a time, not all at once (5 GB of floats at a million items).
+        let dimension = StandardSpaces.cnn.dimension, chunk = 4096
+        var vectors = [Float](repeating: 0, count: chunk * dimension), present = [Bool](repeating: false, count: chunk)
+        for start in stride(from: 0, to: ids.count, by: chunk) {
+            let rows = start..<min(ids.count, start + chunk)
+            try store.withReader(space: StandardSpaces.cnn.name) { reader in
+                vectors.withUnsafeMutableBufferPointer { buffer in
+                    for (k, row) in rows.enumerated() {
+                        present[k] = reader.copyVector(
+                            ids[row].rawValue,
+                            into: UnsafeMutableBufferPointer(rebasing: buffer[(k * dimension)..<((k + 1) * dimension)]))
+                    }
+                }
+            }
+            for (k, row) in rows.enumerated() where present[k] {
+                let id = ids[row].rawValue
+                let query = Array(vectors[(k * dimension)..<((k + 1) * dimension)])
+                for neighbour in try index.search(query, k: similarNeighbours, ef: 64, excluding: id)
+                where 1 - neighbour.distance >= minimumCosine {
+                    let (a, b) = (root(id), root(neighbour.label))
+                    if a != b { parent[max(a, b)] = min(a, b) }
+                }
             }
         }
         var grouped: [UInt64: [ItemID]] = [:]

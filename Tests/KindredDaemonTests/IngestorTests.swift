@@ -460,6 +460,86 @@ extension IngestFixture {
         #expect(paths.count == 1, "only the art1 family groups: \(paths)")
     }
 
+    /// A near search whose hash blocks would let through more pairs than `Duplicates.pairBudget`
+    /// is refused before any is compared, saying what to ask instead (the service answers it as
+    /// a bad request); one under it runs.
+    @Test func aNearSearchPastThePairBudgetIsRefusedBeforeItStarts() throws {
+        let directory = temporaryDirectory("pairs")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try VectorStore(
+            directory: directory, spaces: [StandardSpaces.phash, StandardSpaces.cnn], logger: testLogger)
+        // 64,000 items with one hash (blank canvases, say): 2,047,968,000 pairs in its one bucket.
+        try store.write { batch throws(VectorStoreError) in
+            for id in UInt64(1)...64_000 { try batch.put(ItemID(id), [UInt8](repeating: 0, count: 8), space: "phash") }
+        }
+        #expect {
+            try Duplicates.groups(store: store, maxDistance: 0)
+        } throws: {
+            "\($0)".contains("max_distance=0 would compare 2047968000 pHash pairs")
+                && "\($0)".contains("too many items share one perceptual hash")
+        }
+        let few = try VectorStore(
+            directory: temporaryDirectory("pairs-few"), spaces: [StandardSpaces.phash, StandardSpaces.cnn],
+            logger: testLogger)
+        try few.write { batch throws(VectorStoreError) in
+            for id in UInt64(1)...2_000 { try batch.put(ItemID(id), [UInt8](repeating: 0, count: 8), space: "phash") }
+        }
+        #expect(try Duplicates.groups(store: few, maxDistance: 16).isEmpty, "no CNN vectors: no group")
+    }
+
+    /// Every cut of the hash into blocks finds exactly the groups of hashes within max_distance
+    /// bits that comparing all pairs finds (every item's CNN vector the same, so the hashes alone
+    /// decide): 1,200 hashes around 80 centres, each a few bits from its centre.
+    @Test func everyCutOfTheHashFindsWhatComparingAllPairsFinds() throws {
+        let directory = temporaryDirectory("mih")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try VectorStore(
+            directory: directory, spaces: [StandardSpaces.phash, StandardSpaces.cnn], logger: testLogger)
+        var random = SeededRandom(seed: 11)
+        let centres = (0..<80).map { _ in random.next() }
+        let hashes = (0..<1200).map { _ -> UInt64 in
+            var hash = centres[Int(random.next() % 80)]
+            for _ in 0..<(random.next() % 9) { hash ^= 1 << (random.next() % 64) }
+            return hash
+        }
+        let unit = [Float](repeating: 0, count: 1279) + [1]
+        try store.write { batch throws(VectorStoreError) in
+            for (row, hash) in hashes.enumerated() {
+                let id = ItemID(UInt64(row + 1))
+                try batch.put(
+                    id, (0..<8).map { UInt8(truncatingIfNeeded: hash >> UInt64(56 - 8 * $0)) }, space: "phash")
+                try batch.put(id, unit, space: "cnn")
+            }
+        }
+        for maxDistance in [0, 4, 10, 16] {
+            var parent = Array(hashes.indices)
+            func root(_ i: Int) -> Int { parent[i] == i ? i : root(parent[i]) }
+            for i in hashes.indices {
+                for j in (i + 1)..<hashes.count where (hashes[i] ^ hashes[j]).nonzeroBitCount <= maxDistance {
+                    let (a, b) = (root(i), root(j))
+                    if a != b { parent[a] = b }
+                }
+            }
+            let brute = Set(
+                Dictionary(grouping: hashes.indices, by: root).values.filter { $0.count > 1 }.map {
+                    Set($0.map { ItemID(UInt64($0 + 1)) })
+                })
+            let cuts = (1...(maxDistance + 1)).filter {
+                Duplicates.HashBlocks.probeCount(width: 64 / $0, radius: maxDistance / $0) <= 4096
+            }
+            #expect(!cuts.isEmpty)
+            for blocks in cuts + [nil] {
+                let found = Set(
+                    try Duplicates.groups(store: store, maxDistance: maxDistance, blockCount: blocks).map(Set.init))
+                let same = found == brute
+                #expect(
+                    same,
+                    "max_distance \(maxDistance), \(blocks.map(String.init) ?? "chosen") blocks: \(found.count) groups, \(brute.count) comparing all pairs"
+                )
+            }
+        }
+    }
+
     /// The three tiers through the command service, each group with the copy to keep first.
     @Test func tiersGroupWhatTheyPromiseAndSuggestTheCopyToKeep() throws {
         let c = try IngestFixture()

@@ -310,8 +310,13 @@ extension CommandService {
     /// DUPLICATES: each group's members with the suggested keeper first (`Duplicates.keeper`).
     func duplicates(_ tier: DuplicateTier, maxDistance: Int) throws -> Response {
         var rows: [[String]] = []
-        let groups = try Duplicates.groups(
-            tier, catalog: catalog, store: store, index: try requireIndexes().cnn, maxDistance: maxDistance)
+        let groups: [[ItemID]]
+        do {
+            groups = try Duplicates.groups(
+                tier, catalog: catalog, store: store, index: try requireIndexes().cnn, maxDistance: maxDistance)
+        } catch let refusal as Duplicates.TooManyPairs {
+            throw ProtocolError(.badRequest, "\(refusal)")
+        }
         for (number, members) in groups.enumerated() {
             let items = try members.compactMap { try catalog.item($0) }
             guard let keeper = Duplicates.keeper(items) else { continue }
