@@ -43,8 +43,8 @@ public enum Duplicates {
         let blocks =
             blockCount.map { HashBlocks(count: $0, maxDistance: maxDistance) }
             ?? HashBlocks.choose(items: hashes.count, maxDistance: maxDistance)
-        // Counted block by block before any pair is compared; each block's buckets are then built
-        // again for the comparing pass, so only one block's are held at a time.
+        // Counted from each block's bucket sizes before any pair is compared; the comparing pass
+        // then builds each block's buckets of rows in turn, so one block's are held at a time.
         let pairs = blocks.widths.indices.reduce(0) { total, block in
             total + blocks.visits(blocks.sizes(hashes, block: block), block: block)
         }
@@ -95,12 +95,11 @@ public enum Duplicates {
         }
     }
 
-    /// How the 64 bits are cut for multi-index hashing: the blocks' widths, and the radius every
-    /// block is probed at (the keys within that many bits of a bucket's own).
+    /// How the 64 bits are cut for multi-index hashing: the blocks' widths, and the probes each
+    /// block's buckets meet others by (every key within ⌊r/m⌋ bits of their own).
     public struct HashBlocks {
         let widths: [Int]
-        let radius: Int
-        /// Each block's shift, and the masks of up to `radius` bits within its width (0 first).
+        /// Each block's shift, and the masks of up to ⌊r/m⌋ bits within its width (0 first).
         let shifts: [Int]
         let probes: [[UInt64]]
 
@@ -109,7 +108,6 @@ public enum Duplicates {
             precondition(Self.probeCount(width: 64 / m, radius: maxDistance / m) <= 4096, "too many probes a block")
             let widths = (0..<m).map { 64 / m + ($0 < 64 % m ? 1 : 0) }
             self.widths = widths
-            radius = maxDistance / m
             shifts = widths.indices.map { block in widths[..<block].reduce(0, +) }
             probes = widths.map { Self.masks(width: $0, radius: maxDistance / m) }
         }
@@ -170,7 +168,7 @@ public enum Duplicates {
         }
 
         /// Block `block`'s buckets meeting: each bucket with itself (others nil: its own pairs), and
-        /// each pair of buckets whose keys are within `radius` bits (each such pair once). The
+        /// each pair of buckets whose keys are within ⌊r/m⌋ bits (each such pair once). The
         /// buckets may hold rows or only their counts.
         func meetings<Bucket>(_ buckets: [UInt64: Bucket], block: Int) -> Meetings<Bucket> {
             Meetings(buckets: buckets, probes: probes[block])
