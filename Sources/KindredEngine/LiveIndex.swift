@@ -33,29 +33,35 @@ public final class LiveIndex: Sendable {
 
     /// The `k` nearest items to `query`, with exact distances: the graph walk (on codes or floats),
     /// then, for codes, the `ef` best candidates re-ranked against the stored vectors in one read
-    /// transaction. `excluding` and `filter` are `HNSWIndex.search`'s.
+    /// transaction. `excluding`, `filter` and `among` are `HNSWIndex.search`'s.
     public func search(
-        _ query: [Float], k: Int, ef: Int, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil
+        _ query: [Float], k: Int, ef: Int, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
+        among: [UInt64]? = nil
     ) throws -> [Neighbor] {
         guard index.encoding != .float32 else {
-            return try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter)
+            return try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among)
         }
         return try store.withReader(space: space) { reader in
-            try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, exact: reader)
+            try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among, exact: reader)
         }
     }
 
     /// `search`, also returning the exact vectors of the candidates it re-ranked (none for a
     /// float index, which re-ranks nothing).
     public func searchRecording(
-        _ query: [Float], k: Int, ef: Int, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil
+        _ query: [Float], k: Int, ef: Int, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
+        among: [UInt64]? = nil
     ) throws -> ([Neighbor], RecordedVectors) {
         guard index.encoding != .float32 else {
-            return (try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter), RecordedVectors())
+            return (
+                try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among),
+                RecordedVectors()
+            )
         }
         return try store.withReader(space: space) { reader in
             let recorder = RecordedVectors.Recorder(reader, dimension: index.dimension, expected: ef)
-            let found = try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, exact: recorder)
+            let found = try index.search(
+                query, k: k, ef: ef, excluding: excluding, filter: filter, among: among, exact: recorder)
             return (found, recorder.recorded)
         }
     }

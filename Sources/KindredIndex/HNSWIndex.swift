@@ -399,6 +399,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// item's query leaves out the item itself), and the walk starts at its node. With `filter`,
     /// only labels it accepts are returned, and if the graph walk finds fewer than k of them the
     /// search widens, then falls back to an exact scan, so k results come back whenever k exist.
+    /// With `among`, only those labels are considered, each compared with the query and no graph
+    /// walked: for a filter so selective (a small folder of a large collection) that a walk would
+    /// widen across most of the graph to find them (`HNSWIndex.scanLimit`).
     ///
     /// With compact codes and `exact`, the walk's `rerank` best candidates (default: the
     /// encoding's `rerankDepth`; at least k, at most ef) are re-ranked by their exact vectors and
@@ -406,7 +409,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// approximations.
     public func search(
         _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int = 64, excluding: UInt64? = nil,
-        filter: ((UInt64) -> Bool)? = nil, exact: (any ExactVectors)? = nil, rerank: Int? = nil
+        filter: ((UInt64) -> Bool)? = nil, among: [UInt64]? = nil, exact: (any ExactVectors)? = nil,
+        rerank: Int? = nil
     ) throws(IndexError) -> [Neighbor] {
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
         guard k >= 1 else {
@@ -430,7 +434,12 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             // Re-ranking keeps the candidates it will re-read; otherwise the k best.
             let keep = reranking == nil ? k : self.rerankDepth(k: k, ef: ef, rerank: rerank)
             let found: [Neighbor]
-            if let filter {
+            if let among {
+                let slots = book.withLock { book in among.compactMap { book.slotByLabel[$0] } }
+                found = exactScan(
+                    context.query, k: keep, over: slots,
+                    accept: { $0 != excludedSlot && self.isLive($0) && (filter?(self.labels[Int($0)]) ?? true) })
+            } else if let filter {
                 let accept = Predicate { $0 != excludedSlot && self.isLive($0) && filter(self.labels[Int($0)]) }
                 var width = max(ef, k)
                 while true {
@@ -442,7 +451,10 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                 }
                 found =
                     context.results.count < k
-                    ? exactScan(context.query, k: keep, accept: accept.body) : drain(context, keep: keep)
+                    ? exactScan(
+                        context.query, k: keep, over: 0..<UInt32(slotsUsed.load(ordering: .acquiring)),
+                        accept: accept.body)
+                    : drain(context, keep: keep)
             } else {
                 let accept = LiveNodes(index: self, except: excludedSlot)
                 searchLayer(
@@ -464,12 +476,19 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
     public func search(
         _ query: [Float], k: Int, ef: Int = 64, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
-        exact: (any ExactVectors)? = nil, rerank: Int? = nil
+        among: [UInt64]? = nil, exact: (any ExactVectors)? = nil, rerank: Int? = nil
     ) throws(IndexError) -> [Neighbor] {
         try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try search(buffer, k: k, ef: ef, excluding: excluding, filter: filter, exact: exact, rerank: rerank)
+            try search(
+                buffer, k: k, ef: ef, excluding: excluding, filter: filter, among: among, exact: exact, rerank: rerank)
         }
     }
+
+    /// The most labels a search compares one by one (`among`) rather than walking the graph
+    /// with a filter: comparing 4,096 rows costs about what a walk visits at ef 64, and a walk
+    /// for a rarer label set widens across the graph (400 ms at 100k items for a folder with
+    /// none in it, RESULTS.md).
+    public static let scanLimit = 4096
 
     /// How many of the walk's candidates a search with exact vectors re-ranks: `rerank`, or the
     /// encoding's depth, at least k and at most the candidate list (ef, at least k).
@@ -528,13 +547,15 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         @inline(__always) func accepts(_ id: UInt32) -> Bool { body(id) }
     }
 
-    /// Every accepted node compared with the query: the exact answer, for filters too selective
-    /// for the graph walk.
-    func exactScan(_ query: UnsafeRawPointer, k: Int, accept: (UInt32) -> Bool) -> [Neighbor] {
+    /// Every accepted node of `slots` compared with the query: the exact answer (up to the rows'
+    /// codes), for filters too selective for the graph walk.
+    func exactScan<Slots: Sequence<UInt32>>(
+        _ query: UnsafeRawPointer, k: Int, over slots: Slots, accept: (UInt32) -> Bool
+    ) -> [Neighbor] {
         // Called with a search's query (`prepareQuery`'s form).
         var best = CandidateHeap(maxOnTop: true, capacity: k + 1)
         defer { best.free() }
-        for id in 0..<UInt32(slotsUsed.load(ordering: .acquiring)) where accept(id) {
+        for id in slots where accept(id) {
             let d = distance(query, row(id), by: queryKernel)
             if best.count < k {
                 best.push(Candidate(distance: d, id: id))

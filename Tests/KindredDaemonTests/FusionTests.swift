@@ -16,6 +16,26 @@ import Testing
         return (response.columns, response.rows)
     }
 
+    /// `within=` a folder: its items only, in every ranking; a folder with none answers no rows
+    /// (at once: no graph is walked for it); a folder of the whole collection answers as without.
+    @Test func withinAFolderAnswersFromItsItemsOnly() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        let service = CommandService(
+            catalog: fixture.catalog, store: fixture.store, indexes: fixture.ingestor.indexes, logger: testLogger)
+        let sub = fixture.images.appendingPathComponent("sub dir").path
+        for ranking in [Ranking.fused, .cnn, .style] {
+            let query = SimilarQuery(k: 5, ranking: ranking)
+            let (_, inSub) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: sub)))
+            #expect(inSub.count == 1 && inSub[0][3].hasPrefix(sub + "/"), "\(ranking): \(inSub)")
+            let (_, none) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: sub + "/nothing here")))
+            #expect(none.isEmpty)
+            let (_, all) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: fixture.images.path)))
+            let (_, unfiltered) = try rows(service.answer(.similar(.id(ItemID(1)), query, within: nil)))
+            #expect(all == unfiltered, "\(ranking)")
+        }
+    }
+
     @Test func explainColumnsAddUpToTheScoreAndRankIt() throws {
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)

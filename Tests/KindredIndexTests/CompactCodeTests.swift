@@ -208,6 +208,35 @@ import Testing
         #expect(answer.map(\.distance) == answer.map(\.distance).sorted())
     }
 
+    /// A search `among` a few labels (a small folder's items) compares each with the query and
+    /// walks no graph: the exact k nearest of them, re-ranked to exact distances, the excluded
+    /// label and labels the index lacks left out, and agreeing with the filtered walk where the
+    /// walk finds them.
+    @Test(arguments: [VectorEncoding.float32, .int8])
+    func aSearchAmongFewLabelsIsTheirExactNearest(encoding: VectorEncoding) throws {
+        let (base, queries, _) = try embeddingLikeVectors(n: 5_000, d: 64, queries: 20)
+        let index = try HNSWIndex.build(base, metric: .cosine, encoding: encoding, threads: 2, logger: testLogger)
+        let exact = encoding == .float32 ? nil : MatrixRows(base)
+        let among = (0..<300).map { UInt64($0 * 16 + 5) } + [999_999]
+        for q in 0..<queries.rows {
+            let query = queries.row(q)
+            let found = try index.search(query, k: 10, ef: 64, excluding: among[0], among: among, exact: exact)
+            let truth = among.dropFirst().filter { $0 < 5_000 }.map { label -> (UInt64, Float) in
+                let v = base.row(Int(label))
+                let dot = zip(query, v).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let norms = (query.reduce(0) { $0 + $1 * $1 } * v.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                return (label, 1 - dot / norms)
+            }.sorted { $0.1 < $1.1 }.prefix(10)
+            #expect(found.map(\.label) == truth.map(\.0), "query \(q)")
+            for (neighbor, expected) in zip(found, truth) { #expect(abs(neighbor.distance - expected.1) < 1e-4) }
+            let allowed = Set(among.dropFirst())
+            let walked = try index.search(
+                query, k: 10, ef: 64, excluding: among[0], filter: { allowed.contains($0) }, exact: exact)
+            #expect(walked.first?.label == found.first?.label)
+        }
+        #expect(try index.search(queries.row(0), k: 10, among: [], exact: exact).isEmpty)
+    }
+
     /// Each encoding's default re-rank depth (`VectorEncoding.rerankDepth`) returns what re-ranking
     /// the whole candidate list returns, and the depth stays within k…ef.
     @Test(arguments: [VectorEncoding.int8, .float16])

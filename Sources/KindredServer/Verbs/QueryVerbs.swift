@@ -188,18 +188,31 @@ extension CommandService {
     func neighbours(
         of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int?, recording: Bool
     ) throws -> ([Neighbor], RecordedVectors) {
-        let filter = try within.map { folder in
-            let allowed = try catalog.itemIDs(under: CollectionPath(folder))
-            return { (label: UInt64) in allowed.contains(label) }
-        }
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
+        // A folder's items: none answers at once; up to HNSWIndex.scanLimit are compared one by
+        // one; more filter the graph walk.
+        var filter: ((UInt64) -> Bool)?, among: [UInt64]?
+        if let within {
+            let folder = try CollectionPath(within)
+            let few = try catalog.itemIDs(under: folder, limit: HNSWIndex.scanLimit + 1)
+            if few.isEmpty { return ([], RecordedVectors()) }
+            if few.count <= HNSWIndex.scanLimit {
+                among = Array(few)
+            } else {
+                let allowed = try catalog.itemIDs(under: folder)
+                filter = { allowed.contains($0) }
+            }
+        }
         let ef = ef ?? max(efSearch, 2 * k)
         guard recording else {
-            return (try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter), RecordedVectors())
+            return (
+                try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among),
+                RecordedVectors()
+            )
         }
-        return try index.searchRecording(query, k: k, ef: ef, excluding: excluding, filter: filter)
+        return try index.searchRecording(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among)
     }
 
     /// The fused ranking (`fusion`, or `fusion.forItems` for a stored item's query): the CNN's

@@ -527,14 +527,14 @@ extension Catalog {
     /// Ids of the items strictly inside `directory`, compared byte for byte
     /// (`CollectionPath.descendantRange`), so `/art` does not match `/artist` and a name with
     /// accents matches exactly the bytes on disk.
-    public func itemIDs(under directory: CollectionPath) throws(CatalogError) -> Set<UInt64> {
+    public func itemIDs(under directory: CollectionPath, limit: Int? = nil) throws(CatalogError) -> Set<UInt64> {
         let range = directory.descendantRange
         do {
             return try pool.read { db in
                 Set(
                     try Int64.fetchAll(
-                        db, sql: "SELECT id FROM items WHERE path >= ? AND path < ?",
-                        arguments: [range.lower, range.upper]
+                        db, sql: "SELECT id FROM items WHERE path >= ? AND path < ? LIMIT ?",
+                        arguments: [range.lower, range.upper, limit ?? -1]
                     ).map { UInt64($0) })
             }
         } catch {
