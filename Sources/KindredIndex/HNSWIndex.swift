@@ -485,9 +485,9 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     }
 
     /// The most labels a search compares one by one (`among`) rather than walking the graph
-    /// with a filter: comparing 4,096 rows costs about what a walk visits at ef 64, and a walk
-    /// for a rarer label set widens across the graph (400 ms at 100k items for a folder with
-    /// none in it, RESULTS.md).
+    /// with a filter: 4,096 distances are a bounded cost, where a walk for a rare label set
+    /// widens across the graph (400 ms at 100k items for a folder with none in it, RESULTS.md).
+    /// Not tuned: where the two cost the same was not measured.
     public static let scanLimit = 4096
 
     /// How many of the walk's candidates a search with exact vectors re-ranks: `rerank`, or the
