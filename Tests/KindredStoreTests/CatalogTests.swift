@@ -150,6 +150,12 @@ import Testing
         #expect(try catalog.itemIDs(under: CollectionPath(nfd)) == [ids[nfd + "/c.jpg"]!])
         #expect(try catalog.itemIDs(under: CollectionPath("/art")).count == 6)
         #expect(try catalog.itemIDs(under: CollectionPath("/")).count == paths.count)
+        // Counted without fetching: the same numbers.
+        #expect(try catalog.itemCount(under: CollectionPath(nfc)) == 2)
+        #expect(try catalog.itemCount(under: CollectionPath("/art")) == 6)
+        #expect(try catalog.itemCount(under: CollectionPath("/")) == paths.count)
+        #expect(try catalog.itemCount(under: nil) == paths.count)
+        #expect(try catalog.itemIDs(under: CollectionPath("/art"), limit: 4).count == 4)
     }
 
     /// A deleted item's id is never handed to a new file, even when it was the largest.

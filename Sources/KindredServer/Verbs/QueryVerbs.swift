@@ -192,7 +192,8 @@ extension CommandService {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
         // A folder's items: none answers at once; up to HNSWIndex.scanLimit are compared one by
-        // one; more filter the graph walk.
+        // one; more filter the graph walk, unless the folder holds every item (a collection under
+        // one root), which needs no filter and no set of a million ids.
         var filter: ((UInt64) -> Bool)?, among: [UInt64]?
         if let within {
             let folder = try CollectionPath(within)
@@ -200,7 +201,7 @@ extension CommandService {
             if few.isEmpty { return ([], RecordedVectors()) }
             if few.count <= HNSWIndex.scanLimit {
                 among = Array(few)
-            } else {
+            } else if try catalog.itemCount(under: folder) < catalog.itemCount(under: nil) {
                 let allowed = try catalog.itemIDs(under: folder)
                 filter = { allowed.contains($0) }
             }

@@ -527,6 +527,23 @@ extension Catalog {
     /// Ids of the items strictly inside `directory`, compared byte for byte
     /// (`CollectionPath.descendantRange`), so `/art` does not match `/artist` and a name with
     /// accents matches exactly the bytes on disk.
+    /// How many items are under `directory` (every item when nil), counted on the path index
+    /// without fetching them: a `within=` folder that holds the whole collection filters nothing.
+    public func itemCount(under directory: CollectionPath?) throws(CatalogError) -> Int {
+        do {
+            return try pool.read { db in
+                if let range = directory?.descendantRange {
+                    return try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM items WHERE path >= ? AND path < ?",
+                        arguments: [range.lower, range.upper]) ?? 0
+                }
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") ?? 0
+            }
+        } catch {
+            throw CatalogError(operation: "count items under \(directory?.string ?? "every root")", underlying: error)
+        }
+    }
+
     public func itemIDs(under directory: CollectionPath, limit: Int? = nil) throws(CatalogError) -> Set<UInt64> {
         let range = directory.descendantRange
         do {
