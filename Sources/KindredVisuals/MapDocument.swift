@@ -161,9 +161,14 @@ public struct MapDocument: Sendable {
         }
         payload["lodAbove"] = options.levelOfDetailAbove
         payload["pointBudget"] = options.pointBudget
-        // JSONSerialization escapes "/" as "\/", so no "</script>" can end the data block early.
+        // Paths and names come from the collection: the data block must stay data whatever they
+        // hold. JSONSerialization escapes "/" as "\/", so no "</script>" can end the block early,
+        // and every "<" (only ever inside a string in JSON) is written \u003c, so a file named
+        // "<!--<script>…" cannot put the HTML parser into the script element's escaped states,
+        // where the block's own "</script>" no longer ends it and the map's code becomes data.
         let json = String(
-            decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
+            decoding: try! JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self
+        ).replacingOccurrences(of: "<", with: "\\u003c")
         let title = "Kindred map · run \(run.id)"
         let html = WebPage.fill(
             "map.html",

@@ -161,6 +161,35 @@ struct MapTests {
         #expect(lines[safe: 2]?.hasSuffix("region") == true, "\(lines)")
     }
 
+    /// A file in a watched folder names itself: markup in its name is shown as text, and cannot
+    /// end or swallow the page's scripts. "<!--<script>" in the data block would put the HTML
+    /// parser into the script element's escaped states, where the block's own "</script>" no
+    /// longer ends it and the map's code becomes data.
+    @Test func fileNamesWithMarkupAreShownAsText() throws {
+        let hostile = ["<!--<script>x.png", "<script>alert(1)<.png", "a&b<img src=x>.png"]
+        let fixture = try RunFixture(items: 60) {
+            $0 < hostile.count ? hostile[$0] : String(format: "item-%04d.png", $0)
+        }
+        let (page, map) = try write(fixture, dims: 2)
+        #expect(map.points == 60)
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap", "--hover", "0",
+                "--eval", "kindredMap.pointCount", "--eval", "document.querySelectorAll('script').length",
+                "--eval", "document.querySelectorAll('img[src=x]').length",
+            ])
+        #expect(result["console"] as? [String] == [], "console errors")
+        #expect(result["exceptions"] as? [String] == [], "exceptions")
+        let values = result["eval"] as? [Any] ?? []
+        #expect(values.first as? Int == 60, "the map's script ran")
+        #expect(values[safe: 1] as? Int == 2, "the data block and the map's script, nothing more")
+        #expect(values[safe: 2] as? Int == 0, "no element made from a name")
+        let hover = result["hover"] as? [String: Any] ?? [:]
+        #expect(hover["hovered"] as? Int == 0)
+        #expect((hover["tooltip"] as? String ?? "").contains(fixture.paths[0]), "the name is shown as it is")
+    }
+
     @Test func threeDimensionalMapDrawsAndPicks() throws {
         let fixture = try RunFixture(items: 150)
         let (page, _) = try write(fixture, dims: 3)

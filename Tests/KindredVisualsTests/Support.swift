@@ -22,7 +22,11 @@ struct RunFixture {
 
     static let clusterCentres: [(Float, Float, Float)] = [(0, 0, 0), (10, 0, 4), (5, 8, -4)]
 
-    init(items n: Int = 300, algorithm: String = "hdbscan") throws {
+    /// `name` names item i's file (a test of hostile file names passes its own).
+    init(
+        items n: Int = 300, algorithm: String = "hdbscan",
+        name: (Int) -> String = { String(format: "item-%04d.png", $0) }
+    ) throws {
         directory = temporaryDirectory("visuals")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         catalog = try Catalog(url: directory.appendingPathComponent("catalog.sqlite"), logger: testLogger)
@@ -33,7 +37,7 @@ struct RunFixture {
             let label = i % 10 == 9 ? -1 : i % 3
             let folder = directory.appendingPathComponent(label < 0 ? "noise" : "cluster-\(label)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let url = folder.appendingPathComponent(String(format: "item-%04d.png", i))
+            let url = folder.appendingPathComponent(name(i))
             try Data(Fixtures.png(composition(width: 48, height: 36, seed: UInt64(i)), kind: .rgb8)).write(to: url)
             files.append(.init(path: url.path, size: 1, mtimeNs: 1))
             labels.append(label)
