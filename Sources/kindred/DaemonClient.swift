@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KindredCore
 import KindredProtocol
 
 /// Options and output shared by the commands that ask kindredd.
@@ -60,14 +61,17 @@ struct DaemonOptions: ParsableArguments {
         if case .failure = answer { throw ExitCode(1) }
     }
 
-    /// Prints an answer's rows in the chosen form, or its refusal.
+    /// Prints an answer's rows in the chosen form, or its refusal. A field is whatever a file's
+    /// name holds: piped, each row stays one line of tab-separated fields escaped as the protocol
+    /// escapes them (`ResponseEncoder.escape`: `\t`, `\n`, `\r`, `\\`); on a terminal control
+    /// characters are shown, not obeyed (`DisplayText.visible`).
     func show(_ answer: Result<[[String]], ProtocolError>, header: [String]) throws {
         let rows = try refusing(answer)
         guard isatty(STDOUT_FILENO) == 1 else {
-            for row in rows { print(row.joined(separator: "\t")) }
+            for row in rows { print(row.map(ResponseEncoder.escape).joined(separator: "\t")) }
             return
         }
-        let table = [header] + rows
+        let table = [header] + rows.map { $0.map(DisplayText.visible) }
         let widths = header.indices.map { column in
             table.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
         }

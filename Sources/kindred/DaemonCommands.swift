@@ -35,7 +35,9 @@ struct Duplicates: ParsableCommand {
             Tiers: exact (the same bytes), near (perceptual hashes within --max-distance bits, confirmed by CNN \
             similarity: the same picture re-encoded or rescaled), similar (CNN cosine ≥ 0.97 alone: crops, borders, \
             stronger edits). The copy to keep has the most pixels, then the least compression, then the oldest file. \
-            With --keep, prints only the paths that could go, one a line; nothing is ever deleted.
+            With --keep, prints only the paths that could go, one a line, escaped as every answer's fields are \
+            (a newline in a name as \\n, a backslash as \\\\), or with --null each path as it is, ended by a NUL \
+            byte, for xargs -0; nothing is ever deleted.
             """
     )
 
@@ -43,14 +45,27 @@ struct Duplicates: ParsableCommand {
     @Option(help: "exact, near or similar.") var tier: DuplicateTier = .near
     @Option(help: "near: the most differing perceptual-hash bits (of 64).") var maxDistance = 6
     @Flag(help: "Print only the paths that could go (every copy but the one to keep).") var keep = false
+    @Flag(name: [.customShort("0"), .long], help: "With --keep: end each path with a NUL byte, unescaped (xargs -0).")
+    var null = false
 
     func run() throws {
         let request = Request.duplicates(tier: tier, maxDistance: maxDistance)
         guard keep else {
             return try daemon.ask(request, header: ["group", "tier", "id", "path", "keep", "width", "height", "bytes"])
         }
-        // group, tier, id, path, keep, …
-        for row in try daemon.rows(request) where row.count > 4 && row[4] == "no" { print(row[3]) }
+        // group, tier, id, path, keep, …. A name may hold a newline: a list a script deletes from
+        // must not let one file's name read as another path.
+        for row in try daemon.rows(request) where row.count > 4 && row[4] == "no" {
+            if null {
+                FileHandle.standardOutput.write(Data(row[3].utf8) + [0])
+            } else {
+                print(ResponseEncoder.escape(row[3]))
+            }
+        }
+    }
+
+    func validate() throws {
+        if null && !keep { throw ValidationError("--null is for --keep's list of paths") }
     }
 }
 

@@ -21,7 +21,7 @@ struct LoggingOptions: ParsableArguments {
     var level: Logger.Level = .warning
 
     func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label) { LineSafeLogHandler(StreamLogHandler.standardError(label: $0)) }
         logger.logLevel = level
         return logger
     }

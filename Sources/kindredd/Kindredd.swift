@@ -74,7 +74,7 @@ struct Kindredd: ParsableCommand {
         Self.raiseFileLimit()
         let configuration = try configuration()
         let logger = { () -> Logger in
-            var logger = Logger(label: "kindredd") { StreamLogHandler.standardError(label: $0) }
+            var logger = Logger(label: "kindredd") { LineSafeLogHandler(StreamLogHandler.standardError(label: $0)) }
             logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
             return logger
         }()

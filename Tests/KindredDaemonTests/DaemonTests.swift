@@ -854,9 +854,8 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
     }
 }
 
-/// Runs a kindred command that ends with one JSON line, and parses it.
-/// A command's exit status and its standard output parsed as JSON.
-func jsonOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, Any?) {
+/// A command's exit status and its standard output, as bytes.
+func commandOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, Data) {
     let process = Process(), output = Pipe()
     process.executableURL = productsDirectory.appendingPathComponent(executable)
     process.arguments = arguments
@@ -865,7 +864,13 @@ func jsonOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, A
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, try? JSONSerialization.jsonObject(with: data))
+    return (process.terminationStatus, data)
+}
+
+/// A command's exit status and its standard output parsed as JSON.
+func jsonOutput(_ executable: String, _ arguments: [String]) throws -> (Int32, Any?) {
+    let (status, data) = try commandOutput(executable, arguments)
+    return (status, try? JSONSerialization.jsonObject(with: data))
 }
 
 func jsonLine(_ executable: String, _ arguments: [String]) throws -> [String: Any] {

@@ -212,6 +212,67 @@ import Testing
         try daemon.waitUntilIdle(indexed: 0)
     }
 
+    /// A file's name may hold a newline, a tab or a terminal's escape sequence. The CLI's piped
+    /// output keeps each answer row one line (fields escaped as the protocol escapes them), and
+    /// `duplicates --keep`, the list a script deletes from, cannot let one file's name read as
+    /// another path: "copy⏎keeper.jpg" printed raw would be two lines, the second naming the
+    /// keeper. With `--null` the paths are exact and NUL-ended, for `xargs -0`.
+    @Test func fileNamesCannotSplitOrSteerTheCLIsOutput() throws {
+        defer { try? FileManager.default.removeItem(at: base) }
+        let art = base.appendingPathComponent("art")
+        let keeper = art.appendingPathComponent("keeper.jpg"), copy = art.appendingPathComponent("copy\nkeeper.jpg")
+        let steering = art.appendingPathComponent("tab\tand \u{1B}]0;title\u{07}.jpg")
+        try image(41, keeper)
+        try FileManager.default.copyItem(at: keeper, to: copy)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: keeper.path)
+        try image(42, steering)
+        for i in 0..<3 { try image(43 + UInt64(i), art.appendingPathComponent("img\(i).jpg")) }
+        // A file that is no picture (ERRORS lists it) and a folder kindredd logs when it scans it:
+        // neither name may forge a row or a log line of its own.
+        let forged = "notice kindredd: [kindredd] stopped"
+        try Data("no picture".utf8).write(to: art.appendingPathComponent("x\n\(forged).jpg"))
+        let folder = art.appendingPathComponent("sub\n\(forged)")
+        try image(46, folder.appendingPathComponent("in.jpg"))
+        let daemon = try daemon([art])
+        try daemon.start()
+        try daemon.waitUntilIdle(indexed: 7)
+        #expect(try daemon.ask(#"RESCAN "\#(art.path)/sub\n\#(forged)""#).first == "OK 1")
+        try daemon.waitFor("the folder's scan in the log") {
+            (try? String(contentsOf: daemon.log, encoding: .utf8))?.contains("directory=\(art.path)/sub") == true
+        }
+        let log = try String(contentsOf: daemon.log, encoding: .utf8)
+        #expect(!log.split(separator: "\n").contains { $0.hasPrefix(forged) }, "a name forged a log line")
+        #expect(log.contains(#"sub\n"# + forged), "the name logged, escaped")
+
+        let socket = ["--socket", daemon.socket]
+        let (status, listed) = try commandOutput("kindred", ["duplicates", "--tier", "exact", "--keep"] + socket)
+        #expect(status == 0)
+        #expect(String(decoding: listed, as: UTF8.self) == art.path + "/copy\\nkeeper.jpg\n", "one escaped line")
+        let (nullStatus, exact) = try commandOutput(
+            "kindred", ["duplicates", "--tier", "exact", "--keep", "--null"] + socket)
+        #expect(nullStatus == 0 && exact == Data(copy.path.utf8) + [0], "the path as it is, NUL-ended")
+        let (errorsStatus, errors) = try commandOutput("kindred", ["errors"] + socket)
+        #expect(
+            errorsStatus == 0
+                && String(decoding: errors, as: UTF8.self).hasPrefix(art.path + #"/x\n"# + forged + ".jpg\t"),
+            "one escaped row: \(String(decoding: errors, as: UTF8.self))")
+
+        let (similarStatus, similar) = try commandOutput("kindred", ["similar", keeper.path, "-k", "10"] + socket)
+        let lines = String(decoding: similar, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(similarStatus == 0 && lines.count == 7 && lines.last == "", "six rows, a line each: \(lines)")
+        let paths = lines.dropLast().map { ResponseEncoder.fields(String($0)) }
+        #expect(paths.allSatisfy { $0.count == 4 }, "four fields a row: \(lines)")
+        #expect(
+            Set(paths.map { $0[3] })
+                == Set(
+                    [copy, steering, folder.appendingPathComponent("in.jpg")].map(\.path)
+                        + (0..<3).map { art.path + "/img\($0).jpg" }),
+            "every path read back exactly")
+        #expect(DisplayText.visible(steering.path).unicodeScalars.allSatisfy { $0.value >= 0x20 && $0 != "\u{7F}" })
+        #expect(DisplayText.visible(steering.path).hasSuffix("tab\\tand \\u{1B}]0;title\\u{7}.jpg"))
+    }
+
     /// WATCH refuses `/`, pseudo file systems, roots inside or around others, and (when the
     /// configuration says so) anything outside the allowed prefixes, also through a symbolic link.
     @Test func watchRefusesWhatCannotBeARoot() throws {
