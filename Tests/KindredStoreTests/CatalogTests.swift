@@ -150,11 +150,20 @@ import Testing
         #expect(try catalog.itemIDs(under: CollectionPath(nfd)) == [ids[nfd + "/c.jpg"]!])
         #expect(try catalog.itemIDs(under: CollectionPath("/art")).count == 6)
         #expect(try catalog.itemIDs(under: CollectionPath("/")).count == paths.count)
-        // Counted without fetching: the same numbers.
-        #expect(try catalog.itemCount(under: CollectionPath(nfc)) == 2)
-        #expect(try catalog.itemCount(under: CollectionPath("/art")) == 6)
-        #expect(try catalog.itemCount(under: CollectionPath("/")) == paths.count)
-        #expect(try catalog.itemCount(under: nil) == paths.count)
+        // Whether a folder holds every item, without counting: only "/" does here; "/art" misses
+        // "/artist/e.jpg", the first path after its range, and a catalog of one folder's items
+        // is held by that folder, not by a sibling or a folder inside it.
+        #expect(try catalog.everyItemIsUnder(CollectionPath("/")))
+        #expect(try !catalog.everyItemIsUnder(CollectionPath("/art")))
+        #expect(try !catalog.everyItemIsUnder(CollectionPath(nfc)))
+        let one = try Catalog(
+            url: temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite"), logger: testLogger)
+        for name in ["a.jpg", "b/c.jpg"] { _ = try one.enqueue(path: nfd + "/" + name, size: 1, mtimeNs: 1) }
+        #expect(try one.everyItemIsUnder(CollectionPath(nfd)))
+        #expect(try one.everyItemIsUnder(CollectionPath("/art")))
+        #expect(try !one.everyItemIsUnder(CollectionPath(nfc)))
+        #expect(try !one.everyItemIsUnder(CollectionPath(nfd + "/b")))
+        #expect(try !one.everyItemIsUnder(CollectionPath("/artist")))
         #expect(try catalog.itemIDs(under: CollectionPath("/art"), limit: 4).count == 4)
     }
 

@@ -191,17 +191,16 @@ extension CommandService {
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
-        // A folder's items: none answers at once; up to HNSWIndex.scanLimit are compared one by
-        // one; more filter the graph walk, unless the folder holds every item (a collection under
-        // one root), which needs no filter and no set of a million ids.
+        // A folder that holds every item (a collection under one root) needs no filter, and is
+        // found first, in O(log n). Otherwise the folder's items: none answers at once; up to
+        // HNSWIndex.scanLimit are compared one by one; more filter the graph walk.
         var filter: ((UInt64) -> Bool)?, among: [UInt64]?
-        if let within {
-            let folder = try CollectionPath(within)
+        if let within, case let folder = try CollectionPath(within), try !catalog.everyItemIsUnder(folder) {
             let few = try catalog.itemIDs(under: folder, limit: HNSWIndex.scanLimit + 1)
             if few.isEmpty { return ([], RecordedVectors()) }
             if few.count <= HNSWIndex.scanLimit {
                 among = Array(few)
-            } else if try catalog.itemCount(under: folder) < catalog.itemCount(under: nil) {
+            } else {
                 let allowed = try catalog.itemIDs(under: folder)
                 filter = { allowed.contains($0) }
             }

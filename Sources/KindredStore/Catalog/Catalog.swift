@@ -524,26 +524,31 @@ extension Catalog {
         }
     }
 
-    /// Ids of the items strictly inside `directory`, compared byte for byte
-    /// (`CollectionPath.descendantRange`), so `/art` does not match `/artist` and a name with
-    /// accents matches exactly the bytes on disk.
-    /// How many items are under `directory` (every item when nil), counted on the path index
-    /// without fetching them: a `within=` folder that holds the whole collection filters nothing.
-    public func itemCount(under directory: CollectionPath?) throws(CatalogError) -> Int {
+    /// Whether every item of the catalog lies under `directory` (a collection under one root
+    /// asked about that root): answered by looking for one item on either side of its
+    /// `descendantRange` on the path index, in O(log n) whatever the collection's size. (Counting
+    /// the items under it took 25 ms at a million.)
+    public func everyItemIsUnder(_ directory: CollectionPath) throws(CatalogError) -> Bool {
+        let range = directory.descendantRange
         do {
             return try pool.read { db in
-                if let range = directory?.descendantRange {
-                    return try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM items WHERE path >= ? AND path < ?",
-                        arguments: [range.lower, range.upper]) ?? 0
-                }
-                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") ?? 0
+                try
+                    !(Bool.fetchOne(
+                        db,
+                        sql: """
+                            SELECT EXISTS (SELECT 1 FROM items WHERE path < ?)
+                                OR EXISTS (SELECT 1 FROM items WHERE path >= ?)
+                            """,
+                        arguments: [range.lower, range.upper]) ?? false)
             }
         } catch {
-            throw CatalogError(operation: "count items under \(directory?.string ?? "every root")", underlying: error)
+            throw CatalogError(operation: "check whether every item is under \(directory)", underlying: error)
         }
     }
 
+    /// Ids of the items strictly inside `directory`, compared byte for byte
+    /// (`CollectionPath.descendantRange`), so `/art` does not match `/artist` and a name with
+    /// accents matches exactly the bytes on disk; at most `limit`.
     public func itemIDs(under directory: CollectionPath, limit: Int? = nil) throws(CatalogError) -> Set<UInt64> {
         let range = directory.descendantRange
         do {
