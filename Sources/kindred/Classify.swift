@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KindredCore
 import KindredFeatures
+import KindredProtocol
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,12 +25,13 @@ struct Classify: ParsableCommand {
             let sum = exps.reduce(0, +)
             let best = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(5)
             print(
-                path + "\t"
+                ResponseEncoder.escape(path) + "\t"
                     + best.map { "\($0 - exps.startIndex):\((exps[$0] / sum).fixed(3))" }.joined(
                         separator: "\t"))
         }
         for failure in result.failures {
-            FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(DisplayText.visible(failure.path))\t\(DisplayText.visible(failure.reason))\n".utf8))
         }
         if !result.failures.isEmpty { throw ExitCode(1) }
     }

@@ -13,7 +13,7 @@ struct DaemonOptions: ParsableArguments {
 
     func connect() throws -> SocketClient {
         do { return try SocketClient(path: socketPath) } catch {
-            FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("kindred: \(DisplayText.visible("\(error)"))\n".utf8))
             throw ExitCode(2)
         }
     }
@@ -37,7 +37,7 @@ struct DaemonOptions: ParsableArguments {
         switch answer {
         case .success(let rows): return rows
         case .failure(let error):
-            FileHandle.standardError.write(Data("kindred: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("kindred: \(DisplayText.visible("\(error)"))\n".utf8))
             throw ExitCode(1)
         }
     }

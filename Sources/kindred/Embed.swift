@@ -113,7 +113,9 @@ struct Embed: ParsableCommand {
             throw ValidationError(
                 "--pool map holds 245 KB an image in memory: at most \(Self.maxMapImages) files, not \(files.count)")
         }
-        for path in missing { FileHandle.standardError.write(Data("\(path)\tno such file or directory\n".utf8)) }
+        for path in missing {
+            FileHandle.standardError.write(Data("\(DisplayText.visible(path))\tno such file or directory\n".utf8))
+        }
         let showProgress = isatty(STDERR_FILENO) == 1
         let start = ContinuousClock.now
         let network =
@@ -128,7 +130,8 @@ struct Embed: ParsableCommand {
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)
         for failure in result.failures {
-            FileHandle.standardError.write(Data("\(failure.path)\t\(failure.reason)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(DisplayText.visible(failure.path))\t\(DisplayText.visible(failure.reason))\n".utf8))
         }
 
         var features = result.features
