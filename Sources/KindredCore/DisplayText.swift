@@ -14,6 +14,20 @@ public enum DisplayText {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C || $0 == 0xC2 }) else {
             return text
         }
+        return BackslashEscapes.escape(text) { scalar in
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+                ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : nil
+        }
+    }
+}
+
+/// The backslash escapes Kindred writes wherever text must stay one line: the protocol's fields
+/// and quoted words (`KindredProtocol.Escapes`) and text shown to a person (`DisplayText`). By
+/// Unicode scalars: to Swift "\r\n" is one Character, equal to neither "\r" nor "\n".
+public enum BackslashEscapes {
+    /// `text` with backslashes, tabs, newlines and carriage returns written `\\`, `\t`, `\n`,
+    /// `\r`, and any other scalar as `more` writes it (nil: as it is).
+    public static func escape(_ text: String, more: (Unicode.Scalar) -> String?) -> String {
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -21,9 +35,12 @@ public enum DisplayText {
             case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
             case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
             case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
-                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
-            default: out.append(scalar)
+            default:
+                if let written = more(scalar) {
+                    out.append(contentsOf: written.unicodeScalars)
+                } else {
+                    out.append(scalar)
+                }
             }
         }
         return String(out)
