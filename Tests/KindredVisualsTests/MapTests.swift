@@ -190,6 +190,13 @@ struct MapTests {
         #expect((hover["tooltip"] as? String ?? "").contains(fixture.paths[0]), "the name is shown as it is")
     }
 
+    @Test func theDataBlockWritesEveryLessThanAsAnEscape() {
+        #expect(MapDocument.dataBlock(Data(#"{"a":"plain"}"#.utf8)) == #"{"a":"plain"}"#)
+        #expect(MapDocument.dataBlock(Data("<a<<b<".utf8)) == #"\u003ca\u003c\u003cb\u003c"#)
+        #expect(MapDocument.dataBlock(Data()) == "")
+        #expect(MapDocument.dataBlock(Data("é<ü".utf8)) == #"é\u003cü"#)
+    }
+
     @Test func threeDimensionalMapDrawsAndPicks() throws {
         let fixture = try RunFixture(items: 150)
         let (page, _) = try write(fixture, dims: 3)
