@@ -17,10 +17,7 @@ bin=.build/release
 swift build -c release --product kindred >/dev/null
 for round in $(seq "$rounds"); do
   for daemon in "$a" "$b"; do
-    lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
-    "$daemon" --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
-    pid=$!
-    settle "$lines"
+    start_settled "$daemon"
     similar_loads "round $round $(basename "$daemon")"
     kill -TERM "$pid"; wait "$pid" || true
   done

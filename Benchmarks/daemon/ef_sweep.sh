@@ -25,10 +25,7 @@ for round in $(seq "$rounds"); do
     if ! grep -q "^ef_search = $ef$" "$work/kindred.toml"; then
       echo "ef_sweep: $work/kindred.toml has no [index] section to set ef_search in" >&2; exit 1
     fi
-    lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
-    $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
-    pid=$!
-    settle "$lines"
+    start_settled
     similar_loads "round $round ef $ef"
     "$py" Benchmarks/daemon/recall.py "$work/base.npy" "$sock" --queries "${QUERIES:-500}" | tail -1 |
       sed "s|^|round $round ef $ef recall: |"

@@ -1,4 +1,5 @@
-# Sourced by the daemon benchmarks (run.sh, scale.sh, ab.sh, ef_sweep.sh), which set bin, work and sock.
+# Sourced by the daemon benchmarks (run.sh, scale.sh, ab.sh, ef_sweep.sh, refit_load.sh), which set bin,
+# work and sock.
 
 # Starts kindredd on $work, sets pid, prints seconds until PING and until a SIMILAR is answered
 # (SIMILAR answers `unavailable` until the indexes are loaded or built).
@@ -16,6 +17,16 @@ serve() {
 # Resident memory, split into anonymous (the indexes, the catalog cache) and file-backed (LMDB's
 # mapped vectors: page cache, shared and reclaimable).
 rss() { awk '/VmHWM|VmRSS|RssAnon|RssFile/{printf "%s %d MB  ", $1, $2/1024} END{print ""}' /proc/$pid/status; }
+
+# For the scripts that compare daemons or settings in one run: starts the kindredd binary $1 (default
+# $bin/kindredd) on $work, sets pid, and returns once it answers SIMILAR with its CNN records read.
+start_settled() {
+  local lines; lines=$(wc -l < "$work/kindredd.log" 2>/dev/null || echo 0)
+  "${1:-$bin/kindredd}" --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 \
+    --log-level info 2>>"$work/kindredd.log" &
+  pid=$!
+  settle "$lines"
+}
 
 # For the scripts that compare daemons or settings in one run (ab.sh, ef_sweep.sh): waits until the
 # kindredd just started answers SIMILAR and has read the CNN records ahead (SIMILAR re-ranks from

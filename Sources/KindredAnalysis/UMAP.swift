@@ -554,7 +554,7 @@ public struct UMAP: Sendable {
                             if workers == 1 {
                                 work(0)
                             } else {
-                                DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+                                performConcurrently(iterations: workers, work)
                             }
                         }
                     }

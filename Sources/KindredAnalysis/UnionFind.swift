@@ -1,7 +1,7 @@
 /// Disjoint sets over 0..<count with path compression: HDBSCAN's single linkage and Borůvka
 /// rounds, UMAP's connectivity check, and near-duplicate groups (`Duplicates`).
 public struct UnionFind: Sendable {
-    public private(set) var parent: [Int]
+    private var parent: [Int]
 
     public init(count: Int) { parent = Array(0..<count) }
 

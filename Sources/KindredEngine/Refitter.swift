@@ -430,7 +430,7 @@ public final class Refitter: Sendable {
         indices.withUnsafeMutableBufferPointer { indexBuffer in
             distances.withUnsafeMutableBufferPointer { distanceBuffer in
                 let (ib, db) = (UInt(bitPattern: indexBuffer.baseAddress), UInt(bitPattern: distanceBuffer.baseAddress))
-                DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                performConcurrently(iterations: threads) { worker in
                     for row in stride(from: worker, to: ids.count, by: threads) {
                         if row % 4096 < threads {
                             if isCancelled { break }

@@ -198,7 +198,7 @@ extension HNSWIndex {
         let failure = Mutex<IndexError?>(nil)
         progress.start(rows: matrix.rows)
         let tenth = matrix.rows >= 100_000 ? matrix.rows / 10 : Int.max
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        performConcurrently(iterations: threads) { _ in
             while true {
                 let row = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard row < matrix.rows, failure.withLock({ $0 == nil }) else { return }

@@ -1,4 +1,5 @@
 import Dispatch
+import KindredCore
 import Synchronization
 
 /// What `compact` did.
@@ -29,7 +30,7 @@ extension HNSWIndex {
 
             let relinked = Atomic<Int>(0)
             let chunk = 1024
-            DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { block in
+            performConcurrently(iterations: (n + chunk - 1) / chunk) { block in
                 // Only this block's nodes' lists are written; deleted nodes' lists are only read.
                 for id in (block * chunk)..<min(n, (block + 1) * chunk) where isLive(UInt32(id)) {
                     for layer in 0...Int(levels[id]) where relink(UInt32(id), layer: layer) {
