@@ -1,6 +1,7 @@
 #!/bin/sh
 # The map page at 10k and 100k points: time to write it, file size, time to first render and
-# the cost of a redraw while dragging, in headless Chromium (software rendering, 2 cores).
+# the cost of a redraw while dragging and of one once still (the same below 200k points; above,
+# a 3-D map draws a spread while it moves), in headless Chromium (software rendering, 2 cores).
 # Runs are synthetic (kindred-bench-maprun); with thumbnails their items are symlinks cycling
 # through openclipart's 6,900 PNGs, so thumbnails are decoded from real files.
 #
@@ -13,8 +14,8 @@ bin=.build/release
 images=${OPENCLIPART:-${XDG_CACHE_HOME:-$HOME/.cache}/kindred/openclipart/usr/share/openclipart/png}
 out=Benchmarks/data/visuals
 mkdir -p "$out"
-echo "| points | dims | thumbnails | write map (s) | file (MB) | first render (ms) | redraw while dragging (ms) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| points | dims | thumbnails | write map (s) | file (MB) | first render (ms) | redraw while dragging (ms) | redraw once still (ms) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in ${@:-10000 100000}; do
   state=$out/state-$n
   rm -rf "$state"
@@ -30,10 +31,12 @@ for n in ${@:-10000 100000}; do
       seconds=$(echo "$written" | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds'])")
       size=$(python3 -c "import os; print(round(os.path.getsize('$page') / 1e6, 1))")
       measured=$(python3 Tests/Support/browser.py "$page" --wait-for "window.kindredMap" --timeout 300 \
-        --eval "kindredMap.firstRenderMs" --eval "kindredMap.timeFrames(20)")
+        --eval "kindredMap.firstRenderMs" --eval "kindredMap.timeFrames(20)" \
+        --eval "kindredMap.timeFrames(20, {still: true})")
       first=$(echo "$measured" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['eval'][0]))")
       frame=$(echo "$measured" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['eval'][1], 1))")
-      echo "| $n | $dims | $t | $seconds | $size | $first | $frame |"
+      still=$(echo "$measured" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['eval'][2], 1))")
+      echo "| $n | $dims | $t | $seconds | $size | $first | $frame | $still |"
     done
   done
 done

@@ -27,7 +27,9 @@ public struct MapDocument: Sendable {
         public static let fullNeighboursUpTo = 250_000
         /// A 2-D map of more points than this draws through a grid (Web/map.js: density blocks
         /// from far out, only the points on screen nearer in); `pointBudget` is how many visible
-        /// points a frame may draw one by one before it draws density instead.
+        /// points a frame may draw one by one before it draws density instead. A 3-D map of more
+        /// points than this draws a fixed spread of `pointBudget` of them while the view moves,
+        /// and every point once it is still.
         public var levelOfDetailAbove = 200_000
         public var pointBudget = 250_000
         public var threads = ProcessInfo.processInfo.activeProcessorCount

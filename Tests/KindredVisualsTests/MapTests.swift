@@ -226,14 +226,7 @@ struct MapTests {
     /// benchmark: Benchmarks/RESULTS.md).
     @Test func largeMapsSwitchBetweenDensityAndPoints() throws {
         let fixture = try LargeRunFixture(items: 40_000)
-        var options = MapDocument.Options()
-        options.thumbnailSize = 0
-        options.levelOfDetailAbove = 20_000
-        options.pointBudget = 25_000
-        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger)
-        #expect(map.points == 40_000)
-        let page = fixture.directory.appendingPathComponent("large.html")
-        try Data(map.html.utf8).write(to: page)
+        let page = try writeLargeMap(fixture, dims: 2, pointBudget: 25_000)
         // An item near the middle of a cluster, to zoom in on and hover.
         let row = 12_345
         let result = try Browser.open(
@@ -259,6 +252,55 @@ struct MapTests {
         #expect(near > 0 && near < 10_000, "close in, only the points on screen (\(near))")
         let hover = result["hover"] as? [String: Any] ?? [:]
         #expect(hover["hovered"] as? Int == row, "picking through the grid finds the point under the cursor")
+    }
+
+    /// Above 200k points a 3-D map draws a fixed spread of `pointBudget` points while the view
+    /// moves, and every point once input has been still for a moment: turning a million points
+    /// stays smooth. A real drag (mouse events on the canvas) turns it; thresholds lowered as above.
+    @Test func largeThreeDimensionalMapsDrawASpreadWhileTurning() throws {
+        let fixture = try LargeRunFixture(items: 40_000)
+        let page = try writeLargeMap(fixture, dims: 3, pointBudget: 10_000)
+        let frame = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))"
+        let mouse = { (type: String, x: Int) in
+            "document.getElementById('map').dispatchEvent(new MouseEvent('\(type)', {bubbles: true, clientX: \(x), clientY: 300, buttons: 1}))"
+        }
+        let result = try Browser.open(
+            page,
+            [
+                "--wait-for", "window.kindredMap && kindredMap.frames > 0", "--timeout", "240",
+                "--before", "kindredMap.resetView(true)", "--before", frame,
+                "--before", "window.still = [kindredMap.level, kindredMap.drawnPoints]",
+                "--before", mouse("mousedown", 300), "--before", mouse("mousemove", 340),
+                "--before", mouse("mousemove", 380), "--before", frame,
+                "--before", "window.turning = [kindredMap.level, kindredMap.drawnPoints]",
+                "--before", "new Promise(r => setTimeout(() => r(0), 600))", "--before", frame,
+                "--eval", "still[0]", "--eval", "still[1]", "--eval", "turning[0]", "--eval", "turning[1]",
+                "--eval", "kindredMap.level", "--eval", "kindredMap.drawnPoints",
+            ])
+        #expect(result["exceptions"] as? [String] == [], "exceptions")
+        let values = result["eval"] as? [Any] ?? []
+        #expect(values[safe: 0] as? String == "points", "at rest, points")
+        // (A few of the 40,000 fall outside the turned view: "every point" is every point on screen.)
+        #expect(values[safe: 1] as? Int ?? 0 > 38_000, "at rest, every point")
+        #expect(values[safe: 2] as? String == "spread", "while the drag turns the view, the spread")
+        let turning = values[safe: 3] as? Int ?? 0
+        #expect(turning > 5_000 && turning <= 10_000, "while turning, at most the budget (\(turning))")
+        #expect(values[safe: 4] as? String == "points", "once still, points again")
+        #expect(values[safe: 5] as? Int ?? 0 > 36_000, "once still, every point again")
+    }
+
+    /// A large fixture's map with the level-of-detail threshold lowered to 20,000 points.
+    private func writeLargeMap(_ fixture: LargeRunFixture, dims: Int, pointBudget: Int) throws -> URL {
+        var options = MapDocument.Options()
+        options.thumbnailSize = 0
+        options.dimensions = dims
+        options.levelOfDetailAbove = 20_000
+        options.pointBudget = pointBudget
+        let map = try MapDocument.make(source: fixture.catalog, options: options, logger: testLogger)
+        #expect(map.points == fixture.points.count)
+        let page = fixture.directory.appendingPathComponent("large-\(dims).html")
+        try Data(map.html.utf8).write(to: page)
+        return page
     }
 
     @Test func largeMapsKeepThumbnailsForASpreadOfItems() {
