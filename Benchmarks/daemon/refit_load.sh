@@ -2,9 +2,10 @@
 # SIMILAR while a refit runs, two kindredd builds alternating in one run (issue #17: "queries stay
 # fast meanwhile"). Each round starts each build in turn on the same state, measures SIMILAR from
 # CLIENTS clients (default 2) on the idle daemon for LOAD_S seconds (default 30), asks for a refit,
-# measures the same load again while it runs, and prints both lines, the refit's wall time and
-# the CPU the daemon spent a SIMILAR. The load during the refit starts with it; a refit shorter
-# than LOAD_S leaves idle time in that figure, so LOAD_S should stay under the refit's time.
+# measures the same load again while it runs, and prints both lines and the refit's wall time.
+# The load during the refit starts with it; a refit shorter than LOAD_S leaves idle time in that
+# figure, so LOAD_S should stay under the refit's time. The daemon's CPU a request printed for the
+# load during the refit counts the refit's CPU too.
 #
 # usage: Benchmarks/daemon/refit_load.sh STATE_DIR KINDREDD_A KINDREDD_B [ROUNDS]
 #   STATE_DIR: a scale.sh work directory (Benchmarks/data/scale-N, holding state/ and kindred.toml);
