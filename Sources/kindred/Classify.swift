@@ -29,10 +29,7 @@ struct Classify: ParsableCommand {
                     + best.map { "\($0 - exps.startIndex):\((exps[$0] / sum).fixed(3))" }.joined(
                         separator: "\t"))
         }
-        for failure in result.failures {
-            FileHandle.standardError.write(
-                Data("\(DisplayText.visible(failure.path))\t\(DisplayText.visible(failure.reason))\n".utf8))
-        }
+        ImagePipeline.report(failures: result.failures)
         if !result.failures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -113,9 +113,7 @@ struct Embed: ParsableCommand {
             throw ValidationError(
                 "--pool map holds 245 KB an image in memory: at most \(Self.maxMapImages) files, not \(files.count)")
         }
-        for path in missing {
-            FileHandle.standardError.write(Data("\(DisplayText.visible(path))\tno such file or directory\n".utf8))
-        }
+        ImagePipeline.report(failures: missing.map { ($0, "no such file or directory") })
         let showProgress = isatty(STDERR_FILENO) == 1
         let start = ContinuousClock.now
         let network =
@@ -129,10 +127,7 @@ struct Embed: ParsableCommand {
             : ImagePipeline.onceAFile(files) { describe($0, network: network, showProgress: showProgress) }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         let seconds = elapsed(since: start)
-        for failure in result.failures {
-            FileHandle.standardError.write(
-                Data("\(DisplayText.visible(failure.path))\t\(DisplayText.visible(failure.reason))\n".utf8))
-        }
+        ImagePipeline.report(failures: result.failures)
 
         var features = result.features
         let d = space == .cnn ? pooling.dimension : space.dimension

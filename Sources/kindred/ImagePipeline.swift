@@ -163,6 +163,16 @@ struct ImagePipeline {
         return (result, first.count)
     }
 
+    /// Writes each file that was not described as one line on stderr, `path<TAB>reason`, both
+    /// shown as `DisplayText` shows text from outside: a newline in a name cannot start a line of
+    /// its own in the list.
+    static func report(failures: [(path: String, reason: String)]) {
+        for failure in failures {
+            FileHandle.standardError.write(
+                Data("\(DisplayText.visible(failure.path))\t\(DisplayText.visible(failure.reason))\n".utf8))
+        }
+    }
+
     /// Regular files under the given files and directories, recursively, hidden ones skipped,
     /// in path order so a run is reproducible.
     static func collect(_ arguments: [String]) -> (files: [String], missing: [String]) {

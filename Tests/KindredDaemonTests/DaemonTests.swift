@@ -518,6 +518,32 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
         #expect(every.rows == once.rows, "describing a file again gives the same numbers")
     }
 
+    /// `kindred embed`'s list of files it did not describe (on stderr, a line each) keeps each
+    /// name on its line: a missing path and a file that is not an image, both named with a newline.
+    @Test func embedListsFailuresOneLineEach() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let art = root.appendingPathComponent("art")
+        try image(31, "good.png", in: art)
+        try Data("not an image".utf8).write(to: art.appendingPathComponent("bad\nname.png"))
+        let state = try DaemonProcess(state: root.appendingPathComponent("state"), roots: []).state
+        let process = Process(), errors = Pipe()
+        process.executableURL = productsDirectory.appendingPathComponent("kindred")
+        process.arguments = [
+            "embed", "--space", "style", "--state", state.path, "--out", root.appendingPathComponent("s.npy").path,
+            art.path, root.appendingPathComponent("gone\npath.png").path,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "a failure exits 1")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.contains { $0.hasSuffix(#"gone\npath.png\#tno such file or directory"#) }, "\(lines)")
+        #expect(lines.contains { $0.contains(#"bad\nname.png\#t"#) }, "\(lines)")
+    }
+
     /// The placement model is saved with the run: after a restart, items indexed before the next
     /// refit are still placed on the map and in their picture's cluster. A damaged saved model is
     /// refused with the reason in the log, and the daemon keeps serving.
