@@ -55,11 +55,15 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// 256 bytes. The rest of a row is prefetched `prefetchAhead` distances before its own
     /// (`searchLayer`): fetching whole rows at the gather left the stream behind the loop.
     let prefetchBytes: Int
-    /// How many distances ahead of the loop the rest of a row is prefetched. On a 2-core EPYC
-    /// (int8, 1280-d, 100k rows) leaving it to the hardware prefetcher left the kernel waiting on
-    /// its row loads (72 % of its samples); two ahead took 23–34 % more queries a second
-    /// (RESULTS.md).
-    static let prefetchAhead = 2
+    /// How many distances ahead of the loop the rest of a row is prefetched: far enough that the
+    /// row arrives as the kernel reaches it, so the faster the kernel, the further ahead. On a
+    /// first-generation EPYC (AVX2, int8, 1280-d, 100k rows) leaving it to the hardware
+    /// prefetcher left the kernel waiting on its row loads (72 % of its samples); two ahead took
+    /// 23–34 % more queries a second, and four was slower. A 512-bit kernel finishes a row in
+    /// about half the time, so on AVX-512 it is three: on Zen 5, 5–7 % more queries a second
+    /// than two, the same as four (RESULTS.md, "The walk's prefetch distance by the kernel's
+    /// width").
+    static let prefetchAhead = kk_code_level() >= 2 ? 3 : 2
 
     /// The format version of the file this index was loaded from (set once, by `load`, before the
     /// index is shared); nil for one built in memory. An older version is rewritten at the next save.
@@ -346,6 +350,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         let limit = maxLinks(onLayer: layer)
 
         let pending = context.pending
+        let ahead = Self.prefetchAhead
         while !context.frontier.isEmpty {
             let nearest = context.frontier.top
             if nearest.distance > bound && context.results.count >= ef { break }
@@ -366,10 +371,10 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
                 pending[gathered] = neighbor
                 gathered += 1
             }
-            for j in 0..<min(Self.prefetchAhead, gathered) { prefetchTail(of: pending[j]) }
+            for j in 0..<min(ahead, gathered) { prefetchTail(of: pending[j]) }
             for j in 0..<gathered {
                 let neighbor = pending[j]
-                if j + Self.prefetchAhead < gathered { prefetchTail(of: pending[j + Self.prefetchAhead]) }
+                if j + ahead < gathered { prefetchTail(of: pending[j + ahead]) }
                 let d = distance(query, row(neighbor), by: kernel)
                 guard context.results.count < ef || d < bound else { continue }
                 context.frontier.push(Candidate(distance: d, id: neighbor))
@@ -508,16 +513,15 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         _ candidates: [Neighbor], query: UnsafeBufferPointer<Float>, by exact: any ExactVectors
     ) -> [Neighbor] {
         var out = candidates
-        for i in out.indices {
-            let measured: Float? =
-                exact.withVector(out[i].label) { stored in
-                    guard stored.count == dimension else { return nil }
-                    if metric == .l2 { return floatKernel(query.baseAddress!, stored.baseAddress!, dimension) }
-                    let norm = floatKernel(stored.baseAddress!, stored.baseAddress!, dimension).squareRoot()
-                    guard norm > 0 else { return nil }
-                    return 1 - floatKernel(query.baseAddress!, stored.baseAddress!, dimension) / norm
-                } ?? nil
-            if let measured { out[i].distance = measured }
+        exact.forEachVector(candidates.map(\.label)) { i, stored in
+            guard let stored, stored.count == dimension else { return }
+            if metric == .l2 {
+                out[i].distance = floatKernel(query.baseAddress!, stored.baseAddress!, dimension)
+                return
+            }
+            let norm = floatKernel(stored.baseAddress!, stored.baseAddress!, dimension).squareRoot()
+            guard norm > 0 else { return }
+            out[i].distance = 1 - floatKernel(query.baseAddress!, stored.baseAddress!, dimension) / norm
         }
         out.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.label < $1.label) }
         return out

@@ -127,24 +127,8 @@ public enum VectorEncoding: String, Sendable, CaseIterable, Codable {
             for i in 0..<dimension { out[i] = Float16(source[i]).bitPattern }
             for i in dimension..<n { out[i] = 0 }
         case .int8:
-            var largest: Float = 0
-            for x in source { largest = max(largest, abs(x)) }
-            let scale = largest / 127
-            let inverse = largest > 0 ? 127 / largest : 0
-            let codes = (row + Int(KK_I8_HEADER_BYTES)).assumingMemoryBound(to: Int8.self)
-            var squares: Float = 0
-            for i in 0..<dimension {
-                let code = Int8(max(-127, min(127, (source[i] * inverse).rounded())))
-                codes[i] = code
-                let decoded = Float(code) * scale
-                squares += decoded * decoded
-            }
-            for i in dimension..<n { codes[i] = 0 }
-            let header = row.assumingMemoryBound(to: Float.self)
-            header[0] = scale
-            header[1] = squares
-            header[2] = 0
-            header[3] = 0
+            precondition(source.count >= dimension, "\(source.count) floats for a \(dimension)-d row")
+            kk_encode_i8(source.baseAddress!, dimension, n, row)
         case .int4:
             Int4Row.encode(source, into: row, dimension: dimension, padded: n)
         }
@@ -180,9 +164,19 @@ public protocol ExactVectors {
     /// decodes straight into `destination`, where `withVector` would decode into scratch space
     /// first.
     func copyVector(_ label: UInt64, into destination: UnsafeMutableBufferPointer<Float>) -> Bool
+
+    /// Calls `body` with each of `labels`' vectors in turn and its place in `labels` (nil for a
+    /// label without one); a vector lives until `body` returns. A source whose vectors lie at
+    /// scattered addresses looks them all up first and starts fetching them, so that reading them
+    /// in turn does not wait on one cache miss after another: the store's reader does.
+    func forEachVector(_ labels: [UInt64], _ body: (Int, UnsafeBufferPointer<Float>?) -> Void)
 }
 
 extension ExactVectors {
+    public func forEachVector(_ labels: [UInt64], _ body: (Int, UnsafeBufferPointer<Float>?) -> Void) {
+        for (i, label) in labels.enumerated() where withVector(label, { body(i, $0) }) == nil { body(i, nil) }
+    }
+
     public func copyVector(_ label: UInt64, into destination: UnsafeMutableBufferPointer<Float>) -> Bool {
         withVector(label) { vector in
             guard vector.count == destination.count else { return false }

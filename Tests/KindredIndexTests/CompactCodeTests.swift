@@ -75,6 +75,62 @@ import Testing
     }
 }
 
+/// The int8 encoder (`kk_encode_i8`, which writes every int8 row and query) at every level this
+/// CPU has, against the Swift it replaced, byte for byte: rows written before and after it meet
+/// in one index.
+@Suite struct Int8EncoderTests {
+    /// The encoder as it was written in Swift (VectorEncoding.encode, before 2026-12-07).
+    func reference(_ source: [Float], padded: Int) -> [UInt8] {
+        var largest: Float = 0
+        for x in source { largest = max(largest, abs(x)) }
+        let scale = largest / 127
+        let inverse = largest > 0 ? 127 / largest : 0
+        var codes = [Int8](repeating: 0, count: padded)
+        var squares: Float = 0
+        for i in source.indices {
+            let code = Int8(max(-127, min(127, (source[i] * inverse).rounded())))
+            codes[i] = code
+            let decoded = Float(code) * scale
+            squares += decoded * decoded
+        }
+        var row = [UInt8](repeating: 0, count: Int(KK_I8_HEADER_BYTES) + padded)
+        withUnsafeBytes(of: scale) { row.replaceSubrange(0..<4, with: $0) }
+        withUnsafeBytes(of: squares) { row.replaceSubrange(4..<8, with: $0) }
+        for (i, c) in codes.enumerated() { row[Int(KK_I8_HEADER_BYTES) + i] = UInt8(bitPattern: c) }
+        return row
+    }
+
+    @Test(arguments: [1, 7, 63, 64, 65, 200, 1280, 1283])
+    func everyLevelWritesTheReferenceBytes(length: Int) throws {
+        var random = SeededRandom(seed: UInt64(length) &+ 17)
+        let padded = (length + 63) / 64 * 64
+        var cases: [[Float]] = [
+            (0..<length).map { _ in random.normal() },
+            (0..<length).map { _ in max(0, random.normal()) },  // sparse, as CNN features are
+            [Float](repeating: 0, count: length),
+            [Float](repeating: -3.25, count: length),
+        ]
+        // Halves exactly: with 127 the largest the inverse is 1, so x · inverse = x and the codes
+        // are rounded half away from zero (2.5 → 3, −0.5 → −1), as `rounded()` does.
+        let halves: [Float] = [127, 2.5, -2.5, 0.5, -0.5, 1.5, 126.5, -126.5, 0.49999997, -1e-30]
+        cases.append((0..<length).map { halves[$0 % halves.count] })
+        for (n, source) in cases.enumerated() {
+            let expected = reference(source, padded: padded)
+            for level in 0...Int(kk_code_level()) {
+                var row = [UInt8](repeating: 0xAB, count: expected.count)  // padding must be written
+                let written = source.withUnsafeBufferPointer { x in
+                    row.withUnsafeMutableBytes {
+                        kk_encode_i8_at(x.baseAddress!, length, padded, $0.baseAddress!, Int32(level))
+                    }
+                }
+                #expect(written == 1)
+                let differs = row.indices.first { row[$0] != expected[$0] }
+                #expect(differs == nil, "case \(n), level \(level): byte \(differs ?? 0) of \(row.count)")
+            }
+        }
+    }
+}
+
 /// int4 rows come from the encoder itself (`VectorEncoding.encode`): their header carries the
 /// terms that turn the integer code sum into an inner product, which is what needs checking.
 @Suite struct Int4CodeTests {

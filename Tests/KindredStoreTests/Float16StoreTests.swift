@@ -80,6 +80,43 @@ import Testing
         #expect(throws: VectorStoreError.self) { try store.vector(ItemID(1), space: "cnn", as: UInt8.self) }
     }
 
+    /// A re-rank reads its candidates' vectors in one call (`VectorReader.forEachVector`, which
+    /// looks every record up before reading any): each answer is what reading that label alone
+    /// gives, a missing or damaged record is nil in its place, and a label asked twice is read twice.
+    @Test(arguments: [VectorElement.float16, .float32])
+    func readingManyAtOnceGivesWhatReadingEachGives(element: VectorElement) throws {
+        let directory = temporaryDirectory("many")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try VectorStore(
+            directory: directory, spaces: [VectorSpace(name: "cnn", dimension: 1280, element: element)],
+            logger: testLogger)
+        try store.write { batch throws(VectorStoreError) in
+            for id in UInt64(1)...40 { try batch.put(ItemID(id), vector(id, 1280), space: "cnn") }
+        }
+        // Item 7's record damaged: its magic overwritten.
+        let db = try store.lookup("cnn", item: nil).1
+        try store.environment.write { txn in
+            let bytes = Array(try txn.get(db, UInt64(7))!)
+            try txn.put(db, UInt64(7), count: bytes.count) { out in
+                out.copyBytes(from: bytes)
+                out[0] = 0
+            }
+        }
+        let labels: [UInt64] = [3, 999, 7, 40, 3, 1, 0, 25]
+        try store.withReader(space: "cnn") { reader in
+            var seen: [Int] = []
+            reader.forEachVector(labels) { i, vector in
+                seen.append(i)
+                let batch = vector.map(Array.init)  // copied first: reading one alone reuses the scratch
+                let alone = reader.withVector(labels[i]) { Array($0) }
+                #expect(batch == alone, "label \(labels[i])")
+            }
+            #expect(seen == Array(labels.indices))
+            #expect(reader.withVector(7) { _ in true } == nil && reader.withVector(999) { _ in true } == nil)
+            #expect(reader.withVector(40) { $0.count } == 1280)
+        }
+    }
+
     /// A state written with float32 CNN vectors (record version 1) opens as float16: every record
     /// is rewritten, ids and producer versions kept, values within half precision; a migration
     /// cut short (some records still float32) reads correctly and finishes at the next open.

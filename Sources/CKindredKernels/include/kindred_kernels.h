@@ -50,6 +50,14 @@ kk_code_fn kk_code_kernel_at(int encoding, int l2, int level);
 int kk_code_level(void);
 const char *kk_code_isa(int level);
 
+/// Writes x[0..<n] (finite) as an int8 row of `padded` codes (n <= padded): the layout above,
+/// the scale its largest magnitude / 127, each code rounded half away from zero. Every level of
+/// the CPU writes the same bytes.
+void kk_encode_i8(const float *x, size_t n, size_t padded, void *row);
+/// kk_encode_i8 with the loops compiled for `level` (kk_code_level's scale); 0, writing nothing,
+/// for a level this CPU lacks. For tests.
+int kk_encode_i8_at(const float *x, size_t n, size_t padded, void *row, int level);
+
 /// IEEE half <-> float conversion (F16C where the CPU has it; round to nearest even either way).
 void kk_halves_to_floats(const uint16_t *in, float *out, size_t n);
 void kk_floats_to_halves(const float *in, uint16_t *out, size_t n);
