@@ -236,6 +236,18 @@ import Testing
             let again = recorder.withVector(label) { Array($0) }
             #expect(first != nil && first == again && first == reader.withVector(label) { Array($0) })
             #expect(recorder.recorded.count == 1)
+            // Many at once (a re-rank's read): each as the store has it, a missing label nil and
+            // not recorded, a repeated one recorded once, and the rows recorded before kept.
+            let labels = [found[1].label, 999_998, found[2].label, found[1].label, label, found[3].label]
+            var served: [[Float]?] = []
+            recorder.forEachVector(labels) { _, vector in served.append(vector.map(Array.init)) }
+            #expect(served.count == labels.count && served[1] == nil)
+            for (i, l) in labels.enumerated() where i != 1 {
+                #expect(served[i] != nil && served[i] == reader.withVector(l) { Array($0) }, "label \(l)")
+            }
+            #expect(recorder.recorded.count == 4)
+            #expect(recorder.recorded.withVector(label) { Array($0) } == first)
+            #expect(recorder.recorded.withVector(999_998) { _ in () } == nil)
         }
         let always = Fusion(weights: weights, candidates: 100, expansion: .init(neighbours: 2, below: 1))
         let fromStore = try always.rerank(found, probe: probe, k: 6, store: fixture.store)
