@@ -61,8 +61,8 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     /// prefetcher left the kernel waiting on its row loads (72 % of its samples); two ahead took
     /// 23–34 % more queries a second, and four was slower. A 512-bit kernel finishes a row in
     /// about half the time, so on AVX-512 it is three: on Zen 5, 5–7 % more queries a second
-    /// than two, the same as four (RESULTS.md, "The walk's prefetch distance by the kernel's
-    /// width").
+    /// than two, the same as four (RESULTS.md, "Zen 5 at 100k and a million, and three cuts to a
+    /// SIMILAR's CPU").
     static let prefetchAhead = kk_code_level() >= 2 ? 3 : 2
 
     /// The format version of the file this index was loaded from (set once, by `load`, before the
