@@ -13,23 +13,8 @@ import Testing
     /// reachable from here; these tests build rows by the layouts in kindred_kernels.h instead.
     func halves(_ values: [Float]) -> [UInt16] { values.map { Float16($0).bitPattern } }
 
-    func int8Row(_ values: [Float]) -> [UInt8] {
-        let largest = values.map(abs).max() ?? 0
-        let scale = largest / 127
-        let inverse: Float = largest > 0 ? 127 / largest : 0
-        var codes: [Int8] = []
-        var squares: Float = 0
-        for value in values {
-            let code = Int8(max(-127, min(127, (value * inverse).rounded())))
-            codes.append(code)
-            squares += Float(code) * scale * Float(code) * scale
-        }
-        var row = [UInt8](repeating: 0, count: Int(KK_I8_HEADER_BYTES) + codes.count)
-        withUnsafeBytes(of: scale) { row.replaceSubrange(0..<4, with: $0) }
-        withUnsafeBytes(of: squares) { row.replaceSubrange(4..<8, with: $0) }
-        for (i, c) in codes.enumerated() { row[Int(KK_I8_HEADER_BYTES) + i] = UInt8(bitPattern: c) }
-        return row
-    }
+    /// An int8 row of `values`, unpadded, as the encoder writes it (`Int8EncoderTests.reference`).
+    func int8Row(_ values: [Float]) -> [UInt8] { Int8EncoderTests().reference(values, padded: values.count) }
 
     @Test(arguments: [1, 7, 16, 31, 64, 65, 127, 128, 200, 1280, 1283])
     func everyLevelAgreesWithScalar(length: Int) throws {

@@ -606,20 +606,18 @@ public struct VectorReader {
     /// the first touch of each was a cache miss of its own (the record header's check took 4 % of
     /// a SIMILAR's samples, RESULTS.md).
     public func forEachVector(_ labels: [UInt64], _ body: (Int, UnsafeBufferPointer<Float>?) -> Void) {
-        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: labels.count) { records in
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer?.self, capacity: labels.count) { records in
             for (i, label) in labels.enumerated() {
-                let record = (try? transaction.get(database, label)) ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                if let start = record.baseAddress { kk_prefetch_bytes(start, min(record.count, 256)) }
+                let record = try? transaction.get(database, label)
+                if let record, let start = record.baseAddress { kk_prefetch_bytes(start, min(record.count, 256)) }
                 records.initializeElement(at: i, to: record)
             }
             for i in labels.indices {
-                guard records[i].baseAddress != nil,
-                    let header = try? VectorRecordHeader.decode(records[i], space: space)
-                else {
+                guard let (record, header) = checked(records[i]) else {
                     body(i, nil)
                     continue
                 }
-                body(i, floats(records[i], header))
+                body(i, floats(record, header))
             }
         }
     }
@@ -650,9 +648,14 @@ public struct VectorReader {
 
     /// Item `label`'s record and its checked header; nil when it has none or the record is damaged.
     private func record(_ label: UInt64) -> (UnsafeRawBufferPointer, VectorRecordHeader)? {
-        guard let record = try? transaction.get(database, label),
-            let header = try? VectorRecordHeader.decode(record, space: space)
-        else { return nil }
+        checked(try? transaction.get(database, label))
+    }
+
+    /// A record with its checked header; nil when there is none or it is damaged.
+    private func checked(_ record: UnsafeRawBufferPointer?) -> (UnsafeRawBufferPointer, VectorRecordHeader)? {
+        guard let record, let header = try? VectorRecordHeader.decode(record, space: space) else {
+            return nil
+        }
         return (record, header)
     }
 }
