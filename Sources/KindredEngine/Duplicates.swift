@@ -2,6 +2,7 @@ import COpenBLAS
 import Foundation
 import KindredAnalysis
 import KindredCore
+import KindredFeatures
 import KindredStore
 
 /// Near-duplicate groups: items whose 64-bit perceptual hashes differ in at most `maxDistance` bits
@@ -39,7 +40,7 @@ public enum Duplicates {
         store: VectorStore, maxDistance: Int, minimumCosine: Float = 0.85, blockCount: Int? = nil
     ) throws -> [[ItemID]] {
         let (ids, bytes) = try store.readAll(space: StandardSpaces.phash.name, as: UInt8.self)
-        let hashes = (0..<ids.count).map { i in (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[i * 8 + $1]) } }
+        let hashes = (0..<ids.count).map { i in PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)])! }
         let blocks =
             blockCount.map { HashBlocks(count: $0, maxDistance: maxDistance) }
             ?? HashBlocks.choose(items: hashes.count, maxDistance: maxDistance)

@@ -115,22 +115,18 @@ public struct Fusion: Sendable, Equatable {
     }
 
     /// Re-ranks the CNN neighbours `found` (exact cosine distances, as `LiveIndex.search` gives)
-    /// by the fused score, reading each one's style vector and hash; returns the best `k`. A
+    /// by the fused score, comparing each one's style vector and hash; returns the best `k`. A
     /// candidate missing a style vector or hash (none should be: both are required spaces) scores
-    /// 0 for that term. `styles` (the live style index) answers for style vectors from memory, so
-    /// only the hashes need the store; a candidate it lacks is read from the store.
+    /// 0 for that term. `styles` (the live style index) and `hashes` answer from memory; a
+    /// candidate they lack is read from the store.
     /// `cnns` (the candidates' CNN vectors, as `LiveIndex.searchRecording` kept them) spares the
     /// query expansion reading them from the store; a candidate it lacks is read there.
     public func rerank(
         _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil,
-        cnns recorded: (any ExactVectors)? = nil
+        hashes heldHashes: LiveHashes? = nil, cnns recorded: (any ExactVectors)? = nil
     ) throws -> [Ranked] {
         let ids = found.map { ItemID($0.label) }
-        let styles = try CandidateVectors(ids, space: .style, memory: inMemory, store: store)
-        let hashes = try store.vectors(ids, space: Space.phash.rawValue, as: UInt8.self)
-        let agreements = found.indices.map {
-            agreement(style: styles.withVector($0) { Array($0) }, phash: hashes[$0], with: probe)
-        }
+        let agreements = try agreements(ids, with: probe, styles: inMemory, hashes: heldHashes, store: store)
         var regions = RegionTerms(ids, probe: probe, weights: weights)
         let checked = max(k, Self.regionChecked)
         func ranking(cnn: (Int) -> Float, expanded: Bool) throws -> [Ranked] {
@@ -208,13 +204,12 @@ public struct Fusion: Sendable, Equatable {
     /// CNN vector.
     public func explain(_ items: [ItemID], against probe: Probe, store: VectorStore) throws -> [MatchTerms?] {
         let cnns = try store.vectors(items, space: Space.cnn.rawValue)
-        let styles = try store.vectors(items, space: Space.style.rawValue)
-        let hashes = try store.vectors(items, space: Space.phash.rawValue, as: UInt8.self)
+        let agreements = try agreements(items, with: probe, styles: nil, hashes: nil, store: store)
         var regions = RegionTerms(items, probe: probe, weights: weights)
         _ = try regions.measure(items.indices, store: store)
         return items.indices.map { i in
             guard let cnn = cnns[i], cnn.count == probe.cnn.count else { return nil }
-            let (style, bits) = agreement(style: styles[i], phash: hashes[i], with: probe)
+            let (style, bits) = agreements[i]
             return weights.terms(
                 cnn: dotProduct(probe.cnn, cnn), style: style, phashBits: bits, region: regions.correlation[i])
         }
@@ -257,18 +252,43 @@ public struct Fusion: Sendable, Equatable {
         }
     }
 
-    /// The style cosine and differing hash bits of an item's stored style vector and hash
-    /// against a probe; a missing one agrees not at all.
-    private func agreement(style: [Float]?, phash: [UInt8]?, with probe: Probe) -> (Float, Int) {
-        var cosine: Float = 0
-        if let style, style.count == probe.style.count {
-            if let free = probe.colourFreeStyle {
-                cosine = dotProduct(free, StyleDescriptor.colourFree(style))
-            } else {
-                cosine = dotProduct(probe.style, style)
+    /// Each candidate's style cosine and differing hash bits against `probe`: from `styles` and
+    /// `hashes` where they hold the candidate (each asked once for all of them), else from the
+    /// store, the rest in one transaction a space.
+    private func agreements(
+        _ ids: [ItemID], with probe: Probe, styles: (any ExactVectors)?, hashes: LiveHashes?, store: VectorStore
+    ) throws -> [(Float, Int)] {
+        var cosines = [Float?](repeating: nil, count: ids.count)
+        styles?.forEachVector(ids.map(\.rawValue)) { i, style in
+            cosines[i] = style.map { styleCosine($0, with: probe) }
+        }
+        let unheldStyles = ids.indices.filter { cosines[$0] == nil }
+        if !unheldStyles.isEmpty {
+            let read = try store.vectors(unheldStyles.map { ids[$0] }, space: Space.style.rawValue)
+            for (i, style) in zip(unheldStyles, read) {
+                cosines[i] = style?.withUnsafeBufferPointer { styleCosine($0, with: probe) } ?? 0
             }
         }
-        let bits = phash.map { zip(probe.phash, $0).reduce(0) { $0 + ($1.0 ^ $1.1).nonzeroBitCount } } ?? 64
-        return (cosine, bits)
+        var words = hashes?.hashes(of: ids.map(\.rawValue)) ?? ids.map { _ in nil }
+        let unheldHashes = ids.indices.filter { words[$0] == nil }
+        if !unheldHashes.isEmpty {
+            let read = try store.vectors(unheldHashes.map { ids[$0] }, space: Space.phash.rawValue, as: UInt8.self)
+            for (i, hash) in zip(unheldHashes, read) { words[i] = hash.flatMap(PerceptualHash.word) }
+        }
+        let probeWord = PerceptualHash.word(probe.phash)
+        return ids.indices.map { i in
+            let bits = probeWord.flatMap { query in words[i].map { PerceptualHash.distance(query, $0) } } ?? 64
+            return (cosines[i] ?? 0, bits)
+        }
+    }
+
+    /// The style cosine of a stored style vector against a probe's (of its colour-free parts for a
+    /// colourless probe); a vector of another length agrees not at all.
+    private func styleCosine(_ style: UnsafeBufferPointer<Float>, with probe: Probe) -> Float {
+        guard style.count == probe.style.count else { return 0 }
+        guard let free = probe.colourFreeStyle else {
+            return probe.style.withUnsafeBufferPointer { dotProduct($0, style) }
+        }
+        return dotProduct(free, StyleDescriptor.colourFree(Array(style)))
     }
 }

@@ -320,7 +320,7 @@ public final class Ingestor: @unchecked Sendable {
         // Paths to bytes already described take that item's vectors; should they have gone since
         // the lookup, the file is described after all. Paths to bytes a file of this batch
         // claimed take that file's vectors once the network has run (`siblings`), or its failure.
-        var taken: [(i: Int, row: StateStore.Indexed, cnn: [Float], style: [Float])] = []
+        var taken: [(i: Int, row: StateStore.Indexed, cnn: [Float], style: [Float], phash: [UInt8])] = []
         var siblings: [(i: Int, claimer: Int)] = []
         var waiting: [Int] = []
         let positions = Dictionary(batch.indices.map { (batch[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -350,7 +350,7 @@ public final class Ingestor: @unchecked Sendable {
                 let copy = try stages.measure(
                     .store, { try vectors(of: found, for: batch[i].id, hash: extracted[i].hash) })
             {
-                taken.append((i, copy.row, copy.cnn, copy.style))
+                taken.append((i, copy.row, copy.cnn, copy.style, copy.phash))
             } else {
                 extracted[i] = Self.extract(batch[i].path, knownHash: nil, twin: nil, options: options, clock: stages)
             }
@@ -400,14 +400,14 @@ public final class Ingestor: @unchecked Sendable {
         }
         rows += taken.map(\.row)
         try stages.measure(.store) { try state.index(rows) }
-        // What the index learns: each row's cnn and style vectors and its label.
+        // What the indexes learn: each row's cnn and style vectors, its hash and its label.
         let inserts =
             described.map { row, i, owner in
                 (
                     cnn: Array(features[(row * dimension)..<((row + 1) * dimension)]), style: extracted[i].style,
-                    label: batch[owner].id.rawValue
+                    phash: extracted[i].phash, label: batch[owner].id.rawValue
                 )
-            } + taken.map { (cnn: $0.cnn, style: $0.style, label: batch[$0.i].id.rawValue) }
+            } + taken.map { (cnn: $0.cnn, style: $0.style, phash: $0.phash, label: batch[$0.i].id.rawValue) }
         // The index takes concurrent inserts; at efConstruction 200 over 1280-d vectors each costs
         // a few milliseconds, which on one thread would be a quarter of ingestion's time.
         let failure = Mutex<(any Error)?>(nil)
@@ -416,7 +416,9 @@ public final class Ingestor: @unchecked Sendable {
             for row in stride(from: worker, to: inserts.count, by: threads) {
                 do {
                     try clock.measure(.index) {
-                        try indexes.insert(cnn: inserts[row].cnn, style: inserts[row].style, label: inserts[row].label)
+                        try indexes.insert(
+                            cnn: inserts[row].cnn, style: inserts[row].style, phash: inserts[row].phash,
+                            label: inserts[row].label)
                     }
                 } catch {
                     failure.withLock { $0 = error }
@@ -437,7 +439,7 @@ public final class Ingestor: @unchecked Sendable {
     /// moves between the check and the reads.
     private func vectors(
         of found: CatalogItem, for id: ItemID, hash: String
-    ) throws -> (row: StateStore.Indexed, cnn: [Float], style: [Float])? {
+    ) throws -> (row: StateStore.Indexed, cnn: [Float], style: [Float], phash: [UInt8])? {
         guard let twinID = found.itemID, let twin = try catalog.item(twinID), twin.status == .indexed,
             twin.contentHash == hash,
             let cnn = try store.vector(twinID, space: StandardSpaces.cnn.name),
@@ -452,7 +454,7 @@ public final class Ingestor: @unchecked Sendable {
             (StandardSpaces.cnn.name, .floats(cnn)), (StandardSpaces.style.name, .floats(style)),
             (StandardSpaces.phash.name, .bytes(phash)), (StandardSpaces.thumb.name, .bytes(thumb)),
         ]
-        return (StateStore.Indexed(extraction: extraction, vectors: vectors), cnn, style)
+        return (StateStore.Indexed(extraction: extraction, vectors: vectors), cnn, style, phash)
     }
 
     public func remove(path: String) throws -> Bool {

@@ -186,14 +186,18 @@ public final class LiveIndex: Sendable {
 }
 
 /// One live index per searchable space: CNN embeddings (the default) and style descriptors.
-/// Each has its own snapshot file in the state directory (`index-<space>.hnsw`).
+/// Each has its own snapshot file in the state directory (`index-<space>.hnsw`). With them, the
+/// perceptual hashes the fused ranking compares (`LiveHashes`), loaded from the store at each
+/// start and changed where the indexes are.
 public struct LiveIndexes: Sendable {
     public let cnn: LiveIndex
     public let style: LiveIndex
+    public let hashes: LiveHashes
 
-    public init(cnn: LiveIndex, style: LiveIndex) {
+    public init(cnn: LiveIndex, style: LiveIndex, hashes: LiveHashes = LiveHashes()) {
         self.cnn = cnn
         self.style = style
+        self.hashes = hashes
     }
 
     public var all: [LiveIndex] { [cnn, style] }
@@ -246,6 +250,9 @@ public struct LiveIndexes: Sendable {
                 done.leave()
             }
         }
+        // The hashes meanwhile, on this thread: a cursor pass over 8-byte records, a fraction of
+        // a second at a million items.
+        let hashes = Result { try LiveHashes.load(from: store) }
         done.wait()
         var indexes: [String: LiveIndex] = [:]
         for space in spaces {
@@ -253,7 +260,7 @@ public struct LiveIndexes: Sendable {
             indexes[space] = index
             reports[space] = report
         }
-        return (LiveIndexes(cnn: indexes[spaces[0]]!, style: indexes[spaces[1]]!), reports)
+        return (LiveIndexes(cnn: indexes[spaces[0]]!, style: indexes[spaces[1]]!, hashes: try hashes.get()), reports)
     }
 
     /// Writes every snapshot (each atomically: a temporary file, then a rename).
@@ -277,8 +284,9 @@ public struct LiveIndexes: Sendable {
     /// insert that threw included): a snapshot is due when this moved since the last one.
     public var changes: Int { all.reduce(0) { $0 + $1.changeCount.load(ordering: .relaxed) } }
 
-    func insert(cnn cnnVector: [Float], style styleVector: [Float], label: UInt64) throws {
+    func insert(cnn cnnVector: [Float], style styleVector: [Float], phash: [UInt8], label: UInt64) throws {
         defer { for index in all { index.changeCount.add(1, ordering: .relaxed) } }
+        hashes.set(phash, label: label)
         do { try cnn.index.insert(cnnVector, label: label) } catch {
             cnn.outOfStep.store(true, ordering: .relaxed)
             throw error
@@ -290,6 +298,7 @@ public struct LiveIndexes: Sendable {
     }
 
     func remove(label: UInt64) {
+        hashes.remove(label: label)
         for index in all where index.index.remove(label: label) { index.changeCount.add(1, ordering: .relaxed) }
     }
 

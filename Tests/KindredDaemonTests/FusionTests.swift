@@ -259,6 +259,63 @@ import Testing
         for row in expanded { if let terms = plainTerms[row[2]] { #expect(terms == row[5...7], "\(row)") } }
     }
 
+    /// The hashes held in memory (`LiveHashes`) are the store's through every change ingestion
+    /// makes (a changed file, a removed one, a copy of another's bytes) and after a reopen, and
+    /// the fused ranking reads the same from them, and from the style index's rows, as from the
+    /// store.
+    @Test func heldHashesAreTheStoresThroughChanges() throws {
+        let fixture = try IngestFixture()
+        _ = try fixture.ingestor.ingest(fixture.files)
+        func expectHeldAsStored(_ indexes: LiveIndexes, _ when: String) throws {
+            let (ids, bytes) = try fixture.store.readAll(space: "phash", as: UInt8.self)
+            let stored = ids.enumerated().map { i, _ in PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)]) }
+            let asked = ids.map(\.rawValue) + [999_999]
+            #expect(indexes.hashes.hashes(of: asked) == stored + [nil], "\(when)")
+            #expect(indexes.hashes.count == ids.count, "\(when)")
+        }
+        let indexes = fixture.ingestor.indexes
+        try expectHeldAsStored(indexes, "after the first ingestion")
+        let art1 = fixture.images.appendingPathComponent("art1.jpg")
+        try Data(Fixtures.jpeg(composition(width: 280, height: 200, seed: 41))).write(to: art1)
+        try FileManager.default.copyItem(
+            at: fixture.images.appendingPathComponent("art2.png"),
+            to: fixture.images.appendingPathComponent("copy of art2.png"))
+        _ = try fixture.ingestor.ingest([art1.path, fixture.images.appendingPathComponent("copy of art2.png").path])
+        try expectHeldAsStored(indexes, "after a change and a copy")
+        let removed = try #require(
+            try fixture.catalog.item(path: fixture.images.appendingPathComponent("art5.png").path))
+        #expect(try fixture.ingestor.remove(path: removed.path))
+        try expectHeldAsStored(indexes, "after a removal")
+        #expect(indexes.hashes.hashes(of: [try #require(removed.itemID).rawValue]) == [nil])
+        let state = StatePaths(root: fixture.root.appendingPathComponent("state"))
+        try expectHeldAsStored(
+            try LiveIndexes.open(paths: state, store: fixture.store, logger: testLogger).0, "reopened")
+
+        let fusion = Fusion(weights: FusionWeights(style: 0.5, phash: 0.2), candidates: 100)
+        let probe = try #require(try fusion.probe(of: ItemID(1), store: fixture.store))
+        let found = try indexes.cnn.search(probe.cnn, k: 20, ef: 64, filter: { $0 != 1 })
+        let fromStore = try fusion.rerank(found, probe: probe, k: 6, store: fixture.store)
+        let fromMemory = try fusion.rerank(
+            found, probe: probe, k: 6, store: fixture.store, styles: indexes.style.index, hashes: indexes.hashes)
+        #expect(fromStore.map(\.label) == fromMemory.map(\.label))
+        // The style index holds its rows scaled to unit length once more, a rounding apart.
+        #expect(
+            zip(fromStore, fromMemory).allSatisfy {
+                $0.terms.cnn == $1.terms.cnn && $0.terms.phashBits == $1.terms.phashBits
+                    && abs($0.terms.style - $1.terms.style) <= 1e-6
+            }, "\(fromStore) \(fromMemory)")
+        // A hash or a style row memory lacks is read from the store.
+        let partial = LiveHashes(Dictionary(uniqueKeysWithValues: found.prefix(3).map { ($0.label, UInt64(0)) }))
+        let mixed = try fusion.rerank(found, probe: probe, k: 20, store: fixture.store, hashes: partial)
+        let expected = try fusion.rerank(found, probe: probe, k: 20, store: fixture.store)
+        let probeWord = try #require(PerceptualHash.word(probe.phash))
+        for ranked in mixed {
+            let other = try #require(expected.first { $0.label == ranked.label })
+            let held = found.prefix(3).contains { $0.label == ranked.label }
+            #expect(ranked.terms.phashBits == (held ? probeWord.nonzeroBitCount : other.terms.phashBits))
+        }
+    }
+
     /// A colourless probe's style term compares only the colour-free parts of the two vectors.
     @Test func aColourlessProbeComparesStylesWithoutColour() throws {
         let fixture = try IngestFixture()

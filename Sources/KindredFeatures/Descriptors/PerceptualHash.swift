@@ -41,5 +41,11 @@ public enum PerceptualHash {
         (0..<8).map { UInt8(truncatingIfNeeded: hash >> UInt64(56 - 8 * $0)) }
     }
 
+    /// The hash that `bytes` wrote; nil unless there are exactly 8 of them.
+    public static func word(_ bytes: some Collection<UInt8>) -> UInt64? {
+        guard bytes.count == 8 else { return nil }
+        return bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
     public static func distance(_ a: UInt64, _ b: UInt64) -> Int { (a ^ b).nonzeroBitCount }
 }

@@ -227,8 +227,10 @@ extension CommandService {
         let (found, cnns) = try neighbours(
             of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool),
             recording: true)
+        let indexes = try requireIndexes()
         let ranked = try fusion.rerank(
-            found, probe: probe, k: query.k, store: store, styles: try requireIndexes().style.index, cnns: cnns)
+            found, probe: probe, k: query.k, store: store, styles: indexes.style.index, hashes: indexes.hashes,
+            cnns: cnns)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
         if query.explain { columns += SimilarQuery.explainColumns }
