@@ -114,50 +114,60 @@ public struct Fusion: Sendable, Equatable {
         public var expanded = false
     }
 
-    /// Re-ranks the CNN neighbours `found` (exact cosine distances, as `LiveIndex.search` gives)
-    /// by the fused score, comparing each one's style vector and hash; returns the best `k`. A
-    /// candidate missing a style vector or hash (none should be: both are required spaces) scores
-    /// 0 for that term. `styles` (the live style index) and `hashes` answer from memory; a
-    /// candidate they lack is read from the store.
-    /// `cnns` (the candidates' CNN vectors, as `LiveIndex.searchRecording` kept them) spares the
-    /// query expansion reading them from the store; a candidate it lacks is read there.
+    /// Re-ranks the CNN neighbours `found` by the fused score, comparing each one's style vector
+    /// and hash; returns the best `k`. A candidate missing a style vector or hash (none should be:
+    /// both are required spaces) scores 0 for that term. `styles` (the live style index) and
+    /// `hashes` answer from memory; a candidate they lack is read from the store.
+    ///
+    /// A candidate's distance in `found` is exact when `cnns` holds its CNN vector (as
+    /// `LiveIndex.searchRecording` returns them) and otherwise may be the index's approximation
+    /// (`codes`: the CNN index, whose distances the walk measured). Only what can reach the answer
+    /// is made exact: the best `exactRanks(k)` of each ranking have their vectors read from the
+    /// store (in one transaction a round) and their cosines recomputed, until those ranks hold
+    /// exact scores only; every row returned has them. The query expansion scores the candidates
+    /// read so far exactly and the rest by `codes` (by the store without it), the same way.
     public func rerank(
         _ found: [Neighbor], probe: Probe, k: Int, store: VectorStore, styles inMemory: (any ExactVectors)? = nil,
-        hashes heldHashes: LiveHashes? = nil, cnns recorded: (any ExactVectors)? = nil
+        hashes heldHashes: LiveHashes? = nil, cnns held: (any ExactVectors)? = nil, codes: HNSWIndex? = nil
     ) throws -> [Ranked] {
         let ids = found.map { ItemID($0.label) }
         let agreements = try agreements(ids, with: probe, styles: inMemory, hashes: heldHashes, store: store)
         var regions = RegionTerms(ids, probe: probe, weights: weights)
-        let checked = max(k, Self.regionChecked)
-        func ranking(cnn: (Int) -> Float, expanded: Bool) throws -> [Ranked] {
+        var cnns = CandidateVectors(ids, held: held, store: store)
+        let checked = max(k, Self.regionChecked), exact = Self.exactRanks(k: k)
+        func ranking(
+            _ cosines: inout [Float], exactly cosine: (UnsafeBufferPointer<Float>) -> Float, expanded: Bool
+        ) throws -> [Ranked] {
             while true {
-                var ranked = found.indices.map { i in
+                let ranked = found.indices.map { i in
                     Ranked(
                         label: found[i].label,
                         terms: weights.terms(
-                            cnn: cnn(i), style: agreements[i].0, phashBits: agreements[i].1,
+                            cnn: cosines[i], style: agreements[i].0, phashBits: agreements[i].1,
                             region: regions.correlation[i]),
                         expanded: expanded)
                 }
                 let order = found.indices.sorted {
                     (ranked[$0].terms.score, ranked[$1].label) > (ranked[$1].terms.score, ranked[$0].label)
                 }
-                // Until the best `checked` all have their thumbnails compared: a comparison only
-                // adds to a score, so one may climb past those above it and be compared in turn.
-                if try !regions.measure(order.prefix(checked), store: store) {
-                    ranked = order.map { ranked[$0] }
-                    return ranked
+                // Until the best `exact` all have exact cosines, and the best `checked` their
+                // thumbnails compared: either may move a candidate past those above it.
+                let approximate = order.prefix(exact).filter { !cnns.isExact[$0] }
+                if !approximate.isEmpty {
+                    try cnns.read(approximate)
+                    for i in approximate { cosines[i] = cnns.withVector(i, cosine) ?? cosines[i] }
+                    continue
                 }
+                if try !regions.measure(order.prefix(checked), store: store) { return order.map { ranked[$0] } }
             }
         }
-        let plain = try ranking(cnn: { 1 - found[$0].distance }, expanded: false)
-        guard let expansion, expansion.neighbours > 0,
-            let nearest = found.map(\.distance).min(), 1 - nearest < expansion.below
+        var plainCosines = found.map { 1 - $0.distance }
+        var unitQuery = probe.cnn
+        normalizeRows(&unitQuery, dimension: unitQuery.count)
+        let plain = try ranking(&plainCosines, exactly: { Self.cosine(unitQuery, $0) }, expanded: false)
+        guard let expansion, expansion.neighbours > 0, let nearest = plainCosines.max(), nearest < expansion.below
         else { return Array(plain.prefix(k)) }
-        // The candidates' CNN vectors as the walk's exact re-rank kept them. (Reading them all
-        // again cost a third more CPU a query than the pure CNN query at 100k items: RESULTS.md,
-        // "Find similar".)
-        let cnns = try CandidateVectors(ids, space: .cnn, memory: recorded, store: store)
+        // The expanded query from the best neighbours' vectors, which the ranking made exact.
         let position = Dictionary(uniqueKeysWithValues: found.indices.map { (found[$0].label, $0) })
         var query = probe.cnn
         for best in plain.prefix(expansion.neighbours) {
@@ -167,35 +177,63 @@ public struct Fusion: Sendable, Equatable {
             }
         }
         normalizeRows(&query, dimension: query.count)
-        let cosines = query.withUnsafeBufferPointer { q in
-            found.indices.map { i in cnns.withVector(i) { $0.count == q.count ? dotProduct(q, $0) : 0 } ?? 0 }
+        let byCodes = try codes?.distances(from: query, to: found.map(\.label)) ?? []
+        try cnns.read(found.indices.filter { !cnns.isExact[$0] && (byCodes.isEmpty || byCodes[$0] == nil) })
+        let dot = { (vector: UnsafeBufferPointer<Float>) in
+            query.withUnsafeBufferPointer { vector.count == $0.count ? dotProduct($0, vector) : 0 }
         }
-        let expanded = try ranking(cnn: { cosines[$0] }, expanded: true)
+        var cosines = found.indices.map { i in
+            cnns.isExact[i] ? cnns.withVector(i, dot) ?? 0 : byCodes[i].map { 1 - $0 } ?? 0
+        }
+        let expanded = try ranking(&cosines, exactly: dot, expanded: true)
         return Array(expanded.prefix(k))
     }
 
-    /// The candidates' vectors in one space: from `memory` where it holds them (the live style
-    /// index's rows, the CNN vectors the walk's re-rank kept), the rest read from the store in one
-    /// transaction.
+    /// How many of a ranking's best have exact CNN cosines before it is answered: twice the
+    /// answer, so that a candidate just below it whose approximate cosine (an int8 code's, within
+    /// about 0.002 of the exact one) understated it cannot belong above the last row returned.
+    public static func exactRanks(k: Int) -> Int { 2 * k }
+
+    /// A unit query's cosine with a stored vector (which the store keeps at unit length, up to
+    /// float16's rounding: divided by its length, as the walk's exact re-rank does).
+    private static func cosine(_ unitQuery: [Float], _ vector: UnsafeBufferPointer<Float>) -> Float {
+        guard vector.count == unitQuery.count else { return 0 }
+        let norm = dotProduct(vector, vector).squareRoot()
+        return norm > 0 ? unitQuery.withUnsafeBufferPointer { dotProduct($0, vector) } / norm : 0
+    }
+
+    /// The candidates' CNN vectors: those `held` in memory (the walk's exact re-rank kept them, or
+    /// a float index's rows), and those read from the store since. `isExact`: whether candidate
+    /// i's vector is known (or was looked for in the store and is not there: it stays as it is).
     private struct CandidateVectors {
         let ids: [ItemID]
-        let memory: (any ExactVectors)?
+        let held: (any ExactVectors)?
+        let store: VectorStore
         var read: [Int: [Float]] = [:]
+        var isExact: [Bool]
 
-        init(_ ids: [ItemID], space: Space, memory: (any ExactVectors)?, store: VectorStore) throws {
+        init(_ ids: [ItemID], held: (any ExactVectors)?, store: VectorStore) {
             self.ids = ids
-            self.memory = memory
-            let missing = ids.indices.filter { i in memory?.withVector(ids[i].rawValue) { _ in () } == nil }
-            guard !missing.isEmpty else { return }
-            for (i, vector) in zip(missing, try store.vectors(missing.map { ids[$0] }, space: space.rawValue)) {
+            self.held = held
+            self.store = store
+            var isExact = [Bool](repeating: false, count: ids.count)
+            held?.forEachVector(ids.map(\.rawValue)) { i, vector in isExact[i] = vector != nil }
+            self.isExact = isExact
+        }
+
+        /// Reads candidates `indices` from the store, in one transaction.
+        mutating func read(_ indices: [Int]) throws {
+            guard !indices.isEmpty else { return }
+            for (i, vector) in zip(indices, try store.vectors(indices.map { ids[$0] }, space: Space.cnn.rawValue)) {
                 read[i] = vector
+                isExact[i] = true
             }
         }
 
         /// Calls `body` with candidate `i`'s vector; nil when neither memory nor the store has one.
         func withVector<R>(_ i: Int, _ body: (UnsafeBufferPointer<Float>) -> R) -> R? {
             if let vector = read[i] { return vector.withUnsafeBufferPointer(body) }
-            return memory?.withVector(ids[i].rawValue, body)
+            return held?.withVector(ids[i].rawValue, body)
         }
     }
 

@@ -46,23 +46,27 @@ public final class LiveIndex: Sendable {
         }
     }
 
-    /// `search`, also returning the exact vectors of the candidates it re-ranked (none for a
-    /// float index, which re-ranks nothing).
+    /// The walk's `k` best for a caller that re-ranks them itself (the fused SIMILAR): of these,
+    /// the nearest `exactly` by the codes carry exact distances, and their vectors are returned to
+    /// be read again from memory; the rest carry the codes' approximate distances, and the caller
+    /// reads any it needs exactly (`ExactVectors`' `nil` tells which: the returned source holds
+    /// exactly the vectors of the candidates whose distances are exact). A float index's
+    /// distances are all exact, and its own rows are the source. Reading every one of 64
+    /// candidates, as a fused SIMILAR did, made it cost twice a plain one (RESULTS.md, "The fused
+    /// ranking's reads from memory").
     public func searchRecording(
-        _ query: [Float], k: Int, ef: Int, excluding: UInt64? = nil, filter: ((UInt64) -> Bool)? = nil,
-        among: [UInt64]? = nil
-    ) throws -> ([Neighbor], RecordedVectors) {
-        guard index.encoding != .float32 else {
-            return (
-                try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among),
-                RecordedVectors()
-            )
-        }
+        _ query: [Float], k: Int, ef: Int, exactly: Int, excluding: UInt64? = nil,
+        filter: ((UInt64) -> Bool)? = nil, among: [UInt64]? = nil
+    ) throws -> ([Neighbor], any ExactVectors) {
+        let found = try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among)
+        guard index.encoding != .float32 else { return (found, index) }
         return try store.withReader(space: space) { reader in
-            let recorder = RecordedVectors.Recorder(reader, dimension: index.dimension, expected: ef)
-            let found = try index.search(
-                query, k: k, ef: ef, excluding: excluding, filter: filter, among: among, exact: recorder)
-            return (found, recorder.recorded)
+            let recorder = RecordedVectors.Recorder(reader, dimension: index.dimension, expected: exactly)
+            let head = try index.exactDistances(Array(found.prefix(exactly)), to: query, by: recorder)
+            let all = (head + found.dropFirst(exactly)).sorted {
+                $0.distance < $1.distance || ($0.distance == $1.distance && $0.label < $1.label)
+            }
+            return (all, recorder.recorded)
         }
     }
 

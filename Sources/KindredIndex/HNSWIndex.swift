@@ -489,6 +489,38 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         }
     }
 
+    /// `candidates` (a search's answer without `exact`: the codes' approximate distances) with
+    /// exact distances from `exact`, nearest first; one it lacks keeps its distance. What a caller
+    /// that re-ranks only some of a search's candidates exactly (the fused SIMILAR) uses.
+    public func exactDistances(
+        _ candidates: [Neighbor], to query: [Float], by exact: any ExactVectors
+    ) throws(IndexError) -> [Neighbor] {
+        guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
+        var unit = query
+        guard (unit.withUnsafeMutableBufferPointer { normalize(UnsafeBufferPointer($0), into: $0) }) else {
+            return candidates
+        }
+        return unit.withUnsafeBufferPointer { rerank(candidates, query: $0, by: exact) }
+    }
+
+    /// The distance from `query` to each of `labels`' rows as a search measures it (the codes'
+    /// approximation; exact for float32 rows); nil for a label not in the index. A zero or
+    /// non-finite query has none.
+    public func distances(from query: [Float], to labels: [UInt64]) throws(IndexError) -> [Float?] {
+        guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
+        storage.lockShared()
+        defer { storage.unlock() }
+        let slots = book.withLock { book in labels.map { book.slotByLabel[$0] } }
+        return query.withUnsafeBufferPointer { query in
+            withContext { context in
+                guard prepareQuery(query, into: context.query, scratch: context.queryFloats) else {
+                    return slots.map { _ in nil }
+                }
+                return slots.map { slot in slot.map { distance(context.query, row($0), by: queryKernel) } }
+            }
+        }
+    }
+
     /// The most labels a search compares one by one (`among`) rather than walking the graph
     /// with a filter: 4,096 distances are a bounded cost, where a walk for a rare label set
     /// widens across the graph (400 ms at 100k items for a folder with none in it, RESULTS.md).

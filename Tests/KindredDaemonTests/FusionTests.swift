@@ -6,6 +6,7 @@ import KindredImaging
 import KindredIndex
 import KindredProtocol
 import KindredServer
+import KindredStore
 import KindredTestSupport
 import Testing
 
@@ -314,6 +315,67 @@ import Testing
             let held = found.prefix(3).contains { $0.label == ranked.label }
             #expect(ranked.terms.phashBits == (held ? probeWord.nonzeroBitCount : other.terms.phashBits))
         }
+    }
+
+    /// The fused ranking as kindredd runs it, where only the walk's nearest 3k by the int8 codes
+    /// are read exactly and the rest of the pool carries the codes' distances, answers what the
+    /// ranking over exact distances for the whole pool answers, with exact scores on every row:
+    /// over 3,000 synthetic items in 40 clusters, so that many candidates are near each other.
+    @Test func rankingFewCandidatesExactlyAnswersAsRankingAllExactly() throws {
+        let state = StatePaths(root: temporaryDirectory("fused-exact").appendingPathComponent("state"))
+        try state.create()
+        let store = try VectorStore(directory: state.vectors, spaces: StandardSpaces.all, logger: testLogger)
+        var random = SeededRandom(seed: 19)
+        func unit(_ vector: [Float]) -> [Float] {
+            let norm = dot(vector, vector).squareRoot()
+            return vector.map { $0 / norm }
+        }
+        let centres = (0..<40).map { _ in (0..<1280).map { _ in random.normal() } }
+        let count = 3000
+        try store.write { txn throws(VectorStoreError) in
+            for item in 1...count {
+                let centre = centres[item % centres.count]
+                let cnn = unit(centre.map { $0 + 1.2 * random.normal() })
+                let style = unit((0..<142).map { _ in random.unit() })
+                try txn.put(ItemID(UInt64(item)), cnn, space: "cnn")
+                try txn.put(ItemID(UInt64(item)), style, space: "style")
+                try txn.put(ItemID(UInt64(item)), PerceptualHash.bytes(random.next()), space: "phash")
+            }
+        }
+        let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: testLogger)
+        #expect(indexes.cnn.index.encoding == .int8)
+        let fusion = Fusion(weights: .standard, candidates: 64, expansion: .init(neighbours: 2, below: 1.01))
+        let k = 10
+        var same = 0, beyondTheWalksReads = 0
+        for query in stride(from: 1, through: count, by: 60) {
+            let probe = try #require(try fusion.probe(of: ItemID(UInt64(query)), store: store))
+            let except = UInt64(query)
+            // Every candidate's distance exact: the reference.
+            let all = try indexes.cnn.search(probe.cnn, k: 64, ef: 64, excluding: except)
+            let reference = try fusion.rerank(all, probe: probe, k: 64, store: store)
+            // kindredd's way.
+            let (found, held) = try indexes.cnn.searchRecording(
+                probe.cnn, k: 64, ef: 64, exactly: indexes.cnn.index.rerankDepth(k: k, ef: 64), excluding: except)
+            var heldCount = 0
+            held.forEachVector(found.map(\.label)) { _, vector in heldCount += vector == nil ? 0 : 1 }
+            #expect(heldCount == 3 * k, "the walk's nearest 3k read, not the pool")
+            let answer = try fusion.rerank(
+                found, probe: probe, k: k, store: store, styles: indexes.style.index, hashes: indexes.hashes,
+                cnns: held, codes: indexes.cnn.index)
+            #expect(answer.count == k && answer.allSatisfy(\.expanded))
+            held.forEachVector(answer.map(\.label)) { _, vector in beyondTheWalksReads += vector == nil ? 1 : 0 }
+            if answer.map(\.label) == reference.prefix(k).map(\.label) { same += 1 }
+            // Every row's terms are exact: what the reference gives the same candidate.
+            for row in answer {
+                let exact = try #require(reference.first { $0.label == row.label })
+                #expect(abs(row.terms.score - exact.terms.score) <= 2e-5, "query \(query): \(row) \(exact)")
+                #expect(row.terms.phashBits == exact.terms.phashBits)
+            }
+        }
+        #expect(same >= 48, "\(same) of 50 queries answered as the reference")
+        // Rows the walk's exact re-rank had not read, read by the ranking itself (exact, as above;
+        // 117 of 500 when written).
+        #expect(beyondTheWalksReads >= 50, "\(beyondTheWalksReads) rows of 500")
     }
 
     /// A colourless probe's style term compares only the colour-free parts of the two vectors.

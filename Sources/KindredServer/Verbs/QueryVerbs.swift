@@ -181,13 +181,14 @@ extension CommandService {
     func neighbours(
         of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int? = nil
     ) throws -> [Neighbor] {
-        try neighbours(of: query, excluding: excluding, k: k, space: space, within: within, ef: ef, recording: false).0
+        try neighbours(of: query, excluding: excluding, k: k, space: space, within: within, ef: ef, exactly: nil).0
     }
 
-    /// The same, with the exact vectors of the candidates the search re-ranked when `recording`.
+    /// The same; with `exactly`, only that many of the nearest by the index's codes have exact
+    /// distances, and the vectors they were measured with come back too (`LiveIndex.searchRecording`).
     func neighbours(
-        of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int?, recording: Bool
-    ) throws -> ([Neighbor], RecordedVectors) {
+        of query: [Float], excluding: UInt64?, k: Int, space: Space, within: String?, ef: Int?, exactly: Int?
+    ) throws -> ([Neighbor], (any ExactVectors)?) {
         guard let index = try requireIndexes()(space.rawValue) else {
             throw ProtocolError(.badRequest, "no index for space \(space.rawValue)")
         }
@@ -197,7 +198,7 @@ extension CommandService {
         var filter: ((UInt64) -> Bool)?, among: [UInt64]?
         if let within, case let folder = try CollectionPath(within), try !catalog.everyItemIsUnder(folder) {
             let few = try catalog.itemIDs(under: folder, limit: HNSWIndex.scanLimit + 1)
-            if few.isEmpty { return ([], RecordedVectors()) }
+            if few.isEmpty { return ([], nil) }
             if few.count <= HNSWIndex.scanLimit {
                 among = Array(few)
             } else {
@@ -206,13 +207,11 @@ extension CommandService {
             }
         }
         let ef = ef ?? max(efSearch, 2 * k)
-        guard recording else {
-            return (
-                try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among),
-                RecordedVectors()
-            )
+        guard let exactly else {
+            return (try index.search(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among), nil)
         }
-        return try index.searchRecording(query, k: k, ef: ef, excluding: excluding, filter: filter, among: among)
+        return try index.searchRecording(
+            query, k: k, ef: ef, exactly: exactly, excluding: excluding, filter: filter, among: among)
     }
 
     /// The fused ranking (`fusion`, or `fusion.forItems` for a stored item's query): the CNN's
@@ -222,15 +221,17 @@ extension CommandService {
     ) throws -> Response {
         // The pool's tail barely moves the top k after re-ranking, so the walk keeps no more than
         // the pool (not twice it, as a pure ranking does): with the default 64 candidates the
-        // walk and its exact re-reads are a pure CNN query's (RESULTS.md, "Find similar").
+        // walk is a pure CNN query's (RESULTS.md, "Find similar"), and so are its exact re-reads,
+        // the nearest 3k by the codes; the fused ranking reads the few others it ranks high.
         let pool = max(query.k, fusion.candidates)
-        let (found, cnns) = try neighbours(
-            of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: max(efSearch, pool),
-            recording: true)
         let indexes = try requireIndexes()
+        let ef = max(efSearch, pool)
+        let (found, cnns) = try neighbours(
+            of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: ef,
+            exactly: indexes.cnn.index.rerankDepth(k: query.k, ef: ef))
         let ranked = try fusion.rerank(
             found, probe: probe, k: query.k, store: store, styles: indexes.style.index, hashes: indexes.hashes,
-            cnns: cnns)
+            cnns: cnns, codes: indexes.cnn.index)
         let paths = try catalog.paths(of: ranked.map { ItemID($0.label) })
         var columns = ["rank", "score", "id", "path"]
         if query.explain { columns += SimilarQuery.explainColumns }
