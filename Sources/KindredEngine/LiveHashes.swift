@@ -1,47 +1,101 @@
+import Dispatch
+import Foundation
 import KindredCore
 import KindredFeatures
 import KindredStore
+import Logging
 import Synchronization
 
 /// Every item's perceptual hash, held in memory and kept in step with the store as the indexes
-/// are (`LiveIndexes` loads it with them and changes it with them). Why: a fused SIMILAR compares
-/// the hashes of its 64 candidates, and reading them from LMDB cost a B-tree descent each, about
-/// a microsecond apiece, a tenth of a fused query's CPU (RESULTS.md, "The fused ranking's reads
-/// from memory"). 8 bytes an item plus the table's own: tens of megabytes at a million.
+/// are (`LiveIndexes` starts loading it when it opens them, and changes it where it changes them).
+/// Why: a fused SIMILAR compares the hashes of its 64 candidates, and reading them from LMDB cost a
+/// B-tree descent each, about a microsecond apiece, a tenth of a fused query's CPU (RESULTS.md,
+/// "The fused ranking's reads from memory"). 8 bytes an item plus the table's own: about 32 MB
+/// at a million items.
 public final class LiveHashes: Sendable {
-    private let table: Mutex<[UInt64: UInt64]>
-
-    public init(_ table: [UInt64: UInt64] = [:]) {
-        self.table = Mutex(table)
+    private struct Table {
+        var hashes: [UInt64: UInt64]
+        /// While the store's hashes load: the changes made since the load began, in order (nil
+        /// for a removal), replayed over what it read.
+        var changes: [(label: UInt64, hash: UInt64?)]?
     }
 
-    /// The store's hashes (one cursor pass over a space of 8-byte records).
-    static func load(from store: VectorStore) throws -> LiveHashes {
+    private let table: Mutex<Table>
+    private let loading = DispatchGroup()
+
+    public init(_ hashes: [UInt64: UInt64] = [:]) {
+        table = Mutex(Table(hashes: hashes, changes: nil))
+    }
+
+    /// Starts reading the store's hashes on a thread of its own and returns at once; until the
+    /// read ends, a hash not held yet is read from the store by whoever needs it. At a million
+    /// items the read (one cursor pass over 8-byte records, and the table's inserts) took 0.3 s,
+    /// which a restart would otherwise wait for (RESULTS.md). A read that fails leaves the
+    /// hashes to the store, and says so in the log.
+    static func loading(from store: VectorStore, logger: Logger) -> LiveHashes {
+        loading(logger: logger) { try read(store) }
+    }
+
+    /// `loading`, with the hashes from `read`.
+    static func loading(
+        logger: Logger, _ reader: @escaping @Sendable () throws -> [UInt64: UInt64]
+    ) -> LiveHashes {
+        let hashes = LiveHashes()
+        hashes.table.withLock { $0.changes = [] }
+        hashes.loading.enter()
+        Thread.detachNewThread {
+            defer { hashes.loading.leave() }
+            let read: [UInt64: UInt64]
+            do { read = try reader() } catch {
+                logger.warning(
+                    "perceptual hashes not held in memory; fused queries read them from the store",
+                    metadata: ["reason": "\(error)"])
+                read = [:]
+            }
+            hashes.table.withLock { table in
+                var all = read
+                for change in table.changes ?? [] { all[change.label] = change.hash }
+                table = Table(hashes: all, changes: nil)
+            }
+        }
+        return hashes
+    }
+
+    private static func read(_ store: VectorStore) throws -> [UInt64: UInt64] {
         let (ids, bytes) = try store.readAll(space: StandardSpaces.phash.name, as: UInt8.self)
-        var table: [UInt64: UInt64] = [:]
-        table.reserveCapacity(ids.count)
+        var hashes: [UInt64: UInt64] = [:]
+        hashes.reserveCapacity(ids.count)
         for (i, id) in ids.enumerated() {
             // The space's dimension is 8, so every record gives a word.
-            if let word = PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)]) { table[id.rawValue] = word }
+            if let word = PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)]) { hashes[id.rawValue] = word }
         }
-        return LiveHashes(table)
+        return hashes
     }
 
-    public var count: Int { table.withLock { $0.count } }
+    /// Returns once the store's hashes are loaded (at once for a table not loading).
+    public func waitUntilLoaded() { loading.wait() }
+
+    public var count: Int { table.withLock { $0.hashes.count } }
 
     /// Each label's hash, in the order asked; nil for one not held.
     public func hashes(of labels: [UInt64]) -> [UInt64?] {
-        table.withLock { table in labels.map { table[$0] } }
+        table.withLock { table in labels.map { table.hashes[$0] } }
     }
 
     /// Holds `hash` (a stored pHash's 8 bytes) for `label`; anything else removes what was held,
     /// so a reader falls back to the store.
     func set(_ hash: [UInt8], label: UInt64) {
-        let word = PerceptualHash.word(hash)
-        table.withLock { $0[label] = word }
+        change(label, to: PerceptualHash.word(hash))
     }
 
     func remove(label: UInt64) {
-        _ = table.withLock { $0.removeValue(forKey: label) }
+        change(label, to: nil)
+    }
+
+    private func change(_ label: UInt64, to hash: UInt64?) {
+        table.withLock { table in
+            table.hashes[label] = hash
+            table.changes?.append((label, hash))
+        }
     }
 }

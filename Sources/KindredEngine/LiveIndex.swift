@@ -191,7 +191,7 @@ public final class LiveIndex: Sendable {
 
 /// One live index per searchable space: CNN embeddings (the default) and style descriptors.
 /// Each has its own snapshot file in the state directory (`index-<space>.hnsw`). With them, the
-/// perceptual hashes the fused ranking compares (`LiveHashes`), loaded from the store at each
+/// perceptual hashes the fused ranking compares (`LiveHashes`), loaded from the store after each
 /// start and changed where the indexes are.
 public struct LiveIndexes: Sendable {
     public let cnn: LiveIndex
@@ -254,9 +254,6 @@ public struct LiveIndexes: Sendable {
                 done.leave()
             }
         }
-        // The hashes meanwhile, on this thread: a cursor pass over 8-byte records, a fraction of
-        // a second at a million items.
-        let hashes = Result { try LiveHashes.load(from: store) }
         done.wait()
         var indexes: [String: LiveIndex] = [:]
         for space in spaces {
@@ -264,7 +261,8 @@ public struct LiveIndexes: Sendable {
             indexes[space] = index
             reports[space] = report
         }
-        return (LiveIndexes(cnn: indexes[spaces[0]]!, style: indexes[spaces[1]]!, hashes: try hashes.get()), reports)
+        let hashes = LiveHashes.loading(from: store, logger: logger)
+        return (LiveIndexes(cnn: indexes[spaces[0]]!, style: indexes[spaces[1]]!, hashes: hashes), reports)
     }
 
     /// Writes every snapshot (each atomically: a temporary file, then a rename).

@@ -1,6 +1,5 @@
 import Foundation
 import KindredCore
-import KindredEngine
 import KindredFeatures
 import KindredImaging
 import KindredIndex
@@ -9,6 +8,8 @@ import KindredServer
 import KindredStore
 import KindredTestSupport
 import Testing
+
+@testable import KindredEngine
 
 /// The fused default ranking and its explanation, through the command service over a real store.
 @Suite struct FusionTests {
@@ -268,6 +269,7 @@ import Testing
         let fixture = try IngestFixture()
         _ = try fixture.ingestor.ingest(fixture.files)
         func expectHeldAsStored(_ indexes: LiveIndexes, _ when: String) throws {
+            indexes.hashes.waitUntilLoaded()
             let (ids, bytes) = try fixture.store.readAll(space: "phash", as: UInt8.self)
             let stored = ids.enumerated().map { i, _ in PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)]) }
             let asked = ids.map(\.rawValue) + [999_999]
@@ -343,6 +345,7 @@ import Testing
             }
         }
         let (indexes, _) = try LiveIndexes.open(paths: state, store: store, logger: testLogger)
+        indexes.hashes.waitUntilLoaded()
         #expect(indexes.cnn.index.encoding == .int8)
         let fusion = Fusion(weights: .standard, candidates: 64, expansion: .init(neighbours: 2, below: 1.01))
         let k = 10
@@ -399,4 +402,38 @@ import Testing
     }
 
     func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+}
+
+/// The hashes' load runs beside changes: what changed while the store was read wins over what
+/// the read found, in the order the changes were made.
+@Suite struct LiveHashesTests {
+    @Test func changesMadeWhileLoadingWinOverTheLoad() throws {
+        let reading = DispatchSemaphore(value: 0)
+        let hashes = LiveHashes.loading(logger: testLogger) {
+            reading.wait()
+            return [1: 0x11, 2: 0x22, 3: 0x33]
+        }
+        hashes.set(PerceptualHash.bytes(0x99), label: 2)
+        hashes.remove(label: 3)
+        hashes.set(PerceptualHash.bytes(0x44), label: 4)
+        hashes.set(PerceptualHash.bytes(0x45), label: 4)
+        hashes.remove(label: 5)
+        #expect(hashes.hashes(of: [1, 2, 3, 4]) == [nil, 0x99, nil, 0x45], "before the load: the changes only")
+        reading.signal()
+        hashes.waitUntilLoaded()
+        #expect(hashes.hashes(of: [1, 2, 3, 4, 5]) == [0x11, 0x99, nil, 0x45, nil])
+        #expect(hashes.count == 3)
+        // After the load, changes go straight to the table; a hash not of 8 bytes is not held.
+        hashes.set([1, 2, 3], label: 1)
+        #expect(hashes.hashes(of: [1]) == [nil])
+    }
+
+    @Test func aFailedLoadLeavesTheHashesToTheStore() throws {
+        struct Unreadable: Error {}
+        let hashes = LiveHashes.loading(logger: testLogger) { throw Unreadable() }
+        hashes.waitUntilLoaded()
+        #expect(hashes.count == 0)
+        hashes.set(PerceptualHash.bytes(7), label: 9)
+        #expect(hashes.hashes(of: [9]) == [7])
+    }
 }
