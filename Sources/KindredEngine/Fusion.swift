@@ -165,7 +165,11 @@ public struct Fusion: Sendable, Equatable {
         var unitQuery = probe.cnn
         normalizeRows(&unitQuery, dimension: unitQuery.count)
         let plain = try ranking(&plainCosines, exactly: { Self.cosine(unitQuery, $0) }, expanded: false)
-        guard let expansion, expansion.neighbours > 0, let nearest = plainCosines.max(), nearest < expansion.below
+        // The nearest candidate by an exact cosine: the ones not read are not the nearest (the
+        // walk read the nearest by the codes), and their approximations could straddle `below`.
+        let exactCosines = found.indices.filter { cnns.isExact[$0] }.map { plainCosines[$0] }
+        guard let expansion, expansion.neighbours > 0,
+            let nearest = exactCosines.max() ?? plainCosines.max(), nearest < expansion.below
         else { return Array(plain.prefix(k)) }
         // The expanded query from the best neighbours' vectors, which the ranking made exact.
         let position = Dictionary(uniqueKeysWithValues: found.indices.map { (found[$0].label, $0) })
