@@ -12,14 +12,8 @@ cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
 root=$cache/openclipart/usr/share/openclipart/png
 bin=.build/release
 swift build -c release --product kindred >/dev/null
-# Hard links must stay on the package's file system: the work directory goes beside it.
-work=$(mktemp -d "$cache/answers-ab.XXXXXX")
-state=$work/state; mkdir -p "$state/weights" "$work/png"
-cp "$cache/demo-state/weights/"* "$state/weights/"
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-cp -al "$root/." "$work/png" && find "$work/png" -type l -delete
-total=$(find "$work/png" -type f | wc -l)
+. Benchmarks/quality/openclipart.sh
+openclipart_work answers-ab
 n=0
 for daemon in "$a" "$b"; do
   n=$((n + 1))
@@ -27,7 +21,7 @@ for daemon in "$a" "$b"; do
     2>>"$work/log" &
   pid=$!
   until $bin/kindred status --socket "$work/k.sock" >/dev/null 2>&1; do sleep 0.2; done
-  until [ "$($bin/kindred status --socket "$work/k.sock" | awk -F'\t' '$1=="indexed"{i=$2} $1=="failed"{f=$2} $1=="scanning"{s=$2} $1=="pending"{p=$2} END{print (s=="no" && p==0 && i+f>='"$total"') ? "yes" : "no"}')" = yes ]; do sleep 2; done
+  wait_indexed
   find "$work/png" -type f | sort | awk -v n="$every" 'NR % n == 1' | python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); reader = s.makefile("rb")

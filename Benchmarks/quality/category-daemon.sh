@@ -15,14 +15,8 @@ root=$(realpath "${2:-$cache/openclipart/usr/share/openclipart/png}")
 bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
 py=$(../shared/bench/setup-peers.sh)
 [ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
-# Hard links must stay on the package's file system: the work directory goes beside it.
-work=$(mktemp -d "$cache/category-daemon.XXXXXX")
-state=$work/state; mkdir -p "$state/weights" "$work/png"
-cp "$cache/demo-state/weights/"* "$state/weights/"
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-cp -al "$root/." "$work/png" && find "$work/png" -type l -delete
-total=$(find "$work/png" -type f | wc -l)
+. Benchmarks/quality/openclipart.sh
+openclipart_work category-daemon
 serve() {  # $1: expand_neighbours, $2: another [similar] line (optional)
   printf '[similar]\nexpand_neighbours = %d\n%s\n' "$1" "${2:-}" > "$work/kindred.toml"
   $bin/kindredd --config "$work/kindred.toml" --state "$state" --socket "$work/k.sock" --watch "$work/png" \
@@ -35,7 +29,7 @@ ask() {  # $1: label, $2: space
 }
 start=$(date +%s.%N)
 serve 2
-until [ "$($bin/kindred status --socket "$work/k.sock" | awk -F'\t' '$1=="indexed"{i=$2} $1=="failed"{f=$2} $1=="scanning"{s=$2} END{print (s=="no" && i+f>='"$total"') ? "yes" : "no"}')" = yes ]; do sleep 2; done
+wait_indexed
 echo "indexed $total files in $(echo "$(date +%s.%N) - $start" | bc) s" >&2
 ask fused-default fused
 ask cnn cnn
