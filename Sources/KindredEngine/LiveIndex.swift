@@ -46,14 +46,13 @@ public final class LiveIndex: Sendable {
         }
     }
 
-    /// The walk's `k` best for a caller that re-ranks them itself (the fused SIMILAR): of these,
-    /// the nearest `exactly` by the codes carry exact distances, and their vectors are returned to
-    /// be read again from memory; the rest carry the codes' approximate distances, and the caller
-    /// reads any it needs exactly (`ExactVectors`' `nil` tells which: the returned source holds
-    /// exactly the vectors of the candidates whose distances are exact). A float index's
-    /// distances are all exact, and its own rows are the source. Reading every one of 64
-    /// candidates, as a fused SIMILAR did, made it cost twice a plain one (RESULTS.md, "The fused
-    /// ranking's reads from memory").
+    /// The walk's `k` best for a caller that re-ranks them itself (the fused SIMILAR): the
+    /// nearest `exactly` by the codes carry exact distances, and the rest the codes' approximate
+    /// ones. The source returned holds the vectors of exactly the candidates whose distances are
+    /// exact, so the caller can tell them apart and read again from memory; it reads any other it
+    /// needs from the store. A float index's distances are all exact, and its own rows are the
+    /// source. Reading all 64 candidates, as a fused SIMILAR did, made it cost twice a plain
+    /// one (RESULTS.md, "The fused ranking's reads from memory").
     public func searchRecording(
         _ query: [Float], k: Int, ef: Int, exactly: Int, excluding: UInt64? = nil,
         filter: ((UInt64) -> Bool)? = nil, among: [UInt64]? = nil
