@@ -36,7 +36,7 @@ public final class LiveHashes: Sendable {
         loading(logger: logger) { try read(store) }
     }
 
-    /// `loading`, with the hashes from `read`.
+    /// `loading`, with the hashes `reader` gives (a test holds it back to make changes meanwhile).
     static func loading(
         logger: Logger, _ reader: @escaping @Sendable () throws -> [UInt64: UInt64]
     ) -> LiveHashes {
@@ -45,17 +45,20 @@ public final class LiveHashes: Sendable {
         hashes.loading.enter()
         Thread.detachNewThread {
             defer { hashes.loading.leave() }
-            let read: [UInt64: UInt64]
+            var read: [UInt64: UInt64]
             do { read = try reader() } catch {
                 logger.warning(
                     "perceptual hashes not held in memory; fused queries read them from the store",
                     metadata: ["reason": "\(error)"])
                 read = [:]
             }
+            // Changed in place and handed over, never copied: a million entries copied under the
+            // lock (here, or at the next change while `read` still shared them) would hold up
+            // every fused query meanwhile.
             hashes.table.withLock { table in
-                var all = read
-                for change in table.changes ?? [] { all[change.label] = change.hash }
-                table = Table(hashes: all, changes: nil)
+                for change in table.changes ?? [] { read[change.label] = change.hash }
+                table = Table(hashes: read, changes: nil)
+                read = [:]
             }
         }
         return hashes
