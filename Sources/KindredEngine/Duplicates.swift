@@ -2,7 +2,6 @@ import COpenBLAS
 import Foundation
 import KindredAnalysis
 import KindredCore
-import KindredFeatures
 import KindredStore
 
 /// Near-duplicate groups: items whose 64-bit perceptual hashes differ in at most `maxDistance` bits
@@ -39,8 +38,7 @@ public enum Duplicates {
     public static func groups(
         store: VectorStore, maxDistance: Int, minimumCosine: Float = 0.85, blockCount: Int? = nil
     ) throws -> [[ItemID]] {
-        let (ids, bytes) = try store.readAll(space: StandardSpaces.phash.name, as: UInt8.self)
-        let hashes = (0..<ids.count).map { i in PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)])! }
+        let (ids, hashes) = try store.perceptualHashes()
         let blocks =
             blockCount.map { HashBlocks(count: $0, maxDistance: maxDistance) }
             ?? HashBlocks.choose(items: hashes.count, maxDistance: maxDistance)

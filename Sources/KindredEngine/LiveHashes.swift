@@ -65,13 +65,10 @@ public final class LiveHashes: Sendable {
     }
 
     private static func read(_ store: VectorStore) throws -> [UInt64: UInt64] {
-        let (ids, bytes) = try store.readAll(space: StandardSpaces.phash.name, as: UInt8.self)
+        let (ids, words) = try store.perceptualHashes()
         var hashes: [UInt64: UInt64] = [:]
         hashes.reserveCapacity(ids.count)
-        for (i, id) in ids.enumerated() {
-            // The space's dimension is 8, so every record gives a word.
-            if let word = PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)]) { hashes[id.rawValue] = word }
-        }
+        for (id, word) in zip(ids, words) { hashes[id.rawValue] = word }
         return hashes
     }
 
@@ -100,5 +97,15 @@ public final class LiveHashes: Sendable {
             table.hashes[label] = hash
             table.changes?.append((label, hash))
         }
+    }
+}
+
+extension VectorStore {
+    /// Every stored perceptual hash as its 64-bit word, in id order (one cursor pass): what the
+    /// held hashes load and DUPLICATES compares.
+    func perceptualHashes() throws -> (ids: [ItemID], hashes: [UInt64]) {
+        let (ids, bytes) = try readAll(space: StandardSpaces.phash.name, as: UInt8.self)
+        // The space's dimension is 8, so every record gives a word.
+        return (ids, ids.indices.map { i in PerceptualHash.word(bytes[(i * 8)..<(i * 8 + 8)])! })
     }
 }
