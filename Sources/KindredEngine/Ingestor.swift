@@ -300,7 +300,7 @@ public final class Ingestor: @unchecked Sendable {
         var extracted = given
         // Whatever happens below, the bytes this batch claimed are settled by its end: later
         // files find them in the catalog, or describe them anew.
-        defer { claims.release(batch.indices.map { (extracted[$0].hash, batch[$0].id) }) }
+        defer { claims.release(batch.indices.map { (extracted[$0].hash, batch[$0].id, extracted[$0].failure) }) }
         var confirmed: [Catalog.Extraction] = []
         for i in batch.indices where extracted[i].sameContent {
             let previous = batch[i].previous
@@ -343,6 +343,13 @@ public final class Ingestor: @unchecked Sendable {
                 found = Self.indexedTwin(extracted[i].hash, excluding: batch[i].id, in: state)
                 if found == nil && !final && claims.holder(of: extracted[i].hash) == holder {
                     waiting.append(i)
+                    continue
+                }
+                // Its claimer failed in an earlier chunk: the same bytes fail for the same
+                // reason, as they do for a twin in the claimer's own chunk, without a second read.
+                if found == nil, let failure = claims.failure(of: extracted[i].hash) {
+                    extracted[i].twin = nil
+                    extracted[i].failure = failure
                     continue
                 }
             }

@@ -1,6 +1,5 @@
 import Foundation
 import KindredCore
-import KindredEngine
 import KindredFeatures
 import KindredImaging
 import KindredIndex
@@ -9,6 +8,8 @@ import KindredStore
 import KindredTestSupport
 import Logging
 import Testing
+
+@testable import KindredEngine
 
 /// A state directory and a collection of images in several formats, plus two broken files.
 struct IngestFixture {
@@ -607,5 +608,25 @@ extension IngestFixture {
             Duplicates.keeper([item(3, 100, 100, bytes: 5000, mtime: 2), item(2, 100, 100, bytes: 5000, mtime: 2)])?.id
                 == 2)
         #expect(Duplicates.keeper([]) == nil)
+    }
+}
+
+/// A claimer that fails leaves its reason with the claims, so a twin of its bytes in a later chunk
+/// takes the failure instead of reading the bytes again (`sameBytesInOneCallAreDescribedOnce`
+/// read a file twice when the pair fell into different chunks); only the holder's failure counts.
+@Suite struct ContentClaimsTests {
+    @Test func aFailedClaimersReasonOutlivesItsClaim() {
+        let claims = ContentClaims()
+        #expect(claims.claim("h", for: ItemID(1)) == nil)
+        #expect(claims.claim("h", for: ItemID(2)) == ItemID(1))
+        // A twin that is not the holder releases nothing and records nothing.
+        claims.release([("h", ItemID(2), "not the holder's reason")])
+        #expect(claims.holder(of: "h") == ItemID(1) && claims.failure(of: "h") == nil)
+        claims.release([("h", ItemID(1), "not an image")])
+        #expect(claims.holder(of: "h") == nil && claims.failure(of: "h") == "not an image")
+        // A claimer that succeeds leaves no reason; a hash never read leaves none either.
+        #expect(claims.claim("g", for: ItemID(3)) == nil)
+        claims.release([("g", ItemID(3), nil), ("", ItemID(4), "unreadable")])
+        #expect(claims.failure(of: "g") == nil && claims.failure(of: "") == nil)
     }
 }
