@@ -213,13 +213,14 @@ public struct Fusion: Sendable, Equatable {
         let ids: [ItemID]
         let held: (any ExactVectors)?
         let store: VectorStore
-        var read: [Int: [Float]] = [:]
+        var read: [[Float]?]
         var isExact: [Bool]
 
         init(_ ids: [ItemID], held: (any ExactVectors)?, store: VectorStore) {
             self.ids = ids
             self.held = held
             self.store = store
+            read = ids.map { _ in nil }
             var isExact = [Bool](repeating: false, count: ids.count)
             held?.forEachVector(ids.map(\.rawValue)) { i, vector in isExact[i] = vector != nil }
             self.isExact = isExact

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import KindredCore
 import KindredFeatures
+import KindredIndex
 import KindredStore
 import Logging
 import Synchronization
@@ -14,7 +15,7 @@ import Synchronization
 /// at a million items.
 public final class LiveHashes: Sendable {
     private struct Table {
-        var hashes: [UInt64: UInt64]
+        var hashes: LabelTable<UInt64>
         /// While the store's hashes load: the changes made since the load began, in order (nil
         /// for a removal), replayed over what it read.
         var changes: [(label: UInt64, hash: UInt64?)]?
@@ -23,7 +24,7 @@ public final class LiveHashes: Sendable {
     private let table: Mutex<Table>
     private let loading = DispatchGroup()
 
-    public init(_ hashes: [UInt64: UInt64] = [:]) {
+    public init(_ hashes: LabelTable<UInt64> = [:]) {
         table = Mutex(Table(hashes: hashes, changes: nil))
     }
 
@@ -38,19 +39,19 @@ public final class LiveHashes: Sendable {
 
     /// `loading`, with the hashes `reader` gives (a test holds it back to make changes meanwhile).
     static func loading(
-        logger: Logger, _ reader: @escaping @Sendable () throws -> [UInt64: UInt64]
+        logger: Logger, _ reader: @escaping @Sendable () throws -> LabelTable<UInt64>
     ) -> LiveHashes {
         let hashes = LiveHashes()
         hashes.table.withLock { $0.changes = [] }
         hashes.loading.enter()
         Thread.detachNewThread {
             defer { hashes.loading.leave() }
-            var read: [UInt64: UInt64]
+            var read: LabelTable<UInt64>
             do { read = try reader() } catch {
                 logger.warning(
                     "perceptual hashes not held in memory; fused queries read them from the store",
                     metadata: ["reason": "\(error)"])
-                read = [:]
+                read = LabelTable()
             }
             // Changed in place and handed over, never copied: a million entries copied under the
             // lock (here, or at the next change while `read` still shared them) would hold up
@@ -58,16 +59,15 @@ public final class LiveHashes: Sendable {
             hashes.table.withLock { table in
                 for change in table.changes ?? [] { read[change.label] = change.hash }
                 table = Table(hashes: read, changes: nil)
-                read = [:]
+                read = LabelTable()
             }
         }
         return hashes
     }
 
-    private static func read(_ store: VectorStore) throws -> [UInt64: UInt64] {
+    private static func read(_ store: VectorStore) throws -> LabelTable<UInt64> {
         let (ids, words) = try store.perceptualHashes()
-        var hashes: [UInt64: UInt64] = [:]
-        hashes.reserveCapacity(ids.count)
+        var hashes = LabelTable<UInt64>(minimumCapacity: ids.count)
         for (id, word) in zip(ids, words) { hashes[id.rawValue] = word }
         return hashes
     }
@@ -79,7 +79,7 @@ public final class LiveHashes: Sendable {
 
     /// Each label's hash, in the order asked; nil for one not held.
     public func hashes(of labels: [UInt64]) -> [UInt64?] {
-        table.withLock { table in labels.map { table.hashes[$0] } }
+        table.withLock { $0.hashes.values(of: labels) }
     }
 
     /// Holds `hash` (a stored pHash's 8 bytes) for `label`; anything else removes what was held,

@@ -96,7 +96,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
     private let contexts = Mutex<[SearchContext]>([])
 
     struct Bookkeeping {
-        var slotByLabel: [UInt64: UInt32] = [:]
+        var slotByLabel = LabelTable<UInt32>()
         /// Slots of removed nodes that `compact` detached, ready for reuse.
         var freeSlots: [UInt32] = []
         var deletedCount = 0
@@ -440,7 +440,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
             let keep = reranking == nil ? k : self.rerankDepth(k: k, ef: ef, rerank: rerank)
             let found: [Neighbor]
             if let among {
-                let slots = book.withLock { book in among.compactMap { book.slotByLabel[$0] } }
+                let slots = book.withLock { $0.slotByLabel.values(of: among) }.compactMap { $0 }
                 found = exactScan(
                     context.query, k: keep, over: slots,
                     accept: { $0 != excludedSlot && self.isLive($0) && (filter?(self.labels[Int($0)]) ?? true) })
@@ -510,7 +510,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
         guard query.count == dimension else { throw .dimensionMismatch(expected: dimension, got: query.count) }
         storage.lockShared()
         defer { storage.unlock() }
-        let slots = book.withLock { book in labels.map { book.slotByLabel[$0] } }
+        let slots = book.withLock { $0.slotByLabel.values(of: labels) }
         return query.withUnsafeBufferPointer { query in
             withContext { context in
                 guard prepareQuery(query, into: context.query, scratch: context.queryFloats) else {
@@ -606,7 +606,7 @@ public final class HNSWIndex: @unchecked Sendable {  // see "Concurrency" above 
 
 extension HNSWIndex {
     /// Every live label, in no particular order.
-    public func liveLabels() -> [UInt64] { book.withLock { Array($0.slotByLabel.keys) } }
+    public func liveLabels() -> [UInt64] { book.withLock { $0.slotByLabel.labels } }
 }
 
 /// A float32 index holds each vector as inserted (scaled to unit length under cosine), so it can
@@ -633,7 +633,7 @@ extension HNSWIndex: ExactVectors {
         }
         storage.lockShared()
         defer { storage.unlock() }
-        let slots = book.withLock { book in labels.map { book.slotByLabel[$0] } }
+        let slots = book.withLock { $0.slotByLabel.values(of: labels) }
         for (i, slot) in slots.enumerated() {
             body(
                 i,

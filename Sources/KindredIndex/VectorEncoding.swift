@@ -203,7 +203,7 @@ public struct MatrixRows: ExactVectors, Sendable {
 /// them without reading the store again (`Recorder`).
 public struct RecordedVectors: ExactVectors, Sendable {
     var storage: [Float] = []
-    var rows: [UInt64: Int] = [:]
+    var rows = LabelTable<Int>()
     var dimension = 0
 
     public init() {}

@@ -308,7 +308,7 @@ import Testing
                     && abs($0.terms.style - $1.terms.style) <= 1e-6
             }, "\(fromStore) \(fromMemory)")
         // A hash or a style row memory lacks is read from the store.
-        let partial = LiveHashes(Dictionary(uniqueKeysWithValues: found.prefix(3).map { ($0.label, UInt64(0)) }))
+        let partial = LiveHashes(LabelTable(found.prefix(3).map { ($0.label, UInt64(0)) }))
         let mixed = try fusion.rerank(found, probe: probe, k: 20, store: fixture.store, hashes: partial)
         let expected = try fusion.rerank(found, probe: probe, k: 20, store: fixture.store)
         let probeWord = try #require(PerceptualHash.word(probe.phash))
