@@ -3,7 +3,9 @@
 # originals + 5,000 distractors) from an empty state, then every transformed copy is sent with
 # SIMILAR-IMAGE k=1, fused (the default) and space=cnn, over one connection. Prints recall@1 per
 # transform and each ranking's query latency.
-# usage: [BIN=dir] Benchmarks/quality/copies-daemon.sh [COPIES]
+# usage: [BIN=dir] [CONFIGS="a.toml b.toml"] Benchmarks/quality/copies-daemon.sh [COPIES]
+#   CONFIGS: settings files for kindredd (a [similar] section to compare): the state is indexed
+#   once, then kindredd is restarted on it with each in turn and every query asked again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 copies=$(realpath "${1:-Benchmarks/data/quality/copies}")
@@ -20,6 +22,7 @@ pid=$!
 until $bin/kindred status --socket "$state/k.sock" >/dev/null 2>&1; do sleep 0.2; done
 until [ "$($bin/kindred status --socket "$state/k.sock" | awk -F'\t' '$1=="indexed"{i=$2} $1=="failed"{f=$2} $1=="scanning"{s=$2} END{print (s=="no" && i+f>='"$total"') ? "yes" : "no"}')" = yes ]; do sleep 2; done
 echo "indexed $total files in $(echo "$(date +%s.%N) - $start" | bc) s" >&2
+ask_all() {
 python3 - "$state/k.sock" "$copies" <<'PY'
 import json, os, socket, sys, time
 path, copies = sys.argv[1], sys.argv[2]
@@ -46,3 +49,14 @@ for ranking in ['fused', 'cnn']:
            'p50_ms': round(1000 * latency[len(latency) // 2], 1), 'p99_ms': round(1000 * latency[int(len(latency) * 0.99)], 1)}
     print(json.dumps(row))
 PY
+}
+if [ -z "${CONFIGS:-}" ]; then ask_all; exit; fi
+for config in $CONFIGS; do
+  kill -TERM $pid; wait $pid || true
+  $bin/kindredd --config "$config" --state "$state" --socket "$state/k.sock" --watch "$copies/collection" --threads 2 \
+    --log-level warning 2>>"$state/log" &
+  pid=$!
+  until $bin/kindred similar 1 -k 1 --socket "$state/k.sock" >/dev/null 2>&1; do sleep 0.5; done
+  echo "config $config" >&2
+  ask_all | sed "s|^{|{\"config\": \"$(basename "$config")\", |"
+done

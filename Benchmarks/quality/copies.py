@@ -9,7 +9,11 @@ From FILES (one image path per line: embed-variants.sh's files.txt), with a fixe
 Transparent clip art is flattened onto white first, as Kindred's decoders and the reference do,
 so a transform changes the picture and not what transparency becomes.
 
-usage: python copies.py FILES OUT [--originals 200] [--distractors 5000]
+A held-out set for checking a choice made on the first: another --seed (the first is 20), with
+the first set's originals left out of its originals (--exclude FIRST/originals.txt, which names
+them by the copies' file names).
+
+usage: python copies.py FILES OUT [--originals 200] [--distractors 5000] [--seed 20] [--exclude LIST]
 """
 import os, random, shutil, sys
 import numpy as np
@@ -21,6 +25,13 @@ def option(name, default):
         i = args.index(name); value = int(args[i + 1]); del args[i:i + 2]; return value
     return default
 n_originals, n_distractors = option('--originals', 200), option('--distractors', 5000)
+seed = option('--seed', 20)
+excluded = set()
+if '--exclude' in args:
+    i = args.index('--exclude')
+    # originals.txt names each original as its copy is named: a five-digit number, '-', its name.
+    excluded = {line[6:] for line in open(args[i + 1]).read().split('\n') if line}
+    del args[i:i + 2]
 files, out = [l for l in open(args[0]).read().split('\n') if l], args[1]
 
 
@@ -35,9 +46,17 @@ def flat(path):
 
 
 def small(path):
-    """16 × 16 grey, for telling whether two files are the same picture."""
+    """16 × 16 grey, whole and trimmed to its drawing, for telling whether two files are the same
+    picture."""
     try:
-        return np.asarray(flat(path).convert('L').resize((16, 16), Image.BOX), np.float32)
+        im = flat(path).convert('L')
+        whole = np.asarray(im.resize((16, 16), Image.BOX), np.float32)
+        # The drawing's bounding box: what is not (near) white paper. The package holds the same
+        # drawing at other sizes with other margins (home13.png at 438 and 467 px), which the
+        # whole picture's thumbnail does not match.
+        box = Image.eval(im, lambda v: 255 if v < 248 else 0).getbbox() or (0, 0, *im.size)
+        drawing = np.asarray(im.crop(box).resize((16, 16), Image.BOX), np.float32)
+        return np.stack([whole, drawing])
     except Exception:
         return None
 
@@ -47,18 +66,23 @@ def small(path):
 # apart. Judged on pixels (16 × 16 grey, mean absolute difference under 8 of 255), not on any
 # feature Kindred computes. A mirror image counts as a copy (since 2026-12-03): the package holds
 # left and right arrows, "previous" and "next" icons, and a mirrored copy of one of them is the
-# other, pixel for pixel, so the original is not the only right answer to it.
+# other, pixel for pixel, so the original is not the only right answer to it. Since 2026-12-07 the
+# drawing trimmed of its paper is compared too (the same drawing at another size or margin), which
+# a held-out set (--seed 21) showed the whole picture's thumbnail missing.
 thumbs = [small(p) for p in files]
 usable = [i for i, t in enumerate(thumbs) if t is not None]
-stack = np.stack([thumbs[i] for i in usable]).reshape(len(usable), -1)
-rng = random.Random(20)
+stack = np.stack([thumbs[i] for i in usable]).reshape(len(usable), 2, -1)
+rng = random.Random(seed)
 order = rng.sample(usable, len(usable))
 originals, taken = [], set()
 for i in order:
     if len(originals) == n_originals:
         break
-    diff = np.abs(stack - thumbs[i].reshape(1, -1)).mean(1)
-    mirrored = np.abs(stack - thumbs[i][:, ::-1].reshape(1, -1)).mean(1)
+    if os.path.basename(files[i]) in excluded:
+        continue
+    # Twins whole or trimmed, as they are or mirrored.
+    diff = np.abs(stack - thumbs[i].reshape(1, 2, -1)).mean(2).min(1)
+    mirrored = np.abs(stack - thumbs[i][:, :, ::-1].reshape(1, 2, -1)).mean(2).min(1)
     twins = {usable[j] for j in np.nonzero(np.minimum(diff, mirrored) < 8)[0]} - {i}
     if not twins:
         originals.append(files[i]); taken.add(i)

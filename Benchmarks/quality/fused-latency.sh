@@ -13,7 +13,7 @@ sock=$work/k.sock
 [ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 . Benchmarks/daemon/serve.sh
 serve >/dev/null
-trap 'kill -TERM $pid 2>/dev/null || true' EXIT
+trap 'kill -TERM $pid 2>/dev/null && wait $pid 2>/dev/null; true' EXIT  # waited for: a run right after must not find its socket removed
 for round in 1 2; do
   for space in cnn fused; do
     for clients in 8 1; do
