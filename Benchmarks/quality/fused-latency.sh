@@ -1,7 +1,7 @@
 #!/bin/bash
 # SIMILAR latency, the fused default against the CNN space alone, on one idle kindredd in one run:
-# 8 clients (on the same 2 cores) and then 1, the two rankings alternated twice.
-# usage: [TAG=name] [BIN=dir] Benchmarks/quality/fused-latency.sh N   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`,
+# 8 clients (on the same 2 cores) and then 1, the two rankings alternated ROUNDS times (default 2).
+# usage: [TAG=name] [BIN=dir] [ROUNDS=2] Benchmarks/quality/fused-latency.sh N   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`,
 #   whose state it serves: N synthetic items with CNN and style vectors and pHashes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ sock=$work/k.sock
 . Benchmarks/daemon/serve.sh
 serve >/dev/null
 trap 'kill -TERM $pid 2>/dev/null && wait $pid 2>/dev/null; true' EXIT  # waited for: a run right after must not find its socket removed
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
   for space in cnn fused; do
     for clients in 8 1; do
       printf '{"round":%d,"space":"%s","clients":%d,"load":' "$round" "$space" "$clients"
