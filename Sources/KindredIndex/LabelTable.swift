@@ -1,6 +1,6 @@
 import CKindredKernels
 
-/// Labels to small values (an index node's slot, an item's perceptual hash) in one open-addressed
+/// Labels to integers (an index node's slot, an item's perceptual hash) in one open-addressed
 /// array of (label, value) pairs, probed linearly.
 ///
 /// Why not `Dictionary`: a fused SIMILAR looks up each of its 64 candidates' labels in tables of
@@ -18,7 +18,7 @@ import CKindredKernels
 ///
 /// A value type with copy-on-write storage, as `Dictionary` is; at most half full, so a probe
 /// rarely reads past its first bucket. Removal shifts the following run back (no tombstones).
-public struct LabelTable<Value: BitwiseCopyable & Sendable>: Sendable {
+public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
     @usableFromInline
     struct Entry: Sendable {
         @usableFromInline var label: UInt64
@@ -61,15 +61,10 @@ public struct LabelTable<Value: BitwiseCopyable & Sendable>: Sendable {
         return (1 << bits, UInt64(64 - bits))
     }
 
+    /// An empty bucket's value is never read: a bucket's value is read only when its label is a
+    /// live one.
     private static func emptyBuckets(_ n: Int) -> [Entry] {
-        // Every value is written before it is read (a bucket's value is read only when its label
-        // is a live one), so the empty buckets' values are zero bytes, whatever Value is.
-        [Entry](unsafeUninitializedCapacity: n) { entries, initialized in
-            let raw = UnsafeMutableRawBufferPointer(entries)
-            raw.initializeMemory(as: UInt8.self, repeating: 0)
-            for i in 0..<n { entries[i].label = empty }
-            initialized = n
-        }
+        [Entry](repeating: Entry(label: empty, value: 0), count: n)
     }
 
     /// `label`'s first bucket in a table whose hash shifts by `shift`.
