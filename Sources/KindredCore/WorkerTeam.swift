@@ -122,8 +122,13 @@ public final class WorkerTeam: Sendable {
                     while Self.generation(state.load(ordering: .acquiring)) == seen { condition.wait() }
                     condition.unlock()
                 }
-                if stopping.load(ordering: .relaxed) { return }
+                // The state first, then the stop: `stop` sets `stopping` before it publishes its
+                // generation, so a worker that reads that generation here also sees the stop.
+                // Checked the other way round, a stop landing between the two reads was taken
+                // for a new job: the worker then waited for the generation after it, which never
+                // comes, and the team's release waited for the worker (a CI run hung on it).
                 var current = state.load(ordering: .acquiring)
+                if stopping.load(ordering: .relaxed) { return }
                 seen = Self.generation(current)
                 while current & bit == 0 {  // take this part unless the caller has
                     let (taken, now) = state.compareExchange(

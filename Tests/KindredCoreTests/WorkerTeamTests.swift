@@ -44,6 +44,31 @@ import Testing
         #expect(WorkerTeam(parts: 1000).parts == WorkerTeam.maxParts)
     }
 
+    /// A team released just as its workers wake for a job stops every one of them. A worker that
+    /// checked for the stop just before it came, then read the stop's generation as if it were
+    /// a new job's, slept through the stop, and the release waited for it forever (a CI run hung
+    /// on it). The release happens on a thread of its own, so a hang fails the test instead of
+    /// stopping the suite.
+    @Test func releasingATeamAsItsWorkersWakeStopsThemAll() {
+        // Several teams at once, with more threads than cores, so that workers are preempted at
+        // every point of their loop, the one between the two reads included.
+        let teams = 4
+        let released = DispatchSemaphore(value: 0)
+        for _ in 0..<teams {
+            Thread.detachNewThread {
+                for _ in 0..<1500 {
+                    var team: WorkerTeam? = WorkerTeam(parts: 4)
+                    team?.run { _ in }
+                    team = nil
+                }
+                released.signal()
+            }
+        }
+        for _ in 0..<teams {
+            #expect(released.wait(timeout: .now() + 120) == .success, "a released team waited forever for a worker")
+        }
+    }
+
     /// A team left idle long enough for its workers to sleep still runs the next job, and one
     /// released while its workers sleep stops them (the test would hang otherwise).
     @Test func sleepingWorkersWakeForTheNextJobAndStop() async throws {
