@@ -67,9 +67,7 @@ public final class LiveHashes: Sendable {
 
     private static func read(_ store: VectorStore) throws -> LabelTable<UInt64> {
         let (ids, words) = try store.perceptualHashes()
-        var hashes = LabelTable<UInt64>(minimumCapacity: ids.count)
-        for (id, word) in zip(ids, words) { hashes[id.rawValue] = word }
-        return hashes
+        return LabelTable(zip(ids.lazy.map(\.rawValue), words))
     }
 
     /// Returns once the store's hashes are loaded (at once for a table not loading).

@@ -73,25 +73,36 @@ public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
         Int(truncatingIfNeeded: (label &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
-    /// The bucket holding `label`, or nil.
+    /// The bucket holding `label`, or else the empty bucket where its probe ends (where it would
+    /// go): the one probe loop every lookup, insert and move shares.
     @inlinable @inline(__always)
-    static func find(_ label: UInt64, in entries: UnsafeBufferPointer<Entry>, shift: UInt64) -> Int? {
+    static func probe(
+        _ label: UInt64, in entries: UnsafeBufferPointer<Entry>, shift: UInt64
+    ) -> (
+        bucket: Int, found: Bool
+    ) {
         let mask = entries.count - 1
         var b = home(label, shift: shift)
         while true {
-            let found = entries[b].label
-            if found == label { return b }
-            if found == Self.empty { return nil }
+            let there = entries[b].label
+            if there == label { return (b, true) }
+            if there == Self.empty { return (b, false) }
             b = (b + 1) & mask
         }
     }
 
+    /// `label`'s value in `entries`, or nil.
+    @inlinable @inline(__always)
+    func value(of label: UInt64, in entries: UnsafeBufferPointer<Entry>, shift: UInt64) -> Value? {
+        if label == Self.empty { return maxLabelValue }
+        let (bucket, found) = Self.probe(label, in: entries, shift: shift)
+        return found ? entries[bucket].value : nil
+    }
+
     public subscript(label: UInt64) -> Value? {
         @inlinable get {
-            if label == Self.empty { return maxLabelValue }
-            return buckets.withUnsafeBufferPointer { entries in
-                Self.find(label, in: entries, shift: shift).map { entries[$0].value }
-            }
+            let shift = shift
+            return buckets.withUnsafeBufferPointer { value(of: label, in: $0, shift: shift) }
         }
         set {
             if let newValue { updateValue(newValue, forKey: label) } else { removeValue(forKey: label) }
@@ -105,10 +116,7 @@ public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
         let shift = shift
         return buckets.withUnsafeBufferPointer { entries in
             for label in labels { kk_prefetch_bytes(entries.baseAddress! + Self.home(label, shift: shift), 1) }
-            return labels.map { label in
-                label == Self.empty
-                    ? maxLabelValue : Self.find(label, in: entries, shift: shift).map { entries[$0].value }
-            }
+            return labels.map { value(of: $0, in: entries, shift: shift) }
         }
     }
 
@@ -123,19 +131,9 @@ public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
         if (count + 1) * 2 > buckets.count { grow(to: count + 1) }
         let shift = shift
         let replaced = buckets.withUnsafeMutableBufferPointer { entries -> Value?? in
-            let mask = entries.count - 1
-            var b = Self.home(label, shift: shift)
-            while true {
-                if entries[b].label == label {
-                    defer { entries[b].value = value }
-                    return .some(entries[b].value)
-                }
-                if entries[b].label == Self.empty {
-                    entries[b] = Entry(label: label, value: value)
-                    return .none
-                }
-                b = (b + 1) & mask
-            }
+            let (bucket, found) = Self.probe(label, in: UnsafeBufferPointer(entries), shift: shift)
+            defer { entries[bucket] = Entry(label: label, value: value) }
+            return found ? .some(entries[bucket].value) : .none
         }
         guard let replaced else {
             count += 1
@@ -154,7 +152,9 @@ public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
         }
         let shift = shift
         let removed = buckets.withUnsafeMutableBufferPointer { entries -> Value? in
-            guard var hole = Self.find(label, in: UnsafeBufferPointer(entries), shift: shift) else { return nil }
+            let (bucket, found) = Self.probe(label, in: UnsafeBufferPointer(entries), shift: shift)
+            guard found else { return nil }
+            var hole = bucket
             let removed = entries[hole].value
             // Backward-shift deletion: each later entry of the run whose home is not between the
             // hole and itself (cyclically) moves into the hole, so every probe still reaches it.
@@ -185,11 +185,8 @@ public struct LabelTable<Value: FixedWidthInteger & Sendable>: Sendable {
         let (size, newShift) = Self.bucketCount(for: max(n, old.count))  // at least double
         var grown = Self.emptyBuckets(size)
         grown.withUnsafeMutableBufferPointer { entries in
-            let mask = entries.count - 1
             for entry in old where entry.label != Self.empty {
-                var b = Self.home(entry.label, shift: newShift)
-                while entries[b].label != Self.empty { b = (b + 1) & mask }
-                entries[b] = entry
+                entries[Self.probe(entry.label, in: UnsafeBufferPointer(entries), shift: newShift).bucket] = entry
             }
         }
         (buckets, shift) = (grown, newShift)

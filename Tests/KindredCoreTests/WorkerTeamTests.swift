@@ -48,7 +48,9 @@ import Testing
     /// checked for the stop just before it came, then read the stop's generation as if it were
     /// a new job's, slept through the stop, and the release waited for it forever (a CI run hung
     /// on it). The release happens on a thread of its own, so a hang fails the test instead of
-    /// stopping the suite.
+    /// stopping the suite. The window is a few instructions wide, and with the old order this
+    /// test passed 3 runs of 3: it guards the release path under preemption, and does not
+    /// reproduce that hang (the fix rests on the hung run's backtrace; see its commit).
     @Test func releasingATeamAsItsWorkersWakeStopsThemAll() {
         // Several teams at once, with more threads than cores, so that workers are preempted at
         // every point of their loop, the one between the two reads included.
