@@ -6,15 +6,22 @@
 # usage: [BIN=dir] [CONFIGS="a.toml b.toml"] Benchmarks/quality/copies-daemon.sh [COPIES]
 #   CONFIGS: settings files for kindredd (a [similar] section to compare): the state is indexed
 #   once, then kindredd is restarted on it with each in turn and every query asked again.
+#   STATE=dir: index into dir and keep it (a dir already indexed is reused), so builds of the
+#   ranking can be compared on one state without indexing again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 copies=$(realpath "${1:-Benchmarks/data/quality/copies}")
 bin=${BIN:-.build/release}  # BIN=dir: another build's kindredd and kindred (not rebuilt)
 [ -n "${BIN:-}" ] || { swift build -c release --product kindredd >/dev/null && swift build -c release --product kindred >/dev/null; }
 cache=${KINDRED_CACHE:-$HOME/.cache/kindred}
-state=$(mktemp -d); mkdir -p "$state/weights"
+if [ -n "${STATE:-}" ]; then
+  state=$(realpath -m "$STATE"); mkdir -p "$state/weights"
+  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+else
+  state=$(mktemp -d); mkdir -p "$state/weights"
+  trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$state"' EXIT
+fi
 cp "$cache/demo-state/weights/"* "$state/weights/"
-trap 'kill $pid 2>/dev/null || true; rm -rf "$state"' EXIT
 total=$(find "$copies/collection" -type f | wc -l)
 start=$(date +%s.%N)
 $bin/kindredd --state "$state" --socket "$state/k.sock" --watch "$copies/collection" --threads 2 --log-level warning 2>"$state/log" &

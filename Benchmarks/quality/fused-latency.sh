@@ -1,8 +1,13 @@
 #!/bin/bash
-# SIMILAR latency, the fused default against the CNN space alone, on one idle kindredd in one run:
-# 8 clients (on the same 2 cores) and then 1, the two rankings alternated ROUNDS times (default 2).
-# usage: [TAG=name] [BIN=dir] [ROUNDS=2] Benchmarks/quality/fused-latency.sh N   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`,
-#   whose state it serves: N synthetic items with CNN and style vectors and pHashes)
+# SIMILAR latency, the fused default against the CNN space alone, on one idle kindredd: 8 clients
+# (on the same 2 cores) and then 1, ROUNDS times (default 2). The two rankings are interleaved
+# within each load (`kindred bench load --space cnn,fused`: every client asks both about the same
+# item, the order rotating), so their percentiles share the machine's noise; runs of each ranking
+# minutes apart differed by more than the gap being measured (RESULTS.md, "Find similar").
+# Prints a JSON line a load: each ranking's p50/p99 and the fused ÷ cnn ratios.
+# usage: [TAG=name] [BIN=dir] [ROUNDS=2] [SECONDS_LOAD=20] [CLIENTS="8 1"] Benchmarks/quality/fused-latency.sh N
+#   (after `[TAG=name] SKIP_REFIT=1 Benchmarks/daemon/scale.sh N DATA`, whose state it serves:
+#   N synthetic items with CNN and style vectors and pHashes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=$1
@@ -15,12 +20,17 @@ sock=$work/k.sock
 serve >/dev/null
 trap 'kill -TERM $pid 2>/dev/null && wait $pid 2>/dev/null; true' EXIT  # waited for: a run right after must not find its socket removed
 for round in $(seq "${ROUNDS:-2}"); do
-  for space in cnn fused; do
-    for clients in 8 1; do
-      printf '{"round":%d,"space":"%s","clients":%d,"load":' "$round" "$space" "$clients"
-      $bin/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" --seconds 20 \
-        --mix similar --space "$space" | tail -1 | tr -d '\n'
-      echo "}"
-    done
+  for clients in ${CLIENTS:-8 1}; do
+    $bin/kindred bench load --socket "$sock" --state "$work/state" --clients "$clients" --seconds "${SECONDS_LOAD:-20}" \
+      --mix similar --space cnn,fused | tail -1 | python3 -c '
+import json, sys
+load, (turn, clients) = json.loads(sys.stdin.read()), sys.argv[1:]
+cnn, fused = load["similar_cnn"], load["similar_fused"]
+print(json.dumps({"round": int(turn), "clients": int(clients), "requests": load["requests"],
+                  "daemon_cpu_ms_per_request": load.get("daemon_cpu_ms_per_request"),
+                  "cnn_p50_ms": cnn["p50_ms"], "cnn_p99_ms": cnn["p99_ms"],
+                  "fused_p50_ms": fused["p50_ms"], "fused_p99_ms": fused["p99_ms"],
+                  "p50_ratio": round(fused["p50_ms"] / cnn["p50_ms"], 3),
+                  "p99_ratio": round(fused["p99_ms"] / cnn["p99_ms"], 3)}))' "$round" "$clients"
   done
 done

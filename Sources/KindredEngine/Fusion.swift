@@ -71,14 +71,18 @@ public struct Fusion: Sendable, Equatable {
         public var style: [Float]
         public var phash: [UInt8]
         public var thumbnail: [UInt8]?
+        /// The picture the thumbnail was made of, for a query by image: the region term's
+        /// templates are shrunk from it (`RegionMatch`); nil for a stored item's query.
+        public var picture: RGBImage?
         /// The style vector's colour-free parts when the query is colourless; nil otherwise.
         let colourFreeStyle: [Float]?
 
-        public init(cnn: [Float], style: [Float], phash: [UInt8], thumbnail: [UInt8]?) {
+        public init(cnn: [Float], style: [Float], phash: [UInt8], thumbnail: [UInt8]?, picture: RGBImage? = nil) {
             self.cnn = cnn
             self.style = style
             self.phash = phash
             self.thumbnail = thumbnail
+            self.picture = picture
             colourFreeStyle = StyleDescriptor.isColourless(style) ? StyleDescriptor.colourFree(style) : nil
         }
 
@@ -86,15 +90,21 @@ public struct Fusion: Sendable, Equatable {
 
         /// The match of this query's thumbnail against candidates'; nil without one.
         func regionMatch() -> RegionMatch? {
-            thumbnail.flatMap { RegionMatch(thumbnail: $0, side: Space.thumbnailSide) }
+            thumbnail.flatMap { RegionMatch(thumbnail: $0, side: Space.thumbnailSide, source: picture) }
         }
     }
 
-    /// An item's stored probe for this ranking; nil when a space has no record for it.
-    public func probe(of item: ItemID, store: VectorStore) throws -> Probe? {
+    /// An item's stored probe for this ranking; nil when a space has no record for it. `styles`
+    /// (the live style index) and `hashes` answer from memory where they hold the item, as they
+    /// do for `rerank`'s candidates; the CNN vector is always the store's.
+    public func probe(
+        of item: ItemID, store: VectorStore, styles: (any ExactVectors)? = nil, hashes: LiveHashes? = nil
+    ) throws -> Probe? {
         guard let cnn = try store.vector(item, space: Space.cnn.rawValue),
-            let style = try store.vector(item, space: Space.style.rawValue),
-            let phash = try store.vector(item, space: Space.phash.rawValue, as: UInt8.self)
+            let style = try styles?.withVector(item.rawValue, { Array($0) })
+                ?? store.vector(item, space: Space.style.rawValue),
+            let phash = try hashes?.hashes(of: [item.rawValue])[0].map(PerceptualHash.bytes)
+                ?? store.vector(item, space: Space.phash.rawValue, as: UInt8.self)
         else { return nil }
         return Probe(cnn: cnn, style: style, phash: phash, thumbnail: try probeThumbnail(of: item, store: store))
     }
@@ -172,17 +182,27 @@ public struct Fusion: Sendable, Equatable {
             let nearest = exactCosines.max() ?? plainCosines.max(), nearest < expansion.below
         else { return Array(plain.prefix(k)) }
         // The expanded query from the best neighbours' vectors, which the ranking made exact.
-        let position = Dictionary(uniqueKeysWithValues: found.indices.map { (found[$0].label, $0) })
         var query = probe.cnn
         for best in plain.prefix(expansion.neighbours) {
-            _ = cnns.withVector(position[best.label]!) { vector in
-                guard vector.count == query.count else { return }
-                for d in query.indices { query[d] += vector[d] }
+            guard let i = found.firstIndex(where: { $0.label == best.label }) else { continue }
+            query.withUnsafeMutableBufferPointer { sum in
+                _ = cnns.withVector(i) { vector in
+                    guard vector.count == sum.count else { return }
+                    for d in 0..<sum.count { sum[d] += vector[d] }
+                }
             }
         }
         normalizeRows(&query, dimension: query.count)
-        let byCodes = try codes?.distances(from: query, to: found.map(\.label)) ?? []
-        try cnns.read(found.indices.filter { !cnns.isExact[$0] && (byCodes.isEmpty || byCodes[$0] == nil) })
+        // The codes measure only the candidates without an exact vector: the others' cosines are
+        // taken exactly below.
+        let unread = found.indices.filter { !cnns.isExact[$0] }
+        var byCodes = [Float?](repeating: nil, count: found.count)
+        if let codes, !unread.isEmpty {
+            for (i, distance) in zip(unread, try codes.distances(from: query, to: unread.map { found[$0].label })) {
+                byCodes[i] = distance
+            }
+        }
+        try cnns.read(unread.filter { byCodes[$0] == nil })
         let dot = { (vector: UnsafeBufferPointer<Float>) in
             query.withUnsafeBufferPointer { vector.count == $0.count ? dotProduct($0, vector) : 0 }
         }

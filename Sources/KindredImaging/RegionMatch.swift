@@ -24,7 +24,14 @@ public final class RegionMatch {
     static let minimumDeviation: Float = 2
 
     private let picture: RGBImage
+    /// What the templates are made from: the query's own picture at up to `detailSide` a side
+    /// when it was given (a query by image), else the thumbnail's picture.
+    private let detail: RGBImage
     private var templates: [Size: [Float]?] = [:]
+
+    /// The longest side `detail` keeps of a query's own picture: enough that a template shrunk
+    /// from it is resampled once, as the candidate's thumbnail was from its file.
+    static let detailSide = 128
 
     private struct Size: Hashable {
         var width: Int
@@ -32,10 +39,15 @@ public final class RegionMatch {
     }
 
     /// A match for the query whose square thumbnail is `thumbnail` (side × side RGB bytes); nil
-    /// when it is not one, or shows no picture.
-    public init?(thumbnail: [UInt8], side: Int) {
+    /// when it is not one, or shows no picture. `source`: the picture the thumbnail was made of,
+    /// when the query has it (a query by image), so templates are made from its pixels rather
+    /// than from the thumbnail's: a template shrunk from a 32-pixel thumbnail is resampled twice
+    /// where the candidate's region was resampled once, and blurs thin lines a crop still
+    /// holds (RESULTS.md, "Crops matched from the query's own pixels").
+    public init?(thumbnail: [UInt8], side: Int, source: RGBImage? = nil) {
         guard let picture = Self.picture(in: thumbnail, side: side) else { return nil }
         self.picture = picture
+        detail = source.map { $0.fitted(within: Self.detailSide) } ?? picture
     }
 
     /// The best correlation (−1…1) of the query's picture with a region of the picture in the
@@ -81,7 +93,7 @@ public final class RegionMatch {
     /// The query's picture at `size`, less its mean, at unit norm; nil when it is flat.
     private func template(_ size: Size) -> [Float]? {
         if let made = templates[size] { return made }
-        let resized = picture.resized(width: size.width, height: size.height).pixels
+        let resized = detail.resized(width: size.width, height: size.height).pixels
         var values = resized.withUnsafeBufferPointer { rgb in
             (0..<size.width * size.height).map { Self.luma(rgb, at: $0) }
         }

@@ -634,6 +634,9 @@ extension HNSWIndex: ExactVectors {
         storage.lockShared()
         defer { storage.unlock() }
         let slots = book.withLock { $0.slotByLabel.values(of: labels) }
+        // Every row's lines are asked for before the first is read, so their misses overlap
+        // rather than each body waiting on its own row.
+        for slot in slots { if let slot { kk_prefetch_bytes(row(slot), rowBytes) } }
         for (i, slot) in slots.enumerated() {
             body(
                 i,

@@ -25,7 +25,10 @@ struct BenchLoad: ParsableCommand {
             indexed items when --state names kindredd's state directory (read-only), else from 1…index_size. \
             Prints one JSON line: requests, errors, qps, and p50/p99/p999 in milliseconds, overall and per verb; \
             the CPU a request took in kindredd (daemon_cpu_ms_per_request, from /proc; daemon_cores is its \
-            average use) and in this process (client_cpu_ms_per_request).
+            average use) and in this process (client_cpu_ms_per_request). With several rankings (--space fused,cnn) \
+            each SIMILAR turn asks every one of them about the same item, in an order that rotates from turn to \
+            turn, and each ranking's percentiles appear as similar_<ranking>: rankings compared under one load, \
+            on one machine's noise, rather than in runs minutes apart.
             """
     )
 
@@ -38,7 +41,9 @@ struct BenchLoad: ParsableCommand {
     @Option(help: "How long to run.") var seconds = 30.0
     @Option(help: "Comma-separated request kinds: similar, status, ping, info.") var mix = "similar"
     @Option(name: .short, help: "Neighbours per SIMILAR.") var k = 10
-    @Option(help: "How SIMILAR ranks: fused (the daemon's default), cnn or style.") var space: Ranking = .fused
+    @Option(
+        help: "How SIMILAR ranks: fused (the daemon's default), cnn or style; several, comma-separated, interleaved.")
+    var space = "fused"
     @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
 
     func validate() throws {
@@ -49,11 +54,21 @@ struct BenchLoad: ParsableCommand {
             throw ValidationError(
                 "--mix: '\(kind)' is not one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let names = space.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for name in names where Ranking(rawValue: name) == nil {
+            throw ValidationError(
+                "--space: '\(name)' is not one of \(Ranking.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard Set(names).count == names.count else { throw ValidationError("--space: a ranking is named twice") }
     }
+
+    /// The rankings `--space` names, in its order (checked by `validate`).
+    private var rankings: [Ranking] { space.split(separator: ",").map { Ranking(rawValue: String($0))! } }
 
     func run() throws {
         let path = SocketPath.resolve(explicit: socket)
         let kinds = mix.split(separator: ",").map { Kind(rawValue: String($0))! }
+        let rankings = self.rankings
         let ids = try itemIDs(path)
         guard !ids.isEmpty || !kinds.contains(where: { $0 == .similar || $0 == .info }) else {
             throw ValidationError("kindredd has no indexed items to query")
@@ -72,7 +87,8 @@ struct BenchLoad: ParsableCommand {
         let daemon = connections[0].peer.map { ProcessCPU(pid: $0.pid) }
         let daemonBefore = daemon?.seconds()
         let clientBefore = ProcessCPU.ownSeconds()
-        let latencies = Mutex<[Kind: [Double]]>([:])
+        // By what the JSON calls them: the verb, or similar_<ranking> when rankings are compared.
+        let latencies = Mutex<[String: [Double]]>([:])
         let errors = Atomic<Int>(0)
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let start = ContinuousClock.now
@@ -80,42 +96,56 @@ struct BenchLoad: ParsableCommand {
         // Requests in flight at once, and the most seen: the output shows the clients really ran
         // together.
         let inFlight = Atomic<Int>(0), peak = Atomic<Int>(0)
+        /// Milliseconds `request` took to be answered over `connection`; an error is counted.
+        @Sendable func ask(_ request: Request, on connection: SocketClient) -> Double {
+            let sent = ContinuousClock.now
+            let now = inFlight.add(1, ordering: .relaxed).newValue
+            var seen = peak.load(ordering: .relaxed)
+            while now > seen {
+                let (exchanged, original) = peak.compareExchange(
+                    expected: seen, desired: now, ordering: .relaxed)
+                if exchanged { break }
+                seen = original
+            }
+            let answer = try? connection.ask(request)
+            inFlight.subtract(1, ordering: .relaxed)
+            let took = ContinuousClock.now - sent
+            if case .success = answer {} else { errors.add(1, ordering: .relaxed) }
+            return took.seconds * 1000
+        }
         // A thread per client, not `concurrentPerform`: that runs as many iterations at once as
         // there are cores, so on 2 cores "8 clients" were 2 (until 12-03; RESULTS.md says which
         // figures that affected).
         @Sendable func runClient(_ client: Int) {
             let connection = boxed.value[client]
             var random = SeededRandom(seed: seed &+ UInt64(client))
-            var mine: [Kind: [Double]] = [:]
+            var mine: [String: [Double]] = [:]
             var turn = 0
             while ContinuousClock.now < deadline {
                 let kind = kinds[turn % kinds.count]
                 turn += 1
-                let request: Request
+                let requests: [(name: String, request: Request)]
                 switch kind {
                 case .similar:
-                    request = .similar(
-                        .id(ItemID(ids[random.below(ids.count)])), SimilarQuery(k: k, ranking: space), within: nil)
-                case .info: request = .info(.id(ItemID(ids[random.below(ids.count)])))
-                case .status: request = .status
-                case .ping: request = .ping
+                    let item = Target.id(ItemID(ids[random.below(ids.count)]))
+                    // Each ranking first as often as the others: the first asks with the item's
+                    // vectors out of the cache.
+                    let first = turn % rankings.count
+                    requests = (rankings[first...] + rankings[..<first]).map { ranking in
+                        (
+                            rankings.count == 1 ? kind.rawValue : "\(kind.rawValue)_\(ranking.rawValue)",
+                            .similar(item, SimilarQuery(k: k, ranking: ranking), within: nil)
+                        )
+                    }
+                case .info: requests = [(kind.rawValue, .info(.id(ItemID(ids[random.below(ids.count)]))))]
+                case .status: requests = [(kind.rawValue, .status)]
+                case .ping: requests = [(kind.rawValue, .ping)]
                 }
-                let sent = ContinuousClock.now
-                let now = inFlight.add(1, ordering: .relaxed).newValue
-                var seen = peak.load(ordering: .relaxed)
-                while now > seen {
-                    let (exchanged, original) = peak.compareExchange(
-                        expected: seen, desired: now, ordering: .relaxed)
-                    if exchanged { break }
-                    seen = original
+                for (name, request) in requests where ContinuousClock.now < deadline {
+                    mine[name, default: []].append(ask(request, on: connection))
                 }
-                let answer = try? connection.ask(request)
-                inFlight.subtract(1, ordering: .relaxed)
-                let took = ContinuousClock.now - sent
-                if case .success = answer {} else { errors.add(1, ordering: .relaxed) }
-                mine[kind, default: []].append(took.seconds * 1000)
             }
-            latencies.withLock { all in for (kind, values) in mine { all[kind, default: []] += values } }
+            latencies.withLock { all in for (name, values) in mine { all[name, default: []] += values } }
         }
         let finished = DispatchGroup()
         for client in 0..<clients {
@@ -143,8 +173,8 @@ struct BenchLoad: ParsableCommand {
             result["daemon_cores"] = (daemonCPU / wall * 100).rounded() / 100
         }
         result.merge(Self.percentiles(all)) { $1 }
-        for (kind, values) in byKind {
-            result[kind.rawValue] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 }
+        for (name, values) in byKind {
+            result[name] = Self.percentiles(values.sorted()).merging(["requests": values.count]) { $1 }
         }
         printJSONLine(result)
     }

@@ -57,6 +57,40 @@ import Testing
         #expect(try #require(whole.correlation(with: thumbnail(tall), side: 32)) > 0.99)
     }
 
+    /// A line drawing: dark strokes a few pixels wide on white, a grid slanted by `seed`, the
+    /// kind of detail a 32-pixel thumbnail holds at about one pixel a stroke.
+    func drawing(width: Int, height: Int, seed: Int) -> RGBImage {
+        var image = RGBImage(width: width, height: height)
+        for i in image.pixels.indices { image.pixels[i] = 255 }
+        for y in 0..<height {
+            for x in 0..<width where (x + y * seed / 4) % 47 < 4 || (y + x * seed / 7) % 61 < 3 {
+                let p = (y * width + x) * 3
+                image.pixels[p] = 20
+                image.pixels[p + 1] = 20
+                image.pixels[p + 2] = 40
+            }
+        }
+        return image
+    }
+
+    @Test func aQuerysOwnPixelsMatchACropOfThinStrokesBetterThanItsThumbnail() throws {
+        let original = drawing(width: 640, height: 480, seed: 3)
+        // 70 % of each side, cut a fraction of a thumbnail pixel off the grid.
+        let cropped = crop(original, x: 130, y: 50, width: 448, height: 336)
+        let fromThumbnail = try #require(
+            RegionMatch(thumbnail: thumbnail(cropped), side: 32)?.correlation(with: thumbnail(original), side: 32))
+        let fromPixels = try #require(
+            RegionMatch(thumbnail: thumbnail(cropped), side: 32, source: cropped)?
+                .correlation(with: thumbnail(original), side: 32))
+        #expect(fromPixels > fromThumbnail, "\(fromPixels) against \(fromThumbnail) from the thumbnail")
+        for seed in [5, 9] {
+            let other = try #require(
+                RegionMatch(thumbnail: thumbnail(cropped), side: 32, source: cropped)?
+                    .correlation(with: thumbnail(drawing(width: 640, height: 480, seed: seed)), side: 32))
+            #expect(other < fromPixels - 0.1, "seed \(seed): \(other) against \(fromPixels)")
+        }
+    }
+
     @Test func flatPicturesAndBytesThatAreNoThumbnailCompareNothing() throws {
         var grey = RGBImage(width: 64, height: 64)
         for i in grey.pixels.indices { grey.pixels[i] = 128 }

@@ -116,13 +116,11 @@ extension CommandService {
                     of: try stored(space), excluding: id.rawValue, k: query.k, space: space, within: within),
                 space: space, explain: query.explain)
         case .fused:
-            guard let phash = try store.vector(id, space: Space.phash.rawValue, as: UInt8.self) else {
-                throw ProtocolError(.unavailable, "\(item.path) has no phash yet")
-            }
-            let ranking = fusion.forItems
-            let probe = Fusion.Probe(
-                cnn: try stored(.cnn), style: try stored(.style), phash: phash,
-                thumbnail: try ranking.probeThumbnail(of: id, store: store))
+            let ranking = fusion.forItems, indexes = try requireIndexes()
+            guard
+                let probe = try ranking.probe(
+                    of: id, store: store, styles: indexes.style.index, hashes: indexes.hashes)
+            else { throw ProtocolError(.unavailable, "\(item.path) has no cnn, style and phash vectors yet") }
             return try fused(probe, excluding: id.rawValue, query, within: within, ranking: ranking)
         }
     }
@@ -164,7 +162,7 @@ extension CommandService {
                 let probe = Fusion.Probe(
                     cnn: try cnn(), style: StyleDescriptor.compute(image),
                     phash: PerceptualHash.bytes(PerceptualHash.compute(image)),
-                    thumbnail: StandardSpaces.thumbnail(of: decoded))
+                    thumbnail: StandardSpaces.thumbnail(of: decoded), picture: decoded)
                 return .success(try fused(probe, excluding: nil, query, within: nil, ranking: fusion))
             }
         } catch let error as ProtocolError {
