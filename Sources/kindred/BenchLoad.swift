@@ -28,7 +28,9 @@ struct BenchLoad: ParsableCommand {
             average use) and in this process (client_cpu_ms_per_request). With several rankings (--space fused,cnn) \
             each SIMILAR turn asks every one of them about the same item, in an order that rotates from turn to \
             turn, and each ranking's percentiles appear as similar_<ranking>: rankings compared under one load, \
-            on one machine's noise, rather than in runs minutes apart.
+            on one machine's noise, rather than in runs minutes apart. With --phase-seconds S every client asks \
+            the first ranking for S seconds, then the next, and so on in turn: each ranking queues behind its own \
+            kind only, as in a daemon answering that ranking alone, while the phases share the noise.
             """
     )
 
@@ -44,11 +46,15 @@ struct BenchLoad: ParsableCommand {
     @Option(
         help: "How SIMILAR ranks: fused (the daemon's default), cnn or style; several, comma-separated, interleaved.")
     var space = "fused"
+    @Option(
+        help: "With several rankings: switch every client from one to the next each this many seconds (0: per request)."
+    )
+    var phaseSeconds = 0.0
     @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1 else {
-            throw ValidationError("--clients 1…4096, --seconds > 0 and -k ≥ 1")
+        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1, phaseSeconds >= 0, phaseSeconds.isFinite else {
+            throw ValidationError("--clients 1…4096, --seconds > 0, -k ≥ 1 and --phase-seconds ≥ 0")
         }
         for kind in mix.split(separator: ",") where Kind(rawValue: String(kind)) == nil {
             throw ValidationError(
@@ -128,10 +134,16 @@ struct BenchLoad: ParsableCommand {
                 switch kind {
                 case .similar:
                     let item = Target.id(ItemID(ids[random.below(ids.count)]))
-                    // Each ranking first as often as the others: the first asks with the item's
-                    // vectors out of the cache.
-                    let first = turn % rankings.count
-                    requests = (rankings[first...] + rankings[..<first]).map { ranking in
+                    // Per request: each ranking first as often as the others (the first asks with
+                    // the item's vectors out of the cache). By phase: the phase's ranking only.
+                    let asked: [Ranking]
+                    if phaseSeconds > 0 {
+                        asked = [rankings[Int(elapsed(since: start) / phaseSeconds) % rankings.count]]
+                    } else {
+                        let first = turn % rankings.count
+                        asked = Array(rankings[first...] + rankings[..<first])
+                    }
+                    requests = asked.map { ranking in
                         (
                             rankings.count == 1 ? kind.rawValue : "\(kind.rawValue)_\(ranking.rawValue)",
                             .similar(item, SimilarQuery(k: k, ranking: ranking), within: nil)
