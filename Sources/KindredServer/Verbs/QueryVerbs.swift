@@ -223,7 +223,11 @@ extension CommandService {
         // the nearest 3k by the codes; the fused ranking reads the few others it ranks high.
         let pool = max(query.k, fusion.candidates)
         let indexes = try requireIndexes()
-        let ef = max(efSearch, pool)
+        // A stored item's walk starts at its own node, among its neighbours; any other query
+        // (by image) starts at the entry point and keeps a candidate list twice as long, for the
+        // same reach: its pool missed a crop's original that a pure CNN query, walking 2k wide,
+        // ranked 5th (Benchmarks/RESULTS.md, "Crops matched from the query's own pixels").
+        let ef = max(efSearch, pool) * (excluding == nil ? 2 : 1)
         let (found, cnns) = try neighbours(
             of: probe.cnn, excluding: excluding, k: pool, space: .cnn, within: within, ef: ef,
             exactly: indexes.cnn.index.rerankDepth(k: query.k, ef: ef))
