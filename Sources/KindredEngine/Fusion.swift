@@ -282,10 +282,9 @@ public struct Fusion: Sendable, Equatable {
     /// term), at least k. Once the templates came from a query's own pixels, the best 16 found
     /// crops and greyscale copies the best 8 missed, on the tuning copy set and the held-out one
     /// alike (all copies 0.985 → 0.9862 on the one, 0.9856 → 0.9862 on the other; the best 32
-    /// added one crop on one set), for
-    /// about 0.6 ms more a SIMILAR-IMAGE (Benchmarks/RESULTS.md, "Crops matched from the query's
-    /// own pixels"); a comparison costs tens of microseconds, more than the rest of a candidate's
-    /// re-ranking.
+    /// added one crop on one set), for about 0.6 ms more a SIMILAR-IMAGE, with the wider walk
+    /// (Benchmarks/RESULTS.md, "Crops matched from the query's own pixels"); a comparison costs
+    /// tens of microseconds, more than the rest of a candidate's re-ranking.
     public static let regionChecked = 16
 
     /// The region term's correlations, measured for the candidates asked (`RegionMatch` on the

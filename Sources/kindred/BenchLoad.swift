@@ -53,8 +53,12 @@ struct BenchLoad: ParsableCommand {
     @Option(help: "Seeds the choice of ids.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard clients >= 1, clients <= 4096, seconds > 0, k >= 1, phaseSeconds >= 0, phaseSeconds.isFinite else {
-            throw ValidationError("--clients 1…4096, --seconds > 0, -k ≥ 1 and --phase-seconds ≥ 0")
+        // Bounded above and below so the deadline's milliseconds and a phase's number fit an Int.
+        guard clients >= 1, clients <= 4096, seconds > 0, seconds <= 1_000_000, k >= 1,
+            phaseSeconds == 0 || (phaseSeconds >= 0.001 && phaseSeconds <= 1_000_000)
+        else {
+            throw ValidationError(
+                "--clients 1…4096, --seconds 0…1,000,000, -k ≥ 1 and --phase-seconds 0 or 0.001…1,000,000")
         }
         for kind in mix.split(separator: ",") where Kind(rawValue: String(kind)) == nil {
             throw ValidationError(
