@@ -26,10 +26,6 @@ sock=$work/k.sock
 . Benchmarks/daemon/serve.sh
 serve >/dev/null
 trap 'kill -TERM $pid 2>/dev/null && wait $pid 2>/dev/null; true' EXIT  # waited for: a run right after must not find its socket removed
-load() {  # load CLIENTS SPACES: one load's JSON line
-  $bin/kindred bench load --socket "$sock" --state "$work/state" --clients "$1" --seconds "${SECONDS_LOAD:-20}" \
-    --mix similar --space "$2" | tail -1
-}
 for round in $(seq "${ROUNDS:-2}"); do
   for clients in ${CLIENTS:-8 1}; do
     phase=0; [ "$clients" = 1 ] || phase=1

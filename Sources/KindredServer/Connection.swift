@@ -189,7 +189,11 @@ final class ConnectionHandler: ChannelInboundHandler {
                 // The claim goes with the bytes: given back once the answer is computed, or
                 // when the heavy pool refuses the work and drops it.
                 answer(heavy: true, context, format: format) {
-                    withExtendedLifetime(claim) { service.answerImage(bytes, query) }
+                    // Released before the answer is written: the closure holding the claim is
+                    // freed after the loop has written it, and a client that sent its next image
+                    // on reading the answer was refused as busy (a CI run caught it).
+                    defer { claim.release() }
+                    return service.answerImage(bytes, query)
                 }
             }
             expecting = .lines

@@ -3,8 +3,9 @@ import Synchronization
 
 /// The bytes of SIMILAR-IMAGE payloads kindredd holds at once, over every connection. A request
 /// claims its image's size when its line is read, before the first byte is buffered; the claim is
-/// given back when its answer has been computed or refused, or its connection closes, whichever
-/// comes first (the claim's last reference goes). Limits per connection alone did not bound this:
+/// given back when its answer has been computed (`Claim.release`, before the answer is written,
+/// so a client that sends its next image on reading the answer finds the room free), or when its
+/// last reference goes: the work refused, or its connection closed. Limits per connection alone did not bound this:
 /// 1,024 connections could each hold a 64 MiB image, and 60 clients that sent all but the last
 /// byte of one took a release kindredd to 4 GB (RESULTS.md, "Trust").
 ///
@@ -44,16 +45,23 @@ public final class PayloadBudget: Sendable {
             ))
     }
 
-    /// Room taken from a budget, given back when the claim is released.
+    /// Room taken from a budget, given back once: by `release`, or when the claim goes.
     public final class Claim: Sendable {
         public let bytes: Int
         private let budget: PayloadBudget
+        private let released = Atomic<Bool>(false)
 
         fileprivate init(_ bytes: Int, from budget: PayloadBudget) {
             self.bytes = bytes
             self.budget = budget
         }
 
-        deinit { budget.held.subtract(bytes, ordering: .releasing) }
+        /// Gives the room back now; later calls, and the claim's end, give nothing more.
+        public func release() {
+            guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            budget.held.subtract(bytes, ordering: .releasing)
+        }
+
+        deinit { release() }
     }
 }
