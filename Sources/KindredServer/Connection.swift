@@ -186,12 +186,11 @@ final class ConnectionHandler: ChannelInboundHandler {
                 context)
         case .payload(let bytes):
             if case .image(let query, let format, let claim) = expecting {
-                // The claim goes with the bytes: given back once the answer is computed, or
-                // when the heavy pool refuses the work and drops it.
+                // The claim goes with the bytes. It is released once the answer is computed,
+                // before it is written: the closure holding it is freed only after the loop has
+                // written the answer, and a client that sent its next image on reading it was
+                // refused as busy (a CI run caught it). A refused task gives it back when dropped.
                 answer(heavy: true, context, format: format) {
-                    // Released before the answer is written: the closure holding the claim is
-                    // freed after the loop has written it, and a client that sent its next image
-                    // on reading the answer was refused as busy (a CI run caught it).
                     defer { claim.release() }
                     return service.answerImage(bytes, query)
                 }

@@ -5,9 +5,9 @@ import Synchronization
 /// claims its image's size when its line is read, before the first byte is buffered; the claim is
 /// given back when its answer has been computed (`Claim.release`, before the answer is written,
 /// so a client that sends its next image on reading the answer finds the room free), or when its
-/// last reference goes: the work refused, or its connection closed. Limits per connection alone did not bound this:
-/// 1,024 connections could each hold a 64 MiB image, and 60 clients that sent all but the last
-/// byte of one took a release kindredd to 4 GB (RESULTS.md, "Trust").
+/// last reference goes: the work refused, or its connection closed. Limits per connection alone
+/// did not bound this: 1,024 connections could each hold a 64 MiB image, and 60 clients that sent
+/// all but the last byte of one took a release kindredd to 4 GB (RESULTS.md, "Trust").
 ///
 /// The one owner of that rule: the framer buffers a payload only with a claim, and a payload
 /// without one is dropped unseen (`LineFramer.Next.skip`).
