@@ -1,5 +1,5 @@
 """Ways to make an HNSW walk over 1280-d vectors cheaper, measured before building any of them
-(RESULTS.md, "What a walk costs, and four cuts measured before building"). Every subcommand
+(RESULTS.md, "What a walk costs, and four cuts measured before building any"). Every subcommand
 reads float32 .npy rows and normalises them (cosine).
 
 usage: python walk_cuts.py spectrum FILE...         variance an uncentred projection keeps, by dims

@@ -12,8 +12,9 @@ public enum StandardSpaces {
     public static let framing = Framing(fit: .whole, trimBorders: true)
     /// The framing's revision, part of every described space's producer version, so that changing
     /// the framing re-extracts collections in the background: 0 was the reference's centre crop
-    /// without trimming; 1 is `framing` above.
-    static let framingRevision: UInt32 = 1
+    /// without trimming; 1 trimmed each side by its corner's colour; 2 is `framing` above, whose
+    /// trim cuts only frames: opposite sides alike (`RGBImage.trimmingUniformBorders`).
+    static let framingRevision: UInt32 = 2
     static func producer(_ own: UInt32) -> UInt32 { own | framingRevision << 16 }
     /// How the CNN's last feature map becomes the stored vector: measured against the reference's
     /// mean on both dev sets (Benchmarks/RESULTS.md, "Pooling the last feature map"). Ingestion

@@ -36,31 +36,56 @@ public struct Framing: Sendable, Hashable {
 }
 
 extension RGBImage {
-    /// This picture without the uniform border around it: rows and columns at each edge whose
-    /// every pixel is within `tolerance` (per channel) of that edge's corner colour are removed.
-    /// A trim that would leave less than a sixteenth of the area, or a side under 8 pixels, is not
-    /// made: that picture is its border (a blank page, a flat colour field), and describing it
-    /// whole is more faithful than describing a sliver.
+    /// This picture without the uniform frame around it: a mat, a scanner's margin, a letterbox,
+    /// a drawing's empty canvas. A border is a frame only where opposite sides both have one, in
+    /// the same colour (within `tolerance` per channel): then each of those two sides loses its
+    /// rows (or columns) of that colour, however many. A border on one side alone, or two
+    /// opposite sides in different colours, is the picture's own: a flag's outer stripes, a
+    /// sky. Cutting those made a flag and its matted or rotated copy two different pictures (the
+    /// original lost its stripes, the copy, whose frame is the mat, kept them). Frames inside
+    /// frames (a mat around a drawing's canvas) are cut in turn, so a copy with a mat added is
+    /// cut back to what its original is cut to. A trim that would leave less than a sixteenth of
+    /// the area, or a side under 8 pixels, is not made: that picture is its border (a blank page,
+    /// a flat colour field), and describing it whole is more faithful than describing a sliver.
     public func trimmingUniformBorders(tolerance: Int = 24) -> RGBImage {
         guard width >= 16, height >= 16 else { return self }
         return pixels.withUnsafeBufferPointer { p -> RGBImage in
-            func near(_ x: Int, _ y: Int, _ reference: Int) -> Bool {
-                let i = (y * width + x) * 3
-                return abs(Int(p[i]) - Int(p[reference])) <= tolerance
+            func near(_ i: Int, _ reference: Int) -> Bool {
+                abs(Int(p[i]) - Int(p[reference])) <= tolerance
                     && abs(Int(p[i + 1]) - Int(p[reference + 1])) <= tolerance
                     && abs(Int(p[i + 2]) - Int(p[reference + 2])) <= tolerance
             }
-            let topLeft = 0, bottomRight = (width * height - 1) * 3
+            func pixel(_ x: Int, _ y: Int) -> Int { (y * width + x) * 3 }
             var top = 0, bottom = height - 1, left = 0, right = width - 1
-            while top < bottom, (0..<width).allSatisfy({ near($0, top, topLeft) }) { top += 1 }
-            while bottom > top, (0..<width).allSatisfy({ near($0, bottom, bottomRight) }) { bottom -= 1 }
-            while left < right, (top...bottom).allSatisfy({ near(left, $0, topLeft) }) { left += 1 }
-            while right > left, (top...bottom).allSatisfy({ near(right, $0, bottomRight) }) { right -= 1 }
+            // Whether row y (or column x), within the current bounds, is all the colour at `reference`.
+            func rowIs(_ y: Int, _ reference: Int) -> Bool {
+                (left...right).allSatisfy { near(pixel($0, y), reference) }
+            }
+            func columnIs(_ x: Int, _ reference: Int) -> Bool {
+                (top...bottom).allSatisfy { near(pixel(x, $0), reference) }
+            }
+            var cut = true
+            while cut {
+                cut = false
+                // Top and bottom: a frame when both edge rows are uniform in one colour.
+                let above = pixel(left, top)
+                if top < bottom, rowIs(top, above), rowIs(bottom, above) {
+                    while top < bottom, rowIs(top, above) { top += 1 }
+                    while bottom > top, rowIs(bottom, above) { bottom -= 1 }
+                    cut = true
+                }
+                let before = pixel(left, top)
+                if left < right, columnIs(left, before), columnIs(right, before) {
+                    while left < right, columnIs(left, before) { left += 1 }
+                    while right > left, columnIs(right, before) { right -= 1 }
+                    cut = true
+                }
+            }
             let w = right - left + 1, h = bottom - top + 1
             guard w >= 8, h >= 8, w * h * 16 >= width * height, w < width || h < height else { return self }
             var out = [UInt8](repeating: 0, count: w * h * 3)
             for y in 0..<h {
-                let from: Int = ((top + y) * width + left) * 3, to: Int = y * w * 3, count: Int = w * 3
+                let from: Int = pixel(left, top + y), to: Int = y * w * 3, count: Int = w * 3
                 out.replaceSubrange(to..<(to + count), with: p[from..<(from + count)])
             }
             return RGBImage(width: w, height: h, pixels: out)

@@ -34,10 +34,41 @@ import Testing
 
     @Test func aMatIsTrimmedToThePicture() {
         let original = picture()
-        for (colour, sides) in [(UInt8(255), (12, 5, 30, 9)), (0, (3, 3, 3, 3)), (128, (0, 20, 0, 0))] {
+        // Mats of any widths, and a letterbox (top and bottom only).
+        for (colour, sides) in [(UInt8(255), (12, 5, 30, 9)), (0, (3, 3, 3, 3)), (128, (0, 20, 0, 7))] {
             let trimmed = matted(original, colour, sides.0, sides.1, sides.2, sides.3).trimmingUniformBorders()
             #expect(trimmed == original, "mat \(colour) \(sides)")
         }
+    }
+
+    /// `rows` horizontal stripes of these grey levels, each `height` pixels, 64 wide.
+    func stripes(_ levels: [UInt8], height: Int) -> RGBImage {
+        RGBImage(
+            width: 64, height: levels.count * height,
+            pixels: levels.flatMap { [UInt8](repeating: $0, count: 64 * height * 3) })
+    }
+
+    @Test func aBorderOnOneSideOrTwoUnlikeSidesIsThePicturesOwn() {
+        // A flag of three stripes: its outer stripes are uniform rows, but in different colours
+        // (top and bottom), and no column is uniform. Trimming each side by its own corner's colour
+        // used to cut it to its middle stripe.
+        let flag = stripes([200, 255, 40], height: 10)
+        #expect(flag.trimmingUniformBorders() == flag)
+        // A border on one side alone.
+        let oneSided = matted(picture(), 128, 0, 20, 0, 0)
+        #expect(oneSided.trimmingUniformBorders() == oneSided)
+    }
+
+    @Test func aCopyInAMatIsTrimmedToWhatItsOriginalIsTrimmedTo() {
+        let flag = stripes([200, 255, 40], height: 10)
+        for colour: UInt8 in [0, 128, 160] {  // none within 24 of an outer stripe
+            #expect(matted(flag, colour, 9, 9, 9, 9).trimmingUniformBorders() == flag, "mat \(colour)")
+        }
+        // Frames in frames: a drawing on a white canvas, in a dark mat, is cut to the drawing, as
+        // the canvas alone is.
+        let canvas = matted(picture(), 255, 6, 4, 6, 4)
+        #expect(canvas.trimmingUniformBorders() == picture())
+        #expect(matted(canvas, 30, 10, 10, 10, 10).trimmingUniformBorders() == picture())
     }
 
     @Test func aPictureWithoutABorderOrAllBorderIsKept() {
