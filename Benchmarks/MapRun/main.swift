@@ -35,7 +35,7 @@ if let directory = argument("--images") {
     images.sort()
 }
 let paths = StatePaths(root: URL(fileURLWithPath: state))
-try paths.create()
+let lock = try StateLock.acquire(paths, holder: "kindred-bench-maprun")  // one writer per state
 let links = state + "/images"
 if !images.isEmpty { try FileManager.default.createDirectory(atPath: links, withIntermediateDirectories: true) }
 let stateStore = try StateStore(
@@ -115,3 +115,5 @@ try catalog.finishRun(
         silhouette: 0.5, metrics: metrics, timings: "{}"),
     assignments: assignments, clusters: clusters, keep: 1)
 print("run \(run): \(n) items, \(clusterCount) clusters, \(images.count) distinct image files")
+
+withExtendedLifetime(lock) {}  // held to the end

@@ -27,7 +27,7 @@ let paths = StatePaths(root: URL(fileURLWithPath: argument("--state", nil)))
 let batch = Int(argument("--batch", "2000"))!
 let vectors = try Npy.readMatrix(URL(fileURLWithPath: argument("--in", nil)))
 precondition(vectors.columns == StandardSpaces.cnn.dimension, "the CNN space is \(StandardSpaces.cnn.dimension)-d")
-try paths.create()
+let lock = try StateLock.acquire(paths, holder: "kindred-bench-preload")  // one writer per state
 let state = try StateStore(paths: paths, spaces: StandardSpaces.all, logger: logger)
 // The items' root. It does not exist, so kindredd keeps it paused ("gone") and its items with it;
 // without a root, kindredd's start would remove them as the items of an unwatched root.
@@ -55,3 +55,5 @@ for first in stride(from: 0, to: vectors.rows, by: batch) {
 }
 let t = ContinuousClock.now - start
 print("{\"items\":\(vectors.rows),\"s\":\(t.seconds)}")
+
+withExtendedLifetime(lock) {}  // held to the end

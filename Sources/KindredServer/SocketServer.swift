@@ -110,6 +110,12 @@ public final class SocketServer: Sendable {
             return channel
         }
         try SocketPath.validate(path)
+        // A kindredd answering on this path (for another state directory) keeps it: binding would
+        // unlink its socket and leave it running where no client can reach it. A socket file no
+        // one listens on (its server died) is replaced.
+        if let other = try? SocketClient(path: path) {
+            throw SocketInUse(path: path, pid: other.peer?.pid)
+        }
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o750])
@@ -118,6 +124,15 @@ public final class SocketServer: Sendable {
         logger.info("listening", metadata: ["socket": "\(path)"])
         service.serverPhase.withLock { $0 = .serving }
         return channel
+    }
+
+    /// Another server answers on the socket path.
+    public struct SocketInUse: Error, CustomStringConvertible {
+        public let path: String
+        public let pid: Int32?
+        public var description: String {
+            "another kindredd\(pid.map { " (pid \($0))" } ?? "") answers on \(path); stop it, or give this one another --socket"
+        }
     }
 
     /// Whether the event loop runs a task: what the systemd watchdog is fed on. A stuck loop blocks

@@ -14,6 +14,14 @@ struct StateOptions: ParsableArguments {
     var directory: String?
 
     var paths: StatePaths { StatePaths.resolve(explicit: directory) }
+
+    /// Takes the state directory for a command that writes it (`StateLock`): refused while
+    /// kindredd, or another such command, runs on it. Held until the returned lock goes.
+    func lockForWriting(_ command: String) throws -> StateLock {
+        do { return try StateLock.acquire(paths, holder: "kindred \(command)") } catch {
+            throw ValidationError(error.isHeld ? "\(error); kindred \(command) changes the store" : "\(error)")
+        }
+    }
 }
 
 struct LoggingOptions: ParsableArguments {

@@ -35,7 +35,8 @@ struct StoreImport: ParsableCommand {
             throw ValidationError(
                 "\(paths) has \(files.count) paths but \(input) has \(matrix.rows) rows; give one path per row")
         }
-        try state.paths.create()
+        let lock = try state.lockForWriting("store import")
+        defer { withExtendedLifetime(lock) {} }
         let catalog = try Catalog(url: state.paths.catalog, logger: logger)
         var store = try VectorStore(directory: state.paths.vectors, spaces: [], includeRegistered: true, logger: logger)
         // Every row is checked before anything is written (a new space included), so a bad one

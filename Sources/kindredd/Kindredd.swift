@@ -82,6 +82,10 @@ struct Kindredd: ParsableCommand {
         let settings = configuration.collectionSettings
         if let fallback = configuration.cnnPrecision.onThisCPU.fallback { logger.warning("\(fallback)") }
         let paths = StatePaths.resolve(explicit: configuration.stateDirectory)
+        // Before anything in the state is opened: one writer per state directory.
+        let lock: StateLock
+        do { lock = try StateLock.acquire(paths, holder: "kindredd") } catch { throw ValidationError("\(error)") }
+        defer { withExtendedLifetime(lock) {} }
         let collection: Collection
         do {
             collection = try Collection(paths: paths, settings: settings, roots: configuration.roots, logger: logger)

@@ -264,13 +264,27 @@ func residentMB(_ pid: Int32, field: String = "VmRSS") -> Int {
 }
 
 func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+    try runCapturing(executable, arguments).status
+}
+
+/// Runs a product to its end: its exit status and what it wrote on standard error. One still
+/// running after `timeout` seconds is killed, and its status is SIGKILL's 9.
+func runCapturing(
+    _ executable: String, _ arguments: [String], timeout: Double = 600
+) throws -> (status: Int32, errors: String) {
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent(executable)
     process.arguments = arguments
-    process.standardError = FileHandle.nullDevice
+    let errors = Pipe()
+    process.standardError = errors
     try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
-    return process.terminationStatus
+    return (
+        process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    )
 }
 
 @Suite(.serialized) struct DaemonTests {
