@@ -275,16 +275,19 @@ func runCapturing(
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent(executable)
     process.arguments = arguments
-    let errors = Pipe()
+    // A file, not a pipe: a product that logs more than a pipe holds would block on it and never end.
+    let directory = temporaryDirectory("stderr"), log = directory.appendingPathComponent("stderr.log")
+    FileManager.default.createFile(atPath: log.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let errors = try FileHandle(forWritingTo: log)
+    defer { try? errors.close() }
     process.standardError = errors
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
-    return (
-        process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    )
+    return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
 }
 
 @Suite(.serialized) struct DaemonTests {
