@@ -25,14 +25,11 @@ public final class StateLock: Sendable {
 
     deinit { close(descriptor) }
 
-    /// The lock file of `paths`.
-    public static func url(of paths: StatePaths) -> URL { paths.root.appendingPathComponent("writer.lock") }
-
     /// Takes the state directory for this process, creating it (mode 0750) if need be; `holder`
     /// names this program in the file, for the message a second writer gets. Throws, without
     /// waiting, when another process holds it.
     public static func acquire(_ paths: StatePaths, holder: String) throws(StateLockError) -> StateLock {
-        let url = url(of: paths)
+        let url = paths.writerLock
         do { try paths.create() } catch {
             throw StateLockError(url: url, reason: "cannot create its directory: \(error)")
         }

@@ -34,6 +34,8 @@ public struct StatePaths: Sendable, Equatable {
     public var indexGeneration: URL { root.appendingPathComponent("index-generation.json") }
     /// Converted model weights.
     public var weights: URL { root.appendingPathComponent("weights") }
+    /// The one writer's lock (`StateLock`).
+    public var writerLock: URL { root.appendingPathComponent("writer.lock") }
 
     /// Creates the root (mode 0750) if it does not exist.
     public func create() throws {

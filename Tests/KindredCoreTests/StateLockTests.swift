@@ -9,19 +9,22 @@ import Testing
         let root = temporaryDirectory("state-lock")
         defer { try? FileManager.default.removeItem(at: root) }
         let paths = StatePaths(root: root.appendingPathComponent("state"))
-        var first: StateLock? = try StateLock.acquire(paths, holder: "kindredd")
-        #expect(FileManager.default.fileExists(atPath: paths.root.path), "the directory is made")
-        // flock locks belong to an open file, so a second open in this same process conflicts as
-        // another process's would.
-        #expect {
-            try StateLock.acquire(paths, holder: "kindred store import")
-        } throws: { error in
-            guard let error = error as? StateLockError else { return false }
-            return error.isHeld && "\(error)".contains("(kindredd, pid \(getpid()))")
-                && "\(error)".contains("stop it first")
+        do {
+            let first = try StateLock.acquire(paths, holder: "kindredd")
+            #expect(FileManager.default.fileExists(atPath: paths.root.path), "the directory is made")
+            // flock locks belong to an open file, so a second open in this same process conflicts
+            // as another process's would.
+            withExtendedLifetime(first) {
+                #expect {
+                    try StateLock.acquire(paths, holder: "kindred store import")
+                } throws: { error in
+                    guard let error = error as? StateLockError else { return false }
+                    return error.isHeld && "\(error)".contains("(kindredd, pid \(getpid()))")
+                        && "\(error)".contains("stop it first")
+                }
+            }
         }
-        #expect(first != nil)
-        first = nil
+        // The first lock is gone with its holder.
         let second = try StateLock.acquire(paths, holder: "kindred store import")
         let text = try String(contentsOf: second.url, encoding: .utf8)
         #expect(text == "kindred store import, pid \(getpid())\n", "the holder's line replaces the last one's")
@@ -34,12 +37,14 @@ import Testing
         let held = try StateLock.acquire(paths, holder: "kindredd")
         // Whoever can write the directory can write the file: what it says is shown, not obeyed.
         try Data("evil\u{1B}[2J name\r\nsecond line".utf8 + [UInt8](repeating: 0x41, count: 500)).write(to: held.url)
-        #expect {
-            try StateLock.acquire(paths, holder: "kindredd")
-        } throws: { error in
-            let text = "\(error)"
-            return !text.contains("\u{1B}") && !text.contains("\r") && !text.contains("second line")
-                && text.contains("evil")
+        withExtendedLifetime(held) {
+            #expect {
+                try StateLock.acquire(paths, holder: "kindredd")
+            } throws: { error in
+                let text = "\(error)"
+                return !text.contains("\u{1B}") && !text.contains("\r") && !text.contains("second line")
+                    && text.contains("evil")
+            }
         }
     }
 
@@ -50,7 +55,7 @@ import Testing
         try paths.create()
         // A symbolic link planted in its place is not followed.
         try FileManager.default.createSymbolicLink(
-            at: StateLock.url(of: paths), withDestinationURL: root.appendingPathComponent("elsewhere"))
+            at: paths.writerLock, withDestinationURL: root.appendingPathComponent("elsewhere"))
         #expect {
             try StateLock.acquire(paths, holder: "kindredd")
         } throws: { error in
