@@ -49,8 +49,8 @@ public final class Collection: Sendable {
         public let refits: RefitScheduler
     }
 
-    /// Opens (and creates) the state directory: repairs what an unclean stop left, re-queues items
-    /// whose vectors an older producer made, marks an interrupted refit failed, and adds `roots`
+    /// Opens (and creates) the state directory: repairs what an unclean stop left, marks for
+    /// re-extraction the items whose vectors an older producer made (they answer meanwhile), marks an interrupted refit failed, and adds `roots`
     /// (resolved, then held to the rules WATCH follows: never `/`, never nested).
     public init(paths: StatePaths, settings: Settings, roots: [String] = [], logger: Logger) throws {
         self.paths = paths

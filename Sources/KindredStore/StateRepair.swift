@@ -53,13 +53,14 @@ enum StateRepair {
 }
 
 extension Catalog {
-    /// Puts items back in the queue with their content hash cleared, so they are extracted again
-    /// even though their bytes have not changed (`StateStore.requeueStale`).
-    func requeueForExtraction(_ ids: [ItemID]) throws(CatalogError) {
+    /// Marks items for re-extraction although their bytes have not changed (`StateStore.requeueStale`):
+    /// their content hash is cleared, which `enqueue` reads as "extract again". An indexed item stays
+    /// indexed, so its vectors from the older producer keep answering until the new ones replace
+    /// them; an upgrade does not take a collection off the air while it is re-described.
+    func markForReextraction(_ ids: [ItemID]) throws(CatalogError) {
         guard !ids.isEmpty else { return }
-        try write("requeue \(ids.count) items for extraction") { db in
-            let statement = try db.cachedStatement(
-                sql: "UPDATE items SET status = 'queued', content_hash = NULL WHERE id = ?")
+        try write("mark \(ids.count) items for re-extraction") { db in
+            let statement = try db.cachedStatement(sql: "UPDATE items SET content_hash = NULL WHERE id = ?")
             for id in ids { try statement.execute(arguments: [id.sqlValue]) }
         }
     }

@@ -126,14 +126,14 @@ public final class StateStore: Sendable {
     }
 
     /// Items whose vector in one of `spaces` an older producer made (a model or descriptor
-    /// upgrade): put back in the queue with their content hash cleared, so the next scan
-    /// extracts them again instead of taking their unchanged bytes for done. Their old vectors
-    /// keep answering until the new ones replace them. Returns how many.
+    /// upgrade): marked for re-extraction (`Catalog.markForReextraction`), so the next scan
+    /// extracts them again instead of taking their unchanged bytes for done. They stay indexed:
+    /// their old vectors keep answering until the new ones replace them. Returns how many.
     @discardableResult
     public func requeueStale(spaces: [String]) throws -> Int {
         var stale = Set<ItemID>()
         for space in spaces where vectors.spaces[space] != nil { stale.formUnion(try vectors.staleItems(space: space)) }
-        try catalog.requeueForExtraction(Array(stale))
+        try catalog.markForReextraction(Array(stale))
         return stale.count
     }
 

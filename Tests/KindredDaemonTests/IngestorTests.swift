@@ -301,8 +301,9 @@ extension IngestFixture {
     }
 
     /// A newer build whose style descriptor has a new producer version: every item's style
-    /// vector is stale, so the items go back to the queue with their content hash cleared and
-    /// the next scan extracts them again, although their files did not change.
+    /// vector is stale, so the items are marked for re-extraction (their content hash cleared)
+    /// and the next scan extracts them again, although their files did not change. Meanwhile they
+    /// stay indexed, answering from their older vectors: an upgrade takes nothing off the air.
     @Test func aProducerVersionBumpReextracts() throws {
         let c = try IngestFixture()
         let files = c.files
@@ -322,13 +323,22 @@ extension IngestFixture {
             state: StateStore(catalog: catalog, vectors: store), indexes: indexes,
             network: try StandardSpaces.network(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2,
             logger: testLogger)
+        let before = try catalog.statusCounts()
         #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
-        #expect(try catalog.statusCounts()[.queued] == 6)
+        #expect(try catalog.statusCounts() == before, "every item keeps its status: \(before)")
+        #expect(try catalog.awaitingReextraction() == 6)
+        for id in try store.staleItems(space: "style") {
+            let item = try #require(try catalog.item(id))
+            #expect(item.status == .indexed && item.awaitsReextraction, "\(item.path) answers meanwhile")
+        }
         let report = try ingestor.ingest(files)
         #expect(
             report.indexed == 6 && report.unchanged == 2,
             "the six re-extracted, the two broken files unchanged: \(report)")
         #expect(try store.staleItems(space: "style").isEmpty && catalog.statusCounts()[.indexed] == 6)
+        #expect(try catalog.awaitingReextraction() == 0)
+        // Extracted once: the next pass over the same files finds nothing to do.
+        #expect(try ingestor.ingest(files).indexed == 0)
     }
 
     @Test func liveIndexReconcilesASnapshotWithTheStore() throws {

@@ -34,6 +34,7 @@ extension CommandService {
             live.withLock { $0.map { String($0.indexes.all.map(\.index.deletedCount).reduce(0, +)) } } ?? "",
         ])
         rows.append(["stale_at_start", String(progress.staleAtStart)])
+        rows.append(["stale", String(try catalog.awaitingReextraction())])
         // Where ingestion's time went since start: thread-seconds a stage, summed over the threads
         // (`waiting`: the network's thread waiting for decoded files), and the files read.
         rows.append(["ingest_files", String(self.progress.stages.files)])

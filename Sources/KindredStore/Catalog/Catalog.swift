@@ -175,7 +175,8 @@ public final class Catalog: Sendable {
     }
 
     /// Records a file as seen. A new path gets a new id; a known path whose size or mtime changed
-    /// goes back to `queued`. Returns the item and whether it needs extracting.
+    /// goes back to `queued`. Returns the item and whether it needs extracting: also so for a
+    /// queued item, and for an indexed one marked for re-extraction, which stays indexed.
     public func enqueue(
         path: String, size: Int64, mtimeNs: Int64, rootID: Int64? = nil, at now: Int64 = Catalog.now()
     ) throws(CatalogError) -> (item: CatalogItem, needsExtraction: Bool) {
@@ -189,15 +190,16 @@ public final class Catalog: Sendable {
         try write("enqueue \(files.count) files") { db in
             try files.map { file in
                 if var item = try CatalogItem.filter(Column("path") == file.path).fetchOne(db) {
-                    guard item.size != file.size || item.mtimeNs != file.mtimeNs || item.status == .queued else {
-                        return (item, false)
-                    }
+                    let changed = item.size != file.size || item.mtimeNs != file.mtimeNs
+                    guard changed || item.status == .queued || item.awaitsReextraction else { return (item, false) }
                     item.rootID = rootID ?? item.rootID
-                    // New bytes, a fresh start.
-                    if item.size != file.size || item.mtimeNs != file.mtimeNs { item.attempts = 0 }
+                    if changed {
+                        // New bytes, a fresh start; the old vectors no longer describe the file.
+                        item.attempts = 0
+                        item.status = .queued
+                    }
                     item.size = file.size
                     item.mtimeNs = file.mtimeNs
-                    item.status = .queued
                     item.error = nil
                     try item.update(db)
                     return (item, true)
@@ -417,6 +419,14 @@ public final class Catalog: Sendable {
                 if let status = ItemStatus(rawValue: row["status"]) { counts[status] = row["n"] }
             }
             return counts
+        }
+    }
+
+    /// How many indexed items await re-extraction (`CatalogItem.awaitsReextraction`).
+    public func awaitingReextraction() throws(CatalogError) -> Int {
+        try read("count items awaiting re-extraction") { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM items WHERE status = 'indexed' AND content_hash IS NULL") ?? 0
         }
     }
 

@@ -52,6 +52,11 @@ public struct CatalogItem: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 
     public var itemID: ItemID? { id.map { ItemID(UInt64($0)) } }
 
+    /// An indexed item whose vectors an older producer made (`Catalog.markForReextraction` cleared
+    /// its content hash, which every extraction sets): it answers from them until the next scan
+    /// extracts it again.
+    public var awaitsReextraction: Bool { status == .indexed && contentHash == nil }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
