@@ -3,6 +3,7 @@ import KindredCore
 import KindredFeatures
 import KindredImaging
 import KindredIndex
+import KindredProtocol
 import KindredServer
 import KindredStore
 import KindredTestSupport
@@ -327,10 +328,18 @@ extension IngestFixture {
         #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
         #expect(try catalog.statusCounts() == before, "every item keeps its status: \(before)")
         #expect(try catalog.awaitingReextraction() == 6)
+        // Through the daemon's own answers: every stale item is still a query, and STATUS counts them.
+        let service = CommandService(catalog: catalog, store: store, indexes: indexes, logger: testLogger)
         for id in try store.staleItems(space: "style") {
             let item = try #require(try catalog.item(id))
-            #expect(item.status == .indexed && item.awaitsReextraction, "\(item.path) answers meanwhile")
+            #expect(item.status == .indexed && item.awaitsReextraction)
+            for ranking in [Ranking.cnn, .fused] {
+                let answer = service.answer(.similar(.id(id), SimilarQuery(k: 3, ranking: ranking), within: nil))
+                #expect(try answer.get().rows.count == 3, "\(item.path) answers meanwhile (\(ranking)): \(answer)")
+            }
         }
+        let status = try service.answer(.status).get().rows
+        #expect(status.first { $0.first == "stale" }?.last == "6")
         let report = try ingestor.ingest(files)
         #expect(
             report.indexed == 6 && report.unchanged == 2,
