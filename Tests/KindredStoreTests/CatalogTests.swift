@@ -82,6 +82,40 @@ import Testing
         #expect(applied == CatalogSchema.migrations.map(\.name))
     }
 
+    /// A catalog a newer build migrated (a migration this build does not know) is refused, for
+    /// writing and for reading, with what to do; nothing in it changes. One this build knows still opens.
+    @Test func aCatalogANewerBuildMigratedIsRefused() throws {
+        let url = temporaryDirectory("catalog").appendingPathComponent("catalog.sqlite")
+        do {
+            let catalog = try Catalog(url: url, logger: testLogger)
+            _ = try catalog.enqueue(path: "/a.jpg", size: 1, mtimeNs: 2)
+            try catalog.pool.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('999_from_the_future')")
+            }
+        }
+        func rows() throws -> [String] {
+            try DatabaseQueue(path: url.path).read { db in
+                try String.fetchAll(db, sql: "SELECT path || ' ' || status FROM items")
+                    + String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+                    + String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY sql")
+            }
+        }
+        let before = try rows()
+        for readOnly in [false, true] {
+            do {
+                _ = try Catalog(url: url, readOnly: readOnly, logger: testLogger)
+                Issue.record("a newer catalog opened (readOnly: \(readOnly))")
+            } catch {
+                #expect("\(error)".contains("999_from_the_future") && "\(error)".contains("newer Kindred"), "\(error)")
+            }
+        }
+        #expect(try rows() == before, "the refused catalog is untouched")
+        try DatabaseQueue(path: url.path).write {
+            try $0.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE '999%'")
+        }
+        #expect(try Catalog(url: url, logger: testLogger).item(path: "/a.jpg") != nil)
+    }
+
     /// Items with no root of record (preloaded, imported) whose paths a root covers are given
     /// that root once; only what no root covers is outside. A second look finds nothing to do.
     @Test func rootlessItemsUnderARootAreGivenItOnce() throws {

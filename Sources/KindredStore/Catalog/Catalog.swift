@@ -39,24 +39,45 @@ public final class Catalog: Sendable {
         } catch {
             throw CatalogError(operation: "open \(url.path)", underlying: error)
         }
-        if readOnly { try requireCurrentSchema() } else { try migrate() }
-    }
-
-    private struct OutdatedSchema: Error, CustomStringConvertible {
-        let missing: [String]
-        var description: String {
-            "schema lacks migrations \(missing.joined(separator: ", ")); start kindredd once to migrate it"
+        let applied = try appliedMigrations()
+        // A catalog a newer build migrated is refused, read-only or not: this build's code knows
+        // neither its new columns nor their values, and writing it could break them.
+        let unknown = applied.subtracting(CatalogSchema.migrations.map(\.name)).sorted()
+        guard unknown.isEmpty else {
+            throw CatalogError(operation: "open \(url.path)", underlying: SchemaMismatch.newer(unknown))
+        }
+        if readOnly {
+            let missing = CatalogSchema.migrations.map(\.name).filter { !applied.contains($0) }
+            guard missing.isEmpty else {
+                throw CatalogError(operation: "open read-only", underlying: SchemaMismatch.older(missing))
+            }
+        } else {
+            try migrate()
         }
     }
 
-    private func requireCurrentSchema() throws(CatalogError) {
-        let applied = try read("read the schema version") { db in
+    /// Why a catalog's schema is not this build's.
+    enum SchemaMismatch: Error, CustomStringConvertible {
+        /// Migrations this build has and the catalog lacks (a read-only open cannot apply them).
+        case older([String])
+        /// Migrations a newer build applied that this one does not know.
+        case newer([String])
+
+        var description: String {
+            switch self {
+            case .older(let missing):
+                "schema lacks migrations \(missing.joined(separator: ", ")); start kindredd once to migrate it"
+            case .newer(let unknown):
+                "a newer Kindred migrated this catalog (\(unknown.joined(separator: ", ")), which this build does not know); run that build or a newer one, or restore a backup made before the upgrade"
+            }
+        }
+    }
+
+    /// The migrations applied to this database (GRDB records them in `grdb_migrations`).
+    private func appliedMigrations() throws(CatalogError) -> Set<String> {
+        try read("read the schema version") { db in
             try db.tableExists("grdb_migrations")
                 ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
-        }
-        let missing = CatalogSchema.migrations.map(\.name).filter { !applied.contains($0) }
-        guard missing.isEmpty else {
-            throw CatalogError(operation: "open read-only", underlying: OutdatedSchema(missing: missing))
         }
     }
 
