@@ -317,19 +317,42 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// The paths of many items in one query (ids not in the catalog are absent).
-    public func paths(of ids: [ItemID]) throws(CatalogError) -> [ItemID: String] {
+    /// What an answer shows of an item (its path), and what decides whether it may be a query's
+    /// target (its status, and why it failed).
+    public struct Listing: Sendable, Equatable {
+        public let path: String
+        public let status: ItemStatus
+        public let error: String?
+
+        public init(_ item: CatalogItem) { (path, status, error) = (item.path, item.status, item.error) }
+        init(path: String, status: ItemStatus, error: String?) {
+            (self.path, self.status, self.error) = (path, status, error)
+        }
+    }
+
+    /// The listings of many items in one statement (ids not in the catalog are absent): SIMILAR
+    /// reads its answer's paths and its target's standing together, in one read.
+    public func listings(of ids: [ItemID]) throws(CatalogError) -> [ItemID: Listing] {
         guard !ids.isEmpty else { return [:] }
         return try lookup("paths of \(ids.count) items") { db in
             // One statement a count of ids, kept prepared: SIMILAR asks for the same k each time.
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-            let statement = try db.cachedStatement(sql: "SELECT id, path FROM items WHERE id IN (\(placeholders))")
-            var paths: [ItemID: String] = [:]
-            paths.reserveCapacity(ids.count)
+            let statement = try db.cachedStatement(
+                sql: "SELECT id, path, status, error FROM items WHERE id IN (\(placeholders))")
+            var listings: [ItemID: Listing] = [:]
+            listings.reserveCapacity(ids.count)
             let rows = try Row.fetchCursor(statement, arguments: StatementArguments(ids.map { $0.sqlValue }))
-            while let row = try rows.next() { paths[ItemID(UInt64(row[0] as Int64))] = row[1] as String }
-            return paths
+            while let row = try rows.next() {
+                listings[ItemID(UInt64(row[0] as Int64))] = Listing(
+                    path: row[1], status: row[2], error: row[3] as String?)
+            }
+            return listings
         }
+    }
+
+    /// The paths of many items in one statement (ids not in the catalog are absent).
+    public func paths(of ids: [ItemID]) throws(CatalogError) -> [ItemID: String] {
+        try listings(of: ids).mapValues(\.path)
     }
 
     /// Every indexed item's path, one at a time in id order, without holding them all: what a
@@ -386,7 +409,6 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Ids in ascending order, optionally of one status.
     /// Every indexed item's path and content hash, by id: one query, however large the collection
     /// (`paths(of:)` binds one variable an id, which SQLite caps).
     public func indexedFiles() throws(CatalogError) -> [ItemID: (path: String, contentHash: String)] {
@@ -419,6 +441,7 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Ids in ascending order, optionally of one status.
     public func itemIDs(status: ItemStatus? = nil) throws(CatalogError) -> [ItemID] {
         try read("list item ids") { db in
             let ids: [Int64]
