@@ -50,8 +50,9 @@ public final class Collection: Sendable {
     }
 
     /// Opens (and creates) the state directory: repairs what an unclean stop left, marks for
-    /// re-extraction the items whose vectors an older producer made (they answer meanwhile), marks an interrupted refit failed, and adds `roots`
-    /// (resolved, then held to the rules WATCH follows: never `/`, never nested).
+    /// re-extraction the items whose vectors an older producer made (they answer meanwhile), marks
+    /// an interrupted refit failed, and adds `roots` (resolved, then held to the rules WATCH
+    /// follows: never `/`, never nested).
     public init(paths: StatePaths, settings: Settings, roots: [String] = [], logger: Logger) throws {
         self.paths = paths
         self.settings = settings

@@ -25,17 +25,20 @@ import Testing
         let changed = try #require(try c.catalog.item(path: c.images.appendingPathComponent("art1.jpg").path))
         let (requeued, _) = try c.catalog.enqueue(path: changed.path, size: changed.size + 1, mtimeNs: changed.mtimeNs)
         #expect(requeued.status == .queued)
-        #expect(try c.store.vector(try #require(changed.itemID), space: "cnn") != nil)
+        #expect(try c.store.vector(try #require(changed.itemID), space: "cnn") != nil, "its older vectors are kept")
         let fresh = try c.catalog.enqueue(path: c.images.appendingPathComponent("new.jpg").path, size: 1, mtimeNs: 1)
             .item
 
+        let (failedID, changedID, freshID) = (
+            try #require(failed.id), try #require(changed.id), try #require(fresh.id)
+        )
         let cases: [(target: String, code: ProtocolError.Code, message: String)] = [
             ("999999", .notFound, "no item with id 999999"),
-            (String(failed.id!), .notFound, "\(failed.path) could not be read: "),
+            (String(failedID), .notFound, "\(failed.path) could not be read: "),
             ("\"\(failed.path)\"", .notFound, "\(failed.path) could not be read: "),
-            (String(changed.id!), .unavailable, "\(changed.path) is not indexed yet"),
+            (String(changedID), .unavailable, "\(changed.path) is not indexed yet"),
             ("\"\(changed.path)\"", .unavailable, "\(changed.path) is not indexed yet"),
-            (String(fresh.id!), .unavailable, "\(fresh.path) is not indexed yet"),
+            (String(freshID), .unavailable, "\(fresh.path) is not indexed yet"),
         ]
         let parser = RequestParser()
         for (target, code, message) in cases {
@@ -50,7 +53,7 @@ import Testing
         }
         // An indexed target still answers, by id and by path, in every ranking.
         let indexed = try #require(try c.catalog.item(path: c.images.appendingPathComponent("art2.png").path))
-        for target in [String(indexed.id!), "\"\(indexed.path)\""] {
+        for target in [String(try #require(indexed.id)), "\"\(indexed.path)\""] {
             for space in ["cnn", "style", "fused"] {
                 let answer = service.answer(try parser.parse("SIMILAR \(target) k=3 space=\(space)"))
                 #expect(try answer.get().rows.count == 3, "\(target) \(space): \(answer)")

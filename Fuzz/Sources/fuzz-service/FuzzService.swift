@@ -12,15 +12,26 @@ import Logging
 /// bytes (the first byte picks the peer: even an admin, odd a stranger), framed into lines and
 /// parsed; each request is authorized and answered by the real `CommandService` over a small real
 /// state (60 items with CNN, style and pHash vectors, live HNSW indexes, a watched root), a
-/// SIMILAR-IMAGE taking the bytes that follow it. Refusals are answers; a crash, a hang, a leak,
-/// an `internal` error, or the catalog, the store and the indexes disagreeing afterwards is a bug.
+/// SIMILAR-IMAGE taking the bytes that follow it. Some items may not be a query's target: three
+/// changed on disk (queued, their older vectors kept), two failed, two new and not yet read.
+/// Refusals are answers; a crash, a hang, a leak, an `internal` error, or the catalog, the store
+/// and the indexes changing or disagreeing afterwards is a bug.
 @_cdecl("fuzz_service_main")
 public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
     runFuzzer(argc, argv) { data, size in fuzzService(data!, size) }
 }
 
-/// The state every input runs against, made once per process.
-let fixture: (service: CommandService, state: StateStore, indexes: LiveIndexes) = {
+/// The state every input runs against.
+struct Fixture {
+    let service: CommandService
+    let state: StateStore
+    let indexes: LiveIndexes
+    /// The ids the catalog calls indexed, and the ids with vectors: those and the changed items.
+    let indexed: Set<UInt64>, described: Set<UInt64>
+}
+
+/// Made once per process.
+let fixture: Fixture = {
     let root = URL(
         fileURLWithPath: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
     )
@@ -46,13 +57,22 @@ let fixture: (service: CommandService, state: StateStore, indexes: LiveIndexes) 
                 (StandardSpaces.phash.name, .bytes((0..<8).map { _ in UInt8(random.below(256)) })),
             ]
         }
+        let ids = try state.catalog.itemIDs()
+        for file in files.prefix(3) { _ = try state.catalog.enqueue(path: file.path, size: 2, mtimeNs: 2) }
+        try state.fail(ids[3..<5].map { ($0, "fuzz: not an image", nil) })
+        for name in ["new0.jpg", "sub/new1.jpg"] {
+            _ = try state.catalog.enqueue(path: art.string + "/" + name, size: 1, mtimeNs: 1)
+        }
         let (indexes, _) = try LiveIndexes.open(paths: paths, store: state.vectors, threads: 1, logger: logger)
         var options = DecodeOptions()
         options.pixelLimit = 4_000_000
         options.streamedPixelLimit = 16_000_000
         let service = CommandService(
             catalog: state.catalog, store: state.vectors, indexes: indexes, decodeOptions: options, logger: logger)
-        return (service, state, indexes)
+        let indexed = Set(try state.catalog.itemIDs(status: .indexed).map(\.rawValue))
+        let described = indexed.union(ids.prefix(3).map(\.rawValue))
+        precondition(indexed.count == 55 && described.count == 58, "the fixture's items are not as described")
+        return Fixture(service: service, state: state, indexes: indexes, indexed: indexed, described: described)
     } catch {
         fatalError("cannot make the fuzzing state: \(error)")
     }
@@ -64,7 +84,7 @@ let parser = RequestParser(maxLineLength: 4096)
 
 func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
-    let (service, state, indexes) = fixture
+    let (service, state, indexes) = (fixture.service, fixture.state, fixture.indexes)
     let peer = data[0] % 2 == 0 ? admin : stranger
     var framer = LineFramer(maxLineLength: 4096)
     var pending: SimilarQuery?
@@ -91,10 +111,13 @@ func fuzzService(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             return .lines
         }
     }
+    // Nothing a request does changes which items are indexed or described.
     let indexed = Set((try? state.catalog.itemIDs(status: .indexed))?.map(\.rawValue) ?? [])
+    precondition(indexed == fixture.indexed, "the catalog's indexed items changed")
+    let described = fixture.described
     precondition(
-        Set((try? state.vectors.ids(space: "cnn"))?.map(\.rawValue) ?? []) == indexed, "catalog and store disagree")
-    precondition(indexes.all.allSatisfy { Set($0.index.liveLabels()) == indexed }, "catalog and index disagree")
+        Set((try? state.vectors.ids(space: "cnn"))?.map(\.rawValue) ?? []) == described, "catalog and store disagree")
+    precondition(indexes.all.allSatisfy { Set($0.index.liveLabels()) == described }, "catalog and index disagree")
     return 0
 }
 

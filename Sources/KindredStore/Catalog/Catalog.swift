@@ -334,7 +334,7 @@ public final class Catalog: Sendable {
     /// reads its answer's paths and its target's standing together, in one read.
     public func listings(of ids: [ItemID]) throws(CatalogError) -> [ItemID: Listing] {
         guard !ids.isEmpty else { return [:] }
-        return try lookup("paths of \(ids.count) items") { db in
+        return try lookup("listings of \(ids.count) items") { db in
             // One statement a count of ids, kept prepared: SIMILAR asks for the same k each time.
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
             let statement = try db.cachedStatement(
