@@ -466,11 +466,17 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// How many indexed items await re-extraction (`CatalogItem.awaitsReextraction`).
+    /// How many indexed items await re-extraction (`CatalogItem.awaitsReextraction`), read from
+    /// the partial index that holds exactly them (Schema/catalog/007): SQLite's planner took
+    /// `items_by_status` instead and looked every indexed item up, at every STATUS.
     public func awaitingReextraction() throws(CatalogError) -> Int {
         try read("count items awaiting re-extraction") { db in
             try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM items WHERE status = 'indexed' AND content_hash IS NULL") ?? 0
+                db,
+                sql: """
+                    SELECT count(*) FROM items INDEXED BY items_awaiting_reextraction
+                    WHERE status = 'indexed' AND content_hash IS NULL
+                    """) ?? 0
         }
     }
 
