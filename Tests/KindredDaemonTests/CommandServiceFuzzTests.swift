@@ -77,9 +77,7 @@ import Testing
     }
 
     @Test func requestSequencesKeepTheCollectionConsistent() throws {
-        let c = try IngestFixture()
-        try c.catalog.addRoot(CollectionPath(c.images.path))
-        _ = try c.ingestor.ingest(c.files)
+        let c = try IngestFixture.ingested()
         // A watch loop that is never started: RESCAN, WATCH and UNWATCH are validated and queued
         // to it, so the checks before the hand-over are what the sequences exercise.
         let control = WatchLoop(

@@ -47,6 +47,15 @@ struct IngestFixture {
             threads: 2, logger: testLogger)
     }
 
+    /// A fixture whose images' folder is a root, with every file ingested: a collection for the
+    /// query side to be asked about.
+    static func ingested() throws -> IngestFixture {
+        let c = try IngestFixture()
+        try c.catalog.addRoot(CollectionPath(c.images.path))
+        _ = try c.ingestor.ingest(c.files)
+        return c
+    }
+
     var files: [String] {
         FileManager.default.enumerator(atPath: images.path)!.compactMap { $0 as? String }.map {
             images.appendingPathComponent($0).path

@@ -14,9 +14,7 @@ import Testing
 /// that reading must give, as a lookup first does.
 @Suite struct SimilarTargetTests {
     @Test func targetsThatMayNotBeQueriedAreRefusedWithTheirReason() throws {
-        let c = try IngestFixture()
-        try c.catalog.addRoot(CollectionPath(c.images.path))
-        _ = try c.ingestor.ingest(c.files)
+        let c = try IngestFixture.ingested()
         let service = CommandService(
             catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes, logger: testLogger)
         let failed = try #require(try c.catalog.item(path: c.images.appendingPathComponent("notes.jpg").path))

@@ -13,9 +13,7 @@ import Testing
 /// The protocol through a real Unix socket, against a collection ingested by the real pipeline.
 @Suite struct SocketTests {
     @Test func answersOverTheSocketAgreeWithExactSearch() throws {
-        let c = try IngestFixture()
-        try c.catalog.addRoot(CollectionPath(c.images.path))
-        _ = try c.ingestor.ingest(c.files)
+        let c = try IngestFixture.ingested()
         let service = CommandService(
             catalog: c.catalog, store: c.store, indexes: c.ingestor.indexes,
             network: try StandardSpaces.network(weights: convertedWeights, batchSize: 1, threads: 1), logger: testLogger
