@@ -7,9 +7,9 @@ serve() {
   local t0; t0=$(date +%s.%N)
   $bin/kindredd --config "$work/kindred.toml" --state "$work/state" --socket "$sock" --threads 2 --log-level info 2>>"$work/kindredd.log" &
   pid=$!
-  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  until $bin/kindred status --socket "$sock" >/dev/null 2>&1; do alive; sleep 0.01; done
   local t1; t1=$(date +%s.%N)
-  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.01; done
+  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do alive; sleep 0.01; done
   local t2; t2=$(date +%s.%N)
   echo "{\"to_ping_s\":$(echo "$t1 - $t0" | bc),\"to_similar_s\":$(echo "$t2 - $t0" | bc)}"
 }
@@ -32,8 +32,18 @@ start_settled() {
 # kindredd just started answers SIMILAR and has read the CNN records ahead (SIMILAR re-ranks from
 # the store; $1 is the line of $work/kindredd.log its start began at).
 settle() {
-  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do sleep 0.05; done
-  until tail -n +"$(($1 + 1))" "$work/kindredd.log" | grep -q "CNN records"; do sleep 1; done
+  until $bin/kindred similar 1 -k 10 --socket "$sock" >/dev/null 2>&1; do alive; sleep 0.05; done
+  until tail -n +"$(($1 + 1))" "$work/kindredd.log" | grep -q "CNN records"; do alive; sleep 1; done
+}
+
+# Ends the script when the kindredd just started ($pid) has exited: one that refuses its state at
+# start (another writer holds it, a newer build migrated its catalog) would otherwise be waited
+# for without end.
+alive() {
+  kill -0 "$pid" 2>/dev/null && return
+  echo "kindredd exited at start: the end of $work/kindredd.log says why" >&2
+  tail -n 3 "$work/kindredd.log" >&2
+  exit 1
 }
 
 # SIMILAR (`space=cnn`, or SPACE=fused|style) under 8 clients (SECONDS_8 s, default 15), then 1
