@@ -54,7 +54,7 @@ enum StateRepair {
 
 extension Catalog {
     /// Marks items for re-extraction although their bytes have not changed
-    /// (`StateStore.requeueStale`): their content hash is cleared, which `enqueue` reads as
+    /// (`StateStore.markStale`): their content hash is cleared, which `enqueue` reads as
     /// "extract again". An indexed item stays indexed, so its vectors from the older producer keep
     /// answering until the new ones replace them: an upgrade does not take a collection off the air
     /// while it is described again.

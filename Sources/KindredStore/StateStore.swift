@@ -130,7 +130,7 @@ public final class StateStore: Sendable {
     /// extracts them again instead of taking their unchanged bytes for done. They stay indexed:
     /// their old vectors keep answering until the new ones replace them. Returns how many.
     @discardableResult
-    public func requeueStale(spaces: [String]) throws -> Int {
+    public func markStale(spaces: [String]) throws -> Int {
         var stale = Set<ItemID>()
         for space in spaces where vectors.spaces[space] != nil { stale.formUnion(try vectors.staleItems(space: space)) }
         try catalog.markForReextraction(Array(stale))
@@ -143,7 +143,7 @@ public final class StateStore: Sendable {
         try StateRepair.run(catalog: catalog, store: vectors, requiredSpaces: requiredSpaces, logger: logger)
     }
 
-    /// What start-up checks: `repair`, then `requeueStale`, each a pass over every record (about
+    /// What start-up checks: `repair`, then `markStale`, each a pass over every record (about
     /// 6 s at a million items). After a clean stop with the same spaces and producers
     /// (`VectorStore.openedAfterCleanStop`) neither can find anything, so both are skipped.
     /// Returns the number of items requeued, or nil when the checks were skipped.
@@ -153,7 +153,7 @@ public final class StateStore: Sendable {
             return nil
         }
         _ = try repair(requiredSpaces: requiredSpaces, logger: logger)
-        return try requeueStale(spaces: staleSpaces)
+        return try markStale(spaces: staleSpaces)
     }
 
     /// A consistent copy into the state directory `copy` (which must hold no catalog or vectors

@@ -334,7 +334,7 @@ extension IngestFixture {
             network: try StandardSpaces.network(weights: convertedWeights, batchSize: 4, threads: 2), threads: 2,
             logger: testLogger)
         let before = try catalog.statusCounts()
-        #expect(try ingestor.state.requeueStale(spaces: bumped.map(\.name)) == 6)
+        #expect(try ingestor.state.markStale(spaces: bumped.map(\.name)) == 6)
         #expect(try catalog.statusCounts() == before, "every item keeps its status: \(before)")
         #expect(try catalog.awaitingReextraction() == 6)
         // Through the daemon's own answers: every stale item is still a query, and STATUS counts them.
